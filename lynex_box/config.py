@@ -1,0 +1,222 @@
+"""Settings: `lynex.toml` loaded into frozen dataclasses, one per section, with `LYNEX_*` overrides.
+
+Every limit, interval and threshold of the appliance is a field here with a safe default, and the
+repository's `lynex.toml` documents each one. Loading rejects unknown sections and keys and bad values
+with a message that names them. This module only loads and validates; it never acts on a setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from lynex_box.wal.log import WalSettings
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names the key, the value and what is allowed."""
+
+
+def _rng(lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
+    return {"min": lo, "max": hi}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """[server]: where the appliance listens and keeps its data."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default=4318, metadata=_rng(0, 65535))
+    data_dir: str = "./lynex-data"
+    dev: bool = False
+    public_url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HeadSettings:
+    """[head]: when the in-memory head becomes a Parquet segment."""
+
+    max_rows: int = field(default=200_000, metadata=_rng(1))
+    max_bytes: int = field(default=128 * 1024 * 1024, metadata=_rng(1024))
+    max_age_s: float = field(default=60.0, metadata=_rng(0.05))
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSettings:
+    """[segments]: how Parquet segments are written."""
+
+    row_group_rows: int = field(default=65_536, metadata=_rng(1024))
+    zstd_level: int = field(default=3, metadata=_rng(1, 22))
+    trace_bloom_bits_per_key: int = field(default=10, metadata=_rng(4, 32))
+
+
+@dataclass(frozen=True, slots=True)
+class QuerySettings:
+    """[query]: DuckDB resources for queries."""
+
+    threads: int = field(default=2, metadata=_rng(1, 256))
+    memory_limit_mb: int = field(default=1024, metadata=_rng(64))
+    max_rows: int = field(default=10_000, metadata=_rng(1))
+
+
+@dataclass(frozen=True, slots=True)
+class IngestSettings:
+    """[ingest]: limits of one ingest request and of the backlog behind it."""
+
+    max_body_bytes: int = field(default=20 * 1024 * 1024, metadata=_rng(1024))
+    max_events_per_request: int = field(default=10_000, metadata=_rng(1))
+    max_field_bytes: int = field(default=1024 * 1024, metadata=_rng(64))
+    max_backlog_bytes: int = field(default=1024 * 1024 * 1024, metadata=_rng(1024 * 1024))
+    min_free_disk_bytes: int = field(default=512 * 1024 * 1024, metadata=_rng(0))
+    retry_after_s: int = field(default=2, metadata=_rng(1, 3600))
+    dedupe_window_events: int = field(default=500_000, metadata=_rng(0))
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineSettings:
+    """[pipeline]: how records move from the WAL into the head."""
+
+    batch_records: int = field(default=64, metadata=_rng(1))
+    idle_poll_ms: float = field(default=50.0, metadata=_rng(1))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The whole configuration; each field is one section of lynex.toml."""
+
+    server: ServerSettings = field(default_factory=ServerSettings)
+    wal: WalSettings = field(default_factory=WalSettings)
+    head: HeadSettings = field(default_factory=HeadSettings)
+    segments: SegmentSettings = field(default_factory=SegmentSettings)
+    query: QuerySettings = field(default_factory=QuerySettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.server.data_dir)
+
+
+_WAL_LIMITS: dict[str, dict[str, Any]] = {
+    "segment_bytes": _rng(64 * 1024),
+    "group_commit_interval_ms": _rng(0, 1000),
+    "group_commit_max_bytes": _rng(1),
+    "compression_level": _rng(-7, 22),
+}
+
+
+def load_settings(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Defaults, then the TOML file, then `LYNEX_<SECTION>_<KEY>` variables, then explicit overrides."""
+    raw: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} does not exist") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        for section, values in data.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"[{section}] must be a table, got {values!r}")
+            raw.setdefault(section, {}).update(values)
+    for section, key, value in _env_overrides(os.environ if env is None else env):
+        raw.setdefault(section, {})[key] = value
+    for section, values in (overrides or {}).items():
+        raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return _build(raw)
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(Settings)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Settings)}
+
+
+def _env_overrides(env: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    sections = _section_types()
+    found = []
+    for name, value in env.items():
+        if not name.startswith("LYNEX_"):
+            continue
+        rest = name[len("LYNEX_") :].lower()
+        for section in sections:
+            if rest.startswith(section + "_"):
+                found.append((section, rest[len(section) + 1 :], value))
+                break
+    return found
+
+
+def _build(raw: dict[str, dict[str, Any]]) -> Settings:
+    sections = _section_types()
+    unknown = sorted(set(raw) - set(sections))
+    if unknown:
+        raise ConfigError(f"unknown section(s) {unknown}; known sections are {sorted(sections)}")
+    built = {name: _build_section(name, cls, raw.get(name, {})) for name, cls in sections.items()}
+    return Settings(**built)
+
+
+def _build_section(section: str, cls: type, values: dict[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in [{section}]; known keys are {sorted(fields)}")
+    out = {}
+    for key, value in values.items():
+        f = fields[key]
+        limits = dict(f.metadata) or (_WAL_LIMITS.get(key, {}) if cls is WalSettings else {})
+        out[key] = _coerce(f"{section}.{key}", hints[key], value, limits)
+    return cls(**out)
+
+
+def _coerce(name: str, hint: Any, value: Any, limits: Mapping[str, Any]) -> Any:
+    origin = get_origin(hint)
+    if origin is Literal:
+        choices = get_args(hint)
+        if value not in choices:
+            raise ConfigError(f"{name} = {value!r} is not one of {list(choices)}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        hint = next(a for a in get_args(hint) if a is not type(None))
+    if hint is bool:
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} = {value!r} must be true or false")
+        return value
+    if hint in (int, float):
+        try:
+            number = hint(value) if isinstance(value, str) else value
+        except ValueError as exc:
+            raise ConfigError(f"{name} = {value!r} must be a number") from exc
+        if isinstance(number, bool) or not isinstance(number, (int, float)):
+            raise ConfigError(f"{name} = {value!r} must be a number")
+        if hint is int and isinstance(number, float):
+            if not number.is_integer():
+                raise ConfigError(f"{name} = {value!r} must be a whole number")
+            number = int(number)
+        lo, hi = limits.get("min"), limits.get("max")
+        if (lo is not None and number < lo) or (hi is not None and number > hi):
+            raise ConfigError(f"{name} = {value!r} is out of range [{lo}, {hi}]")
+        return hint(number)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} = {value!r} must be a string")
+        return value
+    raise ConfigError(f"{name}: unsupported setting type {hint!r}")
+
+
+def settings_as_toml_keys() -> dict[str, list[str]]:
+    """Every section and key the loader knows: the test that keeps lynex.toml complete reads this."""
+    return {name: [f.name for f in dataclasses.fields(cls)] for name, cls in _section_types().items()}

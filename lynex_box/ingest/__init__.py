@@ -1,0 +1,1 @@
+"""Ingest: the native events API and OTLP/HTTP receivers, up to the durable WAL append."""

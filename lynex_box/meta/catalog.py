@@ -1,0 +1,86 @@
+"""The segment catalog: which Parquet files exist, for which project and time, covering which WAL range.
+
+Publishing segments and advancing the consumed WAL position is one transaction that refuses a gap
+or an overlap with what was consumed before: that is what makes every acknowledged event land in
+exactly one published segment. This module must never change `consumed_lsn` any other way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apsw
+
+from lynex_box.meta.db import MetaDB
+
+
+class CatalogConflict(Exception):
+    """A publish whose WAL range does not start right after the consumed position."""
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentEntry:
+    """One catalog row (docs/format/segments.md)."""
+
+    id: str
+    project_id: str
+    path: str
+    min_time: int
+    max_time: int
+    row_count: int
+    bytes: int
+    level: int = 0
+    location: str = "local"
+    wal_from: int | None = None
+    wal_to: int | None = None
+    schema_version: int = 1
+    created_at: int = 0
+    trace_bloom: bytes | None = None
+
+
+_COLUMNS = (
+    "id, project_id, path, min_time, max_time, row_count, bytes, level, location, "
+    "wal_from, wal_to, schema_version, created_at, trace_bloom"
+)
+
+
+class Catalog:
+    """Catalog operations over a MetaDB."""
+
+    def __init__(self, db: MetaDB) -> None:
+        self.db = db
+
+    def consumed_lsn(self) -> int:
+        return int(self.db.read("SELECT consumed_lsn FROM wal_progress WHERE id = 1")[0][0])
+
+    def publish(self, entries: list[SegmentEntry], wal_from: int, wal_to: int) -> None:
+        """Insert `entries` and set consumed_lsn = wal_to, iff consumed_lsn == wal_from - 1."""
+        if wal_to < wal_from - 1:
+            raise CatalogConflict(f"empty or inverted WAL range {wal_from}..{wal_to}")
+
+        def tx(conn: apsw.Connection) -> None:
+            consumed = int(next(conn.execute("SELECT consumed_lsn FROM wal_progress WHERE id = 1"))[0])
+            if wal_from != consumed + 1:
+                kind = "gap" if wal_from > consumed + 1 else "overlap"
+                raise CatalogConflict(
+                    f"publish of WAL {wal_from}..{wal_to} would leave a {kind}: consumed is {consumed}"
+                )
+            for e in entries:
+                conn.execute(
+                    f"INSERT INTO segments ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        e.id, e.project_id, e.path, e.min_time, e.max_time, e.row_count, e.bytes,
+                        e.level, e.location, e.wal_from, e.wal_to, e.schema_version, e.created_at,
+                        e.trace_bloom,
+                    ),
+                )  # fmt: skip
+            conn.execute("UPDATE wal_progress SET consumed_lsn = ? WHERE id = 1", (wal_to,))
+
+        self.db.write(tx)
+
+    def segments(self) -> list[SegmentEntry]:
+        """Every published segment, oldest first."""
+        rows = self.db.read(
+            f"SELECT {_COLUMNS} FROM segments WHERE state = 'published' ORDER BY min_time, id"
+        )
+        return [SegmentEntry(*row) for row in rows]

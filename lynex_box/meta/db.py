@@ -1,0 +1,95 @@
+"""The metadata database: `<data>/meta.db`, SQLite through apsw in WAL mode.
+
+Every write runs on one writer thread, fed by a queue, inside one transaction per call: SQLite has
+one writer anyway, and a single thread means no busy-retry storms inside the process. Reads use a
+connection per calling thread. Other processes (the CLI while the server runs) may write too; the
+busy timeout covers them. This module must never run a write outside a transaction.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import apsw
+
+from lynex_box.meta.migrations import migrate
+
+T = TypeVar("T")
+_STOP = object()
+
+
+def connect(path: Path) -> apsw.Connection:
+    conn = apsw.Connection(str(path))
+    conn.set_busy_timeout(10_000)
+    conn.pragma("journal_mode", "wal")
+    conn.pragma("synchronous", "full")
+    conn.pragma("foreign_keys", True)
+    return conn
+
+
+class MetaDB:
+    """Open with `MetaDB(path)`; `write(fn)` runs `fn(conn)` in a transaction on the writer thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = connect(path)
+        migrate(self._writer)
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._readers: list[apsw.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="meta-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            fn, future = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                with self._writer:  # one transaction: all of fn, or nothing
+                    result = fn(self._writer)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def submit(self, fn: Callable[[apsw.Connection], T]) -> concurrent.futures.Future[T]:
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put((fn, future))
+        return future
+
+    def write(self, fn: Callable[[apsw.Connection], T]) -> T:
+        """Run `fn` in one write transaction on the writer thread and return its result."""
+        return self.submit(fn).result()
+
+    def reader(self) -> apsw.Connection:
+        """This thread's read connection (created on first use)."""
+        conn: apsw.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def read(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self.reader().execute(sql, params))
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+        self._thread.join()
+        self._writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()

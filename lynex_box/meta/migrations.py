@@ -1,0 +1,99 @@
+"""Numbered schema migrations, tracked by `PRAGMA user_version`.
+
+A migration is appended, never edited: databases in the field have run the old ones. Each runs in
+its own transaction together with the version bump, so a crash leaves the schema at a whole step.
+"""
+
+from __future__ import annotations
+
+import apsw
+
+MIGRATIONS: list[str] = [
+    # 1: the segment catalog and the WAL checkpoint (docs/format/segments.md)
+    """
+    CREATE TABLE wal_progress (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        consumed_lsn INTEGER NOT NULL
+    );
+    INSERT INTO wal_progress (id, consumed_lsn) VALUES (1, 0);
+    CREATE TABLE segments (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        location TEXT NOT NULL DEFAULT 'local' CHECK (location IN ('local', 'remote')),
+        state TEXT NOT NULL DEFAULT 'published' CHECK (state IN ('published', 'deleting')),
+        level INTEGER NOT NULL DEFAULT 0,
+        min_time INTEGER NOT NULL,
+        max_time INTEGER NOT NULL,
+        row_count INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        wal_from INTEGER,
+        wal_to INTEGER,
+        schema_version INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        trace_bloom BLOB
+    );
+    CREATE INDEX segments_by_project_time ON segments (project_id, min_time, max_time);
+    """,
+    # 2: tenancy: orgs, projects, users, memberships, API keys
+    """
+    CREATE TABLE orgs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE projects (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES orgs (id),
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        retention_days INTEGER
+    );
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE org_members (
+        org_id TEXT NOT NULL REFERENCES orgs (id),
+        user_id TEXT NOT NULL REFERENCES users (id),
+        role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
+        PRIMARY KEY (org_id, user_id)
+    );
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects (id),
+        prefix TEXT NOT NULL UNIQUE,
+        key_hash TEXT NOT NULL,
+        scope TEXT NOT NULL CHECK (scope IN ('ingest', 'read', 'admin')),
+        name TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        revoked_at INTEGER,
+        last_used_at INTEGER
+    );
+    CREATE INDEX api_keys_by_project ON api_keys (project_id);
+    """,
+]
+
+
+def schema_version(conn: apsw.Connection) -> int:
+    return int(conn.pragma("user_version"))
+
+
+def migrate(conn: apsw.Connection) -> int:
+    """Apply every migration newer than the database; returns the resulting version."""
+    version = schema_version(conn)
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"meta.db has schema version {version}, newer than this lynex-box ({len(MIGRATIONS)}); "
+            "hint: upgrade lynex-box or restore a backup made by this version"
+        )
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        with conn:
+            conn.execute(MIGRATIONS[number - 1])
+            conn.pragma("user_version", number)
+    return len(MIGRATIONS)

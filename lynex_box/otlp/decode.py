@@ -1,0 +1,240 @@
+"""Decode OTLP/HTTP export bodies (protobuf or JSON) into plain records, with OpenTelemetry's own protobuf classes.
+
+Protobuf bodies are parsed directly; JSON bodies are parsed with orjson, their hex ids are turned into base64 (the
+OTLP/JSON quirk: `json_format.ParseDict` would read hex as base64 and yield 24-byte ids) and then go through
+`ParseDict(..., ignore_unknown_fields=True)`, so both formats share one walker. Any malformed body raises
+`OtlpDecodeError` and nothing else. This module must never validate semantics (ids, times: that is `mapping`),
+never do I/O, and never let a protobuf message escape.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError, Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from lynex_box.otlp.records import OtlpDecodeError, OtlpEvent, OtlpLogRecord, OtlpSpan
+from lynex_box.otlp.response import encode_trace_response
+
+__all__ = [
+    "OtlpDecodeError",
+    "any_value_to_python",
+    "decode_logs_json",
+    "decode_logs_protobuf",
+    "decode_traces_json",
+    "decode_traces_protobuf",
+    "encode_trace_response",
+]
+
+# Everything ParseDict and the upb runtime raise on hostile input; turned into OtlpDecodeError.
+_PARSE_ERRORS = (
+    json_format.ParseError,
+    DecodeError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    KeyError,
+    IndexError,
+    OverflowError,
+    RecursionError,
+)
+_HINT = "hint: send an OTLP ExportTraceServiceRequest (application/x-protobuf or application/json)"
+_LOG_HINT = "hint: send an OTLP ExportLogsServiceRequest (application/x-protobuf or application/json)"
+
+
+def any_value_to_python(value: AnyValue) -> Any:
+    """AnyValue → str/int/float/bool/list/dict; bytes become base64 text, an empty value None."""
+    which = value.WhichOneof("value")
+    if which == "string_value":
+        return value.string_value
+    if which == "int_value":
+        return value.int_value
+    if which == "double_value":
+        return value.double_value
+    if which == "bool_value":
+        return value.bool_value
+    if which == "array_value":
+        return [any_value_to_python(item) for item in value.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: any_value_to_python(kv.value) for kv in value.kvlist_value.values}
+    if which == "bytes_value":
+        return base64.b64encode(value.bytes_value).decode("ascii")
+    return None  # unset, or string_value_strindex (profiles dictionary, meaningless here)
+
+
+def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
+    return {kv.key: any_value_to_python(kv.value) for kv in pairs}
+
+
+def _spans_of(request: ExportTraceServiceRequest) -> list[OtlpSpan]:
+    out: list[OtlpSpan] = []
+    for resource_spans in request.resource_spans:
+        resource_attributes = _attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            scope_name = scope_spans.scope.name
+            scope_version = scope_spans.scope.version
+            for span in scope_spans.spans:
+                parent = span.parent_span_id
+                out.append(
+                    OtlpSpan(
+                        trace_id=span.trace_id.hex(),
+                        span_id=span.span_id.hex(),
+                        parent_span_id=parent.hex() if parent else None,
+                        name=span.name,
+                        kind=span.kind,
+                        start_time_unix_nano=span.start_time_unix_nano,
+                        end_time_unix_nano=span.end_time_unix_nano,
+                        status_code=span.status.code,
+                        status_message=span.status.message,
+                        attributes=_attributes(span.attributes),
+                        events=[
+                            OtlpEvent(event.name, event.time_unix_nano, _attributes(event.attributes))
+                            for event in span.events
+                        ],
+                        resource_attributes=resource_attributes,
+                        scope_name=scope_name,
+                        scope_version=scope_version,
+                    )
+                )
+    return out
+
+
+def _logs_of(request: ExportLogsServiceRequest) -> list[OtlpLogRecord]:
+    out: list[OtlpLogRecord] = []
+    for resource_logs in request.resource_logs:
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                attributes = _attributes(record.attributes)
+                event_name = record.event_name or attributes.pop("event.name", None)
+                if event_name is not None and not isinstance(event_name, str):
+                    event_name = str(event_name)
+                out.append(
+                    OtlpLogRecord(
+                        trace_id=record.trace_id.hex() or None,
+                        span_id=record.span_id.hex() or None,
+                        time_unix_nano=record.time_unix_nano or record.observed_time_unix_nano,
+                        event_name=event_name or None,
+                        body=any_value_to_python(record.body),
+                        attributes=attributes,
+                    )
+                )
+    return out
+
+
+def _parse_protobuf(message: Message, body: bytes, what: str, hint: str) -> None:
+    try:
+        message.ParseFromString(body)
+    except _PARSE_ERRORS as exc:
+        raise OtlpDecodeError(
+            f"{what} protobuf body ({len(body)} bytes) does not parse: {exc}; {hint}"
+        ) from None
+
+
+def decode_traces_protobuf(body: bytes) -> list[OtlpSpan]:
+    """Spans of an `application/x-protobuf` ExportTraceServiceRequest, in request order."""
+    request = ExportTraceServiceRequest()
+    _parse_protobuf(request, body, "OTLP trace", _HINT)
+    try:
+        return _spans_of(request)
+    except _PARSE_ERRORS as exc:  # pragma: no cover - upb validated the message already
+        raise OtlpDecodeError(f"OTLP trace protobuf body is malformed: {exc}; {_HINT}") from None
+
+
+def decode_logs_protobuf(body: bytes) -> list[OtlpLogRecord]:
+    """Log records of an `application/x-protobuf` ExportLogsServiceRequest, in request order."""
+    request = ExportLogsServiceRequest()
+    _parse_protobuf(request, body, "OTLP logs", _LOG_HINT)
+    try:
+        return _logs_of(request)
+    except _PARSE_ERRORS as exc:  # pragma: no cover - upb validated the message already
+        raise OtlpDecodeError(f"OTLP logs protobuf body is malformed: {exc}; {_LOG_HINT}") from None
+
+
+# --- OTLP/JSON -------------------------------------------------------------------------------------------------
+
+
+def _hex_id_to_base64(value: Any) -> Any:
+    """A 32- or 16-char hex id becomes base64 for ParseDict; anything else is left for ParseDict to judge."""
+    if isinstance(value, str) and len(value) in (32, 16):
+        try:
+            return base64.b64encode(bytes.fromhex(value)).decode("ascii")
+        except ValueError:
+            return value
+    return value
+
+
+def _children(node: Any, camel: str, snake: str) -> list[Any]:
+    if not isinstance(node, dict):
+        return []
+    items = node.get(camel, node.get(snake))
+    return items if isinstance(items, list) else []
+
+
+def _fix_ids(item: Any, keys: tuple[tuple[str, str], ...]) -> None:
+    if not isinstance(item, dict):
+        return
+    for camel, snake in keys:
+        for key in (camel, snake):
+            if key in item:
+                item[key] = _hex_id_to_base64(item[key])
+
+
+_SPAN_ID_KEYS = (("traceId", "trace_id"), ("spanId", "span_id"), ("parentSpanId", "parent_span_id"))
+_LINK_ID_KEYS = (("traceId", "trace_id"), ("spanId", "span_id"))
+
+
+def _fix_trace_ids(data: dict[str, Any]) -> None:
+    for resource_spans in _children(data, "resourceSpans", "resource_spans"):
+        for scope_spans in _children(resource_spans, "scopeSpans", "scope_spans"):
+            for span in _children(scope_spans, "spans", "spans"):
+                _fix_ids(span, _SPAN_ID_KEYS)
+                for link in _children(span, "links", "links"):
+                    _fix_ids(link, _LINK_ID_KEYS)
+
+
+def _fix_log_ids(data: dict[str, Any]) -> None:
+    for resource_logs in _children(data, "resourceLogs", "resource_logs"):
+        for scope_logs in _children(resource_logs, "scopeLogs", "scope_logs"):
+            for record in _children(scope_logs, "logRecords", "log_records"):
+                _fix_ids(record, _LINK_ID_KEYS)
+
+
+def _load_json_object(body: bytes, what: str, hint: str) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise OtlpDecodeError(
+            f"{what} JSON body ({len(body)} bytes) is not valid JSON: {exc}; {hint}"
+        ) from None
+    if not isinstance(data, dict):
+        raise OtlpDecodeError(f"{what} JSON body must be an object, got {type(data).__name__}; {hint}")
+    return data
+
+
+def decode_traces_json(body: bytes) -> list[OtlpSpan]:
+    """Spans of an `application/json` (OTLP/JSON) ExportTraceServiceRequest, in request order."""
+    data = _load_json_object(body, "OTLP trace", _HINT)
+    try:
+        _fix_trace_ids(data)
+        request = json_format.ParseDict(data, ExportTraceServiceRequest(), ignore_unknown_fields=True)
+        return _spans_of(request)
+    except _PARSE_ERRORS as exc:
+        raise OtlpDecodeError(f"OTLP trace JSON body is not an export request: {exc}; {_HINT}") from None
+
+
+def decode_logs_json(body: bytes) -> list[OtlpLogRecord]:
+    """Log records of an `application/json` (OTLP/JSON) ExportLogsServiceRequest, in request order."""
+    data = _load_json_object(body, "OTLP logs", _LOG_HINT)
+    try:
+        _fix_log_ids(data)
+        request = json_format.ParseDict(data, ExportLogsServiceRequest(), ignore_unknown_fields=True)
+        return _logs_of(request)
+    except _PARSE_ERRORS as exc:
+        raise OtlpDecodeError(f"OTLP logs JSON body is not an export request: {exc}; {_LOG_HINT}") from None

@@ -1,0 +1,146 @@
+"""Rebuild message lists from flattened span attributes: OpenInference and OpenLLMetry's indexed form.
+
+OpenInference: `llm.input_messages.{i}.message.{role,content,name,tool_call_id}`,
+`...message.contents.{j}.message_content.{type,text,image.image.url}`,
+`...message.tool_calls.{k}.tool_call.{id,function.name,function.arguments}`.
+OpenLLMetry (old): `gen_ai.prompt.{i}.{role,content,tool_call_id,user}`, `gen_ai.completion.{i}.finish_reason`,
+`....tool_calls.{j}.{id,name,arguments}`. The caller strips the prefix (`llm.input_messages.`, `gen_ai.prompt.`)
+and passes `{rest_of_key: value}`. Output rows are OpenAI-shaped dicts for `messages.normalize_*`. Keys that do
+not fit are handed back, never dropped. String splits only (no regex): this runs per span. Must never do I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lynex_box.otlp.messages import loads_maybe
+
+__all__ = ["unflatten_indexed", "unflatten_openinference"]
+
+_OI_FIELDS = frozenset({"role", "content", "name", "tool_call_id", "finish_reason"})
+_OI_CALL_FIELDS = {"id": "id", "function.name": "name", "function.arguments": "arguments"}
+_INDEXED_FIELDS = frozenset({"role", "content", "name", "tool_call_id", "finish_reason"})
+_INDEXED_CALL_FIELDS = {"id": "id", "name": "name", "arguments": "arguments"}
+
+
+def _indexed(key: str) -> tuple[int, str] | None:
+    index, _, field = key.partition(".")
+    if not index.isdigit() or not field:
+        return None
+    return int(index), field
+
+
+def _oi_content(row: dict[str, Any], sub: str, value: Any) -> bool:
+    position = _indexed(sub)
+    if position is None or not position[1].startswith("message_content."):
+        return False
+    block = row.setdefault("_contents", {}).setdefault(position[0], {})
+    field = position[1][16:]
+    if field == "type":
+        block["type"] = value
+    elif field == "text":
+        block["text"] = value
+    elif field == "image.image.url":
+        block["url"] = value
+    else:
+        return False
+    return True
+
+
+def _calls(row: dict[str, Any], sub: str, value: Any, prefix: str, fields: dict[str, str]) -> bool:
+    position = _indexed(sub)
+    if position is None or not position[1].startswith(prefix):
+        return False
+    field = fields.get(position[1][len(prefix) :])
+    if field is None:
+        return False
+    row.setdefault("_calls", {}).setdefault(position[0], {})[field] = value
+    return True
+
+
+def _finish(rows: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    for index in sorted(rows):
+        row = rows[index]
+        if not row:
+            continue  # every key of this index was handed back as a leftover
+        contents = row.pop("_contents", None)
+        if contents:
+            blocks: list[Any] = [{"type": "text", "text": row["content"]}] if row.get("content") else []
+            for position in sorted(contents):
+                block = contents[position]
+                if "url" in block:
+                    blocks.append({"type": "image_url", "image_url": {"url": block["url"]}})
+                else:
+                    blocks.append({"type": "text", "text": block.get("text")})
+            row["content"] = blocks
+        calls = row.pop("_calls", None)
+        if calls:
+            row["tool_calls"] = [calls[position] for position in sorted(calls)]
+        function_call = row.pop("_function_call", None)
+        if function_call:
+            row["function_call"] = function_call
+        messages.append(row)
+    return messages
+
+
+def unflatten_openinference(items: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`{"0.message.role": "user", ...}` → (message rows in index order, keys that did not fit)."""
+    rows: dict[int, dict[str, Any]] = {}
+    leftovers: dict[str, Any] = {}
+    for key, value in items.items():
+        position = _indexed(key)
+        if position is None or not position[1].startswith("message."):
+            leftovers[key] = value
+            continue
+        row = rows.setdefault(position[0], {})
+        field = position[1][8:]
+        if field in _OI_FIELDS:
+            row[field] = value
+        elif field.startswith("contents."):
+            if not _oi_content(row, field[9:], value):
+                leftovers[key] = value
+        elif field.startswith("tool_calls."):
+            if not _calls(row, field[11:], value, "tool_call.", _OI_CALL_FIELDS):
+                leftovers[key] = value
+        elif field == "function_call_name":
+            row.setdefault("_function_call", {})["name"] = value
+        elif field == "function_call_arguments_json":
+            row.setdefault("_function_call", {})["arguments"] = value
+        else:
+            leftovers[key] = value
+    return _finish(rows), leftovers
+
+
+def _indexed_content(value: Any) -> Any:
+    """OpenLLMetry writes multimodal content as the JSON text of the block list; plain text stays text."""
+    parsed = loads_maybe(value)
+    if isinstance(parsed, list) and parsed and all(isinstance(b, dict) and "type" in b for b in parsed):
+        return parsed
+    return value
+
+
+def unflatten_indexed(items: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """`{"0.role": "user", "0.content": "hi", "1.tool_calls.0.name": ...}` → (rows in index order, leftovers)."""
+    rows: dict[int, dict[str, Any]] = {}
+    leftovers: dict[str, Any] = {}
+    for key, value in items.items():
+        position = _indexed(key)
+        if position is None:
+            leftovers[key] = value
+            continue
+        row = rows.setdefault(position[0], {})
+        field = position[1]
+        if field in _INDEXED_FIELDS:
+            row[field] = _indexed_content(value) if field == "content" else value
+        elif field == "user":  # completion API: gen_ai.prompt.0.user = the prompt text
+            row.setdefault("role", "user")
+            row["content"] = value
+        elif field.startswith("tool_calls."):
+            if not _calls(row, field[11:], value, "", _INDEXED_CALL_FIELDS):
+                leftovers[key] = value
+        elif field in ("function_call.name", "function_call.arguments"):
+            row.setdefault("_function_call", {})[field[14:]] = value
+        else:
+            leftovers[key] = value
+    return _finish(rows), leftovers

@@ -1,0 +1,48 @@
+"""From one WAL record to span rows: one decoder per record type.
+
+A decoder gets the record's header and body and returns span rows (dicts keyed by the span columns;
+keys starting with `_` are transient hints for enrichment). Decoders run in the pipeline thread, after
+the acknowledgement, so they must never raise for a record that ingest accepted: a body they cannot
+read is logged and yields no rows rather than stopping the pipeline behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from lynex_box.ingest.native import normalize_event
+from lynex_box.wal.format import RecordType, WalRecord
+from lynex_box.wal.records import RecordHeader
+
+log = logging.getLogger("lynex.pipeline")
+
+Row = dict[str, Any]
+Decoder = Callable[[WalRecord, RecordHeader, memoryview], list[Row]]
+
+
+def decode_events(record: WalRecord, header: RecordHeader, body: memoryview) -> list[Row]:
+    """Native events: the request JSON `{"events": [...]}` minus the items ingest rejected."""
+    events = orjson.loads(body)["events"]
+    skip = set(header.skip)
+    rows = []
+    for index, event in enumerate(events):
+        if index in skip:
+            continue
+        fallback = f"{record.lsn:012x}-{index:05d}"  # deterministic, so a replay yields the same id
+        rows.append(normalize_event(event, header.project_id, header.received_us, fallback))
+    return rows
+
+
+def default_decoders() -> dict[int, Decoder]:
+    decoders: dict[int, Decoder] = {RecordType.EVENTS: decode_events}
+    try:
+        from lynex_box.pipeline.otlp_decoders import otlp_decoders
+    except ImportError:  # pragma: no cover - OTLP support is part of the package; keep native ingest alive
+        log.warning("otlp decoders unavailable")
+    else:
+        decoders.update(otlp_decoders())
+    return decoders

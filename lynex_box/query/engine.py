@@ -1,0 +1,119 @@
+"""Run one read-only SQL query over one project's spans: its segments plus its head.
+
+The caller writes SQL against a relation named `spans`, already restricted to one project and a
+time range; the engine picks files from the store's snapshot, registers the head tables, and runs
+DuckDB on a cursor of a shared in-memory database. Project ids and times are bound parameters;
+file paths come from the catalog, never from a client. Queries block, so async callers use
+`run` through `asyncio.to_thread` (see `query_async`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from lynex_box.config import QuerySettings
+from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.segments.store import SpanStore
+
+UTC = dt.UTC
+
+
+def us_to_datetime(us: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=UTC) + dt.timedelta(microseconds=us)
+
+
+@dataclass(frozen=True, slots=True)
+class SpanScope:
+    """Which spans a query may see: always one project; optionally a time range or one trace."""
+
+    project_id: str
+    start_us: int | None = None
+    end_us: int | None = None
+    trace_id: str | None = None
+
+
+def _sql_literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class QueryEngine:
+    """DuckDB over the span store. One instance per process; thread-safe."""
+
+    def __init__(self, store: SpanStore, settings: QuerySettings) -> None:
+        self.store = store
+        self.settings = settings
+        self._db = duckdb.connect(
+            ":memory:",
+            config={"threads": settings.threads, "memory_limit": f"{settings.memory_limit_mb}MB"},
+        )
+        self._db.execute("SET TimeZone = 'UTC'")
+        self._local = threading.local()
+        self._empty = SPAN_SCHEMA.empty_table()
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._db.cursor()
+            cur.execute("SET TimeZone = 'UTC'")
+            self._local.cur = cur
+        return cur
+
+    def spans_sql(self, scope: SpanScope, files: list[Path], dedupe: bool) -> tuple[str, dict[str, Any]]:
+        """The `spans` CTE body for a scope, with its parameters."""
+        where = ["project_id = $project_id"]
+        params: dict[str, Any] = {"project_id": scope.project_id}
+        if scope.start_us is not None:
+            where.append("start_time >= $start")
+            params["start"] = us_to_datetime(scope.start_us)
+        if scope.end_us is not None:
+            where.append("start_time < $end")
+            params["end"] = us_to_datetime(scope.end_us)
+        if scope.trace_id is not None:
+            where.append("trace_id = $trace_id")
+            params["trace_id"] = scope.trace_id
+        cond = " AND ".join(where)
+        parts = [f"SELECT * FROM __head WHERE {cond}"]
+        if files:
+            listing = ", ".join(_sql_literal(p) for p in files)
+            parts.insert(0, f"SELECT * FROM read_parquet([{listing}], union_by_name = true) WHERE {cond}")
+        body = " UNION ALL BY NAME ".join(parts)
+        if dedupe:
+            body = (
+                f"SELECT * FROM ({body}) QUALIFY row_number() OVER "
+                "(PARTITION BY event_id ORDER BY ingested_at, span_id) = 1"
+            )
+        return body, params
+
+    def run(
+        self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False
+    ) -> pa.Table:
+        """Run `sql` (which reads `spans`) for one scope; blocking. Returns an Arrow table."""
+        snap = self.store.snapshot(scope.project_id, scope.start_us, scope.end_us, scope.trace_id)
+        head = pa.concat_tables(snap.head) if snap.head else self._empty
+        body, bound = self.spans_sql(scope, snap.files, dedupe)
+        overlap = set(bound) & set(params or {})
+        if overlap:
+            raise ValueError(f"query parameters {sorted(overlap)} are reserved")
+        bound.update(params or {})
+        cur = self._cursor()
+        cur.register("__head", head)
+        try:
+            return cur.sql(f"WITH spans AS ({body}) {sql}", params=bound).to_arrow_table()
+        finally:
+            cur.unregister("__head")
+
+    async def query_async(
+        self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False
+    ) -> pa.Table:
+        return await asyncio.to_thread(self.run, scope, sql, params, dedupe)
+
+    def close(self) -> None:
+        self._db.close()

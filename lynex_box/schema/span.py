@@ -1,0 +1,100 @@
+"""The span: one row per LLM call, tool call, step or event, as DESIGN.md defines it.
+
+This module is the single source of the stored column set. Segments, the head, the pipeline and
+the query API all take their column names and Arrow types from here; a change to the columns is
+a change of `SPAN_SCHEMA_VERSION` and of `docs/format/segments.md`. It must never do I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import pyarrow as pa
+
+SPAN_SCHEMA_VERSION: Final = 1
+
+SPAN_KINDS: Final = frozenset(
+    {
+        "llm",
+        "chat",
+        "embedding",
+        "tool",
+        "agent",
+        "chain",
+        "retriever",
+        "reranker",
+        "guardrail",
+        "evaluator",
+        "event",
+        "span",
+    }
+)
+SPAN_STATUSES: Final = frozenset({"ok", "error", "unset"})
+COST_SOURCES: Final = frozenset({"reported", "computed", "none"})
+
+_TS = pa.timestamp("us", tz="UTC")
+
+SPAN_SCHEMA: Final = pa.schema(
+    [
+        pa.field("project_id", pa.string(), nullable=False),
+        pa.field("trace_id", pa.string(), nullable=False),
+        pa.field("span_id", pa.string(), nullable=False),
+        pa.field("parent_span_id", pa.string()),
+        pa.field("event_id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("kind", pa.string()),
+        pa.field("start_time", _TS, nullable=False),
+        pa.field("end_time", _TS),
+        pa.field("duration_ms", pa.float64()),
+        pa.field("status", pa.string()),
+        pa.field("status_message", pa.string()),
+        pa.field("provider", pa.string()),
+        pa.field("model", pa.string()),
+        pa.field("response_model", pa.string()),
+        pa.field("input_tokens", pa.int64()),
+        pa.field("output_tokens", pa.int64()),
+        pa.field("cached_tokens", pa.int64()),
+        pa.field("reasoning_tokens", pa.int64()),
+        pa.field("total_tokens", pa.int64()),
+        pa.field("input_cost", pa.float64()),
+        pa.field("output_cost", pa.float64()),
+        pa.field("total_cost", pa.float64()),
+        pa.field("cost_source", pa.string()),
+        pa.field("input", pa.string()),
+        pa.field("output", pa.string()),
+        pa.field("tool_calls", pa.string()),
+        pa.field("session_id", pa.string()),
+        pa.field("user_id", pa.string()),
+        pa.field("environment", pa.string()),
+        pa.field("release", pa.string()),
+        pa.field("tags", pa.list_(pa.string())),
+        pa.field("attributes", pa.string()),
+        pa.field("prompt_name", pa.string()),
+        pa.field("prompt_version", pa.string()),
+        pa.field("hallucination_risk", pa.float64()),
+        pa.field("pii", pa.string()),
+        pa.field("ingested_at", _TS, nullable=False),
+        pa.field("source", pa.string()),
+    ],
+    metadata={b"lynex.span_schema_version": str(SPAN_SCHEMA_VERSION).encode()},
+)
+
+SPAN_COLUMNS: Final = tuple(SPAN_SCHEMA.names)
+TIMESTAMP_COLUMNS: Final = frozenset({"start_time", "end_time", "ingested_at"})
+
+
+def empty_span_columns() -> dict[str, list[Any]]:
+    """Column lists ready to be filled row by row and handed to `spans_to_table`."""
+    return {name: [] for name in SPAN_COLUMNS}
+
+
+def spans_to_table(columns: dict[str, list[Any]]) -> pa.Table:
+    """Build an Arrow table in the stored schema from column lists (timestamps as epoch µs ints)."""
+    arrays = []
+    for field in SPAN_SCHEMA:
+        values = columns[field.name]
+        if field.name in TIMESTAMP_COLUMNS:
+            arrays.append(pa.array(values, type=pa.int64()).cast(field.type))
+        else:
+            arrays.append(pa.array(values, type=field.type))
+    return pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA)

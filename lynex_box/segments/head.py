@@ -1,0 +1,46 @@
+"""The head: spans that are durable in the WAL but not yet in a segment, held as Arrow tables.
+
+Queries read the head directly, so a span is visible as soon as the pipeline has appended it. The
+head knows which WAL range it covers; a frozen head is the unit that one flush publishes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+@dataclass(slots=True)
+class HeadBuffer:
+    """Spans of a contiguous WAL range `[lsn_from, lsn_to]`, grouped by project."""
+
+    lsn_from: int
+    lsn_to: int
+    tables: dict[str, list[pa.Table]] = field(default_factory=dict)
+    rows: int = 0
+    nbytes: int = 0
+    opened_at: float = field(default_factory=time.monotonic)
+
+    def add(self, table: pa.Table, lsn_to: int) -> None:
+        """Add spans from records up to `lsn_to` (the table may be empty: the range still advances)."""
+        if table.num_rows:
+            projects = table.column("project_id").unique().to_pylist()
+            for project in projects:
+                part = table if len(projects) == 1 else table.filter(pc.equal(table["project_id"], project))
+                self.tables.setdefault(project, []).append(part)
+            self.rows += table.num_rows
+            self.nbytes += table.nbytes
+        self.lsn_to = lsn_to
+
+    @property
+    def empty(self) -> bool:
+        return self.lsn_to < self.lsn_from
+
+    def project_tables(self, project_id: str) -> list[pa.Table]:
+        return list(self.tables.get(project_id, ()))
+
+    def age_s(self) -> float:
+        return time.monotonic() - self.opened_at

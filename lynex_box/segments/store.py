@@ -1,0 +1,201 @@
+"""The span store: head + published segments, and the flush that turns one into the other.
+
+It owns the in-memory view of the catalog so that a query's snapshot (segment files + head tables)
+is taken under one lock, and a flush swaps "head" for "segment" under the same lock: a query sees a
+span exactly once, before, during and after a flush. The sequence and its reasons are in
+docs/format/segments.md. This module must never publish a file before it is durable, nor advance
+the consumed WAL position any way but through `Catalog.publish`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from ulid import ULID
+
+from lynex_box.config import HeadSettings, SegmentSettings
+from lynex_box.meta.catalog import Catalog, SegmentEntry
+from lynex_box.schema.span import SPAN_SCHEMA, SPAN_SCHEMA_VERSION
+from lynex_box.segments.bloom import bloom_may_contain, build_bloom
+from lynex_box.segments.head import HeadBuffer
+from lynex_box.segments.parquet_file import write_segment_file
+
+log = logging.getLogger("lynex.segments")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one query reads: segment files (absolute paths) and head tables of one project."""
+
+    files: list[Path]
+    head: list[pa.Table]
+
+
+class SpanStore:
+    """Head and segments of every project on this node."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        catalog: Catalog,
+        head_settings: HeadSettings,
+        segment_settings: SegmentSettings,
+        on_checkpoint: Callable[[int], None] | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.segments_dir = data_dir / "segments"
+        self.catalog = catalog
+        self.head_settings = head_settings
+        self.segment_settings = segment_settings
+        self._on_checkpoint = on_checkpoint
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self.segments_dir.mkdir(parents=True, exist_ok=True)
+        self._entries: dict[str, list[SegmentEntry]] = {}
+        for entry in catalog.segments():
+            self._entries.setdefault(entry.project_id, []).append(entry)
+        consumed = catalog.consumed_lsn()
+        self._active = HeadBuffer(lsn_from=consumed + 1, lsn_to=consumed)
+        self._frozen: HeadBuffer | None = None
+
+    # ------------------------------------------------------------------------ start-up
+    def sweep(self) -> list[Path]:
+        """Delete temporary files and Parquet files the catalog does not know; returns what went."""
+        known = {e.path for entries in self._entries.values() for e in entries}
+        removed = []
+        for path in self.segments_dir.rglob("*"):
+            if not path.is_file():
+                continue
+            rel = path.relative_to(self.data_dir).as_posix()
+            if path.name.endswith(".tmp") or (path.suffix == ".parquet" and rel not in known):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        for path in removed:
+            log.info("segment swept path=%s", path.relative_to(self.data_dir))
+        return removed
+
+    @property
+    def next_lsn(self) -> int:
+        """The LSN the head expects next: where the pipeline's replay starts."""
+        with self._lock:
+            return self._active.lsn_to + 1
+
+    # ------------------------------------------------------------------------ appending
+    def append(self, table: pa.Table, lsn_from: int, lsn_to: int) -> None:
+        """Add spans decoded from WAL records `lsn_from..lsn_to` (contiguous with what came before)."""
+        with self._lock:
+            if lsn_from != self._active.lsn_to + 1:
+                raise ValueError(f"head expects lsn {self._active.lsn_to + 1}, got {lsn_from}")
+            self._active.add(table, lsn_to)
+
+    def flush_due(self) -> bool:
+        with self._lock:
+            a, s = self._active, self.head_settings
+            if a.empty:
+                return False
+            return a.rows >= s.max_rows or a.nbytes >= s.max_bytes or a.age_s() >= s.max_age_s
+
+    def head_stats(self) -> dict[str, int]:
+        with self._lock:
+            frozen = self._frozen.rows if self._frozen else 0
+            return {
+                "rows": self._active.rows + frozen,
+                "bytes": self._active.nbytes,
+                "lsn_to": self._active.lsn_to,
+            }
+
+    # ------------------------------------------------------------------------ flushing
+    def flush(self) -> int:
+        """Publish the head as segments (blocking; run it in a thread). Returns rows flushed."""
+        with self._flush_lock:
+            with self._lock:
+                if self._frozen is None:  # a failed flush leaves its frozen head to retry first
+                    if self._active.empty:
+                        return 0
+                    self._frozen = self._active
+                    self._active = HeadBuffer(lsn_from=self._frozen.lsn_to + 1, lsn_to=self._frozen.lsn_to)
+                frozen = self._frozen
+            entries = [
+                dataclasses.replace(self._write_project(project, tables), wal_from=frozen.lsn_from, wal_to=frozen.lsn_to)
+                for project, tables in frozen.tables.items()
+            ]
+            self.catalog.publish(entries, frozen.lsn_from, frozen.lsn_to)
+            with self._lock:
+                for entry in entries:
+                    self._entries.setdefault(entry.project_id, []).append(entry)
+                self._frozen = None
+            log.info("head flushed rows=%d files=%d lsn_to=%d", frozen.rows, len(entries), frozen.lsn_to)
+            if self._on_checkpoint is not None:
+                self._on_checkpoint(frozen.lsn_to)
+            return frozen.rows
+
+    def _write_project(self, project_id: str, tables: list[pa.Table]) -> SegmentEntry:
+        table = pa.concat_tables(tables).sort_by([("start_time", "ascending")])
+        segment_id = str(ULID())
+        rel = f"segments/{project_id}/{segment_id}.parquet"
+        size = write_segment_file(
+            table, self.data_dir / rel, self.segment_settings.row_group_rows, self.segment_settings.zstd_level
+        )
+        start = table.column("start_time").cast(pa.int64())
+        bloom = build_bloom(
+            table.column("trace_id").unique().to_pylist(), self.segment_settings.trace_bloom_bits_per_key
+        )
+        return SegmentEntry(
+            id=segment_id,
+            project_id=project_id,
+            path=rel,
+            min_time=int(pc.min(start).as_py()),
+            max_time=int(pc.max(start).as_py()),
+            row_count=table.num_rows,
+            bytes=size,
+            schema_version=SPAN_SCHEMA_VERSION,
+            created_at=time.time_ns() // 1000,
+            trace_bloom=bloom,
+        )
+
+    # ------------------------------------------------------------------------ reading
+    def snapshot(
+        self,
+        project_id: str,
+        start_us: int | None = None,
+        end_us: int | None = None,
+        trace_id: str | None = None,
+    ) -> Snapshot:
+        """Files and head tables of one project that may hold rows in `[start_us, end_us)` / the trace."""
+        with self._lock:
+            entries = list(self._entries.get(project_id, ()))
+            head = self._active.project_tables(project_id)
+            if self._frozen is not None:
+                head = self._frozen.project_tables(project_id) + head
+        files = []
+        for e in entries:
+            if start_us is not None and e.max_time < start_us:
+                continue
+            if end_us is not None and e.min_time >= end_us:
+                continue
+            if (
+                trace_id is not None
+                and e.trace_bloom is not None
+                and not bloom_may_contain(e.trace_bloom, trace_id)
+            ):
+                continue
+            files.append(self.data_dir / e.path)
+        return Snapshot(files=files, head=head)
+
+    def segment_entries(self, project_id: str | None = None) -> list[SegmentEntry]:
+        with self._lock:
+            if project_id is not None:
+                return list(self._entries.get(project_id, ()))
+            return [e for entries in self._entries.values() for e in entries]
+
+
+def empty_span_table() -> pa.Table:
+    return SPAN_SCHEMA.empty_table()

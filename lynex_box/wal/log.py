@@ -1,0 +1,357 @@
+"""The WAL writer: recovery on open, group-committed appends, file rotation and deletion.
+
+One `WalLog` owns `<data>/wal/`. A single writer thread does every write and fsync, so concurrent
+appends share one `fdatasync` (group commit) and the file is never written by two threads. An
+append returns only when its record is durable. This module must never acknowledge a record before
+its bytes are written (and, with durability "fsync", synced), and never keep a damaged tail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from lynex_box.wal.format import (
+    FILE_HEADER_SIZE,
+    FrameError,
+    compress_payload,
+    decode_file_header,
+    decode_record_at,
+    encode_file_header,
+    encode_record,
+)
+
+log = logging.getLogger("lynex.wal")
+
+
+@dataclass(frozen=True, slots=True)
+class WalSettings:
+    """How the log trades latency, throughput and safety; mapped from `[wal]` in lynex.toml."""
+
+    segment_bytes: int = 64 * 1024 * 1024
+    durability: Literal["fsync", "os"] = "fsync"
+    group_commit_interval_ms: float = 2.0
+    group_commit_max_bytes: int = 8 * 1024 * 1024
+    compression_level: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class WalFile:
+    seq: int
+    first_lsn: int
+    path: Path
+
+
+class WalClosed(Exception):
+    """The log was closed; nothing more can be appended."""
+
+
+def file_name(seq: int) -> str:
+    return f"{seq:08d}.wal"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def list_wal_files(directory: Path) -> list[tuple[int, Path]]:
+    found = []
+    for p in directory.iterdir():
+        if p.suffix == ".wal" and p.stem.isdigit() and len(p.stem) == 8:
+            found.append((int(p.stem), p))
+    return sorted(found)
+
+
+@dataclass(slots=True)
+class _Pending:
+    rtype: int
+    body: bytes
+    flags: int
+    future: concurrent.futures.Future[int]
+    lsn: int = 0
+
+
+class WalLog:
+    """An open WAL. Use `WalLog.open(dir, settings)`; call `close()` to stop the writer thread."""
+
+    def __init__(self, directory: Path, settings: WalSettings, files: list[WalFile], next_lsn: int) -> None:
+        self.directory = directory
+        self.settings = settings
+        self._files = files
+        self._next_lsn = next_lsn
+        self._durable_lsn = next_lsn - 1
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._durable_cond = threading.Condition(threading.Lock())
+        self._pending: list[_Pending] = []
+        self._pending_bytes = 0
+        self._closed = False
+        self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        last = files[-1]
+        self._fd = os.open(last.path, os.O_WRONLY | os.O_APPEND)
+        self._file_size = os.fstat(self._fd).st_size
+        self._file_records = next_lsn - last.first_lsn
+        self._thread = threading.Thread(target=self._run, name="wal-writer", daemon=True)
+        self._thread.start()
+
+    # ----------------------------------------------------------------- opening and recovery
+    @classmethod
+    def open(cls, directory: Path, settings: WalSettings | None = None, min_next_lsn: int = 1) -> WalLog:
+        """Open (creating if needed) and recover the log: cut a torn or damaged tail, keep the rest.
+
+        `min_next_lsn` is the catalog's consumed LSN + 1: if the log ends before it (its tail was
+        lost), new records start there, so no new record can hide behind the checkpoint.
+        """
+        settings = settings or WalSettings()
+        directory.mkdir(parents=True, exist_ok=True)
+        files: list[WalFile] = []
+        expected: int | None = None
+        entries = list_wal_files(directory)
+        for index, (seq, path) in enumerate(entries):
+            first_lsn, last_lsn, cut = _recover_file(path, expected)
+            if first_lsn is None:  # header damaged or out of sequence: this file and all after it go
+                _delete_from(entries[index:])
+                break
+            files.append(WalFile(seq, first_lsn, path))
+            expected = last_lsn + 1
+            if cut:  # damage inside this file: later files cannot continue it
+                _delete_from(entries[index + 1 :])
+                break
+        next_lsn = expected if expected is not None else 1
+        if not files or next_lsn < min_next_lsn:
+            next_seq = max((seq for seq, _ in list_wal_files(directory)), default=0) + 1
+            next_lsn = max(next_lsn, min_next_lsn)
+            files.append(_create_file(directory, next_seq, next_lsn))
+        return cls(directory, settings, files, next_lsn)
+
+    # ------------------------------------------------------------------------- appending
+    def append(self, rtype: int, payload: bytes) -> int:
+        """Append one record and block until it is durable; returns its LSN."""
+        return self.submit(rtype, payload).result()
+
+    async def append_async(self, rtype: int, payload: bytes) -> int:
+        """Compress in a worker thread, then await durability without blocking the loop."""
+        body, flags = await asyncio.to_thread(compress_payload, payload, self.settings.compression_level)
+        return await asyncio.wrap_future(self.submit_encoded(rtype, body, flags))
+
+    def submit(self, rtype: int, payload: bytes) -> concurrent.futures.Future[int]:
+        body, flags = compress_payload(payload, self.settings.compression_level)
+        return self.submit_encoded(rtype, body, flags)
+
+    def submit_encoded(self, rtype: int, body: bytes, flags: int) -> concurrent.futures.Future[int]:
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise WalClosed("the WAL is closed")
+            self._pending.append(_Pending(rtype, body, flags, future))
+            self._pending_bytes += len(body)
+            self._wake.notify()
+        return future
+
+    # ---------------------------------------------------------------------- the writer
+    def _run(self) -> None:
+        interval = self.settings.group_commit_interval_ms / 1000.0
+        while True:
+            with self._lock:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                if not self._pending and self._closed:
+                    return
+                # Group commit: give concurrent appenders a moment to join this fsync.
+                deadline = time.monotonic() + interval
+                while self._pending_bytes < self.settings.group_commit_max_bytes and not self._closed:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._wake.wait(left)
+                batch, self._pending, self._pending_bytes = self._pending, [], 0
+            try:
+                last = self._write_batch(batch)
+            except BaseException as exc:  # the disk refused: fail these appends, keep the log usable
+                log.error("wal write failed error=%s", exc)
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                continue
+            self._publish_durable(last)
+            for item in batch:
+                item.future.set_result(item.lsn)
+
+    def _write_batch(self, batch: list[_Pending]) -> int:
+        chunks: list[bytes] = []
+        size = 0
+        for item in batch:
+            frame_len = 18 + len(item.body)
+            if self._file_records and self._file_size + size + frame_len > self.settings.segment_bytes:
+                self._flush_chunks(chunks)
+                chunks, size = [], 0
+                self._rotate()
+            frame = encode_record(self._next_lsn, item.rtype, item.body, item.flags)
+            item.lsn = self._next_lsn
+            self._next_lsn += 1
+            self._file_records += 1
+            chunks.append(frame)
+            size += len(frame)
+        self._flush_chunks(chunks)
+        return self._next_lsn - 1
+
+    def _flush_chunks(self, chunks: list[bytes]) -> None:
+        if not chunks:
+            return
+        data = b"".join(chunks)
+        view = memoryview(data)
+        start_size = self._file_size
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            if self.settings.durability == "fsync":
+                os.fdatasync(self._fd)
+        except OSError:
+            # A partial write (ENOSPC) must not stay in front of the next record: cut it back.
+            os.ftruncate(self._fd, start_size)
+            raise
+        self._file_size = start_size + len(data)
+
+    def _rotate(self) -> None:
+        # The old file is synced before the new one exists, so a torn write can only ever be
+        # in the newest file: that is what lets recovery treat damage as "the tail".
+        os.fsync(self._fd)
+        os.close(self._fd)
+        new = _create_file(self.directory, self._files[-1].seq + 1, self._next_lsn)
+        self._files.append(new)
+        self._fd = os.open(new.path, os.O_WRONLY | os.O_APPEND)
+        self._file_size = FILE_HEADER_SIZE
+        self._file_records = 0
+
+    def _publish_durable(self, lsn: int) -> None:
+        with self._durable_cond:
+            self._durable_lsn = lsn
+            self._durable_cond.notify_all()
+        for loop, event in list(self._listeners):
+            loop.call_soon_threadsafe(event.set)
+
+    # ------------------------------------------------------------------------- reading
+    @property
+    def durable_lsn(self) -> int:
+        """Highest LSN that is durable (and so safe to read and to acknowledge)."""
+        return self._durable_lsn
+
+    def wait_durable(self, after: int, timeout: float) -> int:
+        """Block until `durable_lsn > after` or the timeout; return the durable LSN."""
+        with self._durable_cond:
+            self._durable_cond.wait_for(lambda: self._durable_lsn > after or self._closed, timeout)
+            return self._durable_lsn
+
+    def add_listener(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        """Set `event` (on its loop) whenever new records become durable: the pipeline's wake-up."""
+        self._listeners.append((loop, event))
+
+    def files(self) -> list[WalFile]:
+        with self._lock:
+            return list(self._files)
+
+    def backlog_bytes(self, consumed_lsn: int) -> int:
+        """Bytes of WAL files holding records after `consumed_lsn`: what a crash would replay."""
+        total = 0
+        files = self.files()
+        for index, f in enumerate(files):
+            nxt = files[index + 1].first_lsn if index + 1 < len(files) else None
+            if nxt is not None and nxt <= consumed_lsn + 1:
+                continue
+            try:
+                total += f.path.stat().st_size
+            except FileNotFoundError:
+                continue
+        return total
+
+    # ------------------------------------------------------------------ checkpoint deletion
+    def remove_before(self, consumed_lsn: int) -> int:
+        """Delete files whose records are all `<= consumed_lsn`; never the newest. Returns how many."""
+        with self._lock:
+            doomed = [
+                f
+                for index, f in enumerate(self._files[:-1])
+                if self._files[index + 1].first_lsn <= consumed_lsn + 1
+            ]
+            self._files = [f for f in self._files if f not in doomed]
+        for f in doomed:
+            f.path.unlink(missing_ok=True)
+        if doomed:
+            fsync_dir(self.directory)
+        return len(doomed)
+
+    def close(self) -> None:
+        """Write what is pending, sync and stop the writer thread."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._wake.notify_all()
+        self._thread.join()
+        with self._durable_cond:
+            self._durable_cond.notify_all()
+        os.fsync(self._fd)
+        os.close(self._fd)
+
+
+def _create_file(directory: Path, seq: int, first_lsn: int) -> WalFile:
+    path = directory / file_name(seq)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, encode_file_header(first_lsn))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    # The directory entry must be durable before records in the file are acknowledged.
+    fsync_dir(directory)
+    return WalFile(seq, first_lsn, path)
+
+
+def _recover_file(path: Path, expected: int | None) -> tuple[int | None, int, bool]:
+    """Validate one file, cutting it at the first bad record.
+
+    Returns (first_lsn, last_lsn, cut): first_lsn is None when the header is damaged or the file
+    goes back in sequence; `cut` says the file was truncated, so no later file may follow it.
+    A file may start after `expected` (a forward jump over LSNs a lost tail had used), never before.
+    """
+    data = path.read_bytes()
+    try:
+        first_lsn = decode_file_header(data)
+    except FrameError as exc:
+        log.warning("wal file header damaged file=%s reason=%s", path.name, exc.reason)
+        return None, 0, True
+    if expected is not None and first_lsn < expected:
+        log.error("wal file out of sequence file=%s first_lsn=%d expected=%d", path.name, first_lsn, expected)
+        return None, 0, True
+    offset, lsn = FILE_HEADER_SIZE, first_lsn
+    while offset < len(data):
+        try:
+            _, offset = decode_record_at(data, offset, lsn, decompress=False)
+        except FrameError as exc:
+            log.warning("wal tail cut file=%s offset=%d lsn=%d reason=%s", path.name, offset, lsn, exc.reason)
+            with open(path, "r+b") as fh:
+                fh.truncate(offset)
+                os.fsync(fh.fileno())
+            return first_lsn, lsn - 1, True
+        lsn += 1
+    return first_lsn, lsn - 1, False
+
+
+def _delete_from(entries: list[tuple[int, Path]]) -> None:
+    for _, path in entries:
+        log.warning("wal file removed after damage file=%s", path.name)
+        path.unlink(missing_ok=True)
+    if entries:
+        fsync_dir(entries[0][1].parent)

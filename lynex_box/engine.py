@@ -9,10 +9,12 @@ ends with a flush, so a clean stop leaves nothing to replay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from lynex_box.config import Settings
 from lynex_box.meta.catalog import Catalog
@@ -36,6 +38,21 @@ class Backpressure:
     retry_after_s: int
 
 
+def seed_recent_ids(store: SpanStore, recent: RecentIds) -> None:
+    """Refill the dedupe window from the newest segments, so a retry across a restart is still dropped."""
+    chunks: list[list[str]] = []
+    total = 0
+    for entry in sorted(store.segment_entries(), key=lambda e: e.created_at, reverse=True):
+        if total >= recent.capacity:
+            break
+        ids = pq.read_table(store.data_dir / entry.path, columns=["event_id"]).column(0).to_pylist()
+        chunks.append(ids)
+        total += len(ids)
+    for ids in reversed(chunks):
+        for event_id in ids:
+            recent.add_if_new(event_id)
+
+
 class Engine:
     """Open with `Engine.open(settings)`; `close()` flushes and stops everything."""
 
@@ -50,10 +67,12 @@ class Engine:
         consumed = self.catalog.consumed_lsn()
         self.wal = WalLog.open(self.data_dir / "wal", settings.wal, min_next_lsn=consumed + 1)
         self.wal.remove_before(consumed)  # a crash after the last publish may have left them
+        recent = RecentIds(settings.ingest.dedupe_window_events)
+        seed_recent_ids(self.store, recent)
         self.pipeline = Pipeline(
             self.wal,
             self.store,
-            RecentIds(settings.ingest.dedupe_window_events),
+            recent,
             enrichers=enrichers,
             batch_records=settings.pipeline.batch_records,
         )
@@ -101,10 +120,8 @@ class Engine:
     async def run_flusher(self, stop: asyncio.Event, poll_s: float = 0.25) -> None:
         """Flush the head whenever a threshold is reached; a failed flush is retried next time."""
         while not stop.is_set():
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), poll_s)
-            except TimeoutError:
-                pass
             if self.store.flush_due():
                 try:
                     await asyncio.to_thread(self.store.flush)

@@ -16,7 +16,7 @@ def parse_time_us(value: object) -> int:
     if isinstance(value, int | float):
         if not 0 <= value <= _MAX_MS:
             raise ValueError(f"epoch milliseconds {value!r} out of range (1970..2200)")
-        return int(round(value * 1000))
+        return round(value * 1000)
     if isinstance(value, str):
         text = value.strip()
         try:

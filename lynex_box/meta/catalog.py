@@ -80,7 +80,5 @@ class Catalog:
 
     def segments(self) -> list[SegmentEntry]:
         """Every published segment, oldest first."""
-        rows = self.db.read(
-            f"SELECT {_COLUMNS} FROM segments WHERE state = 'published' ORDER BY min_time, id"
-        )
+        rows = self.db.read(f"SELECT {_COLUMNS} FROM segments WHERE state = 'published' ORDER BY min_time, id")
         return [SegmentEntry(*row) for row in rows]

@@ -8,6 +8,7 @@ head's WAL range, so the checkpoint can move past it. It must never skip a durab
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -97,8 +98,6 @@ class Pipeline:
             wake.clear()
             if not self.caught_up():
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), idle_poll_s)
-            except TimeoutError:
-                pass
         await asyncio.to_thread(self.process_available)

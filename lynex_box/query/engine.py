@@ -92,9 +92,7 @@ class QueryEngine:
             )
         return body, params
 
-    def run(
-        self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False
-    ) -> pa.Table:
+    def run(self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False) -> pa.Table:
         """Run `sql` (which reads `spans`) for one scope; blocking. Returns an Arrow table."""
         snap = self.store.snapshot(scope.project_id, scope.start_us, scope.end_us, scope.trace_id)
         head = pa.concat_tables(snap.head) if snap.head else self._empty

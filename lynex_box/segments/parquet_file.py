@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lynex_box.crashpoints import crash_point
 from lynex_box.wal.log import fsync_dir
 
 # Columns with few distinct values per file: dictionary encoding shrinks them and speeds filters.
@@ -42,6 +43,8 @@ def write_segment_file(table: pa.Table, final: Path, row_group_rows: int, zstd_l
         os.fsync(fd)
     finally:
         os.close(fd)
+    crash_point("segments.before_rename")
     os.rename(tmp, final)
     fsync_dir(final.parent)
+    crash_point("segments.after_rename")
     return final.stat().st_size

@@ -9,7 +9,6 @@ the consumed WAL position any way but through `Catalog.publish`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -22,6 +21,7 @@ import pyarrow.compute as pc
 from ulid import ULID
 
 from lynex_box.config import HeadSettings, SegmentSettings
+from lynex_box.crashpoints import crash_point
 from lynex_box.meta.catalog import Catalog, SegmentEntry
 from lynex_box.schema.span import SPAN_SCHEMA, SPAN_SCHEMA_VERSION
 from lynex_box.segments.bloom import bloom_may_contain, build_bloom
@@ -123,11 +123,9 @@ class SpanStore:
                     self._frozen = self._active
                     self._active = HeadBuffer(lsn_from=self._frozen.lsn_to + 1, lsn_to=self._frozen.lsn_to)
                 frozen = self._frozen
-            entries = [
-                dataclasses.replace(self._write_project(project, tables), wal_from=frozen.lsn_from, wal_to=frozen.lsn_to)
-                for project, tables in frozen.tables.items()
-            ]
+            entries = [self._write_project(project, tables, frozen) for project, tables in frozen.tables.items()]
             self.catalog.publish(entries, frozen.lsn_from, frozen.lsn_to)
+            crash_point("segments.after_publish")
             with self._lock:
                 for entry in entries:
                     self._entries.setdefault(entry.project_id, []).append(entry)
@@ -137,7 +135,7 @@ class SpanStore:
                 self._on_checkpoint(frozen.lsn_to)
             return frozen.rows
 
-    def _write_project(self, project_id: str, tables: list[pa.Table]) -> SegmentEntry:
+    def _write_project(self, project_id: str, tables: list[pa.Table], frozen: HeadBuffer) -> SegmentEntry:
         table = pa.concat_tables(tables).sort_by([("start_time", "ascending")])
         segment_id = str(ULID())
         rel = f"segments/{project_id}/{segment_id}.parquet"
@@ -159,6 +157,8 @@ class SpanStore:
             schema_version=SPAN_SCHEMA_VERSION,
             created_at=time.time_ns() // 1000,
             trace_bloom=bloom,
+            wal_from=frozen.lsn_from,
+            wal_to=frozen.lsn_to,
         )
 
     # ------------------------------------------------------------------------ reading
@@ -181,11 +181,7 @@ class SpanStore:
                 continue
             if end_us is not None and e.min_time >= end_us:
                 continue
-            if (
-                trace_id is not None
-                and e.trace_bloom is not None
-                and not bloom_may_contain(e.trace_bloom, trace_id)
-            ):
+            if trace_id is not None and e.trace_bloom is not None and not bloom_may_contain(e.trace_bloom, trace_id):
                 continue
             files.append(self.data_dir / e.path)
         return Snapshot(files=files, head=head)

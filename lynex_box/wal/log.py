@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from lynex_box.crashpoints import crash_hit, crash_now, crash_point
 from lynex_box.wal.format import (
     FILE_HEADER_SIZE,
     FrameError,
@@ -97,6 +98,7 @@ class WalLog:
         self._pending: list[_Pending] = []
         self._pending_bytes = 0
         self._closed = False
+        self.commits = 0  # group commits done: one write + one sync each (observability, tests)
         self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         last = files[-1]
         self._fd = os.open(last.path, os.O_WRONLY | os.O_APPEND)
@@ -213,9 +215,13 @@ class WalLog:
         view = memoryview(data)
         start_size = self._file_size
         try:
+            if crash_hit("wal.torn_write"):
+                os.write(self._fd, view[: len(view) // 2])
+                crash_now()
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
+            crash_point("wal.before_sync")
             if self.settings.durability == "fsync":
                 os.fdatasync(self._fd)
         except OSError:
@@ -223,6 +229,7 @@ class WalLog:
             os.ftruncate(self._fd, start_size)
             raise
         self._file_size = start_size + len(data)
+        self.commits += 1
 
     def _rotate(self) -> None:
         # The old file is synced before the new one exists, so a torn write can only ever be
@@ -281,13 +288,12 @@ class WalLog:
         """Delete files whose records are all `<= consumed_lsn`; never the newest. Returns how many."""
         with self._lock:
             doomed = [
-                f
-                for index, f in enumerate(self._files[:-1])
-                if self._files[index + 1].first_lsn <= consumed_lsn + 1
+                f for index, f in enumerate(self._files[:-1]) if self._files[index + 1].first_lsn <= consumed_lsn + 1
             ]
             self._files = [f for f in self._files if f not in doomed]
         for f in doomed:
             f.path.unlink(missing_ok=True)
+            crash_point("wal.mid_remove")
         if doomed:
             fsync_dir(self.directory)
         return len(doomed)

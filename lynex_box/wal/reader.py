@@ -33,11 +33,12 @@ class WalCursor:
         self._offset = 0
         self._file_lsn = 0  # LSN of the record at _offset
 
-    def _position(self) -> bool:
-        """Find the file and offset holding `next_lsn`; False if no file holds it yet."""
-        entries = list_wal_files(self.directory)
+    def _position(self, after_seq: int = 0) -> bool:
+        """Find the file holding `next_lsn` among files numbered above `after_seq`; False if none yet."""
         chosen: tuple[int, int] | None = None
-        for seq, path in entries:
+        for seq, path in list_wal_files(self.directory):
+            if seq <= after_seq:
+                continue
             try:
                 with open(path, "rb") as fh:
                     first = decode_file_header(fh.read(FILE_HEADER_SIZE))
@@ -45,13 +46,12 @@ class WalCursor:
                 continue
             if first <= self.next_lsn:
                 chosen = (seq, first)
-            elif chosen is None:
-                # A forward LSN jump (see docs/format/wal.md): nothing lives between, start here.
+                continue
+            if chosen is None:
+                # A forward LSN jump (see docs/format/wal.md): nothing lives in between, start here.
                 chosen = (seq, first)
                 self.next_lsn = first
-                break
-            else:
-                break
+            break
         if chosen is None:
             return False
         self._seq, self._file_lsn = chosen
@@ -70,9 +70,10 @@ class WalCursor:
             assert self._seq is not None
             before = (self._seq, self._offset)
             records = self._read_file(durable, max_records - len(out), max_bytes - size)
-            if records is None:  # this file is exhausted: move on to the file holding next_lsn
+            if records is None:  # this file is exhausted: move on to a later file
                 self._seq = None
-                if not self._position() or (self._seq, self._offset) == before:
+                if not self._position(after_seq=before[0]):
+                    self._seq, self._offset = before
                     stalls += 1
                 continue
             stalls = 0 if records else stalls + 1

@@ -1,0 +1,147 @@
+"""Head and segments through the engine: visible before flush, identical after, swept on start."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+
+from lynex_box.config import Settings, load_settings
+from lynex_box.engine import Engine
+from lynex_box.query.engine import SpanScope
+from lynex_box.wal.format import RecordType
+from lynex_box.wal.records import RecordHeader
+
+QUERY = """
+SELECT event_id, trace_id, span_id, parent_span_id, name, model, input_tokens, output_tokens,
+       total_cost, start_time, end_time, tags, input
+FROM spans ORDER BY event_id
+"""
+
+
+def settings_for(tmp: Path, **head: object) -> Settings:
+    return load_settings(env={}, overrides={"server": {"data_dir": str(tmp)}, "head": head})
+
+
+def events(project_tag: str, n: int, start: int = 0) -> bytes:
+    return orjson.dumps(
+        {
+            "events": [
+                {
+                    "event_id": f"{project_tag}-{i}",
+                    "trace_id": f"trace-{i // 4}",
+                    "span_id": f"span-{i}",
+                    "parent_span_id": None if i % 4 == 0 else f"span-{i - i % 4}",
+                    "name": "chat",
+                    "type": "llm",
+                    "model": "gpt-4o",
+                    "start_time": 1_790_000_000_000 + i * 1000,
+                    "end_time": 1_790_000_000_000 + i * 1000 + 250,
+                    "usage": {"input_tokens": 100 + i, "output_tokens": 7},
+                    "cost": {"total": 0.001 * i},
+                    "tags": ["a", "b"],
+                    "input": [{"role": "user", "content": f"question {i}"}],
+                }
+                for i in range(start, start + n)
+            ]
+        }
+    )
+
+
+def ingest(engine: Engine, project: str, body: bytes) -> int:
+    return engine.append(RecordType.EVENTS, RecordHeader(project, time.time_ns() // 1000, "sdk"), body)
+
+
+def test_head_is_visible_before_flush_and_identical_after(tmp_path: Path) -> None:
+    engine = Engine.open(settings_for(tmp_path))
+    ingest(engine, "p1", events("p1", 40))
+    ingest(engine, "p2", events("p2", 5))
+    engine.catch_up()
+    assert engine.store.segment_entries() == []
+    before = engine.query.run(SpanScope("p1"), QUERY).to_pylist()
+    assert len(before) == 40 and before[0]["input_tokens"] == 100
+    assert engine.flush() == 45
+    assert {e.project_id for e in engine.store.segment_entries()} == {"p1", "p2"}
+    after = engine.query.run(SpanScope("p1"), QUERY).to_pylist()
+    assert after == before
+    engine.close()
+    engine = Engine.open(settings_for(tmp_path))
+    assert engine.query.run(SpanScope("p1"), QUERY).to_pylist() == before
+    engine.close()
+
+
+def test_queries_see_each_span_once_across_head_and_segments(tmp_path: Path) -> None:
+    engine = Engine.open(settings_for(tmp_path))
+    ingest(engine, "p1", events("p1", 10))
+    engine.flush()
+    ingest(engine, "p1", events("p1", 10, start=10))
+    engine.catch_up()
+    rows = engine.query.run(SpanScope("p1"), "SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM spans")
+    assert rows.to_pylist() == [{"n": 20, "d": 20}]
+    engine.close()
+
+
+def test_a_retried_batch_is_not_counted_twice(tmp_path: Path) -> None:
+    engine = Engine.open(settings_for(tmp_path))
+    ingest(engine, "p1", events("p1", 10))
+    ingest(engine, "p1", events("p1", 10))  # the client retried after a lost 202
+    engine.catch_up()
+    assert engine.query.run(SpanScope("p1"), "SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 10}]
+    engine.close()
+
+
+def test_projects_never_see_each_other(tmp_path: Path) -> None:
+    engine = Engine.open(settings_for(tmp_path))
+    ingest(engine, "p1", events("p1", 3))
+    ingest(engine, "p2", events("p2", 4))
+    engine.flush()
+    ids = engine.query.run(SpanScope("p2"), "SELECT DISTINCT event_id FROM spans").column(0).to_pylist()
+    assert sorted(ids) == [f"p2-{i}" for i in range(4)]
+    assert engine.query.run(SpanScope("p1", trace_id="trace-0"), "SELECT count(*) FROM spans").to_pylist()
+    engine.close()
+
+
+def test_time_range_and_trace_lookups_prune_but_return_the_same_rows(tmp_path: Path) -> None:
+    engine = Engine.open(settings_for(tmp_path))
+    for k in range(5):  # five segments, each a different time slice and set of traces
+        ingest(engine, "p1", events("p1", 8, start=k * 8))
+        engine.flush()
+    scope = SpanScope("p1", trace_id="trace-3")
+    assert len(engine.store.snapshot("p1", trace_id="trace-3").files) < 5
+    rows = engine.query.run(scope, "SELECT span_id FROM spans ORDER BY span_id").column(0).to_pylist()
+    assert rows == ["span-12", "span-13", "span-14", "span-15"]
+    start = 1_790_000_000_000_000 + 8 * 1_000_000
+    ranged = SpanScope("p1", start_us=start, end_us=start + 8 * 1_000_000)
+    assert len(engine.store.snapshot("p1", ranged.start_us, ranged.end_us).files) == 1
+    assert engine.query.run(ranged, "SELECT count(*) FROM spans").to_pylist() == [{"count_star()": 8}]
+    engine.close()
+
+
+def test_start_up_sweeps_temporary_and_orphaned_files(tmp_path: Path) -> None:
+    engine = Engine.open(settings_for(tmp_path))
+    ingest(engine, "p1", events("p1", 3))
+    engine.flush()
+    engine.close()
+    seg_dir = tmp_path / "segments" / "p1"
+    (seg_dir / ".01XYZ.parquet.tmp").write_bytes(b"partial")
+    (seg_dir / "01ORPHAN.parquet").write_bytes(b"not in the catalog")
+    engine = Engine.open(settings_for(tmp_path))
+    assert sorted(p.name for p in seg_dir.iterdir()) == [Path(e.path).name for e in engine.store.segment_entries()]
+    engine.close()
+
+
+def test_head_flushes_on_row_threshold_and_wal_files_are_released(tmp_path: Path) -> None:
+    settings = load_settings(
+        env={},
+        overrides={"server": {"data_dir": str(tmp_path)}, "head": {"max_rows": 10}, "wal": {"segment_bytes": 65536}},
+    )
+    engine = Engine.open(settings)
+    for k in range(30):
+        ingest(engine, "p1", events("p1", 20, start=k * 20))
+    engine.catch_up()
+    assert engine.store.flush_due()
+    engine.store.flush()
+    assert len(engine.wal.files()) == 1
+    assert engine.query.run(SpanScope("p1"), "SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 600}]
+    engine.close()

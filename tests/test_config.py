@@ -1,0 +1,57 @@
+"""Configuration: defaults, the documented lynex.toml, environment overrides, and clear rejections."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from lynex_box.config import ConfigError, Settings, load_settings, settings_as_toml_keys
+
+REPO_TOML = Path(__file__).resolve().parents[1] / "lynex.toml"
+
+
+def test_lynex_toml_documents_every_key_with_its_default() -> None:
+    documented = tomllib.loads(REPO_TOML.read_text())
+    assert {s: sorted(keys) for s, keys in documented.items()} == {
+        s: sorted(keys) for s, keys in settings_as_toml_keys().items()
+    }
+    defaults = Settings()
+    for section, keys in documented.items():
+        for key, value in keys.items():
+            assert getattr(getattr(defaults, section), key) == value, f"{section}.{key} default differs"
+    assert load_settings(REPO_TOML, env={}) == defaults
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "l.toml"
+    path.write_text('[wal]\ndurability = "fsync"\n[head]\nmax_rows = 5\n')
+    s = load_settings(path, env={"LYNEX_WAL_DURABILITY": "os", "LYNEX_HEAD_MAX_AGE_S": "2.5", "LYNEX_SERVER_DEV": "1"})
+    assert (s.wal.durability, s.head.max_rows, s.head.max_age_s, s.server.dev) == ("os", 5, 2.5, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[wal]\ndurabilty = 'os'\n", "unknown key(s) ['durabilty'] in [wal]"),
+        ("[walls]\nx = 1\n", "unknown section(s) ['walls']"),
+        ("[wal]\ndurability = 'sometimes'\n", "wal.durability = 'sometimes' is not one of ['fsync', 'os']"),
+        ("[head]\nmax_rows = 0\n", "head.max_rows = 0 is out of range"),
+        ("[head]\nmax_rows = 'many'\n", "head.max_rows = 'many' must be a number"),
+        ("[server]\nport = 70000\n", "server.port = 70000 is out of range"),
+        ("[server]\ndev = 'maybe'\n", "server.dev = 'maybe' must be true or false"),
+        ("[head\n", "is not valid TOML"),
+    ],
+)
+def test_bad_settings_are_rejected_with_a_message_naming_them(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "l.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    assert message in str(info.value)
+
+
+def test_a_bad_environment_value_is_named() -> None:
+    with pytest.raises(ConfigError, match="ingest.max_body_bytes = 'lots'"):
+        load_settings(env={"LYNEX_INGEST_MAX_BODY_BYTES": "lots"})

@@ -11,45 +11,15 @@ caches keep every model name ever asked for; the cache that bounds memory is `Pr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from genai_prices.data_snapshot import find_provider_by_id, get_snapshot
-from genai_prices.types import (
-    ModelInfo,
-    ModelPrice,
-    Provider,
-    StartDateConstraint,
-    TieredPrices,
-    TimeOfDateConstraint,
-)
+from genai_prices.types import ModelInfo, ModelPrice, Provider, TieredPrices
 
 from lynex_box.pricing.rates import Rates, TieredRates
+from lynex_box.pricing.schedule import Schedule, Tariff, compile_constraint
 
-Tariff = Rates | TieredRates
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TOKEN_PRICE_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """Prices that change with the request time: new list prices from a date, off-peak hours.
-
-    `conditional` is in genai-prices' precedence order (the last listed price first); the first
-    whose constraint holds at the request time applies, else `default`.
-    """
-
-    default: Tariff
-    conditional: tuple[tuple[StartDateConstraint | TimeOfDateConstraint | None, Tariff], ...]
-
-    def for_call(self, input_tokens: int, at_us: int | None) -> Rates:
-        when = datetime.now(UTC) if at_us is None else _EPOCH + timedelta(microseconds=at_us)
-        for constraint, tariff in self.conditional:
-            if constraint is None or constraint.active(when):
-                return tariff.for_call(input_tokens, at_us)
-        return self.default.for_call(input_tokens, at_us)
-
 
 PriceTable = Rates | TieredRates | Schedule
 
@@ -84,7 +54,7 @@ def compile_model(model: ModelInfo) -> PriceTable | None:
         tariff = compile_price(conditional_price.prices)
         if tariff is None:
             return None
-        conditional.append((conditional_price.constraint, tariff))
+        conditional.append((compile_constraint(conditional_price.constraint), tariff))
     if default is None:
         return None
     if conditional[0][0] is None:  # an unconstrained last price always wins

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow.parquet as pq
 
@@ -38,6 +41,23 @@ class Backpressure:
     retry_after_s: int
 
 
+class DataDirBusy(RuntimeError):
+    """Another process already runs an engine on this data dir."""
+
+
+def lock_data_dir(data_dir: Path) -> int:
+    """Take the data dir's writer lock (released by the kernel if the process dies, even by SIGKILL)."""
+    fd = os.open(data_dir / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirBusy(
+            f"another lynex-box process is running on {data_dir}; hint: stop it, or use another --data-dir"
+        ) from None
+    return fd
+
+
 def seed_recent_ids(store: SpanStore, recent: RecentIds) -> None:
     """Refill the dedupe window from the newest segments, so a retry across a restart is still dropped."""
     chunks: list[list[str]] = []
@@ -60,6 +80,7 @@ class Engine:
         self.settings = settings
         self.data_dir = settings.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = lock_data_dir(self.data_dir)
         self.meta = MetaDB(self.data_dir / "meta.db")
         self.catalog = Catalog(self.meta)
         self.store = SpanStore(self.data_dir, self.catalog, settings.head, settings.segments, self._advance_checkpoint)
@@ -138,3 +159,4 @@ class Engine:
         self.wal.close()
         self.query.close()
         self.meta.close()
+        os.close(self._lock_fd)

@@ -53,5 +53,5 @@ def test_bad_settings_are_rejected_with_a_message_naming_them(tmp_path: Path, te
 
 
 def test_a_bad_environment_value_is_named() -> None:
-    with pytest.raises(ConfigError, match="ingest.max_body_bytes = 'lots'"):
+    with pytest.raises(ConfigError, match=r"ingest\.max_body_bytes = 'lots'"):
         load_settings(env={"LYNEX_INGEST_MAX_BODY_BYTES": "lots"})

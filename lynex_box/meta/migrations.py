@@ -77,6 +77,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX api_keys_by_project ON api_keys (project_id);
     """,
+    # 3: instance-wide settings (default project, secrets generated on first start)
+    """
+    CREATE TABLE instance_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 ]
 
 

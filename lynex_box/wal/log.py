@@ -9,6 +9,7 @@ its bytes are written (and, with durability "fsync", synced), and never keep a d
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import logging
 import os
@@ -99,6 +100,10 @@ class WalLog:
         self._pending_bytes = 0
         self._closed = False
         self.commits = 0  # group commits done: one write + one sync each (observability, tests)
+        # Byte accounting for backpressure: (last lsn of a commit, bytes written since open after it).
+        self._written = 0
+        self._marks: collections.deque[tuple[int, int]] = collections.deque([(next_lsn - 1, 0)])
+        self._bytes_at_open = sum(f.path.stat().st_size for f in files)
         self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         last = files[-1]
         self._fd = os.open(last.path, os.O_WRONLY | os.O_APPEND)
@@ -230,6 +235,8 @@ class WalLog:
             raise
         self._file_size = start_size + len(data)
         self.commits += 1
+        self._written += len(data)
+        self._marks.append((self._next_lsn - 1, self._written))
 
     def _rotate(self) -> None:
         # The old file is synced before the new one exists, so a torn write can only ever be
@@ -270,18 +277,13 @@ class WalLog:
             return list(self._files)
 
     def backlog_bytes(self, consumed_lsn: int) -> int:
-        """Bytes of WAL files holding records after `consumed_lsn`: what a crash would replay."""
-        total = 0
-        files = self.files()
-        for index, f in enumerate(files):
-            nxt = files[index + 1].first_lsn if index + 1 < len(files) else None
-            if nxt is not None and nxt <= consumed_lsn + 1:
-                continue
-            try:
-                total += f.path.stat().st_size
-            except FileNotFoundError:
-                continue
-        return total
+        """Bytes of records after `consumed_lsn`: what the pipeline has yet to publish, and a crash would replay."""
+        marks = self._marks
+        if consumed_lsn < marks[0][0]:  # records from before this open are not yet consumed either
+            return self._bytes_at_open + self._written
+        while len(marks) > 1 and marks[1][0] <= consumed_lsn:
+            marks.popleft()  # only the writer thread appends; dropping old marks here is safe
+        return self._written - marks[0][1]
 
     # ------------------------------------------------------------------ checkpoint deletion
     def remove_before(self, consumed_lsn: int) -> int:

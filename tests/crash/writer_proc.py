@@ -20,7 +20,22 @@ from lynex_box.engine import Engine
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 
-WORDS = "the model answered quickly with a long and detailed explanation of tokens cost latency".split()
+WORDS = [
+    "the",
+    "model",
+    "answered",
+    "quickly",
+    "with",
+    "a",
+    "long",
+    "and",
+    "detailed",
+    "explanation",
+    "of",
+    "tokens",
+    "cost",
+    "latency",
+]
 
 
 def batch_body(name: str, size: int, rng: random.Random) -> bytes:
@@ -68,7 +83,9 @@ def main() -> None:
         rng = random.Random(worker)
         for k in range(batches):
             name = f"w{worker}b{k}"
-            engine.append(RecordType.EVENTS, RecordHeader("p1", time.time_ns() // 1000, "sdk"), batch_body(name, 20, rng))
+            engine.append(
+                RecordType.EVENTS, RecordHeader("p1", time.time_ns() // 1000, "sdk"), batch_body(name, 20, rng)
+            )
             with out_lock:
                 sys.stdout.write(f"ACK {name}\n")
                 sys.stdout.flush()

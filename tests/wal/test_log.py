@@ -63,7 +63,7 @@ def test_remove_before_deletes_only_files_wholly_behind_the_checkpoint(tmp_path:
     middle = files[2]
     removed = log.remove_before(middle.first_lsn)  # middle's first record consumed, not the rest of it
     assert removed == 2
-    assert [f.seq for f in log.files()][0] == middle.seq
+    assert next(f.seq for f in log.files()) == middle.seq
     assert read_all(log, middle.first_lsn)[0][0] == middle.first_lsn
     assert log.remove_before(10**9) == len(files) - 3  # never the newest file
     assert len(log.files()) == 1

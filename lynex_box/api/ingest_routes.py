@@ -1,0 +1,92 @@
+"""`POST /v1/projects/{project_id}/events`: native events in, `202` once they are durable in the WAL.
+
+The request path does only what must happen before the acknowledgement: authenticate, bound the body,
+parse and validate each event cheaply (in a thread), append one WAL record, wait for it to be durable.
+Normalisation and enrichment happen in the pipeline, after the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api.body import decompress, read_body
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.principal import authenticate, is_loopback, require_project
+from lynex_box.api.services import Services, services
+from lynex_box.auth.keys import Principal
+from lynex_box.ingest.native import validate_event
+from lynex_box.wal.format import RecordType
+from lynex_box.wal.records import RecordHeader
+
+
+def ingest_principal(request: Request, svc: Services) -> Principal:
+    """The caller; in `--dev` mode an unauthenticated loopback caller writes to the default project."""
+    if (
+        svc.settings.server.dev
+        and "authorization" not in request.headers
+        and svc.default_project_id is not None
+        and is_loopback(request)
+    ):
+        return Principal(project_id=svc.default_project_id, scope="ingest", key_id="dev")
+    return authenticate(request, svc.keys)
+
+
+def check_backpressure(svc: Services) -> None:
+    pressure = svc.engine.backpressure()
+    if pressure is not None:
+        raise ApiError(
+            503, "overloaded", f"{pressure.reason}; retry later", {"Retry-After": str(pressure.retry_after_s)}
+        )
+
+
+def parse_events(
+    raw: bytes, encoding: str, limit: int, max_events: int, max_field: int
+) -> tuple[bytes, int, list[dict[str, Any]]]:
+    """Decompress, parse and validate; returns the JSON body, its event count and the rejections."""
+    body = decompress(raw, encoding, limit)
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
+        raise ApiError(400, "bad_request", 'body must be a JSON object {"events": [...]}')
+    events = doc["events"]
+    if len(events) > max_events:
+        raise ApiError(413, "too_many_events", f"{len(events)} events in one request; the limit is {max_events}")
+    rejected = []
+    for index, event in enumerate(events):
+        error = validate_event(event, max_field)
+        if error is not None:
+            rejected.append({"index": index, "error": error})
+    if len(doc) > 1:  # re-encode without unknown top-level keys so the WAL holds just the events
+        body = orjson.dumps({"events": events})
+    return body, len(events), rejected
+
+
+async def post_events(request: Request) -> Response:
+    svc = services(request)
+    project_id = request.path_params["project_id"]
+    principal = ingest_principal(request, svc)
+    require_project(principal, project_id, write=True)
+    limits = svc.settings.ingest
+    check_backpressure(svc)
+    received_us = time.time_ns() // 1000
+    raw, encoding = await read_body(request, limits.max_body_bytes)
+    body, total, rejected = await asyncio.to_thread(
+        parse_events, raw, encoding, limits.max_body_bytes, limits.max_events_per_request, limits.max_field_bytes
+    )
+    accepted = total - len(rejected)
+    if accepted > 0:
+        header = RecordHeader(project_id, received_us, "sdk", skip=tuple(r["index"] for r in rejected))
+        await svc.engine.append_async(RecordType.EVENTS, header, body)
+    return json_response({"accepted": accepted, "rejected": rejected}, status=202)
+
+
+routes = [Route("/v1/projects/{project_id}/events", post_events, methods=["POST"])]

@@ -1,0 +1,129 @@
+"""The OpenAPI 3.1 document served at `/openapi.json` (and described for humans in docs/api.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lynex_box import __version__
+
+_FILTERS = [
+    ("from", "RFC 3339 time or epoch ms: spans starting at or after"),
+    ("to", "RFC 3339 time or epoch ms: spans starting before"),
+    ("name", "span name"),
+    ("model", "requested model"),
+    ("provider", "provider"),
+    ("status", "ok, error or unset"),
+    ("user_id", "end user"),
+    ("session_id", "session"),
+    ("environment", "environment"),
+    ("kind", "span kind"),
+    ("tag", "a tag the span carries"),
+    ("q", "case-insensitive text in input or output"),
+    ("min_cost", "USD"),
+    ("max_cost", "USD"),
+    ("min_duration_ms", "ms"),
+    ("max_duration_ms", "ms"),
+]
+_GROUPS = "model, provider, name, user_id, environment, kind, session_id, prompt_name"
+_PAGE = [("limit", "1..1000, default 50"), ("cursor", "next_cursor of the previous page")]
+
+
+def _params(names: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    return [
+        {"name": n, "in": "query", "required": False, "description": d, "schema": {"type": "string"}} for n, d in names
+    ]
+
+
+_PROJECT = {"name": "project_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_LIST = {"type": "object", "properties": {"items": {"type": "array"}, "next_cursor": {"type": ["string", "null"]}}}
+
+
+def _get(summary: str, extra: list[dict[str, Any]], schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "security": [{"bearer": []}],
+            "parameters": [_PROJECT, *extra],
+            "responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": schema}}},
+                "400": _ERROR,
+                "401": _ERROR,
+                "403": _ERROR,
+            },
+        }
+    }
+
+
+def openapi_document() -> dict[str, Any]:
+    lists = _params(_FILTERS + _PAGE)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Lynex Box API", "version": __version__},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                        }
+                    },
+                }
+            },
+        },
+        "paths": {
+            "/v1/projects/{project_id}/events": {
+                "post": {
+                    "summary": "Ingest native events (docs/events.md); 202 once durable",
+                    "security": [{"bearer": []}],
+                    "parameters": [_PROJECT],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["events"],
+                                    "properties": {"events": {"type": "array", "items": {"type": "object"}}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": {"description": "accepted: {accepted, rejected: [{index, error}]}"},
+                        **{str(code): _ERROR for code in (400, 401, 403, 413, 415, 503)},
+                    },
+                }
+            },
+            "/v1/projects/{project_id}/traces": _get("Traces, newest first", lists, _LIST),
+            "/v1/projects/{project_id}/traces/{trace_id}": _get(
+                "One trace with all its spans",
+                [{"name": "trace_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                {"type": "object", "properties": {"trace_id": {"type": "string"}, "spans": {"type": "array"}}},
+            ),
+            "/v1/projects/{project_id}/spans": _get("Spans, newest first", lists, _LIST),
+            "/v1/projects/{project_id}/metrics": _get(
+                "Counts, errors, tokens, cost and latency percentiles over time",
+                _params(
+                    [
+                        *_FILTERS,
+                        ("interval", "30s, 5m, 1h, 1d; none = one point"),
+                        ("group_by", "model, provider, name, user_id, environment, kind, session_id, prompt_name"),
+                    ]
+                ),
+                {"type": "object", "properties": {"series": {"type": "array"}}},
+            ),
+            "/v1/projects/{project_id}/sessions": _get("Aggregates per session", lists, _LIST),
+            "/v1/projects/{project_id}/users": _get("Aggregates per end user", lists, _LIST),
+            "/healthz": {"get": {"summary": "Alive", "responses": {"200": {"description": "alive"}}}},
+            "/readyz": {
+                "get": {
+                    "summary": "Recovered and accepting",
+                    "responses": {"200": {"description": "ready"}, "503": _ERROR},
+                }
+            },
+        },
+    }

@@ -1,0 +1,252 @@
+"""SQL for the query API, built from validated filters: pure functions, no I/O.
+
+Every value a client sends becomes a bound parameter; the only identifiers taken from a request
+(group-by columns) are picked from a fixed allow-list. The `spans` relation the SQL reads is already
+restricted to the caller's project by the query engine, so nothing here can widen a query's tenancy.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import orjson
+
+from lynex_box.api.errors import ApiError
+from lynex_box.ingest.timefmt import parse_time_us
+
+GROUP_COLUMNS: Final = ("model", "provider", "name", "user_id", "environment", "kind", "session_id", "prompt_name")
+FILTER_STRINGS: Final = ("name", "model", "provider", "status", "user_id", "session_id", "environment", "kind")
+INTERVAL_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+MAX_LIMIT: Final = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The filters common to list endpoints."""
+
+    start_us: int | None = None
+    end_us: int | None = None
+    equals: dict[str, str] = field(default_factory=dict)
+    tag: str | None = None
+    q: str | None = None
+    min_cost: float | None = None
+    max_cost: float | None = None
+    min_duration_ms: float | None = None
+    max_duration_ms: float | None = None
+
+
+def _time(params: Mapping[str, str], key: str) -> int | None:
+    value = params.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return parse_time_us(int(value) if value.isdigit() else value)
+    except ValueError as exc:
+        raise ApiError(400, "bad_filter", f"{key}: {exc}") from None
+
+
+def _number(params: Mapping[str, str], key: str) -> float | None:
+    value = params.get(key)
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ApiError(400, "bad_filter", f"{key} = {value!r} is not a number") from None
+
+
+def parse_filters(params: Mapping[str, str]) -> Filters:
+    start, end = _time(params, "from"), _time(params, "to")
+    if start is not None and end is not None and end < start:
+        raise ApiError(400, "bad_filter", "`to` is before `from`")
+    equals = {k: params[k] for k in FILTER_STRINGS if params.get(k)}
+    for key, value in equals.items():
+        if len(value) > 512:
+            raise ApiError(400, "bad_filter", f"{key} is longer than 512 characters")
+    q = params.get("q") or None
+    if q is not None and len(q) > 512:
+        raise ApiError(400, "bad_filter", "q is longer than 512 characters")
+    return Filters(
+        start_us=start,
+        end_us=end,
+        equals=equals,
+        tag=params.get("tag") or None,
+        q=q,
+        min_cost=_number(params, "min_cost"),
+        max_cost=_number(params, "max_cost"),
+        min_duration_ms=_number(params, "min_duration_ms"),
+        max_duration_ms=_number(params, "max_duration_ms"),
+    )
+
+
+def parse_limit(params: Mapping[str, str], default: int = 50) -> int:
+    raw = params.get("limit")
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(400, "bad_limit", f"limit must be a whole number in 1..{MAX_LIMIT}")
+    return int(raw)
+
+
+def parse_interval(params: Mapping[str, str]) -> int | None:
+    """Bucket width in seconds (`30s`, `5m`, `1h`, `1d` or plain seconds); None = one point."""
+    raw = params.get("interval")
+    if not raw:
+        return None
+    unit = raw[-1] if raw[-1] in INTERVAL_UNITS else "s"
+    number = raw[:-1] if raw[-1] in INTERVAL_UNITS else raw
+    if not number.isdigit() or int(number) <= 0:
+        raise ApiError(400, "bad_interval", f"interval {raw!r} must look like 30s, 5m, 1h or 1d")
+    seconds = int(number) * INTERVAL_UNITS[unit]
+    if seconds > 366 * 86_400:
+        raise ApiError(400, "bad_interval", "interval is longer than a year")
+    return seconds
+
+
+def parse_group(params: Mapping[str, str]) -> str | None:
+    group = params.get("group_by") or None
+    if group is not None and group not in GROUP_COLUMNS:
+        raise ApiError(400, "bad_group_by", f"group_by {group!r} is not one of {list(GROUP_COLUMNS)}")
+    return group
+
+
+def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
+    """Conditions on span columns (time bounds are applied by the engine's scope)."""
+    conds: list[str] = []
+    params: dict[str, Any] = {}
+    for i, (key, value) in enumerate(sorted(f.equals.items())):
+        conds.append(f"{key} = $f{i}")  # key comes from FILTER_STRINGS, never from the client
+        params[f"f{i}"] = value
+    if f.tag is not None:
+        conds.append("list_contains(tags, $tag)")
+        params["tag"] = f.tag
+    if f.q is not None:
+        conds.append("(contains(lower(coalesce(input, '')), $q) OR contains(lower(coalesce(output, '')), $q))")
+        params["q"] = f.q.lower()
+    bounds = [
+        ("total_cost >= $min_cost", "min_cost", f.min_cost),
+        ("total_cost <= $max_cost", "max_cost", f.max_cost),
+        ("duration_ms >= $min_dur", "min_dur", f.min_duration_ms),
+        ("duration_ms <= $max_dur", "max_dur", f.max_duration_ms),
+    ]
+    for cond, name, value in bounds:
+        if value is not None:
+            conds.append(cond)
+            params[name] = value
+    return (" AND ".join(conds) or "TRUE"), params
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
+
+
+def decode_cursor(params: Mapping[str, str], arity: int) -> list[Any] | None:
+    raw = params.get("cursor")
+    if not raw:
+        return None
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise ApiError(400, "bad_cursor", "cursor is not one this API returned") from None
+    if not isinstance(values, list) or len(values) != arity:
+        raise ApiError(400, "bad_cursor", "cursor is not one this API returned")
+    return values
+
+
+def traces_sql(f: Filters, cursor: list[Any] | None, limit: int) -> tuple[str, dict[str, Any]]:
+    where, params = where_clause(f)
+    page = "TRUE"
+    if cursor is not None:
+        page = "(epoch_us(start_time) < $c_t OR (epoch_us(start_time) = $c_t AND trace_id < $c_id))"
+        params.update(c_t=int(cursor[0]), c_id=str(cursor[1]))
+    params["limit"] = limit + 1
+    sql = f"""
+    , matched AS (SELECT DISTINCT trace_id FROM spans WHERE {where})
+    , traces AS (
+        SELECT trace_id,
+               first(name ORDER BY parent_span_id IS NOT NULL, start_time) AS name,
+               min(start_time) AS start_time,
+               max(coalesce(end_time, start_time)) AS end_time,
+               count(*) AS span_count,
+               sum(input_tokens)::BIGINT AS input_tokens,
+               sum(output_tokens)::BIGINT AS output_tokens,
+               sum(total_cost) AS total_cost,
+               CASE WHEN bool_or(status = 'error') THEN 'error' ELSE 'ok' END AS status,
+               max(user_id) AS user_id,
+               max(session_id) AS session_id,
+               max(environment) AS environment
+        FROM spans WHERE trace_id IN (SELECT trace_id FROM matched) GROUP BY trace_id)
+    SELECT *, (epoch_us(end_time) - epoch_us(start_time)) / 1000.0::DOUBLE AS duration_ms, epoch_us(start_time) AS _t
+    FROM traces WHERE {page}
+    ORDER BY start_time DESC, trace_id DESC LIMIT $limit
+    """
+    return sql, params
+
+
+def spans_sql(f: Filters, cursor: list[Any] | None, limit: int) -> tuple[str, dict[str, Any]]:
+    where, params = where_clause(f)
+    if cursor is not None:
+        where += " AND (epoch_us(start_time) < $c_t OR (epoch_us(start_time) = $c_t AND event_id < $c_id))"
+        params.update(c_t=int(cursor[0]), c_id=str(cursor[1]))
+    params["limit"] = limit + 1
+    sql = f"""
+    SELECT *, epoch_us(start_time) AS _t FROM spans WHERE {where}
+    ORDER BY start_time DESC, event_id DESC LIMIT $limit
+    """
+    return sql, params
+
+
+def metrics_sql(f: Filters, interval_s: int | None, group: str | None) -> tuple[str, dict[str, Any]]:
+    where, params = where_clause(f)
+    bucket = "NULL::BIGINT"
+    if interval_s is not None:
+        bucket = "(epoch_us(start_time) // $bucket_us) * $bucket_us"
+        params["bucket_us"] = interval_s * 1_000_000
+    group_expr = f"coalesce({group}, '(none)')" if group else "'all'"
+    sql = f"""
+    SELECT {group_expr} AS grp, {bucket} AS t,
+           count(*) AS count,
+           count(*) FILTER (WHERE status = 'error') AS errors,
+           coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
+           coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
+           coalesce(sum(total_cost), 0) AS total_cost,
+           quantile_cont(duration_ms, 0.5) AS p50_ms,
+           quantile_cont(duration_ms, 0.95) AS p95_ms,
+           quantile_cont(duration_ms, 0.99) AS p99_ms
+    FROM spans WHERE {where}
+    GROUP BY ALL ORDER BY grp, t
+    """
+    return sql, params
+
+
+def grouped_sql(
+    key: str, f: Filters, cursor: list[Any] | None, limit: int, extra: str = ""
+) -> tuple[str, dict[str, Any]]:
+    """Aggregates per session or per user (`key` is 'session_id' or 'user_id', chosen by the route)."""
+    assert key in ("session_id", "user_id")
+    where, params = where_clause(f)
+    page = "TRUE"
+    if cursor is not None:
+        page = "(_t < $c_t OR (_t = $c_t AND id < $c_id))"
+        params.update(c_t=int(cursor[0]), c_id=str(cursor[1]))
+    params["limit"] = limit + 1
+    sql = f"""
+    , g AS (
+        SELECT {key} AS id,
+               count(DISTINCT trace_id) AS trace_count,
+               count(*) AS span_count,
+               count(*) FILTER (WHERE status = 'error') AS errors,
+               coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
+               coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
+               coalesce(sum(total_cost), 0) AS total_cost,
+               min(start_time) AS first_seen,
+               max(start_time) AS last_seen,
+               epoch_us(max(start_time)) AS _t
+               {extra}
+        FROM spans WHERE {key} IS NOT NULL AND {where} GROUP BY {key})
+    SELECT * FROM g WHERE {page} ORDER BY _t DESC, id DESC LIMIT $limit
+    """
+    return sql, params

@@ -1,0 +1,25 @@
+"""The components a request handler may use, built once by app.py and kept on `app.state.services`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from lynex_box.auth.keys import KeyRing
+from lynex_box.config import Settings
+from lynex_box.engine import Engine
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    engine: Engine
+    keys: KeyRing
+    default_project_id: str | None
+    ready: bool = False
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc

@@ -1,0 +1,129 @@
+"""Wiring only: builds the components, orders their start and stop, and mounts the routes.
+
+Start order (the lifespan): engine (recovery and replay) -> key ring -> pipeline task -> flusher task
+-> scheduler; `/readyz` turns ready after that. Stop is the reverse and ends with the engine's final
+flush, so SIGTERM leaves nothing to replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from lynex_box import __version__
+from lynex_box.api import ingest_routes, query_routes
+from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
+from lynex_box.api.openapi import openapi_document
+from lynex_box.api.services import Services, services
+from lynex_box.auth.admin import get_setting, record_key_use
+from lynex_box.auth.keys import KeyRing
+from lynex_box.config import Settings
+from lynex_box.engine import Engine
+from lynex_box.pipeline.enrich import CostEnricher
+from lynex_box.pricing import PriceBook
+
+log = logging.getLogger("lynex.app")
+
+
+async def healthz(request: Request) -> Response:
+    return json_response({"status": "alive", "version": __version__})
+
+
+async def readyz(request: Request) -> Response:
+    svc = services(request)
+    if not svc.ready:
+        return error_response(503, "starting", "recovering; not accepting yet", {"Retry-After": "1"})
+    pressure = svc.engine.backpressure()
+    if pressure is not None:
+        return error_response(503, "overloaded", pressure.reason, {"Retry-After": str(pressure.retry_after_s)})
+    return json_response({"status": "ready"})
+
+
+async def openapi(request: Request) -> Response:
+    return json_response(openapi_document())
+
+
+async def index(request: Request) -> Response:
+    return HTMLResponse(
+        "<!doctype html><title>Lynex Box</title><h1>Lynex Box</h1>"
+        "<p>The appliance is running. API reference: <a href='/openapi.json'>/openapi.json</a>.</p>"
+    )
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error_response(404, "not_found", f"no route for {request.method} {request.url.path}")
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error path=%s", request.url.path, exc_info=exc)
+    return error_response(500, "internal", "internal error; the server log has the details")
+
+
+def _jobs(svc: Services) -> AsyncIOScheduler:
+    scheduler = AsyncIOScheduler(timezone="UTC")
+
+    async def refresh_keys() -> None:
+        await asyncio.to_thread(svc.keys.refresh)
+
+    async def write_key_use() -> None:
+        await asyncio.to_thread(record_key_use, svc.engine.meta, svc.keys.take_last_used())
+
+    scheduler.add_job(refresh_keys, "interval", seconds=svc.keys.refresh_s, id="refresh_keys", coalesce=True)
+    scheduler.add_job(write_key_use, "interval", seconds=30, id="key_last_used", coalesce=True)
+    return scheduler
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = await asyncio.to_thread(Engine.open, settings, [CostEnricher(PriceBook())])
+        keys = KeyRing(engine.meta)
+        await asyncio.to_thread(keys.refresh)
+        default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
+        svc = Services(settings, engine, keys, default_project)
+        app.state.services = svc
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(engine.pipeline.run(stop, settings.pipeline.idle_poll_ms / 1000), name="pipeline"),
+            asyncio.create_task(engine.run_flusher(stop), name="flusher"),
+        ]
+        scheduler = _jobs(svc)
+        scheduler.start()
+        svc.ready = True
+        log.info("ready data_dir=%s", settings.data_dir)
+        try:
+            yield
+        finally:
+            svc.ready = False
+            scheduler.shutdown(wait=False)
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.to_thread(record_key_use, engine.meta, keys.take_last_used())
+            await asyncio.to_thread(engine.close)
+            log.info("stopped cleanly")
+
+    routes = [
+        Route("/", index),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/openapi.json", openapi),
+        *ingest_routes.routes,
+        *query_routes.routes,
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ApiError: api_error_handler, 404: not_found, 405: method_not_allowed, 500: internal_error},
+    )

@@ -1,0 +1,44 @@
+"""First start: a default org, project, admin user and API key, created once and shown once."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from lynex_box.auth.admin import create_key, create_org, create_project, create_user, get_setting, set_setting
+from lynex_box.meta.db import MetaDB
+
+DEFAULT_ADMIN_EMAIL = "admin@lynex.local"
+
+
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    project_id: str
+    api_key: str
+    admin_email: str
+    admin_password: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "project_id": self.project_id,
+            "api_key": self.api_key,
+            "admin_email": self.admin_email,
+            "admin_password": self.admin_password,
+        }
+
+
+def default_project_id(db: MetaDB) -> str | None:
+    return get_setting(db, "default_project_id")
+
+
+def bootstrap_if_empty(db: MetaDB) -> Bootstrap | None:
+    """Create the defaults on an empty instance; None if it was already initialised."""
+    if default_project_id(db) is not None:
+        return None
+    org_id = create_org(db, "Default")
+    project_id = create_project(db, "default", org_id)
+    password = secrets.token_urlsafe(15)
+    create_user(db, DEFAULT_ADMIN_EMAIL, password, org_id, "owner")
+    key = create_key(db, project_id, "admin", name="bootstrap")
+    db.write(lambda c: set_setting(c, "default_project_id", project_id))
+    return Bootstrap(project_id, key.api_key, DEFAULT_ADMIN_EMAIL, password)

@@ -1,0 +1,97 @@
+"""A real `lynex-box run` process on 127.0.0.1 with its own data dir, for end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningServer:
+    """Start with `start()`; `creds` holds the first-start JSON (project_id, api_key, ...)."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, dev: bool = False) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.env = env or {}
+        self.dev = dev
+        self.proc: subprocess.Popen[str] | None = None
+        self.creds: dict[str, Any] = {}
+        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> RunningServer:
+        cmd = [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        if self.dev:
+            cmd.append("--dev")
+        env = {**os.environ, **self.env}
+        env.pop("LYNEX_CRASH_AT", None)
+        self._log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        first = self.proc.stdout.readline() if not self.creds else ""
+        if first.strip().startswith("{"):
+            self.creds = json.loads(first)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited rc={self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> int:
+        """SIGTERM and wait: the clean stop."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=30)
+        self._close()
+        return rc
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self._close()
+
+    def _close(self) -> None:
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._log.close()
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.creds['api_key']}"}
+
+    @property
+    def project(self) -> str:
+        return str(self.creds["project_id"])
+
+    def cli(self, *args: str) -> Any:
+        out = subprocess.run(
+            [sys.executable, "-m", "lynex_box", *args, "--data-dir", str(self.data_dir), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return json.loads(out.stdout)

@@ -305,9 +305,9 @@ class LocalStore:
 
     def put_file(self, key: str, path: Path) -> PutResult:
         validate_key(key)
-        with open(path, "rb") as source:  # a missing local file is the caller's FileNotFoundError
-            with self._errors(key):
-                tmp = self._write_temp(lambda handle: copy_stream(source, handle))
+        # A missing local file is the caller's FileNotFoundError, so open it before mapping errors.
+        with open(path, "rb") as source, self._errors(key):
+            tmp = self._write_temp(lambda handle: copy_stream(source, handle))
         return self._commit(key, tmp, "overwrite")
 
     # -- maintenance -----------------------------------------------------------------------------------------

@@ -92,8 +92,7 @@ class MemoryStore:
         with self._lock:
             items = [(key, entry) for key, entry in self._objects.items() if is_under(key, prefix)]
         return [
-            ObjectMeta(key, len(e.data), e.etag, e.last_modified)
-            for key, e in sorted(items, key=lambda item: item[0])
+            ObjectMeta(key, len(e.data), e.etag, e.last_modified) for key, e in sorted(items, key=lambda item: item[0])
         ]
 
     def delete(self, key: str) -> None:

@@ -21,7 +21,7 @@ _lock = threading.Lock()
 def crash_hit(name: str) -> bool:
     """Count a pass through `name`; True when this pass is the armed one (the caller then crashes)."""
     global _count
-    if _POINT != name:
+    if name != _POINT:
         return False
     with _lock:
         _count += 1
@@ -34,5 +34,5 @@ def crash_now() -> None:
 
 def crash_point(name: str) -> None:
     """SIGKILL this process if `name` is the armed point and this is the armed pass."""
-    if _POINT == name and crash_hit(name):
+    if name == _POINT and crash_hit(name):
         crash_now()

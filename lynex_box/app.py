@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box import __version__
-from lynex_box.api import ingest_routes, query_routes
+from lynex_box.api import ingest_routes, otlp_routes, prompt_routes, query_routes
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services, services
@@ -29,6 +29,7 @@ from lynex_box.config import Settings
 from lynex_box.engine import Engine
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import PriceBook
+from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
 
@@ -49,13 +50,6 @@ async def readyz(request: Request) -> Response:
 
 async def openapi(request: Request) -> Response:
     return json_response(openapi_document())
-
-
-async def index(request: Request) -> Response:
-    return HTMLResponse(
-        "<!doctype html><title>Lynex Box</title><h1>Lynex Box</h1>"
-        "<p>The appliance is running. API reference: <a href='/openapi.json'>/openapi.json</a>.</p>"
-    )
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
@@ -115,12 +109,14 @@ def create_app(settings: Settings) -> Starlette:
             log.info("stopped cleanly")
 
     routes = [
-        Route("/", index),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/openapi.json", openapi),
         *ingest_routes.routes,
         *query_routes.routes,
+        *otlp_routes.routes,
+        *prompt_routes.routes,
+        *web_routes.routes,
     ]
     return Starlette(
         routes=routes,

@@ -22,6 +22,7 @@ from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import authenticate, require_project
 from lynex_box.api.services import services
+from lynex_box.pipeline.otlp_decoders import fold_log_events
 from lynex_box.query.engine import SpanScope
 
 JSON_COLUMNS = ("input", "output", "tool_calls", "attributes", "pii")
@@ -86,7 +87,7 @@ async def get_trace(request: Request) -> Response:
     )
     if table.num_rows == 0:
         raise ApiError(404, "not_found", "no trace with that id in this project")
-    return json_response({"trace_id": trace_id, "spans": rows_out(table)})
+    return json_response({"trace_id": trace_id, "spans": fold_log_events(rows_out(table))})
 
 
 async def list_spans(request: Request) -> Response:
@@ -102,7 +103,8 @@ async def get_metrics(request: Request) -> Response:
     scope, params = await _scope(request)
     interval = qs.parse_interval(params)
     group = qs.parse_group(params)
-    sql, bound = qs.metrics_sql(qs.parse_filters(params), interval, group)
+    top, top_by = qs.parse_top(params)
+    sql, bound = qs.metrics_sql(qs.parse_filters(params), interval, group, top, top_by)
     table = await services(request).engine.query.query_async(scope, sql, bound)
     series: dict[str, list[dict[str, Any]]] = {}
     for row in table.to_pylist():

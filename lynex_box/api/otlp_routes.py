@@ -1,0 +1,128 @@
+"""OTLP/HTTP receivers: `/v1/traces`, `/v1/logs`, `/v1/metrics`, and the same paths senders use for Langfuse
+(`/api/public/otel/v1/traces`) and Helicone (`/v1/trace/log`, `/v1/trace/log-python`).
+
+The request path decodes the body (in a thread) only to count and check the spans; the raw body goes into the
+WAL and the pipeline maps it after the acknowledgement. Answers follow the OTLP spec: `200` with an (empty or
+`partial_success`) export response in the request's content type, `google.rpc.Status` bodies on failure, and
+`503` + `Retry-After` for backpressure so that every exporter version retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api.body import decompress, read_body
+from lynex_box.api.errors import ApiError
+from lynex_box.api.ingest_routes import check_backpressure, ingest_principal
+from lynex_box.api.principal import require_project
+from lynex_box.api.services import services
+from lynex_box.otlp import (
+    OtlpDecodeError,
+    decode_logs_json,
+    decode_logs_protobuf,
+    decode_traces_json,
+    decode_traces_protobuf,
+    encode_error_status,
+    encode_logs_response,
+    encode_metrics_response,
+    encode_trace_response,
+)
+from lynex_box.wal.format import RecordType
+from lynex_box.wal.records import RecordHeader
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+_HEX_TRACE = re.compile(r"^[0-9a-f]{32}$")
+_HEX_SPAN = re.compile(r"^[0-9a-f]{16}$")
+# gRPC codes for google.rpc.Status bodies
+_GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
+
+
+def content_kind(request: Request) -> bool:
+    """True for OTLP/JSON, False for protobuf; 415 for anything else."""
+    ctype = request.headers.get("content-type", PROTOBUF).split(";")[0].strip().lower()
+    if ctype in (PROTOBUF, "application/protobuf", "application/octet-stream", ""):
+        return False
+    if ctype == JSON:
+        return True
+    raise ApiError(415, "unsupported_media_type", f"Content-Type {ctype!r} is not {PROTOBUF} or {JSON}")
+
+
+def check_spans(body: bytes, as_json: bool) -> tuple[int, list[int], str]:
+    """(span count, indexes of spans refused, reason) — ids must be valid non-zero hex."""
+    spans = decode_traces_json(body) if as_json else decode_traces_protobuf(body)
+    skip = []
+    for index, span in enumerate(spans):
+        if not _HEX_TRACE.match(span.trace_id) or not _HEX_SPAN.match(span.span_id) or set(span.trace_id) == {"0"}:
+            skip.append(index)
+    reason = f"{len(skip)} span(s) with an invalid trace or span id" if skip else ""
+    return len(spans), skip, reason
+
+
+def count_logs(body: bytes, as_json: bool) -> int:
+    return len(decode_logs_json(body) if as_json else decode_logs_protobuf(body))
+
+
+def otlp_handler(
+    kind: RecordType | None, encode: Callable[[int, str, bool], bytes]
+) -> Callable[[Request], Awaitable[Response]]:
+    """A route for one OTLP signal; `kind` None accepts and drops the data (metrics)."""
+
+    async def handle(request: Request) -> Response:
+        as_json = False
+        try:
+            as_json = content_kind(request)
+            svc = services(request)
+            principal = ingest_principal(request, svc)
+            require_project(principal, principal.project_id, write=True)
+            check_backpressure(svc)
+            limit = svc.settings.ingest.max_body_bytes
+            raw, encoding = await read_body(request, limit)
+            body = await asyncio.to_thread(decompress, raw, encoding, limit)
+            rejected, reason = 0, ""
+            if kind is not None and body:
+                received_us = time.time_ns() // 1000
+                if kind == RecordType.OTLP_TRACES:
+                    total, skip, reason = await asyncio.to_thread(check_spans, body, as_json)
+                else:
+                    total, skip = await asyncio.to_thread(count_logs, body, as_json), []
+                rejected = len(skip)
+                if total > rejected:
+                    ctype = JSON if as_json else PROTOBUF
+                    header = RecordHeader(principal.project_id, received_us, "otlp", tuple(skip), ctype)
+                    await svc.engine.append_async(kind, header, body)
+            return Response(encode(rejected, reason, as_json), 200, media_type=JSON if as_json else PROTOBUF)
+        except OtlpDecodeError as exc:
+            return _status(400, str(exc), as_json, {})
+        except ApiError as exc:
+            return _status(exc.status, exc.message, as_json, exc.headers)
+
+    return handle
+
+
+def _status(status: int, message: str, as_json: bool, headers: dict[str, str]) -> Response:
+    body = encode_error_status(_GRPC.get(status, 2), message, as_json)
+    return Response(body, status, headers=headers, media_type=JSON if as_json else PROTOBUF)
+
+
+traces = otlp_handler(RecordType.OTLP_TRACES, encode_trace_response)
+logs = otlp_handler(RecordType.OTLP_LOGS, encode_logs_response)
+metrics = otlp_handler(None, encode_metrics_response)
+
+routes = [
+    Route("/v1/traces", traces, methods=["POST"]),
+    Route("/v1/logs", logs, methods=["POST"]),
+    Route("/v1/metrics", metrics, methods=["POST"]),
+    Route("/api/public/otel/v1/traces", traces, methods=["POST"]),
+    Route("/api/public/otel/v1/logs", logs, methods=["POST"]),
+    Route("/api/public/otel/v1/metrics", metrics, methods=["POST"]),
+    Route("/v1/trace/log", traces, methods=["POST"]),
+    Route("/v1/trace/log-python", traces, methods=["POST"]),
+]

@@ -21,7 +21,7 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import authenticate, is_loopback, require_project
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
-from lynex_box.ingest.native import validate_event
+from lynex_box.ingest.validate import validate_event
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 

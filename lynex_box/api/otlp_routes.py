@@ -34,6 +34,7 @@ from lynex_box.otlp import (
     encode_metrics_response,
     encode_trace_response,
 )
+from lynex_box.otlp.mapping import reject_reason
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 
@@ -56,14 +57,18 @@ def content_kind(request: Request) -> bool:
 
 
 def check_spans(body: bytes, as_json: bool) -> tuple[int, list[int], str]:
-    """(span count, indexes of spans refused, reason) — ids must be valid non-zero hex."""
+    """(span count, indexes of spans the mapping would refuse, the first reasons)."""
     spans = decode_traces_json(body) if as_json else decode_traces_protobuf(body)
-    skip = []
+    skip, reasons = [], []
     for index, span in enumerate(spans):
-        if not _HEX_TRACE.match(span.trace_id) or not _HEX_SPAN.match(span.span_id) or set(span.trace_id) == {"0"}:
+        reason = reject_reason(span)
+        if reason is None and not (_HEX_TRACE.match(span.trace_id) and _HEX_SPAN.match(span.span_id)):
+            reason = f"span {span.span_id!r}: ids must be lowercase hex"
+        if reason is not None:
             skip.append(index)
-    reason = f"{len(skip)} span(s) with an invalid trace or span id" if skip else ""
-    return len(spans), skip, reason
+            if len(reasons) < 3:
+                reasons.append(reason)
+    return len(spans), skip, "; ".join(reasons)
 
 
 def count_logs(body: bytes, as_json: bool) -> int:

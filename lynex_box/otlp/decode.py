@@ -132,9 +132,7 @@ def _parse_protobuf(message: Message, body: bytes, what: str, hint: str) -> None
     try:
         message.ParseFromString(body)
     except _PARSE_ERRORS as exc:
-        raise OtlpDecodeError(
-            f"{what} protobuf body ({len(body)} bytes) does not parse: {exc}; {hint}"
-        ) from None
+        raise OtlpDecodeError(f"{what} protobuf body ({len(body)} bytes) does not parse: {exc}; {hint}") from None
 
 
 def decode_traces_protobuf(body: bytes) -> list[OtlpSpan]:
@@ -210,9 +208,7 @@ def _load_json_object(body: bytes, what: str, hint: str) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise OtlpDecodeError(
-            f"{what} JSON body ({len(body)} bytes) is not valid JSON: {exc}; {hint}"
-        ) from None
+        raise OtlpDecodeError(f"{what} JSON body ({len(body)} bytes) is not valid JSON: {exc}; {hint}") from None
     if not isinstance(data, dict):
         raise OtlpDecodeError(f"{what} JSON body must be an object, got {type(data).__name__}; {hint}")
     return data

@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from lynex_box.otlp.messages import dumps, loads_maybe, normalize_input, normalize_output, tool_calls_of
+from lynex_box.otlp.messages import normalize_input, normalize_output, tool_calls_of
 from lynex_box.otlp.records import OtlpLogRecord
+from lynex_box.otlp.values import dumps, loads_maybe
 
 __all__ = ["GENAI_EVENT_NAMES", "event_payloads", "join_log_events"]
 

@@ -11,9 +11,10 @@ not fit are handed back, never dropped. String splits only (no regex): this runs
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from lynex_box.otlp.messages import loads_maybe
+from lynex_box.otlp.values import loads_maybe
 
 __all__ = ["unflatten_indexed", "unflatten_openinference"]
 
@@ -23,6 +24,8 @@ _INDEXED_FIELDS = frozenset({"role", "content", "name", "tool_call_id", "finish_
 _INDEXED_CALL_FIELDS = {"id": "id", "name": "name", "arguments": "arguments"}
 
 
+# A pure memo, bounded: the same flattened key spellings recur in every span of an instrumentation.
+@functools.lru_cache(maxsize=8192)
 def _indexed(key: str) -> tuple[int, str] | None:
     index, _, field = key.partition(".")
     if not index.isdigit() or not field:

@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
+from lynex_box.otlp.values import dumps, loads_maybe
 
 __all__ = [
     "as_message_payload",
-    "dumps",
     "is_message_like",
-    "loads_maybe",
     "normalize_input",
     "normalize_messages",
     "normalize_output",
@@ -43,22 +41,7 @@ ROLE_ALIASES: dict[str, str] = {
 }
 _TEXT_TYPES = frozenset({"text", "input_text", "output_text", "message_content"})
 _REASONING_TYPES = frozenset({"reasoning", "thinking"})
-_JSON_START = frozenset("{[")
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON text (orjson; NaN becomes null)."""
-    return orjson.dumps(value).decode()
-
-
-def loads_maybe(value: Any) -> Any:
-    """A string that holds a JSON object or array is parsed; anything else is returned unchanged."""
-    if isinstance(value, str) and value and value[0] in _JSON_START:
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    return value
+_ATTACHMENT_TYPES = {"image_url": "image", "input_image": "image", "input_audio": "audio", "input_file": "file"}
 
 
 def _text(value: Any) -> str:
@@ -103,8 +86,9 @@ class _Parts:
             if part is not None:
                 self.texts.append(_text(part))
             return
-        kind = part.get("type")
-        if kind in _TEXT_TYPES or (kind is None and "text" in part):
+        raw_kind = part.get("type")
+        kind = raw_kind if isinstance(raw_kind, str) else None  # an unhashable "type" must not reach a set lookup
+        if kind in _TEXT_TYPES or (raw_kind is None and "text" in part):
             text = part.get("content", part.get("text"))
             if text is not None:
                 self.texts.append(_text(text))
@@ -115,20 +99,21 @@ class _Parts:
         elif kind in ("tool_call_response", "tool_result", "function_call_output"):
             result = part.get("result", part.get("response", part.get("content", part.get("output"))))
             call_id = part.get("id", part.get("tool_use_id", part.get("call_id")))
-            self.responses.append(
-                {"role": "tool", "content": None if result is None else _text(result), "tool_call_id": _opt_str(call_id)}
-            )
+            text = _plain_text(result)  # Anthropic results may be a list of text blocks
+            content = _text(result) if text is _NOT_PLAIN else text
+            self.responses.append({"role": "tool", "content": content, "tool_call_id": _opt_str(call_id)})
         elif kind in _REASONING_TYPES:
             text = part.get("content", part.get("thinking", part.get("text")))
             if text:
                 self.reasoning.append(_text(text))
         else:
-            self.attachments.append(_attachment(part, kind))
+            self.attachments.append(_attachment(part, raw_kind))
 
 
 def _attachment(part: dict[str, Any], kind: Any) -> dict[str, Any]:
     """A non-text part, kept as a reference only: inline data (base64 blobs) is dropped to keep rows small."""
-    out: dict[str, Any] = {"type": str(part.get("modality") or kind or "unknown")}
+    raw_type = str(part.get("modality") or kind or "unknown")
+    out: dict[str, Any] = {"type": _ATTACHMENT_TYPES.get(raw_type, raw_type)}
     url = part.get("uri", part.get("url"))
     image_url = part.get("image_url")
     if url is None and isinstance(image_url, dict):
@@ -150,6 +135,44 @@ def _role(item: dict[str, Any], default_role: str) -> str:
     return ROLE_ALIASES.get(raw.lower(), default_role) if isinstance(raw, str) else default_role
 
 
+_NOT_PLAIN: Any = object()
+
+
+def _plain_text(content: Any) -> Any:
+    """The text of content made of text only (the common case, taken without building `_Parts`), else _NOT_PLAIN."""
+    if content is None or isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        return _NOT_PLAIN
+    texts: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        if not isinstance(part, dict):
+            return _NOT_PLAIN
+        kind = part.get("type")
+        if (isinstance(kind, str) and kind in _TEXT_TYPES) or (kind is None and "text" in part):
+            text = part.get("content", part.get("text"))
+            if text is not None:
+                texts.append(_text(text))
+        else:
+            return _NOT_PLAIN
+    return "\n".join(texts) if texts else None
+
+
+def _plain_message(item: dict[str, Any], role: str, text: str | None) -> Message:
+    message: Message = {"role": role, "content": text}
+    if role == "tool":
+        call_id = item.get("tool_call_id", item.get("id"))
+        if call_id is not None:
+            message["tool_call_id"] = _opt_str(call_id)
+    name = item.get("name")
+    if isinstance(name, str) and name:
+        message["name"] = name
+    return message
+
+
 def _message(item: Any, default_role: str, out: list[Message]) -> None:
     """Append the normalised message(s) of one raw item to `out`."""
     if isinstance(item, str):
@@ -159,13 +182,25 @@ def _message(item: Any, default_role: str, out: list[Message]) -> None:
         if item is not None:
             out.append({"role": default_role, "content": _text(item)})
         return
-    inner = item.get("message")
-    if isinstance(inner, dict) and "role" not in item:  # a choice: {"index", "finish_reason", "message"}
-        _message(inner, default_role, out)
-        return
+    if "role" not in item and "message" in item:  # a choice: {"index", "finish_reason", "message"}
+        inner = loads_maybe(item["message"])  # JSON text when it came through span-event attributes
+        if isinstance(inner, dict):
+            _message(inner, default_role, out)
+            return
     role = _role(item, default_role)
+    content = item.get("parts")
+    if content is None:
+        content = item.get("content")
+        if content is None:
+            content = item.get("text")
+    raw_calls = item.get("tool_calls")
+    function_call = item.get("function_call")
+    if not raw_calls and function_call is None:
+        text = _plain_text(content)
+        if text is not _NOT_PLAIN:
+            out.append(_plain_message(item, role, text))
+            return
     parts = _Parts()
-    content = item.get("parts", item.get("content", item.get("text")))
     if isinstance(content, list):
         for part in content:
             parts.add(part)
@@ -176,12 +211,12 @@ def _message(item: Any, default_role: str, out: list[Message]) -> None:
         parts.add(content if "type" in content or "text" in content else _text(content))
     elif content is not None:
         parts.add(content if isinstance(content, str) else _text(content))
-    for raw_call in item.get("tool_calls") or ():
+    for raw_call in raw_calls if isinstance(raw_calls, list) else ():
         call = _tool_call(raw_call)
         if call is not None:
             parts.tool_calls.append(call)
-    if isinstance(item.get("function_call"), dict):
-        call = _tool_call(item["function_call"])
+    if isinstance(function_call, dict):
+        call = _tool_call(function_call)
         if call is not None:
             parts.tool_calls.append(call)
     _emit(item, role, parts, out)
@@ -287,7 +322,10 @@ def is_message_like(value: Any) -> bool:
     for key in ("messages", "contents", "choices", "candidates"):
         items = value.get(key)
         if isinstance(items, list):
-            return all(_is_message(item) or isinstance(item, dict) and "content" in item for item in items)
+            return all(
+                _is_message(item) or (isinstance(item, dict) and ("content" in item or "text" in item))
+                for item in items
+            )
     return False
 
 

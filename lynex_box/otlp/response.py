@@ -41,7 +41,8 @@ def encode_trace_response(rejected: int, message: str, json: bool) -> bytes:
     if rejected or message:
         response.partial_success.rejected_spans = rejected
         response.partial_success.error_message = message
-    return response.SerializeToString()
+    body: bytes = response.SerializeToString()
+    return body
 
 
 def encode_logs_response(rejected: int, message: str, json: bool) -> bytes:
@@ -52,7 +53,8 @@ def encode_logs_response(rejected: int, message: str, json: bool) -> bytes:
     if rejected or message:
         response.partial_success.rejected_log_records = rejected
         response.partial_success.error_message = message
-    return response.SerializeToString()
+    body: bytes = response.SerializeToString()
+    return body
 
 
 def encode_metrics_response(rejected: int, message: str, json: bool) -> bytes:
@@ -63,7 +65,8 @@ def encode_metrics_response(rejected: int, message: str, json: bool) -> bytes:
     if rejected or message:
         response.partial_success.rejected_data_points = rejected
         response.partial_success.error_message = message
-    return response.SerializeToString()
+    body: bytes = response.SerializeToString()
+    return body
 
 
 def _varint(value: int) -> bytes:

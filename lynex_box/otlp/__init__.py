@@ -1,0 +1,45 @@
+"""OTLP/HTTP ingestion, pure part: decode export requests, map spans to span rows, encode the answers.
+
+`decode` turns bodies into records, `mapping` turns span records into rows (with `conventions`, `content`,
+`context`, `usage`, `messages`, `flattened`, `events`), `response` builds answer bodies. Nothing here does I/O:
+the HTTP endpoint lives in `lynex_box/ingest/` and calls these functions.
+"""
+
+from lynex_box.otlp.decode import (
+    decode_logs_json,
+    decode_logs_protobuf,
+    decode_traces_json,
+    decode_traces_protobuf,
+)
+from lynex_box.otlp.events import join_log_events
+from lynex_box.otlp.mapping import MappedBatch, SpanRejected, map_span, map_spans, reject_reason
+from lynex_box.otlp.messages import normalize_messages
+from lynex_box.otlp.records import OtlpDecodeError, OtlpEvent, OtlpLogRecord, OtlpSpan
+from lynex_box.otlp.response import (
+    encode_error_status,
+    encode_logs_response,
+    encode_metrics_response,
+    encode_trace_response,
+)
+
+__all__ = [
+    "MappedBatch",
+    "OtlpDecodeError",
+    "OtlpEvent",
+    "OtlpLogRecord",
+    "OtlpSpan",
+    "SpanRejected",
+    "decode_logs_json",
+    "decode_logs_protobuf",
+    "decode_traces_json",
+    "decode_traces_protobuf",
+    "encode_error_status",
+    "encode_logs_response",
+    "encode_metrics_response",
+    "encode_trace_response",
+    "join_log_events",
+    "map_span",
+    "map_spans",
+    "normalize_messages",
+    "reject_reason",
+]

@@ -93,6 +93,7 @@ class WalLog:
         self._files = files
         self._next_lsn = next_lsn
         self._durable_lsn = next_lsn - 1
+        self._synced_lsn = next_lsn - 1  # written (and synced, per durability) by the writer thread
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._durable_cond = threading.Condition(threading.Lock())
@@ -184,18 +185,28 @@ class WalLog:
                     self._wake.wait(left)
                 batch, self._pending, self._pending_bytes = self._pending, [], 0
             try:
-                last = self._write_batch(batch)
-            except BaseException as exc:  # the disk refused: fail these appends, keep the log usable
-                log.error("wal write failed error=%s", exc)
+                self._write_batch(batch)
+            except BaseException as exc:  # the disk refused: fail what is not durable, keep the log usable
+                log.error("wal write failed error=%s durable_lsn=%d", exc, self._synced_lsn)
+                self._rewind()
                 for item in batch:
-                    if not item.future.done():
+                    if item.lsn and item.lsn <= self._synced_lsn:
+                        item.future.set_result(item.lsn)
+                    elif not item.future.done():
                         item.future.set_exception(exc)
+                self._publish_durable(self._synced_lsn)
                 continue
-            self._publish_durable(last)
+            self._publish_durable(self._synced_lsn)
             for item in batch:
                 item.future.set_result(item.lsn)
 
-    def _write_batch(self, batch: list[_Pending]) -> int:
+    def _rewind(self) -> None:
+        """After a failed write, give the LSNs of unwritten records back, so the log never has a gap."""
+        self._next_lsn = self._synced_lsn + 1
+        self._file_records = self._next_lsn - self._files[-1].first_lsn
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        """Frame, write and sync a batch; `_synced_lsn` says how far it got if this raises."""
         chunks: list[bytes] = []
         size = 0
         for item in batch:
@@ -211,7 +222,6 @@ class WalLog:
             chunks.append(frame)
             size += len(frame)
         self._flush_chunks(chunks)
-        return self._next_lsn - 1
 
     def _flush_chunks(self, chunks: list[bytes]) -> None:
         if not chunks:
@@ -237,15 +247,19 @@ class WalLog:
         self.commits += 1
         self._written += len(data)
         self._marks.append((self._next_lsn - 1, self._written))
+        self._synced_lsn = self._next_lsn - 1
 
     def _rotate(self) -> None:
         # The old file is synced before the new one exists, so a torn write can only ever be
-        # in the newest file: that is what lets recovery treat damage as "the tail".
+        # in the newest file: that is what lets recovery treat damage as "the tail". The new
+        # file is created before the old one is let go, so a failure here leaves a usable log.
         os.fsync(self._fd)
-        os.close(self._fd)
         new = _create_file(self.directory, self._files[-1].seq + 1, self._next_lsn)
-        self._files.append(new)
-        self._fd = os.open(new.path, os.O_WRONLY | os.O_APPEND)
+        fd = os.open(new.path, os.O_WRONLY | os.O_APPEND)
+        os.close(self._fd)
+        with self._lock:
+            self._files.append(new)
+        self._fd = fd
         self._file_size = FILE_HEADER_SIZE
         self._file_records = 0
 

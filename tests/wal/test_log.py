@@ -6,6 +6,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from lynex_box.wal import WalLog, WalSettings
 from lynex_box.wal.log import list_wal_files
 from lynex_box.wal.reader import WalCursor
@@ -127,4 +129,32 @@ def test_a_damaged_file_header_of_the_newest_file_is_dropped(tmp_path: Path) -> 
     assert lsns == list(range(1, len(lsns) + 1)) and len(lsns) < 10
     assert log.append(1, b"after") == len(lsns) + 1
     assert len(first_before) >= 2
+    log.close()
+
+
+def test_a_failed_write_fails_only_its_appends_and_leaves_no_gap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import lynex_box.wal.log as wal_log
+
+    log = WalLog.open(tmp_path)
+    assert log.append(1, b"before") == 1
+    real_sync = wal_log.os.fdatasync
+    calls = {"n": 0}
+
+    def failing_sync(fd: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_sync(fd)
+
+    monkeypatch.setattr(wal_log.os, "fdatasync", failing_sync)
+    with pytest.raises(OSError, match="No space"):
+        log.append(1, b"lost")
+    assert log.append(1, b"after") == 2  # the failed record's LSN is given back: no gap
+    log.close()
+    log = WalLog.open(tmp_path)
+    assert read_all(log) == [(1, b"before"), (2, b"after")]
     log.close()

@@ -38,6 +38,16 @@ class RunningServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> RunningServer:
+        try:
+            return self._start(timeout)
+        except BaseException:
+            if self.proc is not None and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait(10)
+            self._close()
+            raise
+
+    def _start(self, timeout: float) -> RunningServer:
         cmd = [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         if self.dev:
             cmd.append("--dev")

@@ -170,7 +170,8 @@ def test_legacy_genai_log_events_join_their_span(server: RunningServer) -> None:
                                 "traceId": trace_hex,
                                 "spanId": span_hex,
                                 "eventName": "gen_ai.user.message",
-                                "body": {"kvlistValue": {"values": [{"key": "content", "value": {"stringValue": "Hi"}}]}},
+                                "body": {"kvlistValue": {"values": [
+                                    {"key": "content", "value": {"stringValue": "Hi"}}]}},
                             },
                             {
                                 "timeUnixNano": "1795000000200000000",

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box import __version__
-from lynex_box.api import ingest_routes, otlp_routes, prompt_routes, query_routes
+from lynex_box.api import ingest_routes, otlp_routes, prompt_routes, query_routes, trace_routes
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services, services
@@ -115,6 +115,7 @@ def create_app(settings: Settings) -> Starlette:
         *ingest_routes.routes,
         *query_routes.routes,
         *otlp_routes.routes,
+        *trace_routes.routes,
         *prompt_routes.routes,
         *web_routes.routes,
     ]

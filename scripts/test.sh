@@ -3,5 +3,27 @@
 # This is the README's test command and what CI (.ci/run) runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The browser tests (tests/ui) drive Debian's Chromium through Playwright; `playwright install` is never
+# run (it downloads a browser build from a CDN).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+# The web UI: rebuild from the lock file, fail if the committed bundle differs, run its unit tests.
+if command -v npm >/dev/null 2>&1; then
+    (cd lynex_box/web/ui && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
+    if ! git diff --exit-code --stat -- lynex_box/web/static \
+        || [ -n "$(git status --porcelain --untracked-files=all -- lynex_box/web/static)" ]; then
+        echo "error: lynex_box/web/static differs from a fresh build of lynex_box/web/ui;" \
+            "hint: run 'npm ci && npm run build' in lynex_box/web/ui and commit lynex_box/web/static" >&2
+        exit 1
+    fi
+    (cd lynex_box/web/ui && npx vitest run)
+else
+    echo "warning: npm not found: the UI bundle check and the Vitest unit tests are skipped" >&2
+fi
+
 python -m pytest -q "$@"

@@ -21,6 +21,7 @@ GROUP_COLUMNS: Final = ("model", "provider", "name", "user_id", "environment", "
 FILTER_STRINGS: Final = ("name", "model", "provider", "status", "user_id", "session_id", "environment", "kind")
 INTERVAL_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 MAX_LIMIT: Final = 1000
+TOP_BY: Final = ("total_cost", "count", "errors")
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +200,22 @@ def spans_sql(f: Filters, cursor: list[Any] | None, limit: int) -> tuple[str, di
     return sql, params
 
 
-def metrics_sql(f: Filters, interval_s: int | None, group: str | None) -> tuple[str, dict[str, Any]]:
+def parse_top(params: Mapping[str, str]) -> tuple[int | None, str]:
+    """`top=N` keeps the N groups ranked highest by `top_by` (total_cost, count or errors)."""
+    raw = params.get("top")
+    by = params.get("top_by") or "total_cost"
+    if by not in TOP_BY:
+        raise ApiError(400, "bad_top", f"top_by {by!r} is not one of {list(TOP_BY)}")
+    if raw is None or raw == "":
+        return None, by
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ApiError(400, "bad_top", f"top must be a whole number in 1..{MAX_LIMIT}")
+    return int(raw), by
+
+
+def metrics_sql(
+    f: Filters, interval_s: int | None, group: str | None, top: int | None = None, top_by: str = "total_cost"
+) -> tuple[str, dict[str, Any]]:
     where, params = where_clause(f)
     bucket = "NULL::BIGINT"
     if interval_s is not None:
@@ -217,9 +233,18 @@ def metrics_sql(f: Filters, interval_s: int | None, group: str | None) -> tuple[
            quantile_cont(duration_ms, 0.95) AS p95_ms,
            quantile_cont(duration_ms, 0.99) AS p99_ms
     FROM spans WHERE {where}
-    GROUP BY ALL ORDER BY grp, t
+    GROUP BY ALL
     """
-    return sql, params
+    if top is None:
+        return f"{sql} ORDER BY grp, t", params
+    assert top_by in TOP_BY  # an identifier from the allow-list, never from the client
+    params["top"] = top
+    ranked = f"""
+    , agg AS ({sql})
+    , ranked AS (SELECT grp, sum({top_by}) AS score FROM agg GROUP BY grp ORDER BY score DESC, grp LIMIT $top)
+    SELECT agg.* FROM agg JOIN ranked USING (grp) ORDER BY ranked.score DESC, grp, t
+    """
+    return ranked, params
 
 
 def grouped_sql(

@@ -84,6 +84,18 @@ MIGRATIONS: list[str] = [
         value TEXT NOT NULL
     );
     """,
+    # 4: registered prompt versions (lynex_box/prompts): immutable template text per (project, name, version)
+    """
+    CREATE TABLE prompt_versions (
+        project_id TEXT NOT NULL REFERENCES projects (id),
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        template TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (project_id, name, version)
+    );
+    """,
 ]
 
 

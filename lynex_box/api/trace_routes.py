@@ -1,0 +1,85 @@
+"""Lazy loading of big traces for the UI: a trace's outline, then one span at a time.
+
+`GET /v1/projects/{pid}/traces/{trace_id}/outline` answers the columns the waterfall and the span tree
+draw (ids, name, kind, times, status, model, tokens, cost, tool calls), leaving out null values, so a
+trace of 30,000 spans is a few MB instead of tens. `GET .../traces/{trace_id}/spans/{span_id}` answers
+one span with every column (input, output, attributes...). Authentication and tenancy are the query
+API's (`query_routes._scope`); queries run in worker threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.query_routes import _iso, _scope, rows_out
+from lynex_box.api.services import services
+from lynex_box.query.engine import SpanScope
+
+OUTLINE_COLUMNS = (
+    "span_id", "parent_span_id", "name", "kind", "start_time", "end_time", "duration_ms", "status",
+    "model", "input_tokens", "output_tokens", "total_cost", "tool_calls",
+)  # fmt: skip
+MAX_ID = 256
+
+
+def _ids(request: Request) -> tuple[str, str | None]:
+    trace_id = request.path_params["trace_id"]
+    span_id = request.path_params.get("span_id")
+    if len(trace_id) > MAX_ID or (span_id is not None and len(span_id) > MAX_ID):
+        raise ApiError(400, "bad_request", f"ids are at most {MAX_ID} characters")
+    return trace_id, span_id
+
+
+def outline_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows without their null values; times as RFC 3339; `tool_calls` parsed from its JSON text."""
+    out = []
+    for row in table.to_pylist():
+        item = {k: _iso(v) for k, v in row.items() if v is not None}
+        calls = item.get("tool_calls")
+        if isinstance(calls, str):
+            with contextlib.suppress(orjson.JSONDecodeError):
+                item["tool_calls"] = orjson.loads(calls)
+        out.append(item)
+    return out
+
+
+async def trace_outline(request: Request) -> Response:
+    scope, _ = await _scope(request)
+    trace_id, _ = _ids(request)
+    cols = ", ".join(OUTLINE_COLUMNS)
+    table = await services(request).engine.query.query_async(
+        SpanScope(scope.project_id, trace_id=trace_id),
+        f"SELECT {cols} FROM spans ORDER BY start_time, span_id",
+        dedupe=True,
+    )
+    if table.num_rows == 0:
+        raise ApiError(404, "not_found", "no trace with that id in this project")
+    return json_response({"trace_id": trace_id, "spans": outline_rows(table)})
+
+
+async def trace_span(request: Request) -> Response:
+    scope, _ = await _scope(request)
+    trace_id, span_id = _ids(request)
+    table = await services(request).engine.query.query_async(
+        SpanScope(scope.project_id, trace_id=trace_id),
+        "SELECT * FROM spans WHERE span_id = $span_id ORDER BY ingested_at LIMIT 1",
+        {"span_id": span_id},
+        dedupe=True,
+    )
+    if table.num_rows == 0:
+        raise ApiError(404, "not_found", "no span with that id in this trace")
+    return json_response(rows_out(table)[0])
+
+
+routes = [
+    Route("/v1/projects/{project_id}/traces/{trace_id}/outline", trace_outline, methods=["GET"]),
+    Route("/v1/projects/{project_id}/traces/{trace_id}/spans/{span_id}", trace_span, methods=["GET"]),
+]

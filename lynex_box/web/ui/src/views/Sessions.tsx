@@ -1,0 +1,135 @@
+// Sessions: a conversation's traces in order. The list is per session (most recent first); a
+// session shows its LLM calls as a transcript and its traces oldest first.
+import { api, projectPath } from '../lib/api'
+import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime, preview } from '../lib/format-preview'
+import { useLoad } from '../lib/hooks'
+import { navigate, setParams, useLocation } from '../lib/router'
+import { rangeBounds } from '../lib/timerange'
+import { useSession } from '../session'
+import { PagedTable, usePaged } from '../components/PagedTable'
+import type { Col } from '../components/PagedTable'
+import { ErrorBox, Link, RangePicker, StatusBadge } from '../components/ui'
+import type { TraceRow } from './Traces'
+import type { Span } from './Trace'
+
+interface SessionRow {
+  session_id: string
+  user_id: string | null
+  trace_count: number
+  span_count: number
+  errors: number
+  input_tokens: number
+  output_tokens: number
+  total_cost: number
+  first_seen: string
+  last_seen: string
+}
+
+const COLS: Col<SessionRow>[] = [
+  { key: 'session', label: 'Session', width: 'minmax(180px, 2fr)', render: (r) => <span className="ellipsis">{r.session_id}</span> },
+  { key: 'user', label: 'User', width: 'minmax(100px, 1fr)', render: (r) => <span className="ellipsis">{r.user_id ?? '—'}</span> },
+  { key: 'traces', label: 'Traces', width: '70px', num: true, render: (r) => fmtInt(r.trace_count) },
+  { key: 'errors', label: 'Errors', width: '70px', num: true, render: (r) => (r.errors ? <span className="err">{fmtInt(r.errors)}</span> : '0') },
+  { key: 'tokens', label: 'Tokens', width: '110px', num: true, render: (r) => `${fmtCompact(r.input_tokens)} / ${fmtCompact(r.output_tokens)}` },
+  { key: 'cost', label: 'Cost', width: '84px', num: true, render: (r) => fmtCost(r.total_cost) },
+  { key: 'first', label: 'Started', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.first_seen)}</span> },
+  { key: 'last', label: 'Last activity', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.last_seen)}</span> },
+]
+
+export function Sessions() {
+  const { project } = useSession()
+  const loc = useLocation()
+  const range = loc.params.get('range') ?? '7d'
+  const b = rangeBounds(range, Date.now())
+  const q = loc.params.get('user_id') ?? ''
+  const paged = usePaged<SessionRow>(projectPath(project.project_id, '/sessions'), { from: b.from, to: b.to, user_id: q }, `${project.project_id}|${range}|${q}|${b.to}`)
+  return (
+    <div className="page page-fill">
+      <header className="page-head">
+        <h1>Sessions</h1>
+        <div className="toolbar">
+          {q && (
+            <button type="button" className="chip" onClick={() => setParams({ user_id: null })}>
+              user: {q} ✕
+            </button>
+          )}
+          <RangePicker value={range} onChange={(r) => setParams({ range: r })} />
+        </div>
+      </header>
+      <PagedTable
+        cols={COLS}
+        paged={paged}
+        testId="sessions"
+        noun="sessions"
+        rowHref={(r) => `/sessions/${encodeURIComponent(r.session_id)}?range=${range}`}
+        onOpen={(r) => navigate(`/sessions/${encodeURIComponent(r.session_id)}?range=${range}`)}
+        emptyTitle="No sessions in this range"
+        empty={<p>Spans join a session when they carry a <code>session_id</code> (native events) or <code>session.id</code> (OpenTelemetry).</p>}
+      />
+    </div>
+  )
+}
+
+export function SessionDetail({ sessionId }: { sessionId: string }) {
+  const { project } = useSession()
+  const loc = useLocation()
+  const range = loc.params.get('range') ?? '30d'
+  const b = rangeBounds(range, Date.now())
+  const pid = project.project_id
+  const key = `${pid}|${sessionId}|${range}`
+  const traces = useLoad(key, (signal) =>
+    api<{ items: TraceRow[] }>(projectPath(pid, '/traces'), { query: { from: b.from, to: b.to, session_id: sessionId, limit: 500 }, signal }),
+  )
+  const calls = useLoad(key, (signal) =>
+    api<{ items: Span[] }>(projectPath(pid, '/spans'), { query: { from: b.from, to: b.to, session_id: sessionId, kind: 'llm', limit: 200 }, signal }),
+  )
+  const ordered = [...(traces.data?.items ?? [])].reverse()
+  const turns = [...(calls.data?.items ?? [])].reverse()
+  return (
+    <div className="page">
+      <Link to={`/sessions?range=${range}`} className="back">
+        ← Sessions
+      </Link>
+      <h1 className="ellipsis">Session {sessionId}</h1>
+      {traces.error && <ErrorBox error={traces.error} onRetry={traces.reload} />}
+      <div className="session-grid">
+        <section className="card">
+          <h2>Traces ({ordered.length})</h2>
+          <ol className="timeline" data-testid="session-traces">
+            {ordered.map((t) => (
+              <li key={t.trace_id}>
+                <Link to={`/traces/${encodeURIComponent(t.trace_id)}`}>{t.name ?? t.trace_id}</Link>
+                <span className="muted small mono"> {fmtTime(t.start_time)}</span>
+                <span className="muted small"> · {fmtDuration(t.duration_ms)} · {fmtCost(t.total_cost)}</span> <StatusBadge status={t.status} />
+              </li>
+            ))}
+            {traces.data && ordered.length === 0 && <li className="muted">No traces in this range.</li>}
+          </ol>
+        </section>
+        <section className="card">
+          <h2>Transcript</h2>
+          <div className="transcript" data-testid="session-transcript">
+            {turns.map((s) => (
+              <div key={s.event_id} className="turn">
+                <div className="msg msg-user">
+                  <div className="msg-role">user</div>
+                  <div className="msg-text">{preview(s.input, 'input', 600) || '—'}</div>
+                </div>
+                <div className="msg msg-assistant">
+                  <div className="msg-role">
+                    assistant <span className="muted small">· {s.model} · {fmtTime(s.start_time)}</span>
+                  </div>
+                  <div className="msg-text">{preview(s.output, 'output', 1200) || '—'}</div>
+                  <Link to={`/traces/${encodeURIComponent(s.trace_id)}?span=${encodeURIComponent(s.span_id)}`} className="small">
+                    open span →
+                  </Link>
+                </div>
+              </div>
+            ))}
+            {calls.data && turns.length === 0 && <p className="muted">No LLM calls in this session.</p>}
+          </div>
+        </section>
+      </div>
+    </div>
+  )
+}

@@ -1,0 +1,389 @@
+// Project settings: API keys (created keys are shown once), retention, members and roles, audit log.
+// Owners and admins see the actions; members and viewers see the same data read-only.
+import { useState } from 'react'
+import type { FormEvent } from 'react'
+import { adminPath, api, ApiError } from '../lib/api'
+import { fmtTime } from '../lib/format'
+import { useLoad } from '../lib/hooks'
+import { navigate } from '../lib/router'
+import { useSession } from '../session'
+import { CopyCode, EmptyState, ErrorBox, JsonView, Tabs } from '../components/ui'
+
+type Tab = 'keys' | 'project' | 'members' | 'audit'
+const TABS: [Tab, string][] = [
+  ['keys', 'API keys'],
+  ['project', 'Project'],
+  ['members', 'Members'],
+  ['audit', 'Audit log'],
+]
+
+/** Lists come as a bare array or wrapped ({items}, {keys}, {members}…): accept each. */
+export function asList<T>(value: unknown): T[] {
+  if (Array.isArray(value)) return value as T[]
+  if (value && typeof value === 'object') {
+    for (const k of ['items', 'keys', 'members', 'entries', 'events']) {
+      const v = (value as Record<string, unknown>)[k]
+      if (Array.isArray(v)) return v as T[]
+    }
+  }
+  return []
+}
+
+/** Times may be epoch µs, ms or s, or RFC 3339. */
+export function anyTime(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '—'
+  if (typeof value === 'number') {
+    const ms = value > 1e14 ? value / 1000 : value > 1e11 ? value : value * 1000
+    return fmtTime(ms)
+  }
+  return fmtTime(String(value))
+}
+
+export function Settings({ tab }: { tab: string }) {
+  const { canAdmin, project } = useSession()
+  const current = (TABS.find((t) => t[0] === tab)?.[0] ?? 'keys') as Tab
+  return (
+    <div className="page">
+      <header className="page-head">
+        <h1>Settings · {project.name}</h1>
+      </header>
+      <Tabs label="Settings" tabs={TABS} value={current} onChange={(t) => navigate(`/settings/${t}`)} />
+      {!canAdmin && (
+        <p className="notice" data-testid="readonly-notice">
+          Your role ({project.role}) can see these settings but not change them.
+        </p>
+      )}
+      {current === 'keys' && <Keys />}
+      {current === 'project' && <ProjectSettings />}
+      {current === 'members' && <Members />}
+      {current === 'audit' && <Audit />}
+    </div>
+  )
+}
+
+function AdminError({ error, onRetry }: { error: Error; onRetry: () => void }) {
+  const { mode } = useSession()
+  if (error instanceof ApiError && (error.status === 404 || error.status === 401) && mode.kind === 'key') {
+    return <p className="notice">Settings need a signed-in user: sign out and sign in with your email and password.</p>
+  }
+  if (error instanceof ApiError && error.status === 403) {
+    return (
+      <p className="notice" data-testid="forbidden-notice">
+        Your role cannot see this part of the settings.
+      </p>
+    )
+  }
+  return <ErrorBox error={error} onRetry={onRetry} />
+}
+
+interface KeyRow {
+  key_id: string
+  prefix?: string
+  scope?: string
+  name?: string
+  created_at?: number | string
+  last_used_at?: number | string | null
+  revoked_at?: number | string | null
+  expires_at?: number | string | null
+}
+
+function Keys() {
+  const { project, canAdmin } = useSession()
+  const pid = project.project_id
+  const keys = useLoad(`keys|${pid}`, (signal) => api<unknown>(adminPath(pid, '/keys'), { signal }))
+  const [created, setCreated] = useState<{ api_key: string; key_id: string } | null>(null)
+  const [error, setError] = useState<string | null>(null)
+  const [confirm, setConfirm] = useState<string | null>(null)
+
+  async function create(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    setError(null)
+    try {
+      const res = await api<{ api_key: string; key_id: string }>(adminPath(pid, '/keys'), {
+        method: 'POST',
+        body: { name: String(form.get('name') ?? ''), scope: String(form.get('scope') ?? 'ingest') },
+      })
+      setCreated(res)
+      keys.reload()
+      e.currentTarget?.reset()
+    } catch (err) {
+      setError((err as Error).message)
+    }
+  }
+  async function revoke(keyId: string) {
+    setError(null)
+    try {
+      await api(adminPath(pid, `/keys/${encodeURIComponent(keyId)}`), { method: 'DELETE' })
+      setConfirm(null)
+      keys.reload()
+    } catch (err) {
+      setError((err as Error).message)
+    }
+  }
+  const rows = asList<KeyRow>(keys.data)
+  return (
+    <section className="card">
+      {error && <div className="error-box" role="alert">{error}</div>}
+      {created && (
+        <div className="created-key" data-testid="created-key" role="status">
+          <strong>New key created. Copy it now: it is shown only once.</strong>
+          <CopyCode code={created.api_key} label="API key" />
+          <button type="button" className="btn small" onClick={() => setCreated(null)}>
+            Done
+          </button>
+        </div>
+      )}
+      {canAdmin && (
+        <form className="row form-inline" onSubmit={create} aria-label="Create an API key" data-testid="create-key-form">
+          <input name="name" placeholder="Key name (e.g. backend prod)" aria-label="Key name" />
+          <select name="scope" aria-label="Scope" defaultValue="ingest">
+            <option value="ingest">ingest: send events</option>
+            <option value="read">read: query</option>
+            <option value="admin">admin: send and query</option>
+          </select>
+          <button className="btn primary" type="submit">
+            Create key
+          </button>
+        </form>
+      )}
+      {keys.error && <AdminError error={keys.error} onRetry={keys.reload} />}
+      {keys.data !== null && rows.length === 0 && <EmptyState title="No API keys">{canAdmin ? <p>Create one above to send events.</p> : null}</EmptyState>}
+      {rows.length > 0 && (
+        <table className="table" data-testid="keys-table">
+          <thead>
+            <tr>
+              <th>Name</th>
+              <th>Key</th>
+              <th>Scope</th>
+              <th>Created</th>
+              <th>Last used</th>
+              <th>State</th>
+              {canAdmin && <th />}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((k) => (
+              <tr key={k.key_id} data-testid="key-row" data-key-id={k.key_id}>
+                <td>{k.name || <span className="muted">(unnamed)</span>}</td>
+                <td className="mono small">{k.prefix ? `lx_${k.prefix}_…` : k.key_id}</td>
+                <td>{k.scope}</td>
+                <td className="small">{anyTime(k.created_at)}</td>
+                <td className="small">{anyTime(k.last_used_at)}</td>
+                <td>{k.revoked_at ? <span className="badge status-error">revoked</span> : <span className="badge status-ok">active</span>}</td>
+                {canAdmin && (
+                  <td className="num">
+                    {!k.revoked_at &&
+                      (confirm === k.key_id ? (
+                        <>
+                          <button type="button" className="btn small danger" onClick={() => void revoke(k.key_id)}>
+                            Confirm revoke
+                          </button>{' '}
+                          <button type="button" className="btn small" onClick={() => setConfirm(null)}>
+                            Cancel
+                          </button>
+                        </>
+                      ) : (
+                        <button type="button" className="btn small" onClick={() => setConfirm(k.key_id)}>
+                          Revoke
+                        </button>
+                      ))}
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  )
+}
+
+function ProjectSettings() {
+  const { project, canAdmin } = useSession()
+  const pid = project.project_id
+  const settings = useLoad(`settings|${pid}`, (signal) => api<Record<string, unknown>>(adminPath(pid, '/settings'), { signal }))
+  const [msg, setMsg] = useState<string | null>(null)
+  async function save(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    const raw = String(form.get('retention_days') ?? '').trim()
+    setMsg(null)
+    try {
+      await api(adminPath(pid, '/settings'), { method: 'PATCH', body: { retention_days: raw === '' ? null : Number(raw) } })
+      setMsg('Saved.')
+      settings.reload()
+    } catch (err) {
+      setMsg((err as Error).message)
+    }
+  }
+  const data = settings.data ?? {}
+  const retention = (data.retention_days ?? (data.settings as Record<string, unknown> | undefined)?.retention_days) as number | null | undefined
+  return (
+    <section className="card">
+      {settings.error && <AdminError error={settings.error} onRetry={settings.reload} />}
+      <dl className="kv">
+        <dt>Project id</dt>
+        <dd className="mono">{pid}</dd>
+        <dt>Name</dt>
+        <dd>{project.name}</dd>
+      </dl>
+      {settings.data && (
+        <form className="form" onSubmit={save} aria-label="Retention" key={String(retention)}>
+          <label>
+            Retention (days; empty = keep forever)
+            <input name="retention_days" type="number" min={1} defaultValue={retention ?? ''} disabled={!canAdmin} />
+          </label>
+          {canAdmin && (
+            <button className="btn primary" type="submit">
+              Save
+            </button>
+          )}
+          {msg && <span className="muted">{msg}</span>}
+        </form>
+      )}
+      {settings.data && (
+        <details className="section">
+          <summary>All settings</summary>
+          <JsonView value={settings.data} />
+        </details>
+      )}
+    </section>
+  )
+}
+
+interface MemberRow {
+  user_id?: string
+  id?: string
+  email?: string
+  name?: string
+  role?: string
+  org_role?: string | null
+  project_role?: string | null
+}
+
+function Members() {
+  const { project, canAdmin } = useSession()
+  const pid = project.project_id
+  const members = useLoad(`members|${pid}`, (signal) => api<unknown>(adminPath(pid, '/members'), { signal }))
+  const [msg, setMsg] = useState<string | null>(null)
+  async function add(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    setMsg(null)
+    try {
+      await api(adminPath(pid, '/members'), { method: 'POST', body: { email: String(form.get('email')), role: String(form.get('role')) } })
+      members.reload()
+    } catch (err) {
+      setMsg((err as Error).message)
+    }
+  }
+  const rows = asList<MemberRow>(members.data)
+  return (
+    <section className="card">
+      {members.error && <AdminError error={members.error} onRetry={members.reload} />}
+      {canAdmin && (
+        <form className="row form-inline" onSubmit={add} aria-label="Add a member" data-testid="add-member-form">
+          <input name="email" type="email" placeholder="email@example.com" required aria-label="Email" />
+          <select name="role" aria-label="Role" defaultValue="member">
+            <option value="viewer">viewer</option>
+            <option value="member">member</option>
+            <option value="admin">admin</option>
+            <option value="owner">owner</option>
+          </select>
+          <button className="btn primary" type="submit">
+            Add member
+          </button>
+          {msg && <span className="err small">{msg}</span>}
+        </form>
+      )}
+      <table className="table" data-testid="members-table">
+        <thead>
+          <tr>
+            <th>Email</th>
+            <th>Name</th>
+            <th>Role</th>
+            <th>From</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((m) => (
+            <tr key={m.user_id ?? m.id ?? m.email}>
+              <td>{m.email}</td>
+              <td>{m.name || '—'}</td>
+              <td>{m.role}</td>
+              <td className="muted small">{m.project_role ? 'project' : m.org_role ? 'organisation' : '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  )
+}
+
+interface AuditRow {
+  id?: string | number
+  at?: number | string
+  actor_type?: string
+  actor_id?: string
+  actor_label?: string
+  action?: string
+  target_type?: string | null
+  target_id?: string | null
+  ip?: string
+  details?: unknown
+}
+
+function Audit() {
+  const { project } = useSession()
+  const pid = project.project_id
+  const [cursor, setCursor] = useState<string | null>(null)
+  const audit = useLoad(`audit|${pid}|${cursor}`, (signal) =>
+    api<{ items?: AuditRow[]; next_cursor?: string | null }>(adminPath(pid, '/audit'), { query: { limit: 100, cursor }, signal }),
+  )
+  const rows = asList<AuditRow>(audit.data)
+  return (
+    <section className="card">
+      {audit.error && <AdminError error={audit.error} onRetry={audit.reload} />}
+      {audit.data !== null && rows.length === 0 && <EmptyState title="No administrative changes recorded yet" />}
+      {rows.length > 0 && (
+        <table className="table" data-testid="audit-table">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Actor</th>
+              <th>Action</th>
+              <th>Target</th>
+              <th>Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r, i) => (
+              <tr key={r.id ?? i}>
+                <td className="small mono">{anyTime(r.at)}</td>
+                <td>
+                  {r.actor_label || r.actor_id || '—'} <span className="muted small">{r.actor_type}</span>
+                </td>
+                <td>{r.action}</td>
+                <td className="mono small">{r.target_id ? `${r.target_type ?? ''} ${r.target_id}` : '—'}</td>
+                <td className="small">{r.details ? <JsonView value={r.details} depth={2} /> : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div className="row">
+        {cursor && (
+          <button type="button" className="btn small" onClick={() => setCursor(null)}>
+            ← Newest
+          </button>
+        )}
+        {audit.data?.next_cursor && (
+          <button type="button" className="btn small" onClick={() => setCursor(audit.data?.next_cursor ?? null)}>
+            Older →
+          </button>
+        )}
+      </div>
+    </section>
+  )
+}

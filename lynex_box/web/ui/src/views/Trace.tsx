@@ -1,0 +1,456 @@
+// One trace: a waterfall of its spans as a foldable tree (virtualised: 30,000 spans stay fast),
+// and the selected span's details: conversation, tool calls, tokens, cost, errors, attributes.
+import { useEffect, useMemo, useRef, useState } from 'react'
+import type { ReactNode } from 'react'
+import { api, projectPath } from '../lib/api'
+import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime } from '../lib/format'
+import { useKeys, useLoad } from '../lib/hooks'
+import { spanToolCalls } from '../lib/messages'
+import { setParams, useLocation } from '../lib/router'
+import { ancestors, buildTree, descendantCount, visibleRows } from '../lib/tree'
+import type { SpanLike } from '../lib/tree'
+import { useSession } from '../session'
+import { ToolCallCard, ValueView } from '../components/Conversation'
+import { VirtualList } from '../components/VirtualList'
+import type { VirtualListHandle } from '../components/VirtualList'
+import { ErrorBox, JsonView, Link, StatusBadge } from '../components/ui'
+
+/** What the outline gives for every span (null values are left out by the server). */
+export interface OutlineSpan extends SpanLike {
+  name?: string | null
+  kind?: string | null
+  status?: string | null
+  model?: string | null
+  input_tokens?: number | null
+  output_tokens?: number | null
+  total_cost?: number | null
+  tool_calls?: unknown
+}
+
+/** One span with every column, loaded when it is selected. */
+export interface Span extends SpanLike {
+  event_id: string
+  trace_id: string
+  name: string | null
+  kind: string | null
+  status: string | null
+  status_message: string | null
+  provider: string | null
+  model: string | null
+  response_model: string | null
+  input_tokens: number | null
+  output_tokens: number | null
+  cached_tokens: number | null
+  reasoning_tokens: number | null
+  total_tokens: number | null
+  input_cost: number | null
+  output_cost: number | null
+  total_cost: number | null
+  cost_source: string | null
+  input: unknown
+  output: unknown
+  tool_calls: unknown
+  attributes: Record<string, unknown> | null
+  session_id: string | null
+  user_id: string | null
+  environment: string | null
+  release: string | null
+  tags: string[] | null
+  prompt_name: string | null
+  prompt_version: string | null
+  source: string | null
+}
+
+const ROW = 28
+const MAX_INDENT = 30
+
+export function TraceView({ traceId }: { traceId: string }) {
+  const { project } = useSession()
+  const res = useLoad(`${project.project_id}|${traceId}`, (signal) =>
+    api<{ trace_id: string; spans: OutlineSpan[] }>(projectPath(project.project_id, `/traces/${encodeURIComponent(traceId)}/outline`), { signal }),
+  )
+  if (res.error) {
+    return (
+      <div className="page">
+        <BackLink />
+        <ErrorBox error={res.error} onRetry={res.reload} />
+      </div>
+    )
+  }
+  if (!res.data) return <div className="page muted" data-testid="trace-loading">Loading trace…</div>
+  return <TraceBody spans={res.data.spans} traceId={traceId} />
+}
+
+function BackLink() {
+  return (
+    <Link to="/traces" className="back">
+      ← Traces
+    </Link>
+  )
+}
+
+function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }) {
+  const { project } = useSession()
+  const loc = useLocation()
+  const tree = useMemo(() => buildTree(spans), [spans])
+  const [folded, setFolded] = useState<Set<number>>(() => new Set())
+  const rows = useMemo(() => visibleRows(tree, folded), [tree, folded])
+  const spanParam = loc.params.get('span')
+  const found = spanParam ? spans.findIndex((s) => s.span_id === spanParam) : -1
+  const initial = found >= 0 ? found : (tree.roots[0] ?? 0)
+  const [sel, setSel] = useState(initial)
+  const list = useRef<VirtualListHandle>(null)
+  const [find, setFind] = useState('')
+  const total = useMemo(() => summarise(spans), [spans])
+  const results = useMemo(() => toolResultsById(spans), [spans])
+  const span = spans[sel]
+  const rowOfSel = rows.indexOf(sel)
+  const width = Math.max(1, tree.maxUs - tree.minUs)
+
+  useEffect(() => {
+    if (rowOfSel >= 0) list.current?.scrollToIndex(rowOfSel)
+  }, [rowOfSel])
+
+  function select(i: number) {
+    setSel(i)
+    const hidden = ancestors(tree, i).filter((a) => folded.has(a))
+    if (hidden.length) {
+      const next = new Set(folded)
+      hidden.forEach((a) => next.delete(a))
+      setFolded(next)
+    }
+    setParams({ span: spans[i].span_id })
+  }
+  function toggle(i: number) {
+    const next = new Set(folded)
+    if (next.has(i)) next.delete(i)
+    else next.add(i)
+    setFolded(next)
+  }
+  function step(d: number) {
+    const at = rows.indexOf(sel)
+    const next = rows[Math.max(0, Math.min(rows.length - 1, (at < 0 ? 0 : at) + d))]
+    if (next !== undefined) select(next)
+  }
+  function findNext() {
+    const q = find.trim().toLowerCase()
+    if (!q) return
+    for (let k = 1; k <= spans.length; k++) {
+      const i = (sel + k) % spans.length
+      if ((spans[i].name ?? '').toLowerCase().includes(q) || spans[i].span_id.toLowerCase() === q) {
+        select(i)
+        return
+      }
+    }
+  }
+  useKeys({
+    j: () => step(1),
+    k: () => step(-1),
+    ArrowDown: (e) => {
+      e.preventDefault()
+      step(1)
+    },
+    ArrowUp: (e) => {
+      e.preventDefault()
+      step(-1)
+    },
+    ArrowLeft: () => {
+      if (tree.children[sel].length && !folded.has(sel)) toggle(sel)
+      else {
+        const a = ancestors(tree, sel)
+        if (a.length) select(a[a.length - 1])
+      }
+    },
+    ArrowRight: () => {
+      if (folded.has(sel)) toggle(sel)
+    },
+  })
+
+  return (
+    <div className="page page-fill trace-page">
+      <header className="page-head">
+        <div>
+          <BackLink />
+          <h1 className="ellipsis" data-testid="trace-title">
+            {spans[tree.roots[0]]?.name ?? traceId}
+          </h1>
+          <div className="muted small mono">{traceId}</div>
+        </div>
+        <dl className="facts">
+          <Fact label="Start" value={fmtTime(spans[tree.roots[0]]?.start_time, true)} />
+          <Fact label="Duration" value={fmtDuration(width / 1000)} />
+          <Fact label="Spans" value={fmtInt(spans.length)} testId="trace-span-count" />
+          <Fact label="Tokens" value={`${fmtCompact(total.input)} / ${fmtCompact(total.output)}`} />
+          <Fact label="Cost" value={fmtCost(total.cost)} />
+          <Fact label="Errors" value={fmtInt(total.errors)} />
+        </dl>
+      </header>
+      <div className="trace-split">
+        <section className="waterfall" aria-label="Spans">
+          <div className="waterfall-tools">
+            <form
+              onSubmit={(e) => {
+                e.preventDefault()
+                findNext()
+              }}
+            >
+              <input value={find} onChange={(e) => setFind(e.target.value)} placeholder="Find span by name…" aria-label="Find span" />
+            </form>
+            <button type="button" className="btn small" onClick={() => setFolded(new Set())}>
+              Expand all
+            </button>
+            <button
+              type="button"
+              className="btn small"
+              onClick={() => setFolded(new Set(tree.roots.flatMap((r) => tree.children[r]).filter((i) => tree.children[i].length)))}
+            >
+              Collapse
+            </button>
+          </div>
+          <div className="waterfall-head">
+            <span>Span</span>
+            <span className="ticks">
+              {[0, 0.25, 0.5, 0.75, 1].map((f) => (
+                <span key={f} style={{ left: `${f * 100}%` }}>
+                  {fmtDuration((width * f) / 1000)}
+                </span>
+              ))}
+            </span>
+          </div>
+          <VirtualList
+            ref={list}
+            count={rows.length}
+            rowHeight={ROW}
+            label="Span tree"
+            testId="span-tree"
+            render={(r) => {
+              const i = rows[r]
+              const s = spans[i]
+              const d = tree.depth[i]
+              const kids = tree.children[i].length
+              const left = ((tree.startUs[i] - tree.minUs) / width) * 100
+              const w = Math.max(0.2, ((tree.endUs[i] - tree.startUs[i]) / width) * 100)
+              return (
+                <div
+                  className={`span-row ${i === sel ? 'selected' : ''} ${s.status === 'error' ? 'is-error' : ''}`}
+                  data-testid="span-row"
+                  onClick={() => select(i)}
+                  role="listitem"
+                  aria-selected={i === sel}
+                >
+                  <div className="span-label" style={{ paddingLeft: Math.min(d, MAX_INDENT) * 14 + 4 }}>
+                    {kids ? (
+                      <button
+                        type="button"
+                        className="fold"
+                        aria-label={folded.has(i) ? 'Expand' : 'Collapse'}
+                        onClick={(e) => {
+                          e.stopPropagation()
+                          toggle(i)
+                        }}
+                      >
+                        {folded.has(i) ? '▸' : '▾'}
+                      </button>
+                    ) : (
+                      <span className="fold" />
+                    )}
+                    {d > MAX_INDENT && <span className="muted small">{d}·</span>}
+                    <span className={`kind kind-${s.kind ?? 'span'}`}>{s.kind ?? 'span'}</span>
+                    <span className="ellipsis">{s.name ?? '(unnamed)'}</span>
+                    {folded.has(i) && <span className="muted small"> +{descendantCount(tree, i)}</span>}
+                  </div>
+                  <div className="span-bar-track">
+                    <div className={`span-bar kind-bar-${s.kind ?? 'span'}`} style={{ left: `${left}%`, width: `${w}%` }} />
+                    <span className="span-dur" style={{ left: `${Math.min(left + w, 88)}%` }}>
+                      {fmtDuration(s.duration_ms)}
+                    </span>
+                  </div>
+                </div>
+              )
+            }}
+          />
+        </section>
+        <section className="span-detail" aria-label="Span details" data-testid="span-detail">
+          {span && <LazySpanDetail pid={project.project_id} traceId={traceId} outline={span} results={results} />}
+        </section>
+      </div>
+    </div>
+  )
+}
+
+function Fact({ label, value, testId }: { label: string; value: ReactNode; testId?: string }) {
+  return (
+    <div className="fact">
+      <dt>{label}</dt>
+      <dd data-testid={testId}>{value}</dd>
+    </div>
+  )
+}
+
+function summarise(spans: OutlineSpan[]) {
+  let input = 0
+  let output = 0
+  let cost = 0
+  let errors = 0
+  for (const s of spans) {
+    input += s.input_tokens ?? 0
+    output += s.output_tokens ?? 0
+    cost += s.total_cost ?? 0
+    if (s.status === 'error') errors++
+  }
+  return { input, output, cost, errors }
+}
+
+/** Results of tool calls by call id, from tool spans, to show under the model's request. */
+function toolResultsById(spans: OutlineSpan[]): Map<string, unknown> {
+  const out = new Map<string, unknown>()
+  for (const s of spans) {
+    if (!s.tool_calls) continue
+    for (const c of spanToolCalls(s.tool_calls)) if (c.id && c.result !== undefined) out.set(c.id, c.result)
+  }
+  return out
+}
+
+const detailCache = new Map<string, Span>()
+
+/** Shows what the outline knows at once, then the whole span once it has loaded. */
+function LazySpanDetail({ pid, traceId, outline, results }: { pid: string; traceId: string; outline: OutlineSpan; results: Map<string, unknown> }) {
+  const cacheKey = `${pid}|${traceId}|${outline.span_id}`
+  const res = useLoad(cacheKey, async (signal) => {
+    const hit = detailCache.get(cacheKey)
+    if (hit) return hit
+    const span = await api<Span>(projectPath(pid, `/traces/${encodeURIComponent(traceId)}/spans/${encodeURIComponent(outline.span_id)}`), { signal })
+    if (detailCache.size > 500) detailCache.clear()
+    detailCache.set(cacheKey, span)
+    return span
+  })
+  const full = res.data && res.data.span_id === outline.span_id ? res.data : null
+  if (res.error && !full) return <ErrorBox error={res.error} onRetry={res.reload} />
+  return <SpanDetail span={full ?? (outline as unknown as Span)} results={results} loading={!full} />
+}
+
+function SpanDetail({ span, results, loading }: { span: Span; results: Map<string, unknown>; loading: boolean }) {
+  const calls = spanToolCalls(span.tool_calls)
+  const attrs = span.attributes ?? {}
+  const params = (attrs as Record<string, unknown>).model_parameters
+  const errorType = (attrs as Record<string, unknown>)['error.type']
+  return (
+    <div className="detail" key={span.span_id}>
+      <div className="detail-head">
+        <span className={`kind kind-${span.kind ?? 'span'}`}>{span.kind ?? 'span'}</span>
+        <h2 className="ellipsis" data-testid="span-name">
+          {span.name ?? '(unnamed)'}
+        </h2>
+        <StatusBadge status={span.status} />
+      </div>
+      <dl className="kv">
+        <dt>Start</dt>
+        <dd className="mono small">{fmtTime(span.start_time, true)}</dd>
+        <dt>Duration</dt>
+        <dd>{fmtDuration(span.duration_ms)}</dd>
+        {span.model && (
+          <>
+            <dt>Model</dt>
+            <dd>
+              {span.provider ? `${span.provider} · ` : ''}
+              {span.model}
+              {span.response_model && span.response_model !== span.model ? ` → ${span.response_model}` : ''}
+            </dd>
+          </>
+        )}
+        {(span.input_tokens != null || span.output_tokens != null) && (
+          <>
+            <dt>Tokens</dt>
+            <dd data-testid="span-tokens">
+              {fmtInt(span.input_tokens ?? 0)} in · {fmtInt(span.output_tokens ?? 0)} out
+              {span.cached_tokens ? ` · ${fmtInt(span.cached_tokens)} cached` : ''}
+              {span.reasoning_tokens ? ` · ${fmtInt(span.reasoning_tokens)} reasoning` : ''}
+            </dd>
+          </>
+        )}
+        {span.total_cost != null && (
+          <>
+            <dt>Cost</dt>
+            <dd data-testid="span-cost">
+              {fmtCost(span.total_cost)} <span className="muted small">({fmtCost(span.input_cost)} in · {fmtCost(span.output_cost)} out · {span.cost_source})</span>
+            </dd>
+          </>
+        )}
+        {span.prompt_name && (
+          <>
+            <dt>Prompt</dt>
+            <dd>
+              <Link to={`/prompts?name=${encodeURIComponent(span.prompt_name)}`}>
+                {span.prompt_name} v{span.prompt_version}
+              </Link>
+            </dd>
+          </>
+        )}
+        {span.tags && span.tags.length > 0 && (
+          <>
+            <dt>Tags</dt>
+            <dd>
+              {span.tags.map((t) => (
+                <span key={t} className="tag">
+                  {t}
+                </span>
+              ))}
+            </dd>
+          </>
+        )}
+        <dt>Span id</dt>
+        <dd className="mono small">{span.span_id}</dd>
+      </dl>
+      {loading && <div className="muted small">Loading span…</div>}
+      {span.status === 'error' && (
+        <div className="error-box" data-testid="span-error">
+          <strong>{typeof errorType === 'string' ? errorType : 'Error'}:</strong> {span.status_message ?? 'failed'}
+        </div>
+      )}
+      {params !== undefined && params !== null && (
+        <Section title="Model parameters">
+          <JsonView value={params} />
+        </Section>
+      )}
+      {!loading && (
+        <>
+          <Section title="Input">
+            <ValueView value={span.input} side="input" />
+          </Section>
+          <Section title="Output">
+            <ValueView value={span.output} side="output" />
+          </Section>
+        </>
+      )}
+      {calls.length > 0 && (
+        <Section title={`Tool calls (${calls.length})`}>
+          {calls.map((c, i) => (
+            <ToolCallCard key={c.id ?? i} call={c} result={c.result ?? (c.id ? results.get(c.id) : undefined)} />
+          ))}
+        </Section>
+      )}
+      {!loading && (
+        <Section title="Attributes" open={false}>
+          <JsonView value={attrs} />
+        </Section>
+      )}
+      {!loading && <Section title="Context" open={false}>
+        <JsonView
+          value={{
+            trace_id: span.trace_id, parent_span_id: span.parent_span_id, event_id: span.event_id, user_id: span.user_id,
+            session_id: span.session_id, environment: span.environment, release: span.release, source: span.source,
+          }}
+        />
+      </Section>}
+    </div>
+  )
+}
+
+function Section({ title, children, open = true }: { title: string; children: ReactNode; open?: boolean }) {
+  return (
+    <details className="section" open={open}>
+      <summary>{title}</summary>
+      <div className="section-body">{children}</div>
+    </details>
+  )
+}

@@ -1,0 +1,94 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a real, seeded `lynex-box run`.
+
+One server and one browser serve the whole module set (seeding 30,000 spans once keeps the run short);
+each test gets a fresh browser context (its own cookies and storage) and leaves a screenshot in its
+tmp_path. `playwright install` is never used: the browser is /usr/bin/chromium (scripts/test.sh
+installs it).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.server import RunningServer
+from tests.ui import seed as seeding
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--headless=new",
+]
+
+if not os.path.exists(CHROMIUM):
+    pytest.skip("Debian chromium is not installed (scripts/test.sh installs it)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+class UI:
+    """The seeded server, its first-start credentials and the seed, for the tests."""
+
+    def __init__(self, server: RunningServer, seed: seeding.Seed) -> None:
+        self.server = server
+        self.seed = seed
+        self.url = server.url
+        self.creds: dict[str, Any] = server.creds
+
+    def login(self, page: Any, email: str | None = None, password: str | None = None) -> None:
+        """Sign in through the login form (email and password; the first admin by default)."""
+        page.goto(f"{self.url}/ui/")
+        page.get_by_label("Email").fill(email or self.creds["admin_email"])
+        page.get_by_label("Password").fill(password or self.creds["admin_password"])
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_test_id("whoami").wait_for()
+
+    def admin_client(self) -> httpx.Client:
+        """An httpx client logged in as the first admin, sending the CSRF header on writes."""
+        client = httpx.Client(base_url=self.url, timeout=30)
+        login = {"email": self.creds["admin_email"], "password": self.creds["admin_password"]}
+        r = client.post("/api/auth/login", json=login)
+        assert r.status_code == 200, r.text
+        client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+        return client
+
+
+@pytest.fixture(scope="session")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
+    server = RunningServer(tmp_path_factory.mktemp("ui") / "data").start()
+    try:
+        yield UI(server, seeding.load(server))
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    """A page in a fresh context; its screenshot lands in tmp_path/screenshot.png after the test."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    pg.screenshot(path=str(tmp_path / "screenshot.png"))
+    context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"

@@ -36,6 +36,8 @@ def _params(names: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
 _PROJECT = {"name": "project_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_TRACE = {"name": "trace_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_PROMPT_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 _LIST = {"type": "object", "properties": {"items": {"type": "array"}, "next_cursor": {"type": ["string", "null"]}}}
 
 
@@ -104,7 +106,51 @@ def openapi_document() -> dict[str, Any]:
                 [{"name": "trace_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 {"type": "object", "properties": {"trace_id": {"type": "string"}, "spans": {"type": "array"}}},
             ),
+            "/v1/projects/{project_id}/traces/{trace_id}/outline": _get(
+                "A trace's spans with the columns of its waterfall only (null values left out)",
+                [_TRACE],
+                {"type": "object", "properties": {"trace_id": {"type": "string"}, "spans": {"type": "array"}}},
+            ),
+            "/v1/projects/{project_id}/traces/{trace_id}/spans/{span_id}": _get(
+                "One span of a trace with every column",
+                [_TRACE, {"name": "span_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                {"type": "object"},
+            ),
             "/v1/projects/{project_id}/spans": _get("Spans, newest first", lists, _LIST),
+            "/v1/projects/{project_id}/prompts": {
+                **_get("Prompt versions seen in spans or registered, with their metrics", _params(_FILTERS[:2]), _LIST),
+                "post": {
+                    "summary": "Register a prompt version's template text (immutable): {name, template, version?}",
+                    "security": [{"bearer": []}],
+                    "parameters": [_PROJECT],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["name", "template"],
+                                    "properties": {
+                                        "name": {"type": "string"},
+                                        "template": {"type": "string"},
+                                        "version": {"type": ["string", "integer"]},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {"description": "registered"},
+                        "200": {"description": "already registered with the same text"},
+                        **{str(code): _ERROR for code in (400, 401, 403, 409)},
+                    },
+                },
+            },
+            "/v1/projects/{project_id}/prompts/{name}/versions": _get(
+                "One prompt's versions with their templates and metrics",
+                [_PROMPT_NAME, *_params(_FILTERS[:2])],
+                {"type": "object", "properties": {"name": {"type": "string"}, "items": {"type": "array"}}},
+            ),
             "/v1/projects/{project_id}/metrics": _get(
                 "Counts, errors, tokens, cost and latency percentiles over time",
                 _params(
@@ -112,6 +158,8 @@ def openapi_document() -> dict[str, Any]:
                         *_FILTERS,
                         ("interval", "30s, 5m, 1h, 1d; none = one point"),
                         ("group_by", "model, provider, name, user_id, environment, kind, session_id, prompt_name"),
+                        ("top", "keep the N groups ranked highest by top_by"),
+                        ("top_by", "total_cost (default), count or errors"),
                     ]
                 ),
                 {"type": "object", "properties": {"series": {"type": "array"}}},

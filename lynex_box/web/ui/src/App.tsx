@@ -27,7 +27,7 @@ const NAV: [string, string, string][] = [
   ['/users', 'Users', 'u'],
   ['/prompts', 'Prompts', 'p'],
   ['/settings', 'Settings', ','],
-  ['/start', 'Get started', 'g'],
+  ['/start', 'Get started', 'n'],
 ]
 
 async function loadSession(): Promise<Boot> {
@@ -79,6 +79,7 @@ export default function App() {
   const [projectId, setProjectId] = useStored<string | null>('lynex.project', null)
   const loc = useLocation()
   const gPressed = useRef(false)
+  const [help, setHelp] = useState(false)
 
   useEffect(() => {
     document.documentElement.dataset.theme = theme
@@ -113,6 +114,8 @@ export default function App() {
   }, [boot, projectId, setProjectId, logout])
 
   useKeys({
+    '?': () => setHelp((h) => !h),
+    Escape: () => setHelp(false),
     g: () => {
       gPressed.current = true
       window.setTimeout(() => (gPressed.current = false), 1200)
@@ -212,7 +215,41 @@ export default function App() {
         <main className="main" key={session.project.project_id}>
           <View path={loc.path} />
         </main>
+        {help && <ShortcutHelp onClose={() => setHelp(false)} />}
       </div>
     </SessionContext.Provider>
+  )
+}
+
+function ShortcutHelp({ onClose }: { onClose: () => void }) {
+  const rows: [string, string][] = [
+    ...NAV.map(([, label, key]): [string, string] => [`g ${key}`, `Go to ${label}`]),
+    ['/', 'Search traces'],
+    ['j / k, ↑ / ↓', 'Move in a list or the span tree'],
+    ['Enter', 'Open the selected trace'],
+    ['← / →', 'Fold / unfold a span'],
+    ['?', 'This help'],
+  ]
+  return (
+    <div className="overlay" role="dialog" aria-modal="true" aria-label="Keyboard shortcuts" onClick={onClose}>
+      <div className="card overlay-card" onClick={(e) => e.stopPropagation()}>
+        <h2>Keyboard shortcuts</h2>
+        <table className="table">
+          <tbody>
+            {rows.map(([k, v]) => (
+              <tr key={k}>
+                <td>
+                  <kbd>{k}</kbd>
+                </td>
+                <td>{v}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <button type="button" className="btn" onClick={onClose} autoFocus>
+          Close
+        </button>
+      </div>
+    </div>
   )
 }

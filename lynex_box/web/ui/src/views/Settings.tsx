@@ -2,17 +2,18 @@
 // Owners and admins see the actions; members and viewers see the same data read-only.
 import { useState } from 'react'
 import type { FormEvent } from 'react'
-import { adminPath, api, ApiError } from '../lib/api'
+import { adminPath, api, ApiError, projectPath } from '../lib/api'
 import { fmtTime } from '../lib/format'
 import { useLoad } from '../lib/hooks'
 import { navigate } from '../lib/router'
 import { useSession } from '../session'
 import { CopyCode, EmptyState, ErrorBox, JsonView, Tabs } from '../components/ui'
 
-type Tab = 'keys' | 'project' | 'members' | 'audit'
+type Tab = 'keys' | 'project' | 'prices' | 'members' | 'audit'
 const TABS: [Tab, string][] = [
   ['keys', 'API keys'],
   ['project', 'Project'],
+  ['prices', 'Model prices'],
   ['members', 'Members'],
   ['audit', 'Audit log'],
 ]
@@ -55,6 +56,7 @@ export function Settings({ tab }: { tab: string }) {
       )}
       {current === 'keys' && <Keys />}
       {current === 'project' && <ProjectSettings />}
+      {current === 'prices' && <Prices />}
       {current === 'members' && <Members />}
       {current === 'audit' && <Audit />}
     </div>
@@ -384,6 +386,106 @@ function Audit() {
           </button>
         )}
       </div>
+    </section>
+  )
+}
+
+interface PriceRow {
+  model: string
+  provider: string | null
+  input_per_mtok: number | null
+  output_per_mtok: number | null
+  cache_read_per_mtok: number | null
+  cache_write_per_mtok: number | null
+}
+
+/** Custom prices (USD per million tokens) that override the price library for spans ingested from now on. */
+function Prices() {
+  const { project, canAdmin, mode } = useSession()
+  const pid = project.project_id
+  const prices = useLoad(`prices|${pid}`, (signal) => api<unknown>(projectPath(pid, '/prices'), { signal, quiet: true }))
+  const [msg, setMsg] = useState<string | null>(null)
+  const rows = asList<PriceRow>(prices.data)
+  const num = (v: FormDataEntryValue | null) => (v === null || String(v).trim() === '' ? null : Number(v))
+  async function save(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const f = new FormData(e.currentTarget)
+    setMsg(null)
+    try {
+      const price = {
+        model: String(f.get('model') ?? ''), provider: String(f.get('provider') ?? '') || null,
+        input_per_mtok: num(f.get('input_per_mtok')), output_per_mtok: num(f.get('output_per_mtok')),
+      }
+      await api(projectPath(pid, '/prices'), { method: 'PUT', body: { prices: [price] } })
+      prices.reload()
+    } catch (err) {
+      setMsg((err as Error).message)
+    }
+  }
+  async function remove(p: PriceRow) {
+    try {
+      await api(projectPath(pid, '/prices'), { method: 'DELETE', query: { model: p.model, provider: p.provider } })
+      prices.reload()
+    } catch (err) {
+      setMsg((err as Error).message)
+    }
+  }
+  if (prices.error && mode.kind === 'session' && prices.error instanceof ApiError && prices.error.status === 401) {
+    return (
+      <section className="card">
+        <p className="notice">Custom prices are managed with an admin API key of this project for now (<code>PUT /v1/projects/{pid}/prices</code>).</p>
+      </section>
+    )
+  }
+  return (
+    <section className="card">
+      {prices.error && <AdminError error={prices.error} onRetry={prices.reload} />}
+      <p className="muted small">USD per million tokens. They replace the price library for this project's spans ingested from now on; stored spans keep their cost.</p>
+      {canAdmin && (
+        <form className="row form-inline" onSubmit={save} aria-label="Set a model price">
+          <input name="model" placeholder="model (e.g. gpt-4o)" required aria-label="Model" />
+          <input name="provider" placeholder="provider (optional)" aria-label="Provider" />
+          <input name="input_per_mtok" placeholder="input $/M" inputMode="decimal" aria-label="Input price per million tokens" />
+          <input name="output_per_mtok" placeholder="output $/M" inputMode="decimal" aria-label="Output price per million tokens" />
+          <button className="btn primary" type="submit">
+            Save price
+          </button>
+          {msg && <span className="err small">{msg}</span>}
+        </form>
+      )}
+      {prices.data !== null && rows.length === 0 && <EmptyState title="No custom prices: the price library applies" />}
+      {rows.length > 0 && (
+        <table className="table">
+          <thead>
+            <tr>
+              <th>Model</th>
+              <th>Provider</th>
+              <th className="num">Input $/M</th>
+              <th className="num">Output $/M</th>
+              <th className="num">Cache read $/M</th>
+              {canAdmin && <th />}
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((p) => (
+              <tr key={`${p.provider}|${p.model}`}>
+                <td>{p.model}</td>
+                <td>{p.provider ?? '—'}</td>
+                <td className="num">{p.input_per_mtok ?? '—'}</td>
+                <td className="num">{p.output_per_mtok ?? '—'}</td>
+                <td className="num">{p.cache_read_per_mtok ?? '—'}</td>
+                {canAdmin && (
+                  <td className="num">
+                    <button type="button" className="btn small" onClick={() => void remove(p)}>
+                      Remove
+                    </button>
+                  </td>
+                )}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   )
 }

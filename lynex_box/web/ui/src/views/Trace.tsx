@@ -89,8 +89,24 @@ function BackLink() {
   )
 }
 
+export interface Score {
+  id: string
+  span_id: string | null
+  name: string
+  value: number | null
+  string_value: string | null
+  comment: string | null
+  source: string | null
+}
+
 function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }) {
   const { project } = useSession()
+  const scoreRes = useLoad(`scores|${project.project_id}|${traceId}`, (signal) =>
+    api<{ items: Score[] }>(projectPath(project.project_id, '/scores'), { query: { trace_id: traceId, limit: 200 }, signal, quiet: true }).catch(
+      () => ({ items: [] as Score[] }),
+    ),
+  )
+  const scores = scoreRes.data?.items ?? []
   const loc = useLocation()
   const tree = useMemo(() => buildTree(spans), [spans])
   const [folded, setFolded] = useState<Set<number>>(() => new Set())
@@ -271,7 +287,15 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
           />
         </section>
         <section className="span-detail" aria-label="Span details" data-testid="span-detail">
-          {span && <LazySpanDetail pid={project.project_id} traceId={traceId} outline={span} results={results} />}
+          {span && (
+            <LazySpanDetail
+              pid={project.project_id}
+              traceId={traceId}
+              outline={span}
+              results={results}
+              scores={scores.filter((x) => x.span_id === span.span_id || (!x.span_id && sel === tree.roots[0]))}
+            />
+          )}
         </section>
       </div>
     </div>
@@ -314,7 +338,7 @@ function toolResultsById(spans: OutlineSpan[]): Map<string, unknown> {
 const detailCache = new Map<string, Span>()
 
 /** Shows what the outline knows at once, then the whole span once it has loaded. */
-function LazySpanDetail({ pid, traceId, outline, results }: { pid: string; traceId: string; outline: OutlineSpan; results: Map<string, unknown> }) {
+function LazySpanDetail({ pid, traceId, outline, results, scores }: { pid: string; traceId: string; outline: OutlineSpan; results: Map<string, unknown>; scores: Score[] }) {
   const cacheKey = `${pid}|${traceId}|${outline.span_id}`
   const res = useLoad(cacheKey, async (signal) => {
     const hit = detailCache.get(cacheKey)
@@ -326,10 +350,10 @@ function LazySpanDetail({ pid, traceId, outline, results }: { pid: string; trace
   })
   const full = res.data && res.data.span_id === outline.span_id ? res.data : null
   if (res.error && !full) return <ErrorBox error={res.error} onRetry={res.reload} />
-  return <SpanDetail span={full ?? (outline as unknown as Span)} results={results} loading={!full} />
+  return <SpanDetail span={full ?? (outline as unknown as Span)} results={results} loading={!full} scores={scores} />
 }
 
-function SpanDetail({ span, results, loading }: { span: Span; results: Map<string, unknown>; loading: boolean }) {
+function SpanDetail({ span, results, loading, scores }: { span: Span; results: Map<string, unknown>; loading: boolean; scores: Score[] }) {
   const calls = spanToolCalls(span.tool_calls)
   const attrs = span.attributes ?? {}
   const params = (attrs as Record<string, unknown>).model_parameters
@@ -406,6 +430,22 @@ function SpanDetail({ span, results, loading }: { span: Span; results: Map<strin
         <div className="error-box" data-testid="span-error">
           <strong>{typeof errorType === 'string' ? errorType : 'Error'}:</strong> {span.status_message ?? 'failed'}
         </div>
+      )}
+      {scores.length > 0 && (
+        <Section title={`Scores (${scores.length})`}>
+          <table className="table" data-testid="scores">
+            <tbody>
+              {scores.map((sc) => (
+                <tr key={sc.id}>
+                  <td>{sc.name}</td>
+                  <td className="num">{sc.string_value ?? sc.value}</td>
+                  <td className="muted small">{sc.source}</td>
+                  <td className="small">{sc.comment}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Section>
       )}
       {params !== undefined && params !== null && (
         <Section title="Model parameters">

@@ -60,16 +60,23 @@ def test_create_and_revoke_an_api_key(ui: UI, page: Any, tmp_path: Path) -> None
     page.get_by_test_id("audit-table").get_by_text("key.revoked").first.wait_for()
 
 
-def test_viewer_cannot_see_settings_actions(ui: UI, page: Any, tmp_path: Path) -> None:
+def test_viewer_cannot_see_settings_actions(ui: UI, browser: Any, page: Any, tmp_path: Path) -> None:
     email, password = f"viewer-{secrets.token_hex(3)}@example.com", secrets.token_urlsafe(16)
-    admin = ui.admin_client()
+    # an admin creates an invitation link in the members tab
+    admin_context = browser.new_context(viewport={"width": 1440, "height": 900})
     try:
-        org_id = admin.get("/api/auth/me").json()["orgs"][0]["id"]
-        r = admin.post(f"/api/orgs/{org_id}/invitations", json={"role": "viewer", "email": email})
-        assert r.status_code == 201, r.text
-        token = r.json()["token"]
+        admin = admin_context.new_page()
+        ui.login(admin)
+        admin.goto(f"{ui.url}/ui/settings/members")
+        admin.get_by_text("Invite someone new to the organisation").click()
+        admin.get_by_label("Invitee email").fill(email)
+        admin.get_by_label("Invitee role").select_option("viewer")
+        admin.get_by_role("button", name="Create invitation link").click()
+        link = admin.get_by_test_id("invite-link").locator("pre code").inner_text().strip()
     finally:
-        admin.close()
+        admin_context.close()
+    assert link.endswith("/invite#" + link.split("#", 1)[1]) and link.split("#", 1)[1].startswith("lxi_")
+    token = link.split("#", 1)[1]
     # the invitation link opens the UI, which creates the account and signs the viewer in
     page.goto(f"{ui.url}/invite#{token}")
     page.get_by_label("Choose a password").fill(password)

@@ -284,6 +284,7 @@ function Members() {
   return (
     <section className="card">
       {members.error && <AdminError error={members.error} onRetry={members.reload} />}
+      {canAdmin && project.org_id && <Invite orgId={project.org_id} />}
       {canAdmin && (
         <form className="row form-inline" onSubmit={add} aria-label="Add a member" data-testid="add-member-form">
           <input name="email" type="email" placeholder="email@example.com" required aria-label="Email" />
@@ -487,5 +488,48 @@ function Prices() {
         </table>
       )}
     </section>
+  )
+}
+
+/** An invitation link for someone without an account (shown once; it is not sent by email). */
+function Invite({ orgId }: { orgId: string }) {
+  const [link, setLink] = useState<string | null>(null)
+  const [msg, setMsg] = useState<string | null>(null)
+  async function invite(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    setMsg(null)
+    try {
+      const res = await api<{ url: string }>(`/api/orgs/${encodeURIComponent(orgId)}/invitations`, {
+        method: 'POST',
+        body: { email: String(form.get('email') ?? ''), role: String(form.get('role') ?? 'viewer') },
+      })
+      setLink(res.url)
+    } catch (err) {
+      setMsg((err as Error).message)
+    }
+  }
+  return (
+    <details className="section">
+      <summary>Invite someone new to the organisation</summary>
+      <form className="row form-inline" onSubmit={invite} aria-label="Invite">
+        <input name="email" type="email" placeholder="email@example.com" required aria-label="Invitee email" />
+        <select name="role" aria-label="Invitee role" defaultValue="viewer">
+          <option value="viewer">viewer</option>
+          <option value="member">member</option>
+          <option value="admin">admin</option>
+        </select>
+        <button className="btn" type="submit">
+          Create invitation link
+        </button>
+        {msg && <span className="err small">{msg}</span>}
+      </form>
+      {link && (
+        <div className="created-key" role="status" data-testid="invite-link">
+          <strong>Send this link to the person you invite. It is shown only once.</strong>
+          <CopyCode code={link} label="invitation link" />
+        </div>
+      )}
+    </details>
   )
 }

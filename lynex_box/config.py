@@ -88,6 +88,51 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LifecycleSettings:
+    """[lifecycle]: compaction, retention, deletion, offload, the bucket cache, backups and the disk guard."""
+
+    compaction_interval_s: float = field(default=300.0, metadata=_rng(1))
+    compaction_min_segments: int = field(default=4, metadata=_rng(2))
+    compaction_small_bytes: int = field(default=64 * 1024 * 1024, metadata=_rng(1))
+    compaction_max_bytes: int = field(default=512 * 1024 * 1024, metadata=_rng(1024))
+    compaction_window_s: int = field(default=86_400, metadata=_rng(60))
+    grace_period_s: float = field(default=300.0, metadata=_rng(0))
+    retention_days: int = field(default=0, metadata=_rng(0, 36_500))
+    retention_interval_s: float = field(default=3600.0, metadata=_rng(1))
+    deletion_max_delay_s: float = field(default=3600.0, metadata=_rng(4))
+    hot_window_s: int = field(default=7 * 86_400, metadata=_rng(0))
+    offload_interval_s: float = field(default=300.0, metadata=_rng(1))
+    cache_max_bytes: int = field(default=2 * 1024 * 1024 * 1024, metadata=_rng(1024 * 1024))
+    backup_interval_s: float = field(default=86_400.0, metadata=_rng(0))
+    backup_keep: int = field(default=7, metadata=_rng(1))
+    backup_dir: str = ""
+    disk_pressure_free_bytes: int = field(default=2 * 1024 * 1024 * 1024, metadata=_rng(0))
+    disk_check_interval_s: float = field(default=15.0, metadata=_rng(1))
+    export_chunk_s: int = field(default=3600, metadata=_rng(60))
+    threads: int = field(default=1, metadata=_rng(1, 64))
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSettings:
+    """[bucket]: where offloaded segments and backups go; `type = "none"` keeps everything local."""
+
+    type: Literal["none", "s3", "directory"] = "none"
+    bucket: str = ""
+    endpoint: str = ""
+    region: str = "us-east-1"
+    prefix: str = ""
+    path_style: bool = True
+    access_key_id: str = ""
+    secret_access_key: str = field(default="", repr=False)
+    allow_http: bool = False
+    directory: str = ""
+    node_id: str = ""
+    timeout_s: float = field(default=10.0, metadata=_rng(0.1))
+    transfer_timeout_s: float = field(default=600.0, metadata=_rng(1))
+    retries: int = field(default=3, metadata=_rng(0, 20))
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration; each field is one section of lynex.toml."""
 
@@ -98,6 +143,8 @@ class Settings:
     query: QuerySettings = field(default_factory=QuerySettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    bucket: BucketSettings = field(default_factory=BucketSettings)
 
     @property
     def data_dir(self) -> Path:

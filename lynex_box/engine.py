@@ -20,6 +20,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from lynex_box.config import Settings
+from lynex_box.lifecycle import Lifecycle
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
 from lynex_box.pipeline.dedupe import RecentIds
@@ -65,6 +66,8 @@ def seed_recent_ids(store: SpanStore, recent: RecentIds) -> None:
     for entry in sorted(store.segment_entries(), key=lambda e: e.created_at, reverse=True):
         if total >= recent.capacity:
             break
+        if entry.location != "local":
+            continue  # offloaded: old, and not worth a download at start-up
         ids = pq.read_table(store.data_dir / entry.path, columns=["event_id"]).column(0).to_pylist()
         chunks.append(ids)
         total += len(ids)
@@ -98,6 +101,10 @@ class Engine:
             batch_records=settings.pipeline.batch_records,
         )
         self.query = QueryEngine(self.store, settings.query)
+        self.lifecycle = Lifecycle(
+            settings, self.meta, self.catalog, self.store, self.query,
+            durable_lsn=lambda: self.wal.durable_lsn, flush=self.store.flush,
+        )  # fmt: skip
         self.pipeline.process_available()  # replay: the head is whole before the first query
         self._closed = False
 
@@ -156,6 +163,7 @@ class Engine:
         self._closed = True
         self.pipeline.process_available()
         self.store.flush()
+        self.lifecycle.close()
         self.wal.close()
         self.query.close()
         self.meta.close()

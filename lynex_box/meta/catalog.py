@@ -36,12 +36,37 @@ class SegmentEntry:
     schema_version: int = 1
     created_at: int = 0
     trace_bloom: bytes | None = None
+    remote_key: str | None = None
+    checksum: str | None = None
 
 
 _COLUMNS = (
     "id, project_id, path, min_time, max_time, row_count, bytes, level, location, "
-    "wal_from, wal_to, schema_version, created_at, trace_bloom"
+    "wal_from, wal_to, schema_version, created_at, trace_bloom, remote_key, checksum"
 )
+_PLACEHOLDERS = ", ".join("?" * len(_COLUMNS.split(",")))
+
+
+@dataclass(frozen=True, slots=True)
+class DeletingEntry:
+    """A row in state `deleting`: its files go once the grace period after `deleting_at` is over."""
+
+    id: str
+    path: str
+    location: str
+    remote_key: str | None
+    deleting_at: int
+
+
+def _insert(conn: apsw.Connection, e: SegmentEntry) -> None:
+    conn.execute(
+        f"INSERT INTO segments ({_COLUMNS}) VALUES ({_PLACEHOLDERS})",
+        (
+            e.id, e.project_id, e.path, e.min_time, e.max_time, e.row_count, e.bytes,
+            e.level, e.location, e.wal_from, e.wal_to, e.schema_version, e.created_at,
+            e.trace_bloom, e.remote_key, e.checksum,
+        ),
+    )  # fmt: skip
 
 
 class Catalog:
@@ -66,14 +91,7 @@ class Catalog:
                     f"publish of WAL {wal_from}..{wal_to} would leave a {kind}: consumed is {consumed}"
                 )
             for e in entries:
-                conn.execute(
-                    f"INSERT INTO segments ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        e.id, e.project_id, e.path, e.min_time, e.max_time, e.row_count, e.bytes,
-                        e.level, e.location, e.wal_from, e.wal_to, e.schema_version, e.created_at,
-                        e.trace_bloom,
-                    ),
-                )  # fmt: skip
+                _insert(conn, e)
             conn.execute("UPDATE wal_progress SET consumed_lsn = ? WHERE id = 1", (wal_to,))
 
         self.db.write(tx)
@@ -82,3 +100,45 @@ class Catalog:
         """Every published segment, oldest first."""
         rows = self.db.read(f"SELECT {_COLUMNS} FROM segments WHERE state = 'published' ORDER BY min_time, id")
         return [SegmentEntry(*row) for row in rows]
+
+    def replace(self, old_ids: list[str], new_entries: list[SegmentEntry], now_us: int) -> None:
+        """In one transaction: mark `old_ids` as `deleting` and publish `new_entries`.
+
+        Refuses (CatalogConflict, nothing changed) if any old id is no longer published: another compaction,
+        rewrite or offload replaced it first. The WAL position is untouched: the rows move, none arrive.
+        """
+
+        def tx(conn: apsw.Connection) -> None:
+            for segment_id in old_ids:
+                found = list(conn.execute("SELECT state FROM segments WHERE id = ?", (segment_id,)))
+                if not found or found[0][0] != "published":
+                    raise CatalogConflict(f"segment {segment_id} is no longer published; its replacement is void")
+                conn.execute(
+                    "UPDATE segments SET state = 'deleting', deleting_at = ? WHERE id = ?", (now_us, segment_id)
+                )
+            for e in new_entries:
+                _insert(conn, e)
+
+        self.db.write(tx)
+
+    def deleting(self) -> list[DeletingEntry]:
+        """Rows marked for deletion, oldest mark first."""
+        rows = self.db.read(
+            "SELECT id, path, location, remote_key, coalesce(deleting_at, 0) FROM segments "
+            "WHERE state = 'deleting' ORDER BY deleting_at, id"
+        )
+        return [DeletingEntry(*row) for row in rows]
+
+    def forget(self, segment_id: str) -> None:
+        """Drop a `deleting` row once its files are gone (a published row is never dropped this way)."""
+        sql = "DELETE FROM segments WHERE id = ? AND state = 'deleting'"
+        self.db.write(lambda conn: conn.execute(sql, (segment_id,)))
+
+    def key_in_use(self, key: str) -> bool:
+        """True while a published segment or a kept backup still needs the bucket object `key`."""
+        rows = self.db.read(
+            "SELECT 1 FROM segments WHERE state = 'published' AND (remote_key = ? OR path = ?) "
+            "UNION ALL SELECT 1 FROM backup_objects WHERE key = ? LIMIT 1",
+            (key, key, key),
+        )
+        return bool(rows)

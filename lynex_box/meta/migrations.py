@@ -96,6 +96,40 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project_id, name, version)
     );
     """,
+    # data lifecycle (docs/format/segments.md, docs/format/bucket.md): where a segment's bucket copy is and its
+    # checksum, when it was marked for deletion; tombstones of deleted traces/sessions/users; ranges pinned to
+    # local disk; and the bucket objects that kept backups still reference
+    """
+    ALTER TABLE segments ADD COLUMN remote_key TEXT;
+    ALTER TABLE segments ADD COLUMN checksum TEXT;
+    ALTER TABLE segments ADD COLUMN deleting_at INTEGER;
+    CREATE INDEX segments_by_state ON segments (state);
+    CREATE INDEX segments_by_remote_key ON segments (remote_key);
+    CREATE TABLE tombstones (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('trace', 'session', 'user')),
+        value TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        due_at INTEGER NOT NULL,
+        wal_lsn INTEGER,
+        UNIQUE (project_id, kind, value)
+    );
+    CREATE TABLE pinned_ranges (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id TEXT NOT NULL,
+        from_us INTEGER NOT NULL,
+        to_us INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE INDEX pinned_ranges_by_project ON pinned_ranges (project_id);
+    CREATE TABLE backup_objects (
+        backup TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (backup, key)
+    );
+    CREATE INDEX backup_objects_by_key ON backup_objects (key);
+    """,
 ]
 
 

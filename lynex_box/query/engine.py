@@ -10,16 +10,20 @@ file paths come from the catalog, never from a client. Queries block, so async c
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import datetime as dt
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
 
 from lynex_box.config import QuerySettings
+from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments.store import SpanStore
 
@@ -40,6 +44,29 @@ class SpanScope:
     trace_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Restriction:
+    """What every query of a project must not see (set by the lifecycle: retention and deletions).
+
+    `min_start_us` hides spans that started earlier; `condition` is SQL over span columns, and rows for which it is
+    not true are hidden; its parameters use names starting with `lx_`.
+    """
+
+    min_start_us: int | None = None
+    condition: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class VisibilityFilter(Protocol):
+    def restrict(self, project_id: str) -> Restriction: ...
+
+
+class RemoteFiles(Protocol):
+    def acquire(self, entries: list[SegmentEntry]) -> contextlib.AbstractContextManager[list[Path]]:
+        """Local paths of these bucket segments, kept on disk until the context exits."""
+        ...
+
+
 def _sql_literal(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -57,6 +84,8 @@ class QueryEngine:
         self._db.execute("SET TimeZone = 'UTC'")
         self._local = threading.local()
         self._empty = SPAN_SCHEMA.empty_table()
+        self.visibility: VisibilityFilter | None = None  # hooks installed by lynex_box.lifecycle
+        self.remote: RemoteFiles | None = None
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
@@ -66,7 +95,9 @@ class QueryEngine:
             self._local.cur = cur
         return cur
 
-    def spans_sql(self, scope: SpanScope, files: list[Path], dedupe: bool) -> tuple[str, dict[str, Any]]:
+    def spans_sql(
+        self, scope: SpanScope, files: list[Path], dedupe: bool, restriction: Restriction | None = None
+    ) -> tuple[str, dict[str, Any]]:
         """The `spans` CTE body for a scope, with its parameters."""
         where = ["project_id = $project_id"]
         params: dict[str, Any] = {"project_id": scope.project_id}
@@ -79,6 +110,9 @@ class QueryEngine:
         if scope.trace_id is not None:
             where.append("trace_id = $trace_id")
             params["trace_id"] = scope.trace_id
+        if restriction is not None and restriction.condition:
+            where.append(f"({restriction.condition})")
+            params.update(restriction.params)
         cond = " AND ".join(where)
         parts = [f"SELECT * FROM __head WHERE {cond}"]
         if files:
@@ -94,19 +128,43 @@ class QueryEngine:
 
     def run(self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False) -> pa.Table:
         """Run `sql` (which reads `spans`) for one scope; blocking. Returns an Arrow table."""
+        scope, restriction = self._restrict(scope)
         snap = self.store.snapshot(scope.project_id, scope.start_us, scope.end_us, scope.trace_id)
         head = pa.concat_tables(snap.head) if snap.head else self._empty
-        body, bound = self.spans_sql(scope, snap.files, dedupe)
-        overlap = set(bound) & set(params or {})
-        if overlap:
-            raise ValueError(f"query parameters {sorted(overlap)} are reserved")
-        bound.update(params or {})
-        cur = self._cursor()
-        cur.register("__head", head)
-        try:
-            return cur.sql(f"WITH spans AS ({body}) {sql}", params=bound).to_arrow_table()
-        finally:
-            cur.unregister("__head")
+        with self._remote_files(snap.remote) as fetched:
+            body, bound = self.spans_sql(scope, snap.files + fetched, dedupe, restriction)
+            overlap = set(bound) & set(params or {})
+            if overlap:
+                raise ValueError(f"query parameters {sorted(overlap)} are reserved")
+            bound.update(params or {})
+            cur = self._cursor()
+            cur.register("__head", head)
+            try:
+                return cur.sql(f"WITH spans AS ({body}) {sql}", params=bound).to_arrow_table()
+            finally:
+                cur.unregister("__head")
+
+    def _restrict(self, scope: SpanScope) -> tuple[SpanScope, Restriction | None]:
+        if self.visibility is None:
+            return scope, None
+        restriction = self.visibility.restrict(scope.project_id)
+        floor = restriction.min_start_us
+        if floor is not None and (scope.start_us is None or scope.start_us < floor):
+            scope = dataclasses.replace(scope, start_us=floor)
+        return scope, restriction
+
+    @contextlib.contextmanager
+    def _remote_files(self, entries: list[SegmentEntry]) -> Iterator[list[Path]]:
+        if not entries:
+            yield []
+            return
+        if self.remote is None:
+            raise RuntimeError(
+                f"{len(entries)} segment(s) of this range are in the bucket but no bucket is configured; "
+                "hint: set [bucket] in lynex.toml"
+            )
+        with self.remote.acquire(entries) as paths:
+            yield paths
 
     async def query_async(
         self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False

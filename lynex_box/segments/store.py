@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,6 +37,7 @@ class Snapshot:
 
     files: list[Path]
     head: list[pa.Table]
+    remote: list[SegmentEntry] = field(default_factory=list)  # in the bucket: the reader fetches them (lifecycle)
 
 
 class SpanStore:
@@ -176,6 +177,7 @@ class SpanStore:
             if self._frozen is not None:
                 head = self._frozen.project_tables(project_id) + head
         files = []
+        remote = []
         for e in entries:
             if start_us is not None and e.max_time < start_us:
                 continue
@@ -183,8 +185,26 @@ class SpanStore:
                 continue
             if trace_id is not None and e.trace_bloom is not None and not bloom_may_contain(e.trace_bloom, trace_id):
                 continue
+            if e.location == "remote":
+                remote.append(e)
+                continue
             files.append(self.data_dir / e.path)
-        return Snapshot(files=files, head=head)
+        return Snapshot(files=files, head=head, remote=remote)
+
+    def consistent_entries(self) -> tuple[int, list[SegmentEntry]]:
+        """The consumed WAL position and the segments that hold everything up to it (no flush in between)."""
+        with self._flush_lock:
+            consumed = self.catalog.consumed_lsn()
+            return consumed, self.segment_entries()
+
+    def replace_entries(self, old_ids: list[str], new_entries: list[SegmentEntry]) -> None:
+        """Swap rows in the in-memory catalog after `Catalog.replace` committed them (lifecycle rewrites)."""
+        gone = set(old_ids)
+        with self._lock:
+            for project_id in list(self._entries):
+                self._entries[project_id] = [e for e in self._entries[project_id] if e.id not in gone]
+            for entry in new_entries:
+                self._entries.setdefault(entry.project_id, []).append(entry)
 
     def segment_entries(self, project_id: str | None = None) -> list[SegmentEntry]:
         with self._lock:

@@ -1,0 +1,94 @@
+"""Compaction: a project's small segments of one time window merged into one larger file, level by level.
+
+Segments under `compaction_small_bytes` are grouped by (project, window of their first start time, level); a
+group of at least `compaction_min_segments` becomes one file of the next level (up to `compaction_max_bytes` of
+input each), sorted by start time, with duplicates by `event_id` dropped and deleted or expired rows left out.
+Merging only equal levels keeps write amplification logarithmic. The swap is one catalog transaction
+(`Catalog.replace`, refused if an input was replaced meanwhile); the inputs are removed by the janitor after the
+grace period, so a query that started before the swap still reads them. Only local segments are compacted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from lynex_box.config import LifecycleSettings
+from lynex_box.crashpoints import crash_point
+from lynex_box.lifecycle.context import LifecycleContext
+from lynex_box.lifecycle.rewrite import new_entry, rewrite_files
+from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
+
+log = logging.getLogger("lynex.lifecycle.compaction")
+US = 1_000_000
+
+
+def plan(entries: list[SegmentEntry], settings: LifecycleSettings) -> list[list[SegmentEntry]]:
+    """The merges due now: lists of segments, each becoming one file. Pure."""
+    groups: dict[tuple[str, int, int], list[SegmentEntry]] = defaultdict(list)
+    window_us = settings.compaction_window_s * US
+    for e in entries:
+        if e.location == "local" and e.bytes < settings.compaction_small_bytes:
+            groups[(e.project_id, e.min_time // window_us, e.level)].append(e)
+    merges: list[list[SegmentEntry]] = []
+    for key in sorted(groups):
+        group = sorted(groups[key], key=lambda e: (e.min_time, e.id))
+        if len(group) < settings.compaction_min_segments:
+            continue
+        chunk: list[SegmentEntry] = []
+        size = 0
+        for e in group:
+            if chunk and size + e.bytes > settings.compaction_max_bytes:
+                merges.append(chunk)
+                chunk, size = [], 0
+            chunk.append(e)
+            size += e.bytes
+        if len(chunk) >= 2:
+            merges.append(chunk)
+    return [m for m in merges if len(m) >= 2]
+
+
+def merge(ctx: LifecycleContext, inputs: list[SegmentEntry]) -> SegmentEntry | None:
+    """Merge `inputs` (one project, all local) into one new segment and swap it in; returns it."""
+    project_id = inputs[0].project_id
+    keep, params = ctx.visibility.keep_condition(project_id)
+    segment_id, rel, final = ctx.new_local(project_id)
+    with ctx.readable(inputs) as paths:
+        written = rewrite_files(ctx.duck, paths, final, keep, params, ctx.settings.segments, dedupe=True)
+    # The merged file is durable under its final name but no row names it: a crash here leaves an orphan that
+    # start-up sweeps, and the inputs stay published. After the swap the inputs are `deleting`.
+    crash_point("lifecycle.compaction.before_swap")
+    level = max(e.level for e in inputs) + 1
+    merged = new_entry(project_id, segment_id, rel, written, level) if written is not None else None
+    try:
+        ctx.swap(inputs, [merged] if merged else [])
+    except CatalogConflict:
+        final.unlink(missing_ok=True)
+        raise
+    crash_point("lifecycle.compaction.after_swap")
+    log.info(
+        "segments compacted project=%s inputs=%d rows_in=%d rows_out=%d level=%d bytes_in=%d bytes_out=%d",
+        project_id, len(inputs), sum(e.row_count for e in inputs), written.rows if written else 0, level,
+        sum(e.bytes for e in inputs), written.bytes if written else 0,
+    )  # fmt: skip
+    return merged
+
+
+def compaction_pass(ctx: LifecycleContext, max_bytes_out: int | None = None) -> int:
+    """Run every merge due now; returns how many merges were made. `max_bytes_out` bounds the input of one pass
+    (the disk guard passes the free space it can spare)."""
+    done = 0
+    budget = max_bytes_out
+    for inputs in plan(ctx.store.segment_entries(), ctx.settings.lifecycle):
+        size = sum(e.bytes for e in inputs)
+        if budget is not None and size > budget:
+            continue
+        try:
+            merge(ctx, inputs)
+        except CatalogConflict as exc:
+            log.info("compaction skipped a replaced group error=%s", exc)
+            continue
+        done += 1
+        if budget is not None:
+            budget -= size
+    return done

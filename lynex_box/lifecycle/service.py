@@ -1,0 +1,196 @@
+"""`Lifecycle`: the lifecycle's pieces wired for one data dir, and the passes the scheduler, API and CLI run.
+
+Built by the engine (with its WAL position and flush) or standalone by CLI commands beside a running server.
+It installs the query engine's hooks (visibility: retention + tombstones; remote files: the bucket cache), so
+every query path applies deletions and retention. Passes run one at a time under `_work`, on one dedicated
+thread when scheduled (`run_async`), so background rewrites never compete with each other or take the
+threads that serve queries. A failing pass is logged and retried on its next turn; none may raise into the
+scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lynex_box.config import Settings
+from lynex_box.lifecycle import backup as backups
+from lynex_box.lifecycle.bucket import node_id, open_bucket
+from lynex_box.lifecycle.cache import SegmentCache
+from lynex_box.lifecycle.compaction import compaction_pass
+from lynex_box.lifecycle.context import LifecycleContext, open_duck
+from lynex_box.lifecycle.deletion import purge_pass
+from lynex_box.lifecycle.diskguard import DiskGuard, disk_free
+from lynex_box.lifecycle.janitor import janitor_pass
+from lynex_box.lifecycle.offload import offload_pass, rehydrate_pass
+from lynex_box.lifecycle.retention import retention_pass
+from lynex_box.lifecycle.visibility import Visibility
+from lynex_box.meta.catalog import Catalog
+from lynex_box.meta.db import MetaDB
+from lynex_box.objstore import LocalStore, ObjectStore
+from lynex_box.query.engine import QueryEngine
+from lynex_box.segments.store import SpanStore
+
+log = logging.getLogger("lynex.lifecycle")
+T = TypeVar("T")
+_FROM_SETTINGS: Any = object()
+
+
+class Lifecycle:
+    def __init__(
+        self,
+        settings: Settings,
+        db: MetaDB,
+        catalog: Catalog,
+        store: SpanStore,
+        query: QueryEngine | None = None,
+        *,
+        bucket: ObjectStore | None = _FROM_SETTINGS,
+        durable_lsn: Callable[[], int] | None = None,
+        flush: Callable[[], object] | None = None,
+        clock: Callable[[], float] = time.time,
+        free_bytes: Callable[[Path], int] = disk_free,
+        work_dir: Path | None = None,
+    ) -> None:
+        """`work_dir` holds the bucket cache and scratch files (`<data>/cache`); a CLI process beside a running
+        server passes a directory of its own, since both empty theirs on start."""
+        lc = settings.lifecycle
+        self.settings = settings
+        self.bucket = open_bucket(settings.bucket) if bucket is _FROM_SETTINGS else bucket
+        work = work_dir or settings.data_dir / "cache"
+        shutil.rmtree(work / "tmp", ignore_errors=True)
+        self.cache = SegmentCache(work / "segments", lc.cache_max_bytes, self.bucket) if self.bucket else None
+        self.visibility = Visibility(db, lc.retention_days, clock)
+        self.ctx = LifecycleContext(
+            settings=settings,
+            data_dir=settings.data_dir,
+            db=db,
+            catalog=catalog,
+            store=store,
+            visibility=self.visibility,
+            bucket=self.bucket,
+            node_id=node_id(settings.bucket, db),
+            cache=self.cache,
+            duck=open_duck(lc.threads, settings.query.memory_limit_mb),
+            work_dir=work,
+            clock=clock,
+        )
+        self.guard = DiskGuard(settings.data_dir, lc.disk_pressure_free_bytes, settings.ingest.min_free_disk_bytes,
+                               free_bytes)  # fmt: skip
+        self._durable_lsn = durable_lsn
+        self._flush = flush
+        self._work = threading.Lock()
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecycle")
+        if query is not None:
+            query.visibility = self.visibility
+            query.remote = self.cache
+
+    # ------------------------------------------------------------------------ passes (blocking)
+    def _locked(self, fn: Callable[[], T]) -> T:
+        with self._work:
+            return fn()
+
+    def compact(self) -> int:
+        """Merge what is due, then clear replaced files whose grace period is over."""
+        done = self._locked(lambda: compaction_pass(self.ctx))
+        self.clean()
+        return done
+
+    def apply_retention(self) -> dict[str, int]:
+        return self._locked(lambda: retention_pass(self.ctx))
+
+    def purge_deletions(self) -> int:
+        return self._locked(lambda: purge_pass(self.ctx, self._durable_lsn, self._flush))
+
+    def offload(self) -> int:
+        """Rehydrate pinned ranges, offload what is past the hot window, clear replaced files."""
+        self._locked(lambda: rehydrate_pass(self.ctx))
+        moved = self._locked(lambda: offload_pass(self.ctx))
+        self.clean()
+        return moved
+
+    def rehydrate(self) -> int:
+        return self._locked(lambda: rehydrate_pass(self.ctx))
+
+    def clean(self, grace_s: float | None = None) -> int:
+        return self._locked(lambda: janitor_pass(self.ctx, grace_s))
+
+    def relieve_disk(self) -> bool:
+        """The disk guard's check; under pressure, free disk now. Returns whether there was pressure."""
+        if not self.guard.under_pressure():
+            return False
+        log.warning("disk pressure free=%d threshold=%d", self.guard.free(), self.guard.pressure_free_bytes)
+        if self.cache is not None:
+            self.cache.trim(0)
+        self.clean()
+        self._locked(lambda: compaction_pass(self.ctx, self.guard.spare_bytes()))
+        self._locked(lambda: offload_pass(self.ctx, urgent=self.guard.under_pressure))
+        self.clean()
+        return True
+
+    def backup_target(self, directory: Path | None = None) -> tuple[ObjectStore, bool] | None:
+        """Where a backup goes: `directory`, else `lifecycle.backup_dir`, else the bucket; None if nowhere."""
+        chosen = directory or (Path(self.settings.lifecycle.backup_dir) if self.settings.lifecycle.backup_dir else None)
+        if chosen is not None:
+            return LocalStore(chosen), False
+        if self.bucket is not None:
+            return self.bucket, True
+        return None
+
+    def backup(
+        self, directory: Path | None = None, keep: int | None = None, progress: backups.Progress | None = None
+    ) -> backups.Manifest:
+        target = self.backup_target(directory)
+        if target is None:
+            raise backups.RestoreError("no backup destination; hint: pass --to DIR, or set backup_dir or [bucket]")
+        store, in_bucket = target
+
+        def run() -> backups.Manifest:
+            manifest = backups.backup(self.ctx, store, in_bucket, progress)
+            backups.rotate(self.ctx, store, in_bucket, keep or self.settings.lifecycle.backup_keep)
+            return manifest
+
+        return self._locked(run)
+
+    def run_all(self) -> None:
+        """Every pass once, in order (tests and the CLI)."""
+        self.purge_deletions()
+        self.apply_retention()
+        self.compact()
+        self.offload()
+
+    # ------------------------------------------------------------------------ scheduling
+    async def run_async(self, name: str, fn: Callable[[], object]) -> None:
+        """Run a pass on the lifecycle thread; log its failure instead of raising into the scheduler."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.executor, fn)
+        except Exception:
+            log.exception("lifecycle pass failed; retried on its next turn pass=%s", name)
+
+    def schedule(self) -> list[tuple[str, Callable[[], object], float]]:
+        """(job id, pass, interval seconds) of every periodic pass app.py schedules."""
+        lc = self.settings.lifecycle
+        jobs: list[tuple[str, Callable[[], object], float]] = [
+            ("lifecycle_compaction", self.compact, lc.compaction_interval_s),
+            ("lifecycle_retention", self.apply_retention, lc.retention_interval_s),
+            ("lifecycle_deletion", self.purge_deletions, lc.deletion_max_delay_s / 4),
+            ("lifecycle_disk_guard", self.relieve_disk, lc.disk_check_interval_s),
+        ]
+        if self.bucket is not None:
+            jobs.append(("lifecycle_offload", self.offload, lc.offload_interval_s))
+        if lc.backup_interval_s > 0 and self.backup_target() is not None:
+            jobs.append(("lifecycle_backup", self.backup, lc.backup_interval_s))
+        return jobs
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        with self._work:
+            self.ctx.duck.close()

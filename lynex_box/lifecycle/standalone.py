@@ -1,0 +1,65 @@
+"""The lifecycle from a CLI process: with the data dir's engine when no server holds it, else read-only beside
+the running server.
+
+`engine_or_none` opens the full engine (recovery, WAL replay) when the data dir's lock is free, so a command can
+flush and change files; it returns None when a server runs. `reader` builds the read path only (catalog,
+published segments, visibility hooks, a bucket cache in a temporary directory of its own) without taking the
+lock, like `lynex-box query`. Neither may ever touch the running server's cache or head.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lynex_box.config import Settings
+from lynex_box.engine import DataDirBusy, Engine
+from lynex_box.lifecycle.service import Lifecycle
+from lynex_box.meta.catalog import Catalog
+from lynex_box.meta.db import MetaDB
+from lynex_box.query.engine import QueryEngine
+from lynex_box.segments.store import SpanStore
+
+
+@contextlib.contextmanager
+def engine_or_none(settings: Settings) -> Iterator[Engine | None]:
+    try:
+        engine = Engine.open(settings)
+    except DataDirBusy:
+        yield None
+        return
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    db: MetaDB
+    store: SpanStore
+    query: QueryEngine
+    lifecycle: Lifecycle
+
+
+@contextlib.contextmanager
+def reader(settings: Settings) -> Iterator[Reader]:
+    db = MetaDB(settings.data_dir / "meta.db")
+    work = Path(tempfile.mkdtemp(prefix="lynex-cli-"))
+    try:
+        catalog = Catalog(db)
+        store = SpanStore(settings.data_dir, catalog, settings.head, settings.segments)
+        query = QueryEngine(store, settings.query)
+        lifecycle = Lifecycle(settings, db, catalog, store, query, work_dir=work)
+        try:
+            yield Reader(db, store, query, lifecycle)
+        finally:
+            lifecycle.close()
+            query.close()
+    finally:
+        db.close()
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,171 @@
+"""Offload to a real S3-compatible server (moto), reads through the bounded cache, rehydration, and outages."""
+
+from __future__ import annotations
+
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lynex_box.lifecycle.offload import pin
+from lynex_box.objstore import MemoryStore, PutResult, StoreUnavailable
+from lynex_box.query.engine import SpanScope
+from tests.lifecycle.conftest import DAY_MS, add_segment, directory_bucket, events, ingest, now_ms, rows, s3_bucket
+from tests.objstore.conftest import MotoServer, free_port
+
+AGG = "SELECT model, count(*) AS n, sum(input_tokens) AS tokens, min(start_time) AS first FROM spans GROUP BY ALL"
+
+
+def local_parquet(engine: Any) -> list[Path]:
+    return sorted((engine.data_dir / "segments").rglob("*.parquet"))
+
+
+def test_offloaded_segments_read_from_the_bucket_equal_local_reads(
+    open_engine: Any, moto_server: MotoServer, bucket: str
+) -> None:
+    engine = open_engine(bucket=s3_bucket(moto_server, bucket), lifecycle={"hot_window_s": 2 * 86_400})
+    for k in range(4):
+        add_segment(engine, "p1", f"old{k}", 25, now_ms() - (10 - k) * DAY_MS)
+    add_segment(engine, "p1", "recent", 25, now_ms() - DAY_MS // 2)
+    ingest(engine, "p1", events("head", 5, now_ms()))
+    engine.catch_up()
+    expected, expected_agg = rows(engine), rows(engine, sql=AGG)
+
+    assert engine.lifecycle.offload() == 4
+    locations = sorted(e.location for e in engine.store.segment_entries())
+    assert locations == ["local", "remote", "remote", "remote", "remote"]
+    assert len(local_parquet(engine)) == 1  # the offloaded local copies are gone (grace 0)
+    keys = [m.key for m in engine.lifecycle.bucket.list("segments")]
+    node = engine.lifecycle.ctx.node_id
+    assert len(keys) == 4 and all(k.startswith(f"segments/{node}/p1/") and k.endswith(".parquet") for k in keys)
+
+    assert rows(engine) == expected  # mixed local + remote + head equals all-local
+    assert rows(engine, sql=AGG) == expected_agg
+    assert engine.lifecycle.cache.stats()["misses"] == 4
+    assert rows(engine) == expected
+    assert engine.lifecycle.cache.stats()["hits"] == 8  # warm cache: no download
+
+    engine.close()  # and after a restart (the cache starts empty)
+    engine = open_engine(bucket=s3_bucket(moto_server, bucket), lifecycle={"hot_window_s": 2 * 86_400})
+    assert rows(engine) == expected
+
+
+def test_the_cache_is_bounded_by_bytes_and_evicts_the_least_recently_used(open_engine: Any, tmp_path: Path) -> None:
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 0})
+    for k in range(3):
+        add_segment(engine, "p1", f"d{k}", 30, now_ms() - (k + 1) * DAY_MS)
+    sizes = sorted(e.bytes for e in engine.store.segment_entries())
+    expected = rows(engine)
+    engine.lifecycle.offload()
+    cache = engine.lifecycle.cache
+    cache.max_bytes = sizes[-1] + sizes[-2]  # room for two files, not three
+    for k in range(3):  # day by day: each query needs one file
+        day = (now_ms() - (k + 1) * DAY_MS) * 1000
+        engine.query.run(SpanScope("p1", day, day + 3600 * 10**6), "SELECT count(*) FROM spans")
+        assert cache.total_bytes <= cache.max_bytes
+    assert cache.stats()["files"] == 2
+    cache.max_bytes = sizes[0] - 1
+    with pytest.raises(Exception, match="cache_max_bytes"):
+        rows(engine)
+    cache.max_bytes = sum(sizes)
+    assert rows(engine) == expected
+
+
+def test_rehydrate_pins_a_range_back_to_local_disk(open_engine: Any, tmp_path: Path) -> None:
+    bucket_dir = tmp_path / "bucket"
+    engine = open_engine(bucket=directory_bucket(bucket_dir), lifecycle={"hot_window_s": 86_400})
+    add_segment(engine, "p1", "a", 10, now_ms() - 5 * DAY_MS)
+    add_segment(engine, "p1", "b", 10, now_ms() - 3 * DAY_MS)
+    expected = rows(engine)
+    engine.lifecycle.offload()
+    assert local_parquet(engine) == []
+    pin(engine.meta, "p1", (now_ms() - 6 * DAY_MS) * 1000, (now_ms() - 4 * DAY_MS) * 1000, 0)
+    assert engine.lifecycle.offload() == 0  # rehydrates the pinned range and leaves it local
+    assert sorted(e.location for e in engine.store.segment_entries()) == ["local", "remote"]
+    assert len(local_parquet(engine)) == 1 and len(list(bucket_dir.rglob("*.parquet"))) == 2  # the copy stays
+    assert rows(engine) == expected
+
+
+class FlakyStore(MemoryStore):
+    """A bucket that fails while `down` is set: puts land (or not) and then the connection drops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def put_file(self, key: str, path: Path) -> PutResult:
+        result = super().put_file(key, path)
+        if self.down:
+            raise StoreUnavailable("connection reset during upload", key=key)
+        return result
+
+
+def test_a_failed_upload_leaves_the_segment_local_and_is_retried(open_engine: Any) -> None:
+    engine = open_engine(lifecycle={"hot_window_s": 0})
+    store = FlakyStore()
+    engine.lifecycle.bucket = engine.lifecycle.ctx.bucket = store
+    add_segment(engine, "p1", "x", 10, now_ms() - DAY_MS)
+    expected = rows(engine)
+    store.down = True
+    assert engine.lifecycle.offload() == 0
+    assert [e.location for e in engine.store.segment_entries()] == ["local"] and rows(engine) == expected
+    store.down = False
+    assert engine.lifecycle.offload() == 1
+    assert [e.location for e in engine.store.segment_entries()] == ["remote"]
+
+
+@pytest.fixture
+def restartable_moto(tmp_path: Path) -> Iterator[Any]:
+    """A moto server that the test can stop and start again on the same port."""
+    script = Path(__file__).with_name("moto_on_port.py")
+    port = free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> MotoServer:
+        log = open(tmp_path / "moto.log", "ab")  # noqa: SIM115 - owned by the process
+        proc = subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.PIPE, stderr=log)
+        log.close()
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready and proc.stdout.readline().strip() == str(port).encode()
+        proc.stdout.close()
+        procs.append(proc)
+        return MotoServer(f"http://127.0.0.1:{port}")
+
+    def stop() -> None:
+        proc = procs.pop()
+        proc.kill()
+        proc.wait(timeout=10)
+
+    yield start, stop
+    while procs:
+        stop()
+
+
+def test_a_bucket_outage_loses_nothing_and_ingest_and_recent_queries_keep_working(
+    open_engine: Any, restartable_moto: Any
+) -> None:
+    start, stop = restartable_moto
+    server = start()
+    server.create_bucket("outage")
+    settings = {"bucket": s3_bucket(server, "outage"), "lifecycle": {"hot_window_s": 2 * 86_400}}
+    engine = open_engine(**settings)
+    add_segment(engine, "p1", "cold", 20, now_ms() - 5 * DAY_MS)
+    add_segment(engine, "p1", "warm", 20, now_ms() - DAY_MS)
+    expected = rows(engine)
+
+    stop()  # the bucket goes away
+    assert engine.lifecycle.offload() == 0
+    assert [e.location for e in engine.store.segment_entries()] == ["local", "local"]
+    add_segment(engine, "p1", "during", 10, now_ms())  # ingest and flush still work
+    assert len(rows(engine)) == len(expected) + 10  # and queries too
+
+    server = start()  # the bucket is back (a fresh moto: create the bucket again)
+    server.create_bucket("outage")
+    assert engine.lifecycle.offload() == 1
+    assert sorted(e.location for e in engine.store.segment_entries()) == ["local", "local", "remote"]
+    assert len(rows(engine)) == len(expected) + 10

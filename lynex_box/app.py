@@ -19,7 +19,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box import __version__
-from lynex_box.api import ingest_routes, otlp_routes, prompt_routes, query_routes, trace_routes
+from lynex_box.api import (
+    ingest_routes,
+    langfuse_routes,
+    otlp_routes,
+    price_routes,
+    prompt_routes,
+    query_routes,
+    score_routes,
+    trace_routes,
+)
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services, services
@@ -27,6 +36,7 @@ from lynex_box.auth.admin import get_setting, record_key_use
 from lynex_box.auth.keys import KeyRing
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
+from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import PriceBook
 from lynex_box.web import routes as web_routes
@@ -76,17 +86,27 @@ def _jobs(svc: Services) -> AsyncIOScheduler:
 
     scheduler.add_job(refresh_keys, "interval", seconds=svc.keys.refresh_s, id="refresh_keys", coalesce=True)
     scheduler.add_job(write_key_use, "interval", seconds=30, id="key_last_used", coalesce=True)
+    if (prices := svc.prices) is not None:  # the CLI writes prices from another process
+
+        async def reload_prices() -> None:
+            await asyncio.to_thread(prices.reload)
+
+        scheduler.add_job(reload_prices, "interval", seconds=2, id="reload_prices", coalesce=True)
     return scheduler
 
 
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = await asyncio.to_thread(Engine.open, settings, [CostEnricher(PriceBook())])
+        # custom prices are read before the engine replays the WAL, so replayed spans are priced with them
+        costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
+        engine = await asyncio.to_thread(Engine.open, settings, [costs])
+        prices = PriceReloader(engine.meta, lambda custom: setattr(costs, "book", PriceBook(custom)))
+        await asyncio.to_thread(prices.reload)
         keys = KeyRing(engine.meta)
         await asyncio.to_thread(keys.refresh)
         default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
-        svc = Services(settings, engine, keys, default_project)
+        svc = Services(settings, engine, keys, default_project, prices=prices)
         app.state.services = svc
         stop = asyncio.Event()
         tasks = [
@@ -117,6 +137,9 @@ def create_app(settings: Settings) -> Starlette:
         *otlp_routes.routes,
         *trace_routes.routes,
         *prompt_routes.routes,
+        *langfuse_routes.routes,
+        *score_routes.routes,
+        *price_routes.routes,
         *web_routes.routes,
     ]
     return Starlette(

@@ -239,3 +239,12 @@ def doctor(config: str | None, data_dir: str | None) -> None:
     Console().print(table)
     if not all(ok for _, ok, _ in checks):
         sys.exit(1)
+
+
+def _register_prices() -> None:
+    from lynex_box.cli_prices import prices
+
+    main.add_command(prices)
+
+
+_register_prices()

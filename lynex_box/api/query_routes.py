@@ -7,6 +7,7 @@ on DuckDB. Lists answer `{"items": [...], "next_cursor": ...}`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 from collections.abc import Mapping
@@ -22,8 +23,10 @@ from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import authenticate, require_project
 from lynex_box.api.services import services
+from lynex_box.langfuse.fold import fold_langfuse_rows
 from lynex_box.pipeline.otlp_decoders import fold_log_events
 from lynex_box.query.engine import SpanScope
+from lynex_box.scores import scores_for_trace
 
 JSON_COLUMNS = ("input", "output", "tool_calls", "attributes", "pii")
 
@@ -87,7 +90,9 @@ async def get_trace(request: Request) -> Response:
     )
     if table.num_rows == 0:
         raise ApiError(404, "not_found", "no trace with that id in this project")
-    return json_response({"trace_id": trace_id, "spans": fold_log_events(rows_out(table))})
+    scores = await asyncio.to_thread(scores_for_trace, services(request).engine.meta, scope.project_id, trace_id)
+    spans = fold_langfuse_rows(fold_log_events(rows_out(table)))
+    return json_response({"trace_id": trace_id, "spans": spans, "scores": [s.as_dict() for s in scores]})
 
 
 async def list_spans(request: Request) -> Response:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from lynex_box.auth.keys import KeyRing
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
+from lynex_box.meta.prices import PriceReloader
 
 
 @dataclass(slots=True)
@@ -18,6 +19,7 @@ class Services:
     keys: KeyRing
     default_project_id: str | None
     ready: bool = False
+    prices: PriceReloader | None = None  # custom prices: reloaded after an API write and periodically
 
 
 def services(request: Request) -> Services:

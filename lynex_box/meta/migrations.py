@@ -130,6 +130,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX backup_objects_by_key ON backup_objects (key);
     """,
+    # scores (lynex_box/scores: upserted by (project, id), read by trace and by name) and
+    # per-project custom prices (lynex_box/meta/prices.py: one row per normalised (provider, model))
+    """
+    CREATE TABLE scores (
+        project_id TEXT NOT NULL REFERENCES projects (id),
+        id TEXT NOT NULL,
+        trace_id TEXT,
+        span_id TEXT,
+        session_id TEXT,
+        dataset_run_id TEXT,
+        name TEXT NOT NULL,
+        data_type TEXT NOT NULL CHECK (data_type IN ('NUMERIC', 'BOOLEAN', 'CATEGORICAL', 'TEXT', 'CORRECTION')),
+        value REAL,
+        string_value TEXT,
+        comment TEXT,
+        source TEXT NOT NULL,
+        metadata TEXT,
+        environment TEXT,
+        config_id TEXT,
+        timestamp INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (project_id, id)
+    );
+    CREATE INDEX scores_by_trace ON scores (project_id, trace_id, timestamp);
+    CREATE INDEX scores_by_name ON scores (project_id, name, timestamp);
+    CREATE INDEX scores_by_time ON scores (project_id, timestamp, id);
+    CREATE TABLE custom_prices (
+        project_id TEXT NOT NULL REFERENCES projects (id),
+        provider_key TEXT NOT NULL,
+        model_key TEXT NOT NULL,
+        provider TEXT,
+        model TEXT NOT NULL,
+        input_per_mtok REAL NOT NULL,
+        output_per_mtok REAL NOT NULL,
+        cache_read_per_mtok REAL,
+        cache_write_per_mtok REAL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (project_id, provider_key, model_key)
+    );
+    """,
 ]
 
 

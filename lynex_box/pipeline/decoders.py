@@ -45,4 +45,7 @@ def default_decoders() -> dict[int, Decoder]:
         log.warning("otlp decoders unavailable")
     else:
         decoders.update(otlp_decoders())
+    from lynex_box.pipeline.langfuse_decoder import LangfuseDecoder
+
+    decoders[RecordType.LANGFUSE_INGESTION] = LangfuseDecoder()
     return decoders

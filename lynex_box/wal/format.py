@@ -30,6 +30,7 @@ class RecordType(enum.IntEnum):
     OTLP_TRACES = 2
     OTLP_LOGS = 3
     SCORES = 4
+    LANGFUSE_INGESTION = 5
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,132 @@
+"""Langfuse's public API, as far as its SDKs need it to send data: the auth check, the legacy ingestion batch and
+the v5 score endpoint. (Their OTLP path is mounted with the other OTLP receivers in `otlp_routes`.)
+
+Auth is Langfuse's: `Basic base64(public_key:secret_key)` where the public key is the project id and the secret
+key an API key of that project (`principal.authenticate`). What a request stores always goes to the key's
+project. Answers are sent only once everything acknowledged is durable: the trace and observation events in
+the WAL (one `LANGFUSE_INGESTION` record), the scores in meta.db.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable
+from typing import Any, Final
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api.body import decompress, read_body
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.ingest_routes import check_backpressure, ingest_principal
+from lynex_box.api.principal import require_project
+from lynex_box.api.services import Services, services
+from lynex_box.auth.keys import Principal
+from lynex_box.langfuse import BatchPlan, InvalidBatch, answer, plan_batch
+from lynex_box.scores import InvalidScore, Score, parse_score, upsert_scores
+from lynex_box.wal.format import RecordType
+from lynex_box.wal.records import RecordHeader
+
+INGESTION_LIMIT: Final = 3_500_000  # Langfuse's batch limit; its SDKs split batches below it
+SCORES_LIMIT: Final = 1_048_576  # POST /api/public/scores: Next.js' default body limit, which the v5 SDK honours
+MAX_SCORES: Final = 10_000
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    raw, encoding = await read_body(request, limit)
+
+    def parse() -> Any:
+        try:
+            return orjson.loads(decompress(raw, encoding, limit))
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+
+    return await asyncio.to_thread(parse)
+
+
+def _writer(request: Request) -> tuple[Services, Principal]:
+    svc = services(request)
+    principal = ingest_principal(request, svc)
+    require_project(principal, principal.project_id, write=True)
+    check_backpressure(svc)
+    return svc, principal
+
+
+async def get_projects(request: Request) -> Response:
+    """Langfuse's auth check: the key's project, in Langfuse's shape (any valid key passes)."""
+    svc = services(request)
+    principal = ingest_principal(request, svc)
+    rows = await asyncio.to_thread(
+        svc.engine.meta.read,
+        "SELECT p.id, p.name, o.id, o.name FROM projects p JOIN orgs o ON o.id = p.org_id WHERE p.id = ?",
+        (principal.project_id,),
+    )
+    data = [
+        {"id": pid, "name": name, "organization": {"id": org_id, "name": org_name}, "metadata": {}}
+        for pid, name, org_id, org_name in rows
+    ]
+    return json_response({"data": data})
+
+
+async def post_ingestion(request: Request) -> Response:
+    """The legacy batch: `207 {"successes": [...], "errors": [...]}` once the accepted events are durable."""
+    svc, principal = _writer(request)
+    received_us = time.time_ns() // 1000
+    doc = await _json_body(request, INGESTION_LIMIT)
+
+    def plan() -> tuple[BatchPlan, bytes]:
+        try:
+            found = plan_batch(doc)
+        except InvalidBatch as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+        return found, orjson.dumps({"batch": found.events}) if found.events else b""
+
+    batch, body = await asyncio.to_thread(plan)
+    pending: list[Awaitable[object]] = []
+    if batch.events:
+        header = RecordHeader(principal.project_id, received_us, "langfuse")
+        pending.append(svc.engine.append_async(RecordType.LANGFUSE_INGESTION, header, body))
+    if batch.scores:
+        pending.append(asyncio.to_thread(upsert_scores, svc.engine.meta, principal.project_id, batch.scores))
+    await asyncio.gather(*pending)  # both durable (WAL fsync, SQLite commit) before the answer
+    return json_response(answer(batch), status=207)
+
+
+def parse_scores(doc: Any) -> tuple[list[Score], list[dict[str, Any]]]:
+    """Scores of a v5 request (a JSON list, or one score object) and the errors of those refused."""
+    items = doc if isinstance(doc, list) else [doc] if isinstance(doc, dict) else None
+    if items is None:
+        raise ApiError(400, "bad_request", "body must be a JSON list of scores")
+    if len(items) > MAX_SCORES:
+        raise ApiError(413, "too_many_scores", f"{len(items)} scores in one request; the limit is {MAX_SCORES}")
+    scores: list[Score] = []
+    errors: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            scores.append(parse_score(item))
+        except InvalidScore as exc:
+            score_id = item.get("id") if isinstance(item, dict) else None
+            errors.append({"index": index, "id": score_id, "message": str(exc)})
+    return scores, errors
+
+
+async def post_scores(request: Request) -> Response:
+    """v5 scores: `202 {"message": "Accepted"}`, or `207` with counts and errors when some were refused."""
+    svc, principal = _writer(request)
+    doc = await _json_body(request, SCORES_LIMIT)
+    scores, errors = await asyncio.to_thread(parse_scores, doc)
+    if scores:
+        await asyncio.to_thread(upsert_scores, svc.engine.meta, principal.project_id, scores)
+    if not errors:
+        return json_response({"message": "Accepted"}, status=202)
+    return json_response({"accepted": len(scores), "rejected": len(errors), "errors": errors}, status=207)
+
+
+routes = [
+    Route("/api/public/projects", get_projects, methods=["GET"]),
+    Route("/api/public/ingestion", post_ingestion, methods=["POST"]),
+    Route("/api/public/scores", post_scores, methods=["POST"]),
+]

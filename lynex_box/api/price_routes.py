@@ -1,0 +1,116 @@
+"""Per-project custom prices: `GET` lists them, `PUT` upserts some, `DELETE ?model=&provider=` removes one.
+
+Writing needs an admin key of the project. A write is applied to the pipeline's price book before the answer
+(spans ingested after it are priced with it); the CLI, which writes from another process, is picked up by the
+app's periodic reload within seconds. Prices apply to spans ingested afterwards, never to stored ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api.body import decompress, read_body
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.principal import authenticate, require_project
+from lynex_box.api.services import Services, services
+from lynex_box.meta.prices import delete_price, list_prices, price_as_dict, upsert_prices
+from lynex_box.pricing import CustomPrice, InvalidCustomPrice
+
+_FIELDS = ("model", "provider", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
+MAX_PRICES = 1000
+BODY_LIMIT = 1_048_576
+
+
+def _admin(request: Request) -> tuple[Services, str]:
+    svc = services(request)
+    project_id = request.path_params["project_id"]
+    principal = authenticate(request, svc.keys)
+    if principal.project_id != project_id:
+        raise ApiError(403, "forbidden", "this API key does not belong to that project")
+    if principal.scope != "admin":
+        raise ApiError(403, "forbidden", f"an API key with scope {principal.scope!r} cannot change prices")
+    return svc, project_id
+
+
+async def _listing(svc: Services, project_id: str) -> Response:
+    prices = await asyncio.to_thread(list_prices, svc.engine.meta, project_id)
+    return json_response({"items": [price_as_dict(p) for p in prices.get(project_id, ())]})
+
+
+async def get_prices(request: Request) -> Response:
+    svc = services(request)
+    project_id = request.path_params["project_id"]
+    require_project(authenticate(request, svc.keys), project_id, write=False)
+    return await _listing(svc, project_id)
+
+
+def parse_prices(doc: Any) -> list[CustomPrice]:
+    """`{"prices": [...]}`, a list, or one price object, as validated `CustomPrice`s (400 on the first bad one)."""
+    items = doc.get("prices") if isinstance(doc, dict) and "prices" in doc else doc
+    items = [items] if isinstance(items, dict) else items
+    if not isinstance(items, list) or not items:
+        raise ApiError(400, "bad_request", 'body must be {"prices": [{"model", "input_per_mtok", ...}, ...]}')
+    if len(items) > MAX_PRICES:
+        raise ApiError(413, "too_many_prices", f"{len(items)} prices in one request; the limit is {MAX_PRICES}")
+    prices: list[CustomPrice] = []
+    seen: set[tuple[str | None, str]] = set()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ApiError(400, "bad_price", f"prices[{index}] must be an object")
+        unknown = sorted(set(item) - set(_FIELDS))
+        if unknown:
+            raise ApiError(400, "bad_price", f"prices[{index}] has unknown fields {unknown}; allowed: {list(_FIELDS)}")
+        try:
+            price = CustomPrice(**item)
+        except TypeError:
+            needs = "needs model, input_per_mtok and output_per_mtok"
+            raise ApiError(400, "bad_price", f"prices[{index}] {needs}") from None
+        except InvalidCustomPrice as exc:
+            raise ApiError(400, "bad_price", f"prices[{index}]: {exc}") from None
+        if price.provider is not None and not isinstance(price.provider, str):
+            raise ApiError(400, "bad_price", f"prices[{index}].provider must be a string")
+        if price.key in seen:
+            raise ApiError(400, "bad_price", f"prices[{index}] repeats model {price.model!r} for the same provider")
+        seen.add(price.key)
+        prices.append(price)
+    return prices
+
+
+async def put_prices(request: Request) -> Response:
+    svc, project_id = _admin(request)
+    raw, encoding = await read_body(request, BODY_LIMIT)
+    try:
+        doc = orjson.loads(decompress(raw, encoding, BODY_LIMIT))
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    prices = parse_prices(doc)
+    await asyncio.to_thread(upsert_prices, svc.engine.meta, project_id, prices)
+    if svc.prices is not None:
+        await asyncio.to_thread(svc.prices.reload)
+    return await _listing(svc, project_id)
+
+
+async def delete_prices(request: Request) -> Response:
+    svc, project_id = _admin(request)
+    model = request.query_params.get("model")
+    if not model:
+        raise ApiError(400, "bad_request", "give the price to delete as ?model=...(&provider=...)")
+    provider = request.query_params.get("provider") or None
+    if not await asyncio.to_thread(delete_price, svc.engine.meta, project_id, model, provider):
+        raise ApiError(404, "not_found", f"no custom price for model {model!r} in this project")
+    if svc.prices is not None:
+        await asyncio.to_thread(svc.prices.reload)
+    return await _listing(svc, project_id)
+
+
+routes = [
+    Route("/v1/projects/{project_id}/prices", get_prices, methods=["GET"]),
+    Route("/v1/projects/{project_id}/prices", put_prices, methods=["PUT"]),
+    Route("/v1/projects/{project_id}/prices", delete_prices, methods=["DELETE"]),
+]

@@ -1,0 +1,91 @@
+"""Scores of a project: `GET /v1/projects/{project_id}/scores` (filtered, newest first, paged) and
+`POST /v1/projects/{project_id}/scores` (native scores, `202` once stored).
+
+The path's project must be the key's; a score is stored under it whatever trace it names. Both spellings
+of a score are accepted (ours, `trace_id`/`span_id`/`data_type`, and Langfuse's `traceId`/...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api import query_sql as qs
+from lynex_box.api.body import decompress, read_body
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.ingest_routes import check_backpressure, ingest_principal
+from lynex_box.api.principal import authenticate, require_project
+from lynex_box.api.services import services
+from lynex_box.scores import InvalidScore, Score, ScoreFilter, list_scores, parse_score, upsert_scores
+
+MAX_SCORES = 10_000
+
+
+async def get_scores(request: Request) -> Response:
+    svc = services(request)
+    project_id = request.path_params["project_id"]
+    require_project(authenticate(request, svc.keys), project_id, write=False)
+    params = request.query_params
+    for key in ("trace_id", "span_id", "session_id", "name"):
+        if len(params.get(key) or "") > 1000:
+            raise ApiError(400, "bad_filter", f"{key} is longer than 1000 characters")
+    where = ScoreFilter(*(params.get(key) or None for key in ("trace_id", "span_id", "session_id", "name")))
+    limit = qs.parse_limit(params)
+    cursor = qs.decode_cursor(params, 2)
+    before = None
+    if cursor is not None:
+        if not isinstance(cursor[0], int) or not isinstance(cursor[1], str):
+            raise ApiError(400, "bad_cursor", "cursor is not one this API returned")
+        before = (cursor[0], cursor[1])
+    found = await asyncio.to_thread(list_scores, svc.engine.meta, project_id, where, limit + 1, before)
+    page = found[:limit]
+    next_cursor = qs.encode_cursor([page[-1].timestamp_us, page[-1].id]) if len(found) > limit else None
+    return json_response({"items": [s.as_dict() for s in page], "next_cursor": next_cursor})
+
+
+def _parse(raw: bytes, encoding: str, limit: int) -> tuple[list[Score], list[dict[str, Any]]]:
+    try:
+        doc = orjson.loads(decompress(raw, encoding, limit))
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    if isinstance(doc, dict) and isinstance(doc.get("scores"), list):
+        items = doc["scores"]
+    elif isinstance(doc, dict):
+        items = [doc]
+    else:
+        raise ApiError(400, "bad_request", 'body must be a score object or {"scores": [...]}')
+    if len(items) > MAX_SCORES:
+        raise ApiError(413, "too_many_scores", f"{len(items)} scores in one request; the limit is {MAX_SCORES}")
+    scores: list[Score] = []
+    rejected: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        try:
+            scores.append(parse_score(item))
+        except InvalidScore as exc:
+            rejected.append({"index": index, "error": str(exc)})
+    return scores, rejected
+
+
+async def post_scores(request: Request) -> Response:
+    svc = services(request)
+    project_id = request.path_params["project_id"]
+    require_project(ingest_principal(request, svc), project_id, write=True)
+    check_backpressure(svc)
+    limit = svc.settings.ingest.max_body_bytes
+    raw, encoding = await read_body(request, limit)
+    scores, rejected = await asyncio.to_thread(_parse, raw, encoding, limit)
+    if scores:
+        await asyncio.to_thread(upsert_scores, svc.engine.meta, project_id, scores)
+    body = {"accepted": len(scores), "rejected": rejected, "ids": [s.id for s in scores]}
+    return json_response(body, status=202)
+
+
+routes = [
+    Route("/v1/projects/{project_id}/scores", get_scores, methods=["GET"]),
+    Route("/v1/projects/{project_id}/scores", post_scores, methods=["POST"]),
+]

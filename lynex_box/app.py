@@ -20,8 +20,11 @@ from starlette.routing import Route
 
 from lynex_box import __version__
 from lynex_box.api import (
+    admin_routes,
+    auth_routes,
     ingest_routes,
     langfuse_routes,
+    member_routes,
     otlp_routes,
     price_routes,
     prompt_routes,
@@ -33,6 +36,7 @@ from lynex_box.api.errors import ApiError, api_error_handler, error_response, js
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services, services
 from lynex_box.auth.admin import get_setting, record_key_use
+from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.keys import KeyRing
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
@@ -80,6 +84,7 @@ def _jobs(svc: Services) -> AsyncIOScheduler:
 
     async def refresh_keys() -> None:
         await asyncio.to_thread(svc.keys.refresh)
+        await asyncio.to_thread(svc.auth.refresh, svc.engine.meta)
 
     async def write_key_use() -> None:
         await asyncio.to_thread(record_key_use, svc.engine.meta, svc.keys.take_last_used())
@@ -106,7 +111,9 @@ def create_app(settings: Settings) -> Starlette:
         keys = KeyRing(engine.meta)
         await asyncio.to_thread(keys.refresh)
         default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
-        svc = Services(settings, engine, keys, default_project, prices=prices)
+        auth = AuthComponents.build(settings, engine.meta)
+        await asyncio.to_thread(auth.refresh, engine.meta)
+        svc = Services(settings, engine, keys, default_project, auth, prices=prices)
         app.state.services = svc
         stop = asyncio.Event()
         tasks = [
@@ -134,6 +141,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/openapi.json", openapi),
         *ingest_routes.routes,
         *query_routes.routes,
+        *auth_routes.routes,
+        *admin_routes.routes,
+        *member_routes.routes,
         *otlp_routes.routes,
         *trace_routes.routes,
         *prompt_routes.routes,

@@ -88,6 +88,36 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """[auth]: user sessions, passwords, login throttling, invitation and reset links."""
+
+    session_ttl_s: int = field(default=7 * 86_400, metadata=_rng(60))
+    session_idle_s: int = field(default=86_400, metadata=_rng(60))
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
+    password_min_length: int = field(default=10, metadata=_rng(8, 128))
+    login_max_failures: int = field(default=5, metadata=_rng(1))
+    login_lockout_s: float = field(default=30.0, metadata=_rng(0.1))
+    login_lockout_max_s: float = field(default=900.0, metadata=_rng(0.1))
+    login_max_failures_per_ip: int = field(default=50, metadata=_rng(1))
+    invitation_ttl_s: int = field(default=7 * 86_400, metadata=_rng(60))
+    password_reset_ttl_s: int = field(default=86_400, metadata=_rng(60))
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsSettings:
+    """[limits]: ingest rate limits (token buckets) per project and per API key; 0 = unlimited."""
+
+    project_events_per_s: float = field(default=100_000.0, metadata=_rng(0))
+    project_events_burst: int = field(default=1_000_000, metadata=_rng(0))
+    project_bytes_per_s: float = field(default=128.0 * 1024 * 1024, metadata=_rng(0))
+    project_bytes_burst: int = field(default=1024 * 1024 * 1024, metadata=_rng(0))
+    key_events_per_s: float = field(default=100_000.0, metadata=_rng(0))
+    key_events_burst: int = field(default=1_000_000, metadata=_rng(0))
+    key_bytes_per_s: float = field(default=128.0 * 1024 * 1024, metadata=_rng(0))
+    key_bytes_burst: int = field(default=1024 * 1024 * 1024, metadata=_rng(0))
+
+
+@dataclass(frozen=True, slots=True)
 class LifecycleSettings:
     """[lifecycle]: compaction, retention, deletion, offload, the bucket cache, backups and the disk guard."""
 
@@ -143,6 +173,8 @@ class Settings:
     query: QuerySettings = field(default_factory=QuerySettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     bucket: BucketSettings = field(default_factory=BucketSettings)
 

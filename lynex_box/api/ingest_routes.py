@@ -21,6 +21,7 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import authenticate, is_loopback, require_project
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
+from lynex_box.auth.ratelimit import RateLimited
 from lynex_box.ingest.validate import validate_event
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
@@ -44,6 +45,16 @@ def check_backpressure(svc: Services) -> None:
         raise ApiError(
             503, "overloaded", f"{pressure.reason}; retry later", {"Retry-After": str(pressure.retry_after_s)}
         )
+
+
+def charge_ingest(svc: Services, principal: Principal, events: int = 0, nbytes: int = 0, status: int = 429) -> None:
+    """Take a request from its key's and project's rate limits (in memory); `status` + Retry-After when empty."""
+    try:
+        svc.auth.limiter.take(principal.project_id, principal.key_id, events, nbytes)
+    except RateLimited as exc:
+        raise ApiError(
+            status, "rate_limited", f"{exc.what} exceeded; retry later", {"Retry-After": str(exc.retry_after_s)}
+        ) from None
 
 
 def parse_events(
@@ -79,10 +90,12 @@ async def post_events(request: Request) -> Response:
     check_backpressure(svc)
     received_us = time.time_ns() // 1000
     raw, encoding = await read_body(request, limits.max_body_bytes)
+    charge_ingest(svc, principal, nbytes=len(raw))
     body, total, rejected = await asyncio.to_thread(
         parse_events, raw, encoding, limits.max_body_bytes, limits.max_events_per_request, limits.max_field_bytes
     )
     accepted = total - len(rejected)
+    charge_ingest(svc, principal, events=accepted)
     if accepted > 0:
         header = RecordHeader(project_id, received_us, "sdk", skip=tuple(r["index"] for r in rejected))
         await svc.engine.append_async(RecordType.EVENTS, header, body)

@@ -1,19 +1,29 @@
-"""Who is calling: an API key from `Authorization: Bearer`, or Langfuse-style `Basic public:secret`.
+"""Who is calling: an API key from `Authorization: Bearer` (or Langfuse-style `Basic public:secret`), or a
+user's login session cookie.
 
 The project a request may touch comes only from here, never from the body. A missing or unknown key
-is 401, a valid key of another project 403, a key without the needed scope 403.
+is 401, a valid key of another project 403, a key without the needed scope 403. A request with an
+Authorization header is judged by its key alone. Otherwise a session cookie names a user: a project
+the user has no role on is 404 (its existence is not revealed), a role too low for the action 403, and
+a state-changing call without the session's `X-CSRF-Token` 403.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import ipaddress
+from dataclasses import dataclass
 
 from starlette.requests import Request
 
 from lynex_box.api.errors import ApiError
+from lynex_box.api.services import Services
+from lynex_box.auth import memberships, rbac
+from lynex_box.auth.audit import Actor
 from lynex_box.auth.keys import KeyRing, Principal
+from lynex_box.auth.sessions import CSRF_HEADER, SESSION_COOKIE, Session
 
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="lynex"'}
 
@@ -67,3 +77,93 @@ def require_project(principal: Principal, project_id: str, write: bool) -> None:
         raise ApiError(403, "forbidden", f"an API key with scope {principal.scope!r} cannot write")
     if not write and not principal.can_read():
         raise ApiError(403, "forbidden", f"an API key with scope {principal.scope!r} cannot read")
+
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_VERBS = {"data.read": "read", "data.ingest": "write"}
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """An authenticated caller's standing on one project (or org): by API key or by user session."""
+
+    project_id: str
+    actor: Actor
+    role: str | None = None  # a user's effective role
+    scope: str | None = None  # an API key's scope
+    session: Session | None = None
+    org_id: str | None = None
+
+    def can(self, action: str) -> bool:
+        if self.scope is not None:
+            return rbac.scope_allows(self.scope, action)
+        return rbac.role_allows(self.role, action)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def user_actor(session: Session, request: Request) -> Actor:
+    return Actor("user", session.user_id, session.email, client_ip(request))
+
+
+async def current_session(request: Request, svc: Services, check_csrf: bool = True) -> Session | None:
+    """The caller's live session, or None; 403 for an unsafe method without the session's CSRF token."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    session = await asyncio.to_thread(svc.auth.sessions.resolve, token)
+    if session is None:
+        return None
+    if check_csrf and request.method not in SAFE_METHODS and not session.csrf_ok(request.headers.get(CSRF_HEADER)):
+        raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token header for this session")
+    return session
+
+
+async def require_session(request: Request, svc: Services) -> Session:
+    session = await current_session(request, svc)
+    if session is None:
+        raise ApiError(401, "unauthorized", "log in first: no valid session cookie")
+    return session
+
+
+def _key_access(request: Request, svc: Services, project_id: str, action: str) -> Access:
+    principal = authenticate(request, svc.keys)
+    if principal.project_id != project_id:
+        raise ApiError(403, "forbidden", "this API key does not belong to that project")
+    if not rbac.scope_allows(principal.scope, action):
+        verb = _VERBS.get(action, f"do {action!r}")
+        raise ApiError(403, "forbidden", f"an API key with scope {principal.scope!r} cannot {verb}")
+    actor = Actor("key", principal.key_id, principal.key_id, client_ip(request))
+    return Access(project_id, actor, scope=principal.scope)
+
+
+async def project_access(request: Request, svc: Services, project_id: str, action: str) -> Access:
+    """The caller's right to do `action` on `project_id`, by API key or session; ApiError otherwise."""
+    if "authorization" in request.headers:
+        return _key_access(request, svc, project_id, action)
+    session = await current_session(request, svc)
+    if session is None:
+        raise ApiError(401, "unauthorized", "missing Authorization header with an API key, or a login session")
+    found = await asyncio.to_thread(memberships.project_role, svc.engine.meta, session.user_id, project_id)
+    if found is None or found[1] is None:
+        raise ApiError(404, "not_found", "no project with that id")
+    org_id, role = found
+    if not rbac.role_allows(role, action):
+        raise ApiError(403, "forbidden", f"the role {role!r} cannot do {action!r} on this project")
+    return Access(project_id, user_actor(session, request), role=role, session=session, org_id=org_id)
+
+
+async def org_access(request: Request, svc: Services, org_id: str, action: str) -> Access:
+    """A user's right to do `action` on an org; API keys never act on orgs."""
+    if "authorization" in request.headers:
+        authenticate(request, svc.keys)
+        raise ApiError(403, "forbidden", "API keys act on one project; organisations need a user session")
+    session = await require_session(request, svc)
+    role = await asyncio.to_thread(memberships.org_role, svc.engine.meta, session.user_id, org_id)
+    if role is None:
+        raise ApiError(404, "not_found", "no organisation with that id")
+    if not rbac.role_allows(role, action):
+        raise ApiError(403, "forbidden", f"the role {role!r} cannot do {action!r} in this organisation")
+    return Access("", user_actor(session, request), role=role, session=session, org_id=org_id)

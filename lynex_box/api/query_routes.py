@@ -1,8 +1,9 @@
 """The query API: traces, one trace, spans, metrics, sessions and users of the caller's project.
 
-Every handler authenticates first, checks the path's project against the key's, and hands the engine a
-`SpanScope` built from the key's project only. Queries run in a worker thread; the loop never waits
-on DuckDB. Lists answer `{"items": [...], "next_cursor": ...}`.
+Every handler authenticates first (an API key, or a session whose user has a role on the project),
+checks the path's project against the caller's, and hands the engine a `SpanScope` of that project
+only. Queries run in a worker thread; the loop never waits on DuckDB. Lists answer
+`{"items": [...], "next_cursor": ...}`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from starlette.routing import Route
 
 from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.principal import authenticate, require_project
+from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
 from lynex_box.langfuse.fold import fold_langfuse_rows
 from lynex_box.pipeline.otlp_decoders import fold_log_events
@@ -54,8 +55,7 @@ def rows_out(table: pa.Table, drop: tuple[str, ...] = ("_t",)) -> list[dict[str,
 async def _scope(request: Request) -> tuple[SpanScope, Mapping[str, str]]:
     svc = services(request)
     project_id = request.path_params["project_id"]
-    principal = authenticate(request, svc.keys)
-    require_project(principal, project_id, write=False)
+    await project_access(request, svc, project_id, "data.read")
     params = request.query_params
     filters = qs.parse_filters(params)
     return SpanScope(project_id, filters.start_us, filters.end_us), params

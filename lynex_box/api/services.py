@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.keys import KeyRing
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
@@ -18,6 +19,7 @@ class Services:
     engine: Engine
     keys: KeyRing
     default_project_id: str | None
+    auth: AuthComponents
     ready: bool = False
     prices: PriceReloader | None = None  # custom prices: reloaded after an API write and periodically
 

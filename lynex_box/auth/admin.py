@@ -16,11 +16,14 @@ from typing import Any
 import apsw
 from argon2 import PasswordHasher
 
+from lynex_box.auth import audit
+from lynex_box.auth.audit import Actor
 from lynex_box.auth.keys import SCOPES, generate_key, hash_key
 from lynex_box.meta.db import MetaDB
 
 PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _hasher = PasswordHasher()
+CLI_ACTOR = Actor("system", "cli", "lynex-box command line")
 
 
 class AdminError(ValueError):
@@ -108,21 +111,33 @@ def project_exists(db: MetaDB, project_id: str) -> bool:
 
 
 def create_key(
-    db: MetaDB, project_id: str, scope: str = "admin", name: str = "", expires_at: int | None = None
+    db: MetaDB,
+    project_id: str,
+    scope: str = "admin",
+    name: str = "",
+    expires_at: int | None = None,
+    actor: Actor | None = None,
 ) -> CreatedKey:
+    """A new key (its secret is in the result only); audited as `actor` (the CLI when None)."""
     if scope not in SCOPES:
         raise AdminError(f"scope {scope!r} is not one of {list(SCOPES)}")
     if not project_exists(db, project_id):
         raise AdminError(f"project {project_id!r} does not exist; hint: `lynex-box projects list`")
     key, prefix = generate_key()
     key_id = new_id("key")
-    db.write(
-        lambda c: c.execute(
+
+    def tx(conn: apsw.Connection) -> None:
+        conn.execute(
             "INSERT INTO api_keys (id, project_id, prefix, key_hash, scope, name, created_at, expires_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (key_id, project_id, prefix, hash_key(key), scope, name, _now_us(), expires_at),
         )
-    )
+        org = next(iter(conn.execute("SELECT org_id FROM projects WHERE id = ?", (project_id,))))[0]
+        details = {"scope": scope, "prefix": prefix, "name": name, "expires_at": expires_at}
+        audit.record(conn, actor or CLI_ACTOR, "key.created", org_id=org, project_id=project_id,
+                     target_type="api_key", target_id=key_id, details=details)
+
+    db.write(tx)
     return CreatedKey(api_key=key, key_id=key_id, project_id=project_id, scope=scope, prefix=prefix)
 
 
@@ -136,17 +151,24 @@ def list_keys(db: MetaDB, project_id: str | None = None) -> list[dict[str, Any]]
     return [dict(zip(keys, r, strict=True)) for r in db.read(sql + " ORDER BY created_at", params)]
 
 
-def revoke_key(db: MetaDB, key_id: str, project_id: str | None = None) -> bool:
+def revoke_key(db: MetaDB, key_id: str, project_id: str | None = None, actor: Actor | None = None) -> bool:
     """Revoke by key id (or prefix); scoped to `project_id` when given. False if nothing matched."""
 
     def tx(conn: apsw.Connection) -> int:
-        sql = "UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR prefix = ?) AND revoked_at IS NULL"
-        params: tuple[Any, ...] = (_now_us(), key_id, key_id)
+        sql = (
+            "SELECT k.id, k.project_id, p.org_id, k.prefix FROM api_keys k JOIN projects p ON p.id = k.project_id "
+            "WHERE (k.id = ? OR k.prefix = ?) AND k.revoked_at IS NULL"
+        )
+        params: tuple[Any, ...] = (key_id, key_id)
         if project_id is not None:
-            sql += " AND project_id = ?"
+            sql += " AND k.project_id = ?"
             params += (project_id,)
-        conn.execute(sql, params)
-        return int(conn.changes())
+        found = list(conn.execute(sql, params))
+        for kid, pid, org, prefix in found:
+            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (_now_us(), kid))
+            audit.record(conn, actor or CLI_ACTOR, "key.revoked", org_id=org, project_id=pid,
+                         target_type="api_key", target_id=kid, details={"prefix": prefix})
+        return len(found)
 
     return db.write(tx) > 0
 

@@ -171,6 +171,85 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project_id, provider_key, model_key)
     );
     """,
+    # 7: accounts and security: sessions, per-project roles, invitations, password resets,
+    # per-project rate limits, and the append-only audit log (docs/security.md)
+    """
+    CREATE TABLE sessions (
+        id_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id),
+        csrf_hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        ip TEXT NOT NULL DEFAULT '',
+        user_agent TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX sessions_by_user ON sessions (user_id);
+    CREATE TABLE project_members (
+        project_id TEXT NOT NULL REFERENCES projects (id),
+        user_id TEXT NOT NULL REFERENCES users (id),
+        role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
+        PRIMARY KEY (project_id, user_id)
+    );
+    CREATE INDEX project_members_by_user ON project_members (user_id);
+    CREATE INDEX org_members_by_user ON org_members (user_id);
+    CREATE TABLE invitations (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        org_id TEXT NOT NULL REFERENCES orgs (id),
+        email TEXT NOT NULL DEFAULT '',
+        role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member', 'viewer')),
+        project_id TEXT REFERENCES projects (id),
+        project_role TEXT CHECK (project_role IS NULL OR project_role IN ('owner', 'admin', 'member', 'viewer')),
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        accepted_at INTEGER,
+        accepted_by TEXT,
+        revoked_at INTEGER
+    );
+    CREATE INDEX invitations_by_org ON invitations (org_id);
+    CREATE TABLE password_resets (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES users (id),
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    );
+    CREATE TABLE project_limits (
+        project_id TEXT PRIMARY KEY REFERENCES projects (id),
+        events_per_s REAL,
+        events_burst INTEGER,
+        bytes_per_s REAL,
+        bytes_burst INTEGER
+    );
+    CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        actor_type TEXT NOT NULL CHECK (actor_type IN ('user', 'key', 'system', 'anonymous')),
+        actor_id TEXT NOT NULL DEFAULT '',
+        actor_label TEXT NOT NULL DEFAULT '',
+        action TEXT NOT NULL,
+        org_id TEXT,
+        project_id TEXT,
+        target_type TEXT NOT NULL DEFAULT '',
+        target_id TEXT NOT NULL DEFAULT '',
+        ip TEXT NOT NULL DEFAULT '',
+        details TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX audit_by_project ON audit_log (project_id, id);
+    CREATE INDEX audit_by_org ON audit_log (org_id, id);
+    CREATE INDEX audit_by_target ON audit_log (target_id, id);
+    CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'audit_log is append-only');
+    END;
+    CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'audit_log is append-only');
+    END;
+    """,
 ]
 
 

@@ -1,0 +1,236 @@
+"""The admin API of projects: create and list projects, API keys, settings, audit log and usage.
+
+Every handler asks `project_access` (API key or session) for the action it performs, so the project it
+touches is the path's only after the caller's right to it is proven; ids from paths and bodies reach
+SQL only as bound parameters. Key secrets are in the creation answer only. Writes and their audit
+entries share one transaction; SQLite, argon2 and DuckDB run in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api.auth_routes import write
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.jsonbody import json_object, text_field
+from lynex_box.api.principal import authenticate, org_access, project_access, require_session
+from lynex_box.api.services import services
+from lynex_box.auth import admin, audit, memberships, projects, rbac, usage
+from lynex_box.auth.errors import AdminError
+from lynex_box.auth.keys import SCOPES
+from lynex_box.ingest.timefmt import parse_time_us
+from lynex_box.query.engine import SpanScope
+
+MAX_ID = 100
+
+
+def path_id(request: Request, name: str) -> str:
+    value: str = request.path_params[name]
+    if len(value) > MAX_ID:
+        raise ApiError(404, "not_found", f"no {name} with that id")
+    return value
+
+
+async def list_projects(request: Request) -> Response:
+    svc = services(request)
+    db = svc.engine.meta
+    if "authorization" in request.headers:
+        principal = authenticate(request, svc.keys)
+        rows = await asyncio.to_thread(
+            db.read, "SELECT id, name, org_id FROM projects WHERE id = ?", (principal.project_id,)
+        )
+        items = [
+            {"project_id": r[0], "name": r[1], "org_id": r[2], "role": None, "scope": principal.scope} for r in rows
+        ]
+        return json_response({"items": items})
+    session = await require_session(request, svc)
+    return json_response({"items": await asyncio.to_thread(memberships.user_projects, db, session.user_id)})
+
+
+async def create_project(request: Request) -> Response:
+    svc = services(request)
+    if "authorization" in request.headers:
+        authenticate(request, svc.keys)
+        raise ApiError(403, "forbidden", "API keys cannot create projects; log in as an org owner or admin")
+    session = await require_session(request, svc)
+    doc = await json_object(request)
+    org_id = text_field(doc, "org_id", required=False, max_len=MAX_ID)
+    if org_id is None:
+        orgs = await asyncio.to_thread(memberships.user_orgs, svc.engine.meta, session.user_id)
+        allowed = [o["id"] for o in orgs if rbac.role_allows(o["role"], "org.projects.create")]
+        if len(allowed) != 1:
+            raise ApiError(400, "bad_request", "org_id is required: name the organisation to create the project in")
+        org_id = allowed[0]
+    access = await org_access(request, svc, org_id, "org.projects.create")
+    created = await write(svc, lambda c: projects.create(c, access.actor, org_id, doc.get("name")))
+    return json_response({**created, "role": access.role}, status=201)
+
+
+async def list_keys(request: Request) -> Response:
+    svc = services(request)
+    project_id = path_id(request, "project_id")
+    await project_access(request, svc, project_id, "keys.read")
+    return json_response({"items": await asyncio.to_thread(admin.list_keys, svc.engine.meta, project_id)})
+
+
+def _expiry(doc: dict[str, Any]) -> int | None:
+    expires_at, days = doc.get("expires_at"), doc.get("expires_in_days")
+    now = time.time_ns() // 1000
+    if expires_at is not None and days is not None:
+        raise ApiError(400, "bad_request", "give expires_at or expires_in_days, not both")
+    if days is not None:
+        if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days <= 36_500:
+            raise ApiError(400, "bad_request", "expires_in_days must be a number of days in (0, 36500]")
+        return now + int(days * 86_400_000_000)
+    if expires_at is None:
+        return None
+    try:
+        value = parse_time_us(expires_at)
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", f"expires_at: {exc}") from None
+    if value <= now:
+        raise ApiError(400, "bad_request", "expires_at is in the past")
+    return value
+
+
+async def create_key(request: Request) -> Response:
+    svc = services(request)
+    project_id = path_id(request, "project_id")
+    access = await project_access(request, svc, project_id, "keys.manage")
+    doc = await json_object(request)
+    scope = doc.get("scope", "ingest")
+    if scope not in SCOPES:
+        raise ApiError(400, "bad_request", f"scope must be one of {list(SCOPES)}")
+    name = text_field(doc, "name", required=False, max_len=200) or ""
+    expires_at = _expiry(doc)
+    try:
+        key = await asyncio.to_thread(
+            admin.create_key, svc.engine.meta, project_id, scope, name, expires_at, access.actor
+        )
+    except AdminError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    await asyncio.to_thread(svc.keys.refresh)
+    out = {
+        "api_key": key.api_key,
+        "key_id": key.key_id,
+        "prefix": key.prefix,
+        "scope": key.scope,
+        "name": name,
+        "project_id": project_id,
+        "expires_at": expires_at,
+    }
+    return json_response(out, status=201)
+
+
+async def revoke_key(request: Request) -> Response:
+    svc = services(request)
+    project_id = path_id(request, "project_id")
+    key_id = path_id(request, "key_id")
+    access = await project_access(request, svc, project_id, "keys.manage")
+    done = await asyncio.to_thread(admin.revoke_key, svc.engine.meta, key_id, project_id, access.actor)
+    if not done:
+        raise ApiError(404, "not_found", "no active API key with that id in this project")
+    await asyncio.to_thread(svc.keys.refresh)
+    return Response(status_code=204)
+
+
+async def get_settings(request: Request) -> Response:
+    svc = services(request)
+    project_id = path_id(request, "project_id")
+    await project_access(request, svc, project_id, "settings.read")
+    return json_response(await asyncio.to_thread(projects.read, svc.engine.meta, project_id, svc.auth.limiter))
+
+
+async def patch_settings(request: Request) -> Response:
+    svc = services(request)
+    project_id = path_id(request, "project_id")
+    access = await project_access(request, svc, project_id, "settings.manage")
+    doc = await json_object(request)
+    changed = await write(svc, lambda c: projects.update(c, access.actor, project_id, doc))
+    if "limits" in changed:
+        await asyncio.to_thread(svc.auth.refresh, svc.engine.meta)
+    return json_response(await asyncio.to_thread(projects.read, svc.engine.meta, project_id, svc.auth.limiter))
+
+
+def page_args(request: Request) -> tuple[int, int | None, str | None]:
+    params = request.query_params
+    raw = params.get("limit") or "100"
+    if not raw.isdigit() or not 1 <= int(raw) <= audit.MAX_PAGE:
+        raise ApiError(400, "bad_limit", f"limit must be a whole number in 1..{audit.MAX_PAGE}")
+    try:
+        before = audit.decode_cursor(params.get("cursor"))
+    except ValueError as exc:
+        raise ApiError(400, "bad_cursor", str(exc)) from None
+    action = params.get("action") or None
+    if action is not None and action not in audit.ACTIONS:
+        raise ApiError(400, "bad_filter", f"action must be one of {list(audit.ACTIONS)}")
+    return int(raw), before, action
+
+
+async def project_audit(request: Request) -> Response:
+    svc = services(request)
+    project_id = path_id(request, "project_id")
+    await project_access(request, svc, project_id, "audit.read")
+    limit, before, action = page_args(request)
+    items, cursor = await asyncio.to_thread(
+        lambda: audit.list_entries(svc.engine.meta, project_id=project_id, before_id=before, limit=limit, action=action)
+    )
+    return json_response({"items": items, "next_cursor": cursor})
+
+
+async def org_audit(request: Request) -> Response:
+    svc = services(request)
+    org_id = path_id(request, "org_id")
+    await org_access(request, svc, org_id, "org.audit.read")
+    limit, before, action = page_args(request)
+    items, cursor = await asyncio.to_thread(
+        lambda: audit.list_entries(svc.engine.meta, org_id=org_id, before_id=before, limit=limit, action=action)
+    )
+    return json_response({"items": items, "next_cursor": cursor})
+
+
+async def project_usage(request: Request) -> Response:
+    svc = services(request)
+    project_id = path_id(request, "project_id")
+    await project_access(request, svc, project_id, "usage.read")
+    params = request.query_params
+    try:
+        lo, hi = usage.day_range(params.get("from"), params.get("to"), time.time_ns() // 1000)
+    except ValueError as exc:
+        raise ApiError(400, "bad_filter", str(exc)) from None
+    table = await svc.engine.query.query_async(SpanScope(project_id, lo, hi), usage.USAGE_SQL, dedupe=True)
+    days = table.to_pylist()
+    keys = ("events", "spans", "traces", "input_tokens", "output_tokens", "total_tokens", "total_cost")
+    totals = {k: sum(d[k] or 0 for d in days) for k in keys}
+    last_day = usage.iso_day(hi - 1)
+    return json_response(
+        {
+            "project_id": project_id,
+            "from": usage.iso_day(lo),
+            "to": last_day,
+            "days": days,
+            "totals": totals,
+            "computed_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+    )
+
+
+routes = [
+    Route("/api/projects", list_projects, methods=["GET"]),
+    Route("/api/projects", create_project, methods=["POST"]),
+    Route("/api/projects/{project_id}/keys", list_keys, methods=["GET"]),
+    Route("/api/projects/{project_id}/keys", create_key, methods=["POST"]),
+    Route("/api/projects/{project_id}/keys/{key_id}", revoke_key, methods=["DELETE"]),
+    Route("/api/projects/{project_id}/settings", get_settings, methods=["GET"]),
+    Route("/api/projects/{project_id}/settings", patch_settings, methods=["PATCH"]),
+    Route("/api/projects/{project_id}/audit", project_audit, methods=["GET"]),
+    Route("/api/projects/{project_id}/usage", project_usage, methods=["GET"]),
+    Route("/api/orgs/{org_id}/audit", org_audit, methods=["GET"]),
+]

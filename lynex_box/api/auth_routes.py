@@ -1,0 +1,240 @@
+"""The account API: login, logout, who am I, password change and reset, accepting invitations.
+
+The web UI is built against exactly these shapes: login answers `{"user", "csrf_token"}` and sets the
+`lynex_session` (HttpOnly) and `lynex_csrf` (readable) cookies, both SameSite=Lax and Secure over TLS.
+Secrets travel only in bodies and cookies, never in paths or query strings (which end up in logs), and
+no answer or log line repeats one. argon2 and SQLite run in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import apsw
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.jsonbody import json_object, text_field
+from lynex_box.api.principal import client_ip, current_session, require_session, user_actor
+from lynex_box.api.services import Services, services
+from lynex_box.auth import audit, invitations, memberships, resets, users
+from lynex_box.auth.admin import hash_password
+from lynex_box.auth.audit import Actor
+from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
+from lynex_box.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, NewSession
+
+BAD_LOGIN = "wrong email or password"
+
+
+def cookie_secure(request: Request, svc: Services) -> bool:
+    mode = svc.settings.auth.cookie_secure
+    if mode != "auto":
+        return mode == "always"
+    return request.url.scheme == "https" or svc.settings.server.public_url.startswith("https://")
+
+
+def set_session_cookies(response: Response, request: Request, svc: Services, new: NewSession) -> None:
+    secure = cookie_secure(request, svc)
+    response.set_cookie(
+        SESSION_COOKIE, new.token, max_age=new.max_age_s, path="/", secure=secure, httponly=True, samesite="lax"
+    )
+    response.set_cookie(
+        CSRF_COOKIE, new.csrf_token, max_age=new.max_age_s, path="/", secure=secure, httponly=False, samesite="lax"
+    )
+
+
+def clear_session_cookies(response: Response, request: Request, svc: Services) -> None:
+    secure = cookie_secure(request, svc)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+    response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, httponly=False, samesite="lax")
+
+
+def domain_error(exc: Exception) -> ApiError:
+    """The HTTP error for an account-operation failure; its message never holds a secret."""
+    if isinstance(exc, Denied):
+        return ApiError(403, "forbidden", str(exc))
+    if isinstance(exc, NotFound):
+        return ApiError(404, "not_found", str(exc))
+    if isinstance(exc, Conflict):
+        return ApiError(409, "conflict", str(exc))
+    return ApiError(400, "bad_request", str(exc))
+
+
+async def write(svc: Services, fn: Any) -> Any:
+    """Run `fn(conn)` in one meta.db transaction in a thread; account errors become API errors."""
+    try:
+        return await asyncio.to_thread(svc.engine.meta.write, fn)
+    except (AdminError, Denied, NotFound, Conflict) as exc:
+        raise domain_error(exc) from None
+
+
+def _locked(wait_s: float) -> ApiError:
+    seconds = max(1, int(wait_s + 0.999))
+    return ApiError(429, "locked_out", "too many failed logins; try again later", {"Retry-After": str(seconds)})
+
+
+def _login_check(svc: Services, email: str, password: str) -> tuple[users.User | None, users.User | None]:
+    """(the user when the password matches, the account the email names if any)."""
+    db = svc.engine.meta
+    known = users.find_by_email(db, email) if len(email) <= 320 else None
+    return users.verify_login(db, email, password), known
+
+
+async def login(request: Request) -> Response:
+    svc = services(request)
+    doc = await json_object(request)
+    email = text_field(doc, "email", max_len=320) or ""
+    password = text_field(doc, "password", max_len=users.MAX_PASSWORD) or ""
+    ip = client_ip(request)
+    wait = svc.auth.throttle.retry_after(email, ip)
+    if wait is not None:
+        raise _locked(wait)
+    user, known = await asyncio.to_thread(_login_check, svc, email, password)
+    if user is None:
+        svc.auth.throttle.failed(email, ip)
+        actor = Actor("anonymous", "", known.email if known else "", ip)
+        target = known.id if known else ""
+        await write(
+            svc, lambda c: audit.record(c, actor, "login.failed", target_type="user" if known else "", target_id=target)
+        )
+        raise ApiError(401, "invalid_credentials", BAD_LOGIN)
+    svc.auth.throttle.succeeded(email)
+    new = await write(svc, lambda c: _start_session(c, svc, user, request, "login"))
+    response = json_response({"user": user.public(), "csrf_token": new.csrf_token})
+    set_session_cookies(response, request, svc, new)
+    return response
+
+
+def _start_session(conn: apsw.Connection, svc: Services, user: users.User, request: Request, action: str) -> NewSession:
+    agent = request.headers.get("user-agent", "")
+    new = svc.auth.sessions.create_in(conn, user.id, client_ip(request), agent)
+    actor = Actor("user", user.id, user.email, client_ip(request))
+    audit.record(conn, actor, action, target_type="user", target_id=user.id)
+    return new
+
+
+async def logout(request: Request) -> Response:
+    svc = services(request)
+    session = await current_session(request, svc)
+    if session is not None:
+        actor = user_actor(session, request)
+
+        def tx(conn: apsw.Connection) -> None:
+            svc.auth.sessions.end(conn, session.id_hash)
+            audit.record(conn, actor, "logout", target_type="user", target_id=session.user_id)
+
+        await write(svc, tx)
+    response = Response(status_code=204)
+    clear_session_cookies(response, request, svc)
+    return response
+
+
+async def me(request: Request) -> Response:
+    svc = services(request)
+    session = await require_session(request, svc)
+    db = svc.engine.meta
+    orgs = await asyncio.to_thread(memberships.user_orgs, db, session.user_id)
+    projects = await asyncio.to_thread(memberships.user_projects, db, session.user_id)
+    user = {"id": session.user_id, "email": session.email, "name": session.name}
+    return json_response({"user": user, "orgs": orgs, "projects": projects})
+
+
+async def change_password(request: Request) -> Response:
+    svc = services(request)
+    session = await require_session(request, svc)
+    doc = await json_object(request)
+    current = text_field(doc, "current_password", max_len=users.MAX_PASSWORD) or ""
+    new_password = doc.get("new_password")
+    ip = client_ip(request)
+    wait = svc.auth.throttle.retry_after(session.email, ip)
+    if wait is not None:
+        raise _locked(wait)
+    try:
+        users.check_password_policy(new_password, svc.settings.auth.password_min_length, session.email)
+    except AdminError as exc:
+        raise ApiError(400, "weak_password", str(exc)) from None
+    assert isinstance(new_password, str)
+    ok = await asyncio.to_thread(users.verify_login, svc.engine.meta, session.email, current)
+    if ok is None or ok.id != session.user_id:
+        svc.auth.throttle.failed(session.email, ip)
+        raise ApiError(403, "invalid_credentials", "the current password is wrong")
+    new_hash = await asyncio.to_thread(hash_password, new_password)
+    actor = user_actor(session, request)
+    await write(svc, lambda c: resets.change(c, actor, session.user_id, new_hash, session.id_hash))
+    return Response(status_code=204)
+
+
+async def reset_password(request: Request) -> Response:
+    """Redeem an admin-issued reset token: `{"token", "password"}`; the user then logs in."""
+    svc = services(request)
+    doc = await json_object(request)
+    token = text_field(doc, "token", max_len=200) or ""
+    password = doc.get("password")
+    try:
+        users.check_password_policy(password, svc.settings.auth.password_min_length)
+    except AdminError as exc:
+        raise ApiError(400, "weak_password", str(exc)) from None
+    assert isinstance(password, str)
+    new_hash = await asyncio.to_thread(hash_password, password)
+    await write(svc, lambda c: resets.redeem(c, token, new_hash, client_ip(request)))
+    return Response(status_code=204)
+
+
+async def lookup_invitation(request: Request) -> Response:
+    """`{"token"}` -> what the invitation offers (org, role, email), so the UI can show it before accepting."""
+    svc = services(request)
+    doc = await json_object(request)
+    token = text_field(doc, "token", max_len=200) or ""
+    found = await asyncio.to_thread(invitations.lookup, svc.engine.meta, token)
+    if found is None:
+        raise ApiError(404, "not_found", "this invitation is unknown, used, revoked or expired")
+    return json_response(found)
+
+
+async def accept_invitation(request: Request) -> Response:
+    """Logged in: join with this account. Not logged in: `{"token", "password", "name"?, "email"?}` creates
+    the account (with the invitation's email when it names one), joins, and logs in like `/login`."""
+    svc = services(request)
+    session = await current_session(request, svc)
+    doc = await json_object(request)
+    token = text_field(doc, "token", max_len=200) or ""
+    if session is not None:
+        actor = user_actor(session, request)
+        joined = await write(svc, lambda c: invitations.accept(c, token, session.user_id, session.email, actor))
+        return json_response({"joined": joined})
+    found = await asyncio.to_thread(invitations.lookup, svc.engine.meta, token)
+    if found is None:
+        raise ApiError(404, "not_found", "this invitation is unknown, used, revoked or expired")
+    try:
+        email = users.clean_email(found["email"] or doc.get("email"))
+        password = users.check_password_policy(doc.get("password"), svc.settings.auth.password_min_length, email)
+    except AdminError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    name = doc.get("name") if isinstance(doc.get("name"), str) else ""
+    password_hash = await asyncio.to_thread(hash_password, password)
+
+    def tx(conn: apsw.Connection) -> tuple[users.User, NewSession, dict[str, Any]]:
+        user_id = users.insert_user(conn, email, password_hash, str(name))
+        user = users.User(user_id, email, str(name)[:200], password_hash, False, 0)
+        actor = Actor("user", user_id, email, client_ip(request))
+        joined = invitations.accept(conn, token, user_id, email, actor)
+        return user, _start_session(conn, svc, user, request, "login"), joined
+
+    user, new, joined = await write(svc, tx)
+    response = json_response({"user": user.public(), "csrf_token": new.csrf_token, "joined": joined}, status=201)
+    set_session_cookies(response, request, svc, new)
+    return response
+
+
+routes = [
+    Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/auth/logout", logout, methods=["POST"]),
+    Route("/api/auth/me", me, methods=["GET"]),
+    Route("/api/auth/password", change_password, methods=["POST"]),
+    Route("/api/auth/password/reset", reset_password, methods=["POST"]),
+    Route("/api/invitations/lookup", lookup_invitation, methods=["POST"]),
+    Route("/api/invitations/accept", accept_invitation, methods=["POST"]),
+]

@@ -1,0 +1,43 @@
+"""Small JSON request bodies of the account and admin APIs: bounded, `application/json` only, an object.
+
+Requiring `Content-Type: application/json` also keeps cross-site HTML forms out: a browser cannot send
+that type to another origin without a CORS preflight, which this server never approves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from lynex_box.api.body import read_body
+from lynex_box.api.errors import ApiError
+
+MAX_JSON_BODY = 64 * 1024
+
+
+async def json_object(request: Request, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
+    raw, encoding = await read_body(request, limit)
+    if encoding != "identity":
+        raise ApiError(415, "unsupported_encoding", "this endpoint takes an uncompressed body")
+    try:
+        doc = orjson.loads(raw or b"{}")
+    except orjson.JSONDecodeError:
+        raise ApiError(400, "bad_json", "body is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise ApiError(400, "bad_request", "body must be a JSON object")
+    return doc
+
+
+def text_field(doc: dict[str, Any], key: str, required: bool = True, max_len: int = 1024) -> str | None:
+    """A string member of the body; 400 naming the key (never the value) when it is missing or not a string."""
+    value = doc.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or (required and not value) or len(value) > max_len:
+        raise ApiError(400, "bad_request", f"{key} must be a non-empty string of at most {max_len} characters")
+    return value

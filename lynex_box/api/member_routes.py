@@ -1,0 +1,233 @@
+"""The people API: members of projects and orgs, invitations by link, admin-issued password resets.
+
+Only users manage people (API keys may at most list a project's members). The actor's role is
+re-checked against the stored state inside the write transaction (see auth/memberships.py), so the
+role read here only decides whether to try. Tokens are in creation answers only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api.admin_routes import path_id
+from lynex_box.api.auth_routes import write
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.jsonbody import json_object, text_field
+from lynex_box.api.principal import authenticate, org_access, project_access, require_session, user_actor
+from lynex_box.api.services import Services, services
+from lynex_box.auth import invitations, memberships, orgs, resets, users
+from lynex_box.auth.errors import AdminError
+
+
+def _role(doc: dict[str, Any], key: str = "role") -> str:
+    value = doc.get(key)
+    if value not in ("owner", "admin", "member", "viewer"):
+        raise ApiError(400, "bad_request", f"{key} must be one of owner, admin, member, viewer")
+    return str(value)
+
+
+async def _user_id(svc: Services, doc: dict[str, Any]) -> str:
+    """The user a body names by `user_id` or `email`; 404 when no account matches."""
+    user_id = text_field(doc, "user_id", required=False, max_len=100)
+    if user_id is not None:
+        return user_id
+    try:
+        email = users.clean_email(doc.get("email"))
+    except AdminError:
+        raise ApiError(400, "bad_request", "give user_id or email of an existing account") from None
+    user = await asyncio.to_thread(users.find_by_email, svc.engine.meta, email)
+    if user is None:
+        raise ApiError(404, "not_found", "no account with that email; send an invitation instead")
+    return user.id
+
+
+async def _project_org(svc: Services, project_id: str) -> str:
+    rows = await asyncio.to_thread(svc.engine.meta.read, "SELECT org_id FROM projects WHERE id = ?", (project_id,))
+    if not rows:
+        raise ApiError(404, "not_found", "no project with that id")
+    return str(rows[0][0])
+
+
+async def list_project_members(request: Request) -> Response:
+    svc = services(request)
+    project_id = path_id(request, "project_id")
+    await project_access(request, svc, project_id, "members.read")
+    org_id = await _project_org(svc, project_id)
+    items = await asyncio.to_thread(memberships.list_project_members, svc.engine.meta, project_id, org_id)
+    return json_response({"items": items})
+
+
+async def _project_member(svc: Services, project_id: str, user_id: str) -> dict[str, Any]:
+    org_id = await _project_org(svc, project_id)
+    items = await asyncio.to_thread(memberships.list_project_members, svc.engine.meta, project_id, org_id)
+    return next((m for m in items if m["user_id"] == user_id), {"user_id": user_id})
+
+
+async def add_project_member(request: Request) -> Response:
+    svc = services(request)
+    project_id = path_id(request, "project_id")
+    access = await project_access(request, svc, project_id, "members.manage")
+    doc = await json_object(request)
+    user_id, role = await _user_id(svc, doc), _role(doc)
+    await write(
+        svc,
+        lambda c: memberships.set_project_role(c, access.actor, access.role, project_id, user_id, role, create=True),
+    )
+    return json_response(await _project_member(svc, project_id, user_id), status=201)
+
+
+async def change_project_member(request: Request) -> Response:
+    svc = services(request)
+    project_id, user_id = path_id(request, "project_id"), path_id(request, "user_id")
+    access = await project_access(request, svc, project_id, "members.manage")
+    role = _role(await json_object(request))
+    await write(
+        svc,
+        lambda c: memberships.set_project_role(c, access.actor, access.role, project_id, user_id, role, create=False),
+    )
+    return json_response(await _project_member(svc, project_id, user_id))
+
+
+async def remove_project_member(request: Request) -> Response:
+    svc = services(request)
+    project_id, user_id = path_id(request, "project_id"), path_id(request, "user_id")
+    access = await project_access(request, svc, project_id, "members.manage")
+    await write(svc, lambda c: memberships.remove_project_role(c, access.actor, access.role, project_id, user_id))
+    return Response(status_code=204)
+
+
+async def create_org(request: Request) -> Response:
+    """`{"name"}` -> a new org owned by the caller (who must already own one)."""
+    svc = services(request)
+    if "authorization" in request.headers:
+        authenticate(request, svc.keys)
+        raise ApiError(403, "forbidden", "API keys cannot create organisations")
+    session = await require_session(request, svc)
+    doc = await json_object(request)
+    actor = user_actor(session, request)
+    return json_response(await write(svc, lambda c: orgs.create(c, actor, doc.get("name"))), status=201)
+
+
+async def list_org_members(request: Request) -> Response:
+    svc = services(request)
+    org_id = path_id(request, "org_id")
+    await org_access(request, svc, org_id, "org.members.read")
+    return json_response({"items": await asyncio.to_thread(memberships.list_org_members, svc.engine.meta, org_id)})
+
+
+async def _org_member(svc: Services, org_id: str, user_id: str) -> dict[str, Any]:
+    items = await asyncio.to_thread(memberships.list_org_members, svc.engine.meta, org_id)
+    return next((m for m in items if m["user_id"] == user_id), {"user_id": user_id})
+
+
+async def add_org_member(request: Request) -> Response:
+    svc = services(request)
+    org_id = path_id(request, "org_id")
+    access = await org_access(request, svc, org_id, "org.members.manage")
+    doc = await json_object(request)
+    user_id, role = await _user_id(svc, doc), _role(doc)
+    await write(svc, lambda c: memberships.add_org_member(c, access.actor, access.role, org_id, user_id, role))
+    return json_response(await _org_member(svc, org_id, user_id), status=201)
+
+
+async def change_org_member(request: Request) -> Response:
+    svc = services(request)
+    org_id, user_id = path_id(request, "org_id"), path_id(request, "user_id")
+    access = await org_access(request, svc, org_id, "org.members.manage")
+    role = _role(await json_object(request))
+    await write(svc, lambda c: memberships.change_org_role(c, access.actor, access.role, org_id, user_id, role))
+    return json_response(await _org_member(svc, org_id, user_id))
+
+
+async def remove_org_member(request: Request) -> Response:
+    svc = services(request)
+    org_id, user_id = path_id(request, "org_id"), path_id(request, "user_id")
+    access = await org_access(request, svc, org_id, "org.members.manage")
+    await write(svc, lambda c: memberships.remove_org_member(c, access.actor, access.role, org_id, user_id))
+    return Response(status_code=204)
+
+
+def _base_url(request: Request, svc: Services) -> str:
+    return svc.settings.server.public_url.rstrip("/") or str(request.base_url).rstrip("/")
+
+
+async def list_invitations(request: Request) -> Response:
+    svc = services(request)
+    org_id = path_id(request, "org_id")
+    await org_access(request, svc, org_id, "org.invite")
+    return json_response({"items": await asyncio.to_thread(invitations.list_pending, svc.engine.meta, org_id)})
+
+
+async def create_invitation(request: Request) -> Response:
+    """`{"role", "email"?, "project_id"?, "project_role"?}` -> the link's token, shown once."""
+    svc = services(request)
+    org_id = path_id(request, "org_id")
+    access = await org_access(request, svc, org_id, "org.invite")
+    doc = await json_object(request)
+    role = _role(doc)
+    email = ""
+    if doc.get("email"):
+        try:
+            email = users.clean_email(doc["email"])
+        except AdminError as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+    project_id = text_field(doc, "project_id", required=False, max_len=100)
+    project_role = _role(doc, "project_role") if project_id is not None else None
+    ttl = svc.settings.auth.invitation_ttl_s
+    token, invitation_id, expires = await write(
+        svc,
+        lambda c: invitations.create(c, access.actor, access.role, org_id, role, email, project_id, project_role, ttl),
+    )
+    out = {
+        "id": invitation_id,
+        "token": token,
+        "url": f"{_base_url(request, svc)}/invite#{token}",
+        "org_id": org_id,
+        "role": role,
+        "email": email,
+        "project_id": project_id,
+        "project_role": project_role,
+        "expires_at": expires,
+    }
+    return json_response(out, status=201)
+
+
+async def revoke_invitation(request: Request) -> Response:
+    svc = services(request)
+    org_id, invitation_id = path_id(request, "org_id"), path_id(request, "invitation_id")
+    access = await org_access(request, svc, org_id, "org.invite")
+    await write(svc, lambda c: invitations.revoke(c, access.actor, org_id, invitation_id))
+    return Response(status_code=204)
+
+
+async def issue_password_reset(request: Request) -> Response:
+    """An admin's reset link for a member: `{"reset_token", "url", "expires_at"}`, shown once."""
+    svc = services(request)
+    org_id, user_id = path_id(request, "org_id"), path_id(request, "user_id")
+    access = await org_access(request, svc, org_id, "org.password_reset")
+    ttl = svc.settings.auth.password_reset_ttl_s
+    token, expires = await write(svc, lambda c: resets.issue(c, access.actor, org_id, access.role, user_id, ttl))
+    out = {"reset_token": token, "url": f"{_base_url(request, svc)}/reset-password#{token}", "expires_at": expires}
+    return json_response(out, status=201)
+
+
+routes = [
+    Route("/api/orgs", create_org, methods=["POST"]),
+    Route("/api/projects/{project_id}/members", list_project_members, methods=["GET"]),
+    Route("/api/projects/{project_id}/members", add_project_member, methods=["POST"]),
+    Route("/api/projects/{project_id}/members/{user_id}", change_project_member, methods=["PATCH"]),
+    Route("/api/projects/{project_id}/members/{user_id}", remove_project_member, methods=["DELETE"]),
+    Route("/api/orgs/{org_id}/members", list_org_members, methods=["GET"]),
+    Route("/api/orgs/{org_id}/members", add_org_member, methods=["POST"]),
+    Route("/api/orgs/{org_id}/members/{user_id}", change_org_member, methods=["PATCH"]),
+    Route("/api/orgs/{org_id}/members/{user_id}", remove_org_member, methods=["DELETE"]),
+    Route("/api/orgs/{org_id}/members/{user_id}/password-reset", issue_password_reset, methods=["POST"]),
+    Route("/api/orgs/{org_id}/invitations", list_invitations, methods=["GET"]),
+    Route("/api/orgs/{org_id}/invitations", create_invitation, methods=["POST"]),
+    Route("/api/orgs/{org_id}/invitations/{invitation_id}", revoke_invitation, methods=["DELETE"]),
+]

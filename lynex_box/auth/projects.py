@@ -1,0 +1,142 @@
+"""Projects: creation in an org, and a project's settings (name, retention, ingest rate-limit overrides).
+
+Validation names the key and the allowed range; a change is one transaction with its audit entry,
+which records each changed key's old and new value. Limits left unset (null) use the `[limits]`
+defaults of lynex.toml.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+import apsw
+
+from lynex_box.auth import audit
+from lynex_box.auth.admin import new_id
+from lynex_box.auth.audit import Actor
+from lynex_box.auth.errors import AdminError, NotFound
+from lynex_box.auth.ratelimit import LIMIT_FIELDS, IngestLimiter
+from lynex_box.meta.db import MetaDB
+
+MAX_RETENTION_DAYS: Final = 36_500
+EDITABLE: Final = ("name", "retention_days", "limits")
+
+
+def create(conn: apsw.Connection, actor: Actor, org_id: str, name: object) -> dict[str, Any]:
+    """A new project in `org_id`, inside the caller's transaction."""
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+        raise AdminError("name must be a string of 1..200 characters")
+    if not list(conn.execute("SELECT 1 FROM orgs WHERE id = ?", (org_id,))):
+        raise NotFound("no organisation with that id")
+    project_id = new_id("proj")
+    now = time.time_ns() // 1000
+    conn.execute(
+        "INSERT INTO projects (id, org_id, name, created_at) VALUES (?, ?, ?, ?)",
+        (project_id, org_id, name.strip(), now),
+    )
+    audit.record(
+        conn,
+        actor,
+        "project.created",
+        org_id=org_id,
+        project_id=project_id,
+        target_type="project",
+        target_id=project_id,
+        details={"name": name.strip()},
+    )
+    return {"project_id": project_id, "org_id": org_id, "name": name.strip(), "created_at": now}
+
+
+def _overrides(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    if not rows:
+        return {k: None for k in LIMIT_FIELDS}
+    return dict(zip(LIMIT_FIELDS, rows[0], strict=True))
+
+
+def read(db: MetaDB, project_id: str, limiter: IngestLimiter) -> dict[str, Any]:
+    rows = db.read("SELECT id, org_id, name, retention_days, created_at FROM projects WHERE id = ?", (project_id,))
+    if not rows:
+        raise NotFound("no project with that id")
+    pid, org_id, name, retention, created = rows[0]
+    limit_rows = db.read(f"SELECT {', '.join(LIMIT_FIELDS)} FROM project_limits WHERE project_id = ?", (pid,))
+    return {
+        "project_id": pid,
+        "org_id": org_id,
+        "name": name,
+        "created_at": created,
+        "retention_days": retention,
+        "limits": _overrides(limit_rows),
+        "effective_limits": limiter.project_limits(pid).as_dict(),
+    }
+
+
+def _validate(changes: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise AdminError(f"unknown setting(s) {unknown}; editable settings are {list(EDITABLE)}")
+    out: dict[str, Any] = {}
+    if "name" in changes:
+        name = changes["name"]
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+            raise AdminError("name must be a string of 1..200 characters")
+        out["name"] = name.strip()
+    if "retention_days" in changes:
+        days = changes["retention_days"]
+        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
+            raise AdminError(f"retention_days must be null or a whole number of days in [1, {MAX_RETENTION_DAYS}]")
+        if days is not None and days > MAX_RETENTION_DAYS:
+            raise AdminError(f"retention_days must be null or a whole number of days in [1, {MAX_RETENTION_DAYS}]")
+        out["retention_days"] = days
+    if "limits" in changes:
+        limits = changes["limits"]
+        if not isinstance(limits, dict):
+            raise AdminError(f"limits must be an object with keys from {list(LIMIT_FIELDS)}")
+        bad = sorted(set(limits) - set(LIMIT_FIELDS))
+        if bad:
+            raise AdminError(f"unknown limit(s) {bad}; limits are {list(LIMIT_FIELDS)}")
+        for key, value in limits.items():
+            ok = value is None or (not isinstance(value, bool) and isinstance(value, (int, float)) and value >= 0)
+            if not ok or (value is not None and value > 1e15):
+                raise AdminError(f"limits.{key} must be null (use the default) or a number >= 0 (0 = unlimited)")
+        out["limits"] = {k: (int(v) if k.endswith("_burst") and v is not None else v) for k, v in limits.items()}
+    return out
+
+
+def update(conn: apsw.Connection, actor: Actor, project_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    """Apply validated changes; returns {key: [old, new]} of what actually changed."""
+    valid = _validate(changes)
+    rows = list(conn.execute("SELECT org_id, name, retention_days FROM projects WHERE id = ?", (project_id,)))
+    if not rows:
+        raise NotFound("no project with that id")
+    org_id, name, retention = rows[0]
+    changed: dict[str, Any] = {}
+    if "name" in valid and valid["name"] != name:
+        changed["name"] = [name, valid["name"]]
+        conn.execute("UPDATE projects SET name = ? WHERE id = ?", (valid["name"], project_id))
+    if "retention_days" in valid and valid["retention_days"] != retention:
+        changed["retention_days"] = [retention, valid["retention_days"]]
+        conn.execute("UPDATE projects SET retention_days = ? WHERE id = ?", (valid["retention_days"], project_id))
+    if "limits" in valid:
+        cols = ", ".join(LIMIT_FIELDS)
+        old = _overrides(list(conn.execute(f"SELECT {cols} FROM project_limits WHERE project_id = ?", (project_id,))))
+        new = {**old, **valid["limits"]}
+        if new != old:
+            changed["limits"] = [old, new]
+            conn.execute(
+                f"INSERT INTO project_limits (project_id, {cols}) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (project_id) DO UPDATE SET " + ", ".join(f"{k} = excluded.{k}" for k in LIMIT_FIELDS),
+                (project_id, *(new[k] for k in LIMIT_FIELDS)),
+            )
+    if changed:
+        audit.record(
+            conn,
+            actor,
+            "project.settings_changed",
+            org_id=org_id,
+            project_id=project_id,
+            target_type="project",
+            target_id=project_id,
+            details={"changed": changed},
+        )
+    return changed

@@ -1,0 +1,71 @@
+"""Password changes and admin-issued password reset links.
+
+An admin never learns or sets a user's password: they get a one-time reset token (shown once, stored
+hashed, valid `password_reset_ttl_s`) to hand to the user, who picks the new password. Any password
+change ends the user's other sessions. An admin may reset only users of an org they administer whose
+role there is not above their own.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import apsw
+
+from lynex_box.auth import audit, rbac
+from lynex_box.auth.audit import Actor
+from lynex_box.auth.errors import Denied, NotFound
+from lynex_box.auth.sessions import token_hash
+from lynex_box.auth.users import set_password_hash
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def issue(
+    conn: apsw.Connection, actor: Actor, org_id: str, actor_role: str | None, user_id: str, ttl_s: int
+) -> tuple[str, int]:
+    """(token, expires_at) of a reset link for `user_id`, who must be a member of `org_id`."""
+    rows = list(conn.execute("SELECT role FROM org_members WHERE org_id = ? AND user_id = ?", (org_id, user_id)))
+    if not rows:
+        raise NotFound("that user is not a member of this organisation")
+    if not rbac.can_assign(actor_role, rows[0][0], None):
+        raise Denied(f"your role does not allow you to reset the password of a {rows[0][0]!r}")
+    token = "lxr_" + secrets.token_urlsafe(32)
+    now = _now_us()
+    expires = now + ttl_s * 1_000_000
+    conn.execute(
+        "INSERT INTO password_resets (token_hash, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        (token_hash(token), user_id, actor.id, now, expires),
+    )
+    audit.record(conn, actor, "password.reset_issued", org_id=org_id, target_type="user", target_id=user_id)
+    return token, expires
+
+
+def redeem(conn: apsw.Connection, token: str, new_hash: str, ip: str) -> str:
+    """Set the password of the token's user, end all their sessions; returns the user id."""
+    rows = list(
+        conn.execute(
+            "SELECT r.user_id, u.email FROM password_resets r JOIN users u ON u.id = r.user_id "
+            "WHERE r.token_hash = ? AND r.used_at IS NULL AND r.expires_at > ?",
+            (token_hash(token), _now_us()),
+        )
+    )
+    if not rows:
+        raise NotFound("this reset link is unknown, used or expired; ask an admin for a new one")
+    user_id, email = rows[0]
+    conn.execute("UPDATE password_resets SET used_at = ? WHERE token_hash = ?", (_now_us(), token_hash(token)))
+    conn.execute("UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL", (_now_us(), user_id))
+    set_password_hash(conn, user_id, new_hash)
+    conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+    audit.record(conn, Actor("user", user_id, email, ip), "password.reset", target_type="user", target_id=user_id)
+    return str(user_id)
+
+
+def change(conn: apsw.Connection, actor: Actor, user_id: str, new_hash: str, keep_session: str) -> None:
+    """A user's own password change; their other sessions end."""
+    set_password_hash(conn, user_id, new_hash)
+    conn.execute("DELETE FROM sessions WHERE user_id = ? AND id_hash != ?", (user_id, keep_session))
+    audit.record(conn, actor, "password.changed", target_type="user", target_id=user_id)

@@ -57,13 +57,75 @@ def _get(summary: str, extra: list[dict[str, Any]], schema: dict[str, Any]) -> d
     }
 
 
+def _post(summary: str, responses: dict[str, str], codes: tuple[int, ...], basic: bool = False) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "security": [{"basic": []}] if basic else [{"bearer": []}],
+            "parameters": [] if basic else [_PROJECT],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
+            "responses": {**{c: {"description": d} for c, d in responses.items()}, **{str(c): _ERROR for c in codes}},
+        }
+    }
+
+
+def _scores_and_prices() -> dict[str, Any]:
+    score_filters = [("trace_id", "trace"), ("span_id", "span"), ("session_id", "session"), ("name", "score name")]
+    price = "{model, provider?, input_per_mtok, output_per_mtok, cache_read_per_mtok?, cache_write_per_mtok?}"
+    prices = {
+        **_get("The project's custom model prices (USD per million tokens)", [], _LIST),
+        "put": _post(
+            f'Upsert custom prices {{"prices": [{price}]}} (admin key)', {"200": "the prices"}, (400, 401, 403)
+        )["post"],
+        "delete": {
+            "summary": "Delete one custom price (admin key)",
+            "security": [{"bearer": []}],
+            "parameters": [_PROJECT, *_params([("model", "model (required)"), ("provider", "provider, if any")])],
+            "responses": {"200": {"description": "the prices left"}, **{str(c): _ERROR for c in (400, 401, 403, 404)}},
+        },
+    }
+    return {
+        "/v1/projects/{project_id}/scores": {
+            **_get("Scores, newest first", _params(score_filters + _PAGE), _LIST),
+            **_post(
+                'Store scores: one score or {"scores": [...]} ({trace_id, span_id?, name, value, data_type?, ...})',
+                {"202": "{accepted, rejected: [{index, error}], ids}"},
+                (400, 401, 403, 413),
+            ),
+        },
+        "/v1/projects/{project_id}/prices": prices,
+        "/api/public/projects": {
+            "get": {
+                "summary": "Langfuse auth check: the key's project (Basic public key = project id, secret = API key)",
+                "security": [{"basic": []}],
+                "responses": {"200": {"description": '{"data": [{id, name, organization, metadata}]}'}, "401": _ERROR},
+            }
+        },
+        "/api/public/ingestion": _post(
+            'Langfuse legacy batch {"batch": [{id, type, timestamp, body}]} (docs/langfuse.md)',
+            {"207": '{"successes": [{id, status}], "errors": [{id, status, message}]}'},
+            (400, 401, 403, 413, 503),
+            basic=True,
+        ),
+        "/api/public/scores": _post(
+            "Langfuse v5 scores (a JSON list)",
+            {"202": '{"message": "Accepted"}', "207": "{accepted, rejected, errors: [{message}]}"},
+            (400, 401, 403, 413),
+            basic=True,
+        ),
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     lists = _params(_FILTERS + _PAGE)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Lynex Box API", "version": __version__},
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+            },
             "schemas": {
                 "Error": {
                     "type": "object",
@@ -102,9 +164,16 @@ def openapi_document() -> dict[str, Any]:
             },
             "/v1/projects/{project_id}/traces": _get("Traces, newest first", lists, _LIST),
             "/v1/projects/{project_id}/traces/{trace_id}": _get(
-                "One trace with all its spans",
+                "One trace with all its spans and its scores",
                 [{"name": "trace_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                {"type": "object", "properties": {"trace_id": {"type": "string"}, "spans": {"type": "array"}}},
+                {
+                    "type": "object",
+                    "properties": {
+                        "trace_id": {"type": "string"},
+                        "spans": {"type": "array"},
+                        "scores": {"type": "array"},
+                    },
+                },
             ),
             "/v1/projects/{project_id}/traces/{trace_id}/outline": _get(
                 "A trace's spans with the columns of its waterfall only (null values left out)",
@@ -166,6 +235,7 @@ def openapi_document() -> dict[str, Any]:
             ),
             "/v1/projects/{project_id}/sessions": _get("Aggregates per session", lists, _LIST),
             "/v1/projects/{project_id}/users": _get("Aggregates per end user", lists, _LIST),
+            **_scores_and_prices(),
             "/healthz": {"get": {"summary": "Alive", "responses": {"200": {"description": "alive"}}}},
             "/readyz": {
                 "get": {

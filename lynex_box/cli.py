@@ -248,3 +248,12 @@ def _register_prices() -> None:
 
 
 _register_prices()
+
+
+def _register_lifecycle() -> None:
+    from lynex_box.cli_lifecycle import register
+
+    register(main, projects)
+
+
+_register_lifecycle()

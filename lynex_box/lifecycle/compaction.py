@@ -80,6 +80,8 @@ def compaction_pass(ctx: LifecycleContext, max_bytes_out: int | None = None) -> 
     done = 0
     budget = max_bytes_out
     for inputs in plan(ctx.store.segment_entries(), ctx.settings.lifecycle):
+        if ctx.stopping.is_set():
+            break
         size = sum(e.bytes for e in inputs)
         if budget is not None and size > budget:
             continue

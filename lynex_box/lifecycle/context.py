@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -45,6 +46,7 @@ class LifecycleContext:
     duck: duckdb.DuckDBPyConnection
     work_dir: Path
     clock: Callable[[], float] = time.time
+    stopping: threading.Event = field(default_factory=threading.Event)  # set on shutdown: passes end early
 
     @property
     def scratch(self) -> Path:

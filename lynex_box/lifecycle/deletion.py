@@ -20,6 +20,7 @@ from typing import Any
 import apsw
 import pyarrow.parquet as pq
 
+from lynex_box.auth import audit
 from lynex_box.lifecycle.context import LifecycleContext, rewrite_segment
 from lynex_box.lifecycle.rewrite import count_rows
 from lynex_box.lifecycle.visibility import KIND_COLUMNS, Tombstone, deleted_condition, read_tombstones
@@ -27,11 +28,6 @@ from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
 from lynex_box.segments.bloom import bloom_may_contain
-
-try:  # the audit log (lynex_box/auth/audit.py); deletions are recorded there when it is present
-    from lynex_box.auth import audit as _audit
-except ImportError:  # pragma: no cover - only before the auth package has its audit module
-    _audit = None  # type: ignore[assignment]
 
 log = logging.getLogger("lynex.lifecycle.deletion")
 MAX_VALUE_CHARS = 1024
@@ -47,12 +43,12 @@ def delete(
     kind: str,
     value: str,
     max_delay_s: float,
-    actor: Any | None = None,
+    actor: audit.Actor | None = None,
     now_us: int | None = None,
 ) -> Tombstone:
     """Record the deletion (tombstone + audit entry, one transaction); queries stop showing the rows at once.
 
-    `actor` is an `lynex_box.auth.audit.Actor` (None: the system). Deleting the same thing again while its
+    `actor` is who asked (None: the system). Deleting the same thing again while its
     tombstone is pending extends it to what was acknowledged since.
     """
     if kind not in KIND_COLUMNS:
@@ -83,12 +79,10 @@ def delete(
     return tombstone
 
 
-def record_audit(conn: apsw.Connection, actor: Any | None, project_id: str, kind: str, value: str) -> None:
-    """The audit hook of a deletion, in the deletion's own transaction."""
-    if _audit is None:
-        return
-    who = actor if actor is not None else _audit.Actor("system", "lifecycle", "data lifecycle")
-    _audit.record(conn, who, "data.deleted", project_id=project_id, target_type=kind, target_id=value)
+def record_audit(conn: apsw.Connection, actor: audit.Actor | None, project_id: str, kind: str, value: str) -> None:
+    """The audit entry of a deletion, in the deletion's own transaction: the value is an id, never content."""
+    who = actor if actor is not None else audit.Actor("system", "lifecycle", "data lifecycle")
+    audit.record(conn, who, "data.deleted", project_id=project_id, target_type=kind, target_id=value)
 
 
 def pending(db: MetaDB, project_id: str | None = None) -> list[Tombstone]:
@@ -131,6 +125,8 @@ def purge_pass(
         condition, params = deleted_condition(mine)
         assert condition is not None
         for entry in candidates:
+            if ctx.stopping.is_set():
+                return rewritten  # tombstones stay; the next start purges
             with ctx.readable([entry]) as paths:
                 hits = count_rows(ctx.duck, paths, condition, params)
             if hits:

@@ -92,7 +92,7 @@ def offload_pass(ctx: LifecycleContext, urgent: Callable[[], bool] | None = None
         local = [e for e in local if e.max_time < horizon]
     moved = 0
     for entry in sorted(local, key=lambda e: (e.max_time, e.id)):
-        if urgent is not None and not urgent():
+        if ctx.stopping.is_set() or (urgent is not None and not urgent()):
             break
         try:
             offload_one(ctx, entry)
@@ -142,6 +142,8 @@ def rehydrate_pass(ctx: LifecycleContext) -> int:
     remote = [e for e in ctx.store.segment_entries() if e.location == "remote" and _pinned(e, ranges)]
     done = 0
     for entry in sorted(remote, key=lambda e: (e.min_time, e.id)):
+        if ctx.stopping.is_set():
+            break
         free = shutil.disk_usage(ctx.data_dir).free
         if free - entry.bytes < ctx.settings.lifecycle.disk_pressure_free_bytes:
             log.warning("rehydration paused: not enough free disk free=%d needed=%d", free, entry.bytes)

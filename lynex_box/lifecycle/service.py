@@ -104,10 +104,14 @@ class Lifecycle:
         return done
 
     def apply_retention(self) -> dict[str, int]:
-        return self._locked(lambda: retention_pass(self.ctx))
+        done = self._locked(lambda: retention_pass(self.ctx))
+        self.clean()
+        return done
 
     def purge_deletions(self) -> int:
-        return self._locked(lambda: purge_pass(self.ctx, self._durable_lsn, self._flush))
+        done = self._locked(lambda: purge_pass(self.ctx, self._durable_lsn, self._flush))
+        self.clean()
+        return done
 
     def offload(self) -> int:
         """Rehydrate pinned ranges, offload what is past the hot window, clear replaced files."""
@@ -123,13 +127,14 @@ class Lifecycle:
         return self._locked(lambda: janitor_pass(self.ctx, grace_s))
 
     def relieve_disk(self) -> bool:
-        """The disk guard's check; under pressure, free disk now. Returns whether there was pressure."""
+        """The disk guard's check (and the janitor's regular turn); under pressure, free disk now. Returns whether
+        there was pressure."""
+        self.clean()
         if not self.guard.under_pressure():
             return False
         log.warning("disk pressure free=%d threshold=%d", self.guard.free(), self.guard.pressure_free_bytes)
         if self.cache is not None:
             self.cache.trim(0)
-        self.clean()
         self._locked(lambda: compaction_pass(self.ctx, self.guard.spare_bytes()))
         self._locked(lambda: offload_pass(self.ctx, urgent=self.guard.under_pressure))
         self.clean()
@@ -191,6 +196,7 @@ class Lifecycle:
         return jobs
 
     def close(self) -> None:
+        self.ctx.stopping.set()
         self.executor.shutdown(wait=True)
         with self._work:
             self.ctx.duck.close()

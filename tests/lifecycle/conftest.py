@@ -68,6 +68,7 @@ def events(tag: str, n: int, start_ms: int, *, users: int = 3, sessions: int = 4
                     "usage": {"input_tokens": 10 + i, "output_tokens": 3},
                     "session_id": f"sess-{i % sessions}",
                     "user_id": f"user-{i % users}",
+                    "tags": ["even", tag] if i % 2 == 0 else [],
                     "input": [{"role": "user", "content": f"question {tag} {i}"}],
                 }
                 for i in range(n)

@@ -92,7 +92,6 @@ def test_projects_are_separate_and_bad_requests_are_refused(open_engine: Any) ->
 
 
 def test_deletion_is_in_the_audit_log(open_engine: Any) -> None:
-    pytest.importorskip("lynex_box.auth.audit", reason="the audit log lands with the auth work")
     engine = open_engine()
     delete(engine.meta, "p1", "session", "sess-9", 3600)
     found = engine.meta.read("SELECT action, project_id, target_type, target_id FROM audit_log")

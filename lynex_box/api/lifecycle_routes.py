@@ -1,0 +1,157 @@
+"""The data lifecycle API: deletion of a trace, a session or an end user's data, and the export download.
+
+Deletions need the project's admin rights (an admin-scope API key, or a user with the admin role): they answer
+202 once the tombstone is committed (queries stop showing the rows at once) with the time by which every file is
+purged; the audit log records them. The export streams from a worker thread through a small bounded queue, so
+neither the loop nor memory waits on the size of the export; a client that goes away stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from lynex_box.api import query_sql as qs
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.principal import project_access
+from lynex_box.api.services import services
+from lynex_box.auth import audit
+from lynex_box.lifecycle.deletion import DeletionError, delete
+from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
+from lynex_box.meta.db import MetaDB
+
+log = logging.getLogger("lynex.api.lifecycle")
+# Deleting data is an administrative act: admin keys and project admins. (A dedicated "data.delete" action in
+# lynex_box/auth/rbac.py would let owners narrow it further.)
+DELETE_ACTION: Final = "settings.manage"
+CHUNK_BYTES: Final = 1 << 20
+QUEUE_CHUNKS: Final = 8
+
+
+def _iso(us: int) -> str:
+    return dt.datetime.fromtimestamp(us / 1_000_000, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+async def _delete(request: Request, kind: str, param: str) -> Response:
+    svc = services(request)
+    project_id = request.path_params["project_id"]
+    value = request.path_params[param]
+    access = await project_access(request, svc, project_id, DELETE_ACTION)
+    bound = svc.settings.lifecycle.deletion_max_delay_s
+    try:
+        tomb = await asyncio.to_thread(delete, svc.engine.meta, project_id, kind, value, bound, access.actor)
+    except DeletionError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    body = {"deleted": {"kind": kind, "id": value}, "tombstone_id": tomb.id, "purge_by": _iso(tomb.due_at)}
+    return json_response(body, 202)
+
+
+async def delete_trace(request: Request) -> Response:
+    return await _delete(request, "trace", "trace_id")
+
+
+async def delete_session(request: Request) -> Response:
+    return await _delete(request, "session", "session_id")
+
+
+async def delete_user(request: Request) -> Response:
+    return await _delete(request, "user", "user_id")
+
+
+class _QueueSink:
+    """A file-like sink that hands 1 MiB chunks to the response through a bounded queue."""
+
+    def __init__(self, chunks: queue.Queue[bytes | None], cancelled: threading.Event) -> None:
+        self._chunks = chunks
+        self._cancelled = cancelled
+        self._buffer = bytearray()
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._buffer += data
+        if len(self._buffer) >= CHUNK_BYTES:
+            self._hand(bytes(self._buffer))
+            self._buffer.clear()
+        return len(data)
+
+    def _hand(self, item: bytes | None) -> None:
+        while True:
+            if self._cancelled.is_set():
+                raise ConnectionAbortedError("the client went away")
+            with contextlib.suppress(queue.Full):
+                self._chunks.put(item, timeout=0.5)
+                return
+
+    def flush(self) -> None:
+        return None
+
+    def finish(self) -> None:
+        if self._buffer:
+            self._hand(bytes(self._buffer))
+        self._hand(None)
+
+
+async def export_download(request: Request) -> Response:
+    svc = services(request)
+    project_id = request.path_params["project_id"]
+    access = await project_access(request, svc, project_id, "data.read")
+    params = request.query_params
+    fmt = params.get("format", "parquet")
+    if fmt not in FORMATS:
+        raise ApiError(400, "bad_request", f"format {fmt!r} is not one of {sorted(FORMATS)}")
+    filters = qs.parse_filters(params)
+    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
+    cancelled = threading.Event()
+    sink = _QueueSink(chunks, cancelled)
+    engine = svc.engine
+
+    def produce() -> None:
+        try:
+            rows = export(engine.query, project_id, sink, fmt, filters.start_us, filters.end_us,
+                          svc.settings.lifecycle.export_chunk_s, cancelled=cancelled.is_set)  # fmt: skip
+            sink.finish()
+            _audit_export(engine.meta, access.actor, project_id, fmt, rows)
+        except ConnectionAbortedError:
+            log.info("export stopped: client gone project=%s", project_id)
+        except Exception:
+            log.exception("export failed project=%s", project_id)
+            with contextlib.suppress(ConnectionAbortedError):
+                sink._hand(None)  # end the body: the client sees a truncated download
+
+    producer = asyncio.get_running_loop().run_in_executor(None, produce)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            while (item := await asyncio.to_thread(chunks.get)) is not None:
+                yield item
+        finally:
+            cancelled.set()
+            await asyncio.wait([producer], timeout=5)
+
+    name = f"{project_id}-spans{SUFFIXES[fmt]}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return StreamingResponse(body(), media_type=FORMATS[fmt], headers=headers)
+
+
+def _audit_export(db: MetaDB, actor: audit.Actor, project_id: str, fmt: str, rows: int) -> None:
+    details = {"format": fmt, "rows": rows}
+    audit.record_now(db, actor, "data.exported", project_id=project_id, target_type="project", target_id=project_id,
+                     details=details)  # fmt: skip
+
+
+routes = [
+    Route("/v1/projects/{project_id}/traces/{trace_id}", delete_trace, methods=["DELETE"]),
+    Route("/v1/projects/{project_id}/sessions/{session_id}", delete_session, methods=["DELETE"]),
+    Route("/v1/projects/{project_id}/users/{user_id}", delete_user, methods=["DELETE"]),
+    Route("/v1/projects/{project_id}/export", export_download, methods=["GET"]),
+]

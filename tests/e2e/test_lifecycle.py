@@ -1,0 +1,171 @@
+"""End to end: deletion and export through the API and the CLI of a real server, and the background purge."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from tests.e2e.server import RunningServer
+
+FAST = {
+    "LYNEX_LIFECYCLE_DELETION_MAX_DELAY_S": "4",  # the purge runs every second
+    "LYNEX_HEAD_MAX_AGE_S": "0.2",
+    "LYNEX_LIFECYCLE_GRACE_PERIOD_S": "0.5",  # replaced files go soon after
+    "LYNEX_LIFECYCLE_DISK_CHECK_INTERVAL_S": "1",  # the janitor's turn
+}
+
+
+@pytest.fixture
+def fast_server(tmp_path: Path) -> Iterator[RunningServer]:
+    srv = RunningServer(tmp_path / "data", env=FAST).start()
+    yield srv
+    if srv.proc is not None and srv.proc.poll() is None:
+        srv.stop()
+
+
+def spans(n: int) -> list[dict[str, Any]]:
+    start = time.time_ns() // 1_000_000 - 3_600_000
+    return [
+        {"event_id": f"e{i}", "trace_id": f"t{i // 3}", "span_id": f"s{i}", "type": "llm", "model": "gpt-4o",
+         "start_time": start + i * 1000, "user_id": f"u{i % 2}", "session_id": f"sess{i % 3}",
+         "usage": {"input_tokens": 5, "output_tokens": 1}}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def spans_api(server: RunningServer) -> list[dict[str, Any]]:
+    r = httpx.get(f"{server.url}/v1/projects/{server.project}/spans", params={"limit": 1000}, headers=server.headers())
+    assert r.status_code == 200, r.text
+    items: list[dict[str, Any]] = r.json()["items"]
+    return items
+
+
+def wait_for(check: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def test_delete_through_the_api_hides_at_once_and_purges_every_file(fast_server: RunningServer) -> None:
+    server = fast_server
+    url = f"{server.url}/v1/projects/{server.project}"
+    r = httpx.post(f"{url}/events", json={"events": spans(30)}, headers=server.headers())
+    assert r.status_code == 202
+    wait_for(lambda: len(spans_api(server)) == 30)
+
+    reader = server.cli("keys", "create", "--project", server.project, "--scope", "read")["api_key"]
+    wait_for(lambda: httpx.get(f"{url}/traces", headers=server.headers(reader)).status_code == 200)  # key loaded
+    assert httpx.delete(f"{url}/users/u1", headers=server.headers(reader)).status_code == 403
+    r = httpx.delete(f"{url}/users/u1", headers=server.headers())
+    assert r.status_code == 202 and r.json()["deleted"] == {"kind": "user", "id": "u1"}
+    assert {s["user_id"] for s in spans_api(server)} == {"u0"}  # at once
+    assert httpx.delete(f"{url}/traces/t0", headers=server.headers()).status_code == 202
+    assert "t0" not in {s["trace_id"] for s in spans_api(server)}
+    out = server.cli("delete", "--project", server.project, "--session", "sess2")  # the CLI beside the server
+    assert out["kind"] == "session"
+    remaining = spans_api(server)
+    assert len(remaining) == 30 - 15 - 1 - 5 and "sess2" not in {s["session_id"] for s in remaining}
+
+    def purged() -> bool:
+        files = list((server.data_dir / "segments").rglob("*.parquet"))
+        values = [v for f in files for v in pq.read_table(f, columns=["user_id"]).column(0).to_pylist()]
+        return bool(files) and "u1" not in values and len(values) == len(remaining)
+
+    wait_for(purged)
+    assert spans_api(server) == remaining
+    audit = httpx.get(f"{url}/audit", headers=server.headers())
+    if audit.status_code == 200:  # the admin API's audit listing
+        assert {"data.deleted"} <= {e["action"] for e in audit.json()["items"]}
+
+
+def test_export_download_streams_every_format(server: RunningServer) -> None:
+    url = f"{server.url}/v1/projects/{server.project}"
+    sent = spans(12)
+    assert httpx.post(f"{url}/events", json={"events": sent}, headers=server.headers()).status_code == 202
+    wait_for(lambda: len(spans_api(server)) == 12)
+    r = httpx.get(f"{url}/export", params={"format": "parquet"}, headers=server.headers())
+    assert r.status_code == 200 and r.headers["content-type"] == "application/vnd.apache.parquet"
+    assert "attachment" in r.headers["content-disposition"]
+    table = pq.read_table(io.BytesIO(r.content))
+    assert sorted(table.column("event_id").to_pylist()) == sorted(f"e{i}" for i in range(12))
+    r = httpx.get(f"{url}/export", params={"format": "jsonl", "from": sent[6]["start_time"]}, headers=server.headers())
+    assert [json.loads(line)["event_id"] for line in r.text.splitlines()] == [f"e{i}" for i in range(6, 12)]
+    r = httpx.get(f"{url}/export", params={"format": "csv"}, headers=server.headers())
+    assert r.text.splitlines()[0].startswith('"project_id","trace_id"') and len(r.text.splitlines()) == 13
+    assert httpx.get(f"{url}/export", params={"format": "xls"}, headers=server.headers()).status_code == 400
+    assert httpx.get(f"{url}/export").status_code == 401
+
+    server.stop()  # the CLI export, with the server stopped, sees the same rows
+    target = server.data_dir.parent / "out.jsonl"
+    subprocess.run(
+        [sys.executable, "-m", "lynex_box", "export", "--project", server.project, "--format", "jsonl",
+         "-o", str(target), "--data-dir", str(server.data_dir)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert len(target.read_text().splitlines()) == 12
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 48 MiB tmpfs (root only: skipped elsewhere)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_filled_small_disk_answers_503_and_recovers_without_losing_data(small_disk: Path) -> None:
+    env = {
+        "LYNEX_INGEST_MIN_FREE_DISK_BYTES": str(8 << 20),
+        "LYNEX_WAL_SEGMENT_BYTES": str(1 << 20),
+        "LYNEX_HEAD_MAX_AGE_S": "0.2",
+    }
+    server = RunningServer(small_disk / "data", env=env).start()
+    url = f"{server.url}/v1/projects/{server.project}"
+    try:
+        acked = 0
+        for k in range(3):
+            batch = [dict(e, event_id=f"b{k}-{e['event_id']}") for e in spans(50)]
+            assert httpx.post(f"{url}/events", json={"events": batch}, headers=server.headers()).status_code == 202
+            acked += 50
+        filler = small_disk / "filler"
+        with open(filler, "wb", buffering=0) as fh:  # something else fills the disk up to 4 MiB free
+            while shutil.disk_usage(small_disk).free > 4 << 20:
+                fh.write(b"\0" * (1 << 20))
+        r = httpx.post(f"{url}/events", json={"events": spans(5)}, headers=server.headers())
+        assert r.status_code == 503 and int(r.headers["retry-after"]) > 0 and "disk" in r.json()["error"]["message"]
+        assert httpx.get(f"{server.url}/readyz").status_code == 503
+        assert len(spans_api(server)) == acked  # reads keep working
+        filler.unlink()  # space comes back
+        batch = [dict(e, event_id=f"after-{e['event_id']}") for e in spans(10)]
+        assert httpx.post(f"{url}/events", json={"events": batch}, headers=server.headers()).status_code == 202
+        acked += 10
+        wait_for(lambda: len(spans_api(server)) == acked)
+    finally:
+        server.stop()
+    server.start()  # nothing lost, nothing damaged
+    try:
+        wait_for(lambda: len(spans_api(server)) == acked)
+    finally:
+        server.stop()

@@ -1,0 +1,85 @@
+"""Backup and restore: backup -> wipe -> restore -> the same query results, from the bucket or a directory."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lynex_box.lifecycle.backup import RestoreError, list_backups, restore
+from lynex_box.lifecycle.deletion import delete
+from lynex_box.objstore import LocalStore
+from tests.lifecycle.conftest import DAY_MS, add_segment, directory_bucket, now_ms, rows, s3_bucket
+from tests.objstore.conftest import MotoServer
+
+
+def fill(engine: Any) -> list[dict[str, Any]]:
+    add_segment(engine, "p1", "old", 20, now_ms() - 5 * DAY_MS)
+    add_segment(engine, "p1", "new", 20, now_ms() - DAY_MS // 4)
+    add_segment(engine, "p2", "other", 5, now_ms() - DAY_MS // 4)
+    delete(engine.meta, "p1", "user", "user-2", 3600)  # pending: the restored node still hides it
+    return rows(engine) + rows(engine, "p2")
+
+
+def test_backup_to_the_bucket_then_restore_into_a_new_data_dir(
+    open_engine: Any, tmp_path: Path, moto_server: MotoServer, bucket: str
+) -> None:
+    settings = {"bucket": s3_bucket(moto_server, bucket), "lifecycle": {"hot_window_s": 2 * 86_400}}
+    engine = open_engine(**settings)
+    expected = fill(engine)
+    engine.lifecycle.offload()  # one remote segment, two local ones: both kinds are in the backup
+    manifest = engine.lifecycle.backup()
+    assert len(manifest.segments) == 3 and manifest.node_id == engine.lifecycle.ctx.node_id
+    node = engine.lifecycle.ctx.node_id
+    engine.close()
+    shutil.rmtree(tmp_path / "data")  # the disk is lost
+
+    restored = restore(engine.lifecycle.bucket, tmp_path / "new", from_bucket=True)
+    assert restored.name == manifest.name
+    engine = open_engine(tmp_path / "new", **settings)
+    assert engine.lifecycle.ctx.node_id == node
+    assert all(e.location == "remote" for e in engine.store.segment_entries())
+    assert rows(engine) + rows(engine, "p2") == expected
+    engine.meta.write(lambda c: c.execute("INSERT INTO pinned_ranges (project_id, from_us, to_us, created_at) "
+                                          "VALUES ('p1', 0, 9e18, 0)"))  # fmt: skip
+    engine.lifecycle.offload()  # rehydrates the pinned project back to local disk
+    assert {e.location for e in engine.store.segment_entries("p1")} == {"local"}
+    assert rows(engine) + rows(engine, "p2") == expected
+
+
+def test_backup_to_a_directory_is_incremental_rotated_and_restorable_without_a_bucket(
+    open_engine: Any, tmp_path: Path
+) -> None:
+    engine = open_engine()
+    expected = fill(engine)
+    target = tmp_path / "backups"
+    first = engine.lifecycle.backup(target, keep=2)
+    files_after_first = sorted(p.name for p in target.rglob("*.parquet"))
+    second = engine.lifecycle.backup(target, keep=2)
+    assert sorted(p.name for p in target.rglob("*.parquet")) == files_after_first  # segments copied once
+    add_segment(engine, "p1", "later", 5, now_ms())
+    engine.lifecycle.compact()
+    third = engine.lifecycle.backup(target, keep=2)
+    names = [m.name for m in list_backups(LocalStore(target))]
+    assert names == [second.name, third.name] and first.name not in names
+    engine.close()
+
+    with pytest.raises(RestoreError, match="new, empty data dir"):
+        restore(LocalStore(target), tmp_path / "data", from_bucket=False)
+    restore(LocalStore(target), tmp_path / "copy", from_bucket=False, name=second.name)
+    engine = open_engine(tmp_path / "copy")
+    assert all(e.location == "local" for e in engine.store.segment_entries())
+    assert rows(engine) + rows(engine, "p2") == expected
+
+
+def test_a_remote_segment_is_copied_into_a_directory_backup(open_engine: Any, tmp_path: Path) -> None:
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 0})
+    add_segment(engine, "p1", "x", 10, now_ms() - DAY_MS)
+    expected = rows(engine)
+    engine.lifecycle.offload()
+    engine.lifecycle.backup(tmp_path / "dir")
+    engine.close()
+    restore(LocalStore(tmp_path / "dir"), tmp_path / "copy", from_bucket=False)
+    assert rows(open_engine(tmp_path / "copy")) == expected

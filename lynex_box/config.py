@@ -118,6 +118,25 @@ class LimitsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OidcSettings:
+    """[oidc]: single sign-on with an OpenID Connect provider (authorization code flow with PKCE)."""
+
+    enabled: bool = False
+    issuer: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    scopes: str = "openid email profile"
+    redirect_url: str = ""
+    org_id: str = ""
+    groups_claim: str = "groups"
+    group_roles: str = ""
+    default_role: Literal["", "owner", "admin", "member", "viewer"] = ""
+    link_verified_email: bool = True
+    login_timeout_s: int = field(default=600, metadata=_rng(30, 86_400))
+    http_timeout_s: float = field(default=10.0, metadata=_rng(0.1, 300))
+
+
+@dataclass(frozen=True, slots=True)
 class LifecycleSettings:
     """[lifecycle]: compaction, retention, deletion, offload, the bucket cache, backups and the disk guard."""
 
@@ -175,6 +194,7 @@ class Settings:
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     bucket: BucketSettings = field(default_factory=BucketSettings)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lynex_box.auth.oidc import OidcClient
 from lynex_box.auth.ratelimit import IngestLimiter
 from lynex_box.auth.sessions import SessionStore
 from lynex_box.auth.throttle import LoginThrottle
@@ -16,10 +17,12 @@ class AuthComponents:
     sessions: SessionStore
     throttle: LoginThrottle
     limiter: IngestLimiter
+    oidc: OidcClient | None = None
 
     @classmethod
     def build(cls, settings: Settings, db: MetaDB) -> AuthComponents:
-        return cls(SessionStore(db, settings.auth), LoginThrottle(settings.auth), IngestLimiter(settings.limits))
+        oidc = OidcClient(settings.oidc) if settings.oidc.enabled else None
+        return cls(SessionStore(db, settings.auth), LoginThrottle(settings.auth), IngestLimiter(settings.limits), oidc)
 
     def refresh(self, db: MetaDB) -> None:
         """Reload what the hot paths cache from meta.db (blocking; run in a thread)."""

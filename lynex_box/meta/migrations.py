@@ -250,6 +250,27 @@ MIGRATIONS: list[str] = [
         SELECT RAISE(ABORT, 'audit_log is append-only');
     END;
     """,
+    # 8: single sign-on and provisioning: the OpenID Connect subject and SCIM external id of a user, and
+    # SCIM groups with their members (docs/security.md)
+    """
+    ALTER TABLE users ADD COLUMN oidc_subject TEXT;
+    ALTER TABLE users ADD COLUMN scim_external_id TEXT;
+    CREATE UNIQUE INDEX users_by_oidc_subject ON users (oidc_subject) WHERE oidc_subject IS NOT NULL;
+    CREATE TABLE scim_groups (
+        id TEXT PRIMARY KEY,
+        org_id TEXT NOT NULL REFERENCES orgs (id),
+        display_name TEXT NOT NULL,
+        external_id TEXT,
+        created_at INTEGER NOT NULL,
+        UNIQUE (org_id, display_name)
+    );
+    CREATE TABLE scim_group_members (
+        group_id TEXT NOT NULL REFERENCES scim_groups (id),
+        user_id TEXT NOT NULL REFERENCES users (id),
+        PRIMARY KEY (group_id, user_id)
+    );
+    CREATE INDEX scim_group_members_by_user ON scim_group_members (user_id);
+    """,
 ]
 
 

@@ -96,6 +96,7 @@ def _routes() -> list[tuple[str, str]]:
 
 
 def _fill(path: str, t: Tenants) -> str:
+    """The route's path with B's ids (ids of end users and sessions in B's data under /v1/)."""
     values = {
         "project_id": t.b_project,
         "org_id": t.b_org,
@@ -105,8 +106,11 @@ def _fill(path: str, t: Tenants) -> str:
         "user_id": t.b_user,
         "invitation_id": t.b_invitation,
         "name": "p",
+        "session_id": "sess-b",
     }
-    return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values[m.group(1)], path)
+    if path.startswith("/v1/"):
+        values["user_id"] = "user-b"
+    return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), "b-value"), path)
 
 
 BODY = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
@@ -24,6 +24,7 @@ from lynex_box.api import (
     auth_routes,
     ingest_routes,
     langfuse_routes,
+    lifecycle_routes,
     member_routes,
     oidc_routes,
     otlp_routes,
@@ -98,6 +99,13 @@ def _jobs(svc: Services) -> AsyncIOScheduler:
             await asyncio.to_thread(prices.reload)
 
         scheduler.add_job(reload_prices, "interval", seconds=2, id="reload_prices", coalesce=True)
+    lifecycle = svc.engine.lifecycle  # compaction, retention, deletion purge, offload, disk guard, backups
+    for job_id, work, seconds in lifecycle.schedule():
+
+        async def run_pass(name: str = job_id, fn: Callable[[], object] = work) -> None:
+            await lifecycle.run_async(name, fn)  # on the lifecycle's own thread, one pass at a time
+
+        scheduler.add_job(run_pass, "interval", seconds=seconds, id=job_id, coalesce=True, max_instances=1)
     return scheduler
 
 
@@ -151,6 +159,7 @@ def create_app(settings: Settings) -> Starlette:
         *prompt_routes.routes,
         *langfuse_routes.routes,
         *score_routes.routes,
+        *lifecycle_routes.routes,
         *price_routes.routes,
         *web_routes.routes,
     ]

@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.ingest_routes import check_backpressure, ingest_principal
+from lynex_box.api.ingest_routes import charge_ingest, check_backpressure, ingest_principal
 from lynex_box.api.principal import require_project
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
@@ -35,8 +35,9 @@ SCORES_LIMIT: Final = 1_048_576  # POST /api/public/scores: Next.js' default bod
 MAX_SCORES: Final = 10_000
 
 
-async def _json_body(request: Request, limit: int) -> Any:
+async def _json_body(request: Request, limit: int, svc: Services, principal: Principal) -> Any:
     raw, encoding = await read_body(request, limit)
+    charge_ingest(svc, principal, nbytes=len(raw))
 
     def parse() -> Any:
         try:
@@ -75,7 +76,7 @@ async def post_ingestion(request: Request) -> Response:
     """The legacy batch: `207 {"successes": [...], "errors": [...]}` once the accepted events are durable."""
     svc, principal = _writer(request)
     received_us = time.time_ns() // 1000
-    doc = await _json_body(request, INGESTION_LIMIT)
+    doc = await _json_body(request, INGESTION_LIMIT, svc, principal)
 
     def plan() -> tuple[BatchPlan, bytes]:
         try:
@@ -85,6 +86,7 @@ async def post_ingestion(request: Request) -> Response:
         return found, orjson.dumps({"batch": found.events}) if found.events else b""
 
     batch, body = await asyncio.to_thread(plan)
+    charge_ingest(svc, principal, events=len(batch.events) + len(batch.scores))
     pending: list[Awaitable[object]] = []
     if batch.events:
         header = RecordHeader(principal.project_id, received_us, "langfuse")
@@ -116,8 +118,9 @@ def parse_scores(doc: Any) -> tuple[list[Score], list[dict[str, Any]]]:
 async def post_scores(request: Request) -> Response:
     """v5 scores: `202 {"message": "Accepted"}`, or `207` with counts and errors when some were refused."""
     svc, principal = _writer(request)
-    doc = await _json_body(request, SCORES_LIMIT)
+    doc = await _json_body(request, SCORES_LIMIT, svc, principal)
     scores, errors = await asyncio.to_thread(parse_scores, doc)
+    charge_ingest(svc, principal, events=len(scores))
     if scores:
         await asyncio.to_thread(upsert_scores, svc.engine.meta, principal.project_id, scores)
     if not errors:

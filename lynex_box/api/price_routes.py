@@ -1,6 +1,7 @@
 """Per-project custom prices: `GET` lists them, `PUT` upserts some, `DELETE ?model=&provider=` removes one.
 
-Writing needs an admin key of the project. A write is applied to the pipeline's price book before the answer
+Reading needs a key of scope read or admin (or a user with a role on the project), writing an admin key (or
+an admin user). A write is applied to the pipeline's price book before the answer
 (spans ingested after it are priced with it); the CLI, which writes from another process, is picked up by the
 app's periodic reload within seconds. Prices apply to spans ingested afterwards, never to stored ones.
 """
@@ -17,7 +18,7 @@ from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.principal import authenticate, require_project
+from lynex_box.api.principal import project_access
 from lynex_box.api.services import Services, services
 from lynex_box.meta.prices import delete_price, list_prices, price_as_dict, upsert_prices
 from lynex_box.pricing import CustomPrice, InvalidCustomPrice
@@ -27,14 +28,10 @@ MAX_PRICES = 1000
 BODY_LIMIT = 1_048_576
 
 
-def _admin(request: Request) -> tuple[Services, str]:
+async def _admin(request: Request) -> tuple[Services, str]:
     svc = services(request)
     project_id = request.path_params["project_id"]
-    principal = authenticate(request, svc.keys)
-    if principal.project_id != project_id:
-        raise ApiError(403, "forbidden", "this API key does not belong to that project")
-    if principal.scope != "admin":
-        raise ApiError(403, "forbidden", f"an API key with scope {principal.scope!r} cannot change prices")
+    await project_access(request, svc, project_id, "settings.manage")  # an admin key, or an admin user
     return svc, project_id
 
 
@@ -46,7 +43,7 @@ async def _listing(svc: Services, project_id: str) -> Response:
 async def get_prices(request: Request) -> Response:
     svc = services(request)
     project_id = request.path_params["project_id"]
-    require_project(authenticate(request, svc.keys), project_id, write=False)
+    await project_access(request, svc, project_id, "settings.read")
     return await _listing(svc, project_id)
 
 
@@ -83,7 +80,7 @@ def parse_prices(doc: Any) -> list[CustomPrice]:
 
 
 async def put_prices(request: Request) -> Response:
-    svc, project_id = _admin(request)
+    svc, project_id = await _admin(request)
     raw, encoding = await read_body(request, BODY_LIMIT)
     try:
         doc = orjson.loads(decompress(raw, encoding, BODY_LIMIT))
@@ -97,7 +94,7 @@ async def put_prices(request: Request) -> Response:
 
 
 async def delete_prices(request: Request) -> Response:
-    svc, project_id = _admin(request)
+    svc, project_id = await _admin(request)
     model = request.query_params.get("model")
     if not model:
         raise ApiError(400, "bad_request", "give the price to delete as ?model=...(&provider=...)")

@@ -1,7 +1,8 @@
 """Scores of a project: `GET /v1/projects/{project_id}/scores` (filtered, newest first, paged) and
 `POST /v1/projects/{project_id}/scores` (native scores, `202` once stored).
 
-The path's project must be the key's; a score is stored under it whatever trace it names. Both spellings
+The caller is an API key of the path's project or a user with a role on it (`principal.project_access`);
+a score is stored under that project whatever trace it names. Both spellings
 of a score are accepted (ours, `trace_id`/`span_id`/`data_type`, and Langfuse's `traceId`/...).
 """
 
@@ -18,8 +19,8 @@ from starlette.routing import Route
 from lynex_box.api import query_sql as qs
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.ingest_routes import check_backpressure, ingest_principal
-from lynex_box.api.principal import authenticate, require_project
+from lynex_box.api.ingest_routes import check_backpressure
+from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
 from lynex_box.scores import InvalidScore, Score, ScoreFilter, list_scores, parse_score, upsert_scores
 
@@ -29,7 +30,7 @@ MAX_SCORES = 10_000
 async def get_scores(request: Request) -> Response:
     svc = services(request)
     project_id = request.path_params["project_id"]
-    require_project(authenticate(request, svc.keys), project_id, write=False)
+    await project_access(request, svc, project_id, "data.read")
     params = request.query_params
     for key in ("trace_id", "span_id", "session_id", "name"):
         if len(params.get(key) or "") > 1000:
@@ -74,7 +75,10 @@ def _parse(raw: bytes, encoding: str, limit: int) -> tuple[list[Score], list[dic
 async def post_scores(request: Request) -> Response:
     svc = services(request)
     project_id = request.path_params["project_id"]
-    require_project(ingest_principal(request, svc), project_id, write=True)
+    # a key needs ingest (or admin) scope; a user, like for annotations, at least the member role
+    await project_access(
+        request, svc, project_id, "data.ingest" if "authorization" in request.headers else "data.annotate"
+    )
     check_backpressure(svc)
     limit = svc.settings.ingest.max_body_bytes
     raw, encoding = await read_body(request, limit)

@@ -162,3 +162,23 @@ def test_prices_set_from_the_cli_take_effect_within_seconds_while_the_server_run
     assert server.cli("prices", "delete", "--project", server.project, "--model", "gpt-4o")["deleted"]
     assert server.cli("prices", "list", "--project", server.project) == []
     assert wait_for(lambda: span_of(server, send_llm(server, "gpt-4o", 1_000_000, 0))["total_cost"] == 2.5)
+
+
+def test_a_logged_in_admin_reads_scores_and_manages_prices_like_the_ui(server: RunningServer) -> None:
+    from tests.e2e.accounts import Browsers
+
+    browsers = Browsers(server)
+    try:
+        admin = browsers.admin()
+        trace_id = send_llm(server, "gpt-4o", 1, 1)
+        r = admin.post(f"/v1/projects/{server.project}/scores", json={"trace_id": trace_id, "name": "ok", "value": 1})
+        assert r.status_code == 202
+        items = admin.get(f"/v1/projects/{server.project}/scores", params={"trace_id": trace_id}).json()["items"]
+        assert [s["name"] for s in items] == ["ok"]
+        price = {"model": "ui-model", "input_per_mtok": 1, "output_per_mtok": 2}
+        assert admin.put(f"/v1/projects/{server.project}/prices", json={"prices": [price]}).status_code == 200
+        without_csrf = browsers.new(cookies=admin.cookies)
+        assert without_csrf.put(f"/v1/projects/{server.project}/prices", json=[price]).status_code == 403
+        assert admin.get(f"/v1/projects/{server.project}/prices").json()["items"][0]["model"] == "ui-model"
+    finally:
+        browsers.close()

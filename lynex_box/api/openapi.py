@@ -116,9 +116,33 @@ def _scores_and_prices() -> dict[str, Any]:
     }
 
 
+def _add_lifecycle(paths: dict[str, Any]) -> None:
+    """Deletion (GDPR) and export (lynex_box/api/lifecycle_routes.py)."""
+    for kind, param in (("trace", "trace_id"), ("session", "session_id"), ("user", "user_id")):
+        path = f"/v1/projects/{{project_id}}/{kind}s/{{{param}}}"
+        paths.setdefault(path, {})["delete"] = {
+            "summary": f"Delete every span of this {kind}: hidden from queries at once, purged from every file "
+            "within lifecycle.deletion_max_delay_s (admin key or project admin; audited)",
+            "security": [{"bearer": []}],
+            "parameters": [_PROJECT, {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {
+                "202": {"description": '{"deleted": {"kind", "id"}, "tombstone_id", "purge_by"}'},
+                **{str(code): _ERROR for code in (400, 401, 403, 404)},
+            },
+        }
+    paths["/v1/projects/{project_id}/export"] = {
+        "get": {
+            "summary": "Download the project's spans (format=parquet|jsonl|csv, from, to), streamed",
+            "security": [{"bearer": []}],
+            "parameters": [_PROJECT, *_params([("format", "parquet (default), jsonl or csv"), *_FILTERS[:2]])],
+            "responses": {"200": {"description": "the file"}, **{str(c): _ERROR for c in (400, 401, 403)}},
+        }
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     lists = _params(_FILTERS + _PAGE)
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "Lynex Box API", "version": __version__},
         "components": {
@@ -245,3 +269,5 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+    _add_lifecycle(document["paths"])
+    return document

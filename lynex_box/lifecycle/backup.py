@@ -171,6 +171,13 @@ def _protect(db: MetaDB, name: str, keys: list[str]) -> None:
     db.write(tx)
 
 
+def _unprotect(db: MetaDB, name: str) -> None:
+    def tx(conn: apsw.Connection) -> None:
+        conn.execute("DELETE FROM backup_objects WHERE backup = ?", (name,))
+
+    db.write(tx)
+
+
 def list_backups(target: ObjectStore, node_id: str | None = None) -> list[Manifest]:
     """Complete backups (those with a manifest), oldest first; of one node or of all."""
     prefix = backup_prefix(node_id) if node_id else "backups"
@@ -190,7 +197,7 @@ def rotate(ctx: LifecycleContext, target: ObjectStore, in_bucket: bool, keep: in
         target.delete(f"{prefix}/manifest.json")  # first: from here on it is no longer a backup
         target.delete(f"{prefix}/meta.db")
         if in_bucket:
-            ctx.db.write(lambda c, n=manifest.name: c.execute("DELETE FROM backup_objects WHERE backup = ?", (n,)))
+            _unprotect(ctx.db, manifest.name)
     if old and not in_bucket:  # shared segment copies no kept backup names any more
         needed = {s.key for m in kept for s in m.segments}
         for meta in target.list(f"segments/{ctx.node_id}"):

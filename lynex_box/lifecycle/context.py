@@ -75,7 +75,8 @@ class LifecycleContext:
         remote = [e for e in entries if e.location == "remote"]
         if remote and self.cache is None:
             raise RuntimeError("segments are in the bucket but no bucket is configured; hint: set [bucket]")
-        with self.cache.acquire(remote) if remote and self.cache else contextlib.nullcontext([]) as fetched:
+        with contextlib.ExitStack() as stack:
+            fetched = stack.enter_context(self.cache.acquire(remote)) if remote and self.cache else []
             fetched_by_id = dict(zip((e.id for e in remote), fetched, strict=True))
             yield [fetched_by_id[e.id] if e.location == "remote" else self.data_dir / e.path for e in entries]
 

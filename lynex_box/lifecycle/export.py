@@ -113,7 +113,13 @@ def export(
     """Write the project's spans in `[from_us, to_us)` to `sink` in format `fmt`; returns the rows written."""
     if fmt not in FORMATS:
         raise ExportError(f"format {fmt!r} is not one of {sorted(FORMATS)}")
-    writer: _Parquet | _JsonLines | _Csv = {"parquet": _Parquet, "jsonl": _JsonLines, "csv": _Csv}[fmt](sink)
+    writer: _Parquet | _JsonLines | _Csv
+    if fmt == "parquet":
+        writer = _Parquet(sink)
+    elif fmt == "jsonl":
+        writer = _JsonLines(sink)
+    else:
+        writer = _Csv(sink)
     rows = 0
     bounds = time_range(query, project_id, from_us, to_us)
     try:

@@ -9,6 +9,7 @@ final name exists. It never touches the catalog: the caller publishes the result
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import time
@@ -25,8 +26,8 @@ from lynex_box.config import SegmentSettings
 from lynex_box.crashpoints import crash_point
 from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, SPAN_SCHEMA_VERSION
+from lynex_box.segments import parquet_file
 from lynex_box.segments.bloom import build_bloom
-from lynex_box.segments.parquet_file import DICTIONARY_COLUMNS
 from lynex_box.wal.log import fsync_dir
 
 DEDUPE = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at, span_id) = 1"
@@ -40,7 +41,21 @@ class Written:
     bytes: int
     min_time: int
     max_time: int
-    trace_bloom: bytes
+    trace_bloom: builtins.bytes
+
+
+def writer_options(settings: SegmentSettings) -> dict[str, Any]:
+    """The flush's own Parquet writer options (one format for every writer of a segment)."""
+    shared = getattr(parquet_file, "segment_writer_options", None)
+    if shared is not None:
+        options: dict[str, Any] = shared(settings.row_group_rows, settings.zstd_level)
+        return options
+    return {  # the options of a flush before segments/parquet_file.py named them in one place
+        "compression": "zstd",
+        "compression_level": settings.zstd_level,
+        "use_dictionary": parquet_file.DICTIONARY_COLUMNS,
+        "write_statistics": True,
+    }
 
 
 def sql_list(paths: list[Path]) -> str:
@@ -112,14 +127,7 @@ def _stream(
         if not pending:
             return
         if writer is None:
-            writer = pq.ParquetWriter(
-                tmp,
-                SPAN_SCHEMA,
-                compression="zstd",
-                compression_level=settings.zstd_level,
-                use_dictionary=DICTIONARY_COLUMNS,
-                write_statistics=True,
-            )
+            writer = pq.ParquetWriter(tmp, SPAN_SCHEMA, **writer_options(settings))
         writer.write_table(pa.Table.from_batches(pending, SPAN_SCHEMA), row_group_size=settings.row_group_rows)
         pending, pending_rows = [], 0
 

@@ -28,7 +28,7 @@ from lynex_box.lifecycle.compaction import compaction_pass
 from lynex_box.lifecycle.context import LifecycleContext, open_duck
 from lynex_box.lifecycle.deletion import purge_pass
 from lynex_box.lifecycle.diskguard import DiskGuard, disk_free
-from lynex_box.lifecycle.janitor import janitor_pass
+from lynex_box.lifecycle.janitor import janitor_pass, sweep_bucket
 from lynex_box.lifecycle.offload import offload_pass, rehydrate_pass
 from lynex_box.lifecycle.retention import retention_pass
 from lynex_box.lifecycle.visibility import Visibility
@@ -104,8 +104,10 @@ class Lifecycle:
         return done
 
     def apply_retention(self) -> dict[str, int]:
+        """Retention, then the replaced files and the bucket's orphaned objects (this pass runs hourly)."""
         done = self._locked(lambda: retention_pass(self.ctx))
         self.clean()
+        self._locked(lambda: sweep_bucket(self.ctx))
         return done
 
     def purge_deletions(self) -> int:

@@ -7,6 +7,7 @@ exactly one published segment. This module must never change `consumed_lsn` any 
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 
 import apsw
@@ -35,7 +36,7 @@ class SegmentEntry:
     wal_to: int | None = None
     schema_version: int = 1
     created_at: int = 0
-    trace_bloom: bytes | None = None
+    trace_bloom: builtins.bytes | None = None
     remote_key: str | None = None
     checksum: str | None = None
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from lynex_box.lifecycle.janitor import sweep_bucket
 from lynex_box.lifecycle.offload import pin
 from lynex_box.objstore import MemoryStore, PutResult, StoreUnavailable
 from lynex_box.query.engine import SpanScope
@@ -169,3 +170,15 @@ def test_a_bucket_outage_loses_nothing_and_ingest_and_recent_queries_keep_workin
     assert engine.lifecycle.offload() == 1
     assert sorted(e.location for e in engine.store.segment_entries()) == ["local", "local", "remote"]
     assert len(rows(engine)) == len(expected) + 10
+
+
+def test_orphaned_bucket_objects_are_swept_once_old_enough(open_engine: Any, tmp_path: Path) -> None:
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 0})
+    add_segment(engine, "p1", "x", 10, now_ms() - DAY_MS)
+    engine.lifecycle.offload()
+    node = engine.lifecycle.ctx.node_id
+    engine.lifecycle.bucket.put(f"segments/{node}/p1/01ORPHAN.parquet", b"an upload whose switch never happened")
+    assert sweep_bucket(engine.lifecycle.ctx) == 0  # too young: it may be an upload in progress
+    assert sweep_bucket(engine.lifecycle.ctx, min_age_s=-1) == 1
+    assert [m.key for m in engine.lifecycle.bucket.list("segments")] == [engine.store.segment_entries()[0].path]
+    assert len(rows(engine)) == 10

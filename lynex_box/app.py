@@ -166,5 +166,11 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={ApiError: api_error_handler, 404: not_found, 405: method_not_allowed, 500: internal_error},
+        exception_handlers={
+            ApiError: api_error_handler,
+            **lifecycle_routes.EXCEPTION_HANDLERS,  # bucket unreachable: 503; offloaded range over the cache: 422
+            404: not_found,
+            405: method_not_allowed,
+            500: internal_error,
+        },
     )

@@ -22,13 +22,15 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from lynex_box.api import query_sql as qs
-from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.errors import ApiError, error_response, json_response
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
 from lynex_box.auth import audit
+from lynex_box.lifecycle.cache import CacheTooSmall, CorruptDownload
 from lynex_box.lifecycle.deletion import DeletionError, delete
 from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
 from lynex_box.meta.db import MetaDB
+from lynex_box.objstore import ObjectStoreError
 
 log = logging.getLogger("lynex.api.lifecycle")
 # Deleting data is an administrative act: admin keys and project admins. (A dedicated "data.delete" action in
@@ -148,6 +150,21 @@ def _audit_export(db: MetaDB, actor: audit.Actor, project_id: str, fmt: str, row
     audit.record_now(db, actor, "data.exported", project_id=project_id, target_type="project", target_id=project_id,
                      details=details)  # fmt: skip
 
+
+async def bucket_unavailable(request: Request, exc: Exception) -> Response:
+    """A query that needs offloaded segments while the bucket cannot be reached: 503, retry later."""
+    log.warning("bucket read failed path=%s error=%s", request.url.path, exc)
+    message = "this range is in the bucket, which cannot be reached now; recent data is still available"
+    return error_response(503, "bucket_unavailable", message, {"Retry-After": "30"})
+
+
+async def range_too_large(request: Request, exc: Exception) -> Response:
+    """A query whose offloaded segments do not fit the bucket cache at once."""
+    return error_response(422, "range_too_large", str(exc))
+
+
+EXCEPTION_HANDLERS: Final = {ObjectStoreError: bucket_unavailable, CorruptDownload: bucket_unavailable,
+                             CacheTooSmall: range_too_large}  # fmt: skip
 
 routes = [
     Route("/v1/projects/{project_id}/traces/{trace_id}", delete_trace, methods=["DELETE"]),

@@ -169,3 +169,29 @@ def test_a_filled_small_disk_answers_503_and_recovers_without_losing_data(small_
         wait_for(lambda: len(spans_api(server)) == acked)
     finally:
         server.stop()
+
+
+def test_the_server_offloads_on_schedule_and_a_missing_bucket_answers_503(tmp_path: Path) -> None:
+    bucket = tmp_path / "bucket"
+    env = {
+        "LYNEX_BUCKET_TYPE": "directory",
+        "LYNEX_BUCKET_DIRECTORY": str(bucket),
+        "LYNEX_LIFECYCLE_HOT_WINDOW_S": "0",
+        "LYNEX_LIFECYCLE_OFFLOAD_INTERVAL_S": "1",
+        "LYNEX_LIFECYCLE_GRACE_PERIOD_S": "0",
+        "LYNEX_HEAD_MAX_AGE_S": "0.2",
+    }
+    server = RunningServer(tmp_path / "data", env=env).start()
+    try:
+        url = f"{server.url}/v1/projects/{server.project}"
+        assert httpx.post(f"{url}/events", json={"events": spans(20)}, headers=server.headers()).status_code == 202
+        wait_for(
+            lambda: list(bucket.rglob("*.parquet")) and not list((server.data_dir / "segments").rglob("*.parquet"))
+        )
+        bucket.rename(tmp_path / "away")  # the bucket cannot be reached
+        r = httpx.get(f"{url}/spans", headers=server.headers())
+        assert r.status_code == 503 and r.json()["error"]["code"] == "bucket_unavailable" and r.headers["retry-after"]
+        (tmp_path / "away").rename(bucket)
+        assert len(spans_api(server)) == 20  # read back through the cache
+    finally:
+        server.stop()

@@ -31,6 +31,7 @@ from lynex_box.api import (
     price_routes,
     prompt_routes,
     query_routes,
+    scim_routes,
     score_routes,
     trace_routes,
 )
@@ -154,6 +155,7 @@ def create_app(settings: Settings) -> Starlette:
         *admin_routes.routes,
         *member_routes.routes,
         *oidc_routes.routes,
+        *scim_routes.routes,
         *otlp_routes.routes,
         *trace_routes.routes,
         *prompt_routes.routes,

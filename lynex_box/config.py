@@ -137,6 +137,15 @@ class OidcSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ScimSettings:
+    """[scim]: SCIM 2.0 provisioning; how provisioned groups map to org roles."""
+
+    group_roles: str = ""
+    default_role: Literal["", "owner", "admin", "member", "viewer"] = "viewer"
+    max_results: int = field(default=200, metadata=_rng(1, 10_000))
+
+
+@dataclass(frozen=True, slots=True)
 class LifecycleSettings:
     """[lifecycle]: compaction, retention, deletion, offload, the bucket cache, backups and the disk guard."""
 
@@ -195,6 +204,7 @@ class Settings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
+    scim: ScimSettings = field(default_factory=ScimSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     bucket: BucketSettings = field(default_factory=BucketSettings)
 

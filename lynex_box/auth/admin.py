@@ -134,8 +134,16 @@ def create_key(
         )
         org = next(iter(conn.execute("SELECT org_id FROM projects WHERE id = ?", (project_id,))))[0]
         details = {"scope": scope, "prefix": prefix, "name": name, "expires_at": expires_at}
-        audit.record(conn, actor or CLI_ACTOR, "key.created", org_id=org, project_id=project_id,
-                     target_type="api_key", target_id=key_id, details=details)
+        audit.record(
+            conn,
+            actor or CLI_ACTOR,
+            "key.created",
+            org_id=org,
+            project_id=project_id,
+            target_type="api_key",
+            target_id=key_id,
+            details=details,
+        )
 
     db.write(tx)
     return CreatedKey(api_key=key, key_id=key_id, project_id=project_id, scope=scope, prefix=prefix)
@@ -166,8 +174,16 @@ def revoke_key(db: MetaDB, key_id: str, project_id: str | None = None, actor: Ac
         found = list(conn.execute(sql, params))
         for kid, pid, org, prefix in found:
             conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (_now_us(), kid))
-            audit.record(conn, actor or CLI_ACTOR, "key.revoked", org_id=org, project_id=pid,
-                         target_type="api_key", target_id=kid, details={"prefix": prefix})
+            audit.record(
+                conn,
+                actor or CLI_ACTOR,
+                "key.revoked",
+                org_id=org,
+                project_id=pid,
+                target_type="api_key",
+                target_id=kid,
+                details={"prefix": prefix},
+            )
         return len(found)
 
     return db.write(tx) > 0

@@ -35,6 +35,12 @@ ACTIONS: Final = (
     "invitation.revoked",
     "invitation.accepted",
     "org.created",
+    "scim.token_created",
+    "scim.token_revoked",
+    "scim.user_created",
+    "scim.user_updated",
+    "scim.user_deactivated",
+    "scim.group_changed",
     "project.created",
     "project.settings_changed",
     "data.deleted",
@@ -73,6 +79,8 @@ def record(
     """Append one entry inside the caller's write transaction."""
     if action not in ACTIONS:
         raise ValueError(f"audit action {action!r} is not one of {list(ACTIONS)}")
+    if org_id is None and project_id is not None:  # so that the org's view of the log shows project entries too
+        org_id = next(iter(conn.execute("SELECT org_id FROM projects WHERE id = ?", (project_id,))), (None,))[0]
     conn.execute(
         "INSERT INTO audit_log (at, actor_type, actor_id, actor_label, action, org_id, project_id, "
         "target_type, target_id, ip, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -228,3 +228,35 @@ def remove_project_role(
         target_id=user_id,
         details={"role": p_role},
     )
+
+
+def apply_managed_role(
+    conn: apsw.Connection, actor: Actor, org_id: str, user_id: str, role: str | None, why: str
+) -> None:
+    """Set a user's org role as an identity provider dictates (None = no role), inside the caller's transaction.
+
+    Used by single sign-on and SCIM; never leaves an org without an owner; audits each change with `why`.
+    """
+    current = _one(conn, "SELECT role FROM org_members WHERE org_id = ? AND user_id = ?", (org_id, user_id))
+    if role == current or (current == "owner" and _owners_left(conn, org_id, user_id) == 0):
+        return
+    target: dict[str, Any] = {"org_id": org_id, "target_type": "user", "target_id": user_id}
+    if role is None:
+        conn.execute("DELETE FROM org_members WHERE org_id = ? AND user_id = ?", (org_id, user_id))
+        conn.execute(
+            "DELETE FROM project_members WHERE user_id = ? AND project_id IN "
+            "(SELECT id FROM projects WHERE org_id = ?)",
+            (user_id, org_id),
+        )
+        audit.record(conn, actor, "member.removed", **target, details={"role": current, "by": why})
+    elif current is None:
+        conn.execute("INSERT INTO org_members (org_id, user_id, role) VALUES (?, ?, ?)", (org_id, user_id, role))
+        audit.record(conn, actor, "member.added", **target, details={"role": role, "by": why})
+    else:
+        conn.execute("UPDATE org_members SET role = ? WHERE org_id = ? AND user_id = ?", (role, org_id, user_id))
+        audit.record(conn, actor, "member.role_changed", **target, details={"from": current, "to": role, "by": why})
+
+
+def has_any_role(conn: apsw.Connection, user_id: str) -> bool:
+    sql = "SELECT 1 FROM org_members WHERE user_id = ?1 UNION ALL SELECT 1 FROM project_members WHERE user_id = ?1"
+    return bool(list(conn.execute(sql + " LIMIT 1", (user_id,))))

@@ -34,6 +34,7 @@ ORG_ACTIONS: Final = {
     "org.audit.read": "admin",
     "org.projects.create": "admin",
     "org.password_reset": "admin",
+    "org.scim.manage": "owner",
 }
 ACTIONS: Final = {**PROJECT_ACTIONS, **ORG_ACTIONS}
 

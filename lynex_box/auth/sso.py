@@ -14,7 +14,7 @@ from typing import Any
 
 import apsw
 
-from lynex_box.auth import audit, users
+from lynex_box.auth import memberships, users
 from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import Conflict, Denied
 from lynex_box.auth.oidc import role_for_groups
@@ -60,45 +60,13 @@ def _account(conn: apsw.Connection, claims: dict[str, Any], settings: OidcSettin
     return user_id, email, name
 
 
-def _sync_role(conn: apsw.Connection, user_id: str, org_id: str, role: str | None, managed: bool) -> None:
-    rows = list(conn.execute("SELECT role FROM org_members WHERE org_id = ? AND user_id = ?", (org_id, user_id)))
-    current = rows[0][0] if rows else None
-    if role == current or (role is None and not managed):
-        return
-    sql = "SELECT count(*) FROM org_members WHERE org_id = ? AND role = 'owner' AND user_id != ?"
-    owners = next(iter(conn.execute(sql, (org_id, user_id))))[0]
-    if current == "owner" and owners == 0:
-        return  # never leave an org without an owner
-    target = {"org_id": org_id, "target_type": "user", "target_id": user_id}
-    if role is None:
-        conn.execute("DELETE FROM org_members WHERE org_id = ? AND user_id = ?", (org_id, user_id))
-        audit.record(conn, SSO_ACTOR, "member.removed", **target, details={"role": current, "by": "group mapping"})
-    elif current is None:
-        conn.execute("INSERT INTO org_members (org_id, user_id, role) VALUES (?, ?, ?)", (org_id, user_id, role))
-        audit.record(conn, SSO_ACTOR, "member.added", **target, details={"role": role, "by": "group mapping"})
-    else:
-        conn.execute("UPDATE org_members SET role = ? WHERE org_id = ? AND user_id = ?", (role, org_id, user_id))
-        audit.record(
-            conn,
-            SSO_ACTOR,
-            "member.role_changed",
-            **target,
-            details={"from": current, "to": role, "by": "group mapping"},
-        )
-
-
 def sign_in(
     conn: apsw.Connection, claims: dict[str, Any], settings: OidcSettings, group_roles: dict[str, str]
 ) -> users.User | None:
     """The signed-in user, or None when they are left with no role (the role sync is kept either way)."""
     user_id, email, name = _account(conn, claims, settings)
     role = role_for_groups(claims.get(settings.groups_claim), group_roles, settings.default_role)
-    _sync_role(conn, user_id, _org(conn, settings.org_id), role, managed=bool(group_roles))
-    has_role = list(
-        conn.execute(
-            "SELECT 1 FROM org_members WHERE user_id = ?1 UNION ALL SELECT 1 FROM project_members WHERE user_id = ?1 "
-            "LIMIT 1",
-            (user_id,),
-        )
-    )
+    if role is not None or group_roles:
+        memberships.apply_managed_role(conn, SSO_ACTOR, _org(conn, settings.org_id), user_id, role, "group mapping")
+    has_role = memberships.has_any_role(conn, user_id)
     return users.User(user_id, email, name, "", False, 0) if has_role else None

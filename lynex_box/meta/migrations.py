@@ -271,6 +271,25 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX scim_group_members_by_user ON scim_group_members (user_id);
     """,
+    # 9: SCIM provisioning: one bearer token per org (stored hashed) and which users an org's SCIM client
+    # manages, with their external id and active flag (users.scim_external_id of migration 8 is unused: the
+    # link is per org and lives here)
+    """
+    CREATE TABLE scim_tokens (
+        org_id TEXT PRIMARY KEY REFERENCES orgs (id),
+        token_hash TEXT NOT NULL UNIQUE,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE scim_users (
+        org_id TEXT NOT NULL REFERENCES orgs (id),
+        user_id TEXT NOT NULL REFERENCES users (id),
+        external_id TEXT,
+        active INTEGER NOT NULL DEFAULT 1,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (org_id, user_id)
+    );
+    """,
 ]
 
 

@@ -21,7 +21,7 @@ class Browsers:
         self._clients: list[httpx.Client] = []
 
     def new(self, **kw: Any) -> httpx.Client:
-        client = httpx.Client(base_url=self.server.url, timeout=10, **kw)
+        client = httpx.Client(**{"base_url": self.server.url, "timeout": 10, **kw})
         self._clients.append(client)
         return client
 

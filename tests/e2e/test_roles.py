@@ -84,6 +84,9 @@ def probes(w: World) -> dict[str, Callable[[httpx.Client], int]]:
         "org.audit.read": lambda c: c.get(f"/api/orgs/{org}/audit").status_code,
         "org.projects.create": lambda c: c.post("/api/projects", json={"name": "probe", "org_id": org}).status_code,
         "org.password_reset": lambda c: c.post(f"/api/orgs/{org}/members/{target}/password-reset").status_code,
+        "org.scim.manage": lambda c: _undo(
+            c.post(f"/api/orgs/{org}/scim-token"), lambda r: c.delete(f"/api/orgs/{org}/scim-token")
+        ),
     }
 
 

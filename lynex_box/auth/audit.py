@@ -151,6 +151,7 @@ def list_entries(
     if (project_id is None) == (org_id is None):
         raise ValueError("list_entries needs exactly one of project_id or org_id")
     limit = max(1, min(limit, MAX_PAGE))
+    params: list[Any]
     if project_id is not None:
         where, params = ["project_id = ?"], [project_id]
     else:

@@ -17,7 +17,7 @@ class Clock:
 
 
 def limiter(**kw: float) -> tuple[IngestLimiter, Clock]:
-    base = dict.fromkeys(
+    base: dict[str, float] = dict.fromkeys(
         (
             "project_events_per_s",
             "project_events_burst",
@@ -28,11 +28,11 @@ def limiter(**kw: float) -> tuple[IngestLimiter, Clock]:
             "key_bytes_per_s",
             "key_bytes_burst",
         ),
-        0,
+        0.0,
     )
     base.update(kw)
     clock = Clock()
-    return IngestLimiter(LimitsSettings(**base), clock), clock  # type: ignore[arg-type]
+    return IngestLimiter(LimitsSettings(**base), clock), clock  # type: ignore[arg-type]  # ints given as floats
 
 
 def test_burst_then_sustained_rate_with_retry_after() -> None:

@@ -79,7 +79,7 @@ def test_usage_per_day_counts_events_spans_tokens_and_cost(server: RunningServer
             "cost": {"total": cost},
         }
 
-    events = [
+    events: list[dict[str, object]] = [
         llm("u1", "2026-03-01", 10, 0.5),
         llm("u1", "2026-03-01", 20, 0.25),
         {"trace_id": "u1", "type": "event", "name": "clicked", "start_time": "2026-03-01T11:00:00Z"},

@@ -88,7 +88,7 @@ def t(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenants]:
 
 def _routes() -> list[tuple[str, str]]:
     app = create_app(Settings())
-    out = []
+    out: list[tuple[str, str]] = []
     for route in app.routes:
         if isinstance(route, Route) and ("{project_id}" in route.path or "{org_id}" in route.path):
             out.extend((m, route.path) for m in sorted(route.methods or ()) if m != "HEAD")
@@ -141,8 +141,8 @@ def test_every_project_and_org_route_refuses_a_caller_of_another_tenant(t: Tenan
     url = _fill(path, t)
     key_client = t.web.new(headers={"Authorization": f"Bearer {t.a_key}"})
     for who, client in (("A's admin key", key_client), ("A's org admin", t.a_admin)):
-        kwargs = {"json": BODY} if method in ("POST", "PUT", "PATCH") else {}
-        _check_refused(client.request(method, url, **kwargs), who)
+        body = BODY if method in ("POST", "PUT", "PATCH") else None
+        _check_refused(client.request(method, url, json=body), who)
     basic = httpx.BasicAuth(t.b_project, t.a_key)  # naming B as the public key does not help
     _check_refused(t.web.new(auth=basic).request(method, url), "A's key as Basic for B")
 

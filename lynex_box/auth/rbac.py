@@ -63,7 +63,9 @@ class UnknownAction(KeyError):
 
 
 def role_allows(role: str | None, action: str) -> bool:
-    """True when `role` (None = no role at all) may do `action`."""
+    """True when `role` (None = no role at all) may do `action`. Users never ingest: that takes an API key."""
+    if action == "data.ingest":
+        return False
     if action not in ACTIONS:
         raise UnknownAction(action)
     if role is None:

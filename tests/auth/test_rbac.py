@@ -37,6 +37,7 @@ def test_docs_permission_table_matches_the_code() -> None:
 
 def test_no_role_allows_nothing_and_unknown_actions_are_errors() -> None:
     assert not any(rbac.role_allows(None, a) for a in rbac.ACTIONS)
+    assert not any(rbac.role_allows(r, "data.ingest") for r in rbac.ROLES)  # ingest takes an API key
     with pytest.raises(rbac.UnknownAction):
         rbac.role_allows("owner", "data.destroy_everything")
 

@@ -257,3 +257,12 @@ def _register_lifecycle() -> None:
 
 
 _register_lifecycle()
+
+
+def _register_users() -> None:
+    from lynex_box.cli_users import users_group
+
+    main.add_command(users_group)
+
+
+_register_users()

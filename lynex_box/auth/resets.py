@@ -69,3 +69,25 @@ def change(conn: apsw.Connection, actor: Actor, user_id: str, new_hash: str, kee
     set_password_hash(conn, user_id, new_hash)
     conn.execute("DELETE FROM sessions WHERE user_id = ? AND id_hash != ?", (user_id, keep_session))
     audit.record(conn, actor, "password.changed", target_type="user", target_id=user_id)
+
+
+def operator_issue(conn: apsw.Connection, actor: Actor, user_id: str, ttl_s: int) -> tuple[str, int]:
+    """A reset link issued by the operator of the machine (the command line): no role check, audited."""
+    if not list(conn.execute("SELECT 1 FROM users WHERE id = ?", (user_id,))):
+        raise NotFound("no user with that id")
+    token = "lxr_" + secrets.token_urlsafe(32)
+    now = _now_us()
+    conn.execute(
+        "INSERT INTO password_resets (token_hash, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        (token_hash(token), user_id, actor.id, now, now + ttl_s * 1_000_000),
+    )
+    audit.record(conn, actor, "password.reset_issued", target_type="user", target_id=user_id)
+    return token, now + ttl_s * 1_000_000
+
+
+def operator_set(conn: apsw.Connection, actor: Actor, user_id: str, new_hash: str) -> None:
+    """Set a password from the command line (lost owner password); ends all the user's sessions."""
+    set_password_hash(conn, user_id, new_hash)
+    conn.execute("UPDATE users SET disabled = 0 WHERE id = ?", (user_id,))
+    conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+    audit.record(conn, actor, "password.reset", target_type="user", target_id=user_id, details={"by": "cli"})

@@ -183,3 +183,33 @@ def test_cookies_are_secure_when_configured(tmp_path: Path) -> None:
         assert "secure" in cookie_header(r, "lynex_csrf").lower()
     finally:
         server.stop()
+
+
+def test_the_operator_can_recover_a_lost_password_from_the_command_line(srv: RunningServer, web: Browsers) -> None:
+    import subprocess
+    import sys
+
+    listed = srv.cli("users", "list")
+    assert srv.creds["admin_email"] in [u["email"] for u in listed]
+    link = srv.cli("users", "reset-password", srv.creds["admin_email"])
+    assert link["url"].endswith("#" + link["reset_token"])
+    new = "operator chosen passphrase"
+    r = web.new().post("/api/auth/password/reset", json={"token": link["reset_token"], "password": new})
+    assert r.status_code == 204
+    web.login(srv.creds["admin_email"], new)
+    cmd = [
+        sys.executable,
+        "-m",
+        "lynex_box",
+        "users",
+        "reset-password",
+        srv.creds["admin_email"],
+        "--password-stdin",
+        "--data-dir",
+        str(srv.data_dir),
+    ]
+    subprocess.run(cmd, input=srv.creds["admin_password"] + "\n", text=True, check=True, capture_output=True)
+    admin = web.admin()
+    org = me(admin)["orgs"][0]["id"]
+    audit = admin.get(f"/api/orgs/{org}/audit", params={"action": "password.reset"}).json()["items"]
+    assert [e["actor_type"] for e in audit][:2] == ["system", "user"]

@@ -95,6 +95,16 @@ def create_project(db: MetaDB, name: str, org_id: str | None = None) -> str:
             "INSERT INTO projects (id, org_id, name, created_at) VALUES (?, ?, ?, ?)",
             (project_id, org, name, _now_us()),
         )
+        audit.record(
+            conn,
+            CLI_ACTOR,
+            "project.created",
+            org_id=org,
+            project_id=project_id,
+            target_type="project",
+            target_id=project_id,
+            details={"name": name},
+        )
 
     db.write(tx)
     return project_id

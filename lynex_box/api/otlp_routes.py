@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError
-from lynex_box.api.ingest_routes import check_backpressure, ingest_principal
+from lynex_box.api.ingest_routes import charge_ingest, check_backpressure, ingest_principal
 from lynex_box.api.principal import require_project
 from lynex_box.api.services import services
 from lynex_box.otlp import (
@@ -90,6 +90,8 @@ def otlp_handler(
             check_backpressure(svc)
             limit = svc.settings.ingest.max_body_bytes
             raw, encoding = await read_body(request, limit)
+            # OTLP exporters retry 503 (with Retry-After) in every version, 429 only in newer ones.
+            charge_ingest(svc, principal, nbytes=len(raw), status=503)
             body = await asyncio.to_thread(decompress, raw, encoding, limit)
             rejected, reason = 0, ""
             if kind is not None and body:
@@ -99,6 +101,7 @@ def otlp_handler(
                 else:
                     total, skip = await asyncio.to_thread(count_logs, body, as_json), []
                 rejected = len(skip)
+                charge_ingest(svc, principal, events=total - rejected, status=503)
                 if total > rejected:
                     ctype = JSON if as_json else PROTOBUF
                     header = RecordHeader(principal.project_id, received_us, "otlp", tuple(skip), ctype)

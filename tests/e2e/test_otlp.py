@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -203,3 +204,19 @@ def test_legacy_genai_log_events_join_their_span(server: RunningServer) -> None:
     llm = next(s for s in spans if s["span_id"] == span_hex)
     assert llm["input"]["messages"] == [{"role": "user", "content": "Hi"}]
     assert llm["output"]["messages"][0]["content"] == "Hello!"
+
+
+def test_otlp_over_its_rate_limit_answers_503_with_retry_after(tmp_path: Path) -> None:
+    env = {"LYNEX_LIMITS_KEY_EVENTS_PER_S": "1", "LYNEX_LIMITS_KEY_EVENTS_BURST": "2"}
+    server = RunningServer(tmp_path / "data", env=env).start()
+    try:
+        headers = {**server.headers(), "Content-Type": "application/json"}
+        spans = [(f"{i:016x}", f"s{i}") for i in range(1, 6)]
+        body = otlp_json("2af7651916cd43dd8448eb211c80319c", spans)
+        # a full bucket lets one request through even above its burst, then the debt must be paid back
+        assert httpx.post(f"{server.url}/v1/traces", content=body, headers=headers).status_code == 200
+        refused = httpx.post(f"{server.url}/v1/traces", content=body, headers=headers)
+        assert refused.status_code == 503 and int(refused.headers["retry-after"]) >= 1
+        assert "rate limit" in refused.json()["message"]
+    finally:
+        server.stop()

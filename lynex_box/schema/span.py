@@ -89,11 +89,16 @@ def empty_span_columns() -> dict[str, list[Any]]:
 
 
 def spans_to_table(columns: dict[str, list[Any]]) -> pa.Table:
-    """Build an Arrow table in the stored schema from column lists (timestamps as epoch µs ints)."""
+    """Build an Arrow table in the stored schema from column lists (timestamps as epoch µs ints).
+
+    A column may also be an Arrow array already (e.g. int64 epoch µs for a timestamp): it is cast.
+    """
     arrays = []
     for field in SPAN_SCHEMA:
         values = columns[field.name]
-        if field.name in TIMESTAMP_COLUMNS:
+        if isinstance(values, pa.Array):
+            arrays.append(values if values.type == field.type else values.cast(field.type))
+        elif field.name in TIMESTAMP_COLUMNS:
             arrays.append(pa.array(values, type=pa.int64()).cast(field.type))
         else:
             arrays.append(pa.array(values, type=field.type))

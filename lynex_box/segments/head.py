@@ -30,7 +30,9 @@ class HeadBuffer:
             projects = table.column("project_id").unique().to_pylist()
             for project in projects:
                 part = table if len(projects) == 1 else table.filter(pc.equal(table["project_id"], project))
-                self.tables.setdefault(project, []).append(part)
+                # Sorted now, while it is small: a flush then writes time-ordered row groups from
+                # slices of these runs, without a sorted copy of the whole head.
+                self.tables.setdefault(project, []).append(part.sort_by([("start_time", "ascending")]))
             self.rows += table.num_rows
             self.nbytes += table.nbytes
         self.lsn_to = lsn_to

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lynex_box.crashpoints import crash_point
+from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.wal.log import fsync_dir
 
 # Columns with few distinct values per file: dictionary encoding shrinks them and speeds filters.
@@ -21,21 +24,50 @@ DICTIONARY_COLUMNS = [
     "session_id", "user_id", "environment", "release", "prompt_name", "prompt_version", "source",
     "status_message",
 ]  # fmt: skip
+TRACE_BLOOM_FPP = 0.01
+
+
+def segment_writer_options(row_group_rows: int, zstd_level: int) -> dict[str, Any]:
+    """`pq.ParquetWriter` keyword arguments of a segment file (docs/format/segments.md), for every writer of one."""
+    return {
+        "compression": "zstd",
+        "compression_level": zstd_level,
+        "use_dictionary": DICTIONARY_COLUMNS,
+        "write_statistics": True,
+        # A lookup by trace id alone reads one row group instead of all: DuckDB probes these filters.
+        "bloom_filter_options": {"trace_id": {"ndv": row_group_rows, "fpp": TRACE_BLOOM_FPP}},
+        # Page-level min/max and offsets: a time filter skips pages, a point lookup reads fewer of them.
+        "write_page_index": True,
+    }
 
 
 def write_segment_file(table: pa.Table, final: Path, row_group_rows: int, zstd_level: int) -> int:
     """Write `table` (already sorted) to `final` via a temporary file; return the file size."""
+    return write_segment_runs([table], final, row_group_rows, zstd_level)
+
+
+def write_segment_runs(runs: list[pa.Table], final: Path, row_group_rows: int, zstd_level: int) -> int:
+    """Write runs (each sorted by `start_time`) as one segment via a temporary file; return the file size.
+
+    Row group k holds the rows whose `start_time` lies in [b_k, b_k+1), where b_k is the start time of
+    the (k * row_group_rows)-th row in time order: row groups are disjoint and ordered in time, and
+    each is made of zero-copy slices of the runs (rows in time order within each run). So a flush
+    needs no sorted copy of the head, not even of one row group; see docs/format/segments.md.
+    """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp")
-    pq.write_table(
-        table,
-        tmp,
-        compression="zstd",
-        compression_level=zstd_level,
-        row_group_size=row_group_rows,
-        use_dictionary=DICTIONARY_COLUMNS,
-        write_statistics=True,
-    )
+    runs = [run for run in runs if run.num_rows]
+    starts = [run.column("start_time").cast(pa.int64()).to_numpy() for run in runs]
+    every = np.sort(np.concatenate(starts)) if starts else np.empty(0, np.int64)
+    bounds = every[row_group_rows::row_group_rows]
+    edges = [np.concatenate([[0], np.searchsorted(s, bounds, "left"), [len(s)]]) for s in starts]
+    schema = runs[0].schema if runs else SPAN_SCHEMA
+    with pq.ParquetWriter(tmp, schema, **segment_writer_options(row_group_rows, zstd_level)) as writer:
+        for k in range(len(bounds) + 1):
+            parts = [run.slice(int(e[k]), int(e[k + 1] - e[k])) for run, e in zip(runs, edges, strict=True)]
+            group = pa.concat_tables([p for p in parts if p.num_rows]) if any(p.num_rows for p in parts) else None
+            if group is not None:  # ties on a bound can leave a group empty (and make the next larger)
+                writer.write_table(group, row_group_size=group.num_rows)
     # Order matters: the bytes are synced before the rename can expose the name, and the
     # directory is synced so the name survives a crash before the catalog points at it.
     fd = os.open(tmp, os.O_RDONLY)

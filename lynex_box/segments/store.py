@@ -26,7 +26,7 @@ from lynex_box.meta.catalog import Catalog, SegmentEntry
 from lynex_box.schema.span import SPAN_SCHEMA, SPAN_SCHEMA_VERSION
 from lynex_box.segments.bloom import bloom_may_contain, build_bloom
 from lynex_box.segments.head import HeadBuffer
-from lynex_box.segments.parquet_file import write_segment_file
+from lynex_box.segments.parquet_file import write_segment_runs
 
 log = logging.getLogger("lynex.segments")
 
@@ -38,6 +38,8 @@ class Snapshot:
     files: list[Path]
     head: list[pa.Table]
     remote: list[SegmentEntry] = field(default_factory=list)  # in the bucket: the reader fetches them (lifecycle)
+    # Those of `files` whose every row lies inside the asked time range: a query needs no time filter on them.
+    within: frozenset[Path] = frozenset()
 
 
 class SpanStore:
@@ -104,6 +106,12 @@ class SpanStore:
                 return False
             return a.rows >= s.max_rows or a.nbytes >= s.max_bytes or a.age_s() >= s.max_age_s
 
+    def over_limits(self) -> bool:
+        """The head holds more rows or bytes than its limits: flush now, whatever its age."""
+        with self._lock:
+            a, s = self._active, self.head_settings
+            return a.rows >= s.max_rows or a.nbytes >= s.max_bytes
+
     def head_stats(self) -> dict[str, int]:
         with self._lock:
             frozen = self._frozen.rows if self._frozen else 0
@@ -131,17 +139,19 @@ class SpanStore:
                 for entry in entries:
                     self._entries.setdefault(entry.project_id, []).append(entry)
                 self._frozen = None
+            frozen.tables = {}  # hand the frozen head's memory back now, not when the next flush replaces it
+            pa.default_memory_pool().release_unused()
             log.info("head flushed rows=%d files=%d lsn_to=%d", frozen.rows, len(entries), frozen.lsn_to)
             if self._on_checkpoint is not None:
                 self._on_checkpoint(frozen.lsn_to)
             return frozen.rows
 
     def _write_project(self, project_id: str, tables: list[pa.Table], frozen: HeadBuffer) -> SegmentEntry:
-        table = pa.concat_tables(tables).sort_by([("start_time", "ascending")])
+        table = pa.concat_tables(tables)  # the head's tables are each sorted by start_time (HeadBuffer.add)
         segment_id = str(ULID())
         rel = f"segments/{project_id}/{segment_id}.parquet"
-        size = write_segment_file(
-            table, self.data_dir / rel, self.segment_settings.row_group_rows, self.segment_settings.zstd_level
+        size = write_segment_runs(
+            tables, self.data_dir / rel, self.segment_settings.row_group_rows, self.segment_settings.zstd_level
         )
         start = table.column("start_time").cast(pa.int64())
         bloom = build_bloom(
@@ -176,7 +186,8 @@ class SpanStore:
             head = self._active.project_tables(project_id)
             if self._frozen is not None:
                 head = self._frozen.project_tables(project_id) + head
-        files = []
+        files: list[Path] = []
+        within: list[Path] = []
         remote = []
         for e in entries:
             if start_us is not None and e.max_time < start_us:
@@ -188,8 +199,11 @@ class SpanStore:
             if e.location == "remote":
                 remote.append(e)
                 continue
-            files.append(self.data_dir / e.path)
-        return Snapshot(files=files, head=head, remote=remote)
+            path = self.data_dir / e.path
+            files.append(path)
+            if (start_us is None or e.min_time >= start_us) and (end_us is None or e.max_time < end_us):
+                within.append(path)
+        return Snapshot(files=files, head=head, remote=remote, within=frozenset(within))
 
     def consistent_entries(self) -> tuple[int, list[SegmentEntry]]:
         """The consumed WAL position and the segments that hold everything up to it (no flush in between)."""

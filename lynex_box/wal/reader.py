@@ -116,7 +116,7 @@ class WalCursor:
         return out
 
 
-_READ_CHUNK = 16 * 1024 * 1024
+_READ_CHUNK = 4 * 1024 * 1024
 
 
 def _starts_with_whole_record(data: bytes) -> bool:

@@ -1,8 +1,10 @@
 """OTLP/HTTP receivers: `/v1/traces`, `/v1/logs`, `/v1/metrics`, and the same paths senders use for Langfuse
 (`/api/public/otel/v1/traces`) and Helicone (`/v1/trace/log`, `/v1/trace/log-python`).
 
-The request path decodes the body (in a thread) only to count and check the spans; the raw body goes into the
-WAL and the pipeline maps it after the acknowledgement. Answers follow the OTLP spec: `200` with an (empty or
+The request path parses the body (in a thread) only to count and check the spans (`otlp.check`: ids, start
+times, value sizes, never a full decode); the raw body goes into the WAL and the pipeline maps it after the
+acknowledgement. Spans that cannot be stored are reported as `partial_success` and their indexes are kept in the
+WAL record's header, so the pipeline skips exactly those. Answers follow the OTLP spec: `200` with an (empty or
 `partial_success`) export response in the request's content type, `google.rpc.Status` bodies on failure, and
 `503` + `Retry-After` for backpressure so that every exporter version retries.
 """
@@ -10,7 +12,6 @@ WAL and the pipeline maps it after the acknowledgement. Answers follow the OTLP 
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Awaitable, Callable
 
@@ -27,21 +28,17 @@ from lynex_box.otlp import (
     OtlpDecodeError,
     decode_logs_json,
     decode_logs_protobuf,
-    decode_traces_json,
-    decode_traces_protobuf,
     encode_error_status,
     encode_logs_response,
     encode_metrics_response,
     encode_trace_response,
 )
-from lynex_box.otlp.mapping import reject_reason
+from lynex_box.otlp.check import check_traces
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-_HEX_TRACE = re.compile(r"^[0-9a-f]{32}$")
-_HEX_SPAN = re.compile(r"^[0-9a-f]{16}$")
 # gRPC codes for google.rpc.Status bodies
 _GRPC = {400: 3, 401: 16, 403: 7, 404: 5, 413: 8, 415: 3, 429: 8, 503: 14}
 
@@ -56,19 +53,10 @@ def content_kind(request: Request) -> bool:
     raise ApiError(415, "unsupported_media_type", f"Content-Type {ctype!r} is not {PROTOBUF} or {JSON}")
 
 
-def check_spans(body: bytes, as_json: bool) -> tuple[int, list[int], str]:
-    """(span count, indexes of spans the mapping would refuse, the first reasons)."""
-    spans = decode_traces_json(body) if as_json else decode_traces_protobuf(body)
-    skip, reasons = [], []
-    for index, span in enumerate(spans):
-        reason = reject_reason(span)
-        if reason is None and not (_HEX_TRACE.match(span.trace_id) and _HEX_SPAN.match(span.span_id)):
-            reason = f"span {span.span_id!r}: ids must be lowercase hex"
-        if reason is not None:
-            skip.append(index)
-            if len(reasons) < 3:
-                reasons.append(reason)
-    return len(spans), skip, "; ".join(reasons)
+def check_spans(body: bytes, as_json: bool, max_field_bytes: int) -> tuple[int, list[int], str]:
+    """(span count, indexes of spans to refuse, the first reasons); OtlpDecodeError for a malformed body."""
+    checked = check_traces(body, as_json, max_field_bytes)
+    return checked.total, checked.skip, checked.reasons
 
 
 def count_logs(body: bytes, as_json: bool) -> int:
@@ -97,7 +85,8 @@ def otlp_handler(
             if kind is not None and body:
                 received_us = time.time_ns() // 1000
                 if kind == RecordType.OTLP_TRACES:
-                    total, skip, reason = await asyncio.to_thread(check_spans, body, as_json)
+                    max_field = svc.settings.ingest.max_field_bytes
+                    total, skip, reason = await asyncio.to_thread(check_spans, body, as_json, max_field)
                 else:
                     total, skip = await asyncio.to_thread(count_logs, body, as_json), []
                 rejected = len(skip)

@@ -4,7 +4,8 @@ Protobuf bodies are parsed directly; JSON bodies are parsed with orjson, their h
 OTLP/JSON quirk: `json_format.ParseDict` would read hex as base64 and yield 24-byte ids) and then go through
 `ParseDict(..., ignore_unknown_fields=True)`, so both formats share one walker. Any malformed body raises
 `OtlpDecodeError` and nothing else. This module must never validate semantics (ids, times: that is `mapping`),
-never do I/O, and never let a protobuf message escape.
+never do I/O, and never let a protobuf message escape the package (`check` reads the parsed request directly).
+Protobuf limits message nesting to 100 levels (in both formats), which bounds how deep attribute values nest.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ __all__ = [
     "decode_traces_json",
     "decode_traces_protobuf",
     "encode_trace_response",
+    "parse_traces_json",
+    "parse_traces_protobuf",
 ]
 
 # Everything ParseDict and the upb runtime raise on hostile input; turned into OtlpDecodeError.
@@ -70,7 +73,14 @@ def any_value_to_python(value: AnyValue) -> Any:
 
 
 def _attributes(pairs: Iterable[KeyValue]) -> dict[str, Any]:
-    return {kv.key: any_value_to_python(kv.value) for kv in pairs}
+    # The hot loop of the pipeline's decode: most values are non-empty strings, and reading `string_value` first
+    # spares the `WhichOneof` call for them (an empty string, or any other type, takes the general path).
+    out: dict[str, Any] = {}
+    for kv in pairs:
+        value = kv.value
+        text = value.string_value
+        out[kv.key] = text if text else any_value_to_python(value)
+    return out
 
 
 def _spans_of(request: ExportTraceServiceRequest) -> list[OtlpSpan]:
@@ -132,13 +142,22 @@ def _parse_protobuf(message: Message, body: bytes, what: str, hint: str) -> None
     try:
         message.ParseFromString(body)
     except _PARSE_ERRORS as exc:
-        raise OtlpDecodeError(f"{what} protobuf body ({len(body)} bytes) does not parse: {exc}; {hint}") from None
+        raise OtlpDecodeError(
+            f"{what} protobuf body ({len(body)} bytes) does not parse (corrupt, truncated, not this message type, "
+            f"or nested deeper than 100 levels): {exc}; {hint}"
+        ) from None
+
+
+def parse_traces_protobuf(body: bytes) -> ExportTraceServiceRequest:
+    """The parsed request (for `check`); OtlpDecodeError if it does not parse."""
+    request = ExportTraceServiceRequest()
+    _parse_protobuf(request, body, "OTLP trace", _HINT)
+    return request
 
 
 def decode_traces_protobuf(body: bytes) -> list[OtlpSpan]:
     """Spans of an `application/x-protobuf` ExportTraceServiceRequest, in request order."""
-    request = ExportTraceServiceRequest()
-    _parse_protobuf(request, body, "OTLP trace", _HINT)
+    request = parse_traces_protobuf(body)
     try:
         return _spans_of(request)
     except _PARSE_ERRORS as exc:  # pragma: no cover - upb validated the message already
@@ -159,8 +178,12 @@ def decode_logs_protobuf(body: bytes) -> list[OtlpLogRecord]:
 
 
 def _hex_id_to_base64(value: Any) -> Any:
-    """A 32- or 16-char hex id becomes base64 for ParseDict; anything else is left for ParseDict to judge."""
-    if isinstance(value, str) and len(value) in (32, 16):
+    """A hex id becomes base64 for ParseDict; anything else is left for ParseDict to judge (as base64).
+
+    Every even-length hex string is converted, not only 32 and 16 characters: an id of the wrong length then
+    keeps its length and is refused by the mapping with a clear reason, instead of being read as base64 (where
+    22 hex characters would pass for a 16-byte id)."""
+    if isinstance(value, str) and value and len(value) % 2 == 0:
         try:
             return base64.b64encode(bytes.fromhex(value)).decode("ascii")
         except ValueError:
@@ -214,14 +237,36 @@ def _load_json_object(body: bytes, what: str, hint: str) -> dict[str, Any]:
     return data
 
 
-def decode_traces_json(body: bytes) -> list[OtlpSpan]:
-    """Spans of an `application/json` (OTLP/JSON) ExportTraceServiceRequest, in request order."""
+def _json_error(what: str, exc: Exception, hint: str) -> OtlpDecodeError:
+    """ParseDict's message names every enclosing field ("Failed to parse resourceSpans field: ..."): keep the end."""
+    detail = str(exc)
+    if "too deep" in detail:
+        return OtlpDecodeError(
+            f"{what} JSON body nests values deeper than protobuf's limit of 100 levels; "
+            "hint: send attribute values (kvlistValue / arrayValue) nested at most about 30 levels"
+        )
+    detail = detail.rsplit("field: ", 1)[-1][:300]
+    return OtlpDecodeError(f"{what} JSON body is not an export request: {detail}; {hint}")
+
+
+def parse_traces_json(body: bytes) -> ExportTraceServiceRequest:
+    """The parsed request (for `check`); OtlpDecodeError if the body is not an OTLP/JSON trace export."""
     data = _load_json_object(body, "OTLP trace", _HINT)
+    request = ExportTraceServiceRequest()
     try:
         _fix_trace_ids(data)
-        request = json_format.ParseDict(data, ExportTraceServiceRequest(), ignore_unknown_fields=True)
-        return _spans_of(request)
+        json_format.ParseDict(data, request, ignore_unknown_fields=True)
     except _PARSE_ERRORS as exc:
+        raise _json_error("OTLP trace", exc, _HINT) from None
+    return request
+
+
+def decode_traces_json(body: bytes) -> list[OtlpSpan]:
+    """Spans of an `application/json` (OTLP/JSON) ExportTraceServiceRequest, in request order."""
+    request = parse_traces_json(body)
+    try:
+        return _spans_of(request)
+    except _PARSE_ERRORS as exc:  # pragma: no cover - ParseDict validated the message already
         raise OtlpDecodeError(f"OTLP trace JSON body is not an export request: {exc}; {_HINT}") from None
 
 
@@ -233,4 +278,4 @@ def decode_logs_json(body: bytes) -> list[OtlpLogRecord]:
         request = json_format.ParseDict(data, ExportLogsServiceRequest(), ignore_unknown_fields=True)
         return _logs_of(request)
     except _PARSE_ERRORS as exc:
-        raise OtlpDecodeError(f"OTLP logs JSON body is not an export request: {exc}; {_LOG_HINT}") from None
+        raise _json_error("OTLP logs", exc, _LOG_HINT) from None

@@ -23,7 +23,7 @@ from lynex_box.config import Settings
 from lynex_box.lifecycle import Lifecycle
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
-from lynex_box.pipeline.dedupe import RecentIds
+from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.runner import Enricher, Pipeline
 from lynex_box.query.engine import QueryEngine
 from lynex_box.segments.store import SpanStore
@@ -69,11 +69,10 @@ def seed_recent_ids(store: SpanStore, recent: RecentIds) -> None:
         if entry.location != "local":
             continue  # offloaded: old, and not worth a download at start-up
         ids = pq.read_table(store.data_dir / entry.path, columns=["event_id"]).column(0).to_pylist()
-        chunks.append(ids)
+        chunks.append([dedupe_key(entry.project_id, event_id) for event_id in ids])
         total += len(ids)
-    for ids in reversed(chunks):
-        for event_id in ids:
-            recent.add_if_new(event_id)
+    for keys in reversed(chunks):
+        recent.filter_new(keys)
 
 
 class Engine:

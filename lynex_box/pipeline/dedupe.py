@@ -21,6 +21,11 @@ import numpy as np
 _REBUILD_AFTER = 65_536  # changes since the last rebuild that trigger the next one
 
 
+def dedupe_key(project_id: str, event_id: str) -> str:
+    """Event ids are unique within a project only: two projects may well send the same id."""
+    return f"{project_id}\x1f{event_id}"
+
+
 class RecentIds:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity

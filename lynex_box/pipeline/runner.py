@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from lynex_box.pipeline.decoders import Decoder, Row, SpanColumns, default_decoders
-from lynex_box.pipeline.dedupe import RecentIds
+from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.native_batch import NativeBatchDecoder, reference_table
 from lynex_box.pipeline.rowview import ColumnRows
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
@@ -59,7 +59,7 @@ class Pipeline:
         self.recent = recent
         self.enrichers = enrichers or []
         if batch_decoders is None:  # explicit per-record decoders are used as given
-            batch_decoders = {RecordType.EVENTS: NativeBatchDecoder()} if decoders is None else {}
+            batch_decoders = {RecordType.EVENTS: NativeBatchDecoder(threads=1)} if decoders is None else {}
         self.decoders = decoders or default_decoders()
         self.batch_decoders = batch_decoders
         self.batch_records = batch_records
@@ -84,6 +84,7 @@ class Pipeline:
             table = self._to_table(records)
             del records
             self.store.append(table, records_from, records_to)
+            pa.default_memory_pool().release_unused()  # a step's transient buffers must not pile up as slack
             self.spans_processed += table.num_rows
             self.last_batch_at = time.monotonic()
             total += count
@@ -106,11 +107,12 @@ class Pipeline:
             start = end
             for part in decoded:
                 if isinstance(part, list):
-                    fresh = filter_new([r["event_id"] for r in part])
+                    fresh = filter_new([dedupe_key(r["project_id"], r["event_id"]) for r in part])
                     rows.extend(r for r, new in zip(part, fresh, strict=True) if new)
                     continue
                 table = part if isinstance(part, pa.Table) else spans_to_table(part)
-                keep = filter_new(table.column("event_id").to_pylist())
+                keys = zip(table.column("project_id").to_pylist(), table.column("event_id").to_pylist(), strict=True)
+                keep = filter_new([dedupe_key(project, event) for project, event in keys])
                 if not all(keep):
                     table = table.filter(pa.array(keep, pa.bool_()))
                 if table.num_rows:

@@ -145,3 +145,18 @@ def test_head_flushes_on_row_threshold_and_wal_files_are_released(tmp_path: Path
     assert len(engine.wal.files()) == 1
     assert engine.query.run(SpanScope("p1"), "SELECT count(*) AS n FROM spans").to_pylist() == [{"n": 600}]
     engine.close()
+
+
+def test_two_projects_may_use_the_same_event_ids(tmp_path: Path) -> None:
+    engine = Engine.open(settings_for(tmp_path))
+    ingest(engine, "p1", events("same", 5))
+    ingest(engine, "p2", events("same", 5))  # another tenant, the same ids: not a retry
+    engine.flush()
+    engine.close()
+    engine = Engine.open(settings_for(tmp_path))  # the window is seeded from segments on start
+    ingest(engine, "p3", events("same", 5))
+    engine.catch_up()
+    for project in ("p1", "p2", "p3"):
+        count = engine.query.run(SpanScope(project), "SELECT count(*) AS n FROM spans").to_pylist()
+        assert count == [{"n": 5}], project
+    engine.close()

@@ -243,8 +243,10 @@ def doctor(config: str | None, data_dir: str | None) -> None:
 
 def _register_prices() -> None:
     from lynex_box.cli_prices import prices
+    from lynex_box.cli_reprice import reprice
 
     main.add_command(prices)
+    main.add_command(reprice)
 
 
 _register_prices()

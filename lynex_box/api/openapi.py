@@ -94,6 +94,12 @@ def _scores_and_prices() -> dict[str, Any]:
             ),
         },
         "/v1/projects/{project_id}/prices": prices,
+        "/v1/projects/{project_id}/reprice": _post(
+            'Recompute stored costs of spans in [from, to) with the current prices {"from", "to"} (RFC 3339 or epoch '
+            "ms; admin key or project admin; audited). Reported costs stay; answers when the new costs are visible",
+            {"200": "{from, to, files, rewritten, spans, spans_changed}"},
+            (400, 401, 403, 503),
+        ),
         "/api/public/projects": {
             "get": {
                 "summary": "Langfuse auth check: the key's project (Basic public key = project id, secret = API key)",

@@ -3,7 +3,9 @@
 Reading needs a key of scope read or admin (or a user with a role on the project), writing an admin key (or
 an admin user). A write is applied to the pipeline's price book before the answer
 (spans ingested after it are priced with it); the CLI, which writes from another process, is picked up by the
-app's periodic reload within seconds. Prices apply to spans ingested afterwards, never to stored ones.
+app's periodic reload within seconds. Prices apply to spans ingested afterwards; stored spans get them only
+through `POST /v1/projects/{pid}/reprice` (the same rights; audited), which rewrites the range's segments on the
+lifecycle's thread and answers when the new costs are visible (lynex_box/lifecycle/reprice.py).
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import Services, services
+from lynex_box.auth import audit
+from lynex_box.ingest.timefmt import format_time_us, parse_time_us
+from lynex_box.lifecycle.reprice import RepriceError
 from lynex_box.meta.prices import delete_price, list_prices, price_as_dict, upsert_prices
-from lynex_box.pricing import CustomPrice, InvalidCustomPrice
+from lynex_box.pricing import CustomPrice, InvalidCustomPrice, PriceBook
 
 _FIELDS = ("model", "provider", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
 MAX_PRICES = 1000
@@ -106,7 +111,49 @@ async def delete_prices(request: Request) -> Response:
     return await _listing(svc, project_id)
 
 
+def _reprice_range(doc: Any) -> tuple[int, int]:
+    if not isinstance(doc, dict) or "from" not in doc or "to" not in doc:
+        raise ApiError(400, "bad_request", 'body must be {"from": <RFC 3339 or epoch ms>, "to": <...>}')
+    try:
+        start, end = parse_time_us(doc["from"]), parse_time_us(doc["to"])
+    except ValueError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    if end <= start:
+        raise ApiError(400, "bad_request", "`to` must be after `from` (the range is [from, to))")
+    return start, end
+
+
+async def reprice(request: Request) -> Response:
+    """Recompute the stored costs of the project's spans in [from, to) with the current prices."""
+    svc = services(request)
+    project_id = request.path_params["project_id"]
+    access = await project_access(request, svc, project_id, "settings.manage")
+    raw, encoding = await read_body(request, BODY_LIMIT)
+    try:
+        start, end = _reprice_range(orjson.loads(decompress(raw, encoding, BODY_LIMIT)))
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    if svc.prices is not None:  # the pipeline prices new spans with the prices this repricing uses
+        await asyncio.to_thread(svc.prices.reload)
+    custom = await asyncio.to_thread(list_prices, svc.engine.meta, project_id)
+    lifecycle = svc.engine.lifecycle
+    loop = asyncio.get_running_loop()
+    try:  # on the lifecycle's own thread: one rewrite at a time, never on the loop or the query threads
+        result = await loop.run_in_executor(
+            lifecycle.executor, lifecycle.reprice, project_id, start, end, PriceBook(custom)
+        )
+    except RepriceError as exc:
+        raise ApiError(503, "try_again", str(exc), {"Retry-After": "5"}) from None
+    body = {"from": format_time_us(start), "to": format_time_us(end), **result.as_dict()}
+    await asyncio.to_thread(
+        audit.record_now, svc.engine.meta, access.actor, "data.repriced",
+        project_id=project_id, target_type="project", target_id=project_id, details=body,
+    )  # fmt: skip
+    return json_response(body)
+
+
 routes = [
+    Route("/v1/projects/{project_id}/reprice", reprice, methods=["POST"]),
     Route("/v1/projects/{project_id}/prices", get_prices, methods=["GET"]),
     Route("/v1/projects/{project_id}/prices", put_prices, methods=["PUT"]),
     Route("/v1/projects/{project_id}/prices", delete_prices, methods=["DELETE"]),

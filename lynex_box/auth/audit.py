@@ -45,6 +45,7 @@ ACTIONS: Final = (
     "project.settings_changed",
     "data.deleted",
     "data.exported",
+    "data.repriced",
 )
 _SECRET_WORDS: Final = ("password", "secret", "token", "api_key", "hash", "cookie")
 MAX_PAGE: Final = 500

@@ -13,6 +13,7 @@ import builtins
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from lynex_box.segments import parquet_file
 from lynex_box.segments.bloom import build_bloom
 from lynex_box.wal.log import fsync_dir
 
+Transform = Callable[[pa.RecordBatch], pa.RecordBatch]
 DEDUPE = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at, span_id) = 1"
 
 
@@ -85,13 +87,16 @@ def rewrite_files(
     params: dict[str, Any],
     settings: SegmentSettings,
     dedupe: bool = True,
+    transform: Transform | None = None,
 ) -> Written | None:
-    """Write the rows of `inputs` for which `keep` holds to `final`; None (and no file) when no row is kept."""
+    """Write the rows of `inputs` for which `keep` holds to `final`; None (and no file) when no row is kept.
+
+    `transform` may change values of each batch (same schema, same rows; repricing uses it)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp")
     reader = conn.sql(select_sql(inputs, keep, dedupe), params=params or None).to_arrow_reader(settings.row_group_rows)
     try:
-        stats = _stream(reader, tmp, settings)
+        stats = _stream(reader, tmp, settings, transform)
         if stats is None:
             tmp.unlink(missing_ok=True)
             return None
@@ -114,7 +119,7 @@ def rewrite_files(
 
 
 def _stream(
-    reader: pa.RecordBatchReader, tmp: Path, settings: SegmentSettings
+    reader: pa.RecordBatchReader, tmp: Path, settings: SegmentSettings, transform: Transform | None = None
 ) -> tuple[int, int, int, set[str]] | None:
     writer: pq.ParquetWriter | None = None
     pending: list[pa.RecordBatch] = []
@@ -136,6 +141,8 @@ def _stream(
             if raw.num_rows == 0:
                 continue
             batch = raw.cast(SPAN_SCHEMA)
+            if transform is not None:
+                batch = transform(batch)
             start = pc.min_max(batch.column("start_time").cast(pa.int64()))
             lo, hi = min(lo, start["min"].as_py()), max(hi, start["max"].as_py())
             traces.update(batch.column("trace_id").unique().to_pylist())

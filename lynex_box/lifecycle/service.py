@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from lynex_box.config import Settings
 from lynex_box.lifecycle import backup as backups
+from lynex_box.lifecycle import reprice as reprices
 from lynex_box.lifecycle.bucket import node_id, open_bucket
 from lynex_box.lifecycle.cache import SegmentCache
 from lynex_box.lifecycle.compaction import compaction_pass
@@ -35,6 +36,7 @@ from lynex_box.lifecycle.visibility import Visibility
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import LocalStore, ObjectStore
+from lynex_box.pricing import PriceBook
 from lynex_box.query.engine import QueryEngine
 from lynex_box.segments.store import SpanStore
 
@@ -121,6 +123,15 @@ class Lifecycle:
         moved = self._locked(lambda: offload_pass(self.ctx))
         self.clean()
         return moved
+
+    def reprice(
+        self, project_id: str, from_us: int, to_us: int, book: PriceBook, progress: reprices.Progress | None = None
+    ) -> reprices.RepriceResult:
+        """Recompute the costs of the project's spans in `[from_us, to_us)` with `book` (reprice.py); spans still
+        in the head are published first, so they are repriced too."""
+        if self._durable_lsn is not None and self._flush is not None:
+            reprices.publish_head(self.ctx.store, self._durable_lsn, self._flush)
+        return self._locked(lambda: reprices.reprice_pass(self.ctx, project_id, from_us, to_us, book, progress))
 
     def rehydrate(self) -> int:
         return self._locked(lambda: rehydrate_pass(self.ctx))

@@ -1,0 +1,136 @@
+"""`lynex-box reprice`: recompute the stored costs of a project's spans in a time range with the current prices.
+
+Argument parsing only; the work is in `lynex_box.lifecycle.reprice`. Only the process that holds the data dir's
+writer lock may change segments, so:
+
+- no server running: the command opens the data dir's engine itself (recovery prices replayed spans with the
+  current prices), publishes the head, rewrites the range's segments with a progress bar, and audits it as the
+  command line;
+- a server running: the command asks it through `POST /v1/projects/{pid}/reprice`, which needs an admin API key
+  of the project (`--api-key` or `LYNEX_API_KEY`) and the server's address (`--url`, default `[server]
+  public_url`, else `http://<host>:<port>` of the config). The server audits it with that key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+import httpx
+
+from lynex_box.cli_lifecycle import (
+    _existing,
+    _progress,
+    _settings,
+    config_option,
+    console,
+    data_dir_option,
+    json_option,
+    parse_time,
+)
+from lynex_box.config import Settings
+from lynex_box.ingest.timefmt import format_time_us
+
+
+def server_url(settings: Settings) -> str:
+    """Where the running server of this config answers (a wildcard listen address is reached on loopback)."""
+    if settings.server.public_url:
+        return settings.server.public_url.rstrip("/")
+    host = settings.server.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    return f"http://[{host}]:{settings.server.port}" if ":" in host else f"http://{host}:{settings.server.port}"
+
+
+def _local(settings: Settings, project_id: str, from_us: int, to_us: int) -> dict[str, Any] | None:
+    """Reprice with this process's own engine; None when a server holds the data dir."""
+    from lynex_box.auth import audit
+    from lynex_box.auth.admin import CLI_ACTOR
+    from lynex_box.engine import DataDirBusy, Engine
+    from lynex_box.lifecycle.reprice import RepriceError
+    from lynex_box.meta.prices import list_prices, read_prices_at
+    from lynex_box.pipeline.enrich import CostEnricher
+    from lynex_box.pricing import PriceBook
+
+    try:
+        engine = Engine.open(settings, [CostEnricher(PriceBook(read_prices_at(settings.data_dir)))])
+    except DataDirBusy:
+        return None
+    try:
+        if not engine.meta.read("SELECT 1 FROM projects WHERE id = ?", (project_id,)):
+            raise click.ClickException(f"no project {project_id!r}; hint: `lynex-box projects list`")
+        engine.catch_up()  # no pipeline task runs here: take every durable record into the head now
+        book = PriceBook(list_prices(engine.meta, project_id))
+        with _progress("reprice") as progress:
+            task = progress.add_task("segments", total=None)
+
+            def step(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total, description=f"{done}/{total} segments")
+
+            try:
+                result = engine.lifecycle.reprice(project_id, from_us, to_us, book, step)
+            except RepriceError as exc:
+                raise click.ClickException(str(exc)) from None
+        body = {"from": format_time_us(from_us), "to": format_time_us(to_us), **result.as_dict()}
+        audit.record_now(engine.meta, CLI_ACTOR, "data.repriced", project_id=project_id, target_type="project",
+                         target_id=project_id, details=body)  # fmt: skip
+        return body
+    finally:
+        engine.close()
+
+
+def _through_server(url: str, api_key: str | None, project_id: str, from_us: int, to_us: int) -> dict[str, Any]:
+    if not api_key:
+        raise click.ClickException(
+            "a server is running on this data dir and only it may rewrite segments; hint: pass --api-key (an admin "
+            "API key of the project) or set LYNEX_API_KEY, and --url if it does not answer at " + url
+        )
+    body = {"from": format_time_us(from_us), "to": format_time_us(to_us)}
+    with console.status(f"the server at {url} is repricing {body['from']} .. {body['to']}"):
+        try:
+            r = httpx.post(f"{url}/v1/projects/{project_id}/reprice", json=body,
+                           headers={"Authorization": f"Bearer {api_key}"}, timeout=None)  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise click.ClickException(f"the server at {url} did not answer ({exc}); hint: pass --url") from None
+    if r.status_code != 200:
+        try:
+            message = r.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = r.text[:300]
+        raise click.ClickException(f"the server refused the repricing ({r.status_code}): {message}")
+    answer: dict[str, Any] = r.json()
+    return answer
+
+
+@click.command()
+@click.option("--project", "project_id", required=True)
+@click.option("--from", "from_", required=True, help="start: epoch ms, a date or an RFC 3339 time (UTC if no offset)")
+@click.option("--to", "to", required=True, help="end, exclusive")
+@click.option("--url", help="the running server (default: [server] public_url, else http://host:port of the config)")
+@click.option("--api-key", envvar="LYNEX_API_KEY", help="an admin API key of the project; needed while a server runs")
+@config_option
+@data_dir_option
+@json_option
+def reprice(
+    project_id: str, from_: str, to: str, url: str | None, api_key: str | None, config: str | None,
+    data_dir: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Recompute the cost of PROJECT's stored spans in [--from, --to) with the current prices (library + the
+    project's custom prices). Reported costs are kept as reported."""
+    settings = _existing(_settings(config, data_dir))
+    lo, hi = parse_time(from_, "--from"), parse_time(to, "--to")
+    assert lo is not None and hi is not None
+    if hi <= lo:
+        raise click.BadParameter("must be after --from (the range is [from, to))", param_hint="--to")
+    result = _local(settings, project_id, lo, hi)
+    via = "this command"
+    if result is None:
+        via = "the running server"
+        result = _through_server(url or server_url(settings), api_key, project_id, lo, hi)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(
+        f"{result['spans_changed']} of {result['spans']} spans got a new cost; {result['rewritten']} of "
+        f"{result['files']} segment files rewritten by {via} ({result['from']} .. {result['to']})"
+    )

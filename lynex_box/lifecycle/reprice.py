@@ -1,0 +1,220 @@
+"""Repricing: recompute the cost of a project's stored spans in a time range with the prices of now.
+
+Segments are immutable, so repricing is a rewrite: every file of the project that holds spans of the range is
+rewritten through `rewrite.rewrite_files` with a batch transform that recomputes their costs, and all the new files
+replace the old ones in ONE catalog transaction (`LifecycleContext.swap`): a query sees every old cost or every new
+one, never a mix. Crash safety is compaction's: new files are durable under their final names before the swap, a
+crash before it leaves orphans that start-up (local) or the bucket sweep (remote) removes, and the replaced files
+stay for the janitor's grace period. A file in which no cost changes is not replaced.
+
+The rule is the cost enricher's (pipeline/enrich.py): a span with `cost_source = 'reported'` keeps its cost; any
+other span with a model and token counts gets the cost of the current prices (library + the project's custom
+prices) and `'computed'`, or no cost and `'none'` when its model cannot be priced. Cache-write tokens are not
+stored, so they are priced as plain input (they are counted in `input_tokens`); the ingest-time price of a span
+that had them was the exact one. Spans still in the head are published first (`publish_head`), so they are
+repriced too. Nothing here may run on the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lynex_box.crashpoints import crash_point
+from lynex_box.lifecycle.bucket import segment_key, upload_verified
+from lynex_box.lifecycle.context import LifecycleContext
+from lynex_box.lifecycle.rewrite import new_entry, rewrite_files
+from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
+from lynex_box.pricing import PriceBook
+from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.segments.store import SpanStore
+
+log = logging.getLogger("lynex.lifecycle.reprice")
+
+Progress = Callable[[int, int], None]  # (files done, files in range)
+_COST_COLUMNS = ("input_cost", "output_cost", "total_cost", "cost_source")
+_READ_COLUMNS = (
+    "project_id", "provider", "model", "response_model", "input_tokens", "output_tokens", "cached_tokens",
+    "reasoning_tokens", *_COST_COLUMNS,
+)  # fmt: skip
+
+
+class RepriceError(RuntimeError):
+    """A repricing that cannot run now; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class RepriceResult:
+    """`files` in the range, `rewritten` of them replaced, `spans` whose cost changed, `repriced` spans looked at."""
+
+    files: int
+    rewritten: int
+    spans: int
+    repriced: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"files": self.files, "rewritten": self.rewritten, "spans_changed": self.spans, "spans": self.repriced}
+
+
+def _new_cost(book: PriceBook, row: tuple[Any, ...], at_us: int) -> tuple[Any, ...]:
+    """(input_cost, output_cost, total_cost, cost_source) of one non-reported row, as the enricher computes it."""
+    project, provider, model, response_model, inputs, outputs, cached, reasoning, *old = row
+    model = model or response_model
+    if not model or (inputs is None and outputs is None):
+        return tuple(old)  # the enricher leaves such rows alone: so does repricing
+    cost = book.cost(project, provider, model, inputs, outputs, cached or 0, 0, reasoning or 0, at_us=at_us)
+    if cost is None:
+        return None, None, None, "none"
+    return cost.input, cost.output, cost.total, "computed"
+
+
+def reprice_batch(batch: pa.RecordBatch, book: PriceBook, from_us: int, to_us: int) -> tuple[pa.RecordBatch, int, int]:
+    """The batch with the costs of its non-reported spans in `[from_us, to_us)` recomputed; also how many rows
+    were looked at and how many changed. Pure."""
+    start = batch.column("start_time").cast(pa.int64())
+    in_range = pc.and_(pc.greater_equal(start, from_us), pc.less(start, to_us))
+    reported = pc.fill_null(pc.equal(batch.column("cost_source"), "reported"), False)
+    chosen = pc.indices_nonzero(pc.and_(in_range, pc.invert(reported)))
+    if len(chosen) == 0:
+        return batch, 0, 0
+    columns = [batch.column(name).take(chosen).to_pylist() for name in _READ_COLUMNS]
+    times = start.take(chosen).to_pylist()
+    fresh: list[tuple[Any, ...]] = []
+    changed = 0
+    for row, at_us in zip(zip(*columns, strict=True), times, strict=True):
+        cost = _new_cost(book, row, at_us)
+        changed += cost != tuple(row[-4:])
+        fresh.append(cost)
+    if not changed:
+        return batch, len(fresh), 0
+    mask = pc.fill_null(pc.and_(in_range, pc.invert(reported)), False)
+    arrays = list(batch.columns)
+    for offset, name in enumerate(_COST_COLUMNS):
+        index = SPAN_SCHEMA.get_field_index(name)
+        values = pa.array([cost[offset] for cost in fresh], SPAN_SCHEMA.field(index).type)
+        arrays[index] = pc.replace_with_mask(arrays[index], mask, values)
+    return pa.RecordBatch.from_arrays(arrays, schema=SPAN_SCHEMA), len(fresh), changed
+
+
+def publish_head(
+    store: SpanStore, durable_lsn: Callable[[], int], flush: Callable[[], object], timeout_s: float = 60.0
+) -> None:
+    """Publish every span acknowledged until now: wait until the pipeline has taken the WAL up to the durable
+    position into the head (it runs on its own task), then flush the head to segments."""
+    target = durable_lsn()
+    deadline = time.monotonic() + timeout_s
+    while store.next_lsn <= target:
+        if time.monotonic() > deadline:
+            raise RepriceError(
+                f"the pipeline has not caught up with the WAL (at {store.next_lsn - 1}, durable {target}) within "
+                f"{timeout_s:.0f} s; hint: retry when ingest is quieter"
+            )
+        time.sleep(0.02)
+    flush()
+
+
+@dataclass(slots=True)
+class _Staged:
+    old: SegmentEntry
+    new: SegmentEntry | None = None  # None: the rewrite kept no row (all deleted or expired meanwhile)
+    local: Path | None = None  # a new local file, removed if the swap does not happen
+    key: str | None = None  # a new bucket object, likewise
+    seen: int = 0
+    changed: int = 0
+
+
+def _discard(ctx: LifecycleContext, staged: list[_Staged]) -> None:
+    for item in staged:
+        if item.local is not None:
+            item.local.unlink(missing_ok=True)
+        if item.key is not None and ctx.bucket is not None:
+            with contextlib.suppress(Exception):
+                ctx.bucket.delete(item.key)  # best effort: the bucket sweep removes what no row names
+
+
+def _stage(ctx: LifecycleContext, entry: SegmentEntry, book: PriceBook, from_us: int, to_us: int) -> _Staged:
+    """Write the repriced copy of one segment (uploaded, for a bucket segment). `changed` 0: nothing written."""
+    staged = _Staged(entry)
+
+    def transform(batch: pa.RecordBatch) -> pa.RecordBatch:
+        out, seen, changed = reprice_batch(batch, book, from_us, to_us)
+        staged.seen += seen
+        staged.changed += changed
+        return out
+
+    keep, params = ctx.visibility.keep_condition(entry.project_id)
+    segment_id, rel, final = ctx.new_local(entry.project_id)
+    remote = entry.location == "remote"
+    out = ctx.scratch / f"{segment_id}.parquet" if remote else final
+    with ctx.readable([entry]) as paths:
+        written = rewrite_files(ctx.duck, paths, out, keep, params, ctx.settings.segments, transform=transform)
+    if not staged.changed:
+        out.unlink(missing_ok=True)  # never published: nothing can be reading it
+        return staged
+    try:
+        if written is not None and remote:
+            assert ctx.bucket is not None
+            staged.key = segment_key(ctx.node_id, entry.project_id, segment_id)
+            checksum = upload_verified(ctx.bucket, staged.key, out, ctx.scratch)
+            staged.new = new_entry(entry.project_id, segment_id, staged.key, written, entry.level,
+                                   location="remote", remote_key=staged.key, checksum=checksum)  # fmt: skip
+        elif written is not None:
+            staged.local = out
+            staged.new = new_entry(entry.project_id, segment_id, rel, written, entry.level)
+    except BaseException:
+        _discard(ctx, [staged])
+        raise
+    finally:
+        if remote:
+            out.unlink(missing_ok=True)
+    return staged
+
+
+def reprice_pass(
+    ctx: LifecycleContext,
+    project_id: str,
+    from_us: int,
+    to_us: int,
+    book: PriceBook,
+    progress: Progress | None = None,
+) -> RepriceResult:
+    """Rewrite the project's segments holding spans of `[from_us, to_us)` with recomputed costs and swap them all
+    in at once. Run it under the lifecycle's work lock, after `publish_head`."""
+    entries = sorted(
+        (e for e in ctx.store.segment_entries(project_id) if e.max_time >= from_us and e.min_time < to_us),
+        key=lambda e: (e.min_time, e.id),
+    )
+    staged: list[_Staged] = []
+    try:
+        for done, entry in enumerate(entries, 1):
+            if ctx.stopping.is_set():
+                raise RepriceError("the server is stopping; nothing was repriced; hint: run it again after the start")
+            staged.append(_stage(ctx, entry, book, from_us, to_us))
+            if progress is not None:
+                progress(done, len(entries))
+        replaced = [s for s in staged if s.changed]
+        # Every new file is durable under its final name (or verified in the bucket) and no row names it yet: a
+        # crash here leaves orphans for start-up / the bucket sweep, and every old file stays published.
+        crash_point("lifecycle.reprice.before_swap")
+        if replaced:
+            ctx.swap([s.old for s in replaced], [s.new for s in replaced if s.new is not None])
+    except BaseException as exc:
+        _discard(ctx, staged)
+        if isinstance(exc, CatalogConflict):
+            raise RepriceError(f"a segment was replaced while repricing ({exc}); hint: run it again") from None
+        raise
+    crash_point("lifecycle.reprice.after_swap")
+    result = RepriceResult(len(entries), len(replaced), sum(s.changed for s in staged), sum(s.seen for s in staged))
+    log.info(
+        "costs repriced project=%s from_us=%d to_us=%d files=%d rewritten=%d spans=%d changed=%d",
+        project_id, from_us, to_us, result.files, result.rewritten, result.repriced, result.spans,
+    )  # fmt: skip
+    return result

@@ -84,7 +84,6 @@ class Pipeline:
             table = self._to_table(records)
             del records
             self.store.append(table, records_from, records_to)
-            pa.default_memory_pool().release_unused()  # a step's transient buffers must not pile up as slack
             self.spans_processed += table.num_rows
             self.last_batch_at = time.monotonic()
             total += count

@@ -91,26 +91,29 @@ def _spans_of(request: ExportTraceServiceRequest) -> list[OtlpSpan]:
             scope_name = scope_spans.scope.name
             scope_version = scope_spans.scope.version
             for span in scope_spans.spans:
+                # Positional arguments and no comprehension for the (usual) span without events: this loop runs
+                # for every span the pipeline maps.
                 parent = span.parent_span_id
+                status = span.status
+                events = span.events
                 out.append(
                     OtlpSpan(
-                        trace_id=span.trace_id.hex(),
-                        span_id=span.span_id.hex(),
-                        parent_span_id=parent.hex() if parent else None,
-                        name=span.name,
-                        kind=span.kind,
-                        start_time_unix_nano=span.start_time_unix_nano,
-                        end_time_unix_nano=span.end_time_unix_nano,
-                        status_code=span.status.code,
-                        status_message=span.status.message,
-                        attributes=_attributes(span.attributes),
-                        events=[
-                            OtlpEvent(event.name, event.time_unix_nano, _attributes(event.attributes))
-                            for event in span.events
-                        ],
-                        resource_attributes=resource_attributes,
-                        scope_name=scope_name,
-                        scope_version=scope_version,
+                        span.trace_id.hex(),
+                        span.span_id.hex(),
+                        parent.hex() if parent else None,
+                        span.name,
+                        span.kind,
+                        span.start_time_unix_nano,
+                        span.end_time_unix_nano,
+                        status.code,
+                        status.message,
+                        _attributes(span.attributes),
+                        [OtlpEvent(e.name, e.time_unix_nano, _attributes(e.attributes)) for e in events]
+                        if events
+                        else [],
+                        resource_attributes,
+                        scope_name,
+                        scope_version,
                     )
                 )
     return out

@@ -538,7 +538,7 @@ def main() -> None:
     if args.quick:
         args.spans, args.query_spans, args.repeat = 200_000, 1_000_000, 10
     phases = set(args.phases.split(","))
-    work = Path(tempfile.mkdtemp(prefix="lynex-bench-", dir=args.tmp))
+    work = Path(tempfile.mkdtemp(prefix="lynex-bench-storage-", dir=args.tmp))
     results: dict[str, Any] = {}
     report: dict[str, Any] = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),

@@ -44,7 +44,7 @@ class HeadSettings:
     """[head]: when the in-memory head becomes a Parquet segment."""
 
     max_rows: int = field(default=200_000, metadata=_rng(1))
-    max_bytes: int = field(default=128 * 1024 * 1024, metadata=_rng(1024))
+    max_bytes: int = field(default=48 * 1024 * 1024, metadata=_rng(1024))
     max_age_s: float = field(default=60.0, metadata=_rng(0.05))
 
 

@@ -27,12 +27,39 @@ from typing import Any
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.server import free_port  # noqa: E402
+from tests.e2e.server import free_port
 
-WORDS = (
-    "the a model answer question context document retrieve token cost latency user assistant system tool call "
-    "result search weather database query summary explain detail customer order account invoice policy"
-).split()
+WORDS = [
+    "the",
+    "a",
+    "model",
+    "answer",
+    "question",
+    "context",
+    "document",
+    "retrieve",
+    "token",
+    "cost",
+    "latency",
+    "user",
+    "assistant",
+    "system",
+    "tool",
+    "call",
+    "result",
+    "search",
+    "weather",
+    "database",
+    "query",
+    "summary",
+    "explain",
+    "detail",
+    "customer",
+    "order",
+    "account",
+    "invoice",
+    "policy",
+]
 SYSTEM_PROMPTS = [
     "You are a helpful support assistant for an online shop. Answer briefly and cite the order id. " * 3,
     "You are a senior analyst. Summarise the retrieved documents and list the sources you used. " * 3,

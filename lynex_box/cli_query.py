@@ -18,4 +18,5 @@ def run_query(settings: Settings, project_id: str, sql: str) -> list[dict[str, A
     if not (lowered.startswith("select") or lowered.startswith("with")) or ";" in sql.strip().rstrip(";"):
         raise ValueError("only a single SELECT statement over `spans` is allowed")
     with reader(settings) as read:  # retention, deletions and bucket segments apply as in the server
-        return read.query.run(SpanScope(project_id), sql).to_pylist()
+        rows: list[dict[str, Any]] = read.query.run(SpanScope(project_id), sql).to_pylist()
+        return rows

@@ -133,10 +133,10 @@ def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
         ("duration_ms >= $min_dur", "min_dur", f.min_duration_ms),
         ("duration_ms <= $max_dur", "max_dur", f.max_duration_ms),
     ]
-    for cond, name, value in bounds:
-        if value is not None:
+    for cond, name, bound in bounds:
+        if bound is not None:
             conds.append(cond)
-            params[name] = value
+            params[name] = bound
     return (" AND ".join(conds) or "TRUE"), params
 
 

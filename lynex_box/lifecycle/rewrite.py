@@ -48,16 +48,7 @@ class Written:
 
 def writer_options(settings: SegmentSettings) -> dict[str, Any]:
     """The flush's own Parquet writer options (one format for every writer of a segment)."""
-    shared = getattr(parquet_file, "segment_writer_options", None)
-    if shared is not None:
-        options: dict[str, Any] = shared(settings.row_group_rows, settings.zstd_level)
-        return options
-    return {  # the options of a flush before segments/parquet_file.py named them in one place
-        "compression": "zstd",
-        "compression_level": settings.zstd_level,
-        "use_dictionary": parquet_file.DICTIONARY_COLUMNS,
-        "write_statistics": True,
-    }
+    return parquet_file.segment_writer_options(settings.row_group_rows, settings.zstd_level)
 
 
 def sql_list(paths: list[Path]) -> str:

@@ -1,8 +1,8 @@
-"""The native event (lynex_box/schema/event.schema.json): cheap validation at ingest, normalisation after.
+"""The native event (lynex_box/schema/event.schema.json): normalisation into span columns, after ingest.
 
-`validate_event` runs on the request path and only checks what would make normalisation fail or store
-a wrong value; `normalize_event` runs in the pipeline on events that passed it, and never raises for
-them. Both are pure. Nothing here may trust a client's field to pick a project: the caller passes it.
+`ingest.validate.validate_event` runs on the request path and checks what would make normalisation fail;
+`normalize_events` runs in the pipeline on events that passed it, and never raises for them. Both are
+pure. Nothing here may trust a client's field to pick a project: the caller passes it.
 """
 
 from __future__ import annotations
@@ -16,86 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lynex_box.ingest.timefmt import parse_time_us
-from lynex_box.schema.span import SPAN_KINDS
+from lynex_box.ingest.validate import TYPE_ALIASES
 
-TYPE_ALIASES: Final = {"generation": "llm", "completion": "llm", "function": "tool", "workflow": "chain"}
-_ID_MAX = 256
-_STR_FIELDS: Final = (
-    "event_id", "trace_id", "span_id", "parent_span_id", "name", "model", "provider", "response_model",
-    "session_id", "user_id", "environment", "release", "status_message",
-)  # fmt: skip
-_USAGE_KEYS: Final = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "total_tokens")
 _COST_KEYS: Final = ("input", "output", "total")
 _TS: Final = pa.timestamp("us", tz="UTC")
-
-
-def _check_str(event: dict[str, Any], key: str, limit: int) -> str | None:
-    value = event.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        return f"{key} must be a string"
-    if len(value) > limit:
-        return f"{key} is longer than {limit} characters"
-    return None
-
-
-def _check_number_map(obj: Any, key: str, allowed: tuple[str, ...], integer: bool) -> str | None:
-    if obj is None:
-        return None
-    if not isinstance(obj, dict):
-        return f"{key} must be an object"
-    for name, value in obj.items():
-        if name not in allowed:
-            return f"{key}.{name} is not one of {list(allowed)}"
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            return f"{key}.{name} must be a number >= 0"
-        if integer and isinstance(value, float) and not value.is_integer():
-            return f"{key}.{name} must be a whole number"
-        if not integer and value != value:  # NaN
-            return f"{key}.{name} must be a number"
-    return None
-
-
-def validate_event(event: Any, max_field_bytes: int) -> str | None:
-    """None if the event can be stored, else a message that names the offending field."""
-    if not isinstance(event, dict):
-        return "event must be a JSON object"
-    for key in _STR_FIELDS:
-        error = _check_str(event, key, _ID_MAX if key.endswith("_id") else max_field_bytes)
-        if error:
-            return error
-    kind = event.get("type")
-    if kind is not None and (not isinstance(kind, str) or (kind not in SPAN_KINDS and kind not in TYPE_ALIASES)):
-        return f"type {kind!r} is not one of {sorted(SPAN_KINDS)}"
-    for key in ("start_time", "end_time"):
-        if event.get(key) is not None:
-            try:
-                parse_time_us(event[key])
-            except ValueError as exc:
-                return f"{key}: {exc}"
-    status = event.get("status")
-    if status is not None and status not in ("ok", "error", "unset"):
-        return "status must be one of ['ok', 'error', 'unset']"
-    error = _check_number_map(event.get("usage"), "usage", _USAGE_KEYS, integer=True)
-    error = error or _check_number_map(event.get("cost"), "cost", _COST_KEYS, integer=False)
-    if error:
-        return error
-    tags = event.get("tags")
-    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
-        return "tags must be a list of strings"
-    for key in ("metadata", "error", "prompt"):
-        if event.get(key) is not None and not isinstance(event[key], dict):
-            return f"{key} must be an object"
-    if event.get("tool_calls") is not None and not isinstance(event["tool_calls"], list):
-        return "tool_calls must be a list"
-    for key in ("input", "output"):
-        value = event.get(key)
-        if isinstance(value, str) and len(value) > max_field_bytes:
-            return f"{key} is longer than {max_field_bytes} characters"
-    return None
 
 
 def _json_text(value: Any) -> str | None:

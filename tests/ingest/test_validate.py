@@ -30,7 +30,7 @@ special = {
         st.one_of(st.integers(-3, 10**9), st.floats(allow_nan=False), st.none(), st.booleans()),
     ),
     "cost": st.dictionaries(st.sampled_from(["input", "output", "total"]), st.floats(allow_nan=False, min_value=-1)),
-    "tags": st.lists(st.one_of(st.text(max_size=5), st.integers()), max_size=3),
+    "tags": st.lists(st.one_of(st.text(max_size=5), st.integers(-(2**40), 2**40)), max_size=3),
 }
 
 

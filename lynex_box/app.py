@@ -142,6 +142,7 @@ def create_app(settings: Settings) -> Starlette:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
             await asyncio.to_thread(record_key_use, engine.meta, keys.take_last_used())
+            await asyncio.to_thread(auth.close)  # the mail worker
             await asyncio.to_thread(engine.close)
             log.info("stopped cleanly")
 

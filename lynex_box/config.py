@@ -101,6 +101,9 @@ class AuthSettings:
     login_max_failures_per_ip: int = field(default=50, metadata=_rng(1))
     invitation_ttl_s: int = field(default=7 * 86_400, metadata=_rng(60))
     password_reset_ttl_s: int = field(default=86_400, metadata=_rng(60))
+    email_reset_ttl_s: int = field(default=3600, metadata=_rng(60, 7 * 86_400))
+    email_reset_per_email_per_hour: int = field(default=3, metadata=_rng(1, 1000))
+    email_reset_per_ip_per_hour: int = field(default=30, metadata=_rng(1, 100_000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,43 @@ class ScimSettings:
     group_roles: str = ""
     default_role: Literal["", "owner", "admin", "member", "viewer"] = "viewer"
     max_results: int = field(default=200, metadata=_rng(1, 10_000))
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    """[smtp]: the mail server that sends invitation and password reset emails; off by default."""
+
+    enabled: bool = False
+    host: str = ""
+    port: int = field(default=587, metadata=_rng(1, 65535))
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str = ""
+    password: str = field(default="", repr=False)
+    password_file: str = ""
+    from_address: str = ""
+    ca_file: str = ""
+    timeout_s: float = field(default=10.0, metadata=_rng(0.1, 300))
+    retries: int = field(default=3, metadata=_rng(0, 20))
+    retry_backoff_s: float = field(default=5.0, metadata=_rng(0.01, 3600))
+    max_pending: int = field(default=1000, metadata=_rng(1, 100_000))
+
+    def __post_init__(self) -> None:
+        # cross-field rules, checked here so a bad [smtp] stops `lynex-box run` before it listens
+        if not self.enabled:
+            return
+        if not self.host:
+            raise ConfigError("smtp.host is empty; hint: set the mail server's host name, or smtp.enabled = false")
+        if "@" not in self.from_address or any(c in self.from_address for c in "\r\n"):
+            raise ConfigError(
+                f"smtp.from_address = {self.from_address!r} must be an address like 'Lynex <lx@example.com>'"
+            )
+        if self.password and self.password_file:
+            raise ConfigError("smtp.password and smtp.password_file are both set; hint: keep one")
+        if self.username and self.security == "none":
+            raise ConfigError(
+                "smtp.username with smtp.security = 'none' would send the password in clear; "
+                "hint: use 'starttls' or 'ssl'"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +245,7 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
     scim: ScimSettings = field(default_factory=ScimSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     bucket: BucketSettings = field(default_factory=BucketSettings)
 

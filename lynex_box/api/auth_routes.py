@@ -1,4 +1,5 @@
-"""The account API: login, logout, who am I, password change and reset, accepting invitations.
+"""The account API: login, logout, who am I, password change and reset (by link, or requested by email),
+accepting invitations.
 
 The web UI is built against exactly these shapes: login answers `{"user", "csrf_token"}` and sets the
 `lynex_session` (HttpOnly) and `lynex_csrf` (readable) cookies, both SameSite=Lax and Secure over TLS.
@@ -9,6 +10,7 @@ no answer or log line repeats one. argon2 and SQLite run in worker threads.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import apsw
@@ -20,13 +22,15 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.principal import client_ip, current_session, require_session, user_actor
 from lynex_box.api.services import Services, services
-from lynex_box.auth import audit, invitations, memberships, resets, users
+from lynex_box.auth import audit, emails, invitations, memberships, resets, users
 from lynex_box.auth.admin import hash_password
 from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
 from lynex_box.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, NewSession
 
 BAD_LOGIN = "wrong email or password"
+FORGOT_ANSWER = {"status": "accepted", "message": "if an account has this email, a reset link is on its way"}
+log = logging.getLogger("lynex.auth")
 
 
 def cookie_secure(request: Request, svc: Services) -> bool:
@@ -168,7 +172,7 @@ async def change_password(request: Request) -> Response:
 
 
 async def reset_password(request: Request) -> Response:
-    """Redeem an admin-issued reset token: `{"token", "password"}`; the user then logs in."""
+    """Redeem a reset token (admin-issued or emailed): `{"token", "password"}`; the user then logs in."""
     svc = services(request)
     doc = await json_object(request)
     token = text_field(doc, "token", max_len=200) or ""
@@ -181,6 +185,48 @@ async def reset_password(request: Request) -> Response:
     new_hash = await asyncio.to_thread(hash_password, password)
     await write(svc, lambda c: resets.redeem(c, token, new_hash, client_ip(request)))
     return Response(status_code=204)
+
+
+async def forgot_password(request: Request) -> Response:
+    """`{"email"}` -> 202, the same answer whether or not an account has that email; if one has (enabled,
+    with a password, under the hourly per-email limit) a one-time reset link is emailed to it.
+
+    The link's base is `[server] public_url` only, never the request's Host header: this call is
+    unauthenticated, and a forged Host would otherwise send a victim a link that leaks the token."""
+    svc = services(request)
+    mailer, base = svc.auth.mailer, svc.settings.server.public_url.rstrip("/")
+    if mailer is None or not base or svc.auth.reset_limit is None:
+        raise ApiError(
+            404,
+            "not_enabled",
+            "password reset by email is not enabled; ask an admin for a reset link "
+            "(hint for the operator: [smtp] enabled = true and [server] public_url)",
+        )
+    doc = await json_object(request)
+    try:
+        email = users.clean_email(doc.get("email"))
+    except AdminError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    ip = client_ip(request)
+    wait = svc.auth.reset_limit.ip_retry_after(ip)
+    if wait is not None:
+        raise ApiError(
+            429, "rate_limited", "too many reset requests from this address", {"Retry-After": str(int(wait) + 1)}
+        )
+    allowed = svc.auth.reset_limit.email_allowed(email)
+    ttl = svc.settings.auth.email_reset_ttl_s
+    issued = await write(svc, lambda c: resets.email_issue(c, email, ip, ttl, allowed))
+    if issued is not None:
+        user, token, expires = issued
+        try:
+            message = emails.password_reset(
+                svc.settings.smtp.from_address, user.email, f"{base}/reset-password#{token}", expires
+            )
+        except ValueError:
+            log.warning("mail not sent kind=password_reset user_id=%s reason=bad_address", user.id)
+        else:
+            mailer.submit("password_reset", message)
+    return json_response(FORGOT_ANSWER, status=202)
 
 
 async def lookup_invitation(request: Request) -> Response:
@@ -235,6 +281,7 @@ routes = [
     Route("/api/auth/me", me, methods=["GET"]),
     Route("/api/auth/password", change_password, methods=["POST"]),
     Route("/api/auth/password/reset", reset_password, methods=["POST"]),
+    Route("/api/auth/password/forgot", forgot_password, methods=["POST"]),
     Route("/api/invitations/lookup", lookup_invitation, methods=["POST"]),
     Route("/api/invitations/accept", accept_invitation, methods=["POST"]),
 ]

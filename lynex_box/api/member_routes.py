@@ -1,4 +1,5 @@
-"""The people API: members of projects and orgs, invitations by link, admin-issued password resets.
+"""The people API: members of projects and orgs, invitations by link (emailed too when [smtp] is on and the
+invitation names an email), admin-issued password resets.
 
 Only users manage people (API keys may at most list a project's members). The actor's role is
 re-checked against the stored state inside the write transaction (see auth/memberships.py), so the
@@ -8,6 +9,7 @@ role read here only decides whether to try. Tokens are in creation answers only.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from starlette.requests import Request
@@ -20,8 +22,10 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session, user_actor
 from lynex_box.api.services import Services, services
-from lynex_box.auth import invitations, memberships, orgs, resets, users
+from lynex_box.auth import emails, invitations, memberships, orgs, resets, users
 from lynex_box.auth.errors import AdminError
+
+log = logging.getLogger("lynex.auth")
 
 
 def _role(doc: dict[str, Any], key: str = "role") -> str:
@@ -163,8 +167,24 @@ async def list_invitations(request: Request) -> Response:
     return json_response({"items": await asyncio.to_thread(invitations.list_pending, svc.engine.meta, org_id)})
 
 
+async def _email_invitation(svc: Services, org_id: str, email: str, role: str, url: str, expires: int) -> bool:
+    """Queue the invitation email; True when queued. The API answer carries the link either way."""
+    mailer = svc.auth.mailer
+    if mailer is None or not email:
+        return False
+    rows = await asyncio.to_thread(svc.engine.meta.read, "SELECT name FROM orgs WHERE id = ?", (org_id,))
+    org_name = str(rows[0][0]) if rows else ""
+    try:
+        message = emails.invitation(svc.settings.smtp.from_address, email, org_name, role, url, expires)
+    except ValueError:
+        log.warning("mail not sent kind=invitation org_id=%s reason=bad_address", org_id)
+        return False
+    return mailer.submit("invitation", message)
+
+
 async def create_invitation(request: Request) -> Response:
-    """`{"role", "email"?, "project_id"?, "project_role"?}` -> the link's token, shown once."""
+    """`{"role", "email"?, "project_id"?, "project_role"?}` -> the link's token, shown once; with an email and
+    [smtp] on, the link is also emailed (`"emailed": true`)."""
     svc = services(request)
     org_id = path_id(request, "org_id")
     access = await org_access(request, svc, org_id, "org.invite")
@@ -183,10 +203,13 @@ async def create_invitation(request: Request) -> Response:
         svc,
         lambda c: invitations.create(c, access.actor, access.role, org_id, role, email, project_id, project_role, ttl),
     )
+    url = f"{_base_url(request, svc)}/invite#{token}"
+    emailed = await _email_invitation(svc, org_id, email, role, url, expires)
     out = {
         "id": invitation_id,
         "token": token,
-        "url": f"{_base_url(request, svc)}/invite#{token}",
+        "url": url,
+        "emailed": emailed,
         "org_id": org_id,
         "role": role,
         "email": email,

@@ -25,6 +25,7 @@ ACTIONS: Final = (
     "logout",
     "password.changed",
     "password.reset_issued",
+    "password.reset_requested",
     "password.reset",
     "key.created",
     "key.revoked",

@@ -1,9 +1,10 @@
-"""Password changes and admin-issued password reset links.
+"""Password changes, admin-issued password reset links, and reset links requested by email.
 
 An admin never learns or sets a user's password: they get a one-time reset token (shown once, stored
 hashed, valid `password_reset_ttl_s`) to hand to the user, who picks the new password. Any password
 change ends the user's other sessions. An admin may reset only users of an org they administer whose
-role there is not above their own.
+role there is not above their own. A reset requested by email yields a token only for an enabled
+account with a password, and the caller's answer must not depend on whether it did.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from lynex_box.auth import audit, rbac
 from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import Denied, NotFound
 from lynex_box.auth.sessions import token_hash
-from lynex_box.auth.users import set_password_hash
+from lynex_box.auth.users import User, set_password_hash
 
 
 def _now_us() -> int:
@@ -54,7 +55,7 @@ def redeem(conn: apsw.Connection, token: str, new_hash: str, ip: str) -> str:
         )
     )
     if not rows:
-        raise NotFound("this reset link is unknown, used or expired; ask an admin for a new one")
+        raise NotFound("this reset link is unknown, used or expired; request a new one")
     user_id, email = rows[0]
     conn.execute("UPDATE password_resets SET used_at = ? WHERE token_hash = ?", (_now_us(), token_hash(token)))
     conn.execute("UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL", (_now_us(), user_id))
@@ -91,3 +92,42 @@ def operator_set(conn: apsw.Connection, actor: Actor, user_id: str, new_hash: st
     conn.execute("UPDATE users SET disabled = 0 WHERE id = ?", (user_id,))
     conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
     audit.record(conn, actor, "password.reset", target_type="user", target_id=user_id, details={"by": "cli"})
+
+
+def email_issue(conn: apsw.Connection, email: str, ip: str, ttl_s: int, allowed: bool) -> tuple[User, str, int] | None:
+    """(user, token, expires_at) for a reset link to email to `email`, or None when nothing is to be sent:
+    no such account, disabled, password-less (SSO only), or `allowed` is False (over the hourly limit).
+    Either way the request is audited, without the typed email unless it names an account."""
+    rows = list(
+        conn.execute(
+            "SELECT id, email, name, password_hash, disabled, created_at FROM users WHERE email = ? COLLATE NOCASE",
+            (email.strip(),),
+        )
+    )
+    user = User(rows[0][0], rows[0][1], rows[0][2], rows[0][3], bool(rows[0][4]), rows[0][5]) if rows else None
+    if user is None:
+        outcome = "no_account"
+    elif user.disabled or not user.password_hash:
+        outcome = "not_eligible"
+    else:
+        outcome = "sent" if allowed else "rate_limited"
+    actor = Actor("anonymous", "", user.email if user else "", ip)
+    target = user.id if user else ""
+    audit.record(
+        conn,
+        actor,
+        "password.reset_requested",
+        target_type="user" if user else "",
+        target_id=target,
+        details={"outcome": outcome},
+    )
+    if user is None or outcome != "sent":
+        return None
+    token = "lxr_" + secrets.token_urlsafe(32)
+    now = _now_us()
+    expires = now + ttl_s * 1_000_000
+    conn.execute(
+        "INSERT INTO password_resets (token_hash, user_id, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+        (token_hash(token), user.id, "email", now, expires),
+    )
+    return user, token, expires

@@ -16,7 +16,16 @@ import apsw
 from lynex_box.config import BucketSettings
 from lynex_box.lifecycle.rewrite import file_sha256
 from lynex_box.meta.db import MetaDB
-from lynex_box.objstore import LocalStore, MetricsStore, ObjectStore, RetryingStore, S3Settings, S3Store, StoreMetrics
+from lynex_box.objstore import (
+    LocalStore,
+    MetricsStore,
+    ObjectNotFound,
+    ObjectStore,
+    RetryingStore,
+    S3Settings,
+    S3Store,
+    StoreMetrics,
+)
 
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 NODE_ID_SETTING = "node_id"
@@ -118,3 +127,25 @@ def download_verified(bucket: ObjectStore, key: str, path: Path, size: int, chec
     if got != size or (checksum is not None and file_sha256(path) != checksum):
         path.unlink(missing_ok=True)
         raise VerifyFailed(f"object {key} does not match its catalog row (size {got}, expected {size})")
+
+
+def has_verified_copy(bucket: ObjectStore, key: str, size: int, checksum: str, scratch: Path) -> bool:
+    """Whether `key` holds exactly the bytes the catalog row describes (size, then SHA-256 of a download).
+
+    A copy of the same size is not enough: only an object read back whole with the right checksum may stand in
+    for an upload. Bucket errors propagate (the caller retries later); a missing or differing object is False.
+    """
+    try:
+        if bucket.head(key).size != size:
+            return False
+    except ObjectNotFound:
+        return False
+    scratch.mkdir(parents=True, exist_ok=True)
+    back = scratch / f"verify-{secrets.token_hex(6)}.parquet"
+    try:
+        download_verified(bucket, key, back, size, checksum)
+        return True
+    except (VerifyFailed, ObjectNotFound):
+        return False
+    finally:
+        back.unlink(missing_ok=True)

@@ -4,8 +4,10 @@ Offload, per segment, oldest first: upload under `segments/<node_id>/<project>/<
 compare size and SHA-256 (bucket.upload_verified), then one catalog transaction replaces the local row by a
 remote one; the local file goes after the grace period (a query may still be reading it). A bucket error ends
 the pass and leaves every not-yet-switched segment local, to be retried next pass: nothing is lost and nothing
-but offload waits on the bucket. A segment that already has a verified bucket copy (a rehydrated or backed-up
-one) is switched without uploading again.
+but offload waits on the bucket. An object whose upload or read-back was cut off is never switched to (the next
+pass uploads under a new key; the janitor removes the orphan). A segment that already has a bucket copy (a
+rehydrated or backed-up one) is switched without uploading again only once that copy, downloaded, has the
+catalog's size and SHA-256.
 
 Rehydration records a pinned range (table `pinned_ranges`): remote segments overlapping it are fetched,
 verified and switched back to local (keeping their bucket copy), and offload leaves pinned ranges alone until
@@ -26,11 +28,11 @@ import apsw
 from ulid import ULID
 
 from lynex_box.crashpoints import crash_point
-from lynex_box.lifecycle.bucket import download_verified, segment_key, upload_verified
+from lynex_box.lifecycle.bucket import VerifyFailed, download_verified, has_verified_copy, segment_key, upload_verified
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 from lynex_box.meta.db import MetaDB
-from lynex_box.objstore import ObjectNotFound, ObjectStoreError
+from lynex_box.objstore import ObjectStoreError
 from lynex_box.wal.log import fsync_dir
 
 log = logging.getLogger("lynex.lifecycle.offload")
@@ -98,7 +100,8 @@ def offload_pass(ctx: LifecycleContext, urgent: Callable[[], bool] | None = None
             offload_one(ctx, entry)
         except CatalogConflict:
             continue  # compacted or rewritten meanwhile: its replacement is offloaded when due
-        except (ObjectStoreError, OSError) as exc:
+        except (ObjectStoreError, OSError, VerifyFailed) as exc:
+            # A transfer cut off or read back wrong: nothing was switched, so the segment is still only local.
             log.warning("offload paused: the bucket is unavailable; segments stay local and are retried error=%s", exc)
             break
         moved += 1
@@ -112,7 +115,7 @@ def offload_one(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry:
     segment_id = str(ULID())
     path = ctx.data_dir / entry.path
     key, checksum = entry.remote_key, entry.checksum
-    if key is None or checksum is None or not _has_copy(ctx, key, entry.bytes):
+    if key is None or checksum is None or not has_verified_copy(ctx.bucket, key, entry.bytes, checksum, ctx.scratch):
         key = segment_key(ctx.node_id, entry.project_id, segment_id)
         checksum = upload_verified(ctx.bucket, key, path, ctx.scratch)
     remote = dataclasses.replace(
@@ -124,14 +127,6 @@ def offload_one(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry:
     crash_point("lifecycle.offload.before_swap")
     ctx.swap([entry], [remote])
     return remote
-
-
-def _has_copy(ctx: LifecycleContext, key: str, size: int) -> bool:
-    assert ctx.bucket is not None
-    try:
-        return ctx.bucket.head(key).size == size
-    except ObjectNotFound:
-        return False
 
 
 def rehydrate_pass(ctx: LifecycleContext) -> int:

@@ -1,8 +1,12 @@
 """Helpers for the lifecycle tests: an engine on a tmp data dir, spans at chosen ages, and bucket settings
-(a directory standing in for the bucket, or the real moto S3 server of tests/objstore)."""
+(a directory standing in for the bucket, the real moto S3 server of tests/objstore, or one that a test kills and
+starts again on the same port)."""
 
 from __future__ import annotations
 
+import select
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +21,7 @@ from lynex_box.engine import Engine
 from lynex_box.query.engine import SpanScope
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
-from tests.objstore.conftest import MotoServer, bucket, moto_server  # noqa: F401 - fixtures reused here
+from tests.objstore.conftest import MotoServer, bucket, free_port, moto_server  # noqa: F401 - fixtures reused here
 
 DAY_MS = 86_400_000
 ROWS = "SELECT event_id, trace_id, session_id, user_id, model, input_tokens, start_time FROM spans ORDER BY event_id"
@@ -112,3 +116,33 @@ def open_engine(tmp_path: Path) -> Iterator[Any]:
     yield make
     for engine in opened:
         engine.close()
+
+
+@pytest.fixture
+def restartable_moto(tmp_path: Path) -> Iterator[Any]:
+    """`start(state=None)` runs a moto server on this test's port, `stop()` SIGKILLs the newest one. With a state
+    file the buckets survive the kill, as on a real store (moto_on_port.py); without, a restart comes back empty."""
+    script = Path(__file__).with_name("moto_on_port.py")
+    port = free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(state: Path | None = None) -> MotoServer:
+        log = open(tmp_path / "moto.log", "ab")  # noqa: SIM115 - owned by the process
+        args = [sys.executable, str(script), str(port), *([str(state)] if state else [])]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
+        log.close()
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready and proc.stdout.readline().strip() == str(port).encode()
+        proc.stdout.close()
+        procs.append(proc)
+        return MotoServer(f"http://127.0.0.1:{port}")
+
+    def stop() -> None:
+        proc = procs.pop()
+        proc.kill()
+        proc.wait(timeout=10)
+
+    yield start, stop
+    while procs:
+        stop()

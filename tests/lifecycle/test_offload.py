@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import select
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lynex_box.lifecycle.janitor import sweep_bucket
-from lynex_box.lifecycle.offload import pin
+from lynex_box.lifecycle.offload import pin, unpin
 from lynex_box.objstore import MemoryStore, PutResult, StoreUnavailable
 from lynex_box.query.engine import SpanScope
 from tests.lifecycle.conftest import DAY_MS, add_segment, directory_bucket, events, ingest, now_ms, rows, s3_bucket
-from tests.objstore.conftest import MotoServer, free_port
+from tests.objstore.conftest import MotoServer
 
 AGG = "SELECT model, count(*) AS n, sum(input_tokens) AS tokens, min(start_time) AS first FROM spans GROUP BY ALL"
 
@@ -91,6 +87,31 @@ def test_rehydrate_pins_a_range_back_to_local_disk(open_engine: Any, tmp_path: P
     assert rows(engine) == expected
 
 
+def test_a_bucket_copy_is_reused_only_when_its_checksum_matches(open_engine: Any, tmp_path: Path) -> None:
+    bucket_dir = tmp_path / "bucket"
+    engine = open_engine(bucket=directory_bucket(bucket_dir), lifecycle={"hot_window_s": 86_400})
+    add_segment(engine, "p1", "a", 10, now_ms() - 5 * DAY_MS)
+    add_segment(engine, "p1", "b", 10, now_ms() - 5 * DAY_MS + 60_000)
+    expected = rows(engine)
+    engine.lifecycle.offload()
+    pin(engine.meta, "p1", 0, now_ms() * 1000, 0)
+    engine.lifecycle.rehydrate()  # local again, each keeping its bucket copy (remote_key, checksum)
+    kept = {e.id: e.remote_key for e in engine.store.segment_entries()}
+    assert all(kept.values()) and len(kept) == 2
+    damaged, intact = sorted(kept.values())
+    store = engine.lifecycle.bucket
+    blob = bytearray(store.get(damaged).data)
+    blob[len(blob) // 2] ^= 0xFF  # same size, other bytes: a size check alone would take it
+    store.put(damaged, bytes(blob))
+
+    unpin(engine.meta, "p1")
+    assert engine.lifecycle.offload() == 2
+    keys = sorted(e.remote_key for e in engine.store.segment_entries())
+    assert intact in keys and damaged not in keys  # the intact copy reused, the damaged one replaced
+    engine.lifecycle.cache.trim(0)
+    assert rows(engine) == expected
+
+
 class FlakyStore(MemoryStore):
     """A bucket that fails while `down` is set: puts land (or not) and then the connection drops."""
 
@@ -117,34 +138,6 @@ def test_a_failed_upload_leaves_the_segment_local_and_is_retried(open_engine: An
     store.down = False
     assert engine.lifecycle.offload() == 1
     assert [e.location for e in engine.store.segment_entries()] == ["remote"]
-
-
-@pytest.fixture
-def restartable_moto(tmp_path: Path) -> Iterator[Any]:
-    """A moto server that the test can stop and start again on the same port."""
-    script = Path(__file__).with_name("moto_on_port.py")
-    port = free_port()
-    procs: list[subprocess.Popen[bytes]] = []
-
-    def start() -> MotoServer:
-        log = open(tmp_path / "moto.log", "ab")  # noqa: SIM115 - owned by the process
-        proc = subprocess.Popen([sys.executable, str(script), str(port)], stdout=subprocess.PIPE, stderr=log)
-        log.close()
-        assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], 30)
-        assert ready and proc.stdout.readline().strip() == str(port).encode()
-        proc.stdout.close()
-        procs.append(proc)
-        return MotoServer(f"http://127.0.0.1:{port}")
-
-    def stop() -> None:
-        proc = procs.pop()
-        proc.kill()
-        proc.wait(timeout=10)
-
-    yield start, stop
-    while procs:
-        stop()
 
 
 def test_a_bucket_outage_loses_nothing_and_ingest_and_recent_queries_keep_working(

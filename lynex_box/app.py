@@ -66,7 +66,7 @@ async def readyz(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return json_response(openapi_document())
+    return json_response(openapi_document(request.app.routes))
 
 
 async def not_found(request: Request, exc: Exception) -> Response:

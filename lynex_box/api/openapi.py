@@ -1,10 +1,22 @@
-"""The OpenAPI 3.1 document served at `/openapi.json` (and described for humans in docs/api.md)."""
+"""The OpenAPI 3.1 document served at `/openapi.json` (and described for humans in docs/api.md).
+
+The document's paths are derived from the app's routes, so it lists every route the server answers and
+nothing else; the descriptions come from the tables here and in openapi_accounts.py. A route without a
+table entry still appears (described by its handler's docstring, marked `x-undocumented`), and
+tests/api/test_openapi.py fails until it gets one. The web UI's files (`/`, `/ui/...`) are left out.
+"""
 
 from __future__ import annotations
 
+import inspect
+import re
+from collections.abc import Sequence
 from typing import Any
 
+from starlette.routing import BaseRoute, Route
+
 from lynex_box import __version__
+from lynex_box.api.openapi_accounts import KEY, PUBLIC, account_paths, op
 
 _FILTERS = [
     ("from", "RFC 3339 time or epoch ms: spans starting at or after"),
@@ -146,15 +158,217 @@ def _add_lifecycle(paths: dict[str, Any]) -> None:
     }
 
 
-def openapi_document() -> dict[str, Any]:
+def _data_paths() -> dict[str, Any]:
+    """The project data API (`/v1/...`) and the Langfuse-compatible API."""
     lists = _params(_FILTERS + _PAGE)
-    document: dict[str, Any] = {
+    paths: dict[str, Any] = {
+        "/v1/projects/{project_id}/events": {
+            "post": {
+                "summary": "Ingest native events (docs/events.md); 202 once durable",
+                "security": [{"bearer": []}],
+                "parameters": [_PROJECT],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["events"],
+                                "properties": {"events": {"type": "array", "items": {"type": "object"}}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": {"description": "accepted: {accepted, rejected: [{index, error}]}"},
+                    **{str(code): _ERROR for code in (400, 401, 403, 413, 415, 503)},
+                },
+            }
+        },
+        "/v1/projects/{project_id}/traces": _get("Traces, newest first", lists, _LIST),
+        "/v1/projects/{project_id}/traces/{trace_id}": _get(
+            "One trace with all its spans and its scores",
+            [{"name": "trace_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            {
+                "type": "object",
+                "properties": {
+                    "trace_id": {"type": "string"},
+                    "spans": {"type": "array"},
+                    "scores": {"type": "array"},
+                },
+            },
+        ),
+        "/v1/projects/{project_id}/traces/{trace_id}/outline": _get(
+            "A trace's spans with the columns of its waterfall only (null values left out)",
+            [_TRACE],
+            {"type": "object", "properties": {"trace_id": {"type": "string"}, "spans": {"type": "array"}}},
+        ),
+        "/v1/projects/{project_id}/traces/{trace_id}/spans/{span_id}": _get(
+            "One span of a trace with every column",
+            [_TRACE, {"name": "span_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            {"type": "object"},
+        ),
+        "/v1/projects/{project_id}/spans": _get("Spans, newest first", lists, _LIST),
+        "/v1/projects/{project_id}/prompts": {
+            **_get("Prompt versions seen in spans or registered, with their metrics", _params(_FILTERS[:2]), _LIST),
+            "post": {
+                "summary": "Register a prompt version's template text (immutable): {name, template, version?}",
+                "security": [{"bearer": []}],
+                "parameters": [_PROJECT],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["name", "template"],
+                                "properties": {
+                                    "name": {"type": "string"},
+                                    "template": {"type": "string"},
+                                    "version": {"type": ["string", "integer"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {"description": "registered"},
+                    "200": {"description": "already registered with the same text"},
+                    **{str(code): _ERROR for code in (400, 401, 403, 409)},
+                },
+            },
+        },
+        "/v1/projects/{project_id}/prompts/{name}/versions": _get(
+            "One prompt's versions with their templates and metrics",
+            [_PROMPT_NAME, *_params(_FILTERS[:2])],
+            {"type": "object", "properties": {"name": {"type": "string"}, "items": {"type": "array"}}},
+        ),
+        "/v1/projects/{project_id}/metrics": _get(
+            "Counts, errors, tokens, cost and latency percentiles over time",
+            _params(
+                [
+                    *_FILTERS,
+                    ("interval", "30s, 5m, 1h, 1d; none = one point"),
+                    ("group_by", "model, provider, name, user_id, environment, kind, session_id, prompt_name"),
+                    ("top", "keep the N groups ranked highest by top_by"),
+                    ("top_by", "total_cost (default), count or errors"),
+                ]
+            ),
+            {"type": "object", "properties": {"series": {"type": "array"}}},
+        ),
+        "/v1/projects/{project_id}/sessions": _get("Aggregates per session", lists, _LIST),
+        "/v1/projects/{project_id}/users": _get("Aggregates per end user", lists, _LIST),
+        **_scores_and_prices(),
+        "/healthz": {"get": {"summary": "Alive", "responses": {"200": {"description": "alive"}}}},
+        "/readyz": {
+            "get": {
+                "summary": "Recovered and accepting",
+                "responses": {"200": {"description": "ready"}, "503": _ERROR},
+            }
+        },
+    }
+    _add_lifecycle(paths)
+    return paths
+
+
+def _other_paths() -> dict[str, Any]:
+    """OTLP receivers, the links the API hands out, and this document."""
+    otlp = (
+        "Body: ExportTrace/Logs/MetricsServiceRequest as protobuf or JSON (gzip or zstd allowed). 200 with an "
+        "export response (partial_success names spans that could not be stored), google.rpc.Status bodies on "
+        "failure, 503 + Retry-After when over limits or under backpressure"
+    )
+    paths: dict[str, Any] = {}
+    for signal, what in (("traces", "spans"), ("logs", "log records"), ("metrics", "metrics (accepted and dropped)")):
+        for prefix in ("", "/api/public/otel"):
+            paths[f"{prefix}/v1/{signal}"] = {
+                "post": op(f"OTLP/HTTP: ingest {what}. {otlp}", {200: "ExportServiceResponse"}, security=KEY, errors=())
+            }
+    for path in ("/v1/trace/log", "/v1/trace/log-python"):
+        paths[path] = {
+            "post": op(
+                f"OTLP/HTTP traces at Helicone's path. {otlp}",
+                {200: "ExportTraceServiceResponse"},
+                security=KEY,
+                errors=(),
+            )
+        }
+    for path, what in (("/invite", "an invitation"), ("/reset-password", "a password reset")):
+        paths[path] = {
+            "get": op(
+                f"The link the API and emails hand out for {what} (the token is in the URL fragment, which the "
+                "server never sees): redirects into the web UI",
+                {307: "to /ui" + path},
+                security=PUBLIC,
+                errors=(),
+            )
+        }
+    paths["/openapi.json"] = {"get": op("This document", {200: "OpenAPI 3.1"}, security=PUBLIC, errors=())}
+    return paths
+
+
+def documented_paths() -> dict[str, Any]:
+    """Every described path -> method -> operation (the tables the document is made from)."""
+    return {**_data_paths(), **account_paths(), **_other_paths()}
+
+
+UI_PATHS = ("/", "/ui", "/ui/{path}")  # the web UI's files: pages and assets, not API
+_CONVERTOR = re.compile(r"\{(\w+):\w+\}")
+
+
+def route_operations(routes: Sequence[BaseRoute]) -> list[tuple[str, str, Route]]:
+    """(OpenAPI path, lowercase method, route) of every API route; HEAD (implied by GET) and the UI left out."""
+    out: list[tuple[str, str, Route]] = []
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        path = _CONVERTOR.sub(r"{\1}", route.path)
+        if path in UI_PATHS:
+            continue
+        out.extend((path, method.lower(), route) for method in sorted(route.methods or ()) if method != "HEAD")
+    return out
+
+
+def _fallback(route: Route) -> dict[str, Any]:
+    doc = inspect.getdoc(route.endpoint) or ""
+    summary = doc.split("\n\n")[0].replace("\n", " ") or f"{route.name} (not described yet)"
+    return {"summary": summary, "x-undocumented": True, "responses": {"default": _ERROR}}
+
+
+def _with_path_params(path: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation with a path parameter for every `{name}` of the path (derived, so it cannot drift)."""
+    declared = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "path"}
+    missing = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"\{(\w+)\}", path)
+        if name not in declared
+    ]
+    if not missing:
+        return operation
+    return {**operation, "parameters": [*missing, *operation.get("parameters", [])]}
+
+
+def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
+    described = documented_paths()
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, route in route_operations(routes):
+        operation = described.get(path, {}).get(method) or _fallback(route)
+        paths.setdefault(path, {})[method] = _with_path_params(path, operation)
+    return {
         "openapi": "3.1.0",
         "info": {"title": "Lynex Box API", "version": __version__},
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer"},
-                "basic": {"type": "http", "scheme": "basic"},
+                "bearer": {"type": "http", "scheme": "bearer", "description": "a project API key (lx_...)"},
+                "basic": {"type": "http", "scheme": "basic", "description": "Langfuse style: project id : API key"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "lynex_session"},
+                "csrf": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-CSRF-Token",
+                    "description": "the session's CSRF token; required on POST, PUT, PATCH and DELETE with a session",
+                },
+                "scimToken": {"type": "http", "scheme": "bearer", "description": "the org's SCIM token (lxscim_...)"},
             },
             "schemas": {
                 "Error": {
@@ -168,112 +382,5 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
         },
-        "paths": {
-            "/v1/projects/{project_id}/events": {
-                "post": {
-                    "summary": "Ingest native events (docs/events.md); 202 once durable",
-                    "security": [{"bearer": []}],
-                    "parameters": [_PROJECT],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["events"],
-                                    "properties": {"events": {"type": "array", "items": {"type": "object"}}},
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "202": {"description": "accepted: {accepted, rejected: [{index, error}]}"},
-                        **{str(code): _ERROR for code in (400, 401, 403, 413, 415, 503)},
-                    },
-                }
-            },
-            "/v1/projects/{project_id}/traces": _get("Traces, newest first", lists, _LIST),
-            "/v1/projects/{project_id}/traces/{trace_id}": _get(
-                "One trace with all its spans and its scores",
-                [{"name": "trace_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                {
-                    "type": "object",
-                    "properties": {
-                        "trace_id": {"type": "string"},
-                        "spans": {"type": "array"},
-                        "scores": {"type": "array"},
-                    },
-                },
-            ),
-            "/v1/projects/{project_id}/traces/{trace_id}/outline": _get(
-                "A trace's spans with the columns of its waterfall only (null values left out)",
-                [_TRACE],
-                {"type": "object", "properties": {"trace_id": {"type": "string"}, "spans": {"type": "array"}}},
-            ),
-            "/v1/projects/{project_id}/traces/{trace_id}/spans/{span_id}": _get(
-                "One span of a trace with every column",
-                [_TRACE, {"name": "span_id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                {"type": "object"},
-            ),
-            "/v1/projects/{project_id}/spans": _get("Spans, newest first", lists, _LIST),
-            "/v1/projects/{project_id}/prompts": {
-                **_get("Prompt versions seen in spans or registered, with their metrics", _params(_FILTERS[:2]), _LIST),
-                "post": {
-                    "summary": "Register a prompt version's template text (immutable): {name, template, version?}",
-                    "security": [{"bearer": []}],
-                    "parameters": [_PROJECT],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["name", "template"],
-                                    "properties": {
-                                        "name": {"type": "string"},
-                                        "template": {"type": "string"},
-                                        "version": {"type": ["string", "integer"]},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    "responses": {
-                        "201": {"description": "registered"},
-                        "200": {"description": "already registered with the same text"},
-                        **{str(code): _ERROR for code in (400, 401, 403, 409)},
-                    },
-                },
-            },
-            "/v1/projects/{project_id}/prompts/{name}/versions": _get(
-                "One prompt's versions with their templates and metrics",
-                [_PROMPT_NAME, *_params(_FILTERS[:2])],
-                {"type": "object", "properties": {"name": {"type": "string"}, "items": {"type": "array"}}},
-            ),
-            "/v1/projects/{project_id}/metrics": _get(
-                "Counts, errors, tokens, cost and latency percentiles over time",
-                _params(
-                    [
-                        *_FILTERS,
-                        ("interval", "30s, 5m, 1h, 1d; none = one point"),
-                        ("group_by", "model, provider, name, user_id, environment, kind, session_id, prompt_name"),
-                        ("top", "keep the N groups ranked highest by top_by"),
-                        ("top_by", "total_cost (default), count or errors"),
-                    ]
-                ),
-                {"type": "object", "properties": {"series": {"type": "array"}}},
-            ),
-            "/v1/projects/{project_id}/sessions": _get("Aggregates per session", lists, _LIST),
-            "/v1/projects/{project_id}/users": _get("Aggregates per end user", lists, _LIST),
-            **_scores_and_prices(),
-            "/healthz": {"get": {"summary": "Alive", "responses": {"200": {"description": "alive"}}}},
-            "/readyz": {
-                "get": {
-                    "summary": "Recovered and accepting",
-                    "responses": {"200": {"description": "ready"}, "503": _ERROR},
-                }
-            },
-        },
+        "paths": dict(sorted(paths.items())),
     }
-    _add_lifecycle(document["paths"])
-    return document

@@ -1,0 +1,320 @@
+"""OpenAPI descriptions of the account, admin, SSO and SCIM routes (`/api/...`, `/scim/v2/...`).
+
+Data only: openapi.py joins these to the app's routes. docs/security.md is the prose for the same routes;
+tests/api/test_openapi.py fails when a route has no entry here or in openapi.py, or an entry no route.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+ERROR_REF: Final = {"$ref": "#/components/schemas/Error"}
+SCIM_JSON: Final = "application/scim+json"
+
+# who may call: an API key, a browser session (state-changing calls also need X-CSRF-Token), either, nobody
+Security = list[dict[str, list[str]]]
+KEY: Final[Security] = [{"bearer": []}]
+SESSION: Final[Security] = [{"session": [], "csrf": []}]
+KEY_OR_SESSION: Final[Security] = [{"bearer": []}, {"session": [], "csrf": []}]
+PUBLIC: Final[Security] = []
+SCIM: Final[Security] = [{"scimToken": []}]
+
+
+def _error(media: str = "application/json") -> dict[str, Any]:
+    return {"description": "error", "content": {media: {"schema": ERROR_REF}}}
+
+
+def op(
+    summary: str,
+    ok: dict[int, str],
+    *,
+    security: Security = KEY_OR_SESSION,
+    body: str | None = None,
+    query: tuple[tuple[str, str], ...] = (),
+    errors: tuple[int, ...] = (400, 401, 403, 404),
+    media: str = "application/json",
+) -> dict[str, Any]:
+    """One operation; `body` describes the JSON request body's fields, `query` the query parameters."""
+    out: dict[str, Any] = {
+        "summary": summary,
+        "security": security,
+        "responses": {
+            **{str(code): {"description": text} for code, text in ok.items()},
+            **{str(code): _error(media) for code in errors},
+        },
+    }
+    if query:
+        out["parameters"] = [
+            {"name": n, "in": "query", "required": False, "description": d, "schema": {"type": "string"}}
+            for n, d in query
+        ]
+    if body is not None:
+        out["requestBody"] = {
+            "required": True,
+            "description": body,
+            "content": {media: {"schema": {"type": "object"}}},
+        }
+    return out
+
+
+_PAGE = (("limit", "1..500, default 100"), ("cursor", "next_cursor of the previous page"), ("action", "one action"))
+
+
+def _auth() -> dict[str, dict[str, Any]]:
+    reset_off = "404 not_enabled when [smtp] or [server] public_url is not set"
+    return {
+        "/api/auth/login": {
+            "post": op(
+                "Log in; sets the lynex_session (HttpOnly) and lynex_csrf cookies",
+                {200: "{user: {id, email, name}, csrf_token}"},
+                security=PUBLIC,
+                body="{email, password}",
+                errors=(400, 401, 429),
+            )
+        },
+        "/api/auth/logout": {
+            "post": op("End the session and clear its cookies", {204: "logged out"}, security=SESSION, errors=(403,))
+        },
+        "/api/auth/me": {
+            "get": op(
+                "The logged-in user, their orgs and the projects they can see with their effective role",
+                {200: "{user, orgs: [{id, name, role}], projects: [{project_id, name, org_id, role}]}"},
+                security=SESSION,
+                errors=(401,),
+            )
+        },
+        "/api/auth/password": {
+            "post": op(
+                "Change one's own password; ends the user's other sessions",
+                {204: "changed"},
+                security=SESSION,
+                body="{current_password, new_password}",
+                errors=(400, 401, 403, 429),
+            )
+        },
+        "/api/auth/password/reset": {
+            "post": op(
+                "Set a new password with a one-time reset token (admin-issued or emailed); ends all the user's "
+                "sessions",
+                {204: "password set"},
+                security=PUBLIC,
+                body="{token, password}",
+                errors=(400, 404),
+            )
+        },
+        "/api/auth/password/forgot": {
+            "post": op(
+                "Request a password reset link by email. The same 202 whether or not an account has that email; "
+                f"limited per recipient (silently) and per source address (429). {reset_off}",
+                {202: '{"status": "accepted", "message"}'},
+                security=PUBLIC,
+                body="{email}",
+                errors=(400, 404, 429),
+            )
+        },
+        "/api/auth/oidc": {
+            "get": op(
+                "Whether single sign-on is on, and where it starts",
+                {200: "{enabled, login_url}"},
+                security=PUBLIC,
+                errors=(),
+            )
+        },
+        "/api/auth/oidc/login": {
+            "get": op(
+                "Start an OpenID Connect login (authorization code flow with PKCE)",
+                {302: "to the identity provider"},
+                security=PUBLIC,
+                query=(("next", "a local path to return to after the login"),),
+                errors=(400, 404),
+            )
+        },
+        "/api/auth/oidc/callback": {
+            "get": op(
+                "The identity provider's redirect back: logs the user in like /api/auth/login",
+                {302: "to next, with the session cookies"},
+                security=PUBLIC,
+                query=(("code", "authorization code"), ("state", "the login's state")),
+                errors=(400, 401, 403, 404, 409),
+            )
+        },
+        "/api/invitations/lookup": {
+            "post": op(
+                "What an invitation offers (org name, role, email), before accepting it",
+                {200: "{id, org_id, org_name, email, role, project_id, project_role, created_at, expires_at}"},
+                security=PUBLIC,
+                body="{token}",
+                errors=(400, 404),
+            )
+        },
+        "/api/invitations/accept": {
+            "post": op(
+                "Accept an invitation: with a session, join as that user; without, create the account and log in",
+                {200: "{joined} (with a session)", 201: "{user, csrf_token, joined}, and the session cookies"},
+                security=[{}, {"session": [], "csrf": []}],
+                body="{token, password?, name?, email?}",
+                errors=(400, 403, 404, 409),
+            )
+        },
+    }
+
+
+def org_op(summary: str, ok: dict[int, str], **kw: Any) -> dict[str, Any]:
+    """An org operation: API keys never act on orgs, only sessions do."""
+    return op(summary, ok, security=SESSION, **kw)
+
+
+def _orgs() -> dict[str, dict[str, Any]]:
+    member = "{user_id, email, name, role, ...}"
+    return {
+        "/api/orgs": {
+            "post": org_op(
+                "Create an organisation owned by the caller (who must own one already)",
+                {201: "{id, name}"},
+                body="{name}",
+                errors=(400, 401, 403),
+            )
+        },
+        "/api/orgs/{org_id}/members": {
+            "get": org_op("Members of the organisation with their roles", {200: "{items: [" + member + "]}"}),
+            "post": org_op(
+                "Add an existing account to the organisation", {201: member}, body="{user_id | email, role}"
+            ),
+        },
+        "/api/orgs/{org_id}/members/{user_id}": {
+            "patch": org_op(
+                "Change a member's org role", {200: member}, body="{role}", errors=(400, 401, 403, 404, 409)
+            ),
+            "delete": org_op("Remove a member from the organisation", {204: "removed"}, errors=(401, 403, 404, 409)),
+        },
+        "/api/orgs/{org_id}/members/{user_id}/password-reset": {
+            "post": org_op(
+                "Issue a one-time password reset link for a member (shown once)",
+                {201: "{reset_token, url, expires_at}"},
+                errors=(401, 403, 404),
+            )
+        },
+        "/api/orgs/{org_id}/invitations": {
+            "get": org_op("Pending invitations of the organisation", {200: "{items: [...]}"}),
+            "post": org_op(
+                "Invite by link; with an email and [smtp] on, the link is also emailed",
+                {201: "{id, token, url, emailed, org_id, role, email, project_id, project_role, expires_at}"},
+                body="{role, email?, project_id?, project_role?}",
+            ),
+        },
+        "/api/orgs/{org_id}/invitations/{invitation_id}": {
+            "delete": org_op("Revoke a pending invitation", {204: "revoked"}, errors=(401, 403, 404))
+        },
+        "/api/orgs/{org_id}/audit": {
+            "get": org_op(
+                "The org's audit entries, its projects', and logins of its members, newest first",
+                {200: "{items: [{id, at, actor_type, actor_id, actor_label, action, ...}], next_cursor}"},
+                query=_PAGE,
+            )
+        },
+        "/api/orgs/{org_id}/scim-token": {
+            "post": org_op(
+                "Create (or replace) the org's SCIM token, shown once",
+                {201: "{token, base_url}"},
+                errors=(401, 403, 404),
+            ),
+            "delete": org_op("Revoke the org's SCIM token", {204: "revoked"}, errors=(401, 403, 404)),
+        },
+    }
+
+
+def _projects() -> dict[str, dict[str, Any]]:
+    member = "{user_id, email, name, role, ...}"
+    return {
+        "/api/projects": {
+            "get": op("Projects the caller can see, with its role (a key: its own project)", {200: "{items: [...]}"}),
+            "post": op(
+                "Create a project (org owner or admin)",
+                {201: "{id, name, org_id, role}"},
+                security=SESSION,
+                body="{name, org_id?}",
+            ),
+        },
+        "/api/projects/{project_id}/keys": {
+            "get": op("API keys of the project, without secrets", {200: "{items: [...]}"}),
+            "post": op(
+                "Create an API key; the secret is in this answer only",
+                {201: "{key_id, api_key, prefix, scope, name, expires_at, ...}"},
+                body="{scope: ingest | read | admin, name?, expires_at? | expires_in_days?}",
+            ),
+        },
+        "/api/projects/{project_id}/keys/{key_id}": {
+            "delete": op("Revoke an API key", {204: "revoked"}, errors=(401, 403, 404))
+        },
+        "/api/projects/{project_id}/members": {
+            "get": op("Members of the project with their effective roles", {200: "{items: [" + member + "]}"}),
+            "post": op(
+                "Give a user a role on the project", {201: member}, security=SESSION, body="{user_id | email, role}"
+            ),
+        },
+        "/api/projects/{project_id}/members/{user_id}": {
+            "patch": op("Change a project role", {200: member}, security=SESSION, body="{role}"),
+            "delete": op("Remove a project role", {204: "removed"}, security=SESSION, errors=(401, 403, 404)),
+        },
+        "/api/projects/{project_id}/settings": {
+            "get": op("The project's settings", {200: "{name, retention_days, limits}"}),
+            "patch": op(
+                "Change the project's name, retention and ingest limits",
+                {200: "the settings"},
+                body="{name?, retention_days?, limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}}",
+            ),
+        },
+        "/api/projects/{project_id}/audit": {
+            "get": op(
+                "The project's audit entries, newest first",
+                {200: "{items: [...], next_cursor}"},
+                query=_PAGE,
+            )
+        },
+        "/api/projects/{project_id}/usage": {
+            "get": op(
+                "Usage per UTC day: events, spans, traces, tokens, cost",
+                {200: "{project_id, from, to, days: [...], totals}"},
+                query=(("from", "date or RFC 3339 (default 30 days ago)"), ("to", "date or RFC 3339")),
+            )
+        },
+    }
+
+
+def _scim() -> dict[str, dict[str, Any]]:
+    def scim(
+        summary: str, ok: dict[int, str], body: str | None = None, query: tuple[tuple[str, str], ...] = ()
+    ) -> dict[str, Any]:
+        return op(summary, ok, security=SCIM, body=body, query=query, errors=(400, 401, 404, 409), media=SCIM_JSON)
+
+    listing = (("filter", 'eq filter, e.g. userName eq "a@b.c"'), ("startIndex", "1-based"), ("count", "page size"))
+    paths: dict[str, dict[str, Any]] = {
+        "/scim/v2/ServiceProviderConfig": {
+            "get": scim("What this SCIM service supports", {200: "ServiceProviderConfig"})
+        },
+        "/scim/v2/ResourceTypes": {"get": scim("The resource types: User and Group", {200: "ListResponse"})},
+    }
+    for kind, fields in (
+        ("Users", "userName (the email), name, emails, active, externalId"),
+        ("Groups", "displayName, members"),
+    ):
+        one = kind[:-1]
+        paths[f"/scim/v2/{kind}"] = {
+            "get": scim(f"List or filter {kind.lower()} of the token's org", {200: "ListResponse"}, query=listing),
+            "post": scim(f"Provision a {one.lower()}", {201: one}, body=f"SCIM {one}: {fields}"),
+        }
+        paths[f"/scim/v2/{kind}/{{id}}"] = {
+            "get": scim(f"One {one.lower()}", {200: one}),
+            "put": scim(f"Replace a {one.lower()}", {200: one}, body=f"SCIM {one}"),
+            "patch": scim(f"Change a {one.lower()} (SCIM PatchOp)", {200: one}, body="PatchOp: {Operations: [...]}"),
+            "delete": scim(
+                "Deactivate the user in the org (ends their sessions)" if kind == "Users" else "Delete the group",
+                {204: "done"},
+            ),
+        }
+    return paths
+
+
+def account_paths() -> dict[str, dict[str, Any]]:
+    """path -> method -> operation, for every account, admin, SSO and SCIM route."""
+    return {**_auth(), **_orgs(), **_projects(), **_scim()}

@@ -1,8 +1,8 @@
 """Wiring only: builds the components, orders their start and stop, and mounts the routes.
 
-Start order (the lifespan): engine (recovery and replay) -> key ring -> pipeline task -> flusher task
--> scheduler; `/readyz` turns ready after that. Stop is the reverse and ends with the engine's final
-flush, so SIGTERM leaves nothing to replay.
+Start order (the lifespan): engine (recovery and replay) -> key ring -> alerts (sealing key, deliverer)
+-> pipeline task -> flusher task -> scheduler; `/readyz` turns ready after that. Stop is the reverse and ends
+with the engine's final flush, so SIGTERM leaves nothing to replay.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box import __version__
+from lynex_box.alerts.service import AlertService
 from lynex_box.api import (
     admin_routes,
+    alert_routes,
     auth_routes,
     ingest_routes,
     langfuse_routes,
@@ -100,6 +102,16 @@ def _jobs(svc: Services) -> AsyncIOScheduler:
             await asyncio.to_thread(prices.reload)
 
         scheduler.add_job(reload_prices, "interval", seconds=2, id="reload_prices", coalesce=True)
+    if (alerts := svc.alerts) is not None and svc.settings.alerts.enabled:
+        # one job finds the rules whose interval has passed; their queries run in threads, deliveries in tasks
+        scheduler.add_job(
+            alerts.evaluator.tick,
+            "interval",
+            seconds=svc.settings.alerts.tick_s,
+            id="alerts",
+            coalesce=True,
+            max_instances=1,
+        )
     lifecycle = svc.engine.lifecycle  # compaction, retention, deletion purge, offload, disk guard, backups
     for job_id, work, seconds in lifecycle.schedule():
 
@@ -123,7 +135,8 @@ def create_app(settings: Settings) -> Starlette:
         default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
         auth = AuthComponents.build(settings, engine.meta)
         await asyncio.to_thread(auth.refresh, engine.meta)
-        svc = Services(settings, engine, keys, default_project, auth, prices=prices)
+        alerts = await AlertService.start(settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address)
+        svc = Services(settings, engine, keys, default_project, auth, prices=prices, alerts=alerts)
         app.state.services = svc
         stop = asyncio.Event()
         tasks = [
@@ -141,6 +154,7 @@ def create_app(settings: Settings) -> Starlette:
             scheduler.shutdown(wait=False)
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await alerts.close()
             await asyncio.to_thread(record_key_use, engine.meta, keys.take_last_used())
             await asyncio.to_thread(auth.close)  # the mail worker
             await asyncio.to_thread(engine.close)
@@ -164,6 +178,7 @@ def create_app(settings: Settings) -> Starlette:
         *score_routes.routes,
         *lifecycle_routes.routes,
         *price_routes.routes,
+        *alert_routes.routes,
         *web_routes.routes,
     ]
     return Starlette(

@@ -186,6 +186,27 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertsSettings:
+    """[alerts]: how alert rules are evaluated and their notifications delivered."""
+
+    enabled: bool = True
+    tick_s: float = field(default=5.0, metadata=_rng(0.05, 3600))
+    min_interval_s: int = field(default=10, metadata=_rng(1, 86_400))
+    default_interval_s: int = field(default=60, metadata=_rng(1, 86_400))
+    max_window_s: int = field(default=7 * 86_400, metadata=_rng(1, 366 * 86_400))
+    max_rules_per_project: int = field(default=100, metadata=_rng(1, 10_000))
+    max_concurrent_evaluations: int = field(default=2, metadata=_rng(1, 64))
+    delivery_timeout_s: float = field(default=10.0, metadata=_rng(0.1, 300))
+    delivery_attempts: int = field(default=5, metadata=_rng(1, 20))
+    delivery_backoff_s: float = field(default=2.0, metadata=_rng(0.01, 3600))
+    delivery_backoff_max_s: float = field(default=300.0, metadata=_rng(0.01, 86_400))
+    max_concurrent_deliveries: int = field(default=16, metadata=_rng(1, 1000))
+    allow_private_targets: bool = False
+    secrets_key_file: str = ""
+    history_days: int = field(default=90, metadata=_rng(1, 36_500))
+
+
+@dataclass(frozen=True, slots=True)
 class LifecycleSettings:
     """[lifecycle]: compaction, retention, deletion, offload, the bucket cache, backups and the disk guard."""
 
@@ -246,6 +267,7 @@ class Settings:
     oidc: OidcSettings = field(default_factory=OidcSettings)
     scim: ScimSettings = field(default_factory=ScimSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     bucket: BucketSettings = field(default_factory=BucketSettings)
 

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from lynex_box import __version__
 from lynex_box.api.openapi_accounts import KEY, PUBLIC, account_paths, op
+from lynex_box.api.openapi_alerts import alert_paths
 
 _FILTERS = [
     ("from", "RFC 3339 time or epoch ms: spans starting at or after"),
@@ -309,7 +310,7 @@ def _other_paths() -> dict[str, Any]:
 
 def documented_paths() -> dict[str, Any]:
     """Every described path -> method -> operation (the tables the document is made from)."""
-    return {**_data_paths(), **account_paths(), **_other_paths()}
+    return {**_data_paths(), **account_paths(), **alert_paths(), **_other_paths()}
 
 
 UI_PATHS = ("/", "/ui", "/ui/{path}")  # the web UI's files: pages and assets, not API

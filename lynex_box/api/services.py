@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from lynex_box.alerts.service import AlertService
 from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.keys import KeyRing
 from lynex_box.config import Settings
@@ -22,6 +23,7 @@ class Services:
     auth: AuthComponents
     ready: bool = False
     prices: PriceReloader | None = None  # custom prices: reloaded after an API write and periodically
+    alerts: AlertService | None = None  # alert rules' evaluation and notification delivery
 
 
 def services(request: Request) -> Services:

@@ -47,6 +47,9 @@ ACTIONS: Final = (
     "data.deleted",
     "data.exported",
     "data.repriced",
+    "alert_rule.created",
+    "alert_rule.updated",
+    "alert_rule.deleted",
 )
 _SECRET_WORDS: Final = ("password", "secret", "token", "api_key", "hash", "cookie")
 MAX_PAGE: Final = 500

@@ -19,11 +19,13 @@ PROJECT_ACTIONS: Final = {
     "usage.read": "viewer",
     "settings.read": "viewer",
     "members.read": "viewer",
+    "alerts.read": "viewer",
     "data.annotate": "member",
     "keys.read": "admin",
     "keys.manage": "admin",
     "members.manage": "admin",
     "settings.manage": "admin",
+    "alerts.manage": "admin",
     "audit.read": "admin",
 }
 ORG_ACTIONS: Final = {
@@ -41,7 +43,7 @@ ACTIONS: Final = {**PROJECT_ACTIONS, **ORG_ACTIONS}
 # What an API key may do on its project, by scope. Keys never manage people: that needs a user.
 KEY_SCOPE_ACTIONS: Final = {
     "ingest": frozenset({"data.ingest"}),
-    "read": frozenset({"data.read", "usage.read", "settings.read"}),
+    "read": frozenset({"data.read", "usage.read", "settings.read", "alerts.read"}),
     "admin": frozenset(
         {
             "data.ingest",
@@ -50,6 +52,8 @@ KEY_SCOPE_ACTIONS: Final = {
             "settings.read",
             "members.read",
             "settings.manage",
+            "alerts.read",
+            "alerts.manage",
             "keys.read",
             "keys.manage",
             "audit.read",

@@ -290,6 +290,65 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (org_id, user_id)
     );
     """,
+    # alerts (lynex_box/alerts, docs/alerts.md): rules per project with their current state, channels whose URLs and
+    # signing secrets are sealed with a key kept outside meta.db, firings (firing -> resolved) and every delivery
+    # attempt's outcome
+    """
+    CREATE TABLE alert_rules (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects (id),
+        name TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        metric TEXT NOT NULL,
+        window_s INTEGER NOT NULL,
+        filters TEXT NOT NULL DEFAULT '{}',
+        comparison TEXT NOT NULL CHECK (comparison IN ('gt', 'gte', 'lt', 'lte')),
+        threshold REAL NOT NULL,
+        interval_s INTEGER NOT NULL,
+        renotify_s INTEGER NOT NULL DEFAULT 0,
+        channels TEXT NOT NULL DEFAULT '[]',
+        sealed_channels BLOB,
+        state TEXT NOT NULL DEFAULT 'ok' CHECK (state IN ('ok', 'firing')),
+        last_value REAL,
+        last_evaluated_at INTEGER,
+        last_error TEXT,
+        created_by TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX alert_rules_by_project ON alert_rules (project_id);
+    CREATE TABLE alert_firings (
+        id TEXT PRIMARY KEY,
+        rule_id TEXT NOT NULL REFERENCES alert_rules (id) ON DELETE CASCADE,
+        project_id TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+        value REAL,
+        threshold REAL NOT NULL,
+        started_at INTEGER NOT NULL,
+        resolved_at INTEGER,
+        resolved_value REAL,
+        last_notified_at INTEGER
+    );
+    CREATE INDEX alert_firings_by_project ON alert_firings (project_id, started_at);
+    CREATE INDEX alert_firings_by_rule ON alert_firings (rule_id, started_at);
+    CREATE TABLE alert_deliveries (
+        id TEXT PRIMARY KEY,
+        rule_id TEXT NOT NULL REFERENCES alert_rules (id) ON DELETE CASCADE,
+        project_id TEXT NOT NULL,
+        firing_id TEXT,
+        channel_id TEXT NOT NULL,
+        channel_type TEXT NOT NULL,
+        event TEXT NOT NULL CHECK (event IN ('firing', 'renotify', 'resolved', 'test')),
+        status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        response_status INTEGER,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX alert_deliveries_by_project ON alert_deliveries (project_id, created_at);
+    CREATE INDEX alert_deliveries_by_rule ON alert_deliveries (rule_id, created_at);
+    """,
 ]
 
 

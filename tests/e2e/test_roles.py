@@ -20,6 +20,7 @@ from tests.e2e.accounts import Browsers, me
 from tests.e2e.server import RunningServer
 
 NOT_PROBED_HERE: set[str] = set()
+PROBE_RULE = {"name": "probe", "metric": "span_count", "comparison": "gt", "threshold": 1, "window_s": 60}
 
 
 @dataclass
@@ -72,6 +73,11 @@ def probes(w: World) -> dict[str, Callable[[httpx.Client], int]]:
         ),
         "settings.manage": lambda c: c.patch(f"/api/projects/{p}/settings", json={"retention_days": 30}).status_code,
         "audit.read": lambda c: c.get(f"/api/projects/{p}/audit").status_code,
+        "alerts.read": lambda c: c.get(f"/api/projects/{p}/alerts/rules").status_code,
+        "alerts.manage": lambda c: _undo(
+            c.post(f"/api/projects/{p}/alerts/rules", json=PROBE_RULE),
+            lambda r: c.delete(f"/api/projects/{p}/alerts/rules/{r.json()['id']}"),
+        ),
         "org.read": lambda c: 200 if org in [o["id"] for o in me(c)["orgs"]] else 404,
         "org.members.read": lambda c: c.get(f"/api/orgs/{org}/members").status_code,
         "org.members.manage": lambda c: (

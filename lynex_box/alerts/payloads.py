@@ -1,0 +1,140 @@
+"""The notifications themselves: the webhook's JSON and signature, Slack's message, the email: pure, no I/O.
+
+A webhook request carries `X-Lynex-Timestamp` (Unix seconds) and, when the channel has a secret,
+`X-Lynex-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, so a receiver can check both who sent
+it and that it is fresh (docs/alerts.md shows the check). Nothing here includes a channel URL or secret.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any, Final
+
+import orjson
+
+from lynex_box.alerts.rules import COMPARISONS
+
+SIGNATURE_HEADER: Final = "X-Lynex-Signature"
+TIMESTAMP_HEADER: Final = "X-Lynex-Timestamp"
+EVENT_HEADER: Final = "X-Lynex-Event"
+DELIVERY_HEADER: Final = "X-Lynex-Delivery"
+METRIC_LABELS: Final = {
+    "error_rate": "error rate",
+    "error_count": "errors",
+    "span_count": "spans",
+    "total_cost": "cost (USD)",
+    "p95_latency_ms": "p95 latency (ms)",
+    "tokens": "tokens",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One message about one rule: `event` is firing, renotify, resolved or test."""
+
+    event: str
+    rule: dict[str, Any]  # the rule's public form (StoredRule.as_dict)
+    firing: dict[str, Any] | None
+    value: float | None
+    sent_at_us: int
+    link: str
+
+
+def _iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)).isoformat().replace("+00:00", "Z")
+
+
+def summary(n: Notification) -> str:
+    """One line a person reads: `[FIRING] checkout errors: error rate 0.42 > 0.1 over 300s (project p_x)`."""
+    r = n.rule
+    value = "no data" if n.value is None else f"{n.value:.6g}"
+    state = {"firing": "FIRING", "renotify": "STILL FIRING", "resolved": "RESOLVED", "test": "TEST"}[n.event]
+    condition = f"{METRIC_LABELS.get(r['metric'], r['metric'])} {value} (threshold {COMPARISONS[r['comparison']]} "
+    where = ", ".join(f"{k}={v}" for k, v in sorted(r["filters"].items()))
+    scope = f" where {where}" if where else ""
+    return (
+        f"[{state}] {r['name']}: {condition}{r['threshold']:.6g}) over the last {r['window_s']}s{scope} "
+        f"(project {r['project_id']})"
+    )
+
+
+def webhook_body(n: Notification, delivery_id: str) -> bytes:
+    firing = None
+    if n.firing is not None:
+        f = n.firing
+        firing = {
+            "id": f["id"],
+            "state": f["state"],
+            "value": f["value"],
+            "started_at": _iso(f["started_at"]),
+            "resolved_at": _iso(f["resolved_at"]),
+            "resolved_value": f["resolved_value"],
+        }
+    r = n.rule
+    rule = {k: r[k] for k in ("id", "name", "metric", "comparison", "threshold", "window_s", "filters")}
+    doc = {
+        "type": f"alert.{n.event}",
+        "delivery_id": delivery_id,
+        "project_id": r["project_id"],
+        "rule": rule,
+        "firing": firing,
+        "value": n.value,
+        "summary": summary(n),
+        "url": n.link,
+        "sent_at": _iso(n.sent_at_us),
+    }
+    return orjson.dumps(doc)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+def webhook_headers(n: Notification, delivery_id: str, body: bytes, secret: str | None) -> dict[str, str]:
+    timestamp = str(n.sent_at_us // 1_000_000)
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "lynex-box-alerts",
+        EVENT_HEADER: f"alert.{n.event}",
+        DELIVERY_HEADER: delivery_id,
+        TIMESTAMP_HEADER: timestamp,
+    }
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
+    return headers
+
+
+def slack_body(n: Notification) -> bytes:
+    """Slack's incoming-webhook shape: `text` (the fallback and notification line) plus one section block."""
+    icon = {
+        "firing": ":rotating_light:",
+        "renotify": ":rotating_light:",
+        "resolved": ":white_check_mark:",
+        "test": ":information_source:",
+    }[n.event]
+    text = f"{icon} {summary(n)}"
+    block_text = f"{text}\n<{n.link}|Open in Lynex Box>" if n.link else text
+    return orjson.dumps({"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": block_text}}]})
+
+
+def email_message(n: Notification, sender: str, to: tuple[str, ...]) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = summary(n)[:200]
+    msg["From"] = sender
+    msg["To"] = ", ".join(to)
+    lines = [summary(n), ""]
+    if n.firing is not None:
+        lines.append(f"Started: {_iso(n.firing['started_at'])}")
+        if n.firing["resolved_at"] is not None:
+            lines.append(f"Resolved: {_iso(n.firing['resolved_at'])}")
+    if n.link:
+        lines.append(f"Open: {n.link}")
+    msg.set_content("\n".join(lines) + "\n")
+    return msg

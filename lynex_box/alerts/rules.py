@@ -1,0 +1,305 @@
+"""What an alert rule is, and the validation of one sent by a client: pure code, no I/O.
+
+A rule watches one metric of its project's spans over a sliding window (optionally filtered by model, name or
+environment), compares it with a threshold every `interval_s`, and notifies its channels when the comparison
+starts to hold (firing) and when it stops (resolved). Every value from a client is checked here against fixed
+allow-lists and bounds before it reaches SQL or a network call; a `RuleError` names the field, never a secret.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import urllib.parse
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+METRICS: Final = ("error_rate", "error_count", "span_count", "total_cost", "p95_latency_ms", "tokens")
+COMPARISONS: Final = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
+FILTER_KEYS: Final = ("model", "name", "environment")
+CHANNEL_TYPES: Final = ("webhook", "slack", "email")
+MAX_CHANNELS: Final = 10
+MAX_RECIPIENTS: Final = 20
+MIN_SECRET_LEN: Final = 16
+MAX_TEXT: Final = 512
+MAX_URL: Final = 2048
+
+
+class RuleError(ValueError):
+    """A rule a client sent that cannot be used; the message names the field and what is allowed."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleLimits:
+    """The bounds of `[alerts]` a rule must stay within, and what the instance can send."""
+
+    min_interval_s: int = 10
+    default_interval_s: int = 60
+    max_window_s: int = 7 * 86_400
+    email_enabled: bool = False
+    allow_private_targets: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """Where notifications go. `url` and `secret` are sealed at rest; `public()` is what the API shows."""
+
+    id: str
+    type: str
+    url: str | None = None
+    secret: str | None = None
+    to: tuple[str, ...] = ()
+
+    def public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.type == "email":
+            out["to"] = list(self.to)
+        else:
+            out["target"] = redact_url(self.url or "")
+            out["signed"] = bool(self.secret)
+        return out
+
+    def sealed_part(self) -> dict[str, str]:
+        part = {"url": self.url} if self.url else {}
+        return part | ({"secret": self.secret} if self.secret else {})
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """A validated rule, as the client may set it."""
+
+    name: str
+    metric: str
+    window_s: int
+    comparison: str
+    threshold: float
+    interval_s: int
+    renotify_s: int = 0
+    enabled: bool = True
+    filters: dict[str, str] = field(default_factory=dict)
+    channels: tuple[Channel, ...] = ()
+
+
+def breached(value: float | None, comparison: str, threshold: float) -> bool:
+    """Does `value` cross the threshold? No data (None) never does, so a quiet window resolves a firing."""
+    if value is None:
+        return False
+    if comparison == "gt":
+        return value > threshold
+    if comparison == "gte":
+        return value >= threshold
+    if comparison == "lt":
+        return value < threshold
+    if comparison == "lte":
+        return value <= threshold
+    raise ValueError(f"comparison {comparison!r} is not one of {list(COMPARISONS)}")
+
+
+def redact_url(url: str) -> str:
+    """`https://hooks.slack.com/…/Xy9z`: enough to recognise a target, not enough to use it."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    tail = parts.path.rstrip("/")[-4:]
+    return f"{parts.scheme}://{host}{port}/…{tail}" if parts.path.strip("/") else f"{parts.scheme}://{host}{port}/"
+
+
+def is_private_address(address: str) -> bool:
+    """Loopback, private, link-local (cloud metadata), reserved or unspecified: not a public internet host."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return bool(
+        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_unspecified or ip.is_multicast
+    )
+
+
+def check_url(url: object, where: str, allow_private: bool) -> str:
+    """An http(s) URL without credentials; a literal private address only when allowed (names are checked
+    again, resolved, before every delivery)."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL:
+        raise RuleError(f"{where}.url must be an http(s) URL of at most {MAX_URL} characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise RuleError(f"{where}.url is not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise RuleError(f"{where}.url must start with http:// or https:// and name a host")
+    if parts.username or parts.password:
+        raise RuleError(f"{where}.url must not carry a user name or password; use a signing secret")
+    if any(c.isspace() for c in url):
+        raise RuleError(f"{where}.url must not contain white space")
+    if not allow_private:
+        try:
+            private = is_private_address(parts.hostname)
+        except ValueError:
+            private = parts.hostname.lower() in ("localhost", "localhost.localdomain")
+        if private:
+            raise RuleError(
+                f"{where}.url points at a loopback, private or link-local address; hint: an operator can allow "
+                "that with [alerts] allow_private_targets = true"
+            )
+    return url
+
+
+def _text(doc: dict[str, Any], key: str, required: bool, default: str | None = None) -> str | None:
+    value = doc.get(key, default)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        raise RuleError(f"{key} must be a non-empty string of at most {MAX_TEXT} characters")
+    return value.strip()
+
+
+def _int(doc: dict[str, Any], key: str, lo: int, hi: int, default: int | None = None) -> int:
+    value = doc.get(key, default)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise RuleError(f"{key} must be a whole number of seconds in {lo}..{hi}")
+    return value
+
+
+def _threshold(doc: dict[str, Any]) -> float:
+    value = doc.get("threshold")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or abs(value) > 1e15:
+        raise RuleError("threshold must be a finite number")
+    return float(value)
+
+
+def _filters(doc: dict[str, Any]) -> dict[str, str]:
+    raw = doc.get("filters") or {}
+    if not isinstance(raw, dict):
+        raise RuleError(f"filters must be an object with some of {list(FILTER_KEYS)}")
+    unknown = sorted(set(raw) - set(FILTER_KEYS))
+    if unknown:
+        raise RuleError(f"filters has unknown keys {unknown}; allowed: {list(FILTER_KEYS)}")
+    out = {}
+    for key in FILTER_KEYS:
+        value = raw.get(key)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise RuleError(f"filters.{key} must be a string of at most {MAX_TEXT} characters")
+        out[key] = value
+    return out
+
+
+def _email(value: object, where: str) -> str:
+    if not isinstance(value, str) or len(value) > 254 or value.count("@") != 1 or any(c in value for c in " \r\n,<>"):
+        raise RuleError(f"{where} must be one email address")
+    local, domain = value.split("@")
+    if not local or "." not in domain:
+        raise RuleError(f"{where} must be one email address")
+    return value
+
+
+def _channel(item: object, index: int, old: dict[str, Channel], limits: RuleLimits) -> Channel:
+    where = f"channels[{index}]"
+    if not isinstance(item, dict):
+        raise RuleError(f"{where} must be an object")
+    unknown = sorted(set(item) - {"id", "type", "url", "secret", "to"})
+    if unknown:
+        raise RuleError(f"{where} has unknown keys {unknown}; allowed: id, type, url, secret, to")
+    kept = old.get(item["id"]) if isinstance(item.get("id"), str) else None
+    if item.get("id") is not None and kept is None:
+        raise RuleError(f"{where}.id names no channel of this rule; leave it out for a new channel")
+    kind = item.get("type", kept.type if kept else None)
+    if kind not in CHANNEL_TYPES or (kept is not None and kind != kept.type):
+        raise RuleError(f"{where}.type must be one of {list(CHANNEL_TYPES)} (and stays what it was)")
+    channel = kept or Channel(f"ch_{secrets.token_hex(6)}", kind)
+    if kind == "email":
+        if not limits.email_enabled:
+            raise RuleError(f"{where}: email channels need [smtp] enabled on this instance; use a webhook or Slack")
+        to = item.get("to", list(channel.to))
+        if not isinstance(to, list) or not 1 <= len(to) <= MAX_RECIPIENTS:
+            raise RuleError(f"{where}.to must be a list of 1..{MAX_RECIPIENTS} email addresses")
+        return replace(channel, to=tuple(_email(a, f"{where}.to[{i}]") for i, a in enumerate(to)))
+    url = (
+        channel.url
+        if "url" not in item and kept is not None
+        else check_url(item.get("url"), where, limits.allow_private_targets)
+    )
+    secret = channel.secret
+    if kind == "webhook" and "secret" in item:
+        secret = item["secret"] or None
+        if secret is not None and (not isinstance(secret, str) or not MIN_SECRET_LEN <= len(secret) <= MAX_TEXT):
+            raise RuleError(f"{where}.secret must be a string of {MIN_SECRET_LEN}..{MAX_TEXT} characters, or null")
+    elif item.get("secret"):
+        raise RuleError(f"{where}.secret is for webhook channels (Slack checks its own URL)")
+    return replace(channel, url=url, secret=secret)
+
+
+def _channels(doc: dict[str, Any], old: tuple[Channel, ...], limits: RuleLimits) -> tuple[Channel, ...]:
+    raw = doc.get("channels", [])
+    if not isinstance(raw, list) or len(raw) > MAX_CHANNELS:
+        raise RuleError(f"channels must be a list of at most {MAX_CHANNELS} channels")
+    by_id = {c.id: c for c in old}
+    out = tuple(_channel(item, i, by_id, limits) for i, item in enumerate(raw))
+    if len({c.id for c in out}) != len(out):
+        raise RuleError("channels names the same channel id twice")
+    return out
+
+
+FIELDS: Final = (
+    "name",
+    "enabled",
+    "metric",
+    "window_s",
+    "filters",
+    "comparison",
+    "threshold",
+    "interval_s",
+    "renotify_s",
+    "channels",
+)
+
+
+def parse_rule(doc: dict[str, Any], limits: RuleLimits, current: RuleSpec | None = None) -> RuleSpec:
+    """A new rule from `doc`, or `current` changed by the fields `doc` names (a PATCH).
+
+    In a PATCH, `channels` replaces the list; a channel given with its `id` keeps its stored URL and secret
+    unless `url` or `secret` is sent again (so a client never has to hold them).
+    """
+    unknown = sorted(set(doc) - set(FIELDS))
+    if unknown:
+        raise RuleError(f"unknown fields {unknown}; allowed: {list(FIELDS)}")
+    if current is not None:
+        base = {
+            "name": current.name,
+            "enabled": current.enabled,
+            "metric": current.metric,
+            "window_s": current.window_s,
+            "filters": current.filters,
+            "comparison": current.comparison,
+            "threshold": current.threshold,
+            "interval_s": current.interval_s,
+            "renotify_s": current.renotify_s,
+        }
+        doc = base | doc
+    metric = doc.get("metric")
+    if metric not in METRICS:
+        raise RuleError(f"metric must be one of {list(METRICS)}")
+    comparison = doc.get("comparison")
+    if comparison not in COMPARISONS:
+        raise RuleError(f"comparison must be one of {list(COMPARISONS)}")
+    enabled = doc.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RuleError("enabled must be true or false")
+    has_channels = "channels" in doc
+    old_channels = current.channels if current is not None else ()
+    return RuleSpec(
+        name=_text(doc, "name", True) or "",
+        metric=metric,
+        window_s=_int(doc, "window_s", 1, limits.max_window_s),
+        comparison=comparison,
+        threshold=_threshold(doc),
+        interval_s=_int(
+            doc, "interval_s", limits.min_interval_s, 86_400, max(limits.default_interval_s, limits.min_interval_s)
+        ),
+        renotify_s=_int(doc, "renotify_s", 0, 30 * 86_400, 0),
+        enabled=enabled,
+        filters=_filters(doc),
+        channels=_channels(doc, old_channels, limits) if has_channels else old_channels,
+    )

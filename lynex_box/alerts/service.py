@@ -1,0 +1,66 @@
+"""The alerts component app.py builds: the sealing key, the deliverer and the evaluator, started and stopped
+with the app. The scheduler job that calls `tick()` is added by app.py with the app's other jobs."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from lynex_box.alerts import store
+from lynex_box.alerts.delivery import Deliverer, MailSender
+from lynex_box.alerts.evaluator import Evaluator
+from lynex_box.alerts.rules import RuleLimits
+from lynex_box.alerts.sealing import DEFAULT_KEY_FILE, SecretBox
+from lynex_box.config import Settings
+from lynex_box.meta.db import MetaDB
+from lynex_box.query.engine import QueryEngine
+
+
+@dataclass(slots=True)
+class AlertService:
+    settings: Settings
+    db: MetaDB
+    box: SecretBox
+    limits: RuleLimits
+    deliverer: Deliverer
+    evaluator: Evaluator
+
+    @classmethod
+    async def start(
+        cls,
+        settings: Settings,
+        db: MetaDB,
+        query: QueryEngine,
+        mailer: MailSender | None = None,
+        sender: str = "",
+    ) -> AlertService:
+        """Open (or create) the sealing key and fail deliveries a previous process left pending.
+
+        `mailer` (with the `sender` address) is the `[smtp]` mailer when email is on; without it, rules cannot
+        have email channels.
+        """
+        a = settings.alerts
+        key_file = Path(a.secrets_key_file) if a.secrets_key_file else settings.data_dir / DEFAULT_KEY_FILE
+        box = await asyncio.to_thread(SecretBox.from_file, key_file)
+        await asyncio.to_thread(db.write, store.fail_interrupted)
+        limits = RuleLimits(
+            min_interval_s=a.min_interval_s,
+            default_interval_s=a.default_interval_s,
+            max_window_s=a.max_window_s,
+            email_enabled=mailer is not None,
+            allow_private_targets=a.allow_private_targets,
+        )
+        deliverer = Deliverer(db, box, a, mailer, sender)
+        base = settings.server.public_url.rstrip("/")
+
+        def link(rule_id: str) -> str:
+            return f"{base}/ui/alerts?rule={rule_id}" if base else ""
+
+        return cls(settings, db, box, limits, deliverer, Evaluator(db, query, deliverer, a, link))
+
+    def link(self, rule_id: str) -> str:
+        return self.evaluator.link(rule_id)
+
+    async def close(self) -> None:
+        await self.deliverer.close()

@@ -1,0 +1,194 @@
+"""The alerts API: rules of the caller's project (CRUD), their firings, delivery records, a test notification.
+
+Reading needs `alerts.read` (every role; read and admin keys), changing `alerts.manage` (owners and admins;
+admin keys). Access is checked before the body is read, the project comes from the path checked against the
+caller, and a rule id is looked up in that project only (another project's id is 404). Rule changes are
+audited in their own transaction. Channel URLs and secrets go in but never come out: answers show a redacted
+target and whether the channel signs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.alerts import store
+from lynex_box.alerts.payloads import Notification
+from lynex_box.alerts.rules import RuleError, parse_rule
+from lynex_box.alerts.sealing import SealError
+from lynex_box.alerts.service import AlertService
+from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.jsonbody import json_object
+from lynex_box.api.principal import Access, project_access
+from lynex_box.api.services import services
+
+MAX_RULE_BODY = 64 * 1024
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+async def _access(request: Request, action: str) -> tuple[AlertService, Access]:
+    svc = services(request)
+    access = await project_access(request, svc, request.path_params["project_id"], action)
+    if svc.alerts is None:
+        raise ApiError(503, "starting", "alerts are not running yet", {"Retry-After": "1"})
+    return svc.alerts, access
+
+
+def _rule_id(request: Request) -> str:
+    rule_id = str(request.path_params["rule_id"])
+    if len(rule_id) > 64:
+        raise ApiError(404, "not_found", "no alert rule with that id in this project")
+    return rule_id
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "not_found", "no alert rule with that id in this project")
+
+
+async def list_rules(request: Request) -> Response:
+    alerts, access = await _access(request, "alerts.read")
+    rules = await asyncio.to_thread(lambda: store.list_rules(alerts.db.reader(), access.project_id))
+    return json_response({"items": [r.as_dict() for r in rules]})
+
+
+async def get_rule(request: Request) -> Response:
+    alerts, access = await _access(request, "alerts.read")
+    rule_id = _rule_id(request)
+    rule = await asyncio.to_thread(lambda: store.get_rule(alerts.db.reader(), access.project_id, rule_id))
+    if rule is None:
+        raise _not_found()
+    return json_response(rule.as_dict())
+
+
+async def create_rule(request: Request) -> Response:
+    alerts, access = await _access(request, "alerts.manage")
+    doc = await json_object(request, MAX_RULE_BODY)
+    try:
+        spec = parse_rule(doc, alerts.limits)
+        max_rules = alerts.settings.alerts.max_rules_per_project
+        rule = await asyncio.to_thread(
+            alerts.db.write,
+            lambda c: store.create_rule(c, alerts.box, access.project_id, spec, access.actor, max_rules),
+        )
+    except RuleError as exc:
+        raise ApiError(400, "bad_rule", str(exc)) from None
+    except store.RuleLimitReached as exc:
+        raise ApiError(
+            409, "too_many_rules", f"{exc}; hint: delete rules or raise [alerts] max_rules_per_project"
+        ) from None
+    return json_response(rule.as_dict(), 201)
+
+
+async def update_rule(request: Request) -> Response:
+    alerts, access = await _access(request, "alerts.manage")
+    rule_id = _rule_id(request)
+    doc = await json_object(request, MAX_RULE_BODY)
+    try:
+        rule = await asyncio.to_thread(
+            alerts.db.write,
+            lambda c: store.update_rule(c, alerts.box, access.project_id, rule_id, doc, alerts.limits, access.actor),
+        )
+    except RuleError as exc:
+        raise ApiError(400, "bad_rule", str(exc)) from None
+    except SealError as exc:
+        raise ApiError(409, "channels_unreadable", str(exc)) from None
+    if rule is None:
+        raise _not_found()
+    return json_response(rule.as_dict())
+
+
+async def delete_rule(request: Request) -> Response:
+    alerts, access = await _access(request, "alerts.manage")
+    rule_id = _rule_id(request)
+    deleted = await asyncio.to_thread(
+        alerts.db.write, lambda c: store.delete_rule(c, access.project_id, rule_id, access.actor)
+    )
+    if not deleted:
+        raise _not_found()
+    return Response(status_code=204)
+
+
+async def test_rule(request: Request) -> Response:
+    """Send a test notification to every channel of the rule now (one attempt each) and answer the outcomes."""
+    alerts, access = await _access(request, "alerts.manage")
+    rule_id = _rule_id(request)
+    rule = await asyncio.to_thread(lambda: store.get_rule(alerts.db.reader(), access.project_id, rule_id))
+    if rule is None:
+        raise _not_found()
+    if not rule.spec.channels:
+        raise ApiError(400, "no_channels", "this rule has no channels to test; add a webhook, Slack or email channel")
+    note = Notification("test", rule.as_dict(), None, rule.last_value, store.now_us(), alerts.link(rule.id))
+    try:
+        results = await alerts.deliverer.test(rule, note)
+    except SealError as exc:
+        raise ApiError(409, "channels_unreadable", str(exc)) from None
+    return json_response({"items": results})
+
+
+def _page_args(request: Request) -> tuple[int, tuple[int, str] | None, str | None]:
+    params = request.query_params
+    raw = params.get("limit") or "50"
+    if not raw.isdigit() or not 1 <= int(raw) <= store.MAX_PAGE:
+        raise ApiError(400, "bad_limit", f"limit must be a whole number in 1..{store.MAX_PAGE}")
+    cursor = params.get("cursor")
+    before = None
+    if cursor:
+        try:
+            value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+            before = (int(value[0]), str(value[1]))
+        except (ValueError, TypeError, IndexError, KeyError, binascii.Error, orjson.JSONDecodeError):
+            raise ApiError(400, "bad_cursor", "cursor is not one this API returned") from None
+    rule_id = params.get("rule_id") or None
+    if rule_id is not None and len(rule_id) > 64:
+        raise ApiError(400, "bad_filter", "rule_id is longer than 64 characters")
+    return int(raw), before, rule_id
+
+
+def _page(items: list[dict[str, Any]], limit: int, time_key: str) -> dict[str, Any]:
+    cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        cursor = base64.urlsafe_b64encode(orjson.dumps([last[time_key], last["id"]])).decode().rstrip("=")
+    return {"items": items, "next_cursor": cursor}
+
+
+async def list_firings(request: Request) -> Response:
+    alerts, access = await _access(request, "alerts.read")
+    limit, before, rule_id = _page_args(request)
+    items = await asyncio.to_thread(
+        lambda: store.list_firings(alerts.db.reader(), access.project_id, rule_id, before, limit + 1)
+    )
+    return json_response(_page(items, limit, "started_at"))
+
+
+async def list_deliveries(request: Request) -> Response:
+    alerts, access = await _access(request, "alerts.read")
+    limit, before, rule_id = _page_args(request)
+    status = request.query_params.get("status") or None
+    if status is not None and status not in DELIVERY_STATES:
+        raise ApiError(400, "bad_filter", f"status must be one of {list(DELIVERY_STATES)}")
+    items = await asyncio.to_thread(
+        lambda: store.list_deliveries(alerts.db.reader(), access.project_id, rule_id, status, before, limit + 1)
+    )
+    return json_response(_page(items, limit, "created_at"))
+
+
+_BASE = "/api/projects/{project_id}/alerts"
+routes = [
+    Route(f"{_BASE}/rules", list_rules, methods=["GET"]),
+    Route(f"{_BASE}/rules", create_rule, methods=["POST"]),
+    Route(f"{_BASE}/rules/{{rule_id}}", get_rule, methods=["GET"]),
+    Route(f"{_BASE}/rules/{{rule_id}}", update_rule, methods=["PATCH"]),
+    Route(f"{_BASE}/rules/{{rule_id}}", delete_rule, methods=["DELETE"]),
+    Route(f"{_BASE}/rules/{{rule_id}}/test", test_rule, methods=["POST"]),
+    Route(f"{_BASE}/firings", list_firings, methods=["GET"]),
+    Route(f"{_BASE}/deliveries", list_deliveries, methods=["GET"]),
+]

@@ -252,6 +252,14 @@ class BucketSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EncryptionSettings:
+    """[encryption]: where the key-encryption key of per-project segment encryption comes from."""
+
+    kek_file: str = ""
+    kek_env: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration; each field is one section of lynex.toml."""
 
@@ -270,6 +278,7 @@ class Settings:
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     bucket: BucketSettings = field(default_factory=BucketSettings)
+    encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
 
     @property
     def data_dir(self) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from lynex_box.auth.keywrap import check_source
 from lynex_box.config import Settings
 from lynex_box.lifecycle import Lifecycle
 from lynex_box.meta.catalog import Catalog
@@ -26,6 +27,9 @@ from lynex_box.meta.db import MetaDB
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.runner import Enricher, Pipeline
 from lynex_box.query.engine import QueryEngine
+from lynex_box.segments import encryption
+from lynex_box.segments.datakeys import DataKeys
+from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.segments.store import SpanStore
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.log import WalLog
@@ -59,7 +63,7 @@ def lock_data_dir(data_dir: Path) -> int:
     return fd
 
 
-def seed_recent_ids(store: SpanStore, recent: RecentIds) -> None:
+def seed_recent_ids(store: SpanStore, recent: RecentIds, data_keys: DataKeys | None = None) -> None:
     """Refill the dedupe window from the newest segments, so a retry across a restart is still dropped."""
     chunks: list[list[str]] = []
     total = 0
@@ -68,11 +72,36 @@ def seed_recent_ids(store: SpanStore, recent: RecentIds) -> None:
             break
         if entry.location != "local":
             continue  # offloaded: old, and not worth a download at start-up
-        ids = pq.read_table(store.data_dir / entry.path, columns=["event_id"]).column(0).to_pylist()
+        path = store.data_dir / entry.path
+        decryption = None
+        if data_keys is not None and encryption.is_encrypted(path):
+            try:
+                cipher = data_keys.cipher(entry.project_id)
+            except KeyUnavailable:
+                continue  # a locked project takes no ingest, so it has no retries to drop
+            decryption = cipher.decryption_properties() if cipher is not None else None
+        ids = pq.read_table(path, columns=["event_id"], decryption_properties=decryption).column(0).to_pylist()
         chunks.append([dedupe_key(entry.project_id, event_id) for event_id in ids])
         total += len(ids)
     for keys in reversed(chunks):
         recent.filter_new(keys)
+
+
+class EncryptionLocked(RuntimeError):
+    """Replayed spans of an encrypted project wait in the head, and its key cannot be had: no flush could write them."""
+
+
+def refuse_locked_head(store: SpanStore, keys: DataKeys) -> None:
+    """Stop start-up when the WAL replay put spans of a locked project in the head.
+
+    They could only be written as plaintext (never) or not at all, and a flush that cannot write one project
+    writes none: refusing to start names the cause instead of stalling every project's flush."""
+    for project_id, reason in keys.locked().items():
+        if store.snapshot(project_id).head:
+            raise EncryptionLocked(
+                f"the WAL holds unflushed spans of encrypted project {project_id}, and {reason}; hint: configure "
+                "the key-encryption key ([encryption] kek_file or kek_env) and start again"
+            )
 
 
 class Engine:
@@ -82,16 +111,19 @@ class Engine:
         self.settings = settings
         self.data_dir = settings.data_dir
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        check_source(settings.encryption, self.data_dir)  # a KEK file inside the data dir: refuse before anything
         self._lock_fd = lock_data_dir(self.data_dir)
         self.meta = MetaDB(self.data_dir / "meta.db")
         self.catalog = Catalog(self.meta)
+        self.data_keys = DataKeys.open(settings.encryption, self.meta, self.data_dir)
         self.store = SpanStore(self.data_dir, self.catalog, settings.head, settings.segments, self._advance_checkpoint)
+        self.store.ciphers = self.data_keys.cipher
         self.store.sweep()
         consumed = self.catalog.consumed_lsn()
         self.wal = WalLog.open(self.data_dir / "wal", settings.wal, min_next_lsn=consumed + 1)
         self.wal.remove_before(consumed)  # a crash after the last publish may have left them
         recent = RecentIds(settings.ingest.dedupe_window_events)
-        seed_recent_ids(self.store, recent)
+        seed_recent_ids(self.store, recent, self.data_keys)
         self.pipeline = Pipeline(
             self.wal,
             self.store,
@@ -106,6 +138,13 @@ class Engine:
         )  # fmt: skip
         self.pipeline.process_available()  # replay: the head is whole before the first query
         self._closed = False
+        try:
+            refuse_locked_head(self.store, self.data_keys)
+        except EncryptionLocked:
+            self.wal.close()
+            self.meta.close()
+            os.close(self._lock_fd)
+            raise
 
     @classmethod
     def open(cls, settings: Settings, enrichers: list[Enricher] | None = None) -> Engine:

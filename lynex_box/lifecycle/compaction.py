@@ -54,7 +54,9 @@ def merge(ctx: LifecycleContext, inputs: list[SegmentEntry]) -> SegmentEntry | N
     keep, params = ctx.visibility.keep_condition(project_id)
     segment_id, rel, final = ctx.new_local(project_id)
     with ctx.readable(inputs) as paths:
-        written = rewrite_files(ctx.duck, paths, final, keep, params, ctx.settings.segments, dedupe=True)
+        written = rewrite_files(
+            ctx.duck, paths, final, keep, params, ctx.settings.segments, dedupe=True, cipher=ctx.cipher(project_id)
+        )
     # The merged file is durable under its final name but no row names it: a crash here leaves an orphan that
     # start-up sweeps, and the inputs stay published. After the swap the inputs are `deleting`.
     crash_point("lifecycle.compaction.before_swap")

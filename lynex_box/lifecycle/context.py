@@ -27,6 +27,7 @@ from lynex_box.lifecycle.visibility import Visibility
 from lynex_box.meta.catalog import Catalog, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
+from lynex_box.segments.encryption import ProjectCipher
 from lynex_box.segments.store import SpanStore
 
 log = logging.getLogger("lynex.lifecycle")
@@ -63,6 +64,11 @@ class LifecycleContext:
         self.catalog.replace([e.id for e in old], new, self.now_us())
         self.store.replace_entries([e.id for e in old], new)
 
+    def cipher(self, project_id: str) -> ProjectCipher | None:
+        """The project's segment key when it is encrypted (raises KeyUnavailable when it is locked on this node)."""
+        ciphers = self.store.ciphers
+        return ciphers(project_id) if ciphers is not None else None
+
     def new_local(self, project_id: str) -> tuple[str, str, Path]:
         """A fresh segment id, its path relative to the data dir, and the absolute path."""
         segment_id = str(ULID())
@@ -98,7 +104,9 @@ def rewrite_segment(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry 
     remote = entry.location == "remote"
     out = ctx.scratch / f"{segment_id}.parquet" if remote else final
     with ctx.readable([entry]) as paths:
-        written = rewrite_files(ctx.duck, paths, out, keep, params, ctx.settings.segments)
+        written = rewrite_files(
+            ctx.duck, paths, out, keep, params, ctx.settings.segments, cipher=ctx.cipher(entry.project_id)
+        )
     key = segment_key(ctx.node_id, entry.project_id, segment_id)
     uploaded = False
     try:

@@ -128,7 +128,7 @@ def purge_pass(
             if ctx.stopping.is_set():
                 return rewritten  # tombstones stay; the next start purges
             with ctx.readable([entry]) as paths:
-                hits = count_rows(ctx.duck, paths, condition, params)
+                hits = count_rows(ctx.duck, paths, condition, params, ctx.cipher(project_id))
             if hits:
                 try:
                     rewrite_segment(ctx, entry)

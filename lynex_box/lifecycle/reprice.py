@@ -155,7 +155,10 @@ def _stage(ctx: LifecycleContext, entry: SegmentEntry, book: PriceBook, from_us:
     remote = entry.location == "remote"
     out = ctx.scratch / f"{segment_id}.parquet" if remote else final
     with ctx.readable([entry]) as paths:
-        written = rewrite_files(ctx.duck, paths, out, keep, params, ctx.settings.segments, transform=transform)
+        written = rewrite_files(
+            ctx.duck, paths, out, keep, params, ctx.settings.segments, transform=transform,
+            cipher=ctx.cipher(entry.project_id),
+        )  # fmt: skip
     if not staged.changed:
         out.unlink(missing_ok=True)  # never published: nothing can be reading it
         return staged

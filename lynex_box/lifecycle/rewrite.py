@@ -27,8 +27,9 @@ from lynex_box.config import SegmentSettings
 from lynex_box.crashpoints import crash_point
 from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, SPAN_SCHEMA_VERSION
-from lynex_box.segments import parquet_file
+from lynex_box.segments import encryption, parquet_file
 from lynex_box.segments.bloom import build_bloom
+from lynex_box.segments.encryption import ProjectCipher
 from lynex_box.wal.log import fsync_dir
 
 Transform = Callable[[pa.RecordBatch], pa.RecordBatch]
@@ -51,22 +52,25 @@ def writer_options(settings: SegmentSettings) -> dict[str, Any]:
     return parquet_file.segment_writer_options(settings.row_group_rows, settings.zstd_level)
 
 
-def sql_list(paths: list[Path]) -> str:
-    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
-
-
-def select_sql(inputs: list[Path], keep: str, dedupe: bool) -> str:
+def select_sql(source: str, keep: str, dedupe: bool) -> str:
+    """The rows to write from `source` (a relation over the input files, encryption.relation)."""
     columns = ", ".join(f'"{c}"' for c in SPAN_COLUMNS)
-    sql = f"SELECT {columns} FROM read_parquet({sql_list(inputs)}, union_by_name = true) WHERE {keep}"
+    sql = f"SELECT {columns} FROM {source} WHERE {keep}"
     if dedupe:
         sql += f" {DEDUPE}"
     return sql + " ORDER BY start_time, event_id"
 
 
-def count_rows(conn: duckdb.DuckDBPyConnection, inputs: list[Path], condition: str, params: dict[str, Any]) -> int:
-    """Rows of `inputs` for which `condition` holds."""
-    sql = f"SELECT count(*) FROM read_parquet({sql_list(inputs)}, union_by_name = true) WHERE {condition}"
-    found = conn.sql(sql, params=params or None).fetchall()
+def count_rows(
+    conn: duckdb.DuckDBPyConnection,
+    inputs: list[Path],
+    condition: str,
+    params: dict[str, Any],
+    cipher: ProjectCipher | None = None,
+) -> int:
+    """Rows of `inputs` for which `condition` holds (`cipher`: the project's key, for encrypted inputs)."""
+    with encryption.relation(conn, inputs, cipher) as source:
+        found = conn.sql(f"SELECT count(*) FROM {source} WHERE {condition}", params=params or None).fetchall()
     return int(found[0][0]) if found else 0
 
 
@@ -79,15 +83,20 @@ def rewrite_files(
     settings: SegmentSettings,
     dedupe: bool = True,
     transform: Transform | None = None,
+    cipher: ProjectCipher | None = None,
 ) -> Written | None:
     """Write the rows of `inputs` for which `keep` holds to `final`; None (and no file) when no row is kept.
 
-    `transform` may change values of each batch (same schema, same rows; repricing uses it)."""
+    `transform` may change values of each batch (same schema, same rows; repricing uses it). `cipher` is the
+    project's key when it is encrypted: encrypted inputs are read with it and the output is always encrypted,
+    so every rewrite of an encrypted project's plaintext segment (from before encryption) encrypts it."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp")
-    reader = conn.sql(select_sql(inputs, keep, dedupe), params=params or None).to_arrow_reader(settings.row_group_rows)
     try:
-        stats = _stream(reader, tmp, settings, transform)
+        with encryption.relation(conn, inputs, cipher) as source:
+            sql = select_sql(source, keep, dedupe)
+            reader = conn.sql(sql, params=params or None).to_arrow_reader(settings.row_group_rows)
+            stats = _stream(reader, tmp, settings, transform, cipher)
         if stats is None:
             tmp.unlink(missing_ok=True)
             return None
@@ -110,7 +119,11 @@ def rewrite_files(
 
 
 def _stream(
-    reader: pa.RecordBatchReader, tmp: Path, settings: SegmentSettings, transform: Transform | None = None
+    reader: pa.RecordBatchReader,
+    tmp: Path,
+    settings: SegmentSettings,
+    transform: Transform | None = None,
+    cipher: ProjectCipher | None = None,
 ) -> tuple[int, int, int, set[str]] | None:
     writer: pq.ParquetWriter | None = None
     pending: list[pa.RecordBatch] = []
@@ -123,7 +136,7 @@ def _stream(
         if not pending:
             return
         if writer is None:
-            writer = pq.ParquetWriter(tmp, SPAN_SCHEMA, **writer_options(settings))
+            writer = pq.ParquetWriter(tmp, SPAN_SCHEMA, **encryption.writer_options(writer_options(settings), cipher))
         writer.write_table(pa.Table.from_batches(pending, SPAN_SCHEMA), row_group_size=settings.row_group_rows)
         pending, pending_rows = [], 0
 

@@ -22,6 +22,7 @@ from lynex_box.lifecycle.service import Lifecycle
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
 from lynex_box.query.engine import QueryEngine
+from lynex_box.segments.datakeys import DataKeys
 from lynex_box.segments.store import SpanStore
 
 
@@ -53,6 +54,7 @@ def reader(settings: Settings) -> Iterator[Reader]:
     try:
         catalog = Catalog(db)
         store = SpanStore(settings.data_dir, catalog, settings.head, settings.segments)
+        store.ciphers = DataKeys.open(settings.encryption, db, settings.data_dir).cipher  # encrypted projects
         query = QueryEngine(store, settings.query)
         lifecycle = Lifecycle(settings, db, catalog, store, query, work_dir=work)
         try:

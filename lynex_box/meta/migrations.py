@@ -290,6 +290,17 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (org_id, user_id)
     );
     """,
+    # per-project encryption at rest (lynex_box/segments/datakeys.py, docs/security.md): each encrypted project's
+    # data key, wrapped (AES-256-GCM) by the key-encryption key kept outside the data directory, and the KEK's
+    # fingerprint
+    """
+    CREATE TABLE IF NOT EXISTS project_data_keys (
+        project_id TEXT PRIMARY KEY REFERENCES projects (id),
+        wrapped BLOB NOT NULL,
+        kek_fingerprint TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    """,
     # alerts (lynex_box/alerts, docs/alerts.md): rules per project with their current state, channels whose URLs and
     # signing secrets are sealed with a key kept outside meta.db, firings (firing -> resolved) and every delivery
     # attempt's outcome

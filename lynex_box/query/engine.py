@@ -26,6 +26,7 @@ import pyarrow as pa
 from lynex_box.config import QuerySettings
 from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.segments import encryption
 from lynex_box.segments.store import SpanStore
 
 UTC = dt.UTC
@@ -107,6 +108,7 @@ class QueryEngine:
         restriction: Restriction | None = None,
         within: Collection[Path] = (),
         head: bool = True,
+        encrypted: bool = False,
     ) -> tuple[str, dict[str, Any]]:
         """The `spans` CTE body for a scope, with its parameters.
 
@@ -114,6 +116,7 @@ class QueryEngine:
         range (the catalog knows each file's project and min/max start time): they are read without
         the project and time predicates, which saves reading and testing those columns row by row.
         `head=False` leaves out the head (when it holds nothing of this project and there are files).
+        `encrypted=True` adds the project's encrypted segments, registered as `__encrypted` (see `run`).
         """
         scoped = ["project_id = $project_id"]
         params: dict[str, Any] = {"project_id": scope.project_id}
@@ -131,7 +134,9 @@ class QueryEngine:
             rest.append(f"({restriction.condition})")
             params.update(restriction.params)
         cond = " AND ".join(scoped + rest)
-        parts = [f"SELECT * FROM __head WHERE {cond}"] if head or not files else []
+        parts = [f"SELECT * FROM __head WHERE {cond}"] if head or not (files or encrypted) else []
+        if encrypted:
+            parts.insert(0, f"SELECT * FROM __encrypted WHERE {cond}")
         inside = [p for p in files if p in within]
         outside = [p for p in files if p not in within]
         if inside:
@@ -154,21 +159,30 @@ class QueryEngine:
     def run(self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False) -> pa.Table:
         """Run `sql` (which reads `spans`) for one scope; blocking. Returns an Arrow table."""
         scope, restriction = self._restrict(scope)
+        ciphers = self.store.ciphers
+        cipher = ciphers(scope.project_id) if ciphers is not None else None  # raises KeyUnavailable when locked
         snap = self.store.snapshot(scope.project_id, scope.start_us, scope.end_us, scope.trace_id)
         head = pa.concat_tables(snap.head) if snap.head else self._empty
         with self._remote_files(snap.remote) as fetched:
-            files = snap.files + fetched
-            body, bound = self.spans_sql(scope, files, dedupe, restriction, snap.within, head=bool(snap.head))
+            files, encrypted = encryption.split(snap.files + fetched, cipher)
+            body, bound = self.spans_sql(
+                scope, files, dedupe, restriction, snap.within, head=bool(snap.head), encrypted=bool(encrypted)
+            )
             overlap = set(bound) & set(params or {})
             if overlap:
                 raise ValueError(f"query parameters {sorted(overlap)} are reserved")
             bound.update(params or {})
             cur = self._cursor()
             cur.register("__head", head)
+            if encrypted:
+                assert cipher is not None
+                cur.register("__encrypted", encryption.dataset(encrypted, cipher))
             try:
                 return cur.sql(f"WITH spans AS ({body}) {sql}", params=bound).to_arrow_table()
             finally:
                 cur.unregister("__head")
+                if encrypted:
+                    cur.unregister("__encrypted")
 
     def _restrict(self, scope: SpanScope) -> tuple[SpanScope, Restriction | None]:
         if self.visibility is None:

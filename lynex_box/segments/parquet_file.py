@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 
 from lynex_box.crashpoints import crash_point
 from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.segments import encryption
+from lynex_box.segments.encryption import ProjectCipher
 from lynex_box.wal.log import fsync_dir
 
 # Columns with few distinct values per file: dictionary encoding shrinks them and speeds filters.
@@ -41,18 +43,23 @@ def segment_writer_options(row_group_rows: int, zstd_level: int) -> dict[str, An
     }
 
 
-def write_segment_file(table: pa.Table, final: Path, row_group_rows: int, zstd_level: int) -> int:
+def write_segment_file(
+    table: pa.Table, final: Path, row_group_rows: int, zstd_level: int, cipher: ProjectCipher | None = None
+) -> int:
     """Write `table` (already sorted) to `final` via a temporary file; return the file size."""
-    return write_segment_runs([table], final, row_group_rows, zstd_level)
+    return write_segment_runs([table], final, row_group_rows, zstd_level, cipher)
 
 
-def write_segment_runs(runs: list[pa.Table], final: Path, row_group_rows: int, zstd_level: int) -> int:
+def write_segment_runs(
+    runs: list[pa.Table], final: Path, row_group_rows: int, zstd_level: int, cipher: ProjectCipher | None = None
+) -> int:
     """Write runs (each sorted by `start_time`) as one segment via a temporary file; return the file size.
 
     Row group k holds the rows whose `start_time` lies in [b_k, b_k+1), where b_k is the start time of
     the (k * row_group_rows)-th row in time order: row groups are disjoint and ordered in time, and
     each is made of zero-copy slices of the runs (rows in time order within each run). So a flush
     needs no sorted copy of the head, not even of one row group; see docs/format/segments.md.
+    With `cipher` the file is encrypted with that project's key (lynex_box.segments.encryption).
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.name}.tmp")
@@ -62,7 +69,8 @@ def write_segment_runs(runs: list[pa.Table], final: Path, row_group_rows: int, z
     bounds = every[row_group_rows::row_group_rows]
     edges = [np.concatenate([[0], np.searchsorted(s, bounds, "left"), [len(s)]]) for s in starts]
     schema = runs[0].schema if runs else SPAN_SCHEMA
-    with pq.ParquetWriter(tmp, schema, **segment_writer_options(row_group_rows, zstd_level)) as writer:
+    options = encryption.writer_options(segment_writer_options(row_group_rows, zstd_level), cipher)
+    with pq.ParquetWriter(tmp, schema, **options) as writer:
         for k in range(len(bounds) + 1):
             parts = [run.slice(int(e[k]), int(e[k + 1] - e[k])) for run, e in zip(runs, edges, strict=True)]
             group = pa.concat_tables([p for p in parts if p.num_rows]) if any(p.num_rows for p in parts) else None

@@ -25,6 +25,7 @@ from lynex_box.crashpoints import crash_point
 from lynex_box.meta.catalog import Catalog, SegmentEntry
 from lynex_box.schema.span import SPAN_SCHEMA, SPAN_SCHEMA_VERSION
 from lynex_box.segments.bloom import bloom_may_contain, build_bloom
+from lynex_box.segments.encryption import ProjectCipher
 from lynex_box.segments.head import HeadBuffer
 from lynex_box.segments.parquet_file import write_segment_runs
 
@@ -44,6 +45,9 @@ class Snapshot:
 
 class SpanStore:
     """Head and segments of every project on this node."""
+
+    # How each project's segments are encrypted (set by the engine: DataKeys.cipher); None: all plaintext.
+    ciphers: Callable[[str], ProjectCipher | None] | None = None
 
     def __init__(
         self,
@@ -150,8 +154,9 @@ class SpanStore:
         table = pa.concat_tables(tables)  # the head's tables are each sorted by start_time (HeadBuffer.add)
         segment_id = str(ULID())
         rel = f"segments/{project_id}/{segment_id}.parquet"
+        cipher = self.ciphers(project_id) if self.ciphers is not None else None  # raises if the key is locked
         size = write_segment_runs(
-            tables, self.data_dir / rel, self.segment_settings.row_group_rows, self.segment_settings.zstd_level
+            tables, self.data_dir / rel, self.segment_settings.row_group_rows, self.segment_settings.zstd_level, cipher
         )
         start = table.column("start_time").cast(pa.int64())
         bloom = build_bloom(

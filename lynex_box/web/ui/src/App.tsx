@@ -14,6 +14,7 @@ import { TraceView } from './views/Trace'
 import { Sessions, SessionDetail } from './views/Sessions'
 import { Users } from './views/Users'
 import { Prompts } from './views/Prompts'
+import { Alerts } from './views/Alerts'
 import { Settings } from './views/Settings'
 import { GetStarted } from './views/GetStarted'
 import { Invite, ResetPassword } from './views/Invite'
@@ -26,6 +27,7 @@ const NAV: [string, string, string][] = [
   ['/sessions', 'Sessions', 's'],
   ['/users', 'Users', 'u'],
   ['/prompts', 'Prompts', 'p'],
+  ['/alerts', 'Alerts', 'a'],
   ['/settings', 'Settings', ','],
   ['/start', 'Get started', 'n'],
 ]
@@ -58,6 +60,7 @@ function View({ path }: { path: string }): ReactNode {
   if ((m = match('/sessions/:id', path))) return <SessionDetail sessionId={m.id} />
   if (path === '/users') return <Users />
   if (path === '/prompts') return <Prompts />
+  if (path === '/alerts') return <Alerts />
   if (path === '/settings' || path.startsWith('/settings/')) return <Settings tab={path.split('/')[2] || 'keys'} />
   if (path === '/start') return <GetStarted />
   return (

@@ -1,9 +1,10 @@
 """The OpenAPI 3.1 document served at `/openapi.json` (and described for humans in docs/api.md).
 
 The document's paths are derived from the app's routes, so it lists every route the server answers and
-nothing else; the descriptions come from the tables here and in openapi_accounts.py. A route without a
-table entry still appears (described by its handler's docstring, marked `x-undocumented`), and
-tests/api/test_openapi.py fails until it gets one. The web UI's files (`/`, `/ui/...`) are left out.
+nothing else; the descriptions come from the tables here, in openapi_accounts.py and openapi_alerts.py.
+A route without a table entry still appears (described by its handler's docstring, marked
+`x-undocumented`), and tests/api/test_openapi.py fails until it gets one. The web UI's files (`/`,
+`/ui/...`) are left out.
 """
 
 from __future__ import annotations

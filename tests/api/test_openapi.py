@@ -26,7 +26,7 @@ def test_every_route_of_the_app_has_a_written_description() -> None:
     undescribed = sorted(operations - described)
     assert not undescribed, (
         f"routes without an OpenAPI description: {undescribed}; "
-        "hint: add them to lynex_box/api/openapi.py or openapi_accounts.py"
+        "hint: add them to lynex_box/api/openapi.py (or openapi_accounts.py, openapi_alerts.py)"
     )
     stale = sorted(described - operations)
     assert not stale, f"OpenAPI descriptions of routes the app does not have: {stale}"

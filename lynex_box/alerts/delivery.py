@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 import apsw
 import httpx
 
-from lynex_box.alerts import payloads, store
+from lynex_box.alerts import history, payloads, store
 from lynex_box.alerts.payloads import Notification
 from lynex_box.alerts.rules import Channel, is_private_address, redact_url
 from lynex_box.alerts.sealing import SealError, SecretBox
@@ -90,13 +90,13 @@ class Deliverer:
 
     async def _record_failure(self, rule: StoredRule, note: Notification, channel: Channel, error: str) -> None:
         firing_id = note.firing["id"] if note.firing else None
-        delivery_id = await self._write(lambda c: store.add_delivery(c, rule, firing_id, channel, note.event))
-        await self._write(lambda c: store.record_attempt(c, delivery_id, "failed", 0, None, error))
+        delivery_id = await self._write(lambda c: history.add_delivery(c, rule, firing_id, channel, note.event))
+        await self._write(lambda c: history.record_attempt(c, delivery_id, "failed", 0, None, error))
 
     async def deliver(self, rule: StoredRule, note: Notification, channel: Channel, attempts: int) -> dict[str, Any]:
         """Deliver to one channel with up to `attempts` tries; the delivery record as it ends."""
         firing_id = note.firing["id"] if note.firing else None
-        delivery_id = await self._write(lambda c: store.add_delivery(c, rule, firing_id, channel, note.event))
+        delivery_id = await self._write(lambda c: history.add_delivery(c, rule, firing_id, channel, note.event))
         delay = self.settings.delivery_backoff_s
         outcome = Outcome(False, error="not attempted")
         for attempt in range(1, attempts + 1):
@@ -105,7 +105,7 @@ class Deliverer:
             final = outcome.ok or outcome.permanent or attempt == attempts
             status = "delivered" if outcome.ok else "failed" if final else "pending"
             await self._write(
-                lambda c, s=status, n=attempt, o=outcome: store.record_attempt(  # type: ignore[misc]
+                lambda c, s=status, n=attempt, o=outcome: history.record_attempt(  # type: ignore[misc]
                     c, delivery_id, s, n, o.response_status, o.error
                 )
             )

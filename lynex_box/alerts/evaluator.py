@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from lynex_box.alerts import metrics, store
+from lynex_box.alerts import history, metrics, store
 from lynex_box.alerts.delivery import Deliverer
 from lynex_box.alerts.payloads import Notification
 from lynex_box.alerts.store import StoredRule
@@ -59,7 +59,7 @@ class Evaluator:
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
             self._pruned_at = time.monotonic()
             cutoff = started - self.settings.history_days * 86_400 * 1_000_000
-            await asyncio.to_thread(self.db.write, lambda c: store.prune(c, cutoff))
+            await asyncio.to_thread(self.db.write, lambda c: history.prune(c, cutoff))
 
     async def _evaluate(self, rule: StoredRule, started: int) -> None:
         value: float | None = None

@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from lynex_box.alerts import store
+from lynex_box.alerts import history
 from lynex_box.alerts.delivery import Deliverer, MailSender
 from lynex_box.alerts.evaluator import Evaluator
 from lynex_box.alerts.rules import RuleLimits
@@ -43,7 +43,7 @@ class AlertService:
         a = settings.alerts
         key_file = Path(a.secrets_key_file) if a.secrets_key_file else settings.data_dir / DEFAULT_KEY_FILE
         box = await asyncio.to_thread(SecretBox.from_file, key_file)
-        await asyncio.to_thread(db.write, store.fail_interrupted)
+        await asyncio.to_thread(db.write, history.fail_interrupted)
         limits = RuleLimits(
             min_interval_s=a.min_interval_s,
             default_interval_s=a.default_interval_s,

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.alerts import store
+from lynex_box.alerts import history, store
 from lynex_box.alerts.payloads import Notification
 from lynex_box.alerts.rules import RuleError, parse_rule
 from lynex_box.alerts.sealing import SealError
@@ -135,8 +135,8 @@ async def test_rule(request: Request) -> Response:
 def _page_args(request: Request) -> tuple[int, tuple[int, str] | None, str | None]:
     params = request.query_params
     raw = params.get("limit") or "50"
-    if not raw.isdigit() or not 1 <= int(raw) <= store.MAX_PAGE:
-        raise ApiError(400, "bad_limit", f"limit must be a whole number in 1..{store.MAX_PAGE}")
+    if not raw.isdigit() or not 1 <= int(raw) <= history.MAX_PAGE:
+        raise ApiError(400, "bad_limit", f"limit must be a whole number in 1..{history.MAX_PAGE}")
     cursor = params.get("cursor")
     before = None
     if cursor:
@@ -164,7 +164,7 @@ async def list_firings(request: Request) -> Response:
     alerts, access = await _access(request, "alerts.read")
     limit, before, rule_id = _page_args(request)
     items = await asyncio.to_thread(
-        lambda: store.list_firings(alerts.db.reader(), access.project_id, rule_id, before, limit + 1)
+        lambda: history.list_firings(alerts.db.reader(), access.project_id, rule_id, before, limit + 1)
     )
     return json_response(_page(items, limit, "started_at"))
 
@@ -176,7 +176,7 @@ async def list_deliveries(request: Request) -> Response:
     if status is not None and status not in DELIVERY_STATES:
         raise ApiError(400, "bad_filter", f"status must be one of {list(DELIVERY_STATES)}")
     items = await asyncio.to_thread(
-        lambda: store.list_deliveries(alerts.db.reader(), access.project_id, rule_id, status, before, limit + 1)
+        lambda: history.list_deliveries(alerts.db.reader(), access.project_id, rule_id, status, before, limit + 1)
     )
     return json_response(_page(items, limit, "created_at"))
 

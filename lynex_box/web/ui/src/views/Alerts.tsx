@@ -226,6 +226,8 @@ function RulesTable({ rules, pid, canAdmin, onEdit, onChanged }: { rules: Rule[]
               <td>
                 {!r.enabled ? (
                   <span className="badge">disabled</span>
+                ) : r.last_evaluated_at === null ? (
+                  <span className="badge" title="not evaluated yet">pending</span>
                 ) : (
                   <span className={`badge ${r.state === 'firing' ? 'status-error' : 'status-ok'}`} data-testid="alert-state">
                     {r.state}

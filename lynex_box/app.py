@@ -24,6 +24,7 @@ from lynex_box.api import (
     admin_routes,
     alert_routes,
     auth_routes,
+    encryption,
     ingest_routes,
     langfuse_routes,
     lifecycle_routes,
@@ -48,6 +49,7 @@ from lynex_box.engine import Engine
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import PriceBook
+from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
@@ -186,6 +188,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
         exception_handlers={
             ApiError: api_error_handler,
+            KeyUnavailable: encryption.key_unavailable,  # an encrypted project without its key: 503
             **lifecycle_routes.EXCEPTION_HANDLERS,  # bucket unreachable: 503; offloaded range over the cache: 422
             404: not_found,
             405: method_not_allowed,

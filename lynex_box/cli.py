@@ -16,6 +16,7 @@ from rich.table import Table
 from lynex_box import __version__
 from lynex_box.auth import admin
 from lynex_box.auth.bootstrap import bootstrap_if_empty
+from lynex_box.auth.keywrap import KekError, check_source
 from lynex_box.config import ConfigError, Settings, load_settings
 from lynex_box.meta.db import MetaDB
 
@@ -65,6 +66,10 @@ def run(config: str | None, data_dir: str | None, host: str | None, port: int | 
     from lynex_box.server import serve
 
     settings = _settings(config, data_dir, host=host, port=port, dev=dev)
+    try:
+        check_source(settings.encryption, settings.data_dir)  # refused before anything starts
+    except KekError as exc:
+        raise click.ClickException(str(exc)) from None
     setup_logging()
     db = _meta(settings)
     created = bootstrap_if_empty(db)
@@ -268,3 +273,12 @@ def _register_users() -> None:
 
 
 _register_users()
+
+
+def _register_encryption() -> None:
+    from lynex_box.cli_encryption import encryption_group
+
+    main.add_command(encryption_group)
+
+
+_register_encryption()

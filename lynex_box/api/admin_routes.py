@@ -17,11 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import encryption
 from lynex_box.api.auth_routes import write
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session
-from lynex_box.api.services import services
+from lynex_box.api.services import Services, services
 from lynex_box.auth import admin, audit, memberships, projects, rbac, usage
 from lynex_box.auth.errors import AdminError
 from lynex_box.auth.keys import SCOPES
@@ -145,7 +146,12 @@ async def get_settings(request: Request) -> Response:
     svc = services(request)
     project_id = path_id(request, "project_id")
     await project_access(request, svc, project_id, "settings.read")
-    return json_response(await asyncio.to_thread(projects.read, svc.engine.meta, project_id, svc.auth.limiter))
+    return json_response(await read_settings(svc, project_id))
+
+
+async def read_settings(svc: Services, project_id: str) -> dict[str, Any]:
+    found = await asyncio.to_thread(projects.read, svc.engine.meta, project_id, svc.auth.limiter)
+    return {**found, "encryption": encryption.status(svc, project_id)}
 
 
 async def patch_settings(request: Request) -> Response:
@@ -153,10 +159,12 @@ async def patch_settings(request: Request) -> Response:
     project_id = path_id(request, "project_id")
     access = await project_access(request, svc, project_id, "settings.manage")
     doc = await json_object(request)
+    if "encryption" in doc:  # enabled by the data keys (they need the KEK), in a transaction of its own
+        await encryption.apply_setting(svc, project_id, access.actor, doc.pop("encryption"))
     changed = await write(svc, lambda c: projects.update(c, access.actor, project_id, doc))
     if "limits" in changed:
         await asyncio.to_thread(svc.auth.refresh, svc.engine.meta)
-    return json_response(await asyncio.to_thread(projects.read, svc.engine.meta, project_id, svc.auth.limiter))
+    return json_response(await read_settings(svc, project_id))
 
 
 def page_args(request: Request) -> tuple[int, int | None, str | None]:

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
+from lynex_box.api.encryption import refuse_locked_ingest
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import authenticate, is_loopback, require_project
 from lynex_box.api.services import Services, services
@@ -39,7 +40,10 @@ def ingest_principal(request: Request, svc: Services) -> Principal:
     return authenticate(request, svc.keys)
 
 
-def check_backpressure(svc: Services) -> None:
+def check_backpressure(svc: Services, project_id: str | None = None) -> None:
+    """503 when the WAL or the disk is over its limit, or when `project_id` is encrypted and its key is locked."""
+    if project_id is not None:
+        refuse_locked_ingest(svc, project_id)
     pressure = svc.engine.backpressure()
     if pressure is not None:
         raise ApiError(
@@ -87,7 +91,7 @@ async def post_events(request: Request) -> Response:
     principal = ingest_principal(request, svc)
     require_project(principal, project_id, write=True)
     limits = svc.settings.ingest
-    check_backpressure(svc)
+    check_backpressure(svc, project_id)
     received_us = time.time_ns() // 1000
     raw, encoding = await read_body(request, limits.max_body_bytes)
     charge_ingest(svc, principal, nbytes=len(raw))

@@ -52,7 +52,7 @@ def _writer(request: Request) -> tuple[Services, Principal]:
     svc = services(request)
     principal = ingest_principal(request, svc)
     require_project(principal, principal.project_id, write=True)
-    check_backpressure(svc)
+    check_backpressure(svc, principal.project_id)
     return svc, principal
 
 

@@ -75,7 +75,7 @@ def otlp_handler(
             svc = services(request)
             principal = ingest_principal(request, svc)
             require_project(principal, principal.project_id, write=True)
-            check_backpressure(svc)
+            check_backpressure(svc, principal.project_id)
             limit = svc.settings.ingest.max_body_bytes
             raw, encoding = await read_body(request, limit)
             # OTLP exporters retry 503 (with Retry-After) in every version, 429 only in newer ones.

@@ -110,9 +110,12 @@ class DataKeys:
     def enable(self, project_id: str, actor: audit.Actor) -> bool:
         """Encrypt the project's new segments from now on; False when it already was. Audited.
 
-        Raises KeyUnavailable when no usable KEK is configured (nothing is written then)."""
+        Raises KekError when no usable KEK is configured (nothing is written then)."""
         if self.kek is None:
-            raise KeyUnavailable(project_id, f"cannot be given a data key: {self._missing}")
+            raise KekError(
+                f"encryption of project {project_id} cannot be turned on: {self._missing}; hint: configure a "
+                "key-encryption key ([encryption] kek_file or kek_env; `lynex-box encryption new-kek` makes one)"
+            )
         kek = self.kek
         key = new_key()
         wrapped = kek.wrap(key, project_id)

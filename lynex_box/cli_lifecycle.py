@@ -98,8 +98,8 @@ def set_retention(project_id: str, days: str, config: str | None, data_dir: str 
 @click.command("delete")
 @click.option("--project", "project_id", required=True)
 @click.option("--trace", "trace_id", help="delete every span of this trace")
-@click.option("--session", "session_id", help="delete every span of this session")
-@click.option("--user", "user_id", help="delete every span of this end user (GDPR erasure)")
+@click.option("--session", "session_id", help="delete this session and every trace in it")
+@click.option("--user", "user_id", help="delete this end user's spans, traces and sessions (GDPR erasure)")
 @config_option
 @data_dir_option
 @json_option
@@ -109,23 +109,23 @@ def delete_data(
 ) -> None:  # fmt: skip
     """Delete a trace, a session or an end user's data: hidden from queries now, purged from files soon."""
     from lynex_box.auth.admin import CLI_ACTOR
-    from lynex_box.lifecycle.deletion import DeletionError, delete
+    from lynex_box.lifecycle.deletion import DeletionError
+    from lynex_box.lifecycle.standalone import reader
 
     chosen = [(k, v) for k, v in (("trace", trace_id), ("session", session_id), ("user", user_id)) if v]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --trace, --session or --user")
     kind, value = chosen[0]
     settings = _existing(_settings(config, data_dir))
-    db = MetaDB(settings.data_dir / "meta.db")
-    try:
-        tomb = delete(db, project_id, kind, value, settings.lifecycle.deletion_max_delay_s, CLI_ACTOR)
-    except DeletionError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        db.close()
+    with reader(settings) as r:  # the published segments, to look up the traces and sessions a deletion covers
+        try:
+            tomb, complete = r.lifecycle.delete(project_id, kind, value, CLI_ACTOR)
+        except DeletionError as exc:
+            raise click.ClickException(str(exc)) from None
     due = dt.datetime.fromtimestamp(tomb.due_at / 1e6, dt.UTC).isoformat()
-    _emit(as_json, {"project_id": project_id, "kind": kind, "id": value, "tombstone": tomb.id, "purge_by": due},
-          f"{kind} {value} deleted from queries now; purged from every file by {due}")  # fmt: skip
+    payload = {"project_id": project_id, "kind": kind, "id": value, "tombstone": tomb.id, "purge_by": due,
+               "scope_complete": complete}  # fmt: skip
+    _emit(as_json, payload, f"{kind} {value} deleted from queries now; purged from every file by {due}")
 
 
 @click.command()

@@ -1,9 +1,10 @@
 """The data lifecycle API: deletion of a trace, a session or an end user's data, and the export download.
 
 Deletions need the project's admin rights (an admin-scope API key, or a user with the admin role): they answer
-202 once the tombstone is committed (queries stop showing the rows at once) with the time by which every file is
-purged; the audit log records them. The export streams from a worker thread through a small bounded queue, so
-neither the loop nor memory waits on the size of the export; a client that goes away stops it.
+202 once the tombstone is committed and the traces and sessions a user or session deletion covers are looked up
+(queries stop showing all of it at once), with the time by which every file is purged; the audit log records
+them. The export streams from a worker thread through a small bounded queue, so neither the loop nor memory
+waits on the size of the export; a client that goes away stops it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
 from lynex_box.auth import audit
 from lynex_box.lifecycle.cache import CacheTooSmall, CorruptDownload
-from lynex_box.lifecycle.deletion import DeletionError, delete
+from lynex_box.lifecycle.deletion import DeletionError
 from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStoreError
@@ -49,12 +50,12 @@ async def _delete(request: Request, kind: str, param: str) -> Response:
     project_id = request.path_params["project_id"]
     value = request.path_params[param]
     access = await project_access(request, svc, project_id, DELETE_ACTION)
-    bound = svc.settings.lifecycle.deletion_max_delay_s
     try:
-        tomb = await asyncio.to_thread(delete, svc.engine.meta, project_id, kind, value, bound, access.actor)
+        tomb, complete = await asyncio.to_thread(svc.engine.lifecycle.delete, project_id, kind, value, access.actor)
     except DeletionError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
-    body = {"deleted": {"kind": kind, "id": value}, "tombstone_id": tomb.id, "purge_by": _iso(tomb.due_at)}
+    body = {"deleted": {"kind": kind, "id": value}, "tombstone_id": tomb.id, "purge_by": _iso(tomb.due_at),
+            "scope_complete": complete}  # fmt: skip
     return json_response(body, 202)
 
 

@@ -6,7 +6,9 @@ and drops the tombstone once no published file holds them. A tombstone covers wh
 the engine stamps it with the durable WAL position, and the purge waits until the catalog has consumed that far
 (flushing the head first), so rows still in the head are purged too.
 Purging a tombstone whose deadline (`due_at`, `lifecycle.deletion_max_delay_s` after the request) has passed is
-logged as an error. Matching is by column: `trace_id`, `session_id` or `user_id` of each span.
+logged as an error. A trace is matched by `trace_id`; a session and an end user also cover the traces and
+sessions that belong to them (deletion_scope.py), which the purge looks up again before rewriting, once every
+span acknowledged before the request is in a segment.
 """
 
 from __future__ import annotations
@@ -21,9 +23,18 @@ import apsw
 import pyarrow.parquet as pq
 
 from lynex_box.auth import audit
+from lynex_box.lifecycle import deletion_scope
 from lynex_box.lifecycle.context import LifecycleContext, rewrite_segment
 from lynex_box.lifecycle.rewrite import count_rows
-from lynex_box.lifecycle.visibility import KIND_COLUMNS, Tombstone, deleted_condition, read_tombstones
+from lynex_box.lifecycle.visibility import (
+    KIND_COLUMNS,
+    Deleted,
+    Tombstone,
+    deleted_condition,
+    deleted_values,
+    read_scope,
+    read_tombstones,
+)
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
@@ -103,10 +114,12 @@ def purge_pass(
     ctx: LifecycleContext,
     durable_lsn: Callable[[], int] | None = None,
     flush: Callable[[], object] | None = None,
+    expand: Callable[[Tombstone], bool] | None = None,
 ) -> int:
     """Rewrite files holding rows of stamped, consumed tombstones; drop those tombstones. Returns rows' files
     rewritten. `durable_lsn`/`flush` come from the engine; without them (no WAL in this process) every
-    tombstone counts as covered."""
+    tombstone counts as covered. `expand` looks up a tombstone's scope again (False: it could not, e.g. the
+    bucket is down; that project's tombstones wait for the next pass)."""
     tombs = read_tombstones(ctx.db)
     if not tombs:
         return 0
@@ -121,8 +134,13 @@ def purge_pass(
     rewritten = 0
     for project_id in sorted({t.project_id for t in ready}):
         mine = [t for t in ready if t.project_id == project_id]
-        candidates = [e for e in entries if e.project_id == project_id and _may_hold(ctx, e, mine)]
-        condition, params = deleted_condition(mine)
+        if expand is not None and not all(expand(t) for t in mine if t.kind != "trace"):
+            log.warning("deletion purge postponed: its scope could not be looked up project=%s", project_id)
+            continue
+        scope = read_scope(ctx.db, project_id)
+        wanted = deleted_values(mine, scope)
+        candidates = [e for e in entries if e.project_id == project_id and _may_hold(ctx, e, wanted)]
+        condition, params = deleted_condition(mine, scope)
         assert condition is not None
         for entry in candidates:
             if ctx.stopping.is_set():
@@ -147,23 +165,27 @@ def _drop(db: MetaDB, tombs: list[Tombstone]) -> None:
     def tx(conn: apsw.Connection) -> None:
         for t in tombs:  # a tombstone re-stamped since (deleted again) stays for the next pass
             conn.execute("DELETE FROM tombstones WHERE id = ? AND wal_lsn IS ?", (t.id, t.wal_lsn))
+            if conn.changes():
+                deletion_scope.drop(conn, t.id)
 
     db.write(tx)
 
 
-def _may_hold(ctx: LifecycleContext, entry: SegmentEntry, tombs: list[Tombstone]) -> bool:
+def _may_hold(ctx: LifecycleContext, entry: SegmentEntry, deleted: Deleted) -> bool:
     """Cheap pre-check before reading a file: the trace bloom filter, and for bucket files the footer's
     statistics (two range reads instead of a download)."""
-    others = [t for t in tombs if t.kind != "trace"]
-    traces = [t.value for t in tombs if t.kind == "trace"]
-    bloom_hit = entry.trace_bloom is None or any(bloom_may_contain(entry.trace_bloom, v) for v in traces)
-    if not others and not bloom_hit:
+    traces = deleted.traces | deleted.unowned_traces
+    others = {"session_id": deleted.sessions | deleted.unowned_sessions, "user_id": deleted.users}
+    bloom_hit = bool(traces) and (
+        entry.trace_bloom is None or any(bloom_may_contain(entry.trace_bloom, v) for v in traces)
+    )
+    if not any(others.values()) and not bloom_hit:
         return False
     if entry.location != "remote" or ctx.bucket is None:
         return True
-    wanted: dict[str, set[str]] = {}
-    for t in tombs if bloom_hit else others:
-        wanted.setdefault(KIND_COLUMNS[t.kind], set()).add(t.value)
+    wanted = {column: values for column, values in others.items() if values}
+    if bloom_hit:
+        wanted["trace_id"] = traces
     try:
         return footer_may_match(ctx.bucket, entry.remote_key or entry.path, entry.bytes, wanted)
     except Exception as exc:  # a footer we cannot read is no reason to skip the file: read it whole

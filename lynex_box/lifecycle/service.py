@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import logging
 import shutil
 import threading
@@ -20,19 +21,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from lynex_box.auth import audit
 from lynex_box.config import Settings
 from lynex_box.lifecycle import backup as backups
+from lynex_box.lifecycle import deletion_scope
 from lynex_box.lifecycle import reprice as reprices
 from lynex_box.lifecycle.bucket import node_id, open_bucket
 from lynex_box.lifecycle.cache import SegmentCache
 from lynex_box.lifecycle.compaction import compaction_pass
 from lynex_box.lifecycle.context import LifecycleContext, open_duck
-from lynex_box.lifecycle.deletion import purge_pass
+from lynex_box.lifecycle.deletion import delete, purge_pass
 from lynex_box.lifecycle.diskguard import DiskGuard, disk_free
 from lynex_box.lifecycle.janitor import janitor_pass, sweep_bucket
 from lynex_box.lifecycle.offload import offload_pass, rehydrate_pass
 from lynex_box.lifecycle.retention import retention_pass
-from lynex_box.lifecycle.visibility import Visibility
+from lynex_box.lifecycle.visibility import Tombstone, Visibility
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import LocalStore, ObjectStore
@@ -93,6 +96,10 @@ class Lifecycle:
         if query is not None:
             query.visibility = self.visibility
             query.remote = self.cache
+        # Sees every stored span, deleted or expired ones too: the scope of a deletion is found from the very
+        # spans its tombstone hides (deletion_scope.py). Never used to answer a client.
+        self.scanner = QueryEngine(store, dataclasses.replace(settings.query, threads=lc.threads))
+        self.scanner.remote = self.cache
 
     # ------------------------------------------------------------------------ passes (blocking)
     def _locked(self, fn: Callable[[], T]) -> T:
@@ -113,9 +120,32 @@ class Lifecycle:
         return done
 
     def purge_deletions(self) -> int:
-        done = self._locked(lambda: purge_pass(self.ctx, self._durable_lsn, self._flush))
+        done = self._locked(lambda: purge_pass(self.ctx, self._durable_lsn, self._flush, self.expand))
         self.clean()
         return done
+
+    def delete(self, project_id: str, kind: str, value: str, actor: audit.Actor | None) -> tuple[Tombstone, bool]:
+        """Record a deletion (queries hide the spans at once), then look up the traces and sessions it covers, so
+        that queries hide those too. Returns the tombstone and whether the lookup completed; when it did not (the
+        bucket is down), the purge completes it and the spans of the request's own column are hidden meanwhile."""
+        tomb = delete(self.ctx.db, project_id, kind, value, self.settings.lifecycle.deletion_max_delay_s, actor)
+        return tomb, tomb.kind == "trace" or self.expand(tomb)
+
+    def expand(self, tomb: Tombstone) -> bool:
+        """Find and record what `tomb` covers beyond its own value; False when some spans could not be read."""
+        try:
+            found = deletion_scope.find(
+                self.scanner, self.ctx.store.segment_entries(), tomb, self.settings.lifecycle.cache_max_bytes // 2
+            )
+        except Exception as exc:  # the bucket down, the cache too small, a locked key...: the purge tries again
+            log.warning("deletion scope incomplete; the purge retries tombstone=%d error=%s", tomb.id, exc)
+            return False
+        added = deletion_scope.record(self.ctx.db, tomb, found)
+        log.info(
+            "deletion scope tombstone=%d traces=%d sessions=%d new=%d",
+            tomb.id, len(found.traces), len(found.sessions), added,
+        )  # fmt: skip
+        return True
 
     def offload(self) -> int:
         """Rehydrate pinned ranges, offload what is past the hot window, clear replaced files."""
@@ -213,3 +243,4 @@ class Lifecycle:
         self.executor.shutdown(wait=True)
         with self._work:
             self.ctx.duck.close()
+            self.scanner.close()

@@ -4,13 +4,18 @@ The same predicate hides rows from queries at once (a `Restriction` applied insi
 relation) and removes them from files later (compaction and the rewrites keep only rows it leaves visible), so a
 file rewrite never changes a query result. Reads meta.db on each call, so a retention change or a deletion made
 by the CLI in another process takes effect on the next query. It must never write.
+
+What a deletion hides (docs/api.md): a trace tombstone every span of the trace; a session tombstone every span of
+the session and of the traces in it; a user tombstone every span naming the user, and the spans naming no user
+in the traces and sessions found to be the user's (`tombstone_scope`, deletion_scope.py). Spans that name
+another user are never hidden by a user's deletion.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lynex_box.meta.db import MetaDB
@@ -18,6 +23,9 @@ from lynex_box.query.engine import Restriction
 
 US_PER_DAY: Final = 86_400_000_000
 KIND_COLUMNS: Final = {"trace": "trace_id", "session": "session_id", "user": "user_id"}
+# Up to this many values a list is tested with list_contains (cheapest for a few); longer lists as a hash
+# semi-join (list_contains scans the list for every row: 1,000 trace ids cost seconds per million rows).
+INLINE_VALUES: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +56,80 @@ def read_tombstones(db: MetaDB, project_id: str | None = None) -> list[Tombstone
     return [Tombstone(*row) for row in rows]
 
 
-def deleted_condition(tombstones: Iterable[Tombstone]) -> tuple[str | None, dict[str, Any]]:
-    """SQL that is true for rows any of `tombstones` deletes (None when there are none), with its parameters."""
-    parts: list[str] = []
+@dataclass(slots=True)
+class Scope:
+    """The traces and sessions a set of tombstones covers beyond their own values (`tombstone_scope`)."""
+
+    traces: dict[int, set[str]] = field(default_factory=dict)  # tombstone id -> trace ids
+    sessions: dict[int, set[str]] = field(default_factory=dict)  # tombstone id -> session ids
+
+
+def read_scope(db: MetaDB, project_id: str | None = None) -> Scope:
+    sql = "SELECT s.tombstone_id, s.kind, s.value FROM tombstone_scope s JOIN tombstones t ON t.id = s.tombstone_id"
+    rows = db.read(sql + " WHERE t.project_id = ?", (project_id,)) if project_id is not None else db.read(sql)
+    scope = Scope()
+    for tomb_id, kind, value in rows:
+        (scope.traces if kind == "trace" else scope.sessions).setdefault(int(tomb_id), set()).add(str(value))
+    return scope
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """The values a set of tombstones deletes, by how they match a span."""
+
+    traces: set[str]  # every span of these traces
+    sessions: set[str]  # every span of these sessions
+    users: set[str]  # every span naming these users
+    unowned_traces: set[str]  # spans naming no user, of these traces
+    unowned_sessions: set[str]  # spans naming no user, of these sessions
+
+
+def deleted_values(tombstones: Iterable[Tombstone], scope: Scope | None = None) -> Deleted:
+    scope = scope or Scope()
+    out = Deleted(set(), set(), set(), set(), set())
+    for t in tombstones:
+        extra_traces, extra_sessions = scope.traces.get(t.id, set()), scope.sessions.get(t.id, set())
+        if t.kind == "trace":
+            out.traces.add(t.value)
+        elif t.kind == "session":
+            out.sessions.add(t.value)
+            out.traces.update(extra_traces)
+        else:
+            out.users.add(t.value)
+            out.unowned_traces.update(extra_traces)
+            out.unowned_sessions.update(extra_sessions)
+    return out
+
+
+def _member(column: str, name: str, values: set[str], params: dict[str, Any]) -> str:
+    params[name] = sorted(values)
+    if len(values) <= INLINE_VALUES:
+        return f"coalesce(list_contains(${name}, {column}), false)"
+    return f"coalesce({column} IN (SELECT unnest(${name}::VARCHAR[])), false)"
+
+
+def deleted_condition(tombstones: Iterable[Tombstone], scope: Scope | None = None) -> tuple[str | None, dict[str, Any]]:
+    """SQL that is true for rows any of `tombstones` deletes (None when there are none), with its parameters.
+
+    Never NULL for a row, so `NOT (...)` keeps exactly the rows it does not delete."""
+    d = deleted_values(tombstones, scope)
     params: dict[str, Any] = {}
-    tombs = list(tombstones)
-    for kind, column in KIND_COLUMNS.items():
-        values = sorted({t.value for t in tombs if t.kind == kind})
-        if values:
-            name = f"lx_del_{kind}"
-            parts.append(f"coalesce(list_contains(${name}, {column}), false)")
-            params[name] = values
+    parts = [
+        _member(column, f"lx_del_{name}", values, params)
+        for name, column, values in (
+            ("trace", "trace_id", d.traces), ("session", "session_id", d.sessions), ("user", "user_id", d.users)
+        )
+        if values
+    ]  # fmt: skip
+    unowned = [
+        _member(column, f"lx_del_{name}", values, params)
+        for name, column, values in (
+            ("utrace", "trace_id", d.unowned_traces), ("usession", "session_id", d.unowned_sessions)
+        )
+        if values
+    ]  # fmt: skip
+    if unowned:
+        parts.append(f"(user_id IS NULL AND ({' OR '.join(unowned)}))")
     return (" OR ".join(parts) if parts else None), params
 
 
@@ -90,7 +161,7 @@ class Visibility:
         return cutoff_us(retention_days(self.db, project_id, self.default_days), self.now_us())
 
     def restrict(self, project_id: str) -> Restriction:
-        condition, params = deleted_condition(read_tombstones(self.db, project_id))
+        condition, params = deleted_condition(read_tombstones(self.db, project_id), read_scope(self.db, project_id))
         return Restriction(
             min_start_us=self.cutoff(project_id),
             condition=f"NOT ({condition})" if condition else None,

@@ -360,6 +360,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alert_deliveries_by_project ON alert_deliveries (project_id, created_at);
     CREATE INDEX alert_deliveries_by_rule ON alert_deliveries (rule_id, created_at);
     """,
+    # data lifecycle: a project's own hot window (seconds before its segments are offloaded; NULL = the
+    # [lifecycle] default), and what a user or session deletion covers beyond its own column: the traces and
+    # sessions found to belong to it (docs/api.md, deletion)
+    """
+    ALTER TABLE projects ADD COLUMN hot_window_s INTEGER;
+    CREATE TABLE tombstone_scope (
+        tombstone_id INTEGER NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('trace', 'session')),
+        value TEXT NOT NULL,
+        PRIMARY KEY (tombstone_id, kind, value)
+    );
+    """,
 ]
 
 

@@ -45,6 +45,19 @@ def spans(n: int) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def traces(n: int) -> list[dict[str, Any]]:
+    """n traces of 3 spans, as SDKs send them: the root names the user and the session, the children neither."""
+    start = time.time_ns() // 1_000_000 - 3_600_000
+    out = []
+    for k in range(n):
+        for j in range(3):
+            owner = {"user_id": f"u{k % 2}", "session_id": f"sess{k % 3}"} if j == 0 else {}
+            out.append({"event_id": f"e{k}-{j}", "trace_id": f"t{k}", "span_id": f"s{k}-{j}", "type": "llm",
+                        "model": "gpt-4o", "start_time": start + k * 1000 + j, **owner,
+                        "input": f"prompt {j} of t{k}", "usage": {"input_tokens": 5, "output_tokens": 1}})  # fmt: skip
+    return out
+
+
 def spans_api(server: RunningServer) -> list[dict[str, Any]]:
     r = httpx.get(f"{server.url}/v1/projects/{server.project}/spans", params={"limit": 1000}, headers=server.headers())
     assert r.status_code == 200, r.text
@@ -64,7 +77,7 @@ def wait_for(check: Any, timeout: float = 15.0) -> None:
 def test_delete_through_the_api_hides_at_once_and_purges_every_file(fast_server: RunningServer) -> None:
     server = fast_server
     url = f"{server.url}/v1/projects/{server.project}"
-    r = httpx.post(f"{url}/events", json={"events": spans(30)}, headers=server.headers())
+    r = httpx.post(f"{url}/events", json={"events": traces(10)}, headers=server.headers())
     assert r.status_code == 202
     wait_for(lambda: len(spans_api(server)) == 30)
 
@@ -72,22 +85,22 @@ def test_delete_through_the_api_hides_at_once_and_purges_every_file(fast_server:
     wait_for(lambda: httpx.get(f"{url}/traces", headers=server.headers(reader)).status_code == 200)  # key loaded
     assert httpx.delete(f"{url}/users/u1", headers=server.headers(reader)).status_code == 403
     r = httpx.delete(f"{url}/users/u1", headers=server.headers())
-    assert r.status_code == 202 and r.json()["deleted"] == {"kind": "user", "id": "u1"}
-    assert {s["user_id"] for s in spans_api(server)} == {"u0"}  # at once
+    assert r.status_code == 202 and r.json()["deleted"] == {"kind": "user", "id": "u1"} and r.json()["scope_complete"]
+    assert {s["trace_id"] for s in spans_api(server)} == {"t0", "t2", "t4", "t6", "t8"}  # at once, children too
     assert httpx.delete(f"{url}/traces/t0", headers=server.headers()).status_code == 202
     assert "t0" not in {s["trace_id"] for s in spans_api(server)}
     out = server.cli("delete", "--project", server.project, "--session", "sess2")  # the CLI beside the server
-    assert out["kind"] == "session"
+    assert out["kind"] == "session" and out["scope_complete"]
     remaining = spans_api(server)
-    assert len(remaining) == 30 - 15 - 1 - 5 and "sess2" not in {s["session_id"] for s in remaining}
+    assert sorted(s["event_id"] for s in remaining) == [f"e{k}-{j}" for k in (4, 6) for j in range(3)]
 
     def purged() -> bool:
         files = list((server.data_dir / "segments").rglob("*.parquet"))
         try:
-            values = [v for f in files for v in pq.read_table(f, columns=["user_id"]).column(0).to_pylist()]
+            values = [v for f in files for v in pq.read_table(f, columns=["event_id"]).column(0).to_pylist()]
         except FileNotFoundError:  # the janitor removed a replaced file between the listing and the read
             return False
-        return bool(files) and "u1" not in values and len(values) == len(remaining)
+        return bool(files) and sorted(values) == sorted(s["event_id"] for s in remaining)
 
     wait_for(purged)
     assert spans_api(server) == remaining

@@ -12,7 +12,15 @@ from lynex_box.otlp.decode import (
     decode_traces_protobuf,
 )
 from lynex_box.otlp.events import join_log_events
-from lynex_box.otlp.mapping import MappedBatch, SpanRejected, map_span, map_spans, reject_reason
+from lynex_box.otlp.mapping import (
+    MappedBatch,
+    MappedColumns,
+    SpanRejected,
+    map_columns,
+    map_span,
+    map_spans,
+    reject_reason,
+)
 from lynex_box.otlp.messages import normalize_messages
 from lynex_box.otlp.records import OtlpDecodeError, OtlpEvent, OtlpLogRecord, OtlpSpan
 from lynex_box.otlp.response import (
@@ -24,6 +32,7 @@ from lynex_box.otlp.response import (
 
 __all__ = [
     "MappedBatch",
+    "MappedColumns",
     "OtlpDecodeError",
     "OtlpEvent",
     "OtlpLogRecord",
@@ -38,6 +47,7 @@ __all__ = [
     "encode_metrics_response",
     "encode_trace_response",
     "join_log_events",
+    "map_columns",
     "map_span",
     "map_spans",
     "normalize_messages",

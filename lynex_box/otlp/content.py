@@ -10,14 +10,13 @@ as it is, or as messages when the span is an LLM call and the value is message-s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from lynex_box.otlp import conventions as c
 from lynex_box.otlp.events import event_payloads
 from lynex_box.otlp.flattened import unflatten_indexed, unflatten_openinference
 from lynex_box.otlp.messages import as_message_payload, normalize_input, normalize_output, tool_calls_of
-from lynex_box.otlp.records import OtlpSpan
+from lynex_box.otlp.records import OtlpEvent
 from lynex_box.otlp.values import as_str, dumps, first, json_value, loads_maybe, raw_text
 
 __all__ = ["Content", "content_of"]
@@ -35,14 +34,9 @@ _OUTPUT_FAMILIES: tuple[tuple[str, str, Unflatten], ...] = (
 )
 
 
-@dataclass(slots=True, frozen=True)
-class Content:
-    input: str | None
-    output: str | None
-    tool_calls: str | None
-
-
-_NO_CONTENT = Content(None, None, None)
+# (input, output, tool_calls): JSON text or None each.
+Content = tuple[str | None, str | None, str | None]
+_NO_CONTENT: Content = (None, None, None)
 _CONTENT_SECTIONS = frozenset({"input", "output", "tool"})
 
 
@@ -100,10 +94,10 @@ def _value(attrs: dict[str, Any], sources: tuple[str, ...]) -> tuple[Any, Any]:
     return None, None
 
 
-def _span_events(span: OtlpSpan, rest: dict[str, Any]) -> tuple[Any, Any]:
+def _span_events(events: list[OtlpEvent], rest: dict[str, Any]) -> tuple[Any, Any]:
     genai: list[tuple[str, Any]] = []
     others: list[dict[str, Any]] = []
-    for event in span.events:
+    for event in events:
         if event.name in c.GENAI_SPAN_EVENTS:
             genai.append((event.name, event.attributes))
         else:
@@ -128,14 +122,13 @@ def _finish_reason_fallback(attrs: dict[str, Any], output: Any, rest: dict[str, 
 
 
 def _tool_calls(
-    span: OtlpSpan, kind: str, arguments: Any, result: Any, output: Any, rest: dict[str, Any]
+    attrs: dict[str, Any], span_name: str, kind: str, arguments: Any, result: Any, output: Any, rest: dict[str, Any]
 ) -> str | None:
-    attrs = span.attributes
     if kind == "tool":
         name = first(attrs, c.TOOL_NAME_SOURCES, as_str, rest) or as_str(attrs.get("traceloop.entity.name"))
         call: dict[str, Any] = {
             "id": first(attrs, c.TOOL_ID_SOURCES, as_str, rest),
-            "name": name or span.name,
+            "name": name or span_name,
             "arguments": raw_text(arguments),
         }
         if result is not None:
@@ -149,15 +142,20 @@ def _tool_calls(
 
 
 def content_of(
-    span: OtlpSpan, groups: dict[str, dict[str, Any]], seen: set[str], kind: str, rest: dict[str, Any]
+    attrs: dict[str, Any],
+    events: list[OtlpEvent],
+    span_name: str,
+    groups: dict[str, dict[str, Any]],
+    seen: frozenset[str],
+    kind: str,
+    rest: dict[str, Any],
 ) -> Content:
-    """The content columns of one span; consumed attributes are not put in `rest`.
+    """The content columns (input, output, tool_calls) of one span; consumed attributes are not put in `rest`.
 
     `seen` names the sections of `conventions.SECTION_KEYS` that have a key in the span's attributes."""
-    if not groups and not span.events and kind != "tool" and seen.isdisjoint(_CONTENT_SECTIONS):
+    if not groups and not events and kind != "tool" and seen.isdisjoint(_CONTENT_SECTIONS):
         return _NO_CONTENT
-    attrs = span.attributes
-    input_payload, output_payload = _span_events(span, rest) if span.events else (None, None)
+    input_payload, output_payload = _span_events(events, rest) if events else (None, None)
     raw_input = input_value = raw_output = output_value = None
     if "input" in seen or groups:
         input_payload = _input_messages(attrs, groups, rest) or input_payload
@@ -180,5 +178,5 @@ def content_of(
     output_text = dumps(output_payload) if output_payload is not None else None
     if output_text is None and raw_output is not None:
         output_text = dumps(output_value)
-    tool_calls = _tool_calls(span, kind, raw_input, raw_output, output_payload, rest)
-    return Content(input_text, output_text, tool_calls)
+    tool_calls = _tool_calls(attrs, span_name, kind, raw_input, raw_output, output_payload, rest)
+    return input_text, output_text, tool_calls

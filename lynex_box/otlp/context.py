@@ -8,13 +8,14 @@ parameter attributes of every convention into two objects kept in `attributes`: 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from lynex_box.otlp import conventions as c
-from lynex_box.otlp.records import OtlpSpan
+from lynex_box.otlp.keys import KeyPlan
 from lynex_box.otlp.values import as_str, first, json_value, loads_maybe
 
-__all__ = ["apply_context"]
+__all__ = ["ResourceContext", "apply_context", "resource_context"]
 
 
 def _metadata_value(value: Any) -> Any:
@@ -25,9 +26,9 @@ def _metadata_value(value: Any) -> Any:
 def _association(items: dict[str, Any], strings: dict[str, Any], metadata: dict[str, Any]) -> None:
     for key, value in items.items():
         lowered = key.lower()
-        if lowered in c.ASSOCIATION_USER_KEYS and strings["user_id"] is None and as_str(value):
+        if lowered in c.ASSOCIATION_USER_KEYS and strings.get("user_id") is None and as_str(value):
             strings["user_id"] = as_str(value)
-        elif lowered in c.ASSOCIATION_SESSION_KEYS and strings["session_id"] is None and as_str(value):
+        elif lowered in c.ASSOCIATION_SESSION_KEYS and strings.get("session_id") is None and as_str(value):
             strings["session_id"] = as_str(value)
         elif lowered not in c.ASSOCIATION_USER_KEYS and lowered not in c.ASSOCIATION_SESSION_KEYS:
             metadata[key] = value
@@ -57,7 +58,10 @@ def _metadata(
     return metadata
 
 
-def _model_parameters(attrs: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
+def _model_parameters(
+    attrs: dict[str, Any], keyed: tuple[tuple[str, str], ...], rest: dict[str, Any]
+) -> dict[str, Any]:
+    """JSON parameter objects, then the single-parameter keys present (`keyed`: key, name; in table order)."""
     parameters: dict[str, Any] = {}
     for key in c.MODEL_PARAMETER_JSON_SOURCES:
         raw = attrs.get(key)
@@ -68,8 +72,15 @@ def _model_parameters(attrs: dict[str, Any], rest: dict[str, Any]) -> dict[str, 
             parameters.update(parsed)
         else:
             rest[key] = raw
-    for key in attrs.keys() & c.MODEL_PARAMETER_KEYS.keys():
-        parameters[c.MODEL_PARAMETER_KEYS[key]] = attrs[key]
+    if len(keyed) == 1:
+        key, name = keyed[0]
+        parameters[name] = attrs[key]
+    elif keyed:
+        found: dict[str, Any] = {}
+        for key, name in keyed:  # table order: of two keys naming one parameter, the first wins (the current
+            if name not in found:  # convention's spelling comes first)
+                found[name] = attrs[key]
+        parameters.update(found)
     return parameters
 
 
@@ -86,39 +97,69 @@ def _tags(attrs: dict[str, Any]) -> list[str]:
     return tags
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceContext:
+    """What a resource gives each of its spans, worked out once per resource instead of once per span:
+    the fallback value of some string columns, and the resource attributes copied into `attributes`."""
+
+    fills: tuple[tuple[str, str | None], ...]
+    kept: tuple[tuple[str, Any], ...]
+
+
+def resource_context(resource: dict[str, Any]) -> ResourceContext:
+    """The `ResourceContext` of a span's resource attributes."""
+    if not resource:
+        return _NO_RESOURCE
+    fills = tuple(
+        (column, first(resource, sources, as_str, {})) for column, sources in c.RESOURCE_STRING_SOURCES.items()
+    )
+    kept = tuple((key, resource[key]) for key in c.RESOURCE_KEPT if key in resource)
+    return ResourceContext(fills, kept)
+
+
+_NO_RESOURCE = ResourceContext((), ())
+
+
 def apply_context(
-    span: OtlpSpan,
+    attrs: dict[str, Any],
     groups: dict[str, dict[str, Any]],
-    seen: set[str],
+    plan: KeyPlan,
     strings: dict[str, Any],
     rest: dict[str, Any],
+    resource: ResourceContext,
+    scope_name: str,
+    scope_version: str,
 ) -> list[str]:
     """Complete `strings` and `rest` (metadata, model_parameters, service and scope names); returns the tags.
 
-    `seen` names the sections of `conventions.SECTION_KEYS` that have a key in the span's attributes."""
-    attrs = span.attributes
-    if "metadata" in seen or groups:
+    `strings` maps columns to the values the attribute tables found (a missing column is None); `plan` is the
+    `KeyPlan` of the span's attribute keys (`plan.sections`: the sections of `conventions.SECTION_KEYS` present)."""
+    seen = plan.sections
+    if "metadata" in seen or (groups and not _METADATA_GROUPS.isdisjoint(groups)):
         metadata = _metadata(attrs, groups, strings, rest)
         if metadata:
             rest["metadata"] = metadata
     if "parameters" in seen:
-        parameters = _model_parameters(attrs, rest)
+        parameters = _model_parameters(attrs, plan.parameters, rest)
         if parameters:
             rest["model_parameters"] = parameters
-    provider = strings["provider"]
+    provider = strings.get("provider")
     if provider is not None:
         lowered = provider.strip().lower()
-        strings["provider"] = c.PROVIDER_ALIASES.get(lowered, lowered)
-    resource = span.resource_attributes
-    if resource:
-        for column, sources in c.RESOURCE_STRING_SOURCES.items():
-            if strings[column] is None:
-                strings[column] = first(resource, sources, as_str, {})
-        for key in c.RESOURCE_KEPT:
-            if key in resource and key not in rest:
-                rest[key] = resource[key]
-    if span.scope_name:
-        rest["otel.scope.name"] = span.scope_name
-        if span.scope_version:
-            rest["otel.scope.version"] = span.scope_version
+        strings["provider"] = _PROVIDER_ALIASES_GET(lowered, lowered)
+    for column, value in resource.fills:
+        if strings.get(column) is None:
+            strings[column] = value
+    for key, value in resource.kept:
+        if key not in rest:
+            rest[key] = value
+    if scope_name:
+        rest["otel.scope.name"] = scope_name
+        if scope_version:
+            rest["otel.scope.version"] = scope_version
     return _tags(attrs) if "tags" in seen else []
+
+
+_PROVIDER_ALIASES_GET = c.PROVIDER_ALIASES.get
+# The flattened groups `_metadata` reads: without them (and without a metadata key) it has nothing to do.
+_METADATA_GROUPS = frozenset({"trace_metadata", "metadata", "association"})

@@ -33,21 +33,40 @@ def _indexed(key: str) -> tuple[int, str] | None:
     return int(index), field
 
 
-def _oi_content(row: dict[str, Any], sub: str, value: Any) -> bool:
-    position = _indexed(sub)
-    if position is None or not position[1].startswith("message_content."):
-        return False
-    block = row.setdefault("_contents", {}).setdefault(position[0], {})
-    field = position[1][16:]
-    if field == "type":
-        block["type"] = value
-    elif field == "text":
-        block["text"] = value
-    elif field == "image.image.url":
-        block["url"] = value
-    else:
-        return False
-    return True
+# What a flattened OpenInference key says, by its spelling (the part after `llm.input_messages.`):
+# (index, "field", name) for a message field, (index, "content", position, field) for a content block's field
+# (field None: not one we read),
+# (index, "call", position, field) for a tool call's field, (index, "function", field) for the old function call;
+# None for a key that does not fit (handed back).
+_OiKey = tuple[Any, ...] | None
+_OI_CONTENT_FIELDS = {"type": "type", "text": "text", "image.image.url": "url"}
+
+
+@functools.lru_cache(maxsize=8192)
+def _oi_key(key: str) -> _OiKey:
+    position = _indexed(key)
+    if position is None or not position[1].startswith("message."):
+        return None
+    index, field = position[0], position[1][8:]
+    if field in _OI_FIELDS:
+        return (index, "field", field)
+    if field.startswith("contents."):
+        inner = _indexed(field[9:])
+        if inner is None or not inner[1].startswith("message_content."):
+            return None
+        # An unknown field still opens its block (which then reads as a text block without text).
+        return (index, "content", inner[0], _OI_CONTENT_FIELDS.get(inner[1][16:]))
+    if field.startswith("tool_calls."):
+        inner = _indexed(field[11:])
+        if inner is None or not inner[1].startswith("tool_call."):
+            return None
+        name = _OI_CALL_FIELDS.get(inner[1][10:])
+        return None if name is None else (index, "call", inner[0], name)
+    if field == "function_call_name":
+        return (index, "function", "name")
+    if field == "function_call_arguments_json":
+        return (index, "function", "arguments")
+    return None
 
 
 def _calls(row: dict[str, Any], sub: str, value: Any, prefix: str, fields: dict[str, str]) -> bool:
@@ -92,26 +111,26 @@ def unflatten_openinference(items: dict[str, Any]) -> tuple[list[dict[str, Any]]
     rows: dict[int, dict[str, Any]] = {}
     leftovers: dict[str, Any] = {}
     for key, value in items.items():
-        position = _indexed(key)
-        if position is None or not position[1].startswith("message."):
+        spec = _oi_key(key)
+        if spec is None:
             leftovers[key] = value
             continue
-        row = rows.setdefault(position[0], {})
-        field = position[1][8:]
-        if field in _OI_FIELDS:
-            row[field] = value
-        elif field.startswith("contents."):
-            if not _oi_content(row, field[9:], value):
+        row = rows.get(spec[0])
+        if row is None:
+            row = rows[spec[0]] = {}
+        what = spec[1]
+        if what == "field":
+            row[spec[2]] = value
+        elif what == "content":
+            block = row.setdefault("_contents", {}).setdefault(spec[2], {})
+            if spec[3] is None:
                 leftovers[key] = value
-        elif field.startswith("tool_calls."):
-            if not _calls(row, field[11:], value, "tool_call.", _OI_CALL_FIELDS):
-                leftovers[key] = value
-        elif field == "function_call_name":
-            row.setdefault("_function_call", {})["name"] = value
-        elif field == "function_call_arguments_json":
-            row.setdefault("_function_call", {})["arguments"] = value
+            else:
+                block[spec[3]] = value
+        elif what == "call":
+            row.setdefault("_calls", {}).setdefault(spec[2], {})[spec[3]] = value
         else:
-            leftovers[key] = value
+            row.setdefault("_function_call", {})[spec[2]] = value
     return _finish(rows), leftovers
 
 

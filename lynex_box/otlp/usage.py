@@ -52,29 +52,33 @@ def _langfuse_usage(attrs: dict[str, Any], rest: dict[str, Any]) -> dict[str, in
     }
 
 
-def tokens_of(values: dict[str, Any], attrs: dict[str, Any], rest: dict[str, Any]) -> dict[str, int | None]:
-    """The token columns plus `_cache_write_tokens`.
+def tokens_of(values: dict[str, Any], attrs: dict[str, Any], rest: dict[str, Any]) -> tuple[int | None, ...]:
+    """(input, output, cached, reasoning, total, cache write) tokens.
 
     `values` holds what the attribute tables (`INT_SOURCES`) resolved; Langfuse details fill the gaps."""
-    if not values and c.LANGFUSE_USAGE not in attrs:
-        return dict.fromkeys(c.INT_SOURCES)
     tokens: dict[str, int | None] = {column: values.get(column) for column in c.INT_SOURCES}
     if c.LANGFUSE_USAGE in attrs:  # one lookup: spans without Langfuse details skip the rest
         for column, value in _langfuse_usage(attrs, rest).items():
             if tokens[column] is None:
                 tokens[column] = value
-    input_tokens, output_tokens = tokens["input_tokens"], tokens["output_tokens"]
-    if tokens["total_tokens"] is None and (input_tokens is not None or output_tokens is not None):
-        tokens["total_tokens"] = (input_tokens or 0) + (output_tokens or 0)
-    return tokens
+    input_tokens, output_tokens, total = tokens["input_tokens"], tokens["output_tokens"], tokens["total_tokens"]
+    if total is None and (input_tokens is not None or output_tokens is not None):
+        total = (input_tokens or 0) + (output_tokens or 0)
+    return (
+        input_tokens,
+        output_tokens,
+        tokens["cached_tokens"],
+        tokens["reasoning_tokens"],
+        total,
+        tokens["_cache_write_tokens"],
+    )
 
 
-def costs_of(values: dict[str, Any], attrs: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
-    """input/output/total cost and `cost_source` ("reported", or None when the pipeline must compute them).
+def costs_of(values: dict[str, Any], attrs: dict[str, Any], rest: dict[str, Any]) -> tuple[Any, ...]:
+    """(input cost, output cost, total cost, cost source): the source is "reported", or None when the pipeline
+    must compute the costs.
 
     `values` holds what the attribute tables (`COST_SOURCES`) resolved; Langfuse cost_details fill the gaps."""
-    if not values and c.LANGFUSE_COST not in attrs:
-        return {**dict.fromkeys(c.COST_SOURCES), "cost_source": None}
     costs: dict[str, Any] = {column: values.get(column) for column in c.COST_SOURCES}
     raw = attrs.get(c.LANGFUSE_COST)
     if raw is not None:
@@ -91,7 +95,7 @@ def costs_of(values: dict[str, Any], attrs: dict[str, Any], rest: dict[str, Any]
         else:
             rest[c.LANGFUSE_COST] = raw
     has_cost = any(value is not None for value in costs.values())
-    if costs["total_cost"] is None and costs["input_cost"] is not None and costs["output_cost"] is not None:
-        costs["total_cost"] = costs["input_cost"] + costs["output_cost"]
-    costs["cost_source"] = "reported" if has_cost else None
-    return costs
+    input_cost, output_cost, total_cost = costs["input_cost"], costs["output_cost"], costs["total_cost"]
+    if total_cost is None and input_cost is not None and output_cost is not None:
+        total_cost = input_cost + output_cost
+    return input_cost, output_cost, total_cost, "reported" if has_cost else None

@@ -25,6 +25,7 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
 from lynex_box.langfuse.fold import fold_langfuse_rows
+from lynex_box.langfuse.trace_view import merged_trace
 from lynex_box.pipeline.otlp_decoders import fold_log_events
 from lynex_box.query.engine import SpanScope
 from lynex_box.scores import scores_for_trace
@@ -91,8 +92,11 @@ async def get_trace(request: Request) -> Response:
     if table.num_rows == 0:
         raise ApiError(404, "not_found", "no trace with that id in this project")
     scores = await asyncio.to_thread(scores_for_trace, services(request).engine.meta, scope.project_id, trace_id)
-    spans = fold_langfuse_rows(fold_log_events(rows_out(table)))
-    return json_response({"trace_id": trace_id, "spans": spans, "scores": [s.as_dict() for s in scores]})
+    rows = rows_out(table)
+    trace = merged_trace(rows)  # before the fold: it reads every row of the trace, updates included
+    spans = fold_langfuse_rows(fold_log_events(rows))
+    scored = [s.as_dict() for s in scores]
+    return json_response({"trace_id": trace_id, "trace": trace, "spans": spans, "scores": scored})
 
 
 async def list_spans(request: Request) -> Response:

@@ -157,6 +157,28 @@ def decode_cursor(params: Mapping[str, str], arity: int) -> list[Any] | None:
     return values
 
 
+# A Langfuse trace is merged as `langfuse.trace_view` merges it: the latest non-null value wins, from the legacy
+# ingestion's trace rows (the create and its updates) and, for the name, from `langfuse.trace.name` attributes.
+# A trace's span count counts a span and its update rows once.
+_TRACE_ROW: Final = "source IN ('langfuse', 'langfuse-update') AND parent_span_id IS NULL AND span_id = trace_id"
+_NAMED: Final = "contains(coalesce(attributes, ''), '\"langfuse.trace.name\"')"
+
+
+def _latest(expression: str, rows: str) -> str:
+    """The latest non-null value of `expression` among `rows` (ingest order; a create before its update)."""
+    return (
+        f"last({expression} ORDER BY ingested_at, source = 'langfuse-update', start_time)"
+        f" FILTER (WHERE {rows} AND {expression} IS NOT NULL)"
+    )
+
+
+_NAME_ATTRIBUTE: Final = _latest("json_extract_string(attributes, '$.\"langfuse.trace.name\"')", _NAMED)
+_NAME_ROW: Final = _latest("name", _TRACE_ROW)
+_USER: Final = _latest("user_id", _TRACE_ROW)
+_SESSION: Final = _latest("session_id", _TRACE_ROW)
+_ENVIRONMENT: Final = _latest("environment", _TRACE_ROW)
+
+
 def traces_sql(f: Filters, cursor: list[Any] | None, limit: int) -> tuple[str, dict[str, Any]]:
     where, params = where_clause(f)
     page = "TRUE"
@@ -168,17 +190,18 @@ def traces_sql(f: Filters, cursor: list[Any] | None, limit: int) -> tuple[str, d
     , matched AS (SELECT DISTINCT trace_id FROM spans WHERE {where})
     , traces AS (
         SELECT trace_id,
-               first(name ORDER BY parent_span_id IS NOT NULL, start_time) AS name,
+               coalesce({_NAME_ATTRIBUTE}, {_NAME_ROW},
+                        first(name ORDER BY parent_span_id IS NOT NULL, start_time)) AS name,
                min(start_time) AS start_time,
                max(coalesce(end_time, start_time)) AS end_time,
-               count(*) AS span_count,
+               count(DISTINCT span_id) AS span_count,
                sum(input_tokens)::BIGINT AS input_tokens,
                sum(output_tokens)::BIGINT AS output_tokens,
                sum(total_cost) AS total_cost,
                CASE WHEN bool_or(status = 'error') THEN 'error' ELSE 'ok' END AS status,
-               max(user_id) AS user_id,
-               max(session_id) AS session_id,
-               max(environment) AS environment
+               coalesce({_USER}, max(user_id)) AS user_id,
+               coalesce({_SESSION}, max(session_id)) AS session_id,
+               coalesce({_ENVIRONMENT}, max(environment)) AS environment
         FROM spans WHERE trace_id IN (SELECT trace_id FROM matched) GROUP BY trace_id)
     SELECT *, (epoch_us(end_time) - epoch_us(start_time)) / 1000.0::DOUBLE AS duration_ms, epoch_us(start_time) AS _t
     FROM traces WHERE {page}

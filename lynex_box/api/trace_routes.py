@@ -2,7 +2,8 @@
 
 `GET /v1/projects/{pid}/traces/{trace_id}/outline` answers the columns the waterfall and the span tree
 draw (ids, name, kind, times, status, model, tokens, cost, tool calls), leaving out null values, so a
-trace of 30,000 spans is a few MB instead of tens. `GET .../traces/{trace_id}/spans/{span_id}` answers
+trace of 30,000 spans is a few MB instead of tens; Langfuse updates are merged into their spans, and
+`trace` holds the trace-level fields (`langfuse.trace_view`). `GET .../traces/{trace_id}/spans/{span_id}` answers
 one span with every column (input, output, attributes...). Authentication and tenancy are the query
 API's (`query_routes._scope`); queries run in worker threads.
 """
@@ -21,12 +22,16 @@ from starlette.routing import Route
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.query_routes import _iso, _scope, rows_out
 from lynex_box.api.services import services
+from lynex_box.langfuse.fold import fold_langfuse_rows
+from lynex_box.langfuse.trace_view import TRACE_SUMMARY_SQL, merged_trace
 from lynex_box.query.engine import SpanScope
 
 OUTLINE_COLUMNS = (
     "span_id", "parent_span_id", "name", "kind", "start_time", "end_time", "duration_ms", "status",
     "model", "input_tokens", "output_tokens", "total_cost", "tool_calls",
 )  # fmt: skip
+# Read to merge a Langfuse span's update rows into it (`fold_langfuse_rows`), then left out of the answer.
+_FOLD_COLUMNS = ("trace_id", "event_id", "source", "ingested_at")
 MAX_ID = 256
 
 
@@ -51,18 +56,28 @@ def outline_rows(table: pa.Table) -> list[dict[str, Any]]:
     return out
 
 
+def _folded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Langfuse updates merged into their span (as the trace endpoint does), without the columns that took."""
+    out = []
+    for row in fold_langfuse_rows(rows):
+        for key in _FOLD_COLUMNS:
+            row.pop(key, None)
+        out.append(row)
+    return out
+
+
 async def trace_outline(request: Request) -> Response:
     scope, _ = await _scope(request)
     trace_id, _ = _ids(request)
-    cols = ", ".join(OUTLINE_COLUMNS)
-    table = await services(request).engine.query.query_async(
-        SpanScope(scope.project_id, trace_id=trace_id),
-        f"SELECT {cols} FROM spans ORDER BY start_time, span_id",
-        dedupe=True,
-    )
+    cols = ", ".join((*OUTLINE_COLUMNS, *_FOLD_COLUMNS))
+    query = services(request).engine.query
+    span_scope = SpanScope(scope.project_id, trace_id=trace_id)
+    table = await query.query_async(span_scope, f"SELECT {cols} FROM spans ORDER BY start_time, span_id", dedupe=True)
     if table.num_rows == 0:
         raise ApiError(404, "not_found", "no trace with that id in this project")
-    return json_response({"trace_id": trace_id, "spans": outline_rows(table)})
+    summary = await query.query_async(span_scope, TRACE_SUMMARY_SQL, dedupe=True)
+    trace = merged_trace(rows_out(summary))
+    return json_response({"trace_id": trace_id, "trace": trace, "spans": _folded(outline_rows(table))})
 
 
 async def trace_span(request: Request) -> Response:

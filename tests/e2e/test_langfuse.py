@@ -5,6 +5,7 @@ our API."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import json
 import os
@@ -24,6 +25,8 @@ import pytest
 from tests.e2e.server import RunningServer
 
 V3_VERSION = "3.15.0"
+# Legacy events carry their own times: yesterday's, so that retention (30 days by default) keeps them.
+DAY = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%d")
 
 
 def basic(public: str, secret: str) -> dict[str, str]:
@@ -214,24 +217,24 @@ def test_legacy_ingestion_answers_207_and_merges_creates_with_their_updates(serv
     trace_id, url = uuid.uuid4().hex, f"{server.url}/api/public/ingestion"
     first = [
         legacy_event("e1", "trace-create", {"id": trace_id, "name": "support-chat", "userId": "u2", "sessionId": "s2",
-                     "timestamp": "2025-06-01T12:00:00Z", "tags": ["legacy"], "input": "hi"}, "2025-06-01T12:00:00Z"),
+                     "timestamp": f"{DAY}T12:00:00Z", "tags": ["legacy"], "input": "hi"}, f"{DAY}T12:00:00Z"),
         legacy_event("e2", "span-create", {"id": "span-a", "traceId": trace_id, "name": "retrieve",
-                     "startTime": "2025-06-01T12:00:00.100Z"}, "2025-06-01T12:00:00.100Z"),
-        legacy_event("e3", "span-update", {"id": "span-a", "traceId": trace_id, "endTime": "2025-06-01T12:00:00.400Z",
-                     "output": {"docs": 3}}, "2025-06-01T12:00:00.400Z"),
+                     "startTime": f"{DAY}T12:00:00.100Z"}, f"{DAY}T12:00:00.100Z"),
+        legacy_event("e3", "span-update", {"id": "span-a", "traceId": trace_id, "endTime": f"{DAY}T12:00:00.400Z",
+                     "output": {"docs": 3}}, f"{DAY}T12:00:00.400Z"),
         legacy_event("e4", "generation-create", {"id": "gen-a", "traceId": trace_id, "parentObservationId": "span-a",
-                     "name": "answer", "startTime": "2025-06-01T12:00:00.500Z", "model": "gpt-4o",
-                     "input": [{"role": "user", "content": "hi"}]}, "2025-06-01T12:00:00.500Z"),
+                     "name": "answer", "startTime": f"{DAY}T12:00:00.500Z", "model": "gpt-4o",
+                     "input": [{"role": "user", "content": "hi"}]}, f"{DAY}T12:00:00.500Z"),
         legacy_event("e5", "event-create", {"id": "evt-a", "traceId": trace_id, "name": "cache-miss",
-                     "startTime": "2025-06-01T12:00:00.050Z"}, "2025-06-01T12:00:00.050Z"),
+                     "startTime": f"{DAY}T12:00:00.050Z"}, f"{DAY}T12:00:00.050Z"),
         legacy_event("e6", "score-create", {"id": "sc-1", "traceId": trace_id, "name": "thumbs", "value": 1,
-                     "dataType": "BOOLEAN"}, "2025-06-01T12:00:01Z"),
-        legacy_event("e7", "sdk-log", {"log": {"msg": "flush"}}, "2025-06-01T12:00:01Z"),
+                     "dataType": "BOOLEAN"}, f"{DAY}T12:00:01Z"),
+        legacy_event("e7", "sdk-log", {"log": {"msg": "flush"}}, f"{DAY}T12:00:01Z"),
         legacy_event("e8", "generation-create", {"id": "gen-b", "traceId": trace_id, "startTime": "noon"},
-                     "2025-06-01T12:00:01Z"),
+                     f"{DAY}T12:00:01Z"),
         legacy_event("e9", "score-create", {"traceId": trace_id, "name": "stars", "value": "five",
-                     "dataType": "NUMERIC"}, "2025-06-01T12:00:01Z"),
-        legacy_event("e10", "trace-upsert", {"id": trace_id}, "2025-06-01T12:00:01Z"),
+                     "dataType": "NUMERIC"}, f"{DAY}T12:00:01Z"),
+        legacy_event("e10", "trace-upsert", {"id": trace_id}, f"{DAY}T12:00:01Z"),
     ]  # fmt: skip
     r = httpx.post(url, json={"batch": first}, headers=langfuse_headers(server))
     assert r.status_code == 207
@@ -244,9 +247,9 @@ def test_legacy_ingestion_answers_207_and_merges_creates_with_their_updates(serv
     # the generation ends in a later request, as a long call does with the v2 SDK
     later = [
         legacy_event("e11", "generation-update", {"id": "gen-a", "traceId": trace_id,
-                     "endTime": "2025-06-01T12:00:02.500Z", "output": {"role": "assistant", "content": "hello"},
+                     "endTime": f"{DAY}T12:00:02.500Z", "output": {"role": "assistant", "content": "hello"},
                      "usage": {"input": 1000, "output": 200, "unit": "TOKENS"}, "level": "ERROR",
-                     "statusMessage": "rate limited once"}, "2025-06-01T12:00:02.500Z"),
+                     "statusMessage": "rate limited once"}, f"{DAY}T12:00:02.500Z"),
     ]  # fmt: skip
     r = httpx.post(url, content=gzip.compress(orjson.dumps({"batch": later})),
                    headers={**langfuse_headers(server), "Content-Encoding": "gzip"})  # fmt: skip
@@ -277,16 +280,103 @@ def test_legacy_ingestion_answers_207_and_merges_creates_with_their_updates(serv
     assert answer["total_cost"] == pytest.approx(1000 * 2.5e-6 + 200 * 10e-6)
     assert [(s["name"], s["value"], s["string_value"]) for s in doc["scores"]] == [("thumbs", 1.0, "True")]
 
-    # the SDK retries a request whose answer it lost: nothing is stored twice (5 rows: 4 spans + 1 later update)
-    def stored_rows() -> int:
-        listed = httpx.get(f"{server.url}/v1/projects/{server.project}/traces", headers=server.headers()).json()
-        return int(next(t["span_count"] for t in listed["items"] if t["trace_id"] == trace_id))
+    # the traces list counts the generation and its later update row once
+    listed = httpx.get(f"{server.url}/v1/projects/{server.project}/traces", headers=server.headers()).json()
+    assert next(t["span_count"] for t in listed["items"] if t["trace_id"] == trace_id) == 4
 
-    assert stored_rows() == 5
+    # the SDK retries a request whose answer it lost: nothing is stored twice (the project's rows, updates included)
+    def stored_rows() -> int:
+        metrics = httpx.get(f"{server.url}/v1/projects/{server.project}/metrics", headers=server.headers()).json()
+        return int(metrics["series"][0]["points"][0]["count"])
+
+    before = stored_rows()
+    assert before == 5  # 4 spans + the later update of the generation
     r = httpx.post(url, json={"batch": first[:5]}, headers=langfuse_headers(server))
     assert r.status_code == 207 and len(r.json()["successes"]) == 5
     time.sleep(0.5)
-    assert stored_rows() == 5
+    assert stored_rows() == before
+
+
+def trace_views(server: RunningServer, trace_id: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The trace as the traces list, the trace endpoint and the outline show it."""
+    base = f"{server.url}/v1/projects/{server.project}/traces"
+    listed = httpx.get(base, headers=server.headers()).json()["items"]
+    item = next(t for t in listed if t["trace_id"] == trace_id)
+    detail = httpx.get(f"{base}/{trace_id}", headers=server.headers()).json()
+    outline = httpx.get(f"{base}/{trace_id}/outline", headers=server.headers()).json()
+    return item, detail, outline
+
+
+def test_legacy_trace_updates_merge_into_the_list_the_trace_and_its_outline(server: RunningServer) -> None:
+    trace_id, url = uuid.uuid4().hex, f"{server.url}/api/public/ingestion"
+    created = [
+        legacy_event("c1", "trace-create", {"id": trace_id, "name": "draft-name", "userId": "u-old",
+                     "timestamp": f"{DAY}T09:00:00Z", "input": {"question": "where?"}, "tags": ["first"],
+                     "metadata": {"plan": "free"}}, f"{DAY}T09:00:00Z"),
+        legacy_event("c2", "span-create", {"id": "step-1", "traceId": trace_id, "name": "lookup",
+                     "startTime": f"{DAY}T09:00:00.200Z", "endTime": f"{DAY}T09:00:00.300Z"},
+                     f"{DAY}T09:00:00.200Z"),
+    ]  # fmt: skip
+    assert httpx.post(url, json={"batch": created}, headers=langfuse_headers(server)).status_code == 207
+    assert get_trace(server, trace_id, spans=2)["trace"]["name"] == "draft-name"
+    # later requests update the trace (the SDK sends trace-create again with the same id, no timestamp)
+    for item_id, body in (
+        ("u1", {"name": "final-name", "sessionId": "sess-9", "output": {"answer": "Lyon"}, "tags": ["final"]}),
+        ("u2", {"userId": "u-new", "metadata": {"plan": "pro"}, "name": None}),
+    ):
+        update = legacy_event(item_id, "trace-create", {"id": trace_id, **body}, f"{DAY}T09:00:05Z")
+        assert httpx.post(url, json={"batch": [update]}, headers=langfuse_headers(server)).status_code == 207
+
+    def updated() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]] | None:
+        views = trace_views(server, trace_id)
+        return views if views[1]["trace"]["user_id"] == "u-new" else None
+
+    views = wait_for(updated)
+    assert views, "the trace updates did not arrive"
+    item, detail, outline = views
+    expected = {
+        "name": "final-name", "user_id": "u-new", "session_id": "sess-9", "tags": ["final"],
+        "input": {"question": "where?"}, "output": {"answer": "Lyon"}, "metadata": {"plan": "pro"},
+        "release": None, "environment": None,
+    }  # fmt: skip
+    assert detail["trace"] == expected
+    assert outline["trace"] == expected
+    assert (item["name"], item["user_id"], item["session_id"], item["span_count"]) == (
+        "final-name", "u-new", "sess-9", 2,
+    )  # fmt: skip
+    root = by_name(detail)["final-name"]  # the trace's row, its updates folded in
+    assert (root["span_id"], root["user_id"], root["output"]) == (trace_id, "u-new", {"answer": "Lyon"})
+    assert len(detail["spans"]) == 2
+    assert [(s["span_id"], s["name"]) for s in outline["spans"]] == [(trace_id, "final-name"), ("step-1", "lookup")]
+    assert all("source" not in s and "event_id" not in s for s in outline["spans"])
+
+
+def test_the_v5_sdk_trace_name_names_the_trace(server: RunningServer) -> None:
+    from langfuse import Langfuse, propagate_attributes
+
+    client = Langfuse(
+        public_key=server.project, secret_key=server.creds["api_key"], base_url=server.url, flush_interval=0.1
+    )
+    with client.start_as_current_observation(name="handle-request", as_type="span", input="hi") as root:
+        with (
+            propagate_attributes(trace_name="checkout-flow", user_id="user-77", session_id="session-77"),
+            root.start_as_current_observation(name="pick-model", as_type="generation", model="gpt-4o") as gen,
+        ):
+            gen.update(output="ok", usage_details={"input": 10, "output": 2})
+        root.update(output="done")
+        trace_id = root.trace_id
+    client.flush()
+    client.shutdown()
+
+    get_trace(server, trace_id, spans=2)
+    item, detail, outline = trace_views(server, trace_id)
+    assert item["name"] == "checkout-flow"  # not the root span's name
+    assert (detail["trace"]["name"], detail["trace"]["user_id"], detail["trace"]["session_id"]) == (
+        "checkout-flow", "user-77", "session-77",
+    )  # fmt: skip
+    assert (detail["trace"]["input"], detail["trace"]["output"]) == ("hi", "done")  # the root span's
+    assert outline["trace"] == detail["trace"]
+    assert {s["name"] for s in detail["spans"]} == {"handle-request", "pick-model"}  # spans keep their names
 
 
 def test_langfuse_endpoints_check_keys_size_and_shape(server: RunningServer) -> None:
@@ -313,7 +403,7 @@ def test_langfuse_endpoints_check_keys_size_and_shape(server: RunningServer) -> 
 def test_v5_score_endpoint_accepts_a_list_and_reports_rejects(server: RunningServer) -> None:
     url, trace_id = f"{server.url}/api/public/scores", uuid.uuid4().hex
     good = [{"id": "s-1", "traceId": trace_id, "name": "acc", "value": 0.5, "dataType": "NUMERIC",
-             "timestamp": "2025-06-01T12:00:00Z", "metadata": {"judge": "gpt-4o"}}]  # fmt: skip
+             "timestamp": f"{DAY}T12:00:00Z", "metadata": {"judge": "gpt-4o"}}]  # fmt: skip
     r = httpx.post(url, json=good, headers=langfuse_headers(server))
     assert (r.status_code, r.json()) == (202, {"message": "Accepted"})
     updated = [{**good[0], "value": 0.75}, {"traceId": trace_id, "name": "bad", "value": "x", "dataType": "NUMERIC"}]

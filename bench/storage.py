@@ -246,7 +246,11 @@ def _generate_worker(args: tuple[int, str, int, int, int, int]) -> list[tuple[in
 
 
 def settings_for(data_dir: Path, extra: dict[str, dict[str, Any]] | None = None) -> Settings:
-    overrides: dict[str, dict[str, Any]] = {"server": {"data_dir": str(data_dir)}, "wal": {"durability": "fsync"}}
+    overrides: dict[str, dict[str, Any]] = {
+        "server": {"data_dir": str(data_dir)},
+        "wal": {"durability": "fsync"},
+        "lifecycle": {"retention_days": 0},  # fixed span start times, older than the default retention
+    }
     for section, values in (extra or {}).items():
         overrides.setdefault(section, {}).update(values)
     return load_settings(env={}, overrides=overrides)

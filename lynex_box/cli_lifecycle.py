@@ -1,4 +1,5 @@
-"""`lynex-box` commands of the data lifecycle: set-retention, delete, rehydrate, backup, restore, export.
+"""`lynex-box` commands of the data lifecycle: set-retention, set-hot-window, delete, rehydrate, backup, restore,
+export.
 
 Argument parsing only; the work is in `lynex_box.lifecycle`. Commands that change stored files (rehydrate,
 backup) open the data dir's engine when no server holds it; beside a running server they record the request
@@ -78,7 +79,7 @@ def _progress(label: str) -> Iterator[Progress]:
 @data_dir_option
 @json_option
 def set_retention(project_id: str, days: str, config: str | None, data_dir: str | None, as_json: bool) -> None:
-    """Keep PROJECT_ID's spans DAYS days ("default": the [lifecycle] retention_days of lynex.toml)."""
+    """Keep PROJECT_ID's spans DAYS days, 0 for ever ("default": the [lifecycle] retention_days of lynex.toml)."""
     from lynex_box.auth import projects as project_settings
     from lynex_box.auth.admin import CLI_ACTOR
 
@@ -93,6 +94,44 @@ def set_retention(project_id: str, days: str, config: str | None, data_dir: str 
     shown = "the default" if value is None else f"{value} days"
     payload = {"project_id": project_id, "retention_days": value, "changed": bool(changed)}
     _emit(as_json, payload, f"{project_id}: retention is {shown}; queries apply it at once")
+
+
+HOT_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration_s(value: str) -> int | None:
+    """Whole seconds from `N`, `Ns`, `Nm`, `Nh` or `Nd`; "default" is None; anything else -1 (refused later)."""
+    if value == "default":
+        return None
+    text = value.strip().lower()
+    unit = HOT_WINDOW_UNITS.get(text[-1:], 0) if text[-1:].isalpha() else 1
+    number = text[:-1] if text[-1:].isalpha() else text
+    return int(number) * unit if number.isdigit() and unit else -1
+
+
+@click.command("set-hot-window")
+@click.argument("project_id")
+@click.argument("window")
+@config_option
+@data_dir_option
+@json_option
+def set_hot_window(project_id: str, window: str, config: str | None, data_dir: str | None, as_json: bool) -> None:
+    """Keep PROJECT_ID's segments on local disk for WINDOW (seconds, or 12h, 7d...) before they are offloaded
+    to the bucket ("default": the [lifecycle] hot_window_s of lynex.toml)."""
+    from lynex_box.auth import projects as project_settings
+    from lynex_box.auth.admin import CLI_ACTOR
+
+    value = parse_duration_s(window)
+    db = MetaDB(_existing(_settings(config, data_dir)).data_dir / "meta.db")
+    try:
+        changed = db.write(lambda c: project_settings.update(c, CLI_ACTOR, project_id, {"hot_window_s": value}))
+    except Exception as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.close()
+    shown = "the default" if value is None else f"{value} s"
+    payload = {"project_id": project_id, "hot_window_s": value, "changed": bool(changed)}
+    _emit(as_json, payload, f"{project_id}: hot window is {shown}; applied on the next offload pass")
 
 
 @click.command("delete")
@@ -276,5 +315,6 @@ def export_data(
 
 def register(main: click.Group, projects: click.Group) -> None:
     projects.add_command(set_retention)
+    projects.add_command(set_hot_window)
     for command in (delete_data, rehydrate, backup, restore, export_data):
         main.add_command(command)

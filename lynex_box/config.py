@@ -216,7 +216,7 @@ class LifecycleSettings:
     compaction_max_bytes: int = field(default=512 * 1024 * 1024, metadata=_rng(1024))
     compaction_window_s: int = field(default=86_400, metadata=_rng(60))
     grace_period_s: float = field(default=300.0, metadata=_rng(0))
-    retention_days: int = field(default=0, metadata=_rng(0, 36_500))
+    retention_days: int = field(default=30, metadata=_rng(0, 36_500))
     retention_interval_s: float = field(default=3600.0, metadata=_rng(1))
     deletion_max_delay_s: float = field(default=3600.0, metadata=_rng(4))
     hot_window_s: int = field(default=7 * 86_400, metadata=_rng(0))

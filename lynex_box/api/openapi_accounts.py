@@ -257,11 +257,12 @@ def _projects() -> dict[str, dict[str, Any]]:
             "delete": op("Remove a project role", {204: "removed"}, security=SESSION, errors=(401, 403, 404)),
         },
         "/api/projects/{project_id}/settings": {
-            "get": op("The project's settings", {200: "{name, retention_days, limits}"}),
+            "get": op("The project's settings", {200: "{name, retention_days, hot_window_s, limits}"}),
             "patch": op(
-                "Change the project's name, retention and ingest limits",
+                "Change the project's name, retention (days, 0 = forever), hot window (seconds) and ingest limits",
                 {200: "the settings"},
-                body="{name?, retention_days?, limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}}",
+                body="{name?, retention_days?, hot_window_s?, "
+                "limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}}",
             ),
         },
         "/api/projects/{project_id}/audit": {

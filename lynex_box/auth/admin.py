@@ -111,8 +111,10 @@ def create_project(db: MetaDB, name: str, org_id: str | None = None) -> str:
 
 
 def list_projects(db: MetaDB) -> list[dict[str, Any]]:
-    rows = db.read("SELECT id, org_id, name, created_at, retention_days FROM projects ORDER BY created_at")
-    keys = ("project_id", "org_id", "name", "created_at", "retention_days")
+    rows = db.read(
+        "SELECT id, org_id, name, created_at, retention_days, hot_window_s FROM projects ORDER BY created_at"
+    )
+    keys = ("project_id", "org_id", "name", "created_at", "retention_days", "hot_window_s")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 

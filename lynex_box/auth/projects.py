@@ -1,8 +1,8 @@
-"""Projects: creation in an org, and a project's settings (name, retention, ingest rate-limit overrides).
+"""Projects: creation in an org, and a project's settings (name, retention, hot window, ingest rate-limit overrides).
 
 Validation names the key and the allowed range; a change is one transaction with its audit entry,
-which records each changed key's old and new value. Limits left unset (null) use the `[limits]`
-defaults of lynex.toml.
+which records each changed key's old and new value. Settings left unset (null) use the defaults of lynex.toml:
+`[lifecycle] retention_days` and `hot_window_s`, and `[limits]`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from lynex_box.auth.ratelimit import LIMIT_FIELDS, IngestLimiter
 from lynex_box.meta.db import MetaDB
 
 MAX_RETENTION_DAYS: Final = 36_500
-EDITABLE: Final = ("name", "retention_days", "limits")
+MAX_HOT_WINDOW_S: Final = MAX_RETENTION_DAYS * 86_400
+EDITABLE: Final = ("name", "retention_days", "hot_window_s", "limits")
 
 
 def create(conn: apsw.Connection, actor: Actor, org_id: str, name: object) -> dict[str, Any]:
@@ -55,10 +56,12 @@ def _overrides(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
 
 
 def read(db: MetaDB, project_id: str, limiter: IngestLimiter) -> dict[str, Any]:
-    rows = db.read("SELECT id, org_id, name, retention_days, created_at FROM projects WHERE id = ?", (project_id,))
+    rows = db.read(
+        "SELECT id, org_id, name, retention_days, hot_window_s, created_at FROM projects WHERE id = ?", (project_id,)
+    )
     if not rows:
         raise NotFound("no project with that id")
-    pid, org_id, name, retention, created = rows[0]
+    pid, org_id, name, retention, hot_window, created = rows[0]
     limit_rows = db.read(f"SELECT {', '.join(LIMIT_FIELDS)} FROM project_limits WHERE project_id = ?", (pid,))
     return {
         "project_id": pid,
@@ -66,6 +69,7 @@ def read(db: MetaDB, project_id: str, limiter: IngestLimiter) -> dict[str, Any]:
         "name": name,
         "created_at": created,
         "retention_days": retention,
+        "hot_window_s": hot_window,
         "limits": _overrides(limit_rows),
         "effective_limits": limiter.project_limits(pid).as_dict(),
     }
@@ -82,12 +86,16 @@ def _validate(changes: dict[str, Any]) -> dict[str, Any]:
             raise AdminError("name must be a string of 1..200 characters")
         out["name"] = name.strip()
     if "retention_days" in changes:
-        days = changes["retention_days"]
-        if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 1):
-            raise AdminError(f"retention_days must be null or a whole number of days in [1, {MAX_RETENTION_DAYS}]")
-        if days is not None and days > MAX_RETENTION_DAYS:
-            raise AdminError(f"retention_days must be null or a whole number of days in [1, {MAX_RETENTION_DAYS}]")
-        out["retention_days"] = days
+        out["retention_days"] = _whole(
+            changes["retention_days"], MAX_RETENTION_DAYS,
+            f"retention_days must be null (the default) or a whole number of days in [0, {MAX_RETENTION_DAYS}] "
+            "(0 = keep forever)",
+        )  # fmt: skip
+    if "hot_window_s" in changes:
+        out["hot_window_s"] = _whole(
+            changes["hot_window_s"], MAX_HOT_WINDOW_S,
+            f"hot_window_s must be null (the default) or a whole number of seconds in [0, {MAX_HOT_WINDOW_S}]",
+        )  # fmt: skip
     if "limits" in changes:
         limits = changes["limits"]
         if not isinstance(limits, dict):
@@ -103,13 +111,24 @@ def _validate(changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _whole(value: object, most: int, message: str) -> int | None:
+    """`value` if it is null or an integer in [0, most], else an AdminError with `message`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise AdminError(message)
+    return value
+
+
 def update(conn: apsw.Connection, actor: Actor, project_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply validated changes; returns {key: [old, new]} of what actually changed."""
     valid = _validate(changes)
-    rows = list(conn.execute("SELECT org_id, name, retention_days FROM projects WHERE id = ?", (project_id,)))
+    rows = list(
+        conn.execute("SELECT org_id, name, retention_days, hot_window_s FROM projects WHERE id = ?", (project_id,))
+    )
     if not rows:
         raise NotFound("no project with that id")
-    org_id, name, retention = rows[0]
+    org_id, name, retention, hot_window = rows[0]
     changed: dict[str, Any] = {}
     if "name" in valid and valid["name"] != name:
         changed["name"] = [name, valid["name"]]
@@ -117,6 +136,9 @@ def update(conn: apsw.Connection, actor: Actor, project_id: str, changes: dict[s
     if "retention_days" in valid and valid["retention_days"] != retention:
         changed["retention_days"] = [retention, valid["retention_days"]]
         conn.execute("UPDATE projects SET retention_days = ? WHERE id = ?", (valid["retention_days"], project_id))
+    if "hot_window_s" in valid and valid["hot_window_s"] != hot_window:
+        changed["hot_window_s"] = [hot_window, valid["hot_window_s"]]
+        conn.execute("UPDATE projects SET hot_window_s = ? WHERE id = ?", (valid["hot_window_s"], project_id))
     if "limits" in valid:
         cols = ", ".join(LIMIT_FIELDS)
         old = _overrides(list(conn.execute(f"SELECT {cols} FROM project_limits WHERE project_id = ?", (project_id,))))

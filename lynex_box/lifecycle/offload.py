@@ -9,6 +9,9 @@ pass uploads under a new key; the janitor removes the orphan). A segment that al
 rehydrated or backed-up one) is switched without uploading again only once that copy, downloaded, has the
 catalog's size and SHA-256.
 
+The hot window is the project's own (`projects.hot_window_s`, set by the API or `lynex-box projects
+set-hot-window`), else `[lifecycle] hot_window_s`.
+
 Rehydration records a pinned range (table `pinned_ranges`): remote segments overlapping it are fetched,
 verified and switched back to local (keeping their bucket copy), and offload leaves pinned ranges alone until
 they are unpinned. The running server applies new pins on its next offload pass; the CLI applies them at once
@@ -80,18 +83,23 @@ def _pinned(entry: SegmentEntry, ranges: list[Pin]) -> bool:
     )
 
 
+def hot_windows(db: MetaDB) -> dict[str, int]:
+    """Projects' own hot windows (seconds); a project not listed uses `[lifecycle] hot_window_s`."""
+    return {str(p): int(s) for p, s in db.read("SELECT id, hot_window_s FROM projects WHERE hot_window_s IS NOT NULL")}
+
+
 def offload_pass(ctx: LifecycleContext, urgent: Callable[[], bool] | None = None) -> int:
-    """Move segments past the hot window to the bucket; returns how many moved.
+    """Move segments past their project's hot window to the bucket; returns how many moved.
 
     With `urgent` (the disk guard), the hot window is ignored and segments go oldest first while it says so.
     """
     if ctx.bucket is None:
         return 0
-    horizon = ctx.now_us() - ctx.settings.lifecycle.hot_window_s * 1_000_000
+    now, default, own = ctx.now_us(), ctx.settings.lifecycle.hot_window_s, hot_windows(ctx.db)
     ranges = pins(ctx.db)
     local = [e for e in ctx.store.segment_entries() if e.location == "local" and not _pinned(e, ranges)]
     if urgent is None:
-        local = [e for e in local if e.max_time < horizon]
+        local = [e for e in local if e.max_time < now - own.get(e.project_id, default) * 1_000_000]
     moved = 0
     for entry in sorted(local, key=lambda e: (e.max_time, e.id)):
         if ctx.stopping.is_set() or (urgent is not None and not urgent()):

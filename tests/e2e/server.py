@@ -51,7 +51,9 @@ class RunningServer:
         cmd = [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         if self.dev:
             cmd.append("--dev")
-        env = {**os.environ, **self.env}
+        # Many e2e tests send spans with fixed start times, some older than the default retention (30 days); they
+        # test other things (retention has its own tests, which set it): keep everything unless a test says so.
+        env = {**os.environ, "LYNEX_LIFECYCLE_RETENTION_DAYS": "0", **self.env}
         env.pop("LYNEX_CRASH_AT", None)
         self._log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)

@@ -211,3 +211,34 @@ def test_the_server_offloads_on_schedule_and_a_missing_bucket_answers_503(tmp_pa
         assert len(spans_api(server)) == 20  # read back through the cache
     finally:
         server.stop()
+
+
+def test_a_project_hot_window_and_retention_set_through_the_api(tmp_path: Path) -> None:
+    bucket = tmp_path / "bucket"
+    env = {
+        "LYNEX_BUCKET_TYPE": "directory",
+        "LYNEX_BUCKET_DIRECTORY": str(bucket),
+        "LYNEX_LIFECYCLE_OFFLOAD_INTERVAL_S": "1",
+        "LYNEX_LIFECYCLE_GRACE_PERIOD_S": "0",
+        "LYNEX_HEAD_MAX_AGE_S": "0.2",
+    }  # the default hot window (7 days) keeps these spans local
+    server = RunningServer(tmp_path / "data", env=env).start()
+    try:
+        settings = f"{server.url}/api/projects/{server.project}/settings"
+        url = f"{server.url}/v1/projects/{server.project}"
+        assert httpx.post(f"{url}/events", json={"events": spans(20)}, headers=server.headers()).status_code == 202
+        wait_for(lambda: len(spans_api(server)) == 20)
+        time.sleep(2)  # offload passes run: nothing is past the default hot window
+        assert not list(bucket.rglob("*.parquet"))
+        assert httpx.get(settings, headers=server.headers()).json()["hot_window_s"] is None
+        for bad in (-1, "1h", 1.5, True):
+            r = httpx.patch(settings, json={"hot_window_s": bad}, headers=server.headers())
+            assert r.status_code == 400 and "hot_window_s" in r.json()["error"]["message"]
+        r = httpx.patch(settings, json={"hot_window_s": 60, "retention_days": 0}, headers=server.headers())
+        assert r.status_code == 200 and (r.json()["hot_window_s"], r.json()["retention_days"]) == (60, 0)
+        wait_for(
+            lambda: list(bucket.rglob("*.parquet")) and not list((server.data_dir / "segments").rglob("*.parquet"))
+        )
+        assert len(spans_api(server)) == 20  # read back from the bucket
+    finally:
+        server.stop()

@@ -1,4 +1,4 @@
-"""The lifecycle commands of `lynex-box`: set-retention, delete, rehydrate, backup, restore, export."""
+"""The lifecycle commands of `lynex-box`: set-retention, set-hot-window, delete, rehydrate, backup, restore, export."""
 
 from __future__ import annotations
 
@@ -60,3 +60,16 @@ def test_commands_round_trip_a_data_dir(tmp_path: Path, open_engine: Any) -> Non
     exported = pq.read_table(tmp_path / "out.parquet").column("event_id").to_pylist()
     assert sorted(exported) == sorted(r["event_id"] for r in expected if r["user_id"] != "user-0")
     assert Path(settings_for(tmp_path / "copy").data_dir / "meta.db").exists()
+
+
+def test_set_hot_window_stores_the_project_setting(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    project = json.loads(run("init", "--data-dir", str(data), "--json").stdout)["project_id"]
+    out = json.loads(run("projects", "set-hot-window", project, "12h", "--data-dir", str(data), "--json").stdout)
+    assert out == {"project_id": project, "hot_window_s": 43_200, "changed": True}
+    listed = json.loads(run("projects", "list", "--data-dir", str(data), "--json").stdout)
+    assert [p["hot_window_s"] for p in listed if p["project_id"] == project] == [43_200]
+    out = json.loads(run("projects", "set-hot-window", project, "default", "--data-dir", str(data), "--json").stdout)
+    assert out["hot_window_s"] is None
+    bad = CliRunner().invoke(main, ["projects", "set-hot-window", project, "soon", "--data-dir", str(data)])
+    assert bad.exit_code != 0 and "hot_window_s must be" in bad.output

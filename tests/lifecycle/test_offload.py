@@ -175,3 +175,36 @@ def test_orphaned_bucket_objects_are_swept_once_old_enough(open_engine: Any, tmp
     assert sweep_bucket(engine.lifecycle.ctx, min_age_s=-1) == 1
     assert [m.key for m in engine.lifecycle.bucket.list("segments")] == [engine.store.segment_entries()[0].path]
     assert len(rows(engine)) == 10
+
+
+def test_a_project_hot_window_overrides_the_default(open_engine: Any, tmp_path: Path) -> None:
+    from lynex_box.auth import projects
+    from lynex_box.auth.admin import CLI_ACTOR
+
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 2 * 86_400})
+
+    def setting(project: str, value: int | None) -> None:
+        """As the settings API and `lynex-box projects set-hot-window` store it."""
+        engine.meta.write(lambda c: projects.update(c, CLI_ACTOR, project, {"hot_window_s": value}))
+
+    def tx(conn: Any) -> None:
+        conn.execute("INSERT INTO orgs (id, name, created_at) VALUES ('o', 'o', 0)")
+        for p in ("p1", "p2", "p3"):
+            conn.execute("INSERT INTO projects (id, org_id, name, created_at) VALUES (?, 'o', ?, 0)", (p, p))
+
+    engine.meta.write(tx)
+    for p in ("p1", "p2", "p3"):
+        add_segment(engine, p, f"{p}-old", 5, now_ms() - 3 * DAY_MS)
+        add_segment(engine, p, f"{p}-new", 5, now_ms() - 3600_000)
+    setting("p2", 10 * 86_400)  # keeps 10 days local
+    setting("p3", 0)  # offloads as soon as flushed
+    assert engine.lifecycle.offload() == 3
+
+    def remote(project: str) -> int:
+        return sum(e.location == "remote" for e in engine.store.segment_entries() if e.project_id == project)
+
+    assert (remote("p1"), remote("p2"), remote("p3")) == (1, 0, 2)
+    setting("p2", None)  # back to the default
+    assert engine.lifecycle.offload() == 1 and remote("p2") == 1
+    with pytest.raises(Exception, match="hot_window_s must be null"):
+        setting("p1", -1)

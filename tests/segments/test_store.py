@@ -21,7 +21,9 @@ FROM spans ORDER BY event_id
 
 
 def settings_for(tmp: Path, **head: object) -> Settings:
-    return load_settings(env={}, overrides={"server": {"data_dir": str(tmp)}, "head": head})
+    # the spans here have fixed start times, older than the default retention: keep them all
+    overrides = {"server": {"data_dir": str(tmp)}, "head": head, "lifecycle": {"retention_days": 0}}
+    return load_settings(env={}, overrides=overrides)
 
 
 def events(project_tag: str, n: int, start: int = 0) -> bytes:
@@ -134,7 +136,12 @@ def test_start_up_sweeps_temporary_and_orphaned_files(tmp_path: Path) -> None:
 def test_head_flushes_on_row_threshold_and_wal_files_are_released(tmp_path: Path) -> None:
     settings = load_settings(
         env={},
-        overrides={"server": {"data_dir": str(tmp_path)}, "head": {"max_rows": 10}, "wal": {"segment_bytes": 65536}},
+        overrides={
+            "server": {"data_dir": str(tmp_path)},
+            "head": {"max_rows": 10},
+            "wal": {"segment_bytes": 65536},
+            "lifecycle": {"retention_days": 0},
+        },
     )
     engine = Engine.open(settings)
     for k in range(30):

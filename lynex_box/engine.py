@@ -130,6 +130,7 @@ class Engine:
             recent,
             enrichers=enrichers,
             batch_records=settings.pipeline.batch_records,
+            decode_threads=settings.pipeline.decode_threads,
         )
         self.query = QueryEngine(self.store, settings.query)
         self.lifecycle = Lifecycle(
@@ -181,6 +182,7 @@ class Engine:
 
     def flush(self) -> int:
         self.pipeline.process_available()
+        self.pipeline.wait_flushed()
         return self.store.flush()
 
     async def run_flusher(self, stop: asyncio.Event, poll_s: float = 0.25) -> None:
@@ -200,6 +202,7 @@ class Engine:
             return
         self._closed = True
         self.pipeline.process_available()
+        self.pipeline.close()
         self.store.flush()
         self.lifecycle.close()
         self.wal.close()

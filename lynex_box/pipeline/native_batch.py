@@ -13,7 +13,6 @@ the reference instead. It must never drop or reorder a record's spans, nor raise
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -24,6 +23,7 @@ import pyarrow.compute as pc
 
 from lynex_box.ingest.native import normalize_events
 from lynex_box.ingest.timefmt import parse_time_us
+from lynex_box.ingest.validate import TYPE_ALIASES
 from lynex_box.schema.span import SPAN_SCHEMA, spans_to_table
 from lynex_box.wal.format import WalRecord
 from lynex_box.wal.records import RecordHeader
@@ -55,82 +55,36 @@ _EVENT_TYPE: Final = orjson.dumps(
 ).decode()
 
 
-def _epoch_us(value: str) -> str:
-    """SQL for an epoch-ms JSON number as epoch µs (Python's `round(value * 1000)`), else NULL."""
-    return (
-        f"CASE json_type({value}) WHEN 'UBIGINT' THEN {value}::BIGINT * 1000 WHEN 'BIGINT' THEN {value}::BIGINT * 1000 "
-        f"WHEN 'DOUBLE' THEN round_even({value}::DOUBLE * 1000, 0)::BIGINT END"
-    )
-
-
 def _io_text(value: str) -> str:
-    """SQL of `ingest.native._io_text`: a non-empty list of objects that all have a role becomes {"messages": …}."""
-    return (
-        f"CASE WHEN json_type({value}) = 'ARRAY' AND json_array_length({value}) > 0 AND list_bool_and(list_transform("
-        f"json_extract({value}, '$[*]'), lambda m: json_type(m) = 'OBJECT' AND json_exists(m, '$.role'))) "
-        f"THEN '{{\"messages\":' || {value} || '}}' ELSE {value}::VARCHAR END"
-    )
+    """SQL of `ingest.native._io_text`: a non-empty list of objects that all have a role becomes {"messages": …}.
+
+    The JSON text is compact, so such a list starts with `[{`; then every element has a `role` exactly when the
+    wildcard path finds as many roles as the list has elements (only objects have keys). Two passes over the
+    text instead of one per element: this is the costliest column of a chat span.
+    """
+    all_roles = f"len(json_extract({value}, '$[*].role')) = json_array_length({value})"
+    wrapped = f"""'{{"messages":' || {value} || '}}'"""
+    return f"CASE WHEN starts_with({value}, '[{{') AND {all_roles} THEN {wrapped} ELSE {value} END"
 
 
+# DuckDB only parses and picks fields, and does what needs a JSON parser; the rules that only compare or combine
+# values run over whole Arrow columns in `_columns_table`, which costs far less per span than SQL expressions.
 _SQL: Final = f"""
-WITH r AS (
-    SELECT lsn, project_id, received_us, skip, from_json(body, '{_EVENT_TYPE}').events AS events FROM __records
-), e AS (
-    SELECT lsn, project_id, received_us, skip, unnest(events) AS ev, unnest(range(len(events))) AS idx FROM r
-), f AS (
-    SELECT lsn, idx, project_id, received_us, ev,
-        coalesce(nullif(ev.event_id, ''), format('{{:012x}}-{{:05d}}', lsn, idx)) AS eid,
-        coalesce(nullif(ev."type", ''), 'span') AS k,
-        CASE WHEN ev.error IS NOT NULL AND ev.error::VARCHAR <> '{{}}' THEN ev.error END AS err,
-        ev.usage AS u, ev.cost AS c,
-        ev.cost.input IS NOT NULL OR ev.cost.output IS NOT NULL OR ev.cost.total IS NOT NULL AS has_cost
-    FROM e WHERE ev IS NOT NULL AND NOT list_contains(skip, idx)
-), g AS (
-    SELECT *, err->>'$.type' AS et, ev.metadata IS NOT NULL AND ev.metadata::VARCHAR <> '{{}}' AS has_md FROM f
-)
 SELECT
-    lsn, idx,
-    json_type(ev.prompt.version) NOT IN ('VARCHAR', 'UBIGINT', 'BIGINT')
-        OR json_type(err->'$.type') NOT IN ('VARCHAR', 'NULL') AS needs_reference,
-    project_id,
-    coalesce(nullif(ev.trace_id, ''), eid) AS trace_id,
-    coalesce(nullif(ev.span_id, ''), eid) AS span_id,
-    nullif(ev.parent_span_id, '') AS parent_span_id,
-    eid AS event_id,
-    ev.name AS name,
-    CASE k WHEN 'generation' THEN 'llm' WHEN 'completion' THEN 'llm' WHEN 'function' THEN 'tool'
-        WHEN 'workflow' THEN 'chain' ELSE k END AS kind,
-    CASE WHEN json_type(ev.start_time) = 'VARCHAR' THEN ev.start_time->>'$' END AS start_text,
-    {_epoch_us("ev.start_time")} AS start_number,
-    CASE WHEN json_type(ev.end_time) = 'VARCHAR' THEN ev.end_time->>'$' END AS end_text,
-    {_epoch_us("ev.end_time")} AS end_number,
-    coalesce(nullif(ev.status, ''), CASE WHEN err IS NOT NULL THEN 'error' ELSE 'ok' END) AS status,
-    coalesce(nullif(ev.status_message, ''), err->>'$.message') AS status_message,
-    ev.provider AS provider, ev.model AS model, ev.response_model AS response_model,
-    u.input_tokens AS input_tokens, u.output_tokens AS output_tokens, u.cached_tokens AS cached_tokens,
-    u.reasoning_tokens AS reasoning_tokens,
-    coalesce(u.total_tokens, CASE WHEN u.input_tokens IS NOT NULL OR u.output_tokens IS NOT NULL
-        THEN coalesce(u.input_tokens, 0) + coalesce(u.output_tokens, 0) END) AS total_tokens,
-    c.input AS input_cost, c.output AS output_cost,
-    coalesce(c.total, CASE WHEN has_cost THEN coalesce(c.input, 0.0) + coalesce(c.output, 0.0) END) AS total_cost,
-    CASE WHEN has_cost THEN 'reported' END AS cost_source,
-    {_io_text("ev.input")} AS input,
-    {_io_text("ev.output")} AS output,
-    ev.tool_calls::VARCHAR AS tool_calls,
-    ev.session_id AS session_id, ev.user_id AS user_id, ev.environment AS environment, ev.release AS release,
-    ev.tags AS tags,
-    CASE WHEN has_md OR coalesce(et, '') <> '' THEN '{{' || concat_ws(',',
-        CASE WHEN has_md THEN '"metadata":' || ev.metadata::VARCHAR END,
-        CASE WHEN coalesce(et, '') <> '' THEN '"error.type":' || to_json(et)::VARCHAR END) || '}}' END AS attributes,
-    ev.prompt.name AS prompt_name,
-    CASE WHEN json_type(ev.prompt.version) = 'VARCHAR' THEN ev.prompt.version->>'$'
-        ELSE ev.prompt.version::VARCHAR END AS prompt_version,
-    NULL::DOUBLE AS hallucination_risk,
-    NULL::VARCHAR AS pii,
-    received_us,
-    'sdk' AS source
-FROM g
-ORDER BY lsn, idx
+    lsn, idx, project_id, received_us,
+    {", ".join(name for name in _TEXT_FIELDS if name != "type")}, "type",
+    start_time::VARCHAR AS start_json, end_time::VARCHAR AS end_json,
+    {", ".join(f"usage.{name} AS {name}" for name in _USAGE_FIELDS)},
+    cost.input AS input_cost, cost.output AS output_cost, cost.total AS total_cost,
+    {_io_text("input::VARCHAR")} AS input,
+    {_io_text("output::VARCHAR")} AS output,
+    tool_calls::VARCHAR AS tool_calls, tags, metadata::VARCHAR AS metadata_json, error::VARCHAR AS error_json,
+    prompt.name AS prompt_name, prompt.version::VARCHAR AS prompt_version_json
+FROM (
+    SELECT lsn, project_id, received_us, skip, unnest(events, max_depth := 2), generate_subscripts(events, 1) - 1 AS idx
+    FROM (SELECT lsn, project_id, received_us, skip, from_json(body, '{_EVENT_TYPE}').events AS events FROM __records)
+)
+WHERE NOT list_contains(skip, idx)
 """
 
 _RECORDS_SCHEMA: Final = pa.schema(
@@ -147,18 +101,18 @@ Item = tuple[WalRecord, RecordHeader, memoryview]
 
 
 class NativeBatchDecoder:
-    """Decodes the native EVENTS records of one pipeline step in one DuckDB query; thread-safe."""
+    """Decodes the native EVENTS records of one pipeline step in one DuckDB query; threads may call it at once."""
 
     def __init__(self, threads: int = 2, memory_limit_mb: int = 256) -> None:
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": threads,
             "memory_limit": f"{memory_limit_mb}MB",
             # Hand memory above this back after a query: a step's peak must not stay in the process.
-            "allocator_flush_threshold": "4MB",
-            "allocator_bulk_deallocation_flush_threshold": "4MB",
+            "allocator_flush_threshold": "64MB",
+            "allocator_bulk_deallocation_flush_threshold": "64MB",
         }
         self._db = duckdb.connect(":memory:", config=config)
-        self._lock = threading.Lock()
+        self.fallbacks = 0  # steps the reference had to decode whole: a rise means the fast path has a gap
 
     def __call__(self, items: list[Item]) -> pa.Table:
         """Span table of `items` (native records, in LSN order), rows in LSN then event order."""
@@ -171,23 +125,27 @@ class NativeBatchDecoder:
                     pa.array([h.project_id for _, h, _ in items], pa.string()),
                     pa.array([h.received_us for _, h, _ in items], pa.int64()),
                     pa.array([list(h.skip) for _, h, _ in items], pa.list_(pa.int64())),
-                    pa.array([bytes(b) for _, _, b in items], pa.large_binary()).cast(pa.large_string()),
+                    _bodies([b for _, _, b in items]),
                 ],
                 schema=_RECORDS_SCHEMA,
             )
-            with self._lock:
-                cur = self._db.cursor()
-                try:
-                    cur.register("__records", records)
-                    result = cur.sql(_SQL).to_arrow_table()
-                finally:
-                    cur.close()
-        except (duckdb.Error, pa.ArrowException) as exc:  # e.g. a body that is not JSON: one record at a time
+            # One record per Arrow batch: DuckDB then parses one body at a time instead of the whole step at
+            # once, which halves the memory a step takes at about the same speed.
+            records = pa.Table.from_batches(records.to_batches(max_chunksize=1))
+            cur = self._db.cursor()  # a connection of its own: two threads decode at once
+            try:
+                cur.register("__records", records)
+                result = cur.sql(_SQL).to_arrow_table()
+            finally:
+                cur.close()
+            return self._finish(result, items)
+        except (duckdb.Error, pa.ArrowException, ValueError) as exc:  # e.g. a body that is not JSON: one at a time
             log.info("native batch decode fell back to the reference decoder records=%d error=%s", len(items), exc)
+            self.fallbacks += 1
             return pa.concat_tables([reference_table(*item) for item in items])
-        return self._finish(result, items)
 
     def _finish(self, result: pa.Table, items: list[Item]) -> pa.Table:
+        result = _with_json_fields(result)
         flagged = result.column("needs_reference")
         if pc.any(flagged).as_py():
             lsns = set(pc.filter(result.column("lsn"), flagged).to_pylist())
@@ -200,29 +158,173 @@ class NativeBatchDecoder:
         self._db.close()
 
 
+def _bodies(bodies: list[memoryview]) -> pa.Array:
+    """The record bodies as one large_string array (they are UTF-8: ingest parsed them).
+
+    Copied once, into Arrow's memory pool: it keeps and reuses memory between steps, where a fresh
+    Python bytes object of a step's size would be mapped from the kernel (and page-faulted) each time.
+    """
+    offsets = [0]
+    for body in bodies:
+        offsets.append(offsets[-1] + len(body))
+    data = pa.allocate_buffer(offsets[-1])
+    view = memoryview(data).cast("B")
+    for body, start, end in zip(bodies, offsets, offsets[1:], strict=False):
+        view[start:end] = body
+    array = pa.Array.from_buffers(
+        pa.large_string(), len(bodies), [None, pa.array(offsets, pa.int64()).buffers()[1], data]
+    )
+    array.validate(full=True)
+    return array
+
+
+def _with_json_fields(result: pa.Table) -> pa.Table:
+    """Add the columns read from small JSON values (error, metadata, prompt version), and `needs_reference`.
+
+    Each is one Arrow kernel over the column, so a step pays them once instead of a JSON function's setup
+    per query in SQL; the few values that need a JSON parser (an error object, an escaped string) get
+    orjson one by one.
+    """
+    error_json = _array(result.column("error_json"))
+    has_error = pc.and_kleene(pc.is_valid(error_json), pc.not_equal(error_json, "{}"))
+    error_message: list[str | None] = [None] * len(error_json)
+    error_type_json: list[str | None] = [None] * len(error_json)
+    odd_error = [False] * len(error_json)
+    if pc.any(has_error).as_py():
+        for i, text in enumerate(pc.if_else(has_error, error_json, _NULL_TEXT).to_pylist()):
+            if text is None:
+                continue
+            error = orjson.loads(text)
+            if not isinstance(error, dict):
+                odd_error[i] = True
+                continue
+            message, kind = error.get("message"), error.get("type")
+            if message is not None:
+                error_message[i] = message if isinstance(message, str) else orjson.dumps(message).decode()
+            if isinstance(kind, str):
+                error_type_json[i] = orjson.dumps(kind).decode() if kind else None
+            elif kind is not None:
+                odd_error[i] = True  # only Python spells such a type the reference's way
+    metadata = _array(result.column("metadata_json"))
+    version = _array(result.column("prompt_version_json"))
+    version_is_text = pc.starts_with(version, '"')
+    version_is_int = pc.match_substring_regex(version, r"^-?[0-9]+$")
+    version_text = pc.if_else(version_is_text, pc.utf8_slice_codeunits(version, 1, -1), _NULL_TEXT)
+    if pc.any(pc.match_substring(version_text, "\\")).as_py():  # an escape in the string: JSON unescapes it
+        quoted = pc.if_else(version_is_text, version, _NULL_TEXT).to_pylist()
+        version_text = pa.array([None if v is None else orjson.loads(v) for v in quoted], pa.string())
+    odd_version = pc.and_kleene(pc.is_valid(version), pc.invert(pc.or_(version_is_text, version_is_int)))
+    added = {
+        "has_error": has_error,
+        "error_message": pa.array(error_message, pa.string()),
+        "error_type_json": pa.array(error_type_json, pa.string()),
+        "metadata": pc.if_else(pc.equal(metadata, "{}"), _NULL_TEXT, metadata),
+        "prompt_version": pc.if_else(version_is_int, version, version_text),
+        "needs_reference": pc.or_(pc.fill_null(odd_version, False), pa.array(odd_error, pa.bool_())),
+    }
+    for name, values in added.items():
+        result = result.append_column(name, values)
+    return result
+
+
 def _columns_table(result: pa.Table) -> pa.Table:
-    received = result.column("received_us")
-    start = pc.coalesce(_parse_text_times(result.column("start_text")), result.column("start_number"), received)
-    end = pc.coalesce(_parse_text_times(result.column("end_text")), result.column("end_number"))
-    columns: dict[str, Any] = {}
-    for field in SPAN_SCHEMA:
-        if field.name in ("start_time", "end_time", "duration_ms", "ingested_at"):
-            continue
-        columns[field.name] = result.column(field.name).combine_chunks()
-    columns["start_time"] = _array(start)
-    columns["end_time"] = _array(end)
-    columns["duration_ms"] = _array(pc.divide(pc.cast(pc.subtract(end, start), pa.float64()), 1000.0))
-    columns["ingested_at"] = _array(received)
-    return spans_to_table(columns)
+    """The span columns of the SQL result: the same rules as `normalize_events`, over whole columns."""
+    col = {name: _array(result.column(name)) for name in result.column_names}
+    lsn, idx = col["lsn"], col["idx"]
+    event_id = col["event_id"]
+    if not pc.all(_present(event_id)).as_py():  # events without an id are named by their place in the WAL
+        ids = event_id.to_pylist()
+        for i, (at, index) in enumerate(zip(lsn.to_pylist(), idx.to_pylist(), strict=True)):
+            if not ids[i]:
+                ids[i] = f"{at:012x}-{index:05d}"
+        event_id = pa.array(ids, pa.string())
+    kind = _present_or(col["type"], "span")
+    for alias, canonical in TYPE_ALIASES.items():
+        kind = pc.if_else(pc.equal(kind, alias), canonical, kind)
+    received = col["received_us"]
+    start = pc.coalesce(_times_us(col["start_json"]), received)
+    end = _times_us(col["end_json"])
+    tokens_in, tokens_out = col["input_tokens"], col["output_tokens"]
+    tokens_sum = pc.add(pc.fill_null(tokens_in, 0), pc.fill_null(tokens_out, 0))
+    any_tokens = pc.or_(pc.is_valid(tokens_in), pc.is_valid(tokens_out))
+    cost_in, cost_out, cost_total = col["input_cost"], col["output_cost"], col["total_cost"]
+    has_cost = pc.or_(pc.or_(pc.is_valid(cost_in), pc.is_valid(cost_out)), pc.is_valid(cost_total))
+    cost_sum = pc.add(pc.fill_null(cost_in, 0.0), pc.fill_null(cost_out, 0.0))
+    columns: dict[str, Any] = {
+        "project_id": col["project_id"],
+        "trace_id": _present_or(col["trace_id"], event_id),
+        "span_id": _present_or(col["span_id"], event_id),
+        "parent_span_id": _present_or(col["parent_span_id"], None),
+        "event_id": event_id,
+        "name": col["name"],
+        "kind": kind,
+        "start_time": start,
+        "end_time": end,
+        "duration_ms": pc.divide(pc.cast(pc.subtract(end, start), pa.float64()), 1000.0),
+        "status": _present_or(col["status"], pc.if_else(col["has_error"], "error", "ok")),
+        "status_message": _present_or(col["status_message"], col["error_message"]),
+        "total_tokens": pc.coalesce(col["total_tokens"], pc.if_else(any_tokens, tokens_sum, _NULL_INT)),
+        "total_cost": pc.coalesce(cost_total, pc.if_else(has_cost, cost_sum, _NULL_FLOAT)),
+        "cost_source": pc.if_else(has_cost, "reported", _NULL_TEXT),
+        "attributes": _attributes(col["metadata"], col["error_type_json"]),
+        "hallucination_risk": pa.nulls(len(lsn), pa.float64()),
+        "pii": pa.nulls(len(lsn), pa.string()),
+        "ingested_at": received,
+        "source": pa.repeat("sdk", len(lsn)) if len(lsn) else pa.array([], pa.string()),
+    }
+    for name in SPAN_SCHEMA.names:
+        if name not in columns:
+            columns[name] = col[name]
+    return spans_to_table({name: _array(values) for name, values in columns.items()})
+
+
+_NULL_INT: Final = pa.scalar(None, pa.int64())
+_NULL_FLOAT: Final = pa.scalar(None, pa.float64())
+_NULL_TEXT: Final = pa.scalar(None, pa.string())
+
+
+def _present(values: pa.Array) -> pa.Array:
+    """True where a text is neither null nor empty (the reference's `value or ...`)."""
+    return pc.and_kleene(pc.is_valid(values), pc.not_equal(values, ""))
+
+
+def _present_or(values: pa.Array, default: Any) -> pa.Array:
+    if default is None:
+        default = _NULL_TEXT
+    return pc.if_else(_present(values), values, default)
+
+
+def _attributes(metadata: pa.Array, error_type_json: pa.Array) -> pa.Array:
+    """`{"metadata": …, "error.type": …}` with the members that are there, null when neither is."""
+    has_metadata, has_type = pc.is_valid(metadata), pc.is_valid(error_type_json)
+    first = pc.fill_null(pc.binary_join_element_wise('"metadata":', metadata, ""), "")
+    second = pc.fill_null(pc.binary_join_element_wise('"error.type":', error_type_json, ""), "")
+    comma = pc.if_else(pc.and_(has_metadata, has_type), ",", "")
+    joined = pc.binary_join_element_wise("{", first, comma, second, "}", "")
+    return pc.if_else(pc.or_(has_metadata, has_type), joined, _NULL_TEXT)
 
 
 def _array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def _parse_text_times(texts: pa.ChunkedArray) -> pa.Array:
+def _times_us(json_texts: pa.Array) -> pa.Array:
+    """Epoch µs (null where absent) of times as JSON text: RFC 3339 strings or epoch-ms numbers."""
+    is_text = pc.starts_with(json_texts, '"')
+    texts = pc.if_else(is_text, pc.utf8_slice_codeunits(json_texts, 1, -1), _NULL_TEXT)
+    if pc.any(pc.match_substring(texts, "\\")).as_py():  # escapes in a time string: let JSON unescape it
+        quoted = pc.if_else(is_text, json_texts, _NULL_TEXT).to_pylist()
+        texts = pa.array([None if t is None else orjson.loads(t) for t in quoted], pa.string())
+    numbers = pc.if_else(is_text, _NULL_TEXT, json_texts)
+    whole = pc.match_substring_regex(numbers, r"^-?[0-9]+$")
+    whole_us = pc.multiply_checked(pc.cast(pc.if_else(whole, numbers, _NULL_TEXT), pa.int64()), 1000)
+    fraction_ms = pc.cast(pc.if_else(whole, _NULL_TEXT, numbers), pa.float64())
+    fraction_us = pc.cast(pc.round(pc.multiply(fraction_ms, 1000.0), 0, round_mode="half_to_even"), pa.int64())
+    return pc.coalesce(_parse_text_times(texts), whole_us, fraction_us)
+
+
+def _parse_text_times(texts: pa.Array) -> pa.Array:
     """Epoch µs of RFC 3339 strings: Arrow for the plain forms, `parse_time_us` if any is not plain."""
-    texts = texts.combine_chunks()
     try:
         return pc.cast(pc.cast(texts, _TS), pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -11,8 +11,11 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -41,8 +44,27 @@ def rows_to_table(rows: list[Row]) -> pa.Table:
     return spans_to_table(columns)
 
 
+Part: TypeAlias = pa.Table | list[Row] | SpanColumns
+
+
+@dataclass(slots=True)
+class _Step:
+    """Records of one pipeline step, being decoded by the pool; kept in LSN order in `_pending`."""
+
+    lsn_from: int
+    lsn_to: int
+    count: int
+    parts: Future[list[Part | WalRecord]]
+
+
 class Pipeline:
-    """Moves durable WAL records into the span store's head."""
+    """Moves durable WAL records into the span store's head.
+
+    Steps are decoded by a small thread pool ahead of time (DuckDB and zstd release the GIL, so two
+    steps decode at once on two cores) while this thread dedupes, enriches and appends them strictly in
+    LSN order; a head over its limits is flushed by another thread while the next steps go on. Records
+    whose decoder keeps state across records (`ordered = True`) are decoded here, in order.
+    """
 
     def __init__(
         self,
@@ -53,6 +75,7 @@ class Pipeline:
         decoders: dict[int, Decoder] | None = None,
         batch_records: int = 64,
         batch_decoders: dict[int, BatchDecoder] | None = None,
+        decode_threads: int = 1,
     ) -> None:
         self.wal = wal
         self.store = store
@@ -63,36 +86,72 @@ class Pipeline:
         self.decoders = decoders or default_decoders()
         self.batch_decoders = batch_decoders
         self.batch_records = batch_records
+        self.decode_threads = max(1, decode_threads)
         self.cursor = WalCursor(wal.directory, store.next_lsn, lambda: wal.durable_lsn)
         self.spans_processed = 0
         self.last_batch_at = time.monotonic()
+        self._decode_pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="lynex-decode")
+        self._flush_pool = ThreadPoolExecutor(1, thread_name_prefix="lynex-flush")
+        self._flushing: Future[int] | None = None
 
     def process_available(self) -> int:
         """Move every record durable now into the head (blocking). Returns records processed.
 
-        When the head outgrows its row or byte limit on the way, it is flushed right here: a long
-        replay (or a flusher that fell behind) must not hold the whole backlog in memory.
+        When the head outgrows its row or byte limit on the way, it is handed to the flush thread: a long
+        replay (or a flusher that fell behind) must not hold the whole backlog in memory. At most one
+        flush runs; a head that fills up again before it ends waits for it.
         """
         total = 0
-        while True:
-            records = self.cursor.read(self.batch_records, STEP_MAX_BYTES)
-            if not records:
-                return total
-            if self.store.over_limits():  # before adding more, not after: the last step stays in the head
-                self.store.flush()
-            records_from, records_to, count = records[0].lsn, records[-1].lsn, len(records)
-            table = self._to_table(records)
-            del records
-            self.store.append(table, records_from, records_to)
-            self.spans_processed += table.num_rows
-            self.last_batch_at = time.monotonic()
-            total += count
+        pending: deque[_Step] = deque()
+        try:
+            while True:
+                while len(pending) <= self.decode_threads:  # one step more than threads: none of them idles
+                    records = self.cursor.read(self.batch_records, STEP_MAX_BYTES)
+                    if not records:
+                        break
+                    future = self._decode_pool.submit(self._decode_step, records)
+                    pending.append(_Step(records[0].lsn, records[-1].lsn, len(records), future))
+                    del records
+                if not pending:
+                    return total
+                step = pending.popleft()
+                table = self._finish_step(step.parts.result())
+                if self.store.over_limits():  # before adding more, not after: the last step stays in the head
+                    self._flush_in_background()
+                self.store.append(table, step.lsn_from, step.lsn_to)
+                self.spans_processed += table.num_rows
+                self.last_batch_at = time.monotonic()
+                total += step.count
+        finally:
+            if pending:  # an error left steps read but not appended: read them again next time
+                for step in pending:
+                    step.parts.cancel()
+                self.cursor = WalCursor(self.wal.directory, self.store.next_lsn, lambda: self.wal.durable_lsn)
 
-    def _to_table(self, records: list[WalRecord]) -> pa.Table:
-        """Decode, dedupe (in LSN order) and enrich the spans of `records` into one table."""
-        tables: list[pa.Table] = []
-        rows: list[Row] = []
-        filter_new = self.recent.filter_new
+    def _flush_in_background(self) -> None:
+        """Start a flush of the head; first wait for the one running (and raise what it raised)."""
+        if self._flushing is not None:
+            running, self._flushing = self._flushing, None
+            running.result()
+        self._flushing = self._flush_pool.submit(self.store.flush)
+
+    def wait_flushed(self) -> None:
+        """Wait for a background flush to end; raise what it raised."""
+        if self._flushing is not None:
+            running, self._flushing = self._flushing, None
+            running.result()
+
+    def close(self) -> None:
+        """Stop the decode and flush threads (after the running flush ends)."""
+        try:
+            self.wait_flushed()
+        finally:
+            self._decode_pool.shutdown(wait=True, cancel_futures=True)
+            self._flush_pool.shutdown(wait=True)
+
+    def _decode_step(self, records: list[WalRecord]) -> list[Part | WalRecord]:
+        """Decoded parts of `records` in LSN order (in a pool thread); ordered decoders' records stay records."""
+        parts: list[Part | WalRecord] = []
         start = 0
         while start < len(records):
             rtype = records[start].type
@@ -100,22 +159,33 @@ class Pipeline:
             if rtype in self.batch_decoders:  # a run of records of one type is decoded at once
                 while end < len(records) and records[end].type == rtype:
                     end += 1
-                decoded: list[pa.Table | list[Row] | SpanColumns] = [self._decode_batch(records[start:end])]
+                parts.append(self._decode_batch(records[start:end]))
+            elif getattr(self.decoders.get(rtype), "ordered", False):
+                parts.append(records[start])
             else:
-                decoded = [self._decode(records[start])]
+                parts.append(self._decode(records[start]))
             start = end
-            for part in decoded:
-                if isinstance(part, list):
-                    fresh = filter_new([dedupe_key(r["project_id"], r["event_id"]) for r in part])
-                    rows.extend(r for r, new in zip(part, fresh, strict=True) if new)
-                    continue
-                table = part if isinstance(part, pa.Table) else spans_to_table(part)
-                keys = zip(table.column("project_id").to_pylist(), table.column("event_id").to_pylist(), strict=True)
-                keep = filter_new([dedupe_key(project, event) for project, event in keys])
-                if not all(keep):
-                    table = table.filter(pa.array(keep, pa.bool_()))
-                if table.num_rows:
-                    tables.append(table)
+        return parts
+
+    def _finish_step(self, decoded: list[Part | WalRecord]) -> pa.Table:
+        """Dedupe (in LSN order) and enrich the decoded parts of one step into one table."""
+        tables: list[pa.Table] = []
+        rows: list[Row] = []
+        filter_new = self.recent.filter_new
+        for part in decoded:
+            if isinstance(part, WalRecord):
+                part = self._decode(part)
+            if isinstance(part, list):
+                fresh = filter_new([dedupe_key(r["project_id"], r["event_id"]) for r in part])
+                rows.extend(r for r, new in zip(part, fresh, strict=True) if new)
+                continue
+            table = part if isinstance(part, pa.Table) else spans_to_table(part)
+            keys = zip(table.column("project_id").to_pylist(), table.column("event_id").to_pylist(), strict=True)
+            keep = filter_new([dedupe_key(project, event) for project, event in keys])
+            if not all(keep):
+                table = table.filter(pa.array(keep, pa.bool_()))
+            if table.num_rows:
+                tables.append(table)
         columnar = pa.concat_tables(tables) if tables else None
         if self.enrichers and (rows or columnar is not None):
             view = ColumnRows(columnar) if columnar is not None else None
@@ -160,11 +230,24 @@ class Pipeline:
         return self.cursor.next_lsn > self.wal.durable_lsn
 
     async def run(self, stop: asyncio.Event, idle_poll_s: float) -> None:
-        """Wake on every durable append (or every `idle_poll_s`) and process what is there."""
+        """Wake on every durable append (or every `idle_poll_s`) and process what is there.
+
+        A failing step (a flush that hits a full disk, say) is logged and retried after a pause: the
+        records stay in the WAL, and the pipeline must outlive the failure rather than end silently.
+        """
         wake = asyncio.Event()
         self.wal.add_listener(asyncio.get_running_loop(), wake)
+        retry_s = idle_poll_s
         while not stop.is_set():
-            await asyncio.to_thread(self.process_available)
+            try:
+                await asyncio.to_thread(self.process_available)
+            except Exception:
+                log.exception("pipeline step failed; retrying in %.1f s", retry_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), retry_s)
+                retry_s = min(retry_s * 2, 30.0)
+                continue
+            retry_s = idle_poll_s
             wake.clear()
             if not self.caught_up():
                 continue

@@ -47,7 +47,9 @@ def canonical(table: pa.Table) -> list[dict[str, Any]]:
 
 
 def assert_same(items: list[tuple[WalRecord, RecordHeader, memoryview]]) -> None:
+    fallbacks = DECODER.fallbacks
     batch = DECODER(items)
+    assert DECODER.fallbacks == fallbacks, "the fast path failed and the reference decoded the step"
     reference = pa.concat_tables([reference_table(*item) for item in items])
     assert batch.schema.equals(reference.schema, check_metadata=False)
     assert canonical(batch) == canonical(reference)
@@ -65,3 +67,25 @@ def test_any_accepted_events_decode_the_same(requests: list[list[dict[str, Any]]
         skip = tuple(i for i, e in enumerate(events) if validate_event(e, 10_000) is not None)
         items.append(record(lsn, events, skip))
     assert_same(items)
+
+
+EDGE_CASES = [
+    {"event_id": "n1", "start_time": 1795773600500, "end_time": 1795773600500.5},  # epoch ms, whole and fractional
+    {"event_id": "n2", "start_time": 1795773600000.0005, "end_time": 0},  # rounds half to even; the epoch itself
+    {"event_id": "t1", "start_time": "2026-11-27T10:00:00Z", "end_time": "2026-11-27T10:00:00.1234567+01:00"},
+    {"event_id": "t2", "start_time": " 2026-11-27T10:00:00Z", "end_time": "2026-11-27T10:00:00\u002eZ"},
+    {"event_id": "e1", "error": {}, "metadata": {}, "status_message": ""},  # empty objects count as absent
+    {"event_id": "e2", "error": {"code": 7}, "status": ""},  # an error without type or message still errs
+    {"event_id": "e3", "error": {"type": "", "message": "m"}, "metadata": {"a": {}}, "status": "ok"},
+    {"event_id": "io", "input": [{"role": "user"}, {"content": "no role"}], "output": [{"role": None}], "type": ""},
+    {"event_id": "io2", "input": [], "output": [1, {"role": "x"}], "tool_calls": [], "type": "workflow"},
+    {"event_id": "u1", "usage": {"output_tokens": 3}, "cost": {"output": 0.5}},
+    {"event_id": "", "trace_id": "", "span_id": "", "parent_span_id": "", "usage": {"total_tokens": 9}},
+]
+
+
+def test_edge_cases_decode_the_same() -> None:
+    escaped = b'{"events": [{"event_id": "esc", "start_time": "2026-11-27T10:00:00\\u005a"}]}'  # JSON escape in a time
+    header = RecordHeader("proj", 1_795_000_000_000_009, "sdk", ())
+    raw = (WalRecord(9, RecordType.EVENTS, escaped), header, memoryview(escaped))
+    assert_same([record(7, EDGE_CASES), record(8, [{"start_time": "2026-11-27T10:00:00,5Z"}]), raw])

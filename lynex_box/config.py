@@ -44,7 +44,7 @@ class HeadSettings:
     """[head]: when the in-memory head becomes a Parquet segment."""
 
     max_rows: int = field(default=200_000, metadata=_rng(1))
-    max_bytes: int = field(default=48 * 1024 * 1024, metadata=_rng(1024))
+    max_bytes: int = field(default=32 * 1024 * 1024, metadata=_rng(1024))
     max_age_s: float = field(default=60.0, metadata=_rng(0.05))
 
 
@@ -85,6 +85,7 @@ class PipelineSettings:
 
     batch_records: int = field(default=64, metadata=_rng(1))
     idle_poll_ms: float = field(default=50.0, metadata=_rng(1))
+    decode_threads: int = field(default=1, metadata=_rng(1, 8))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from lynex_box.config import EncryptionSettings
 
 KEY_BYTES: Final = 32
@@ -98,6 +95,8 @@ class Kek:
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
             raise KekError(f"the KEK must be {KEY_BYTES} bytes, got {len(key)}")
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # only a server with a KEK loads it
+
         self._aead = AESGCM(key)
         # Public and stable: identifies the KEK in meta.db and in error messages without revealing it.
         self.fingerprint = hmac.new(key, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
@@ -110,6 +109,8 @@ class Kek:
         if len(blob) < 1 + NONCE_BYTES + 16 or blob[:1] != VERSION:
             raise WrongKek(f"the wrapped data key of project {project_id} is damaged")
         nonce, body = blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :]
+        from cryptography.exceptions import InvalidTag
+
         try:
             key = self._aead.decrypt(nonce, body, _AAD_PREFIX + project_id.encode())
         except InvalidTag:

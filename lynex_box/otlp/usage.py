@@ -56,22 +56,18 @@ def tokens_of(values: dict[str, Any], attrs: dict[str, Any], rest: dict[str, Any
     """(input, output, cached, reasoning, total, cache write) tokens.
 
     `values` holds what the attribute tables (`INT_SOURCES`) resolved; Langfuse details fill the gaps."""
-    tokens: dict[str, int | None] = {column: values.get(column) for column in c.INT_SOURCES}
-    if c.LANGFUSE_USAGE in attrs:  # one lookup: spans without Langfuse details skip the rest
+    if c.LANGFUSE_USAGE in attrs:  # one lookup: spans without Langfuse details skip the merge
+        tokens: dict[str, int | None] = {column: values.get(column) for column in c.INT_SOURCES}
         for column, value in _langfuse_usage(attrs, rest).items():
             if tokens[column] is None:
                 tokens[column] = value
-    input_tokens, output_tokens, total = tokens["input_tokens"], tokens["output_tokens"], tokens["total_tokens"]
+        get = tokens.get
+    else:
+        get = values.get
+    input_tokens, output_tokens, total = get("input_tokens"), get("output_tokens"), get("total_tokens")
     if total is None and (input_tokens is not None or output_tokens is not None):
         total = (input_tokens or 0) + (output_tokens or 0)
-    return (
-        input_tokens,
-        output_tokens,
-        tokens["cached_tokens"],
-        tokens["reasoning_tokens"],
-        total,
-        tokens["_cache_write_tokens"],
-    )
+    return input_tokens, output_tokens, get("cached_tokens"), get("reasoning_tokens"), total, get("_cache_write_tokens")
 
 
 def costs_of(values: dict[str, Any], attrs: dict[str, Any], rest: dict[str, Any]) -> tuple[Any, ...]:

@@ -156,7 +156,11 @@ class SpanStore:
         rel = f"segments/{project_id}/{segment_id}.parquet"
         cipher = self.ciphers(project_id) if self.ciphers is not None else None  # raises if the key is locked
         size = write_segment_runs(
-            tables, self.data_dir / rel, self.segment_settings.row_group_rows, self.segment_settings.zstd_level, cipher
+            tables,
+            self.data_dir / rel,
+            self.segment_settings.row_group_rows,
+            self.segment_settings.flush_zstd_level,
+            cipher,
         )
         start = table.column("start_time").cast(pa.int64())
         bloom = build_bloom(

@@ -150,8 +150,16 @@ async def get_settings(request: Request) -> Response:
 
 
 async def read_settings(svc: Services, project_id: str) -> dict[str, Any]:
+    """The project's settings, with the lynex.toml defaults its null settings fall back to (so the UI can show
+    the value in force) and whether offload runs at all (the hot window means nothing without a bucket)."""
     found = await asyncio.to_thread(projects.read, svc.engine.meta, project_id, svc.auth.limiter)
-    return {**found, "encryption": encryption.status(svc, project_id)}
+    lifecycle = svc.settings.lifecycle
+    return {
+        **found,
+        "defaults": {"retention_days": lifecycle.retention_days, "hot_window_s": lifecycle.hot_window_s},
+        "offload_enabled": svc.settings.bucket.type != "none",
+        "encryption": encryption.status(svc, project_id),
+    }
 
 
 async def patch_settings(request: Request) -> Response:

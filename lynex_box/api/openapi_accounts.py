@@ -257,7 +257,13 @@ def _projects() -> dict[str, dict[str, Any]]:
             "delete": op("Remove a project role", {204: "removed"}, security=SESSION, errors=(401, 403, 404)),
         },
         "/api/projects/{project_id}/settings": {
-            "get": op("The project's settings", {200: "{name, retention_days, hot_window_s, limits}"}),
+            "get": op(
+                "The project's settings",
+                {
+                    200: "{name, retention_days, hot_window_s, limits, effective_limits, "
+                    "defaults: {retention_days, hot_window_s}, offload_enabled, encryption}"
+                },
+            ),
             "patch": op(
                 "Change the project's name, retention (days, 0 = forever), hot window (seconds) and ingest limits",
                 {200: "the settings"},

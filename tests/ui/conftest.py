@@ -9,7 +9,9 @@ installs it).
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.server import RunningServer
+from tests.email.smtp_server import SmtpServer
 from tests.ui import seed as seeding
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,12 +38,11 @@ if not os.path.exists(CHROMIUM):
 sync_api = pytest.importorskip("playwright.sync_api")
 
 
-class UI:
-    """The seeded server, its first-start credentials and the seed, for the tests."""
+class Box:
+    """A running server and its first-start credentials, with sign-in helpers for the tests."""
 
-    def __init__(self, server: RunningServer, seed: seeding.Seed) -> None:
+    def __init__(self, server: RunningServer) -> None:
         self.server = server
-        self.seed = seed
         self.url = server.url
         self.creds: dict[str, Any] = server.creds
 
@@ -61,6 +63,43 @@ class UI:
         client.headers["X-CSRF-Token"] = r.json()["csrf_token"]
         return client
 
+    def new_user(self, email: str, password: str, role: str = "member") -> str:
+        """A new account in the first admin's org, made through an invitation link (no email is sent); its id."""
+        with closing(self.admin_client()) as admin:
+            org = admin.get("/api/auth/me").json()["orgs"][0]["id"]
+            r = admin.post(f"/api/orgs/{org}/invitations", json={"role": role})
+            assert r.status_code == 201, r.text
+        body = {"token": r.json()["token"], "email": email, "password": password}
+        r = httpx.post(f"{self.url}/api/invitations/accept", json=body, timeout=30)
+        assert r.status_code == 201, r.text
+        return str(r.json()["user"]["id"])
+
+    def new_project(self, name: str) -> str:
+        """A new, empty project of the first admin's org (tests that change settings leave the seeded one alone)."""
+        with closing(self.admin_client()) as admin:
+            r = admin.post("/api/projects", json={"name": name})
+            assert r.status_code == 201, r.text
+            return str(r.json()["project_id"])
+
+
+class UI(Box):
+    """The seeded server, its first-start credentials and the seed, for the tests."""
+
+    def __init__(self, server: RunningServer, seed: seeding.Seed) -> None:
+        super().__init__(server)
+        self.seed = seed
+
+
+class MailBox(Box):
+    """A second, empty server configured like a production one: password reset by email through a real SMTP
+    server (aiosmtpd; `inbox` holds what it received) with `[server] public_url`, a key-encryption key, and
+    the default retention of 30 days (the seeded server keeps everything)."""
+
+    def __init__(self, server: RunningServer, smtp: SmtpServer) -> None:
+        super().__init__(server)
+        self.smtp = smtp
+        self.inbox = smtp.inbox
+
 
 @pytest.fixture(scope="session")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
@@ -70,6 +109,33 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     finally:
         if server.proc is not None and server.proc.poll() is None:
             server.stop()
+
+
+@pytest.fixture(scope="session")
+def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailBox]:
+    smtp = SmtpServer().start()
+    root = tmp_path_factory.mktemp("ui-mail")
+    kek = root / "secrets" / "kek.hex"  # outside the data dir, as the server demands
+    kek.parent.mkdir()
+    kek.write_text(secrets.token_bytes(32).hex())
+    env = {
+        "LYNEX_SMTP_ENABLED": "true",
+        "LYNEX_SMTP_HOST": "127.0.0.1",
+        "LYNEX_SMTP_PORT": str(smtp.port),
+        "LYNEX_SMTP_SECURITY": "none",
+        "LYNEX_SMTP_FROM_ADDRESS": "Lynex Box <lynex@example.test>",
+        "LYNEX_ENCRYPTION_KEK_FILE": str(kek),
+        "LYNEX_LIFECYCLE_RETENTION_DAYS": "30",
+    }
+    server = RunningServer(root / "data", env=env)
+    server.env["LYNEX_SERVER_PUBLIC_URL"] = server.url  # the port is chosen before the start
+    try:
+        server.start()
+        yield MailBox(server, smtp)
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.stop()
+        smtp.stop()
 
 
 @pytest.fixture(scope="session")

@@ -89,8 +89,12 @@ def test_viewer_cannot_see_settings_actions(ui: UI, browser: Any, page: Any, tmp
     assert page.get_by_test_id("create-key-form").count() == 0
     assert page.get_by_role("button", name="Revoke").count() == 0
     page.get_by_role("tab", name="Project").click()
-    page.get_by_label("Retention (days; empty = keep forever)").wait_for()
+    page.get_by_label("Retention in days").wait_for()
+    assert page.get_by_label("Retention in days").is_disabled() and page.get_by_label("Hot window").is_disabled()
+    assert page.get_by_label("Keep forever", exact=True).is_disabled()
     assert page.get_by_role("button", name="Save").count() == 0
+    page.get_by_test_id("encryption-status").get_by_text("off").wait_for()
+    assert page.get_by_role("button", name="Turn on encryption…").count() == 0
     page.get_by_role("tab", name="Members").click()
     page.get_by_test_id("members-table").get_by_text(email).wait_for()
     assert page.get_by_test_id("add-member-form").count() == 0

@@ -17,7 +17,8 @@ import { Prompts } from './views/Prompts'
 import { Alerts } from './views/Alerts'
 import { Settings } from './views/Settings'
 import { GetStarted } from './views/GetStarted'
-import { Invite, ResetPassword } from './views/Invite'
+import { Invite } from './views/Invite'
+import { ForgotPassword, ResetPassword } from './views/PasswordReset'
 
 type Boot = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; mode: AuthMode; me: Me }
 
@@ -138,6 +139,7 @@ export default function App() {
 
   if (loc.path === '/invite') return <Invite onSignedIn={refresh} />
   if (loc.path === '/reset-password') return <ResetPassword />
+  if (loc.path === '/forgot-password') return <ForgotPassword />
   if (boot.state === 'loading') return <div className="boot">Loading…</div>
   if (boot.state === 'signed-out') return <Login onSignedIn={refresh} />
   if (!session) {

@@ -1,5 +1,5 @@
-// Links sent by admins: accept an invitation (creating the account) and reset a password. The token
-// is in the URL's fragment (#lxi_...), which browsers never send to servers or write to logs.
+// Invitation links sent by admins: accept an invitation (creating the account). The token is in the URL's
+// fragment (#lxi_...), which browsers never send to servers or write to logs. Reset links: PasswordReset.tsx.
 import { useEffect, useState } from 'react'
 import type { FormEvent } from 'react'
 import { api, setAuthMode, setCsrfToken } from '../lib/api'
@@ -69,45 +69,6 @@ export function Invite({ onSignedIn }: { onSignedIn: () => void }) {
             </label>
             <button className="btn primary" type="submit">
               Create my account
-            </button>
-          </form>
-        )}
-      </div>
-    </div>
-  )
-}
-
-export function ResetPassword() {
-  const [done, setDone] = useState(false)
-  const [error, setError] = useState<string | null>(null)
-  async function submit(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault()
-    const form = new FormData(e.currentTarget)
-    setError(null)
-    try {
-      await api('/api/auth/password/reset', { method: 'POST', quiet: true, body: { token: token(), password: String(form.get('password') ?? '') } })
-      setDone(true)
-    } catch (err) {
-      setError((err as Error).message)
-    }
-  }
-  return (
-    <div className="login-page">
-      <div className="login-card">
-        <h2>Choose a new password</h2>
-        {error && <div className="error-box" role="alert">{error}</div>}
-        {done ? (
-          <p>
-            Your password is changed. <a href="/ui/">Sign in</a>.
-          </p>
-        ) : (
-          <form className="form" onSubmit={submit} aria-label="New password">
-            <label>
-              New password
-              <input name="password" type="password" required autoComplete="new-password" />
-            </label>
-            <button className="btn primary" type="submit">
-              Set password
             </button>
           </form>
         )}

@@ -3,7 +3,7 @@
 import { useState } from 'react'
 import type { FormEvent } from 'react'
 import { api, ApiError, projectPath, setAuthMode, setCsrfToken } from '../lib/api'
-import { Tabs } from '../components/ui'
+import { Link, Tabs } from '../components/ui'
 
 export function Login({ onSignedIn }: { onSignedIn: () => void }) {
   const [tab, setTab] = useState<'password' | 'key'>('password')
@@ -89,6 +89,9 @@ export function Login({ onSignedIn }: { onSignedIn: () => void }) {
             <button className="btn primary" type="submit" disabled={busy}>
               {busy ? 'Signing in…' : 'Sign in'}
             </button>
+            <Link to="/forgot-password" className="small forgot-link" testId="forgot-link">
+              Forgot password?
+            </Link>
             <p className="muted small">The first admin's email and password are printed once, on the first start of the appliance.</p>
           </form>
         ) : (

@@ -1,4 +1,5 @@
-// Project settings: API keys (created keys are shown once), retention, members and roles, audit log.
+// Project settings: API keys (created keys are shown once), the project (ProjectSettings.tsx), model prices,
+// members and roles, audit log.
 // Owners and admins see the actions; members and viewers see the same data read-only.
 import { useState } from 'react'
 import type { FormEvent } from 'react'
@@ -7,7 +8,9 @@ import { fmtTime } from '../lib/format'
 import { useLoad } from '../lib/hooks'
 import { navigate } from '../lib/router'
 import { useSession } from '../session'
-import { CopyCode, EmptyState, ErrorBox, JsonView, Tabs } from '../components/ui'
+import { AdminError } from '../components/AdminError'
+import { CopyCode, EmptyState, JsonView, Tabs } from '../components/ui'
+import { ProjectSettings } from './ProjectSettings'
 
 type Tab = 'keys' | 'project' | 'prices' | 'members' | 'audit'
 const TABS: [Tab, string][] = [
@@ -61,21 +64,6 @@ export function Settings({ tab }: { tab: string }) {
       {current === 'audit' && <Audit />}
     </div>
   )
-}
-
-function AdminError({ error, onRetry }: { error: Error; onRetry: () => void }) {
-  const { mode } = useSession()
-  if (error instanceof ApiError && (error.status === 404 || error.status === 401) && mode.kind === 'key') {
-    return <p className="notice">Settings need a signed-in user: sign out and sign in with your email and password.</p>
-  }
-  if (error instanceof ApiError && error.status === 403) {
-    return (
-      <p className="notice" data-testid="forbidden-notice">
-        Your role cannot see this part of the settings.
-      </p>
-    )
-  }
-  return <ErrorBox error={error} onRetry={onRetry} />
 }
 
 interface KeyRow {
@@ -201,59 +189,6 @@ function Keys() {
   )
 }
 
-function ProjectSettings() {
-  const { project, canAdmin } = useSession()
-  const pid = project.project_id
-  const settings = useLoad(`settings|${pid}`, (signal) => api<Record<string, unknown>>(adminPath(pid, '/settings'), { signal }))
-  const [msg, setMsg] = useState<string | null>(null)
-  async function save(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault()
-    const form = new FormData(e.currentTarget)
-    const raw = String(form.get('retention_days') ?? '').trim()
-    setMsg(null)
-    try {
-      await api(adminPath(pid, '/settings'), { method: 'PATCH', body: { retention_days: raw === '' ? null : Number(raw) } })
-      setMsg('Saved.')
-      settings.reload()
-    } catch (err) {
-      setMsg((err as Error).message)
-    }
-  }
-  const data = settings.data ?? {}
-  const retention = (data.retention_days ?? (data.settings as Record<string, unknown> | undefined)?.retention_days) as number | null | undefined
-  return (
-    <section className="card">
-      {settings.error && <AdminError error={settings.error} onRetry={settings.reload} />}
-      <dl className="kv">
-        <dt>Project id</dt>
-        <dd className="mono">{pid}</dd>
-        <dt>Name</dt>
-        <dd>{project.name}</dd>
-      </dl>
-      {settings.data && (
-        <form className="form" onSubmit={save} aria-label="Retention" key={String(retention)}>
-          <label>
-            Retention (days; empty = keep forever)
-            <input name="retention_days" type="number" min={1} defaultValue={retention ?? ''} disabled={!canAdmin} />
-          </label>
-          {canAdmin && (
-            <button className="btn primary" type="submit">
-              Save
-            </button>
-          )}
-          {msg && <span className="muted">{msg}</span>}
-        </form>
-      )}
-      {settings.data && (
-        <details className="section">
-          <summary>All settings</summary>
-          <JsonView value={settings.data} />
-        </details>
-      )}
-    </section>
-  )
-}
-
 interface MemberRow {
   user_id?: string
   id?: string
@@ -265,10 +200,28 @@ interface MemberRow {
 }
 
 function Members() {
-  const { project, canAdmin } = useSession()
+  const { project, canAdmin, me, mode } = useSession()
   const pid = project.project_id
   const members = useLoad(`members|${pid}`, (signal) => api<unknown>(adminPath(pid, '/members'), { signal }))
   const [msg, setMsg] = useState<string | null>(null)
+  const [reset, setReset] = useState<{ email: string; url: string; expires_at?: number | string } | null>(null)
+  // an admin hands a member a one-time link to choose a new password (admins never set passwords themselves)
+  const canReset = canAdmin && mode.kind === 'session' && !!project.org_id
+  const [resetError, setResetError] = useState<string | null>(null)
+  async function issueReset(m: MemberRow) {
+    setResetError(null)
+    setReset(null)
+    try {
+      const uid = encodeURIComponent(m.user_id ?? m.id ?? '')
+      const res = await api<{ url: string; expires_at?: number | string }>(
+        `/api/orgs/${encodeURIComponent(project.org_id ?? '')}/members/${uid}/password-reset`,
+        { method: 'POST' },
+      )
+      setReset({ email: m.email ?? '', url: res.url, expires_at: res.expires_at })
+    } catch (err) {
+      setResetError((err as Error).message)
+    }
+  }
   async function add(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
     const form = new FormData(e.currentTarget)
@@ -300,6 +253,23 @@ function Members() {
           {msg && <span className="err small">{msg}</span>}
         </form>
       )}
+      {reset && (
+        <div className="created-key" role="status" data-testid="reset-link">
+          <strong>
+            Send this link to {reset.email || 'the member'}: it lets them choose a new password once, until {anyTime(reset.expires_at)}. It is shown
+            only once.
+          </strong>
+          <CopyCode code={reset.url} label="password reset link" />
+          <button type="button" className="btn small" onClick={() => setReset(null)}>
+            Done
+          </button>
+        </div>
+      )}
+      {resetError && (
+        <div className="error-box" role="alert" data-testid="reset-link-error">
+          {resetError}
+        </div>
+      )}
       <table className="table" data-testid="members-table">
         <thead>
           <tr>
@@ -307,15 +277,25 @@ function Members() {
             <th>Name</th>
             <th>Role</th>
             <th>From</th>
+            {canReset && <th />}
           </tr>
         </thead>
         <tbody>
           {rows.map((m) => (
-            <tr key={m.user_id ?? m.id ?? m.email}>
+            <tr key={m.user_id ?? m.id ?? m.email} data-testid="member-row">
               <td>{m.email}</td>
               <td>{m.name || '—'}</td>
               <td>{m.role}</td>
               <td className="muted small">{m.project_role ? 'project' : m.org_role ? 'organisation' : '—'}</td>
+              {canReset && (
+                <td className="num">
+                  {(m.user_id ?? m.id) !== me.user?.id && (
+                    <button type="button" className="btn small" onClick={() => void issueReset(m)} aria-label={`Password reset link for ${m.email ?? 'this member'}`}>
+                      Reset link
+                    </button>
+                  )}
+                </td>
+              )}
             </tr>
           ))}
         </tbody>

@@ -1,0 +1,388 @@
+// The Project tab of the settings: identity, the data lifecycle (retention and hot window, each the project's own
+// value or the lynex.toml default, and the value in force shown either way) and encryption at rest, which is
+// one-way and so asks for an explicit confirmation first. Roles without `settings.manage` see it read-only.
+import { useRef, useState } from 'react'
+import type { FormEvent, KeyboardEvent } from 'react'
+import { adminPath, api } from '../lib/api'
+import { describeDuration, describeRetention, effective, formatDuration, parseDuration, parseRetentionDays } from '../lib/duration'
+import { useLoad } from '../lib/hooks'
+import { useSession } from '../session'
+import { AdminError } from '../components/AdminError'
+import { JsonView } from '../components/ui'
+
+export interface EncryptionStatus {
+  enabled: boolean
+  key_available: boolean
+  error: string | null
+}
+
+export interface ProjectSettingsData {
+  project_id: string
+  name: string
+  retention_days: number | null
+  hot_window_s: number | null
+  defaults?: { retention_days?: number; hot_window_s?: number }
+  offload_enabled?: boolean
+  encryption?: EncryptionStatus
+}
+
+export function ProjectSettings() {
+  const { project, canAdmin } = useSession()
+  const pid = project.project_id
+  const settings = useLoad(`settings|${pid}`, (signal) => api<ProjectSettingsData>(adminPath(pid, '/settings'), { signal }))
+  const [saved, setSaved] = useState<string | null>(null)
+  const data = settings.data
+  const onSaved = (message: string) => {
+    setSaved(message)
+    settings.reload()
+  }
+  return (
+    <>
+      <section className="card">
+        {settings.error && <AdminError error={settings.error} onRetry={settings.reload} />}
+        <dl className="kv">
+          <dt>Project id</dt>
+          <dd className="mono">{pid}</dd>
+          <dt>Name</dt>
+          <dd>{data?.name ?? project.name}</dd>
+        </dl>
+      </section>
+      {data && (
+        <Lifecycle
+          // a reload with other values (saved here or elsewhere) starts the form again from them
+          key={`${data.retention_days}|${data.hot_window_s}`}
+          data={data}
+          canAdmin={canAdmin}
+          saved={saved}
+          onSaved={onSaved}
+          onEdit={() => setSaved(null)}
+        />
+      )}
+      {data && <Encryption data={data} canAdmin={canAdmin} onChanged={settings.reload} />}
+      {data && (
+        <details className="card">
+          <summary>All settings</summary>
+          <JsonView value={data} />
+        </details>
+      )}
+    </>
+  )
+}
+
+type RetentionMode = 'default' | 'forever' | 'days'
+type HotMode = 'default' | 'custom'
+
+interface LifecycleProps {
+  data: ProjectSettingsData
+  canAdmin: boolean
+  saved: string | null
+  onSaved: (message: string) => void
+  onEdit: () => void
+}
+
+function Lifecycle({ data, canAdmin, saved, onSaved, onEdit }: LifecycleProps) {
+  const pid = data.project_id
+  const retention = effective(data.retention_days, data.defaults?.retention_days)
+  const hot = effective(data.hot_window_s, data.defaults?.hot_window_s)
+  const [retMode, setRetMode] = useState<RetentionMode>(data.retention_days === null ? 'default' : data.retention_days === 0 ? 'forever' : 'days')
+  const [days, setDays] = useState(String(data.retention_days || data.defaults?.retention_days || 30))
+  const [hotMode, setHotMode] = useState<HotMode>(data.hot_window_s === null ? 'default' : 'custom')
+  const [hotText, setHotText] = useState(formatDuration(hot.value ?? 7 * 86_400))
+  const [fieldErrors, setFieldErrors] = useState<{ days?: string; hot?: string }>({})
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const edited = () => {
+    setError(null)
+    onEdit()
+  }
+  const pickRetention = (mode: RetentionMode) => {
+    setRetMode(mode)
+    edited()
+  }
+  const pickHot = (mode: HotMode) => {
+    setHotMode(mode)
+    edited()
+  }
+
+  async function save(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const errors: { days?: string; hot?: string } = {}
+    let retentionValue: number | null = retMode === 'default' ? null : 0
+    if (retMode === 'days') {
+      const p = parseRetentionDays(days)
+      if (p.ok) retentionValue = p.days
+      else errors.days = p.error
+    }
+    let hotValue: number | null = null
+    if (hotMode === 'custom') {
+      const p = parseDuration(hotText)
+      if (p.ok) hotValue = p.seconds
+      else errors.hot = p.error
+    }
+    setFieldErrors(errors)
+    if (errors.days || errors.hot) return
+    const body: Record<string, number | null> = {}
+    if (retentionValue !== data.retention_days) body.retention_days = retentionValue
+    if (hotValue !== data.hot_window_s) body.hot_window_s = hotValue
+    if (Object.keys(body).length === 0) {
+      onSaved('Nothing changed.')
+      return
+    }
+    setBusy(true)
+    setError(null)
+    try {
+      await api(adminPath(pid, '/settings'), { method: 'PATCH', body })
+      onSaved('Saved.')
+    } catch (err) {
+      setError((err as Error).message)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const source = (s: 'project' | 'default', key: string) =>
+    s === 'project' ? "this project's setting" : (
+      <>
+        the server default (<code>[lifecycle] {key}</code>)
+      </>
+    )
+  const defaultRetention = data.defaults?.retention_days
+  const defaultHot = data.defaults?.hot_window_s
+  return (
+    <section className="card">
+      <h2>Data lifecycle</h2>
+      <form className="form" onSubmit={save} aria-label="Data lifecycle" data-testid="lifecycle-form" noValidate>
+        <fieldset disabled={!canAdmin}>
+          <legend>Retention</legend>
+          <p className="small" data-testid="retention-effective">
+            In force: <strong>{retention.value === null ? 'the server default' : describeRetention(retention.value)}</strong> ·{' '}
+            {source(retention.source, 'retention_days')}
+          </p>
+          <p className="muted small">Spans older than this (by start time) are hidden at once and removed by the next retention pass.</p>
+          <label className="check">
+            <input type="radio" name="retention" value="default" checked={retMode === 'default'} onChange={() => pickRetention('default')} />
+            Use the server default{defaultRetention !== undefined && ` (${describeRetention(defaultRetention)})`}
+          </label>
+          <label className="check">
+            <input type="radio" name="retention" value="forever" checked={retMode === 'forever'} onChange={() => pickRetention('forever')} />
+            Keep forever
+          </label>
+          <div className="row">
+            <label className="check">
+              <input type="radio" name="retention" value="days" checked={retMode === 'days'} onChange={() => pickRetention('days')} />
+              Keep for
+            </label>
+            <input
+              className="input-narrow"
+              type="number"
+              min={0}
+              step={1}
+              inputMode="numeric"
+              aria-label="Retention in days"
+              aria-invalid={fieldErrors.days ? true : undefined}
+              aria-describedby={fieldErrors.days ? 'retention-days-error' : undefined}
+              value={days}
+              onChange={(e) => {
+                setDays(e.target.value)
+                setRetMode('days')
+                edited()
+              }}
+            />
+            <span>days</span>
+          </div>
+          {fieldErrors.days && (
+            <span className="field-error" id="retention-days-error">
+              {fieldErrors.days}
+            </span>
+          )}
+        </fieldset>
+        <fieldset disabled={!canAdmin}>
+          <legend>Hot window</legend>
+          <p className="small" data-testid="hot-window-effective">
+            In force: <strong>{hot.value === null ? 'the server default' : describeDuration(hot.value)}</strong> on local disk before segments
+            move to the bucket · {source(hot.source, 'hot_window_s')}
+          </p>
+          {data.offload_enabled === false && (
+            <p className="notice small" data-testid="no-bucket-notice">
+              This server has no bucket (<code>[bucket] type = "none"</code>): every segment stays on local disk, and the hot window applies once a
+              bucket is configured.
+            </p>
+          )}
+          <label className="check">
+            <input type="radio" name="hot_window" value="default" checked={hotMode === 'default'} onChange={() => pickHot('default')} />
+            Use the server default{defaultHot !== undefined && ` (${describeDuration(defaultHot)})`}
+          </label>
+          <div className="row">
+            <label className="check">
+              <input type="radio" name="hot_window" value="custom" checked={hotMode === 'custom'} onChange={() => pickHot('custom')} />
+              Keep on local disk for
+            </label>
+            <input
+              className="input-narrow"
+              type="text"
+              aria-label="Hot window"
+              placeholder="12h"
+              autoComplete="off"
+              spellCheck={false}
+              aria-invalid={fieldErrors.hot ? true : undefined}
+              aria-describedby="hot-window-hint"
+              value={hotText}
+              onChange={(e) => {
+                setHotText(e.target.value)
+                setHotMode('custom')
+                edited()
+              }}
+            />
+          </div>
+          <span className="muted small" id="hot-window-hint">
+            {fieldErrors.hot ? <span className="field-error">{fieldErrors.hot}</span> : 'e.g. 12h, 7d, 1d 12h, or seconds; 0 moves segments at the next offload pass.'}
+          </span>
+        </fieldset>
+        {error && (
+          <div className="error-box" role="alert">
+            {error}
+          </div>
+        )}
+        {canAdmin && (
+          <div className="row">
+            <button className="btn primary" type="submit" disabled={busy}>
+              {busy ? 'Saving…' : 'Save'}
+            </button>
+            {saved && (
+              <span className="muted" role="status" data-testid="lifecycle-saved">
+                {saved}
+              </span>
+            )}
+          </div>
+        )}
+      </form>
+    </section>
+  )
+}
+
+function Encryption({ data, canAdmin, onChanged }: { data: ProjectSettingsData; canAdmin: boolean; onChanged: () => void }) {
+  const enc = data.encryption
+  const [confirming, setConfirming] = useState(false)
+  const [understood, setUnderstood] = useState(false)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<string | null>(null)
+  const opener = useRef<HTMLButtonElement>(null)
+
+  function cancel() {
+    setConfirming(false)
+    setUnderstood(false)
+    window.setTimeout(() => opener.current?.focus(), 0)
+  }
+  async function enable() {
+    setBusy(true)
+    setError(null)
+    try {
+      await api(adminPath(data.project_id, '/settings'), { method: 'PATCH', body: { encryption: true } })
+      setConfirming(false)
+      setUnderstood(false)
+      onChanged()
+    } catch (err) {
+      setError((err as Error).message)
+    } finally {
+      setBusy(false)
+    }
+  }
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    if (e.key === 'Escape' && !busy) {
+      e.stopPropagation()
+      cancel()
+    }
+  }
+  return (
+    <section className="card" aria-labelledby="encryption-title">
+      <h2 id="encryption-title">Encryption at rest</h2>
+      {!enc ? (
+        <p className="muted">This server does not report encryption.</p>
+      ) : (
+        <div className="encryption-status" data-testid="encryption-status">
+          {!enc.enabled && (
+            <p>
+              <span className="badge">off</span> This project's spans are stored as plain Parquet files.
+            </p>
+          )}
+          {enc.enabled && enc.key_available && (
+            <p>
+              <span className="badge status-ok">on</span> New segments of this project are encrypted; the key-encryption key is available.
+            </p>
+          )}
+          {enc.enabled && !enc.key_available && (
+            <div className="error-box" role="alert">
+              <span className="badge status-error">on · key unavailable</span>
+              <span>
+                Queries and ingest of this project answer 503 until the server has its key-encryption key again
+                {enc.error ? `: ${enc.error}` : '.'}
+              </span>
+            </div>
+          )}
+        </div>
+      )}
+      <p className="muted small">
+        Encrypted segments use Parquet modular encryption with a data key per project, wrapped by the server's key-encryption key (KEK), which is
+        kept outside the data directory (<code>[encryption] kek_file</code> or <code>kek_env</code>). The WAL, the in-memory head and{' '}
+        <code>meta.db</code> are not encrypted.
+      </p>
+      {enc && !enc.enabled && !canAdmin && <p className="muted small">An owner or admin of the project can turn it on.</p>}
+      {enc && !enc.enabled && canAdmin && !confirming && (
+        <button
+          type="button"
+          className="btn"
+          ref={opener}
+          onClick={() => {
+            setError(null)
+            setConfirming(true)
+          }}
+        >
+          Turn on encryption…
+        </button>
+      )}
+      {confirming && (
+        <div
+          className="confirm-panel"
+          role="alertdialog"
+          aria-modal="false"
+          aria-labelledby="encryption-confirm-title"
+          aria-describedby="encryption-confirm-body"
+          data-testid="encryption-confirm"
+          onKeyDown={onKeyDown}
+        >
+          <h3 id="encryption-confirm-title">Turn on encryption at rest for {data.name}?</h3>
+          <ul id="encryption-confirm-body">
+            <li>
+              <strong>This cannot be undone.</strong> Encryption cannot be turned off again: the project's encrypted segments need their key for as long
+              as they exist.
+            </li>
+            <li>
+              <strong>Losing the key-encryption key (KEK) makes this project's stored data unreadable, for good.</strong> There is no recovery key.
+              Keep copies of the KEK apart from the data directory and its backups.
+            </li>
+            <li>
+              Segments written from now on are encrypted; older ones stay plaintext until compaction, retention or a deletion rewrites them.
+            </li>
+          </ul>
+          <label className="check">
+            <input type="checkbox" checked={understood} onChange={(e) => setUnderstood(e.target.checked)} autoFocus />I understand that this cannot be
+            undone and that losing the KEK makes the data unreadable
+          </label>
+          {error && (
+            <div className="error-box" role="alert" data-testid="encryption-error">
+              {error}
+            </div>
+          )}
+          <div className="row">
+            <button type="button" className="btn danger" disabled={!understood || busy} onClick={() => void enable()}>
+              {busy ? 'Turning on…' : 'Turn on encryption'}
+            </button>
+            <button type="button" className="btn" onClick={cancel} disabled={busy}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      )}
+    </section>
+  )
+}

@@ -23,6 +23,7 @@ from lynex_box.api.principal import authenticate, is_loopback, require_project
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
 from lynex_box.auth.ratelimit import RateLimited
+from lynex_box.ingest.fastcheck import all_valid
 from lynex_box.ingest.validate import validate_event
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
@@ -66,6 +67,11 @@ def parse_events(
 ) -> tuple[bytes, int, list[dict[str, Any]]]:
     """Decompress, parse and validate; returns the JSON body, its event count and the rejections."""
     body = decompress(raw, encoding, limit)
+    count = all_valid(body, max_field)
+    if count is not None:  # the common request: checked in C, stored as sent
+        if count > max_events:
+            raise ApiError(413, "too_many_events", f"{count} events in one request; the limit is {max_events}")
+        return body, count, []
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

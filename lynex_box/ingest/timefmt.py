@@ -6,7 +6,8 @@ import datetime as dt
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 # Epoch-ms numbers outside years 1970..2200 are almost surely seconds or nanoseconds by mistake.
-_MAX_MS = 7_258_118_400_000
+MAX_EPOCH_MS = 7_258_118_400_000
+_MAX_MS = MAX_EPOCH_MS
 
 
 def parse_time_us(value: object) -> int:

@@ -87,6 +87,8 @@ class PipelineSettings:
     batch_records: int = field(default=64, metadata=_rng(1))
     idle_poll_ms: float = field(default=50.0, metadata=_rng(1))
     decode_threads: int = field(default=1, metadata=_rng(1, 8))
+    max_lag_records: int = field(default=16, metadata=_rng(1))
+    max_lag_wait_ms: float = field(default=5000.0, metadata=_rng(0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,7 +174,23 @@ class Engine:
         return self.wal.append(rtype, encode_payload(header, body))
 
     async def append_async(self, rtype: RecordType, header: RecordHeader, body: bytes) -> int:
-        return await self.wal.append_async(rtype, encode_payload(header, body))
+        """Append one typed record; return once it is durable and the pipeline is not too far behind.
+
+        Flow control: while more than `[pipeline] max_lag_records` durable records wait for the
+        pipeline, the acknowledgement waits too (up to `max_lag_wait_ms`), so senders slow down to the
+        rate at which spans become queryable instead of building a backlog that delays visibility.
+        """
+        lsn = await self.wal.append_async(rtype, encode_payload(header, body))
+        limits = self.settings.pipeline
+        if limits.max_lag_wait_ms > 0:
+            deadline = time.monotonic() + limits.max_lag_wait_ms / 1000
+            while self.pipeline_lag() > limits.max_lag_records and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+        return lsn
+
+    def pipeline_lag(self) -> int:
+        """Durable WAL records the pipeline has not yet put in the head."""
+        return max(0, self.wal.durable_lsn - (self.store.next_lsn - 1))
 
     # --------------------------------------------------------------------------- helpers
     def catch_up(self) -> None:

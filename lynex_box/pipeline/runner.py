@@ -24,6 +24,7 @@ from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.native_batch import NativeBatchDecoder, reference_table
 from lynex_box.pipeline.rowview import ColumnRows
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
+from lynex_box.segments.head import sorted_by_start
 from lynex_box.segments.store import SpanStore
 from lynex_box.wal.format import RecordType, WalRecord
 from lynex_box.wal.log import WalLog
@@ -159,7 +160,7 @@ class Pipeline:
             if rtype in self.batch_decoders:  # a run of records of one type is decoded at once
                 while end < len(records) and records[end].type == rtype:
                     end += 1
-                parts.append(self._decode_batch(records[start:end]))
+                parts.append(sorted_by_start(self._decode_batch(records[start:end])))  # here, not in the serial part
             elif getattr(self.decoders.get(rtype), "ordered", False):
                 parts.append(records[start])
             else:
@@ -187,7 +188,13 @@ class Pipeline:
             if table.num_rows:
                 tables.append(table)
         columnar = pa.concat_tables(tables) if tables else None
-        if self.enrichers and (rows or columnar is not None):
+        if self.enrichers and all(hasattr(e, "enrich_table") for e in self.enrichers):
+            for enrich in self.enrichers:  # columns stay columns: no row view per span
+                if columnar is not None:
+                    columnar = enrich.enrich_table(columnar)  # type: ignore[attr-defined]
+                if rows:
+                    enrich(rows)
+        elif self.enrichers and (rows or columnar is not None):
             view = ColumnRows(columnar) if columnar is not None else None
             every = (view.rows() if view is not None else []) + rows
             for enrich in self.enrichers:

@@ -13,6 +13,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def sorted_by_start(table: pa.Table) -> pa.Table:
+    """`table` in start_time order; as it is when it already is (the pipeline sorts off its own thread)."""
+    if table.num_rows < 2:
+        return table
+    start = table.column("start_time").combine_chunks().cast(pa.int64())
+    if pc.all(pc.greater_equal(start.slice(1), start.slice(0, len(start) - 1))).as_py():
+        return table
+    return table.sort_by([("start_time", "ascending")])
+
+
 @dataclass(slots=True)
 class HeadBuffer:
     """Spans of a contiguous WAL range `[lsn_from, lsn_to]`, grouped by project."""
@@ -32,7 +42,7 @@ class HeadBuffer:
                 part = table if len(projects) == 1 else table.filter(pc.equal(table["project_id"], project))
                 # Sorted now, while it is small: a flush then writes time-ordered row groups from
                 # slices of these runs, without a sorted copy of the whole head.
-                self.tables.setdefault(project, []).append(part.sort_by([("start_time", "ascending")]))
+                self.tables.setdefault(project, []).append(sorted_by_start(part))
             self.rows += table.num_rows
             self.nbytes += table.nbytes
         self.lsn_to = lsn_to

@@ -104,6 +104,7 @@ class Pipeline:
         """
         total = 0
         pending: deque[_Step] = deque()
+        appended = True
         try:
             while True:
                 while len(pending) <= self.decode_threads:  # one step more than threads: none of them idles
@@ -116,15 +117,20 @@ class Pipeline:
                 if not pending:
                     return total
                 step = pending.popleft()
-                table = self._finish_step(step.parts.result())
-                if self.store.over_limits():  # before adding more, not after: the last step stays in the head
+                appended = False
+                # Before this step's ids enter the dedupe window: a failed flush raised here leaves the
+                # step to be read again, and not taken for a retry of itself. Before adding more, not
+                # after: the last step stays in the head.
+                if self.store.over_limits():
                     self._flush_in_background()
+                table = self._finish_step(step.parts.result())
                 self.store.append(table, step.lsn_from, step.lsn_to)
+                appended = True
                 self.spans_processed += table.num_rows
                 self.last_batch_at = time.monotonic()
                 total += step.count
         finally:
-            if pending:  # an error left steps read but not appended: read them again next time
+            if pending or not appended:  # an error left steps read but not appended: read them again next time
                 for step in pending:
                     step.parts.cancel()
                 self.cursor = WalCursor(self.wal.directory, self.store.next_lsn, lambda: self.wal.durable_lsn)

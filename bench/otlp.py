@@ -7,7 +7,7 @@ in the OTel GenAI conventions (`gen_ai.input.messages` / `gen_ai.output.messages
 Each sent copy gets unique trace ids by a fixed-width byte substitution, so the client side costs nothing.
 
 Prints one JSON object: accepted spans/s, spans/s stored AND queryable (the count is polled until every span is
-visible), p50/p95/p99 time from a `200` to the trace being visible in `/traces/{id}`, the server's peak RSS, and
+visible), p50/p95/p99 time from a `200` to the trace being visible in `/traces/{id}`, the server's peak RSS (with its child processes), the CPU it used (idem), and
 the issue's target (>= 25,000 spans/s) with pass/fail.
 
     python bench/otlp.py                     # 200k spans
@@ -17,6 +17,7 @@ the issue's target (>= 25,000 spans/s) with pass/fail.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -185,11 +186,17 @@ def trace_hex(batch_no: int, trace_no: int) -> str:
     return (b"LX" + batch_no.to_bytes(8, "big") + trace_no.to_bytes(6, "big")).hex()
 
 
-def rss_sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
+def rss_sampler(pid: int, stop: threading.Event, peak: list[int], child_cpu: dict[int, float]) -> None:
+    """Peak RSS of the server plus its child processes (the OTLP decode worker); the children's last CPU seconds."""
     proc = psutil.Process(pid)
     while not stop.is_set():
         try:
-            peak[0] = max(peak[0], proc.memory_info().rss)
+            total = proc.memory_info().rss
+            for child in proc.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    total += child.memory_info().rss
+                    child_cpu[child.pid] = sum(child.cpu_times()[:2])
+            peak[0] = max(peak[0], total)
         except psutil.Error:
             return
         time.sleep(0.05)
@@ -247,7 +254,9 @@ def main() -> None:
     failures: list[str] = []
     stop = threading.Event()
     peak = [0]
-    sampler = threading.Thread(target=rss_sampler, args=(server.pid, stop, peak), daemon=True)
+    child_cpu: dict[int, float] = {}
+    sampler_stop = threading.Event()
+    sampler = threading.Thread(target=rss_sampler, args=(server.pid, sampler_stop, peak, child_cpu), daemon=True)
     sampler.start()
 
     def client() -> None:
@@ -297,7 +306,8 @@ def main() -> None:
 
     probe = threading.Thread(target=prober, daemon=True)
     server_proc = psutil.Process(server.pid)
-    cpu_before = sum(server_proc.cpu_times()[:2])
+    time.sleep(0.2)  # the sampler has seen the children that exist before the run (their CPU so far is not counted)
+    cpu_before = sum(server_proc.cpu_times()[:2]) + sum(child_cpu.values())
     start = time.monotonic()
     threads = [threading.Thread(target=client) for _ in range(args.clients)]
     for t in threads:
@@ -316,7 +326,13 @@ def main() -> None:
         if visible < total:
             time.sleep(0.25)  # each count is a query over every segment: poll gently, it competes with ingest
     all_visible = time.monotonic()
-    server_cpu = sum(server_proc.cpu_times()[:2]) - cpu_before  # user + system seconds while sending and catching up
+    for child in server_proc.children(recursive=True):  # a decode worker started during the run counts from 0
+        with contextlib.suppress(psutil.Error):
+            child_cpu[child.pid] = sum(child.cpu_times()[:2])
+    sampler_stop.set()
+    # user + system seconds of the server and its children while sending and catching up
+    server_cpu = sum(server_proc.cpu_times()[:2]) + sum(child_cpu.values()) - cpu_before
+    children_cpu = sum(child_cpu.values())
     if args.keep_server:
         print(f"server left running: pid {server.pid} port {port} data {data}", file=sys.stderr)
     else:
@@ -345,6 +361,7 @@ def main() -> None:
         # The cores the server used on average; the rest of the machine ran the clients (and whatever else runs).
         "server_cpu_cores_avg": round(server_cpu / (all_visible - start), 2),
         "server_cpu_us_per_span": round(server_cpu / max(1, visible) * 1e6, 1),
+        "server_children_cpu_s": round(children_cpu, 2),  # included in the two above
         "segment_bytes_per_span": round(on_disk / max(1, visible), 1),
         "failures": failures[:5],
         "target": {"queryable_spans_per_s": TARGET_SPANS_PER_S, "pass": queryable_rate >= TARGET_SPANS_PER_S},

@@ -89,6 +89,7 @@ class PipelineSettings:
     decode_threads: int = field(default=1, metadata=_rng(1, 8))
     max_lag_records: int = field(default=16, metadata=_rng(1))
     max_lag_wait_ms: float = field(default=5000.0, metadata=_rng(0))
+    otlp_decode_process: bool = True
 
 
 @dataclass(frozen=True, slots=True)

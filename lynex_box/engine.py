@@ -132,6 +132,7 @@ class Engine:
             enrichers=enrichers,
             batch_records=settings.pipeline.batch_records,
             decode_threads=settings.pipeline.decode_threads,
+            otlp_decode_process=settings.pipeline.otlp_decode_process,
         )
         self.query = QueryEngine(self.store, settings.query)
         self.lifecycle = Lifecycle(

@@ -10,7 +10,7 @@ That keeps ingest order-independent and crash-safe.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -23,9 +23,11 @@ from lynex_box.otlp import (
     map_columns,
 )
 from lynex_box.otlp.events import GENAI_EVENT_NAMES
-from lynex_box.pipeline.decoders import Decoder, Row, SpanColumns
 from lynex_box.wal.format import RecordType, WalRecord
 from lynex_box.wal.records import RecordHeader
+
+if TYPE_CHECKING:  # not at run time: the decode worker process must not import the native decoder (pyarrow.compute)
+    from lynex_box.pipeline.decoders import Decoder, Row, SpanColumns
 
 log = logging.getLogger("lynex.pipeline")
 LOG_SOURCE = "otlp-log"

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 
 import pyarrow as pa
 
+from lynex_box.pipeline.decode_process import close_decoders
 from lynex_box.pipeline.decoders import Decoder, Row, SpanColumns, default_decoders
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.native_batch import NativeBatchDecoder, reference_table
@@ -77,6 +78,7 @@ class Pipeline:
         batch_records: int = 64,
         batch_decoders: dict[int, BatchDecoder] | None = None,
         decode_threads: int = 1,
+        otlp_decode_process: bool = False,
     ) -> None:
         self.wal = wal
         self.store = store
@@ -84,7 +86,7 @@ class Pipeline:
         self.enrichers = enrichers or []
         if batch_decoders is None:  # explicit per-record decoders are used as given
             batch_decoders = {RecordType.EVENTS: NativeBatchDecoder(threads=1)} if decoders is None else {}
-        self.decoders = decoders or default_decoders()
+        self.decoders = decoders or default_decoders(otlp_decode_process)
         self.batch_decoders = batch_decoders
         self.batch_records = batch_records
         self.decode_threads = max(1, decode_threads)
@@ -155,6 +157,7 @@ class Pipeline:
         finally:
             self._decode_pool.shutdown(wait=True, cancel_futures=True)
             self._flush_pool.shutdown(wait=True)
+            close_decoders(self.decoders)  # a decode worker process exits with the pipeline
 
     def _decode_step(self, records: list[WalRecord]) -> list[Part | WalRecord]:
         """Decoded parts of `records` in LSN order (in a pool thread); ordered decoders' records stay records."""

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import query_pages as pages
 from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import project_access
@@ -74,10 +75,11 @@ def _page(table: pa.Table, limit: int, key: str) -> tuple[list[dict[str, Any]], 
 async def list_traces(request: Request) -> Response:
     scope, params = await _scope(request)
     limit = qs.parse_limit(params)
-    sql, bound = qs.traces_sql(qs.parse_filters(params), qs.decode_cursor(params, 2), limit)
-    table = await services(request).engine.query.query_async(scope, sql, bound)
-    items, cursor = _page(table, limit, "trace_id")
-    return json_response({"items": items, "next_cursor": cursor})
+    f, cursor = qs.parse_filters(params), qs.decode_cursor(params, 2)
+    query = services(request).engine.query
+    table = await asyncio.to_thread(pages.trace_page, query, scope.project_id, f, cursor, limit)
+    items, next_cursor = _page(table, limit, "trace_id")
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 async def get_trace(request: Request) -> Response:
@@ -102,10 +104,11 @@ async def get_trace(request: Request) -> Response:
 async def list_spans(request: Request) -> Response:
     scope, params = await _scope(request)
     limit = qs.parse_limit(params)
-    sql, bound = qs.spans_sql(qs.parse_filters(params), qs.decode_cursor(params, 2), limit)
-    table = await services(request).engine.query.query_async(scope, sql, bound)
-    items, cursor = _page(table, limit, "event_id")
-    return json_response({"items": items, "next_cursor": cursor})
+    f, cursor = qs.parse_filters(params), qs.decode_cursor(params, 2)
+    query = services(request).engine.query
+    table = await asyncio.to_thread(pages.span_page, query, scope.project_id, f, cursor, limit)
+    items, next_cursor = _page(table, limit, "event_id")
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 async def get_metrics(request: Request) -> Response:
@@ -131,12 +134,13 @@ def _us_to_dt(us: int) -> dt.datetime:
 async def _grouped(request: Request, key: str, extra: str = "") -> Response:
     scope, params = await _scope(request)
     limit = qs.parse_limit(params)
-    sql, bound = qs.grouped_sql(key, qs.parse_filters(params), qs.decode_cursor(params, 2), limit, extra)
-    table = await services(request).engine.query.query_async(scope, sql, bound)
-    items, cursor = _page(table, limit, "id")
+    f, cursor = qs.parse_filters(params), qs.decode_cursor(params, 2)
+    query = services(request).engine.query
+    table = await asyncio.to_thread(pages.grouped_page, query, scope.project_id, key, f, cursor, limit, extra)
+    items, next_cursor = _page(table, limit, "id")
     for item in items:
         item[key] = item.pop("id")
-    return json_response({"items": items, "next_cursor": cursor})
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 async def list_sessions(request: Request) -> Response:

@@ -8,6 +8,7 @@ restricted to the caller's project by the query engine, so nothing here can wide
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -125,8 +126,10 @@ def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
         conds.append("list_contains(tags, $tag)")
         params["tag"] = f.tag
     if f.q is not None:
-        conds.append("(contains(lower(coalesce(input, '')), $q) OR contains(lower(coalesce(output, '')), $q))")
-        params["q"] = f.q.lower()
+        # A case-insensitive RE2 search for the literal text reads the text once; `lower()` first made a lowered
+        # copy of every input and output (twice the time over gigabytes of text).
+        conds.append("(regexp_matches(input, $q) OR regexp_matches(output, $q))")
+        params["q"] = literal_pattern(f.q)
     bounds = [
         ("total_cost >= $min_cost", "min_cost", f.min_cost),
         ("total_cost <= $max_cost", "max_cost", f.max_cost),
@@ -138,6 +141,19 @@ def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
             conds.append(cond)
             params[name] = bound
     return (" AND ".join(conds) or "TRUE"), params
+
+
+def literal_pattern(text: str) -> str:
+    """An RE2 pattern that matches `text` literally, ignoring case: ASCII punctuation escaped, controls as `\\x{..}`."""
+    out = []
+    for ch in text:
+        if ch.isalnum() or ch in " _" or ord(ch) > 127:
+            out.append(ch)
+        elif ch.isprintable():
+            out.append("\\" + ch)
+        else:
+            out.append(f"\\x{{{ord(ch):x}}}")
+    return "(?i)" + "".join(out)
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -179,15 +195,36 @@ _SESSION: Final = _latest("session_id", _TRACE_ROW)
 _ENVIRONMENT: Final = _latest("environment", _TRACE_ROW)
 
 
-def traces_sql(f: Filters, cursor: list[Any] | None, limit: int) -> tuple[str, dict[str, Any]]:
+def trace_starts_sql(f: Filters, cursor: list[Any] | None, top_us: int, n: int) -> tuple[str, dict[str, Any]]:
+    """The `n` newest traces (id, start `_t`) by their earliest span before `top_us`, of those that match `f`.
+
+    Run over a window `[lo, end)`: a trace that started in `[lo, top)` has every span in the window, so its start
+    and its match are exact; a trace that started before `lo` shows a later start (`query_pages` checks for it).
+    """
     where, params = where_clause(f)
     page = "TRUE"
     if cursor is not None:
-        page = "(epoch_us(start_time) < $c_t OR (epoch_us(start_time) = $c_t AND trace_id < $c_id))"
+        page = "(_t < $c_t OR (_t = $c_t AND trace_id < $c_id))"
         params.update(c_t=int(cursor[0]), c_id=str(cursor[1]))
-    params["limit"] = limit + 1
+    matched = "" if where == "TRUE" else f" AND trace_id IN (SELECT trace_id FROM spans WHERE {where})"
+    params.update(w_top=_us_to_datetime(top_us), w_n=n)
     sql = f"""
-    , matched AS (SELECT DISTINCT trace_id FROM spans WHERE {where})
+    , starts AS (
+        SELECT trace_id, epoch_us(min(start_time)) AS _t FROM spans
+        WHERE start_time < $w_top{matched} GROUP BY trace_id)
+    SELECT trace_id, _t FROM starts WHERE {page} ORDER BY _t DESC, trace_id DESC LIMIT $w_n
+    """
+    return sql, params
+
+
+# Which of some traces have a span in the scope (the spans before a window: traces that started earlier).
+TRACES_PRESENT_SQL: Final = "SELECT DISTINCT trace_id FROM spans WHERE trace_id IN (SELECT unnest($ids::VARCHAR[]))"
+
+
+def traces_sql(ids: list[str]) -> tuple[str, dict[str, Any]]:
+    """One row per trace of `ids` (picked by `trace_starts_sql`), newest first; over a scope holding all their spans."""
+    params: dict[str, Any] = {"ids": ids}
+    sql = f"""
     , traces AS (
         SELECT trace_id,
                coalesce({_NAME_ATTRIBUTE}, {_NAME_ROW},
@@ -202,12 +239,15 @@ def traces_sql(f: Filters, cursor: list[Any] | None, limit: int) -> tuple[str, d
                coalesce({_USER}, max(user_id)) AS user_id,
                coalesce({_SESSION}, max(session_id)) AS session_id,
                coalesce({_ENVIRONMENT}, max(environment)) AS environment
-        FROM spans WHERE trace_id IN (SELECT trace_id FROM matched) GROUP BY trace_id)
+        FROM spans WHERE trace_id IN (SELECT unnest($ids::VARCHAR[])) GROUP BY trace_id)
     SELECT *, (epoch_us(end_time) - epoch_us(start_time)) / 1000.0::DOUBLE AS duration_ms, epoch_us(start_time) AS _t
-    FROM traces WHERE {page}
-    ORDER BY start_time DESC, trace_id DESC LIMIT $limit
+    FROM traces ORDER BY start_time DESC, trace_id DESC
     """
     return sql, params
+
+
+def _us_to_datetime(us: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
 
 
 def spans_sql(f: Filters, cursor: list[Any] | None, limit: int) -> tuple[str, dict[str, Any]]:
@@ -270,17 +310,29 @@ def metrics_sql(
     return ranked, params
 
 
-def grouped_sql(
-    key: str, f: Filters, cursor: list[Any] | None, limit: int, extra: str = ""
-) -> tuple[str, dict[str, Any]]:
-    """Aggregates per session or per user (`key` is 'session_id' or 'user_id', chosen by the route)."""
+def grouped_last_sql(key: str, f: Filters, cursor: list[Any] | None, n: int) -> tuple[str, dict[str, Any]]:
+    """The `n` sessions or users (`id`, last span start `_t`) seen last; exact over a window `[lo, end)` for those
+    last seen after `lo` (`key` is 'session_id' or 'user_id', chosen by the route)."""
     assert key in ("session_id", "user_id")
     where, params = where_clause(f)
     page = "TRUE"
     if cursor is not None:
         page = "(_t < $c_t OR (_t = $c_t AND id < $c_id))"
         params.update(c_t=int(cursor[0]), c_id=str(cursor[1]))
-    params["limit"] = limit + 1
+    params["w_n"] = n
+    sql = f"""
+    , g AS (SELECT {key} AS id, epoch_us(max(start_time)) AS _t FROM spans
+            WHERE {key} IS NOT NULL AND {where} GROUP BY {key})
+    SELECT id, _t FROM g WHERE {page} ORDER BY _t DESC, id DESC LIMIT $w_n
+    """
+    return sql, params
+
+
+def grouped_sql(key: str, f: Filters, ids: list[str], extra: str = "") -> tuple[str, dict[str, Any]]:
+    """Aggregates of the sessions or users `ids` (picked by `grouped_last_sql`), last seen first."""
+    assert key in ("session_id", "user_id")
+    where, params = where_clause(f)
+    params["ids"] = ids
     sql = f"""
     , g AS (
         SELECT {key} AS id,
@@ -294,7 +346,7 @@ def grouped_sql(
                max(start_time) AS last_seen,
                epoch_us(max(start_time)) AS _t
                {extra}
-        FROM spans WHERE {key} IS NOT NULL AND {where} GROUP BY {key})
-    SELECT * FROM g WHERE {page} ORDER BY _t DESC, id DESC LIMIT $limit
+        FROM spans WHERE {key} IN (SELECT unnest($ids::VARCHAR[])) AND {where} GROUP BY {key})
+    SELECT * FROM g ORDER BY _t DESC, id DESC
     """
     return sql, params

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lynex_box.config import QuerySettings
 from lynex_box.meta.catalog import SegmentEntry
@@ -44,6 +45,15 @@ class SpanScope:
     start_us: int | None = None
     end_us: int | None = None
     trace_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """What a project holds: the first and last span start (epoch µs) and the number of rows."""
+
+    min_us: int
+    max_us: int
+    rows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +193,27 @@ class QueryEngine:
                 cur.unregister("__head")
                 if encrypted:
                     cur.unregister("__encrypted")
+
+    def extent(self, project_id: str) -> Extent | None:
+        """Earliest and latest span start of a project and its row count, from the catalog and the head.
+
+        No file is read: newest-first lists size their first time window from it (`api/query_pages.py`).
+        None when the project holds nothing. Rows hidden by retention or deletions still count.
+        """
+        entries = self.store.segment_entries(project_id)
+        head = self.store.snapshot(project_id, 0, 0).head  # an empty range: the head only, no files
+        lows = [e.min_time for e in entries]
+        highs = [e.max_time for e in entries]
+        rows = sum(e.row_count for e in entries)
+        for table in head:
+            if table.num_rows:
+                bounds = pc.min_max(table.column("start_time").cast(pa.int64()))
+                lows.append(bounds["min"].as_py())
+                highs.append(bounds["max"].as_py())
+                rows += table.num_rows
+        if not lows:
+            return None
+        return Extent(min(lows), max(highs), rows)
 
     def _restrict(self, scope: SpanScope) -> tuple[SpanScope, Restriction | None]:
         if self.visibility is None:

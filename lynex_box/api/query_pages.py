@@ -49,6 +49,10 @@ class _Windows:
     def grow(self, found: int, wanted: int) -> None:
         factor = 8.0 if found == 0 else min(16.0, max(2.0, 1.5 * wanted / found))
         self.width = int(self.width * factor)
+        if 2 * self.width >= self.end - self.lo_bound:
+            # Most of the range: take all of it now rather than scan most of it twice (the last window is
+            # read whole again, which costs seconds when a full-text filter reads gigabytes).
+            self.width = self.end - self.lo_bound
 
 
 def _cursor_top(cursor: list[Any] | None, end: int) -> int:

@@ -144,6 +144,8 @@ class Engine:
         try:
             refuse_locked_head(self.store, self.data_keys)
         except EncryptionLocked:
+            with contextlib.suppress(Exception):
+                self.pipeline.close()  # its threads and the OTLP decode worker
             self.wal.close()
             self.meta.close()
             os.close(self._lock_fd)

@@ -141,7 +141,7 @@ def test_openinference_openai_spans_arrive_with_model_tokens_cost_messages_and_t
     [(path, auth, sent)] = fake_openai.requests  # type: ignore[attr-defined]
     assert (path, auth, sent["model"]) == ("/v1/chat/completions", "Bearer sk-test-123", "gpt-4o")
 
-    spans = wait_trace(server, trace_id)["spans"]
+    spans = wait_trace(server, trace_id, spans=2)["spans"]  # two export requests
     assert sorted(s["name"] for s in spans) == ["ChatCompletion", "answer"]
     llm = next(s for s in spans if s["name"] == "ChatCompletion")
     root_row = next(s for s in spans if s["name"] == "answer")

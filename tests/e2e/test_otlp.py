@@ -19,11 +19,12 @@ from opentelemetry.trace import Status, StatusCode
 from tests.e2e.server import RunningServer
 
 
-def wait_trace(server: RunningServer, trace_id: str, timeout: float = 5.0) -> dict[str, Any]:
+def wait_trace(server: RunningServer, trace_id: str, timeout: float = 5.0, spans: int = 1) -> dict[str, Any]:
+    """The trace once at least `spans` of its spans are visible (each export request becomes visible on its own)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         r = httpx.get(f"{server.url}/v1/projects/{server.project}/traces/{trace_id}", headers=server.headers())
-        if r.status_code == 200:
+        if r.status_code == 200 and len(r.json()["spans"]) >= spans:
             return dict(r.json())
         time.sleep(0.05)
     raise AssertionError(f"trace {trace_id} not visible")
@@ -64,7 +65,7 @@ def test_the_real_otel_sdk_exporter_sends_genai_spans(server: RunningServer) -> 
         trace_id = format(agent.get_span_context().trace_id, "032x")
     provider.shutdown()
 
-    spans = {s["name"]: s for s in wait_trace(server, trace_id)["spans"]}
+    spans = {s["name"]: s for s in wait_trace(server, trace_id, spans=3)["spans"]}  # three export requests
     llm_row = spans["chat gpt-4o"]
     assert (llm_row["kind"], llm_row["provider"], llm_row["model"]) == ("chat", "openai", "gpt-4o")
     assert (llm_row["input_tokens"], llm_row["output_tokens"], llm_row["cached_tokens"]) == (1000, 200, 600)

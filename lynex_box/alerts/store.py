@@ -178,6 +178,21 @@ def due_rules(conn: apsw.Connection, at_us: int) -> list[StoredRule]:
     return [_rule(r) for r in conn.execute(sql, (at_us,))]
 
 
+def _spec_columns(spec: RuleSpec) -> tuple[Any, ...]:
+    """The rule's settings in alert_rules column order: name .. renotify_s (inserts and updates share it)."""
+    return (
+        spec.name,
+        int(spec.enabled),
+        spec.metric,
+        spec.window_s,
+        orjson.dumps(spec.filters).decode(),
+        spec.comparison,
+        spec.threshold,
+        spec.interval_s,
+        spec.renotify_s,
+    )
+
+
 def _audit_details(spec: RuleSpec) -> dict[str, Any]:
     # the channel list is described by type only: targets may carry tokens even redacted
     return {
@@ -206,15 +221,7 @@ def create_rule(
         (
             rule_id,
             project_id,
-            spec.name,
-            int(spec.enabled),
-            spec.metric,
-            spec.window_s,
-            orjson.dumps(spec.filters).decode(),
-            spec.comparison,
-            spec.threshold,
-            spec.interval_s,
-            spec.renotify_s,
+            *_spec_columns(spec),
             public,
             sealed,
             actor.label,
@@ -272,15 +279,7 @@ def update_rule(
         "state = ?, updated_at = ?, last_evaluated_at = CASE WHEN ? THEN NULL ELSE last_evaluated_at END "
         "WHERE id = ? AND project_id = ?",
         (
-            spec.name,
-            int(spec.enabled),
-            spec.metric,
-            spec.window_s,
-            orjson.dumps(spec.filters).decode(),
-            spec.comparison,
-            spec.threshold,
-            spec.interval_s,
-            spec.renotify_s,
+            *_spec_columns(spec),
             public,
             sealed,
             state,

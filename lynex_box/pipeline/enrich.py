@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lynex_box.pipeline.decoders import Row
+from lynex_box.pipeline.native_batch import present
 from lynex_box.pricing import PriceBook
 
 
@@ -51,9 +52,9 @@ class CostEnricher:
 
     def enrich_table(self, table: pa.Table) -> pa.Table:
         """`__call__` over a span table (no transient hints: cache-write tokens count as 0)."""
-        model = pc.if_else(_present(table["model"]), table["model"], table["response_model"])
+        model = pc.if_else(present(table["model"]), table["model"], table["response_model"])
         priced = pc.and_(
-            pc.and_(pc.fill_null(pc.not_equal(table["cost_source"], "reported"), True), _present(model)),
+            pc.and_(pc.fill_null(pc.not_equal(table["cost_source"], "reported"), True), present(model)),
             pc.or_(pc.is_valid(table["input_tokens"]), pc.is_valid(table["output_tokens"])),
         )
         picked = np.flatnonzero(priced.to_numpy(zero_copy_only=False))
@@ -105,8 +106,3 @@ class CostEnricher:
             replaced = pc.replace_with_mask(column, mask, pa.array(values, kind))
             table = table.set_column(index, table.schema.field(index), replaced)
         return table
-
-
-def _present(values: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """True where a text is neither null nor empty (Python's truthiness of the value)."""
-    return pc.and_kleene(pc.is_valid(values), pc.not_equal(values, ""))

@@ -232,7 +232,7 @@ def _columns_table(result: pa.Table) -> pa.Table:
     col = {name: _array(result.column(name)) for name in result.column_names}
     lsn, idx = col["lsn"], col["idx"]
     event_id = col["event_id"]
-    if not pc.all(_present(event_id)).as_py():  # events without an id are named by their place in the WAL
+    if not pc.all(present(event_id)).as_py():  # events without an id are named by their place in the WAL
         ids = event_id.to_pylist()
         for i, (at, index) in enumerate(zip(lsn.to_pylist(), idx.to_pylist(), strict=True)):
             if not ids[i]:
@@ -283,7 +283,7 @@ _NULL_FLOAT: Final = pa.scalar(None, pa.float64())
 _NULL_TEXT: Final = pa.scalar(None, pa.string())
 
 
-def _present(values: pa.Array) -> pa.Array:
+def present(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """True where a text is neither null nor empty (the reference's `value or ...`)."""
     return pc.and_kleene(pc.is_valid(values), pc.not_equal(values, ""))
 
@@ -291,7 +291,7 @@ def _present(values: pa.Array) -> pa.Array:
 def _present_or(values: pa.Array, default: Any) -> pa.Array:
     if default is None:
         default = _NULL_TEXT
-    return pc.if_else(_present(values), values, default)
+    return pc.if_else(present(values), values, default)
 
 
 def _attributes(metadata: pa.Array, error_type_json: pa.Array) -> pa.Array:

@@ -139,9 +139,7 @@ class Pipeline:
 
     def _flush_in_background(self) -> None:
         """Start a flush of the head; first wait for the one running (and raise what it raised)."""
-        if self._flushing is not None:
-            running, self._flushing = self._flushing, None
-            running.result()
+        self.wait_flushed()
         self._flushing = self._flush_pool.submit(self.store.flush)
 
     def wait_flushed(self) -> None:

@@ -2,27 +2,34 @@
 
 Decoding an OTLP record (protobuf walk, convention mapping) is pure Python and was most of the GIL the server
 held under OTLP load: the HTTP side and the pipeline thread waited for it while the second core idled. Here
-the pipeline's decode thread hands the WAL record to one worker process (`decode_worker`) over a Unix socket
-and blocks on the answer with the GIL released. The worker runs the very decoders the pipeline would run
+WAL records go to one worker process (`decode_worker`) over a Unix socket and the pipeline's decode thread
+blocks on the answer with the GIL released. The worker runs the very decoders the pipeline would run
 (`otlp_decoders`) and answers Arrow IPC bytes (span columns) or pickled rows (a record with a transient `_` hint,
 and log events), so the result is the same as decoding in this process.
 
-The worker is a fresh interpreter (`python -m`), never a fork of this threaded process; it starts on the first
-OTLP record. A worker that dies (or a socket that breaks) is replaced and the record sent again; a record that
-fails in two workers in a row is decoded in this process, so the pipeline never skips one. The worker exits at
-EOF on its socket: when `close()` closes it, or when this process dies.
+Records are sent ahead (`submit`, as soon as the pipeline reads them): a sender thread writes them and a reader
+thread matches answers to requests in order, so the worker always has the next record queued and never waits
+for this process between records. The worker is a fresh interpreter (`python -m`), never a fork of this
+threaded process; it starts on the first OTLP record. A worker that dies (or a socket that breaks) fails every
+answer it owes; each record is then sent again to a new worker, and a record that fails in two workers in a row
+is decoded in this process, so the pipeline never skips one. The worker exits at EOF on its socket: when
+`close()` shuts it, or when this process dies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
+import queue
 import socket
 import struct
 import subprocess
 import sys
 import threading
+from collections import deque
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +47,11 @@ ATTEMPTS = 2  # workers a record is tried in before this process decodes it itse
 START_TIMEOUT_S = 60.0  # a worker that is not ready by then (imports on a starved box) counts as failed
 STOP_TIMEOUT_S = 5.0
 
+Answer = tuple[int, bytearray, list[tuple[str, int, str]]]  # kind, data, the worker's log records
+
 
 class WorkerLost(Exception):
-    """The worker died or its socket broke during an exchange."""
+    """The worker died or its socket broke before it answered."""
 
 
 class RemoteDecodeError(Exception):
@@ -75,37 +84,149 @@ def _columns(data: bytearray) -> list[Row] | SpanColumns:
     return {name: column.chunk(0) for name, column in zip(table.column_names, table.columns, strict=True)}
 
 
+class _Worker:
+    """One running worker process: the answers it owes (futures, in request order) and its two I/O threads.
+
+    Whatever ends it (EOF, a broken socket, a kill, `stop`) fails every answer still owed with WorkerLost.
+    """
+
+    def __init__(self, proc: subprocess.Popen[bytes], sock: socket.socket) -> None:
+        self.proc = proc
+        self.sock = sock
+        self._owed: deque[Future[Answer]] = deque()
+        self._lost: WorkerLost | None = None
+        self._lock = threading.Lock()  # orders `owe` against `_fail`: no future is added after the drain
+        self._outbox: queue.SimpleQueue[tuple[bytes, bytes] | None] = queue.SimpleQueue()
+        self._sender = threading.Thread(target=self._send_requests, name="lynex-decode-send", daemon=True)
+        self._reader = threading.Thread(target=self._read_answers, name="lynex-decode-read", daemon=True)
+        self._sender.start()
+        self._reader.start()
+
+    @property
+    def lost(self) -> bool:
+        return self._lost is not None
+
+    def submit(self, record: WalRecord) -> Future[Answer]:
+        """Queue the record for the worker; the future gets its answer, or WorkerLost."""
+        future: Future[Answer] = Future()
+        with self._lock:
+            if self._lost is not None:
+                future.set_exception(self._lost)
+                return future
+            self._owed.append(future)  # before the bytes leave: the answer cannot come first
+        self._outbox.put((struct.pack(REQUEST, len(record.payload), record.lsn, record.type), record.payload))
+        return future
+
+    def _send_requests(self) -> None:
+        while (item := self._outbox.get()) is not None:
+            try:
+                self.sock.sendall(item[0])
+                self.sock.sendall(item[1])
+            except OSError as exc:
+                self._fail(WorkerLost(f"sending to the decode worker failed: {exc}"))
+                return
+
+    def _read_answers(self) -> None:
+        logs: list[tuple[str, int, str]] = []
+        try:
+            while True:
+                kind, data = _read_frame(self.sock)
+                if kind == LOG:
+                    logs = pickle.loads(data)  # our own worker's answer
+                    continue
+                if kind not in (TABLE, ROWS, ERROR):
+                    raise WorkerLost(f"unexpected answer kind {kind}")
+                with self._lock:
+                    future = self._owed.popleft() if self._owed else None
+                if future is None:
+                    raise WorkerLost("an answer to no request")
+                future.set_result((kind, data, logs))
+                logs = []
+        except (OSError, EOFError, WorkerLost, pickle.UnpicklingError) as exc:
+            self._fail(exc if isinstance(exc, WorkerLost) else WorkerLost(str(exc) or type(exc).__name__))
+
+    def _fail(self, exc: WorkerLost) -> None:
+        with self._lock:
+            if self._lost is None:
+                self._lost = exc
+            owed, self._owed = self._owed, deque()
+        for future in owed:
+            future.set_exception(exc)
+        self._outbox.put(None)
+        if self.proc.poll() is None:
+            self.proc.kill()  # a worker that broke the protocol, or whose socket broke, is not trusted again
+        self.proc.wait()  # the socket is closed by `stop`, when the worker is replaced or the process closed
+
+    def stop(self, kill: bool) -> None:
+        """End the worker: EOF first (it exits by itself), a kill if asked or if it does not; reap it."""
+        self._outbox.put(None)
+        if kill:
+            self.proc.kill()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)  # EOF to the worker; our reader sees EOF when it has exited
+        try:
+            self.proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(STOP_TIMEOUT_S)
+        self._sender.join(STOP_TIMEOUT_S)
+        self.sock.close()
+
+
 class DecodeProcess:
-    """One decode worker process shared by the OTLP decoders; thread-safe (one exchange at a time)."""
+    """The decode worker shared by the OTLP decoders; thread-safe, and replaced when it dies."""
 
     def __init__(self, local: dict[int, Decoder]) -> None:
         self.local = local  # the in-process decoders: the fallback, and the set of record types served
         self.starts = 0
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._sock: socket.socket | None = None
+        self._worker: _Worker | None = None
         self._closed = False
         self._broken = False  # a worker could not be started: decode here from now on
 
     @property
     def pid(self) -> int | None:
         """The running worker's process id (None before the first record or after close)."""
-        return self._proc.pid if self._proc is not None else None
+        worker = self._worker
+        return worker.proc.pid if worker is not None else None
 
     def decoders(self) -> dict[int, Decoder]:
         """A decoder per record type the worker serves, to put in the pipeline's decoder map."""
         return {rtype: RemoteDecoder(self, rtype) for rtype in self.local}
 
-    def decode(self, record: WalRecord, header: RecordHeader, body: memoryview) -> list[Row] | SpanColumns:
+    def submit(self, record: WalRecord) -> Future[Answer]:
+        """Send the record to the worker now (starting one if needed); `decode` takes the future."""
+        with self._lock:
+            if self._closed or self._broken:
+                failed: Future[Answer] = Future()
+                failed.set_exception(WorkerLost("no decode worker"))
+                return failed
+            worker = self._worker
+            if worker is None or worker.lost:
+                try:
+                    worker = self._start()
+                except WorkerLost as exc:
+                    failed = Future()
+                    failed.set_exception(exc)
+                    return failed
+            return worker.submit(record)
+
+    def decode(
+        self, record: WalRecord, header: RecordHeader, body: memoryview, sent: Future[Answer] | None = None
+    ) -> list[Row] | SpanColumns:
+        """The record decoded by the worker (`sent`: its answer if `submit` sent it ahead), or here."""
+        future = sent if sent is not None else self.submit(record)
         for attempt in range(1, ATTEMPTS + 1):
-            with self._lock:
+            try:
+                kind, data, logs = future.result()
+            except WorkerLost as exc:
                 if self._closed or self._broken:
                     break
-                try:
-                    kind, data, logs = self._exchange(record)
-                except WorkerLost as exc:
-                    log.warning("decode worker lost lsn=%d attempt=%d: %s", record.lsn, attempt, exc)
-                    continue
+                log.warning("decode worker lost lsn=%d attempt=%d: %s", record.lsn, attempt, exc)
+                if attempt < ATTEMPTS:
+                    future = self.submit(record)
+                continue
             for name, level, message in logs:
                 logging.getLogger(name).log(level, "%s", message)
             if kind == TABLE:
@@ -118,38 +239,21 @@ class DecodeProcess:
             log.error("decode worker failed %d times; decoding lsn=%d in the server process", ATTEMPTS, record.lsn)
         return self.local[record.type](record, header, body)
 
-    def _exchange(self, record: WalRecord) -> tuple[int, bytearray, list[tuple[str, int, str]]]:
-        sock = self._sock if self._sock is not None else self._start()
-        try:
-            sock.sendall(struct.pack(REQUEST, len(record.payload), record.lsn, record.type))
-            sock.sendall(record.payload)
-            logs: list[tuple[str, int, str]] = []
-            while True:
-                kind, data = _read_frame(sock)
-                if kind != LOG:
-                    if kind not in (TABLE, ROWS, ERROR):
-                        raise WorkerLost(f"unexpected answer kind {kind}")
-                    return kind, data, logs
-                logs = pickle.loads(data)  # our own worker's answer
-        except (OSError, EOFError) as exc:
-            self._stop(kill=True)
-            raise WorkerLost(str(exc) or type(exc).__name__) from exc
-        except WorkerLost:
-            self._stop(kill=True)
-            raise
-
-    def _start(self) -> socket.socket:
+    def _start(self) -> _Worker:
         """Start a worker and wait for it to be ready; on failure mark this object broken."""
+        if self._worker is not None:
+            self._worker.stop(kill=True)
+            self._worker = None
         ours, theirs = socket.socketpair()
         root = str(Path(lynex_box.__file__).resolve().parents[1])  # the same package, installed or not
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        proc: subprocess.Popen[bytes] | None = None
         try:
-            self._proc = subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "lynex_box.pipeline.decode_worker", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, env=env,
             )  # fmt: skip
             theirs.close()
-            self._sock = ours
             ours.settimeout(START_TIMEOUT_S)
             kind, _pid = _read_frame(ours)
             ours.settimeout(None)
@@ -157,35 +261,26 @@ class DecodeProcess:
                 raise WorkerLost(f"unexpected first answer kind {kind}")
         except (OSError, EOFError, WorkerLost) as exc:
             theirs.close()
-            self._stop(kill=True)
+            ours.close()
+            if proc is not None:
+                proc.kill()
+                proc.wait()
             self._broken = True
             log.error("decode worker could not start (%s); decoding OTLP in the server process", exc)
             raise WorkerLost(f"worker did not start: {exc}") from exc
+        self._worker = _Worker(proc, ours)
         self.starts += 1
         if self.starts > 1:
-            log.warning("decode worker restarted pid=%d starts=%d", self._proc.pid, self.starts)
-        return ours
-
-    def _stop(self, kill: bool) -> None:
-        """End the worker: EOF first (it exits by itself), a kill if asked or if it does not; reap it."""
-        sock, proc, self._sock, self._proc = self._sock, self._proc, None, None
-        if sock is not None:
-            sock.close()
-        if proc is None:
-            return
-        if kill:
-            proc.kill()
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            log.warning("decode worker restarted pid=%d starts=%d", proc.pid, self.starts)
+        return self._worker
 
     def close(self) -> None:
         """Stop the worker; later records (there should be none) are decoded in this process."""
         with self._lock:
             self._closed = True
-            self._stop(kill=False)
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.stop(kill=False)
 
 
 class RemoteDecoder:
@@ -197,8 +292,14 @@ class RemoteDecoder:
         self.process = process
         self.rtype = rtype
 
-    def __call__(self, record: WalRecord, header: RecordHeader, body: memoryview) -> list[Row] | SpanColumns:
-        return self.process.decode(record, header, body)
+    def submit(self, record: WalRecord) -> Future[Answer]:
+        """Send the record ahead; pass the future to the call that decodes it."""
+        return self.process.submit(record)
+
+    def __call__(
+        self, record: WalRecord, header: RecordHeader, body: memoryview, sent: Future[Answer] | None = None
+    ) -> list[Row] | SpanColumns:
+        return self.process.decode(record, header, body, sent)
 
     def close(self) -> None:
         self.process.close()

@@ -2,8 +2,9 @@
 
 Started by `decode_process.DecodeProcess` as `python -m lynex_box.pipeline.decode_worker <fd>`, where `<fd>` is
 its end of a Unix socket pair. It imports only what decoding needs (the OTLP package, pyarrow, the WAL record
-format): not the server, DuckDB or the store. The protocol (see `decode_process`) is one request, then zero or
-more log frames and one result frame. It exits when the socket reaches EOF: the parent closed it, or died.
+format): not the server, DuckDB or the store. The protocol (see `decode_process`): requests, each answered in
+order by zero or more log frames and one result frame; a thread reads requests ahead while the main thread
+decodes. It exits when the socket reaches EOF: the parent closed it, or died.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import queue
 import signal
 import socket
 import struct
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -71,22 +74,33 @@ def _send(sock: socket.socket, kind: int, data: bytes | pa.Buffer) -> None:
         sock.sendall(memoryview(data))
 
 
+def _receive(sock: socket.socket, inbox: queue.SimpleQueue[tuple[int, int, bytearray] | None]) -> None:
+    """Read requests as they come, while the main thread decodes: the parent never waits to send the next one."""
+    head_size = struct.calcsize(REQUEST)
+    try:
+        while (head := _read_exactly(sock, head_size)) is not None:
+            size, lsn, rtype = struct.unpack(REQUEST, head)
+            payload = _read_exactly(sock, size)
+            if payload is None:
+                break
+            inbox.put((lsn, rtype, payload))
+    except OSError:
+        pass
+    finally:
+        inbox.put(None)  # EOF: the main thread answers what it has, then returns
+
+
 def serve(sock: socket.socket) -> None:
-    """Answer requests until EOF."""
+    """Answer requests, in order, until EOF."""
     decoders = otlp_decoders()
     captured = _Captured()
     logging.getLogger().addHandler(captured)
     logging.getLogger().setLevel(logging.INFO)
     _send(sock, READY, str(os.getpid()).encode())
-    head_size = struct.calcsize(REQUEST)
-    while True:
-        head = _read_exactly(sock, head_size)
-        if head is None:
-            return
-        size, lsn, rtype = struct.unpack(REQUEST, head)
-        payload = _read_exactly(sock, size)
-        if payload is None:
-            return
+    inbox: queue.SimpleQueue[tuple[int, int, bytearray] | None] = queue.SimpleQueue()
+    threading.Thread(target=_receive, args=(sock, inbox), name="receive", daemon=True).start()
+    while (request := inbox.get()) is not None:
+        lsn, rtype, payload = request
         captured.records.clear()
         kind: int
         data: bytes | pa.Buffer

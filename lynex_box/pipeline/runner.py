@@ -113,7 +113,8 @@ class Pipeline:
                     records = self.cursor.read(self.batch_records, STEP_MAX_BYTES)
                     if not records:
                         break
-                    future = self._decode_pool.submit(self._decode_step, records)
+                    sent = self._send_ahead(records)
+                    future = self._decode_pool.submit(self._decode_step, records, sent)
                     pending.append(_Step(records[0].lsn, records[-1].lsn, len(records), future))
                     del records
                 if not pending:
@@ -157,7 +158,17 @@ class Pipeline:
             self._flush_pool.shutdown(wait=True)
             close_decoders(self.decoders)  # a decode worker process exits with the pipeline
 
-    def _decode_step(self, records: list[WalRecord]) -> list[Part | WalRecord]:
+    def _send_ahead(self, records: list[WalRecord]) -> dict[int, Future[Any]]:
+        """Hand records to decoders that work elsewhere (`submit`: the OTLP decode worker) as soon as they are read,
+        so that process decodes this step while the ones before it are finished here; by LSN."""
+        sent: dict[int, Future[Any]] = {}
+        for record in records:
+            submit = getattr(self.decoders.get(record.type), "submit", None)
+            if submit is not None:
+                sent[record.lsn] = submit(record)
+        return sent
+
+    def _decode_step(self, records: list[WalRecord], sent: dict[int, Future[Any]]) -> list[Part | WalRecord]:
         """Decoded parts of `records` in LSN order (in a pool thread); ordered decoders' records stay records."""
         parts: list[Part | WalRecord] = []
         start = 0
@@ -171,7 +182,7 @@ class Pipeline:
             elif getattr(self.decoders.get(rtype), "ordered", False):
                 parts.append(records[start])
             else:
-                parts.append(self._decode(records[start]))
+                parts.append(self._decode(records[start], sent.get(records[start].lsn)))
             start = end
         return parts
 
@@ -228,13 +239,15 @@ class Pipeline:
             log.exception("batch decode failed; decoding one record at a time records=%d", len(items))
             return pa.concat_tables([reference_table(*item) for item in items] or [SPAN_SCHEMA.empty_table()])
 
-    def _decode(self, record: WalRecord) -> list[Row] | SpanColumns:
+    def _decode(self, record: WalRecord, sent: Future[Any] | None = None) -> list[Row] | SpanColumns:
         decoder = self.decoders.get(record.type)
         if decoder is None:
             log.warning("wal record of unknown type skipped lsn=%d type=%d", record.lsn, record.type)
             return []
         try:
             header, body = decode_payload(record.payload)
+            if sent is not None:  # a decoder that took the record ahead (`submit`) also takes its answer
+                return decoder(record, header, body, sent)  # type: ignore[call-arg]
             return decoder(record, header, body)
         except Exception:  # a record ingest accepted must not stop every record behind it
             log.exception("wal record could not be decoded lsn=%d type=%d", record.lsn, record.type)

@@ -161,6 +161,30 @@ def test_a_killed_worker_is_replaced_and_the_record_decoded(process: DecodeProce
     assert process.starts > started and process.pid != victim
 
 
+def test_records_sent_ahead_are_answered_in_order(process: DecodeProcess) -> None:
+    records = list(RECORDS.values()) * 2
+    sent = [process.submit(record) for record in records]  # all queued before the first answer is read
+    for record, future in zip(records, sent, strict=True):
+        header, body = decode_payload(record.payload)
+        assert_same(process.decode(record, header, body, future), decode(LOCAL[record.type], record))
+    assert process.starts == 1
+
+
+def test_a_worker_killed_with_records_sent_ahead_loses_none(process: DecodeProcess) -> None:
+    bodies = [trace_request(protobuf_spans(1500, seed=seed)).SerializeToString() for seed in (11, 12, 13, 14)]
+    records = [wal_record(30 + i, RecordType.OTLP_TRACES, body) for i, body in enumerate(bodies)]
+    expected = [decode(LOCAL[r.type], r) for r in records]
+    decode(process.decoders()[RecordType.OTLP_LOGS], RECORDS["logs"])  # a worker is running
+    victim = process.pid
+    assert victim is not None
+    sent = [process.submit(record) for record in records]
+    os.kill(victim, signal.SIGKILL)  # while it owes every answer
+    for record, future, local in zip(records, sent, expected, strict=True):
+        header, body = decode_payload(record.payload)
+        assert_same(process.decode(record, header, body, future), local)
+    assert process.starts == 2 and process.pid not in (None, victim)
+
+
 def test_close_leaves_no_process(process: DecodeProcess) -> None:
     decode(process.decoders()[RecordType.OTLP_LOGS], RECORDS["logs"])
     worker = psutil.Process(process.pid)

@@ -90,6 +90,7 @@ class PipelineSettings:
     max_lag_records: int = field(default=16, metadata=_rng(1))
     max_lag_wait_ms: float = field(default=5000.0, metadata=_rng(0))
     otlp_decode_process: bool = True
+    otlp_decode_workers: int = field(default=2, metadata=_rng(1, 16))
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,6 +133,7 @@ class Engine:
             batch_records=settings.pipeline.batch_records,
             decode_threads=settings.pipeline.decode_threads,
             otlp_decode_process=settings.pipeline.otlp_decode_process,
+            otlp_decode_workers=settings.pipeline.otlp_decode_workers,
         )
         self.query = QueryEngine(self.store, settings.query)
         self.lifecycle = Lifecycle(

@@ -1,19 +1,19 @@
-"""OTLP decoding in a worker process, so that it does not hold the server's GIL.
+"""OTLP decoding in worker processes, so that it does not hold the server's GIL.
 
 Decoding an OTLP record (protobuf walk, convention mapping) is pure Python and was most of the GIL the server
 held under OTLP load: the HTTP side and the pipeline thread waited for it while the second core idled. Here
-WAL records go to one worker process (`decode_worker`) over a Unix socket and the pipeline's decode thread
-blocks on the answer with the GIL released. The worker runs the very decoders the pipeline would run
-(`otlp_decoders`) and answers Arrow IPC bytes (span columns) or pickled rows (a record with a transient `_` hint,
-and log events), so the result is the same as decoding in this process.
+WAL records go to worker processes (`decode_worker`, `[pipeline] otlp_decode_workers` of them, in turn) over
+Unix sockets and the pipeline's decode thread blocks on the answers with the GIL released. A worker runs the
+very decoders the pipeline would run (`otlp_decoders`) and answers Arrow IPC bytes (span columns) or pickled rows
+(a record with a transient `_` hint, and log events), so the result is the same as decoding in this process.
 
-Records are sent ahead (`submit`, as soon as the pipeline reads them): a sender thread writes them and a reader
-thread matches answers to requests in order, so the worker always has the next record queued and never waits
-for this process between records. The worker is a fresh interpreter (`python -m`), never a fork of this
-threaded process; it starts on the first OTLP record. A worker that dies (or a socket that breaks) fails every
-answer it owes; each record is then sent again to a new worker, and a record that fails in two workers in a row
-is decoded in this process, so the pipeline never skips one. The worker exits at EOF on its socket: when
-`close()` shuts it, or when this process dies.
+Records are sent ahead (`submit`, as soon as the pipeline reads them): per worker, a sender thread writes them
+and a reader thread matches answers to requests in order, so a worker always has its next record queued and
+never waits for this process between records; the pipeline takes the answers in WAL order. A worker is a fresh
+interpreter (`python -m`), never a fork of this threaded process; it starts on its first OTLP record. A worker
+that dies (or a socket that breaks) fails every answer it owes; each record is then sent again, to a new worker,
+and a record that fails in two workers in a row is decoded in this process, so the pipeline never skips one.
+A worker exits at EOF on its socket: when `close()` shuts it, or when this process dies.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ log = logging.getLogger("lynex.pipeline")
 ATTEMPTS = 2  # workers a record is tried in before this process decodes it itself
 START_TIMEOUT_S = 60.0  # a worker that is not ready by then (imports on a starved box) counts as failed
 STOP_TIMEOUT_S = 5.0
+SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 
 Answer = tuple[int, bytearray, list[tuple[str, int, str]]]  # kind, data, the worker's log records
 
@@ -175,21 +176,28 @@ class _Worker:
 
 
 class DecodeProcess:
-    """The decode worker shared by the OTLP decoders; thread-safe, and replaced when it dies."""
+    """The decode workers shared by the OTLP decoders, taking records in turn; thread-safe; a worker that dies is
+    replaced."""
 
-    def __init__(self, local: dict[int, Decoder]) -> None:
+    def __init__(self, local: dict[int, Decoder], workers: int = 1) -> None:
         self.local = local  # the in-process decoders: the fallback, and the set of record types served
         self.starts = 0
         self._lock = threading.Lock()
-        self._worker: _Worker | None = None
+        self._workers: list[_Worker | None] = [None] * max(1, workers)
+        self._turn = 0  # records go to the workers in turn
         self._closed = False
         self._broken = False  # a worker could not be started: decode here from now on
 
     @property
     def pid(self) -> int | None:
         """The running worker's process id (None before the first record or after close)."""
-        worker = self._worker
+        worker = self._workers[0]
         return worker.proc.pid if worker is not None else None
+
+    @property
+    def pids(self) -> list[int]:
+        """The process ids of the running workers."""
+        return [worker.proc.pid for worker in self._workers if worker is not None]
 
     def decoders(self) -> dict[int, Decoder]:
         """A decoder per record type the worker serves, to put in the pipeline's decoder map."""
@@ -202,10 +210,12 @@ class DecodeProcess:
                 failed: Future[Answer] = Future()
                 failed.set_exception(WorkerLost("no decode worker"))
                 return failed
-            worker = self._worker
+            slot = self._turn % len(self._workers)
+            self._turn += 1
+            worker = self._workers[slot]
             if worker is None or worker.lost:
                 try:
-                    worker = self._start()
+                    worker = self._start(slot)
                 except WorkerLost as exc:
                     failed = Future()
                     failed.set_exception(exc)
@@ -239,14 +249,22 @@ class DecodeProcess:
             log.error("decode worker failed %d times; decoding lsn=%d in the server process", ATTEMPTS, record.lsn)
         return self.local[record.type](record, header, body)
 
-    def _start(self) -> _Worker:
-        """Start a worker and wait for it to be ready; on failure mark this object broken."""
-        if self._worker is not None:
-            self._worker.stop(kill=True)
-            self._worker = None
+    def _start(self, slot: int) -> _Worker:
+        """Start the worker of `slot` (replacing a lost one) and wait for it to be ready; on failure mark this
+        object broken."""
+        lost = self._workers[slot]
+        if lost is not None:
+            self._workers[slot] = None
+            lost.stop(kill=True)
         ours, theirs = socket.socketpair()
+        for end in (ours, theirs):  # a whole record or answer fits in the kernel: neither side waits to write it
+            with contextlib.suppress(OSError):  # the kernel caps it (net.core.wmem_max); the default still works
+                end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
         root = str(Path(lynex_box.__file__).resolve().parents[1])  # the same package, installed or not
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        # Each answer's Arrow memory is freed as soon as it is sent: malloc returns it, where the default pool
+        # (jemalloc or mimalloc) keeps about 30 MB per worker. An operator's own choice is kept.
+        env.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
         proc: subprocess.Popen[bytes] | None = None
         try:
             proc = subprocess.Popen(
@@ -268,19 +286,20 @@ class DecodeProcess:
             self._broken = True
             log.error("decode worker could not start (%s); decoding OTLP in the server process", exc)
             raise WorkerLost(f"worker did not start: {exc}") from exc
-        self._worker = _Worker(proc, ours)
+        worker = self._workers[slot] = _Worker(proc, ours)
         self.starts += 1
-        if self.starts > 1:
+        if lost is not None:
             log.warning("decode worker restarted pid=%d starts=%d", proc.pid, self.starts)
-        return self._worker
+        return worker
 
     def close(self) -> None:
         """Stop the worker; later records (there should be none) are decoded in this process."""
         with self._lock:
             self._closed = True
-            worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.stop(kill=False)
+            workers, self._workers = self._workers, [None] * len(self._workers)
+        for worker in workers:
+            if worker is not None:
+                worker.stop(kill=False)
 
 
 class RemoteDecoder:

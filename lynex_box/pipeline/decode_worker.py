@@ -92,13 +92,38 @@ def _receive(sock: socket.socket, inbox: queue.SimpleQueue[tuple[int, int, bytea
 
 def serve(sock: socket.socket) -> None:
     """Answer requests, in order, until EOF."""
-    decoders = otlp_decoders()
     captured = _Captured()
     logging.getLogger().addHandler(captured)
     logging.getLogger().setLevel(logging.INFO)
     _send(sock, READY, str(os.getpid()).encode())
     inbox: queue.SimpleQueue[tuple[int, int, bytearray] | None] = queue.SimpleQueue()
     threading.Thread(target=_receive, args=(sock, inbox), name="receive", daemon=True).start()
+    outbox: queue.SimpleQueue[tuple[int, bytes | pa.Buffer] | None] = queue.SimpleQueue()
+    sender = threading.Thread(target=_answer, args=(sock, outbox), name="answer")
+    sender.start()
+    try:
+        _decode_requests(inbox, outbox, captured)
+    finally:
+        outbox.put(None)
+        sender.join()
+
+
+def _answer(sock: socket.socket, outbox: queue.SimpleQueue[tuple[int, bytes | pa.Buffer] | None]) -> None:
+    """Send answers in order while the main thread decodes the next request: a parent slow to read (its GIL is
+    busy) then costs no decoding time."""
+    try:
+        while (item := outbox.get()) is not None:
+            _send(sock, *item)
+    except OSError:  # the parent went away: the receiver sees EOF and the main thread ends
+        pass
+
+
+def _decode_requests(
+    inbox: queue.SimpleQueue[tuple[int, int, bytearray] | None],
+    outbox: queue.SimpleQueue[tuple[int, bytes | pa.Buffer] | None],
+    captured: _Captured,
+) -> None:
+    decoders = otlp_decoders()
     while (request := inbox.get()) is not None:
         lsn, rtype, payload = request
         captured.records.clear()
@@ -115,8 +140,8 @@ def serve(sock: socket.socket) -> None:
         except Exception:
             kind, data = ERROR, traceback.format_exc().encode()
         if captured.records:
-            _send(sock, LOG, pickle.dumps(captured.records, protocol=pickle.HIGHEST_PROTOCOL))
-        _send(sock, kind, data)
+            outbox.put((LOG, pickle.dumps(captured.records, protocol=pickle.HIGHEST_PROTOCOL)))
+        outbox.put((kind, data))
 
 
 def main() -> None:

@@ -38,9 +38,9 @@ def decode_events(record: WalRecord, header: RecordHeader, body: memoryview) -> 
     return normalize_events(events, header.project_id, header.received_us, fallback, frozenset(header.skip))
 
 
-def default_decoders(otlp_decode_process: bool = False) -> dict[int, Decoder]:
-    """The decoder of each record type; `otlp_decode_process` decodes OTLP in a worker process (stopped by
-    `decode_process.close_decoders`)."""
+def default_decoders(otlp_decode_process: bool = False, otlp_decode_workers: int = 1) -> dict[int, Decoder]:
+    """The decoder of each record type; `otlp_decode_process` decodes OTLP in `otlp_decode_workers` worker
+    processes (stopped by `decode_process.close_decoders`)."""
     decoders: dict[int, Decoder] = {RecordType.EVENTS: decode_events}
     try:
         from lynex_box.pipeline.otlp_decoders import otlp_decoders
@@ -51,7 +51,7 @@ def default_decoders(otlp_decode_process: bool = False) -> dict[int, Decoder]:
         if otlp_decode_process:
             from lynex_box.pipeline.decode_process import DecodeProcess
 
-            decoders.update(DecodeProcess(otlp_decoders()).decoders())
+            decoders.update(DecodeProcess(otlp_decoders(), otlp_decode_workers).decoders())
     from lynex_box.pipeline.langfuse_decoder import LangfuseDecoder
 
     decoders[RecordType.LANGFUSE_INGESTION] = LangfuseDecoder()

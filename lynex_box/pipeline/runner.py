@@ -79,6 +79,7 @@ class Pipeline:
         batch_decoders: dict[int, BatchDecoder] | None = None,
         decode_threads: int = 1,
         otlp_decode_process: bool = False,
+        otlp_decode_workers: int = 1,
     ) -> None:
         self.wal = wal
         self.store = store
@@ -86,7 +87,7 @@ class Pipeline:
         self.enrichers = enrichers or []
         if batch_decoders is None:  # explicit per-record decoders are used as given
             batch_decoders = {RecordType.EVENTS: NativeBatchDecoder(threads=1)} if decoders is None else {}
-        self.decoders = decoders or default_decoders(otlp_decode_process)
+        self.decoders = decoders or default_decoders(otlp_decode_process, otlp_decode_workers)
         self.batch_decoders = batch_decoders
         self.batch_records = batch_records
         self.decode_threads = max(1, decode_threads)

@@ -185,6 +185,32 @@ def test_a_worker_killed_with_records_sent_ahead_loses_none(process: DecodeProce
     assert process.starts == 2 and process.pid not in (None, victim)
 
 
+def test_two_workers_take_records_in_turn_and_answers_keep_their_order() -> None:
+    decoding = DecodeProcess(otlp_decoders(), workers=2)
+    try:
+        records = [wal_record(40 + i, RecordType.OTLP_TRACES, trace_request(PLAIN[i::5]).SerializeToString())
+                   for i in range(5)] + [RECORDS["logs"], RECORDS["json"]]  # fmt: skip
+        sent = [decoding.submit(record) for record in records]
+        assert len(set(decoding.pids)) == 2 and os.getpid() not in decoding.pids
+        for record, future in zip(records, sent, strict=True):
+            header, body = decode_payload(record.payload)
+            assert_same(decoding.decode(record, header, body, future), decode(LOCAL[record.type], record))
+
+        victim = decoding.pids[1]
+        bodies = [trace_request(protobuf_spans(1500, seed=seed)).SerializeToString() for seed in (21, 22, 23, 24)]
+        big = [wal_record(50 + i, RecordType.OTLP_TRACES, body) for i, body in enumerate(bodies)]
+        expected = [decode(LOCAL[r.type], r) for r in big]
+        sent = [decoding.submit(record) for record in big]
+        os.kill(victim, signal.SIGKILL)  # one of the two dies owing answers; the other goes on
+        for record, future, local in zip(big, sent, expected, strict=True):
+            header, body = decode_payload(record.payload)
+            assert_same(decoding.decode(record, header, body, future), local)
+        assert decoding.starts == 3 and victim not in decoding.pids
+    finally:
+        decoding.close()
+    assert decoding.pids == []
+
+
 def test_close_leaves_no_process(process: DecodeProcess) -> None:
     decode(process.decoders()[RecordType.OTLP_LOGS], RECORDS["logs"])
     worker = psutil.Process(process.pid)
@@ -238,6 +264,7 @@ def test_the_engine_loses_no_record_when_the_worker_is_killed(tmp_path: Path) ->
         as_table(decode(LOCAL[RecordType.OTLP_TRACES], wal_record(0, RecordType.OTLP_TRACES, b))).num_rows
         for b in bodies
     )
+    assert settings.pipeline.otlp_decode_workers == 2  # the default: records go to two workers in turn
     engine = Engine.open(settings)
     workers = []
     try:
@@ -252,7 +279,8 @@ def test_the_engine_loses_no_record_when_the_worker_is_killed(tmp_path: Path) ->
                 psutil.Process(process.pid).wait(10)
             engine.catch_up()
             workers.append(psutil.Process(process.pid))
-        assert workers[0].pid != workers[2].pid and process.starts == 2
+            assert len(set(process.pids)) == 2
+        assert workers[0].pid != workers[2].pid and process.starts == 3
         for round_no in range(3):
             counted = engine.query.run(
                 SpanScope(f"proj-{round_no}"), "SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM spans"
@@ -261,3 +289,4 @@ def test_the_engine_loses_no_record_when_the_worker_is_killed(tmp_path: Path) ->
     finally:
         engine.close()
     assert not workers[2].is_running()  # closed and reaped with the engine
+    assert process.pids == []

@@ -96,7 +96,7 @@ class _Worker:
         self.sock = sock
         self._owed: deque[Future[Answer]] = deque()
         self._lost: WorkerLost | None = None
-        self._lock = threading.Lock()  # orders `owe` against `_fail`: no future is added after the drain
+        self._lock = threading.Lock()  # orders `submit` against `_fail`: no future is added after the drain
         self._outbox: queue.SimpleQueue[tuple[bytes, bytes] | None] = queue.SimpleQueue()
         self._sender = threading.Thread(target=self._send_requests, name="lynex-decode-send", daemon=True)
         self._reader = threading.Thread(target=self._read_answers, name="lynex-decode-read", daemon=True)
@@ -114,8 +114,9 @@ class _Worker:
             if self._lost is not None:
                 future.set_exception(self._lost)
                 return future
+            # Owed and queued under one lock, so answers (in request order) meet their futures in that order.
             self._owed.append(future)  # before the bytes leave: the answer cannot come first
-        self._outbox.put((struct.pack(REQUEST, len(record.payload), record.lsn, record.type), record.payload))
+            self._outbox.put((struct.pack(REQUEST, len(record.payload), record.lsn, record.type), record.payload))
         return future
 
     def _send_requests(self) -> None:
@@ -163,6 +164,8 @@ class _Worker:
         self._outbox.put(None)
         if kill:
             self.proc.kill()
+        else:
+            self._sender.join(STOP_TIMEOUT_S)  # requests already queued leave before the EOF
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)  # EOF to the worker; our reader sees EOF when it has exited
         try:

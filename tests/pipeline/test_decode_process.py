@@ -185,6 +185,25 @@ def test_a_worker_killed_with_records_sent_ahead_loses_none(process: DecodeProce
     assert process.starts == 2 and process.pid not in (None, victim)
 
 
+def test_records_sent_from_two_threads_at_once_each_get_their_own_answer(process: DecodeProcess) -> None:
+    logs = log_request(LOGS).SerializeToString()
+    records = [wal_record(100 + i, RecordType.OTLP_LOGS, logs) for i in range(80)]  # event ids carry the lsn
+    sent: dict[int, Any] = {}
+
+    def send(mine: list[WalRecord]) -> None:
+        for record in mine:
+            sent[record.lsn] = process.submit(record)
+
+    threads = [threading.Thread(target=send, args=(records[k::2],)) for k in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for record in records:
+        header, body = decode_payload(record.payload)
+        assert_same(process.decode(record, header, body, sent[record.lsn]), decode(LOCAL[record.type], record))
+
+
 def test_two_workers_take_records_in_turn_and_answers_keep_their_order() -> None:
     decoding = DecodeProcess(otlp_decoders(), workers=2)
     try:

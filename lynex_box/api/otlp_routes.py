@@ -90,6 +90,8 @@ def otlp_handler(
                 else:
                     total, skip = await asyncio.to_thread(count_logs, body, as_json), []
                 rejected = len(skip)
+                if rejected and rejected == total:  # nothing of it can be stored: the request is invalid, not partial
+                    return _status(400, f"none of the {total} spans can be stored, nothing was: {reason}", as_json, {})
                 charge_ingest(svc, principal, events=total - rejected, status=503)
                 if total > rejected:
                     ctype = JSON if as_json else PROTOBUF

@@ -163,6 +163,24 @@ def test_a_value_over_max_field_bytes_rejects_its_span_with_a_reason(server: Run
     assert_still_serving(server)
 
 
+def test_a_request_none_of_whose_spans_can_be_stored_is_a_400_with_the_reasons(server: RunningServer) -> None:
+    trace_id = fresh_trace()
+    short_ids = [make_span({}, trace_id="ab" * 8, span_id="6000000000000001"), make_span({}, span_id="abcd1234")]
+    r = post(server, trace_request(short_ids).SerializeToString())
+    assert r.status_code == 400
+    message = status_of(r).message
+    assert "none of the 2 spans can be stored" in message and "the trace id is not 16 non-zero bytes" in message
+    assert "the span id is not 8 non-zero bytes" in message
+    big = make_span({"gen_ai.input.messages": "x" * (MAX_FIELD_BYTES + 1)}, trace_id=trace_id)
+    r = post(server, json_trace_body([big]), "application/json")
+    assert r.status_code == 400 and r.headers["content-type"] == "application/json"
+    assert "none of the 1 spans can be stored" in r.json()["message"]
+    assert "attribute 'gen_ai.input.messages' is 4" in r.json()["message"]
+    assert_still_serving(server)
+    got = httpx.get(f"{server.url}/v1/projects/{server.project}/traces/{trace_id}", headers=server.headers())
+    assert got.status_code == 404  # nothing of it was stored
+
+
 def test_deeply_nested_values_are_a_clear_400(server: RunningServer) -> None:
     r = post(server, nested_json_body(200), "application/json")
     assert r.status_code == 400

@@ -3,7 +3,9 @@
 A trace or observation updated in a later request than its create is stored as more than one row with the
 same span id. `fold_langfuse_rows` turns them back into one span, as Langfuse's upsert would have: rows in
 ingest order, later non-null values win, except that the start time, kind and parent come from the create
-(an update's are stand-ins or defaults), an error status is never cleared, and the cost columns move together.
+(an update's are stand-ins or defaults), an error status is never cleared, and the token columns move together
+(usage is one field in Langfuse; a row's total was derived from its own counts), as do the cost columns. The
+query engine applies the same usage and cost rule in SQL for aggregates (`lynex_box.query.upserts`).
 It only touches rows whose `source` is Langfuse's; other rows pass through unchanged. Pure.
 """
 
@@ -15,9 +17,10 @@ from typing import Any, Final
 from lynex_box.langfuse.observations import SOURCE, UPDATE_SOURCE
 
 _KEEP_FIRST: Final = frozenset({"event_id", "project_id", "trace_id", "span_id", "ingested_at"})
+_USAGE: Final = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "total_tokens")
 _COST: Final = ("input_cost", "output_cost", "total_cost", "cost_source")
 _SPECIAL: Final = frozenset(
-    {"start_time", "duration_ms", "status", "source", "attributes", "kind", "parent_span_id", *_COST}
+    {"start_time", "duration_ms", "status", "source", "attributes", "kind", "parent_span_id", *_USAGE, *_COST}
 )
 
 
@@ -50,6 +53,8 @@ def merge_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
             if value is None or value == [] or key in _KEEP_FIRST or key in _SPECIAL:
                 continue
             out[key] = value
+        if any(row.get(key) is not None for key in _USAGE):
+            out.update({key: row.get(key) for key in _USAGE})
         if row.get("total_cost") is not None or (out.get("total_cost") is None and row.get("cost_source")):
             out.update({key: row.get(key) for key in _COST})
         if row.get("status") == "error" or out.get("status") in (None, "unset"):

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from lynex_box.config import QuerySettings
 from lynex_box.meta.catalog import SegmentEntry
+from lynex_box.query import upserts
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments import encryption
 from lynex_box.segments.store import SpanStore
@@ -100,6 +101,7 @@ class QueryEngine:
         self._local = threading.local()
         self._empty = SPAN_SCHEMA.empty_table()
         self.visibility: VisibilityFilter | None = None  # hooks installed by lynex_box.lifecycle
+        self.updates = upserts.UpdateIndex()
         self.remote: RemoteFiles | None = None
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -119,6 +121,7 @@ class QueryEngine:
         within: Collection[Path] = (),
         head: bool = True,
         encrypted: bool = False,
+        fold_updates: bool = False,
     ) -> tuple[str, dict[str, Any]]:
         """The `spans` CTE body for a scope, with its parameters.
 
@@ -127,6 +130,7 @@ class QueryEngine:
         the project and time predicates, which saves reading and testing those columns row by row.
         `head=False` leaves out the head (when it holds nothing of this project and there are files).
         `encrypted=True` adds the project's encrypted segments, registered as `__encrypted` (see `run`).
+        `fold_updates=True` puts each updated Langfuse observation's usage and cost on one row (`upserts`).
         """
         scoped = ["project_id = $project_id"]
         params: dict[str, Any] = {"project_id": scope.project_id}
@@ -164,6 +168,8 @@ class QueryEngine:
                 f"SELECT * FROM ({body}) QUALIFY row_number() OVER "
                 "(PARTITION BY event_id ORDER BY ingested_at, span_id) = 1"
             )
+        if fold_updates:
+            body = upserts.fold_sql(body)
         return body, params
 
     def run(self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False) -> pa.Table:
@@ -175,8 +181,10 @@ class QueryEngine:
         head = pa.concat_tables(snap.head) if snap.head else self._empty
         with self._remote_files(snap.remote) as fetched:
             files, encrypted = encryption.split(snap.files + fetched, cipher)
+            # Encrypted files are not looked into: a project that has some always folds (same answer, slower).
+            fold = bool(encrypted) or self.updates.any_in(files, snap.head)
             body, bound = self.spans_sql(
-                scope, files, dedupe, restriction, snap.within, head=bool(snap.head), encrypted=bool(encrypted)
+                scope, files, dedupe, restriction, snap.within, bool(snap.head), bool(encrypted), fold
             )
             overlap = set(bound) & set(params or {})
             if overlap:

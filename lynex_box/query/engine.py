@@ -181,8 +181,7 @@ class QueryEngine:
         head = pa.concat_tables(snap.head) if snap.head else self._empty
         with self._remote_files(snap.remote) as fetched:
             files, encrypted = encryption.split(snap.files + fetched, cipher)
-            # Encrypted files are not looked into: a project that has some always folds (same answer, slower).
-            fold = bool(encrypted) or self.updates.any_in(files, snap.head)
+            fold = self.updates.any_in(files, snap.head, encrypted, cipher)
             body, bound = self.spans_sql(
                 scope, files, dedupe, restriction, snap.within, bool(snap.head), bool(encrypted), fold
             )

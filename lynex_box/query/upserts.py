@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from itertools import chain
 from pathlib import Path
 from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pyarrow.parquet.encryption as pe
 
 from lynex_box.langfuse.observations import SOURCE, UPDATE_SOURCE
+from lynex_box.segments.encryption import ProjectCipher
 
 USAGE_COLUMNS: Final = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "total_tokens")
 COST_COLUMNS: Final = ("input_cost", "output_cost", "total_cost", "cost_source")
@@ -90,10 +93,10 @@ def table_has_updates(table: pa.Table) -> bool:
     return bool(pc.any(pc.equal(table.column("source"), UPDATE_SOURCE)).as_py())
 
 
-def file_has_updates(path: Path) -> bool:
-    """Whether a plaintext segment holds an update row: row groups whose `source` statistics rule it out are not
-    read; the others' `source` column is."""
-    parquet = pq.ParquetFile(path)
+def file_has_updates(path: Path, decryption: pe.FileDecryptionProperties | None = None) -> bool:
+    """Whether a segment holds an update row: row groups whose `source` statistics rule it out are not read; the
+    others' `source` column is. An encrypted segment needs its project's `decryption` properties."""
+    parquet = pq.ParquetFile(path, decryption_properties=decryption)
     meta = parquet.metadata
     leaf = next((i for i in range(meta.num_columns) if meta.schema.column(i).path == "source"), None)
     if leaf is None:
@@ -113,15 +116,23 @@ class UpdateIndex:
         self._known: dict[Path, bool] = {}
         self._lock = threading.Lock()
 
-    def any_in(self, files: Iterable[Path], head: Iterable[pa.Table]) -> bool:
-        """True when one of the plaintext `files` or the `head` tables holds an update row."""
+    def any_in(
+        self,
+        files: Iterable[Path],
+        head: Iterable[pa.Table],
+        encrypted: Iterable[Path] = (),
+        cipher: ProjectCipher | None = None,
+    ) -> bool:
+        """True when one of the plaintext `files`, the `encrypted` files (of `cipher`'s project) or the `head`
+        tables holds an update row."""
         if any(table_has_updates(t) for t in head):
             return True
-        for path in files:
+        decryption = cipher.decryption_properties() if cipher is not None else None
+        for path, properties in chain(((f, None) for f in files), ((f, decryption) for f in encrypted)):
             with self._lock:
                 known = self._known.get(path)
             if known is None:
-                known = file_has_updates(path)
+                known = file_has_updates(path, properties)
                 with self._lock:
                     if len(self._known) >= _MAX_REMEMBERED:
                         self._known.clear()

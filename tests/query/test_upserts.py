@@ -20,14 +20,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lynex_box.alerts.metrics import metric_sql
+from lynex_box.auth.admin import CLI_ACTOR
 from lynex_box.config import Settings, load_settings
 from lynex_box.engine import Engine
 from lynex_box.langfuse.fold import fold_langfuse_rows
 from lynex_box.query.engine import SpanScope
 from lynex_box.query.upserts import COST_COLUMNS, USAGE_COLUMNS, UpdateIndex, file_has_updates, fold_sql
 from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.segments.encryption import is_encrypted
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
+from tests.segments.test_encryption import add_projects, new_kek_file
 
 T0 = dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC)
 MEASURES = (*USAGE_COLUMNS, *COST_COLUMNS)
@@ -203,4 +206,27 @@ def test_alert_metrics_count_an_updated_generation_once_from_head_segments_and_a
     engine.close()
     engine = Engine.open(settings_for(tmp_path))
     assert alert_values(engine) == (1019, 1.25)
+    engine.close()
+
+
+def test_an_encrypted_project_looks_into_its_files_and_counts_an_updated_generation_once(tmp_path: Path) -> None:
+    kek = new_kek_file(tmp_path / "secrets")
+    overrides = {"server": {"data_dir": str(tmp_path / "data")}, "lifecycle": {"retention_days": 0},
+                 "encryption": {"kek_file": str(kek)}}  # fmt: skip
+    engine = Engine.open(load_settings(env={}, overrides=overrides))
+    add_projects(engine, "p1")
+    assert engine.data_keys.enable("p1", CLI_ACTOR)
+    legacy(engine, generation("create", "e1", startTime="2025-03-01T10:00:00Z", usage={"input": 10, "output": 5},
+                              costDetails={"total": 0.5}))  # fmt: skip
+    engine.flush()
+    files = [engine.data_dir / e.path for e in engine.store.segment_entries("p1")]
+    assert len(files) == 1 and is_encrypted(files[0])
+    assert not engine.query.updates.any_in([], [], files, engine.store.ciphers("p1"))  # a create alone: plain SQL
+    assert alert_values(engine) == (15, 0.5)
+    legacy(engine, generation("update", "e2", usage={"input": 12, "output": 7}, costDetails={"total": 0.25}))
+    engine.flush()  # the create and its update in two encrypted files
+    files = [engine.data_dir / e.path for e in engine.store.segment_entries("p1")]
+    assert len(files) == 2 and all(is_encrypted(f) for f in files)
+    assert engine.query.updates.any_in([], [], files, engine.store.ciphers("p1"))
+    assert alert_values(engine) == (19, 0.25)
     engine.close()

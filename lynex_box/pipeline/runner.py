@@ -157,11 +157,11 @@ class Pipeline:
         finally:
             self._decode_pool.shutdown(wait=True, cancel_futures=True)
             self._flush_pool.shutdown(wait=True)
-            close_decoders(self.decoders)  # a decode worker process exits with the pipeline
+            close_decoders(self.decoders)  # the decode worker processes exit with the pipeline
 
     def _send_ahead(self, records: list[WalRecord]) -> dict[int, Future[Any]]:
-        """Hand records to decoders that work elsewhere (`submit`: the OTLP decode worker) as soon as they are read,
-        so that process decodes this step while the ones before it are finished here; by LSN."""
+        """Hand records to decoders that work elsewhere (`submit`: the OTLP decode workers) as soon as they are read,
+        so those processes decode this step while the ones before it are finished here; by LSN."""
         sent: dict[int, Future[Any]] = {}
         for record in records:
             submit = getattr(self.decoders.get(record.type), "submit", None)

@@ -13,7 +13,9 @@ never waits for this process between records; the pipeline takes the answers in 
 interpreter (`python -m`), never a fork of this threaded process; it starts on its first OTLP record. A worker
 that dies (or a socket that breaks) fails every answer it owes; each record is then sent again, to a new worker,
 and a record that fails in two workers in a row is decoded in this process, so the pipeline never skips one.
-A worker exits at EOF on its socket: when `close()` shuts it, or when this process dies.
+When a worker cannot start (a full fd table, a starved box) records are decoded here for `RETRY_START_S`, then
+a start is tried again; a worker that owes an answer for `ANSWER_TIMEOUT_S` (stopped, wedged) is killed and
+replaced. A worker exits at EOF on its socket: when `close()` shuts it, or when this process dies.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,8 @@ log = logging.getLogger("lynex.pipeline")
 ATTEMPTS = 2  # workers a record is tried in before this process decodes it itself
 START_TIMEOUT_S = 60.0  # a worker that is not ready by then (imports on a starved box) counts as failed
 STOP_TIMEOUT_S = 5.0
+RETRY_START_S = 30.0  # after a worker could not start, records are decoded here for this long
+ANSWER_TIMEOUT_S = 300.0  # a worker that owes an answer this long (stopped, wedged) is killed and replaced
 SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 
 Answer = tuple[int, bytearray, list[tuple[str, int, str]]]  # kind, data, the worker's log records
@@ -119,13 +125,21 @@ class _Worker:
             self._outbox.put((struct.pack(REQUEST, len(record.payload), record.lsn, record.type), record.payload))
         return future
 
+    def owes(self, future: Future[Answer]) -> bool:
+        with self._lock:
+            return future in self._owed
+
+    def abandon(self, reason: str) -> None:
+        """Give the worker up (it stopped answering): kill it and fail what it owes."""
+        self._fail(WorkerLost(reason))
+
     def _send_requests(self) -> None:
         while (item := self._outbox.get()) is not None:
             try:
                 self.sock.sendall(item[0])
                 self.sock.sendall(item[1])
-            except OSError as exc:
-                self._fail(WorkerLost(f"sending to the decode worker failed: {exc}"))
+            except BaseException as exc:
+                self._fail(WorkerLost(f"sending to the decode worker failed: {exc!r}"))
                 return
 
     def _read_answers(self) -> None:
@@ -144,7 +158,7 @@ class _Worker:
                     raise WorkerLost("an answer to no request")
                 future.set_result((kind, data, logs))
                 logs = []
-        except (OSError, EOFError, WorkerLost, pickle.UnpicklingError) as exc:
+        except BaseException as exc:
             self._fail(exc if isinstance(exc, WorkerLost) else WorkerLost(str(exc) or type(exc).__name__))
 
     def _fail(self, exc: WorkerLost) -> None:
@@ -189,7 +203,7 @@ class DecodeProcess:
         self._workers: list[_Worker | None] = [None] * max(1, workers)
         self._turn = 0  # records go to the workers in turn
         self._closed = False
-        self._broken = False  # a worker could not be started: decode here from now on
+        self._retry_at = 0.0  # monotonic time before which no worker is started (one could not start)
 
     @property
     def pid(self) -> int | None:
@@ -209,21 +223,30 @@ class DecodeProcess:
     def submit(self, record: WalRecord) -> Future[Answer]:
         """Send the record to the worker now (starting one if needed); `decode` takes the future."""
         with self._lock:
-            if self._closed or self._broken:
-                failed: Future[Answer] = Future()
-                failed.set_exception(WorkerLost("no decode worker"))
-                return failed
             slot = self._turn % len(self._workers)
             self._turn += 1
             worker = self._workers[slot]
-            if worker is None or worker.lost:
-                try:
+            try:
+                if self._closed or time.monotonic() < self._retry_at:
+                    raise WorkerLost("no decode worker")
+                if worker is None or worker.lost:
                     worker = self._start(slot)
-                except WorkerLost as exc:
-                    failed = Future()
-                    failed.set_exception(exc)
-                    return failed
-            return worker.submit(record)
+                return worker.submit(record)
+            except Exception as exc:
+                failed: Future[Answer] = Future()
+                failed.set_exception(exc if isinstance(exc, WorkerLost) else WorkerLost(repr(exc)))
+                return failed
+
+    def _unavailable(self) -> bool:
+        return self._closed or time.monotonic() < self._retry_at
+
+    def _abandon(self, future: Future[Answer]) -> None:
+        """Kill the worker that owes `future` for too long; its answers then fail and are sent again."""
+        for worker in list(self._workers):
+            if worker is not None and worker.owes(future):
+                log.error("decode worker owes an answer for over %.0f s; killing pid=%d", ANSWER_TIMEOUT_S,
+                          worker.proc.pid)  # fmt: skip
+                worker.abandon(f"no answer in {ANSWER_TIMEOUT_S:.0f} s")
 
     def decode(
         self, record: WalRecord, header: RecordHeader, body: memoryview, sent: Future[Answer] | None = None
@@ -232,9 +255,13 @@ class DecodeProcess:
         future = sent if sent is not None else self.submit(record)
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                kind, data, logs = future.result()
+                try:
+                    kind, data, logs = future.result(ANSWER_TIMEOUT_S)
+                except FutureTimeout:
+                    self._abandon(future)
+                    kind, data, logs = future.result()  # failed now, by the worker's end
             except WorkerLost as exc:
-                if self._closed or self._broken:
+                if self._unavailable():
                     break
                 log.warning("decode worker lost lsn=%d attempt=%d: %s", record.lsn, attempt, exc)
                 if attempt < ATTEMPTS:
@@ -253,13 +280,18 @@ class DecodeProcess:
         return self.local[record.type](record, header, body)
 
     def _start(self, slot: int) -> _Worker:
-        """Start the worker of `slot` (replacing a lost one) and wait for it to be ready; on failure mark this
-        object broken."""
+        """Start the worker of `slot` (replacing a lost one) and wait for it to be ready. When it cannot start
+        (a full fd table, a starved box), records are decoded here for `RETRY_START_S`, then a start is tried again."""
         lost = self._workers[slot]
         if lost is not None:
             self._workers[slot] = None
             lost.stop(kill=True)
-        ours, theirs = socket.socketpair()
+        try:
+            ours, theirs = socket.socketpair()
+        except OSError as exc:
+            self._retry_at = time.monotonic() + RETRY_START_S
+            log.error("decode worker could not start (%s); decoding OTLP in the server process", exc)
+            raise WorkerLost(f"worker did not start: {exc}") from exc
         for end in (ours, theirs):  # a whole record or answer fits in the kernel: neither side waits to write it
             with contextlib.suppress(OSError):  # the kernel caps it (net.core.wmem_max); the default still works
                 end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER_BYTES)
@@ -280,16 +312,17 @@ class DecodeProcess:
             ours.settimeout(None)
             if kind != READY:
                 raise WorkerLost(f"unexpected first answer kind {kind}")
-        except (OSError, EOFError, WorkerLost) as exc:
+            worker = _Worker(proc, ours)
+        except Exception as exc:
             theirs.close()
             ours.close()
             if proc is not None:
                 proc.kill()
                 proc.wait()
-            self._broken = True
+            self._retry_at = time.monotonic() + RETRY_START_S
             log.error("decode worker could not start (%s); decoding OTLP in the server process", exc)
             raise WorkerLost(f"worker did not start: {exc}") from exc
-        worker = self._workers[slot] = _Worker(proc, ours)
+        self._workers[slot] = worker
         self.starts += 1
         if lost is not None:
             log.warning("decode worker restarted pid=%d starts=%d", proc.pid, self.starts)

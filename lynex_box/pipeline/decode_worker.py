@@ -9,6 +9,7 @@ decodes. It exits when the socket reaches EOF: the parent closed it, or died.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -114,8 +115,9 @@ def _answer(sock: socket.socket, outbox: queue.SimpleQueue[tuple[int, bytes | pa
     try:
         while (item := outbox.get()) is not None:
             _send(sock, *item)
-    except OSError:  # the parent went away: the receiver sees EOF and the main thread ends
-        pass
+    except BaseException:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # the parent sees EOF (and replaces it); the receiver ends the main loop
 
 
 def _decode_requests(

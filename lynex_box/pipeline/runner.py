@@ -107,7 +107,6 @@ class Pipeline:
         """
         total = 0
         pending: deque[_Step] = deque()
-        appended = True
         try:
             while True:
                 while len(pending) <= self.decode_threads:  # one step more than threads: none of them idles
@@ -121,7 +120,6 @@ class Pipeline:
                 if not pending:
                     return total
                 step = pending.popleft()
-                appended = False
                 # Before this step's ids enter the dedupe window: a failed flush raised here leaves the
                 # step to be read again, and not taken for a retry of itself. Before adding more, not
                 # after: the last step stays in the head.
@@ -129,15 +127,16 @@ class Pipeline:
                     self._flush_in_background()
                 table = self._finish_step(step.parts.result())
                 self.store.append(table, step.lsn_from, step.lsn_to)
-                appended = True
                 self.spans_processed += table.num_rows
                 self.last_batch_at = time.monotonic()
                 total += step.count
-        finally:
-            if pending or not appended:  # an error left steps read but not appended: read them again next time
-                for step in pending:
-                    step.parts.cancel()
-                self.cursor = WalCursor(self.wal.directory, self.store.next_lsn, lambda: self.wal.durable_lsn)
+        except BaseException:
+            # Records read but not appended (pending steps, a step being finished, records whose hand-off raised)
+            # are read again next time: the cursor goes back to the head's end.
+            for step in pending:
+                step.parts.cancel()
+            self.cursor = WalCursor(self.wal.directory, self.store.next_lsn, lambda: self.wal.durable_lsn)
+            raise
 
     def _flush_in_background(self) -> None:
         """Start a flush of the head; first wait for the one running (and raise what it raised)."""
@@ -155,9 +154,10 @@ class Pipeline:
         try:
             self.wait_flushed()
         finally:
+            # Workers first: a decode waiting on one (wedged, say) then decodes here and the pool can end.
+            close_decoders(self.decoders)
             self._decode_pool.shutdown(wait=True, cancel_futures=True)
             self._flush_pool.shutdown(wait=True)
-            close_decoders(self.decoders)  # the decode worker processes exit with the pipeline
 
     def _send_ahead(self, records: list[WalRecord]) -> dict[int, Future[Any]]:
         """Hand records to decoders that work elsewhere (`submit`: the OTLP decode workers) as soon as they are read,

@@ -88,9 +88,10 @@ async def get_trace(request: Request) -> Response:
     if len(trace_id) > 256:
         raise ApiError(400, "bad_request", "trace id is longer than 256 characters")
     scope = SpanScope(scope.project_id, trace_id=trace_id)
-    table = await services(request).engine.query.query_async(
-        scope, "SELECT * FROM spans ORDER BY start_time, span_id", dedupe=True
-    )
+    query = services(request).engine.query
+    if not await asyncio.to_thread(query.may_hold_trace, scope.project_id, trace_id):
+        raise ApiError(404, "not_found", "no trace with that id in this project")
+    table = await query.query_async(scope, "SELECT * FROM spans ORDER BY start_time, span_id", dedupe=True)
     if table.num_rows == 0:
         raise ApiError(404, "not_found", "no trace with that id in this project")
     scores = await asyncio.to_thread(scores_for_trace, services(request).engine.meta, scope.project_id, trace_id)

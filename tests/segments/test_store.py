@@ -120,6 +120,24 @@ def test_time_range_and_trace_lookups_prune_but_return_the_same_rows(tmp_path: P
     engine.close()
 
 
+def test_a_trace_nothing_may_hold_is_known_absent_without_a_query(tmp_path: Path) -> None:
+    engine = Engine.open(settings_for(tmp_path))
+    may_hold = engine.query.may_hold_trace
+    ingest(engine, "p1", events("p1", 8))  # trace-0, trace-1 in the head
+    engine.catch_up()
+    assert may_hold("p1", "trace-1") and not may_hold("p1", "trace-9") and not may_hold("p2", "trace-1")
+    engine.flush()  # now in a segment whose bloom filter holds them
+    ingest(engine, "p1", events("p1", 8, start=8))  # trace-2, trace-3 in the head
+    engine.catch_up()
+    assert may_hold("p1", "trace-0") and may_hold("p1", "trace-3")
+    assert not may_hold("p1", "trace-42")  # the bloom filter rules the segment out, the head has no row of it
+    for trace in ("trace-0", "trace-3"):  # what it says "may hold" is there
+        assert engine.query.run(SpanScope("p1", trace_id=trace), "SELECT count(*) AS n FROM spans").to_pylist() == [
+            {"n": 4}
+        ]
+    engine.close()
+
+
 def test_start_up_sweeps_temporary_and_orphaned_files(tmp_path: Path) -> None:
     engine = Engine.open(settings_for(tmp_path))
     ingest(engine, "p1", events("p1", 3))

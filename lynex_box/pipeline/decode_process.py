@@ -70,7 +70,7 @@ def _read_exactly(sock: socket.socket, size: int) -> bytearray:
     view = memoryview(data)
     got = 0
     while got < size:
-        n = sock.recv_into(view[got:])  # blocks without the GIL
+        n = sock.recv_into(view[got:], 0, socket.MSG_WAITALL)  # one wait without the GIL, not one a chunk
         if n == 0:
             raise EOFError("decode worker closed its socket")
         got += n

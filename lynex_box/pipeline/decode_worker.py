@@ -59,7 +59,7 @@ def _read_exactly(sock: socket.socket, size: int) -> bytearray | None:
     view = memoryview(data)
     got = 0
     while got < size:
-        n = sock.recv_into(view[got:])
+        n = sock.recv_into(view[got:], 0, socket.MSG_WAITALL)  # one wait without the GIL, not one a chunk
         if n == 0:
             return None
         got += n

@@ -187,7 +187,10 @@ def segment_rows(server: RunningServer) -> list[list[tuple[str, str]]]:
     """(source, span id) of the rows of each segment file."""
     out = []
     for path in (server.data_dir / "segments").rglob("*.parquet"):
-        table = pq.read_table(path, columns=["source", "span_id"])
+        try:
+            table = pq.read_table(path, columns=["source", "span_id"])
+        except FileNotFoundError:  # replaced by a compaction between the listing and the read
+            continue
         out.append(list(zip(table.column("source").to_pylist(), table.column("span_id").to_pylist(), strict=True)))
     return out
 

@@ -8,7 +8,8 @@ Each sent copy gets unique trace ids by a fixed-width byte substitution, so the 
 
 Prints one JSON object: accepted spans/s, spans/s stored AND queryable (the count is polled until every span is
 visible), p50/p95/p99 time from a `200` to the trace being visible in `/traces/{id}`, the server's peak RSS (with its child processes), the CPU it used (idem), and
-the issue's target (>= 25,000 spans/s) with pass/fail.
+the issue's target (>= 25,000 spans/s) with pass/fail, and `box_probe_decode_us_per_span`: the CPU one process needs
+to decode a span here just before the run (the shared box's speed varies by the hour).
 
     python bench/otlp.py                     # 200k spans
     python bench/otlp.py --spans 500000 --keep-server   # leave the server up (prints its pid) for py-spy
@@ -182,6 +183,20 @@ def template_batch(size: int, seed: int) -> bytes:
     return body
 
 
+def box_speed(templates: list[bytes], seconds: float = 3.0) -> float:
+    """µs of CPU one process needs to decode and map a span of these requests here, now: the box's speed at the
+    time of the run (it varies on a shared box), so runs made at different times can be compared."""
+    from lynex_box.otlp import map_columns
+    from lynex_box.otlp.decode import decode_traces_protobuf
+
+    spans = 0
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        for body in templates[:2]:
+            spans += map_columns(decode_traces_protobuf(body)).count
+    return round((time.process_time() - start) / spans * 1e6, 1)
+
+
 def trace_hex(batch_no: int, trace_no: int) -> str:
     return (b"LX" + batch_no.to_bytes(8, "big") + trace_no.to_bytes(6, "big")).hex()
 
@@ -231,6 +246,7 @@ def main() -> None:
     ap.add_argument("--keep-server", action="store_true", help="leave the server running at the end (prints its pid)")
     args = ap.parse_args()
     templates = [template_batch(args.batch, seed) for seed in range(8)]
+    probe_us = box_speed(templates)
     data = Path(tempfile.mkdtemp(prefix="lynex-bench-otlp-"))
     port = free_port()
     # fixed span start times may be older than the default retention (30 days): keep everything
@@ -366,6 +382,7 @@ def main() -> None:
         "failures": failures[:5],
         "target": {"queryable_spans_per_s": TARGET_SPANS_PER_S, "pass": queryable_rate >= TARGET_SPANS_PER_S},
         "cpus": os.cpu_count(),
+        "box_probe_decode_us_per_span": probe_us,  # one process alone, before the run; lower is a faster box
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result, indent=2))

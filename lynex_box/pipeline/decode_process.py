@@ -40,7 +40,7 @@ from typing import Any
 import pyarrow as pa
 
 import lynex_box
-from lynex_box.pipeline.decode_worker import ERROR, LOG, READY, REQUEST, RESPONSE, ROWS, TABLE
+from lynex_box.pipeline.decode_worker import ERROR, LOG, READY, REQUEST, RESPONSE, ROWS, TABLE, read_exactly
 from lynex_box.pipeline.decoders import Decoder, Row, SpanColumns
 from lynex_box.wal.format import WalRecord
 from lynex_box.wal.records import RecordHeader
@@ -66,14 +66,9 @@ class RemoteDecodeError(Exception):
 
 
 def _read_exactly(sock: socket.socket, size: int) -> bytearray:
-    data = bytearray(size)
-    view = memoryview(data)
-    got = 0
-    while got < size:
-        n = sock.recv_into(view[got:], 0, socket.MSG_WAITALL)  # one wait without the GIL, not one a chunk
-        if n == 0:
-            raise EOFError("decode worker closed its socket")
-        got += n
+    data = read_exactly(sock, size)
+    if data is None:
+        raise EOFError("decode worker closed its socket")
     return data
 
 
@@ -227,7 +222,7 @@ class DecodeProcess:
             self._turn += 1
             worker = self._workers[slot]
             try:
-                if self._closed or time.monotonic() < self._retry_at:
+                if self._unavailable():
                     raise WorkerLost("no decode worker")
                 if worker is None or worker.lost:
                     worker = self._start(slot)

@@ -27,7 +27,7 @@ from lynex_box.schema.span import spans_to_table
 from lynex_box.wal.format import WalRecord
 from lynex_box.wal.records import decode_payload
 
-# Frame layouts and kinds, shared with the parent side (which must not import this module: it imports pyarrow).
+# Frame layouts and kinds, shared with the parent side (`decode_process`).
 REQUEST = "<IQH"  # payload length, record lsn, record type; then the WAL payload (header + body) itself
 RESPONSE = "<BI"  # kind, length; then the data
 READY, TABLE, ROWS, ERROR, LOG = 1, 2, 3, 4, 5
@@ -54,7 +54,8 @@ def _ipc(table: pa.Table) -> pa.Buffer:
     return sink.getvalue()
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytearray | None:
+def read_exactly(sock: socket.socket, size: int) -> bytearray | None:
+    """`size` bytes from the socket, or None at EOF (both sides of the protocol read frames with it)."""
     data = bytearray(size)
     view = memoryview(data)
     got = 0
@@ -76,9 +77,9 @@ def _send(sock: socket.socket, kind: int, data: bytes | pa.Buffer) -> None:
 def _requests(sock: socket.socket) -> Iterator[tuple[int, int, bytearray]]:
     """(lsn, record type, payload) of each request, in order, until EOF."""
     head_size = struct.calcsize(REQUEST)
-    while (head := _read_exactly(sock, head_size)) is not None:
+    while (head := read_exactly(sock, head_size)) is not None:
         size, lsn, rtype = struct.unpack(REQUEST, head)
-        payload = _read_exactly(sock, size)
+        payload = read_exactly(sock, size)
         if payload is None:
             return
         yield lsn, rtype, payload

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,40 +99,46 @@ def test_a_resubmit_that_cannot_start_a_worker_decodes_here(monkeypatch: pytest.
         process.close()
 
 
-def test_a_worker_that_stops_answering_is_replaced_and_the_record_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def process() -> Iterator[DecodeProcess]:
+    decoding = DecodeProcess(otlp_decoders(), workers=1)
+    yield decoding
+    decoding.close()
+
+
+RECORD = RECORDS["columns"]
+HEADER, BODY = decode_payload(RECORD.payload)
+LOCAL_RESULT = decode(LOCAL[RECORD.type], RECORD)
+
+
+def decoded_here_or_there(process: DecodeProcess) -> None:
+    assert_same(process.decode(RECORD, HEADER, BODY), LOCAL_RESULT)
+
+
+def test_a_worker_that_stops_answering_is_replaced_and_the_record_decoded(
+    process: DecodeProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(decode_process, "ANSWER_TIMEOUT_S", 1.0)
-    process = DecodeProcess(otlp_decoders(), workers=1)
-    try:
-        record = RECORDS["columns"]
-        header, body = decode_payload(record.payload)
-        local = decode(LOCAL[record.type], record)
-        assert_same(process.decode(record, header, body), local)
-        wedged = process.pid
-        assert wedged is not None
-        os.kill(wedged, signal.SIGSTOP)  # alive, but it will never answer
-        started = time.monotonic()
-        assert_same(process.decode(record, header, body), local)  # by a new worker, after the timeout
-        assert time.monotonic() - started >= 1.0
-        assert process.starts == 2 and process.pid not in (None, wedged)
-        assert not psutil.pid_exists(wedged) or psutil.Process(wedged).status() == psutil.STATUS_ZOMBIE
-    finally:
-        process.close()
+    decoded_here_or_there(process)
+    wedged = process.pid
+    assert wedged is not None
+    os.kill(wedged, signal.SIGSTOP)  # alive, but it will never answer
+    started = time.monotonic()
+    decoded_here_or_there(process)  # by a new worker, after the timeout
+    assert time.monotonic() - started >= 1.0
+    assert process.starts == 2 and process.pid not in (None, wedged)
+    assert not psutil.pid_exists(wedged) or psutil.Process(wedged).status() == psutil.STATUS_ZOMBIE
 
 
-def test_after_a_failed_start_a_worker_is_started_again_later(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_after_a_failed_start_a_worker_is_started_again_later(
+    process: DecodeProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(decode_process, "RETRY_START_S", 0.3)
-    process = DecodeProcess(otlp_decoders(), workers=1)
-    try:
-        record = RECORDS["columns"]
-        header, body = decode_payload(record.payload)
-        local = decode(LOCAL[record.type], record)
-        _emfile_once(monkeypatch)
-        assert_same(process.decode(record, header, body), local)  # here: no worker could start
-        assert process.pid is None and process.starts == 0
-        assert_same(process.decode(record, header, body), local)  # still within the pause: here again
-        assert process.starts == 0
-        time.sleep(0.4)
-        assert_same(process.decode(record, header, body), local)
-        assert process.starts == 1 and process.pid is not None
-    finally:
-        process.close()
+    _emfile_once(monkeypatch)
+    decoded_here_or_there(process)  # here: no worker could start
+    assert process.pid is None and process.starts == 0
+    decoded_here_or_there(process)  # still within the pause: here again
+    assert process.starts == 0
+    time.sleep(0.4)
+    decoded_here_or_there(process)
+    assert process.starts == 1 and process.pid is not None

@@ -296,6 +296,7 @@ _WAL_LIMITS: dict[str, dict[str, Any]] = {
     "group_commit_interval_ms": _rng(0, 1000),
     "group_commit_max_bytes": _rng(1),
     "compression_level": _rng(-7, 22),
+    "handoff_bytes": _rng(0),
 }
 
 

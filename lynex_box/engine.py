@@ -184,7 +184,7 @@ class Engine:
         pipeline, the acknowledgement waits too (up to `max_lag_wait_ms`), so senders slow down to the
         rate at which spans become queryable instead of building a backlog that delays visibility.
         """
-        lsn = await self.wal.append_async(rtype, encode_payload(header, body))
+        lsn = await self.wal.append_async(rtype, lambda: encode_payload(header, body))
         limits = self.settings.pipeline
         if limits.max_lag_wait_ms > 0:
             deadline = time.monotonic() + limits.max_lag_wait_ms / 1000

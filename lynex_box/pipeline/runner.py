@@ -91,7 +91,7 @@ class Pipeline:
         self.batch_decoders = batch_decoders
         self.batch_records = batch_records
         self.decode_threads = max(1, decode_threads)
-        self.cursor = WalCursor(wal.directory, store.next_lsn, lambda: wal.durable_lsn)
+        self.cursor = self._new_cursor()
         self.spans_processed = 0
         self.last_batch_at = time.monotonic()
         self._decode_pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="lynex-decode")
@@ -135,8 +135,13 @@ class Pipeline:
             # are read again next time: the cursor goes back to the head's end.
             for step in pending:
                 step.parts.cancel()
-            self.cursor = WalCursor(self.wal.directory, self.store.next_lsn, lambda: self.wal.durable_lsn)
+            self.cursor = self._new_cursor()
             raise
+
+    def _new_cursor(self) -> WalCursor:
+        """A cursor at the head's end; it takes the payloads the WAL writer still holds instead of decompressing."""
+        wal = self.wal
+        return WalCursor(wal.directory, self.store.next_lsn, lambda: wal.durable_lsn, wal.take_payload)
 
     def _flush_in_background(self) -> None:
         """Start a flush of the head; first wait for the one running (and raise what it raised)."""

@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -41,7 +42,9 @@ class WalSettings:
     durability: Literal["fsync", "os"] = "fsync"
     group_commit_interval_ms: float = 2.0
     group_commit_max_bytes: int = 8 * 1024 * 1024
+    compression: Literal["lz4", "zstd", "none"] = "lz4"
     compression_level: int = 1
+    handoff_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,7 @@ class _Pending:
     body: bytes
     flags: int
     future: concurrent.futures.Future[int]
+    payload: bytes | None = None  # the uncompressed payload, for the reader's hand-off
     lsn: int = 0
 
 
@@ -106,6 +110,9 @@ class WalLog:
         self._marks: collections.deque[tuple[int, int]] = collections.deque([(next_lsn - 1, 0)])
         self._bytes_at_open = sum(f.path.stat().st_size for f in files)
         self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        # Payloads of records written since open that the reader has not taken yet, oldest first, by LSN.
+        self._handoff: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        self._handoff_bytes = 0
         last = files[-1]
         self._fd = os.open(last.path, os.O_WRONLY | os.O_APPEND)
         self._file_size = os.fstat(self._fd).st_size
@@ -148,21 +155,30 @@ class WalLog:
         """Append one record and block until it is durable; returns its LSN."""
         return self.submit(rtype, payload).result()
 
-    async def append_async(self, rtype: int, payload: bytes) -> int:
-        """Compress in a worker thread, then await durability without blocking the loop."""
-        body, flags = await asyncio.to_thread(compress_payload, payload, self.settings.compression_level)
-        return await asyncio.wrap_future(self.submit_encoded(rtype, body, flags))
+    async def append_async(self, rtype: int, payload: bytes | Callable[[], bytes]) -> int:
+        """Compress in a worker thread, then await durability without blocking the loop.
 
-    def submit(self, rtype: int, payload: bytes) -> concurrent.futures.Future[int]:
-        body, flags = compress_payload(payload, self.settings.compression_level)
-        return self.submit_encoded(rtype, body, flags)
+        `payload` may be a function that builds it: it then runs in that thread too (a copy of a large request
+        body is CPU work the event loop should not do)."""
+        future = await asyncio.to_thread(self.submit, rtype, payload)
+        return await asyncio.wrap_future(future)
 
-    def submit_encoded(self, rtype: int, body: bytes, flags: int) -> concurrent.futures.Future[int]:
+    def submit(self, rtype: int, payload: bytes | Callable[[], bytes]) -> concurrent.futures.Future[int]:
+        """Compress and queue one record (in the caller's thread); the future resolves to its LSN once durable."""
+        if callable(payload):
+            payload = payload()
+        settings = self.settings
+        body, flags = compress_payload(payload, settings.compression_level, settings.compression)
+        return self.submit_encoded(rtype, body, flags, payload if flags and settings.handoff_bytes else None)
+
+    def submit_encoded(
+        self, rtype: int, body: bytes, flags: int, payload: bytes | None = None
+    ) -> concurrent.futures.Future[int]:
         future: concurrent.futures.Future[int] = concurrent.futures.Future()
         with self._lock:
             if self._closed:
                 raise WalClosed("the WAL is closed")
-            self._pending.append(_Pending(rtype, body, flags, future))
+            self._pending.append(_Pending(rtype, body, flags, future, payload))
             self._pending_bytes += len(body)
             self._wake.notify()
         return future
@@ -196,6 +212,7 @@ class WalLog:
                         item.future.set_exception(exc)
                 self._publish_durable(self._synced_lsn)
                 continue
+            self._keep_for_handoff(batch)
             self._publish_durable(self._synced_lsn)
             for item in batch:
                 item.future.set_result(item.lsn)
@@ -262,6 +279,33 @@ class WalLog:
         self._fd = fd
         self._file_size = FILE_HEADER_SIZE
         self._file_records = 0
+
+    def _keep_for_handoff(self, batch: list[_Pending]) -> None:
+        """Keep the payloads of a written batch for `take_payload`, dropping the oldest beyond `handoff_bytes`.
+
+        Before the batch is published as durable, so the reader that its publication wakes finds them."""
+        limit = self.settings.handoff_bytes
+        with self._lock:
+            for item in batch:
+                if item.payload is not None:
+                    self._handoff[item.lsn] = item.payload
+                    self._handoff_bytes += len(item.payload)
+                    item.payload = None
+            while self._handoff_bytes > limit:
+                _, dropped = self._handoff.popitem(last=False)
+                self._handoff_bytes -= len(dropped)
+
+    def take_payload(self, lsn: int) -> bytes | None:
+        """The payload of record `lsn` if this process wrote it recently and nobody took it yet, else None.
+
+        The pipeline's reader takes a record's payload from here instead of decompressing what it reads back
+        (it still reads and checks the frame): the same bytes, without the decompression's CPU. A payload is
+        handed out once, and only `handoff_bytes` of them are kept, so a reader that falls behind reads back."""
+        with self._lock:
+            payload = self._handoff.pop(lsn, None)
+            if payload is not None:
+                self._handoff_bytes -= len(payload)
+            return payload
 
     def _publish_durable(self, lsn: int) -> None:
         with self._durable_cond:

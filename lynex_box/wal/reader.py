@@ -25,10 +25,18 @@ from lynex_box.wal.log import list_wal_files
 class WalCursor:
     """Reads records with LSN >= `from_lsn`, in order, up to what `durable_lsn()` allows."""
 
-    def __init__(self, directory: Path, from_lsn: int, durable_lsn: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        from_lsn: int,
+        durable_lsn: Callable[[], int],
+        take_payload: Callable[[int], bytes | None] | None = None,
+    ) -> None:
+        """`take_payload` (the writer's `WalLog.take_payload`) supplies payloads the writer still holds."""
         self.directory = directory
         self.next_lsn = from_lsn
         self._durable_lsn = durable_lsn
+        self._take_payload = take_payload
         self._seq: int | None = None
         self._offset = 0
         self._file_lsn = 0  # LSN of the record at _offset
@@ -82,6 +90,12 @@ class WalCursor:
                 size += len(rec.payload)
         return out
 
+    def _known(self, lsn: int) -> bytes | None:
+        # Only a record this cursor is about to return: one it skips (before `next_lsn`) stays for its reader.
+        if self._take_payload is None or lsn < self.next_lsn:
+            return None
+        return self._take_payload(lsn)
+
     def _read_file(self, durable: int, max_records: int, max_bytes: int) -> list[WalRecord] | None:
         path = self.directory / f"{self._seq:08d}.wal"
         try:
@@ -101,7 +115,7 @@ class WalCursor:
         pos, got = 0, 0
         while pos < len(data) and self._file_lsn <= durable and len(out) < max_records and got < max_bytes:
             try:
-                rec, end = decode_record_at(data, pos, None)
+                rec, end = decode_record_at(data, pos, None, known=self._known)
             except FrameError:
                 break  # the rest is not fully visible yet, or lies in the next chunk
             pos = end

@@ -10,7 +10,10 @@ from hypothesis import strategies as st
 
 from lynex_box.wal import WalLog, WalSettings
 from lynex_box.wal.format import (
+    CODECS,
     FILE_HEADER_SIZE,
+    FLAG_LZ4,
+    FLAG_ZSTD,
     FrameError,
     compress_payload,
     decode_record_at,
@@ -20,22 +23,23 @@ from lynex_box.wal.format import (
 from lynex_box.wal.reader import WalCursor
 
 payloads = st.lists(st.tuples(st.integers(1, 4), st.binary(max_size=300)), min_size=1, max_size=12)
+codecs = st.sampled_from(CODECS)
 
 
-def frame_all(records: list[tuple[int, bytes]], compress: bool) -> tuple[bytes, list[int]]:
+def frame_all(records: list[tuple[int, bytes]], codec: str) -> tuple[bytes, list[int]]:
     """A whole WAL file image and the offset at which each record starts."""
     out = bytearray(encode_file_header(1))
     offsets = []
     for lsn, (rtype, payload) in enumerate(records, start=1):
-        body, flags = compress_payload(payload) if compress else (payload, 0)
+        body, flags = compress_payload(payload, codec=codec)
         offsets.append(len(out))
         out += encode_record(lsn, rtype, body, flags)
     return bytes(out), offsets
 
 
-@given(payloads, st.booleans())
-def test_any_sequence_of_records_round_trips(records: list[tuple[int, bytes]], compress: bool) -> None:
-    image, _ = frame_all(records, compress)
+@given(payloads, codecs)
+def test_any_sequence_of_records_round_trips(records: list[tuple[int, bytes]], codec: str) -> None:
+    image, _ = frame_all(records, codec)
     offset, decoded = FILE_HEADER_SIZE, []
     for lsn in range(1, len(records) + 1):
         rec, offset = decode_record_at(image, offset, lsn)
@@ -57,11 +61,11 @@ def recover(tmp: Path, image: bytes) -> list[tuple[int, bytes]]:
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payloads, st.booleans(), st.data())
+@given(payloads, codecs, st.data())
 def test_a_corrupted_byte_in_the_last_record_is_cut_and_earlier_records_kept(
-    tmp_path_factory: pytest.TempPathFactory, records: list[tuple[int, bytes]], compress: bool, data: st.DataObject
+    tmp_path_factory: pytest.TempPathFactory, records: list[tuple[int, bytes]], codec: str, data: st.DataObject
 ) -> None:
-    image, offsets = frame_all(records, compress)
+    image, offsets = frame_all(records, codec)
     position = data.draw(st.integers(offsets[-1], len(image) - 1))
     flip = data.draw(st.integers(1, 255))
     damaged = bytearray(image)
@@ -70,11 +74,11 @@ def test_a_corrupted_byte_in_the_last_record_is_cut_and_earlier_records_kept(
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(payloads, st.booleans(), st.data())
+@given(payloads, codecs, st.data())
 def test_a_truncated_tail_is_cut_and_earlier_records_kept(
-    tmp_path_factory: pytest.TempPathFactory, records: list[tuple[int, bytes]], compress: bool, data: st.DataObject
+    tmp_path_factory: pytest.TempPathFactory, records: list[tuple[int, bytes]], codec: str, data: st.DataObject
 ) -> None:
-    image, offsets = frame_all(records, compress)
+    image, offsets = frame_all(records, codec)
     cut = data.draw(st.integers(offsets[-1], len(image) - 1))
     assert recover(tmp_path_factory.mktemp("w"), image[:cut]) == records[:-1]
 
@@ -84,7 +88,7 @@ def test_a_truncated_tail_is_cut_and_earlier_records_kept(
 def test_damage_anywhere_keeps_every_record_before_it(
     tmp_path_factory: pytest.TempPathFactory, records: list[tuple[int, bytes]], data: st.DataObject
 ) -> None:
-    image, offsets = frame_all(records, False)
+    image, offsets = frame_all(records, "none")
     position = data.draw(st.integers(FILE_HEADER_SIZE, len(image) - 1))
     damaged = bytearray(image)
     damaged[position] ^= 0xFF
@@ -103,3 +107,13 @@ def test_zero_type_and_unknown_flags_are_rejected() -> None:
         encode_record(1, 0, b"x", 0)
     with pytest.raises(FrameError, match="flags"):
         decode_record_at(encode_record(1, 1, b"x", 0x80), 0, 1)
+    body, _ = compress_payload(b"x" * 100, codec="lz4")
+    with pytest.raises(FrameError, match="flags"):  # one codec per payload
+        decode_record_at(encode_record(1, 1, body, FLAG_LZ4 | FLAG_ZSTD), 0, 1)
+
+
+def test_an_lz4_body_that_does_not_decompress_is_a_frame_error() -> None:
+    body, flags = compress_payload(b"abc" * 1000, codec="lz4")
+    assert flags == FLAG_LZ4
+    with pytest.raises(FrameError, match="does not decompress"):
+        decode_record_at(encode_record(1, 1, body[:4] + b"garbage" * 3, flags), 0, 1)

@@ -158,3 +158,70 @@ def test_a_failed_write_fails_only_its_appends_and_leaves_no_gap(
     log = WalLog.open(tmp_path)
     assert read_all(log) == [(1, b"before"), (2, b"after")]
     log.close()
+
+
+@pytest.mark.parametrize("first, second", [("lz4", "zstd"), ("zstd", "none"), ("none", "lz4")])
+def test_the_codec_can_change_between_runs(tmp_path: Path, first: str, second: str) -> None:
+    """Every reader reads every codec: a restart with another `wal.compression` keeps the older records."""
+    records = [b"span %d " % i * 50 for i in range(20)]
+    log = WalLog.open(tmp_path, WalSettings(compression=first))  # type: ignore[arg-type]
+    for payload in records[:10]:
+        log.append(2, payload)
+    log.close()
+    log = WalLog.open(tmp_path, WalSettings(compression=second))  # type: ignore[arg-type]
+    for payload in records[10:]:
+        log.append(2, payload)
+    assert [p for _, p in read_all(log)] == records
+    log.close()
+    log = WalLog.open(tmp_path)
+    assert [p for _, p in read_all(log)] == records
+    log.close()
+
+
+def test_lz4_is_the_default_codec_and_shrinks_what_it_writes(tmp_path: Path) -> None:
+    log = WalLog.open(tmp_path)
+    payload = b'{"name": "chat gpt-4o", "input": "hello"} ' * 2000
+    log.append(2, payload)
+    log.close()
+    (path,) = [p for _, p in list_wal_files(tmp_path)]
+    assert path.stat().st_size < len(payload) / 10
+    assert read_all(WalLog.open(tmp_path)) == [(1, payload)]
+
+
+def test_a_tailing_reader_takes_payloads_the_writer_still_holds(tmp_path: Path) -> None:
+    """The hand-off: the payload comes from memory (each once), equal to what a read-back decompresses."""
+    log = WalLog.open(tmp_path)
+    payloads = [f"record {i} ".encode() * 300 for i in range(6)]
+    for payload in payloads:
+        log.append(2, payload)
+    taken: list[int] = []
+
+    def take(lsn: int) -> bytes | None:
+        found = log.take_payload(lsn)
+        if found is not None:
+            taken.append(lsn)
+        return found
+
+    cursor = WalCursor(log.directory, 3, lambda: log.durable_lsn, take)
+    assert [(r.lsn, r.payload) for r in cursor.read(100)] == [(i + 1, payloads[i]) for i in range(2, 6)]
+    assert taken == [3, 4, 5, 6]
+    assert log.take_payload(4) is None  # handed out once
+    assert log.take_payload(1) == payloads[0]  # a record the cursor skipped stays for its reader
+    # A second reader of the same records reads them back from the file: the same bytes.
+    assert read_all(log) == [(i + 1, p) for i, p in enumerate(payloads)]
+    log.close()
+
+
+def test_the_hand_off_keeps_only_the_newest_payloads_within_its_bytes(tmp_path: Path) -> None:
+    log = WalLog.open(tmp_path, WalSettings(handoff_bytes=25_000))
+    payloads = [bytes([65 + i]) * 10_000 for i in range(5)]
+    for payload in payloads:
+        log.append(2, payload)
+    assert [log.take_payload(lsn) for lsn in range(1, 6)] == [None, None, None, payloads[3], payloads[4]]
+    log.close()
+    off = WalLog.open(tmp_path / "off", WalSettings(handoff_bytes=0))
+    off.append(2, payloads[0])
+    assert off.take_payload(1) is None
+    cursor = WalCursor(off.directory, 1, lambda: off.durable_lsn, off.take_payload)
+    assert [r.payload for r in cursor.read(10)] == [payloads[0]]
+    off.close()

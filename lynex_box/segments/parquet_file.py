@@ -1,4 +1,5 @@
-"""Writing one segment file: sorted, zstd, statistics, written to a temporary name and made durable.
+"""Writing one segment file: sorted, compressed (zstd; LZ4 for a head flush), statistics, written to a temporary
+name and made durable.
 
 The caller decides when a file becomes visible (the catalog commit); this module only guarantees
 that when `write_segment_file` returns, the file is complete, fsynced and its name is durable.
@@ -29,11 +30,13 @@ DICTIONARY_COLUMNS = [
 TRACE_BLOOM_FPP = 0.01
 
 
-def segment_writer_options(row_group_rows: int, zstd_level: int) -> dict[str, Any]:
-    """`pq.ParquetWriter` keyword arguments of a segment file (docs/format/segments.md), for every writer of one."""
+def segment_writer_options(row_group_rows: int, zstd_level: int, codec: str = "zstd") -> dict[str, Any]:
+    """`pq.ParquetWriter` keyword arguments of a segment file (docs/format/segments.md), for every writer of one.
+
+    `codec` is "zstd" (at `zstd_level`) or "lz4"."""
     return {
-        "compression": "zstd",
-        "compression_level": zstd_level,
+        "compression": codec,
+        "compression_level": zstd_level if codec == "zstd" else None,
         "use_dictionary": DICTIONARY_COLUMNS,
         "write_statistics": True,
         # A lookup by trace id alone reads one row group instead of all: DuckDB probes these filters.
@@ -51,7 +54,12 @@ def write_segment_file(
 
 
 def write_segment_runs(
-    runs: list[pa.Table], final: Path, row_group_rows: int, zstd_level: int, cipher: ProjectCipher | None = None
+    runs: list[pa.Table],
+    final: Path,
+    row_group_rows: int,
+    zstd_level: int,
+    cipher: ProjectCipher | None = None,
+    codec: str = "zstd",
 ) -> int:
     """Write runs (each sorted by `start_time`) as one segment via a temporary file; return the file size.
 
@@ -69,7 +77,7 @@ def write_segment_runs(
     bounds = every[row_group_rows::row_group_rows]
     edges = [np.concatenate([[0], np.searchsorted(s, bounds, "left"), [len(s)]]) for s in starts]
     schema = runs[0].schema if runs else SPAN_SCHEMA
-    options = encryption.writer_options(segment_writer_options(row_group_rows, zstd_level), cipher)
+    options = encryption.writer_options(segment_writer_options(row_group_rows, zstd_level, codec), cipher)
     with pq.ParquetWriter(tmp, schema, **options) as writer:
         for k in range(len(bounds) + 1):
             parts = [run.slice(int(e[k]), int(e[k + 1] - e[k])) for run, e in zip(runs, edges, strict=True)]

@@ -161,6 +161,7 @@ class SpanStore:
             self.segment_settings.row_group_rows,
             self.segment_settings.flush_zstd_level,
             cipher,
+            self.segment_settings.flush_compression,
         )
         start = table.column("start_time").cast(pa.int64())
         bloom = build_bloom(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
+
+import pyarrow.parquet as pq
 
 from lynex_box.config import LifecycleSettings
 from lynex_box.lifecycle.compaction import plan
@@ -12,6 +15,12 @@ from lynex_box.meta.catalog import SegmentEntry
 from tests.lifecycle.conftest import DAY_MS, add_segment, now_ms, parquet_values, rows
 
 COUNT = "SELECT count(*) AS n, count(DISTINCT event_id) AS d, sum(input_tokens) AS tokens FROM spans"
+
+
+def codecs(path: Path) -> set[str]:
+    meta = pq.ParquetFile(path).metadata
+    groups = (meta.row_group(g) for g in range(meta.num_row_groups))
+    return {group.column(c).compression for group in groups for c in range(meta.num_columns)}
 
 
 def entry(sid: str, project: str, min_time: int, level: int = 0, size: int = 100) -> SegmentEntry:
@@ -43,6 +52,8 @@ def test_compaction_keeps_results_identical_and_removes_duplicates(open_engine: 
     assert rows(engine) == expected  # row queries dedupe already
     before_count = rows(engine, sql=COUNT, dedupe=False)[0]
     assert before_count["n"] > before_count["d"]  # the duplicate is in the files
+    flushed = [engine.data_dir / e.path for e in engine.store.segment_entries("p1")]
+    assert {c for path in flushed for c in codecs(path)} == {"LZ4"}  # a flush writes LZ4 (LZ4_RAW pages)
 
     assert engine.lifecycle.compact() == 1
     entries = engine.store.segment_entries("p1")
@@ -50,6 +61,7 @@ def test_compaction_keeps_results_identical_and_removes_duplicates(open_engine: 
     assert rows(engine) == expected
     assert rows(engine, sql=COUNT, dedupe=False)[0] == {"n": 80, "d": 80, "tokens": before_count["tokens"] - 390}
     merged = engine.data_dir / entries[0].path
+    assert codecs(merged) == {"ZSTD"}  # compaction rewrites at zstd_level
     ids = parquet_values([merged], "event_id")
     assert len(ids) == len(set(ids)) == 80
     starts = parquet_values([merged], "start_time")
@@ -117,3 +129,11 @@ def test_compaction_leaves_out_deleted_and_expired_rows(open_engine: Any) -> Non
     starts = parquet_values(files, "start_time")
     assert len(starts) == len(expected) and min(starts).timestamp() * 1000 >= now_ms() - 5 * DAY_MS
     assert "user-1" not in parquet_values(files, "user_id")
+
+
+def test_a_flush_writes_zstd_when_configured(open_engine: Any) -> None:
+    engine = open_engine(segments={"flush_compression": "zstd"})
+    add_segment(engine, "p1", "z", 20, now_ms() - DAY_MS)
+    (flushed,) = engine.store.segment_entries("p1")
+    assert codecs(engine.data_dir / flushed.path) == {"ZSTD"}
+    assert len(rows(engine)) == 20

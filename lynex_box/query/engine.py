@@ -181,7 +181,7 @@ class QueryEngine:
         head = pa.concat_tables(snap.head) if snap.head else self._empty
         with self._remote_files(snap.remote) as fetched:
             files, encrypted = encryption.split(snap.files + fetched, cipher)
-            fold = self.updates.any_in(files, snap.head, encrypted, cipher)
+            fold = self.updates.any_in(files, [head] if snap.head else [], encrypted, cipher)
             body, bound = self.spans_sql(
                 scope, files, dedupe, restriction, snap.within, bool(snap.head), bool(encrypted), fold
             )
@@ -212,12 +212,12 @@ class QueryEngine:
         lows = [e.min_time for e in entries]
         highs = [e.max_time for e in entries]
         rows = sum(e.row_count for e in entries)
-        for table in head:
-            if table.num_rows:
-                bounds = pc.min_max(table.column("start_time").cast(pa.int64()))
-                lows.append(bounds["min"].as_py())
-                highs.append(bounds["max"].as_py())
-                rows += table.num_rows
+        table = pa.concat_tables(head) if head else None  # zero-copy: the head is many small sorted runs
+        if table is not None and table.num_rows:
+            bounds = pc.min_max(table.column("start_time").cast(pa.int64()))
+            lows.append(bounds["min"].as_py())
+            highs.append(bounds["max"].as_py())
+            rows += table.num_rows
         if not lows:
             return None
         return Extent(min(lows), max(highs), rows)
@@ -253,8 +253,10 @@ class QueryEngine:
         snap = self.store.snapshot(project_id, trace_id=trace_id)
         if snap.files or snap.remote:
             return True
-        wanted = pa.scalar(trace_id, pa.string())
-        return any(bool(pc.any(pc.equal(table.column("trace_id"), wanted)).as_py()) for table in snap.head)
+        if not snap.head:
+            return False
+        ids = pa.concat_tables(snap.head).column("trace_id")  # one kernel call over the head's many small runs
+        return bool(pc.any(pc.equal(ids, pa.scalar(trace_id, pa.string()))).as_py())
 
     async def query_async(
         self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False

@@ -82,8 +82,9 @@ class KeyPlan:
     """The classification of one span's attribute key list, in key order within each part."""
 
     scalars: tuple[tuple[str, str, int, Callable[[Any], Any], str], ...]  # key, column, priority, converter, type
+    shared: bool  # whether two of the scalar keys feed one column (only then do their priorities matter)
     sections: frozenset[str]  # the sections with a key present
-    families: tuple[tuple[str, str, str], ...]  # key, group, key without the family prefix
+    groups: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # group: (key, key without the family prefix)...
     others: tuple[str, ...]  # keys kept in `attributes` as they are
     kinds: tuple[tuple[str, dict[str, str]], ...]  # the `KIND_SOURCES` present, in their order
     parameters: tuple[tuple[str, str], ...]  # the `MODEL_PARAMETER_KEYS` present (key, name), in table order
@@ -96,7 +97,7 @@ _PLANS: dict[tuple[str, ...], KeyPlan] = {}
 def _plan(keys: tuple[str, ...]) -> KeyPlan:
     scalars: list[tuple[str, str, int, Callable[[Any], Any], str]] = []
     sections: set[str] = set()
-    families: list[tuple[str, str, str]] = []
+    groups: dict[str, list[tuple[str, str]]] = {}
     others: list[str] = []
     for key in keys:
         spec = key_spec(key)
@@ -105,13 +106,22 @@ def _plan(keys: tuple[str, ...]) -> KeyPlan:
         elif spec[0] == SECTION:
             sections.add(spec[1])
         elif spec[0] == FAMILY:
-            families.append((key, spec[1], spec[2]))
+            groups.setdefault(spec[1], []).append((key, spec[2]))
         else:
             others.append(key)
     present = set(keys)
     kinds = tuple((key, table) for key, table in c.KIND_SOURCES if key in present)
     parameters = tuple((key, name) for key, name in c.MODEL_PARAMETER_KEYS.items() if key in present)
-    return KeyPlan(tuple(scalars), frozenset(sections), tuple(families), tuple(others), kinds, parameters)
+    shared = len({scalar[1] for scalar in scalars}) < len(scalars)
+    return KeyPlan(
+        tuple(scalars),
+        shared,
+        frozenset(sections),
+        tuple((group, tuple(members)) for group, members in groups.items()),
+        tuple(others),
+        kinds,
+        parameters,
+    )
 
 
 def plan_of(keys: tuple[str, ...]) -> KeyPlan:

@@ -99,34 +99,35 @@ def _scan(
         rest[key] = attrs[key]
     values: dict[str, Any] = {}
     ints = floats = False
-    if plan.scalars:
-        priorities: dict[str, int] = {}
-        for key, column, priority, convert, kind in plan.scalars:
-            value = attrs[key]
-            if kind == "s" and type(value) is str:  # the common case, without a call
-                converted: Any = value or None
-            elif kind == "i" and type(value) is int:
-                converted = value
-            else:
-                converted = convert(value)
-            if converted is None:
-                if value is not None:
-                    rest[key] = value
-                continue
+    # Priorities are tracked only for a key list where two keys feed one column (`plan.shared`, rare).
+    priorities: dict[str, int] | None = {} if plan.shared else None
+    for key, column, priority, convert, kind in plan.scalars:
+        value = attrs[key]
+        if kind == "s" and type(value) is str:  # the common case, without a call
+            converted: Any = value or None
+        elif kind == "i" and type(value) is int:
+            converted = value
+        else:
+            converted = convert(value)
+        if converted is None:
+            if value is not None:
+                rest[key] = value
+            continue
+        if priorities is not None:
             current = priorities.get(column)
-            if current is None or priority < current:
-                values[column] = converted
-                priorities[column] = priority
-                if kind == "i":
-                    ints = True
-                elif kind == "f":
-                    floats = True
-    groups: dict[str, dict[str, Any]] = {}
-    for key, name, suffix in plan.families:
-        group = groups.get(name)
-        if group is None:
-            group = groups[name] = {}
-        group[suffix] = attrs[key]
+            if current is not None and priority >= current:
+                continue
+            priorities[column] = priority
+        values[column] = converted
+        if kind == "i":
+            ints = True
+        elif kind == "f":
+            floats = True
+    groups = (
+        {group: {suffix: attrs[key] for key, suffix in members} for group, members in plan.groups}
+        if plan.groups
+        else {}
+    )
     return values, ints, floats, groups, plan
 
 

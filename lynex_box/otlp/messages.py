@@ -39,6 +39,7 @@ ROLE_ALIASES: dict[str, str] = {
     "function": "tool",
     "ipython": "tool",
 }
+_STORED_ROLES = {role: role for role in ROLE_ALIASES.values()}
 _TEXT_TYPES = frozenset({"text", "input_text", "output_text", "message_content"})
 _REASONING_TYPES = frozenset({"reasoning", "thinking"})
 _ATTACHMENT_TYPES = {"image_url": "image", "input_image": "image", "input_audio": "audio", "input_file": "file"}
@@ -153,9 +154,10 @@ def _plain_text(content: Any) -> Any:
             return _NOT_PLAIN
         kind = part.get("type")
         if (isinstance(kind, str) and kind in _TEXT_TYPES) or (kind is None and "text" in part):
-            text = part.get("content", part.get("text"))
+            # `content` wins when present, even as null (one lookup each instead of two `get`s)
+            text = part["content"] if "content" in part else part.get("text")
             if text is not None:
-                texts.append(_text(text))
+                texts.append(text if isinstance(text, str) else dumps(text))
         else:
             return _NOT_PLAIN
     return "\n".join(texts) if texts else None
@@ -175,19 +177,22 @@ def _plain_message(item: dict[str, Any], role: str, text: str | None) -> Message
 
 def _message(item: Any, default_role: str, out: list[Message]) -> None:
     """Append the normalised message(s) of one raw item to `out`."""
-    if isinstance(item, str):
-        out.append({"role": default_role, "content": item})
-        return
     if not isinstance(item, dict):
-        if item is not None:
+        if isinstance(item, str):
+            out.append({"role": default_role, "content": item})
+        elif item is not None:
             out.append({"role": default_role, "content": _text(item)})
         return
-    if "role" not in item and "message" in item:  # a choice: {"index", "finish_reason", "message"}
+    raw_role = item.get("role")
+    if raw_role is None and "role" not in item and "message" in item:  # a choice: {"index", "finish_reason", ...}
         inner = loads_maybe(item["message"])  # JSON text when it came through span-event attributes
         if isinstance(inner, dict):
             _message(inner, default_role, out)
             return
-    role = _role(item, default_role)
+    # A role spelled as we store it (the usual case) is found without lowercasing; anything else takes `_role`.
+    role = _STORED_ROLES.get(raw_role) if type(raw_role) is str else None
+    if role is None:
+        role = _role(item, default_role)
     content = item.get("parts")
     if content is None:
         content = item.get("content")
@@ -296,6 +301,7 @@ def normalize_input(raw: Any, system_instructions: Any = None) -> dict[str, Any]
 
 def normalize_output(raw: Any, finish_reason: Any = None) -> dict[str, Any]:
     """`{"messages": [...], "finish_reason": ...}`: the first choice's reason, else the one given."""
+    raw = loads_maybe(raw)  # once for both readers (neither mutates it)
     reason = _finish_reason(raw) or _first_reason(finish_reason)
     return {"messages": normalize_messages(raw, "assistant"), "finish_reason": reason}
 

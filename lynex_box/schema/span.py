@@ -98,8 +98,21 @@ def spans_to_table(columns: dict[str, list[Any]]) -> pa.Table:
         values = columns[field.name]
         if isinstance(values, pa.Array):
             arrays.append(values if values.type == field.type else values.cast(field.type))
-        elif field.name in TIMESTAMP_COLUMNS:
-            arrays.append(pa.array(values, type=pa.int64()).cast(field.type))
         else:
-            arrays.append(pa.array(values, type=field.type))
+            arrays.append(_column(values, field))
     return pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA)
+
+
+def _column(values: list[Any], field: pa.Field) -> pa.Array:
+    # A batch has many columns no span fills (costs, detectors) and a few with one text throughout (project,
+    # source): those are built without converting each item. The end items are checked first, so a column that
+    # differs costs no count; a string equals only an equal string, so a counted one is what `pa.array` builds.
+    if values:
+        first = values[0]
+        if first is None and values[-1] is None and values.count(None) == len(values):
+            return pa.nulls(len(values), field.type)
+        if type(first) is str and type(values[-1]) is str and values.count(first) == len(values):
+            return pa.repeat(pa.scalar(first, field.type), len(values))
+    if field.name in TIMESTAMP_COLUMNS:
+        return pa.array(values, type=pa.int64()).cast(field.type)
+    return pa.array(values, type=field.type)

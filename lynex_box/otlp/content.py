@@ -121,8 +121,18 @@ def _finish_reason_fallback(attrs: dict[str, Any], output: Any, rest: dict[str, 
             output["finish_reason"] = as_str(reason)
 
 
+_TOOL_KEYS = (*c.TOOL_ID_SOURCES, *c.TOOL_NAME_SOURCES)  # the "tool" section of `conventions.SECTION_KEYS`
+
+
 def _tool_calls(
-    attrs: dict[str, Any], span_name: str, kind: str, arguments: Any, result: Any, output: Any, rest: dict[str, Any]
+    attrs: dict[str, Any],
+    span_name: str,
+    kind: str,
+    seen: frozenset[str],
+    arguments: Any,
+    result: Any,
+    output: Any,
+    rest: dict[str, Any],
 ) -> str | None:
     if kind == "tool":
         name = first(attrs, c.TOOL_NAME_SOURCES, as_str, rest) or as_str(attrs.get("traceloop.entity.name"))
@@ -134,9 +144,10 @@ def _tool_calls(
         if result is not None:
             call["result"] = raw_text(result)
         return dumps([call])
-    for key in (*c.TOOL_ID_SOURCES, *c.TOOL_NAME_SOURCES):
-        if key in attrs:
-            rest[key] = attrs[key]  # not a tool span: these describe something we do not map
+    if "tool" in seen:
+        for key in _TOOL_KEYS:
+            if key in attrs:
+                rest[key] = attrs[key]  # not a tool span: these describe something we do not map
     calls = tool_calls_of(output["messages"]) if output is not None else None
     return dumps(calls) if calls else None
 
@@ -178,5 +189,5 @@ def content_of(
     output_text = dumps(output_payload) if output_payload is not None else None
     if output_text is None and raw_output is not None:
         output_text = dumps(output_value)
-    tool_calls = _tool_calls(attrs, span_name, kind, raw_input, raw_output, output_payload, rest)
+    tool_calls = _tool_calls(attrs, span_name, kind, seen, raw_input, raw_output, output_payload, rest)
     return input_text, output_text, tool_calls

@@ -5,11 +5,20 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from lynex_box.otlp import conventions
 from lynex_box.otlp.mapping import SpanRejected, map_span, map_spans, reject_reason
-from lynex_box.schema.span import SPAN_COLUMNS, SPAN_KINDS, SPAN_STATUSES, empty_span_columns, spans_to_table
+from lynex_box.schema.span import (
+    SPAN_COLUMNS,
+    SPAN_KINDS,
+    SPAN_SCHEMA,
+    SPAN_STATUSES,
+    TIMESTAMP_COLUMNS,
+    empty_span_columns,
+    spans_to_table,
+)
 
 from .builders import PARENT_ID, SPAN_ID, START_NS, TRACE_ID, js, loads, make_span
 
@@ -35,6 +44,43 @@ def test_rows_build_an_arrow_table_in_the_stored_schema() -> None:
     table = spans_to_table(columns)
     assert table.num_rows == 2 and table.column("tags").to_pylist() == [["t"], []]
     assert table.column("start_time").to_pylist()[0].timestamp() == pytest.approx(START_NS / 1e9, abs=1e-6)
+
+
+def _plain_table(columns: dict[str, list[Any]]) -> pa.Table:
+    """The table as one `pa.array` per column builds it (what `spans_to_table`'s shortcuts must equal)."""
+    arrays = [
+        pa.array(columns[f.name], type=pa.int64()).cast(f.type)
+        if f.name in TIMESTAMP_COLUMNS
+        else pa.array(columns[f.name], type=f.type)
+        for f in SPAN_SCHEMA
+    ]
+    return pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 5])
+def test_tables_with_empty_constant_and_mixed_columns_equal_plain_arrow_arrays(size: int) -> None:
+    columns: dict[str, list[Any]] = {name: [None] * size for name in SPAN_COLUMNS}
+    ids = [f"{i:016x}" for i in range(size)]
+    columns.update(
+        project_id=["p1"] * size,  # one text throughout
+        trace_id=[TRACE_ID] * size,
+        span_id=ids,
+        event_id=[f"{TRACE_ID}:{i}" for i in ids],
+        kind=["llm"] + ["tool"] * (size - 2) + ["llm"] if size > 1 else ["llm"] * size,  # same ends, other middle
+        model=[None] + ["m"] * (size - 2) + [None] if size > 1 else [None] * size,  # null ends, values inside
+        name=[""] * size,
+        tags=[[] for _ in range(size)],
+        start_time=[START_NS // 1000 + i for i in range(size)],
+        ingested_at=[1_700_000_000_000_000] * size,
+        input_tokens=[7] * size,
+        source=["otlp"] * size,
+    )
+    table = spans_to_table(columns)
+    expected = _plain_table(columns)
+    assert table.schema.equals(expected.schema, check_metadata=True)
+    assert table.equals(expected)
+    assert table.column("model").to_pylist() == columns["model"]
+    assert table.column("kind").to_pylist() == columns["kind"]
 
 
 def test_kind_tables_only_produce_known_kinds() -> None:

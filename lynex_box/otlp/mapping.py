@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Final
 
 import orjson
@@ -52,6 +53,7 @@ ROW_COLUMNS: Final = (
     "input", "output", "tool_calls", "session_id", "user_id", "environment", "release", "tags", "attributes",
     "prompt_name", "prompt_version", "hallucination_risk", "pii", "source", "_cache_write_tokens",
 )  # fmt: skip
+_START: Final = itemgetter(ROW_COLUMNS.index("start_time"))
 _NO_TOKENS: Final = (None, None, None, None, None, None)
 _NO_COSTS: Final = (None, None, None, None)
 
@@ -294,9 +296,15 @@ def map_spans(spans: Iterable[OtlpSpan]) -> MappedBatch:
     return MappedBatch([dict(zip(ROW_COLUMNS, row, strict=True)) for row in values], rejected, message)
 
 
-def map_columns(spans: Iterable[OtlpSpan]) -> MappedColumns:
-    """Map every span into column lists (one transposition, no per-span dict); rejected spans are counted."""
+def map_columns(spans: Iterable[OtlpSpan], in_time_order: bool = False) -> MappedColumns:
+    """Map every span into column lists (one transposition, no per-span dict); rejected spans are counted.
+
+    `in_time_order` puts the rows in start time order (stable: spans that start together keep request order).
+    The pipeline's head keeps each record's rows as a run in time order; sorting the tuples here costs a
+    fraction of sorting every Arrow column afterwards."""
     values, rejected, message = _map_all(spans)
+    if in_time_order:
+        values.sort(key=_START)
     if not values:
         return MappedColumns({column: [] for column in ROW_COLUMNS}, 0, rejected, message)
     columns = dict(zip(ROW_COLUMNS, map(list, zip(*values, strict=True)), strict=True))

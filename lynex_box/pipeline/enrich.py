@@ -6,6 +6,8 @@ Reported costs are kept as reported (`cost_source = "reported"`); computed ones 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,6 +15,8 @@ import pyarrow.compute as pc
 from lynex_box.pipeline.decoders import Row
 from lynex_box.pipeline.native_batch import present
 from lynex_box.pricing import PriceBook
+from lynex_box.pricing.library import PriceTable
+from lynex_box.pricing.rates import PER_MTOK, Rates
 
 
 class CostEnricher:
@@ -51,7 +55,12 @@ class CostEnricher:
             row["cost_source"] = "computed"
 
     def enrich_table(self, table: pa.Table) -> pa.Table:
-        """`__call__` over a span table (no transient hints: cache-write tokens count as 0)."""
+        """`__call__` over a span table (no transient hints: cache-write tokens count as 0).
+
+        The spans to price are grouped by (project, provider, model); each group's price table is looked up once,
+        and a flat `Rates` table (the usual case) prices its whole group with array arithmetic in the same order
+        of operations as `Rates.apply`, so the costs are the same floats. Tiered and scheduled prices, which
+        depend on each call, are applied span by span."""
         model = pc.if_else(present(table["model"]), table["model"], table["response_model"])
         priced = pc.and_(
             pc.and_(pc.fill_null(pc.not_equal(table["cost_source"], "reported"), True), present(model)),
@@ -61,48 +70,81 @@ class CostEnricher:
         if not len(picked):
             return table
         take = pa.array(picked)
-        columns = {
-            name: table[name].take(take).to_pylist()
-            for name in ("project_id", "provider", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
-        }
-        models = model.take(take).to_pylist()
-        starts = table["start_time"].take(take).cast(pa.int64()).to_pylist()
-        cost_of = self.book.cost
-        inputs: list[float | None] = []
-        outputs: list[float | None] = []
-        totals: list[float | None] = []
-        sources: list[str] = []
-        for i, name in enumerate(models):
-            cost = cost_of(
-                columns["project_id"][i],
-                columns["provider"][i],
-                name,
-                columns["input_tokens"][i],
-                columns["output_tokens"][i],
-                columns["cached_tokens"][i] or 0,
-                0,
-                columns["reasoning_tokens"][i] or 0,
-                at_us=starts[i],
-            )
-            if cost is None:
-                inputs.append(None)
-                outputs.append(None)
-                totals.append(None)
-                sources.append("none")
-            else:
-                inputs.append(cost.input)
-                outputs.append(cost.output)
-                totals.append(cost.total)
-                sources.append("computed")
+        keys = [table["project_id"].take(take), table["provider"].take(take), model.take(take)]
+        groups, members = _groups(keys)
+        inputs, outputs, cached, reasoning = (
+            table[name].take(take).fill_null(0).to_numpy().astype(np.int64)
+            for name in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
+        )
+        costs = np.full((3, len(picked)), np.nan)
+        starts: list[int] | None = None
+        for (project, provider, name), rows in zip(groups, members, strict=True):
+            found = self.book.table_for(project, provider, name)
+            if found is None:
+                continue
+            if isinstance(found, Rates):
+                costs[:, rows] = _flat_costs(found, inputs[rows], outputs[rows], cached[rows], reasoning[rows])
+                continue
+            if starts is None:
+                starts = table["start_time"].take(take).cast(pa.int64()).to_pylist()
+            for row in rows.tolist():
+                counts = int(inputs[row]), int(outputs[row]), int(cached[row]), int(reasoning[row])
+                cost = _call_cost(found, *counts, starts[row])
+                if cost is not None:
+                    costs[:, row] = cost
+        computed = ~np.isnan(costs[2])
+        values = [pa.array(costs[i], pa.float64(), mask=~computed) for i in range(3)]
+        values.append(pa.array(np.where(computed, "computed", "none").tolist(), pa.string()))
         mask = priced.combine_chunks() if isinstance(priced, pa.ChunkedArray) else priced
-        for name, values, kind in (
-            ("input_cost", inputs, pa.float64()),
-            ("output_cost", outputs, pa.float64()),
-            ("total_cost", totals, pa.float64()),
-            ("cost_source", sources, pa.string()),
-        ):
+        for name, replacement in zip(("input_cost", "output_cost", "total_cost", "cost_source"), values, strict=True):
             index = table.schema.get_field_index(name)
             column = table[name].combine_chunks()
-            replaced = pc.replace_with_mask(column, mask, pa.array(values, kind))
+            replaced = pc.replace_with_mask(column, mask, replacement)
             table = table.set_column(index, table.schema.field(index), replaced)
         return table
+
+
+def _groups(keys: list[pa.Array | pa.ChunkedArray]) -> tuple[list[tuple[Any, ...]], list[np.ndarray]]:
+    """The distinct rows of the key columns (nulls included) and, for each, the row positions that hold it."""
+    codes = np.zeros(len(keys[0]), np.int64)
+    dictionaries = []
+    positions = []
+    for column in keys:
+        encoded = (column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column).dictionary_encode()
+        size = len(encoded.dictionary)
+        index = encoded.indices.fill_null(size).to_numpy().astype(np.int64)  # a null is one more value
+        codes = codes * (size + 1) + index
+        dictionaries.append([*encoded.dictionary.to_pylist(), None])
+        positions.append(index)
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.cumsum(np.bincount(inverse, minlength=len(first)))[:-1]
+    members = np.split(order, bounds)
+    groups = [tuple(values[index[at]] for values, index in zip(dictionaries, positions, strict=True)) for at in first]
+    return groups, members
+
+
+def _flat_costs(
+    rates: Rates, inputs: np.ndarray, outputs: np.ndarray, cached: np.ndarray, reasoning: np.ndarray
+) -> np.ndarray:
+    """`PriceBook.cost` with flat `rates` for each row, as (input, output, total) rows, NaN where it gives None:
+    a negative count, or cached (reasoning) tokens above the input (output) tokens."""
+    plain_input = inputs - cached
+    plain_output = outputs - reasoning
+    valid = (inputs >= 0) & (outputs >= 0) & (cached >= 0) & (reasoning >= 0) & (plain_input >= 0)
+    valid &= plain_output >= 0
+    # The operations and their order are those of Rates.apply (cache writes count 0 here), so the floats match.
+    input_cost = (plain_input * rates.input + cached * rates.cache_read + 0 * rates.cache_write) / PER_MTOK
+    output_cost = (plain_output * rates.output + reasoning * rates.reasoning) / PER_MTOK
+    total = input_cost + output_cost + rates.request
+    return np.where(valid, np.stack([input_cost, output_cost, total]), np.nan)
+
+
+def _call_cost(
+    found: PriceTable, inputs: int, outputs: int, cached: int, reasoning: int, at_us: int
+) -> tuple[float, float, float] | None:
+    """`PriceBook.cost` of one call with a price table that depends on the call (tiers, schedules)."""
+    if not (inputs >= 0 and outputs >= 0 and cached >= 0 and reasoning >= 0):
+        return None
+    cost = found.for_call(inputs, at_us).apply(inputs, outputs, cached, 0, reasoning)
+    return None if cost is None else (cost.input, cost.output, cost.total)

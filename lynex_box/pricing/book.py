@@ -67,23 +67,7 @@ class PriceBook:
         start_time); it matters only for models whose price changed on a date or varies by hour,
         and None means now.
         """
-        # Projects without custom prices share entries: the library's answer is the same for all.
-        key = (project_id if project_id in self._custom else None, provider, model)
-        found = self._cache.get(key, _MISSING)
-        if found is _MISSING:
-            table = self._resolve(project_id, provider, model)
-            with self._lock:
-                self._cache[key] = table
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        else:
-            table = cast("PriceTable | None", found)  # a string: not evaluated per call
-            # No lock on the hot path: move_to_end is atomic under the GIL, and a key evicted by
-            # another thread since the get above is simply not refreshed. (suppress() costs 0.3 µs.)
-            try:  # noqa: SIM105
-                self._cache.move_to_end(key)
-            except KeyError:
-                pass
+        table = self.table_for(project_id, provider, model)
         if table is None:
             return None
         inputs = input_tokens or 0
@@ -94,6 +78,29 @@ class PriceBook:
         if not (inputs >= 0 and outputs >= 0 and cached >= 0 and written >= 0 and reasoning >= 0):
             return None
         return table.for_call(inputs, at_us).apply(inputs, outputs, cached, written, reasoning)
+
+    def table_for(self, project_id: str, provider: str | None, model: str | None) -> PriceTable | None:
+        """The price table `cost` applies to this (project, provider, model), or None when it cannot price it.
+
+        For callers that price many spans of one model at once (the pipeline's enricher works per model, with
+        array arithmetic where the table is flat `Rates`)."""
+        # Projects without custom prices share entries: the library's answer is the same for all.
+        key = (project_id if project_id in self._custom else None, provider, model)
+        found = self._cache.get(key, _MISSING)
+        if found is _MISSING:
+            table = self._resolve(project_id, provider, model)
+            with self._lock:
+                self._cache[key] = table
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            return table
+        # No lock on the hot path: move_to_end is atomic under the GIL, and a key evicted by
+        # another thread since the get above is simply not refreshed. (suppress() costs 0.3 µs.)
+        try:  # noqa: SIM105
+            self._cache.move_to_end(key)
+        except KeyError:
+            pass
+        return cast("PriceTable | None", found)  # a string: not evaluated per call
 
     def cost_columns(
         self,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-_PER_MTOK = 1_000_000
+PER_MTOK = 1_000_000
 
 
 class Cost(NamedTuple):
@@ -58,8 +58,8 @@ class Rates:
             return None
         input_cost = (
             plain_input * self.input + cached_tokens * self.cache_read + cache_write_tokens * self.cache_write
-        ) / _PER_MTOK
-        output_cost = (plain_output * self.output + reasoning * self.reasoning) / _PER_MTOK
+        ) / PER_MTOK
+        output_cost = (plain_output * self.output + reasoning * self.reasoning) / PER_MTOK
         return Cost(input_cost, output_cost, input_cost + output_cost + self.request)
 
 

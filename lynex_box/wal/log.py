@@ -42,7 +42,7 @@ class WalSettings:
     durability: Literal["fsync", "os"] = "fsync"
     group_commit_interval_ms: float = 2.0
     group_commit_max_bytes: int = 8 * 1024 * 1024
-    compression: Literal["lz4", "zstd", "none"] = "lz4"
+    compression: Literal["none", "lz4", "zstd"] = "none"
     compression_level: int = 1
     handoff_bytes: int = 32 * 1024 * 1024
 
@@ -169,7 +169,7 @@ class WalLog:
             payload = payload()
         settings = self.settings
         body, flags = compress_payload(payload, settings.compression_level, settings.compression)
-        return self.submit_encoded(rtype, body, flags, payload if flags and settings.handoff_bytes else None)
+        return self.submit_encoded(rtype, body, flags, payload if settings.handoff_bytes else None)
 
     def submit_encoded(
         self, rtype: int, body: bytes, flags: int, payload: bytes | None = None
@@ -298,8 +298,8 @@ class WalLog:
     def take_payload(self, lsn: int) -> bytes | None:
         """The payload of record `lsn` if this process wrote it recently and nobody took it yet, else None.
 
-        The pipeline's reader takes a record's payload from here instead of decompressing what it reads back
-        (it still reads and checks the frame): the same bytes, without the decompression's CPU. A payload is
+        The pipeline's reader takes a record's payload from here instead of decompressing (or copying) what it
+        reads back (it still reads and checks the frame): the same bytes, without the decompression's CPU. A payload is
         handed out once, and only `handoff_bytes` of them are kept, so a reader that falls behind reads back."""
         with self._lock:
             payload = self._handoff.pop(lsn, None)

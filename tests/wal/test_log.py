@@ -178,8 +178,8 @@ def test_the_codec_can_change_between_runs(tmp_path: Path, first: str, second: s
     log.close()
 
 
-def test_lz4_is_the_default_codec_and_shrinks_what_it_writes(tmp_path: Path) -> None:
-    log = WalLog.open(tmp_path)
+def test_lz4_shrinks_what_it_writes(tmp_path: Path) -> None:
+    log = WalLog.open(tmp_path, WalSettings(compression="lz4"))
     payload = b'{"name": "chat gpt-4o", "input": "hello"} ' * 2000
     log.append(2, payload)
     log.close()
@@ -188,9 +188,10 @@ def test_lz4_is_the_default_codec_and_shrinks_what_it_writes(tmp_path: Path) -> 
     assert read_all(WalLog.open(tmp_path)) == [(1, payload)]
 
 
-def test_a_tailing_reader_takes_payloads_the_writer_still_holds(tmp_path: Path) -> None:
+@pytest.mark.parametrize("codec", ["none", "lz4", "zstd"])
+def test_a_tailing_reader_takes_payloads_the_writer_still_holds(tmp_path: Path, codec: str) -> None:
     """The hand-off: the payload comes from memory (each once), equal to what a read-back decompresses."""
-    log = WalLog.open(tmp_path)
+    log = WalLog.open(tmp_path, WalSettings(compression=codec))  # type: ignore[arg-type]
     payloads = [f"record {i} ".encode() * 300 for i in range(6)]
     for payload in payloads:
         log.append(2, payload)
@@ -213,13 +214,13 @@ def test_a_tailing_reader_takes_payloads_the_writer_still_holds(tmp_path: Path) 
 
 
 def test_the_hand_off_keeps_only_the_newest_payloads_within_its_bytes(tmp_path: Path) -> None:
-    log = WalLog.open(tmp_path, WalSettings(handoff_bytes=25_000))
+    log = WalLog.open(tmp_path, WalSettings(compression="zstd", handoff_bytes=25_000))
     payloads = [bytes([65 + i]) * 10_000 for i in range(5)]
     for payload in payloads:
         log.append(2, payload)
     assert [log.take_payload(lsn) for lsn in range(1, 6)] == [None, None, None, payloads[3], payloads[4]]
     log.close()
-    off = WalLog.open(tmp_path / "off", WalSettings(handoff_bytes=0))
+    off = WalLog.open(tmp_path / "off", WalSettings(compression="lz4", handoff_bytes=0))
     off.append(2, payloads[0])
     assert off.take_payload(1) is None
     cursor = WalCursor(off.directory, 1, lambda: off.durable_lsn, off.take_payload)

@@ -54,7 +54,7 @@ class SegmentSettings:
 
     row_group_rows: int = field(default=65_536, metadata=_rng(1024))
     zstd_level: int = field(default=3, metadata=_rng(1, 22))
-    flush_compression: Literal["lz4", "zstd"] = "lz4"
+    flush_compression: Literal["zstd", "lz4"] = "zstd"
     flush_zstd_level: int = field(default=1, metadata=_rng(1, 22))
     trace_bloom_bits_per_key: int = field(default=10, metadata=_rng(4, 32))
 

@@ -1,5 +1,5 @@
-"""Writing one segment file: sorted, compressed (zstd; LZ4 for a head flush), statistics, written to a temporary
-name and made durable.
+"""Writing one segment file: sorted, compressed (zstd, or LZ4 for a head flush if configured), statistics, written
+to a temporary name and made durable.
 
 The caller decides when a file becomes visible (the catalog commit); this module only guarantees
 that when `write_segment_file` returns, the file is complete, fsynced and its name is durable.

@@ -42,7 +42,7 @@ class WalSettings:
     durability: Literal["fsync", "os"] = "fsync"
     group_commit_interval_ms: float = 2.0
     group_commit_max_bytes: int = 8 * 1024 * 1024
-    compression: Literal["none", "lz4", "zstd"] = "none"
+    compression: Literal["lz4", "zstd", "none"] = "lz4"
     compression_level: int = 1
     handoff_bytes: int = 32 * 1024 * 1024
 

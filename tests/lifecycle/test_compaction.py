@@ -43,7 +43,11 @@ def test_plan_groups_small_segments_by_project_window_and_level() -> None:
 
 def test_compaction_keeps_results_identical_and_removes_duplicates(open_engine: Any) -> None:
     # no dedupe window: a retried batch lands twice, as one that slipped past the window would
-    engine = open_engine(lifecycle={"compaction_min_segments": 3}, ingest={"dedupe_window_events": 0})
+    engine = open_engine(
+        lifecycle={"compaction_min_segments": 3},
+        ingest={"dedupe_window_events": 0},
+        segments={"flush_compression": "lz4"},
+    )
     base = now_ms() - DAY_MS
     for k in range(4):
         add_segment(engine, "p1", f"b{k}", 20, base + k * 60_000)
@@ -53,7 +57,7 @@ def test_compaction_keeps_results_identical_and_removes_duplicates(open_engine: 
     before_count = rows(engine, sql=COUNT, dedupe=False)[0]
     assert before_count["n"] > before_count["d"]  # the duplicate is in the files
     flushed = [engine.data_dir / e.path for e in engine.store.segment_entries("p1")]
-    assert {c for path in flushed for c in codecs(path)} == {"LZ4"}  # a flush writes LZ4 (LZ4_RAW pages)
+    assert {c for path in flushed for c in codecs(path)} == {"LZ4"}  # this flush writes LZ4 (LZ4_RAW pages)
 
     assert engine.lifecycle.compact() == 1
     entries = engine.store.segment_entries("p1")
@@ -131,8 +135,8 @@ def test_compaction_leaves_out_deleted_and_expired_rows(open_engine: Any) -> Non
     assert "user-1" not in parquet_values(files, "user_id")
 
 
-def test_a_flush_writes_zstd_when_configured(open_engine: Any) -> None:
-    engine = open_engine(segments={"flush_compression": "zstd"})
+def test_a_flush_writes_zstd_by_default(open_engine: Any) -> None:
+    engine = open_engine()
     add_segment(engine, "p1", "z", 20, now_ms() - DAY_MS)
     (flushed,) = engine.store.segment_entries("p1")
     assert codecs(engine.data_dir / flushed.path) == {"ZSTD"}

@@ -42,7 +42,7 @@ class WalSettings:
     durability: Literal["fsync", "os"] = "fsync"
     group_commit_interval_ms: float = 2.0
     group_commit_max_bytes: int = 8 * 1024 * 1024
-    compression: Literal["lz4", "zstd", "none"] = "lz4"
+    compression: Literal["auto", "lz4", "zstd", "none"] = "auto"
     compression_level: int = 1
     handoff_bytes: int = 32 * 1024 * 1024
 
@@ -151,24 +151,30 @@ class WalLog:
         return cls(directory, settings, files, next_lsn)
 
     # ------------------------------------------------------------------------- appending
-    def append(self, rtype: int, payload: bytes) -> int:
+    def append(self, rtype: int, payload: bytes, codec: str | None = None) -> int:
         """Append one record and block until it is durable; returns its LSN."""
-        return self.submit(rtype, payload).result()
+        return self.submit(rtype, payload, codec).result()
 
-    async def append_async(self, rtype: int, payload: bytes | Callable[[], bytes]) -> int:
+    async def append_async(self, rtype: int, payload: bytes | Callable[[], bytes], codec: str | None = None) -> int:
         """Compress in a worker thread, then await durability without blocking the loop.
 
         `payload` may be a function that builds it: it then runs in that thread too (a copy of a large request
         body is CPU work the event loop should not do)."""
-        future = await asyncio.to_thread(self.submit, rtype, payload)
+        future = await asyncio.to_thread(self.submit, rtype, payload, codec)
         return await asyncio.wrap_future(future)
 
-    def submit(self, rtype: int, payload: bytes | Callable[[], bytes]) -> concurrent.futures.Future[int]:
-        """Compress and queue one record (in the caller's thread); the future resolves to its LSN once durable."""
+    def submit(
+        self, rtype: int, payload: bytes | Callable[[], bytes], codec: str | None = None
+    ) -> concurrent.futures.Future[int]:
+        """Compress and queue one record (in the caller's thread); the future resolves to its LSN once durable.
+
+        `codec` (one of `format.CODECS`) is the caller's choice for this payload, else `compression`'s; "auto"
+        without a choice is lz4."""
         if callable(payload):
             payload = payload()
         settings = self.settings
-        body, flags = compress_payload(payload, settings.compression_level, settings.compression)
+        chosen = codec or settings.compression
+        body, flags = compress_payload(payload, settings.compression_level, "lz4" if chosen == "auto" else chosen)
         return self.submit_encoded(rtype, body, flags, payload if settings.handoff_bytes else None)
 
     def submit_encoded(

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import orjson
 
+PROTOBUF = "application/x-protobuf"  # the `ct` of a record whose body is protobuf (OTLP)
+
 
 @dataclass(frozen=True, slots=True)
 class RecordHeader:

@@ -202,12 +202,19 @@ def trace_hex(batch_no: int, trace_no: int) -> str:
 
 
 def rss_sampler(pid: int, stop: threading.Event, peak: list[int], child_cpu: dict[int, float]) -> None:
-    """Peak RSS of the server plus its child processes (the OTLP decode worker); the children's last CPU seconds."""
+    """Peak RSS of the server plus its child processes (the OTLP decode workers); the children's last CPU seconds.
+
+    The list of children is refreshed once a second, not at every sample: finding them reads the stat file of every
+    process on the box, which cost the benchmark's own process (on the same 2 cores) more than the sampling."""
     proc = psutil.Process(pid)
+    children: list[psutil.Process] = []
+    listed = 0.0
     while not stop.is_set():
         try:
+            if time.monotonic() - listed > 1.0:
+                children, listed = proc.children(recursive=True), time.monotonic()
             total = proc.memory_info().rss
-            for child in proc.children(recursive=True):
+            for child in children:
                 with contextlib.suppress(psutil.Error):
                     total += child.memory_info().rss
                     child_cpu[child.pid] = sum(child.cpu_times()[:2])

@@ -6,8 +6,6 @@ Reported costs are kept as reported (`cost_source = "reported"`); computed ones 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,8 +13,7 @@ import pyarrow.compute as pc
 from lynex_box.pipeline.decoders import Row
 from lynex_box.pipeline.native_batch import present
 from lynex_box.pricing import PriceBook
-from lynex_box.pricing.library import PriceTable
-from lynex_box.pricing.rates import PER_MTOK, Rates
+from lynex_box.pricing.rates import Rates
 
 
 class CostEnricher:
@@ -70,26 +67,30 @@ class CostEnricher:
         if not len(picked):
             return table
         take = pa.array(picked)
-        keys = [table["project_id"].take(take), table["provider"].take(take), model.take(take)]
-        groups, members = _groups(keys)
+        keys = {"project": table["project_id"].take(take), "provider": table["provider"].take(take)}
+        keys["model"] = model.take(take)
+        rows_of = pa.table({**keys, "row": pa.array(np.arange(len(picked)))})
+        groups = rows_of.group_by(list(keys), use_threads=False).aggregate([("row", "list")])  # nulls group too
         inputs, outputs, cached, reasoning = (
             table[name].take(take).fill_null(0).to_numpy().astype(np.int64)
             for name in ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
         )
         costs = np.full((3, len(picked)), np.nan)
         starts: list[int] | None = None
-        for (project, provider, name), rows in zip(groups, members, strict=True):
+        columns = (groups[name].to_pylist() for name in ("project", "provider", "model", "row_list"))
+        for project, provider, name, members in zip(*columns, strict=True):
             found = self.book.table_for(project, provider, name)
             if found is None:
                 continue
+            rows = np.array(members, np.int64)
             if isinstance(found, Rates):
-                costs[:, rows] = _flat_costs(found, inputs[rows], outputs[rows], cached[rows], reasoning[rows])
+                costs[:, rows] = found.apply_many(inputs[rows], outputs[rows], cached[rows], reasoning[rows])
                 continue
-            if starts is None:
+            if starts is None:  # tiered and scheduled prices depend on each call
                 starts = table["start_time"].take(take).cast(pa.int64()).to_pylist()
-            for row in rows.tolist():
-                counts = int(inputs[row]), int(outputs[row]), int(cached[row]), int(reasoning[row])
-                cost = _call_cost(found, *counts, starts[row])
+            for row in members:
+                counts = int(inputs[row]), int(outputs[row]), int(cached[row]), 0, int(reasoning[row])
+                cost = self.book.cost(project, provider, name, *counts, at_us=starts[row])
                 if cost is not None:
                     costs[:, row] = cost
         computed = ~np.isnan(costs[2])
@@ -102,49 +103,3 @@ class CostEnricher:
             replaced = pc.replace_with_mask(column, mask, replacement)
             table = table.set_column(index, table.schema.field(index), replaced)
         return table
-
-
-def _groups(keys: list[pa.Array | pa.ChunkedArray]) -> tuple[list[tuple[Any, ...]], list[np.ndarray]]:
-    """The distinct rows of the key columns (nulls included) and, for each, the row positions that hold it."""
-    codes = np.zeros(len(keys[0]), np.int64)
-    dictionaries = []
-    positions = []
-    for column in keys:
-        encoded = (column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column).dictionary_encode()
-        size = len(encoded.dictionary)
-        index = encoded.indices.fill_null(size).to_numpy().astype(np.int64)  # a null is one more value
-        codes = codes * (size + 1) + index
-        dictionaries.append([*encoded.dictionary.to_pylist(), None])
-        positions.append(index)
-    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.cumsum(np.bincount(inverse, minlength=len(first)))[:-1]
-    members = np.split(order, bounds)
-    groups = [tuple(values[index[at]] for values, index in zip(dictionaries, positions, strict=True)) for at in first]
-    return groups, members
-
-
-def _flat_costs(
-    rates: Rates, inputs: np.ndarray, outputs: np.ndarray, cached: np.ndarray, reasoning: np.ndarray
-) -> np.ndarray:
-    """`PriceBook.cost` with flat `rates` for each row, as (input, output, total) rows, NaN where it gives None:
-    a negative count, or cached (reasoning) tokens above the input (output) tokens."""
-    plain_input = inputs - cached
-    plain_output = outputs - reasoning
-    valid = (inputs >= 0) & (outputs >= 0) & (cached >= 0) & (reasoning >= 0) & (plain_input >= 0)
-    valid &= plain_output >= 0
-    # The operations and their order are those of Rates.apply (cache writes count 0 here), so the floats match.
-    input_cost = (plain_input * rates.input + cached * rates.cache_read + 0 * rates.cache_write) / PER_MTOK
-    output_cost = (plain_output * rates.output + reasoning * rates.reasoning) / PER_MTOK
-    total = input_cost + output_cost + rates.request
-    return np.where(valid, np.stack([input_cost, output_cost, total]), np.nan)
-
-
-def _call_cost(
-    found: PriceTable, inputs: int, outputs: int, cached: int, reasoning: int, at_us: int
-) -> tuple[float, float, float] | None:
-    """`PriceBook.cost` of one call with a price table that depends on the call (tiers, schedules)."""
-    if not (inputs >= 0 and outputs >= 0 and cached >= 0 and reasoning >= 0):
-        return None
-    cost = found.for_call(inputs, at_us).apply(inputs, outputs, cached, 0, reasoning)
-    return None if cost is None else (cost.input, cost.output, cost.total)

@@ -1,8 +1,9 @@
 """Price tables in plain floats and the arithmetic that turns token counts into a `Cost`.
 
 This is the per-span hot path: a resolved table is applied to a span's counts with a handful of
-float operations. It must never look anything up, import genai-prices or allocate more than the
-result; where a table came from (library or custom price) is not its concern.
+float operations (or to many spans' counts with the same operations on arrays, `Rates.apply_many`).
+It must never look anything up or import genai-prices; where a table came from (library or custom
+price) is not its concern.
 
 Token counts follow OTel: `input_tokens` includes cache reads and cache writes, `output_tokens`
 includes reasoning tokens. Each part is priced at its own rate, so that cache reads cost the
@@ -14,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-PER_MTOK = 1_000_000
+import numpy as np
+
+_PER_MTOK = 1_000_000
 
 
 class Cost(NamedTuple):
@@ -58,9 +61,24 @@ class Rates:
             return None
         input_cost = (
             plain_input * self.input + cached_tokens * self.cache_read + cache_write_tokens * self.cache_write
-        ) / PER_MTOK
-        output_cost = (plain_output * self.output + reasoning * self.reasoning) / PER_MTOK
+        ) / _PER_MTOK
+        output_cost = (plain_output * self.output + reasoning * self.reasoning) / _PER_MTOK
         return Cost(input_cost, output_cost, input_cost + output_cost + self.request)
+
+    def apply_many(
+        self, input_tokens: np.ndarray, output_tokens: np.ndarray, cached_tokens: np.ndarray, reasoning: np.ndarray
+    ) -> np.ndarray:
+        """`apply` for many calls without cache writes, as (input, output, total) rows: NaN where `apply` gives
+        None, and where a count is negative (as `PriceBook.cost` does). The operations and their order are those of
+        `apply`, so each cost is the same float."""
+        plain_input = input_tokens - cached_tokens
+        plain_output = output_tokens - reasoning
+        valid = (input_tokens >= 0) & (output_tokens >= 0) & (cached_tokens >= 0) & (reasoning >= 0)
+        valid &= (plain_input >= 0) & (plain_output >= 0)
+        input_cost = (plain_input * self.input + cached_tokens * self.cache_read + 0 * self.cache_write) / _PER_MTOK
+        output_cost = (plain_output * self.output + reasoning * self.reasoning) / _PER_MTOK
+        total = input_cost + output_cost + self.request
+        return np.where(valid, np.stack([input_cost, output_cost, total]), np.nan)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ def sorted_runs(table: pa.Table) -> list[pa.Table]:
     for batch in table.to_batches():
         if batch.num_rows:
             run = pa.Table.from_batches([batch])
-            runs.append(run if _in_order(batch.column("start_time")) else sorted_by_start(run))
+            runs.append(run if _in_order(batch.column("start_time")) else run.sort_by("start_time"))
     return runs
 
 

@@ -27,6 +27,7 @@ FLAG_LZ4: Final = 0x02  # an LZ4 frame after the payload's decompressed length (
 FLAGS_KNOWN: Final = FLAG_ZSTD | FLAG_LZ4
 CODECS: Final = ("lz4", "zstd", "none")
 _LZ4_SIZE = struct.Struct("<I")
+_LZ4 = pa.Codec("lz4")  # stateless, thread-safe; Arrow's LZ4 frame codec (compresses without the GIL)
 MAX_PAYLOAD: Final = 0xFFFFFFFF
 
 
@@ -112,9 +113,6 @@ def decompress_body(body: bytes, flags: int) -> bytes:
     except (zstandard.ZstdError, pa.ArrowException, OSError, ValueError, struct.error) as exc:  # Arrow: OSError
         raise FrameError(f"payload does not decompress: {exc}") from exc
     return body
-
-
-_LZ4 = pa.Codec("lz4")  # stateless, thread-safe; Arrow's LZ4 frame codec (compresses without the GIL)
 
 
 class _ZstdContexts(threading.local):

@@ -93,19 +93,18 @@ async def login(request: Request) -> Response:
     email = text_field(doc, "email", max_len=320) or ""
     password = text_field(doc, "password", max_len=users.MAX_PASSWORD) or ""
     ip = client_ip(request)
-    wait = svc.auth.throttle.retry_after(email, ip)
+    wait = svc.auth.throttle.reserve(email, ip)  # counted as a failure until it succeeds: see auth/throttle.py
     if wait is not None:
         raise _locked(wait)
     user, known = await asyncio.to_thread(_login_check, svc, email, password)
     if user is None:
-        svc.auth.throttle.failed(email, ip)
         actor = Actor("anonymous", "", known.email if known else "", ip)
         target = known.id if known else ""
         await write(
             svc, lambda c: audit.record(c, actor, "login.failed", target_type="user" if known else "", target_id=target)
         )
         raise ApiError(401, "invalid_credentials", BAD_LOGIN)
-    svc.auth.throttle.succeeded(email)
+    svc.auth.throttle.succeeded(email, ip)
     new = await write(svc, lambda c: _start_session(c, svc, user, request, "login"))
     response = json_response({"user": user.public(), "csrf_token": new.csrf_token})
     set_session_cookies(response, request, svc, new)
@@ -153,18 +152,18 @@ async def change_password(request: Request) -> Response:
     current = text_field(doc, "current_password", max_len=users.MAX_PASSWORD) or ""
     new_password = doc.get("new_password")
     ip = client_ip(request)
-    wait = svc.auth.throttle.retry_after(session.email, ip)
-    if wait is not None:
-        raise _locked(wait)
     try:
         users.check_password_policy(new_password, svc.settings.auth.password_min_length, session.email)
     except AdminError as exc:
         raise ApiError(400, "weak_password", str(exc)) from None
     assert isinstance(new_password, str)
+    wait = svc.auth.throttle.reserve(session.email, ip)  # counted before the hash, like a login
+    if wait is not None:
+        raise _locked(wait)
     ok = await asyncio.to_thread(users.verify_login, svc.engine.meta, session.email, current)
     if ok is None or ok.id != session.user_id:
-        svc.auth.throttle.failed(session.email, ip)
         raise ApiError(403, "invalid_credentials", "the current password is wrong")
+    svc.auth.throttle.succeeded(session.email, ip)
     new_hash = await asyncio.to_thread(hash_password, new_password)
     actor = user_actor(session, request)
     await write(svc, lambda c: resets.change(c, actor, session.user_id, new_hash, session.id_hash))

@@ -35,18 +35,19 @@ def _role(doc: dict[str, Any], key: str = "role") -> str:
     return str(value)
 
 
-async def _user_id(svc: Services, doc: dict[str, Any]) -> str:
-    """The user a body names by `user_id` or `email`; 404 when no account matches."""
+async def _project_candidate(svc: Services, doc: dict[str, Any]) -> str:
+    """The user a body names by `user_id` or `email`. Unknown accounts get the same 404 as accounts of other
+    orgs (set_project_role refuses those), so the answer tells nothing about other orgs' members."""
     user_id = text_field(doc, "user_id", required=False, max_len=100)
     if user_id is not None:
         return user_id
     try:
         email = users.clean_email(doc.get("email"))
     except AdminError:
-        raise ApiError(400, "bad_request", "give user_id or email of an existing account") from None
+        raise ApiError(400, "bad_request", "give the user_id or email of a member of this organisation") from None
     user = await asyncio.to_thread(users.find_by_email, svc.engine.meta, email)
     if user is None:
-        raise ApiError(404, "not_found", "no account with that email; send an invitation instead")
+        raise ApiError(404, "not_found", memberships.NOT_A_MEMBER)
     return user.id
 
 
@@ -77,7 +78,7 @@ async def add_project_member(request: Request) -> Response:
     project_id = path_id(request, "project_id")
     access = await project_access(request, svc, project_id, "members.manage")
     doc = await json_object(request)
-    user_id, role = await _user_id(svc, doc), _role(doc)
+    user_id, role = await _project_candidate(svc, doc), _role(doc)
     await write(
         svc,
         lambda c: memberships.set_project_role(c, access.actor, access.role, project_id, user_id, role, create=True),
@@ -130,13 +131,22 @@ async def _org_member(svc: Services, org_id: str, user_id: str) -> dict[str, Any
 
 
 async def add_org_member(request: Request) -> Response:
+    """`{"email", "role"}` -> 202 and an invitation for that address: an account joins an org only by accepting
+    one (docs/security.md). The answer is the same whether or not an account with that address exists
+    elsewhere; only an address that is already a member of this org gets a 409."""
     svc = services(request)
     org_id = path_id(request, "org_id")
     access = await org_access(request, svc, org_id, "org.members.manage")
     doc = await json_object(request)
-    user_id, role = await _user_id(svc, doc), _role(doc)
-    await write(svc, lambda c: memberships.add_org_member(c, access.actor, access.role, org_id, user_id, role))
-    return json_response(await _org_member(svc, org_id, user_id), status=201)
+    if doc.get("user_id") is not None:
+        raise ApiError(400, "bad_request", "add a member by email: they join by accepting the invitation sent there")
+    try:
+        email = users.clean_email(doc.get("email"))
+    except AdminError as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
+    role = _role(doc)
+    out = await _invite(request, svc, access, org_id, role, email, None, None, refuse_members=True)
+    return json_response(out, status=202)
 
 
 async def change_org_member(request: Request) -> Response:
@@ -182,6 +192,41 @@ async def _email_invitation(svc: Services, org_id: str, email: str, role: str, u
     return mailer.submit("invitation", message)
 
 
+async def _invite(
+    request: Request,
+    svc: Services,
+    access: Any,
+    org_id: str,
+    role: str,
+    email: str,
+    project_id: str | None,
+    project_role: str | None,
+    refuse_members: bool = False,
+) -> dict[str, Any]:
+    """Create (and email, when it names an address and [smtp] is on) an invitation; its public answer."""
+    ttl = svc.settings.auth.invitation_ttl_s
+    token, invitation_id, expires = await write(
+        svc,
+        lambda c: invitations.create(
+            c, access.actor, access.role, org_id, role, email, project_id, project_role, ttl, refuse_members
+        ),
+    )
+    url = f"{_base_url(request, svc)}/invite#{token}"
+    emailed = await _email_invitation(svc, org_id, email, role, url, expires)
+    return {
+        "id": invitation_id,
+        "token": token,
+        "url": url,
+        "emailed": emailed,
+        "org_id": org_id,
+        "role": role,
+        "email": email,
+        "project_id": project_id,
+        "project_role": project_role,
+        "expires_at": expires,
+    }
+
+
 async def create_invitation(request: Request) -> Response:
     """`{"role", "email"?, "project_id"?, "project_role"?}` -> the link's token, shown once; with an email and
     [smtp] on, the link is also emailed (`"emailed": true`)."""
@@ -198,25 +243,7 @@ async def create_invitation(request: Request) -> Response:
             raise ApiError(400, "bad_request", str(exc)) from None
     project_id = text_field(doc, "project_id", required=False, max_len=100)
     project_role = _role(doc, "project_role") if project_id is not None else None
-    ttl = svc.settings.auth.invitation_ttl_s
-    token, invitation_id, expires = await write(
-        svc,
-        lambda c: invitations.create(c, access.actor, access.role, org_id, role, email, project_id, project_role, ttl),
-    )
-    url = f"{_base_url(request, svc)}/invite#{token}"
-    emailed = await _email_invitation(svc, org_id, email, role, url, expires)
-    out = {
-        "id": invitation_id,
-        "token": token,
-        "url": url,
-        "emailed": emailed,
-        "org_id": org_id,
-        "role": role,
-        "email": email,
-        "project_id": project_id,
-        "project_role": project_role,
-        "expires_at": expires,
-    }
+    out = await _invite(request, svc, access, org_id, role, email, project_id, project_role)
     return json_response(out, status=201)
 
 

@@ -178,7 +178,11 @@ def _orgs() -> dict[str, dict[str, Any]]:
         "/api/orgs/{org_id}/members": {
             "get": org_op("Members of the organisation with their roles", {200: "{items: [" + member + "]}"}),
             "post": org_op(
-                "Add an existing account to the organisation", {201: member}, body="{user_id | email, role}"
+                "Invite an address to join the organisation (an account joins only by accepting); the same answer "
+                "whether or not an account has that address; 409 when it is already a member",
+                {202: "{id, token, url, emailed, org_id, role, email, project_id, project_role, expires_at}"},
+                body="{email, role}",
+                errors=(400, 401, 403, 409),
             ),
         },
         "/api/orgs/{org_id}/members/{user_id}": {
@@ -189,7 +193,8 @@ def _orgs() -> dict[str, dict[str, Any]]:
         },
         "/api/orgs/{org_id}/members/{user_id}/password-reset": {
             "post": org_op(
-                "Issue a one-time password reset link for a member (shown once)",
+                "Issue a one-time password reset link for a member of this org alone (shown once); 403 for an "
+                "account that also belongs to another org",
                 {201: "{reset_token, url, expires_at}"},
                 errors=(401, 403, 404),
             )
@@ -207,7 +212,7 @@ def _orgs() -> dict[str, dict[str, Any]]:
         },
         "/api/orgs/{org_id}/audit": {
             "get": org_op(
-                "The org's audit entries, its projects', and logins of its members, newest first",
+                "The org's audit entries, its projects', and sign-ins of members of this org alone, newest first",
                 {200: "{items: [{id, at, actor_type, actor_id, actor_label, action, ...}], next_cursor}"},
                 query=_PAGE,
             )

@@ -17,6 +17,7 @@ from typing import Any, Final
 import apsw
 import orjson
 
+from lynex_box.auth.tenancy import SOLE_MEMBERS_SQL
 from lynex_box.meta.db import MetaDB
 
 ACTIONS: Final = (
@@ -143,6 +144,16 @@ _COLUMNS: Final = (
 )
 
 
+# An org's view of the log; every ?1 is the org id (spelled out as plain `?` parameters when used).
+_ORG_VIEW_SQL: Final = (
+    "(org_id = ?1 OR (org_id IS NULL AND project_id IS NULL AND target_type = 'user' "
+    f"AND target_id IN ({SOLE_MEMBERS_SQL}) "
+    "AND at >= coalesce((SELECT min(j.at) FROM audit_log j WHERE j.org_id = ?1 AND j.target_type = 'user' "
+    "AND j.target_id = audit_log.target_id "
+    "AND j.action IN ('member.added', 'invitation.accepted', 'scim.user_created')), 0)))"
+)
+
+
 def list_entries(
     db: MetaDB,
     *,
@@ -152,7 +163,9 @@ def list_entries(
     limit: int = 100,
     action: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first, for one project, or for one org (its own entries, its projects', and logins of its members)."""
+    """Newest first, for one project, or for one org: its own entries, its projects', and the sign-ins and
+    password events of members that belong to it alone (auth/tenancy.py), since they joined. A member shared with
+    another org keeps those to themselves: their IP addresses and times are not one org's to read."""
     if (project_id is None) == (org_id is None):
         raise ValueError("list_entries needs exactly one of project_id or org_id")
     limit = max(1, min(limit, MAX_PAGE))
@@ -160,11 +173,7 @@ def list_entries(
     if project_id is not None:
         where, params = ["project_id = ?"], [project_id]
     else:
-        where = [
-            "(org_id = ? OR (org_id IS NULL AND project_id IS NULL AND target_type = 'user' AND target_id IN "
-            "(SELECT user_id FROM org_members WHERE org_id = ?)))"
-        ]
-        params = [org_id, org_id]
+        where, params = [_ORG_VIEW_SQL.replace("?1", "?")], [org_id] * _ORG_VIEW_SQL.count("?1")
     if before_id is not None:
         where.append("id < ?")
         params.append(before_id)

@@ -24,6 +24,9 @@ _PUBLIC = "i.id, i.org_id, o.name, i.email, i.role, i.project_id, i.project_role
 _KEYS = ("id", "org_id", "org_name", "email", "role", "project_id", "project_role", "created_at", "expires_at")
 
 
+_RANK_SQL = "(CASE {} " + " ".join(f"WHEN '{r}' THEN {n}" for r, n in rbac.RANK.items()) + " END)"
+
+
 def _now_us() -> int:
     return time.time_ns() // 1000
 
@@ -38,8 +41,11 @@ def create(
     project_id: str | None,
     project_role: str | None,
     ttl_s: int,
+    refuse_members: bool = False,
 ) -> tuple[str, str, int]:
-    """(token, invitation id, expires_at) of a new invitation, inside the caller's transaction."""
+    """(token, invitation id, expires_at) of a new invitation, inside the caller's transaction.
+
+    `refuse_members`: a Conflict when `email` is already a member of the org (adding a member by email)."""
     rbac.check_role(role)
     if not rbac.can_assign(actor_role, None, role):
         raise Denied(f"your role does not allow you to invite a {role!r}")
@@ -51,6 +57,8 @@ def create(
             raise Denied(f"your role does not allow you to invite a project {project_role!r}")
         if not list(conn.execute("SELECT 1 FROM projects WHERE id = ? AND org_id = ?", (project_id, org_id))):
             raise NotFound("no project with that id in this organisation")
+    if refuse_members and email and _is_member_email(conn, org_id, email):
+        raise Conflict("that address is already a member of this organisation; change the role with PATCH")
     token = "lxi_" + secrets.token_urlsafe(32)
     invitation_id = new_id("inv")
     now = _now_us()
@@ -71,6 +79,13 @@ def create(
         details={"role": role, "email": email, "project_role": project_role},
     )
     return token, invitation_id, expires
+
+
+def _is_member_email(conn: apsw.Connection, org_id: str, email: str) -> bool:
+    sql = (
+        "SELECT 1 FROM org_members m JOIN users u ON u.id = m.user_id WHERE m.org_id = ? AND u.email = ? COLLATE NOCASE"
+    )
+    return bool(list(conn.execute(sql, (org_id, email))))
 
 
 def list_pending(db: MetaDB, org_id: str) -> list[dict[str, Any]]:
@@ -125,9 +140,10 @@ def accept(conn: apsw.Connection, token: str, user_id: str, user_email: str, act
     elif rbac.RANK[current[0][0]] < rbac.RANK[role]:
         conn.execute("UPDATE org_members SET role = ? WHERE org_id = ? AND user_id = ?", (role, org_id, user_id))
     if project_id is not None and project_role is not None:
-        conn.execute(
+        conn.execute(  # like the org role, a project role is only ever raised by an invitation
             "INSERT INTO project_members (project_id, user_id, role) VALUES (?, ?, ?) "
-            "ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role",
+            "ON CONFLICT (project_id, user_id) DO UPDATE SET role = excluded.role "
+            f"WHERE {_RANK_SQL.format('excluded.role')} > {_RANK_SQL.format('project_members.role')}",
             (project_id, user_id, project_role),
         )
     conn.execute(

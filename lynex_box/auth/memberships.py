@@ -11,7 +11,7 @@ from typing import Any
 
 import apsw
 
-from lynex_box.auth import audit, rbac
+from lynex_box.auth import audit, rbac, tenancy
 from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
 from lynex_box.meta.db import MetaDB
@@ -160,10 +160,22 @@ def remove_org_member(conn: apsw.Connection, actor: Actor, actor_role: str | Non
     )
 
 
+NOT_A_MEMBER = "no member of this organisation has that email or id; invite them to the organisation instead"
+
+
+def _project_ties_only(conn: apsw.Connection, user_id: str, org_id: str) -> bool:
+    """True when the account is tied to this org's projects or to no org at all, so that a project role given
+    directly never reaches into another org's member (who joins only through an invitation)."""
+    return not tenancy.belongs_elsewhere(conn, user_id, org_id)
+
+
 def set_project_role(
     conn: apsw.Connection, actor: Actor, actor_role: str | None, project_id: str, user_id: str, role: str, create: bool
 ) -> None:
-    """Give `user_id` a per-project role (`create`: a new one, 409 if set; else change it, 404 if unset)."""
+    """Give `user_id` a per-project role (`create`: a new one, 409 if set; else change it, 404 if unset).
+
+    Only members of the project's org, and accounts tied to no org at all, get one directly; an account of
+    another org gets the same 404 as an unknown one."""
     rbac.check_role(role)
     row = list(
         conn.execute(
@@ -174,8 +186,10 @@ def set_project_role(
         )
     )
     if not row:
-        raise NotFound("no user with that id")
+        raise NotFound(NOT_A_MEMBER)
     org_id, o_role, p_role, _ = row[0]
+    if o_role is None and p_role is None and not _project_ties_only(conn, user_id, org_id):
+        raise NotFound(NOT_A_MEMBER)
     if create and p_role is not None:
         raise Conflict("that user already has a role on this project; change it with PATCH")
     if not create and p_role is None and o_role is None:

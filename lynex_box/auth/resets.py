@@ -3,8 +3,10 @@
 An admin never learns or sets a user's password: they get a one-time reset token (shown once, stored
 hashed, valid `password_reset_ttl_s`) to hand to the user, who picks the new password. Any password
 change ends the user's other sessions. An admin may reset only users of an org they administer whose
-role there is not above their own. A reset requested by email yields a token only for an enabled
-account with a password, and the caller's answer must not depend on whether it did.
+role there is not above their own, and who belong to that org alone (auth/tenancy.py): a reset takes over the
+whole account, so an org must never reach an account that also holds roles in another org. A reset requested
+by email yields a token only for an enabled account with a password, and the caller's answer must not
+depend on whether it did.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 
 import apsw
 
-from lynex_box.auth import audit, rbac
+from lynex_box.auth import audit, rbac, tenancy
 from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import Denied, NotFound
 from lynex_box.auth.sessions import token_hash
@@ -34,6 +36,11 @@ def issue(
         raise NotFound("that user is not a member of this organisation")
     if not rbac.can_assign(actor_role, rows[0][0], None):
         raise Denied(f"your role does not allow you to reset the password of a {rows[0][0]!r}")
+    if tenancy.belongs_elsewhere(conn, user_id, org_id):
+        raise Denied(
+            "this account also belongs to another organisation, so no single organisation may reset it; "
+            "its holder can use 'forgot password', or the operator 'lynex-box users reset-password'"
+        )
     token = "lxr_" + secrets.token_urlsafe(32)
     now = _now_us()
     expires = now + ttl_s * 1_000_000

@@ -2,6 +2,8 @@
 
 Every function works inside one org (the token's): a SCIM client sees and changes only users it
 provisioned into that org (`scim_users`) and that org's groups; member ids of other orgs are refused.
+An existing account is taken under management only when it is a member of this org alone, and an account that
+later joins another org too is no longer renamed by SCIM: its email is instance-wide (docs/security.md).
 After each change the affected users' org role is recomputed from their groups (`[scim] group_roles`,
 else `default_role`); a deactivated user loses the org role, and is disabled (sessions ended) when it has
 no role anywhere else. Changes run in the caller's write transaction with their audit entries.
@@ -15,7 +17,7 @@ from typing import Any
 
 import apsw
 
-from lynex_box.auth import audit, memberships, users
+from lynex_box.auth import audit, memberships, tenancy, users
 from lynex_box.auth.admin import new_id
 from lynex_box.auth.audit import Actor
 from lynex_box.auth.oidc import parse_group_roles, role_for_groups
@@ -112,6 +114,27 @@ def list_users(
     return [_user_resource(conn, org_id, r, base) for r in chosen], len(rows)
 
 
+def _sole_member(conn: apsw.Connection, user_id: str, org_id: str) -> bool:
+    """True when the account is a member of this org and of no other (auth/tenancy.py)."""
+    member = list(conn.execute("SELECT 1 FROM org_members WHERE org_id = ? AND user_id = ?", (org_id, user_id)))
+    return bool(member) and not tenancy.belongs_elsewhere(conn, user_id, org_id)
+
+
+def _check_shared_account(conn: apsw.Connection, org_id: str, user_id: str, fields: UserFields) -> None:
+    """Refuse to rename an account that also belongs to another org: its email and name are instance-wide, so
+    a change would reach into that org (a new email redirects its password resets)."""
+    if fields.email is None and fields.name is None:
+        return
+    email, name = next(iter(conn.execute("SELECT email, name FROM users WHERE id = ?", (user_id,))))
+    renames = (fields.email is not None and fields.email.strip().lower() != str(email).lower()) or (
+        fields.name is not None and fields.name[:200] != name
+    )
+    if renames and tenancy.belongs_elsewhere(conn, user_id, org_id):
+        raise ScimError(
+            400, "this account also belongs to another organisation; only its holder may change it", "mutability"
+        )
+
+
 def _set_fields(conn: apsw.Connection, user_id: str, fields: UserFields) -> None:
     if fields.email is not None:
         email = users.clean_email(fields.email)
@@ -134,6 +157,13 @@ def create_user(
         user_id = str(found[0][0])
         if list(conn.execute("SELECT 1 FROM scim_users WHERE org_id = ? AND user_id = ?", (org_id, user_id))):
             raise ScimError(409, "a user with that userName is already provisioned", "uniqueness")
+        if not _sole_member(conn, user_id, org_id):
+            raise ScimError(
+                409,
+                "an account with that userName exists outside this organisation; "
+                "it joins by accepting an invitation, and is then managed by its own holder",
+                "uniqueness",
+            )
     else:
         user_id = users.insert_user(conn, email, "", fields.name or "")
     conn.execute(
@@ -166,6 +196,7 @@ def update_user(
     rows = list(conn.execute("SELECT active FROM scim_users WHERE org_id = ? AND user_id = ?", (org_id, user_id)))
     if not rows:
         raise ScimError(404, "no such user")
+    _check_shared_account(conn, org_id, user_id, fields)
     _set_fields(conn, user_id, fields)
     if fields.external_id is not None:
         conn.execute(

@@ -6,6 +6,11 @@ the email's count. Source addresses get the same treatment at `login_max_failure
 over all emails and not reset by a success (one valid account must not unlock a guessing address).
 State lives in memory: a restart forgets it, which costs an attacker a restart they cannot cause.
 Memory is bounded: counters idle for longer than the longest lockout are dropped.
+
+An attempt is counted *before* the password is checked (`reserve`), in the same step as the lock check, and
+refunded when it succeeds (`succeeded`): checking the lock first and counting the failure after the slow hash
+let 40 parallel guesses all pass a check made while none had failed yet. The event loop runs `reserve` without
+an await inside, so two requests never interleave between the check and the count.
 """
 
 from __future__ import annotations
@@ -38,6 +43,14 @@ class LoginThrottle:
         waits = [c.locked_until - now for c in self._get(email, ip) if c.locked_until > now]
         return max(waits) if waits else None
 
+    def reserve(self, email: str, ip: str) -> float | None:
+        """Seconds to wait when this email or address is locked out; else None, with the attempt counted as a
+        failure until `succeeded` refunds it."""
+        wait = self.retry_after(email, ip)
+        if wait is None:
+            self.failed(email, ip)
+        return wait
+
     def failed(self, email: str, ip: str) -> None:
         now = self.clock()
         self._prune(now)
@@ -53,8 +66,14 @@ class LoginThrottle:
                 lock = min(self.settings.login_lockout_s * 2**excess, self.settings.login_lockout_max_s)
                 counter.locked_until = now + lock
 
-    def succeeded(self, email: str) -> None:
+    def succeeded(self, email: str, ip: str | None = None) -> None:
+        """Reset the email's count; with `ip`, also refund the address the failure `reserve` counted."""
         self._counters.pop(self._email_key(email), None)
+        counter = self._counters.get(self._ip_key(ip)) if ip is not None else None
+        if counter is not None and counter.failures > 0:
+            counter.failures -= 1
+            if counter.failures < self.settings.login_max_failures_per_ip:
+                counter.locked_until = 0.0
 
     def _get(self, email: str, ip: str) -> list[_Counter]:
         keys = (self._email_key(email), self._ip_key(ip))

@@ -46,3 +46,22 @@ def test_success_resets_the_email_but_not_the_address() -> None:
     t.failed("c@x.io", "9.9.9.9")  # the 4th failure from this address, over three emails
     assert t.retry_after("d@x.io", "9.9.9.9") == 10.0
     assert t.retry_after("d@x.io", "7.7.7.7") is None
+
+
+def test_reserve_counts_the_attempt_before_it_is_checked() -> None:
+    """Parallel guesses: each reservation counts at once, so no more than the limit get to check a password."""
+    t, _ = make()
+    admitted = [t.reserve("a@x.io", "1.1.1.1") is None for _ in range(40)]
+    assert admitted.count(True) == 3
+    assert admitted[:3] == [True, True, True]
+
+
+def test_a_reserved_attempt_that_succeeds_is_refunded_to_the_address() -> None:
+    t, _ = make(login_max_failures=100, login_max_failures_per_ip=2)
+    for _ in range(10):  # ten good logins from one office address never lock it
+        assert t.reserve("a@x.io", "5.5.5.5") is None
+        t.succeeded("a@x.io", "5.5.5.5")
+    assert t.retry_after("b@x.io", "5.5.5.5") is None
+    assert t.reserve("b@x.io", "5.5.5.5") is None
+    assert t.reserve("c@x.io", "5.5.5.5") is None  # two failures: the address is locked
+    assert t.retry_after("d@x.io", "5.5.5.5") == 10.0

@@ -25,8 +25,15 @@ from tests.e2e.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from tests.e2e.server import RunningServer
 from tests.email.smtp_server import SmtpServer
 
-DEFAULT_IDS = {"project_id": "project", "org_id": "org", "trace_id": "trace", "span_id": "span", "name": "name"}
-DEFAULT_IDS["rule_id"] = "rule"
+# path parameter -> the World attribute holding its value, unless the row's `ids` says otherwise
+DEFAULT_IDS = {
+    "project_id": "project",
+    "org_id": "org",
+    "trace_id": "trace",
+    "span_id": "span",
+    "name": "name",
+    "rule_id": "rule",
+}
 Route = tuple[str, str]
 
 
@@ -117,9 +124,9 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     }
     server = RunningServer(tmp_path_factory.mktemp("authz") / "data", env=env)
     server.env["LYNEX_SERVER_PUBLIC_URL"] = server.url
-    server.start()
     world = World(server)
     try:
+        server.start()
         world.build()
         served = world.call("GET", "/openapi.json", {}).json()["paths"]
         routes = {(method.upper(), path) for path, operations in served.items() for method in operations}
@@ -128,7 +135,8 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         yield found
     finally:
         world.close()
-        server.stop()
+        if server.proc is not None and server.proc.poll() is None:
+            server.stop()
         smtp.stop()
         provider.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,28 @@ def documented_table() -> dict[str, dict[str, bool]]:
         assert all(c in ("✓", "—") for c in cells[1:]), line
         table[cells[0]] = {a: c == "✓" for a, c in zip(header, cells[1:], strict=True)}
     return table
+
+
+def documented_scopes() -> dict[str, set[str]]:
+    """scope -> the actions an API key of that scope may do, parsed from the `| scope | ... |` table of
+    docs/security.md (a parenthesis only names the endpoints of the action before it)."""
+    lines = [line.strip() for line in SECURITY_MD.read_text().splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("| scope |"))
+    table = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        scope, cell = (c.strip() for c in line.strip("|").split("|"))
+        table[scope] = {a.strip() for a in re.sub(r"\([^)]*\)", "", cell).split(",")}
+    return table
+
+
+def test_docs_scope_table_matches_the_code() -> None:
+    table = documented_scopes()
+    assert set(table) == set(rbac.KEY_SCOPE_ACTIONS)
+    for scope, actions in table.items():
+        assert actions <= set(rbac.ACTIONS) | {"data.ingest"}, (scope, actions)
+        assert actions == rbac.KEY_SCOPE_ACTIONS[scope], scope
 
 
 def test_docs_permission_table_matches_the_code() -> None:

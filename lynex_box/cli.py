@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lynex_box import __version__
+from lynex_box import __version__, private_files
 from lynex_box.auth import admin
 from lynex_box.auth.bootstrap import bootstrap_if_empty
 from lynex_box.auth.keywrap import KekError, check_source
@@ -32,7 +32,7 @@ def _settings(config: str | None, data_dir: str | None, **server: Any) -> Settin
 
 
 def _meta(settings: Settings) -> MetaDB:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_files.prepare_data_dir(settings.data_dir)
     return MetaDB(settings.data_dir / "meta.db")
 
 
@@ -221,29 +221,54 @@ def query(project_id: str, sql: str, config: str | None, data_dir: str | None, a
 @config_option
 @data_dir_option
 def doctor(config: str | None, data_dir: str | None) -> None:
-    """Check the data dir, free disk, configuration and port."""
+    """Check the data dir, its file modes, free disk, configuration and port."""
     settings = _settings(config, data_dir)
-    checks: list[tuple[str, bool, str]] = [("config", True, "valid")]
+    checks: list[tuple[str, str, str]] = [("config", "ok", "valid")]
     directory = settings.data_dir
     exists = directory.exists()
-    checks.append(("data dir", exists, str(directory.resolve()) if exists else "missing: run `lynex-box init`"))
+    checks.append(
+        (
+            "data dir",
+            "ok" if exists else "fail",
+            str(directory.resolve()) if exists else "missing: run `lynex-box init`",
+        )
+    )
+    loose: list[str] = []
+    if exists:
+        modes, loose = _modes_check(directory)
+        checks.append(modes)
     probe = directory if exists else directory.resolve().parent
     free = shutil.disk_usage(probe).free
     ok_free = free > settings.ingest.min_free_disk_bytes * 2
-    checks.append(("free disk", ok_free, f"{free / 2**30:.1f} GiB"))
+    checks.append(("free disk", "ok" if ok_free else "fail", f"{free / 2**30:.1f} GiB"))
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((settings.server.host, settings.server.port))
-            checks.append(("port", True, f"{settings.server.host}:{settings.server.port} free"))
+            checks.append(("port", "ok", f"{settings.server.host}:{settings.server.port} free"))
         except OSError as exc:
-            checks.append(("port", False, f"{settings.server.host}:{settings.server.port} in use ({exc.strerror})"))
+            checks.append(("port", "fail", f"{settings.server.host}:{settings.server.port} in use ({exc.strerror})"))
     table = Table("check", "ok", "detail")
-    for name, ok, detail in checks:
-        table.add_row(name, "[green]ok[/]" if ok else "[red]FAIL[/]", detail)
+    shown = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    for name, status, detail in checks:
+        table.add_row(name, shown[status], detail)
     Console().print(table)
-    if not all(ok for _, ok, _ in checks):
+    for line in loose:
+        click.echo(line)
+    if any(status == "fail" for _, status, _ in checks):
         sys.exit(1)
+
+
+def _modes_check(directory: Path) -> tuple[tuple[str, str, str], list[str]]:
+    """The file-modes check and the lines listing (up to 20 of) the paths other local users may read or enter."""
+    loose, total = private_files.loose_paths(directory, limit=20)
+    if not total:
+        return ("file modes", "ok", "private (directories 0700, files 0600)"), []
+    lines = [f"  {oct(mode)[2:]:>4} {path}" for path, mode in loose]
+    if total > len(loose):
+        lines.append(f"  … and {total - len(loose)} more")
+    detail = f"{total} path(s) open to other users (below); hint: chmod -R go-rwx {directory}"
+    return ("file modes", "warn", detail), [f"{total} path(s) open to other users:", *lines]
 
 
 def _register_prices() -> None:

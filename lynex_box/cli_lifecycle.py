@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from lynex_box import private_files
 from lynex_box.config import ConfigError, Settings, load_settings
 from lynex_box.meta.db import MetaDB
 
@@ -28,6 +30,11 @@ console = Console(stderr=True)
 config_option = click.option("--config", type=click.Path(dir_okay=False), help="lynex.toml to load")
 data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False), help="data directory (./lynex-data)")
 json_option = click.option("--json", "as_json", is_flag=True, help="print JSON")
+
+
+def _create(path: Path) -> BinaryIO:
+    """An export's file, created 0600 (it holds the project's spans in plain text); an existing one keeps its mode."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, private_files.FILE_MODE), "wb")
 
 
 def _settings(config: str | None, data_dir: str | None) -> Settings:
@@ -300,7 +307,7 @@ def export_data(
     lo, hi = parse_time(from_, "--from"), parse_time(to, "--to")
     with engine_or_none(settings) as engine, contextlib.ExitStack() as stack:
         query = engine.query if engine else stack.enter_context(reader(settings)).query
-        sink: BinaryIO = sys.stdout.buffer if output == "-" else stack.enter_context(open(output, "wb"))
+        sink: BinaryIO = sys.stdout.buffer if output == "-" else stack.enter_context(_create(Path(output)))
         with _progress("export") as progress:
             task = progress.add_task("0 rows", total=None)
 

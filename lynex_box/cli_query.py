@@ -1,7 +1,8 @@
 """`lynex-box query`: a read-only query over one project's stored segments, beside a running server.
 
 It reads the catalog and the published Parquet files only (not the server's in-memory head), so
-it works while the server runs and never takes the data dir's writer lock.
+it works while the server runs and never takes the data dir's writer lock. The SQL runs in a sandbox
+(`query/sandbox.py`): one SELECT that may read that project's segment files and nothing else on the machine.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from lynex_box.query.engine import SpanScope
 
 
 def run_query(settings: Settings, project_id: str, sql: str) -> list[dict[str, Any]]:
-    lowered = sql.strip().lower()
-    if not (lowered.startswith("select") or lowered.startswith("with")) or ";" in sql.strip().rstrip(";"):
-        raise ValueError("only a single SELECT statement over `spans` is allowed")
+    """Rows of `sql` over the project's spans; raises `SandboxError` (a ValueError) for what the sandbox refuses."""
     with reader(settings) as read:  # retention, deletions and bucket segments apply as in the server
-        rows: list[dict[str, Any]] = read.query.run(SpanScope(project_id), sql).to_pylist()
+        spill = read.work_dir / "spill"  # empty and private: the only place the sandbox's DuckDB may write
+        spill.mkdir(mode=0o700)
+        table = read.query.run_untrusted(SpanScope(project_id), sql, temp_dir=spill)
+        rows: list[dict[str, Any]] = table.to_pylist()
         return rows

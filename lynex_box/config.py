@@ -209,6 +209,7 @@ class AlertsSettings:
     delivery_backoff_max_s: float = field(default=300.0, metadata=_rng(0.01, 86_400))
     max_concurrent_deliveries: int = field(default=16, metadata=_rng(1, 1000))
     allow_private_targets: bool = False
+    allowed_target_networks: str = ""
     secrets_key_file: str = ""
     history_days: int = field(default=90, metadata=_rng(1, 36_500))
 

@@ -1,20 +1,22 @@
 """Delivers notifications to webhook, Slack and email channels: asynchronously, retried, every outcome recorded.
 
 Each delivery is an asyncio task of its own, so neither the evaluator nor a request waits on a slow receiver.
-HTTP goes through one `httpx.AsyncClient` (no redirects followed: a redirect could lead to an address the
-checks refused); SMTP and meta.db writes run in threads. A failed attempt is retried after
-`delivery_backoff_s`, doubling up to `delivery_backoff_max_s`, until `delivery_attempts`; answers that
-retrying cannot fix (4xx other than 408 and 429, a refused target) end it at once. Before every attempt the
-URL's host is resolved and refused when it is a loopback, private or link-local address, unless
-`allow_private_targets`. Errors recorded or logged never include a URL or a secret.
+HTTP goes through one `httpx.AsyncClient`; SMTP and meta.db writes run in threads. A failed attempt is retried
+after `delivery_backoff_s`, doubling up to `delivery_backoff_max_s`, until `delivery_attempts`; answers that
+retrying cannot fix (4xx other than 408 and 429, a redirect, a refused target) end it at once.
+
+Before every attempt the URL's host is resolved once and checked (`targets.py`: global addresses only, unless the
+operator opened more), and the request goes to that checked address, never to a second resolution (DNS
+rebinding). Redirects are never followed (one could lead to an address the check refused) and connections are
+not kept alive (a TLS connection verified for one name must not carry a request for another name on the same
+address). A response body is kept (200 characters, in the recorded error) only from a global address. Errors
+recorded or logged never include a URL or a secret.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -23,9 +25,9 @@ from typing import Any, Protocol, TypeVar
 import apsw
 import httpx
 
-from lynex_box.alerts import history, payloads, store
+from lynex_box.alerts import history, payloads, store, targets
 from lynex_box.alerts.payloads import Notification
-from lynex_box.alerts.rules import Channel, is_private_address, redact_url
+from lynex_box.alerts.rules import Channel, redact_url
 from lynex_box.alerts.sealing import SealError, SecretBox
 from lynex_box.alerts.store import StoredRule
 from lynex_box.config import AlertsSettings
@@ -33,6 +35,7 @@ from lynex_box.meta.db import MetaDB
 
 log = logging.getLogger("lynex.alerts")
 T = TypeVar("T")
+MAX_QUOTED_BYTES = 1024  # of a failed answer's body: enough for 200 characters of UTF-8
 
 
 class MailSender(Protocol):
@@ -59,13 +62,25 @@ class Deliverer:
         settings: AlertsSettings,
         mailer: MailSender | None = None,
         sender: str = "",
+        policy: targets.TargetPolicy | None = None,
+        resolve: targets.Resolver = targets.system_resolve,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        """`policy` defaults to `[alerts]`'s; `resolve` and `transport` are seams for tests (a resolver that
+        answers what DNS would, a transport that records what was sent)."""
         self.db = db
         self.box = box
         self.settings = settings
         self.mailer = mailer
         self.sender = sender
-        self._client = httpx.AsyncClient(timeout=settings.delivery_timeout_s, follow_redirects=False)
+        self.policy = policy if policy is not None else targets.TargetPolicy.from_settings(settings)
+        self.resolve = resolve
+        self._client = httpx.AsyncClient(
+            timeout=settings.delivery_timeout_s,
+            follow_redirects=False,
+            limits=httpx.Limits(max_keepalive_connections=0),
+            transport=transport,
+        )
         self._slots = asyncio.Semaphore(settings.max_concurrent_deliveries)
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -138,50 +153,35 @@ class Deliverer:
             return await self._email(channel, note)
         if not channel.url:
             return Outcome(False, error="the channel has no URL; set it again", permanent=True)
-        refused = await self._check_target(channel.url)
-        if refused is not None:
-            return refused
+        try:
+            target = await targets.pin(channel.url, self.policy, self.resolve)
+        except httpx.InvalidURL:
+            return Outcome(False, error="the channel's URL cannot be parsed; set it again", permanent=True)
+        except targets.TargetRefused as exc:
+            return Outcome(False, error=str(exc)[:300], permanent=True)
+        except targets.TargetUnresolved as exc:
+            return Outcome(False, error=str(exc)[:300])
         if channel.type == "slack":
             body = payloads.slack_body(note)
             headers = {"Content-Type": "application/json", "User-Agent": "lynex-box-alerts"}
         else:
             body = payloads.webhook_body(note, delivery_id)
             headers = payloads.webhook_headers(note, delivery_id, body, channel.secret)
+        headers["Host"] = target.host_header
+        request = self._client.build_request("POST", target.url, content=body, headers=headers)
+        request.extensions.update(target.extensions)
         try:
-            response = await self._client.post(channel.url, content=body, headers=headers)
+            response = await self._client.send(request, stream=True)
+            try:
+                start = await _read_start(response, MAX_QUOTED_BYTES)
+            finally:
+                await response.aclose()
         except httpx.TimeoutException:
             return Outcome(False, error=f"timed out after {self.settings.delivery_timeout_s}s")
         except httpx.HTTPError as exc:
-            text = str(exc).replace(channel.url, redact_url(channel.url))
+            text = str(exc).replace(channel.url, redact_url(channel.url)).replace(str(target.url), "…")
             return Outcome(False, error=f"{type(exc).__name__}: {text}"[:300])
-        code = response.status_code
-        if 200 <= code < 300:
-            return Outcome(True, code)
-        snippet = response.text[:200].replace("\n", " ") if response.content else ""
-        retry = code in (408, 429) or code >= 500
-        return Outcome(False, code, f"HTTP {code}" + (f": {snippet}" if snippet else ""), permanent=not retry)
-
-    async def _check_target(self, url: str) -> Outcome | None:
-        """None when the URL's host may be called; a permanent failure when it resolves to a private address."""
-        if self.settings.allow_private_targets:
-            return None
-        parts = urllib.parse.urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            return Outcome(False, error=f"cannot resolve the URL's host: {exc}")
-        if any(is_private_address(str(info[4][0])) for info in infos):
-            return Outcome(
-                False,
-                permanent=True,
-                error=(
-                    "the URL's host resolves to a loopback, private or link-local address; hint: an operator can "
-                    "allow that with [alerts] allow_private_targets = true"
-                ),
-            )
-        return None
+        return _judge(response.status_code, start, target)
 
     async def _email(self, channel: Channel, note: Notification) -> Outcome:
         if self.mailer is None:
@@ -203,3 +203,31 @@ class Deliverer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
+
+
+async def _read_start(response: httpx.Response, limit: int) -> bytes:
+    """At most `limit` bytes of the body: a receiver cannot make the appliance read or hold more."""
+    start = b""
+    async for chunk in response.aiter_bytes():
+        start += chunk
+        if len(start) >= limit:
+            break
+    return start[:limit]
+
+
+def _judge(code: int, start: bytes, target: targets.Pinned) -> Outcome:
+    """The outcome of an answer. A redirect is not followed and ends the delivery; a body is quoted only from
+    a global address (from one the operator opened, the status alone: the appliance must not become a way
+    to read internal services)."""
+    if 200 <= code < 300:
+        return Outcome(True, code)
+    if 300 <= code < 400:
+        return Outcome(
+            False,
+            code,
+            f"HTTP {code}: redirects are not followed; hint: set the channel's URL to the final address",
+            permanent=True,
+        )
+    snippet = start.decode("utf-8", "replace")[:200].replace("\n", " ") if target.public else ""
+    retry = code in (408, 429) or code >= 500
+    return Outcome(False, code, f"HTTP {code}" + (f": {snippet}" if snippet else ""), permanent=not retry)

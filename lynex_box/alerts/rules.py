@@ -14,6 +14,8 @@ import urllib.parse
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from lynex_box.alerts.targets import TargetPolicy, parse_address
+
 METRICS: Final = ("error_rate", "error_count", "span_count", "total_cost", "p95_latency_ms", "tokens")
 COMPARISONS: Final = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
 FILTER_KEYS: Final = ("model", "name", "environment")
@@ -37,7 +39,7 @@ class RuleLimits:
     default_interval_s: int = 60
     max_window_s: int = 7 * 86_400
     email_enabled: bool = False
-    allow_private_targets: bool = False
+    targets: TargetPolicy = field(default_factory=TargetPolicy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,24 +101,18 @@ def redact_url(url: str) -> str:
     """`https://hooks.slack.com/…/Xy9z`: enough to recognise a target, not enough to use it."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
     port = f":{parts.port}" if parts.port else ""
     tail = parts.path.rstrip("/")[-4:]
     return f"{parts.scheme}://{host}{port}/…{tail}" if parts.path.strip("/") else f"{parts.scheme}://{host}{port}/"
 
 
-def is_private_address(address: str) -> bool:
-    """Loopback, private, link-local (cloud metadata), reserved or unspecified: not a public internet host."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return bool(
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_unspecified or ip.is_multicast
-    )
+def check_url(url: object, where: str, policy: TargetPolicy) -> str:
+    """An http(s) URL without credentials whose host, when it is an address (or `localhost`), `policy` allows.
 
-
-def check_url(url: object, where: str, allow_private: bool) -> str:
-    """An http(s) URL without credentials; a literal private address only when allowed (names are checked
-    again, resolved, before every delivery)."""
+    Host names are resolved and checked by the API before the rule is saved, and again before every delivery,
+    which connects to the checked address only (`targets.py`).
+    """
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
         raise RuleError(f"{where}.url must be an http(s) URL of at most {MAX_URL} characters")
     try:
@@ -130,17 +126,26 @@ def check_url(url: object, where: str, allow_private: bool) -> str:
         raise RuleError(f"{where}.url must not carry a user name or password; use a signing secret")
     if any(c.isspace() for c in url):
         raise RuleError(f"{where}.url must not contain white space")
-    if not allow_private:
-        try:
-            private = is_private_address(parts.hostname)
-        except ValueError:
-            private = parts.hostname.lower() in ("localhost", "localhost.localdomain")
-        if private:
-            raise RuleError(
-                f"{where}.url points at a loopback, private or link-local address; hint: an operator can allow "
-                "that with [alerts] allow_private_targets = true"
-            )
+    host = parts.hostname.rstrip(".").lower()
+    address = parse_address(host)
+    if address is None and (host in ("localhost", "localhost.localdomain") or host.endswith(".localhost")):
+        address = ipaddress.ip_address("127.0.0.1")  # what every resolver answers for these names (RFC 6761)
+    reason = policy.refusal(address) if address is not None else None
+    if reason is not None:
+        raise RuleError(f"{where}.url: host {parts.hostname!r} refused: {reason}")
     return url
+
+
+def channel_urls(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """`(where, url)` of every channel URL a rule body sets, for the API's resolving check."""
+    raw = doc.get("channels")
+    if not isinstance(raw, list):
+        return []
+    return [
+        (f"channels[{i}]", item["url"])
+        for i, item in enumerate(raw)
+        if isinstance(item, dict) and isinstance(item.get("url"), str)
+    ]
 
 
 def _text(doc: dict[str, Any], key: str, required: bool, default: str | None = None) -> str | None:
@@ -216,11 +221,7 @@ def _channel(item: object, index: int, old: dict[str, Channel], limits: RuleLimi
         if not isinstance(to, list) or not 1 <= len(to) <= MAX_RECIPIENTS:
             raise RuleError(f"{where}.to must be a list of 1..{MAX_RECIPIENTS} email addresses")
         return replace(channel, to=tuple(_email(a, f"{where}.to[{i}]") for i, a in enumerate(to)))
-    url = (
-        channel.url
-        if "url" not in item and kept is not None
-        else check_url(item.get("url"), where, limits.allow_private_targets)
-    )
+    url = channel.url if "url" not in item and kept is not None else check_url(item.get("url"), where, limits.targets)
     secret = channel.secret
     if kind == "webhook" and "secret" in item:
         secret = item["secret"] or None

@@ -18,6 +18,8 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from lynex_box import private_files
+
 VERSION: Final = b"\x01"
 KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12
@@ -71,7 +73,7 @@ def _create_key_file(path: Path) -> None:
     """Write a new random key: to a temporary name, fsynced, then linked into place, so a crash never leaves
     a half-written key, and two starting processes never end up with different keys (the link fails for the
     second, which then reads the first one's key)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_files.make_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from lynex_box.alerts import history
+from lynex_box.alerts import history, targets
 from lynex_box.alerts.delivery import Deliverer, MailSender
 from lynex_box.alerts.evaluator import Evaluator
-from lynex_box.alerts.rules import RuleLimits
+from lynex_box.alerts.rules import RuleLimits, channel_urls
 from lynex_box.alerts.sealing import DEFAULT_KEY_FILE, SecretBox
+from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.config import Settings
 from lynex_box.meta.db import MetaDB
 from lynex_box.query.engine import QueryEngine
@@ -41,6 +43,7 @@ class AlertService:
         have email channels.
         """
         a = settings.alerts
+        policy = TargetPolicy.from_settings(a)  # a ConfigError for a bad allowed_target_networks stops the start
         key_file = Path(a.secrets_key_file) if a.secrets_key_file else settings.data_dir / DEFAULT_KEY_FILE
         box = await asyncio.to_thread(SecretBox.from_file, key_file)
         await asyncio.to_thread(db.write, history.fail_interrupted)
@@ -49,15 +52,19 @@ class AlertService:
             default_interval_s=a.default_interval_s,
             max_window_s=a.max_window_s,
             email_enabled=mailer is not None,
-            allow_private_targets=a.allow_private_targets,
+            targets=policy,
         )
-        deliverer = Deliverer(db, box, a, mailer, sender)
+        deliverer = Deliverer(db, box, a, mailer, sender, policy)
         base = settings.server.public_url.rstrip("/")
 
         def link(rule_id: str) -> str:
             return f"{base}/ui/alerts?rule={rule_id}" if base else ""
 
         return cls(settings, db, box, limits, deliverer, Evaluator(db, query, deliverer, a, link))
+
+    async def refused_targets(self, doc: dict[str, Any]) -> list[str]:
+        """Why the channel URLs of a rule body must not be saved: hosts that resolve to refused addresses."""
+        return await targets.check_names(channel_urls(doc), self.limits.targets, self.deliverer.resolve)
 
     def link(self, rule_id: str) -> str:
         return self.evaluator.link(rule_id)

@@ -48,6 +48,14 @@ def _rule_id(request: Request) -> str:
     return rule_id
 
 
+async def _check_targets(alerts: AlertService, doc: dict[str, Any]) -> None:
+    """Refuse channel URLs whose host name resolves to an address notifications may not reach (literal
+    addresses were checked by `parse_rule`; every delivery checks again)."""
+    refused = await alerts.refused_targets(doc)
+    if refused:
+        raise RuleError("; ".join(refused))
+
+
 def _not_found() -> ApiError:
     return ApiError(404, "not_found", "no alert rule with that id in this project")
 
@@ -72,6 +80,7 @@ async def create_rule(request: Request) -> Response:
     doc = await json_object(request, MAX_RULE_BODY)
     try:
         spec = parse_rule(doc, alerts.limits)
+        await _check_targets(alerts, doc)
         max_rules = alerts.settings.alerts.max_rules_per_project
         rule = await asyncio.to_thread(
             alerts.db.write,
@@ -91,6 +100,7 @@ async def update_rule(request: Request) -> Response:
     rule_id = _rule_id(request)
     doc = await json_object(request, MAX_RULE_BODY)
     try:
+        await _check_targets(alerts, doc)
         rule = await asyncio.to_thread(
             alerts.db.write,
             lambda c: store.update_rule(c, alerts.box, access.project_id, rule_id, doc, alerts.limits, access.actor),

@@ -28,6 +28,7 @@ import apsw
 import orjson
 from ulid import ULID
 
+from lynex_box import private_files
 from lynex_box.lifecycle.bucket import backup_prefix, download_verified, segment_key, upload_verified
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.meta.db import MetaDB
@@ -78,6 +79,7 @@ class Manifest:
 def snapshot_meta(source: Path, dest: Path) -> None:
     """Copy meta.db with SQLite's online backup: a consistent state even while the server writes."""
     dest.unlink(missing_ok=True)
+    private_files.create_empty(dest)  # 0600: the copy holds what meta.db holds
     src = apsw.Connection(str(source), flags=apsw.SQLITE_OPEN_READONLY)
     out = apsw.Connection(str(dest))
     try:
@@ -223,13 +225,13 @@ def restore(
     if not chosen:
         raise RestoreError(f"no complete backup {name or ''} in the store; hint: `lynex-box backup --list`")
     manifest = chosen[-1]
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_files.prepare_data_dir(data_dir)
     tmp = data_dir / "meta.db.restore"
     target.get_to_file(f"{backup_prefix(manifest.node_id)}/{manifest.name}/meta.db", tmp)
     for segment_no, seg in enumerate(manifest.segments, 1):
         if not from_bucket:
             rel = f"segments/{seg.project_id}/{seg.id}.parquet"
-            (data_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            private_files.make_dir((data_dir / rel).parent)
             download_verified(target, seg.key, data_dir / rel, seg.bytes, seg.checksum or None)
         if progress is not None:
             progress(segment_no, len(manifest.segments))

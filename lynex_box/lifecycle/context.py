@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 from ulid import ULID
 
+from lynex_box import private_files
 from lynex_box.config import Settings
 from lynex_box.lifecycle.bucket import segment_key, upload_verified
 from lynex_box.lifecycle.cache import SegmentCache
@@ -52,9 +53,7 @@ class LifecycleContext:
     @property
     def scratch(self) -> Path:
         """Temporary files of lifecycle work (emptied on start)."""
-        path = self.work_dir / "tmp"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+        return private_files.make_dir(self.work_dir / "tmp")
 
     def now_us(self) -> int:
         return int(self.clock() * 1_000_000)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import apsw
 from ulid import ULID
 
+from lynex_box import private_files
 from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.bucket import VerifyFailed, download_verified, has_verified_copy, segment_key, upload_verified
 from lynex_box.lifecycle.context import LifecycleContext
@@ -168,7 +169,7 @@ def rehydrate_one(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry:
     tmp = ctx.scratch / f"{segment_id}.parquet"
     try:
         download_verified(ctx.bucket, key, tmp, entry.bytes, entry.checksum)
-        final.parent.mkdir(parents=True, exist_ok=True)
+        private_files.make_dir(final.parent)
         os.rename(tmp, final)  # same filesystem; the name is made durable before the catalog names it
         fsync_dir(final.parent)
         local = dataclasses.replace(

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from lynex_box import private_files
 from lynex_box.config import SegmentSettings
 from lynex_box.crashpoints import crash_point
 from lynex_box.meta.catalog import SegmentEntry
@@ -90,7 +91,7 @@ def rewrite_files(
     `transform` may change values of each batch (same schema, same rows; repricing uses it). `cipher` is the
     project's key when it is encrypted: encrypted inputs are read with it and the output is always encrypted,
     so every rewrite of an encrypted project's plaintext segment (from before encryption) encrypts it."""
-    final.parent.mkdir(parents=True, exist_ok=True)
+    private_files.make_dir(final.parent)
     tmp = final.with_name(f".{final.name}.tmp")
     try:
         with encryption.relation(conn, inputs, cipher) as source:
@@ -136,6 +137,7 @@ def _stream(
         if not pending:
             return
         if writer is None:
+            private_files.create_empty(tmp)  # 0600 before pyarrow writes it
             writer = pq.ParquetWriter(tmp, SPAN_SCHEMA, **encryption.writer_options(writer_options(settings), cipher))
         writer.write_table(pa.Table.from_batches(pending, SPAN_SCHEMA), row_group_size=settings.row_group_rows)
         pending, pending_rows = [], 0

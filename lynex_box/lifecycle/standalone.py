@@ -45,6 +45,7 @@ class Reader:
     store: SpanStore
     query: QueryEngine
     lifecycle: Lifecycle
+    work_dir: Path  # private (0700), removed on exit
 
 
 @contextlib.contextmanager
@@ -58,7 +59,7 @@ def reader(settings: Settings) -> Iterator[Reader]:
         query = QueryEngine(store, settings.query)
         lifecycle = Lifecycle(settings, db, catalog, store, query, work_dir=work)
         try:
-            yield Reader(db, store, query, lifecycle)
+            yield Reader(db, store, query, lifecycle, work)
         finally:
             lifecycle.close()
             query.close()

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from lynex_box import private_files
+
 COPY_CHUNK = 1 << 20
 
 
@@ -41,7 +43,7 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
     tmp = temp_name_for(path)
     done = False
     try:
-        with open(tmp, "xb") as handle:
+        with os.fdopen(private_files.open_file(tmp, os.O_WRONLY | os.O_EXCL), "wb") as handle:  # 0600
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

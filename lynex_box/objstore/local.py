@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from lynex_box import private_files
 from lynex_box.objstore._fileio import atomic_write, copy_stream, fsync_dir, read_exactly
 from lynex_box.objstore.base import (
     GetResult,
@@ -71,8 +72,8 @@ class LocalStore:
         self._objects = self.root / "objects"
         self._tmp = self.root / "tmp"
         self._locks = self.root / "locks"
-        for directory in (self._objects, self._tmp, self._locks):
-            directory.mkdir(parents=True, exist_ok=True)
+        for directory in (self._objects, self._tmp, self._locks):  # private: backups are kept here too
+            private_files.make_dir(directory)
         self.sweep_temp(temp_max_age_s)
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ class LocalStore:
         for part in key.split("/")[:-1]:
             current = current / part
             try:
-                os.mkdir(current)
+                os.mkdir(current, private_files.DIR_MODE)
             except FileExistsError:
                 if not current.is_dir():
                     raise KeyConflict(f"{current.relative_to(self._objects)} is an object", key=key) from None

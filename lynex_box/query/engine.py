@@ -18,7 +18,7 @@ import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -26,10 +26,13 @@ import pyarrow.compute as pc
 
 from lynex_box.config import QuerySettings
 from lynex_box.meta.catalog import SegmentEntry
-from lynex_box.query import upserts
+from lynex_box.query import sandbox, upserts
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments import encryption
 from lynex_box.segments.store import SpanStore
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 UTC = dt.UTC
 
@@ -78,6 +81,18 @@ class RemoteFiles(Protocol):
     def acquire(self, entries: list[SegmentEntry]) -> contextlib.AbstractContextManager[list[Path]]:
         """Local paths of these bucket segments, kept on disk until the context exits."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What one query of a scope runs over: the `spans` CTE body and its parameters, the head table, the
+    encrypted project's dataset (registered as `__encrypted`) and the plaintext files the body reads."""
+
+    body: str
+    params: dict[str, Any]
+    head: pa.Table
+    encrypted: ds.Dataset | None
+    files: list[Path]
 
 
 def _sql_literal(path: Path) -> str:
@@ -174,6 +189,46 @@ class QueryEngine:
 
     def run(self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False) -> pa.Table:
         """Run `sql` (which reads `spans`) for one scope; blocking. Returns an Arrow table."""
+        with self._prepared(scope, params, dedupe) as q:
+            cur = self._cursor()
+            cur.register("__head", q.head)
+            if q.encrypted is not None:
+                cur.register("__encrypted", q.encrypted)
+            try:
+                return cur.sql(f"WITH spans AS ({q.body}) {sql}", params=q.params).to_arrow_table()
+            finally:
+                cur.unregister("__head")
+                if q.encrypted is not None:
+                    cur.unregister("__encrypted")
+
+    def run_untrusted(self, scope: SpanScope, sql: str, temp_dir: Path | None = None) -> pa.Table:
+        """Run SQL a person wrote (one SELECT over `spans`) on a sandboxed connection of its own (`sandbox`).
+
+        The connection may read this scope's segment files only; `temp_dir` (private) is where DuckDB may
+        spill. Raises `SandboxError` for a statement that is not one SELECT or for anything the sandbox refuses.
+        """
+        with self._prepared(scope, None, False) as q:
+            con = sandbox.open_sandbox(q.files, self.settings.threads, self.settings.memory_limit_mb, temp_dir)
+            try:
+                sandbox.check_select(con, sql)
+                con.register("__head", q.head)
+                if q.encrypted is not None:
+                    con.register("__encrypted", q.encrypted)
+                # `spans` as a view of its own, so the person's SQL runs as written (a `WITH` of its own too)
+                con.sql(q.body, params=q.params).create_view("spans")
+                return con.sql(sql).to_arrow_table()
+            except duckdb.Error as exc:
+                refused = sandbox.explain(exc)
+                if refused is None:
+                    raise
+                raise refused from None
+            finally:
+                con.close()
+
+    @contextlib.contextmanager
+    def _prepared(self, scope: SpanScope, params: dict[str, Any] | None, dedupe: bool) -> Iterator[_Prepared]:
+        """The `spans` CTE of a scope with its parameters, head and encrypted dataset; files stay on disk
+        (bucket segments in the cache) until the context exits."""
         scope, restriction = self._restrict(scope)
         ciphers = self.store.ciphers
         cipher = ciphers(scope.project_id) if ciphers is not None else None  # raises KeyUnavailable when locked
@@ -189,17 +244,11 @@ class QueryEngine:
             if overlap:
                 raise ValueError(f"query parameters {sorted(overlap)} are reserved")
             bound.update(params or {})
-            cur = self._cursor()
-            cur.register("__head", head)
+            dataset = None
             if encrypted:
                 assert cipher is not None
-                cur.register("__encrypted", encryption.dataset(encrypted, cipher))
-            try:
-                return cur.sql(f"WITH spans AS ({body}) {sql}", params=bound).to_arrow_table()
-            finally:
-                cur.unregister("__head")
-                if encrypted:
-                    cur.unregister("__encrypted")
+                dataset = encryption.dataset(encrypted, cipher)
+            yield _Prepared(body, bound, head, dataset, files)
 
     def extent(self, project_id: str) -> Extent | None:
         """Earliest and latest span start of a project and its row count, from the catalog and the head.

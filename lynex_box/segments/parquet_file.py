@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lynex_box import private_files
 from lynex_box.crashpoints import crash_point
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments import encryption
@@ -69,8 +70,8 @@ def write_segment_runs(
     needs no sorted copy of the head, not even of one row group; see docs/format/segments.md.
     With `cipher` the file is encrypted with that project's key (lynex_box.segments.encryption).
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.with_name(f".{final.name}.tmp")
+    private_files.make_dir(final.parent)
+    tmp = private_files.create_empty(final.with_name(f".{final.name}.tmp"))  # 0600 before pyarrow writes it
     runs = [run for run in runs if run.num_rows]
     starts = [run.column("start_time").cast(pa.int64()).to_numpy() for run in runs]
     every = np.sort(np.concatenate(starts)) if starts else np.empty(0, np.int64)

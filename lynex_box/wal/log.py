@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from lynex_box import private_files
 from lynex_box.crashpoints import crash_hit, crash_now, crash_point
 from lynex_box.wal.format import (
     FILE_HEADER_SIZE,
@@ -129,7 +130,7 @@ class WalLog:
         lost), new records start there, so no new record can hide behind the checkpoint.
         """
         settings = settings or WalSettings()
-        directory.mkdir(parents=True, exist_ok=True)
+        private_files.make_dir(directory)
         files: list[WalFile] = []
         expected: int | None = None
         entries = list_wal_files(directory)
@@ -380,7 +381,7 @@ class WalLog:
 
 def _create_file(directory: Path, seq: int, first_lsn: int) -> WalFile:
     path = directory / file_name(seq)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = private_files.open_file(path, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, encode_file_header(first_lsn))
         os.fsync(fd)

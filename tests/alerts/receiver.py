@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 in a thread that records what notification channels send it.
 
 Paths choose its answer: `/flaky/<n>/...` fails with 500 the first n times, `/status/<code>/...` always
-answers `code`, anything else answers 200.
+answers `code`, `/redirect/...` answers 302 to the cloud metadata address with a body of `REDIRECT_BODY`,
+anything else answers 200.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+
+REDIRECT_TO = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+REDIRECT_BODY = b"redirect-body-that-must-never-be-stored"
 
 
 @dataclass(frozen=True)
@@ -40,15 +44,19 @@ class Receiver:
                     receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                     hits = receiver._hits[self.path] = receiver._hits.get(self.path, 0) + 1
                 parts = self.path.strip("/").split("/")
-                code = 200
+                code, answer = 200, b"ok"
                 if parts[0] == "flaky" and hits <= int(parts[1]):
                     code = 500
                 elif parts[0] == "status":
                     code = int(parts[1])
+                elif parts[0] == "redirect":
+                    code, answer = 302, REDIRECT_BODY
                 self.send_response(code)
-                self.send_header("Content-Length", "2")
+                if code == 302:
+                    self.send_header("Location", REDIRECT_TO)
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(answer)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

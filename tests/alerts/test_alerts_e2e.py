@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.alerts.receiver import Received, Receiver
+from tests.alerts.receiver import REDIRECT_BODY, Received, Receiver
 from tests.e2e.accounts import Browsers, me
 from tests.e2e.server import RunningServer
 
@@ -27,7 +27,7 @@ ENV = {
     "LYNEX_ALERTS_MIN_INTERVAL_S": "1",
     "LYNEX_ALERTS_DELIVERY_BACKOFF_S": "0.05",
     "LYNEX_ALERTS_DELIVERY_ATTEMPTS": "3",
-    "LYNEX_ALERTS_ALLOW_PRIVATE_TARGETS": "true",
+    "LYNEX_ALERTS_ALLOWED_TARGET_NETWORKS": "127.0.0.1/32",  # the receiver, and nothing else (test_targets_e2e)
 }
 SECRET = "s3cret-for-signing-" + "x" * 8
 
@@ -354,3 +354,34 @@ def test_a_firing_rule_notifies_again_after_its_renotify_interval(w: World) -> N
     first = w.receiver.wait_for(hook, lambda r: r.json()["type"] == "alert.firing").json()
     again = w.receiver.wait_for(hook, lambda r: r.json()["type"] == "alert.renotify").json()
     assert again["firing"]["id"] == first["firing"]["id"] and again["firing"]["state"] == "firing"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.2:{port}/",
+        "http://[::1]:{port}/",
+        "http://[::ffff:7f00:2]:{port}/",
+        "http://10.0.0.1/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://100.100.100.200/latest/meta-data/",
+        "http://0.0.0.0:{port}/",
+    ],
+)
+def test_opening_the_receivers_address_opens_no_other(w: World, url: str) -> None:
+    port = w.receiver.server.server_address[1]
+    body = VALID | {"channels": [{"type": "webhook", "url": url.format(port=port)}]}
+    r = w.admin.post(w.rules, json=body)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "bad_rule", r.text
+    assert "refused" in r.json()["error"]["message"] or "resolves" in r.json()["error"]["message"]
+
+
+def test_a_redirect_to_the_metadata_address_is_not_followed_and_its_body_not_kept(w: World) -> None:
+    hook = f"/redirect/{secrets.token_hex(4)}"
+    rule = w.create(name="redirected", metric="span_count", comparison="gt", threshold=1e9,
+                    channels=[{"type": "webhook", "url": w.receiver.url + hook}])  # fmt: skip
+    [result] = w.admin.post(f"{w.rules}/{rule['id']}/test").json()["items"]
+    assert (result["status"], result["response_status"]) == ("failed", 302)
+    assert "redirects are not followed" in result["error"] and REDIRECT_BODY.decode() not in result["error"]
+    deliveries = w.admin.get(f"/api/projects/{w.server.project}/alerts/deliveries", params={"rule_id": rule["id"]})
+    assert REDIRECT_BODY.decode() not in deliveries.text and len(w.receiver.on(hook)) == 1

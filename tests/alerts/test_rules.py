@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from lynex_box.alerts.rules import Channel, RuleError, RuleLimits, breached, check_url, parse_rule, redact_url
+from lynex_box.alerts.targets import TargetPolicy
 
 LIMITS = RuleLimits(min_interval_s=10, default_interval_s=60, max_window_s=3600)
 BASE: dict[str, Any] = {"name": "errors", "metric": "error_rate", "comparison": "gt", "threshold": 0.1, "window_s": 300}
@@ -60,7 +61,7 @@ def test_bad_values_are_refused_naming_the_field(change: dict[str, Any], message
 
 
 def test_private_targets_and_email_pass_when_the_instance_allows_them() -> None:
-    limits = RuleLimits(allow_private_targets=True, email_enabled=True)
+    limits = RuleLimits(targets=TargetPolicy(allow_private=True), email_enabled=True)
     channels = [{"type": "webhook", "url": "http://127.0.0.1:9/x"}, {"type": "email", "to": ["ops@example.com"]}]
     spec = parse_rule(BASE | {"channels": channels}, limits)
     assert [c.type for c in spec.channels] == ["webhook", "email"] and spec.channels[1].to == ("ops@example.com",)
@@ -87,4 +88,5 @@ def test_public_channels_show_no_url_path_or_secret() -> None:
     public = channel.public()
     assert public == {"id": "ch_1", "type": "webhook", "target": "https://hooks.example.com/…ZZ9x", "signed": True}
     assert redact_url("http://example.com:8080") == "http://example.com:8080/"
-    assert check_url("https://example.com/x", "c", allow_private=False) == "https://example.com/x"
+    assert redact_url("http://[2001:db8::1]:8080/hook/abcdef") == "http://[2001:db8::1]:8080/…cdef"
+    assert check_url("https://example.com/x", "c", TargetPolicy()) == "https://example.com/x"

@@ -255,7 +255,7 @@ def _projects() -> dict[str, dict[str, Any]]:
             "get": op("Projects the caller can see, with its role (a key: its own project)", {200: "{items: [...]}"}),
             "post": op(
                 "Create a project (org owner or admin)",
-                {201: "{id, name, org_id, role}"},
+                {201: "{project_id, name, org_id, created_at, role}"},
                 security=SESSION,
                 body="{name, org_id?}",
                 schema=b.PROJECT,

@@ -29,6 +29,8 @@ class Seeded:
     csrf_token: str
     scim_token: str
     project_id: str
+    spare_project_id: str  # the suite's settings changes (limits, retention, encryption) act here
+    spare_api_key: str  # an admin key of the spare project
     org_id: str
     spare_org_id: str  # the suite's scim-token calls act here, so the SCIM token in use is never replaced
     trace_id: str
@@ -135,6 +137,8 @@ def seed(server: RunningServer, browsers: Browsers) -> Seeded:
     admin = browsers.admin()
     org = str(_ok(admin.get("/api/auth/me"), 200)["orgs"][0]["id"])
     spare_org = str(_ok(admin.post("/api/orgs", json={"name": "conformance spare"}), 201)["id"])
+    spare = str(_ok(admin.post("/api/projects", json={"name": "conformance spare", "org_id": org}), 201)["project_id"])
+    spare_key = _ok(admin.post(f"/api/projects/{spare}/keys", json={"scope": "admin", "name": "spare"}), 201)
     _, member = browsers.invite(admin, org, "member@example.com", "member", project_id=project, project_role="member")
     _, doomed_user = browsers.invite(
         admin, org, "doomed@example.com", "member", project_id=project, project_role="viewer"
@@ -148,6 +152,8 @@ def seed(server: RunningServer, browsers: Browsers) -> Seeded:
         csrf_token=admin.headers["X-CSRF-Token"],
         scim_token=scim_token,
         project_id=project,
+        spare_project_id=spare,
+        spare_api_key=str(spare_key["api_key"]),
         org_id=org,
         spare_org_id=spare_org,
         trace_id="conf-trace",

@@ -16,6 +16,8 @@ Left out or constrained, so one generated request cannot break the rest of the r
 - POST /api/auth/password: would change the admin's password and end its other sessions.
 - DELETE /api/projects/{project_id}/keys/{key_id}: key_id is a spare key, never the admin key in use.
 - POST and DELETE /api/orgs/{org_id}/scim-token: org_id is a spare org, so the SCIM token in use stays valid.
+- PATCH /api/projects/{project_id}/settings: project_id is a spare project (with its own admin key), so a
+  generated ingest limit, retention or encryption switch never applies to the project the other operations use.
 - DELETE and PATCH of members (/api/orgs/.../members/{user_id}, /api/projects/.../members/{user_id}) and the
   password-reset link: user_id is a member made for the test, never the admin (whose role or account
   would change under the session).
@@ -105,6 +107,7 @@ def _config(s: Seeded) -> schemathesis.Config:
         _on("/keys/\\{key_id\\}$", None, key_id="doomed_key"),
         _on("/invitations/\\{invitation_id\\}$", None, invitation_id="doomed_invitation"),
         {**_on("/scim-token$", None), "parameters": {"path.org_id": s.spare_org_id}},
+        {**_on("/settings$", None), "parameters": {"path.project_id": s.spare_project_id}},
         _on("^/scim/v2/Users/", "DELETE", id="doomed_scim_user"),
         _on("^/scim/v2/Users/", None, id="scim_user"),
         _on("^/scim/v2/Groups/", "DELETE", id="doomed_scim_group"),
@@ -145,12 +148,14 @@ def api_schema(seeded: tuple[RunningServer, Seeded]) -> Any:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-def _credentials(operation: Any, s: Seeded) -> list[dict[str, Any]]:
-    """The ways to call `operation` its `security` allows: keyword arguments for `case.call`, one per way."""
-    names = {name for requirement in operation.definition.raw.get("security", []) for name in requirement}
+def _credentials(case: Any, s: Seeded) -> list[dict[str, Any]]:
+    """The ways to call the case's operation its `security` allows: keyword arguments for `case.call`, one per way.
+    The API key is the admin key of the project in the path (the spare project has its own)."""
+    names = {name for requirement in case.operation.definition.raw.get("security", []) for name in requirement}
+    key = s.spare_api_key if (case.path_parameters or {}).get("project_id") == s.spare_project_id else s.api_key
     out: list[dict[str, Any]] = []
     if "bearer" in names:
-        out.append({"headers": {"Authorization": f"Bearer {s.api_key}"}})
+        out.append({"headers": {"Authorization": f"Bearer {key}"}})
     if "basic" in names:
         out.append({"auth": (s.project_id, s.api_key)})
     if "session" in names:
@@ -163,7 +168,7 @@ def _credentials(operation: Any, s: Seeded) -> list[dict[str, Any]]:
 @schema.parametrize()
 def test_every_generated_request_gets_a_documented_answer(case: Any, seeded: tuple[RunningServer, Seeded]) -> None:
     _, s = seeded
-    for kwargs in _credentials(case.operation, s):
+    for kwargs in _credentials(case, s):
         case.call_and_validate(checks=CHECKS, **kwargs)
 
 

@@ -356,12 +356,24 @@ def _with_path_params(path: str, operation: dict[str, Any]) -> dict[str, Any]:
     return {**operation, "parameters": [*missing, *operation.get("parameters", [])]}
 
 
+def _with_returns(path: str, method: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation with the schema of its 2xx JSON answers from `openapi_bodies.RETURNS`, if it has one."""
+    schema = b.RETURNS.get(path, {}).get(method)
+    if schema is None:
+        return operation
+    responses = dict(operation["responses"])
+    for code, response in responses.items():
+        if code.startswith("2") and "application/json" in response.get("content", {}):
+            responses[code] = {**response, "content": {"application/json": {"schema": schema}}}
+    return {**operation, "responses": responses}
+
+
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     described = documented_paths()
     paths: dict[str, dict[str, Any]] = {}
     for path, method, route in route_operations(routes):
         operation = described.get(path, {}).get(method) or _fallback(route)
-        paths.setdefault(path, {})[method] = _with_path_params(path, operation)
+        paths.setdefault(path, {})[method] = _with_returns(path, method, _with_path_params(path, operation))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Lynex Box API", "version": __version__},

@@ -151,3 +151,56 @@ def json_body(schema: Schema, media: str = "application/json", description: str 
     if description is not None:
         out["description"] = description
     return out
+
+
+# The success answers whose members clients rely on: path -> method -> JSON Schema of every 2xx JSON body of
+# that operation (openapi.py puts them in place; the conformance suite checks the server against them).
+_ITEMS = obj(("items",), items={"type": "array"})
+_PAGE = obj(("items", "next_cursor"), items={"type": "array"}, next_cursor={"type": ["string", "null"]})
+_USER = obj(("id", "email", "name"), id=STR, email=STR, name=STR)
+_DELETED = obj(("deleted", "tombstone_id", "purge_by"), deleted=obj(("kind", "id")))
+RETURNS: Final[dict[str, dict[str, Schema]]] = {
+    "/healthz": {"get": obj(("status", "version"), status=STR, version=STR)},
+    "/readyz": {"get": obj(("status",), status=STR)},
+    "/api/auth/login": {"post": obj(("user", "csrf_token"), user=_USER, csrf_token=STR)},
+    "/api/auth/me": {"get": obj(("user", "orgs", "projects"), user=_USER, orgs=_list(obj(("id", "name", "role"))))},
+    "/api/auth/oidc": {"get": obj(("enabled",), enabled={"type": "boolean"})},
+    "/api/projects": {"get": _ITEMS, "post": obj(("project_id", "name", "org_id", "role"))},
+    "/api/projects/{project_id}/keys": {
+        "get": _ITEMS,
+        "post": obj(("key_id", "api_key", "prefix", "scope", "name", "project_id", "expires_at"), api_key=STR),
+    },
+    "/api/projects/{project_id}/members": {"get": _ITEMS},
+    "/api/projects/{project_id}/audit": {"get": _PAGE},
+    "/api/projects/{project_id}/usage": {"get": obj(("project_id", "from", "to", "days", "totals"))},
+    "/api/projects/{project_id}/settings": {
+        "get": obj(("name", "retention_days", "hot_window_s", "limits", "defaults", "offload_enabled", "encryption")),
+        "patch": obj(("name", "retention_days", "hot_window_s", "limits", "defaults", "offload_enabled", "encryption")),
+    },
+    "/api/projects/{project_id}/alerts/rules": {"get": _ITEMS, "post": obj(("id", "name", "metric", "channels"))},
+    "/api/projects/{project_id}/alerts/rules/{rule_id}": {
+        "get": obj(("id", "name", "metric", "channels")),
+        "patch": obj(("id", "name", "metric", "channels")),
+    },
+    "/api/projects/{project_id}/alerts/firings": {"get": _PAGE},
+    "/api/projects/{project_id}/alerts/deliveries": {"get": _PAGE},
+    "/api/orgs": {"post": obj(("id", "name"))},
+    "/api/orgs/{org_id}/members": {"get": _ITEMS},
+    "/api/orgs/{org_id}/invitations": {
+        "get": _ITEMS,
+        "post": obj(("id", "token", "url", "emailed", "org_id", "role", "expires_at"), token=STR, url=STR),
+    },
+    "/api/orgs/{org_id}/audit": {"get": _PAGE},
+    "/api/orgs/{org_id}/scim-token": {"post": obj(("token", "base_url"), token=STR, base_url=STR)},
+    "/api/orgs/{org_id}/members/{user_id}/password-reset": {"post": obj(("reset_token", "url", "expires_at"))},
+    "/v1/projects/{project_id}/events": {
+        "post": obj(("accepted", "rejected"), rejected=_list(obj(("index", "error"))))
+    },
+    "/v1/projects/{project_id}/scores": {"get": _PAGE, "post": obj(("accepted", "rejected", "ids"))},
+    "/v1/projects/{project_id}/prices": {"get": _ITEMS, "put": _ITEMS, "delete": _ITEMS},
+    "/v1/projects/{project_id}/traces/{trace_id}": {"delete": _DELETED},
+    "/v1/projects/{project_id}/sessions/{session_id}": {"delete": _DELETED},
+    "/v1/projects/{project_id}/users/{user_id}": {"delete": _DELETED},
+    "/api/public/projects": {"get": obj(("data",), data=_list(obj(("id", "name", "organization"))))},
+    "/api/public/ingestion": {"post": obj(("successes", "errors"))},
+}

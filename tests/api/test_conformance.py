@@ -170,6 +170,7 @@ def _credentials(case: Any, s: Seeded) -> list[dict[str, Any]]:
     return out or [{}]
 
 
+@pytest.mark.timeout(300 + 10 * EXAMPLES)  # one test item runs every operation: the long run needs longer
 @schema.parametrize()
 def test_every_generated_request_gets_a_documented_answer(case: Any, seeded: tuple[RunningServer, Seeded]) -> None:
     _, s = seeded

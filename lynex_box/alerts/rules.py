@@ -283,7 +283,7 @@ def parse_rule(doc: dict[str, Any], limits: RuleLimits, current: RuleSpec | None
     if metric not in METRICS:
         raise RuleError(f"metric must be one of {list(METRICS)}")
     comparison = doc.get("comparison")
-    if comparison not in COMPARISONS:
+    if not isinstance(comparison, str) or comparison not in COMPARISONS:  # a JSON object is unhashable
         raise RuleError(f"comparison must be one of {list(COMPARISONS)}")
     enabled = doc.get("enabled", True)
     if not isinstance(enabled, bool):

@@ -17,8 +17,11 @@ from typing import Any
 from starlette.routing import BaseRoute, Route
 
 from lynex_box import __version__
+from lynex_box.api import openapi_bodies as b
 from lynex_box.api.openapi_accounts import KEY, PUBLIC, account_paths, op
 from lynex_box.api.openapi_alerts import alert_paths
+from lynex_box.api.otlp_routes import JSON, PROTOBUF
+from lynex_box.lifecycle.export import FORMATS
 
 _FILTERS = [
     ("from", "RFC 3339 time or epoch ms: spans starting at or after"),
@@ -53,32 +56,46 @@ _ERROR = {"description": "error", "content": {"application/json": {"schema": {"$
 _TRACE = {"name": "trace_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _PROMPT_NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
 _LIST = {"type": "object", "properties": {"items": {"type": "array"}, "next_cursor": {"type": ["string", "null"]}}}
+_OBJECT = {"type": "object"}
+# a read may need an encrypted project's key or offloaded segments: 503 (key or bucket unavailable) and 422 (an
+# offloaded range larger than the local cache) come from the app's exception handlers, on any data read
+_READ_ERRORS = (400, 401, 403, 422, 503)
+
+
+def _json(description: str, schema: dict[str, Any] = _OBJECT) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _get(summary: str, extra: list[dict[str, Any]], schema: dict[str, Any]) -> dict[str, Any]:
+    """A GET of project data; one that names an item in its path (a trace, a prompt) answers 404 without it."""
+    by_id = any(p["in"] == "path" for p in extra)
     return {
         "get": {
             "summary": summary,
             "security": [{"bearer": []}],
             "parameters": [_PROJECT, *extra],
             "responses": {
-                "200": {"description": "ok", "content": {"application/json": {"schema": schema}}},
-                "400": _ERROR,
-                "401": _ERROR,
-                "403": _ERROR,
+                "200": _json("ok", schema),
+                **{str(code): _ERROR for code in sorted((*_READ_ERRORS, 404) if by_id else _READ_ERRORS)},
             },
         }
     }
 
 
-def _post(summary: str, responses: dict[str, str], codes: tuple[int, ...], basic: bool = False) -> dict[str, Any]:
+def _post(
+    summary: str, responses: dict[str, str], codes: tuple[int, ...], body: b.Schema, basic: bool = False
+) -> dict[str, Any]:
+    """A JSON body in, a JSON object out; 415 for a Content-Encoding the server does not decode."""
     return {
         "post": {
             "summary": summary,
             "security": [{"basic": []}] if basic else [{"bearer": []}],
             "parameters": [] if basic else [_PROJECT],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {}}}},
-            "responses": {**{c: {"description": d} for c, d in responses.items()}, **{str(c): _ERROR for c in codes}},
+            "requestBody": b.json_body(body),
+            "responses": {
+                **{c: _json(d) for c, d in responses.items()},
+                **{str(c): _ERROR for c in sorted({*codes, 415})},
+            },
         }
     }
 
@@ -89,13 +106,16 @@ def _scores_and_prices() -> dict[str, Any]:
     prices = {
         **_get("The project's custom model prices (USD per million tokens)", [], _LIST),
         "put": _post(
-            f'Upsert custom prices {{"prices": [{price}]}} (admin key)', {"200": "the prices"}, (400, 401, 403)
+            f'Upsert custom prices {{"prices": [{price}]}} (admin key)',
+            {"200": "the prices"},
+            (400, 401, 403, 413),
+            b.PRICES,
         )["post"],
         "delete": {
             "summary": "Delete one custom price (admin key)",
             "security": [{"bearer": []}],
             "parameters": [_PROJECT, *_params([("model", "model (required)"), ("provider", "provider, if any")])],
-            "responses": {"200": {"description": "the prices left"}, **{str(c): _ERROR for c in (400, 401, 403, 404)}},
+            "responses": {"200": _json("the prices left"), **{str(c): _ERROR for c in (400, 401, 403, 404)}},
         },
     }
     return {
@@ -104,7 +124,8 @@ def _scores_and_prices() -> dict[str, Any]:
             **_post(
                 'Store scores: one score or {"scores": [...]} ({trace_id, span_id?, name, value, data_type?, ...})',
                 {"202": "{accepted, rejected: [{index, error}], ids}"},
-                (400, 401, 403, 413),
+                (400, 401, 403, 413, 503),
+                b.SCORES,
             ),
         },
         "/v1/projects/{project_id}/prices": prices,
@@ -113,24 +134,27 @@ def _scores_and_prices() -> dict[str, Any]:
             "ms; admin key or project admin; audited). Reported costs stay; answers when the new costs are visible",
             {"200": "{from, to, files, rewritten, spans, spans_changed}"},
             (400, 401, 403, 503),
+            b.REPRICE,
         ),
         "/api/public/projects": {
             "get": {
                 "summary": "Langfuse auth check: the key's project (Basic public key = project id, secret = API key)",
                 "security": [{"basic": []}],
-                "responses": {"200": {"description": '{"data": [{id, name, organization, metadata}]}'}, "401": _ERROR},
+                "responses": {"200": _json('{"data": [{id, name, organization, metadata}]}'), "401": _ERROR},
             }
         },
         "/api/public/ingestion": _post(
             'Langfuse legacy batch {"batch": [{id, type, timestamp, body}]} (docs/langfuse.md)',
             {"207": '{"successes": [{id, status}], "errors": [{id, status, message}]}'},
-            (400, 401, 403, 413, 503),
+            (400, 401, 403, 413, 429, 503),
+            b.LANGFUSE_BATCH,
             basic=True,
         ),
         "/api/public/scores": _post(
             "Langfuse v5 scores (a JSON list)",
             {"202": '{"message": "Accepted"}', "207": "{accepted, rejected, errors: [{message}]}"},
-            (400, 401, 403, 413),
+            (400, 401, 403, 413, 429),
+            b.LANGFUSE_SCORES,
             basic=True,
         ),
     }
@@ -146,7 +170,7 @@ def _add_lifecycle(paths: dict[str, Any]) -> None:
             "security": [{"bearer": []}],
             "parameters": [_PROJECT, {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
-                "202": {"description": '{"deleted": {"kind", "id"}, "tombstone_id", "purge_by"}'},
+                "202": _json('{"deleted": {"kind", "id"}, "tombstone_id", "purge_by"}'),
                 **{str(code): _ERROR for code in (400, 401, 403, 404)},
             },
         }
@@ -155,7 +179,10 @@ def _add_lifecycle(paths: dict[str, Any]) -> None:
             "summary": "Download the project's spans (format=parquet|jsonl|csv, from, to), streamed",
             "security": [{"bearer": []}],
             "parameters": [_PROJECT, *_params([("format", "parquet (default), jsonl or csv"), *_FILTERS[:2]])],
-            "responses": {"200": {"description": "the file"}, **{str(c): _ERROR for c in (400, 401, 403)}},
+            "responses": {
+                "200": {"description": "the file", "content": {media: {} for media in FORMATS.values()}},
+                **{str(c): _ERROR for c in _READ_ERRORS},
+            },
         }
     }
 
@@ -169,21 +196,10 @@ def _data_paths() -> dict[str, Any]:
                 "summary": "Ingest native events (docs/events.md); 202 once durable",
                 "security": [{"bearer": []}],
                 "parameters": [_PROJECT],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["events"],
-                                "properties": {"events": {"type": "array", "items": {"type": "object"}}},
-                            }
-                        }
-                    },
-                },
+                "requestBody": b.json_body(b.EVENTS),
                 "responses": {
-                    "202": {"description": "accepted: {accepted, rejected: [{index, error}]}"},
-                    **{str(code): _ERROR for code in (400, 401, 403, 413, 415, 503)},
+                    "202": _json("accepted: {accepted, rejected: [{index, error}]}"),
+                    **{str(code): _ERROR for code in (400, 401, 403, 413, 415, 429, 503)},
                 },
             }
         },
@@ -217,26 +233,11 @@ def _data_paths() -> dict[str, Any]:
                 "summary": "Register a prompt version's template text (immutable): {name, template, version?}",
                 "security": [{"bearer": []}],
                 "parameters": [_PROJECT],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["name", "template"],
-                                "properties": {
-                                    "name": {"type": "string"},
-                                    "template": {"type": "string"},
-                                    "version": {"type": ["string", "integer"]},
-                                },
-                            }
-                        }
-                    },
-                },
+                "requestBody": b.json_body(b.PROMPT),
                 "responses": {
-                    "201": {"description": "registered"},
-                    "200": {"description": "already registered with the same text"},
-                    **{str(code): _ERROR for code in (400, 401, 403, 409)},
+                    "201": _json("registered"),
+                    "200": _json("already registered with the same text"),
+                    **{str(code): _ERROR for code in (400, 401, 403, 409, 413, 415)},
                 },
             },
         },
@@ -261,16 +262,30 @@ def _data_paths() -> dict[str, Any]:
         "/v1/projects/{project_id}/sessions": _get("Aggregates per session", lists, _LIST),
         "/v1/projects/{project_id}/users": _get("Aggregates per end user", lists, _LIST),
         **_scores_and_prices(),
-        "/healthz": {"get": {"summary": "Alive", "responses": {"200": {"description": "alive"}}}},
+        "/healthz": {"get": {"summary": "Alive", "responses": {"200": _json("alive")}}},
         "/readyz": {
             "get": {
                 "summary": "Recovered and accepting",
-                "responses": {"200": {"description": "ready"}, "503": _ERROR},
+                "responses": {"200": _json("ready"), "503": _ERROR},
             }
         },
     }
     _add_lifecycle(paths)
     return paths
+
+
+def _otlp(summary: str) -> dict[str, Any]:
+    """An OTLP/HTTP receiver: protobuf or JSON in, the same out, errors as google.rpc.Status in that encoding."""
+    status = {PROTOBUF: {}, JSON: {"schema": {"$ref": "#/components/schemas/Status"}}}
+    return {
+        "summary": summary,
+        "security": KEY,
+        "requestBody": {"required": True, "content": {PROTOBUF: {}, JSON: {"schema": b.OTLP_JSON}}},
+        "responses": {
+            "200": {"description": "Export(Trace|Logs|Metrics)ServiceResponse", "content": {PROTOBUF: {}, JSON: {}}},
+            **{str(code): {"description": "error", "content": status} for code in (400, 401, 403, 413, 415, 503)},
+        },
+    }
 
 
 def _other_paths() -> dict[str, Any]:
@@ -283,18 +298,9 @@ def _other_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for signal, what in (("traces", "spans"), ("logs", "log records"), ("metrics", "metrics (accepted and dropped)")):
         for prefix in ("", "/api/public/otel"):
-            paths[f"{prefix}/v1/{signal}"] = {
-                "post": op(f"OTLP/HTTP: ingest {what}. {otlp}", {200: "ExportServiceResponse"}, security=KEY, errors=())
-            }
+            paths[f"{prefix}/v1/{signal}"] = {"post": _otlp(f"OTLP/HTTP: ingest {what}. {otlp}")}
     for path in ("/v1/trace/log", "/v1/trace/log-python"):
-        paths[path] = {
-            "post": op(
-                f"OTLP/HTTP traces at Helicone's path. {otlp}",
-                {200: "ExportTraceServiceResponse"},
-                security=KEY,
-                errors=(),
-            )
-        }
+        paths[path] = {"post": _otlp(f"OTLP/HTTP traces at Helicone's path. {otlp}")}
     for path, what in (("/invite", "an invitation"), ("/reset-password", "a password reset")):
         paths[path] = {
             "get": op(
@@ -350,12 +356,24 @@ def _with_path_params(path: str, operation: dict[str, Any]) -> dict[str, Any]:
     return {**operation, "parameters": [*missing, *operation.get("parameters", [])]}
 
 
+def _with_returns(path: str, method: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """The operation with the schema of its 2xx JSON answers from `openapi_bodies.RETURNS`, if it has one."""
+    schema = b.RETURNS.get(path, {}).get(method)
+    if schema is None:
+        return operation
+    responses = dict(operation["responses"])
+    for code, response in responses.items():
+        if code.startswith("2") and "application/json" in response.get("content", {}):
+            responses[code] = {**response, "content": {"application/json": {"schema": schema}}}
+    return {**operation, "responses": responses}
+
+
 def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     described = documented_paths()
     paths: dict[str, dict[str, Any]] = {}
     for path, method, route in route_operations(routes):
         operation = described.get(path, {}).get(method) or _fallback(route)
-        paths.setdefault(path, {})[method] = _with_path_params(path, operation)
+        paths.setdefault(path, {})[method] = _with_returns(path, method, _with_path_params(path, operation))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Lynex Box API", "version": __version__},
@@ -375,13 +393,31 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
             "schemas": {
                 "Error": {
                     "type": "object",
+                    "required": ["error"],
                     "properties": {
                         "error": {
                             "type": "object",
+                            "required": ["code", "message"],
                             "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
                         }
                     },
-                }
+                },
+                "ScimError": {
+                    "type": "object",
+                    "required": ["schemas", "status", "detail"],
+                    "properties": {
+                        "schemas": {"type": "array", "items": {"type": "string"}},
+                        "status": {"type": "string"},
+                        "detail": {"type": "string"},
+                        "scimType": {"type": "string"},
+                    },
+                },
+                "Status": {
+                    "description": "google.rpc.Status (OTLP/JSON)",
+                    "type": "object",
+                    "properties": {"code": {"type": "integer"}, "message": {"type": "string"}},
+                },
+                "Event": b.event_schema(),
             },
         },
         "paths": dict(sorted(paths.items())),

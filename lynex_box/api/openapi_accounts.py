@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from lynex_box.api import openapi_bodies as b
+
 ERROR_REF: Final = {"$ref": "#/components/schemas/Error"}
 SCIM_JSON: Final = "application/scim+json"
 
@@ -21,7 +23,14 @@ SCIM: Final[Security] = [{"scimToken": []}]
 
 
 def _error(media: str = "application/json") -> dict[str, Any]:
-    return {"description": "error", "content": {media: {"schema": ERROR_REF}}}
+    schema = {"$ref": "#/components/schemas/ScimError"} if media == SCIM_JSON else ERROR_REF
+    return {"description": "error", "content": {media: {"schema": schema}}}
+
+
+def _ok(description: str, code: int, media: str) -> dict[str, Any]:
+    if code == 204 or 300 <= code < 400:
+        return {"description": description}
+    return {"description": description, "content": {media: {"schema": {"type": "object"}}}}
 
 
 def op(
@@ -33,13 +42,18 @@ def op(
     query: tuple[tuple[str, str], ...] = (),
     errors: tuple[int, ...] = (400, 401, 403, 404),
     media: str = "application/json",
+    schema: b.Schema | None = None,
 ) -> dict[str, Any]:
-    """One operation; `body` describes the JSON request body's fields, `query` the query parameters."""
+    """One operation; `body` describes the JSON request body's fields (`schema`, from openapi_bodies.py, is its
+    JSON Schema), `query` the query parameters. A success answer other than 204 or a redirect is a JSON object
+    of `media`. An operation with a body also answers 415 when the body is sent without that media type."""
+    if body is not None and 415 not in errors:
+        errors = (*errors, 415)
     out: dict[str, Any] = {
         "summary": summary,
         "security": security,
         "responses": {
-            **{str(code): {"description": text} for code, text in ok.items()},
+            **{str(code): _ok(text, code, media) for code, text in ok.items()},
             **{str(code): _error(media) for code in errors},
         },
     }
@@ -49,11 +63,7 @@ def op(
             for n, d in query
         ]
     if body is not None:
-        out["requestBody"] = {
-            "required": True,
-            "description": body,
-            "content": {media: {"schema": {"type": "object"}}},
-        }
+        out["requestBody"] = b.json_body(schema or {"type": "object"}, media, body)
     return out
 
 
@@ -69,6 +79,7 @@ def _auth() -> dict[str, dict[str, Any]]:
                 {200: "{user: {id, email, name}, csrf_token}"},
                 security=PUBLIC,
                 body="{email, password}",
+                schema=b.LOGIN,
                 errors=(400, 401, 429),
             )
         },
@@ -89,6 +100,7 @@ def _auth() -> dict[str, dict[str, Any]]:
                 {204: "changed"},
                 security=SESSION,
                 body="{current_password, new_password}",
+                schema=b.PASSWORD_CHANGE,
                 errors=(400, 401, 403, 429),
             )
         },
@@ -99,6 +111,7 @@ def _auth() -> dict[str, dict[str, Any]]:
                 {204: "password set"},
                 security=PUBLIC,
                 body="{token, password}",
+                schema=b.PASSWORD_RESET,
                 errors=(400, 404),
             )
         },
@@ -109,6 +122,7 @@ def _auth() -> dict[str, dict[str, Any]]:
                 {202: '{"status": "accepted", "message"}'},
                 security=PUBLIC,
                 body="{email}",
+                schema=b.FORGOT,
                 errors=(400, 404, 429),
             )
         },
@@ -144,6 +158,7 @@ def _auth() -> dict[str, dict[str, Any]]:
                 {200: "{id, org_id, org_name, email, role, project_id, project_role, created_at, expires_at}"},
                 security=PUBLIC,
                 body="{token}",
+                schema=b.TOKEN,
                 errors=(400, 404),
             )
         },
@@ -153,6 +168,7 @@ def _auth() -> dict[str, dict[str, Any]]:
                 {200: "{joined} (with a session)", 201: "{user, csrf_token, joined}, and the session cookies"},
                 security=[{}, {"session": [], "csrf": []}],
                 body="{token, password?, name?, email?}",
+                schema=b.ACCEPT,
                 errors=(400, 403, 404, 409),
             )
         },
@@ -172,6 +188,7 @@ def _orgs() -> dict[str, dict[str, Any]]:
                 "Create an organisation owned by the caller (who must own one already)",
                 {201: "{id, name}"},
                 body="{name}",
+                schema=b.NAME,
                 errors=(400, 401, 403),
             )
         },
@@ -183,11 +200,16 @@ def _orgs() -> dict[str, dict[str, Any]]:
                 {202: "{id, token, url, emailed, org_id, role, email, project_id, project_role, expires_at}"},
                 body="{email, role}",
                 errors=(400, 401, 403, 409),
+                schema=b.ORG_MEMBER,
             ),
         },
         "/api/orgs/{org_id}/members/{user_id}": {
             "patch": org_op(
-                "Change a member's org role", {200: member}, body="{role}", errors=(400, 401, 403, 404, 409)
+                "Change a member's org role",
+                {200: member},
+                body="{role}",
+                schema=b.ROLE_ONLY,
+                errors=(400, 401, 403, 404, 409),
             ),
             "delete": org_op("Remove a member from the organisation", {204: "removed"}, errors=(401, 403, 404, 409)),
         },
@@ -205,6 +227,7 @@ def _orgs() -> dict[str, dict[str, Any]]:
                 "Invite by link; with an email and [smtp] on, the link is also emailed",
                 {201: "{id, token, url, emailed, org_id, role, email, project_id, project_role, expires_at}"},
                 body="{role, email?, project_id?, project_role?}",
+                schema=b.INVITATION,
             ),
         },
         "/api/orgs/{org_id}/invitations/{invitation_id}": {
@@ -235,9 +258,10 @@ def _projects() -> dict[str, dict[str, Any]]:
             "get": op("Projects the caller can see, with its role (a key: its own project)", {200: "{items: [...]}"}),
             "post": op(
                 "Create a project (org owner or admin)",
-                {201: "{id, name, org_id, role}"},
+                {201: "{project_id, name, org_id, created_at, role}"},
                 security=SESSION,
                 body="{name, org_id?}",
+                schema=b.PROJECT,
             ),
         },
         "/api/projects/{project_id}/keys": {
@@ -246,6 +270,7 @@ def _projects() -> dict[str, dict[str, Any]]:
                 "Create an API key; the secret is in this answer only",
                 {201: "{key_id, api_key, prefix, scope, name, expires_at, ...}"},
                 body="{scope: ingest | read | admin, name?, expires_at? | expires_in_days?}",
+                schema=b.KEY,
             ),
         },
         "/api/projects/{project_id}/keys/{key_id}": {
@@ -254,11 +279,15 @@ def _projects() -> dict[str, dict[str, Any]]:
         "/api/projects/{project_id}/members": {
             "get": op("Members of the project with their effective roles", {200: "{items: [" + member + "]}"}),
             "post": op(
-                "Give a user a role on the project", {201: member}, security=SESSION, body="{user_id | email, role}"
+                "Give a user a role on the project",
+                {201: member},
+                security=SESSION,
+                body="{user_id | email, role}",
+                schema=b.MEMBER,
             ),
         },
         "/api/projects/{project_id}/members/{user_id}": {
-            "patch": op("Change a project role", {200: member}, security=SESSION, body="{role}"),
+            "patch": op("Change a project role", {200: member}, security=SESSION, body="{role}", schema=b.ROLE_ONLY),
             "delete": op("Remove a project role", {204: "removed"}, security=SESSION, errors=(401, 403, 404)),
         },
         "/api/projects/{project_id}/settings": {
@@ -270,10 +299,13 @@ def _projects() -> dict[str, dict[str, Any]]:
                 },
             ),
             "patch": op(
-                "Change the project's name, retention (days, 0 = forever), hot window (seconds) and ingest limits",
+                "Change the project's name, retention (days, 0 = forever), hot window (seconds), ingest limits, "
+                "and turn encryption at rest on (409 to turn it off, or without a key-encryption key)",
                 {200: "the settings"},
                 body="{name?, retention_days?, hot_window_s?, "
-                "limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}}",
+                "limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}, encryption?}",
+                schema=b.SETTINGS,
+                errors=(400, 401, 403, 404, 409),
             ),
         },
         "/api/projects/{project_id}/audit": {
@@ -295,9 +327,14 @@ def _projects() -> dict[str, dict[str, Any]]:
 
 def _scim() -> dict[str, dict[str, Any]]:
     def scim(
-        summary: str, ok: dict[int, str], body: str | None = None, query: tuple[tuple[str, str], ...] = ()
+        summary: str,
+        ok: dict[int, str],
+        body: str | None = None,
+        query: tuple[tuple[str, str], ...] = (),
+        schema: b.Schema | None = None,
     ) -> dict[str, Any]:
-        return op(summary, ok, security=SCIM, body=body, query=query, errors=(400, 401, 404, 409), media=SCIM_JSON)
+        errors = (400, 401, 404, 409)
+        return op(summary, ok, security=SCIM, body=body, schema=schema, query=query, errors=errors, media=SCIM_JSON)
 
     listing = (("filter", 'eq filter, e.g. userName eq "a@b.c"'), ("startIndex", "1-based"), ("count", "page size"))
     paths: dict[str, dict[str, Any]] = {
@@ -306,19 +343,24 @@ def _scim() -> dict[str, dict[str, Any]]:
         },
         "/scim/v2/ResourceTypes": {"get": scim("The resource types: User and Group", {200: "ListResponse"})},
     }
-    for kind, fields in (
-        ("Users", "userName (the email), name, emails, active, externalId"),
-        ("Groups", "displayName, members"),
+    for kind, fields, schema in (
+        ("Users", "userName (the email), name, emails, active, externalId", b.SCIM_USER),
+        ("Groups", "displayName, members", b.SCIM_GROUP),
     ):
         one = kind[:-1]
         paths[f"/scim/v2/{kind}"] = {
             "get": scim(f"List or filter {kind.lower()} of the token's org", {200: "ListResponse"}, query=listing),
-            "post": scim(f"Provision a {one.lower()}", {201: one}, body=f"SCIM {one}: {fields}"),
+            "post": scim(f"Provision a {one.lower()}", {201: one}, body=f"SCIM {one}: {fields}", schema=schema),
         }
         paths[f"/scim/v2/{kind}/{{id}}"] = {
             "get": scim(f"One {one.lower()}", {200: one}),
-            "put": scim(f"Replace a {one.lower()}", {200: one}, body=f"SCIM {one}"),
-            "patch": scim(f"Change a {one.lower()} (SCIM PatchOp)", {200: one}, body="PatchOp: {Operations: [...]}"),
+            "put": scim(f"Replace a {one.lower()}", {200: one}, body=f"SCIM {one}", schema=schema),
+            "patch": scim(
+                f"Change a {one.lower()} (SCIM PatchOp)",
+                {200: one},
+                body="PatchOp: {Operations: [...]}",
+                schema=b.SCIM_PATCH,
+            ),
             "delete": scim(
                 "Deactivate the user in the org (ends their sessions)" if kind == "Users" else "Delete the group",
                 {204: "done"},

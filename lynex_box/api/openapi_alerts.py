@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from lynex_box.api.openapi_accounts import op
+from lynex_box.api.openapi_bodies import RULE, RULE_CHANGE
 
 _BASE: Final = "/api/projects/{project_id}/alerts"
 _RULE_BODY: Final = (
@@ -31,6 +32,7 @@ def alert_paths() -> dict[str, dict[str, Any]]:
                 "Create an alert rule (alerts.manage; audited)",
                 {201: "the rule; channel URLs redacted, secrets never shown"},
                 body=_RULE_BODY,
+                schema=RULE,
                 errors=(400, 401, 403, 404, 409, 415),
             ),
         },
@@ -41,6 +43,7 @@ def alert_paths() -> dict[str, dict[str, Any]]:
                 "secret",
                 {200: "the rule"},
                 body=_RULE_BODY,
+                schema=RULE_CHANGE,
                 errors=(400, 401, 403, 404, 409, 415),
             ),
             "delete": op(

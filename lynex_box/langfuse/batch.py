@@ -76,7 +76,7 @@ def _item_error(item: Any) -> str | None:
     item_id = item.get("id")
     if not isinstance(item_id, str) or not item_id or len(item_id) > _ID_MAX:
         return f"id must be a non-empty string of at most {_ID_MAX} characters"
-    if item.get("type") not in EVENT_TYPES:
+    if not isinstance(item.get("type"), str) or item["type"] not in EVENT_TYPES:  # a JSON object is unhashable
         return f"type {item.get('type')!r} is not one of {sorted(EVENT_TYPES)}"
     if not isinstance(item.get("body"), dict):
         return "body must be a JSON object"

@@ -47,13 +47,17 @@ def time_range(query: QueryEngine, project_id: str, from_us: int | None, to_us: 
 
 
 def tables(query: QueryEngine, project_id: str, lo: int, hi: int, step_us: int) -> Iterator[tuple[pa.Table, int]]:
-    """(rows of one step, the step's end) from `lo` to `hi`."""
+    """(rows of one step, the step's end) from `lo` to `hi`. After an empty step the next one starts at the next
+    span: a range with years between its spans (one span dated 1970, say) takes a few steps, not millions."""
     start = lo
     while start < hi:
         end = min(hi, start + step_us)
         table = query.run(SpanScope(project_id, start, end), ROWS_SQL, dedupe=True)
         yield table.select(list(SPAN_COLUMNS)).cast(SPAN_SCHEMA), end
         start = end
+        if table.num_rows == 0 and start < hi:
+            following = query.run(SpanScope(project_id, start, hi), RANGE_SQL).to_pylist()[0]["lo"]
+            start = hi if following is None else max(start, int(following))
 
 
 class _Parquet:

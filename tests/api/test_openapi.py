@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from lynex_box.api.openapi import UI_PATHS, documented_paths, openapi_document, route_operations
+from lynex_box.api.openapi_bodies import RETURNS
 from lynex_box.app import create_app
 from lynex_box.config import Settings
 from tests.e2e.server import RunningServer
@@ -31,6 +32,16 @@ def test_every_route_of_the_app_has_a_written_description() -> None:
     stale = sorted(described - operations)
     assert not stale, f"OpenAPI descriptions of routes the app does not have: {stale}"
     assert ("/api/auth/password/forgot", "post") in operations and ("/scim/v2/Users/{id}", "patch") in operations
+
+
+def test_every_answer_schema_names_an_operation_with_a_json_success() -> None:
+    document = openapi_document(create_app(Settings()).routes)
+    for path, methods in RETURNS.items():
+        for method, schema in methods.items():
+            responses = document["paths"].get(path, {}).get(method, {}).get("responses", {})
+            ok = [r for c, r in responses.items() if c.startswith("2") and "application/json" in r.get("content", {})]
+            assert ok, f"openapi_bodies.RETURNS names {method.upper()} {path}, which has no 2xx JSON answer"
+            assert all(r["content"]["application/json"]["schema"] == schema for r in ok), f"{method} {path}"
 
 
 def test_every_operation_is_complete_and_names_its_path_parameters() -> None:

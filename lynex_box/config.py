@@ -37,6 +37,11 @@ class ServerSettings:
     data_dir: str = "./lynex-data"
     dev: bool = False
     public_url: str = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    body_timeout_s: float = field(default=60.0, metadata=_rng(0.1, 86_400))
+    body_min_bytes_per_s: int = field(default=1024, metadata=_rng(1))
+    body_idle_timeout_s: float = field(default=30.0, metadata=_rng(0.1, 86_400))
+    max_bodies_per_client: int = field(default=64, metadata=_rng(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class IngestSettings:
     max_body_bytes: int = field(default=20 * 1024 * 1024, metadata=_rng(1024))
     max_events_per_request: int = field(default=10_000, metadata=_rng(1))
     max_field_bytes: int = field(default=1024 * 1024, metadata=_rng(64))
+    max_json_depth: int = field(default=100, metadata=_rng(8, 200))
     max_backlog_bytes: int = field(default=1024 * 1024 * 1024, metadata=_rng(1024 * 1024))
     min_free_disk_bytes: int = field(default=512 * 1024 * 1024, metadata=_rng(0))
     retry_after_s: int = field(default=2, metadata=_rng(1, 3600))

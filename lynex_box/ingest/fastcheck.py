@@ -76,7 +76,8 @@ def all_valid(body: bytes, max_field_bytes: int) -> int | None:
     """The number of events if the body is `{"events": [...]}` and every event is valid, else None."""
     try:
         request = _decoder(max_field_bytes).decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # invalid UTF-8 in a string, or nesting deeper than the thread's stack allows: the reference path judges
         return None
     for event in request.events:
         for value in (event.start_time, event.end_time):

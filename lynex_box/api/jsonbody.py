@@ -27,7 +27,7 @@ def parse_json(raw: bytes, max_depth: int, what: str = "body") -> Any:
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        if "recursion" in str(exc):  # orjson stops at 1,024 levels
+        if "depth limit" in str(exc) or "recursion" in str(exc):  # orjson stops at 1,024 levels
             message = f"{what} nests more than 1024 levels deep; the limit is {max_depth}"
             raise ApiError(400, "too_deep", message) from None
         raise ApiError(400, "bad_json", f"{what} is not valid JSON: {exc}") from None

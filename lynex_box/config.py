@@ -320,8 +320,10 @@ def load_settings(
                 data = tomllib.load(fh)
         except FileNotFoundError as exc:
             raise ConfigError(f"config file {path} does not exist") from exc
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read: {exc}") from exc
         for section, values in data.items():
             if not isinstance(values, dict):
                 raise ConfigError(f"[{section}] must be a table, got {values!r}")

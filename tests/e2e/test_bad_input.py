@@ -53,6 +53,8 @@ def test_invalid_utf8_in_a_native_body_is_400(server: RunningServer) -> None:
         b'{"events": [{"name": "\xff\xfe"}]}',
         b'{"events": [{"name": "x", "start_time": "2026-01-01T00:00:00\xc3Z"}]}',
         b'{"events": [{"metadata": {"\xed\xa0\x80": 1}}]}',  # an encoded surrogate
+        b'{"events": [{"name": "x", "metadata": {"k": "\xff"}}]}',  # in a value kept as raw JSON
+        b'{"events": [{"name": "x", "unknown\xc3": 1}]}',  # in a key the fast check skips
     ):
         error = _error(httpx.post(url, content=body, headers=server.headers()))
         assert error["code"] == "bad_json" and "UTF-8" in error["message"]
@@ -130,6 +132,18 @@ def test_other_cursors_and_json_routes_are_400(server: RunningServer) -> None:
     token = base64.b64encode(f"{server.project}:{server.creds['api_key']}".encode()).decode()
     auth = {"Authorization": f"Basic {token}"}
     _error(httpx.post(f"{server.url}/api/public/ingestion", content=batch, headers=auth))
+
+
+def test_an_unhashable_type_is_an_item_error_not_a_500(server: RunningServer) -> None:
+    events = {"events": [{"name": "typed", "type": {"k": 1}}, {"name": "listed", "type": ["llm"]}]}
+    resp = httpx.post(f"{server.url}/v1/projects/{server.project}/events", json=events, headers=server.headers())
+    assert resp.status_code == 202 and resp.json()["accepted"] == 0
+    assert [r["index"] for r in resp.json()["rejected"]] == [0, 1]
+    token = base64.b64encode(f"{server.project}:{server.creds['api_key']}".encode()).decode()
+    batch = {"batch": [{"id": "1", "type": {"a": 1}, "body": {}}, {"id": "2", "type": ["trace-create"], "body": {}}]}
+    resp = httpx.post(f"{server.url}/api/public/ingestion", json=batch, headers={"Authorization": f"Basic {token}"})
+    assert resp.status_code == 207, resp.text
+    assert [e["id"] for e in resp.json()["errors"]] == ["1", "2"] and resp.json()["successes"] == []
 
 
 def test_nothing_bad_was_stored(server: RunningServer, tmp_path: Path) -> None:

@@ -30,7 +30,10 @@ def _atheris(target: str, argv: list[str]) -> None:
 
     with atheris.instrument_imports(include=["lynex_box"]):
         from tests import fuzz_targets
-    check = fuzz_targets.TARGETS[target]
+
+        check = fuzz_targets.TARGETS[target]
+        for seed in fuzz_targets.seeds(target):
+            check(seed)  # imports what the target imports lazily (the pipeline's decoders), instrumented too
     if not any(not a.startswith("-") for a in argv) and not any(os.path.isfile(a) for a in argv):
         corpus = Path(tempfile.mkdtemp(prefix=f"lynex-fuzz-{target}-"))  # seed a fresh corpus with valid inputs
         for i, seed in enumerate(fuzz_targets.seeds(target)):

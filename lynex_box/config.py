@@ -8,6 +8,7 @@ with a message that names them. This module only loads and validates; it never a
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -399,6 +400,8 @@ def _coerce(name: str, hint: Any, value: Any, limits: Mapping[str, Any]) -> Any:
             raise ConfigError(f"{name} = {value!r} must be a number") from exc
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise ConfigError(f"{name} = {value!r} must be a number")
+        if isinstance(number, float) and not math.isfinite(number):  # NaN would pass every range check
+            raise ConfigError(f"{name} = {value!r} must be a finite number")
         if hint is int and isinstance(number, float):
             if not number.is_integer():
                 raise ConfigError(f"{name} = {value!r} must be a whole number")

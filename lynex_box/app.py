@@ -14,7 +14,8 @@ from collections.abc import AsyncIterator, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -38,6 +39,7 @@ from lynex_box.api import (
     score_routes,
     trace_routes,
 )
+from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services, services
@@ -79,6 +81,13 @@ async def not_found(request: Request, exc: Exception) -> Response:
 
 async def method_not_allowed(request: Request, exc: Exception) -> Response:
     return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+
+
+async def client_disconnected(request: Request, exc: Exception) -> Response:
+    """A client that hung up while sending its body: nothing to answer, nothing went wrong here."""
+    client = request.client.host if request.client else ""
+    log.debug("client disconnected before its body was read path=%s client=%s", request.url.path, client)
+    return error_response(400, "client_disconnected", "the client closed the connection before its body arrived")
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
@@ -185,9 +194,11 @@ def create_app(settings: Settings) -> Starlette:
     ]
     return Starlette(
         routes=routes,
+        middleware=[Middleware(BodyGuard, settings=settings.server)],  # body timeouts, per-address upload cap
         lifespan=lifespan,
         exception_handlers={
             ApiError: api_error_handler,
+            ClientDisconnect: client_disconnected,  # mid-upload hang-ups: one debug line, not a traceback
             KeyUnavailable: encryption.key_unavailable,  # an encrypted project without its key: 503
             **lifecycle_routes.EXCEPTION_HANDLERS,  # bucket unreachable: 503; offloaded range over the cache: 422
             404: not_found,

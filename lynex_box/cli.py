@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import socket
 import sys
@@ -70,7 +71,7 @@ def run(config: str | None, data_dir: str | None, host: str | None, port: int | 
         check_source(settings.encryption, settings.data_dir)  # refused before anything starts
     except KekError as exc:
         raise click.ClickException(str(exc)) from None
-    setup_logging()
+    setup_logging(logging.getLevelNamesMapping()[settings.server.log_level.upper()])
     db = _meta(settings)
     created = bootstrap_if_empty(db)
     db.close()

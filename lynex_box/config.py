@@ -8,6 +8,7 @@ with a message that names them. This module only loads and validates; it never a
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -37,6 +38,11 @@ class ServerSettings:
     data_dir: str = "./lynex-data"
     dev: bool = False
     public_url: str = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    body_timeout_s: float = field(default=60.0, metadata=_rng(0.1, 86_400))
+    body_min_bytes_per_s: int = field(default=1024, metadata=_rng(1))
+    body_idle_timeout_s: float = field(default=30.0, metadata=_rng(0.1, 86_400))
+    max_bodies_per_client: int = field(default=64, metadata=_rng(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,7 @@ class IngestSettings:
     max_body_bytes: int = field(default=20 * 1024 * 1024, metadata=_rng(1024))
     max_events_per_request: int = field(default=10_000, metadata=_rng(1))
     max_field_bytes: int = field(default=1024 * 1024, metadata=_rng(64))
+    max_json_depth: int = field(default=100, metadata=_rng(8, 200))
     max_backlog_bytes: int = field(default=1024 * 1024 * 1024, metadata=_rng(1024 * 1024))
     min_free_disk_bytes: int = field(default=512 * 1024 * 1024, metadata=_rng(0))
     retry_after_s: int = field(default=2, metadata=_rng(1, 3600))
@@ -315,8 +322,10 @@ def load_settings(
                 data = tomllib.load(fh)
         except FileNotFoundError as exc:
             raise ConfigError(f"config file {path} does not exist") from exc
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read: {exc}") from exc
         for section, values in data.items():
             if not isinstance(values, dict):
                 raise ConfigError(f"[{section}] must be a table, got {values!r}")
@@ -392,6 +401,8 @@ def _coerce(name: str, hint: Any, value: Any, limits: Mapping[str, Any]) -> Any:
             raise ConfigError(f"{name} = {value!r} must be a number") from exc
         if isinstance(number, bool) or not isinstance(number, (int, float)):
             raise ConfigError(f"{name} = {value!r} must be a number")
+        if isinstance(number, float) and not math.isfinite(number):  # NaN would pass every range check
+            raise ConfigError(f"{name} = {value!r} must be a finite number")
         if hint is int and isinstance(number, float):
             if not number.is_integer():
                 raise ConfigError(f"{name} = {value!r} must be a whole number")

@@ -21,6 +21,7 @@ from lynex_box.api import encryption
 from lynex_box.api.auth_routes import write
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
+from lynex_box.api.params import bounded_int
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session
 from lynex_box.api.services import Services, services
 from lynex_box.auth import admin, audit, memberships, projects, rbac, usage
@@ -177,9 +178,7 @@ async def patch_settings(request: Request) -> Response:
 
 def page_args(request: Request) -> tuple[int, int | None, str | None]:
     params = request.query_params
-    raw = params.get("limit") or "100"
-    if not raw.isdigit() or not 1 <= int(raw) <= audit.MAX_PAGE:
-        raise ApiError(400, "bad_limit", f"limit must be a whole number in 1..{audit.MAX_PAGE}")
+    limit = bounded_int(params, "limit", 1, audit.MAX_PAGE, 100, "bad_limit")
     try:
         before = audit.decode_cursor(params.get("cursor"))
     except ValueError as exc:
@@ -187,7 +186,7 @@ def page_args(request: Request) -> tuple[int, int | None, str | None]:
     action = params.get("action") or None
     if action is not None and action not in audit.ACTIONS:
         raise ApiError(400, "bad_filter", f"action must be one of {list(audit.ACTIONS)}")
-    return int(raw), before, action
+    return limit, before, action
 
 
 async def project_audit(request: Request) -> Response:

@@ -10,11 +10,8 @@ target and whether the channel signs.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -26,6 +23,7 @@ from lynex_box.alerts.sealing import SealError
 from lynex_box.alerts.service import AlertService
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object
+from lynex_box.api.params import bounded_int, decode_cursor, encode_cursor
 from lynex_box.api.principal import Access, project_access
 from lynex_box.api.services import services
 
@@ -144,21 +142,12 @@ async def test_rule(request: Request) -> Response:
 
 def _page_args(request: Request) -> tuple[int, tuple[int, str] | None, str | None]:
     params = request.query_params
-    raw = params.get("limit") or "50"
-    if not raw.isdigit() or not 1 <= int(raw) <= history.MAX_PAGE:
-        raise ApiError(400, "bad_limit", f"limit must be a whole number in 1..{history.MAX_PAGE}")
-    cursor = params.get("cursor")
-    before = None
-    if cursor:
-        try:
-            value = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-            before = (int(value[0]), str(value[1]))
-        except (ValueError, TypeError, IndexError, KeyError, binascii.Error, orjson.JSONDecodeError):
-            raise ApiError(400, "bad_cursor", "cursor is not one this API returned") from None
+    limit = bounded_int(params, "limit", 1, history.MAX_PAGE, 50, "bad_limit")
+    before = decode_cursor(params.get("cursor"))
     rule_id = params.get("rule_id") or None
     if rule_id is not None and len(rule_id) > 64:
         raise ApiError(400, "bad_filter", "rule_id is longer than 64 characters")
-    return int(raw), before, rule_id
+    return limit, before, rule_id
 
 
 def _page(items: list[dict[str, Any]], limit: int, time_key: str) -> dict[str, Any]:
@@ -166,7 +155,7 @@ def _page(items: list[dict[str, Any]], limit: int, time_key: str) -> dict[str, A
     if len(items) > limit:
         items = items[:limit]
         last = items[-1]
-        cursor = base64.urlsafe_b64encode(orjson.dumps([last[time_key], last["id"]])).decode().rstrip("=")
+        cursor = encode_cursor(last[time_key], last["id"])
     return {"items": items, "next_cursor": cursor}
 
 

@@ -26,7 +26,7 @@ async def read_body(request: Request, limit: int) -> tuple[bytes, str]:
     if encoding not in ENCODINGS:
         raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not one of {list(ENCODINGS)}")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise too_large(limit)
     chunks: list[bytes] = []
     size = 0

@@ -19,11 +19,14 @@ from starlette.routing import Route
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.encryption import refuse_locked_ingest
 from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import authenticate, is_loopback, require_project
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
 from lynex_box.auth.ratelimit import RateLimited
+from lynex_box.config import IngestSettings
 from lynex_box.ingest.fastcheck import all_valid
+from lynex_box.ingest.jsondepth import TooDeep, check_depth
 from lynex_box.ingest.validate import validate_event
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
@@ -62,20 +65,22 @@ def charge_ingest(svc: Services, principal: Principal, events: int = 0, nbytes: 
         ) from None
 
 
-def parse_events(
-    raw: bytes, encoding: str, limit: int, max_events: int, max_field: int
-) -> tuple[bytes, int, list[dict[str, Any]]]:
-    """Decompress, parse and validate; returns the JSON body, its event count and the rejections."""
-    body = decompress(raw, encoding, limit)
-    count = all_valid(body, max_field)
+def parse_events(raw: bytes, encoding: str, limits: IngestSettings) -> tuple[bytes, int, list[dict[str, Any]]]:
+    """Decompress, parse and validate; returns the JSON body, its event count and the rejections.
+
+    Whatever the bytes, it returns or raises ApiError (4xx): invalid UTF-8 and too deep nesting included."""
+    body = decompress(raw, encoding, limits.max_body_bytes)
+    max_events = limits.max_events_per_request
+    count = all_valid(body, limits.max_field_bytes)
     if count is not None:  # the common request: checked in C, stored as sent
+        try:
+            check_depth(body, limits.max_json_depth)
+        except TooDeep as exc:
+            raise ApiError(400, "too_deep", str(exc)) from None
         if count > max_events:
             raise ApiError(413, "too_many_events", f"{count} events in one request; the limit is {max_events}")
         return body, count, []
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    doc = parse_json(body, limits.max_json_depth)
     if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
         raise ApiError(400, "bad_request", 'body must be a JSON object {"events": [...]}')
     events = doc["events"]
@@ -83,7 +88,7 @@ def parse_events(
         raise ApiError(413, "too_many_events", f"{len(events)} events in one request; the limit is {max_events}")
     rejected = []
     for index, event in enumerate(events):
-        error = validate_event(event, max_field)
+        error = validate_event(event, limits.max_field_bytes)
         if error is not None:
             rejected.append({"index": index, "error": error})
     if len(doc) > 1:  # re-encode without unknown top-level keys so the WAL holds just the events
@@ -101,9 +106,7 @@ async def post_events(request: Request) -> Response:
     received_us = time.time_ns() // 1000
     raw, encoding = await read_body(request, limits.max_body_bytes)
     charge_ingest(svc, principal, nbytes=len(raw))
-    body, total, rejected = await asyncio.to_thread(
-        parse_events, raw, encoding, limits.max_body_bytes, limits.max_events_per_request, limits.max_field_bytes
-    )
+    body, total, rejected = await asyncio.to_thread(parse_events, raw, encoding, limits)
     accepted = total - len(rejected)
     charge_ingest(svc, principal, events=accepted)
     if accepted > 0:

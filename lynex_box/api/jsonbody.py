@@ -1,4 +1,6 @@
-"""Small JSON request bodies of the account and admin APIs: bounded, `application/json` only, an object.
+"""Client JSON bodies: `parse_json` for every route (valid UTF-8 JSON, nested at most `[ingest] max_json_depth`
+levels, else 400), and `json_object` for the small bodies of the account and admin APIs (bounded,
+`application/json` only, an object).
 
 Requiring `Content-Type: application/json` also keeps cross-site HTML forms out: a browser cannot send
 that type to another origin without a CORS preflight, which this server never approves.
@@ -13,8 +15,27 @@ from starlette.requests import Request
 
 from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError
+from lynex_box.api.services import services
+from lynex_box.ingest.jsondepth import TooDeep, check_depth
 
 MAX_JSON_BODY = 64 * 1024
+
+
+def parse_json(raw: bytes, max_depth: int, what: str = "body") -> Any:
+    """The parsed JSON document; 400 `bad_json` when it is not JSON (invalid UTF-8 included), 400 `too_deep` when it
+    nests deeper than `max_depth`. Never raises anything else, whatever the bytes."""
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if "depth limit" in str(exc) or "recursion" in str(exc):  # orjson stops at 1,024 levels
+            message = f"{what} nests more than 1024 levels deep; the limit is {max_depth}"
+            raise ApiError(400, "too_deep", message) from None
+        raise ApiError(400, "bad_json", f"{what} is not valid JSON: {exc}") from None
+    try:
+        check_depth(raw, max_depth, what)
+    except TooDeep as exc:
+        raise ApiError(400, "too_deep", str(exc)) from None
+    return doc
 
 
 async def json_object(request: Request, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
@@ -24,10 +45,7 @@ async def json_object(request: Request, limit: int = MAX_JSON_BODY) -> dict[str,
     raw, encoding = await read_body(request, limit)
     if encoding != "identity":
         raise ApiError(415, "unsupported_encoding", "this endpoint takes an uncompressed body")
-    try:
-        doc = orjson.loads(raw or b"{}")
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "bad_json", "body is not valid JSON") from None
+    doc = parse_json(raw or b"{}", services(request).settings.ingest.max_json_depth)
     if not isinstance(doc, dict):
         raise ApiError(400, "bad_request", "body must be a JSON object")
     return doc

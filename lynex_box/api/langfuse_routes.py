@@ -22,6 +22,7 @@ from starlette.routing import Route
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.ingest_routes import charge_ingest, check_backpressure, ingest_principal
+from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import require_project
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
@@ -40,10 +41,7 @@ async def _json_body(request: Request, limit: int, svc: Services, principal: Pri
     charge_ingest(svc, principal, nbytes=len(raw))
 
     def parse() -> Any:
-        try:
-            return orjson.loads(decompress(raw, encoding, limit))
-        except orjson.JSONDecodeError as exc:
-            raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+        return parse_json(decompress(raw, encoding, limit), svc.settings.ingest.max_json_depth)
 
     return await asyncio.to_thread(parse)
 

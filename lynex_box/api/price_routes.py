@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import Services, services
 from lynex_box.auth import audit
@@ -87,10 +87,7 @@ def parse_prices(doc: Any) -> list[CustomPrice]:
 async def put_prices(request: Request) -> Response:
     svc, project_id = await _admin(request)
     raw, encoding = await read_body(request, BODY_LIMIT)
-    try:
-        doc = orjson.loads(decompress(raw, encoding, BODY_LIMIT))
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    doc = parse_json(decompress(raw, encoding, BODY_LIMIT), svc.settings.ingest.max_json_depth)
     prices = parse_prices(doc)
     await asyncio.to_thread(upsert_prices, svc.engine.meta, project_id, prices)
     if svc.prices is not None:
@@ -129,10 +126,7 @@ async def reprice(request: Request) -> Response:
     project_id = request.path_params["project_id"]
     access = await project_access(request, svc, project_id, "settings.manage")
     raw, encoding = await read_body(request, BODY_LIMIT)
-    try:
-        start, end = _reprice_range(orjson.loads(decompress(raw, encoding, BODY_LIMIT)))
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    start, end = _reprice_range(parse_json(decompress(raw, encoding, BODY_LIMIT), svc.settings.ingest.max_json_depth))
     if svc.prices is not None:  # the pipeline prices new spans with the prices this repricing uses
         await asyncio.to_thread(svc.prices.reload)
     custom = await asyncio.to_thread(list_prices, svc.engine.meta, project_id)

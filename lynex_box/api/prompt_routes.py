@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
 from lynex_box.api.query_routes import _scope, rows_out
 from lynex_box.api.services import services
@@ -61,10 +61,7 @@ async def register_prompt(request: Request) -> Response:
     raw, encoding = await read_body(request, MAX_BODY)
     if encoding != "identity":
         raise ApiError(415, "unsupported_encoding", "send the prompt as plain JSON")
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+    doc = parse_json(raw, svc.settings.ingest.max_json_depth)
     if not isinstance(doc, dict):
         raise ApiError(400, "bad_request", 'body must be {"name", "template", "version"?}')
     try:

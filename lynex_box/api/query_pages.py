@@ -18,11 +18,12 @@ Blocking (engine queries): the routes run these in a worker thread.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 import pyarrow as pa
 
 from lynex_box.api import query_sql as qs
+from lynex_box.api.params import Cursor
 from lynex_box.query.engine import QueryEngine, SpanScope
 
 MIN_WINDOW_US: Final = 60_000_000
@@ -55,11 +56,11 @@ class _Windows:
             self.width = self.end - self.lo_bound
 
 
-def _cursor_top(cursor: list[Any] | None, end: int) -> int:
-    return min(end, int(cursor[0]) + 1) if cursor is not None else end
+def _cursor_top(cursor: Cursor | None, end: int) -> int:
+    return min(end, cursor[0] + 1) if cursor is not None else end
 
 
-def trace_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: list[Any] | None, limit: int) -> pa.Table:
+def trace_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: Cursor | None, limit: int) -> pa.Table:
     """Up to `limit + 1` traces, newest first, as `query_sql.traces_sql` answers them."""
     need = limit + 1
     win = _Windows(query, project_id, f, need * ROWS_PER_ITEM)
@@ -85,7 +86,7 @@ def trace_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: list[
     return query.run(SpanScope(project_id, first, win.end if not win.empty else first + 1), sql, params)
 
 
-def span_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: list[Any] | None, limit: int) -> pa.Table:
+def span_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: Cursor | None, limit: int) -> pa.Table:
     """Up to `limit + 1` spans, newest first, as `query_sql.spans_sql` answers them over the whole range."""
     need = limit + 1
     win = _Windows(query, project_id, f, need)
@@ -109,7 +110,7 @@ def span_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: list[A
 
 
 def grouped_page(
-    query: QueryEngine, project_id: str, key: str, f: qs.Filters, cursor: list[Any] | None, limit: int, extra: str
+    query: QueryEngine, project_id: str, key: str, f: qs.Filters, cursor: Cursor | None, limit: int, extra: str
 ) -> pa.Table:
     """Up to `limit + 1` sessions or users, last seen first, as `query_sql.grouped_sql` answers them."""
     need = limit + 1

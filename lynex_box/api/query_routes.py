@@ -23,6 +23,7 @@ from starlette.routing import Route
 from lynex_box.api import query_pages as pages
 from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.params import decode_cursor, encode_cursor
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
 from lynex_box.langfuse.fold import fold_langfuse_rows
@@ -68,14 +69,14 @@ def _page(table: pa.Table, limit: int, key: str) -> tuple[list[dict[str, Any]], 
     next_cursor = None
     if table.num_rows > limit:
         last = rows.slice(limit - 1, 1).to_pylist()[0]
-        next_cursor = qs.encode_cursor([last["_t"], last[key]])
+        next_cursor = encode_cursor(last["_t"], last[key])
     return rows_out(rows), next_cursor
 
 
 async def list_traces(request: Request) -> Response:
     scope, params = await _scope(request)
     limit = qs.parse_limit(params)
-    f, cursor = qs.parse_filters(params), qs.decode_cursor(params, 2)
+    f, cursor = qs.parse_filters(params), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
     table = await asyncio.to_thread(pages.trace_page, query, scope.project_id, f, cursor, limit)
     items, next_cursor = _page(table, limit, "trace_id")
@@ -105,7 +106,7 @@ async def get_trace(request: Request) -> Response:
 async def list_spans(request: Request) -> Response:
     scope, params = await _scope(request)
     limit = qs.parse_limit(params)
-    f, cursor = qs.parse_filters(params), qs.decode_cursor(params, 2)
+    f, cursor = qs.parse_filters(params), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
     table = await asyncio.to_thread(pages.span_page, query, scope.project_id, f, cursor, limit)
     items, next_cursor = _page(table, limit, "event_id")
@@ -135,7 +136,7 @@ def _us_to_dt(us: int) -> dt.datetime:
 async def _grouped(request: Request, key: str, extra: str = "") -> Response:
     scope, params = await _scope(request)
     limit = qs.parse_limit(params)
-    f, cursor = qs.parse_filters(params), qs.decode_cursor(params, 2)
+    f, cursor = qs.parse_filters(params), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
     table = await asyncio.to_thread(pages.grouped_page, query, scope.project_id, key, f, cursor, limit, extra)
     items, next_cursor = _page(table, limit, "id")

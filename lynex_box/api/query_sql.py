@@ -7,15 +7,13 @@ restricted to the caller's project by the query engine, so nothing here can wide
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-import orjson
-
 from lynex_box.api.errors import ApiError
+from lynex_box.api.params import Cursor, bounded_int, whole_number
 from lynex_box.ingest.timefmt import parse_time_us
 
 GROUP_COLUMNS: Final = ("model", "provider", "name", "user_id", "environment", "kind", "session_id", "prompt_name")
@@ -45,7 +43,7 @@ def _time(params: Mapping[str, str], key: str) -> int | None:
     if value is None or value == "":
         return None
     try:
-        return parse_time_us(int(value) if value.isdigit() else value)
+        return parse_time_us(int(value) if value.isascii() and value.isdigit() else value)
     except ValueError as exc:
         raise ApiError(400, "bad_filter", f"{key}: {exc}") from None
 
@@ -85,12 +83,7 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
 
 
 def parse_limit(params: Mapping[str, str], default: int = 50) -> int:
-    raw = params.get("limit")
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(400, "bad_limit", f"limit must be a whole number in 1..{MAX_LIMIT}")
-    return int(raw)
+    return bounded_int(params, "limit", 1, MAX_LIMIT, default, "bad_limit")
 
 
 def parse_interval(params: Mapping[str, str]) -> int | None:
@@ -100,9 +93,10 @@ def parse_interval(params: Mapping[str, str]) -> int | None:
         return None
     unit = raw[-1] if raw[-1] in INTERVAL_UNITS else "s"
     number = raw[:-1] if raw[-1] in INTERVAL_UNITS else raw
-    if not number.isdigit() or int(number) <= 0:
+    count = whole_number(number)
+    if count is None or count <= 0:
         raise ApiError(400, "bad_interval", f"interval {raw!r} must look like 30s, 5m, 1h or 1d")
-    seconds = int(number) * INTERVAL_UNITS[unit]
+    seconds = count * INTERVAL_UNITS[unit]
     if seconds > 366 * 86_400:
         raise ApiError(400, "bad_interval", "interval is longer than a year")
     return seconds
@@ -156,23 +150,6 @@ def literal_pattern(text: str) -> str:
     return "(?i)" + "".join(out)
 
 
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(values)).decode().rstrip("=")
-
-
-def decode_cursor(params: Mapping[str, str], arity: int) -> list[Any] | None:
-    raw = params.get("cursor")
-    if not raw:
-        return None
-    try:
-        values = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-    except (ValueError, orjson.JSONDecodeError):
-        raise ApiError(400, "bad_cursor", "cursor is not one this API returned") from None
-    if not isinstance(values, list) or len(values) != arity:
-        raise ApiError(400, "bad_cursor", "cursor is not one this API returned")
-    return values
-
-
 # A Langfuse trace is merged as `langfuse.trace_view` merges it: the latest non-null value wins, from the legacy
 # ingestion's trace rows (the create and its updates) and, for the name, from `langfuse.trace.name` attributes.
 # A trace's span count counts a span and its update rows once.
@@ -195,7 +172,7 @@ _SESSION: Final = _latest("session_id", _TRACE_ROW)
 _ENVIRONMENT: Final = _latest("environment", _TRACE_ROW)
 
 
-def trace_starts_sql(f: Filters, cursor: list[Any] | None, top_us: int, n: int) -> tuple[str, dict[str, Any]]:
+def trace_starts_sql(f: Filters, cursor: Cursor | None, top_us: int, n: int) -> tuple[str, dict[str, Any]]:
     """The `n` newest traces (id, start `_t`) by their earliest span before `top_us`, of those that match `f`.
 
     Run over a window `[lo, end)`: a trace that started in `[lo, top)` has every span in the window, so its start
@@ -205,7 +182,7 @@ def trace_starts_sql(f: Filters, cursor: list[Any] | None, top_us: int, n: int) 
     page = "TRUE"
     if cursor is not None:
         page = "(_t < $c_t OR (_t = $c_t AND trace_id < $c_id))"
-        params.update(c_t=int(cursor[0]), c_id=str(cursor[1]))
+        params.update(c_t=cursor[0], c_id=cursor[1])
     matched = "" if where == "TRUE" else f" AND trace_id IN (SELECT trace_id FROM spans WHERE {where})"
     params.update(w_top=_us_to_datetime(top_us), w_n=n)
     sql = f"""
@@ -250,11 +227,11 @@ def _us_to_datetime(us: int) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
 
 
-def spans_sql(f: Filters, cursor: list[Any] | None, limit: int) -> tuple[str, dict[str, Any]]:
+def spans_sql(f: Filters, cursor: Cursor | None, limit: int) -> tuple[str, dict[str, Any]]:
     where, params = where_clause(f)
     if cursor is not None:
         where += " AND (epoch_us(start_time) < $c_t OR (epoch_us(start_time) = $c_t AND event_id < $c_id))"
-        params.update(c_t=int(cursor[0]), c_id=str(cursor[1]))
+        params.update(c_t=cursor[0], c_id=cursor[1])
     params["limit"] = limit + 1
     sql = f"""
     SELECT *, epoch_us(start_time) AS _t FROM spans WHERE {where}
@@ -271,9 +248,7 @@ def parse_top(params: Mapping[str, str]) -> tuple[int | None, str]:
         raise ApiError(400, "bad_top", f"top_by {by!r} is not one of {list(TOP_BY)}")
     if raw is None or raw == "":
         return None, by
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ApiError(400, "bad_top", f"top must be a whole number in 1..{MAX_LIMIT}")
-    return int(raw), by
+    return bounded_int(params, "top", 1, MAX_LIMIT, 0, "bad_top"), by
 
 
 def metrics_sql(
@@ -310,7 +285,7 @@ def metrics_sql(
     return ranked, params
 
 
-def grouped_last_sql(key: str, f: Filters, cursor: list[Any] | None, n: int) -> tuple[str, dict[str, Any]]:
+def grouped_last_sql(key: str, f: Filters, cursor: Cursor | None, n: int) -> tuple[str, dict[str, Any]]:
     """The `n` sessions or users (`id`, last span start `_t`) seen last; exact over a window `[lo, end)` for those
     last seen after `lo` (`key` is 'session_id' or 'user_id', chosen by the route)."""
     assert key in ("session_id", "user_id")
@@ -318,7 +293,7 @@ def grouped_last_sql(key: str, f: Filters, cursor: list[Any] | None, n: int) -> 
     page = "TRUE"
     if cursor is not None:
         page = "(_t < $c_t OR (_t = $c_t AND id < $c_id))"
-        params.update(c_t=int(cursor[0]), c_id=str(cursor[1]))
+        params.update(c_t=cursor[0], c_id=cursor[1])
     params["w_n"] = n
     sql = f"""
     , g AS (SELECT {key} AS id, epoch_us(max(start_time)) AS _t FROM spans

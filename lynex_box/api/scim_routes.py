@@ -22,6 +22,7 @@ from lynex_box.api.admin_routes import path_id
 from lynex_box.api.auth_routes import write
 from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import client_ip, org_access
 from lynex_box.api.services import Services, services
 from lynex_box.auth import scim, scim_store
@@ -66,9 +67,9 @@ async def _body(request: Request) -> dict[str, Any]:
     if encoding != "identity":
         raise scim.ScimError(415, "this endpoint takes an uncompressed body")
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise scim.ScimError(400, "body is not valid JSON", "invalidSyntax") from None
+        doc = parse_json(raw, services(request).settings.ingest.max_json_depth)
+    except ApiError as exc:
+        raise scim.ScimError(400, exc.message, "invalidSyntax") from None
     if not isinstance(doc, dict):
         raise scim.ScimError(400, "body must be a JSON object", "invalidSyntax")
     return doc

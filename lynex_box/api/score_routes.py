@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,6 +19,8 @@ from lynex_box.api import query_sql as qs
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.ingest_routes import check_backpressure
+from lynex_box.api.jsonbody import parse_json
+from lynex_box.api.params import decode_cursor, encode_cursor
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
 from lynex_box.scores import InvalidScore, Score, ScoreFilter, list_scores, parse_score, upsert_scores
@@ -37,23 +38,15 @@ async def get_scores(request: Request) -> Response:
             raise ApiError(400, "bad_filter", f"{key} is longer than 1000 characters")
     where = ScoreFilter(*(params.get(key) or None for key in ("trace_id", "span_id", "session_id", "name")))
     limit = qs.parse_limit(params)
-    cursor = qs.decode_cursor(params, 2)
-    before = None
-    if cursor is not None:
-        if not isinstance(cursor[0], int) or not isinstance(cursor[1], str):
-            raise ApiError(400, "bad_cursor", "cursor is not one this API returned")
-        before = (cursor[0], cursor[1])
+    before = decode_cursor(params.get("cursor"))
     found = await asyncio.to_thread(list_scores, svc.engine.meta, project_id, where, limit + 1, before)
     page = found[:limit]
-    next_cursor = qs.encode_cursor([page[-1].timestamp_us, page[-1].id]) if len(found) > limit else None
+    next_cursor = encode_cursor(page[-1].timestamp_us, page[-1].id) if len(found) > limit else None
     return json_response({"items": [s.as_dict() for s in page], "next_cursor": next_cursor})
 
 
-def _parse(raw: bytes, encoding: str, limit: int) -> tuple[list[Score], list[dict[str, Any]]]:
-    try:
-        doc = orjson.loads(decompress(raw, encoding, limit))
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "bad_json", f"body is not valid JSON: {exc}") from None
+def _parse(raw: bytes, encoding: str, limit: int, max_depth: int) -> tuple[list[Score], list[dict[str, Any]]]:
+    doc = parse_json(decompress(raw, encoding, limit), max_depth)
     if isinstance(doc, dict) and isinstance(doc.get("scores"), list):
         items = doc["scores"]
     elif isinstance(doc, dict):
@@ -82,7 +75,7 @@ async def post_scores(request: Request) -> Response:
     check_backpressure(svc)
     limit = svc.settings.ingest.max_body_bytes
     raw, encoding = await read_body(request, limit)
-    scores, rejected = await asyncio.to_thread(_parse, raw, encoding, limit)
+    scores, rejected = await asyncio.to_thread(_parse, raw, encoding, limit, svc.settings.ingest.max_json_depth)
     if scores:
         await asyncio.to_thread(upsert_scores, svc.engine.meta, project_id, scores)
     body = {"accepted": len(scores), "rejected": rejected, "ids": [s.id for s in scores]}

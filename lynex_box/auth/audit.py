@@ -123,7 +123,7 @@ def decode_cursor(cursor: str | None) -> int | None:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise ValueError("cursor is not valid") from None
-    if not text.startswith("a") or not text[1:].isdigit() or len(text) > 20:
+    if not text.startswith("a") or not text[1:].isascii() or not text[1:].isdigit() or len(text) > 19:
         raise ValueError("cursor is not valid")
     return int(text[1:])
 

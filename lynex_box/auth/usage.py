@@ -43,7 +43,7 @@ def _bound(value: str | None, name: str, inclusive_day: bool = False) -> int | N
     if plain_date:
         text += "T00:00:00Z"
     try:
-        us = parse_time_us(int(text) if text.isdigit() else text)
+        us = parse_time_us(int(text) if text.isascii() and text.isdigit() else text)
     except ValueError as exc:
         raise ValueError(f"{name}: {exc}") from None
     return us + DAY_US if plain_date and inclusive_day else us

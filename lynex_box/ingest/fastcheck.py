@@ -76,7 +76,12 @@ def all_valid(body: bytes, max_field_bytes: int) -> int | None:
     """The number of events if the body is `{"events": [...]}` and every event is valid, else None."""
     try:
         request = _decoder(max_field_bytes).decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+        if not body.isascii():
+            # msgspec checks the UTF-8 of the strings it decodes, not of the values it keeps raw or the keys it
+            # skips; the pipeline's reference decoder (orjson) refuses any invalid UTF-8, so check it all here
+            body.decode("utf-8")
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # invalid UTF-8, or nesting deeper than the thread's stack allows: the reference path judges (and says why)
         return None
     for event in request.events:
         for value in (event.start_time, event.end_time):

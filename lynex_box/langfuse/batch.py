@@ -76,8 +76,9 @@ def _item_error(item: Any) -> str | None:
     item_id = item.get("id")
     if not isinstance(item_id, str) or not item_id or len(item_id) > _ID_MAX:
         return f"id must be a non-empty string of at most {_ID_MAX} characters"
-    if not isinstance(item.get("type"), str) or item["type"] not in EVENT_TYPES:  # a JSON object is unhashable
-        return f"type {item.get('type')!r} is not one of {sorted(EVENT_TYPES)}"
+    kind = item.get("type")
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:  # a list or object must not reach the set lookup
+        return f"type {kind!r} is not one of {sorted(EVENT_TYPES)}"
     if not isinstance(item.get("body"), dict):
         return "body must be a JSON object"
     if item.get("timestamp") is not None:

@@ -28,7 +28,7 @@ _INDEXED_CALL_FIELDS = {"id": "id", "name": "name", "arguments": "arguments"}
 @functools.lru_cache(maxsize=8192)
 def _indexed(key: str) -> tuple[int, str] | None:
     index, _, field = key.partition(".")
-    if not index.isdigit() or not field:
+    if not index.isascii() or not index.isdigit() or len(index) > 9 or not field:
         return None
     return int(index), field
 

@@ -12,11 +12,24 @@ from typing import Any, TypeVar
 
 import orjson
 
+from lynex_box.ingest.jsondepth import json_depth
+
 __all__ = ["as_float", "as_int", "as_str", "dumps", "first", "json_value", "loads_maybe", "raw_text"]
 
 T = TypeVar("T")
 _JSON_START = frozenset("{[")
 _JSON_FIRST = frozenset('{["-0123456789tfn \t\r\n')
+# JSON text nested deeper than this stays text: a parsed value must still encode (orjson writes at most 254
+# levels) inside the row and every answer around it; the native API's own limit is [ingest] max_json_depth.
+MAX_TEXT_DEPTH = 64
+
+
+def _loads(text: str) -> Any:
+    """The value of JSON `text`; orjson.JSONDecodeError if it is not JSON or nests deeper than MAX_TEXT_DEPTH."""
+    value = orjson.loads(text)
+    if text.count("[") + text.count("{") > MAX_TEXT_DEPTH and json_depth(text.encode()) > MAX_TEXT_DEPTH:
+        raise orjson.JSONDecodeError(f"nested deeper than {MAX_TEXT_DEPTH} levels", text, 0)
+    return value
 
 
 def dumps(value: Any) -> str:
@@ -28,7 +41,7 @@ def loads_maybe(value: Any) -> Any:
     """A string that holds a JSON object or array is parsed; anything else is returned unchanged."""
     if isinstance(value, str) and value and value[0] in _JSON_START:
         try:
-            return orjson.loads(value)
+            return _loads(value)
         except orjson.JSONDecodeError:
             return value
     return value
@@ -75,7 +88,7 @@ def json_value(value: Any) -> Any:
     # The first-character test spares a raised JSONDecodeError (microseconds) for plain text such as v3 metadata.
     if isinstance(value, str) and value and value[0] in _JSON_FIRST:
         try:
-            return orjson.loads(value)
+            return _loads(value)
         except orjson.JSONDecodeError:
             return value
     return value

@@ -44,7 +44,7 @@ def _next_version(conn: apsw.Connection, project_id: str, name: str) -> str:
     rows = conn.execute(
         "SELECT version FROM prompt_versions WHERE project_id = ? AND name = ?", (project_id, name)
     ).fetchall()
-    numbers = [int(str(v)) for (v,) in rows if str(v).isdigit()]
+    numbers = [int(str(v)) for (v,) in rows if str(v).isascii() and str(v).isdigit() and len(str(v)) <= 18]
     return str(max(numbers, default=0) + 1)
 
 

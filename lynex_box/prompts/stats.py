@@ -51,7 +51,8 @@ def _empty_metrics() -> dict[str, Any]:
 
 
 def _version_key(version: str) -> tuple[int, int, str]:
-    return (0, int(version), "") if version.isdigit() else (1, 0, version)
+    numeric = version.isascii() and version.isdigit() and len(version) <= 18  # int() refuses other digits
+    return (0, int(version), "") if numeric else (1, 0, version)
 
 
 def merge(seen: list[dict[str, Any]], registered: list[PromptVersion], with_template: bool) -> list[dict[str, Any]]:

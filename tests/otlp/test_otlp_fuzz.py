@@ -8,6 +8,7 @@ import math
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,9 @@ from lynex_box.otlp.decode import decode_logs_json, decode_logs_protobuf, decode
 from lynex_box.otlp.events import join_log_events
 from lynex_box.otlp.mapping import map_span, map_spans
 from lynex_box.otlp.records import OtlpDecodeError, OtlpLogRecord
+from lynex_box.otlp.values import MAX_TEXT_DEPTH, loads_maybe
 from lynex_box.schema.span import SPAN_KINDS, SPAN_STATUSES
+from tests import fuzz_targets
 
 from .builders import js, make_span, trace_request
 
@@ -187,3 +190,44 @@ def test_join_any_log_bodies(events: list[tuple[str, Any]]) -> None:
     for column in ("input", "output", "tool_calls"):
         if row[column] is not None:
             orjson.loads(row[column])
+
+
+# --- the whole pre-ack check and pipeline path, shared with bench/fuzz.py otlp (tests/fuzz_targets.py) ------------
+
+
+@FUZZ
+@given(st.binary(max_size=512))
+def test_any_bytes_through_check_decode_and_pipeline(body: bytes) -> None:
+    fuzz_targets.otlp(body)
+
+
+@FUZZ
+@given(
+    st.sampled_from(fuzz_targets.seeds("otlp")),
+    st.integers(1, 2000),
+    st.binary(min_size=1, max_size=8),
+    st.integers(0, 8),
+)
+def test_mutated_requests_through_check_decode_and_pipeline(seed: bytes, position: int, patch: bytes, cut: int) -> None:
+    fuzz_targets.otlp(seed[:position] + patch + seed[position + cut :])
+
+
+DEEP_TEXT = ["[" * 300 + "]" * 300, '{"a":' * 300 + "1" + "}" * 300, "[" * 65 + "]" * 65]
+TEXT_KEYS = ["gen_ai.input.messages", "gen_ai.output.messages", "input.value", "output.value", "traceloop.entity.input",
+             "langfuse.observation.input", "langfuse.observation.metadata.x", "gen_ai.tool.definitions"]  # fmt: skip
+
+
+@pytest.mark.parametrize("key", TEXT_KEYS)
+def test_json_text_nested_too_deep_is_kept_as_text_not_dropped(key: str) -> None:
+    """Such a span passed the pre-ack check and was answered 200, then the mapping raised TypeError (orjson writes at
+    most 254 levels) and the pipeline dropped it: JSON text deeper than MAX_TEXT_DEPTH now stays text."""
+    for text in DEEP_TEXT:
+        batch = map_spans([make_span({key: text, "gen_ai.request.model": "m"})])
+        assert batch.rejected == 0, batch.error_message
+        row = batch.rows[0]
+        for column in ("input", "output", "tool_calls", "attributes"):
+            if row[column] is not None:
+                orjson.dumps({"spans": [{column: orjson.loads(row[column])}]})
+        assert text in orjson.dumps(row).decode().replace("\\", "")
+    shallow = "[" * MAX_TEXT_DEPTH + "]" * MAX_TEXT_DEPTH
+    assert loads_maybe(shallow) == orjson.loads(shallow) and loads_maybe(DEEP_TEXT[2]) == DEEP_TEXT[2]

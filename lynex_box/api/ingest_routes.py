@@ -25,6 +25,7 @@ from lynex_box.auth.keys import Principal
 from lynex_box.auth.ratelimit import RateLimited
 from lynex_box.ingest.fastcheck import all_valid
 from lynex_box.ingest.validate import validate_event
+from lynex_box.ingest.window import TimeWindow
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 
@@ -63,11 +64,11 @@ def charge_ingest(svc: Services, principal: Principal, events: int = 0, nbytes: 
 
 
 def parse_events(
-    raw: bytes, encoding: str, limit: int, max_events: int, max_field: int
+    raw: bytes, encoding: str, limit: int, max_events: int, max_field: int, window: TimeWindow
 ) -> tuple[bytes, int, list[dict[str, Any]]]:
     """Decompress, parse and validate; returns the JSON body, its event count and the rejections."""
     body = decompress(raw, encoding, limit)
-    count = all_valid(body, max_field)
+    count = all_valid(body, max_field, window)
     if count is not None:  # the common request: checked in C, stored as sent
         if count > max_events:
             raise ApiError(413, "too_many_events", f"{count} events in one request; the limit is {max_events}")
@@ -83,7 +84,7 @@ def parse_events(
         raise ApiError(413, "too_many_events", f"{len(events)} events in one request; the limit is {max_events}")
     rejected = []
     for index, event in enumerate(events):
-        error = validate_event(event, max_field)
+        error = validate_event(event, max_field, window)
         if error is not None:
             rejected.append({"index": index, "error": error})
     if len(doc) > 1:  # re-encode without unknown top-level keys so the WAL holds just the events
@@ -101,9 +102,11 @@ async def post_events(request: Request) -> Response:
     received_us = time.time_ns() // 1000
     raw, encoding = await read_body(request, limits.max_body_bytes)
     charge_ingest(svc, principal, nbytes=len(raw))
+    window = TimeWindow.at(limits, received_us)
     body, total, rejected = await asyncio.to_thread(
-        parse_events, raw, encoding, limits.max_body_bytes, limits.max_events_per_request, limits.max_field_bytes
-    )
+        parse_events, raw, encoding, limits.max_body_bytes, limits.max_events_per_request, limits.max_field_bytes,
+        window,
+    )  # fmt: skip
     accepted = total - len(rejected)
     charge_ingest(svc, principal, events=accepted)
     if accepted > 0:

@@ -38,6 +38,7 @@ _MAX_REASONS = 3  # quoted in one partial_success message
 _ZERO_TRACE = bytes(16)
 _ZERO_SPAN = bytes(8)
 _SIZE_HINT = "hint: raise [ingest] max_field_bytes, or truncate on the sender (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT)"
+_NO_LIMIT = 1 << 64  # above every uint64 time: no window
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,23 +50,28 @@ class TraceCheck:
     reasons: str
 
 
-def _id_reason(span: Span) -> str | None:
-    """`mapping.reject_reason` of this span, computed only when a quick look finds something wrong."""
+def _quick_reason(span: Span, lo_ns: int, hi_ns: int, window: TimeWindow | None) -> str | None:
+    """Why this span's ids or times are refused, or None. One look at the fields, in C, for a span that is fine:
+    the reasons are worked out only when something is wrong. `lo_ns` > 0: a start of 0 is refused either way."""
     trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
+    start = span.start_time_unix_nano
     if (
         len(trace_id) == 16
         and len(span_id) == 8
         and trace_id != _ZERO_TRACE
         and span_id != _ZERO_SPAN
-        and span.start_time_unix_nano > 0
+        and lo_ns <= start <= hi_ns
+        and span.end_time_unix_nano <= hi_ns
         and len(parent) in (0, 8)
     ):
         return None
     bare = OtlpSpan(
-        trace_id.hex(), span_id.hex(), parent.hex() if parent else None, "", 0,
-        span.start_time_unix_nano, 0, 0, "", {}, [], {}, "", "",
+        trace_id.hex(), span_id.hex(), parent.hex() if parent else None, "", 0, start, 0, 0, "", {}, [], {}, "", "",
     )  # fmt: skip
-    return reject_reason(bare)
+    reason = reject_reason(bare)  # `mapping`'s rules (ids, a start of 0) come first
+    if reason is None and window is not None:
+        reason = _time_reason(span, window)
+    return reason
 
 
 def _oversized(pairs: Iterable[KeyValue], limit: int) -> tuple[str, int] | None:
@@ -115,7 +121,7 @@ def check_request(
     skip: list[int] = []
     reasons: list[str] = []
     index = 0
-    lo_ns, hi_ns = (window.lo_us * 1000, window.hi_us * 1000 + 999) if window is not None else (0, 0)
+    lo_ns, hi_ns = (max(1, window.lo_us * 1000), window.hi_us * 1000 + 999) if window is not None else (1, _NO_LIMIT)
     for resource_spans in request.resource_spans:
         resource_problem = None
         if sizes and resource_spans.resource.ByteSize() > max_field_bytes:
@@ -124,10 +130,7 @@ def check_request(
                 resource_problem = f"resource attribute {found[0]!r} is {found[1]} bytes, over max_field_bytes"
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                reason = _id_reason(span)
-                start, end = span.start_time_unix_nano, span.end_time_unix_nano
-                if reason is None and window is not None and (start < lo_ns or start > hi_ns or end > hi_ns):
-                    reason = _time_reason(span, window)
+                reason = _quick_reason(span, lo_ns, hi_ns, window)
                 if reason is None and sizes and (resource_problem or span.ByteSize() > max_field_bytes):
                     reason = _size_reason(span, max_field_bytes, resource_problem)
                 if reason is not None:

@@ -88,6 +88,10 @@ async def export_download(request: Request) -> Response:
         job = svc.exports.start(project_id, work)
     except ExportBusy as exc:
         raise ApiError(429, "too_many_exports", str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
+    if not await job.started():  # it ended before its first byte: the status can still say so
+        if job.failed:
+            raise ApiError(500, "export_failed", f"{job.error}")
+        raise ApiError(503, "export_stopped", f"{job.error}; hint: export a narrower range (from, to)")
     name = f"{project_id}-spans{SUFFIXES[fmt]}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     # An export that ends early (time budget, server stop, failure) raises in the body: the server then closes

@@ -59,7 +59,8 @@ class ExportJob:
         self._done = False
         self._consumer: asyncio.Task[object] | None = None
         self.stop_reason: str | None = None
-        self.error: str | None = None
+        self.error: str | None = None  # why it ended early (stopped or failed); None: it ran to its end
+        self.failed = False  # it raised (a bug, a bucket error) rather than being stopped
         self.sink = ChunkSink(self)
 
     # ------------------------------------------------------------------ either side
@@ -90,8 +91,9 @@ class ExportJob:
             self._wake()
             return
 
-    def finish(self, error: str | None) -> None:
+    def finish(self, error: str | None, failed: bool = False) -> None:
         self.error = error
+        self.failed = failed
         self._done = True
         self._wake()
 
@@ -105,6 +107,15 @@ class ExportJob:
         self.stop(reason)
         if self._consumer is not None:
             self._consumer.cancel()
+
+    async def started(self) -> bool:
+        """Wait (without a thread) for the first chunk or the end; True if there is output to stream, False if
+        the job ended before writing any (then `error` says why, if it ended early)."""
+        while self._queue.empty() and not self._done:
+            self._ready.clear()
+            if self._queue.empty() and not self._done:
+                await self._ready.wait()
+        return not self._queue.empty() or self.error is None
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The export's bytes; raises ExportAborted at the end if it stopped early. Leaving early stops it."""
@@ -204,6 +215,7 @@ class ExportRunner:
 
     def _run(self, job: ExportJob, work: Work) -> None:
         error: str | None = None
+        failed = False
         try:
             work(job.sink, job.should_stop)
             job.sink.finish()
@@ -213,12 +225,12 @@ class ExportRunner:
             error = f"export stopped: {job.stop_reason}"
             log.info("export stopped project=%s reason=%s", job.project_id, job.stop_reason)
         except Exception as exc:
-            error = f"export failed: {type(exc).__name__}; the server log has the details"
+            error, failed = f"export failed: {type(exc).__name__}; the server log has the details", True
             log.exception("export failed project=%s", job.project_id)
         finally:
             with self._lock:
                 self._release(job)
-            job.finish(error)
+            job.finish(error, failed)
 
     def _release(self, job: ExportJob) -> None:
         left = self._running.get(job.project_id, 0) - 1

@@ -6,6 +6,7 @@ The ranges are the security review's: `from=1970-01-02T00:00:00Z&to=2199-12-31T0
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 import time
@@ -19,7 +20,9 @@ import pytest
 from tests.e2e.server import RunningServer
 
 WIDE = {"format": "jsonl", "from": "1970-01-02T00:00:00Z", "to": "2199-12-31T00:00:00Z"}
-BIG_EVENTS = 3000  # of 10 KB each: a 30 MB export, more than the server's queue and the sockets hold
+# One span an hour over 1500 hours: an export reads 1500 steps, seconds of work whatever the buffers between it
+# and its client hold, so a test can act on a running export.
+LONG_EVENTS, HOUR_MS = 1500, 3_600_000
 
 
 @pytest.fixture
@@ -37,17 +40,29 @@ def start(tmp_path: Path) -> Iterator[Callable[..., RunningServer]]:
             srv.kill()
 
 
-def send(server: RunningServer, n: int, tag: str, size: int = 0, timeout: float = 30) -> httpx.Response:
+def send(
+    server: RunningServer,
+    n: int,
+    tag: str,
+    size: int = 0,
+    timeout: float = 30,
+    step_ms: int = 1,
+    offset: int = 0,
+    back_ms: int = 0,
+) -> httpx.Response:
+    """`n` spans, the i-th starting `back_ms + (offset + i) * step_ms` before a minute ago."""
     now = time.time_ns() // 1_000_000
     events = [{"event_id": f"{tag}{i}", "trace_id": f"{tag}t{i // 3}", "type": "llm", "model": "gpt-4o",
-               "start_time": now - 60_000 + i, "input": "x" * size} for i in range(n)]  # fmt: skip
+               "start_time": now - 60_000 - back_ms - (offset + i) * step_ms, "input": "x" * size}
+              for i in range(n)]  # fmt: skip
     url = f"{server.url}/v1/projects/{server.project}/events"
     return httpx.post(url, json={"events": events}, headers=server.headers(), timeout=timeout)
 
 
-def fill(server: RunningServer, n: int, size: int = 0) -> None:
+def fill(server: RunningServer, n: int, size: int = 0, step_ms: int = 1) -> None:
     for part in range(0, n, 1000):
-        assert send(server, min(1000, n - part), f"e{part}-", size).status_code == 202
+        sent = send(server, min(1000, n - part), f"e{part}-", size, step_ms=step_ms, offset=part)
+        assert sent.status_code == 202
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         r = httpx.get(f"{server.url}/v1/projects/{server.project}/spans", params={"limit": 1}, headers=server.headers())
@@ -94,42 +109,64 @@ def test_three_wide_exports_at_once_finish_fast_and_hold_up_nothing(start: Calla
         assert status == 200 and lines in (20, 23) and took < 30  # 23: the spans sent meanwhile were in time
 
 
+def export_busy(server: RunningServer) -> int:
+    return int(httpx.get(f"{server.url}/readyz").json()["workers"]["export"]["busy"])
+
+
 def test_an_export_past_the_per_project_limit_gets_429_until_the_first_ends(
     start: Callable[..., RunningServer],
 ) -> None:
     server = start()  # defaults: one export per project
-    fill(server, BIG_EVENTS, 10_000)
-    with httpx.Client(timeout=30) as first, first.stream("GET", export_url(server), params=WIDE,
-                                                          headers=server.headers()) as held:  # fmt: skip
-        assert held.status_code == 200
-        next(held.iter_bytes(65536))  # then stop reading: the export waits for this client, holding its slot
+    fill(server, LONG_EVENTS, 2000, step_ms=HOUR_MS)
+    leave = threading.Event()
+
+    def first_export() -> None:  # holds the project's export slot until it leaves
+        with (
+            contextlib.suppress(httpx.HTTPError),
+            httpx.Client(timeout=30) as client,
+            client.stream("GET", export_url(server), params=WIDE, headers=server.headers()),
+        ):
+            leave.wait(30)
+
+    holder = threading.Thread(target=first_export)
+    holder.start()
+    try:
+        deadline = time.monotonic() + 10
+        while export_busy(server) == 0:
+            assert time.monotonic() < deadline, "the first export did not start"
+            time.sleep(0.05)
         r = httpx.get(export_url(server), params={"format": "csv"}, headers=server.headers(), timeout=30)
         assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
         error = r.json()["error"]
         assert error["code"] == "too_many_exports" and "export_per_project" in error["message"]
+    finally:
+        leave.set()
+        holder.join(60)
     # the first client went away: its export stops and frees the slot
     deadline = time.monotonic() + 15
-    while (r := httpx.get(export_url(server), params=WIDE, headers=server.headers(), timeout=60)).status_code == 429:
+    while (r := httpx.get(export_url(server), params=WIDE, headers=server.headers(), timeout=120)).status_code == 429:
         assert time.monotonic() < deadline, "the slot of an export whose client went away was not freed"
         time.sleep(0.2)
-    assert r.status_code == 200 and len(r.text.splitlines()) == BIG_EVENTS
+    assert r.status_code == 200 and len(r.text.splitlines()) == LONG_EVENTS
 
 
 def test_an_export_over_its_time_budget_stops_and_the_download_ends_incomplete(
     start: Callable[..., RunningServer],
 ) -> None:
-    server = start(LYNEX_LIFECYCLE_EXPORT_TIMEOUT_S="1")
-    fill(server, BIG_EVENTS, 10_000)
-    received = 0
+    server = start(LYNEX_LIFECYCLE_EXPORT_TIMEOUT_S="2")
+    # the oldest 300 spans in one hour (3 MB: the download starts at once), then one span an hour for 1500 hours
+    assert send(server, 300, "dense", 10_000, back_ms=(LONG_EVENTS + 10) * HOUR_MS).status_code == 202
+    fill(server, LONG_EVENTS, 2000, step_ms=HOUR_MS)
+    lines = 0
     began = time.monotonic()
     # the body ends before its end: no clean last chunk
     with pytest.raises(httpx.RemoteProtocolError), httpx.stream("GET", export_url(server), params=WIDE,
                                                                 headers=server.headers(), timeout=30) as r:  # fmt: skip
         assert r.status_code == 200
-        for chunk in r.iter_bytes(65536):
-            received += len(chunk)
-            time.sleep(0.01)  # a slow client: the export waits for it and runs out of time
-    assert 0 < received < BIG_EVENTS * 10_000 and time.monotonic() - began < 30
+        for _line in r.iter_lines():
+            lines += 1
+            time.sleep(0.001)  # a slow client
+    assert 0 < lines < LONG_EVENTS + 300 and time.monotonic() - began < 30
     log = server.log_path.read_text()
     assert "export stopped" in log and "export_timeout_s" in log and "Traceback" not in log
 
@@ -143,7 +180,7 @@ def stop_within(server: RunningServer, seconds: float) -> None:
 
 def test_sigterm_after_an_aborted_export_stops_the_server_promptly(start: Callable[..., RunningServer]) -> None:
     server = start()
-    fill(server, BIG_EVENTS, 10_000)
+    fill(server, LONG_EVENTS, 2000, step_ms=HOUR_MS)
     try:
         with httpx.stream("GET", export_url(server), params=WIDE, headers=server.headers(), timeout=3) as r:
             assert r.status_code == 200
@@ -159,10 +196,11 @@ def test_sigterm_with_an_export_whose_client_stopped_reading_stops_within_the_st
     start: Callable[..., RunningServer],
 ) -> None:
     server = start(LYNEX_SERVER_STOP_TIMEOUT_S="2")
-    fill(server, BIG_EVENTS, 10_000)
+    fill(server, LONG_EVENTS, 2000, step_ms=HOUR_MS)
     with httpx.Client(timeout=30) as client, client.stream("GET", export_url(server), params=WIDE,
                                                             headers=server.headers()) as held:  # fmt: skip
-        next(held.iter_bytes(65536))  # connected, not reading
+        body = held.iter_bytes(65536)  # kept: a dropped iterator closes the response
+        next(body)  # then connected, not reading
         stop_within(server, 15)
     log = server.log_path.read_text()
     assert "the server is stopping" in log and "stopped cleanly" in log  # the head was still flushed

@@ -31,6 +31,7 @@ from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
 from lynex_box.lifecycle.export_runner import ChunkSink, ExportBusy
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStoreError
+from lynex_box.segments.encryption import KeyUnavailable
 
 log = logging.getLogger("lynex.api.lifecycle")
 # Deleting data is an administrative act: admin keys and project admins. (A dedicated "data.delete" action in
@@ -89,6 +90,8 @@ async def export_download(request: Request) -> Response:
     except ExportBusy as exc:
         raise ApiError(429, "too_many_exports", str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
     if not await job.started():  # it ended before its first byte: the status can still say so
+        if isinstance(job.exception, _ANSWERED):
+            raise job.exception  # the bucket cannot be reached (503), the range does not fit its cache (422), ...
         if job.failed:
             raise ApiError(500, "export_failed", f"{job.error}")
         raise ApiError(503, "export_stopped", f"{job.error}; hint: export a narrower range (from, to)")
@@ -119,6 +122,9 @@ async def range_too_large(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS: Final = {ObjectStoreError: bucket_unavailable, CorruptDownload: bucket_unavailable,
                              CacheTooSmall: range_too_large}  # fmt: skip
+
+# Errors of an export that the app answers as it answers them for a query (here and in app.py).
+_ANSWERED: Final = (ObjectStoreError, CorruptDownload, CacheTooSmall, KeyUnavailable)
 
 routes = [
     Route("/v1/projects/{project_id}/traces/{trace_id}", delete_trace, methods=["DELETE"]),

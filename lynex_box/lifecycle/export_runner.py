@@ -61,6 +61,7 @@ class ExportJob:
         self.stop_reason: str | None = None
         self.error: str | None = None  # why it ended early (stopped or failed); None: it ran to its end
         self.failed = False  # it raised (a bug, a bucket error) rather than being stopped
+        self.exception: Exception | None = None  # what it raised
         self.sink = ChunkSink(self)
 
     # ------------------------------------------------------------------ either side
@@ -226,6 +227,7 @@ class ExportRunner:
             log.info("export stopped project=%s reason=%s", job.project_id, job.stop_reason)
         except Exception as exc:
             error, failed = f"export failed: {type(exc).__name__}; the server log has the details", True
+            job.exception = exc
             log.exception("export failed project=%s", job.project_id)
         finally:
             with self._lock:

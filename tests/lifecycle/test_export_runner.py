@@ -133,6 +133,7 @@ def test_a_job_that_ends_before_its_first_byte_says_why_and_whether_it_failed() 
         assert not await job.started() and not job.failed and job.error is not None and "budget" in job.error
         job = exports.start("p1", broken)
         assert not await job.started() and job.failed and "ValueError" in (job.error or "")
+        assert isinstance(job.exception, ValueError)  # the route answers bucket and key errors as queries do
         job = exports.start("p1", lambda sink, stop: None)  # nothing to export: an empty body, no error
         assert await job.started() and await drain(job) == b""
 

@@ -1,8 +1,8 @@
 """Wiring only: builds the components, orders their start and stop, and mounts the routes.
 
 Start order (the lifespan): engine (recovery and replay) -> key ring -> alerts (sealing key, deliverer)
--> pipeline task -> flusher task -> scheduler; `/readyz` turns ready after that. Stop is the reverse and ends
-with the engine's final flush, so SIGTERM leaves nothing to replay.
+-> pipeline task -> flusher task -> scheduler; `/readyz` turns ready after that. Stop is the reverse, after
+running exports are stopped, and ends with the engine's final flush, so SIGTERM leaves nothing to replay.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.keys import KeyRing
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
+from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import PriceBook
@@ -68,7 +69,16 @@ async def readyz(request: Request) -> Response:
     pressure = svc.engine.backpressure()
     if pressure is not None:
         return error_response(503, "overloaded", pressure.reason, {"Retry-After": str(pressure.retry_after_s)})
-    return json_response({"status": "ready"})
+    full = svc.engine.query.pool.saturated()
+    if full is not None:
+        message = (
+            f"every one of the {full.workers} query workers has been busy for {full.saturated_s:.1f} s "
+            f"({full.waiting} queries waiting): queries answer late; hint: fewer or narrower queries, "
+            "or more [query] workers on more cores"
+        )
+        return error_response(503, "saturated", message, {"Retry-After": "5"})
+    workers = {"query": svc.engine.query.pool.stats().as_dict(), "export": svc.exports.stats().as_dict()}
+    return json_response({"status": "ready", "workers": workers})
 
 
 async def openapi(request: Request) -> Response:
@@ -91,6 +101,8 @@ async def client_disconnected(request: Request, exc: Exception) -> Response:
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, ExportAborted):  # a download cut on purpose (time budget, stop), logged where it stopped
+        return error_response(500, "export_aborted", str(exc))  # never sent: the response had started
     log.exception("unhandled error path=%s", request.url.path, exc_info=exc)
     return error_response(500, "internal", "internal error; the server log has the details")
 
@@ -133,6 +145,14 @@ def _jobs(svc: Services) -> AsyncIOScheduler:
     return scheduler
 
 
+def begin_stop(app: Starlette) -> None:
+    """The first step of SIGTERM, before the HTTP server waits for open responses: cut running exports, whose
+    clients may not be reading (the rest of the stop is the lifespan's). Call on the event loop."""
+    svc: Services | None = getattr(app.state, "services", None)
+    if svc is not None:
+        svc.exports.abort_all("the server is stopping")
+
+
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -147,7 +167,8 @@ def create_app(settings: Settings) -> Starlette:
         auth = AuthComponents.build(settings, engine.meta)
         await asyncio.to_thread(auth.refresh, engine.meta)
         alerts = await AlertService.start(settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address)
-        svc = Services(settings, engine, keys, default_project, auth, prices=prices, alerts=alerts)
+        exports = ExportRunner(settings.lifecycle)
+        svc = Services(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
         app.state.services = svc
         stop = asyncio.Event()
         tasks = [
@@ -162,6 +183,7 @@ def create_app(settings: Settings) -> Starlette:
             yield
         finally:
             svc.ready = False
+            await asyncio.to_thread(exports.close)  # stops running exports before the engine closes under them
             scheduler.shutdown(wait=False)
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -8,6 +8,7 @@ with a message that names them. This module only loads and validates; it never a
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import math
 import os
 import tomllib
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from lynex_box.wal.log import WalSettings
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class ConfigError(ValueError):
@@ -43,6 +46,7 @@ class ServerSettings:
     body_min_bytes_per_s: int = field(default=1024, metadata=_rng(1))
     body_idle_timeout_s: float = field(default=30.0, metadata=_rng(0.1, 86_400))
     max_bodies_per_client: int = field(default=64, metadata=_rng(0))
+    stop_timeout_s: float = field(default=10.0, metadata=_rng(1, 3600))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,8 @@ class QuerySettings:
     threads: int = field(default=2, metadata=_rng(1, 256))
     memory_limit_mb: int = field(default=1024, metadata=_rng(64))
     max_rows: int = field(default=10_000, metadata=_rng(1))
+    workers: int = field(default=4, metadata=_rng(1, 256))
+    saturated_after_s: float = field(default=10.0, metadata=_rng(0.05, 3600))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,25 @@ class IngestSettings:
     min_free_disk_bytes: int = field(default=512 * 1024 * 1024, metadata=_rng(0))
     retry_after_s: int = field(default=2, metadata=_rng(1, 3600))
     dedupe_window_events: int = field(default=500_000, metadata=_rng(0))
+    min_time: str = "2000-01-01T00:00:00Z"
+    max_future_s: float = field(default=86_400.0, metadata=_rng(0))
+
+    def __post_init__(self) -> None:
+        self.min_time_us  # noqa: B018 - parsed now, so a bad value stops `lynex-box run` before it listens
+
+    @property
+    def min_time_us(self) -> int:
+        """`min_time` as epoch microseconds."""
+        try:
+            parsed = dt.datetime.fromisoformat(self.min_time)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise ConfigError(
+                f"ingest.min_time = {self.min_time!r} is not an RFC 3339 time with an offset, "
+                "e.g. '2000-01-01T00:00:00Z'"
+            )
+        return (parsed - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +268,9 @@ class LifecycleSettings:
     disk_pressure_free_bytes: int = field(default=2 * 1024 * 1024 * 1024, metadata=_rng(0))
     disk_check_interval_s: float = field(default=15.0, metadata=_rng(1))
     export_chunk_s: int = field(default=3600, metadata=_rng(60))
+    export_workers: int = field(default=2, metadata=_rng(1, 64))
+    export_per_project: int = field(default=1, metadata=_rng(1, 64))
+    export_timeout_s: float = field(default=3600.0, metadata=_rng(1))
     threads: int = field(default=1, metadata=_rng(1, 64))
 
 

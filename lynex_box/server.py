@@ -1,12 +1,15 @@
 """Serving the app: granian's embedded ASGI server on uvloop, in this process.
 
 One process owns the WAL, so the server runs embedded (no worker processes to orphan on `kill -9`).
-SIGTERM and SIGINT stop it cleanly: granian drains, then the app's lifespan flushes the head.
+SIGTERM and SIGINT stop it cleanly: running exports are cut (granian waits for open responses, and an export's
+client may have stopped reading), granian drains (at most `server.stop_timeout_s`), then the app's lifespan
+flushes the head.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 import uvloop
@@ -14,8 +17,10 @@ from granian.constants import Interfaces
 from granian.log import LogLevels
 from granian.server.embed import Server
 
-from lynex_box.app import create_app
+from lynex_box.app import begin_stop, create_app
 from lynex_box.config import Settings
+
+log = logging.getLogger("lynex.server")
 
 
 async def _serve(settings: Settings) -> None:
@@ -28,10 +33,22 @@ async def _serve(settings: Settings) -> None:
         log_level=LogLevels.error,
         backlog=1024,
     )
+    # granian waits for open responses before it stops, without a bound: a client that stopped reading a download
+    # would hold the stop for good. After this long it cancels them; the lifespan's stop (the final flush) then
+    # runs as the loop cancels its remaining tasks.
+    server.workers_kill_timeout = settings.server.stop_timeout_s
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        begin_stop(app)  # an export to a client that stopped reading would keep granian from stopping
+        server.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, server.stop)
-    await server.serve()
+        loop.add_signal_handler(sig, stop)
+    try:
+        await server.serve()
+    except TimeoutError:  # granian's wait for open responses ran out (`workers_kill_timeout`)
+        log.warning("open responses cut after stop_timeout_s=%s", settings.server.stop_timeout_s)
 
 
 def serve(settings: Settings) -> None:

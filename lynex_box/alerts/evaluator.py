@@ -66,7 +66,7 @@ class Evaluator:
         error: str | None = None
         async with self._slots:
             try:
-                value = await asyncio.to_thread(self.measure, rule, started)
+                value = await self.query.call_async(self.measure, rule, started)  # on the query workers
             except Exception as exc:  # a rule's failure is recorded on it; the other rules go on
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("alert evaluation failed rule=%s error=%s", rule.id, error)

@@ -28,6 +28,7 @@ from lynex_box.config import IngestSettings
 from lynex_box.ingest.fastcheck import all_valid
 from lynex_box.ingest.jsondepth import TooDeep, check_depth
 from lynex_box.ingest.validate import validate_event
+from lynex_box.ingest.window import TimeWindow
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 
@@ -65,13 +66,15 @@ def charge_ingest(svc: Services, principal: Principal, events: int = 0, nbytes: 
         ) from None
 
 
-def parse_events(raw: bytes, encoding: str, limits: IngestSettings) -> tuple[bytes, int, list[dict[str, Any]]]:
+def parse_events(
+    raw: bytes, encoding: str, limits: IngestSettings, window: TimeWindow
+) -> tuple[bytes, int, list[dict[str, Any]]]:
     """Decompress, parse and validate; returns the JSON body, its event count and the rejections.
 
     Whatever the bytes, it returns or raises ApiError (4xx): invalid UTF-8 and too deep nesting included."""
     body = decompress(raw, encoding, limits.max_body_bytes)
     max_events = limits.max_events_per_request
-    count = all_valid(body, limits.max_field_bytes)
+    count = all_valid(body, limits.max_field_bytes, window)
     if count is not None:  # the common request: checked in C, stored as sent
         try:
             check_depth(body, limits.max_json_depth)
@@ -88,7 +91,7 @@ def parse_events(raw: bytes, encoding: str, limits: IngestSettings) -> tuple[byt
         raise ApiError(413, "too_many_events", f"{len(events)} events in one request; the limit is {max_events}")
     rejected = []
     for index, event in enumerate(events):
-        error = validate_event(event, limits.max_field_bytes)
+        error = validate_event(event, limits.max_field_bytes, window)
         if error is not None:
             rejected.append({"index": index, "error": error})
     if len(doc) > 1:  # re-encode without unknown top-level keys so the WAL holds just the events
@@ -106,7 +109,8 @@ async def post_events(request: Request) -> Response:
     received_us = time.time_ns() // 1000
     raw, encoding = await read_body(request, limits.max_body_bytes)
     charge_ingest(svc, principal, nbytes=len(raw))
-    body, total, rejected = await asyncio.to_thread(parse_events, raw, encoding, limits)
+    window = TimeWindow.at(limits, received_us)
+    body, total, rejected = await asyncio.to_thread(parse_events, raw, encoding, limits, window)
     accepted = total - len(rejected)
     charge_ingest(svc, principal, events=accepted)
     if accepted > 0:

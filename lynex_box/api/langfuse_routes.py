@@ -26,6 +26,7 @@ from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import require_project
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
+from lynex_box.ingest.window import TimeWindow
 from lynex_box.langfuse import BatchPlan, InvalidBatch, answer, plan_batch
 from lynex_box.scores import InvalidScore, Score, parse_score, upsert_scores
 from lynex_box.wal.format import RecordType
@@ -76,9 +77,11 @@ async def post_ingestion(request: Request) -> Response:
     received_us = time.time_ns() // 1000
     doc = await _json_body(request, INGESTION_LIMIT, svc, principal)
 
+    window = TimeWindow.at(svc.settings.ingest, received_us)
+
     def plan() -> tuple[BatchPlan, bytes]:
         try:
-            found = plan_batch(doc)
+            found = plan_batch(doc, window)
         except InvalidBatch as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
         return found, orjson.dumps({"batch": found.events}) if found.events else b""

@@ -3,19 +3,17 @@
 Deletions need the project's admin rights (an admin-scope API key, or a user with the admin role): they answer
 202 once the tombstone is committed and the traces and sessions a user or session deletion covers are looked up
 (queries stop showing all of it at once), with the time by which every file is purged; the audit log records
-them. The export streams from a worker thread through a small bounded queue, so neither the loop nor memory
-waits on the size of the export; a client that goes away stops it.
+them. The export runs on the export pool (`lifecycle.export_runner`: its own threads, a per-project limit answered
+with 429, a time budget) and streams through a small bounded queue, so neither the loop, nor the threads of
+queries, ingest and login, nor memory wait on the size of the export; a client that goes away stops it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
-import queue
-import threading
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from typing import Final
 
 from starlette.requests import Request
@@ -30,15 +28,15 @@ from lynex_box.auth import audit
 from lynex_box.lifecycle.cache import CacheTooSmall, CorruptDownload
 from lynex_box.lifecycle.deletion import DeletionError
 from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
+from lynex_box.lifecycle.export_runner import ChunkSink, ExportBusy
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStoreError
+from lynex_box.segments.encryption import KeyUnavailable
 
 log = logging.getLogger("lynex.api.lifecycle")
 # Deleting data is an administrative act: admin keys and project admins. (A dedicated "data.delete" action in
 # lynex_box/auth/rbac.py would let owners narrow it further.)
 DELETE_ACTION: Final = "settings.manage"
-CHUNK_BYTES: Final = 1 << 20
-QUEUE_CHUNKS: Final = 8
 
 
 def _iso(us: int) -> str:
@@ -71,39 +69,6 @@ async def delete_user(request: Request) -> Response:
     return await _delete(request, "user", "user_id")
 
 
-class _QueueSink:
-    """A file-like sink that hands 1 MiB chunks to the response through a bounded queue."""
-
-    def __init__(self, chunks: queue.Queue[bytes | None], cancelled: threading.Event) -> None:
-        self._chunks = chunks
-        self._cancelled = cancelled
-        self._buffer = bytearray()
-        self.closed = False
-
-    def write(self, data: bytes) -> int:
-        self._buffer += data
-        if len(self._buffer) >= CHUNK_BYTES:
-            self._hand(bytes(self._buffer))
-            self._buffer.clear()
-        return len(data)
-
-    def _hand(self, item: bytes | None) -> None:
-        while True:
-            if self._cancelled.is_set():
-                raise ConnectionAbortedError("the client went away")
-            with contextlib.suppress(queue.Full):
-                self._chunks.put(item, timeout=0.5)
-                return
-
-    def flush(self) -> None:
-        return None
-
-    def finish(self) -> None:
-        if self._buffer:
-            self._hand(bytes(self._buffer))
-        self._hand(None)
-
-
 async def export_download(request: Request) -> Response:
     svc = services(request)
     project_id = request.path_params["project_id"]
@@ -113,37 +78,28 @@ async def export_download(request: Request) -> Response:
     if fmt not in FORMATS:
         raise ApiError(400, "bad_request", f"format {fmt!r} is not one of {sorted(FORMATS)}")
     filters = qs.parse_filters(params)
-    chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=QUEUE_CHUNKS)
-    cancelled = threading.Event()
-    sink = _QueueSink(chunks, cancelled)
     engine = svc.engine
+    chunk_s = svc.settings.lifecycle.export_chunk_s
 
-    def produce() -> None:
-        try:
-            rows = export(engine.query, project_id, sink, fmt, filters.start_us, filters.end_us,
-                          svc.settings.lifecycle.export_chunk_s, cancelled=cancelled.is_set)  # fmt: skip
-            sink.finish()
-            _audit_export(engine.meta, access.actor, project_id, fmt, rows)
-        except ConnectionAbortedError:
-            log.info("export stopped: client gone project=%s", project_id)
-        except Exception:
-            log.exception("export failed project=%s", project_id)
-            with contextlib.suppress(ConnectionAbortedError):
-                sink._hand(None)  # end the body: the client sees a truncated download
+    def work(sink: ChunkSink, stop: Callable[[], bool]) -> None:
+        rows = export(engine.query, project_id, sink, fmt, filters.start_us, filters.end_us, chunk_s, cancelled=stop)
+        _audit_export(engine.meta, access.actor, project_id, fmt, rows)
 
-    producer = asyncio.get_running_loop().run_in_executor(None, produce)
-
-    async def body() -> AsyncIterator[bytes]:
-        try:
-            while (item := await asyncio.to_thread(chunks.get)) is not None:
-                yield item
-        finally:
-            cancelled.set()
-            await asyncio.wait([producer], timeout=5)
-
+    try:
+        job = svc.exports.start(project_id, work)
+    except ExportBusy as exc:
+        raise ApiError(429, "too_many_exports", str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
+    if not await job.started():  # it ended before its first byte: the status can still say so
+        if isinstance(job.exception, _ANSWERED):
+            raise job.exception  # the bucket cannot be reached (503), the range does not fit its cache (422), ...
+        if job.failed:
+            raise ApiError(500, "export_failed", f"{job.error}")
+        raise ApiError(503, "export_stopped", f"{job.error}; hint: export a narrower range (from, to)")
     name = f"{project_id}-spans{SUFFIXES[fmt]}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
-    return StreamingResponse(body(), media_type=FORMATS[fmt], headers=headers)
+    # An export that ends early (time budget, server stop, failure) raises in the body: the server then closes
+    # the connection before the end of the chunked body, which every HTTP client reports as an incomplete download.
+    return StreamingResponse(job.chunks(), media_type=FORMATS[fmt], headers=headers)
 
 
 def _audit_export(db: MetaDB, actor: audit.Actor, project_id: str, fmt: str, rows: int) -> None:
@@ -166,6 +122,9 @@ async def range_too_large(request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS: Final = {ObjectStoreError: bucket_unavailable, CorruptDownload: bucket_unavailable,
                              CacheTooSmall: range_too_large}  # fmt: skip
+
+# Errors of an export that the app answers as it answers them for a query (here and in app.py).
+_ANSWERED: Final = (ObjectStoreError, CorruptDownload, CacheTooSmall, KeyUnavailable)
 
 routes = [
     Route("/v1/projects/{project_id}/traces/{trace_id}", delete_trace, methods=["DELETE"]),

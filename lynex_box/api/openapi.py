@@ -176,12 +176,14 @@ def _add_lifecycle(paths: dict[str, Any]) -> None:
         }
     paths["/v1/projects/{project_id}/export"] = {
         "get": {
-            "summary": "Download the project's spans (format=parquet|jsonl|csv, from, to), streamed",
+            "summary": "Download the project's spans (format=parquet|jsonl|csv, from, to), streamed; at most "
+            "lifecycle.export_per_project at once per project (429 + Retry-After), stopped after "
+            "lifecycle.export_timeout_s (the body then ends incomplete)",
             "security": [{"bearer": []}],
             "parameters": [_PROJECT, *_params([("format", "parquet (default), jsonl or csv"), *_FILTERS[:2]])],
             "responses": {
                 "200": {"description": "the file", "content": {media: {} for media in FORMATS.values()}},
-                **{str(c): _ERROR for c in _READ_ERRORS},
+                **{str(c): _ERROR for c in (*_READ_ERRORS, 429)},
             },
         }
     }
@@ -265,8 +267,9 @@ def _data_paths() -> dict[str, Any]:
         "/healthz": {"get": {"summary": "Alive", "responses": {"200": _json("alive")}}},
         "/readyz": {
             "get": {
-                "summary": "Recovered and accepting",
-                "responses": {"200": _json("ready"), "503": _ERROR},
+                "summary": "Recovered and accepting; 503 while starting, under backpressure, or when every query "
+                "worker has been busy for query.saturated_after_s",
+                "responses": {"200": _json('{"status": "ready", "workers": {"query", "export"}}'), "503": _ERROR},
             }
         },
     }

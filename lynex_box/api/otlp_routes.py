@@ -24,16 +24,15 @@ from lynex_box.api.errors import ApiError
 from lynex_box.api.ingest_routes import charge_ingest, check_backpressure, ingest_principal
 from lynex_box.api.principal import require_project
 from lynex_box.api.services import services
+from lynex_box.ingest.window import TimeWindow
 from lynex_box.otlp import (
     OtlpDecodeError,
-    decode_logs_json,
-    decode_logs_protobuf,
     encode_error_status,
     encode_logs_response,
     encode_metrics_response,
     encode_trace_response,
 )
-from lynex_box.otlp.check import check_traces
+from lynex_box.otlp.check import check_logs, check_traces
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 
@@ -53,14 +52,16 @@ def content_kind(request: Request) -> bool:
     raise ApiError(415, "unsupported_media_type", f"Content-Type {ctype!r} is not {PROTOBUF} or {JSON}")
 
 
-def check_spans(body: bytes, as_json: bool, max_field_bytes: int) -> tuple[int, list[int], str]:
+def check_spans(body: bytes, as_json: bool, max_field_bytes: int, window: TimeWindow) -> tuple[int, list[int], str]:
     """(span count, indexes of spans to refuse, the first reasons); OtlpDecodeError for a malformed body."""
-    checked = check_traces(body, as_json, max_field_bytes)
+    checked = check_traces(body, as_json, max_field_bytes, window)
     return checked.total, checked.skip, checked.reasons
 
 
-def count_logs(body: bytes, as_json: bool) -> int:
-    return len(decode_logs_json(body) if as_json else decode_logs_protobuf(body))
+def check_log_records(body: bytes, as_json: bool, window: TimeWindow) -> tuple[int, list[int], str]:
+    """(log record count, indexes of records to refuse, the first reasons); OtlpDecodeError if malformed."""
+    checked = check_logs(body, as_json, window)
+    return checked.total, checked.skip, checked.reasons
 
 
 def otlp_handler(
@@ -85,14 +86,18 @@ def otlp_handler(
             rejected, reason = 0, ""
             if kind is not None and body:
                 received_us = time.time_ns() // 1000
+                window = TimeWindow.at(svc.settings.ingest, received_us)
                 if kind == RecordType.OTLP_TRACES:
                     max_field = svc.settings.ingest.max_field_bytes
-                    total, skip, reason = await asyncio.to_thread(check_spans, body, as_json, max_field)
+                    total, skip, reason = await asyncio.to_thread(check_spans, body, as_json, max_field, window)
+                    items = "spans"
                 else:
-                    total, skip = await asyncio.to_thread(count_logs, body, as_json), []
+                    total, skip, reason = await asyncio.to_thread(check_log_records, body, as_json, window)
+                    items = "log records"
                 rejected = len(skip)
                 if rejected and rejected == total:  # nothing of it can be stored: the request is invalid, not partial
-                    return _status(400, f"none of the {total} spans can be stored, nothing was: {reason}", as_json, {})
+                    message = f"none of the {total} {items} can be stored, nothing was: {reason}"
+                    return _status(400, message, as_json, {})
                 charge_ingest(svc, principal, events=total - rejected, status=503)
                 if total > rejected:
                     ctype = JSON if as_json else PROTOBUF

@@ -78,7 +78,7 @@ async def list_traces(request: Request) -> Response:
     limit = qs.parse_limit(params)
     f, cursor = qs.parse_filters(params), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
-    table = await asyncio.to_thread(pages.trace_page, query, scope.project_id, f, cursor, limit)
+    table = await query.call_async(pages.trace_page, query, scope.project_id, f, cursor, limit)
     items, next_cursor = _page(table, limit, "trace_id")
     return json_response({"items": items, "next_cursor": next_cursor})
 
@@ -90,7 +90,7 @@ async def get_trace(request: Request) -> Response:
         raise ApiError(400, "bad_request", "trace id is longer than 256 characters")
     scope = SpanScope(scope.project_id, trace_id=trace_id)
     query = services(request).engine.query
-    if not await asyncio.to_thread(query.may_hold_trace, scope.project_id, trace_id):
+    if not await query.call_async(query.may_hold_trace, scope.project_id, trace_id):
         raise ApiError(404, "not_found", "no trace with that id in this project")
     table = await query.query_async(scope, "SELECT * FROM spans ORDER BY start_time, span_id", dedupe=True)
     if table.num_rows == 0:
@@ -108,7 +108,7 @@ async def list_spans(request: Request) -> Response:
     limit = qs.parse_limit(params)
     f, cursor = qs.parse_filters(params), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
-    table = await asyncio.to_thread(pages.span_page, query, scope.project_id, f, cursor, limit)
+    table = await query.call_async(pages.span_page, query, scope.project_id, f, cursor, limit)
     items, next_cursor = _page(table, limit, "event_id")
     return json_response({"items": items, "next_cursor": next_cursor})
 
@@ -138,7 +138,7 @@ async def _grouped(request: Request, key: str, extra: str = "") -> Response:
     limit = qs.parse_limit(params)
     f, cursor = qs.parse_filters(params), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
-    table = await asyncio.to_thread(pages.grouped_page, query, scope.project_id, key, f, cursor, limit, extra)
+    table = await query.call_async(pages.grouped_page, query, scope.project_id, key, f, cursor, limit, extra)
     items, next_cursor = _page(table, limit, "id")
     for item in items:
         item[key] = item.pop("id")

@@ -11,6 +11,7 @@ from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.keys import KeyRing
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
+from lynex_box.lifecycle.export_runner import ExportRunner
 from lynex_box.meta.prices import PriceReloader
 
 
@@ -21,6 +22,7 @@ class Services:
     keys: KeyRing
     default_project_id: str | None
     auth: AuthComponents
+    exports: ExportRunner  # the export pool: its own threads, per-project admission, a time budget
     ready: bool = False
     prices: PriceReloader | None = None  # custom prices: reloaded after an API write and periodically
     alerts: AlertService | None = None  # alert rules' evaluation and notification delivery

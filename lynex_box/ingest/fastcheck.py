@@ -2,10 +2,11 @@
 
 msgspec decodes the body against the event's types (lengths, enums, ranges, shapes) in C without
 building Python objects for what it only has to check: the values of `metadata`, `error`, `prompt`,
-`tool_calls` and structured inputs stay raw JSON. Only time strings are checked in Python, by the
-reference parser. The check is an accelerator and never the judge: it answers "every event is valid"
-only when `validate.validate_event` would accept every event, and otherwise answers None, and the caller
-runs the reference validator, which names the offending event and field. It is stricter than the
+`tool_calls` and structured inputs stay raw JSON. Only times are checked in Python: strings by the
+reference parser, and every time against the request's window (two comparisons a time). The check is
+an accelerator and never the judge: it answers "every event is valid" only when
+`validate.validate_event` would accept every event, and otherwise answers None, and the caller runs
+the reference validator, which names the offending event and field. It is stricter than the
 reference in a few places (a whole-number float as a token count, unknown top-level keys), which just
 sends such requests down the reference path.
 """
@@ -20,8 +21,10 @@ from msgspec import Meta
 
 from lynex_box.ingest.timefmt import MAX_EPOCH_MS, parse_time_us
 from lynex_box.ingest.validate import ALLOWED_TYPES, ID_MAX
+from lynex_box.ingest.window import TimeWindow
 
 _Raw = msgspec.Raw
+_NO_LIMIT = 1 << 62
 _Id = Annotated[str, Meta(max_length=ID_MAX)] | None
 _Count = Annotated[int, Meta(ge=0)] | None
 _Money = Annotated[float, Meta(ge=0)] | None
@@ -72,8 +75,9 @@ def _decoder(max_text: int) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(request)
 
 
-def all_valid(body: bytes, max_field_bytes: int) -> int | None:
-    """The number of events if the body is `{"events": [...]}` and every event is valid, else None."""
+def all_valid(body: bytes, max_field_bytes: int, window: TimeWindow | None = None) -> int | None:
+    """The number of events if the body is `{"events": [...]}` and every event is valid (its times inside
+    `window`, when given), else None."""
     try:
         request = _decoder(max_field_bytes).decode(body)
         if not body.isascii():
@@ -83,11 +87,18 @@ def all_valid(body: bytes, max_field_bytes: int) -> int | None:
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         # invalid UTF-8, or nesting deeper than the thread's stack allows: the reference path judges (and says why)
         return None
+    lo, hi = (window.lo_us, window.hi_us) if window is not None else (0, _NO_LIMIT)
     for event in request.events:
         for value in (event.start_time, event.end_time):
+            if value is None:
+                continue
             if value.__class__ is str:
                 try:
-                    parse_time_us(value)
+                    us = parse_time_us(value)
                 except ValueError:
                     return None
+            else:
+                us = round(value * 1000)  # epoch ms, as parse_time_us reads it
+            if not lo <= us <= hi:
+                return None
     return len(request.events)

@@ -1,8 +1,9 @@
 """Cheap validation of native events on the request path: one pass over each event's keys.
 
-It checks only what would make normalisation fail or store a wrong value (types, ranges, sizes, times)
-and names the offending field. It runs for every event before the `202`, so it avoids per-key function
-calls: one dictionary dispatch per present key, nothing for absent ones. Unknown keys are ignored
+It checks only what would make normalisation fail or store a wrong value (types, ranges, sizes, times, and
+times outside the request's `window.TimeWindow`) and names the offending field. It runs for every event
+before the `202`, so it avoids per-key function calls: one dictionary dispatch per present key, nothing
+for absent ones. Unknown keys are ignored
 (the schema allows senders to be newer than us).
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from lynex_box.ingest.timefmt import parse_time_us
+from lynex_box.ingest.window import TimeWindow
 from lynex_box.schema.span import SPAN_KINDS
 
 TYPE_ALIASES: Final = {"generation": "llm", "completion": "llm", "function": "tool", "workflow": "chain"}
@@ -44,7 +46,7 @@ def _numbers(obj: Any, key: str, allowed: tuple[str, ...], integer: bool) -> str
     return None
 
 
-def _check(check: str, key: str, value: Any, max_text: int) -> str | None:
+def _check(check: str, key: str, value: Any, max_text: int, window: TimeWindow | None) -> str | None:
     """The rare and structured checks; strings are handled inline by `validate_event`."""
     if check == "type":
         if isinstance(value, str) and value in ALLOWED_TYPES:  # a list or object must not reach the set lookup
@@ -52,10 +54,11 @@ def _check(check: str, key: str, value: Any, max_text: int) -> str | None:
         return f"type {value!r} is not one of {sorted(SPAN_KINDS)}"
     if check == "time":
         try:
-            parse_time_us(value)
+            us = parse_time_us(value)
         except ValueError as exc:
             return f"{key}: {exc}"
-        return None
+        problem = window.problem(us) if window is not None else None
+        return None if problem is None else f"{key}: {problem}"
     if check == "status":
         return None if value in ("ok", "error", "unset") else "status must be one of ['ok', 'error', 'unset']"
     if check == "usage":
@@ -77,8 +80,9 @@ def _check(check: str, key: str, value: Any, max_text: int) -> str | None:
     return None
 
 
-def validate_event(event: Any, max_field_bytes: int) -> str | None:
-    """None if the event can be stored, else a message that names the offending field."""
+def validate_event(event: Any, max_field_bytes: int, window: TimeWindow | None = None) -> str | None:
+    """None if the event can be stored, else a message that names the offending field. With a `window`, its
+    times must lie in it (the request path always passes one)."""
     if not isinstance(event, dict):
         return "event must be a JSON object"
     checks = _CHECKS
@@ -93,7 +97,7 @@ def validate_event(event: Any, max_field_bytes: int) -> str | None:
             if len(value) > limit:
                 return f"{key} is longer than {limit} characters"
             continue
-        error = _check(check, key, value, max_field_bytes)
+        error = _check(check, key, value, max_field_bytes, window)
         if error is not None:
             return error
     return None

@@ -2,7 +2,8 @@
 
 `plan_batch` sorts a request `{"batch": [{id, type, timestamp, body}, ...]}` into what goes to the WAL (trace
 and observation events), what goes to the score store (score-create), and a `207` multi-status answer: every
-item is a success (`201`) or an error (`400` with a message naming the field), never silently dropped.
+item is a success (`201`) or an error (`400` with a message naming the field, e.g. a time outside the request's
+`TimeWindow`), never silently dropped.
 `sdk-log` events are acknowledged and not kept. Pure: no I/O; the route stores and then answers.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from lynex_box.ingest.window import TimeWindow
 from lynex_box.langfuse.observations import OBSERVATION_EVENTS, TRACE_CREATE, entity_of
 from lynex_box.scores.model import InvalidScore, Score, parse_score, time_us
 
@@ -42,7 +44,18 @@ class BatchPlan:
         self.errors.append({"id": item_id, "status": status, "message": message, "error": message})
 
 
-def _check_body(kind: str, body: dict[str, Any], created: set[str], entity_id: str) -> str | None:
+def _time_error(name: str, value: Any, window: TimeWindow | None) -> str | None:
+    try:
+        us = time_us(value)
+    except ValueError as exc:
+        return f"{name}: {exc}"
+    problem = window.problem(us) if window is not None else None
+    return None if problem is None else f"{name}: {problem}"
+
+
+def _check_body(
+    kind: str, body: dict[str, Any], created: set[str], entity_id: str, window: TimeWindow | None
+) -> str | None:
     for key in _ID_FIELDS:
         value = body.get(key)
         if value is not None and (not isinstance(value, str) or not value or len(value) > _ID_MAX):
@@ -52,11 +65,8 @@ def _check_body(kind: str, body: dict[str, Any], created: set[str], entity_id: s
         if value is not None and (not isinstance(value, str) or len(value) > _NAME_MAX):
             return f"body.{key} must be a string of at most {_NAME_MAX} characters"
     for key in _TIME_FIELDS:
-        if body.get(key) is not None:
-            try:
-                time_us(body[key])
-            except ValueError as exc:
-                return f"body.{key}: {exc}"
+        if body.get(key) is not None and (error := _time_error(f"body.{key}", body[key], window)) is not None:
+            return error
     tags = body.get("tags")
     if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
         return "body.tags must be a list of strings"
@@ -70,7 +80,7 @@ def _check_body(kind: str, body: dict[str, Any], created: set[str], entity_id: s
     return None
 
 
-def _item_error(item: Any) -> str | None:
+def _item_error(item: Any, window: TimeWindow | None) -> str | None:
     if not isinstance(item, dict):
         return "an ingestion event must be a JSON object"
     item_id = item.get("id")
@@ -82,22 +92,20 @@ def _item_error(item: Any) -> str | None:
     if not isinstance(item.get("body"), dict):
         return "body must be a JSON object"
     if item.get("timestamp") is not None:
-        try:
-            time_us(item["timestamp"])
-        except ValueError as exc:
-            return f"timestamp: {exc}"
+        return _time_error("timestamp", item["timestamp"], window)
     return None
 
 
-def plan_batch(doc: Any) -> BatchPlan:
-    """Check every event of the request; raises `InvalidBatch` when the request itself is malformed."""
+def plan_batch(doc: Any, window: TimeWindow | None = None) -> BatchPlan:
+    """Check every event of the request; raises `InvalidBatch` when the request itself is malformed. With a
+    `window`, every time an event carries must lie in it (the route always passes one)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("batch"), list):
         raise InvalidBatch('body must be a JSON object {"batch": [...]}')
     items = doc["batch"]
     if len(items) > MAX_ITEMS:
         raise InvalidBatch(f"{len(items)} events in one request; the limit is {MAX_ITEMS}")
     plan = BatchPlan()
-    shape_errors = [_item_error(item) for item in items]
+    shape_errors = [_item_error(item, window) for item in items]
     created = {
         entity[1]
         for item, error in zip(items, shape_errors, strict=True)
@@ -119,7 +127,7 @@ def plan_batch(doc: Any) -> BatchPlan:
         elif error is None and item["type"] != SDK_LOG:
             entity = entity_of(item)
             assert entity is not None
-            error = _check_body(item["type"], item["body"], created, entity[1])
+            error = _check_body(item["type"], item["body"], created, entity[1], window)
             if error is None:
                 plan.events.append(item)
                 plan.event_item_ids.append(item_id)

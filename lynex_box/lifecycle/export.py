@@ -2,13 +2,15 @@
 
 The range is read `lifecycle.export_chunk_s` of span start time at a time through the query engine, so an export
 sees exactly what queries see (retention, deletions, duplicates removed by `event_id`, head and bucket segments
-included) and its memory is bounded by one step. Rows come out ordered by start time. The writer only needs a
-`write(bytes)` sink, so the same code feeds a file (CLI) and an HTTP response (API).
+included) and its memory is bounded by one step. Only the steps that may hold rows are read (`export_plan`), so
+an export costs what its data costs, not what its range spans. Rows come out ordered by start time. The writer
+only needs a `write(bytes)` sink, so the same code feeds a file (CLI) and an HTTP response (API).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Final, Protocol
 
 import orjson
@@ -16,13 +18,16 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from lynex_box.lifecycle.cache import CacheTooSmall
+from lynex_box.lifecycle.export_plan import plan_steps, step_ranges
 from lynex_box.query.engine import QueryEngine, SpanScope
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA
 
 FORMATS: Final = {"parquet": "application/vnd.apache.parquet", "jsonl": "application/x-ndjson", "csv": "text/csv"}
 SUFFIXES: Final = {"parquet": ".parquet", "jsonl": ".jsonl", "csv": ".csv"}
 ROWS_SQL: Final = "SELECT * FROM spans ORDER BY start_time, event_id"
-RANGE_SQL: Final = "SELECT epoch_us(min(start_time)) AS lo, epoch_us(max(start_time)) AS hi FROM spans"
+STEPS_SQL: Final = "SELECT DISTINCT epoch_us(start_time) // $step_us AS k FROM spans"
+_NO_END: Final = 1 << 62  # stands for "no upper bound" in the step arithmetic (never turned into a time)
 Progress = Callable[[int, int, int], None]  # (done_us, total_us, rows so far)
 
 
@@ -34,30 +39,55 @@ class ExportError(ValueError):
     """An export request that cannot run; the message names the value."""
 
 
-def time_range(query: QueryEngine, project_id: str, from_us: int | None, to_us: int | None) -> tuple[int, int] | None:
-    """The `[lo, hi)` to read: the given bounds, else the project's first and last span. None: nothing to export."""
-    if from_us is not None and to_us is not None:
-        return (from_us, to_us) if to_us > from_us else None
-    row = query.run(SpanScope(project_id, from_us, to_us), RANGE_SQL).to_pylist()[0]
-    if row["lo"] is None:
-        return None
-    lo = from_us if from_us is not None else int(row["lo"])
-    hi = to_us if to_us is not None else int(row["hi"]) + 1
-    return (lo, hi) if hi > lo else None
+class ExportStopped(Exception):
+    """The export was stopped before its end (`cancelled` said so): what was written is incomplete."""
 
 
-def tables(query: QueryEngine, project_id: str, lo: int, hi: int, step_us: int) -> Iterator[tuple[pa.Table, int]]:
-    """(rows of one step, the step's end) from `lo` to `hi`. After an empty step the next one starts at the next
-    span: a range with years between its spans (one span dated 1970, say) takes a few steps, not millions."""
-    start = lo
-    while start < hi:
-        end = min(hi, start + step_us)
+@dataclass(frozen=True, slots=True)
+class Reads:
+    """The queries of an export: `[start, end)` ranges (an end None: no bound), and the span of time they cover
+    for progress reports (`first_us`: the range's start, else the first step read; `last_us` likewise)."""
+
+    ranges: list[tuple[int, int | None]]
+    first_us: int
+    last_us: int
+
+
+def plan_reads(query: QueryEngine, project_id: str, from_us: int | None, to_us: int | None, step_us: int) -> Reads:
+    """The queries that read `[from_us, to_us)`: one per step that may hold rows (`export_plan`)."""
+    lo = 0 if from_us is None else from_us  # no span starts before 1970: ingest refuses such times
+    hi = _NO_END if to_us is None else to_us
+    if hi <= lo:
+        return Reads([], lo, lo)
+    entries, head_starts = query.layout(project_id)
+    plan = plan_steps(entries, head_starts, lo, hi, step_us)
+    for wide_lo, wide_hi in plan.wide:
+        plan.keys.update(_steps_holding_rows(query, project_id, wide_lo, wide_hi, step_us))
+    ranges: list[tuple[int, int | None]] = list(step_ranges(plan.keys, lo, hi, step_us))
+    if not ranges:
+        return Reads([], lo, lo)
+    first = lo if from_us is not None else min(plan.keys) * step_us
+    last = hi if to_us is not None else (max(plan.keys) + 1) * step_us
+    if to_us is None:
+        ranges[-1] = (ranges[-1][0], None)
+    return Reads(ranges, first, last)
+
+
+def _steps_holding_rows(query: QueryEngine, project_id: str, lo: int, hi: int, step_us: int) -> Iterable[int]:
+    """The steps of `[lo, hi)` that hold rows, found by one query over the start times."""
+    try:
+        table = query.run(SpanScope(project_id, lo, hi), STEPS_SQL, {"step_us": step_us})
+    except CacheTooSmall:  # more bucket segments under it than the cache holds at once: every step, one by one
+        return range(lo // step_us, (hi - 1) // step_us + 1)
+    return [int(k) for k in table.column("k").to_pylist()]
+
+
+def tables(query: QueryEngine, project_id: str, reads: Reads) -> Iterator[tuple[pa.Table, int]]:
+    """(rows of one query, how far into `[first_us, last_us]` the export then is) for each query."""
+    for start, end in reads.ranges:
         table = query.run(SpanScope(project_id, start, end), ROWS_SQL, dedupe=True)
-        yield table.select(list(SPAN_COLUMNS)).cast(SPAN_SCHEMA), end
-        start = end
-        if table.num_rows == 0 and start < hi:
-            following = query.run(SpanScope(project_id, start, hi), RANGE_SQL).to_pylist()[0]["lo"]
-            start = hi if following is None else max(start, int(following))
+        reached = reads.last_us if end is None else min(end, reads.last_us)
+        yield table.select(list(SPAN_COLUMNS)).cast(SPAN_SCHEMA), reached
 
 
 class _Parquet:
@@ -125,17 +155,15 @@ def export(
     else:
         writer = _Csv(sink)
     rows = 0
-    bounds = time_range(query, project_id, from_us, to_us)
     try:
-        if bounds is not None:
-            lo, hi = bounds
-            for table, end in tables(query, project_id, lo, hi, chunk_s * 1_000_000):
-                if cancelled():
-                    break
-                writer.write(table)
-                rows += table.num_rows
-                if progress is not None:
-                    progress(end - lo, hi - lo, rows)
+        reads = plan_reads(query, project_id, from_us, to_us, chunk_s * 1_000_000)
+        for table, reached in tables(query, project_id, reads):
+            if cancelled():
+                raise ExportStopped(f"the export of project {project_id!r} was stopped before its end")
+            writer.write(table)
+            rows += table.num_rows
+            if progress is not None:
+                progress(reached - reads.first_us, reads.last_us - reads.first_us, rows)
     finally:
         writer.close()
     return rows

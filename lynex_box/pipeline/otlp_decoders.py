@@ -60,12 +60,14 @@ def decode_otlp_traces(record: WalRecord, header: RecordHeader, body: memoryview
 
 
 def decode_otlp_logs(record: WalRecord, header: RecordHeader, body: memoryview) -> list[Row]:
-    """One event row per GenAI log event that names its span; other log records are not stored."""
+    """One event row per GenAI log event that names its span, minus the ones ingest refused (`header.skip`); other
+    log records are not stored."""
     data = bytes(body)
     records = decode_logs_json(data) if header.content_type == "application/json" else decode_logs_protobuf(data)
     rows: list[Row] = []
+    skip = set(header.skip)
     for index, rec in enumerate(records):
-        if rec.event_name not in GENAI_EVENT_NAMES or not rec.trace_id or not rec.span_id:
+        if rec.event_name not in GENAI_EVENT_NAMES or not rec.trace_id or not rec.span_id or index in skip:
             continue
         # A stand-in span row receives the event's content through the same join the mapping uses.
         holder: dict[str, Any] = {"input": None, "output": None, "tool_calls": None}

@@ -3,22 +3,22 @@
 The caller writes SQL against a relation named `spans`, already restricted to one project and a
 time range; the engine picks files from the store's snapshot, registers the head tables, and runs
 DuckDB on a cursor of a shared in-memory database. Project ids and times are bound parameters;
-file paths come from the catalog, never from a client. Queries block, so async callers use
-`run` through `asyncio.to_thread` (see `query_async`).
+file paths come from the catalog, never from a client. Queries block, so async callers run them on
+the engine's own worker threads (`query_async`, `call_async`: `pool.WorkerPool`), never on asyncio's
+default executor, which ingest and login share.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
 import re
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from lynex_box.config import QuerySettings
 from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.query import sandbox, upserts
+from lynex_box.query.pool import WorkerPool
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments import encryption
 from lynex_box.segments.store import SpanStore
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     import pyarrow.dataset as ds
 
 UTC = dt.UTC
+T = TypeVar("T")
 
 
 def us_to_datetime(us: int) -> dt.datetime:
@@ -118,6 +120,8 @@ class QueryEngine:
         self.visibility: VisibilityFilter | None = None  # hooks installed by lynex_box.lifecycle
         self.updates = upserts.UpdateIndex()
         self.remote: RemoteFiles | None = None
+        # Threads start with the first async query, so the CLI, which only calls `run`, never has any.
+        self.pool = WorkerPool("query", settings.workers, settings.saturated_after_s)
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur: duckdb.DuckDBPyConnection | None = getattr(self._local, "cur", None)
@@ -250,23 +254,29 @@ class QueryEngine:
                 dataset = encryption.dataset(encrypted, cipher)
             yield _Prepared(body, bound, head, dataset, files)
 
+    def layout(self, project_id: str) -> tuple[list[SegmentEntry], pa.ChunkedArray]:
+        """The project's published segments (catalog rows: min/max start time, rows) and the start times (epoch
+        µs) of its head rows. Nothing is read from a file."""
+        entries = self.store.segment_entries(project_id)
+        head = self.store.snapshot(project_id, 0, 0).head  # an empty range: the head only, no files
+        table = pa.concat_tables(head) if head else self._empty  # zero-copy: the head is many small sorted runs
+        return entries, table.column("start_time").cast(pa.int64())
+
     def extent(self, project_id: str) -> Extent | None:
         """Earliest and latest span start of a project and its row count, from the catalog and the head.
 
         No file is read: newest-first lists size their first time window from it (`api/query_pages.py`).
         None when the project holds nothing. Rows hidden by retention or deletions still count.
         """
-        entries = self.store.segment_entries(project_id)
-        head = self.store.snapshot(project_id, 0, 0).head  # an empty range: the head only, no files
+        entries, head_starts = self.layout(project_id)
         lows = [e.min_time for e in entries]
         highs = [e.max_time for e in entries]
         rows = sum(e.row_count for e in entries)
-        table = pa.concat_tables(head) if head else None  # zero-copy: the head is many small sorted runs
-        if table is not None and table.num_rows:
-            bounds = pc.min_max(table.column("start_time").cast(pa.int64()))
+        if len(head_starts):
+            bounds = pc.min_max(head_starts)
             lows.append(bounds["min"].as_py())
             highs.append(bounds["max"].as_py())
-            rows += table.num_rows
+            rows += len(head_starts)
         if not lows:
             return None
         return Extent(min(lows), max(highs), rows)
@@ -310,7 +320,12 @@ class QueryEngine:
     async def query_async(
         self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False
     ) -> pa.Table:
-        return await asyncio.to_thread(self.run, scope, sql, params, dedupe)
+        return await self.pool.run(self.run, scope, sql, params, dedupe)
+
+    async def call_async(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)`, blocking work that runs queries (e.g. `api/query_pages.py`), on the query workers."""
+        return await self.pool.run(fn, *args)
 
     def close(self) -> None:
+        self.pool.close()
         self._db.close()

@@ -73,11 +73,11 @@ class RunningServer:
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
 
-    def stop(self) -> int:
-        """SIGTERM and wait: the clean stop."""
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM and wait: the clean stop (subprocess.TimeoutExpired after `timeout` seconds)."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        rc = self.proc.wait(timeout=30)
+        rc = self.proc.wait(timeout=timeout)
         self._close()
         return rc
 

@@ -160,7 +160,7 @@ def test_an_encrypted_project_through_the_server_with_and_without_its_key(box: B
     box.stop()
 
     box.start({})  # no KEK: the server starts; only the encrypted project is locked
-    for path in READS:
+    for path in [*READS, "/v1/projects/{pid}/export?format=jsonl"]:  # an export answers as a query does
         r = box.call("GET", path, "a")
         assert r.status_code == 503, (path, r.text)
         assert r.json()["error"]["code"] == "encryption_key_unavailable"

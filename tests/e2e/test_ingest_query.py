@@ -211,6 +211,7 @@ def test_events_survive_a_restart(tmp_path: Path) -> None:
 
 def test_health_readiness_and_openapi(server: RunningServer) -> None:
     assert httpx.get(f"{server.url}/healthz").json()["status"] == "alive"
-    assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready"}
+    ready = httpx.get(f"{server.url}/readyz").json()
+    assert ready["status"] == "ready" and ready["workers"]["query"]["workers"] == 4  # and how busy they are
     doc = httpx.get(f"{server.url}/openapi.json").json()
     assert "/v1/projects/{project_id}/traces" in doc["paths"] and doc["openapi"].startswith("3.")

@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
+from lynex_box.config import IngestSettings
+from lynex_box.ingest.window import TimeWindow
 from lynex_box.langfuse import ObservationHints, answer, batch_rows, fold_langfuse_rows, plan_batch
 from lynex_box.langfuse.batch import InvalidBatch
 from lynex_box.langfuse.observations import cost_details, usage_details
@@ -185,3 +187,22 @@ def test_plan_answers_every_item_and_keeps_only_what_it_accepts() -> None:
 def test_a_request_that_is_not_a_batch_is_refused_whole(doc: Any) -> None:
     with pytest.raises(InvalidBatch):
         plan_batch(doc)
+
+
+def test_events_with_times_outside_the_window_are_per_event_errors() -> None:
+    window = TimeWindow.at(IngestSettings(), RECEIVED)
+    batch = [
+        trace(),
+        ev("e-far", "span-create", {"id": "s1", "traceId": "t1", "startTime": "2199-12-31T00:00:00Z"}),
+        ev("e-old", "generation-create", {"id": "s2", "traceId": "t1", "endTime": "1999-06-01T00:00:00Z"}),
+        ev("e-stamp", "event-create", {"id": "s3", "traceId": "t1"}, timestamp="2199-01-01T00:00:00Z"),
+        ev("e-ok", "span-create", {"id": "s4", "traceId": "t1", "startTime": T1}),
+    ]
+    plan = plan_batch({"batch": batch}, window)
+    errors = {e["id"]: e["message"] for e in answer(plan)["errors"]}
+    assert set(errors) == {"e-far", "e-old", "e-stamp"}
+    assert errors["e-far"].startswith("body.startTime: 2199-12-31T00:00:00Z is more than 86400 s ahead")
+    assert "body.endTime: 1999-06-01T00:00:00Z is before 2000-01-01T00:00:00Z" in errors["e-old"]
+    assert errors["e-stamp"].startswith("timestamp: 2199-01-01")
+    assert [e["id"] for e in plan.events] == ["e-trace", "e-ok"]
+    assert len(plan_batch({"batch": batch}).events) == 5  # no window: as before

@@ -12,12 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from lynex_box.otlp.check import check_traces
+from lynex_box.config import IngestSettings
+from lynex_box.ingest.window import TimeWindow
+from lynex_box.otlp.check import check_logs, check_traces
 from lynex_box.otlp.decode import decode_traces_protobuf
 from lynex_box.otlp.mapping import SpanRejected, map_span
 from lynex_box.otlp.records import OtlpDecodeError, OtlpSpan
 
-from .builders import START_NS, json_trace_body, make_span, trace_request
+from .builders import START_NS, json_trace_body, log_request, make_span, trace_request
 
 LIMIT = 1024 * 1024
 
@@ -136,3 +138,31 @@ def test_json_nested_past_the_protobuf_limit_is_a_clear_decode_error() -> None:
     with pytest.raises(OtlpDecodeError, match="deeper than protobuf's limit of 100 levels"):
         check_traces(nested_json_body(200), True, LIMIT)
     assert check_traces(nested_json_body(25), True, LIMIT).skip == []
+
+
+FAR_NS = 7_258_032_000_000_000_000  # 2199-12-31
+
+
+def test_spans_with_times_outside_the_window_are_refused_and_named() -> None:
+    window = TimeWindow.at(IngestSettings(), START_NS // 1000 + 3_600_000_000)  # the clock an hour after START_NS
+    spans = [
+        make_span({}, span_id="01" * 8),
+        make_span({}, span_id="02" * 8, start=FAR_NS, end=FAR_NS + 1),
+        make_span({}, span_id="03" * 8, start=86_400 * 10**9, end=86_400 * 10**9 + 1),  # 1970-01-02
+        make_span({}, span_id="04" * 8, end=FAR_NS),
+        make_span({}, span_id="05" * 8, end=0),  # an unset end is the mapping's business
+    ]
+    for as_json, body in ((False, trace_request(spans).SerializeToString()), (True, json_trace_body(spans))):
+        checked = check_traces(body, as_json, LIMIT, window)
+        assert (checked.total, checked.skip) == (5, [1, 2, 3])
+        assert "span '0202020202020202' of trace" in checked.reasons and "start time 2199-12-31" in checked.reasons
+        assert "before 2000-01-01T00:00:00Z" in checked.reasons and "end time 2199-12-31" in checked.reasons
+        assert check_traces(body, as_json, LIMIT).skip == []  # no window: as before
+
+
+def test_log_records_with_times_outside_the_window_are_refused() -> None:
+    window = TimeWindow.at(IngestSettings(), START_NS // 1000)
+    records = [{"event_name": "gen_ai.user.message"}, {"time": FAR_NS}, {"time": 0}, {"time": 5 * 10**9}]
+    checked = check_logs(log_request(records).SerializeToString(), False, window)
+    assert (checked.total, checked.skip) == (4, [1, 3])
+    assert "log record 1: time 2199-12-31" in checked.reasons and "log record 3: time 1970" in checked.reasons

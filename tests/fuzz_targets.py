@@ -25,6 +25,7 @@ from lynex_box.api.ingest_routes import parse_events
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.params import decode_cursor
 from lynex_box.config import ConfigError, IngestSettings, load_settings
+from lynex_box.ingest.window import TimeWindow
 from lynex_box.langfuse import InvalidBatch, plan_batch
 from lynex_box.otlp.check import check_traces
 from lynex_box.otlp.decode import decode_logs_json, decode_logs_protobuf, decode_traces_json, decode_traces_protobuf
@@ -33,6 +34,7 @@ from lynex_box.wal.format import FrameError, WalRecord, compress_payload, decode
 from lynex_box.wal.records import PayloadError, RecordHeader, decode_payload, encode_payload
 
 LIMITS = IngestSettings(max_body_bytes=1 << 20, max_events_per_request=1000, max_field_bytes=4096)
+WINDOW = TimeWindow.at(LIMITS, 1_790_000_000_000_000)
 PROJECT = "p-fuzz"
 
 
@@ -68,7 +70,7 @@ def native_body(body: bytes, encoding: str = "identity") -> None:
     from lynex_box.schema.span import spans_to_table
 
     try:
-        stored, total, rejected = parse_events(body, encoding, LIMITS)
+        stored, total, rejected = parse_events(body, encoding, LIMITS, WINDOW)
     except ApiError as exc:
         client_error(exc)
         return
@@ -102,7 +104,7 @@ def otlp(data: bytes) -> None:
     as_json = kind % 2 == 1
     try:
         if kind < 2:
-            checked = check_traces(body, as_json, 4096)
+            checked = check_traces(body, as_json, 4096, WINDOW)
             spans = decode_traces_json(body) if as_json else decode_traces_protobuf(body)
             assert len(checked.skip) <= len(spans)
         else:
@@ -126,7 +128,7 @@ def langfuse_doc(doc: Any) -> None:
     from lynex_box.pipeline.langfuse_decoder import LangfuseDecoder
 
     try:
-        plan = plan_batch(doc)
+        plan = plan_batch(doc, WINDOW)
     except InvalidBatch:
         return
     if not plan.events:

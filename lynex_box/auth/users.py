@@ -1,4 +1,4 @@
-"""Users: lookup, password policy, login verification and password changes.
+"""Users: lookup, listing, password policy, login verification and password changes.
 
 Passwords are hashed with argon2 (slow on purpose: callers run these functions in a thread) and
 never logged, returned or stored in clear. A login for an unknown email still runs one argon2
@@ -76,6 +76,24 @@ def get_user(db: MetaDB, user_id: str) -> User | None:
 def find_by_email(db: MetaDB, email: str) -> User | None:
     rows = db.read(f"SELECT {_COLUMNS} FROM users WHERE email = ? COLLATE NOCASE", (email.strip(),))
     return _user(rows[0]) if rows else None
+
+
+def list_with_orgs(db: MetaDB) -> list[dict[str, Any]]:
+    """Every account, oldest first, with the orgs it belongs to and its role in each (`{org_id: role}`)."""
+    rows = db.read(
+        "SELECT u.id, u.email, u.name, u.disabled, group_concat(m.org_id || ':' || m.role) FROM users u "
+        "LEFT JOIN org_members m ON m.user_id = u.id GROUP BY u.id ORDER BY u.created_at"
+    )
+    return [
+        {
+            "user_id": r[0],
+            "email": r[1],
+            "name": r[2],
+            "disabled": bool(r[3]),
+            "orgs": dict(x.split(":", 1) for x in (r[4] or "").split(",") if x),
+        }
+        for r in rows
+    ]
 
 
 def verify_login(db: MetaDB, email: str, password: str) -> User | None:

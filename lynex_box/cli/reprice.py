@@ -13,22 +13,12 @@ writer lock may change segments, so:
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 import httpx
 
-from lynex_box.cli_lifecycle import (
-    _existing,
-    _progress,
-    _settings,
-    config_option,
-    console,
-    data_dir_option,
-    json_option,
-    parse_time,
-)
+from lynex_box.cli.common import console, data_dir_options, emit, parse_time, progress, refusing, settings_for
 from lynex_box.config import Settings
 from lynex_box.ingest.timefmt import format_time_us
 
@@ -45,7 +35,7 @@ def server_url(settings: Settings) -> str:
 def _local(settings: Settings, project_id: str, from_us: int, to_us: int) -> dict[str, Any] | None:
     """Reprice with this process's own engine; None when a server holds the data dir."""
     from lynex_box.auth import audit
-    from lynex_box.auth.admin import CLI_ACTOR
+    from lynex_box.auth.admin import CLI_ACTOR, project_exists
     from lynex_box.engine import DataDirBusy, Engine
     from lynex_box.lifecycle.reprice import RepriceError
     from lynex_box.meta.prices import list_prices, read_prices_at
@@ -57,20 +47,14 @@ def _local(settings: Settings, project_id: str, from_us: int, to_us: int) -> dic
     except DataDirBusy:
         return None
     try:
-        if not engine.meta.read("SELECT 1 FROM projects WHERE id = ?", (project_id,)):
+        if not project_exists(engine.meta, project_id):
             raise click.ClickException(f"no project {project_id!r}; hint: `lynex-box projects list`")
         engine.catch_up()  # no pipeline task runs here: take every durable record into the head now
         book = PriceBook(list_prices(engine.meta, project_id))
-        with _progress("reprice") as progress:
-            task = progress.add_task("segments", total=None)
-
-            def step(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total, description=f"{done}/{total} segments")
-
-            try:
-                result = engine.lifecycle.reprice(project_id, from_us, to_us, book, step)
-            except RepriceError as exc:
-                raise click.ClickException(str(exc)) from None
+        with progress("reprice", "segments") as step, refusing(RepriceError):
+            result = engine.lifecycle.reprice(
+                project_id, from_us, to_us, book, lambda done, total: step(done, total, f"{done}/{total} segments")
+            )
         body = {"from": format_time_us(from_us), "to": format_time_us(to_us), **result.as_dict()}
         audit.record_now(engine.meta, CLI_ACTOR, "data.repriced", project_id=project_id, target_type="project",
                          target_id=project_id, details=body)  # fmt: skip
@@ -108,16 +92,14 @@ def _through_server(url: str, api_key: str | None, project_id: str, from_us: int
 @click.option("--to", "to", required=True, help="end, exclusive")
 @click.option("--url", help="the running server (default: [server] public_url, else http://host:port of the config)")
 @click.option("--api-key", envvar="LYNEX_API_KEY", help="an admin API key of the project; needed while a server runs")
-@config_option
-@data_dir_option
-@json_option
+@data_dir_options()
 def reprice(
     project_id: str, from_: str, to: str, url: str | None, api_key: str | None, config: str | None,
     data_dir: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Recompute the cost of PROJECT's stored spans in [--from, --to) with the current prices (library + the
     project's custom prices). Reported costs are kept as reported."""
-    settings = _existing(_settings(config, data_dir))
+    settings = settings_for(config, data_dir, existing=True)
     lo, hi = parse_time(from_, "--from"), parse_time(to, "--to")
     assert lo is not None and hi is not None
     if hi <= lo:
@@ -127,10 +109,6 @@ def reprice(
     if result is None:
         via = "the running server"
         result = _through_server(url or server_url(settings), api_key, project_id, lo, hi)
-    if as_json:
-        click.echo(json.dumps(result))
-        return
-    click.echo(
-        f"{result['spans_changed']} of {result['spans']} spans got a new cost; {result['rewritten']} of "
-        f"{result['files']} segment files rewritten by {via} ({result['from']} .. {result['to']})"
-    )
+    emit(as_json, result,
+         f"{result['spans_changed']} of {result['spans']} spans got a new cost; {result['rewritten']} of "
+         f"{result['files']} segment files rewritten by {via} ({result['from']} .. {result['to']})")  # fmt: skip

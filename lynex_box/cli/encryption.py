@@ -15,26 +15,12 @@ from pathlib import Path
 
 import click
 
-from lynex_box.auth.admin import CLI_ACTOR
+from lynex_box.auth.admin import CLI_ACTOR, list_projects
 from lynex_box.auth.keywrap import KEY_BYTES, Kek, KekError, parse_key
-from lynex_box.config import ConfigError, Settings, load_settings
+from lynex_box.cli.common import data_dir_options, emit, emit_json, open_meta, refusing, settings_for
+from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, lock_data_dir
-from lynex_box.meta.db import MetaDB
 from lynex_box.segments.datakeys import DataKeys
-
-config_option = click.option("--config", type=click.Path(dir_okay=False), help="lynex.toml to load")
-data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False), help="data directory (./lynex-data)")
-json_option = click.option("--json", "as_json", is_flag=True, help="print JSON")
-
-
-def _settings(config: str | None, data_dir: str | None) -> Settings:
-    try:
-        settings = load_settings(Path(config) if config else None, overrides={"server": {"data_dir": data_dir}})
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not (settings.data_dir / "meta.db").exists():
-        raise click.ClickException(f"no meta.db in {settings.data_dir}; hint: run `lynex-box init` first")
-    return settings
 
 
 def _offline(settings: Settings) -> int:
@@ -74,64 +60,45 @@ def new_kek(out: str | None) -> None:
 
 @encryption_group.command("enable")
 @click.option("--project", "project_id", required=True)
-@config_option
-@data_dir_option
-@json_option
+@data_dir_options()
 def enable(project_id: str, config: str | None, data_dir: str | None, as_json: bool) -> None:
     """Encrypt the project's segments from now on (new ones, and old ones as they are rewritten). One-way."""
-    settings = _settings(config, data_dir)
+    settings = settings_for(config, data_dir, existing=True)
     lock = _offline(settings)
-    db = MetaDB(settings.data_dir / "meta.db")
     try:
-        keys = DataKeys.open(settings.encryption, db, settings.data_dir)
-        created = keys.enable(project_id, CLI_ACTOR)
-    except (KekError, LookupError) as exc:
-        raise click.ClickException(str(exc)) from None
+        with open_meta(settings) as db, refusing(KekError, LookupError):
+            created = DataKeys.open(settings.encryption, db, settings.data_dir).enable(project_id, CLI_ACTOR)
     finally:
-        db.close()
         os.close(lock)
     payload = {"project_id": project_id, "encryption": True, "changed": created}
-    click.echo(json.dumps(payload) if as_json else f"project {project_id}: encryption on{'' if created else ' (was)'}")
+    emit(as_json, payload, f"project {project_id}: encryption on{'' if created else ' (was)'}")
 
 
 @encryption_group.command("status")
-@config_option
-@data_dir_option
-@json_option
+@data_dir_options()
 def status(config: str | None, data_dir: str | None, as_json: bool) -> None:
     """Every project's encryption state, and whether the configured KEK opens its data key."""
-    settings = _settings(config, data_dir)
-    db = MetaDB(settings.data_dir / "meta.db")
-    try:
+    settings = settings_for(config, data_dir, existing=True)
+    with open_meta(settings) as db, refusing(KekError):
         keys = DataKeys.open(settings.encryption, db, settings.data_dir)
-        projects = [r[0] for r in db.read("SELECT id FROM projects ORDER BY created_at")]
-        items = [{"project_id": p, **keys.status(p)} for p in projects]
+        items = [{"project_id": p["project_id"], **keys.status(p["project_id"])} for p in list_projects(db)]
         fingerprint = keys.kek.fingerprint if keys.kek is not None else None
-    except KekError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        db.close()
-    click.echo(json.dumps({"kek_fingerprint": fingerprint, "projects": items}, indent=None if as_json else 2))
+    emit_json({"kek_fingerprint": fingerprint, "projects": items}, pretty=not as_json)
 
 
 @encryption_group.command("rotate-kek")
 @click.option("--new-kek-file", required=True, type=click.Path(dir_okay=False, exists=True))
-@config_option
-@data_dir_option
-@json_option
+@data_dir_options()
 def rotate_kek(new_kek_file: str, config: str | None, data_dir: str | None, as_json: bool) -> None:
     """Wrap every project data key with the KEK in --new-kek-file (the current one must be configured); then
     point [encryption] at the new file. No segment is rewritten."""
-    settings = _settings(config, data_dir)
+    settings = settings_for(config, data_dir, existing=True)
     lock = _offline(settings)
-    db = MetaDB(settings.data_dir / "meta.db")
     try:
-        new = Kek(parse_key(Path(new_kek_file).read_text(), f"--new-kek-file {new_kek_file!r}"))
-        done = DataKeys.open(settings.encryption, db, settings.data_dir).rewrap(new)
-    except KekError as exc:
-        raise click.ClickException(str(exc)) from None
+        with open_meta(settings) as db, refusing(KekError):
+            new = Kek(parse_key(Path(new_kek_file).read_text(), f"--new-kek-file {new_kek_file!r}"))
+            done = DataKeys.open(settings.encryption, db, settings.data_dir).rewrap(new)
     finally:
-        db.close()
         os.close(lock)
     payload = {"rewrapped": done, "kek_fingerprint": new.fingerprint}
-    click.echo(json.dumps(payload) if as_json else f"{done} data key(s) now wrapped by KEK {new.fingerprint}")
+    emit(as_json, payload, f"{done} data key(s) now wrapped by KEK {new.fingerprint}")

@@ -1,0 +1,119 @@
+"""`lynex-box run|init|doctor`: start the appliance, create a data dir, check a machine before starting."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from lynex_box import __version__, private_files
+from lynex_box.auth.bootstrap import bootstrap_if_empty
+from lynex_box.auth.keywrap import KekError, check_source
+from lynex_box.cli.common import console, data_dir_options, emit_json, open_meta, refusing, settings_for
+
+
+@click.command()
+@data_dir_options(as_json=False)
+@click.option("--host", help="address to listen on (127.0.0.1)")
+@click.option("--port", type=int, help="port (4318, the OTLP/HTTP default)")
+@click.option("--dev", is_flag=True, default=None, help="also accept unauthenticated ingest from loopback")
+def run(config: str | None, data_dir: str | None, host: str | None, port: int | None, dev: bool | None) -> None:
+    """Start the appliance."""
+    from lynex_box.logs import setup_logging
+    from lynex_box.server import serve
+
+    settings = settings_for(config, data_dir, existing=False, host=host, port=port, dev=dev)
+    with refusing(KekError):
+        check_source(settings.encryption, settings.data_dir)  # refused before anything starts
+    setup_logging(logging.getLevelNamesMapping()[settings.server.log_level.upper()])
+    with open_meta(settings, existing=False) as db:
+        created = bootstrap_if_empty(db)
+    base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
+    console.print(f"[bold green]Lynex Box {__version__}[/] data dir [bold]{settings.data_dir.resolve()}[/]")
+    console.print(f"  UI:   {base}/")
+    console.print(f"  API:  {base}/v1/projects/<project_id>/...   OTLP: {base}/v1/traces   docs: {base}/openapi.json")
+    if created is not None:
+        console.print("[bold yellow]First start: save these now, they are not shown again[/]")
+        click.echo(json.dumps(created.as_dict()))
+    if settings.server.dev:
+        console.print(
+            "[bold red]DEV MODE: unauthenticated ingest from this machine goes into the default project. "
+            "Never use --dev on a server others can reach.[/]"
+        )
+    serve(settings)
+
+
+@click.command()
+@data_dir_options()
+def init(config: str | None, data_dir: str | None, as_json: bool) -> None:
+    """Create the data dir with a default org, project, admin user and API key."""
+    settings = settings_for(config, data_dir, existing=False)
+    with open_meta(settings, existing=False) as db:
+        created = bootstrap_if_empty(db)
+    if created is None:
+        raise click.ClickException(f"{settings.data_dir} is already initialised")
+    emit_json(created.as_dict(), pretty=not as_json)
+
+
+@click.command()
+@data_dir_options(as_json=False)
+def doctor(config: str | None, data_dir: str | None) -> None:
+    """Check the data dir, its file modes, free disk, configuration and port."""
+    settings = settings_for(config, data_dir, existing=False)
+    checks: list[tuple[str, str, str]] = [("config", "ok", "valid")]
+    directory = settings.data_dir
+    exists = directory.exists()
+    checks.append(
+        (
+            "data dir",
+            "ok" if exists else "fail",
+            str(directory.resolve()) if exists else "missing: run `lynex-box init`",
+        )
+    )
+    loose: list[str] = []
+    if exists:
+        modes, loose = _modes_check(directory)
+        checks.append(modes)
+    probe = directory if exists else directory.resolve().parent
+    free = shutil.disk_usage(probe).free
+    ok_free = free > settings.ingest.min_free_disk_bytes * 2
+    checks.append(("free disk", "ok" if ok_free else "fail", f"{free / 2**30:.1f} GiB"))
+    checks.append(_port_check(settings.server.host, settings.server.port))
+    table = Table("check", "ok", "detail")
+    shown = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
+    for name, status, detail in checks:
+        table.add_row(name, shown[status], detail)
+    Console().print(table)
+    for line in loose:
+        click.echo(line)
+    if any(status == "fail" for _, status, _ in checks):
+        sys.exit(1)
+
+
+def _port_check(host: str, port: int) -> tuple[str, str, str]:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return ("port", "fail", f"{host}:{port} in use ({exc.strerror})")
+    return ("port", "ok", f"{host}:{port} free")
+
+
+def _modes_check(directory: Path) -> tuple[tuple[str, str, str], list[str]]:
+    """The file-modes check and the lines listing (up to 20 of) the paths other local users may read or enter."""
+    loose, total = private_files.loose_paths(directory, limit=20)
+    if not total:
+        return ("file modes", "ok", "private (directories 0700, files 0600)"), []
+    lines = [f"  {oct(mode)[2:]:>4} {path}" for path, mode in loose]
+    if total > len(loose):
+        lines.append(f"  … and {total - len(loose)} more")
+    detail = f"{total} path(s) open to other users (below); hint: chmod -R go-rwx {directory}"
+    return ("file modes", "warn", detail), [f"{total} path(s) open to other users:", *lines]

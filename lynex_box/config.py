@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from lynex_box.wal.log import WalSettings
-
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
@@ -47,6 +45,19 @@ class ServerSettings:
     body_idle_timeout_s: float = field(default=30.0, metadata=_rng(0.1, 86_400))
     max_bodies_per_client: int = field(default=64, metadata=_rng(0))
     stop_timeout_s: float = field(default=10.0, metadata=_rng(1, 3600))
+
+
+@dataclass(frozen=True, slots=True)
+class WalSettings:
+    """[wal]: how the write-ahead log trades latency, throughput and safety."""
+
+    segment_bytes: int = field(default=64 * 1024 * 1024, metadata=_rng(64 * 1024))
+    durability: Literal["fsync", "os"] = "fsync"
+    group_commit_interval_ms: float = field(default=2.0, metadata=_rng(0, 1000))
+    group_commit_max_bytes: int = field(default=8 * 1024 * 1024, metadata=_rng(1))
+    compression: Literal["auto", "lz4", "zstd", "none"] = "auto"
+    compression_level: int = field(default=1, metadata=_rng(-7, 22))
+    handoff_bytes: int = field(default=32 * 1024 * 1024, metadata=_rng(0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,15 +339,6 @@ class Settings:
         return Path(self.server.data_dir)
 
 
-_WAL_LIMITS: dict[str, dict[str, Any]] = {
-    "segment_bytes": _rng(64 * 1024),
-    "group_commit_interval_ms": _rng(0, 1000),
-    "group_commit_max_bytes": _rng(1),
-    "compression_level": _rng(-7, 22),
-    "handoff_bytes": _rng(0),
-}
-
-
 def load_settings(
     path: Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -402,8 +404,7 @@ def _build_section(section: str, cls: type, values: dict[str, Any]) -> Any:
     out = {}
     for key, value in values.items():
         f = fields[key]
-        limits = dict(f.metadata) or (_WAL_LIMITS.get(key, {}) if cls is WalSettings else {})
-        out[key] = _coerce(f"{section}.{key}", hints[key], value, limits)
+        out[key] = _coerce(f"{section}.{key}", hints[key], value, f.metadata)
     return cls(**out)
 
 

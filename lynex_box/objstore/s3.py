@@ -59,7 +59,8 @@ _MULTIPART_CHUNK = 8 << 20
 
 @dataclass(frozen=True, slots=True)
 class S3Settings:
-    """Where and how to reach an S3-compatible bucket (the `[objstore]` section of lynex.toml).
+    """Where and how to reach an S3-compatible bucket: the `S3Store`'s constructor arguments, not a section of
+    lynex.toml (`lifecycle/bucket.py` builds them from `config.BucketSettings`, the `[bucket]` section).
 
     - `bucket`: bucket name; it must exist already.
     - `endpoint`: base URL such as `http://127.0.0.1:9000`; None means AWS (or `AWS_ENDPOINT_URL`).

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from lynex_box import private_files
+from lynex_box.config import WalSettings
 from lynex_box.crashpoints import crash_hit, crash_now, crash_point
 from lynex_box.wal.format import (
     FILE_HEADER_SIZE,
@@ -33,19 +33,6 @@ from lynex_box.wal.format import (
 )
 
 log = logging.getLogger("lynex.wal")
-
-
-@dataclass(frozen=True, slots=True)
-class WalSettings:
-    """How the log trades latency, throughput and safety; mapped from `[wal]` in lynex.toml."""
-
-    segment_bytes: int = 64 * 1024 * 1024
-    durability: Literal["fsync", "os"] = "fsync"
-    group_commit_interval_ms: float = 2.0
-    group_commit_max_bytes: int = 8 * 1024 * 1024
-    compression: Literal["auto", "lz4", "zstd", "none"] = "auto"
-    compression_level: int = 1
-    handoff_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lynex_box.wal import WalLog, WalSettings
+from lynex_box.config import WalSettings
+from lynex_box.wal import WalLog
 from lynex_box.wal.format import (
     CODECS,
     FILE_HEADER_SIZE,

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lynex_box.wal import WalLog, WalSettings
+from lynex_box.config import WalSettings
+from lynex_box.wal import WalLog
 from lynex_box.wal.format import FILE_HEADER_SIZE, encode_file_header, encode_record
 from lynex_box.wal.reader import WalCursor
 from lynex_box.wal.records import PayloadError, RecordHeader, decode_payload, encode_payload

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lynex_box.wal import WalLog, WalSettings
+from lynex_box.config import WalSettings
+from lynex_box.wal import WalLog
 from lynex_box.wal.log import list_wal_files
 from lynex_box.wal.reader import WalCursor
 

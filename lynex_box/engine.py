@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.auth.keywrap import check_source
 from lynex_box.config import Settings
 from lynex_box.lifecycle import Lifecycle
@@ -54,7 +54,7 @@ class DataDirBusy(RuntimeError):
 
 def lock_data_dir(data_dir: Path) -> int:
     """Take the data dir's writer lock (released by the kernel if the process dies, even by SIGKILL)."""
-    fd = private_files.open_file(data_dir / "LOCK", os.O_RDWR)
+    fd = fsutil.open_file(data_dir / "LOCK", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -112,7 +112,7 @@ class Engine:
     def __init__(self, settings: Settings, enrichers: list[Enricher] | None = None) -> None:
         self.settings = settings
         self.data_dir = settings.data_dir
-        private_files.prepare_data_dir(self.data_dir)  # 0700, or tightened with a warning
+        fsutil.prepare_data_dir(self.data_dir)  # 0700, or tightened with a warning
         check_source(settings.encryption, self.data_dir)  # a KEK file inside the data dir: refuse before anything
         self._lock_fd = lock_data_dir(self.data_dir)
         self.meta = MetaDB(self.data_dir / "meta.db")

@@ -18,7 +18,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from lynex_box import private_files
+from lynex_box import fsutil
 
 VERSION: Final = b"\x01"
 KEY_BYTES: Final = 32
@@ -73,9 +73,9 @@ def _create_key_file(path: Path) -> None:
     """Write a new random key: to a temporary name, fsynced, then linked into place, so a crash never leaves
     a half-written key, and two starting processes never end up with different keys (the link fails for the
     second, which then reads the first one's key)."""
-    private_files.make_dir(path.parent)
+    fsutil.make_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = fsutil.open_file(tmp, os.O_WRONLY | os.O_EXCL)  # 0600
     try:
         os.write(fd, secrets.token_bytes(KEY_BYTES).hex().encode() + b"\n")
         os.fsync(fd)
@@ -88,8 +88,4 @@ def _create_key_file(path: Path) -> None:
     finally:
         tmp.unlink()
     with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsutil.fsync_dir(path.parent)

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.config import ConfigError, Settings, load_settings
 from lynex_box.meta.db import MetaDB
 
@@ -77,7 +77,7 @@ def open_meta(settings: Settings, *, existing: bool = True) -> Iterator[MetaDB]:
     if existing:
         _require_meta(settings)
     else:
-        private_files.prepare_data_dir(settings.data_dir)
+        fsutil.prepare_data_dir(settings.data_dir)
     db = MetaDB(settings.data_dir / "meta.db")
     try:
         yield db

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from lynex_box import fsutil
 from lynex_box.auth.admin import CLI_ACTOR, list_projects
 from lynex_box.auth.keywrap import KEY_BYTES, Kek, KekError, parse_key
 from lynex_box.cli.common import data_dir_options, emit, emit_json, open_meta, refusing, settings_for
@@ -48,7 +49,7 @@ def new_kek(out: str | None) -> None:
         click.echo(text)
         return
     try:
-        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = fsutil.open_file(Path(out), os.O_WRONLY | os.O_EXCL)  # 0600
     except FileExistsError:
         raise click.ClickException(f"{out} exists; hint: a KEK is never overwritten, pick another name") from None
     with os.fdopen(fd, "w") as fh:

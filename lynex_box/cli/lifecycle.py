@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 import click
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.cli.common import console, data_dir_options, emit, open_meta, parse_time, progress, settings_for
 
 SERVER_HEAD_NOTE = " (a server is running: its unflushed head is not included)"
@@ -25,7 +25,7 @@ SERVER_HEAD_NOTE = " (a server is running: its unflushed head is not included)"
 
 def _create(path: Path) -> BinaryIO:
     """An export's file, created 0600 (it holds the project's spans in plain text); an existing one keeps its mode."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, private_files.FILE_MODE), "wb")
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, fsutil.FILE_MODE), "wb")
 
 
 @click.command("delete")

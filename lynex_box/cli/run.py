@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from lynex_box import __version__, private_files
+from lynex_box import __version__, fsutil
 from lynex_box.auth.bootstrap import bootstrap_if_empty
 from lynex_box.auth.keywrap import KekError, check_source
 from lynex_box.cli.common import console, data_dir_options, emit_json, open_meta, refusing, settings_for
@@ -109,7 +109,7 @@ def _port_check(host: str, port: int) -> tuple[str, str, str]:
 
 def _modes_check(directory: Path) -> tuple[tuple[str, str, str], list[str]]:
     """The file-modes check and the lines listing (up to 20 of) the paths other local users may read or enter."""
-    loose, total = private_files.loose_paths(directory, limit=20)
+    loose, total = fsutil.loose_paths(directory, limit=20)
     if not total:
         return ("file modes", "ok", "private (directories 0700, files 0600)"), []
     lines = [f"  {oct(mode)[2:]:>4} {path}" for path, mode in loose]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,12 +27,11 @@ import apsw
 import orjson
 from ulid import ULID
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.lifecycle.bucket import backup_prefix, download_verified, segment_key, upload_verified
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectNotFound, ObjectStore
-from lynex_box.wal.log import fsync_dir
 
 log = logging.getLogger("lynex.lifecycle.backup")
 MANIFEST_FORMAT = 1
@@ -79,7 +77,7 @@ class Manifest:
 def snapshot_meta(source: Path, dest: Path) -> None:
     """Copy meta.db with SQLite's online backup: a consistent state even while the server writes."""
     dest.unlink(missing_ok=True)
-    private_files.create_empty(dest)  # 0600: the copy holds what meta.db holds
+    fsutil.create_empty(dest)  # 0600: the copy holds what meta.db holds
     src = apsw.Connection(str(source), flags=apsw.SQLITE_OPEN_READONLY)
     out = apsw.Connection(str(dest))
     try:
@@ -225,19 +223,18 @@ def restore(
     if not chosen:
         raise RestoreError(f"no complete backup {name or ''} in the store; hint: `lynex-box backup --list`")
     manifest = chosen[-1]
-    private_files.prepare_data_dir(data_dir)
+    fsutil.prepare_data_dir(data_dir)
     tmp = data_dir / "meta.db.restore"
     target.get_to_file(f"{backup_prefix(manifest.node_id)}/{manifest.name}/meta.db", tmp)
     for segment_no, seg in enumerate(manifest.segments, 1):
         if not from_bucket:
             rel = f"segments/{seg.project_id}/{seg.id}.parquet"
-            private_files.make_dir((data_dir / rel).parent)
+            fsutil.make_dir((data_dir / rel).parent)
             download_verified(target, seg.key, data_dir / rel, seg.bytes, seg.checksum or None)
         if progress is not None:
             progress(segment_no, len(manifest.segments))
     _point_catalog(tmp, manifest, from_bucket)
-    os.rename(tmp, data_dir / "meta.db")
-    fsync_dir(data_dir)
+    fsutil.rename_durably(tmp, data_dir / "meta.db")
     MetaDB(data_dir / "meta.db").close()  # migrate a backup made by an older version now
     log.info("backup restored name=%s segments=%d data_dir=%s", manifest.name, len(manifest.segments), data_dir)
     return manifest

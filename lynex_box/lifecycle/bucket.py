@@ -13,7 +13,7 @@ from pathlib import Path
 
 import apsw
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.config import BucketSettings
 from lynex_box.lifecycle.rewrite import file_sha256
 from lynex_box.meta.db import MetaDB
@@ -110,7 +110,7 @@ def upload_verified(bucket: ObjectStore, key: str, path: Path, scratch: Path) ->
     meta = bucket.head(key)
     if meta.size != size:
         raise VerifyFailed(f"object {key} has {meta.size} bytes after upload, the file {size}; hint: retried later")
-    private_files.make_dir(scratch)
+    fsutil.make_dir(scratch)
     back = scratch / f"verify-{secrets.token_hex(6)}.parquet"
     try:
         bucket.get_to_file(key, back)
@@ -141,7 +141,7 @@ def has_verified_copy(bucket: ObjectStore, key: str, size: int, checksum: str, s
             return False
     except ObjectNotFound:
         return False
-    private_files.make_dir(scratch)
+    fsutil.make_dir(scratch)
     back = scratch / f"verify-{secrets.token_hex(6)}.parquet"
     try:
         download_verified(bucket, key, back, size, checksum)

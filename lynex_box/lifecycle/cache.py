@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.lifecycle.rewrite import file_sha256
 from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.objstore import ObjectStore
@@ -50,7 +50,7 @@ class SegmentCache:
         self.max_bytes = max_bytes
         self.bucket = bucket
         shutil.rmtree(directory, ignore_errors=True)  # a copy only: never trust what a crash left
-        private_files.make_dir(directory)
+        fsutil.make_dir(directory)
         self._lock = threading.Lock()
         self._items: OrderedDict[str, _Item] = OrderedDict()
         self._inflight: dict[str, threading.Event] = {}

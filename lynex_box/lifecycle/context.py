@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 from ulid import ULID
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.config import Settings
 from lynex_box.lifecycle.bucket import segment_key, upload_verified
 from lynex_box.lifecycle.cache import SegmentCache
@@ -53,7 +53,7 @@ class LifecycleContext:
     @property
     def scratch(self) -> Path:
         """Temporary files of lifecycle work (emptied on start)."""
-        return private_files.make_dir(self.work_dir / "tmp")
+        return fsutil.make_dir(self.work_dir / "tmp")
 
     def now_us(self) -> int:
         return int(self.clock() * 1_000_000)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,14 +29,13 @@ from dataclasses import dataclass
 import apsw
 from ulid import ULID
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.bucket import VerifyFailed, download_verified, has_verified_copy, segment_key, upload_verified
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStoreError
-from lynex_box.wal.log import fsync_dir
 
 log = logging.getLogger("lynex.lifecycle.offload")
 
@@ -169,9 +167,8 @@ def rehydrate_one(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry:
     tmp = ctx.scratch / f"{segment_id}.parquet"
     try:
         download_verified(ctx.bucket, key, tmp, entry.bytes, entry.checksum)
-        private_files.make_dir(final.parent)
-        os.rename(tmp, final)  # same filesystem; the name is made durable before the catalog names it
-        fsync_dir(final.parent)
+        fsutil.make_dir(final.parent)
+        fsutil.rename_durably(tmp, final)  # same filesystem; the name is made durable before the catalog names it
         local = dataclasses.replace(
             entry, id=segment_id, path=rel, location="local", remote_key=key, created_at=ctx.now_us()
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.config import SegmentSettings
 from lynex_box.crashpoints import crash_point
 from lynex_box.meta.catalog import SegmentEntry
@@ -31,7 +30,6 @@ from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, SPAN_SCHEMA_VERSION
 from lynex_box.segments import encryption, parquet_file
 from lynex_box.segments.bloom import build_bloom
 from lynex_box.segments.encryption import ProjectCipher
-from lynex_box.wal.log import fsync_dir
 
 Transform = Callable[[pa.RecordBatch], pa.RecordBatch]
 DEDUPE = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at, span_id) = 1"
@@ -91,7 +89,7 @@ def rewrite_files(
     `transform` may change values of each batch (same schema, same rows; repricing uses it). `cipher` is the
     project's key when it is encrypted: encrypted inputs are read with it and the output is always encrypted,
     so every rewrite of an encrypted project's plaintext segment (from before encryption) encrypts it."""
-    private_files.make_dir(final.parent)
+    fsutil.make_dir(final.parent)
     tmp = final.with_name(f".{final.name}.tmp")
     try:
         with encryption.relation(conn, inputs, cipher) as source:
@@ -103,14 +101,9 @@ def rewrite_files(
             return None
         # Same order as a flush: bytes durable before the name exists, the name durable before the catalog
         # can point at it. A crash before the catalog commit leaves an orphan that start-up sweeps.
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsutil.fsync_file(tmp)
         crash_point("lifecycle.rewrite.before_rename")
-        os.rename(tmp, final)
-        fsync_dir(final.parent)
+        fsutil.rename_durably(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -137,7 +130,7 @@ def _stream(
         if not pending:
             return
         if writer is None:
-            private_files.create_empty(tmp)  # 0600 before pyarrow writes it
+            fsutil.create_empty(tmp)  # 0600 before pyarrow writes it
             writer = pq.ParquetWriter(tmp, SPAN_SCHEMA, **encryption.writer_options(writer_options(settings), cipher))
         writer.write_table(pa.Table.from_batches(pending, SPAN_SCHEMA), row_group_size=settings.row_group_rows)
         pending, pending_rows = [], 0

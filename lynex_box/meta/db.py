@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import apsw
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.meta.migrations import migrate
 
 T = TypeVar("T")
@@ -38,9 +38,9 @@ class MetaDB:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        private_files.make_dir(path.parent)
+        fsutil.make_dir(path.parent)
         if not path.exists():  # SQLite gives meta.db-wal and -shm the database file's mode
-            private_files.create_empty(path)
+            fsutil.create_empty(path)
         self._writer = connect(path)
         migrate(self._writer)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()

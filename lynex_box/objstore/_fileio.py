@@ -1,59 +1,16 @@
-"""Crash-safe local file helpers shared by the object store backends.
+"""Byte-copy loops shared by the object store backends: stream to stream, chunks to a file, pread to the end.
 
-`atomic_write` puts a file in place the way the WAL and segments do: temporary name in the same directory,
-fsync, rename, fsync of the directory. This module must never leave a partial file under the final name, and
-never know about keys or stores.
+Making a file durable (`atomic_write`, `fsync_dir`) is `lynex_box.fsutil`'s job. This module must never know about
+keys or stores.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 from typing import BinaryIO
 
-from lynex_box import private_files
-
 COPY_CHUNK = 1 << 20
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink inside directory `path` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def temp_name_for(path: Path) -> Path:
-    """A unique hidden temporary name next to `path`, so the final rename stays on one filesystem."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-
-
-@contextlib.contextmanager
-def atomic_write(path: Path) -> Iterator[BinaryIO]:
-    """Yield a binary file; on normal exit it is fsynced and renamed to `path`, on error it is removed.
-
-    Order matters: data fsync before the rename, so that after a crash `path` holds either the old content or
-    the complete new one; directory fsync after it, so that the new name itself survives a power loss.
-    """
-    tmp = temp_name_for(path)
-    done = False
-    try:
-        with os.fdopen(private_files.open_file(tmp, os.O_WRONLY | os.O_EXCL), "wb") as handle:  # 0600
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        done = True
-        fsync_dir(path.parent)
-    finally:
-        if not done:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
 
 
 def copy_stream(source: BinaryIO, target: BinaryIO) -> int:

@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from lynex_box import private_files
-from lynex_box.objstore._fileio import atomic_write, copy_stream, fsync_dir, read_exactly
+from lynex_box import fsutil
+from lynex_box.objstore._fileio import copy_stream, read_exactly
 from lynex_box.objstore.base import (
     GetResult,
     ObjectMeta,
@@ -73,7 +73,7 @@ class LocalStore:
         self._tmp = self.root / "tmp"
         self._locks = self.root / "locks"
         for directory in (self._objects, self._tmp, self._locks):  # private: backups are kept here too
-            private_files.make_dir(directory)
+            fsutil.make_dir(directory)
         self.sweep_temp(temp_max_age_s)
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -149,14 +149,14 @@ class LocalStore:
         for part in key.split("/")[:-1]:
             current = current / part
             try:
-                os.mkdir(current, private_files.DIR_MODE)
+                os.mkdir(current, fsutil.DIR_MODE)
             except FileExistsError:
                 if not current.is_dir():
                     raise KeyConflict(f"{current.relative_to(self._objects)} is an object", key=key) from None
                 continue
             except NotADirectoryError as exc:
                 raise KeyConflict("a prefix of this key is an object", key=key) from exc
-            fsync_dir(current.parent)  # make the new directory entry durable before anything lands in it
+            fsutil.fsync_dir(current.parent)  # make the new directory entry durable before anything lands in it
 
     def _place(self, key: str, tmp: Path, target: Path, *, exclusive: bool) -> None:
         for _ in range(PLACE_ATTEMPTS):
@@ -172,7 +172,7 @@ class LocalStore:
                 raise PreconditionFailed("object already exists", key=key) from exc
             except IsADirectoryError as exc:
                 raise KeyConflict("a directory of other keys exists at this key", key=key) from exc
-            fsync_dir(target.parent)  # the rename is durable only once the directory is synced
+            fsutil.fsync_dir(target.parent)  # the rename is durable only once the directory is synced
             return
         raise StoreUnavailable("parent directory kept disappearing during the write", key=key)
 
@@ -282,7 +282,7 @@ class LocalStore:
                     os.unlink(target)
                 except (FileNotFoundError, NotADirectoryError):
                     return
-                fsync_dir(target.parent)
+                fsutil.fsync_dir(target.parent)
             self._prune(target.parent)
 
     def head(self, key: str) -> ObjectMeta:
@@ -300,7 +300,7 @@ class LocalStore:
         with self._errors(key):
             fd, st = self._open(key)
         # Errors from here on concern the caller's destination, not the store: let them through unchanged.
-        with os.fdopen(fd, "rb") as source, atomic_write(Path(path)) as target:
+        with os.fdopen(fd, "rb") as source, fsutil.atomic_write(Path(path)) as target:
             copy_stream(source, target)
         return _meta(key, st)
 

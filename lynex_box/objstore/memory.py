@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lynex_box.objstore._fileio import atomic_write
+from lynex_box.fsutil import atomic_write
 from lynex_box.objstore.base import (
     GetResult,
     ObjectMeta,

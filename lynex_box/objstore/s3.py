@@ -24,7 +24,8 @@ import obstore
 from obstore import exceptions as obx
 from obstore.store import S3Store as _ObstoreS3
 
-from lynex_box.objstore._fileio import atomic_write, write_chunks
+from lynex_box.fsutil import atomic_write
+from lynex_box.objstore._fileio import write_chunks
 from lynex_box.objstore.base import (
     GetResult,
     ObjectMeta,

@@ -7,7 +7,6 @@ that when `write_segment_file` returns, the file is complete, fsynced and its na
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +14,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.crashpoints import crash_point
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments import encryption
 from lynex_box.segments.encryption import ProjectCipher
-from lynex_box.wal.log import fsync_dir
 
 # Columns with few distinct values per file: dictionary encoding shrinks them and speeds filters.
 DICTIONARY_COLUMNS = [
@@ -70,8 +68,8 @@ def write_segment_runs(
     needs no sorted copy of the head, not even of one row group; see docs/format/segments.md.
     With `cipher` the file is encrypted with that project's key (lynex_box.segments.encryption).
     """
-    private_files.make_dir(final.parent)
-    tmp = private_files.create_empty(final.with_name(f".{final.name}.tmp"))  # 0600 before pyarrow writes it
+    fsutil.make_dir(final.parent)
+    tmp = fsutil.create_empty(final.with_name(f".{final.name}.tmp"))  # 0600 before pyarrow writes it
     runs = [run for run in runs if run.num_rows]
     starts = [run.column("start_time").cast(pa.int64()).to_numpy() for run in runs]
     every = np.sort(np.concatenate(starts)) if starts else np.empty(0, np.int64)
@@ -87,13 +85,8 @@ def write_segment_runs(
                 writer.write_table(group, row_group_size=group.num_rows)
     # Order matters: the bytes are synced before the rename can expose the name, and the
     # directory is synced so the name survives a crash before the catalog points at it.
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsutil.fsync_file(tmp)
     crash_point("segments.before_rename")
-    os.rename(tmp, final)
-    fsync_dir(final.parent)
+    fsutil.rename_durably(tmp, final)
     crash_point("segments.after_rename")
     return final.stat().st_size

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from ulid import ULID
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.config import HeadSettings, SegmentSettings
 from lynex_box.crashpoints import crash_point
 from lynex_box.meta.catalog import Catalog, SegmentEntry
@@ -66,7 +66,7 @@ class SpanStore:
         self._on_checkpoint = on_checkpoint
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        private_files.make_dir(self.segments_dir)
+        fsutil.make_dir(self.segments_dir)
         self._entries: dict[str, list[SegmentEntry]] = {}
         for entry in catalog.segments():
             self._entries.setdefault(entry.project_id, []).append(entry)

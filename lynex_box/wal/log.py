@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.config import WalSettings
 from lynex_box.crashpoints import crash_hit, crash_now, crash_point
 from lynex_box.wal.format import (
@@ -48,14 +48,6 @@ class WalClosed(Exception):
 
 def file_name(seq: int) -> str:
     return f"{seq:08d}.wal"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def list_wal_files(directory: Path) -> list[tuple[int, Path]]:
@@ -117,7 +109,7 @@ class WalLog:
         lost), new records start there, so no new record can hide behind the checkpoint.
         """
         settings = settings or WalSettings()
-        private_files.make_dir(directory)
+        fsutil.make_dir(directory)
         files: list[WalFile] = []
         expected: int | None = None
         entries = list_wal_files(directory)
@@ -349,7 +341,7 @@ class WalLog:
             f.path.unlink(missing_ok=True)
             crash_point("wal.mid_remove")
         if doomed:
-            fsync_dir(self.directory)
+            fsutil.fsync_dir(self.directory)
         return len(doomed)
 
     def close(self) -> None:
@@ -368,14 +360,14 @@ class WalLog:
 
 def _create_file(directory: Path, seq: int, first_lsn: int) -> WalFile:
     path = directory / file_name(seq)
-    fd = private_files.open_file(path, os.O_WRONLY | os.O_TRUNC)
+    fd = fsutil.open_file(path, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, encode_file_header(first_lsn))
         os.fsync(fd)
     finally:
         os.close(fd)
     # The directory entry must be durable before records in the file are acknowledged.
-    fsync_dir(directory)
+    fsutil.fsync_dir(directory)
     return WalFile(seq, first_lsn, path)
 
 
@@ -414,4 +406,4 @@ def _delete_from(entries: list[tuple[int, Path]]) -> None:
         log.warning("wal file removed after damage file=%s", path.name)
         path.unlink(missing_ok=True)
     if entries:
-        fsync_dir(entries[0][1].parent)
+        fsutil.fsync_dir(entries[0][1].parent)

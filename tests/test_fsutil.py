@@ -1,4 +1,4 @@
-"""Private modes whatever the umask (`lynex_box/private_files.py`), and `lynex-box doctor`'s check of them."""
+"""Private modes whatever the umask (`lynex_box/fsutil.py`), and `lynex-box doctor`'s check of them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lynex_box import private_files
+from lynex_box import fsutil
 from lynex_box.cli import main
 
 
@@ -26,18 +26,18 @@ def umask(request: pytest.FixtureRequest) -> Iterator[int]:
 
 
 def test_directories_and_files_are_created_private(umask: int, tmp_path: Path) -> None:
-    deep = private_files.make_dir(tmp_path / "a" / "b" / "c")
+    deep = fsutil.make_dir(tmp_path / "a" / "b" / "c")
     assert [mode(p) for p in (tmp_path / "a", tmp_path / "a" / "b", deep)] == [0o700] * 3
-    fd = private_files.open_file(deep / "wal", os.O_WRONLY)
+    fd = fsutil.open_file(deep / "wal", os.O_WRONLY)
     os.close(fd)
-    assert mode(private_files.create_empty(deep / "segment.tmp")) == 0o600 and mode(deep / "wal") == 0o600
+    assert mode(fsutil.create_empty(deep / "segment.tmp")) == 0o600 and mode(deep / "wal") == 0o600
 
 
 def test_an_existing_file_opened_again_loses_group_and_other_bits(tmp_path: Path) -> None:
     loose = tmp_path / "LOCK"
     loose.write_text("")
     os.chmod(loose, 0o644)
-    os.close(private_files.open_file(loose, os.O_RDWR))
+    os.close(fsutil.open_file(loose, os.O_RDWR))
     assert mode(loose) == 0o600
 
 
@@ -47,11 +47,11 @@ def test_a_data_dir_open_to_others_is_tightened_with_a_warning(
     data = tmp_path / "data"
     data.mkdir()
     os.chmod(data, 0o755)
-    private_files.prepare_data_dir(data)
+    fsutil.prepare_data_dir(data)
     assert mode(data) == 0o700
     assert "data dir was open to other users" in caplog.text
     caplog.clear()
-    private_files.prepare_data_dir(data)
+    fsutil.prepare_data_dir(data)
     assert caplog.text == ""
 
 
@@ -70,7 +70,7 @@ def test_doctor_lists_paths_open_to_other_users(tmp_path: Path) -> None:
 
     os.chmod(data, 0o755)
     os.chmod(data / "meta.db", 0o644)
-    extra = private_files.make_dir(data / "segments" / "old")
+    extra = fsutil.make_dir(data / "segments" / "old")
     for i in range(25):
         (extra / f"{i:02d}.parquet").write_bytes(b"")
         os.chmod(extra / f"{i:02d}.parquet", 0o640)

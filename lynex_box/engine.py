@@ -21,7 +21,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from lynex_box import fsutil
-from lynex_box.auth.keywrap import check_source
 from lynex_box.config import Settings
 from lynex_box.lifecycle import Lifecycle
 from lynex_box.meta.catalog import Catalog
@@ -32,6 +31,7 @@ from lynex_box.query.engine import QueryEngine
 from lynex_box.segments import encryption
 from lynex_box.segments.datakeys import DataKeys
 from lynex_box.segments.encryption import KeyUnavailable
+from lynex_box.segments.keywrap import check_source
 from lynex_box.segments.store import SpanStore
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.log import WalLog

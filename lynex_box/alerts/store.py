@@ -18,8 +18,8 @@ import orjson
 
 from lynex_box.alerts.rules import Channel, RuleError, RuleLimits, RuleSpec, breached, parse_rule
 from lynex_box.alerts.sealing import SecretBox
-from lynex_box.auth import audit
-from lynex_box.auth.audit import Actor
+from lynex_box.meta import audit
+from lynex_box.meta.audit import Actor
 
 RULE_COLUMNS: Final = (
     "id, project_id, name, enabled, metric, window_s, filters, comparison, threshold, interval_s, renotify_s, "

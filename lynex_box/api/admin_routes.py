@@ -24,10 +24,11 @@ from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.params import bounded_int
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session
 from lynex_box.api.services import Services, services
-from lynex_box.auth import admin, audit, memberships, projects, rbac, usage
+from lynex_box.auth import admin, memberships, projects, rbac, usage
 from lynex_box.auth.errors import AdminError
 from lynex_box.auth.keys import SCOPES
 from lynex_box.ingest.timefmt import parse_time_us
+from lynex_box.meta import audit
 from lynex_box.query.engine import SpanScope
 
 MAX_ID = 100

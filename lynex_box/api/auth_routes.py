@@ -22,11 +22,12 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.principal import client_ip, current_session, require_session, user_actor
 from lynex_box.api.services import Services, services
-from lynex_box.auth import audit, emails, invitations, memberships, resets, users
+from lynex_box.auth import emails, invitations, memberships, resets, users
 from lynex_box.auth.admin import hash_password
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
 from lynex_box.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, NewSession
+from lynex_box.meta import audit
+from lynex_box.meta.audit import Actor
 
 BAD_LOGIN = "wrong email or password"
 FORGOT_ANSWER = {"status": "accepted", "message": "if an account has this email, a reset link is on its way"}

@@ -16,9 +16,9 @@ from starlette.responses import Response
 
 from lynex_box.api.errors import ApiError, error_response
 from lynex_box.api.services import Services
-from lynex_box.auth.audit import Actor
-from lynex_box.auth.keywrap import KekError
+from lynex_box.meta.audit import Actor
 from lynex_box.segments.encryption import KeyUnavailable
+from lynex_box.segments.keywrap import KekError
 
 RETRY_AFTER_S = "60"
 

@@ -24,11 +24,11 @@ from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError, error_response, json_response
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
-from lynex_box.auth import audit
 from lynex_box.lifecycle.cache import CacheTooSmall, CorruptDownload
 from lynex_box.lifecycle.deletion import DeletionError
 from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
 from lynex_box.lifecycle.export_runner import ChunkSink, ExportBusy
+from lynex_box.meta import audit
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStoreError
 from lynex_box.segments.encryption import KeyUnavailable

@@ -19,9 +19,10 @@ from lynex_box.api.auth_routes import _start_session, cookie_secure, set_session
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import client_ip
 from lynex_box.api.services import Services, services
-from lynex_box.auth import audit, sso
-from lynex_box.auth.audit import Actor
+from lynex_box.auth import sso
 from lynex_box.auth.oidc import OidcClient, OidcError
+from lynex_box.meta import audit
+from lynex_box.meta.audit import Actor
 
 STATE_COOKIE = "lynex_oidc_state"
 CALLBACK = "/api/auth/oidc/callback"

@@ -22,9 +22,9 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import Services, services
-from lynex_box.auth import audit
 from lynex_box.ingest.timefmt import format_time_us, parse_time_us
 from lynex_box.lifecycle.reprice import RepriceError
+from lynex_box.meta import audit
 from lynex_box.meta.prices import delete_price, list_prices, price_as_dict, upsert_prices
 from lynex_box.pricing import CustomPrice, InvalidCustomPrice, PriceBook
 

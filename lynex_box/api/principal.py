@@ -21,9 +21,9 @@ from starlette.requests import Request
 from lynex_box.api.errors import ApiError
 from lynex_box.api.services import Services
 from lynex_box.auth import memberships, rbac
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.keys import KeyRing, Principal
 from lynex_box.auth.sessions import CSRF_HEADER, SESSION_COOKIE, Session
+from lynex_box.meta.audit import Actor
 
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="lynex"'}
 

@@ -26,8 +26,8 @@ from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import client_ip, org_access
 from lynex_box.api.services import Services, services
 from lynex_box.auth import scim, scim_store
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import AdminError, Conflict
+from lynex_box.meta.audit import Actor
 
 BASE = "/scim/v2"
 MAX_BODY = 1024 * 1024

@@ -16,9 +16,9 @@ from typing import Any
 import apsw
 from argon2 import PasswordHasher
 
-from lynex_box.auth import audit
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.keys import SCOPES, generate_key, hash_key
+from lynex_box.meta import audit
+from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 
 PROJECT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

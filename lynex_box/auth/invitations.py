@@ -13,11 +13,12 @@ from typing import Any
 
 import apsw
 
-from lynex_box.auth import audit, rbac
+from lynex_box.auth import rbac
 from lynex_box.auth.admin import new_id
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
 from lynex_box.auth.sessions import token_hash
+from lynex_box.meta import audit
+from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 
 _PUBLIC = "i.id, i.org_id, o.name, i.email, i.role, i.project_id, i.project_role, i.created_at, i.expires_at"

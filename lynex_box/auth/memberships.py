@@ -11,9 +11,10 @@ from typing import Any
 
 import apsw
 
-from lynex_box.auth import audit, rbac, tenancy
-from lynex_box.auth.audit import Actor
+from lynex_box.auth import rbac
 from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
+from lynex_box.meta import audit, tenancy
+from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 
 

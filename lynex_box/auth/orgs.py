@@ -12,10 +12,10 @@ from typing import Any
 
 import apsw
 
-from lynex_box.auth import audit
 from lynex_box.auth.admin import new_id
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import AdminError, Denied
+from lynex_box.meta import audit
+from lynex_box.meta.audit import Actor
 
 
 def may_create_org(conn: apsw.Connection, user_id: str) -> bool:

@@ -12,11 +12,11 @@ from typing import Any, Final
 
 import apsw
 
-from lynex_box.auth import audit
 from lynex_box.auth.admin import new_id
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import AdminError, NotFound
 from lynex_box.auth.ratelimit import LIMIT_FIELDS, IngestLimiter
+from lynex_box.meta import audit
+from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 
 MAX_RETENTION_DAYS: Final = 36_500

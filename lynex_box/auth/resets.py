@@ -3,7 +3,7 @@
 An admin never learns or sets a user's password: they get a one-time reset token (shown once, stored
 hashed, valid `password_reset_ttl_s`) to hand to the user, who picks the new password. Any password
 change ends the user's other sessions. An admin may reset only users of an org they administer whose
-role there is not above their own, and who belong to that org alone (auth/tenancy.py): a reset takes over the
+role there is not above their own, and who belong to that org alone (meta/tenancy.py): a reset takes over the
 whole account, so an org must never reach an account that also holds roles in another org. A reset requested
 by email yields a token only for an enabled account with a password, and the caller's answer must not
 depend on whether it did.
@@ -16,11 +16,12 @@ import time
 
 import apsw
 
-from lynex_box.auth import audit, rbac, tenancy
-from lynex_box.auth.audit import Actor
+from lynex_box.auth import rbac
 from lynex_box.auth.errors import Denied, NotFound
 from lynex_box.auth.sessions import token_hash
 from lynex_box.auth.users import User, set_password_hash
+from lynex_box.meta import audit, tenancy
+from lynex_box.meta.audit import Actor
 
 
 def _now_us() -> int:

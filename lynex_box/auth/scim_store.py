@@ -17,13 +17,14 @@ from typing import Any
 
 import apsw
 
-from lynex_box.auth import audit, memberships, tenancy, users
+from lynex_box.auth import memberships, users
 from lynex_box.auth.admin import new_id
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.oidc import parse_group_roles, role_for_groups
 from lynex_box.auth.scim import GROUP_SCHEMA, USER_SCHEMA, GroupPatch, ScimError, UserFields, member_ids
 from lynex_box.auth.sessions import token_hash
 from lynex_box.config import ScimSettings
+from lynex_box.meta import audit, tenancy
+from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 
 
@@ -115,7 +116,7 @@ def list_users(
 
 
 def _sole_member(conn: apsw.Connection, user_id: str, org_id: str) -> bool:
-    """True when the account is a member of this org and of no other (auth/tenancy.py)."""
+    """True when the account is a member of this org and of no other (meta/tenancy.py)."""
     member = list(conn.execute("SELECT 1 FROM org_members WHERE org_id = ? AND user_id = ?", (org_id, user_id)))
     return bool(member) and not tenancy.belongs_elsewhere(conn, user_id, org_id)
 

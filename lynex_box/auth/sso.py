@@ -15,10 +15,10 @@ from typing import Any
 import apsw
 
 from lynex_box.auth import memberships, users
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import Conflict, Denied
 from lynex_box.auth.oidc import role_for_groups
 from lynex_box.config import OidcSettings
+from lynex_box.meta.audit import Actor
 
 SSO_ACTOR = Actor("system", "oidc", "single sign-on")
 

@@ -17,11 +17,11 @@ import click
 
 from lynex_box import fsutil
 from lynex_box.auth.admin import CLI_ACTOR, list_projects
-from lynex_box.auth.keywrap import KEY_BYTES, Kek, KekError, parse_key
 from lynex_box.cli.common import data_dir_options, emit, emit_json, open_meta, refusing, settings_for
 from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, lock_data_dir
 from lynex_box.segments.datakeys import DataKeys
+from lynex_box.segments.keywrap import KEY_BYTES, Kek, KekError, parse_key
 
 
 def _offline(settings: Settings) -> int:

@@ -34,10 +34,10 @@ def server_url(settings: Settings) -> str:
 
 def _local(settings: Settings, project_id: str, from_us: int, to_us: int) -> dict[str, Any] | None:
     """Reprice with this process's own engine; None when a server holds the data dir."""
-    from lynex_box.auth import audit
     from lynex_box.auth.admin import CLI_ACTOR, project_exists
     from lynex_box.engine import DataDirBusy, Engine
     from lynex_box.lifecycle.reprice import RepriceError
+    from lynex_box.meta import audit
     from lynex_box.meta.prices import list_prices, read_prices_at
     from lynex_box.pipeline.enrich import CostEnricher
     from lynex_box.pricing import PriceBook

@@ -15,8 +15,8 @@ from rich.table import Table
 
 from lynex_box import __version__, fsutil
 from lynex_box.auth.bootstrap import bootstrap_if_empty
-from lynex_box.auth.keywrap import KekError, check_source
 from lynex_box.cli.common import console, data_dir_options, emit_json, open_meta, refusing, settings_for
+from lynex_box.segments.keywrap import KekError, check_source
 
 
 @click.command()

@@ -22,7 +22,6 @@ from typing import Any
 import apsw
 import pyarrow.parquet as pq
 
-from lynex_box.auth import audit
 from lynex_box.lifecycle import deletion_scope
 from lynex_box.lifecycle.context import LifecycleContext, rewrite_segment
 from lynex_box.lifecycle.rewrite import count_rows
@@ -35,6 +34,7 @@ from lynex_box.lifecycle.visibility import (
     read_scope,
     read_tombstones,
 )
+from lynex_box.meta import audit
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore

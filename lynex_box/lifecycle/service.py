@@ -21,7 +21,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from lynex_box.auth import audit
 from lynex_box.config import Settings
 from lynex_box.lifecycle import backup as backups
 from lynex_box.lifecycle import deletion_scope
@@ -36,6 +35,7 @@ from lynex_box.lifecycle.janitor import janitor_pass, sweep_bucket
 from lynex_box.lifecycle.offload import offload_pass, rehydrate_pass
 from lynex_box.lifecycle.retention import retention_pass
 from lynex_box.lifecycle.visibility import Tombstone, Visibility
+from lynex_box.meta import audit
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import LocalStore, ObjectStore

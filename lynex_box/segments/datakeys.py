@@ -2,7 +2,7 @@
 
 A project is encrypted from the moment a row in `project_data_keys` names it; enabling is one-way, because its
 encrypted segments need the key for as long as they exist. The rows hold each data key wrapped by the KEK
-(lynex_box.auth.keywrap); this object unwraps them once at start (and after `enable`) and answers `cipher`
+(lynex_box.segments.keywrap); this object unwraps them once at start (and after `enable`) and answers `cipher`
 from memory, so the flush, queries and the lifecycle never touch SQLite or the KEK per call. When the KEK is
 missing or is another one, the encrypted projects are locked: `cipher` raises `KeyUnavailable` for them (a
 clear error per request) while every other project works as before. This module must never log a key.
@@ -18,11 +18,11 @@ from typing import Any
 
 import apsw
 
-from lynex_box.auth import audit
-from lynex_box.auth.keywrap import Kek, KekError, WrongKek, check_source, load_kek, new_key
 from lynex_box.config import EncryptionSettings
+from lynex_box.meta import audit
 from lynex_box.meta.db import MetaDB
 from lynex_box.segments.encryption import KeyUnavailable, ProjectCipher
+from lynex_box.segments.keywrap import Kek, KekError, WrongKek, check_source, load_kek, new_key
 
 log = logging.getLogger("lynex.encryption")
 

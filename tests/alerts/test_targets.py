@@ -23,9 +23,9 @@ from lynex_box.alerts.payloads import Notification
 from lynex_box.alerts.rules import RuleError, RuleLimits, parse_rule
 from lynex_box.alerts.sealing import SecretBox
 from lynex_box.alerts.targets import TargetPolicy, check_names, leads_to, parse_networks
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.bootstrap import bootstrap_if_empty
 from lynex_box.config import AlertsSettings, ConfigError
+from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 from tests.alerts.receiver import REDIRECT_BODY, Receiver
 

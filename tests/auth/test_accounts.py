@@ -9,10 +9,10 @@ import pytest
 
 from lynex_box.auth import invitations, memberships, resets, users
 from lynex_box.auth.admin import hash_password
-from lynex_box.auth.audit import Actor
 from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
 from lynex_box.auth.sessions import SessionStore
 from lynex_box.config import AuthSettings
+from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import apsw
 import pytest
 
-from lynex_box.auth import audit
-from lynex_box.auth.audit import Actor
+from lynex_box.meta import audit
+from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 
 ACTOR = Actor("user", "user_1", "a@b.io", "10.0.0.1")

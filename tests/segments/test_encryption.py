@@ -11,12 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from lynex_box.auth.admin import CLI_ACTOR
-from lynex_box.auth.keywrap import Kek, KekError, WrongKek
 from lynex_box.engine import Engine
 from lynex_box.lifecycle.deletion import delete
 from lynex_box.lifecycle.export import tables
 from lynex_box.query.engine import SpanScope
 from lynex_box.segments.encryption import KeyUnavailable, is_encrypted
+from lynex_box.segments.keywrap import Kek, KekError, WrongKek
 from tests.lifecycle.conftest import DAY_MS, add_segment, events, ingest, now_ms, rows, settings_for
 
 SECRET = "zebra-marker-7f3a9c"  # a prompt that must never be readable in an encrypted file

@@ -4,6 +4,7 @@ An org admin is an attacker to every other org (docs/security.md, threat model).
 an account itself, not only on its membership — issue a password reset, rename it through SCIM, read its
 sign-ins in the audit log — is allowed only for an account that belongs to that org alone: no role in another
 org, no role on another org's project, not managed by another org's SCIM. Pure SQL over meta.db, no writes.
+It lives in meta/ beside the audit log, whose org view applies the same rule; auth/ imports it from here.
 """
 
 from __future__ import annotations

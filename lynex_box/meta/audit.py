@@ -4,6 +4,9 @@ Entries are written in the same transaction as the change they describe (`record
 change without its entry cannot be committed. SQLite triggers refuse UPDATE and DELETE on the table
 (migration 5). Nothing secret may be written here: `details` drops any key that names a secret, and
 callers pass ids, emails and prefixes, never passwords, keys or tokens.
+
+It lives in meta/ because it is a meta.db table that every layer writes to (accounts, encryption, the lifecycle,
+alerts): they import it from here, so storage never imports the accounts domain.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from typing import Any, Final
 import apsw
 import orjson
 
-from lynex_box.auth.tenancy import SOLE_MEMBERS_SQL
 from lynex_box.meta.db import MetaDB
+from lynex_box.meta.tenancy import SOLE_MEMBERS_SQL
 
 ACTIONS: Final = (
     "login",
@@ -164,7 +167,7 @@ def list_entries(
     action: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Newest first, for one project, or for one org: its own entries, its projects', and the sign-ins and
-    password events of members that belong to it alone (auth/tenancy.py), since they joined. A member shared with
+    password events of members that belong to it alone (meta/tenancy.py), since they joined. A member shared with
     another org keeps those to themselves: their IP addresses and times are not one org's to read."""
     if (project_id is None) == (org_id is None):
         raise ValueError("list_entries needs exactly one of project_id or org_id")

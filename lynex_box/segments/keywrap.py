@@ -4,7 +4,8 @@ The KEK is read from a file or an environment variable named in `[encryption]` â
 so that a copy of the data directory (or of a disk, or of a backup of meta.db) alone does not open the segments.
 Each project's data key is stored in meta.db wrapped with AES-256-GCM under the KEK, bound to its project id
 (associated data): a wrapped key copied onto another project does not open. A KEK fingerprint stored beside
-each wrapped key tells "another KEK" apart from "a damaged row". This module must never log a key.
+each wrapped key tells "another KEK" apart from "a damaged row". It serves segment encryption (`datakeys.py`), hence
+segments/. This module must never log a key.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -240,3 +241,18 @@ class Engine:
         self.query.close()
         self.meta.close()
         os.close(self._lock_fd)
+
+
+@contextlib.contextmanager
+def engine_or_none(settings: Settings) -> Iterator[Engine | None]:
+    """The data dir's engine for a CLI command (recovery, WAL replay), so it can flush and change files; None when
+    a server holds the data dir, and the command works beside it (`lifecycle.standalone.reader`)."""
+    try:
+        engine = Engine.open(settings)
+    except DataDirBusy:
+        yield None
+        return
+    try:
+        yield engine
+    finally:
+        engine.close()

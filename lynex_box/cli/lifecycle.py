@@ -69,9 +69,9 @@ def rehydrate(
     project_id: str, from_: str, to: str, unpin: bool, config: str | None, data_dir: str | None, as_json: bool
 ) -> None:
     """Pin a time range of a project to local disk, fetching its offloaded segments back from the bucket."""
+    from lynex_box.engine import engine_or_none
     from lynex_box.lifecycle.offload import pin
     from lynex_box.lifecycle.offload import unpin as release
-    from lynex_box.lifecycle.standalone import engine_or_none
 
     settings = settings_for(config, data_dir, existing=True)
     with open_meta(settings) as db:
@@ -103,8 +103,9 @@ def backup(
     to_dir: str | None, keep: int | None, list_only: bool, config: str | None, data_dir: str | None, as_json: bool
 ) -> None:
     """Back up meta.db (SQLite online backup) and every segment to the bucket or a directory."""
+    from lynex_box.engine import engine_or_none
     from lynex_box.lifecycle.backup import list_backups
-    from lynex_box.lifecycle.standalone import engine_or_none, reader
+    from lynex_box.lifecycle.standalone import reader
 
     settings = settings_for(config, data_dir, existing=True)
     with engine_or_none(settings) as engine:
@@ -167,8 +168,9 @@ def export_data(
     project_id: str, from_: str | None, to: str | None, fmt: str, output: str, config: str | None, data_dir: str | None
 ) -> None:
     """Export one project's spans as Parquet, JSON Lines or CSV."""
+    from lynex_box.engine import engine_or_none
     from lynex_box.lifecycle.export import export
-    from lynex_box.lifecycle.standalone import engine_or_none, reader
+    from lynex_box.lifecycle.standalone import reader
 
     settings = settings_for(config, data_dir, existing=True)
     lo, hi = parse_time(from_, "--from"), parse_time(to, "--to")

@@ -1,10 +1,10 @@
-"""The lifecycle from a CLI process: with the data dir's engine when no server holds it, else read-only beside
-the running server.
+"""The lifecycle from a CLI process, read-only beside a running server.
 
-`engine_or_none` opens the full engine (recovery, WAL replay) when the data dir's lock is free, so a command can
-flush and change files; it returns None when a server runs. `reader` builds the read path only (catalog,
-published segments, visibility hooks, a bucket cache in a temporary directory of its own) without taking the
-lock, like `lynex-box query`. Neither may ever touch the running server's cache or head.
+`reader` builds the read path only (catalog, published segments, visibility hooks, a bucket cache in a temporary
+directory of its own) without taking the data dir's lock, like `lynex-box query`. When no server holds the lock, a
+command opens the full engine instead (`lynex_box.engine.engine_or_none`). This module builds from the parts below
+the engine and never imports it: the engine builds the lifecycle. It may never touch the running server's cache or
+head.
 """
 
 from __future__ import annotations
@@ -17,26 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lynex_box.config import Settings
-from lynex_box.engine import DataDirBusy, Engine
 from lynex_box.lifecycle.service import Lifecycle
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
 from lynex_box.query.engine import QueryEngine
 from lynex_box.segments.datakeys import DataKeys
 from lynex_box.segments.store import SpanStore
-
-
-@contextlib.contextmanager
-def engine_or_none(settings: Settings) -> Iterator[Engine | None]:
-    try:
-        engine = Engine.open(settings)
-    except DataDirBusy:
-        yield None
-        return
-    try:
-        yield engine
-    finally:
-        engine.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,12 @@ one, never a mix. Crash safety is compaction's: new files are durable under thei
 crash before it leaves orphans that start-up (local) or the bucket sweep (remote) removes, and the replaced files
 stay for the janitor's grace period. A file in which no cost changes is not replaced.
 
-The rule is the cost enricher's (pipeline/enrich.py): a span with `cost_source = 'reported'` keeps its cost; any
-other span with a model and token counts gets the cost of the current prices (library + the project's custom
-prices) and `'computed'`, or no cost and `'none'` when its model cannot be priced. Cache-write tokens are not
-stored, so they are priced as plain input (they are counted in `input_tokens`); the ingest-time price of a span
-that had them was the exact one. Spans still in the head are published first (`publish_head`), so they are
-repriced too. Nothing here may run on the event loop.
+The rule is the one the pipeline prices spans with (pricing/spans.py, here masked to the range): a span with
+`cost_source = 'reported'` keeps its cost; any other span with a model and token counts gets the cost of the
+current prices (library + the project's custom prices) and `'computed'`, or no cost and `'none'` when its model
+cannot be priced. Cache-write tokens are not stored, so they are priced as plain input (they are counted in
+`input_tokens`); the ingest-time price of a span that had them was the exact one. Spans still in the head are
+published first (`publish_head`), so they are repriced too. Nothing here may run on the event loop.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -34,17 +34,12 @@ from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.lifecycle.rewrite import new_entry, rewrite_files
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 from lynex_box.pricing import PriceBook
-from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.pricing.spans import COST_COLUMNS, price_table
 from lynex_box.segments.store import SpanStore
 
 log = logging.getLogger("lynex.lifecycle.reprice")
 
 Progress = Callable[[int, int], None]  # (files done, files in range)
-_COST_COLUMNS = ("input_cost", "output_cost", "total_cost", "cost_source")
-_READ_COLUMNS = (
-    "project_id", "provider", "model", "response_model", "input_tokens", "output_tokens", "cached_tokens",
-    "reasoning_tokens", *_COST_COLUMNS,
-)  # fmt: skip
 
 
 class RepriceError(RuntimeError):
@@ -64,44 +59,35 @@ class RepriceResult:
         return {"files": self.files, "rewritten": self.rewritten, "spans_changed": self.spans, "spans": self.repriced}
 
 
-def _new_cost(book: PriceBook, row: tuple[Any, ...], at_us: int) -> tuple[Any, ...]:
-    """(input_cost, output_cost, total_cost, cost_source) of one non-reported row, as the enricher computes it."""
-    project, provider, model, response_model, inputs, outputs, cached, reasoning, *old = row
-    model = model or response_model
-    if not model or (inputs is None and outputs is None):
-        return tuple(old)  # the enricher leaves such rows alone: so does repricing
-    cost = book.cost(project, provider, model, inputs, outputs, cached or 0, 0, reasoning or 0, at_us=at_us)
-    if cost is None:
-        return None, None, None, "none"
-    return cost.input, cost.output, cost.total, "computed"
-
-
 def reprice_batch(batch: pa.RecordBatch, book: PriceBook, from_us: int, to_us: int) -> tuple[pa.RecordBatch, int, int]:
-    """The batch with the costs of its non-reported spans in `[from_us, to_us)` recomputed; also how many rows
-    were looked at and how many changed. Pure."""
+    """The batch with the costs of its non-reported spans in `[from_us, to_us)` recomputed (the cost rule of
+    pricing/spans.py, masked to the range); also how many rows were looked at (in the range, not reported) and
+    how many changed. A batch in which nothing changed is returned as it was. Pure."""
     start = batch.column("start_time").cast(pa.int64())
     in_range = pc.and_(pc.greater_equal(start, from_us), pc.less(start, to_us))
     reported = pc.fill_null(pc.equal(batch.column("cost_source"), "reported"), False)
-    chosen = pc.indices_nonzero(pc.and_(in_range, pc.invert(reported)))
-    if len(chosen) == 0:
+    seen = pc.sum(pc.and_(in_range, pc.invert(reported))).as_py() or 0
+    if not seen:
         return batch, 0, 0
-    columns = [batch.column(name).take(chosen).to_pylist() for name in _READ_COLUMNS]
-    times = start.take(chosen).to_pylist()
-    fresh: list[tuple[Any, ...]] = []
-    changed = 0
-    for row, at_us in zip(zip(*columns, strict=True), times, strict=True):
-        cost = _new_cost(book, row, at_us)
-        changed += cost != tuple(row[-4:])
-        fresh.append(cost)
+    table = pa.Table.from_batches([batch])
+    repriced = price_table(table, book, mask=in_range)
+    changed = _changed_rows(table, repriced)
     if not changed:
-        return batch, len(fresh), 0
-    mask = pc.fill_null(pc.and_(in_range, pc.invert(reported)), False)
-    arrays = list(batch.columns)
-    for offset, name in enumerate(_COST_COLUMNS):
-        index = SPAN_SCHEMA.get_field_index(name)
-        values = pa.array([cost[offset] for cost in fresh], SPAN_SCHEMA.field(index).type)
-        arrays[index] = pc.replace_with_mask(arrays[index], mask, values)
-    return pa.RecordBatch.from_arrays(arrays, schema=SPAN_SCHEMA), len(fresh), changed
+        return batch, seen, 0
+    arrays = [column.combine_chunks() for column in repriced.columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema), seen, changed
+
+
+def _changed_rows(before: pa.Table, after: pa.Table) -> int:
+    """Rows whose cost columns differ; null equals null, and a NaN left in place equals itself."""
+    differs = pa.array(np.zeros(before.num_rows, np.bool_))
+    for name in COST_COLUMNS:
+        old, new = before[name].combine_chunks(), after[name].combine_chunks()
+        same = pc.or_(pc.fill_null(pc.equal(old, new), False), pc.and_(pc.is_null(old), pc.is_null(new)))
+        if pa.types.is_floating(old.type):
+            same = pc.or_(same, pc.fill_null(pc.and_(pc.is_nan(old), pc.is_nan(new)), False))
+        differs = pc.or_(differs, pc.invert(same))
+    return int(pc.sum(differs).as_py() or 0)
 
 
 def publish_head(

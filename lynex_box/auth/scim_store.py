@@ -32,6 +32,19 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
+def _provisioned(conn: apsw.Connection, org_id: str, user_id: str) -> bool | None:
+    """The user's `active` flag in this org's SCIM users, or None when this org did not provision it."""
+    rows = list(conn.execute("SELECT active FROM scim_users WHERE org_id = ? AND user_id = ?", (org_id, user_id)))
+    return bool(rows[0][0]) if rows else None
+
+
+def _audit(
+    conn: apsw.Connection, actor: Actor, action: str, org_id: str, target: tuple[str, str], **details: Any
+) -> None:
+    """One audit entry of a SCIM change in this org; `target` is (type, id)."""
+    audit.record(conn, actor, action, org_id=org_id, target_type=target[0], target_id=target[1], details=details)
+
+
 def org_for_token(db: MetaDB, token: str) -> str | None:
     if not token.startswith("lxscim_") or len(token) > 100:
         return None
@@ -48,7 +61,7 @@ def set_token(conn: apsw.Connection, actor: Actor, org_id: str) -> str:
         "created_at = excluded.created_at",
         (org_id, token_hash(token), actor.id, _now_us()),
     )
-    audit.record(conn, actor, "scim.token_created", org_id=org_id, target_type="org", target_id=org_id)
+    _audit(conn, actor, "scim.token_created", org_id, ("org", org_id))
     return token
 
 
@@ -56,7 +69,7 @@ def revoke_token(conn: apsw.Connection, actor: Actor, org_id: str) -> bool:
     conn.execute("DELETE FROM scim_tokens WHERE org_id = ?", (org_id,))
     if conn.changes() == 0:
         return False
-    audit.record(conn, actor, "scim.token_revoked", org_id=org_id, target_type="org", target_id=org_id)
+    _audit(conn, actor, "scim.token_revoked", org_id, ("org", org_id))
     return True
 
 
@@ -156,7 +169,7 @@ def create_user(
     found = list(conn.execute("SELECT id FROM users WHERE email = ? COLLATE NOCASE", (email,)))
     if found:
         user_id = str(found[0][0])
-        if list(conn.execute("SELECT 1 FROM scim_users WHERE org_id = ? AND user_id = ?", (org_id, user_id))):
+        if _provisioned(conn, org_id, user_id) is not None:
             raise ScimError(409, "a user with that userName is already provisioned", "uniqueness")
         if not _sole_member(conn, user_id, org_id):
             raise ScimError(
@@ -172,15 +185,7 @@ def create_user(
         (org_id, user_id, fields.external_id, int(fields.active is not False), _now_us()),
     )
     _set_fields(conn, user_id, UserFields(name=fields.name or None))
-    audit.record(
-        conn,
-        actor,
-        "scim.user_created",
-        org_id=org_id,
-        target_type="user",
-        target_id=user_id,
-        details={"email": email, "linked": bool(found)},
-    )
+    _audit(conn, actor, "scim.user_created", org_id, ("user", user_id), email=email, linked=bool(found))
     sync_role(conn, actor, org_id, user_id, settings)
     return get_user(conn, org_id, user_id, base)
 
@@ -194,8 +199,8 @@ def update_user(
     settings: ScimSettings,
     base: str,
 ) -> dict[str, Any]:
-    rows = list(conn.execute("SELECT active FROM scim_users WHERE org_id = ? AND user_id = ?", (org_id, user_id)))
-    if not rows:
+    active = _provisioned(conn, org_id, user_id)
+    if active is None:
         raise ScimError(404, "no such user")
     _check_shared_account(conn, org_id, user_id, fields)
     _set_fields(conn, user_id, fields)
@@ -204,22 +209,20 @@ def update_user(
             "UPDATE scim_users SET external_id = ? WHERE org_id = ? AND user_id = ?",
             (fields.external_id, org_id, user_id),
         )
-    if fields.active is not None and fields.active != bool(rows[0][0]):
+    if fields.active is not None and fields.active != active:
         conn.execute(
             "UPDATE scim_users SET active = ? WHERE org_id = ? AND user_id = ?", (int(fields.active), org_id, user_id)
         )
         action = "scim.user_updated" if fields.active else "scim.user_deactivated"
-        audit.record(
-            conn, actor, action, org_id=org_id, target_type="user", target_id=user_id, details={"active": fields.active}
-        )
+        _audit(conn, actor, action, org_id, ("user", user_id), active=fields.active)
     elif fields.email is not None or fields.name is not None:
-        audit.record(conn, actor, "scim.user_updated", org_id=org_id, target_type="user", target_id=user_id)
+        _audit(conn, actor, "scim.user_updated", org_id, ("user", user_id))
     sync_role(conn, actor, org_id, user_id, settings)
     return get_user(conn, org_id, user_id, base)
 
 
 def delete_user(conn: apsw.Connection, actor: Actor, org_id: str, user_id: str, settings: ScimSettings) -> None:
-    if not list(conn.execute("SELECT 1 FROM scim_users WHERE org_id = ? AND user_id = ?", (org_id, user_id))):
+    if _provisioned(conn, org_id, user_id) is None:
         raise ScimError(404, "no such user")
     conn.execute("UPDATE scim_users SET active = 0 WHERE org_id = ? AND user_id = ?", (org_id, user_id))
     sync_role(conn, actor, org_id, user_id, settings)
@@ -229,21 +232,12 @@ def delete_user(conn: apsw.Connection, actor: Actor, org_id: str, user_id: str, 
         (user_id, org_id),
     )
     conn.execute("DELETE FROM scim_users WHERE org_id = ? AND user_id = ?", (org_id, user_id))
-    audit.record(
-        conn,
-        actor,
-        "scim.user_deactivated",
-        org_id=org_id,
-        target_type="user",
-        target_id=user_id,
-        details={"deleted": True},
-    )
+    _audit(conn, actor, "scim.user_deactivated", org_id, ("user", user_id), deleted=True)
 
 
 def sync_role(conn: apsw.Connection, actor: Actor, org_id: str, user_id: str, settings: ScimSettings) -> None:
     """Recompute a provisioned user's org role from its groups and active flag; disable it if left with none."""
-    rows = list(conn.execute("SELECT active FROM scim_users WHERE org_id = ? AND user_id = ?", (org_id, user_id)))
-    active = bool(rows and rows[0][0])
+    active = bool(_provisioned(conn, org_id, user_id))
     role = None
     if active:
         names = [
@@ -313,7 +307,7 @@ def list_groups(
 
 def _check_members(conn: apsw.Connection, org_id: str, ids: list[str]) -> None:
     for user_id in ids:
-        if not list(conn.execute("SELECT 1 FROM scim_users WHERE org_id = ? AND user_id = ?", (org_id, user_id))):
+        if _provisioned(conn, org_id, user_id) is None:
             raise ScimError(400, "a member is not a user provisioned in this organisation", "invalidValue")
 
 
@@ -365,15 +359,7 @@ def create_group(
         (group_id, org_id, name, external, _now_us()),
     )
     _set_members(conn, actor, org_id, group_id, set(member_ids(doc.get("members", []))), settings)
-    audit.record(
-        conn,
-        actor,
-        "scim.group_changed",
-        org_id=org_id,
-        target_type="group",
-        target_id=group_id,
-        details={"created": name},
-    )
+    _audit(conn, actor, "scim.group_changed", org_id, ("group", group_id), created=name)
     return get_group(conn, org_id, group_id, base)
 
 
@@ -397,7 +383,7 @@ def change_group(
     if patch.display_name is not None:  # a rename changes what the group maps to
         for user_id in sorted(wanted):
             sync_role(conn, actor, org_id, user_id, settings)
-    audit.record(conn, actor, "scim.group_changed", org_id=org_id, target_type="group", target_id=group_id)
+    _audit(conn, actor, "scim.group_changed", org_id, ("group", group_id))
     return get_group(conn, org_id, group_id, base)
 
 
@@ -405,12 +391,4 @@ def delete_group(conn: apsw.Connection, actor: Actor, org_id: str, group_id: str
     get_group(conn, org_id, group_id, "")
     _set_members(conn, actor, org_id, group_id, set(), settings)
     conn.execute("DELETE FROM scim_groups WHERE id = ?", (group_id,))
-    audit.record(
-        conn,
-        actor,
-        "scim.group_changed",
-        org_id=org_id,
-        target_type="group",
-        target_id=group_id,
-        details={"deleted": True},
-    )
+    _audit(conn, actor, "scim.group_changed", org_id, ("group", group_id), deleted=True)

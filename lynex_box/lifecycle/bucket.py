@@ -7,6 +7,7 @@ read it back with the same size and SHA-256; a download counts only after the sa
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from pathlib import Path
@@ -15,7 +16,6 @@ import apsw
 
 from lynex_box import fsutil
 from lynex_box.config import BucketSettings
-from lynex_box.lifecycle.rewrite import file_sha256
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import (
     LocalStore,
@@ -150,3 +150,12 @@ def has_verified_copy(bucket: ObjectStore, key: str, size: int, checksum: str, s
         return False
     finally:
         back.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 a segment's catalog row records (`checksum`) and every transfer is checked against."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lynex_box import fsutil
-from lynex_box.lifecycle.rewrite import file_sha256
+from lynex_box.lifecycle.bucket import file_sha256
 from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.objstore import ObjectStore
 

@@ -3,9 +3,10 @@
 Segments under `compaction_small_bytes` are grouped by (project, window of their first start time, level); a
 group of at least `compaction_min_segments` becomes one file of the next level (up to `compaction_max_bytes` of
 input each), sorted by start time, with duplicates by `event_id` dropped and deleted or expired rows left out.
-Merging only equal levels keeps write amplification logarithmic. The swap is one catalog transaction
-(`Catalog.replace`, refused if an input was replaced meanwhile); the inputs are removed by the janitor after the
-grace period, so a query that started before the swap still reads them. Only local segments are compacted.
+Merging only equal levels keeps write amplification logarithmic. The merge is the shared segment rewrite
+(rewrite.py: `stage`, then `commit`, one `Catalog.replace` refused if an input was replaced meanwhile); the inputs
+are removed by the janitor after the grace period, so a query that started before the swap still reads them.
+Only local segments are compacted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections import defaultdict
 from lynex_box.config import LifecycleSettings
 from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.context import LifecycleContext
-from lynex_box.lifecycle.rewrite import new_entry, rewrite_files
+from lynex_box.lifecycle.rewrite import stage
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 
 log = logging.getLogger("lynex.lifecycle.compaction")
@@ -50,30 +51,20 @@ def plan(entries: list[SegmentEntry], settings: LifecycleSettings) -> list[list[
 
 def merge(ctx: LifecycleContext, inputs: list[SegmentEntry]) -> SegmentEntry | None:
     """Merge `inputs` (one project, all local) into one new segment and swap it in; returns it."""
-    project_id = inputs[0].project_id
-    keep, params = ctx.visibility.keep_condition(project_id)
-    segment_id, rel, final = ctx.new_local(project_id)
-    with ctx.readable(inputs) as paths:
-        written = rewrite_files(
-            ctx.duck, paths, final, keep, params, ctx.settings.segments, dedupe=True, cipher=ctx.cipher(project_id)
-        )
+    level = max(e.level for e in inputs) + 1
+    staged = stage(ctx, inputs, dedupe=True, level=level)
     # The merged file is durable under its final name but no row names it: a crash here leaves an orphan that
     # start-up sweeps, and the inputs stay published. After the swap the inputs are `deleting`.
     crash_point("lifecycle.compaction.before_swap")
-    level = max(e.level for e in inputs) + 1
-    merged = new_entry(project_id, segment_id, rel, written, level) if written is not None else None
-    try:
-        ctx.swap(inputs, [merged] if merged else [])
-    except CatalogConflict:
-        final.unlink(missing_ok=True)
-        raise
+    staged.commit()  # refused (CatalogConflict): the merged file is removed and the error raised
     crash_point("lifecycle.compaction.after_swap")
+    written = staged.written
     log.info(
         "segments compacted project=%s inputs=%d rows_in=%d rows_out=%d level=%d bytes_in=%d bytes_out=%d",
-        project_id, len(inputs), sum(e.row_count for e in inputs), written.rows if written else 0, level,
+        inputs[0].project_id, len(inputs), sum(e.row_count for e in inputs), written.rows if written else 0, level,
         sum(e.bytes for e in inputs), written.bytes if written else 0,
     )  # fmt: skip
-    return merged
+    return staged.new
 
 
 def compaction_pass(ctx: LifecycleContext, max_bytes_out: int | None = None) -> int:

@@ -1,15 +1,15 @@
-"""What every lifecycle pass works with, and the one operation they share: rewriting one segment.
+"""What every lifecycle pass works with: settings, the catalog and its swap, the bucket, scratch space.
 
 `LifecycleContext` holds the catalog, the span store's in-memory view, meta.db, the visibility rules, the bucket
 (or None), this node's id, the bucket cache and a DuckDB connection for rewrites. `swap` is the only way a pass
 changes what queries see: one `Catalog.replace` transaction, then the same change in the store's view. Passes
-run one at a time (the service's work lock), so the DuckDB connection is never shared between threads.
+run one at a time (the service's work lock), so the DuckDB connection is never shared between threads. The
+segment rewrite the passes share is rewrite.py's.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,17 +21,13 @@ from ulid import ULID
 
 from lynex_box import fsutil
 from lynex_box.config import Settings
-from lynex_box.lifecycle.bucket import segment_key, upload_verified
 from lynex_box.lifecycle.cache import SegmentCache
-from lynex_box.lifecycle.rewrite import new_entry, rewrite_files
 from lynex_box.lifecycle.visibility import Visibility
 from lynex_box.meta.catalog import Catalog, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
 from lynex_box.segments.encryption import ProjectCipher
 from lynex_box.segments.store import SpanStore
-
-log = logging.getLogger("lynex.lifecycle")
 
 
 @dataclass(slots=True)
@@ -58,9 +54,19 @@ class LifecycleContext:
     def now_us(self) -> int:
         return int(self.clock() * 1_000_000)
 
-    def swap(self, old: list[SegmentEntry], new: list[SegmentEntry]) -> None:
-        """Replace `old` by `new` in the catalog (one transaction) and then in the store's view."""
-        self.catalog.replace([e.id for e in old], new, self.now_us())
+    def swap(self, old: list[SegmentEntry], new: list[SegmentEntry], refused: Callable[[], None] | None = None) -> None:
+        """Replace `old` by `new` in the catalog (one transaction) and then in the store's view.
+
+        `refused` runs when the transaction raised (a CatalogConflict, or an error of meta.db): it did not commit,
+        so no row names `new` and the caller may remove their files. It does not run on an interruption
+        (KeyboardInterrupt) while waiting for the writer thread, which may still commit: the files stay, and an
+        unpublished one is swept as an orphan."""
+        try:
+            self.catalog.replace([e.id for e in old], new, self.now_us())
+        except Exception:
+            if refused is not None:
+                refused()
+            raise
         self.store.replace_entries([e.id for e in old], new)
 
     def cipher(self, project_id: str) -> ProjectCipher | None:
@@ -90,49 +96,3 @@ def open_duck(threads: int, memory_limit_mb: int) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": f"{memory_limit_mb}MB"})
     conn.execute("SET TimeZone = 'UTC'")
     return conn
-
-
-def rewrite_segment(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry | None:
-    """Rewrite one segment keeping only the rows queries may see; returns its replacement (None: no rows left).
-
-    A local segment is rewritten in place of itself; a remote one is fetched, rewritten in the scratch dir,
-    uploaded under a new key and verified before the swap. The old file goes after the grace period.
-    """
-    keep, params = ctx.visibility.keep_condition(entry.project_id)
-    segment_id, rel, final = ctx.new_local(entry.project_id)
-    remote = entry.location == "remote"
-    out = ctx.scratch / f"{segment_id}.parquet" if remote else final
-    with ctx.readable([entry]) as paths:
-        written = rewrite_files(
-            ctx.duck, paths, out, keep, params, ctx.settings.segments, cipher=ctx.cipher(entry.project_id)
-        )
-    key = segment_key(ctx.node_id, entry.project_id, segment_id)
-    uploaded = False
-    try:
-        replacement: SegmentEntry | None = None
-        if written is not None and remote:
-            assert ctx.bucket is not None
-            uploaded = True
-            checksum = upload_verified(ctx.bucket, key, out, ctx.scratch)
-            replacement = new_entry(
-                entry.project_id, segment_id, key, written, entry.level,
-                location="remote", remote_key=key, checksum=checksum,
-            )  # fmt: skip
-        elif written is not None:
-            replacement = new_entry(entry.project_id, segment_id, rel, written, entry.level)
-        ctx.swap([entry], [replacement] if replacement else [])
-    except Exception:
-        if not remote:
-            out.unlink(missing_ok=True)  # never published: nothing can be reading it
-        if uploaded and ctx.bucket is not None:
-            with contextlib.suppress(Exception):
-                ctx.bucket.delete(key)  # best effort: an unpublished object no row names
-        raise
-    finally:
-        if remote:
-            out.unlink(missing_ok=True)
-    log.info(
-        "segment rewritten id=%s project=%s rows_before=%d rows_after=%d location=%s",
-        entry.id, entry.project_id, entry.row_count, written.rows if written else 0, entry.location,
-    )  # fmt: skip
-    return replacement

@@ -23,8 +23,8 @@ import apsw
 import pyarrow.parquet as pq
 
 from lynex_box.lifecycle import deletion_scope
-from lynex_box.lifecycle.context import LifecycleContext, rewrite_segment
-from lynex_box.lifecycle.rewrite import count_rows
+from lynex_box.lifecycle.context import LifecycleContext
+from lynex_box.lifecycle.rewrite import count_rows, rewrite_segment
 from lynex_box.lifecycle.visibility import (
     KIND_COLUMNS,
     Deleted,

@@ -1,50 +1,42 @@
 """Repricing: recompute the cost of a project's stored spans in a time range with the prices of now.
 
 Segments are immutable, so repricing is a rewrite: every file of the project that holds spans of the range is
-rewritten through `rewrite.rewrite_files` with a batch transform that recomputes their costs, and all the new files
-replace the old ones in ONE catalog transaction (`LifecycleContext.swap`): a query sees every old cost or every new
-one, never a mix. Crash safety is compaction's: new files are durable under their final names before the swap, a
-crash before it leaves orphans that start-up (local) or the bucket sweep (remote) removes, and the replaced files
-stay for the janitor's grace period. A file in which no cost changes is not replaced.
+rewritten through the shared segment rewrite (`rewrite.stage`) with a batch transform that recomputes their
+costs, and all the new files replace the old ones in ONE catalog transaction (`rewrite.commit`): a query sees
+every old cost or every new one, never a mix. Crash safety is compaction's: new files are durable under their
+final names before the swap, a crash before it leaves orphans that start-up (local) or the bucket sweep (remote)
+removes, and the replaced files stay for the janitor's grace period. A file in which no cost changes is not replaced.
 
-The rule is the cost enricher's (pipeline/enrich.py): a span with `cost_source = 'reported'` keeps its cost; any
-other span with a model and token counts gets the cost of the current prices (library + the project's custom
-prices) and `'computed'`, or no cost and `'none'` when its model cannot be priced. Cache-write tokens are not
-stored, so they are priced as plain input (they are counted in `input_tokens`); the ingest-time price of a span
-that had them was the exact one. Spans still in the head are published first (`publish_head`), so they are
-repriced too. Nothing here may run on the event loop.
+The rule is the one the pipeline prices spans with (pricing/spans.py, here masked to the range): a span with
+`cost_source = 'reported'` keeps its cost; any other span with a model and token counts gets the cost of the
+current prices (library + the project's custom prices) and `'computed'`, or no cost and `'none'` when its model
+cannot be priced. Cache-write tokens are not stored, so they are priced as plain input (they are counted in
+`input_tokens`); the ingest-time price of a span that had them was the exact one. Spans still in the head are
+published first (`publish_head`), so they are repriced too. Nothing here may run on the event loop.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lynex_box.crashpoints import crash_point
-from lynex_box.lifecycle.bucket import segment_key, upload_verified
 from lynex_box.lifecycle.context import LifecycleContext
-from lynex_box.lifecycle.rewrite import new_entry, rewrite_files
+from lynex_box.lifecycle.rewrite import Staged, commit, stage
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 from lynex_box.pricing import PriceBook
-from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.pricing.spans import COST_COLUMNS, price_table
 from lynex_box.segments.store import SpanStore
 
 log = logging.getLogger("lynex.lifecycle.reprice")
 
 Progress = Callable[[int, int], None]  # (files done, files in range)
-_COST_COLUMNS = ("input_cost", "output_cost", "total_cost", "cost_source")
-_READ_COLUMNS = (
-    "project_id", "provider", "model", "response_model", "input_tokens", "output_tokens", "cached_tokens",
-    "reasoning_tokens", *_COST_COLUMNS,
-)  # fmt: skip
 
 
 class RepriceError(RuntimeError):
@@ -64,44 +56,35 @@ class RepriceResult:
         return {"files": self.files, "rewritten": self.rewritten, "spans_changed": self.spans, "spans": self.repriced}
 
 
-def _new_cost(book: PriceBook, row: tuple[Any, ...], at_us: int) -> tuple[Any, ...]:
-    """(input_cost, output_cost, total_cost, cost_source) of one non-reported row, as the enricher computes it."""
-    project, provider, model, response_model, inputs, outputs, cached, reasoning, *old = row
-    model = model or response_model
-    if not model or (inputs is None and outputs is None):
-        return tuple(old)  # the enricher leaves such rows alone: so does repricing
-    cost = book.cost(project, provider, model, inputs, outputs, cached or 0, 0, reasoning or 0, at_us=at_us)
-    if cost is None:
-        return None, None, None, "none"
-    return cost.input, cost.output, cost.total, "computed"
-
-
 def reprice_batch(batch: pa.RecordBatch, book: PriceBook, from_us: int, to_us: int) -> tuple[pa.RecordBatch, int, int]:
-    """The batch with the costs of its non-reported spans in `[from_us, to_us)` recomputed; also how many rows
-    were looked at and how many changed. Pure."""
+    """The batch with the costs of its non-reported spans in `[from_us, to_us)` recomputed (the cost rule of
+    pricing/spans.py, masked to the range); also how many rows were looked at (in the range, not reported) and
+    how many changed. A batch in which nothing changed is returned as it was. Pure."""
     start = batch.column("start_time").cast(pa.int64())
     in_range = pc.and_(pc.greater_equal(start, from_us), pc.less(start, to_us))
     reported = pc.fill_null(pc.equal(batch.column("cost_source"), "reported"), False)
-    chosen = pc.indices_nonzero(pc.and_(in_range, pc.invert(reported)))
-    if len(chosen) == 0:
+    seen = pc.sum(pc.and_(in_range, pc.invert(reported))).as_py() or 0
+    if not seen:
         return batch, 0, 0
-    columns = [batch.column(name).take(chosen).to_pylist() for name in _READ_COLUMNS]
-    times = start.take(chosen).to_pylist()
-    fresh: list[tuple[Any, ...]] = []
-    changed = 0
-    for row, at_us in zip(zip(*columns, strict=True), times, strict=True):
-        cost = _new_cost(book, row, at_us)
-        changed += cost != tuple(row[-4:])
-        fresh.append(cost)
+    table = pa.Table.from_batches([batch])
+    repriced = price_table(table, book, mask=in_range)
+    changed = _changed_rows(table, repriced)
     if not changed:
-        return batch, len(fresh), 0
-    mask = pc.fill_null(pc.and_(in_range, pc.invert(reported)), False)
-    arrays = list(batch.columns)
-    for offset, name in enumerate(_COST_COLUMNS):
-        index = SPAN_SCHEMA.get_field_index(name)
-        values = pa.array([cost[offset] for cost in fresh], SPAN_SCHEMA.field(index).type)
-        arrays[index] = pc.replace_with_mask(arrays[index], mask, values)
-    return pa.RecordBatch.from_arrays(arrays, schema=SPAN_SCHEMA), len(fresh), changed
+        return batch, seen, 0
+    arrays = [column.combine_chunks() for column in repriced.columns]
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema), seen, changed
+
+
+def _changed_rows(before: pa.Table, after: pa.Table) -> int:
+    """Rows whose cost columns differ; null equals null, and a NaN left in place equals itself."""
+    differs = pa.array(np.zeros(before.num_rows, np.bool_))
+    for name in COST_COLUMNS:
+        old, new = before[name].combine_chunks(), after[name].combine_chunks()
+        same = pc.or_(pc.fill_null(pc.equal(old, new), False), pc.and_(pc.is_null(old), pc.is_null(new)))
+        if pa.types.is_floating(old.type):
+            same = pc.or_(same, pc.fill_null(pc.and_(pc.is_nan(old), pc.is_nan(new)), False))
+        differs = pc.or_(differs, pc.invert(same))
+    return int(pc.sum(differs).as_py() or 0)
 
 
 def publish_head(
@@ -122,63 +105,25 @@ def publish_head(
 
 
 @dataclass(slots=True)
-class _Staged:
-    old: SegmentEntry
-    new: SegmentEntry | None = None  # None: the rewrite kept no row (all deleted or expired meanwhile)
-    local: Path | None = None  # a new local file, removed if the swap does not happen
-    key: str | None = None  # a new bucket object, likewise
+class _Counts:
     seen: int = 0
     changed: int = 0
 
 
-def _discard(ctx: LifecycleContext, staged: list[_Staged]) -> None:
-    for item in staged:
-        if item.local is not None:
-            item.local.unlink(missing_ok=True)
-        if item.key is not None and ctx.bucket is not None:
-            with contextlib.suppress(Exception):
-                ctx.bucket.delete(item.key)  # best effort: the bucket sweep removes what no row names
-
-
-def _stage(ctx: LifecycleContext, entry: SegmentEntry, book: PriceBook, from_us: int, to_us: int) -> _Staged:
-    """Write the repriced copy of one segment (uploaded, for a bucket segment). `changed` 0: nothing written."""
-    staged = _Staged(entry)
+def _stage(
+    ctx: LifecycleContext, entry: SegmentEntry, book: PriceBook, from_us: int, to_us: int
+) -> tuple[Staged, _Counts]:
+    """Write the repriced copy of one segment (uploaded, for a bucket segment), skipped when no cost changed; and
+    how many of its spans were looked at and changed."""
+    counts = _Counts()
 
     def transform(batch: pa.RecordBatch) -> pa.RecordBatch:
         out, seen, changed = reprice_batch(batch, book, from_us, to_us)
-        staged.seen += seen
-        staged.changed += changed
+        counts.seen += seen
+        counts.changed += changed
         return out
 
-    keep, params = ctx.visibility.keep_condition(entry.project_id)
-    segment_id, rel, final = ctx.new_local(entry.project_id)
-    remote = entry.location == "remote"
-    out = ctx.scratch / f"{segment_id}.parquet" if remote else final
-    with ctx.readable([entry]) as paths:
-        written = rewrite_files(
-            ctx.duck, paths, out, keep, params, ctx.settings.segments, transform=transform,
-            cipher=ctx.cipher(entry.project_id),
-        )  # fmt: skip
-    if not staged.changed:
-        out.unlink(missing_ok=True)  # never published: nothing can be reading it
-        return staged
-    try:
-        if written is not None and remote:
-            assert ctx.bucket is not None
-            staged.key = segment_key(ctx.node_id, entry.project_id, segment_id)
-            checksum = upload_verified(ctx.bucket, staged.key, out, ctx.scratch)
-            staged.new = new_entry(entry.project_id, segment_id, staged.key, written, entry.level,
-                                   location="remote", remote_key=staged.key, checksum=checksum)  # fmt: skip
-        elif written is not None:
-            staged.local = out
-            staged.new = new_entry(entry.project_id, segment_id, rel, written, entry.level)
-    except BaseException:
-        _discard(ctx, [staged])
-        raise
-    finally:
-        if remote:
-            out.unlink(missing_ok=True)
-    return staged
+    return stage(ctx, [entry], transform=transform, skip_if=lambda: not counts.changed), counts
 
 
 def reprice_pass(
@@ -195,27 +140,31 @@ def reprice_pass(
         (e for e in ctx.store.segment_entries(project_id) if e.max_time >= from_us and e.min_time < to_us),
         key=lambda e: (e.min_time, e.id),
     )
-    staged: list[_Staged] = []
+    staged: list[Staged] = []
+    counts: list[_Counts] = []
     try:
         for done, entry in enumerate(entries, 1):
             if ctx.stopping.is_set():
                 raise RepriceError("the server is stopping; nothing was repriced; hint: run it again after the start")
-            staged.append(_stage(ctx, entry, book, from_us, to_us))
+            one, count = _stage(ctx, entry, book, from_us, to_us)
+            staged.append(one)
+            counts.append(count)
             if progress is not None:
                 progress(done, len(entries))
-        replaced = [s for s in staged if s.changed]
-        # Every new file is durable under its final name (or verified in the bucket) and no row names it yet: a
-        # crash here leaves orphans for start-up / the bucket sweep, and every old file stays published.
-        crash_point("lifecycle.reprice.before_swap")
-        if replaced:
-            ctx.swap([s.old for s in replaced], [s.new for s in replaced if s.new is not None])
-    except BaseException as exc:
-        _discard(ctx, staged)
-        if isinstance(exc, CatalogConflict):
-            raise RepriceError(f"a segment was replaced while repricing ({exc}); hint: run it again") from None
+    except BaseException:
+        for one in staged:
+            one.discard()  # no row names them yet
         raise
+    # Every new file is durable under its final name (or verified in the bucket) and no row names it yet: a
+    # crash here leaves orphans for start-up / the bucket sweep, and every old file stays published.
+    crash_point("lifecycle.reprice.before_swap")
+    try:
+        commit(ctx, staged)  # every changed file in one transaction; refused: the new files are removed
+    except CatalogConflict as exc:
+        raise RepriceError(f"a segment was replaced while repricing ({exc}); hint: run it again") from None
     crash_point("lifecycle.reprice.after_swap")
-    result = RepriceResult(len(entries), len(replaced), sum(s.changed for s in staged), sum(s.seen for s in staged))
+    replaced = sum(not s.skipped for s in staged)
+    result = RepriceResult(len(entries), replaced, sum(c.changed for c in counts), sum(c.seen for c in counts))
     log.info(
         "costs repriced project=%s from_us=%d to_us=%d files=%d rewritten=%d spans=%d changed=%d",
         project_id, from_us, to_us, result.files, result.rewritten, result.repriced, result.spans,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from lynex_box.lifecycle.context import LifecycleContext, rewrite_segment
+from lynex_box.lifecycle.context import LifecycleContext
+from lynex_box.lifecycle.rewrite import rewrite_segment
 from lynex_box.meta.catalog import CatalogConflict
 
 log = logging.getLogger("lynex.lifecycle.retention")

@@ -1,19 +1,26 @@
-"""Writing one new segment from the rows of existing ones: merge, filter, dedupe, sort, stream to Parquet.
+"""The one segment rewrite: new files from the rows of existing ones, swapped in by one catalog transaction.
 
-Compaction, retention and deletion all produce their output here, in the same format as a flush (schema, zstd,
-row groups, dictionary columns, statistics; docs/format/segments.md). Rows stream from DuckDB in batches, so
-memory stays bounded by DuckDB's own limit whatever the input size. When `rewrite_files` returns, the file is
-complete, fsynced and its name is durable; on any error (ENOSPC included) the temporary file is removed and no
-final name exists. It never touches the catalog: the caller publishes the result.
+Compaction, retention, deletion and repricing all rewrite through `stage` + `commit` (Prometheus has one
+`LeveledCompactor.write` likewise). `stage` writes the new file the way a flush does (schema, zstd, row groups,
+dictionary columns, statistics; docs/format/segments.md) — merged, filtered to the rows queries may see, deduped by
+`event_id`, sorted, optionally transformed batch by batch — and, for a bucket segment, uploads it and reads it
+back; `commit` swaps it in; `Staged.discard` removes what was written when the swap is not going to happen. The
+order is always: durable file (-> upload + verify) -> catalog swap -> old file removed by the janitor after the
+grace period, so a crash at any step leaves either the old rows published or the new ones, never neither.
+
+Rows stream from DuckDB in batches, so memory stays bounded by DuckDB's own limit whatever the input size. When
+`rewrite_files` returns, the file is complete, fsynced and its name is durable; on any error (ENOSPC included) the
+temporary file is removed and no final name exists.
 """
 
 from __future__ import annotations
 
 import builtins
-import hashlib
+import contextlib
+import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +32,15 @@ import pyarrow.parquet as pq
 from lynex_box import fsutil
 from lynex_box.config import SegmentSettings
 from lynex_box.crashpoints import crash_point
+from lynex_box.lifecycle.bucket import segment_key, upload_verified
+from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, SPAN_SCHEMA_VERSION
 from lynex_box.segments import encryption, parquet_file
 from lynex_box.segments.bloom import build_bloom
 from lynex_box.segments.encryption import ProjectCipher
 
+log = logging.getLogger("lynex.lifecycle")
 Transform = Callable[[pa.RecordBatch], pa.RecordBatch]
 DEDUPE = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at, span_id) = 1"
 
@@ -186,9 +196,117 @@ def new_entry(
     )
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+@dataclass(slots=True)
+class Staged:
+    """A rewrite whose new file is written (and, for a bucket segment, uploaded and verified) but not yet swapped in.
+
+    `new` is None when no row was kept: the commit then only retires `old`. `skipped` is set when the caller's
+    `skip_if` held: nothing is kept on disk or in the bucket and `commit` leaves `old` published."""
+
+    ctx: LifecycleContext = field(repr=False)
+    old: list[SegmentEntry]
+    written: Written | None = None
+    new: SegmentEntry | None = None
+    local: Path | None = None  # the new local file, removed by `discard`
+    key: str | None = None  # the new bucket object, likewise (best effort)
+    skipped: bool = False
+
+    def commit(self) -> None:
+        """Swap this rewrite in (see `commit`)."""
+        commit(self.ctx, [self])
+
+    def discard(self) -> None:
+        """Remove what was written; only for a rewrite that no catalog row names (before or instead of a swap)."""
+        if self.local is not None:
+            self.local.unlink(missing_ok=True)  # never published: nothing can be reading it
+        if self.key is not None and self.ctx.bucket is not None:
+            with contextlib.suppress(Exception):
+                self.ctx.bucket.delete(self.key)  # best effort: the bucket sweep removes what no row names
+
+
+def stage(
+    ctx: LifecycleContext,
+    inputs: list[SegmentEntry],
+    *,
+    transform: Transform | None = None,
+    dedupe: bool = True,
+    level: int | None = None,
+    skip_if: Callable[[], bool] | None = None,
+) -> Staged:
+    """Write the rows of `inputs` (one project, all local or all in the bucket) that queries may see into one new
+    segment, and stage it to replace them; nothing is visible until `commit`.
+
+    `transform` may change values of each batch (same schema, same rows; repricing uses it). `level` is the new
+    segment's (default: the highest input level). `skip_if` is asked once the file is written and before any
+    upload: True removes it and stages no change (repricing: no cost changed). A local segment is written under its
+    final name; a bucket one in the scratch dir, then uploaded under a new key and read back before this returns
+    (the scratch copy is removed either way). On any error, what was written is removed."""
+    project_id = inputs[0].project_id
+    if len({(e.project_id, e.location) for e in inputs}) != 1:
+        found = sorted({(e.project_id, e.location) for e in inputs})
+        raise ValueError(f"a rewrite takes segments of one project and one location, got {found}")
+    keep, params = ctx.visibility.keep_condition(project_id)
+    segment_id, rel, final = ctx.new_local(project_id)
+    remote = inputs[0].location == "remote"
+    out = ctx.scratch / f"{segment_id}.parquet" if remote else final
+    staged = Staged(ctx, list(inputs), local=None if remote else out)
+    with ctx.readable(inputs) as paths:
+        staged.written = rewrite_files(
+            ctx.duck, paths, out, keep, params, ctx.settings.segments, dedupe=dedupe, transform=transform,
+            cipher=ctx.cipher(project_id),
+        )  # fmt: skip
+    level = max(e.level for e in inputs) if level is None else level
+    # The new file is durable under its name and no catalog row names it: a crash from here until the swap leaves
+    # an orphan that start-up (local) or the bucket sweep (remote) removes, and the inputs stay published. A
+    # bucket object counts as stored only once read back with the same size and SHA-256, so it is verified
+    # before any row may name it.
+    try:
+        if skip_if is not None and skip_if():
+            staged.skipped = True
+            staged.discard()
+        elif staged.written is not None and remote:
+            assert ctx.bucket is not None
+            staged.key = segment_key(ctx.node_id, project_id, segment_id)
+            checksum = upload_verified(ctx.bucket, staged.key, out, ctx.scratch)
+            staged.new = new_entry(project_id, segment_id, staged.key, staged.written, level,
+                                   location="remote", remote_key=staged.key, checksum=checksum)  # fmt: skip
+        elif staged.written is not None:
+            staged.new = new_entry(project_id, segment_id, rel, staged.written, level)
+    except BaseException:
+        staged.discard()
+        raise
+    finally:
+        if remote:
+            out.unlink(missing_ok=True)
+    return staged
+
+
+def commit(ctx: LifecycleContext, staged: Sequence[Staged]) -> None:
+    """Swap every staged rewrite (skipped ones aside) in, in ONE catalog transaction: a query sees all old files
+    or all new ones. If the transaction fails (CatalogConflict: an input was replaced meanwhile), nothing was
+    published, so the new files are discarded before the error is raised."""
+    chosen = [s for s in staged if not s.skipped]
+    if not chosen:
+        return
+    old = [e for s in chosen for e in s.old]
+    new = [s.new for s in chosen if s.new is not None]
+
+    def refused() -> None:
+        for s in chosen:
+            s.discard()
+
+    # The old rows become `deleting`, not gone: their files stay until the janitor's grace period has passed, so a
+    # query that started before the swap still reads them.
+    ctx.swap(old, new, refused=refused)
+
+
+def rewrite_segment(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry | None:
+    """Rewrite one segment keeping only the rows queries may see (retention, deletion); returns its replacement
+    (None: no rows left). The old file goes after the grace period."""
+    staged = stage(ctx, [entry])
+    staged.commit()
+    log.info(
+        "segment rewritten id=%s project=%s rows_before=%d rows_after=%d location=%s",
+        entry.id, entry.project_id, entry.row_count, staged.written.rows if staged.written else 0, entry.location,
+    )  # fmt: skip
+    return staged.new

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
+from lynex_box.lifecycle.bucket import file_sha256
 from lynex_box.lifecycle.janitor import sweep_bucket
-from lynex_box.lifecycle.rewrite import file_sha256
 from lynex_box.objstore import StoreUnavailable
 from tests.lifecycle.conftest import DAY_MS, add_segment, ingest, now_ms, rows, s3_bucket
 from tests.lifecycle.slow_proxy import SlowProxy

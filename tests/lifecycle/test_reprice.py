@@ -10,6 +10,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from lynex_box.auth.bootstrap import bootstrap_if_empty
 from lynex_box.engine import Engine
@@ -199,3 +202,69 @@ def test_an_unchanged_batch_is_returned_as_it_was() -> None:
     batch = batch_of([{"model": "gpt-4o", "input_tokens": 1, "start_time": 5, "total_cost": 0.1,
                        "cost_source": "reported"}])  # fmt: skip
     assert reprice_batch(batch, PriceBook(), 0, 10) == (batch, 0, 0)
+
+
+COST_COLUMNS = ["input_cost", "output_cost", "total_cost", "cost_source"]
+
+
+def reprice_reference(
+    rows: list[dict[str, Any]], book: PriceBook, from_us: int, to_us: int
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Repricing span by span with `PriceBook.cost`: the cost columns `reprice_batch` must give, float for float,
+    and how many rows it looks at and changes."""
+    out: list[dict[str, Any]] = []
+    seen = changed = 0
+    for row in rows:
+        costs = {name: row[name] for name in COST_COLUMNS}
+        out.append(costs)
+        if not from_us <= row["start_time"] < to_us or row["cost_source"] == "reported":
+            continue
+        seen += 1
+        model = row["model"] or row["response_model"]
+        if not model or (row["input_tokens"] is None and row["output_tokens"] is None):
+            continue
+        counts = row["input_tokens"], row["output_tokens"], row["cached_tokens"] or 0, 0, row["reasoning_tokens"] or 0
+        found = book.cost(row["project_id"], row["provider"], model, *counts, at_us=row["start_time"])
+        new = (None, None, None, "none") if found is None else (*found, "computed")
+        changed += new != tuple(costs.values())
+        costs.update(zip(COST_COLUMNS, new, strict=True))
+    return out, seen, changed
+
+
+REPRICE_BOOK = PriceBook({"p2": [CustomPrice(model="gpt-4o", input_per_mtok=1.1, output_per_mtok=3.3)]})
+T0 = 1_790_000_000_000_000
+MODELS = ["gpt-4o", "gpt-4o-mini", "", None, "no-such-model", "deepseek-chat", "gemini-1.5-pro"]
+
+
+@st.composite
+def stored_spans(draw: st.DrawFn) -> dict[str, Any]:
+    tokens = st.one_of(st.none(), st.integers(0, 300_000), st.integers(-3, 3))
+    source = draw(st.sampled_from([None, "reported", "computed", "none"]))
+    cost = draw(st.sampled_from([None, 0.0, 0.5, 0.0025]))  # 0.0025: gpt-4o's cost of 1000 input tokens
+    return {
+        "project_id": draw(st.sampled_from(["p1", "p2"])),
+        "start_time": T0 + draw(st.integers(-2 * 3_600_000_000, 4 * 3_600_000_000)),  # a third in the range
+        "provider": draw(st.sampled_from(["openai", None, "self-hosted", "deepseek", "google"])),
+        "model": draw(st.sampled_from(MODELS)),
+        "response_model": draw(st.sampled_from(["gpt-4o", None, ""])),
+        "input_tokens": draw(tokens),
+        "output_tokens": draw(tokens),
+        "cached_tokens": draw(st.one_of(st.none(), st.integers(0, 1000), st.integers(-2, 2))),
+        "reasoning_tokens": draw(st.one_of(st.none(), st.integers(0, 100))),
+        "input_cost": cost,
+        "output_cost": cost,
+        "total_cost": cost,
+        "cost_source": source,
+    }
+
+
+@hypothesis_settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(stored_spans(), min_size=1, max_size=40))
+def test_reprice_batch_gives_the_costs_of_pricing_span_by_span(rows: list[dict[str, Any]]) -> None:
+    batch = batch_of(rows)
+    from_us, to_us = T0, T0 + 2 * 3_600_000_000
+    expected, seen, changed = reprice_reference(rows, REPRICE_BOOK, from_us, to_us)
+    out, got_seen, got_changed = reprice_batch(batch, REPRICE_BOOK, from_us, to_us)
+    assert (got_seen, got_changed) == (seen, changed)
+    assert out.select(COST_COLUMNS).to_pylist() == expected  # the same floats, not approximately
+    assert out.drop_columns(COST_COLUMNS) == batch.drop_columns(COST_COLUMNS)

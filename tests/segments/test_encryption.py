@@ -13,7 +13,7 @@ import pytest
 from lynex_box.auth.admin import CLI_ACTOR
 from lynex_box.engine import Engine
 from lynex_box.lifecycle.deletion import delete
-from lynex_box.lifecycle.export import tables
+from lynex_box.lifecycle.export import plan_reads, tables
 from lynex_box.query.engine import SpanScope
 from lynex_box.segments.encryption import KeyUnavailable, is_encrypted
 from lynex_box.segments.keywrap import Kek, KekError, WrongKek
@@ -117,7 +117,8 @@ def test_compaction_retention_deletion_and_export_work_on_encrypted_data(tmp_pat
     users = [u for p in files_of(engine, "p1") for u in pq.read_table(p, decryption_properties=props)["user_id"]]
     assert users and "user-1" not in {u.as_py() for u in users}  # gone from the file, read with the key
 
-    exported = [t for t, _ in tables(engine.query, "p1", now_ms() * 1000 - 30 * DAY_MS * 1000, now_ms() * 1000, 3600e6)]
+    reads = plan_reads(engine.query, "p1", now_ms() * 1000 - 30 * DAY_MS * 1000, now_ms() * 1000, 3_600_000_000)
+    exported = [t for t, _ in tables(engine.query, "p1", reads)]
     assert sum(t.num_rows for t in exported) == len(hidden)
     engine.close()
 

@@ -30,7 +30,7 @@ from lynex_box.cli_lifecycle import (
     parse_time,
 )
 from lynex_box.config import Settings
-from lynex_box.ingest.timefmt import format_time_us
+from lynex_box.sources.common.timefmt import format_time_us
 
 
 def server_url(settings: Settings) -> str:

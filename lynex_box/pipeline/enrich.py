@@ -10,10 +10,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lynex_box.pipeline.decoders import Row
-from lynex_box.pipeline.native_batch import present
+from lynex_box.pipeline.decode.types import Row
 from lynex_box.pricing import PriceBook
 from lynex_box.pricing.rates import Rates
+from lynex_box.schema.kernels import present
 
 
 class CostEnricher:

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeAlias
 import pyarrow as pa
 
 from lynex_box.pipeline.decode.registry import DecoderRegistry
-from lynex_box.pipeline.decode.types import Row, SpanColumns
+from lynex_box.pipeline.decode.types import BatchDecoder, Row, SpanColumns
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
 from lynex_box.segments.head import sorted_by_start
@@ -179,12 +179,12 @@ class Pipeline:
         while start < len(records):
             rtype = records[start].type
             end = start + 1
-            decoder = self.decoders.get(rtype)
-            if self.decoders.batch(rtype) is not None:  # a run of records of one type is decoded at once
+            batch = self.decoders.batch(rtype)
+            if batch is not None:  # a run of records of one type is decoded at once
                 while end < len(records) and records[end].type == rtype:
                     end += 1
-                parts.append(sorted_by_start(self._decode_batch(records[start:end])))  # here, not in the serial part
-            elif decoder is not None and decoder.ordered:
+                parts.append(sorted_by_start(self._decode_batch(batch, records[start:end])))  # not in the serial part
+            elif (decoder := self.decoders.get(rtype)) is not None and decoder.ordered:
                 parts.append(records[start])
             else:
                 parts.append(self._decode(records[start], sent.get(records[start].lsn)))
@@ -221,9 +221,7 @@ class Pipeline:
             return from_rows if columnar is None else pa.concat_tables([columnar, from_rows])
         return columnar
 
-    def _decode_batch(self, records: list[WalRecord]) -> pa.Table:
-        batch = self.decoders.batch(records[0].type)
-        assert batch is not None  # `_decode_step` sends only runs of a type that has one
+    def _decode_batch(self, batch: BatchDecoder, records: list[WalRecord]) -> pa.Table:
         items = []
         for record in records:
             try:

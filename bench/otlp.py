@@ -186,8 +186,8 @@ def template_batch(size: int, seed: int) -> bytes:
 def box_speed(templates: list[bytes], seconds: float = 3.0) -> float:
     """µs of CPU one process needs to decode and map a span of these requests here, now: the box's speed at the
     time of the run (it varies on a shared box), so runs made at different times can be compared."""
-    from lynex_box.otlp import map_columns
-    from lynex_box.otlp.decode import decode_traces_protobuf
+    from lynex_box.sources.otlp import map_columns
+    from lynex_box.sources.otlp.decode import decode_traces_protobuf
 
     spans = 0
     start = time.process_time()

@@ -383,8 +383,8 @@ def span_pool(n_traces: int, seed: int = 5) -> tuple[Any, np.ndarray, np.ndarray
     """Real normalised spans of `n_traces` traces (root first): the rows the big store is drawn from."""
     import pyarrow.compute as pc
 
-    from lynex_box.ingest.native import normalize_event
     from lynex_box.pipeline.runner import rows_to_table
+    from lynex_box.sources.native.normalize import normalize_event
 
     wl = Workload(seed=seed, start_us=0, span_us=DAY_US, corpus_words=1_000_000)
     rows, sizes = [], []

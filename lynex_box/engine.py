@@ -22,10 +22,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from lynex_box import fsutil
-from lynex_box.config import Settings
+from lynex_box.config import PipelineSettings, Settings
 from lynex_box.lifecycle import Lifecycle
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
+from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.runner import Enricher, Pipeline
 from lynex_box.query.engine import QueryEngine
@@ -34,11 +35,25 @@ from lynex_box.segments.datakeys import DataKeys
 from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.segments.keywrap import check_source
 from lynex_box.segments.store import SpanStore
+from lynex_box.sources.langfuse import decoder as langfuse_decoder
+from lynex_box.sources.native import decoder as native_decoder
+from lynex_box.sources.otlp import decoder as otlp_decoder
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.log import WalLog
 from lynex_box.wal.records import PROTOBUF, RecordHeader, encode_payload
 
 log = logging.getLogger("lynex.engine")
+
+# Each source registers the decoders of its WAL record types; the pipeline imports no source.
+SOURCES = (native_decoder.register, otlp_decoder.register, langfuse_decoder.register)
+
+
+def decoder_registry(settings: PipelineSettings) -> DecoderRegistry:
+    """The pipeline's decoders, from every source (OTLP worker processes start on their first record)."""
+    registry = DecoderRegistry()
+    for register in SOURCES:
+        register(registry, settings)
+    return registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +146,10 @@ class Engine:
             self.wal,
             self.store,
             recent,
+            decoder_registry(settings.pipeline),
             enrichers=enrichers,
             batch_records=settings.pipeline.batch_records,
             decode_threads=settings.pipeline.decode_threads,
-            otlp_decode_process=settings.pipeline.otlp_decode_process,
-            otlp_decode_workers=settings.pipeline.otlp_decode_workers,
         )
         self.query = QueryEngine(self.store, settings.query)
         self.lifecycle = Lifecycle(

@@ -25,11 +25,16 @@ from lynex_box.api.ingest_routes import parse_events
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.params import decode_cursor
 from lynex_box.config import ConfigError, IngestSettings, load_settings
-from lynex_box.ingest.window import TimeWindow
-from lynex_box.langfuse import InvalidBatch, plan_batch
-from lynex_box.otlp.check import check_traces
-from lynex_box.otlp.decode import decode_logs_json, decode_logs_protobuf, decode_traces_json, decode_traces_protobuf
-from lynex_box.otlp.records import OtlpDecodeError
+from lynex_box.sources.common.window import TimeWindow
+from lynex_box.sources.langfuse import InvalidBatch, plan_batch
+from lynex_box.sources.otlp.check import check_traces
+from lynex_box.sources.otlp.decode import (
+    decode_logs_json,
+    decode_logs_protobuf,
+    decode_traces_json,
+    decode_traces_protobuf,
+)
+from lynex_box.sources.otlp.records import OtlpDecodeError
 from lynex_box.wal.format import FrameError, WalRecord, compress_payload, decode_record_at, encode_record
 from lynex_box.wal.records import PayloadError, RecordHeader, decode_payload, encode_payload
 
@@ -59,15 +64,15 @@ def _encoded(data: bytes) -> tuple[bytes, str]:
 
 @functools.cache
 def _batch_decoder() -> Any:
-    from lynex_box.pipeline.native_batch import NativeBatchDecoder
+    from lynex_box.sources.native.batch import NativeBatchDecoder
 
     return NativeBatchDecoder(threads=1, memory_limit_mb=128)
 
 
 def native_body(body: bytes, encoding: str = "identity") -> None:
     """A native events request body, as the route parses it; what it accepts must decode in the pipeline."""
-    from lynex_box.pipeline.decoders import decode_events
     from lynex_box.schema.span import spans_to_table
+    from lynex_box.sources.native.decoder import decode_events
 
     try:
         stored, total, rejected = parse_events(body, encoding, LIMITS, WINDOW)
@@ -95,8 +100,9 @@ def native(data: bytes) -> None:
 def otlp(data: bytes) -> None:
     """OTLP traces and logs, protobuf and JSON (the first byte picks), as the route checks them; what it accepts
     must decode in the pipeline (the same decoders, mapping and fold) and encode as an answer."""
-    from lynex_box.pipeline.otlp_decoders import decode_otlp_logs, decode_otlp_traces, fold_log_events
     from lynex_box.schema.span import spans_to_table
+    from lynex_box.sources.otlp.decoder import decode_otlp_logs, decode_otlp_traces
+    from lynex_box.sources.otlp.fold import fold_log_events
 
     if not data:
         return
@@ -125,7 +131,7 @@ def otlp(data: bytes) -> None:
 
 def langfuse_doc(doc: Any) -> None:
     """A parsed Langfuse batch: planned or refused; what is planned is stored and decodes in the pipeline."""
-    from lynex_box.pipeline.langfuse_decoder import LangfuseDecoder
+    from lynex_box.sources.langfuse.decoder import LangfuseDecoder
 
     try:
         plan = plan_batch(doc, WINDOW)
@@ -242,7 +248,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
 
 def seeds(target: str) -> list[bytes]:
     """A few valid inputs per target: where coverage-guided fuzzing starts, and what the mutation tests mutate."""
-    from tests.otlp.builders import json_trace_body, log_request, make_span, trace_request
+    from tests.sources.otlp.builders import json_trace_body, log_request, make_span, trace_request
 
     event = {"event_id": "e1", "trace_id": "t1", "name": "chat", "type": "llm", "start_time": "2026-11-27T10:00:00Z",
              "end_time": 1_790_000_000_500, "model": "gpt-4o", "usage": {"input_tokens": 3, "output_tokens": 5},

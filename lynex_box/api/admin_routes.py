@@ -27,9 +27,9 @@ from lynex_box.api.services import Services, services
 from lynex_box.auth import admin, memberships, projects, rbac, usage
 from lynex_box.auth.errors import AdminError
 from lynex_box.auth.keys import SCOPES
-from lynex_box.ingest.timefmt import parse_time_us
 from lynex_box.meta import audit
 from lynex_box.query.engine import SpanScope
+from lynex_box.schema.timefmt import parse_time_us
 
 MAX_ID = 100
 

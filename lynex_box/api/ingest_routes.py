@@ -25,10 +25,10 @@ from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
 from lynex_box.auth.ratelimit import RateLimited
 from lynex_box.config import IngestSettings
-from lynex_box.ingest.fastcheck import all_valid
-from lynex_box.ingest.jsondepth import TooDeep, check_depth
-from lynex_box.ingest.validate import validate_event
-from lynex_box.ingest.window import TimeWindow
+from lynex_box.sources.common.jsondepth import TooDeep, check_depth
+from lynex_box.sources.common.window import TimeWindow
+from lynex_box.sources.native.fastcheck import all_valid
+from lynex_box.sources.native.validate import validate_event
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError
 from lynex_box.api.services import services
-from lynex_box.ingest.jsondepth import TooDeep, check_depth
+from lynex_box.sources.common.jsondepth import TooDeep, check_depth
 
 MAX_JSON_BODY = 64 * 1024
 

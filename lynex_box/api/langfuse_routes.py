@@ -26,9 +26,9 @@ from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import require_project
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
-from lynex_box.ingest.window import TimeWindow
-from lynex_box.langfuse import BatchPlan, InvalidBatch, answer, plan_batch
 from lynex_box.scores import InvalidScore, Score, parse_score, upsert_scores
+from lynex_box.sources.common.window import TimeWindow
+from lynex_box.sources.langfuse import BatchPlan, InvalidBatch, answer, plan_batch
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 

@@ -24,15 +24,15 @@ from lynex_box.api.errors import ApiError
 from lynex_box.api.ingest_routes import charge_ingest, check_backpressure, ingest_principal
 from lynex_box.api.principal import require_project
 from lynex_box.api.services import services
-from lynex_box.ingest.window import TimeWindow
-from lynex_box.otlp import (
+from lynex_box.sources.common.window import TimeWindow
+from lynex_box.sources.otlp import (
     OtlpDecodeError,
     encode_error_status,
     encode_logs_response,
     encode_metrics_response,
     encode_trace_response,
 )
-from lynex_box.otlp.check import check_logs, check_traces
+from lynex_box.sources.otlp.check import check_logs, check_traces
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 

@@ -22,11 +22,11 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import Services, services
-from lynex_box.ingest.timefmt import format_time_us, parse_time_us
 from lynex_box.lifecycle.reprice import RepriceError
 from lynex_box.meta import audit
 from lynex_box.meta.prices import delete_price, list_prices, price_as_dict, upsert_prices
 from lynex_box.pricing import CustomPrice, InvalidCustomPrice, PriceBook
+from lynex_box.schema.timefmt import format_time_us, parse_time_us
 
 _FIELDS = ("model", "provider", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
 MAX_PRICES = 1000

@@ -26,11 +26,11 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.params import decode_cursor, encode_cursor
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
-from lynex_box.langfuse.fold import fold_langfuse_rows
-from lynex_box.langfuse.trace_view import merged_trace
-from lynex_box.pipeline.otlp_decoders import fold_log_events
 from lynex_box.query.engine import SpanScope
 from lynex_box.scores import scores_for_trace
+from lynex_box.sources.langfuse.fold import fold_langfuse_rows
+from lynex_box.sources.langfuse.trace_view import merged_trace
+from lynex_box.sources.otlp.fold import fold_log_events
 
 JSON_COLUMNS = ("input", "output", "tool_calls", "attributes", "pii")
 

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from lynex_box.api.errors import ApiError
 from lynex_box.api.params import Cursor, bounded_int, whole_number
-from lynex_box.ingest.timefmt import parse_time_us
+from lynex_box.schema.timefmt import parse_time_us
 
 GROUP_COLUMNS: Final = ("model", "provider", "name", "user_id", "environment", "kind", "session_id", "prompt_name")
 FILTER_STRINGS: Final = ("name", "model", "provider", "status", "user_id", "session_id", "environment", "kind")

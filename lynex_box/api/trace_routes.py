@@ -22,9 +22,9 @@ from starlette.routing import Route
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.query_routes import _iso, _scope, rows_out
 from lynex_box.api.services import services
-from lynex_box.langfuse.fold import fold_langfuse_rows
-from lynex_box.langfuse.trace_view import TRACE_SUMMARY_SQL, merged_trace
 from lynex_box.query.engine import SpanScope
+from lynex_box.sources.langfuse.fold import fold_langfuse_rows
+from lynex_box.sources.langfuse.trace_view import TRACE_SUMMARY_SQL, merged_trace
 
 OUTLINE_COLUMNS = (
     "span_id", "parent_span_id", "name", "kind", "start_time", "end_time", "duration_ms", "status",

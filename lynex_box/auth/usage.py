@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final
 
-from lynex_box.ingest.timefmt import parse_time_us
+from lynex_box.schema.timefmt import parse_time_us
 
 DAY_US: Final = 86_400_000_000
 DEFAULT_DAYS: Final = 30

@@ -20,7 +20,7 @@ import httpx
 
 from lynex_box.cli.common import console, data_dir_options, emit, parse_time, progress, refusing, settings_for
 from lynex_box.config import Settings
-from lynex_box.ingest.timefmt import format_time_us
+from lynex_box.schema.timefmt import format_time_us
 
 
 def server_url(settings: Settings) -> str:

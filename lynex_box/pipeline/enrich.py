@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from lynex_box.pipeline.decoders import Row
+from lynex_box.pipeline.decode.types import Row
 from lynex_box.pricing import PriceBook
 from lynex_box.pricing.spans import price_rows, price_table
 

@@ -12,30 +12,33 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
 
-from lynex_box.pipeline.decode_process import close_decoders
-from lynex_box.pipeline.decoders import Decoder, Row, SpanColumns, default_decoders
+from lynex_box.pipeline.decode.registry import DecoderRegistry
+from lynex_box.pipeline.decode.types import BatchDecoder, Row, SpanColumns
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
-from lynex_box.pipeline.native_batch import NativeBatchDecoder, reference_table
-from lynex_box.pipeline.rowview import ColumnRows
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
 from lynex_box.segments.head import sorted_by_start
 from lynex_box.segments.store import SpanStore
-from lynex_box.wal.format import RecordType, WalRecord
+from lynex_box.wal.format import WalRecord
 from lynex_box.wal.log import WalLog
 from lynex_box.wal.reader import WalCursor
-from lynex_box.wal.records import RecordHeader, decode_payload
+from lynex_box.wal.records import decode_payload
 
 log = logging.getLogger("lynex.pipeline")
 
-Enricher = Callable[[list[Row]], None]
-BatchDecoder = Callable[[list[tuple[WalRecord, RecordHeader, memoryview]]], pa.Table]
+
+class Enricher(Protocol):
+    """Completes spans after decoding (the cost of a priced model): rows in place, a columnar batch as a new table."""
+
+    def __call__(self, rows: list[Row]) -> None: ...
+
+    def enrich_table(self, table: pa.Table) -> pa.Table: ...
+
 
 # Decoded payload bytes one pipeline step holds at most: bounds the transient memory of a step.
 STEP_MAX_BYTES = 4 * 1024 * 1024
@@ -65,7 +68,8 @@ class Pipeline:
     Steps are decoded by a small thread pool ahead of time (DuckDB and zstd release the GIL, so two
     steps decode at once on two cores) while this thread dedupes, enriches and appends them strictly in
     LSN order; a head over its limits is flushed by another thread while the next steps go on. Records
-    whose decoder keeps state across records (`ordered = True`) are decoded here, in order.
+    whose decoder keeps state across records (`Decoder.ordered`) are decoded here, in order. The decoders
+    come from `decoders`, filled by the sources; the pipeline closes them.
     """
 
     def __init__(
@@ -73,22 +77,16 @@ class Pipeline:
         wal: WalLog,
         store: SpanStore,
         recent: RecentIds,
+        decoders: DecoderRegistry,
         enrichers: list[Enricher] | None = None,
-        decoders: dict[int, Decoder] | None = None,
         batch_records: int = 64,
-        batch_decoders: dict[int, BatchDecoder] | None = None,
         decode_threads: int = 1,
-        otlp_decode_process: bool = False,
-        otlp_decode_workers: int = 1,
     ) -> None:
         self.wal = wal
         self.store = store
         self.recent = recent
         self.enrichers = enrichers or []
-        if batch_decoders is None:  # explicit per-record decoders are used as given
-            batch_decoders = {RecordType.EVENTS: NativeBatchDecoder(threads=1)} if decoders is None else {}
-        self.decoders = decoders or default_decoders(otlp_decode_process, otlp_decode_workers)
-        self.batch_decoders = batch_decoders
+        self.decoders = decoders
         self.batch_records = batch_records
         self.decode_threads = max(1, decode_threads)
         self.cursor = self._new_cursor()
@@ -160,7 +158,7 @@ class Pipeline:
             self.wait_flushed()
         finally:
             # Workers first: a decode waiting on one (wedged, say) then decodes here and the pool can end.
-            close_decoders(self.decoders)
+            self.decoders.close()
             self._decode_pool.shutdown(wait=True, cancel_futures=True)
             self._flush_pool.shutdown(wait=True)
 
@@ -169,9 +167,9 @@ class Pipeline:
         so those processes decode this step while the ones before it are finished here; by LSN."""
         sent: dict[int, Future[Any]] = {}
         for record in records:
-            submit = getattr(self.decoders.get(record.type), "submit", None)
-            if submit is not None:
-                sent[record.lsn] = submit(record)
+            decoder = self.decoders.get(record.type)
+            if decoder is not None and (future := decoder.submit(record)) is not None:
+                sent[record.lsn] = future
         return sent
 
     def _decode_step(self, records: list[WalRecord], sent: dict[int, Future[Any]]) -> list[Part | WalRecord]:
@@ -181,11 +179,12 @@ class Pipeline:
         while start < len(records):
             rtype = records[start].type
             end = start + 1
-            if rtype in self.batch_decoders:  # a run of records of one type is decoded at once
+            batch = self.decoders.batch(rtype)
+            if batch is not None:  # a run of records of one type is decoded at once
                 while end < len(records) and records[end].type == rtype:
                     end += 1
-                parts.append(sorted_by_start(self._decode_batch(records[start:end])))  # here, not in the serial part
-            elif getattr(self.decoders.get(rtype), "ordered", False):
+                parts.append(sorted_by_start(self._decode_batch(batch, records[start:end])))  # not in the serial part
+            elif (decoder := self.decoders.get(rtype)) is not None and decoder.ordered:
                 parts.append(records[start])
             else:
                 parts.append(self._decode(records[start], sent.get(records[start].lsn)))
@@ -212,25 +211,17 @@ class Pipeline:
             if table.num_rows:
                 tables.append(table)
         columnar = pa.concat_tables(tables) if tables else None
-        if self.enrichers and all(hasattr(e, "enrich_table") for e in self.enrichers):
-            for enrich in self.enrichers:  # columns stay columns: no row view per span
-                if columnar is not None:
-                    columnar = enrich.enrich_table(columnar)  # type: ignore[attr-defined]
-                if rows:
-                    enrich(rows)
-        elif self.enrichers and (rows or columnar is not None):
-            view = ColumnRows(columnar) if columnar is not None else None
-            every = (view.rows() if view is not None else []) + rows
-            for enrich in self.enrichers:
-                enrich(every)
-            if view is not None:
-                columnar = view.table()
+        for enrich in self.enrichers:  # columns stay columns: no row view per span
+            if columnar is not None:
+                columnar = enrich.enrich_table(columnar)
+            if rows:
+                enrich(rows)
         if rows or columnar is None:
             from_rows = rows_to_table(rows)
             return from_rows if columnar is None else pa.concat_tables([columnar, from_rows])
         return columnar
 
-    def _decode_batch(self, records: list[WalRecord]) -> pa.Table:
+    def _decode_batch(self, batch: BatchDecoder, records: list[WalRecord]) -> pa.Table:
         items = []
         for record in records:
             try:
@@ -240,10 +231,10 @@ class Pipeline:
                 continue
             items.append((record, header, body))
         try:
-            return self.batch_decoders[records[0].type](items)
+            return batch(items)
         except Exception:  # a bug in the fast path must not stop the pipeline: the reference decodes them
             log.exception("batch decode failed; decoding one record at a time records=%d", len(items))
-            return pa.concat_tables([reference_table(*item) for item in items] or [SPAN_SCHEMA.empty_table()])
+            return pa.concat_tables([batch.one(*item) for item in items] or [SPAN_SCHEMA.empty_table()])
 
     def _decode(self, record: WalRecord, sent: Future[Any] | None = None) -> list[Row] | SpanColumns:
         decoder = self.decoders.get(record.type)
@@ -252,9 +243,7 @@ class Pipeline:
             return []
         try:
             header, body = decode_payload(record.payload)
-            if sent is not None:  # a decoder that took the record ahead (`submit`) also takes its answer
-                return decoder(record, header, body, sent)  # type: ignore[call-arg]
-            return decoder(record, header, body)
+            return decoder(record, header, body, sent)  # one that took the record ahead (`submit`) takes its answer
         except Exception:  # a record ingest accepted must not stop every record behind it
             log.exception("wal record could not be decoded lsn=%d type=%d", record.lsn, record.type)
             return []

@@ -31,6 +31,7 @@ from lynex_box.query.pool import WorkerPool
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments import encryption
 from lynex_box.segments.store import SpanStore
+from lynex_box.sources.langfuse.upserts import fold_sql
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -188,7 +189,7 @@ class QueryEngine:
                 "(PARTITION BY event_id ORDER BY ingested_at, span_id) = 1"
             )
         if fold_updates:
-            body = upserts.fold_sql(body)
+            body = fold_sql(body)
         return body, params
 
     def run(self, scope: SpanScope, sql: str, params: dict[str, Any] | None = None, dedupe: bool = False) -> pa.Table:

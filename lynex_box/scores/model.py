@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 
-from lynex_box.ingest.timefmt import format_time_us, parse_time_us
+from lynex_box.schema.timefmt import format_time_us, parse_time_us
 
 DATA_TYPES: Final = ("NUMERIC", "BOOLEAN", "CATEGORICAL", "TEXT", "CORRECTION")
 SOURCES: Final = ("API", "ANNOTATION", "EVAL")

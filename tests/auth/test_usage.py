@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lynex_box.auth.usage import DAY_US, day_range, iso_day
-from lynex_box.ingest.timefmt import parse_time_us
+from lynex_box.schema.timefmt import parse_time_us
 
 
 def test_dates_widen_to_whole_days_and_a_to_date_is_inclusive() -> None:

@@ -17,8 +17,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from tests.e2e.server import RunningServer
 from tests.e2e.test_otlp import wait_trace
-from tests.otlp.builders import json_trace_body, make_span, trace_request
-from tests.otlp.test_otlp_check import dumps_deep, nested_json_body
+from tests.sources.otlp.builders import json_trace_body, make_span, trace_request
+from tests.sources.otlp.test_otlp_check import dumps_deep, nested_json_body
 
 MAX_FIELD_BYTES = 4096
 PROTOBUF = "application/x-protobuf"

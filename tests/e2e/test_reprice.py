@@ -14,7 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tests.e2e.server import RunningServer
 from tests.e2e.test_otlp import wait_trace
-from tests.otlp.builders import make_span, trace_request
+from tests.sources.otlp.builders import make_span, trace_request
 
 HOUR_NS = 3_600 * 10**9
 GPT4O = (2.5, 10.0)  # genai-prices, USD per million input / output tokens

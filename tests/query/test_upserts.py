@@ -23,11 +23,12 @@ from lynex_box.alerts.metrics import metric_sql
 from lynex_box.auth.admin import CLI_ACTOR
 from lynex_box.config import Settings, load_settings
 from lynex_box.engine import Engine
-from lynex_box.langfuse.fold import fold_langfuse_rows
 from lynex_box.query.engine import SpanScope
-from lynex_box.query.upserts import COST_COLUMNS, USAGE_COLUMNS, UpdateIndex, file_has_updates, fold_sql
+from lynex_box.query.upserts import UpdateIndex
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments.encryption import is_encrypted
+from lynex_box.sources.langfuse.fold import fold_langfuse_rows
+from lynex_box.sources.langfuse.upserts import COST_COLUMNS, USAGE_COLUMNS, file_has_updates, fold_sql
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
 from tests.segments.test_encryption import add_projects, new_kek_file

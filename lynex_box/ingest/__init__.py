@@ -1,1 +1,0 @@
-"""Ingest: the native events API and OTLP/HTTP receivers, up to the durable WAL append."""

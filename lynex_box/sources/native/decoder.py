@@ -1,0 +1,33 @@
+"""The pipeline's decoder of native `EVENTS` WAL records: the request JSON `{"events": [...]}` as span columns.
+
+Runs of records go to the DuckDB batch decoder (`batch`); `decode_events` is the per-record reference, which the
+batch decoder's fallback and the fuzz targets use. `register` puts both in the pipeline's registry.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from lynex_box.config import PipelineSettings
+from lynex_box.pipeline.decode.registry import DecoderRegistry
+from lynex_box.pipeline.decode.types import Local, SpanColumns
+from lynex_box.sources.native.batch import NativeBatchDecoder
+from lynex_box.sources.native.normalize import normalize_events
+from lynex_box.wal.format import RecordType, WalRecord
+from lynex_box.wal.records import RecordHeader
+
+
+def decode_events(record: WalRecord, header: RecordHeader, body: memoryview) -> SpanColumns:
+    """Native events: the request JSON `{"events": [...]}` minus the items ingest rejected, as columns."""
+    events = orjson.loads(body)["events"]
+    lsn = record.lsn
+
+    def fallback(index: int) -> str:
+        return f"{lsn:012x}-{index:05d}"  # deterministic, so a replay yields the same id
+
+    return normalize_events(events, header.project_id, header.received_us, fallback, frozenset(header.skip))
+
+
+def register(registry: DecoderRegistry, settings: PipelineSettings) -> None:
+    """Native events: decoded in runs by DuckDB (one thread: the pipeline's decode pool runs steps side by side)."""
+    registry.register(RecordType.EVENTS, Local(decode_events), batch=NativeBatchDecoder(threads=1))

@@ -20,6 +20,7 @@ import duckdb
 from ulid import ULID
 
 from lynex_box.config import Settings
+from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.bucket import segment_key, upload_verified
 from lynex_box.lifecycle.cache import SegmentCache
 from lynex_box.lifecycle.rewrite import new_entry, rewrite_files
@@ -122,6 +123,8 @@ def rewrite_segment(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry 
         elif written is not None:
             replacement = new_entry(entry.project_id, segment_id, rel, written, entry.level)
         ctx.swap([entry], [replacement] if replacement else [])
+        # Swapped: the old file is `deleting` and still on disk until the janitor's turn.
+        crash_point("lifecycle.rewrite.after_swap")
     except Exception:
         if not remote:
             out.unlink(missing_ok=True)  # never published: nothing can be reading it

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from lynex_box.crashpoints import crash_point
 from lynex_box.query.engine import QueryEngine, SpanScope
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA
 
@@ -129,6 +130,7 @@ def export(
                 if cancelled():
                     break
                 writer.write(table)
+                crash_point("lifecycle.export.after_step")  # part of the file handed to the sink
                 rows += table.num_rows
                 if progress is not None:
                     progress(end - lo, hi - lo, rows)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.context import LifecycleContext, rewrite_segment
 from lynex_box.meta.catalog import CatalogConflict
 
@@ -30,6 +31,7 @@ def retention_pass(ctx: LifecycleContext) -> dict[str, int]:
         if expired:
             try:
                 ctx.swap(expired, [])
+                crash_point("lifecycle.retention.after_drop")  # dropped, straddling segments not yet rewritten
                 dropped += len(expired)
             except CatalogConflict as exc:
                 log.info("retention skipped replaced segments project=%s error=%s", project_id, exc)

@@ -9,6 +9,10 @@ there and verified, which offload later reuses), and the bucket objects a kept b
 copied under `segments/...` once and shared by every backup there (incremental), and removed when no kept
 backup names them. Deleted data therefore leaves backups when they rotate out: after `backup_keep` backups.
 
+A backup cut off before its manifest (a crash, a bucket outage) or a rotation cut off half-way leaves a lone
+meta.db and, in the bucket, protection rows; each rotation clears them (`clear_leftovers`), or else they would keep
+objects of deleted spans, and a copy of the users table, for ever.
+
 Restore refuses a data dir that already has a meta.db. From a bucket, segments stay in the bucket (read through
 the cache, or `lynex-box rehydrate`); from a directory, they are copied into the data dir. The WAL starts empty
 after the snapshot's consumed position: what was not yet in a segment at backup time is not in the backup.
@@ -28,13 +32,17 @@ import orjson
 from ulid import ULID
 
 from lynex_box import fsutil
+from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.bucket import backup_prefix, download_verified, segment_key, upload_verified
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.meta.db import MetaDB
-from lynex_box.objstore import ObjectNotFound, ObjectStore
+from lynex_box.objstore import ObjectMeta, ObjectNotFound, ObjectStore
 
 log = logging.getLogger("lynex.lifecycle.backup")
 MANIFEST_FORMAT = 1
+# A manifest follows its meta.db within seconds (one small PUT, retried); a lone meta.db an hour old is a leftover,
+# and a younger one may be a backup another process (`lynex-box backup` beside the server) is finishing.
+LEFTOVER_MIN_AGE_S = 3600.0
 Progress = Callable[[int, int], None]
 
 
@@ -116,6 +124,7 @@ def backup(ctx: LifecycleContext, target: ObjectStore, in_bucket: bool, progress
         segments = []
         for done, row in enumerate(rows, 1):
             segments.append(_store_segment(ctx, target, in_bucket, row))
+            crash_point("lifecycle.backup.after_segment")
             if progress is not None:
                 progress(done, len(rows))
         created = int(now.timestamp() * 1_000_000)
@@ -124,6 +133,7 @@ def backup(ctx: LifecycleContext, target: ObjectStore, in_bucket: bool, progress
         target.put_file(f"{prefix}/meta.db", snap)
         if in_bucket:
             _protect(ctx.db, name, [s.key for s in segments])
+        crash_point("lifecycle.backup.before_manifest")  # everything stored but the manifest: not a backup yet
         target.put(f"{prefix}/manifest.json", manifest.to_json())  # last: the backup now counts
     finally:
         snap.unlink(missing_ok=True)
@@ -195,17 +205,44 @@ def rotate(ctx: LifecycleContext, target: ObjectStore, in_bucket: bool, keep: in
     for manifest in old:
         prefix = f"{backup_prefix(ctx.node_id)}/{manifest.name}"
         target.delete(f"{prefix}/manifest.json")  # first: from here on it is no longer a backup
+        crash_point("lifecycle.backup.mid_rotate")
         target.delete(f"{prefix}/meta.db")
         if in_bucket:
             _unprotect(ctx.db, manifest.name)
-    if old and not in_bucket:  # shared segment copies no kept backup names any more
+    cleared = clear_leftovers(ctx, target, in_bucket, {m.name for m in kept})
+    if (old or cleared) and not in_bucket:  # shared segment copies no kept backup names any more
         needed = {s.key for m in kept for s in m.segments}
         for meta in target.list(f"segments/{ctx.node_id}"):
             if meta.key not in needed:
                 target.delete(meta.key)
-    if old:
-        log.info("backups rotated removed=%d kept=%d", len(old), len(kept))
+    if old or cleared:
+        log.info("backups rotated removed=%d leftovers=%d kept=%d", len(old), len(cleared), len(kept))
     return [m.name for m in old]
+
+
+def clear_leftovers(ctx: LifecycleContext, target: ObjectStore, in_bucket: bool, kept: set[str]) -> list[str]:
+    """Remove what backups without a manifest left: a meta.db once `LEFTOVER_MIN_AGE_S` old, and protection rows
+    whose backup has neither a manifest nor a meta.db. Returns the names cleared.
+
+    The protected names are read before the listing: a backup protects its objects only after its meta.db is
+    stored, so a name protected then and without a meta.db in the later listing is not a backup being written."""
+    protected = {str(n) for (n,) in ctx.db.read("SELECT DISTINCT backup FROM backup_objects")} if in_bucket else set()
+    prefix = backup_prefix(ctx.node_id)
+    horizon = dt.datetime.fromtimestamp(ctx.clock() - LEFTOVER_MIN_AGE_S, dt.UTC)
+    lone: dict[str, ObjectMeta] = {}
+    for meta in target.list(prefix):
+        name, _, leaf = meta.key[len(prefix) + 1 :].partition("/")
+        if leaf == "meta.db" and name not in kept:
+            lone[name] = meta
+    cleared = sorted((protected - kept - set(lone)) | {n for n, meta in lone.items() if meta.last_modified < horizon})
+    for name in cleared:
+        if name in lone:
+            target.delete(lone[name].key)
+        if in_bucket:
+            _unprotect(ctx.db, name)
+    if cleared:
+        log.warning("leftovers of incomplete backups removed names=%s", ",".join(cleared))
+    return cleared
 
 
 def restore(

@@ -22,6 +22,7 @@ from typing import Any
 import apsw
 import pyarrow.parquet as pq
 
+from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle import deletion_scope
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.lifecycle.rewrite import count_rows, rewrite_segment
@@ -153,6 +154,8 @@ def purge_pass(
                 except CatalogConflict:
                     return rewritten  # replaced under us: the next pass looks again
                 rewritten += 1
+        # Every file rewritten, the tombstones not yet dropped: a crash here purges again (finding nothing).
+        crash_point("lifecycle.deletion.before_drop")
         _drop(ctx.db, mine)
         late = [t for t in mine if t.due_at < ctx.now_us()]
         if late:

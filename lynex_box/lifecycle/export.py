@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from lynex_box.lifecycle.cache import CacheTooSmall
 from lynex_box.lifecycle.export_plan import plan_steps, step_ranges
+from lynex_box.crashpoints import crash_point
 from lynex_box.query.engine import QueryEngine, SpanScope
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA
 
@@ -161,6 +162,7 @@ def export(
             if cancelled():
                 raise ExportStopped(f"the export of project {project_id!r} was stopped before its end")
             writer.write(table)
+            crash_point("lifecycle.export.after_step")  # part of the file handed to the sink
             rows += table.num_rows
             if progress is not None:
                 progress(reached - reads.first_us, reads.last_us - reads.first_us, rows)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.objstore import ObjectStoreError
 
@@ -40,6 +41,7 @@ def janitor_pass(ctx: LifecycleContext, grace_s: float | None = None) -> int:
             except ObjectStoreError as exc:
                 log.warning("bucket object not removed yet; retried next pass key=%s error=%s", key, exc.detail)
                 continue
+        crash_point("lifecycle.janitor.before_forget")  # files gone, the row not yet: removing them again is a no-op
         ctx.catalog.forget(row.id)
         cleared += 1
     if cleared:

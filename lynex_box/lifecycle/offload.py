@@ -133,6 +133,7 @@ def offload_one(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry:
     # object no row names (removed by nobody; harmless, and overwritten by nothing since ids are unique).
     crash_point("lifecycle.offload.before_swap")
     ctx.swap([entry], [remote])
+    crash_point("lifecycle.offload.after_swap")  # switched; the local file waits for the janitor
     return remote
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.lifecycle.rewrite import rewrite_segment
 from lynex_box.meta.catalog import CatalogConflict
@@ -31,6 +32,7 @@ def retention_pass(ctx: LifecycleContext) -> dict[str, int]:
         if expired:
             try:
                 ctx.swap(expired, [])
+                crash_point("lifecycle.retention.after_drop")  # dropped, straddling segments not yet rewritten
                 dropped += len(expired)
             except CatalogConflict as exc:
                 log.info("retention skipped replaced segments project=%s error=%s", project_id, exc)

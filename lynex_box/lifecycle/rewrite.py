@@ -305,6 +305,8 @@ def rewrite_segment(ctx: LifecycleContext, entry: SegmentEntry) -> SegmentEntry 
     (None: no rows left). The old file goes after the grace period."""
     staged = stage(ctx, [entry])
     staged.commit()
+    # Swapped: the old file is `deleting` and still on disk until the janitor's turn.
+    crash_point("lifecycle.rewrite.after_swap")
     log.info(
         "segment rewritten id=%s project=%s rows_before=%d rows_after=%d location=%s",
         entry.id, entry.project_id, entry.row_count, staged.written.rows if staged.written else 0, entry.location,

@@ -1,6 +1,7 @@
 """A real process that runs one lifecycle pass on a data dir, for crash tests (SIGKILLed at a crash point).
 
-Usage: `python lifecycle_proc.py DATA_DIR BUCKET_DIR compact|offload`. Prints `DONE` if no crash point fired.
+Usage: `python lifecycle_proc.py DATA_DIR BUCKET_DIR compact|offload|backup` (backup: to the bucket, keeping one).
+Prints `DONE` if no crash point fired.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def main() -> None:
     engine = Engine.open(settings)
     if action == "compact":
         engine.lifecycle.compact()
+    elif action == "backup":
+        engine.lifecycle.backup(keep=1)
     else:
         engine.lifecycle.offload()
     engine.close()

@@ -1,6 +1,11 @@
 """Crash safety of the lifecycle's catalog swaps: a real process is SIGKILLed between writing a new file and the
 catalog transaction, and right after it. On reopen every span is found exactly once, no temporary or orphaned
-file is left, and the next pass completes the work."""
+file is left, and the next pass completes the work.
+
+And of backups in the bucket: killed after a backup stored its meta.db and protected its segment objects but before
+its manifest, or half-way through rotating an old backup out, what it left behind must not outlive the backups
+kept: once every backup from before a deletion is rotated out, no object in the bucket may still hold the deleted
+spans (docs/format/bucket.md)."""
 
 from __future__ import annotations
 
@@ -13,10 +18,14 @@ import time
 from pathlib import Path
 
 import orjson
+import pyarrow.parquet as pq
 import pytest
 
 from lynex_box.config import load_settings
 from lynex_box.engine import Engine
+from lynex_box.lifecycle.backup import list_backups
+from lynex_box.lifecycle.deletion import delete
+from lynex_box.lifecycle.janitor import sweep_bucket
 from lynex_box.query.engine import SpanScope
 from lynex_box.wal.format import RecordType
 from lynex_box.wal.records import RecordHeader
@@ -100,5 +109,50 @@ def test_a_kill_around_a_catalog_swap_keeps_every_span_exactly_once(
             assert len(engine.store.segment_entries()) == 1
         else:
             assert [e.location for e in engine.store.segment_entries()] == ["remote"] * 3
+    finally:
+        engine.close()
+
+
+def backup_in(data_dir: Path, bucket_dir: Path, crash_at: str | None) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LYNEX_CRASH_AT"} | (
+        {"LYNEX_CRASH_AT": crash_at} if crash_at else {}
+    )
+    proc = subprocess.run([sys.executable, str(PROC), str(data_dir), str(bucket_dir), "backup"], env=env,
+                          capture_output=True, timeout=60)  # fmt: skip
+    expected = -9 if crash_at else 0
+    assert proc.returncode == expected, f"backup rc={proc.returncode}: {proc.stderr.decode()[-2000:]}"
+
+
+@pytest.mark.parametrize("crash_at", ["lifecycle.backup.before_manifest", "lifecycle.backup.mid_rotate"])
+def test_what_a_killed_backup_left_behind_keeps_no_deleted_span_in_the_bucket(
+    tmp_path: Path,
+    prepared: tuple[Path, dict[str, int]],
+    crash_at: str,
+) -> None:
+    data_dir, bucket_dir = tmp_path / "data", tmp_path / "bucket"
+    shutil.copytree(prepared[0], data_dir)
+    backup_in(data_dir, bucket_dir, None)  # a complete backup: its manifest and its protected segment objects
+    backup_in(data_dir, bucket_dir, crash_at)  # a second one, killed before its manifest / while rotating the first
+    hours_ago = time.time() - 7200
+    for leftover in bucket_dir.rglob("meta.db"):  # what the kill left is old by the time it is cleared
+        os.utime(leftover, (hours_ago, hours_ago))
+
+    engine = open_engine(data_dir, bucket_dir)
+    try:
+        delete(engine.meta, "p1", "trace", "t0", 3600)
+        engine.lifecycle.purge_deletions()  # t0's segment rewritten without it; the old object is protected
+        kept = engine.lifecycle.backup(keep=1)  # from after the deletion: every older backup is rotated out
+        engine.lifecycle.clean(grace_s=0)
+        sweep_bucket(engine.lifecycle.ctx, min_age_s=0)
+        bucket = engine.lifecycle.bucket
+        assert bucket is not None
+        assert [m.name for m in list_backups(bucket)] == [kept.name]
+        backups = {meta.key.split("/")[2] for meta in bucket.list("backups")}
+        assert backups == {kept.name}, "a killed backup's meta.db outlived the rotation"
+        protected = {name for (name,) in engine.meta.read("SELECT DISTINCT backup FROM backup_objects")}
+        assert protected == {kept.name}, "a killed backup still protects bucket objects"
+        objects = sorted((bucket_dir / "objects" / "segments").rglob("*.parquet"))
+        holding = [p.name for p in objects if "t0" in pq.read_table(p, columns=["trace_id"]).column(0).to_pylist()]
+        assert objects and holding == [], "a deleted trace is still in the bucket after every older backup went"
     finally:
         engine.close()

@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.cache import CacheTooSmall
 from lynex_box.lifecycle.export_plan import plan_steps, step_ranges
-from lynex_box.crashpoints import crash_point
 from lynex_box.query.engine import QueryEngine, SpanScope
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA
 

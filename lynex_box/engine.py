@@ -33,9 +33,8 @@ from lynex_box.segments import encryption
 from lynex_box.segments.datakeys import DataKeys
 from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.segments.store import SpanStore
-from lynex_box.wal.format import RecordType
 from lynex_box.wal.log import WalLog
-from lynex_box.wal.records import PROTOBUF, RecordHeader, encode_payload
+from lynex_box.wal.records import PROTOBUF, RecordHeader, RecordType, encode_payload
 
 log = logging.getLogger("lynex.engine")
 

@@ -28,8 +28,7 @@ from lynex_box.config import IngestSettings
 from lynex_box.ingest.fastcheck import all_valid
 from lynex_box.ingest.jsondepth import TooDeep, check_depth
 from lynex_box.ingest.validate import validate_event
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 
 def ingest_principal(request: Request, svc: Services) -> Principal:

@@ -28,8 +28,7 @@ from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
 from lynex_box.langfuse import BatchPlan, InvalidBatch, answer, plan_batch
 from lynex_box.scores import InvalidScore, Score, parse_score, upsert_scores
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 INGESTION_LIMIT: Final = 3_500_000  # Langfuse's batch limit; its SDKs split batches below it
 SCORES_LIMIT: Final = 1_048_576  # POST /api/public/scores: Next.js' default body limit, which the v5 SDK honours

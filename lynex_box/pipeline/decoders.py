@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from lynex_box.ingest.native import normalize_events
-from lynex_box.wal.format import RecordType, WalRecord
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.format import WalRecord
+from lynex_box.wal.records import RecordHeader, RecordType
 
 log = logging.getLogger("lynex.pipeline")
 

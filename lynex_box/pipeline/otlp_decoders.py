@@ -23,8 +23,8 @@ from lynex_box.otlp import (
     map_columns,
 )
 from lynex_box.otlp.events import GENAI_EVENT_NAMES
-from lynex_box.wal.format import RecordType, WalRecord
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.format import WalRecord
+from lynex_box.wal.records import RecordHeader, RecordType
 
 if TYPE_CHECKING:  # not at run time: the decode worker process must not import the native decoder (pyarrow.compute)
     from lynex_box.pipeline.decoders import Decoder, Row, SpanColumns

@@ -27,10 +27,10 @@ from lynex_box.pipeline.rowview import ColumnRows
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
 from lynex_box.segments.head import sorted_by_start
 from lynex_box.segments.store import SpanStore
-from lynex_box.wal.format import RecordType, WalRecord
+from lynex_box.wal.format import WalRecord
 from lynex_box.wal.log import WalLog
 from lynex_box.wal.reader import WalCursor
-from lynex_box.wal.records import RecordHeader, decode_payload
+from lynex_box.wal.records import RecordHeader, RecordType, decode_payload
 
 log = logging.getLogger("lynex.pipeline")
 

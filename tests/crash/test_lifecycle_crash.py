@@ -18,8 +18,7 @@ import pytest
 from lynex_box.config import load_settings
 from lynex_box.engine import Engine
 from lynex_box.query.engine import SpanScope
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 PROC = Path(__file__).with_name("lifecycle_proc.py")
 COUNT = "SELECT count(*) AS n, count(DISTINCT event_id) AS d, sum(input_tokens) AS t FROM spans"

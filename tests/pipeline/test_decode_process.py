@@ -24,8 +24,8 @@ from lynex_box.pipeline.otlp_decoders import otlp_decoders
 from lynex_box.pipeline.runner import rows_to_table
 from lynex_box.query.engine import SpanScope
 from lynex_box.schema.span import spans_to_table
-from lynex_box.wal.format import RecordType, WalRecord
-from lynex_box.wal.records import RecordHeader, decode_payload, encode_payload
+from lynex_box.wal.format import WalRecord
+from lynex_box.wal.records import RecordHeader, RecordType, decode_payload, encode_payload
 from tests.otlp.builders import json_trace_body, log_request, trace_request
 from tests.otlp.test_mapping_equivalence import _no_none, generated_spans
 from tests.segments.test_store import settings_for

@@ -26,8 +26,7 @@ from lynex_box.pipeline import decode_process
 from lynex_box.pipeline.decode_process import DecodeProcess
 from lynex_box.pipeline.otlp_decoders import otlp_decoders
 from lynex_box.query.engine import SpanScope
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader, decode_payload
+from lynex_box.wal.records import RecordHeader, RecordType, decode_payload
 from tests.otlp.builders import trace_request
 from tests.pipeline.test_decode_process import (
     LOCAL,

@@ -28,8 +28,7 @@ from lynex_box.query.engine import SpanScope
 from lynex_box.query.upserts import COST_COLUMNS, USAGE_COLUMNS, UpdateIndex, file_has_updates, fold_sql
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments.encryption import is_encrypted
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 from tests.segments.test_encryption import add_projects, new_kek_file
 
 T0 = dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC)

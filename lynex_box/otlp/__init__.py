@@ -1,8 +1,10 @@
-"""OTLP/HTTP ingestion, pure part: decode export requests, map spans to span rows, encode the answers.
+"""OTLP/HTTP ingestion, pure part: check and decode export requests, map spans to span rows, encode the answers.
 
-`decode` turns bodies into records, `mapping` turns span records into rows (with `conventions`, `content`,
-`context`, `usage`, `messages`, `flattened`, `events`), `response` builds answer bodies. Nothing here does I/O:
-the HTTP endpoint lives in `lynex_box/ingest/` and calls these functions.
+`check` is the request path's cheap look at a trace export, `decode` turns bodies into records, `mapping` turns
+span records into rows (with `conventions`, `keys`, `values`, `content`, `context`, `usage`, `messages`,
+`flattened`, `events`), `response` builds answer bodies. Nothing here does I/O: the HTTP endpoints live in
+`lynex_box/api/otlp_routes.py` and the WAL decoders in `lynex_box/pipeline/otlp_decoders.py`, which call these
+functions.
 """
 
 from lynex_box.otlp.decode import (

@@ -29,6 +29,8 @@ from lynex_box.meta.db import MetaDB
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.runner import Enricher, Pipeline
 from lynex_box.query.engine import QueryEngine
+from lynex_box.scores.applier import ScoreApplier
+from lynex_box.scores.store import forget_applied_after
 from lynex_box.segments import encryption
 from lynex_box.segments.datakeys import DataKeys
 from lynex_box.segments.encryption import KeyUnavailable
@@ -122,6 +124,9 @@ class Engine:
         self.store.sweep()
         consumed = self.catalog.consumed_lsn()
         self.wal = WalLog.open(self.data_dir / "wal", settings.wal, min_next_lsn=consumed + 1)
+        # Scores applied past the WAL's end were in a tail it lost (a power loss with durability "os", a restored
+        # backup): their LSNs will be given again, to new records, which must not be taken for applied.
+        forget_applied_after(self.meta, self.wal.durable_lsn)
         self.wal.remove_before(consumed)  # a crash after the last publish may have left them
         recent = RecentIds(settings.ingest.dedupe_window_events)
         seed_recent_ids(self.store, recent, self.data_keys)
@@ -134,6 +139,7 @@ class Engine:
             decode_threads=settings.pipeline.decode_threads,
             otlp_decode_process=settings.pipeline.otlp_decode_process,
             otlp_decode_workers=settings.pipeline.otlp_decode_workers,
+            appliers={RecordType.SCORES: ScoreApplier(self.meta)},
         )
         self.query = QueryEngine(self.store, settings.query)
         self.lifecycle = Lifecycle(
@@ -200,6 +206,21 @@ class Engine:
             while self.pipeline_lag() > limits.max_lag_records and time.monotonic() < deadline:
                 await asyncio.sleep(0.005)
         return lsn
+
+    async def wait_processed(self, lsn: int, timeout_s: float) -> bool:
+        """Wait until the pipeline has processed the record at `lsn` (its scores are in meta.db, its spans in the
+        head), at most `timeout_s`; False if it has not by then (it will: the record is durable).
+
+        Polls, as `append_async` does, with a short first pause: the pipeline is woken by the same commit that made
+        the record durable, and usually has processed it within a few milliseconds."""
+        deadline = time.monotonic() + timeout_s
+        pause = 0.001
+        while self.store.next_lsn <= lsn:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.02)
+        return True
 
     def pipeline_lag(self) -> int:
         """Durable WAL records the pipeline has not yet put in the head."""

@@ -1,4 +1,5 @@
-"""The pipeline task: tail the WAL, decode, dedupe and enrich spans, append them to the head.
+"""The pipeline task: tail the WAL, decode, dedupe and enrich spans, append them to the head; apply the records
+whose effect lives elsewhere (scores, into meta.db).
 
 Processing happens in one worker thread at a time (records stay in LSN order) while the event loop
 only waits to be woken by the WAL writer. Every record, even one that yields no span, advances the
@@ -19,6 +20,7 @@ from typing import Any, TypeAlias
 
 import pyarrow as pa
 
+from lynex_box.crashpoints import crash_point
 from lynex_box.pipeline.decode_process import close_decoders
 from lynex_box.pipeline.decoders import Decoder, Row, SpanColumns, default_decoders
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
@@ -30,12 +32,15 @@ from lynex_box.segments.store import SpanStore
 from lynex_box.wal.format import WalRecord
 from lynex_box.wal.log import WalLog
 from lynex_box.wal.reader import WalCursor
-from lynex_box.wal.records import RecordHeader, RecordType, decode_payload
+from lynex_box.wal.records import PayloadError, RecordHeader, RecordType, decode_payload
 
 log = logging.getLogger("lynex.pipeline")
 
 Enricher = Callable[[list[Row]], None]
 BatchDecoder = Callable[[list[tuple[WalRecord, RecordHeader, memoryview]]], pa.Table]
+# Applies records whose effect is not spans (SCORES: rows in meta.db) in LSN order; must skip a record it applied
+# before (a step is read again after a failure, the WAL is replayed after a crash) and raise only to be retried.
+Applier = Callable[[list[tuple[WalRecord, RecordHeader, memoryview]]], None]
 
 # Decoded payload bytes one pipeline step holds at most: bounds the transient memory of a step.
 STEP_MAX_BYTES = 4 * 1024 * 1024
@@ -65,7 +70,8 @@ class Pipeline:
     Steps are decoded by a small thread pool ahead of time (DuckDB and zstd release the GIL, so two
     steps decode at once on two cores) while this thread dedupes, enriches and appends them strictly in
     LSN order; a head over its limits is flushed by another thread while the next steps go on. Records
-    whose decoder keeps state across records (`ordered = True`) are decoded here, in order.
+    whose decoder keeps state across records (`ordered = True`) are decoded here, in order, and so are
+    records of an `appliers` type handed to their applier.
     """
 
     def __init__(
@@ -80,6 +86,7 @@ class Pipeline:
         decode_threads: int = 1,
         otlp_decode_process: bool = False,
         otlp_decode_workers: int = 1,
+        appliers: dict[int, Applier] | None = None,
     ) -> None:
         self.wal = wal
         self.store = store
@@ -89,6 +96,7 @@ class Pipeline:
             batch_decoders = {RecordType.EVENTS: NativeBatchDecoder(threads=1)} if decoders is None else {}
         self.decoders = decoders or default_decoders(otlp_decode_process, otlp_decode_workers)
         self.batch_decoders = batch_decoders
+        self.appliers = appliers or {}
         self.batch_records = batch_records
         self.decode_threads = max(1, decode_threads)
         self.cursor = self._new_cursor()
@@ -125,7 +133,11 @@ class Pipeline:
                 # after: the last step stays in the head.
                 if self.store.over_limits():
                     self._flush_in_background()
-                table = self._finish_step(step.parts.result())
+                # Applied before the step's ids enter the dedupe window too: a failure to apply reads the whole
+                # step again, and the applier skips the records it had applied.
+                parts = self._apply(step.parts.result())
+                table = self._finish_step(parts)
+                del parts
                 self.store.append(table, step.lsn_from, step.lsn_to)
                 self.spans_processed += table.num_rows
                 self.last_batch_at = time.monotonic()
@@ -185,12 +197,33 @@ class Pipeline:
                 while end < len(records) and records[end].type == rtype:
                     end += 1
                 parts.append(sorted_by_start(self._decode_batch(records[start:end])))  # here, not in the serial part
-            elif getattr(self.decoders.get(rtype), "ordered", False):
+            elif rtype in self.appliers or getattr(self.decoders.get(rtype), "ordered", False):
                 parts.append(records[start])
             else:
                 parts.append(self._decode(records[start], sent.get(records[start].lsn)))
             start = end
         return parts
+
+    def _apply(self, decoded: list[Part | WalRecord]) -> list[Part | WalRecord]:
+        """Hand the step's records of an `appliers` type to their applier (in LSN order); return the other parts."""
+        if not self.appliers:
+            return decoded
+        rest: list[Part | WalRecord] = []
+        found: dict[int, list[tuple[WalRecord, RecordHeader, memoryview]]] = {}
+        for part in decoded:
+            if not isinstance(part, WalRecord) or part.type not in self.appliers:
+                rest.append(part)
+                continue
+            try:
+                header, body = decode_payload(part.payload)
+            except PayloadError:  # it can never be applied: it must not stop every record behind it
+                log.exception("wal record could not be decoded lsn=%d type=%d", part.lsn, part.type)
+                continue
+            found.setdefault(part.type, []).append((part, header, body))
+        for rtype, items in found.items():
+            self.appliers[rtype](items)
+            crash_point("pipeline.after_apply")  # applied, not in the head: a replay reads the records again
+        return rest
 
     def _finish_step(self, decoded: list[Part | WalRecord]) -> pa.Table:
         """Dedupe (in LSN order) and enrich the decoded parts of one step into one table."""

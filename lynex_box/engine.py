@@ -209,18 +209,8 @@ class Engine:
 
     async def wait_processed(self, lsn: int, timeout_s: float) -> bool:
         """Wait until the pipeline has processed the record at `lsn` (its scores are in meta.db, its spans in the
-        head), at most `timeout_s`; False if it has not by then (it will: the record is durable).
-
-        Polls, as `append_async` does, with a short first pause: the pipeline is woken by the same commit that made
-        the record durable, and usually has processed it within a few milliseconds."""
-        deadline = time.monotonic() + timeout_s
-        pause = 0.001
-        while self.store.next_lsn <= lsn:
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.02)
-        return True
+        head), at most `timeout_s`; False if it has not by then (it will: the record is durable)."""
+        return await self.pipeline.wait_processed(lsn, timeout_s)
 
     def pipeline_lag(self) -> int:
         """Durable WAL records the pipeline has not yet put in the head."""

@@ -25,6 +25,7 @@ from lynex_box.pipeline.decode_process import close_decoders
 from lynex_box.pipeline.decoders import Decoder, Row, SpanColumns, default_decoders
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.native_batch import NativeBatchDecoder, reference_table
+from lynex_box.pipeline.progress import ProcessedWaiters
 from lynex_box.pipeline.rowview import ColumnRows
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
 from lynex_box.segments.head import sorted_by_start
@@ -97,6 +98,7 @@ class Pipeline:
         self.decoders = decoders or default_decoders(otlp_decode_process, otlp_decode_workers)
         self.batch_decoders = batch_decoders
         self.appliers = appliers or {}
+        self.processed = ProcessedWaiters()
         self.batch_records = batch_records
         self.decode_threads = max(1, decode_threads)
         self.cursor = self._new_cursor()
@@ -139,6 +141,7 @@ class Pipeline:
                 table = self._finish_step(parts)
                 del parts
                 self.store.append(table, step.lsn_from, step.lsn_to)
+                self.processed.wake(step.lsn_to)
                 self.spans_processed += table.num_rows
                 self.last_batch_at = time.monotonic()
                 total += step.count
@@ -291,6 +294,10 @@ class Pipeline:
         except Exception:  # a record ingest accepted must not stop every record behind it
             log.exception("wal record could not be decoded lsn=%d type=%d", record.lsn, record.type)
             return []
+
+    async def wait_processed(self, lsn: int, timeout_s: float) -> bool:
+        """Wait until the record at `lsn` is processed (applied, or its spans in the head); False after `timeout_s`."""
+        return await self.processed.wait(lsn, lambda: self.store.next_lsn - 1, timeout_s)
 
     def caught_up(self) -> bool:
         return self.cursor.next_lsn > self.wal.durable_lsn

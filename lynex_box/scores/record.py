@@ -19,6 +19,7 @@ from lynex_box.scores.model import DATA_TYPES, SOURCES, Score
 _FIELDS: Final = tuple(f.name for f in dataclasses.fields(Score))
 _TEXT: Final = frozenset(_FIELDS) - {"value", "timestamp_us"}
 _REQUIRED_TEXT: Final = ("id", "name", "data_type", "source")
+_INT64: Final = (-(2**63), 2**63 - 1)  # what SQLite stores; a larger integer would fail every retry of the record
 
 
 def encode_scores(scores: Sequence[Score]) -> bytes:
@@ -45,8 +46,8 @@ def _score(item: Any) -> Score:
     value, stamp = item["value"], item["timestamp_us"]
     if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
         raise ScoreRecordError(f"value of score {item['id']!r} is {value!r}, not a number")
-    if isinstance(stamp, bool) or not isinstance(stamp, int):
-        raise ScoreRecordError(f"timestamp_us of score {item['id']!r} is {stamp!r}, not an integer")
+    if isinstance(stamp, bool) or not isinstance(stamp, int) or not _INT64[0] <= stamp <= _INT64[1]:
+        raise ScoreRecordError(f"timestamp_us of score {item['id']!r} is {stamp!r}, not a 64-bit integer")
     return Score(**{**item, "value": None if value is None else float(value)})
 
 

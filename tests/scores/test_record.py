@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import orjson
 import pytest
 from hypothesis import given
@@ -54,6 +56,7 @@ def test_a_damaged_item_is_reported_and_the_others_kept() -> None:
     damaged = [
         {**whole, "value": "high"},
         {**whole, "timestamp_us": "2025-01-01"},
+        {**whole, "timestamp_us": 2**63},
         {**whole, "data_type": "GRADE"},
         {**whole, "name": ""},
         {**whole, "trace_id": 7},
@@ -64,3 +67,24 @@ def test_a_damaged_item_is_reported_and_the_others_kept() -> None:
     scores, errors = decode_scores(orjson.dumps({"scores": [*damaged, whole]}))
     assert scores == [good]
     assert len(errors) == len(damaged)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False) | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+_WHOLE = orjson.loads(encode_scores([parse_score({"id": "s1", "trace_id": "t1", "name": "acc", "value": 0.5})]))
+
+
+@given(st.sampled_from(sorted(_WHOLE["scores"][0])), _JSON)
+def test_any_value_in_any_field_is_a_score_or_an_error_never_a_crash(field: str, value: object) -> None:
+    item = {**_WHOLE["scores"][0], field: value}
+    scores, errors = decode_scores(orjson.dumps({"scores": [item]}))
+    assert len(scores) + len(errors) == 1
+
+
+@given(st.binary(max_size=300) | st.builds(orjson.dumps, _JSON))
+def test_any_body_decodes_or_is_refused(body: bytes) -> None:
+    with contextlib.suppress(ScoreRecordError):
+        decode_scores(body)

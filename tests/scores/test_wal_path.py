@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from lynex_box.auth.admin import create_org, create_project
@@ -146,3 +147,27 @@ def test_the_wait_for_a_record_ends_when_the_pipeline_processed_it(engine: Engin
         return missed, await engine.wait_processed(lsn, 5.0)
 
     assert asyncio.run(waits()) == (False, True)
+
+
+def test_whatever_a_record_decodes_to_is_stored(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A score the decoder accepts must store: any other error would stop the pipeline on that record for good."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from lynex_box.scores import decode_scores
+    from tests.scores.test_record import _JSON, _WHOLE
+
+    db = MetaDB(tmp_path_factory.mktemp("scores") / "meta.db")
+    project = project_in(db)
+    lsn = iter(range(1, 10**6))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.sampled_from(sorted(_WHOLE["scores"][0])), _JSON)
+    def store(field: str, value: object) -> None:
+        scores, _ = decode_scores(orjson.dumps({"scores": [{**_WHOLE["scores"][0], field: value}]}))
+        assert apply_batches(db, [ScoreBatch(next(lsn), project, 1, scores)]) == 1
+
+    try:
+        store()
+    finally:
+        db.close()

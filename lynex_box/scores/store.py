@@ -63,7 +63,7 @@ def apply_batches(db: MetaDB, batches: Sequence[ScoreBatch]) -> int:
     Exactly once, and why this way: the WAL checkpoint (`consumed_lsn`) moves only when the head is published as
     segments, so after a crash every record since the last publish is replayed, scores included. An upsert by
     (project, id) alone would make a replay harmless only while nothing but SCORES records ever changes the table:
-    a score deleted after its record was applied (an erasure, say) would come back, and `updated_at` would move.
+    a score deleted after its record was applied (an erasure, say) would come back.
     So the transaction that stores a record's scores also records its LSN (`wal_progress.scores_applied_lsn`), and
     a replayed record at or below it is skipped: a record's scores are in meta.db if and only if its LSN is,
     whatever the moment of the crash. (A WAL that lost its tail hands out those LSNs again: see

@@ -294,9 +294,8 @@ def phase_generate(work: Path, n_spans: int, start_us: int, span_us: int) -> lis
 
 def phase_wal(data_dir: Path, batches: list[tuple[Path, int, int]], writers: int) -> dict[str, Any]:
     """`writers` threads append their share of the bodies, each append blocking until durable."""
-    from lynex_box.wal.format import RecordType
     from lynex_box.wal.log import WalLog
-    from lynex_box.wal.records import RecordHeader, encode_payload
+    from lynex_box.wal.records import RecordHeader, RecordType, encode_payload
 
     settings = settings_for(data_dir)
     wal = WalLog.open(data_dir / "wal", settings.wal)

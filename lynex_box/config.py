@@ -135,6 +135,7 @@ class PipelineSettings:
     max_lag_wait_ms: float = field(default=5000.0, metadata=_rng(0))
     otlp_decode_process: bool = True
     otlp_decode_workers: int = field(default=2, metadata=_rng(1, 16))
+    scores_visible_wait_ms: float = field(default=10_000.0, metadata=_rng(0))
 
 
 @dataclass(frozen=True, slots=True)

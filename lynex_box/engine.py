@@ -30,6 +30,8 @@ from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.runner import Enricher, Pipeline
 from lynex_box.query.engine import QueryEngine
+from lynex_box.scores.applier import ScoreApplier
+from lynex_box.scores.store import forget_applied_after
 from lynex_box.segments import encryption
 from lynex_box.segments.datakeys import DataKeys
 from lynex_box.segments.encryption import KeyUnavailable
@@ -38,9 +40,8 @@ from lynex_box.segments.store import SpanStore
 from lynex_box.sources.langfuse import decoder as langfuse_decoder
 from lynex_box.sources.native import decoder as native_decoder
 from lynex_box.sources.otlp import decoder as otlp_decoder
-from lynex_box.wal.format import RecordType
 from lynex_box.wal.log import WalLog
-from lynex_box.wal.records import PROTOBUF, RecordHeader, encode_payload
+from lynex_box.wal.records import PROTOBUF, RecordHeader, RecordType, encode_payload
 
 log = logging.getLogger("lynex.engine")
 
@@ -139,6 +140,9 @@ class Engine:
         self.store.sweep()
         consumed = self.catalog.consumed_lsn()
         self.wal = WalLog.open(self.data_dir / "wal", settings.wal, min_next_lsn=consumed + 1)
+        # Scores applied past the WAL's end were in a tail it lost (a power loss with durability "os", a restored
+        # backup): their LSNs will be given again, to new records, which must not be taken for applied.
+        forget_applied_after(self.meta, self.wal.durable_lsn)
         self.wal.remove_before(consumed)  # a crash after the last publish may have left them
         recent = RecentIds(settings.ingest.dedupe_window_events)
         seed_recent_ids(self.store, recent, self.data_keys)
@@ -150,6 +154,7 @@ class Engine:
             enrichers=enrichers,
             batch_records=settings.pipeline.batch_records,
             decode_threads=settings.pipeline.decode_threads,
+            appliers={RecordType.SCORES: ScoreApplier(self.meta)},
         )
         self.query = QueryEngine(self.store, settings.query)
         self.lifecycle = Lifecycle(
@@ -216,6 +221,11 @@ class Engine:
             while self.pipeline_lag() > limits.max_lag_records and time.monotonic() < deadline:
                 await asyncio.sleep(0.005)
         return lsn
+
+    async def wait_processed(self, lsn: int, timeout_s: float) -> bool:
+        """Wait until the pipeline has processed the record at `lsn` (its scores are in meta.db, its spans in the
+        head), at most `timeout_s`; False if it has not by then (it will: the record is durable)."""
+        return await self.pipeline.wait_processed(lsn, timeout_s)
 
     def pipeline_lag(self) -> int:
         """Durable WAL records the pipeline has not yet put in the head."""

@@ -1,10 +1,10 @@
 """Fuzz targets: one function per decoder, taking arbitrary bytes and asserting the decoder's contract.
 
 The contract: for any input a decoder returns a value or raises its own declared error type (ApiError with a 4xx
-status, OtlpDecodeError, InvalidBatch, FrameError, PayloadError, ConfigError), never KeyError, TypeError,
-RecursionError, UnicodeDecodeError or the like; and whatever ingest accepts, the pipeline decodes without raising.
-Any other exception escapes the target: that is the finding. Shared by the hypothesis tests in the normal run
-(tests/*/test_fuzz_*.py, bounded) and by `bench/fuzz.py` for long coverage-guided campaigns with atheris.
+status, OtlpDecodeError, InvalidBatch, FrameError, PayloadError, ScoreRecordError, ConfigError), never KeyError,
+TypeError, RecursionError, UnicodeDecodeError or the like; and whatever ingest accepts, the pipeline decodes without
+raising. Any other exception escapes the target: that is the finding. Shared by the hypothesis tests in the normal
+run (tests/*/test_fuzz_*.py, bounded) and by `bench/fuzz.py` for long coverage-guided campaigns with atheris.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from lynex_box.api.ingest_routes import parse_events
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.params import decode_cursor
 from lynex_box.config import ConfigError, IngestSettings, load_settings
+from lynex_box.scores import ScoreRecordError, decode_scores, encode_scores, parse_score
 from lynex_box.sources.common.window import TimeWindow
 from lynex_box.sources.langfuse import InvalidBatch, plan_batch
 from lynex_box.sources.otlp.check import check_traces
@@ -36,7 +37,7 @@ from lynex_box.sources.otlp.decode import (
 )
 from lynex_box.sources.otlp.records import OtlpDecodeError
 from lynex_box.wal.format import FrameError, WalRecord, compress_payload, decode_record_at, encode_record
-from lynex_box.wal.records import PayloadError, RecordHeader, decode_payload, encode_payload
+from lynex_box.wal.records import PayloadError, RecordHeader, RecordType, decode_payload, encode_payload
 
 LIMITS = IngestSettings(max_body_bytes=1 << 20, max_events_per_request=1000, max_field_bytes=4096)
 WINDOW = TimeWindow.at(LIMITS, 1_790_000_000_000_000)
@@ -137,6 +138,8 @@ def langfuse_doc(doc: Any) -> None:
         plan = plan_batch(doc, WINDOW)
     except InvalidBatch:
         return
+    if plan.scores:  # as the route writes their SCORES record: the pipeline gets back every one
+        assert decode_scores(encode_scores(plan.scores)) == (plan.scores, [])
     if not plan.events:
         return
     body = orjson.dumps({"batch": plan.events})  # as the route writes the WAL record
@@ -163,7 +166,7 @@ def wal(data: bytes) -> None:
             record, offset = decode_record_at(data, offset, None)
         except FrameError:
             break
-        _payload(record.payload)
+        _payload(record)
     if len(data) >= 2:  # the same bytes framed with a correct checksum reach the decompressors and the payload
         flags, body = data[0] & 0x03, data[1:]
         framed = encode_record(5, 1 + data[0] % 5, body, 0 if flags == 0x03 else flags)
@@ -172,15 +175,20 @@ def wal(data: bytes) -> None:
         except FrameError:
             return
         assert end == len(framed)
-        _payload(record.payload)
+        _payload(record)
 
 
-def _payload(payload: bytes) -> None:
+def _payload(record: WalRecord) -> None:
     try:
-        header, body = decode_payload(payload)
+        header, body = decode_payload(record.payload)
     except PayloadError:
         return
-    assert isinstance(header.project_id, str) and len(body) <= len(payload)
+    assert isinstance(header.project_id, str) and len(body) <= len(record.payload)
+    if record.type == RecordType.SCORES:  # what the pipeline's score applier decodes
+        try:
+            decode_scores(body)
+        except ScoreRecordError:
+            return
 
 
 @functools.cache
@@ -264,6 +272,8 @@ def seeds(target: str) -> list[bytes]:
         {"id": "3", "type": "score-create", "body": {"traceId": "t", "name": "s", "value": 1}},
     ]}  # fmt: skip
     payload = encode_payload(RecordHeader(PROJECT, 1, "sdk", (1,)), orjson.dumps({"events": [event]}))
+    score = parse_score({"id": "s1", "trace_id": "t1", "name": "q", "value": 0.5, "metadata": {"k": 1}})
+    scores = encode_payload(RecordHeader(PROJECT, 1, "sdk"), encode_scores([score]))
     toml = Path(__file__).parents[1].joinpath("lynex.toml").read_bytes()
     found = {
         "native": [b"\x00" + orjson.dumps({"events": [event, {"name": "x"}]}), b"\x05" + orjson.dumps({"events": []})],
@@ -273,7 +283,12 @@ def seeds(target: str) -> list[bytes]:
             b"\x02" + log_request([{"event_name": "gen_ai.choice", "body": {"index": 0}}]).SerializeToString(),
         ],
         "langfuse": [orjson.dumps(langfuse_batch)],
-        "wal": [encode_record(1, 1, payload, 0), b"\x00" + payload, b"\x02" + compress_payload(payload)[0]],
+        "wal": [
+            encode_record(1, 1, payload, 0),
+            b"\x00" + payload,
+            b"\x02" + compress_payload(payload)[0],
+            encode_record(2, RecordType.SCORES, scores, 0),
+        ],
         "config": [b"server_port=4319\ningest_max_json_depth=50\n\n" + toml],
         "cursor": [b"WzE3OTAwMDAwMDAwMDAwMDAsICJ4Il0&50&2026-01-01T00:00:00Z&1790000000000&5m&model&3&count&0.5&q&n"],
     }

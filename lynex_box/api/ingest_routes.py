@@ -29,8 +29,7 @@ from lynex_box.sources.common.jsondepth import TooDeep, check_depth
 from lynex_box.sources.common.window import TimeWindow
 from lynex_box.sources.native.fastcheck import all_valid
 from lynex_box.sources.native.validate import validate_event
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 
 def ingest_principal(request: Request, svc: Services) -> Principal:

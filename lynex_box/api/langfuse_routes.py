@@ -3,8 +3,9 @@ the v5 score endpoint. (Their OTLP path is mounted with the other OTLP receivers
 
 Auth is Langfuse's: `Basic base64(public_key:secret_key)` where the public key is the project id and the secret
 key an API key of that project (`principal.authenticate`). What a request stores always goes to the key's
-project. Answers are sent only once everything acknowledged is durable: the trace and observation events in
-the WAL (one `LANGFUSE_INGESTION` record), the scores in meta.db.
+project. Answers are sent only once everything acknowledged is durable in the WAL: the trace and observation
+events as one `LANGFUSE_INGESTION` record, the scores as one `SCORES` record (`score_routes.store_scores`, which
+also waits for the pipeline to apply them to meta.db).
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.ingest_routes import charge_ingest, check_backpressure, ingest_principal
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import require_project
+from lynex_box.api.score_routes import store_scores
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
-from lynex_box.scores import InvalidScore, Score, parse_score, upsert_scores
+from lynex_box.scores import InvalidScore, Score, parse_score
 from lynex_box.sources.common.window import TimeWindow
 from lynex_box.sources.langfuse import BatchPlan, InvalidBatch, answer, plan_batch
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 INGESTION_LIMIT: Final = 3_500_000  # Langfuse's batch limit; its SDKs split batches below it
 SCORES_LIMIT: Final = 1_048_576  # POST /api/public/scores: Next.js' default body limit, which the v5 SDK honours
@@ -93,8 +94,8 @@ async def post_ingestion(request: Request) -> Response:
         header = RecordHeader(principal.project_id, received_us, "langfuse")
         pending.append(svc.engine.append_async(RecordType.LANGFUSE_INGESTION, header, body))
     if batch.scores:
-        pending.append(asyncio.to_thread(upsert_scores, svc.engine.meta, principal.project_id, batch.scores))
-    await asyncio.gather(*pending)  # both durable (WAL fsync, SQLite commit) before the answer
+        pending.append(store_scores(svc, principal.project_id, batch.scores, "langfuse"))
+    await asyncio.gather(*pending)  # both durable before the answer
     return json_response(answer(batch), status=207)
 
 
@@ -123,7 +124,7 @@ async def post_scores(request: Request) -> Response:
     scores, errors = await asyncio.to_thread(parse_scores, doc)
     charge_ingest(svc, principal, events=len(scores))
     if scores:
-        await asyncio.to_thread(upsert_scores, svc.engine.meta, principal.project_id, scores)
+        await store_scores(svc, principal.project_id, scores, "langfuse")
     if not errors:
         return json_response({"message": "Accepted"}, status=202)
     return json_response({"accepted": len(scores), "rejected": len(errors), "errors": errors}, status=207)

@@ -33,8 +33,7 @@ from lynex_box.sources.otlp import (
     encode_trace_response,
 )
 from lynex_box.sources.otlp.check import check_logs, check_traces
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"

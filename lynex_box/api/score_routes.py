@@ -1,6 +1,12 @@
 """Scores of a project: `GET /v1/projects/{project_id}/scores` (filtered, newest first, paged) and
 `POST /v1/projects/{project_id}/scores` (native scores, `202` once stored).
 
+A score write goes through the WAL like every other write (`store_scores`, also used by the Langfuse routes): one
+SCORES record, acknowledged once durable, which the pipeline applies to meta.db. The answer also waits for that
+(up to `[pipeline] scores_visible_wait_ms`), so a read after it sees the scores, as it did when routes wrote
+meta.db themselves. Waiting is simpler than a read path that merges records not yet applied, and costs a score
+write only the few milliseconds the pipeline takes to reach the record.
+
 The caller is an API key of the path's project or a user with a role on it (`principal.project_access`);
 a score is stored under that project whatever trace it names. Both spellings
 of a score are accepted (ours, `trace_id`/`span_id`/`data_type`, and Langfuse's `traceId`/...).
@@ -9,6 +15,7 @@ of a score are accepted (ours, `trace_id`/`span_id`/`data_type`, and Langfuse's 
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -22,8 +29,9 @@ from lynex_box.api.ingest_routes import check_backpressure
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.params import decode_cursor, encode_cursor
 from lynex_box.api.principal import project_access
-from lynex_box.api.services import services
-from lynex_box.scores import InvalidScore, Score, ScoreFilter, list_scores, parse_score, upsert_scores
+from lynex_box.api.services import Services, services
+from lynex_box.scores import InvalidScore, Score, ScoreFilter, encode_scores, list_scores, parse_score
+from lynex_box.wal.records import RecordHeader, RecordType
 
 MAX_SCORES = 10_000
 
@@ -65,6 +73,15 @@ def _parse(raw: bytes, encoding: str, limit: int, max_depth: int) -> tuple[list[
     return scores, rejected
 
 
+async def store_scores(svc: Services, project_id: str, scores: list[Score], source: str) -> None:
+    """Append `scores` as one SCORES record under `project_id`; return once it is durable and (up to the wait)
+    applied to meta.db by the pipeline."""
+    header = RecordHeader(project_id, time.time_ns() // 1000, source)
+    body = await asyncio.to_thread(encode_scores, scores)
+    lsn = await svc.engine.append_async(RecordType.SCORES, header, body)
+    await svc.engine.wait_processed(lsn, svc.settings.pipeline.scores_visible_wait_ms / 1000)
+
+
 async def post_scores(request: Request) -> Response:
     svc = services(request)
     project_id = request.path_params["project_id"]
@@ -77,7 +94,7 @@ async def post_scores(request: Request) -> Response:
     raw, encoding = await read_body(request, limit)
     scores, rejected = await asyncio.to_thread(_parse, raw, encoding, limit, svc.settings.ingest.max_json_depth)
     if scores:
-        await asyncio.to_thread(upsert_scores, svc.engine.meta, project_id, scores)
+        await store_scores(svc, project_id, scores, "sdk")
     body = {"accepted": len(scores), "rejected": rejected, "ids": [s.id for s in scores]}
     return json_response(body, status=202)
 

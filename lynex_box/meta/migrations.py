@@ -372,6 +372,11 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tombstone_id, kind, value)
     );
     """,
+    # scores reach meta.db through the WAL (docs/format/wal.md, record type 4): the LSN of the last SCORES record
+    # applied, set in the transaction that applies it, so a replay applies none twice (lynex_box/scores/store.py)
+    """
+    ALTER TABLE wal_progress ADD COLUMN scores_applied_lsn INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 

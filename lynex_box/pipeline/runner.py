@@ -1,4 +1,5 @@
-"""The pipeline task: tail the WAL, decode, dedupe and enrich spans, append them to the head.
+"""The pipeline task: tail the WAL, decode, dedupe and enrich spans, append them to the head; apply the records
+whose effect lives elsewhere (scores, into meta.db).
 
 Processing happens in one worker thread at a time (records stay in LSN order) while the event loop
 only waits to be woken by the WAL writer. Every record, even one that yields no span, advances the
@@ -12,22 +13,25 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
 
+from lynex_box.crashpoints import crash_point
 from lynex_box.pipeline.decode.registry import DecoderRegistry
-from lynex_box.pipeline.decode.types import BatchDecoder, Row, SpanColumns
+from lynex_box.pipeline.decode.types import BatchDecoder, BatchItem, Row, SpanColumns
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
+from lynex_box.pipeline.progress import ProcessedWaiters
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
 from lynex_box.segments.head import sorted_by_start
 from lynex_box.segments.store import SpanStore
 from lynex_box.wal.format import WalRecord
 from lynex_box.wal.log import WalLog
 from lynex_box.wal.reader import WalCursor
-from lynex_box.wal.records import decode_payload
+from lynex_box.wal.records import PayloadError, decode_payload
 
 log = logging.getLogger("lynex.pipeline")
 
@@ -38,6 +42,11 @@ class Enricher(Protocol):
     def __call__(self, rows: list[Row]) -> None: ...
 
     def enrich_table(self, table: pa.Table) -> pa.Table: ...
+
+
+# Applies records whose effect is not spans (SCORES: rows in meta.db) in LSN order; must skip a record it applied
+# before (a step is read again after a failure, the WAL is replayed after a crash) and raise only to be retried.
+Applier: TypeAlias = Callable[[list[BatchItem]], None]
 
 
 # Decoded payload bytes one pipeline step holds at most: bounds the transient memory of a step.
@@ -68,8 +77,9 @@ class Pipeline:
     Steps are decoded by a small thread pool ahead of time (DuckDB and zstd release the GIL, so two
     steps decode at once on two cores) while this thread dedupes, enriches and appends them strictly in
     LSN order; a head over its limits is flushed by another thread while the next steps go on. Records
-    whose decoder keeps state across records (`Decoder.ordered`) are decoded here, in order. The decoders
-    come from `decoders`, filled by the sources; the pipeline closes them.
+    whose decoder keeps state across records (`Decoder.ordered`) are decoded here, in order, and so are
+    records of an `appliers` type handed to their applier. The decoders come from `decoders`, filled by the
+    sources; the pipeline closes them.
     """
 
     def __init__(
@@ -81,12 +91,15 @@ class Pipeline:
         enrichers: list[Enricher] | None = None,
         batch_records: int = 64,
         decode_threads: int = 1,
+        appliers: dict[int, Applier] | None = None,
     ) -> None:
         self.wal = wal
         self.store = store
         self.recent = recent
         self.enrichers = enrichers or []
         self.decoders = decoders
+        self.appliers = appliers or {}
+        self.processed = ProcessedWaiters()
         self.batch_records = batch_records
         self.decode_threads = max(1, decode_threads)
         self.cursor = self._new_cursor()
@@ -123,8 +136,13 @@ class Pipeline:
                 # after: the last step stays in the head.
                 if self.store.over_limits():
                     self._flush_in_background()
-                table = self._finish_step(step.parts.result())
+                # Applied before the step's ids enter the dedupe window too: a failure to apply reads the whole
+                # step again, and the applier skips the records it had applied.
+                parts = self._apply(step.parts.result())
+                table = self._finish_step(parts)
+                del parts
                 self.store.append(table, step.lsn_from, step.lsn_to)
+                self.processed.wake(step.lsn_to)
                 self.spans_processed += table.num_rows
                 self.last_batch_at = time.monotonic()
                 total += step.count
@@ -184,12 +202,33 @@ class Pipeline:
                 while end < len(records) and records[end].type == rtype:
                     end += 1
                 parts.append(sorted_by_start(self._decode_batch(batch, records[start:end])))  # not in the serial part
-            elif (decoder := self.decoders.get(rtype)) is not None and decoder.ordered:
+            elif rtype in self.appliers or ((decoder := self.decoders.get(rtype)) is not None and decoder.ordered):
                 parts.append(records[start])
             else:
                 parts.append(self._decode(records[start], sent.get(records[start].lsn)))
             start = end
         return parts
+
+    def _apply(self, decoded: list[Part | WalRecord]) -> list[Part | WalRecord]:
+        """Hand the step's records of an `appliers` type to their applier (in LSN order); return the other parts."""
+        if not self.appliers:
+            return decoded
+        rest: list[Part | WalRecord] = []
+        found: dict[int, list[BatchItem]] = {}
+        for part in decoded:
+            if not isinstance(part, WalRecord) or part.type not in self.appliers:
+                rest.append(part)
+                continue
+            try:
+                header, body = decode_payload(part.payload)
+            except PayloadError:  # it can never be applied: it must not stop every record behind it
+                log.exception("wal record could not be decoded lsn=%d type=%d", part.lsn, part.type)
+                continue
+            found.setdefault(part.type, []).append((part, header, body))
+        for rtype, items in found.items():
+            self.appliers[rtype](items)
+            crash_point("pipeline.after_apply")  # applied, not in the head: a replay reads the records again
+        return rest
 
     def _finish_step(self, decoded: list[Part | WalRecord]) -> pa.Table:
         """Dedupe (in LSN order) and enrich the decoded parts of one step into one table."""
@@ -247,6 +286,10 @@ class Pipeline:
         except Exception:  # a record ingest accepted must not stop every record behind it
             log.exception("wal record could not be decoded lsn=%d type=%d", record.lsn, record.type)
             return []
+
+    async def wait_processed(self, lsn: int, timeout_s: float) -> bool:
+        """Wait until the record at `lsn` is processed (applied, or its spans in the head); False after `timeout_s`."""
+        return await self.processed.wait(lsn, lambda: self.store.next_lsn - 1, timeout_s)
 
     def caught_up(self) -> bool:
         return self.cursor.next_lsn > self.wal.durable_lsn

@@ -1,16 +1,17 @@
-"""Scores in meta.db (`scores`): upserted by (project, id), listed by trace, span, session or name.
+"""Scores in meta.db (`scores`): applied from SCORES WAL records by (project, id), listed by trace, span, session or
+name.
 
 Scores live in SQLite, not in the span segments, because they are the opposite of spans: few, small, and
 mutable — Langfuse updates a score by sending it again with the same id, and a reviewer corrects an
-annotation — and they must be readable the moment they are acknowledged. The segments are append-only
-columnar files built for millions of immutable rows; SQLite gives the upsert, the indexes by trace and name,
-and a durable commit (synchronous=full) before the answer. Every statement here is scoped by project id,
-which the caller takes from the API key, never from the score.
+annotation. The segments are append-only columnar files built for millions of immutable rows; SQLite gives the
+upsert and the indexes by trace and name. They reach it as every write does, through the WAL: a route appends a
+SCORES record and the pipeline applies it here (`apply_batches`), exactly once. Every statement here is scoped
+by project id, which the route takes from the API key, never from the score.
 """
 
 from __future__ import annotations
 
-import time
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,13 +26,78 @@ _COLUMNS = (
     "comment", "source", "metadata", "environment", "config_id", "timestamp",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM scores"
+log = logging.getLogger("lynex.scores")
 
 
-def upsert_scores(db: MetaDB, project_id: str, scores: Sequence[Score]) -> None:
-    """Store each score under `project_id`, replacing one with the same id there; one transaction."""
-    if not scores:
-        return
-    now = time.time_ns() // 1000
+@dataclass(frozen=True, slots=True)
+class ScoreBatch:
+    """The scores of one SCORES record: its LSN, the project that accepted them (`RecordHeader.project_id`) and
+    when (`received_us`, which dates the rows, so applying a record again would write the very same rows)."""
+
+    lsn: int
+    project_id: str
+    received_us: int
+    scores: Sequence[Score]
+
+
+def applied_lsn(db: MetaDB) -> int:
+    """The LSN of the last SCORES record applied: the WAL must never hand out an LSN at or below it again."""
+    return int(db.read("SELECT scores_applied_lsn FROM wal_progress WHERE id = 1")[0][0])
+
+
+def forget_applied_after(db: MetaDB, wal_end: int) -> None:
+    """Lower the last applied LSN to `wal_end`, the WAL's last record, when it is beyond it (on open, before any
+    append). Records past the WAL's end are gone (a tail lost with durability "os", a restored backup) and their
+    LSNs go to new records; their scores stay applied. Records up to the end are still skipped."""
+    last = applied_lsn(db)
+    if last > wal_end:
+        log.warning("scores applied past the wal end; new records reuse those lsns applied_lsn=%d wal_end=%d",
+                    last, wal_end)  # fmt: skip
+        db.write(lambda conn: conn.execute("UPDATE wal_progress SET scores_applied_lsn = ? WHERE id = 1", (wal_end,)))
+
+
+def apply_batches(db: MetaDB, batches: Sequence[ScoreBatch]) -> int:
+    """Store the scores of each batch whose record is newer than the last one applied, replacing a score of the same
+    (project, id); returns how many batches were applied now (the others had been, before a crash or a retry).
+
+    Exactly once, and why this way: the WAL checkpoint (`consumed_lsn`) moves only when the head is published as
+    segments, so after a crash every record since the last publish is replayed, scores included. An upsert by
+    (project, id) alone would make a replay harmless only while nothing but SCORES records ever changes the table:
+    a score deleted after its record was applied (an erasure, say) would come back.
+    So the transaction that stores a record's scores also records its LSN (`wal_progress.scores_applied_lsn`), and
+    a replayed record at or below it is skipped: a record's scores are in meta.db if and only if its LSN is,
+    whatever the moment of the crash. (A WAL that lost its tail hands out those LSNs again: see
+    `forget_applied_after`.)
+
+    A batch SQLite refuses (a constraint: its project no longer exists) is logged and skipped inside its own
+    savepoint, since retrying could never store it; any other error (a busy or full disk) rolls the whole
+    transaction back and is raised, and the pipeline reads the records again."""
+    if not batches:
+        return 0
+
+    def write(conn: apsw.Connection) -> int:
+        last = int(next(conn.execute("SELECT scores_applied_lsn FROM wal_progress WHERE id = 1"))[0])
+        applied = 0
+        for batch in batches:
+            if batch.lsn <= last:
+                continue
+            try:
+                with conn:  # a savepoint: a refused batch leaves no row behind
+                    _upsert(conn, batch.project_id, batch.scores, batch.received_us)
+                applied += 1
+            except apsw.ConstraintError as exc:
+                log.error(
+                    "scores record not applied lsn=%d project=%s scores=%d: %s",
+                    batch.lsn, batch.project_id, len(batch.scores), exc,
+                )  # fmt: skip
+            last = batch.lsn
+        conn.execute("UPDATE wal_progress SET scores_applied_lsn = ? WHERE id = 1", (last,))
+        return applied
+
+    return db.write(write)
+
+
+def _upsert(conn: apsw.Connection, project_id: str, scores: Sequence[Score], now: int) -> None:
     names = ", ".join(_COLUMNS)
     marks = ", ".join("?" for _ in _COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
@@ -39,17 +105,13 @@ def upsert_scores(db: MetaDB, project_id: str, scores: Sequence[Score]) -> None:
         f"INSERT INTO scores (project_id, {names}, created_at, updated_at) VALUES (?, {marks}, ?, ?) "
         f"ON CONFLICT (project_id, id) DO UPDATE SET {updates}, updated_at = excluded.updated_at"
     )
-
-    def write(conn: apsw.Connection) -> None:
-        for s in scores:
-            conn.execute(
-                sql,
-                (project_id, s.id, s.trace_id, s.span_id, s.session_id, s.dataset_run_id, s.name, s.data_type,
-                 s.value, s.string_value, s.comment, s.source, s.metadata, s.environment, s.config_id,
-                 s.timestamp_us, now, now),
-            )  # fmt: skip
-
-    db.write(write)
+    for s in scores:
+        conn.execute(
+            sql,
+            (project_id, s.id, s.trace_id, s.span_id, s.session_id, s.dataset_run_id, s.name, s.data_type,
+             s.value, s.string_value, s.comment, s.source, s.metadata, s.environment, s.config_id,
+             s.timestamp_us, now, now),
+        )  # fmt: skip
 
 
 def _score(row: tuple[Any, ...]) -> Score:

@@ -1,12 +1,12 @@
 """WAL framing: file headers and record frames, exactly as docs/format/wal.md specifies.
 
 Pure functions over bytes, so the format can be property-tested without touching a disk. It must
-never guess: a frame that fails any check is reported as damaged, never partially accepted.
+never guess: a frame that fails any check is reported as damaged, never partially accepted. What a frame's
+type byte and payload mean is records.py's business (`RecordType`, `RecordHeader`), never this module's.
 """
 
 from __future__ import annotations
 
-import enum
 import struct
 import threading
 from collections.abc import Callable
@@ -19,9 +19,9 @@ import zstandard
 
 FILE_MAGIC: Final = b"LNXWAL01"
 FILE_HEADER = struct.Struct("<8sQ")
-RECORD_HEADER = struct.Struct("<IIBBQ")  # crc, length, type, flags, lsn
+FRAME_HEADER = struct.Struct("<IIBBQ")  # crc, length, type, flags, lsn
 FILE_HEADER_SIZE: Final = FILE_HEADER.size  # 16
-RECORD_HEADER_SIZE: Final = RECORD_HEADER.size  # 18
+FRAME_HEADER_SIZE: Final = FRAME_HEADER.size  # 18
 FLAG_ZSTD: Final = 0x01
 FLAG_LZ4: Final = 0x02  # an LZ4 frame after the payload's decompressed length (u32 LE)
 FLAGS_KNOWN: Final = FLAG_ZSTD | FLAG_LZ4
@@ -29,16 +29,6 @@ CODECS: Final = ("lz4", "zstd", "none")
 _LZ4_SIZE = struct.Struct("<I")
 _LZ4 = pa.Codec("lz4")  # stateless, thread-safe; Arrow's LZ4 frame codec (compresses without the GIL)
 MAX_PAYLOAD: Final = 0xFFFFFFFF
-
-
-class RecordType(enum.IntEnum):
-    """What a record carries; the framing does not care, the pipeline does."""
-
-    EVENTS = 1
-    OTLP_TRACES = 2
-    OTLP_LOGS = 3
-    SCORES = 4
-    LANGFUSE_INGESTION = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +138,10 @@ def decode_record_at(
     Raises FrameError when the header or payload is incomplete (a torn tail), when the checksum or
     flags are wrong (damage), or when the LSN is not `expected_lsn` (a gap or a stale record).
     """
-    end_header = offset + RECORD_HEADER_SIZE
+    end_header = offset + FRAME_HEADER_SIZE
     if end_header > len(buf):
         raise FrameError("record header incomplete")
-    crc, length, rtype, flags, lsn = RECORD_HEADER.unpack_from(buf, offset)
+    crc, length, rtype, flags, lsn = FRAME_HEADER.unpack_from(buf, offset)
     end = end_header + length
     if end > len(buf):
         raise FrameError("record payload incomplete")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lynex_box.wal.format import (
     FILE_HEADER_SIZE,
-    RECORD_HEADER_SIZE,
+    FRAME_HEADER_SIZE,
     FrameError,
     WalRecord,
     decode_file_header,
@@ -134,7 +134,7 @@ _READ_CHUNK = 4 * 1024 * 1024
 
 
 def _starts_with_whole_record(data: bytes) -> bool:
-    if len(data) < RECORD_HEADER_SIZE:
+    if len(data) < FRAME_HEADER_SIZE:
         return False
     length = int.from_bytes(data[4:8], "little")
-    return len(data) >= RECORD_HEADER_SIZE + length
+    return len(data) >= FRAME_HEADER_SIZE + length

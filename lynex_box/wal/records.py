@@ -1,17 +1,30 @@
-"""Typed WAL payloads: a small JSON header (project, time, source, skipped items) plus the body.
+"""Typed WAL records: what a record's type byte means (`RecordType`) and its payload, a small JSON header
+(`RecordHeader`: project, time, source, skipped items) plus the body.
 
-Kept apart from the framing (format.py) as Prometheus keeps `record` apart from `wlog`: the WAL
-stores bytes, this module says what those bytes mean. See docs/format/wal.md, "Typed record payloads".
+Kept apart from the framing (format.py, whose `FRAME_HEADER` is the fixed binary header of every frame) as
+Prometheus keeps `record` apart from `wlog`: the WAL stores bytes, this module says what those bytes mean. See
+docs/format/wal.md, "Typed record payloads".
 """
 
 from __future__ import annotations
 
+import enum
 import struct
 from dataclasses import dataclass, field
 
 import orjson
 
 PROTOBUF = "application/x-protobuf"  # the `ct` of a record whose body is protobuf (OTLP)
+
+
+class RecordType(enum.IntEnum):
+    """What a record carries (the frame's `type` byte); the framing does not care, the pipeline does."""
+
+    EVENTS = 1
+    OTLP_TRACES = 2
+    OTLP_LOGS = 3
+    SCORES = 4
+    LANGFUSE_INGESTION = 5
 
 
 @dataclass(frozen=True, slots=True)

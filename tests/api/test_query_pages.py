@@ -20,8 +20,7 @@ from lynex_box.api import query_sql as qs
 from lynex_box.config import load_settings
 from lynex_box.engine import Engine
 from lynex_box.query.engine import QueryEngine, SpanScope
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 PROJECT = "p1"
 T0_MS = 1_790_000_000_000

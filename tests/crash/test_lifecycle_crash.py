@@ -27,8 +27,7 @@ from lynex_box.lifecycle.backup import list_backups
 from lynex_box.lifecycle.deletion import delete
 from lynex_box.lifecycle.janitor import sweep_bucket
 from lynex_box.query.engine import SpanScope
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 PROC = Path(__file__).with_name("lifecycle_proc.py")
 COUNT = "SELECT count(*) AS n, count(DISTINCT event_id) AS d, sum(input_tokens) AS t FROM spans"

@@ -22,8 +22,7 @@ from lynex_box.meta.prices import list_prices, upsert_prices
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import CustomPrice, PriceBook
 from lynex_box.query.engine import SpanScope
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 PROC = Path(__file__).with_name("reprice_proc.py")
 COSTS = "SELECT count(*) AS n, count(DISTINCT event_id) AS d, list(DISTINCT total_cost) AS costs FROM spans"

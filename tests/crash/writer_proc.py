@@ -17,8 +17,7 @@ import orjson
 
 from lynex_box.config import load_settings
 from lynex_box.engine import Engine
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 WORDS = [
     "the",

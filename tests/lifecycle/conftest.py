@@ -19,8 +19,7 @@ import pytest
 from lynex_box.config import Settings, load_settings
 from lynex_box.engine import Engine
 from lynex_box.query.engine import SpanScope
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 from tests.objstore.conftest import MotoServer, bucket, free_port, moto_server  # noqa: F401 - fixtures reused here
 
 DAY_MS = 86_400_000

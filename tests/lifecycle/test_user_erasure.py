@@ -16,8 +16,7 @@ from typing import Any
 import orjson
 
 from lynex_box.lifecycle.deletion import pending
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 from tests.lifecycle.conftest import DAY_MS, directory_bucket, now_ms, rows
 
 ALL = "SELECT event_id, trace_id, session_id, user_id, input FROM spans ORDER BY event_id"

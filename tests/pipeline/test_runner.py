@@ -9,8 +9,7 @@ import pytest
 from lynex_box.engine import Engine
 from lynex_box.query.engine import SpanScope
 from lynex_box.segments.store import SpanStore
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 from tests.segments.test_store import events, settings_for
 
 COUNT = "SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM spans"

@@ -29,8 +29,7 @@ from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments.encryption import is_encrypted
 from lynex_box.sources.langfuse.fold import fold_langfuse_rows
 from lynex_box.sources.langfuse.upserts import COST_COLUMNS, USAGE_COLUMNS, file_has_updates, fold_sql
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 from tests.segments.test_encryption import add_projects, new_kek_file
 
 T0 = dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC)

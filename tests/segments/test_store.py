@@ -10,8 +10,7 @@ import orjson
 from lynex_box.config import Settings, load_settings
 from lynex_box.engine import Engine
 from lynex_box.query.engine import SpanScope
-from lynex_box.wal.format import RecordType
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.records import RecordHeader, RecordType
 
 QUERY = """
 SELECT event_id, trace_id, span_id, parent_span_id, name, model, input_tokens, output_tokens,

@@ -9,9 +9,9 @@ import pytest
 
 from lynex_box.config import load_settings
 from lynex_box.engine import Engine
-from lynex_box.wal.format import FILE_HEADER_SIZE, FLAG_LZ4, FLAG_ZSTD, RECORD_HEADER, RecordType
+from lynex_box.wal.format import FILE_HEADER_SIZE, FLAG_LZ4, FLAG_ZSTD, FRAME_HEADER
 from lynex_box.wal.log import list_wal_files
-from lynex_box.wal.records import PROTOBUF, RecordHeader
+from lynex_box.wal.records import PROTOBUF, RecordHeader, RecordType
 
 
 def flags_by_lsn(wal_dir: Path) -> dict[int, int]:
@@ -19,9 +19,9 @@ def flags_by_lsn(wal_dir: Path) -> dict[int, int]:
     for _, path in list_wal_files(wal_dir):
         data, offset = path.read_bytes(), FILE_HEADER_SIZE
         while offset < len(data):
-            _, length, _, flags, lsn = RECORD_HEADER.unpack_from(data, offset)
+            _, length, _, flags, lsn = FRAME_HEADER.unpack_from(data, offset)
             found[lsn] = flags
-            offset += RECORD_HEADER.size + length
+            offset += FRAME_HEADER.size + length
     return found
 
 

@@ -1,2 +1,2 @@
-"""Pre-ack helpers every source uses: time parsing (`timefmt`), the accepted time window (`window`) and the JSON
-nesting bound (`jsondepth`). Pure."""
+"""Pre-ack helpers every source uses: the accepted time window (`window`) and the JSON nesting bound
+(`jsondepth`); time parsing is `lynex_box.schema.timefmt`. Pure."""

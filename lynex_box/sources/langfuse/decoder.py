@@ -17,8 +17,8 @@ from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.decode.types import Row
 from lynex_box.sources.langfuse.hints import ObservationHints
 from lynex_box.sources.langfuse.observations import batch_rows
-from lynex_box.wal.format import RecordType, WalRecord
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.format import WalRecord
+from lynex_box.wal.records import RecordHeader, RecordType
 
 
 class LangfuseDecoder:

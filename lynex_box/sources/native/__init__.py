@@ -1,3 +1,7 @@
-"""The native events API: the pre-ack checks (`fastcheck`, then `validate`), the normalisation of an event into
-span columns (`normalize`, the reference) and the pipeline's decoders of `EVENTS` records (`decoder`, `batch`).
-The route is `lynex_box.api.ingest_routes`."""
+"""The native event format (our events API), without I/O: its request-path checks, its normalisation into span
+columns and the pipeline's decoders of its WAL records.
+
+`fastcheck` and then `validate` check each event before the `202`; `normalize` turns a checked event into span
+columns (the reference rules); `decoder` and `batch` are the pipeline's decoders of `EVENTS` records (the batch one
+normalises runs of records at once). The HTTP endpoint is `lynex_box/api/ingest_routes.py`, which calls these.
+"""

@@ -13,8 +13,8 @@ from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.decode.types import Local, SpanColumns
 from lynex_box.sources.native.batch import NativeBatchDecoder
 from lynex_box.sources.native.normalize import normalize_events
-from lynex_box.wal.format import RecordType, WalRecord
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.format import WalRecord
+from lynex_box.wal.records import RecordHeader, RecordType
 
 
 def decode_events(record: WalRecord, header: RecordHeader, body: memoryview) -> SpanColumns:

@@ -1,10 +1,11 @@
-"""OTLP/HTTP ingestion, pure part: decode export requests, map spans to span rows, encode the answers.
+"""OTLP/HTTP ingestion, pure part: check and decode export requests, map spans to span rows, encode the answers.
 
-`decode` turns bodies into records, `check` is the pre-ack check of a request, `mapping` turns span records into
-rows (with `conventions`, `content`, `context`, `usage`, `messages`, `flattened`, `events`), `response` builds
-answer bodies. The pipeline's decoder of OTLP WAL records is `decoder` (run in worker processes by
-`decode_process`/`decode_worker`, over `worker_protocol`), and `fold` puts log-event content back on its span at
-read time. The HTTP routes live in `lynex_box/api/otlp_routes.py` and call these functions.
+`check` is the request path's cheap look at a trace export, `decode` turns bodies into records, `mapping` turns
+span records into rows (with `conventions`, `keys`, `values`, `content`, `context`, `usage`, `messages`,
+`flattened`, `events`), `response` builds answer bodies; none of these does I/O. The pipeline's decoder of OTLP
+WAL records is `decoder` (run in worker processes by `decode_process`/`decode_worker`, over `worker_protocol`),
+and `fold` puts log-event content back on its span at read time. The HTTP endpoints live in
+`lynex_box/api/otlp_routes.py` and call these functions.
 """
 
 from lynex_box.sources.otlp.decode import (

@@ -174,14 +174,8 @@ class DecodeProcess:
         self._retry_at = 0.0  # monotonic time before which no worker is started (one could not start)
 
     @property
-    def pid(self) -> int | None:
-        """The running worker's process id (None before the first record or after close)."""
-        worker = self._workers[0]
-        return worker.proc.pid if worker is not None else None
-
-    @property
     def pids(self) -> list[int]:
-        """The process ids of the running workers."""
+        """The process ids of the started workers, by slot (none before the first record or after close)."""
         return [worker.proc.pid for worker in self._workers if worker is not None]
 
     def decoders(self) -> dict[int, Decoder]:

@@ -29,8 +29,8 @@ from lynex_box.sources.otlp import (
 )
 from lynex_box.sources.otlp.events import GENAI_EVENT_NAMES
 from lynex_box.sources.otlp.fold import LOG_SOURCE
-from lynex_box.wal.format import RecordType, WalRecord
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.format import WalRecord
+from lynex_box.wal.records import RecordHeader, RecordType
 
 if TYPE_CHECKING:  # the decode worker process imports this module: not config, nor the registry
     from lynex_box.config import PipelineSettings

@@ -12,8 +12,8 @@ from lynex_box.engine import decoder_registry
 from lynex_box.pipeline.decode.registry import DecoderRegistry, DuplicateDecoder
 from lynex_box.pipeline.decode.types import Decoded, Local
 from lynex_box.sources.otlp.decode_process import RemoteDecoder
-from lynex_box.wal.format import RecordType, WalRecord
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.format import WalRecord
+from lynex_box.wal.records import RecordHeader, RecordType
 
 
 def _nothing(record: WalRecord, header: RecordHeader, body: memoryview) -> Decoded:

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from lynex_box.sources.native.batch import NativeBatchDecoder, reference_table
 from lynex_box.sources.native.validate import validate_event
-from lynex_box.wal.format import RecordType, WalRecord
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.format import WalRecord
+from lynex_box.wal.records import RecordHeader, RecordType
 from tests.sources.native.test_validate import events as fuzzed_events
 
 JSON_COLUMNS = ("input", "output", "tool_calls", "attributes", "pii")

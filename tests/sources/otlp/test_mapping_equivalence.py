@@ -27,8 +27,8 @@ from lynex_box.sources.otlp.decode import decode_traces_protobuf
 from lynex_box.sources.otlp.decoder import decode_otlp_traces
 from lynex_box.sources.otlp.mapping import SpanRejected, map_span, map_spans
 from lynex_box.sources.otlp.records import OtlpEvent, OtlpSpan
-from lynex_box.wal.format import RecordType, WalRecord
-from lynex_box.wal.records import RecordHeader
+from lynex_box.wal.format import WalRecord
+from lynex_box.wal.records import RecordHeader, RecordType
 
 from .builders import trace_request
 

@@ -262,4 +262,8 @@ class ExportRunner:
         for job in jobs:
             job.stop("the server is stopping")
         self.pool.close()
+        deadline = time.monotonic() + wait_s
         concurrent.futures.wait(list(jobs.values()), timeout=wait_s)
+        # A job leaves `_jobs` at the end of its run, a moment before its thread is free: wait for the threads too
+        while self.pool.stats().busy and time.monotonic() < deadline:
+            time.sleep(0.01)

@@ -130,12 +130,12 @@ def test_a_worker_that_stops_answering_is_replaced_and_the_record_decoded(
 def test_after_a_failed_start_a_worker_is_started_again_later(
     process: DecodeProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(decode_process, "RETRY_START_S", 0.3)
+    monkeypatch.setattr(decode_process, "RETRY_START_S", 2.0)  # long enough that a slow box decodes twice within it
     _emfile_once(monkeypatch)
     decoded_here_or_there(process)  # here: no worker could start
     assert process.pids == [] and process.starts == 0
     decoded_here_or_there(process)  # still within the pause: here again
     assert process.starts == 0
-    time.sleep(0.4)
+    time.sleep(2.1)
     decoded_here_or_there(process)
     assert process.starts == 1 and process.pids != []

@@ -9,8 +9,8 @@ decode workers) and data dir size are sampled throughout.
 Prints one JSON object: per activity its count, rate and p50/p95/p99/max latency; the RSS series (compact) with a
 first-third vs last-third comparison and a slope after the warm-up; disk bytes per stored span; errors by kind
 (every answer other than the expected one, every transport error, any acknowledged span not stored exactly once,
-an unclean stop). Exit code 1 when there are errors or, in runs of at least `MIN_JUDGED_S` (10 minutes), when RSS grew beyond
-the tolerance; 0 otherwise.
+an unclean stop). Exit code 1 when there are errors or, in runs of at least `MIN_JUDGED_S` (10 minutes), when RSS
+grew beyond the tolerance; 0 otherwise.
 
     python bench/soak.py                     # 3 minutes
     python bench/soak.py --duration 1800     # the 30-minute soak

@@ -14,36 +14,21 @@ import threading
 import time
 from pathlib import Path
 
-from lynex_box.config import load_settings
-from lynex_box.engine import Engine
 from lynex_box.scores import encode_scores, parse_score
 from lynex_box.wal.records import RecordHeader, RecordType
-from tests.crash.writer_proc import batch_body
+from tests.crash.writer_proc import batch_body, open_engine, run_pipeline
 
 PER_RECORD = 5
 
 
 def main() -> None:
     data_dir, project, records = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    settings = load_settings(
-        env={},
-        overrides={
-            "server": {"data_dir": str(data_dir)},
-            "head": {"max_rows": 100, "max_age_s": 0.2},
-            "wal": {"segment_bytes": 65536},
-            "lifecycle": {"retention_days": 0},
-        },
-    )
-    engine = Engine.open(settings)
+    engine = open_engine(data_dir, lifecycle={"retention_days": 0})
     stop = threading.Event()
     out_lock = threading.Lock()
 
     def pipeline() -> None:
-        while not stop.is_set():
-            engine.catch_up()
-            if engine.store.flush_due():
-                engine.store.flush()
-            time.sleep(0.005)
+        run_pipeline(engine, stop)
 
     def scorer(worker: int) -> None:
         for k in range(records):

@@ -57,26 +57,37 @@ def batch_body(name: str, size: int, rng: random.Random) -> bytes:
     )
 
 
-def main() -> None:
-    data_dir, batches = Path(sys.argv[1]), int(sys.argv[2])
+def open_engine(data_dir: Path, **overrides: dict[str, object]) -> Engine:
+    """The engine a crash process drives: small head and WAL files, so flushes and file switches happen often."""
     settings = load_settings(
         env={},
         overrides={
             "server": {"data_dir": str(data_dir)},
             "head": {"max_rows": 100, "max_age_s": 0.2},
             "wal": {"segment_bytes": 65536},
+            **overrides,
         },
     )
-    engine = Engine.open(settings)
+    return Engine.open(settings)
+
+
+def run_pipeline(engine: Engine, stop: threading.Event) -> None:
+    """The pipeline and flusher, in a loop until `stop`."""
+    while not stop.is_set():
+        engine.catch_up()
+        if engine.store.flush_due():
+            engine.store.flush()
+        time.sleep(0.005)
+
+
+def main() -> None:
+    data_dir, batches = Path(sys.argv[1]), int(sys.argv[2])
+    engine = open_engine(data_dir)
     stop = threading.Event()
     out_lock = threading.Lock()
 
     def pipeline() -> None:
-        while not stop.is_set():
-            engine.catch_up()
-            if engine.store.flush_due():
-                engine.store.flush()
-            time.sleep(0.005)
+        run_pipeline(engine, stop)
 
     def writer(worker: int) -> None:
         rng = random.Random(worker)

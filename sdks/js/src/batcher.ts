@@ -151,9 +151,13 @@ export class Batcher {
     });
   }
 
-  /** Stop for good: cancel the request in flight and any backoff, give up what is queued. */
-  close(): void {
-    if (this.abort.signal.aborted) return;
+  /** Stop for good: cancel the request in flight and any backoff, give up what is queued; resolves when settled. */
+  async close(): Promise<void> {
+    if (!this.abort.signal.aborted) this.cancel();
+    await this.running;
+  }
+
+  private cancel(): void {
     this.abort.abort();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;

@@ -48,6 +48,7 @@ export class Lynex implements SpanSink {
   private invalid = 0;
   private closed = false;
   private versionCheck: Promise<void> | undefined;
+  private readonly stopVersionCheck = new AbortController();
   private readonly unhookExit: () => void;
 
   constructor(options: LynexOptions = {}) {
@@ -177,7 +178,6 @@ export class Lynex implements SpanSink {
    */
   async flush(timeoutMs?: number): Promise<boolean> {
     const [events, scores] = await Promise.all([this.events.flush(timeoutMs), this.scores.flush(timeoutMs)]);
-    if (this.versionCheck) await this.versionCheck;
     return events && scores;
   }
 
@@ -190,8 +190,8 @@ export class Lynex implements SpanSink {
     this.closed = true;
     this.unhookExit();
     const done = await this.flush(timeoutMs);
-    this.events.close();
-    this.scores.close();
+    this.stopVersionCheck.abort();
+    await Promise.all([this.events.close(), this.scores.close(), this.versionCheck]);
     return done;
   }
 
@@ -205,7 +205,10 @@ export class Lynex implements SpanSink {
 
   private startVersionCheck(): void {
     if (this.versionCheck !== undefined) return;
-    this.versionCheck = checkServerVersion(this.transport, this.config.baseUrl, (m) => console.warn(m)).catch(() => undefined);
+    const warn = (message: string): void => console.warn(message);
+    this.versionCheck = checkServerVersion(this.transport, this.config.baseUrl, warn, this.stopVersionCheck.signal).catch(
+      () => undefined,
+    );
   }
 
   private refuse(kind: "event" | "score", problems: string[], item: unknown): undefined {

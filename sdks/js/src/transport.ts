@@ -45,9 +45,9 @@ export class Transport {
   }
 
   /** A fetch with the request time limit, also ended by `signal` (shutdown). */
-  private async request(path: string, init: RequestInit, signal: AbortSignal | undefined): Promise<Response> {
+  private async request(path: string, init: RequestInit, signal: AbortSignal | undefined, timeoutMs?: number): Promise<Response> {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.opts.requestTimeoutMs);
+    const timer = setTimeout(() => controller.abort(), timeoutMs ?? this.opts.requestTimeoutMs);
     const onAbort = (): void => controller.abort();
     signal?.addEventListener("abort", onAbort);
     try {
@@ -89,9 +89,9 @@ export class Transport {
   }
 
   /** GET a JSON document; undefined on any failure (used for the version check only). */
-  async getJson(path: string, signal?: AbortSignal): Promise<{ status: number; body: unknown } | undefined> {
+  async getJson(path: string, signal?: AbortSignal, timeoutMs?: number): Promise<{ status: number; body: unknown } | undefined> {
     try {
-      const response = await this.request(path, { method: "GET", headers: this.headers({}) }, signal);
+      const response = await this.request(path, { method: "GET", headers: this.headers({}) }, signal, timeoutMs);
       let body: unknown;
       try {
         body = await response.json();

@@ -14,9 +14,17 @@ function major(version: string): string {
   return version.split(".")[0] ?? version;
 }
 
+/** How long the check may take: it must never hold a process up (it is ended early by shutdown too). */
+const CHECK_TIMEOUT_MS = 5000;
+
 /** Asks the server once; calls `warn` when it reports another API major. */
-export async function checkServerVersion(transport: Transport, baseUrl: string, warn: (message: string) => void): Promise<void> {
-  const answer = await transport.getJson("/v1/version");
+export async function checkServerVersion(
+  transport: Transport,
+  baseUrl: string,
+  warn: (message: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const answer = await transport.getJson("/v1/version", signal, CHECK_TIMEOUT_MS);
   if (answer === undefined || answer.status !== 200) return;
   const api = (answer.body as { api?: unknown } | undefined)?.api;
   if (api === undefined || api === null) return;

@@ -21,13 +21,24 @@ from tests.e2e.server import RunningServer
 SDK = Path(__file__).resolve().parents[2] / "sdks" / "js"
 
 
+SCHEMA = SDK.parents[1] / "lynex_box" / "schema" / "event.schema.json"
+
+
+def _newest(*paths: Path) -> float:
+    files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file()]
+    return max(f.stat().st_mtime for f in files)
+
+
 def _build() -> None:
-    """`npm ci` when node_modules is missing or older than the lock file, then `npm run build` (a few seconds)."""
+    """`npm ci` when node_modules is older than the lock file, `npm run build` when dist/ is older than a source
+    (scripts/test.sh has done both: then nothing runs). The build fails when src/event-types.ts is stale."""
     installed = SDK / "node_modules" / ".package-lock.json"
-    lock = SDK / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
+    if not installed.exists() or installed.stat().st_mtime < (SDK / "package-lock.json").stat().st_mtime:
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=SDK, check=True, timeout=600)
-    subprocess.run(["npm", "run", "build", "--silent"], cwd=SDK, check=True, timeout=300)
+    built = SDK / "dist" / "node" / "index.mjs"
+    sources = (SDK / "src", SDK / "scripts", SDK / "package.json", SDK / "tsconfig.json", SCHEMA)
+    if not built.exists() or built.stat().st_mtime < _newest(*sources):
+        subprocess.run(["npm", "run", "build", "--silent"], cwd=SDK, check=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

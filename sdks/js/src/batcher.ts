@@ -164,6 +164,7 @@ export class Batcher {
     const left = this.queue.splice(0);
     this.queuedBytes = 0;
     if (left.length > 0) this.giveUp(left, undefined, "the client was shut down before they were sent");
+    this.settle(left.length); // counts, not positions: with everything given up, every waiter's target is met
   }
 
   private kick(): void {
@@ -281,7 +282,9 @@ export class Batcher {
         `${items.length} ${this.opts.key} not delivered: ${message}`,
         status === 401 || status === 403
           ? "check apiKey and projectId: the key must be an ingest key of that project"
-          : "they are lost; check the server and the network (stats count failures)",
+          : status === 404
+            ? "check baseUrl and projectId: the appliance answers POST /v1/projects/{projectId}/events"
+            : "they are lost; check the server and the network (stats count failures)",
         items.map((i) => i.id),
         status,
       ),

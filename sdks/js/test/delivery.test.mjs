@@ -171,6 +171,7 @@ test("a full queue drops new events, counts them and reports once", async (t) =>
   assert.equal(await lynex.shutdown(100), false);
   assert.equal(lynex.stats.events.failed, 5);
   assert.equal(lynex.logEvent({ name: "after shutdown" }), undefined);
+  assert.equal(await lynex.flush(2000), true); // nothing is left to wait for
 });
 
 test("warns once when the server speaks another API major; silent on 404", async (t) => {

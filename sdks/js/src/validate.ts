@@ -54,80 +54,84 @@ function codePoints(text: string, max: number): number {
   return text.length <= max ? text.length : [...text].length;
 }
 
-function check(schema: JsonSchema, raw: unknown, path: string, problems: string[]): void {
-  const value = jsonValue(raw);
-  if (schema.oneOf !== undefined) {
-    const results = schema.oneOf.map((sub) => validate(sub, value, path));
-    const matches = results.filter((r) => r.length === 0).length;
-    if (matches === 1) return;
-    if (matches > 1) {
-      problems.push(`${path}: matches more than one allowed form`);
+type Check = (value: unknown, path: string, problems: string[]) => void;
+
+/** Turns a schema into a checking function once, so each event costs only the checks themselves. */
+function compile(schema: JsonSchema): Check {
+  const types = typesOf(schema);
+  const branches = schema.oneOf?.map((sub) => ({ check: compile(sub), types: typesOf(sub) }));
+  const items = schema.items === undefined ? undefined : compile(schema.items);
+  const properties = new Map(Object.entries(schema.properties ?? {}).map(([name, sub]) => [name, compile(sub)]));
+  const extra = typeof schema.additionalProperties === "object" ? compile(schema.additionalProperties) : undefined;
+  const closed = schema.additionalProperties === false;
+  const required = schema.required ?? [];
+  const enumValues = schema.enum;
+  const { maxLength, minimum, format } = schema;
+
+  return (raw, path, problems) => {
+    const value = jsonValue(raw);
+    if (branches !== undefined) {
+      const results = branches.map((b) => {
+        const found: string[] = [];
+        b.check(value, path, found);
+        return found;
+      });
+      const matches = results.filter((r) => r.length === 0).length;
+      if (matches === 1) return;
+      if (matches > 1) {
+        problems.push(`${path}: matches more than one allowed form`);
+        return;
+      }
+      // Report the branch whose type fits (e.g. a string that is not a date-time), else the types allowed.
+      const fitting = results.find((_, i) => branches[i]?.types.some((t) => isType(value, t)));
+      if (fitting) problems.push(...fitting);
+      else problems.push(`${path}: expected ${branches.flatMap((b) => b.types).join(" or ")}, got ${describe(value)}`);
       return;
     }
-    // Report the branch whose type fits (e.g. a string that is not a date-time), else the types allowed.
-    const fitting = results.find((r, i) => typesOf(schema.oneOf?.[i]).some((t) => isType(value, t)));
-    if (fitting) problems.push(...fitting);
-    else problems.push(`${path}: expected ${schema.oneOf.flatMap(typesOf).join(" or ")}, got ${describe(value)}`);
-    return;
-  }
-  if (schema.enum !== undefined && !schema.enum.includes(value)) {
-    problems.push(`${path}: ${JSON.stringify(value)} is not one of ${schema.enum.map((v) => JSON.stringify(v)).join(", ")}`);
-    return;
-  }
-  if (schema.type !== undefined) {
-    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-    if (!types.some((t) => isType(value, t))) {
+    if (enumValues !== undefined && !enumValues.includes(value)) {
+      problems.push(`${path}: ${JSON.stringify(value)} is not one of ${enumValues.map((v) => JSON.stringify(v)).join(", ")}`);
+      return;
+    }
+    if (types.length > 0 && !types.some((t) => isType(value, t))) {
       problems.push(`${path}: expected ${types.join(" or ")}, got ${describe(value)}`);
       return;
     }
-  }
-  if (typeof value === "string") {
-    if (schema.maxLength !== undefined && codePoints(value, schema.maxLength) > schema.maxLength) {
-      problems.push(`${path}: longer than ${schema.maxLength} characters`);
+    if (typeof value === "string") {
+      if (maxLength !== undefined && codePoints(value, maxLength) > maxLength) {
+        problems.push(`${path}: longer than ${maxLength} characters`);
+      }
+      if (format === "date-time" && (!RFC3339.test(value) || Number.isNaN(Date.parse(value)))) {
+        problems.push(`${path}: ${JSON.stringify(value)} is not an RFC 3339 time with an offset`);
+      }
+    } else if (typeof value === "number") {
+      if (minimum !== undefined && value < minimum) problems.push(`${path}: ${value} is less than ${minimum}`);
+    } else if (Array.isArray(value)) {
+      if (items !== undefined) value.forEach((item, i) => items(item, `${path}[${i}]`, problems));
+    } else if (value !== null && typeof value === "object") {
+      const obj = value as Record<string, unknown>;
+      for (const name of required) if (obj[name] === undefined) problems.push(`${path}.${name}: required`);
+      for (const name in obj) {
+        if (!Object.prototype.hasOwnProperty.call(obj, name)) continue;
+        const item = obj[name];
+        if (item === undefined) continue; // JSON.stringify leaves it out
+        if (typeof item === "function" || typeof item === "symbol" || typeof item === "bigint") {
+          problems.push(`${path}.${name}: a ${typeof item} is not JSON`);
+          continue;
+        }
+        const sub = properties.get(name);
+        if (sub !== undefined) sub(item, `${path}.${name}`, problems);
+        else if (closed) problems.push(`${path}.${name}: unknown property`);
+        else if (extra !== undefined) extra(item, `${path}.${name}`, problems);
+      }
     }
-    if (schema.format === "date-time" && (!RFC3339.test(value) || Number.isNaN(Date.parse(value)))) {
-      problems.push(`${path}: ${JSON.stringify(value)} is not an RFC 3339 time with an offset`);
-    }
-  }
-  if (typeof value === "number" && schema.minimum !== undefined && value < schema.minimum) {
-    problems.push(`${path}: ${value} is less than ${schema.minimum}`);
-  }
-  if (Array.isArray(value) && schema.items !== undefined) {
-    value.forEach((item, i) => check(schema.items as JsonSchema, item, `${path}[${i}]`, problems));
-  }
-  if (isType(value, "object")) checkObject(schema, value as Record<string, unknown>, path, problems);
+  };
 }
 
-function checkObject(schema: JsonSchema, value: Record<string, unknown>, path: string, problems: string[]): void {
-  const properties = schema.properties ?? {};
-  for (const name of schema.required ?? []) {
-    if (value[name] === undefined) problems.push(`${path}.${name}: required`);
-  }
-  for (const [name, item] of Object.entries(value)) {
-    if (item === undefined) continue; // JSON.stringify leaves it out
-    if (typeof item === "function" || typeof item === "symbol" || typeof item === "bigint") {
-      problems.push(`${path}.${name}: a ${typeof item} is not JSON`);
-      continue;
-    }
-    const sub = properties[name];
-    if (sub !== undefined) {
-      check(sub, item, `${path}.${name}`, problems);
-    } else if (schema.additionalProperties === false) {
-      problems.push(`${path}.${name}: unknown property`);
-    } else if (typeof schema.additionalProperties === "object") {
-      check(schema.additionalProperties, item, `${path}.${name}`, problems);
-    }
-  }
-}
+const checkEvent = compile(EVENT_SCHEMA);
 
-/** The problems of `value` against `schema`, each naming its path; empty when valid. */
-export function validate(schema: JsonSchema, value: unknown, path = "event"): string[] {
-  const problems: string[] = [];
-  check(schema, value, path, problems);
-  return problems;
-}
-
-/** The problems of a native event; empty when it may be sent. */
+/** The problems of a native event, each naming its field; empty when it may be sent. */
 export function validateEvent(event: unknown): string[] {
-  return validate(EVENT_SCHEMA, event);
+  const problems: string[] = [];
+  checkEvent(event, "event", problems);
+  return problems;
 }

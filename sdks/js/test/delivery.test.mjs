@@ -208,3 +208,21 @@ test("scores are batched to /scores with client ids", async (t) => {
   assert.match(errors[0].message, /invalid score: trace_id or session_id is required/);
   await lynex.shutdown();
 });
+
+test("without CompressionStream the Node build gzips with node:zlib", async (t) => {
+  const rec = await recorder();
+  t.after(() => rec.close());
+  const saved = globalThis.CompressionStream;
+  delete globalThis.CompressionStream;
+  let lynex;
+  try {
+    ({ lynex } = client(rec.url, { compressMinBytes: 0 }));
+  } finally {
+    globalThis.CompressionStream = saved;
+  }
+  const id = lynex.logEvent({ name: "zipped" });
+  assert.equal(await lynex.shutdown(5000), true);
+  const [post] = rec.posts();
+  assert.equal(post.headers["content-encoding"], "gzip");
+  assert.deepEqual(ids(rec), [id]); // the recorder gunzipped it
+});

@@ -9,7 +9,7 @@ import { LynexConfigError, type LynexError } from "./errors.js";
 export interface LynexOptions {
   /** An ingest (or admin) API key of the project. Env: LYNEX_API_KEY. */
   apiKey?: string;
-  /** The appliance's URL. Env: LYNEX_BASE_URL. Default http://localhost:4318. */
+  /** The appliance's URL. Env: LYNEX_BASE_URL. Default http://127.0.0.1:4318. */
   baseUrl?: string;
   /** The project the key belongs to. Env: LYNEX_PROJECT. */
   projectId?: string;
@@ -88,11 +88,11 @@ function positive(name: string, value: number | undefined, fallback: number, min
 export function resolveConfig(opts: LynexOptions): ResolvedConfig {
   const apiKey = opts.apiKey ?? envVar("LYNEX_API_KEY");
   const projectId = opts.projectId ?? envVar("LYNEX_PROJECT");
-  const baseUrl = (opts.baseUrl ?? envVar("LYNEX_BASE_URL") ?? "http://localhost:4318").replace(/\/+$/, "");
+  const baseUrl = (opts.baseUrl ?? envVar("LYNEX_BASE_URL") ?? "http://127.0.0.1:4318").replace(/\/+$/, "");
   if (!apiKey) throw new LynexConfigError("no API key", "pass apiKey or set LYNEX_API_KEY (an ingest key of the project)");
   if (!projectId) throw new LynexConfigError("no project id", "pass projectId or set LYNEX_PROJECT");
   if (!/^https?:\/\//.test(baseUrl)) {
-    throw new LynexConfigError(`baseUrl ${JSON.stringify(baseUrl)} is not an http(s) URL`, "e.g. http://localhost:4318");
+    throw new LynexConfigError(`baseUrl ${JSON.stringify(baseUrl)} is not an http(s) URL`, "e.g. http://127.0.0.1:4318");
   }
   const fetchFn = opts.fetch ?? (globalThis as { fetch?: typeof fetch }).fetch;
   if (typeof fetchFn !== "function") {

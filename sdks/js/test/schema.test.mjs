@@ -120,6 +120,8 @@ test("missing configuration throws at construction with a hint", () => {
   try {
     delete process.env.LYNEX_API_KEY;
     delete process.env.LYNEX_PROJECT;
+    delete process.env.LYNEX_BASE_URL;
+    assert.equal(new Lynex({ apiKey: "k", projectId: "p", exitFlushTimeoutMs: 0 }).config.baseUrl, "http://127.0.0.1:4318");
     assert.throws(() => new Lynex({ projectId: "p" }), /no API key; hint: pass apiKey or set LYNEX_API_KEY/);
     assert.throws(() => new Lynex({ apiKey: "k" }), /no project id; hint: pass projectId or set LYNEX_PROJECT/);
     assert.throws(() => new Lynex({ apiKey: "k", projectId: "p", flushAt: 0 }), /flushAt is 0/);

@@ -3,7 +3,7 @@ import OpenAI from "openai";
 
 import { type LynexEvent, Lynex, LynexDeliveryError, wrapOpenAI } from "@lynex/sdk";
 
-const lynex = new Lynex({ apiKey: "k", baseUrl: "http://localhost:4318", projectId: "p" });
+const lynex = new Lynex({ apiKey: "k", baseUrl: "http://127.0.0.1:4318", projectId: "p" });
 const event: LynexEvent = { name: "x", type: "llm", usage: { input_tokens: 1 }, start_time: Date.now() };
 const id: string | undefined = lynex.logEvent(event);
 // @ts-expect-error: type must be a span kind of the schema

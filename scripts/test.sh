@@ -22,8 +22,12 @@ if command -v npm >/dev/null 2>&1; then
         exit 1
     fi
     (cd lynex_box/web/ui && npx vitest run)
+    # The TypeScript SDK: install from its lock file and build (types checked, dist/ for ESM and CJS). Its
+    # `node --test` suite needs a running server, so pytest runs it: tests/sdks/test_js_sdk.py.
+    (cd sdks/js && npm ci --no-audit --no-fund --loglevel=error && npm run build --silent)
 else
-    echo "warning: npm not found: the UI bundle check and the Vitest unit tests are skipped" >&2
+    echo "warning: npm not found: the UI bundle check, the Vitest unit tests and the TypeScript SDK's tests" \
+        "(tests/sdks/test_js_sdk.py) are skipped" >&2
 fi
 
 python -m pytest -q "$@"

@@ -63,9 +63,10 @@ class Lifecycle:
         clock: Callable[[], float] = time.time,
         free_bytes: Callable[[Path], int] = disk_free,
         work_dir: Path | None = None,
+        temp_dir: Path | None = None,
     ) -> None:
         """`work_dir` holds the bucket cache and scratch files (`<data>/cache`); a CLI process beside a running
-        server passes a directory of its own, since both empty theirs on start."""
+        server passes a directory of its own, since both empty theirs on start. `temp_dir` is where DuckDB spills."""
         lc = settings.lifecycle
         self.settings = settings
         self.bucket = open_bucket(settings.bucket) if bucket is _FROM_SETTINGS else bucket
@@ -85,7 +86,7 @@ class Lifecycle:
             bucket=self.bucket,
             node_id=node_id(settings.bucket, db),
             cache=self.cache,
-            duck=open_duck(lc.threads, settings.query.memory_limit_mb),
+            duck=open_duck(lc.threads, settings.query.rewrites_memory_mb, temp_dir),
             work_dir=work,
             clock=clock,
         )
@@ -100,7 +101,10 @@ class Lifecycle:
             query.remote = self.cache
         # Sees every stored span, deleted or expired ones too: the scope of a deletion is found from the very
         # spans its tombstone hides (deletion_scope.py). Never used to answer a client.
-        self.scanner = QueryEngine(store, dataclasses.replace(settings.query, threads=lc.threads))
+        self.scanner = QueryEngine(
+            store, dataclasses.replace(settings.query, threads=lc.threads),
+            memory_limit_mb=settings.query.scans_memory_mb, temp_dir=temp_dir,
+        )  # fmt: skip
         self.scanner.remote = self.cache
 
     # ------------------------------------------------------------------------ passes (blocking)

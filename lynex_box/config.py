@@ -4,6 +4,8 @@ Every limit, interval and threshold of the appliance is a field here with a safe
 repository's `lynex.toml` documents each one. Loading rejects unknown sections and keys and bad values
 with a message that names them; keys that moved to another section (`RENAMED`) are still read under their old
 names, with a warning that names the new one. This module only loads and validates; it never acts on a setting.
+It is longer than our usual module on purpose: every section's dataclass sits here, in lynex.toml's order, so
+that one file answers "which settings exist"; the loading code below them is about 150 lines.
 """
 
 from __future__ import annotations

@@ -161,12 +161,9 @@ def main() -> None:
             "server": {"data_dir": str(root / "data")},
             "wal": {"durability": "os"},
             "head": {"max_rows": 10_000_000, "max_bytes": 8 << 30},
-            "lifecycle": {
-                "hot_window_s": 86_400,
-                "grace_period_s": 0.0,
-                "cache_max_bytes": 64 << 30,
-                "retention_days": 0,
-            },
+            "lifecycle": {"grace_period_s": 0.0},
+            "offload": {"hot_window_s": 86_400, "cache_max_bytes": 64 << 30},
+            "retention": {"days": 0},
             "bucket": bucket,
         },
     )

@@ -257,7 +257,7 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="lynex-bench-otlp-"))
     port = free_port()
     # fixed span start times may be older than the default retention (30 days): keep everything
-    env = {**os.environ, "LYNEX_WAL_DURABILITY": args.durability, "LYNEX_LIFECYCLE_RETENTION_DAYS": "0"}
+    env = {**os.environ, "LYNEX_WAL_DURABILITY": args.durability, "LYNEX_RETENTION_DAYS": "0"}
     server = subprocess.Popen(
         [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(data), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,

@@ -67,9 +67,9 @@ PASSWORD = "correct horse battery staple"
 # Realistic intervals, shortened so that a 3-minute run sees flushes, compactions and replaced files cleared.
 SERVER_ENV = {
     "LYNEX_HEAD_MAX_AGE_S": "10",
-    "LYNEX_LIFECYCLE_COMPACTION_INTERVAL_S": "60",
+    "LYNEX_COMPACTION_INTERVAL_S": "60",
     "LYNEX_LIFECYCLE_GRACE_PERIOD_S": "30",
-    "LYNEX_LIFECYCLE_RETENTION_DAYS": "30",
+    "LYNEX_RETENTION_DAYS": "30",
 }
 
 

@@ -249,7 +249,7 @@ def settings_for(data_dir: Path, extra: dict[str, dict[str, Any]] | None = None)
     overrides: dict[str, dict[str, Any]] = {
         "server": {"data_dir": str(data_dir)},
         "wal": {"durability": "fsync"},
-        "lifecycle": {"retention_days": 0},  # fixed span start times, older than the default retention
+        "retention": {"days": 0},  # fixed span start times, older than the default retention
     }
     for section, values in (extra or {}).items():
         overrides.setdefault(section, {}).update(values)

@@ -167,7 +167,7 @@ def create_app(settings: Settings) -> Starlette:
         auth = AuthComponents.build(settings, engine.meta)
         await asyncio.to_thread(auth.refresh, engine.meta)
         alerts = await AlertService.start(settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address)
-        exports = ExportRunner(settings.lifecycle)
+        exports = ExportRunner(settings.api)
         svc = Services(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
         app.state.services = svc
         stop = asyncio.Event()

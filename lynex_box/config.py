@@ -2,24 +2,29 @@
 
 Every limit, interval and threshold of the appliance is a field here with a safe default, and the
 repository's `lynex.toml` documents each one. Loading rejects unknown sections and keys and bad values
-with a message that names them. This module only loads and validates; it never acts on a setting.
+with a message that names them; keys that moved to another section (`RENAMED`) are still read under their old
+names, with a warning that names the new one. This module only loads and validates; it never acts on a setting.
+It is longer than our usual module on purpose: every section's dataclass sits here, in lynex.toml's order, so
+that one file answers "which settings exist"; the loading code below them is about 150 lines.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import math
 import os
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Final, Literal, get_args, get_origin
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+log = logging.getLogger("lynex.config")
 
 
 class ConfigError(ValueError):
@@ -80,15 +85,57 @@ class SegmentSettings:
     trace_bloom_bits_per_key: int = field(default=10, metadata=_rng(4, 32))
 
 
+MEMORY_SHARES: Final = ("memory_share_queries", "memory_share_rewrites", "memory_share_scans")
+MIN_MEMORY_PART_MB: Final = 16
+
+
 @dataclass(frozen=True, slots=True)
 class QuerySettings:
-    """[query]: DuckDB resources for queries."""
+    """[query]: DuckDB resources: one memory budget divided between the process's DuckDB databases; query limits."""
 
     threads: int = field(default=2, metadata=_rng(1, 256))
-    memory_limit_mb: int = field(default=1024, metadata=_rng(64))
+    memory_limit_mb: int = field(default=2048, metadata=_rng(64))
+    memory_share_queries: float = field(default=0.5, metadata=_rng(0.01, 1))
+    memory_share_rewrites: float = field(default=0.25, metadata=_rng(0.01, 1))
+    memory_share_scans: float = field(default=0.25, metadata=_rng(0.01, 1))
     max_rows: int = field(default=10_000, metadata=_rng(1))
     workers: int = field(default=4, metadata=_rng(1, 256))
     saturated_after_s: float = field(default=10.0, metadata=_rng(0.05, 3600))
+
+    def __post_init__(self) -> None:
+        # checked here so a budget divided into more than itself stops `lynex-box run` before it listens
+        shares = {name: getattr(self, name) for name in MEMORY_SHARES}
+        if sum(shares.values()) > 1 + 1e-9:
+            listed = " + ".join(f"query.{name} ({value:g})" for name, value in shares.items())
+            raise ConfigError(
+                f"{listed} = {sum(shares.values()):g} is more than 1: the shares divide query.memory_limit_mb "
+                f"({self.memory_limit_mb} MB) and may not add up to more than all of it; hint: lower one of them"
+            )
+        for name, value in shares.items():
+            if self._part(value) < MIN_MEMORY_PART_MB:
+                raise ConfigError(
+                    f"query.{name} = {value:g} of query.memory_limit_mb = {self.memory_limit_mb} is "
+                    f"{self._part(value)} MB, under the {MIN_MEMORY_PART_MB} MB a DuckDB database needs; "
+                    "hint: raise memory_limit_mb or the share"
+                )
+
+    def _part(self, share: float) -> int:
+        return int(self.memory_limit_mb * share)
+
+    @property
+    def queries_memory_mb(self) -> int:
+        """Memory limit of the query engine's DuckDB (API queries, exports, alert evaluations, `lynex-box query`)."""
+        return self._part(self.memory_share_queries)
+
+    @property
+    def rewrites_memory_mb(self) -> int:
+        """Memory limit of the lifecycle's DuckDB that rewrites segments (compaction, retention, deletion, reprice)."""
+        return self._part(self.memory_share_rewrites)
+
+    @property
+    def scans_memory_mb(self) -> int:
+        """Memory limit of the lifecycle's DuckDB that finds what a deletion covers."""
+        return self._part(self.memory_share_scans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +144,7 @@ class IngestSettings:
 
     max_body_bytes: int = field(default=20 * 1024 * 1024, metadata=_rng(1024))
     max_events_per_request: int = field(default=10_000, metadata=_rng(1))
+    max_scores_per_request: int = field(default=10_000, metadata=_rng(1))
     max_field_bytes: int = field(default=1024 * 1024, metadata=_rng(64))
     max_json_depth: int = field(default=100, metadata=_rng(8, 200))
     max_backlog_bytes: int = field(default=1024 * 1024 * 1024, metadata=_rng(1024 * 1024))
@@ -136,6 +184,20 @@ class PipelineSettings:
     otlp_decode_process: bool = True
     otlp_decode_workers: int = field(default=2, metadata=_rng(1, 16))
     scores_visible_wait_ms: float = field(default=10_000.0, metadata=_rng(0))
+    decode_memory_mb: int = field(default=256, metadata=_rng(16))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSettings:
+    """[api]: limits of API requests that are not ingest: small JSON bodies, prompt and price bodies, exports."""
+
+    max_json_body_bytes: int = field(default=64 * 1024, metadata=_rng(1024))
+    max_prompt_body_bytes: int = field(default=256 * 1024, metadata=_rng(1024))
+    max_price_body_bytes: int = field(default=1024 * 1024, metadata=_rng(1024))
+    export_chunk_s: int = field(default=3600, metadata=_rng(60))
+    export_workers: int = field(default=2, metadata=_rng(1, 64))
+    export_per_project: int = field(default=1, metadata=_rng(1, 64))
+    export_timeout_s: float = field(default=3600.0, metadata=_rng(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +259,7 @@ class ScimSettings:
     group_roles: str = ""
     default_role: Literal["", "owner", "admin", "member", "viewer"] = "viewer"
     max_results: int = field(default=200, metadata=_rng(1, 10_000))
+    max_body_bytes: int = field(default=1024 * 1024, metadata=_rng(1024))
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +309,7 @@ class AlertsSettings:
     default_interval_s: int = field(default=60, metadata=_rng(1, 86_400))
     max_window_s: int = field(default=7 * 86_400, metadata=_rng(1, 366 * 86_400))
     max_rules_per_project: int = field(default=100, metadata=_rng(1, 10_000))
+    max_rule_body_bytes: int = field(default=64 * 1024, metadata=_rng(1024))
     max_concurrent_evaluations: int = field(default=2, metadata=_rng(1, 64))
     delivery_timeout_s: float = field(default=10.0, metadata=_rng(0.1, 300))
     delivery_attempts: int = field(default=5, metadata=_rng(1, 20))
@@ -260,30 +324,56 @@ class AlertsSettings:
 
 @dataclass(frozen=True, slots=True)
 class LifecycleSettings:
-    """[lifecycle]: compaction, retention, deletion, offload, the bucket cache, backups and the disk guard."""
+    """[lifecycle]: what every background pass shares: its DuckDB threads, the grace period, the disk guard."""
 
-    compaction_interval_s: float = field(default=300.0, metadata=_rng(1))
-    compaction_min_segments: int = field(default=4, metadata=_rng(2))
-    compaction_small_bytes: int = field(default=64 * 1024 * 1024, metadata=_rng(1))
-    compaction_max_bytes: int = field(default=512 * 1024 * 1024, metadata=_rng(1024))
-    compaction_window_s: int = field(default=86_400, metadata=_rng(60))
     grace_period_s: float = field(default=300.0, metadata=_rng(0))
-    retention_days: int = field(default=30, metadata=_rng(0, 36_500))
-    retention_interval_s: float = field(default=3600.0, metadata=_rng(1))
-    deletion_max_delay_s: float = field(default=3600.0, metadata=_rng(4))
-    hot_window_s: int = field(default=7 * 86_400, metadata=_rng(0))
-    offload_interval_s: float = field(default=300.0, metadata=_rng(1))
-    cache_max_bytes: int = field(default=2 * 1024 * 1024 * 1024, metadata=_rng(1024 * 1024))
-    backup_interval_s: float = field(default=86_400.0, metadata=_rng(0))
-    backup_keep: int = field(default=7, metadata=_rng(1))
-    backup_dir: str = ""
     disk_pressure_free_bytes: int = field(default=2 * 1024 * 1024 * 1024, metadata=_rng(0))
     disk_check_interval_s: float = field(default=15.0, metadata=_rng(1))
-    export_chunk_s: int = field(default=3600, metadata=_rng(60))
-    export_workers: int = field(default=2, metadata=_rng(1, 64))
-    export_per_project: int = field(default=1, metadata=_rng(1, 64))
-    export_timeout_s: float = field(default=3600.0, metadata=_rng(1))
     threads: int = field(default=1, metadata=_rng(1, 64))
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionSettings:
+    """[compaction]: when a project's small segments are merged into larger files."""
+
+    interval_s: float = field(default=300.0, metadata=_rng(1))
+    min_segments: int = field(default=4, metadata=_rng(2))
+    small_bytes: int = field(default=64 * 1024 * 1024, metadata=_rng(1))
+    max_bytes: int = field(default=512 * 1024 * 1024, metadata=_rng(1024))
+    window_s: int = field(default=86_400, metadata=_rng(60))
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """[retention]: how long spans are kept by default, and how often expired ones are removed."""
+
+    days: int = field(default=30, metadata=_rng(0, 36_500))
+    interval_s: float = field(default=3600.0, metadata=_rng(1))
+
+
+@dataclass(frozen=True, slots=True)
+class DeletionSettings:
+    """[deletion]: the bound on removing a deleted trace, session or user from every file."""
+
+    max_delay_s: float = field(default=3600.0, metadata=_rng(4))
+
+
+@dataclass(frozen=True, slots=True)
+class OffloadSettings:
+    """[offload]: moving old segments to the bucket, and the local cache of those fetched back for queries."""
+
+    hot_window_s: int = field(default=7 * 86_400, metadata=_rng(0))
+    interval_s: float = field(default=300.0, metadata=_rng(1))
+    cache_max_bytes: int = field(default=2 * 1024 * 1024 * 1024, metadata=_rng(1024 * 1024))
+
+
+@dataclass(frozen=True, slots=True)
+class BackupSettings:
+    """[backup]: scheduled backups of meta.db and the catalog."""
+
+    interval_s: float = field(default=86_400.0, metadata=_rng(0))
+    keep: int = field(default=7, metadata=_rng(1))
+    dir: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +415,7 @@ class Settings:
     query: QuerySettings = field(default_factory=QuerySettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     oidc: OidcSettings = field(default_factory=OidcSettings)
@@ -332,6 +423,11 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
+    compaction: CompactionSettings = field(default_factory=CompactionSettings)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+    deletion: DeletionSettings = field(default_factory=DeletionSettings)
+    offload: OffloadSettings = field(default_factory=OffloadSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
     bucket: BucketSettings = field(default_factory=BucketSettings)
     encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
 
@@ -360,12 +456,63 @@ def load_settings(
         for section, values in data.items():
             if not isinstance(values, dict):
                 raise ConfigError(f"[{section}] must be a table, got {values!r}")
-            raw.setdefault(section, {}).update(values)
+        _merge(raw, _renamed(data, lambda s, k: f"[{s}] {k}"))
+    from_env: dict[str, dict[str, Any]] = {}
     for section, key, value in _env_overrides(os.environ if env is None else env):
-        raw.setdefault(section, {})[key] = value
-    for section, values in (overrides or {}).items():
-        raw.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+        from_env.setdefault(section, {})[key] = value
+    _merge(raw, _renamed(from_env, lambda s, k: f"LYNEX_{s}_{k}".upper()))
+    given = {s: {k: v for k, v in values.items() if v is not None} for s, values in (overrides or {}).items()}
+    _merge(raw, _renamed(given, lambda s, k: f"{s}.{k}"))
     return _build(raw)
+
+
+# Keys that moved out of [lifecycle] when it was split into one section per concern: (old section, old key) ->
+# (new section, new key). The old spellings still work, in lynex.toml and as LYNEX_LIFECYCLE_* variables, with a
+# warning that names the new one; where both are given in the same place, the new one wins.
+RENAMED: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("lifecycle", "compaction_interval_s"): ("compaction", "interval_s"),
+    ("lifecycle", "compaction_min_segments"): ("compaction", "min_segments"),
+    ("lifecycle", "compaction_small_bytes"): ("compaction", "small_bytes"),
+    ("lifecycle", "compaction_max_bytes"): ("compaction", "max_bytes"),
+    ("lifecycle", "compaction_window_s"): ("compaction", "window_s"),
+    ("lifecycle", "retention_days"): ("retention", "days"),
+    ("lifecycle", "retention_interval_s"): ("retention", "interval_s"),
+    ("lifecycle", "deletion_max_delay_s"): ("deletion", "max_delay_s"),
+    ("lifecycle", "hot_window_s"): ("offload", "hot_window_s"),
+    ("lifecycle", "offload_interval_s"): ("offload", "interval_s"),
+    ("lifecycle", "cache_max_bytes"): ("offload", "cache_max_bytes"),
+    ("lifecycle", "backup_interval_s"): ("backup", "interval_s"),
+    ("lifecycle", "backup_keep"): ("backup", "keep"),
+    ("lifecycle", "backup_dir"): ("backup", "dir"),
+    ("lifecycle", "export_chunk_s"): ("api", "export_chunk_s"),
+    ("lifecycle", "export_workers"): ("api", "export_workers"),
+    ("lifecycle", "export_per_project"): ("api", "export_per_project"),
+    ("lifecycle", "export_timeout_s"): ("api", "export_timeout_s"),
+}
+
+
+def _renamed(layer: Mapping[str, Any], spell: Callable[[str, str], str]) -> dict[str, dict[str, Any]]:
+    """One source's values (the file, the environment or the overrides) with renamed keys under their new names;
+    `spell` writes a key the way that source names it, for the warning."""
+    out = {section: dict(values) for section, values in layer.items()}
+    for (old_section, old_key), (section, key) in RENAMED.items():
+        values = out.get(old_section)
+        if not isinstance(values, dict) or old_key not in values:
+            continue
+        value = values.pop(old_key)
+        target = out.setdefault(section, {})
+        old, new = spell(old_section, old_key), spell(section, key)
+        if key in target:
+            log.warning("deprecated setting %s ignored: %s is set too and wins", old, new)
+        else:
+            target[key] = value
+            log.warning("deprecated setting %s: use %s instead", old, new)
+    return out
+
+
+def _merge(raw: dict[str, dict[str, Any]], layer: dict[str, dict[str, Any]]) -> None:
+    for section, values in layer.items():
+        raw.setdefault(section, {}).update(values)
 
 
 def _section_types() -> dict[str, type]:

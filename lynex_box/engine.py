@@ -132,6 +132,10 @@ class Engine:
         fsutil.prepare_data_dir(self.data_dir)  # 0700, or tightened with a warning
         check_source(settings.encryption, self.data_dir)  # a KEK file inside the data dir: refuse before anything
         self._lock_fd = lock_data_dir(self.data_dir)
+        spill = self.data_dir / "tmp" / "duckdb"  # the query engine's and lifecycle's DuckDB spill files
+        # (removed on start: what a crash left is garbage)
+        shutil.rmtree(spill, ignore_errors=True)
+        fsutil.make_dir(spill)
         self.meta = MetaDB(self.data_dir / "meta.db")
         self.catalog = Catalog(self.meta)
         self.data_keys = DataKeys.open(settings.encryption, self.meta, self.data_dir)
@@ -156,10 +160,10 @@ class Engine:
             decode_threads=settings.pipeline.decode_threads,
             appliers={RecordType.SCORES: ScoreApplier(self.meta)},
         )
-        self.query = QueryEngine(self.store, settings.query)
+        self.query = QueryEngine(self.store, settings.query, temp_dir=spill)
         self.lifecycle = Lifecycle(
             settings, self.meta, self.catalog, self.store, self.query,
-            durable_lsn=lambda: self.wal.durable_lsn, flush=self.store.flush,
+            durable_lsn=lambda: self.wal.durable_lsn, flush=self.store.flush, temp_dir=spill,
         )  # fmt: skip
         self.pipeline.process_available()  # replay: the head is whole before the first query
         self._closed = False

@@ -155,10 +155,9 @@ async def read_settings(svc: Services, project_id: str) -> dict[str, Any]:
     """The project's settings, with the lynex.toml defaults its null settings fall back to (so the UI can show
     the value in force) and whether offload runs at all (the hot window means nothing without a bucket)."""
     found = await asyncio.to_thread(projects.read, svc.engine.meta, project_id, svc.auth.limiter)
-    lifecycle = svc.settings.lifecycle
     return {
         **found,
-        "defaults": {"retention_days": lifecycle.retention_days, "hot_window_s": lifecycle.hot_window_s},
+        "defaults": {"retention_days": svc.settings.retention.days, "hot_window_s": svc.settings.offload.hot_window_s},
         "offload_enabled": svc.settings.bucket.type != "none",
         "encryption": encryption.status(svc, project_id),
     }

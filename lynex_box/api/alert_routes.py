@@ -27,7 +27,6 @@ from lynex_box.api.params import bounded_int, decode_cursor, encode_cursor
 from lynex_box.api.principal import Access, project_access
 from lynex_box.api.services import services
 
-MAX_RULE_BODY = 64 * 1024
 DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
@@ -75,7 +74,7 @@ async def get_rule(request: Request) -> Response:
 
 async def create_rule(request: Request) -> Response:
     alerts, access = await _access(request, "alerts.manage")
-    doc = await json_object(request, MAX_RULE_BODY)
+    doc = await json_object(request, alerts.settings.alerts.max_rule_body_bytes)
     try:
         spec = parse_rule(doc, alerts.limits)
         await _check_targets(alerts, doc)
@@ -96,7 +95,7 @@ async def create_rule(request: Request) -> Response:
 async def update_rule(request: Request) -> Response:
     alerts, access = await _access(request, "alerts.manage")
     rule_id = _rule_id(request)
-    doc = await json_object(request, MAX_RULE_BODY)
+    doc = await json_object(request, alerts.settings.alerts.max_rule_body_bytes)
     try:
         await _check_targets(alerts, doc)
         rule = await asyncio.to_thread(

@@ -18,8 +18,6 @@ from lynex_box.api.errors import ApiError
 from lynex_box.api.services import services
 from lynex_box.sources.common.jsondepth import TooDeep, check_depth
 
-MAX_JSON_BODY = 64 * 1024
-
 
 def parse_json(raw: bytes, max_depth: int, what: str = "body") -> Any:
     """The parsed JSON document; 400 `bad_json` when it is not JSON (invalid UTF-8 included), 400 `too_deep` when it
@@ -38,14 +36,16 @@ def parse_json(raw: bytes, max_depth: int, what: str = "body") -> Any:
     return doc
 
 
-async def json_object(request: Request, limit: int = MAX_JSON_BODY) -> dict[str, Any]:
+async def json_object(request: Request, limit: int | None = None) -> dict[str, Any]:
+    """The body as a JSON object, at most `limit` bytes (default `[api] max_json_body_bytes`)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json")
-    raw, encoding = await read_body(request, limit)
+    settings = services(request).settings
+    raw, encoding = await read_body(request, settings.api.max_json_body_bytes if limit is None else limit)
     if encoding != "identity":
         raise ApiError(415, "unsupported_encoding", "this endpoint takes an uncompressed body")
-    doc = parse_json(raw or b"{}", services(request).settings.ingest.max_json_depth)
+    doc = parse_json(raw or b"{}", settings.ingest.max_json_depth)
     if not isinstance(doc, dict):
         raise ApiError(400, "bad_request", "body must be a JSON object")
     return doc

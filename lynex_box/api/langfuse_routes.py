@@ -35,7 +35,6 @@ from lynex_box.wal.records import RecordHeader, RecordType
 
 INGESTION_LIMIT: Final = 3_500_000  # Langfuse's batch limit; its SDKs split batches below it
 SCORES_LIMIT: Final = 1_048_576  # POST /api/public/scores: Next.js' default body limit, which the v5 SDK honours
-MAX_SCORES: Final = 10_000
 
 
 async def _json_body(request: Request, limit: int, svc: Services, principal: Principal) -> Any:
@@ -99,13 +98,13 @@ async def post_ingestion(request: Request) -> Response:
     return json_response(answer(batch), status=207)
 
 
-def parse_scores(doc: Any) -> tuple[list[Score], list[dict[str, Any]]]:
+def parse_scores(doc: Any, max_scores: int) -> tuple[list[Score], list[dict[str, Any]]]:
     """Scores of a v5 request (a JSON list, or one score object) and the errors of those refused."""
     items = doc if isinstance(doc, list) else [doc] if isinstance(doc, dict) else None
     if items is None:
         raise ApiError(400, "bad_request", "body must be a JSON list of scores")
-    if len(items) > MAX_SCORES:
-        raise ApiError(413, "too_many_scores", f"{len(items)} scores in one request; the limit is {MAX_SCORES}")
+    if len(items) > max_scores:
+        raise ApiError(413, "too_many_scores", f"{len(items)} scores in one request; the limit is {max_scores}")
     scores: list[Score] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -121,7 +120,7 @@ async def post_scores(request: Request) -> Response:
     """v5 scores: `202 {"message": "Accepted"}`, or `207` with counts and errors when some were refused."""
     svc, principal = _writer(request)
     doc = await _json_body(request, SCORES_LIMIT, svc, principal)
-    scores, errors = await asyncio.to_thread(parse_scores, doc)
+    scores, errors = await asyncio.to_thread(parse_scores, doc, svc.settings.ingest.max_scores_per_request)
     charge_ingest(svc, principal, events=len(scores))
     if scores:
         await store_scores(svc, principal.project_id, scores, "langfuse")

@@ -79,7 +79,7 @@ async def export_download(request: Request) -> Response:
         raise ApiError(400, "bad_request", f"format {fmt!r} is not one of {sorted(FORMATS)}")
     filters = qs.parse_filters(params)
     engine = svc.engine
-    chunk_s = svc.settings.lifecycle.export_chunk_s
+    chunk_s = svc.settings.api.export_chunk_s
 
     def work(sink: ChunkSink, stop: Callable[[], bool]) -> None:
         rows = export(engine.query, project_id, sink, fmt, filters.start_us, filters.end_us, chunk_s, cancelled=stop)

@@ -166,7 +166,7 @@ def _add_lifecycle(paths: dict[str, Any]) -> None:
         path = f"/v1/projects/{{project_id}}/{kind}s/{{{param}}}"
         paths.setdefault(path, {})["delete"] = {
             "summary": f"Delete every span of this {kind}: hidden from queries at once, purged from every file "
-            "within lifecycle.deletion_max_delay_s (admin key or project admin; audited)",
+            "within [deletion] max_delay_s (admin key or project admin; audited)",
             "security": [{"bearer": []}],
             "parameters": [_PROJECT, {"name": param, "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {
@@ -177,8 +177,8 @@ def _add_lifecycle(paths: dict[str, Any]) -> None:
     paths["/v1/projects/{project_id}/export"] = {
         "get": {
             "summary": "Download the project's spans (format=parquet|jsonl|csv, from, to), streamed; at most "
-            "lifecycle.export_per_project at once per project (429 + Retry-After), stopped after "
-            "lifecycle.export_timeout_s (the body then ends incomplete)",
+            "[api] export_per_project at once per project (429 + Retry-After), stopped after "
+            "[api] export_timeout_s (the body then ends incomplete)",
             "security": [{"bearer": []}],
             "parameters": [_PROJECT, *_params([("format", "parquet (default), jsonl or csv"), *_FILTERS[:2]])],
             "responses": {

@@ -30,7 +30,6 @@ from lynex_box.schema.timefmt import format_time_us, parse_time_us
 
 _FIELDS = ("model", "provider", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
 MAX_PRICES = 1000
-BODY_LIMIT = 1_048_576
 
 
 async def _admin(request: Request) -> tuple[Services, str]:
@@ -86,8 +85,8 @@ def parse_prices(doc: Any) -> list[CustomPrice]:
 
 async def put_prices(request: Request) -> Response:
     svc, project_id = await _admin(request)
-    raw, encoding = await read_body(request, BODY_LIMIT)
-    doc = parse_json(decompress(raw, encoding, BODY_LIMIT), svc.settings.ingest.max_json_depth)
+    raw, encoding = await read_body(request, limit := svc.settings.api.max_price_body_bytes)
+    doc = parse_json(decompress(raw, encoding, limit), svc.settings.ingest.max_json_depth)
     prices = parse_prices(doc)
     await asyncio.to_thread(upsert_prices, svc.engine.meta, project_id, prices)
     if svc.prices is not None:
@@ -125,8 +124,8 @@ async def reprice(request: Request) -> Response:
     svc = services(request)
     project_id = request.path_params["project_id"]
     access = await project_access(request, svc, project_id, "settings.manage")
-    raw, encoding = await read_body(request, BODY_LIMIT)
-    start, end = _reprice_range(parse_json(decompress(raw, encoding, BODY_LIMIT), svc.settings.ingest.max_json_depth))
+    raw, encoding = await read_body(request, limit := svc.settings.api.max_price_body_bytes)
+    start, end = _reprice_range(parse_json(decompress(raw, encoding, limit), svc.settings.ingest.max_json_depth))
     if svc.prices is not None:  # the pipeline prices new spans with the prices this repricing uses
         await asyncio.to_thread(svc.prices.reload)
     custom = await asyncio.to_thread(list_prices, svc.engine.meta, project_id)

@@ -25,8 +25,6 @@ from lynex_box.api.services import services
 from lynex_box.prompts import registry, stats
 from lynex_box.query.engine import SpanScope
 
-MAX_BODY = 256 * 1024
-
 
 async def _seen(request: Request, scope: SpanScope, name: str | None) -> list[dict[str, Any]]:
     sql, params = stats.versions_sql(name)
@@ -58,7 +56,7 @@ async def register_prompt(request: Request) -> Response:
     project_id = request.path_params["project_id"]
     action = "data.ingest" if "authorization" in request.headers else "data.annotate"
     access = await project_access(request, svc, project_id, action)
-    raw, encoding = await read_body(request, MAX_BODY)
+    raw, encoding = await read_body(request, svc.settings.api.max_prompt_body_bytes)
     if encoding != "identity":
         raise ApiError(415, "unsupported_encoding", "send the prompt as plain JSON")
     doc = parse_json(raw, svc.settings.ingest.max_json_depth)

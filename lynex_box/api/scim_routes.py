@@ -30,7 +30,6 @@ from lynex_box.auth.errors import AdminError, Conflict
 from lynex_box.meta.audit import Actor
 
 BASE = "/scim/v2"
-MAX_BODY = 1024 * 1024
 
 
 def _out(payload: object, status: int = 200) -> Response:
@@ -61,7 +60,7 @@ async def _body(request: Request) -> dict[str, Any]:
     if media not in (scim.MEDIA_TYPE, "application/json"):
         raise scim.ScimError(415, "send application/scim+json")
     try:
-        raw, encoding = await read_body(request, MAX_BODY)
+        raw, encoding = await read_body(request, services(request).settings.scim.max_body_bytes)
     except ApiError as exc:
         raise scim.ScimError(exc.status, exc.message) from None
     if encoding != "identity":

@@ -33,8 +33,6 @@ from lynex_box.api.services import Services, services
 from lynex_box.scores import InvalidScore, Score, ScoreFilter, encode_scores, list_scores, parse_score
 from lynex_box.wal.records import RecordHeader, RecordType
 
-MAX_SCORES = 10_000
-
 
 async def get_scores(request: Request) -> Response:
     svc = services(request)
@@ -53,7 +51,9 @@ async def get_scores(request: Request) -> Response:
     return json_response({"items": [s.as_dict() for s in page], "next_cursor": next_cursor})
 
 
-def _parse(raw: bytes, encoding: str, limit: int, max_depth: int) -> tuple[list[Score], list[dict[str, Any]]]:
+def _parse(
+    raw: bytes, encoding: str, limit: int, max_depth: int, max_scores: int
+) -> tuple[list[Score], list[dict[str, Any]]]:
     doc = parse_json(decompress(raw, encoding, limit), max_depth)
     if isinstance(doc, dict) and isinstance(doc.get("scores"), list):
         items = doc["scores"]
@@ -61,8 +61,8 @@ def _parse(raw: bytes, encoding: str, limit: int, max_depth: int) -> tuple[list[
         items = [doc]
     else:
         raise ApiError(400, "bad_request", 'body must be a score object or {"scores": [...]}')
-    if len(items) > MAX_SCORES:
-        raise ApiError(413, "too_many_scores", f"{len(items)} scores in one request; the limit is {MAX_SCORES}")
+    if len(items) > max_scores:
+        raise ApiError(413, "too_many_scores", f"{len(items)} scores in one request; the limit is {max_scores}")
     scores: list[Score] = []
     rejected: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -92,7 +92,10 @@ async def post_scores(request: Request) -> Response:
     check_backpressure(svc)
     limit = svc.settings.ingest.max_body_bytes
     raw, encoding = await read_body(request, limit)
-    scores, rejected = await asyncio.to_thread(_parse, raw, encoding, limit, svc.settings.ingest.max_json_depth)
+    ingest = svc.settings.ingest
+    scores, rejected = await asyncio.to_thread(
+        _parse, raw, encoding, limit, ingest.max_json_depth, ingest.max_scores_per_request
+    )
     if scores:
         await store_scores(svc, project_id, scores, "sdk")
     body = {"accepted": len(scores), "rejected": rejected, "ids": [s.id for s in scores]}

@@ -2,7 +2,7 @@
 
 Validation names the key and the allowed range; a change is one transaction with its audit entry,
 which records each changed key's old and new value. Settings left unset (null) use the defaults of lynex.toml:
-`[lifecycle] retention_days` and `hot_window_s`, and `[limits]`.
+`[retention] days`, `[offload] hot_window_s` and `[limits]`.
 """
 
 from __future__ import annotations

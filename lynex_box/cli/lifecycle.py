@@ -96,7 +96,7 @@ def rehydrate(
 
 @click.command()
 @click.option("--to", "to_dir", type=click.Path(file_okay=False), help="a directory (default: the bucket)")
-@click.option("--keep", type=int, help="backups to keep (default: [lifecycle] backup_keep)")
+@click.option("--keep", type=int, help="backups to keep (default: [backup] keep)")
 @click.option("--list", "list_only", is_flag=True, help="list the backups instead")
 @data_dir_options()
 def backup(
@@ -115,7 +115,7 @@ def backup(
             lifecycle = engine.lifecycle if engine else stack.enter_context(reader(settings)).lifecycle
             target = lifecycle.backup_target(Path(to_dir) if to_dir else None)
             if target is None:
-                raise click.ClickException("nowhere to back up to; hint: --to DIR, or set [bucket] or backup_dir")
+                raise click.ClickException("nowhere to back up to; hint: --to DIR, or set [bucket] or [backup] dir")
             if list_only:
                 found = [{"name": m.name, "node_id": m.node_id, "segments": len(m.segments)}
                          for m in list_backups(target[0])]  # fmt: skip
@@ -178,7 +178,7 @@ def export_data(
         query = engine.query if engine else stack.enter_context(reader(settings)).query
         sink: BinaryIO = sys.stdout.buffer if output == "-" else stack.enter_context(_create(Path(output)))
         with progress("export", "0 rows") as step:
-            chunk_s = settings.lifecycle.export_chunk_s
+            chunk_s = settings.api.export_chunk_s
             rows = export(query, project_id, sink, fmt, lo, hi, chunk_s, lambda d, t, n: step(d, t, f"{n} rows"))
     console.print(f"{rows} rows exported" + ("" if engine else SERVER_HEAD_NOTE))
 

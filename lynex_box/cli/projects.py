@@ -51,7 +51,7 @@ def _update(config: str | None, data_dir: str | None, project_id: str, changes: 
 @click.argument("days")
 @data_dir_options()
 def set_retention(project_id: str, days: str, config: str | None, data_dir: str | None, as_json: bool) -> None:
-    """Keep PROJECT_ID's spans DAYS days, 0 for ever ("default": the [lifecycle] retention_days of lynex.toml)."""
+    """Keep PROJECT_ID's spans DAYS days, 0 for ever ("default": the [retention] days of lynex.toml)."""
     value: int | None = None if days == "default" else int(days) if days.isdigit() else -1
     changed = _update(config, data_dir, project_id, {"retention_days": value})
     shown = "the default" if value is None else f"{value} days"
@@ -75,7 +75,7 @@ def parse_duration_s(value: str) -> int | None:
 @data_dir_options()
 def set_hot_window(project_id: str, window: str, config: str | None, data_dir: str | None, as_json: bool) -> None:
     """Keep PROJECT_ID's segments on local disk for WINDOW (seconds, or 12h, 7d...) before they are offloaded
-    to the bucket ("default": the [lifecycle] hot_window_s of lynex.toml)."""
+    to the bucket ("default": the [offload] hot_window_s of lynex.toml)."""
     value = parse_duration_s(window)
     changed = _update(config, data_dir, project_id, {"hot_window_s": value})
     shown = "the default" if value is None else f"{value} s"

@@ -64,7 +64,7 @@ class SegmentCache:
         need = sum(e.bytes for e in entries)
         if need > self.max_bytes:
             raise CacheTooSmall(
-                f"this query needs {need} bytes of offloaded segments at once, over lifecycle.cache_max_bytes = "
+                f"this query needs {need} bytes of offloaded segments at once, over [offload] cache_max_bytes = "
                 f"{self.max_bytes}; hint: query a shorter time range, raise the limit, or `lynex-box rehydrate` it"
             )
         pinned: list[str] = []

@@ -1,8 +1,8 @@
 """Compaction: a project's small segments of one time window merged into one larger file, level by level.
 
-Segments under `compaction_small_bytes` are grouped by (project, window of their first start time, level); a
-group of at least `compaction_min_segments` becomes one file of the next level (up to `compaction_max_bytes` of
-input each), sorted by start time, with duplicates by `event_id` dropped and deleted or expired rows left out.
+Segments under `[compaction] small_bytes` are grouped by (project, window of their first start time, level); a
+group of at least `min_segments` becomes one file of the next level (up to `max_bytes` of input each), sorted by
+start time, with duplicates by `event_id` dropped and deleted or expired rows left out.
 Merging only equal levels keeps write amplification logarithmic. The merge is the shared segment rewrite
 (rewrite.py: `stage`, then `commit`, one `Catalog.replace` refused if an input was replaced meanwhile); the inputs
 are removed by the janitor after the grace period, so a query that started before the swap still reads them.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from lynex_box.config import LifecycleSettings
+from lynex_box.config import CompactionSettings
 from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.lifecycle.rewrite import stage
@@ -24,22 +24,22 @@ log = logging.getLogger("lynex.lifecycle.compaction")
 US = 1_000_000
 
 
-def plan(entries: list[SegmentEntry], settings: LifecycleSettings) -> list[list[SegmentEntry]]:
+def plan(entries: list[SegmentEntry], settings: CompactionSettings) -> list[list[SegmentEntry]]:
     """The merges due now: lists of segments, each becoming one file. Pure."""
     groups: dict[tuple[str, int, int], list[SegmentEntry]] = defaultdict(list)
-    window_us = settings.compaction_window_s * US
+    window_us = settings.window_s * US
     for e in entries:
-        if e.location == "local" and e.bytes < settings.compaction_small_bytes:
+        if e.location == "local" and e.bytes < settings.small_bytes:
             groups[(e.project_id, e.min_time // window_us, e.level)].append(e)
     merges: list[list[SegmentEntry]] = []
     for key in sorted(groups):
         group = sorted(groups[key], key=lambda e: (e.min_time, e.id))
-        if len(group) < settings.compaction_min_segments:
+        if len(group) < settings.min_segments:
             continue
         chunk: list[SegmentEntry] = []
         size = 0
         for e in group:
-            if chunk and size + e.bytes > settings.compaction_max_bytes:
+            if chunk and size + e.bytes > settings.max_bytes:
                 merges.append(chunk)
                 chunk, size = [], 0
             chunk.append(e)
@@ -72,7 +72,7 @@ def compaction_pass(ctx: LifecycleContext, max_bytes_out: int | None = None) -> 
     (the disk guard passes the free space it can spare)."""
     done = 0
     budget = max_bytes_out
-    for inputs in plan(ctx.store.segment_entries(), ctx.settings.lifecycle):
+    for inputs in plan(ctx.store.segment_entries(), ctx.settings.compaction):
         if ctx.stopping.is_set():
             break
         size = sum(e.bytes for e in inputs)

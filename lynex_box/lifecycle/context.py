@@ -92,7 +92,12 @@ class LifecycleContext:
             yield [fetched_by_id[e.id] if e.location == "remote" else self.data_dir / e.path for e in entries]
 
 
-def open_duck(threads: int, memory_limit_mb: int) -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect(":memory:", config={"threads": threads, "memory_limit": f"{memory_limit_mb}MB"})
+def open_duck(threads: int, memory_limit_mb: int, temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """The lifecycle's DuckDB for rewrites; it spills to `temp_dir` (DuckDB's default, `.tmp` in the working
+    directory, when None)."""
+    config: dict[str, str | int] = {"threads": threads, "memory_limit": f"{memory_limit_mb}MB"}
+    if temp_dir is not None:
+        config["temp_directory"] = str(temp_dir)
+    conn = duckdb.connect(":memory:", config=config)
     conn.execute("SET TimeZone = 'UTC'")
     return conn

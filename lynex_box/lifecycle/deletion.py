@@ -5,7 +5,7 @@ rows (visibility.py). `purge_pass` then rewrites every file that holds matching 
 and drops the tombstone once no published file holds them. A tombstone covers what was acknowledged before it:
 the engine stamps it with the durable WAL position, and the purge waits until the catalog has consumed that far
 (flushing the head first), so rows still in the head are purged too.
-Purging a tombstone whose deadline (`due_at`, `lifecycle.deletion_max_delay_s` after the request) has passed is
+Purging a tombstone whose deadline (`due_at`, `[deletion] max_delay_s` after the request) has passed is
 logged as an error. A trace is matched by `trace_id`; a session and an end user also cover the traces and
 sessions that belong to them (deletion_scope.py), which the purge looks up again before rewriting, once every
 span acknowledged before the request is in a segment.

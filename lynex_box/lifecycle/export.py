@@ -1,6 +1,6 @@
 """Export of one project's spans over a time range as Parquet, JSON Lines or CSV, streamed in bounded steps.
 
-The range is read `lifecycle.export_chunk_s` of span start time at a time through the query engine, so an export
+The range is read `[api] export_chunk_s` of span start time at a time through the query engine, so an export
 sees exactly what queries see (retention, deletions, duplicates removed by `event_id`, head and bucket segments
 included) and its memory is bounded by one step. Only the steps that may hold rows are read (`export_plan`), so
 an export costs what its data costs, not what its range spans. Rows come out ordered by start time. The writer

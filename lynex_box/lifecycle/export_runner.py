@@ -1,7 +1,7 @@
 """Exports as jobs on threads of their own, admitted per project, within a time budget, streamed to the loop.
 
 An export blocks (DuckDB, encoding) for as long as its data takes, so it runs on the export pool
-(`[lifecycle] export_workers` threads), never on the threads that queries, ingest or login use. `start` admits
+(`[api] export_workers` threads), never on the threads that queries, ingest or login use. `start` admits
 at most that many exports at once and at most `export_per_project` for one project, and refuses the rest with
 `ExportBusy` (the API answers 429): an admitted export never waits for a thread. Its bytes reach the event loop
 through a small bounded queue that the loop reads without a thread of its own; the job's thread waits on a full
@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Final
 
-from lynex_box.config import LifecycleSettings
+from lynex_box.config import ApiSettings
 from lynex_box.lifecycle.export import ExportStopped
 from lynex_box.query.pool import PoolStats, WorkerPool
 
@@ -78,7 +78,7 @@ class ExportJob:
     def should_stop(self) -> bool:
         """True once stopped; the time budget runs out here (asked between steps and while waiting)."""
         if not self._stopped.is_set() and time.monotonic() > self._deadline:
-            self.stop(f"it ran longer than its time budget ([lifecycle] export_timeout_s = {self._budget_s:g} s)")
+            self.stop(f"it ran longer than its time budget ([api] export_timeout_s = {self._budget_s:g} s)")
         return self._stopped.is_set()
 
     # ------------------------------------------------------------------ producer (worker thread)
@@ -172,7 +172,7 @@ class ChunkSink:
 class ExportRunner:
     """The export pool and its admission; `close` stops every export (the server is stopping)."""
 
-    def __init__(self, settings: LifecycleSettings, retry_after_s: int = 10) -> None:
+    def __init__(self, settings: ApiSettings, retry_after_s: int = 10) -> None:
         self.workers = settings.export_workers
         self.per_project = settings.export_per_project
         self.budget_s = settings.export_timeout_s
@@ -203,14 +203,14 @@ class ExportRunner:
         if running >= self.workers:
             raise ExportBusy(
                 f"{running} exports are running, as many as this server runs at once "
-                "([lifecycle] export_workers); retry when one has finished",
+                "([api] export_workers); retry when one has finished",
                 self.retry_after_s,
             )
         mine = self._running.get(project_id, 0)
         if mine >= self.per_project:
             raise ExportBusy(
                 f"project {project_id!r} has {mine} export(s) running, as many as one project may "
-                "([lifecycle] export_per_project); retry when it has finished",
+                "([api] export_per_project); retry when it has finished",
                 self.retry_after_s,
             )
 

@@ -10,7 +10,7 @@ rehydrated or backed-up one) is switched without uploading again only once that 
 catalog's size and SHA-256.
 
 The hot window is the project's own (`projects.hot_window_s`, set by the API or `lynex-box projects
-set-hot-window`), else `[lifecycle] hot_window_s`.
+set-hot-window`), else `[offload] hot_window_s`.
 
 Rehydration records a pinned range (table `pinned_ranges`): remote segments overlapping it are fetched,
 verified and switched back to local (keeping their bucket copy), and offload leaves pinned ranges alone until
@@ -83,7 +83,7 @@ def _pinned(entry: SegmentEntry, ranges: list[Pin]) -> bool:
 
 
 def hot_windows(db: MetaDB) -> dict[str, int]:
-    """Projects' own hot windows (seconds); a project not listed uses `[lifecycle] hot_window_s`."""
+    """Projects' own hot windows (seconds); a project not listed uses `[offload] hot_window_s`."""
     return {str(p): int(s) for p, s in db.read("SELECT id, hot_window_s FROM projects WHERE hot_window_s IS NOT NULL")}
 
 
@@ -94,7 +94,7 @@ def offload_pass(ctx: LifecycleContext, urgent: Callable[[], bool] | None = None
     """
     if ctx.bucket is None:
         return 0
-    now, default, own = ctx.now_us(), ctx.settings.lifecycle.hot_window_s, hot_windows(ctx.db)
+    now, default, own = ctx.now_us(), ctx.settings.offload.hot_window_s, hot_windows(ctx.db)
     ranges = pins(ctx.db)
     local = [e for e in ctx.store.segment_entries() if e.location == "local" and not _pinned(e, ranges)]
     if urgent is None:

@@ -4,7 +4,7 @@ Queries already hide them (visibility.py) from the moment they expire; this pass
 segment wholly older than the cutoff is dropped from the catalog in one transaction (its files go after the
 grace period); a segment that straddles the cutoff is rewritten without its expired rows, local or remote.
 Retention days come from the project (`projects.retention_days`, set by the API or `lynex-box projects
-set-retention`), else from `[lifecycle] retention_days`; 0 keeps data forever.
+set-retention`), else from `[retention] days`; 0 keeps data forever.
 """
 
 from __future__ import annotations

@@ -63,16 +63,19 @@ class Lifecycle:
         clock: Callable[[], float] = time.time,
         free_bytes: Callable[[Path], int] = disk_free,
         work_dir: Path | None = None,
+        temp_dir: Path | None = None,
     ) -> None:
         """`work_dir` holds the bucket cache and scratch files (`<data>/cache`); a CLI process beside a running
-        server passes a directory of its own, since both empty theirs on start."""
+        server passes a directory of its own, since both empty theirs on start. `temp_dir` is where DuckDB spills."""
         lc = settings.lifecycle
         self.settings = settings
         self.bucket = open_bucket(settings.bucket) if bucket is _FROM_SETTINGS else bucket
         work = work_dir or settings.data_dir / "cache"
         shutil.rmtree(work / "tmp", ignore_errors=True)
-        self.cache = SegmentCache(work / "segments", lc.cache_max_bytes, self.bucket) if self.bucket else None
-        self.visibility = Visibility(db, lc.retention_days, clock)
+        self.cache = (
+            SegmentCache(work / "segments", settings.offload.cache_max_bytes, self.bucket) if self.bucket else None
+        )
+        self.visibility = Visibility(db, settings.retention.days, clock)
         self.ctx = LifecycleContext(
             settings=settings,
             data_dir=settings.data_dir,
@@ -83,7 +86,7 @@ class Lifecycle:
             bucket=self.bucket,
             node_id=node_id(settings.bucket, db),
             cache=self.cache,
-            duck=open_duck(lc.threads, settings.query.memory_limit_mb),
+            duck=open_duck(lc.threads, settings.query.rewrites_memory_mb, temp_dir),
             work_dir=work,
             clock=clock,
         )
@@ -98,7 +101,10 @@ class Lifecycle:
             query.remote = self.cache
         # Sees every stored span, deleted or expired ones too: the scope of a deletion is found from the very
         # spans its tombstone hides (deletion_scope.py). Never used to answer a client.
-        self.scanner = QueryEngine(store, dataclasses.replace(settings.query, threads=lc.threads))
+        self.scanner = QueryEngine(
+            store, dataclasses.replace(settings.query, threads=lc.threads),
+            memory_limit_mb=settings.query.scans_memory_mb, temp_dir=temp_dir,
+        )  # fmt: skip
         self.scanner.remote = self.cache
 
     # ------------------------------------------------------------------------ passes (blocking)
@@ -128,14 +134,14 @@ class Lifecycle:
         """Record a deletion (queries hide the spans at once), then look up the traces and sessions it covers, so
         that queries hide those too. Returns the tombstone and whether the lookup completed; when it did not (the
         bucket is down), the purge completes it and the spans of the request's own column are hidden meanwhile."""
-        tomb = delete(self.ctx.db, project_id, kind, value, self.settings.lifecycle.deletion_max_delay_s, actor)
+        tomb = delete(self.ctx.db, project_id, kind, value, self.settings.deletion.max_delay_s, actor)
         return tomb, tomb.kind == "trace" or self.expand(tomb)
 
     def expand(self, tomb: Tombstone) -> bool:
         """Find and record what `tomb` covers beyond its own value; False when some spans could not be read."""
         try:
             found = deletion_scope.find(
-                self.scanner, self.ctx.store.segment_entries(), tomb, self.settings.lifecycle.cache_max_bytes // 2
+                self.scanner, self.ctx.store.segment_entries(), tomb, self.settings.offload.cache_max_bytes // 2
             )
         except Exception as exc:  # the bucket down, the cache too small, a locked key...: the purge tries again
             log.warning("deletion scope incomplete; the purge retries tombstone=%d error=%s", tomb.id, exc)
@@ -184,8 +190,8 @@ class Lifecycle:
         return True
 
     def backup_target(self, directory: Path | None = None) -> tuple[ObjectStore, bool] | None:
-        """Where a backup goes: `directory`, else `lifecycle.backup_dir`, else the bucket; None if nowhere."""
-        chosen = directory or (Path(self.settings.lifecycle.backup_dir) if self.settings.lifecycle.backup_dir else None)
+        """Where a backup goes: `directory`, else `[backup] dir`, else the bucket; None if nowhere."""
+        chosen = directory or (Path(self.settings.backup.dir) if self.settings.backup.dir else None)
         if chosen is not None:
             return LocalStore(chosen), False
         if self.bucket is not None:
@@ -197,12 +203,12 @@ class Lifecycle:
     ) -> backups.Manifest:
         target = self.backup_target(directory)
         if target is None:
-            raise backups.RestoreError("no backup destination; hint: pass --to DIR, or set backup_dir or [bucket]")
+            raise backups.RestoreError("no backup destination; hint: pass --to DIR, or set [backup] dir or [bucket]")
         store, in_bucket = target
 
         def run() -> backups.Manifest:
             manifest = backups.backup(self.ctx, store, in_bucket, progress)
-            backups.rotate(self.ctx, store, in_bucket, keep or self.settings.lifecycle.backup_keep)
+            backups.rotate(self.ctx, store, in_bucket, keep or self.settings.backup.keep)
             return manifest
 
         return self._locked(run)
@@ -225,17 +231,17 @@ class Lifecycle:
 
     def schedule(self) -> list[tuple[str, Callable[[], object], float]]:
         """(job id, pass, interval seconds) of every periodic pass app.py schedules."""
-        lc = self.settings.lifecycle
+        s = self.settings
         jobs: list[tuple[str, Callable[[], object], float]] = [
-            ("lifecycle_compaction", self.compact, lc.compaction_interval_s),
-            ("lifecycle_retention", self.apply_retention, lc.retention_interval_s),
-            ("lifecycle_deletion", self.purge_deletions, lc.deletion_max_delay_s / 4),
-            ("lifecycle_disk_guard", self.relieve_disk, lc.disk_check_interval_s),
+            ("lifecycle_compaction", self.compact, s.compaction.interval_s),
+            ("lifecycle_retention", self.apply_retention, s.retention.interval_s),
+            ("lifecycle_deletion", self.purge_deletions, s.deletion.max_delay_s / 4),
+            ("lifecycle_disk_guard", self.relieve_disk, s.lifecycle.disk_check_interval_s),
         ]
         if self.bucket is not None:
-            jobs.append(("lifecycle_offload", self.offload, lc.offload_interval_s))
-        if lc.backup_interval_s > 0 and self.backup_target() is not None:
-            jobs.append(("lifecycle_backup", self.backup, lc.backup_interval_s))
+            jobs.append(("lifecycle_offload", self.offload, s.offload.interval_s))
+        if s.backup.interval_s > 0 and self.backup_target() is not None:
+            jobs.append(("lifecycle_backup", self.backup, s.backup.interval_s))
         return jobs
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from lynex_box import fsutil
 from lynex_box.config import Settings
 from lynex_box.lifecycle.service import Lifecycle
 from lynex_box.meta.catalog import Catalog
@@ -42,8 +43,9 @@ def reader(settings: Settings) -> Iterator[Reader]:
         catalog = Catalog(db)
         store = SpanStore(settings.data_dir, catalog, settings.head, settings.segments)
         store.ciphers = DataKeys.open(settings.encryption, db, settings.data_dir).cipher  # encrypted projects
-        query = QueryEngine(store, settings.query)
-        lifecycle = Lifecycle(settings, db, catalog, store, query, work_dir=work)
+        spill = fsutil.make_dir(work / "duckdb")  # DuckDB spills apart from a running server's
+        query = QueryEngine(store, settings.query, temp_dir=spill)
+        lifecycle = Lifecycle(settings, db, catalog, store, query, work_dir=work, temp_dir=spill)
         try:
             yield Reader(db, store, query, lifecycle, work)
         finally:

@@ -361,7 +361,7 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alert_deliveries_by_rule ON alert_deliveries (rule_id, created_at);
     """,
     # data lifecycle: a project's own hot window (seconds before its segments are offloaded; NULL = the
-    # [lifecycle] default), and what a user or session deletion covers beyond its own column: the traces and
+    # [offload] default), and what a user or session deletion covers beyond its own column: the traces and
     # sessions found to belong to it (docs/api.md, deletion)
     """
     ALTER TABLE projects ADD COLUMN hot_window_s INTEGER;

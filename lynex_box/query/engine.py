@@ -105,13 +105,23 @@ def _sql_literal(path: Path) -> str:
 class QueryEngine:
     """DuckDB over the span store. One instance per process; thread-safe."""
 
-    def __init__(self, store: SpanStore, settings: QuerySettings) -> None:
+    def __init__(
+        self,
+        store: SpanStore,
+        settings: QuerySettings,
+        *,
+        memory_limit_mb: int | None = None,
+        temp_dir: Path | None = None,
+    ) -> None:
+        """`memory_limit_mb` defaults to the query engine's part of the budget (`settings.queries_memory_mb`);
+        DuckDB spills to `temp_dir` (its default, `.tmp` in the working directory, when None)."""
         self.store = store
         self.settings = settings
-        self._db = duckdb.connect(
-            ":memory:",
-            config={"threads": settings.threads, "memory_limit": f"{settings.memory_limit_mb}MB"},
-        )
+        self.memory_limit_mb = settings.queries_memory_mb if memory_limit_mb is None else memory_limit_mb
+        config: dict[str, str | int] = {"threads": settings.threads, "memory_limit": f"{self.memory_limit_mb}MB"}
+        if temp_dir is not None:
+            config["temp_directory"] = str(temp_dir)
+        self._db = duckdb.connect(":memory:", config=config)
         self._db.execute("SET TimeZone = 'UTC'")
         # Segment files never change once published (a rewrite is a new file), so their footers and
         # bloom filters can be cached across queries instead of being read again by every query.
@@ -213,7 +223,7 @@ class QueryEngine:
         spill. Raises `SandboxError` for a statement that is not one SELECT or for anything the sandbox refuses.
         """
         with self._prepared(scope, None, False) as q:
-            con = sandbox.open_sandbox(q.files, self.settings.threads, self.settings.memory_limit_mb, temp_dir)
+            con = sandbox.open_sandbox(q.files, self.settings.threads, self.memory_limit_mb, temp_dir)
             try:
                 sandbox.check_select(con, sql)
                 con.register("__head", q.head)

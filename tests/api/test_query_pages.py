@@ -71,7 +71,7 @@ def _days(rng: random.Random) -> list[list[dict[str, Any]]]:
 def query(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp = tmp_path_factory.mktemp("pages")
     settings = load_settings(
-        env={}, overrides={"server": {"data_dir": str(tmp)}, "lifecycle": {"retention_days": 0}}
+        env={}, overrides={"server": {"data_dir": str(tmp)}, "retention": {"days": 0}}
     )  # fixed, old start times: keep them
     engine = Engine.open(settings)
     rng = random.Random(7)

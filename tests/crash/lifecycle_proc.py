@@ -18,7 +18,9 @@ def main() -> None:
         env={},
         overrides={
             "server": {"data_dir": data_dir},
-            "lifecycle": {"compaction_min_segments": 2, "hot_window_s": 0, "grace_period_s": 0.0},
+            "lifecycle": {"grace_period_s": 0.0},
+            "compaction": {"min_segments": 2},
+            "offload": {"hot_window_s": 0},
             "bucket": {"type": "directory", "directory": bucket_dir},
         },
     )

@@ -23,7 +23,7 @@ PER_RECORD = 5
 
 def main() -> None:
     data_dir, project, records = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-    engine = open_engine(data_dir, lifecycle={"retention_days": 0})
+    engine = open_engine(data_dir, retention={"days": 0})
     stop = threading.Event()
     out_lock = threading.Lock()
 

@@ -78,7 +78,7 @@ PHASES = [
             "lifecycle.rewrite.before_rename",  # merged file synced under its temporary name
             "lifecycle.janitor.before_forget",  # replaced inputs removed, their rows not yet
         ],
-        {"LYNEX_LIFECYCLE_COMPACTION_INTERVAL_S": "1", "LYNEX_LIFECYCLE_COMPACTION_MIN_SEGMENTS": "2"},
+        {"LYNEX_COMPACTION_INTERVAL_S": "1", "LYNEX_COMPACTION_MIN_SEGMENTS": "2"},
     ),
     Phase(
         "offload",
@@ -87,7 +87,7 @@ PHASES = [
             "lifecycle.offload.before_swap",  # uploaded and verified, catalog not switched
             "lifecycle.janitor.before_forget",  # the offloaded segment's local file removed, its row not yet
         ],
-        {"LYNEX_LIFECYCLE_HOT_WINDOW_S": "0", "LYNEX_LIFECYCLE_OFFLOAD_INTERVAL_S": "1"},
+        {"LYNEX_OFFLOAD_HOT_WINDOW_S": "0", "LYNEX_OFFLOAD_INTERVAL_S": "1"},
         bucket=True,
     ),
     Phase(
@@ -97,7 +97,7 @@ PHASES = [
             "lifecycle.rewrite.before_rename",  # its rewrite synced under a temporary name
             "lifecycle.retention.after_drop",  # wholly expired segments dropped, straddling ones not yet rewritten
         ],
-        {"LYNEX_LIFECYCLE_RETENTION_DAYS": "7", "LYNEX_LIFECYCLE_RETENTION_INTERVAL_S": "1"},
+        {"LYNEX_RETENTION_DAYS": "7", "LYNEX_RETENTION_INTERVAL_S": "1"},
         load={"old_share": 0.5, "old_prelude": 3},  # half of each batch 10 days old; first 3 batches wholly
     ),
     Phase(
@@ -107,7 +107,7 @@ PHASES = [
             "lifecycle.rewrite.before_rename",  # a purged file synced under its temporary name
             "lifecycle.rewrite.after_swap",  # one file purged and swapped, others not yet
         ],
-        {"LYNEX_LIFECYCLE_DELETION_MAX_DELAY_S": "4"},  # the purge runs every second
+        {"LYNEX_DELETION_MAX_DELAY_S": "4"},  # the purge runs every second
         load={"deleter": True},
     ),
     Phase(
@@ -117,13 +117,13 @@ PHASES = [
             "lifecycle.backup.after_segment:2",  # a segment uploaded and recorded, the rest not
             "lifecycle.backup.mid_rotate",  # the old backup's manifest removed, its meta.db and protection not
         ],
-        {"LYNEX_LIFECYCLE_BACKUP_INTERVAL_S": "1", "LYNEX_LIFECYCLE_BACKUP_KEEP": "1"},
+        {"LYNEX_BACKUP_INTERVAL_S": "1", "LYNEX_BACKUP_KEEP": "1"},
         bucket=True,
     ),
     Phase(
         "export",
         ["lifecycle.export.after_step"],  # part of a download written, over offloaded segments
-        {"LYNEX_LIFECYCLE_HOT_WINDOW_S": "0", "LYNEX_LIFECYCLE_OFFLOAD_INTERVAL_S": "1"},
+        {"LYNEX_OFFLOAD_HOT_WINDOW_S": "0", "LYNEX_OFFLOAD_INTERVAL_S": "1"},
         bucket=True,
         load={"exporter": True},
     ),

@@ -37,7 +37,9 @@ def open_engine(data_dir: Path, bucket_dir: Path) -> Engine:
     overrides = {
         "server": {"data_dir": str(data_dir)},
         "bucket": {"type": "directory", "directory": str(bucket_dir)},
-        "lifecycle": {"compaction_min_segments": 2, "hot_window_s": 0, "grace_period_s": 0.0},
+        "lifecycle": {"grace_period_s": 0.0},
+        "compaction": {"min_segments": 2},
+        "offload": {"hot_window_s": 0},
     }
     return Engine.open(load_settings(env={}, overrides=overrides))
 

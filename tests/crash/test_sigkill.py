@@ -45,7 +45,7 @@ def run_writer(data_dir: Path, crash_at: str | None, kill_after_acks: int | None
 
 def check_recovered(data_dir: Path, acked: list[str]) -> None:
     # writer_proc.py's spans have fixed start times, older than the default retention: keep them all
-    overrides = {"server": {"data_dir": str(data_dir)}, "lifecycle": {"retention_days": 0}}
+    overrides = {"server": {"data_dir": str(data_dir)}, "retention": {"days": 0}}
     engine = Engine.open(load_settings(env={}, overrides=overrides))
     try:
         temporary = [p for p in data_dir.rglob("*.tmp")]

@@ -55,7 +55,7 @@ class RunningServer:
         # test other things (retention has its own tests, which set it): keep everything unless a test says so.
         # A crash point is armed only by this server's own `env` (tests/crash), never inherited from the caller.
         inherited = {k: v for k, v in os.environ.items() if k != "LYNEX_CRASH_AT"}
-        env = {**inherited, "LYNEX_LIFECYCLE_RETENTION_DAYS": "0", **self.env}
+        env = {**inherited, "LYNEX_RETENTION_DAYS": "0", **self.env}
         self._log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
         assert self.proc.stdout is not None

@@ -78,7 +78,7 @@ def export_url(server: RunningServer) -> str:
 
 
 def test_three_wide_exports_at_once_finish_fast_and_hold_up_nothing(start: Callable[..., RunningServer]) -> None:
-    server = start(LYNEX_LIFECYCLE_EXPORT_WORKERS="3", LYNEX_LIFECYCLE_EXPORT_PER_PROJECT="3")
+    server = start(LYNEX_API_EXPORT_WORKERS="3", LYNEX_API_EXPORT_PER_PROJECT="3")
     fill(server, 20)
     results: list[tuple[int, int, float]] = []
 
@@ -153,7 +153,7 @@ def test_an_export_past_the_per_project_limit_gets_429_until_the_first_ends(
 def test_an_export_over_its_time_budget_stops_and_the_download_ends_incomplete(
     start: Callable[..., RunningServer],
 ) -> None:
-    server = start(LYNEX_LIFECYCLE_EXPORT_TIMEOUT_S="2")
+    server = start(LYNEX_API_EXPORT_TIMEOUT_S="2")
     # the oldest 300 spans in one hour (3 MB: the download starts at once), then one span an hour for 1500 hours
     assert send(server, 300, "dense", 10_000, back_ms=(LONG_EVENTS + 10) * HOUR_MS).status_code == 202
     fill(server, LONG_EVENTS, 2000, step_ms=HOUR_MS)

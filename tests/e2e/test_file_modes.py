@@ -51,12 +51,12 @@ def started(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningS
         "LYNEX_HEAD_MAX_AGE_S": "0.2",
         "LYNEX_BUCKET_TYPE": "directory",
         "LYNEX_BUCKET_DIRECTORY": str(tmp_path / "bucket"),
-        "LYNEX_LIFECYCLE_HOT_WINDOW_S": "60",  # the spans below are an hour old: offloaded at the first pass
-        "LYNEX_LIFECYCLE_OFFLOAD_INTERVAL_S": "1",
+        "LYNEX_OFFLOAD_HOT_WINDOW_S": "60",  # the spans below are an hour old: offloaded at the first pass
+        "LYNEX_OFFLOAD_INTERVAL_S": "1",
         "LYNEX_LIFECYCLE_GRACE_PERIOD_S": "0.5",  # the offloaded local copy goes soon after
         "LYNEX_LIFECYCLE_DISK_CHECK_INTERVAL_S": "1",  # the janitor's turn
-        "LYNEX_LIFECYCLE_BACKUP_DIR": str(tmp_path / "backups"),
-        "LYNEX_LIFECYCLE_BACKUP_INTERVAL_S": "1",
+        "LYNEX_BACKUP_DIR": str(tmp_path / "backups"),
+        "LYNEX_BACKUP_INTERVAL_S": "1",
     }
     server = RunningServer(tmp_path / "data", env=env)
     previous = os.umask(request.param)  # inherited by the server process

@@ -27,8 +27,8 @@ from tests.e2e.test_langfuse import DAY, by_name, langfuse_headers, legacy_event
 # compaction merges two or more of them within a second or two.
 FAST = {
     "LYNEX_HEAD_MAX_AGE_S": "0.2",
-    "LYNEX_LIFECYCLE_COMPACTION_INTERVAL_S": "1",
-    "LYNEX_LIFECYCLE_COMPACTION_MIN_SEGMENTS": "2",
+    "LYNEX_COMPACTION_INTERVAL_S": "1",
+    "LYNEX_COMPACTION_MIN_SEGMENTS": "2",
     "LYNEX_LIFECYCLE_GRACE_PERIOD_S": "0.5",
 }
 UPDATE = "langfuse-update"

@@ -20,7 +20,7 @@ import pytest
 from tests.e2e.server import RunningServer
 
 FAST = {
-    "LYNEX_LIFECYCLE_DELETION_MAX_DELAY_S": "4",  # the purge runs every second
+    "LYNEX_DELETION_MAX_DELAY_S": "4",  # the purge runs every second
     "LYNEX_HEAD_MAX_AGE_S": "0.2",
     "LYNEX_LIFECYCLE_GRACE_PERIOD_S": "0.5",  # replaced files go soon after
     "LYNEX_LIFECYCLE_DISK_CHECK_INTERVAL_S": "1",  # the janitor's turn
@@ -192,8 +192,8 @@ def test_the_server_offloads_on_schedule_and_a_missing_bucket_answers_503(tmp_pa
     env = {
         "LYNEX_BUCKET_TYPE": "directory",
         "LYNEX_BUCKET_DIRECTORY": str(bucket),
-        "LYNEX_LIFECYCLE_HOT_WINDOW_S": "0",
-        "LYNEX_LIFECYCLE_OFFLOAD_INTERVAL_S": "1",
+        "LYNEX_OFFLOAD_HOT_WINDOW_S": "0",
+        "LYNEX_OFFLOAD_INTERVAL_S": "1",
         "LYNEX_LIFECYCLE_GRACE_PERIOD_S": "0",
         "LYNEX_HEAD_MAX_AGE_S": "0.2",
     }
@@ -218,7 +218,7 @@ def test_a_project_hot_window_and_retention_set_through_the_api(tmp_path: Path) 
     env = {
         "LYNEX_BUCKET_TYPE": "directory",
         "LYNEX_BUCKET_DIRECTORY": str(bucket),
-        "LYNEX_LIFECYCLE_OFFLOAD_INTERVAL_S": "1",
+        "LYNEX_OFFLOAD_INTERVAL_S": "1",
         "LYNEX_LIFECYCLE_GRACE_PERIOD_S": "0",
         "LYNEX_HEAD_MAX_AGE_S": "0.2",
     }  # the default hot window (7 days) keeps these spans local

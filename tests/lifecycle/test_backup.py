@@ -26,7 +26,7 @@ def fill(engine: Any) -> list[dict[str, Any]]:
 def test_backup_to_the_bucket_then_restore_into_a_new_data_dir(
     open_engine: Any, tmp_path: Path, moto_server: MotoServer, bucket: str
 ) -> None:
-    settings = {"bucket": s3_bucket(moto_server, bucket), "lifecycle": {"hot_window_s": 2 * 86_400}}
+    settings = {"bucket": s3_bucket(moto_server, bucket), "offload": {"hot_window_s": 2 * 86_400}}
     engine = open_engine(**settings)
     expected = fill(engine)
     engine.lifecycle.offload()  # one remote segment, two local ones: both kinds are in the backup
@@ -75,7 +75,7 @@ def test_backup_to_a_directory_is_incremental_rotated_and_restorable_without_a_b
 
 
 def test_a_remote_segment_is_copied_into_a_directory_backup(open_engine: Any, tmp_path: Path) -> None:
-    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 0})
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), offload={"hot_window_s": 0})
     add_segment(engine, "p1", "x", 10, now_ms() - DAY_MS)
     expected = rows(engine)
     engine.lifecycle.offload()

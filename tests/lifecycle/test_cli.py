@@ -25,9 +25,9 @@ def test_commands_round_trip_a_data_dir(tmp_path: Path, open_engine: Any) -> Non
     project = created["project_id"]
     config = tmp_path / "lynex.toml"
     config.write_text(f'[bucket]\ntype = "directory"\ndirectory = "{tmp_path / "bucket"}"\n'
-                      "[lifecycle]\nhot_window_s = 86400\ngrace_period_s = 0.0\n")  # fmt: skip
+                      "[lifecycle]\ngrace_period_s = 0.0\n[offload]\nhot_window_s = 86400\n")  # fmt: skip
     bucket = {"type": "directory", "directory": str(tmp_path / "bucket")}
-    engine = open_engine(data, bucket=bucket, lifecycle={"hot_window_s": 86_400})
+    engine = open_engine(data, bucket=bucket, offload={"hot_window_s": 86_400})
     add_segment(engine, project, "old", 10, now_ms() - 3 * DAY_MS)
     add_segment(engine, project, "new", 10, now_ms() - DAY_MS // 2)
     assert engine.lifecycle.offload() == 1

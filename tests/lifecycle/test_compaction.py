@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from lynex_box.config import LifecycleSettings
+from lynex_box.config import CompactionSettings
 from lynex_box.lifecycle.compaction import plan
 from lynex_box.lifecycle.deletion import delete
 from lynex_box.meta.catalog import SegmentEntry
@@ -28,7 +28,7 @@ def entry(sid: str, project: str, min_time: int, level: int = 0, size: int = 100
 
 
 def test_plan_groups_small_segments_by_project_window_and_level() -> None:
-    settings = LifecycleSettings(compaction_min_segments=3, compaction_small_bytes=1000, compaction_window_s=3600)
+    settings = CompactionSettings(min_segments=3, small_bytes=1000, window_s=3600)
     hour = 3_600_000_000
     entries = [
         *(entry(f"a{i}", "p1", i) for i in range(3)),  # three level-0 in hour 0: merged
@@ -44,7 +44,7 @@ def test_plan_groups_small_segments_by_project_window_and_level() -> None:
 def test_compaction_keeps_results_identical_and_removes_duplicates(open_engine: Any) -> None:
     # no dedupe window: a retried batch lands twice, as one that slipped past the window would
     engine = open_engine(
-        lifecycle={"compaction_min_segments": 3},
+        compaction={"min_segments": 3},
         ingest={"dedupe_window_events": 0},
         segments={"flush_compression": "lz4"},
     )
@@ -76,7 +76,7 @@ def test_compaction_keeps_results_identical_and_removes_duplicates(open_engine: 
 
 
 def test_replaced_files_stay_for_the_grace_period(open_engine: Any) -> None:
-    engine = open_engine(lifecycle={"compaction_min_segments": 2, "grace_period_s": 3600.0})
+    engine = open_engine(compaction={"min_segments": 2}, lifecycle={"grace_period_s": 3600.0})
     base = now_ms() - DAY_MS
     for k in range(2):
         add_segment(engine, "p1", f"g{k}", 5, base + k * 1000)
@@ -90,7 +90,7 @@ def test_replaced_files_stay_for_the_grace_period(open_engine: Any) -> None:
 
 
 def test_a_query_running_during_compaction_succeeds(open_engine: Any) -> None:
-    engine = open_engine(lifecycle={"compaction_min_segments": 2, "grace_period_s": 3600.0})
+    engine = open_engine(compaction={"min_segments": 2}, lifecycle={"grace_period_s": 3600.0})
     base = now_ms() - DAY_MS
     for k in range(6):
         add_segment(engine, "p1", f"q{k}", 30, base + k * 60_000)
@@ -121,8 +121,8 @@ def test_a_query_running_during_compaction_succeeds(open_engine: Any) -> None:
 
 
 def test_compaction_leaves_out_deleted_and_expired_rows(open_engine: Any) -> None:
-    window = {"compaction_min_segments": 2, "retention_days": 5, "compaction_window_s": 10 * 365 * 86_400}
-    engine = open_engine(lifecycle=window)
+    window = {"min_segments": 2, "window_s": 10 * 365 * 86_400}
+    engine = open_engine(compaction=window, retention={"days": 5})
     add_segment(engine, "p1", "old", 10, now_ms() - 7 * DAY_MS, step_ms=DAY_MS // 2)  # 7 .. 2.5 days ago
     add_segment(engine, "p1", "new", 10, now_ms() - DAY_MS)
     delete(engine.meta, "p1", "user", "user-1", 3600)

@@ -62,7 +62,7 @@ def test_a_tombstone_waits_for_rows_still_in_the_head(open_engine: Any) -> None:
 
 def test_deletion_rewrites_bucket_files_too(open_engine: Any, tmp_path: Path) -> None:
     bucket_dir = tmp_path / "bucket"
-    engine = open_engine(bucket=directory_bucket(bucket_dir), lifecycle={"hot_window_s": 3600})
+    engine = open_engine(bucket=directory_bucket(bucket_dir), offload={"hot_window_s": 3600})
     add_segment(engine, "p1", "old", 20, now_ms() - 3 * DAY_MS)
     add_segment(engine, "p1", "other", 20, now_ms() - 3 * DAY_MS, users=1)  # only user-0: the footer rules it out
     assert engine.lifecycle.offload() == 2

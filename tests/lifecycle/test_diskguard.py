@@ -58,7 +58,7 @@ def fill(path: Path, leave: int) -> None:
 def test_a_rewrite_on_a_full_disk_fails_cleanly_and_succeeds_once_space_returns(
     open_engine: Any, small_disk: Path
 ) -> None:
-    engine = open_engine(small_disk / "data", lifecycle={"compaction_min_segments": 2})
+    engine = open_engine(small_disk / "data", compaction={"min_segments": 2})
     for k in range(3):
         add_segment(engine, "p1", f"f{k}", 200, now_ms() - DAY_MS + k * 1000)
     expected = rows(engine)

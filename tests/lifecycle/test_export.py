@@ -22,7 +22,7 @@ ALL = "SELECT * FROM spans ORDER BY start_time, event_id"
 
 @pytest.fixture
 def filled(open_engine: Any, tmp_path: Path) -> Any:
-    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 2 * 86_400})
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), offload={"hot_window_s": 2 * 86_400})
     add_segment(engine, "p1", "old", 30, now_ms() - 4 * DAY_MS, step_ms=3_600_000)  # offloaded, 30 hours long
     add_segment(engine, "p1", "new", 20, now_ms() - DAY_MS)
     engine.lifecycle.offload()

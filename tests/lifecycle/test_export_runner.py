@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lynex_box.config import LifecycleSettings
+from lynex_box.config import ApiSettings
 from lynex_box.lifecycle.export import ExportStopped
 from lynex_box.lifecycle.export_runner import (
     CHUNK_BYTES,
@@ -26,7 +26,7 @@ Stop = Callable[[], bool]
 
 
 def runner(**settings: Any) -> ExportRunner:
-    return ExportRunner(LifecycleSettings(**{"export_workers": 2, "export_per_project": 1, **settings}))
+    return ExportRunner(ApiSettings(**{"export_workers": 2, "export_per_project": 1, **settings}))
 
 
 def blocked(gate: threading.Event) -> Callable[[ChunkSink, Stop], None]:

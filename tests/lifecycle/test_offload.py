@@ -24,7 +24,7 @@ def local_parquet(engine: Any) -> list[Path]:
 def test_offloaded_segments_read_from_the_bucket_equal_local_reads(
     open_engine: Any, moto_server: MotoServer, bucket: str
 ) -> None:
-    engine = open_engine(bucket=s3_bucket(moto_server, bucket), lifecycle={"hot_window_s": 2 * 86_400})
+    engine = open_engine(bucket=s3_bucket(moto_server, bucket), offload={"hot_window_s": 2 * 86_400})
     for k in range(4):
         add_segment(engine, "p1", f"old{k}", 25, now_ms() - (10 - k) * DAY_MS)
     add_segment(engine, "p1", "recent", 25, now_ms() - DAY_MS // 2)
@@ -47,12 +47,12 @@ def test_offloaded_segments_read_from_the_bucket_equal_local_reads(
     assert engine.lifecycle.cache.stats()["hits"] == 8  # warm cache: no download
 
     engine.close()  # and after a restart (the cache starts empty)
-    engine = open_engine(bucket=s3_bucket(moto_server, bucket), lifecycle={"hot_window_s": 2 * 86_400})
+    engine = open_engine(bucket=s3_bucket(moto_server, bucket), offload={"hot_window_s": 2 * 86_400})
     assert rows(engine) == expected
 
 
 def test_the_cache_is_bounded_by_bytes_and_evicts_the_least_recently_used(open_engine: Any, tmp_path: Path) -> None:
-    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 0})
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), offload={"hot_window_s": 0})
     for k in range(3):
         add_segment(engine, "p1", f"d{k}", 30, now_ms() - (k + 1) * DAY_MS)
     sizes = sorted(e.bytes for e in engine.store.segment_entries())
@@ -74,7 +74,7 @@ def test_the_cache_is_bounded_by_bytes_and_evicts_the_least_recently_used(open_e
 
 def test_rehydrate_pins_a_range_back_to_local_disk(open_engine: Any, tmp_path: Path) -> None:
     bucket_dir = tmp_path / "bucket"
-    engine = open_engine(bucket=directory_bucket(bucket_dir), lifecycle={"hot_window_s": 86_400})
+    engine = open_engine(bucket=directory_bucket(bucket_dir), offload={"hot_window_s": 86_400})
     add_segment(engine, "p1", "a", 10, now_ms() - 5 * DAY_MS)
     add_segment(engine, "p1", "b", 10, now_ms() - 3 * DAY_MS)
     expected = rows(engine)
@@ -89,7 +89,7 @@ def test_rehydrate_pins_a_range_back_to_local_disk(open_engine: Any, tmp_path: P
 
 def test_a_bucket_copy_is_reused_only_when_its_checksum_matches(open_engine: Any, tmp_path: Path) -> None:
     bucket_dir = tmp_path / "bucket"
-    engine = open_engine(bucket=directory_bucket(bucket_dir), lifecycle={"hot_window_s": 86_400})
+    engine = open_engine(bucket=directory_bucket(bucket_dir), offload={"hot_window_s": 86_400})
     add_segment(engine, "p1", "a", 10, now_ms() - 5 * DAY_MS)
     add_segment(engine, "p1", "b", 10, now_ms() - 5 * DAY_MS + 60_000)
     expected = rows(engine)
@@ -127,7 +127,7 @@ class FlakyStore(MemoryStore):
 
 
 def test_a_failed_upload_leaves_the_segment_local_and_is_retried(open_engine: Any) -> None:
-    engine = open_engine(lifecycle={"hot_window_s": 0})
+    engine = open_engine(offload={"hot_window_s": 0})
     store = FlakyStore()
     engine.lifecycle.bucket = engine.lifecycle.ctx.bucket = store
     add_segment(engine, "p1", "x", 10, now_ms() - DAY_MS)
@@ -146,7 +146,7 @@ def test_a_bucket_outage_loses_nothing_and_ingest_and_recent_queries_keep_workin
     start, stop = restartable_moto
     server = start()
     server.create_bucket("outage")
-    settings = {"bucket": s3_bucket(server, "outage"), "lifecycle": {"hot_window_s": 2 * 86_400}}
+    settings = {"bucket": s3_bucket(server, "outage"), "offload": {"hot_window_s": 2 * 86_400}}
     engine = open_engine(**settings)
     add_segment(engine, "p1", "cold", 20, now_ms() - 5 * DAY_MS)
     add_segment(engine, "p1", "warm", 20, now_ms() - DAY_MS)
@@ -166,7 +166,7 @@ def test_a_bucket_outage_loses_nothing_and_ingest_and_recent_queries_keep_workin
 
 
 def test_orphaned_bucket_objects_are_swept_once_old_enough(open_engine: Any, tmp_path: Path) -> None:
-    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 0})
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), offload={"hot_window_s": 0})
     add_segment(engine, "p1", "x", 10, now_ms() - DAY_MS)
     engine.lifecycle.offload()
     node = engine.lifecycle.ctx.node_id
@@ -181,7 +181,7 @@ def test_a_project_hot_window_overrides_the_default(open_engine: Any, tmp_path: 
     from lynex_box.auth import projects
     from lynex_box.auth.admin import CLI_ACTOR
 
-    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 2 * 86_400})
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), offload={"hot_window_s": 2 * 86_400})
 
     def setting(project: str, value: int | None) -> None:
         """As the settings API and `lynex-box projects set-hot-window` store it."""

@@ -73,7 +73,7 @@ def test_killing_the_s3_server_mid_transfer_loses_nothing_and_the_offload_comple
     server.create_bucket("outage")
     proxy = SlowProxy(int(server.endpoint.rsplit(":", 1)[1]))
     bucket = {**s3_bucket(MotoServer(proxy.endpoint), "outage"), "timeout_s": 10.0}
-    engine = open_engine(bucket=bucket, lifecycle={"hot_window_s": 2 * 86_400})
+    engine = open_engine(bucket=bucket, offload={"hot_window_s": 2 * 86_400})
 
     add_segment(engine, "p1", "before", 20, now_ms() - 6 * DAY_MS)
     assert engine.lifecycle.offload() == 1  # in the bucket before the outage

@@ -140,7 +140,7 @@ def test_a_removed_custom_price_gives_no_cost_rather_than_a_wrong_one(priced_eng
 
 
 def test_bucket_segments_are_repriced_in_the_bucket(priced_engine: Any, tmp_path: Path) -> None:
-    engine = priced_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 0})
+    engine = priced_engine(bucket=directory_bucket(tmp_path / "bucket"), offload={"hot_window_s": 0})
     pid = project_of(engine)
     start = now_ms() - 2 * DAY_MS
     ingest(engine, pid, priced_events("old", start))

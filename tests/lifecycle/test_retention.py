@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lynex_box.config import LifecycleSettings
+from lynex_box.config import RetentionSettings
 from lynex_box.query.engine import SpanScope
 from tests.lifecycle.conftest import DAY_MS, add_segment, directory_bucket, now_ms, parquet_values, rows
 
@@ -25,8 +25,8 @@ def set_retention(engine: Any, project: str, days: int | None) -> None:
 
 def test_retention_hides_then_removes_expired_rows_locally_and_in_the_bucket(open_engine: Any, tmp_path: Path) -> None:
     bucket_dir = tmp_path / "bucket"
-    lifecycle = {"hot_window_s": 20 * 86_400, "retention_days": 0}  # forever, until the project says 10 days
-    engine = open_engine(bucket=directory_bucket(bucket_dir), lifecycle=lifecycle)
+    offload, retention = {"hot_window_s": 20 * 86_400}, {"days": 0}  # forever, until the project says 10 days
+    engine = open_engine(bucket=directory_bucket(bucket_dir), offload=offload, retention=retention)
     add_segment(engine, "p1", "ancient", 10, now_ms() - 40 * DAY_MS)  # offloaded, then wholly expired
     add_segment(engine, "p1", "straddle", 10, now_ms() - 12 * DAY_MS, step_ms=DAY_MS // 2)  # 12 .. 7.5 days ago
     add_segment(engine, "p1", "fresh", 10, now_ms() - DAY_MS)
@@ -51,8 +51,8 @@ def test_retention_hides_then_removes_expired_rows_locally_and_in_the_bucket(ope
 
 
 def test_default_retention_is_bounded_and_zero_keeps_everything(open_engine: Any) -> None:
-    assert LifecycleSettings().retention_days == 30  # bounded by default (lynex.toml documents it)
-    engine = open_engine(lifecycle={"retention_days": 0})
+    assert RetentionSettings().days == 30  # bounded by default (lynex.toml documents it)
+    engine = open_engine(retention={"days": 0})
     add_segment(engine, "p1", "old", 5, now_ms() - 400 * DAY_MS)
     add_segment(engine, "p1", "month", 5, now_ms() - 29 * DAY_MS)
     assert engine.lifecycle.apply_retention() == {"dropped": 0, "rewritten": 0}
@@ -73,7 +73,7 @@ def test_a_project_can_keep_its_data_forever_under_a_bounded_default(open_engine
 
 
 def test_a_project_setting_overrides_the_default(open_engine: Any) -> None:
-    engine = open_engine(lifecycle={"retention_days": 2})
+    engine = open_engine(retention={"days": 2})
     add_segment(engine, "p9", "x", 5, now_ms() - 5 * DAY_MS)
     assert rows(engine, "p9") == []
     set_retention(engine, "p9", 7)

@@ -44,7 +44,7 @@ def test_a_refused_commit_removes_the_new_local_file(open_engine: Any) -> None:
 
 
 def test_a_refused_commit_removes_the_uploaded_object(open_engine: Any, tmp_path: Path) -> None:
-    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), lifecycle={"hot_window_s": 0})
+    engine = open_engine(bucket=directory_bucket(tmp_path / "bucket"), offload={"hot_window_s": 0})
     add_segment(engine, "p1", "a", 10, now_ms() - 2 * DAY_MS)
     assert engine.lifecycle.offload() == 1
     [entry] = engine.store.segment_entries("p1")

@@ -103,7 +103,7 @@ def test_deleting_a_user_removes_their_traces_and_sessions_and_nothing_of_other_
     open_engine: Any, tmp_path: Path
 ) -> None:
     bucket_dir = tmp_path / "bucket"
-    engine = open_engine(bucket=directory_bucket(bucket_dir), lifecycle={"hot_window_s": 3 * 86_400})
+    engine = open_engine(bucket=directory_bucket(bucket_dir), offload={"hot_window_s": 3 * 86_400})
     (old, recent, head), gone = dataset(now_ms() - 10 * DAY_MS)
     send(engine, old)
     assert engine.lifecycle.offload() == 1  # the old batch is in the bucket

@@ -167,7 +167,7 @@ def test_files_are_looked_into_once_and_only_update_rows_count(tmp_path: Path) -
 
 
 def settings_for(tmp: Path) -> Settings:
-    overrides = {"server": {"data_dir": str(tmp)}, "lifecycle": {"retention_days": 0}}
+    overrides = {"server": {"data_dir": str(tmp)}, "retention": {"days": 0}}
     return load_settings(env={}, overrides=overrides)
 
 
@@ -211,7 +211,7 @@ def test_alert_metrics_count_an_updated_generation_once_from_head_segments_and_a
 
 def test_an_encrypted_project_looks_into_its_files_and_counts_an_updated_generation_once(tmp_path: Path) -> None:
     kek = new_kek_file(tmp_path / "secrets")
-    overrides = {"server": {"data_dir": str(tmp_path / "data")}, "lifecycle": {"retention_days": 0},
+    overrides = {"server": {"data_dir": str(tmp_path / "data")}, "retention": {"days": 0},
                  "encryption": {"kek_file": str(kek)}}  # fmt: skip
     engine = Engine.open(load_settings(env={}, overrides=overrides))
     add_projects(engine, "p1")

@@ -93,8 +93,8 @@ def test_encrypted_segments_hold_no_plaintext_and_query_like_a_plaintext_project
 
 
 def test_compaction_retention_deletion_and_export_work_on_encrypted_data(tmp_path: Path, kek: Path) -> None:
-    lifecycle = {"compaction_min_segments": 2, "retention_days": 5, "compaction_window_s": 10 * 365 * 86_400}
-    engine = open_with(tmp_path, kek, lifecycle=lifecycle)
+    compaction = {"min_segments": 2, "window_s": 10 * 365 * 86_400}
+    engine = open_with(tmp_path, kek, compaction=compaction, retention={"days": 5})
     add_projects(engine, "p1")
     add_segment(engine, "p1", "before", 10, now_ms() - 7 * DAY_MS, step_ms=DAY_MS // 2)  # plaintext, partly expired
     assert not any(is_encrypted(p) for p in files_of(engine, "p1"))
@@ -125,7 +125,7 @@ def test_compaction_retention_deletion_and_export_work_on_encrypted_data(tmp_pat
 
 def test_offloaded_encrypted_segments_are_read_back_through_the_cache(tmp_path: Path, kek: Path) -> None:
     bucket = {"type": "directory", "directory": str(tmp_path / "bucket")}
-    engine = open_with(tmp_path, kek, bucket=bucket, lifecycle={"hot_window_s": 2 * 86_400})
+    engine = open_with(tmp_path, kek, bucket=bucket, offload={"hot_window_s": 2 * 86_400})
     add_projects(engine, "p1")
     engine.data_keys.enable("p1", CLI_ACTOR)
     for k in range(3):

@@ -21,7 +21,7 @@ FROM spans ORDER BY event_id
 
 def settings_for(tmp: Path, **head: object) -> Settings:
     # the spans here have fixed start times, older than the default retention: keep them all
-    overrides = {"server": {"data_dir": str(tmp)}, "head": head, "lifecycle": {"retention_days": 0}}
+    overrides = {"server": {"data_dir": str(tmp)}, "head": head, "retention": {"days": 0}}
     return load_settings(env={}, overrides=overrides)
 
 
@@ -157,7 +157,7 @@ def test_head_flushes_on_row_threshold_and_wal_files_are_released(tmp_path: Path
             "server": {"data_dir": str(tmp_path)},
             "head": {"max_rows": 10},
             "wal": {"segment_bytes": 65536},
-            "lifecycle": {"retention_days": 0},
+            "retention": {"days": 0},
         },
     )
     engine = Engine.open(settings)

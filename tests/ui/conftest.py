@@ -125,7 +125,7 @@ def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailBox]:
         "LYNEX_SMTP_SECURITY": "none",
         "LYNEX_SMTP_FROM_ADDRESS": "Lynex Box <lynex@example.test>",
         "LYNEX_ENCRYPTION_KEK_FILE": str(kek),
-        "LYNEX_LIFECYCLE_RETENTION_DAYS": "30",
+        "LYNEX_RETENTION_DAYS": "30",
     }
     server = RunningServer(root / "data", env=env)
     server.env["LYNEX_SERVER_PUBLIC_URL"] = server.url  # the port is chosen before the start

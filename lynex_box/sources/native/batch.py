@@ -107,6 +107,9 @@ class NativeBatchDecoder:
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": threads,
             "memory_limit": f"{memory_limit_mb}MB",
+            # No spill files (DuckDB's default would put them in the working directory, outside the data dir): a
+            # step that needs more memory raises, and `__call__` decodes it by the reference rules instead.
+            "temp_directory": "",
             # Hand memory above this back after a query: a step's peak must not stay in the process.
             "allocator_flush_threshold": "64MB",
             "allocator_bulk_deallocation_flush_threshold": "64MB",

@@ -30,4 +30,5 @@ def decode_events(record: WalRecord, header: RecordHeader, body: memoryview) -> 
 
 def register(registry: DecoderRegistry, settings: PipelineSettings) -> None:
     """Native events: decoded in runs by DuckDB (one thread: the pipeline's decode pool runs steps side by side)."""
-    registry.register(RecordType.EVENTS, Local(decode_events), batch=NativeBatchDecoder(threads=1))
+    batch = NativeBatchDecoder(threads=1, memory_limit_mb=settings.decode_memory_mb)
+    registry.register(RecordType.EVENTS, Local(decode_events), batch=batch)

@@ -7,14 +7,21 @@ fencing (`lease.py`, kept by `keeper.py`), and the read-only status view (`statu
 the event loop. This package may import objstore, meta and config, nothing above them.
 """
 
+from lynex_box.cluster.founding import Action, ClusterMismatch, FoundingRecord, Outcome, decide, settle
 from lynex_box.cluster.probe import ConditionalWritesUnsupported, probe_conditional_writes
 from lynex_box.cluster.records import BadRecord, ClusterError, NewerFormat, new_incarnation
 
 __all__ = [
+    "Action",
     "BadRecord",
     "ClusterError",
+    "ClusterMismatch",
     "ConditionalWritesUnsupported",
+    "FoundingRecord",
     "NewerFormat",
+    "Outcome",
+    "decide",
     "new_incarnation",
     "probe_conditional_writes",
+    "settle",
 ]

@@ -8,6 +8,7 @@ the event loop. This package may import objstore, meta and config, nothing above
 """
 
 from lynex_box.cluster.founding import Action, ClusterMismatch, FoundingRecord, Outcome, decide, settle
+from lynex_box.cluster.heartbeat import DuplicateNode, Heartbeat, HeartbeatWriter, NodeRow, list_nodes
 from lynex_box.cluster.probe import ConditionalWritesUnsupported, probe_conditional_writes
 from lynex_box.cluster.records import BadRecord, ClusterError, NewerFormat, new_incarnation
 
@@ -17,10 +18,15 @@ __all__ = [
     "ClusterError",
     "ClusterMismatch",
     "ConditionalWritesUnsupported",
+    "DuplicateNode",
     "FoundingRecord",
+    "Heartbeat",
+    "HeartbeatWriter",
     "NewerFormat",
+    "NodeRow",
     "Outcome",
     "decide",
+    "list_nodes",
     "new_incarnation",
     "probe_conditional_writes",
     "settle",

@@ -20,10 +20,11 @@ from lynex_box.objstore import (
     RetryingStore,
     S3Settings,
     S3Store,
+    StoreUnavailable,
 )
 from tests.objstore.conftest import MotoServer, bucket, moto_server  # noqa: F401 - fixtures reused here
 
-T0 = 1_795_750_500_000_000  # an arbitrary wall-clock start in epoch microseconds
+T0 = 1_000_000_000_000_000  # 2001-09-09 in epoch microseconds: far from any real clock, as a fake clock should be
 
 
 @dataclass
@@ -97,3 +98,24 @@ class IgnoringStore:
 
     def put_file(self, key: str, path: Path) -> PutResult:
         return self.inner.put_file(key, path)
+
+
+class LosesAnswers(IgnoringStore):
+    """A memory store whose next `lose` conditional writes are applied but answered with a timeout, as when a
+    connection drops after the server stored the object."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lose = 0
+
+    def _maybe_lose(self, result: PutResult) -> PutResult:
+        if self.lose > 0:
+            self.lose -= 1
+            raise StoreUnavailable("timed out reading the answer")
+        return result
+
+    def put_if_absent(self, key: str, data: bytes) -> PutResult:
+        return self._maybe_lose(super().put_if_absent(key, data))
+
+    def put_if_match(self, key: str, data: bytes, etag: str) -> PutResult:
+        return self._maybe_lose(super().put_if_match(key, data, etag))

@@ -9,10 +9,13 @@ the event loop. This package may import objstore, meta and config, nothing above
 
 from lynex_box.cluster.founding import Action, ClusterMismatch, FoundingRecord, Outcome, decide, settle
 from lynex_box.cluster.heartbeat import DuplicateNode, Heartbeat, HeartbeatWriter, NodeRow, list_nodes
+from lynex_box.cluster.keeper import LeaseKeeper
+from lynex_box.cluster.lease import JOBS, Held, Lease, LeaseLost, LeaseRecord, list_leases
 from lynex_box.cluster.probe import ConditionalWritesUnsupported, probe_conditional_writes
 from lynex_box.cluster.records import BadRecord, ClusterError, NewerFormat, new_incarnation
 
 __all__ = [
+    "JOBS",
     "Action",
     "BadRecord",
     "ClusterError",
@@ -22,10 +25,16 @@ __all__ = [
     "FoundingRecord",
     "Heartbeat",
     "HeartbeatWriter",
+    "Held",
+    "Lease",
+    "LeaseKeeper",
+    "LeaseLost",
+    "LeaseRecord",
     "NewerFormat",
     "NodeRow",
     "Outcome",
     "decide",
+    "list_leases",
     "list_nodes",
     "new_incarnation",
     "probe_conditional_writes",

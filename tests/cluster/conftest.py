@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,3 +120,22 @@ class LosesAnswers(IgnoringStore):
 
     def put_if_match(self, key: str, data: bytes, etag: str) -> PutResult:
         return self._maybe_lose(super().put_if_match(key, data, etag))
+
+
+class Flaky(IgnoringStore):
+    """A memory store that can be cut off: while `down`, every request fails as a network error would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = False
+
+    def __getattribute__(self, name: str) -> Any:
+        attribute = super().__getattribute__(name)
+        if name in _STORE_OPS and super().__getattribute__("down"):
+            raise StoreUnavailable("connection refused")
+        return attribute
+
+
+_STORE_OPS = frozenset(
+    {"put", "put_if_absent", "put_if_match", "get", "get_range", "list", "delete", "head", "get_to_file", "put_file"}
+)

@@ -13,6 +13,7 @@ from lynex_box.cluster.keeper import LeaseKeeper
 from lynex_box.cluster.lease import JOBS, Held, Lease, LeaseLost, LeaseRecord, list_leases
 from lynex_box.cluster.probe import ConditionalWritesUnsupported, probe_conditional_writes
 from lynex_box.cluster.records import BadRecord, ClusterError, NewerFormat, new_incarnation
+from lynex_box.cluster.status import ClusterStatus, cluster_status
 
 __all__ = [
     "JOBS",
@@ -20,6 +21,7 @@ __all__ = [
     "BadRecord",
     "ClusterError",
     "ClusterMismatch",
+    "ClusterStatus",
     "ConditionalWritesUnsupported",
     "DuplicateNode",
     "FoundingRecord",
@@ -33,6 +35,7 @@ __all__ = [
     "NewerFormat",
     "NodeRow",
     "Outcome",
+    "cluster_status",
     "decide",
     "list_leases",
     "list_nodes",

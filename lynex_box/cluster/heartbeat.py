@@ -146,6 +146,7 @@ class HeartbeatWriter:
         self._etag: str | None = None
         self._started_at = 0
         self._fenced: str | None = None
+        self._told = False  # on_fenced was called
         self._skew_us: int | None = None
 
     @property
@@ -228,6 +229,15 @@ class HeartbeatWriter:
 
     def beat(self) -> bool:
         """Write the heartbeat again; False when it was not written (fenced, or a store error to retry)."""
+        written = self._beat()
+        with self._lock:
+            tell = self._fenced if self._fenced is not None and not self._told else None
+            self._told = self._told or tell is not None
+        if tell is not None and self._on_fenced is not None:
+            self._on_fenced(tell)  # outside the lock: the callback may stop this writer or read its state
+        return written
+
+    def _beat(self) -> bool:
         with self._lock:
             if self._fenced is not None or self._etag is None:
                 return False
@@ -253,9 +263,13 @@ class HeartbeatWriter:
         try:
             current = self._read()
             if current is not None and current[0].incarnation == self.incarnation:
-                return self._store.put_if_match(self.key, heartbeat.to_bytes(), current[1])
-        except PreconditionFailed:
-            current = self._read()
+                try:
+                    return self._store.put_if_match(self.key, heartbeat.to_bytes(), current[1])
+                except PreconditionFailed:
+                    current = self._read()
+        except ClusterError as exc:  # unreadable, so not a heartbeat this process wrote
+            self._fence(f"node {self.node_id!r}'s heartbeat was overwritten by something else ({exc.detail})")
+            return None
         except ObjectStoreError as exc:
             log.warning("cluster heartbeat not written node_id=%s error=%s", self.node_id, exc.detail)
             return None
@@ -271,8 +285,6 @@ class HeartbeatWriter:
     def _fence(self, reason: str) -> None:
         self._fenced = reason
         log.error("cluster node fenced node_id=%s reason=%s", self.node_id, reason)
-        if self._on_fenced is not None:
-            self._on_fenced(reason)
 
     def _measure_skew(self, started: int) -> None:
         """The store stamped the write somewhere between `started` and now (rounded down to a second)."""

@@ -9,7 +9,8 @@ its jobs by then, before any other node (which waits `max_clock_skew_s` longer) 
 others (unless `may_take()` says no, e.g. while the clock is off). It is meant to be called from a scheduled job
 in a thread, or from `start()`'s own thread; ticks never overlap. `on_acquired(job, generation)` and
 `on_lost(job, generation, reason)` are called from the ticking thread, outside the state lock: keep them short
-(set a flag, cancel a task). After `fence()` (another process writes this node's heartbeat) nothing is written.
+(set a flag, cancel a task) and never call `tick`, `stop` or `release_all` from them. After `fence()` (another
+process writes this node's heartbeat) nothing is written.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from lynex_box.cluster.lease import JOBS, Held, Lease, LeaseLost
-from lynex_box.cluster.records import Clock, wall_clock_us
+from lynex_box.cluster.lease import JOBS, Held, Lease
+from lynex_box.cluster.records import Clock, ClusterError, wall_clock_us
 from lynex_box.objstore import ObjectStore, ObjectStoreError
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,8 @@ class LeaseKeeper:
             return
         try:
             held = lease.take()
-        except ObjectStoreError as exc:
-            log.warning("cluster lease not taken job=%s error=%s", job, exc.detail)
+        except (ObjectStoreError, ClusterError) as exc:  # a record of a newer format is left alone too
+            log.warning("cluster lease not taken job=%s error=%s", job, exc)
             return
         if held is None:
             return
@@ -119,7 +120,7 @@ class LeaseKeeper:
             return
         try:
             renewed = lease.renew(held)
-        except LeaseLost as exc:
+        except ClusterError as exc:  # LeaseLost, or a record someone else wrote that this node cannot read
             self._lose(job, held, exc.detail)
             return
         except ObjectStoreError as exc:  # kept until it expires: the next tick tries again

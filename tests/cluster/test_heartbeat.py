@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lynex_box.cluster import DuplicateNode, Heartbeat, HeartbeatWriter, list_nodes
+from lynex_box.cluster import DuplicateNode, Heartbeat, HeartbeatWriter, LeaseKeeper, list_nodes
 from lynex_box.cluster.records import node_key
 from lynex_box.objstore import MemoryStore, ObjectStore
 from tests.cluster.conftest import FakeClock, LosesAnswers
@@ -167,3 +167,38 @@ def test_a_clock_far_from_the_stores_is_reported(clock: FakeClock) -> None:
     node.claim()
     assert node.clock_skew_s is not None and node.clock_skew_s > 60
     assert not node.clock_ok()
+
+
+def test_the_fenced_callback_may_stop_the_writer(clock: FakeClock) -> None:
+    store = MemoryStore()
+    stopped: list[str] = []
+    first = writer(store, clock, on_fenced=lambda reason: (first.stop(), stopped.append(reason)))
+    first.claim()
+    clock.advance(TTL)
+    writer(store, clock).claim()
+
+    assert not first.beat()
+
+    assert len(stopped) == 1 and first.fenced == stopped[0]
+
+
+@pytest.mark.parametrize("overwritten_with", ["another heartbeat", "garbage"])
+def test_a_fenced_heartbeat_makes_the_keeper_drop_its_leases(
+    s3: ObjectStore, clock: FakeClock, overwritten_with: str
+) -> None:
+    lost: list[str] = []
+    keeper = LeaseKeeper(
+        s3, holder="node-a", incarnation="inc-a", ttl_s=TTL, max_clock_skew_s=2.0, clock=clock,
+        jobs=("alerts",), on_lost=lambda job, gen, reason: lost.append(reason),
+    )  # fmt: skip
+    node = writer(s3, clock, incarnation="inc-a", leases=keeper.held_jobs, on_fenced=keeper.fence)
+    node.claim()
+    keeper.tick()
+    assert node.beat() and stored(s3).leases == ("alerts",)
+    clock.advance(TTL / 2)
+    other = Heartbeat("node-a", "inc-b", "0.9.0", "http://10.0.0.9:4318", clock.now, clock.now)
+    s3.put(node_key("node-a"), other.to_bytes() if overwritten_with == "another heartbeat" else b"\x00garbage")
+
+    assert not node.beat()
+
+    assert keeper.holds("alerts") is None and len(lost) == 1 and lost[0].startswith("fenced: ")

@@ -233,7 +233,12 @@ def test_the_keeper_thread_takes_and_releases_on_stop(s3: ObjectStore) -> None:
     while a.holds("alerts") is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert a.holds("alerts") == 1
-    time.sleep(1.5)  # past a third of the ttl: renewed at least once by the thread
+    first = LeaseRecord.from_bytes(lease_key("alerts"), s3.get(lease_key("alerts")).data)
+    renewed = first
+    while renewed.expires_at == first.expires_at and time.monotonic() < deadline:
+        time.sleep(0.1)  # the thread renews once a third of the ttl has passed
+        renewed = LeaseRecord.from_bytes(lease_key("alerts"), s3.get(lease_key("alerts")).data)
+    assert renewed.expires_at > first.expires_at and renewed.generation == 1
     assert a.holds("alerts") == 1
 
     a.stop()
@@ -242,3 +247,21 @@ def test_the_keeper_thread_takes_and_releases_on_stop(s3: ObjectStore) -> None:
     record = LeaseRecord.from_bytes(lease_key("alerts"), s3.get(lease_key("alerts")).data)
     assert record.expires_at == 0 and record.holder == "node-a"
     assert events == [("acquired", "alerts")]
+
+
+def test_a_lease_record_of_a_newer_format_is_left_alone_and_a_held_one_counts_as_lost(clock: FakeClock) -> None:
+    store = MemoryStore()
+    events: list[tuple[str, ...]] = []
+    a = keeper(store, clock, "node-a", events)
+    a.tick()
+    newer = b'{"format": 2, "job": "alerts", "holder": "node-z", "generation": 9}'
+    store.put(lease_key("alerts"), newer)  # a newer node took it and wrote its own format
+    clock.advance(TTL / 3 + 0.1)
+
+    a.tick()
+
+    assert a.holds("alerts") is None and a.holds("compaction") == 1
+    assert [e[1:4] for e in events if e[1] == "lost"] == [("lost", "alerts", "1")]
+    clock.advance(TTL + SKEW + 1)
+    a.tick()  # never overwritten, even once expired by any reading
+    assert store.get(lease_key("alerts")).data == newer and a.holds("alerts") is None

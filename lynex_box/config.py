@@ -405,6 +405,42 @@ class EncryptionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """[cluster]: several nodes sharing one S3-compatible bucket (docs/format/cluster.md); off by default."""
+
+    enabled: bool = False
+    poll_interval_s: float = field(default=1.0, metadata=_rng(0.05, 3600))
+    heartbeat_s: float = field(default=2.0, metadata=_rng(0.05, 3600))
+    lease_ttl_s: float = field(default=15.0, metadata=_rng(0.5, 86_400))
+    max_clock_skew_s: float = field(default=2.0, metadata=_rng(0, 3600))
+    advertise_url: str = ""
+    snapshot_every: int = field(default=500, metadata=_rng(1, 10_000_000))
+
+    def __post_init__(self) -> None:
+        # a node must write several heartbeats per lease_ttl_s, or one slow write makes the others count it down
+        if self.heartbeat_s >= self.lease_ttl_s / 2:
+            raise ConfigError(
+                f"cluster.heartbeat_s = {self.heartbeat_s} must be less than half of cluster.lease_ttl_s = "
+                f"{self.lease_ttl_s}; hint: lower heartbeat_s or raise lease_ttl_s"
+            )
+        if self.advertise_url and not self.advertise_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"cluster.advertise_url = {self.advertise_url!r} must start with http:// or https://; "
+                "hint: the URL other nodes reach this one at, e.g. 'http://10.0.0.5:4318'"
+            )
+
+
+def _check_cluster(settings: Settings) -> None:
+    """Rules across sections: cluster mode shares data through an S3-compatible bucket and nothing else."""
+    if settings.cluster.enabled and settings.bucket.type != "s3":
+        raise ConfigError(
+            f'cluster.enabled = true needs bucket.type = "s3", got bucket.type = {settings.bucket.type!r}; '
+            "hint: point [bucket] at an S3-compatible store (AWS S3, MinIO, Ceph, R2) every node reaches, "
+            "or set cluster.enabled = false"
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration; each field is one section of lynex.toml."""
 
@@ -430,6 +466,10 @@ class Settings:
     backup: BackupSettings = field(default_factory=BackupSettings)
     bucket: BucketSettings = field(default_factory=BucketSettings)
     encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+
+    def __post_init__(self) -> None:
+        _check_cluster(self)
 
     @property
     def data_dir(self) -> Path:

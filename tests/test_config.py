@@ -161,3 +161,52 @@ def test_a_memory_budget_divided_into_more_than_it_holds_is_rejected_naming_the_
     with pytest.raises(ConfigError) as info:
         load_settings(path, env={})
     assert message in str(info.value)
+
+
+def test_cluster_settings_default_off_and_read_from_the_environment() -> None:
+    assert Settings().cluster.enabled is False
+    env = {
+        "LYNEX_CLUSTER_ENABLED": "true",
+        "LYNEX_CLUSTER_LEASE_TTL_S": "30",
+        "LYNEX_CLUSTER_HEARTBEAT_S": "5",
+        "LYNEX_CLUSTER_ADVERTISE_URL": "http://10.0.0.5:4318",
+        "LYNEX_BUCKET_TYPE": "s3",
+        "LYNEX_BUCKET_BUCKET": "lynex",
+    }
+    s = load_settings(env=env)
+    assert (s.cluster.enabled, s.cluster.lease_ttl_s, s.cluster.heartbeat_s) == (True, 30.0, 5.0)
+    assert s.cluster.advertise_url == "http://10.0.0.5:4318"
+
+
+@pytest.mark.parametrize("bucket_type", ["none", "directory"])
+def test_cluster_mode_without_an_s3_bucket_is_refused_naming_both_keys(tmp_path: Path, bucket_type: str) -> None:
+    path = tmp_path / "l.toml"
+    path.write_text(f'[cluster]\nenabled = true\n[bucket]\ntype = "{bucket_type}"\ndirectory = "/srv/b"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, env={})
+    message = str(info.value)
+    assert "cluster.enabled = true" in message
+    assert f"bucket.type = {bucket_type!r}" in message
+    assert "hint:" in message
+
+
+def test_cluster_mode_with_an_s3_bucket_loads() -> None:
+    s = load_settings(env={}, overrides={"cluster": {"enabled": True}, "bucket": {"type": "s3", "bucket": "b"}})
+    assert s.cluster.enabled and s.bucket.type == "s3"
+
+
+@pytest.mark.parametrize(
+    ("cluster", "message"),
+    [
+        ({"heartbeat_s": 7.5, "lease_ttl_s": 15.0}, "cluster.heartbeat_s = 7.5 must be less than half"),
+        ({"heartbeat_s": 2.0, "lease_ttl_s": 3.0}, "cluster.lease_ttl_s = 3.0"),
+        ({"advertise_url": "10.0.0.5:4318"}, "cluster.advertise_url = '10.0.0.5:4318' must start with http"),
+        ({"lease_ttl_s": 0}, "cluster.lease_ttl_s = 0 is out of range"),
+    ],
+)
+def test_bad_cluster_settings_are_refused_even_when_cluster_mode_is_off(
+    cluster: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={}, overrides={"cluster": cluster})
+    assert message in str(info.value)

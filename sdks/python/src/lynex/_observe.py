@@ -51,14 +51,29 @@ def observe(
     by default that of the current span, else `lynex.get_client()`. Other keywords are event fields."""
 
     def decorate(fn: F) -> F:
-        recorder = _Recorder(fn, name or fn.__qualname__, type, capture_input, capture_output, client, fields)
+        default_name = fn.__qualname__.rpartition("<locals>.")[2]  # "Agent.run", not "main.<locals>.Agent.run"
+        rec = _Recorder(fn, name or default_name, type, capture_input, capture_output, client, fields)
+        # plain functions of the same kind as `fn` (bound methods would neither take functools.wraps' attributes
+        # nor bind `self` when the decorated function is a method)
         if inspect.isasyncgenfunction(fn):
-            return functools.wraps(fn)(recorder.async_generator)  # type: ignore[return-value]
+            return functools.wraps(fn)(_async_generator_wrapper(rec))  # type: ignore[return-value]
         if inspect.iscoroutinefunction(fn):
-            return functools.wraps(fn)(recorder.coroutine)  # type: ignore[return-value]
+
+            async def coroutine_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return await rec.coroutine(*args, **kwargs)
+
+            return functools.wraps(fn)(coroutine_wrapper)  # type: ignore[return-value]
         if inspect.isgeneratorfunction(fn):
-            return functools.wraps(fn)(recorder.generator)  # type: ignore[return-value]
-        return functools.wraps(fn)(recorder.function)  # type: ignore[return-value]
+
+            def generator_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return (yield from rec.generator(*args, **kwargs))
+
+            return functools.wraps(fn)(generator_wrapper)  # type: ignore[return-value]
+
+        def function_wrapper(*args: Any, **kwargs: Any) -> Any:
+            return rec.function(*args, **kwargs)
+
+        return functools.wraps(fn)(function_wrapper)  # type: ignore[return-value]
 
     return decorate(func) if func is not None else decorate
 
@@ -123,6 +138,8 @@ class _Recorder:
         return values
 
     def finish(self, span: Span, output: Any = None, exc: BaseException | None = None, has_output: bool = True) -> None:
+        if isinstance(exc, GeneratorExit):  # closed by its consumer: not a failure, and what it yielded counts
+            exc = None
         try:
             if exc is not None:
                 span.fail(exc)
@@ -205,9 +222,11 @@ class _Recorder:
             self.finish_items(span, items, more, exc)
             raise
 
-    async def async_generator(self, *args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        span = self.start(args, kwargs)
-        agen = self.fn(*args, **kwargs)
+
+def _async_generator_wrapper(rec: _Recorder) -> Callable[..., AsyncGenerator[Any, Any]]:
+    async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+        span = rec.start(args, kwargs)
+        agen = rec.fn(*args, **kwargs)
         items: list[Any] = []
         more = False
         method, value = agen.asend, None
@@ -218,7 +237,7 @@ class _Recorder:
                     item = await method(value)
                 except StopAsyncIteration:
                     if span is not None:
-                        self.finish_items(span, items, more, None)
+                        rec.finish_items(span, items, more, None)
                     return
                 finally:
                     if token is not None:
@@ -237,5 +256,7 @@ class _Recorder:
                     method, value = agen.athrow, exc
         except BaseException as exc:
             if span is not None:
-                self.finish_items(span, items, more, exc)
+                rec.finish_items(span, items, more, exc)
             raise
+
+    return wrapper

@@ -279,6 +279,7 @@ class Lynex:
     def _after_fork_in_child(self) -> None:
         """The parent's queue, connections, thread and buffer files stay the parent's; start afresh."""
         self._count_lock = threading.Lock()
+        self._stats = Stats()
         if self._closed or self._source is None:
             return
         if isinstance(self._source, DiskBuffer):

@@ -83,7 +83,12 @@ class DiskBuffer:
         frame = FRAME.pack(len(data), zlib.crc32(data, _KIND_CRC[kind]), kind) + data
         with self._lock:
             if self._bytes + len(frame) > self._max_bytes:
-                return False
+                active = self._active
+                if active is None or active.acked < active.end or active.end == HEADER:
+                    return False
+                self._rotate()  # the active file holds only delivered frames: start a new one, delete it
+                if self._bytes + len(frame) > self._max_bytes:
+                    return False
             seg = self._active
             if seg is None or (seg.end + len(frame) > self._segment_bytes and seg.end > HEADER):
                 seg = self._rotate()

@@ -130,17 +130,35 @@ def test_bad_events_are_reported_and_never_sent(
         with caplog.at_level(logging.WARNING, logger="lynex"):
             assert lx.log_event({"trace_id": trace, "type": "banana"}) is None
             assert lx.log_event({"trace_id": trace, "usage": {"input_tokens": -3}}) is None
-            assert lx.log_event({"trace_id": trace, "metadata": {"x": float("nan")}}) is None
+            assert lx.log_event({"trace_id": trace, "metadata": {("tuple", "key"): 1}}) is None
             good = lx.log_event({"trace_id": trace, "span_id": "good"})
         assert lx.flush(timeout=20)
     assert [type(e) for e in errors] == [lynex.InvalidEvent] * 3
     assert "type: 'banana' is not one of" in str(errors[0]) and errors[0].event["type"] == "banana"  # type: ignore[attr-defined]
     assert "usage.input_tokens: -3 is less than 0" in str(errors[1])
-    assert "JSON" in str(errors[2])
+    assert "cannot be written as JSON" in str(errors[2])
     assert sum("event not sent" in r.getMessage() for r in caplog.records) == 3
     assert proxy.event_ids_sent() == [good]
     assert [s["event_id"] for s in api.wait_spans(trace, 1)] == [good]
     assert lx.stats()["invalid"] == 3
+
+
+def test_one_event_the_server_cannot_read_does_not_spoil_its_batch(
+    make_client: Callable[..., lynex.Lynex], api: Api
+) -> None:
+    """Nesting deeper than the server's limit is a 400 for the whole request: the batch is halved until only
+    that event is refused (and reported); the others are stored."""
+    errors: list[lynex.LynexError] = []
+    lx = make_client(on_error=errors.append, flush_interval=5)
+    trace = uuid.uuid4().hex
+    deep: Any = "bottom"
+    for _ in range(150):
+        deep = [deep]
+    for i in range(8):
+        lx.log_event({"trace_id": trace, "span_id": f"s{i}", "metadata": {"deep": deep} if i == 5 else None})
+    assert lx.flush(timeout=30)
+    assert sorted(s["span_id"] for s in api.wait_spans(trace, 7)) == [f"s{i}" for i in range(8) if i != 5]
+    assert [(type(e), e.status, e.count) for e in errors] == [(lynex.EventsRejected, 400, 1)]  # type: ignore[attr-defined]
 
 
 def test_events_the_server_refuses_are_reported(make_client: Callable[..., lynex.Lynex], api: Api) -> None:

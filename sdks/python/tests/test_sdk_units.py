@@ -4,6 +4,7 @@ forked child that starts with its own queue (the parent's events are sent once, 
 from __future__ import annotations
 
 import email.utils
+import json
 import os
 import random
 import time
@@ -15,6 +16,7 @@ import lynex
 import pytest
 from conftest import Api
 from lynex._ids import uuid7
+from lynex._json import dumps, dumps_stdlib
 from lynex._sender import backoff_delay
 from lynex._transport import parse_retry_after
 from lynex.integrations._common import Accumulator, Call, watch_stream
@@ -123,3 +125,38 @@ def test_an_on_error_that_raises_is_contained(make_client: Callable[..., lynex.L
     lx = make_client(on_error=broken)
     assert lx.log_event({"type": "banana"}) is None  # reported, the callback's error logged, nothing raised
     assert lx.stats()["invalid"] == 1
+
+
+@pytest.mark.parametrize("dump", [dumps, dumps_stdlib], ids=["default", "stdlib"])
+def test_json_writing_with_or_without_orjson(dump: Callable[[Any], bytes]) -> None:
+    """Both writers give the same JSON for what the SDK records, and convert what JSON cannot hold."""
+    import dataclasses
+    import datetime as dt
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    value = {
+        "text": "é ✓",
+        "nan": float("nan"),
+        "inf": [float("inf")],
+        "big": 2**70,
+        "when": dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        "point": Point(1),
+        "set": {1},
+        1: "int key",
+        "opaque": object,
+    }
+    parsed = json.loads(dump(value))
+    assert parsed["text"] == "é ✓" and parsed["nan"] is None and parsed["inf"] == [None]
+    assert parsed["big"] == 2**70 and parsed["point"] == {"x": 1} and parsed["set"] == [1]
+    assert parsed["when"].startswith("2026-01-02T03:04:05") and parsed["1"] == "int key"
+    assert parsed["opaque"] == repr(object)
+    assert json.loads(dump({"s": "a\udcffb"})) == {"s": "a?b"}  # a lone surrogate: the server wants UTF-8
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError):
+        dump({"c": cycle})
+    with pytest.raises(TypeError):
+        dump({("a", "b"): 1})

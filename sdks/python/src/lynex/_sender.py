@@ -156,7 +156,9 @@ class Sender:
                 transport.encoding = encoding = "gzip"
                 payload = transport.compress(body, encoding)
                 continue
-            if answer.status == 413 and len(items) > 1:  # too big for the server's limits: halve it
+            if answer.status in (400, 413) and len(items) > 1:
+                # too big for the server's limits, or one event it cannot read spoils the batch (nesting deeper
+                # than its limit): halve it, so that only that event is refused
                 half = len(items) // 2
                 return self._deliver(batch, items[:half]) and self._deliver(batch, items[half:])
             if answer.status in _RETRY_STATUSES or answer.status >= 500:

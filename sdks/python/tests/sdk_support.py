@@ -60,6 +60,8 @@ class FlakyProxy(_Base):
         self.lock = threading.Lock()
         self.plan: list[tuple[str, int, str]] = []  # ("fail" | "lose", status, Retry-After) per coming POST
         self.refuse_encodings: set[str] = set()  # answered 415
+        self.version: dict[str, str] | None = None  # the answer to GET /v1/version (None: the server's)
+        self.version_gets = 0
         self.posts: list[dict[str, Any]] = []  # {"path", "encoding", "body", "answer"}
         self.client = httpx.Client(base_url=upstream, timeout=30)
 
@@ -132,6 +134,11 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         self._forward("POST")
 
     def do_GET(self) -> None:
+        proxy: FlakyProxy = self.server.owner  # type: ignore[attr-defined]
+        if self.path == "/v1/version":
+            proxy.version_gets += 1
+            if proxy.version is not None:
+                return self._answer(200, proxy.version)
         self._forward("GET")
 
 

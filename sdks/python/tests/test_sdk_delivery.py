@@ -232,3 +232,40 @@ def test_a_score_without_a_trace_is_reported(make_client: Callable[..., lynex.Ly
     lx = make_client(on_error=errors.append)
     assert lx.score("orphan", 1) is None
     assert "no trace" in str(errors[0])
+
+
+def test_batches_close_by_count_and_by_age(make_client: Callable[..., lynex.Lynex], server: RunningServer) -> None:
+    with FlakyProxy(server.url) as proxy:
+        lx = make_client(base_url=proxy.url, batch_events=10, flush_interval=1.5)
+        trace = uuid.uuid4().hex
+        for i in range(25):
+            lx.log_event({"trace_id": trace, "span_id": f"s{i}"})
+        deadline = time.monotonic() + 20
+        while len(proxy.event_ids_sent()) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        counts = [len(p["body"]["events"]) for p in proxy.posts if p["path"].endswith("/events")]
+        assert counts == [10, 10]  # two full batches went at once, the rest waits for its age
+        while len(proxy.event_ids_sent()) < 25 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        counts = [len(p["body"]["events"]) for p in proxy.posts if p["path"].endswith("/events")]
+        assert counts == [10, 10, 5]  # no flush() called: the age bound sent it
+
+
+def test_an_api_version_mismatch_is_logged_once(
+    make_client: Callable[..., lynex.Lynex], server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import lynex._transport as transport
+
+    with FlakyProxy(server.url) as proxy, caplog.at_level(logging.WARNING, logger="lynex"):
+        transport._version_warned = False
+        first = make_client(base_url=proxy.url)  # the server has no /v1/version yet (404): nothing said
+        first.log_event({"name": "a"})
+        assert first.flush(timeout=20)
+        proxy.version = {"version": "9.0.0", "api": "2"}
+        for _ in range(2):
+            client = make_client(base_url=proxy.url)
+            client.log_event({"name": "b"})
+            assert client.flush(timeout=20)
+    warnings = [r.getMessage() for r in caplog.records if "API version" in r.getMessage()]
+    assert proxy.version_gets == 3
+    assert len(warnings) == 1 and "server API version 2 differs" in warnings[0]

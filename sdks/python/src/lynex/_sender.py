@@ -75,6 +75,8 @@ class Sender:
         self._done = threading.Condition()
         self._handled = 0  # own items delivered or refused for good
         self._deadline: float | None = None  # set by shutdown
+        self._flushing = False  # flush() asked for everything now, not only full batches
+        self._next_age = 0.0  # when what waits, full batch or not, is sent
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -89,6 +91,7 @@ class Sender:
 
     def flush(self, target: int, timeout: float | None) -> bool:
         """Wait until `target` own items are delivered or refused; False at the timeout."""
+        self._flushing = True
         self._wake.set()
         with self._done:
             return self._done.wait_for(lambda: self._handled >= target, timeout)
@@ -115,12 +118,21 @@ class Sender:
         self._finish()
 
     def _step(self) -> bool:
-        """Deliver everything waiting, then wait for more; False once stopping and done (or out of time)."""
+        """Deliver the full batches waiting, and the rest too when it is old enough (or on a flush or the stop),
+        then wait for more; False once stopping and done (or out of time)."""
         self._wake.clear()  # a wake from now on (a record, a flush) is seen by the wait below
         self.source.maintain()
+        now = time.monotonic()
+        everything = self._flushing or self._deadline is not None or now >= self._next_age
+        if everything:
+            self._flushing = False
+            self._next_age = now + self._flush_interval
         while True:
             if self._deadline is not None and time.monotonic() >= self._deadline:
                 return False
+            items, nbytes = self.source.pending()
+            if not everything and items < self._batch_events and nbytes < self._batch_bytes:
+                break  # a partial batch waits for its age
             batch = self.source.take(self._batch_events, self._batch_bytes)
             if batch is None:
                 break
@@ -134,7 +146,7 @@ class Sender:
                     self._done.notify_all()
         if self._deadline is not None:
             return False
-        self._wake.wait(self._flush_interval)
+        self._wake.wait(max(0.0, self._next_age - time.monotonic()))
         return True
 
     def _deliver(self, batch: Batch, items: list[bytes]) -> bool:

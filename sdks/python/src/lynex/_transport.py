@@ -24,6 +24,7 @@ from lynex._source import EVENT, KIND_NAMES, SCORE
 logger = logging.getLogger("lynex")
 
 API_VERSION = "1"
+_version_warned = False  # the mismatch is logged once per process, however many clients
 
 try:  # optional: smaller and cheaper than gzip
     import zstandard
@@ -117,7 +118,9 @@ class Transport:
             api = str(json.loads(response.content).get("api", ""))
         except (ValueError, AttributeError):
             return
-        if api and api.split(".")[0] != API_VERSION:
+        global _version_warned
+        if api and api.split(".")[0] != API_VERSION and not _version_warned:
+            _version_warned = True
             logger.warning(
                 "lynex: server API version %s differs from this SDK's (%s); hint: upgrade the SDK or the server",
                 api,

@@ -15,9 +15,9 @@ import os
 import threading
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from lynex import _version
 from lynex._diskbuffer import DiskBuffer
 from lynex._errors import ConfigError, EventsDropped, InvalidEvent, LynexError
 from lynex._ids import uuid7
@@ -28,12 +28,32 @@ from lynex._sender import Sender, Stats
 from lynex._source import EVENT, SCORE, Source
 from lynex._tracing import Span, current_span, new_span
 from lynex._transport import Transport
+from lynex._version import __version__
 
 logger = logging.getLogger("lynex")
 
 DEFAULT_BASE_URL = "http://127.0.0.1:4318"
 
 _clients: weakref.WeakSet[Lynex] = weakref.WeakSet()
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """The delivery options of a client (kept to rebuild its parts in a forked child)."""
+
+    buffer_dir: str | None
+    buffer_fsync: bool
+    max_buffer_bytes: int
+    max_queue_events: int
+    max_queue_bytes: int
+    batch_events: int
+    batch_bytes: int
+    flush_interval: float
+    max_retry_delay: float
+    timeout: float
+    compression: str | None
+
+
 _default: Lynex | None = None
 _default_lock = threading.Lock()
 
@@ -78,7 +98,7 @@ class Lynex:
         self.on_error = on_error
         self.enabled = enabled
         self.exit_timeout = exit_timeout
-        self._settings = dict(
+        self._settings = _Settings(
             buffer_dir=os.fspath(buffer_dir) if buffer_dir is not None else None,
             buffer_fsync=buffer_fsync,
             max_buffer_bytes=max_buffer_bytes,
@@ -112,23 +132,21 @@ class Lynex:
 
     def _start(self) -> None:
         s = self._settings
-        if s["buffer_dir"] is not None:
-            self._source = DiskBuffer(s["buffer_dir"], s["max_buffer_bytes"], fsync=s["buffer_fsync"])
+        if s.buffer_dir is not None:
+            self._source = DiskBuffer(s.buffer_dir, s.max_buffer_bytes, fsync=s.buffer_fsync)
         else:
-            self._source = MemoryQueue(s["max_queue_events"], s["max_queue_bytes"])
+            self._source = MemoryQueue(s.max_queue_events, s.max_queue_bytes)
         assert self.api_key is not None and self.project_id is not None
-        transport = Transport(
-            self.base_url, self.api_key, self.project_id, s["timeout"], s["compression"], _version.__version__
-        )
+        transport = Transport(self.base_url, self.api_key, self.project_id, s.timeout, s.compression, __version__)
         self._sender = Sender(
             self._source,
             transport,
             self._stats,
             self._report,
-            s["batch_events"],
-            s["batch_bytes"],
-            s["flush_interval"],
-            s["max_retry_delay"],
+            s.batch_events,
+            s.batch_bytes,
+            s.flush_interval,
+            s.max_retry_delay,
         )
         self._sender.start()
 
@@ -213,7 +231,8 @@ class Lynex:
             span = current_span()
             trace_id = span.trace_id if span is not None else None
         score: dict[str, Any] = {"id": score_id or uuid7(), "name": name, "value": value}
-        optional = {"trace_id": trace_id, "span_id": span_id, "session_id": session_id, "comment": comment}
+        optional: dict[str, Any] = {"trace_id": trace_id, "span_id": span_id, "session_id": session_id}
+        optional["comment"] = comment
         optional |= {"data_type": data_type, "metadata": metadata, "environment": self.environment}
         score.update((k, v) for k, v in optional.items() if v is not None)
         problem = _score_problem(score)

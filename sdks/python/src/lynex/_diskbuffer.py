@@ -31,6 +31,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
+from typing import cast
 
 from lynex._source import EVENT, SCORE, Batch
 
@@ -167,7 +168,7 @@ class DiskBuffer:
         return Batch(kind, items, nbytes, seg.own, (seg, pos))
 
     def ack(self, batch: Batch) -> None:
-        seg, pos = batch.token  # type: ignore[misc]
+        seg, pos = cast("tuple[_Segment, int]", batch.token)
         with self._lock:
             if seg not in self._segments:
                 return

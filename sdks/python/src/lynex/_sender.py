@@ -44,8 +44,8 @@ class Stats:
 def backoff_delay(attempt: int, cap: float, retry_after: float | None, rng: random.Random) -> float:
     """Seconds to wait before retry number `attempt` (0-based): at least Retry-After when given, plus jitter."""
     if retry_after is not None:
-        return retry_after * (1 + 0.2 * rng.random())
-    step = min(cap, _BACKOFF_BASE_S * 2**attempt)
+        return float(retry_after * (1 + 0.2 * rng.random()))
+    step: float = min(cap, _BACKOFF_BASE_S * 2.0**attempt)
     return step / 2 + rng.random() * step / 2
 
 

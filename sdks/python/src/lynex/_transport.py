@@ -29,7 +29,7 @@ _version_warned = False  # the mismatch is logged once per process, however many
 try:  # optional: smaller and cheaper than gzip
     import zstandard
 except ImportError:  # pragma: no cover - depends on the environment
-    zstandard = None
+    zstandard = None  # type: ignore[assignment]
 
 
 @dataclass

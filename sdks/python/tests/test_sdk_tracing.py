@@ -241,3 +241,18 @@ def test_observe_without_configuration_still_runs(monkeypatch: pytest.MonkeyPatc
 
     assert add(1, 2) == 3
     assert not lynex.get_client().enabled
+
+
+def test_observe_records_with_the_default_client(make_client: Callable[..., lynex.Lynex], api: Api) -> None:
+    lx = make_client()
+    assert lynex.get_client() is lx  # the clients of earlier tests were shut down: this one took their place
+
+    @lynex.observe(name="by-default")
+    def work() -> str:
+        span = lynex.current_span()
+        assert span is not None
+        return span.trace_id
+
+    trace_id = work()
+    assert lx.flush(timeout=20)
+    assert [s["name"] for s in api.wait_spans(trace_id, 1)] == ["by-default"]

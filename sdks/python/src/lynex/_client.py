@@ -126,8 +126,8 @@ class Lynex:
             self._start()
             atexit.register(self._at_exit)
             _clients.add(self)
-        with _default_lock:
-            if _default is None or not _default.enabled:
+        with _default_lock:  # the first client, unless it records nothing (disabled or shut down)
+            if _default is None or _default._closed:
                 _default = self
 
     def _start(self) -> None:
@@ -327,8 +327,9 @@ def _score_problem(score: dict[str, Any]) -> str | None:
 
 
 def get_client() -> Lynex:
-    """The default client: the first one built, else one built now from the environment (disabled, with a
-    warning, when `LYNEX_API_KEY` or `LYNEX_PROJECT` is missing, so decorated code still runs)."""
+    """The default client: the first one built (a later one replaces it once it is shut down), else one built
+    now from the environment (disabled, with a warning, when `LYNEX_API_KEY` or `LYNEX_PROJECT` is missing, so
+    decorated code still runs)."""
     global _default
     with _default_lock:
         if _default is not None:

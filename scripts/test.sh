@@ -11,6 +11,8 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+# the Python SDK (sdks/python), whose tests run against the server in the same run
+python -m pip install --quiet --disable-pip-version-check -e "sdks/python[zstd,otel,fast]"
 
 # The web UI: rebuild from the lock file, fail if the committed bundle differs, run its unit tests.
 if command -v npm >/dev/null 2>&1; then

@@ -1,0 +1,1 @@
+"""Wrappers that record the calls of LLM provider clients (OpenAI, Anthropic)."""

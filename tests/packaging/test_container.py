@@ -177,19 +177,16 @@ def test_the_image_ingests_stops_cleanly_on_sigterm_and_keeps_its_data_in_the_vo
     )
     assert found.stdout.split(), "no segment written at the stop"
 
-    # the same volume in a new container, with a mounted lynex.toml named by LYNEX_CONFIG
+    # the same volume in a new container, with a mounted lynex.toml named by LYNEX_CONFIG, and locked down as the
+    # Helm chart runs it: read-only root filesystem (a tmpfs on /tmp), no capabilities, no privilege escalation
     config = tmp_path / "lynex.toml"
     config.write_text('[server]\npublic_url = "https://lynex.example.test"\n')
     config.chmod(0o644)
     second = Container(
-        podman,
-        image,
-        volume,
-        "-v",
-        f"{config}:/etc/lynex-box/lynex.toml:ro",
-        "-e",
-        "LYNEX_CONFIG=/etc/lynex-box/lynex.toml",
-    )
+        podman, image, volume,
+        "-v", f"{config}:/etc/lynex-box/lynex.toml:ro", "-e", "LYNEX_CONFIG=/etc/lynex-box/lynex.toml",
+        "--read-only", "--cap-drop=all", "--security-opt=no-new-privileges",
+    )  # fmt: skip
     try:
         wait_ready(second.url, alive=second.alive)
         assert read_trace(second.url, creds, trace_id) == ["chat", "packaged"]

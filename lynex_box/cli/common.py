@@ -36,7 +36,12 @@ def data_dir_options(
     Put it below a command's own options: the help lists them first, then these three.
     """
     options = [
-        click.option("--config", type=click.Path(dir_okay=False), help="lynex.toml to load"),
+        click.option(
+            "--config",
+            type=click.Path(dir_okay=False),
+            envvar="LYNEX_CONFIG",
+            help="lynex.toml to load ($LYNEX_CONFIG)",
+        ),
         click.option("--data-dir", type=click.Path(file_okay=False), required=data_dir_required, help=data_dir_help),
     ]
     if as_json:

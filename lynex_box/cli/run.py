@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lynex_box import __version__, fsutil
-from lynex_box.auth.bootstrap import bootstrap_if_empty
+from lynex_box.auth.bootstrap import bootstrap_if_empty, write_credentials_file
 from lynex_box.cli.common import console, data_dir_options, emit_json, open_meta, refusing, settings_for
 from lynex_box.segments.keywrap import KekError, check_source
 
@@ -35,12 +35,17 @@ def run(config: str | None, data_dir: str | None, host: str | None, port: int | 
     setup_logging(logging.getLevelNamesMapping()[settings.server.log_level.upper()])
     with open_meta(settings, existing=False) as db:
         created = bootstrap_if_empty(db)
+    saved = write_credentials_file(settings.data_dir, created) if created is not None else None
     base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
     console.print(f"[bold green]Lynex Box {__version__}[/] data dir [bold]{settings.data_dir.resolve()}[/]")
     console.print(f"  UI:   {base}/")
     console.print(f"  API:  {base}/v1/projects/<project_id>/...   OTLP: {base}/v1/traces   docs: {base}/openapi.json")
     if created is not None:
-        console.print("[bold yellow]First start: save these now, they are not shown again[/]")
+        console.print(
+            "[bold yellow]First start: save these now, they are not shown again[/] "
+            f"(also written to {saved}: delete it once saved)",
+            soft_wrap=True,  # a path cut by the terminal's width cannot be copied
+        )
         click.echo(json.dumps(created.as_dict()))
     if settings.server.dev:
         console.print(
@@ -59,6 +64,7 @@ def init(config: str | None, data_dir: str | None, as_json: bool) -> None:
         created = bootstrap_if_empty(db)
     if created is None:
         raise click.ClickException(f"{settings.data_dir} is already initialised")
+    write_credentials_file(settings.data_dir, created)
     emit_json(created.as_dict(), pretty=not as_json)
 
 

@@ -132,8 +132,9 @@ def test_dev_mode_accepts_unauthenticated_loopback_ingest(tmp_path: Path) -> Non
         server.stop()
 
 
-def test_init_prints_the_first_credentials_as_json(tmp_path: Path) -> None:
+def test_init_prints_the_first_credentials_as_json_and_writes_them_to_a_private_file(tmp_path: Path) -> None:
     import json
+    import stat
     import subprocess
     import sys
 
@@ -145,9 +146,27 @@ def test_init_prints_the_first_credentials_as_json(tmp_path: Path) -> None:
     )
     creds = json.loads(out.stdout)
     assert set(creds) >= {"project_id", "api_key", "admin_email", "admin_password"}
+    saved = tmp_path / "d" / "first-start-credentials.json"
+    assert json.loads(saved.read_text()) == creds
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
     again = subprocess.run(
         [sys.executable, "-m", "lynex_box", "init", "--data-dir", str(tmp_path / "d"), "--json"],
         capture_output=True,
         text=True,
     )
     assert again.returncode != 0 and "already initialised" in again.stderr
+
+
+def test_the_first_run_writes_its_printed_credentials_to_the_data_dir(tmp_path: Path) -> None:
+    """A container's first start has nobody watching its output: the credentials are in the volume too."""
+    import json
+
+    server = RunningServer(tmp_path / "data").start()
+    try:
+        saved = json.loads((server.data_dir / "first-start-credentials.json").read_text())
+        assert saved == server.creds
+        got = httpx.get(f"{server.url}/v1/projects/{saved['project_id']}/traces", headers=server.headers())
+        assert got.status_code == 200
+    finally:
+        server.stop()
+    assert "first-start-credentials.json" in server.log_path.read_text()

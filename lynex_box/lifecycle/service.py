@@ -1,40 +1,40 @@
 """`Lifecycle`: the lifecycle's pieces wired for one data dir, and the passes the scheduler, API and CLI run.
 
-Built by the engine (with its WAL position and flush) or standalone by CLI commands beside a running server.
-It installs the query engine's hooks (visibility: retention + tombstones; remote files: the bucket cache), so
-every query path applies deletions and retention. Passes run one at a time under `_work`, on one dedicated
-thread when scheduled (`run_async`), so background rewrites never compete with each other or take the
-threads that serve queries. A failing pass is logged and retried on its next turn; none may raise into the
-scheduler.
+Built by the engine (with its WAL position and flush), and read-only beside a running server too
+(`Engine.open_read_only`), after the query hooks (hooks.py: retention + tombstones, the bucket cache) that the
+query engines were built with, so every query path applies deletions and retention. Passes run one at a time
+under `_work`, on one dedicated thread when scheduled (`jobs`), so background rewrites never compete with each
+other or take the threads that serve queries. A failing pass is logged and retried on its next turn; none may
+raise into the scheduler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from lynex_box.config import Settings
 from lynex_box.lifecycle import backup as backups
 from lynex_box.lifecycle import deletion_scope
 from lynex_box.lifecycle import reprice as reprices
-from lynex_box.lifecycle.bucket import node_id, open_bucket
-from lynex_box.lifecycle.cache import SegmentCache
+from lynex_box.lifecycle.bucket import node_id
 from lynex_box.lifecycle.compaction import compaction_pass
 from lynex_box.lifecycle.context import LifecycleContext, open_duck
 from lynex_box.lifecycle.deletion import delete, purge_pass
 from lynex_box.lifecycle.diskguard import DiskGuard, disk_free
+from lynex_box.lifecycle.hooks import QueryHooks
 from lynex_box.lifecycle.janitor import janitor_pass, sweep_bucket
 from lynex_box.lifecycle.offload import offload_pass, rehydrate_pass
 from lynex_box.lifecycle.retention import retention_pass
-from lynex_box.lifecycle.visibility import Tombstone, Visibility
+from lynex_box.lifecycle.visibility import Tombstone
 from lynex_box.meta import audit
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
@@ -45,7 +45,6 @@ from lynex_box.segments.store import SpanStore
 
 log = logging.getLogger("lynex.lifecycle")
 T = TypeVar("T")
-_FROM_SETTINGS: Any = object()
 
 
 class Lifecycle:
@@ -55,51 +54,43 @@ class Lifecycle:
         db: MetaDB,
         catalog: Catalog,
         store: SpanStore,
-        query: QueryEngine | None = None,
+        hooks: QueryHooks,
         *,
-        bucket: ObjectStore | None = _FROM_SETTINGS,
         durable_lsn: Callable[[], int] | None = None,
         flush: Callable[[], object] | None = None,
-        clock: Callable[[], float] = time.time,
         free_bytes: Callable[[Path], int] = disk_free,
-        work_dir: Path | None = None,
     ) -> None:
-        """`work_dir` holds the bucket cache and scratch files (`<data>/cache`); a CLI process beside a running
-        server passes a directory of its own, since both empty theirs on start."""
+        """`hooks` are the visibility rules and the bucket cache the process's query engine was built with;
+        `durable_lsn` and `flush` come from the engine that holds the WAL (None in a CLI process beside a server).
+        Threads start with the first pass; `close` stops them."""
         lc = settings.lifecycle
         self.settings = settings
-        self.bucket = open_bucket(settings.bucket) if bucket is _FROM_SETTINGS else bucket
-        work = work_dir or settings.data_dir / "cache"
-        shutil.rmtree(work / "tmp", ignore_errors=True)
-        self.cache = SegmentCache(work / "segments", lc.cache_max_bytes, self.bucket) if self.bucket else None
-        self.visibility = Visibility(db, lc.retention_days, clock)
-        self.ctx = LifecycleContext(
-            settings=settings,
-            data_dir=settings.data_dir,
-            db=db,
-            catalog=catalog,
-            store=store,
-            visibility=self.visibility,
-            bucket=self.bucket,
-            node_id=node_id(settings.bucket, db),
-            cache=self.cache,
-            duck=open_duck(lc.threads, settings.query.memory_limit_mb),
-            work_dir=work,
-            clock=clock,
-        )
+        self.bucket = hooks.bucket
+        self.cache = hooks.cache
+        self.visibility = hooks.visibility
+        shutil.rmtree(hooks.work_dir / "tmp", ignore_errors=True)
+        node = node_id(settings.bucket, db)
         self.guard = DiskGuard(settings.data_dir, lc.disk_pressure_free_bytes, settings.ingest.min_free_disk_bytes,
                                free_bytes)  # fmt: skip
         self._durable_lsn = durable_lsn
         self._flush = flush
         self._work = threading.Lock()
-        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecycle")
-        if query is not None:
-            query.visibility = self.visibility
-            query.remote = self.cache
-        # Sees every stored span, deleted or expired ones too: the scope of a deletion is found from the very
-        # spans its tombstone hides (deletion_scope.py). Never used to answer a client.
-        self.scanner = QueryEngine(store, dataclasses.replace(settings.query, threads=lc.threads))
-        self.scanner.remote = self.cache
+        with contextlib.ExitStack() as opened:  # a failure here closes what was opened before it
+            duck = open_duck(lc.threads, settings.query.memory_limit_mb)
+            opened.callback(duck.close)
+            # Sees every stored span, deleted or expired ones too: the scope of a deletion is found from the very
+            # spans its tombstone hides (deletion_scope.py). Never used to answer a client.
+            self.scanner = QueryEngine(
+                store, dataclasses.replace(settings.query, threads=lc.threads), remote=self.cache
+            )
+            opened.callback(self.scanner.close)
+            self.ctx = LifecycleContext(
+                settings=settings, data_dir=settings.data_dir, db=db, catalog=catalog, store=store,
+                visibility=self.visibility, bucket=self.bucket, node_id=node, cache=self.cache, duck=duck,
+                work_dir=hooks.work_dir, clock=self.visibility.clock,
+            )  # fmt: skip
+            self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecycle")
+            opened.pop_all()
 
     # ------------------------------------------------------------------------ passes (blocking)
     def _locked(self, fn: Callable[[], T]) -> T:

@@ -341,11 +341,11 @@ class ReadOnlyEngine:
 
 
 @contextlib.contextmanager
-def engine_or_none(settings: Settings) -> Iterator[Engine | None]:
+def engine_or_none(settings: Settings, enrichers: list[Enricher] | None = None) -> Iterator[Engine | None]:
     """The data dir's engine for a CLI command (recovery, WAL replay), so it can flush and change files; None when
     a server holds the data dir, and the command works beside it (`Engine.open_read_only`)."""
     try:
-        engine = Engine.open(settings)
+        engine = Engine.open(settings, enrichers)
     except DataDirBusy:
         yield None
         return

@@ -19,7 +19,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from lynex_box.config import Settings
 from lynex_box.lifecycle import backup as backups
@@ -38,9 +38,11 @@ from lynex_box.lifecycle.visibility import Tombstone
 from lynex_box.meta import audit
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
+from lynex_box.meta.prices import list_prices
 from lynex_box.objstore import LocalStore, ObjectStore
 from lynex_box.pricing import PriceBook
 from lynex_box.query.engine import QueryEngine
+from lynex_box.schema.timefmt import format_time_us
 from lynex_box.segments.store import SpanStore
 
 log = logging.getLogger("lynex.lifecycle")
@@ -153,6 +155,19 @@ class Lifecycle:
         if self._durable_lsn is not None and self._flush is not None:
             reprices.publish_head(self.ctx.store, self._durable_lsn, self._flush)
         return self._locked(lambda: reprices.reprice_pass(self.ctx, project_id, from_us, to_us, book, progress))
+
+    def reprice_recorded(
+        self, project_id: str, from_us: int, to_us: int, actor: audit.Actor, progress: reprices.Progress | None = None
+    ) -> dict[str, Any]:
+        """Reprice the range with the project's current prices (the library's and its custom ones) and record it
+        in the audit log as `actor`'s; returns the answer (the range and the counts). Blocking: the CLI's repricing
+        when no server runs, of a project it checked exists, after the engine caught up with the WAL."""
+        book = PriceBook(list_prices(self.ctx.db, project_id))
+        result = self.reprice(project_id, from_us, to_us, book, progress)
+        body = {"from": format_time_us(from_us), "to": format_time_us(to_us), **result.as_dict()}
+        audit.record_now(self.ctx.db, actor, "data.repriced", project_id=project_id, target_type="project",
+                         target_id=project_id, details=body)  # fmt: skip
+        return body
 
     def rehydrate(self) -> int:
         return self._locked(lambda: rehydrate_pass(self.ctx))

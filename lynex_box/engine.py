@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,6 +297,21 @@ class Engine:
                     await asyncio.to_thread(self.store.flush)
                 except Exception:
                     log.exception("head flush failed; will retry")
+
+    @contextlib.asynccontextmanager
+    async def tasks(self) -> AsyncIterator[None]:
+        """The pipeline (WAL -> head) and the flusher (head -> segments) as tasks on the running loop until the
+        context exits; then they are told to stop and awaited (the server's lifespan)."""
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(self.pipeline.run(stop, self.settings.pipeline.idle_poll_ms / 1000), name="pipeline"),
+            asyncio.create_task(self.run_flusher(stop), name="flusher"),
+        ]
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def close(self) -> None:
         """Process what is durable, flush the head, then close the parts in the reverse of their opening order

@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import shutil
 import threading
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lynex_box.config import Settings
+from lynex_box.jobs import Job
 from lynex_box.lifecycle import backup as backups
 from lynex_box.lifecycle import deletion_scope
 from lynex_box.lifecycle import reprice as reprices
@@ -229,20 +231,20 @@ class Lifecycle:
         except Exception:
             log.exception("lifecycle pass failed; retried on its next turn pass=%s", name)
 
-    def schedule(self) -> list[tuple[str, Callable[[], object], float]]:
-        """(job id, pass, interval seconds) of every periodic pass app.py schedules."""
+    def jobs(self) -> list[Job]:
+        """Every periodic pass, each run on the lifecycle's thread (`run_async`), one at a time."""
         lc = self.settings.lifecycle
-        jobs: list[tuple[str, Callable[[], object], float]] = [
+        passes: list[tuple[str, Callable[[], object], float]] = [
             ("lifecycle_compaction", self.compact, lc.compaction_interval_s),
             ("lifecycle_retention", self.apply_retention, lc.retention_interval_s),
             ("lifecycle_deletion", self.purge_deletions, lc.deletion_max_delay_s / 4),
             ("lifecycle_disk_guard", self.relieve_disk, lc.disk_check_interval_s),
         ]
         if self.bucket is not None:
-            jobs.append(("lifecycle_offload", self.offload, lc.offload_interval_s))
+            passes.append(("lifecycle_offload", self.offload, lc.offload_interval_s))
         if lc.backup_interval_s > 0 and self.backup_target() is not None:
-            jobs.append(("lifecycle_backup", self.backup, lc.backup_interval_s))
-        return jobs
+            passes.append(("lifecycle_backup", self.backup, lc.backup_interval_s))
+        return [Job(name, functools.partial(self.run_async, name, work), seconds) for name, work, seconds in passes]
 
     def close(self) -> None:
         self.ctx.stopping.set()

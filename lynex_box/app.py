@@ -1,8 +1,10 @@
-"""Wiring only: builds the components, orders their start and stop, and mounts the routes.
+"""Wiring only: builds the components, orders their start and stop, schedules their jobs, mounts the routes.
 
-Start order (the lifespan): engine (recovery and replay) -> key ring -> alerts (sealing key, deliverer)
--> pipeline task -> flusher task -> scheduler; `/readyz` turns ready after that. Stop is the reverse, after
-running exports are stopped, and ends with the engine's final flush, so SIGTERM leaves nothing to replay.
+Start order (the lifespan, `start`): engine (recovery and replay) -> prices -> auth (mail worker) -> key ring ->
+alerts (sealing key, deliverer) -> pipeline and flusher tasks -> scheduler -> exports; `/readyz` turns ready after
+that. Each component's stop goes on an async exit stack right after it starts, so a start that fails half-way stops
+what had started, and SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The
+scheduler runs the jobs each component declares (`jobs()`); this module hard-codes none.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
@@ -42,12 +44,13 @@ from lynex_box.api import (
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.openapi import openapi_document
-from lynex_box.api.services import Services, services
-from lynex_box.auth.admin import get_setting, record_key_use
+from lynex_box.api.services import Services
+from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.keys import KeyRing
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
+from lynex_box.jobs import Periodic
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
@@ -63,8 +66,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    svc = services(request)
-    if not svc.ready:
+    svc: Services | None = getattr(request.app.state, "services", None)  # set once every component has started
+    if svc is None or not svc.ready:
         return error_response(503, "starting", "recovering; not accepting yet", {"Retry-After": "1"})
     pressure = svc.engine.backpressure()
     if pressure is not None:
@@ -107,42 +110,42 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal", "internal error; the server log has the details")
 
 
-def _jobs(svc: Services) -> AsyncIOScheduler:
+def _scheduler(components: list[Periodic]) -> AsyncIOScheduler:
+    """A scheduler of the jobs the components declare; each job runs one turn at a time, missed turns coalesced."""
     scheduler = AsyncIOScheduler(timezone="UTC")
-
-    async def refresh_keys() -> None:
-        await asyncio.to_thread(svc.keys.refresh)
-        await asyncio.to_thread(svc.auth.refresh, svc.engine.meta)
-
-    async def write_key_use() -> None:
-        await asyncio.to_thread(record_key_use, svc.engine.meta, svc.keys.take_last_used())
-
-    scheduler.add_job(refresh_keys, "interval", seconds=svc.keys.refresh_s, id="refresh_keys", coalesce=True)
-    scheduler.add_job(write_key_use, "interval", seconds=30, id="key_last_used", coalesce=True)
-    if (prices := svc.prices) is not None:  # the CLI writes prices from another process
-
-        async def reload_prices() -> None:
-            await asyncio.to_thread(prices.reload)
-
-        scheduler.add_job(reload_prices, "interval", seconds=2, id="reload_prices", coalesce=True)
-    if (alerts := svc.alerts) is not None and svc.settings.alerts.enabled:
-        # one job finds the rules whose interval has passed; their queries run in threads, deliveries in tasks
-        scheduler.add_job(
-            alerts.evaluator.tick,
-            "interval",
-            seconds=svc.settings.alerts.tick_s,
-            id="alerts",
-            coalesce=True,
-            max_instances=1,
-        )
-    lifecycle = svc.engine.lifecycle  # compaction, retention, deletion purge, offload, disk guard, backups
-    for job_id, work, seconds in lifecycle.schedule():
-
-        async def run_pass(name: str = job_id, fn: Callable[[], object] = work) -> None:
-            await lifecycle.run_async(name, fn)  # on the lifecycle's own thread, one pass at a time
-
-        scheduler.add_job(run_pass, "interval", seconds=seconds, id=job_id, coalesce=True, max_instances=1)
+    for component in components:
+        for job in component.jobs():
+            scheduler.add_job(job.run, "interval", seconds=job.every_s, id=job.id, coalesce=True, max_instances=1)
     return scheduler
+
+
+async def start(stack: contextlib.AsyncExitStack, settings: Settings) -> Services:
+    """Start the components in order, registering each one's stop on `stack` right after it started: a failing
+    step stops the ones before it, and a normal stop runs in reverse (exports, scheduler, pipeline and flusher,
+    alerts, the last key-use write, the mail worker, the engine with its final flush)."""
+    # custom prices are read before the engine replays the WAL, so replayed spans are priced with them
+    costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
+    engine = await asyncio.to_thread(Engine.open, settings, [costs])
+    stack.push_async_callback(asyncio.to_thread, engine.close)  # the final flush: a clean stop leaves no replay
+    prices = PriceReloader(engine.meta, lambda custom: setattr(costs, "book", PriceBook(custom)))
+    await asyncio.to_thread(prices.reload)
+    auth = AuthComponents.build(settings, engine.meta)
+    stack.push_async_callback(asyncio.to_thread, auth.close)  # the mail worker
+    await asyncio.to_thread(auth.refresh)
+    keys = KeyRing(engine.meta)
+    await asyncio.to_thread(keys.refresh)
+    stack.push_async_callback(asyncio.to_thread, keys.write_last_used)
+    default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
+    alerts = await AlertService.start(settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address)
+    stack.push_async_callback(alerts.close)
+    await stack.enter_async_context(engine.tasks())
+    # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
+    scheduler = _scheduler([keys, auth, prices, alerts, engine.lifecycle])
+    scheduler.start()
+    stack.callback(scheduler.shutdown, wait=False)
+    exports = ExportRunner(settings.api)
+    stack.push_async_callback(asyncio.to_thread, exports.close)  # first to stop: before the engine closes under them
+    return Services(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
 
 
 def begin_stop(app: Starlette) -> None:
@@ -156,42 +159,14 @@ def begin_stop(app: Starlette) -> None:
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # custom prices are read before the engine replays the WAL, so replayed spans are priced with them
-        costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
-        engine = await asyncio.to_thread(Engine.open, settings, [costs])
-        prices = PriceReloader(engine.meta, lambda custom: setattr(costs, "book", PriceBook(custom)))
-        await asyncio.to_thread(prices.reload)
-        keys = KeyRing(engine.meta)
-        await asyncio.to_thread(keys.refresh)
-        default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
-        auth = AuthComponents.build(settings, engine.meta)
-        await asyncio.to_thread(auth.refresh, engine.meta)
-        alerts = await AlertService.start(settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address)
-        exports = ExportRunner(settings.api)
-        svc = Services(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
-        app.state.services = svc
-        stop = asyncio.Event()
-        tasks = [
-            asyncio.create_task(engine.pipeline.run(stop, settings.pipeline.idle_poll_ms / 1000), name="pipeline"),
-            asyncio.create_task(engine.run_flusher(stop), name="flusher"),
-        ]
-        scheduler = _jobs(svc)
-        scheduler.start()
-        svc.ready = True
-        log.info("ready data_dir=%s", settings.data_dir)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            svc = await start(stack, settings)
+            app.state.services = svc
+            stack.callback(setattr, svc, "ready", False)  # the stop's first step: /readyz answers 503
+            svc.ready = True
+            log.info("ready data_dir=%s", settings.data_dir)
             yield
-        finally:
-            svc.ready = False
-            await asyncio.to_thread(exports.close)  # stops running exports before the engine closes under them
-            scheduler.shutdown(wait=False)
-            stop.set()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await alerts.close()
-            await asyncio.to_thread(record_key_use, engine.meta, keys.take_last_used())
-            await asyncio.to_thread(auth.close)  # the mail worker
-            await asyncio.to_thread(engine.close)
-            log.info("stopped cleanly")
+        log.info("stopped cleanly")
 
     routes = [
         Route("/healthz", healthz),

@@ -2,8 +2,10 @@
 
 Usable without the HTTP server (tests, the CLI, benchmarks) and by `app.py`. Start-up order is the
 recovery order: open meta.db (the catalog is the truth), sweep orphaned segment files, recover the WAL
-(starting no earlier than the checkpoint), then replay it into the head. Shutdown is the reverse and
-ends with a flush, so a clean stop leaves nothing to replay.
+(starting no earlier than the checkpoint), then replay it into the head. Each part goes on an exit stack as
+soon as it is open, so a step that fails closes the ones before it; shutdown is the reverse and ends with a
+flush, so a clean stop leaves nothing to replay. The read path (query hooks, query engine, lifecycle) is built
+in one place, `open_reads`, for the engine and for the read-only engine a CLI opens beside a running server.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import fcntl
 import logging
 import os
 import shutil
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +27,7 @@ import pyarrow.parquet as pq
 from lynex_box import fsutil
 from lynex_box.config import PipelineSettings, Settings
 from lynex_box.lifecycle import Lifecycle
+from lynex_box.lifecycle.hooks import QueryHooks
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
 from lynex_box.pipeline.decode.registry import DecoderRegistry
@@ -123,27 +127,60 @@ def refuse_locked_head(store: SpanStore, keys: DataKeys) -> None:
             )
 
 
-class Engine:
-    """Open with `Engine.open(settings)`; `close()` flushes and stops everything."""
+def open_reads(
+    opened: contextlib.ExitStack,
+    settings: Settings,
+    meta: MetaDB,
+    catalog: Catalog,
+    store: SpanStore,
+    *,
+    work_dir: Path | None = None,
+    durable_lsn: Callable[[], int] | None = None,
+    flush: Callable[[], object] | None = None,
+    temp_dir: Path | None = None,
+) -> tuple[QueryEngine, Lifecycle]:
+    """The read path over `store`, in its one build order (the engine's and the read-only one): the query hooks
+    (retention and deletions, the bucket cache), the query engine built with them, the lifecycle over both. Each
+    is registered on `opened` as soon as it is open, to close in reverse. DuckDB spills to `temp_dir`."""
+    hooks = QueryHooks.open(settings, meta, work_dir)
+    query = QueryEngine(store, settings.query, visibility=hooks.visibility, remote=hooks.cache, temp_dir=temp_dir)
+    opened.callback(query.close)
+    lifecycle = Lifecycle(
+        settings, meta, catalog, store, hooks, durable_lsn=durable_lsn, flush=flush, temp_dir=temp_dir
+    )
+    opened.callback(lifecycle.close)
+    return query, lifecycle
 
-    def __init__(self, settings: Settings, enrichers: list[Enricher] | None = None) -> None:
+
+class Engine:
+    """Open with `Engine.open(settings)`; `close()` flushes and stops everything (or use it as a context manager).
+
+    `Engine.open_read_only(settings)` opens the read path alone, beside a server that holds the data dir."""
+
+    _opened: contextlib.ExitStack  # what `close` closes, in reverse order
+
+    def __init__(self, settings: Settings, enrichers: list[Enricher] | None, opened: contextlib.ExitStack) -> None:
+        """The steps of `open`, in recovery order; each part is registered on `opened` right after it is open."""
         self.settings = settings
         self.data_dir = settings.data_dir
         fsutil.prepare_data_dir(self.data_dir)  # 0700, or tightened with a warning
         check_source(settings.encryption, self.data_dir)  # a KEK file inside the data dir: refuse before anything
         self._lock_fd = lock_data_dir(self.data_dir)
+        opened.callback(os.close, self._lock_fd)  # last to go: nothing else may open the data dir before
         spill = self.data_dir / "tmp" / "duckdb"  # the query engine's and lifecycle's DuckDB spill files
         # (removed on start: what a crash left is garbage)
         shutil.rmtree(spill, ignore_errors=True)
         fsutil.make_dir(spill)
         self.meta = MetaDB(self.data_dir / "meta.db")
+        opened.callback(self.meta.close)
         self.catalog = Catalog(self.meta)
         self.data_keys = DataKeys.open(settings.encryption, self.meta, self.data_dir)
-        self.store = SpanStore(self.data_dir, self.catalog, settings.head, settings.segments, self._advance_checkpoint)
-        self.store.ciphers = self.data_keys.cipher
+        self.store = SpanStore(self.data_dir, self.catalog, settings.head, settings.segments, self._advance_checkpoint,
+                               ciphers=self.data_keys.cipher)  # fmt: skip
         self.store.sweep()
         consumed = self.catalog.consumed_lsn()
         self.wal = WalLog.open(self.data_dir / "wal", settings.wal, min_next_lsn=consumed + 1)
+        opened.callback(self.wal.close)
         # Scores applied past the WAL's end were in a tail it lost (a power loss with durability "os", a restored
         # backup): their LSNs will be given again, to new records, which must not be taken for applied.
         forget_applied_after(self.meta, self.wal.durable_lsn)
@@ -160,26 +197,38 @@ class Engine:
             decode_threads=settings.pipeline.decode_threads,
             appliers={RecordType.SCORES: ScoreApplier(self.meta)},
         )
-        self.query = QueryEngine(self.store, settings.query, temp_dir=spill)
-        self.lifecycle = Lifecycle(
-            settings, self.meta, self.catalog, self.store, self.query,
+        opened.callback(self.pipeline.close)  # its threads and the OTLP decode workers
+        self.query, self.lifecycle = open_reads(
+            opened, settings, self.meta, self.catalog, self.store,
             durable_lsn=lambda: self.wal.durable_lsn, flush=self.store.flush, temp_dir=spill,
         )  # fmt: skip
         self.pipeline.process_available()  # replay: the head is whole before the first query
+        refuse_locked_head(self.store, self.data_keys)
         self._closed = False
-        try:
-            refuse_locked_head(self.store, self.data_keys)
-        except EncryptionLocked:
-            with contextlib.suppress(Exception):
-                self.pipeline.close()  # its threads and the OTLP decode worker
-            self.wal.close()
-            self.meta.close()
-            os.close(self._lock_fd)
-            raise
 
     @classmethod
     def open(cls, settings: Settings, enrichers: list[Enricher] | None = None) -> Engine:
-        return cls(settings, enrichers)
+        """Recover and open the data dir's storage stack. A step that fails closes the steps before it, in reverse
+        order, and releases the data dir's lock: a failed open leaves no thread, file or lock behind."""
+        with contextlib.ExitStack() as opened:
+            engine = cls(settings, enrichers, opened)
+            engine._opened = opened.pop_all()
+        return engine
+
+    @staticmethod
+    def open_read_only(settings: Settings) -> ReadOnlyEngine:
+        """The published segments and the catalog, with retention, deletions and the bucket cache applied as in the
+        server, without the data dir's lock: beside a running server (`lynex-box query`, `export`, `delete`)."""
+        with contextlib.ExitStack() as opened:
+            reader = ReadOnlyEngine(settings, opened)
+            reader._opened = opened.pop_all()
+        return reader
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _advance_checkpoint(self, consumed_lsn: int) -> None:
         removed = self.wal.remove_before(consumed_lsn)
@@ -256,31 +305,72 @@ class Engine:
                 except Exception:
                     log.exception("head flush failed; will retry")
 
+    @contextlib.asynccontextmanager
+    async def tasks(self) -> AsyncIterator[None]:
+        """The pipeline (WAL -> head) and the flusher (head -> segments) as tasks on the running loop until the
+        context exits; then they are told to stop and awaited (the server's lifespan)."""
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(self.pipeline.run(stop, self.settings.pipeline.idle_poll_ms / 1000), name="pipeline"),
+            asyncio.create_task(self.run_flusher(stop), name="flusher"),
+        ]
+        try:
+            yield
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     def close(self) -> None:
-        """Process what is durable, flush the head, stop the WAL and the databases."""
+        """Process what is durable, flush the head, then close the parts in the reverse of their opening order
+        (lifecycle, query, pipeline, WAL, meta.db, the lock), even when the final flush fails."""
         if self._closed:
             return
         self._closed = True
-        self.pipeline.process_available()
-        self.pipeline.close()
-        self.store.flush()
-        self.lifecycle.close()
-        self.wal.close()
-        self.query.close()
-        self.meta.close()
-        os.close(self._lock_fd)
+        with self._opened:
+            self.pipeline.process_available()
+            self.pipeline.close()  # before the last flush: the pipeline's own flush has ended
+            self.store.flush()
+
+
+class ReadOnlyEngine:
+    """The read path of a data dir beside a running server (`Engine.open_read_only`): the catalog and the published
+    segments, the query engine and the lifecycle, with a bucket cache and scratch space in a private temporary
+    directory. It takes no lock, replays no WAL and never touches the server's head or cache."""
+
+    _opened: contextlib.ExitStack
+
+    def __init__(self, settings: Settings, opened: contextlib.ExitStack) -> None:
+        self.settings = settings
+        self.meta = MetaDB(settings.data_dir / "meta.db")
+        opened.callback(self.meta.close)
+        self.work_dir = Path(tempfile.mkdtemp(prefix="lynex-cli-"))  # private (0700), removed on close
+        opened.callback(shutil.rmtree, self.work_dir, ignore_errors=True)
+        catalog = Catalog(self.meta)
+        data_keys = DataKeys.open(settings.encryption, self.meta, settings.data_dir)  # encrypted projects
+        self.store = SpanStore(settings.data_dir, catalog, settings.head, settings.segments, ciphers=data_keys.cipher)
+        spill = fsutil.make_dir(self.work_dir / "duckdb")  # DuckDB spills apart from a running server's
+        self.query, self.lifecycle = open_reads(
+            opened, settings, self.meta, catalog, self.store, work_dir=self.work_dir, temp_dir=spill
+        )
+
+    def close(self) -> None:
+        self._opened.close()
+
+    def __enter__(self) -> ReadOnlyEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @contextlib.contextmanager
-def engine_or_none(settings: Settings) -> Iterator[Engine | None]:
+def engine_or_none(settings: Settings, enrichers: list[Enricher] | None = None) -> Iterator[Engine | None]:
     """The data dir's engine for a CLI command (recovery, WAL replay), so it can flush and change files; None when
-    a server holds the data dir, and the command works beside it (`lifecycle.standalone.reader`)."""
+    a server holds the data dir, and the command works beside it (`Engine.open_read_only`)."""
     try:
-        engine = Engine.open(settings)
+        engine = Engine.open(settings, enrichers)
     except DataDirBusy:
         yield None
         return
-    try:
+    with engine:
         yield engine
-    finally:
-        engine.close()

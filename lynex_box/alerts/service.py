@@ -1,5 +1,5 @@
-"""The alerts component app.py builds: the sealing key, the deliverer and the evaluator, started and stopped
-with the app. The scheduler job that calls `tick()` is added by app.py with the app's other jobs."""
+"""The alerts component app.py builds: the sealing key, the deliverer and the evaluator, started (`start`) and
+stopped (`close`) with the app. Its one scheduled job, the evaluator's `tick`, is declared by `jobs()`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from lynex_box.alerts.rules import RuleLimits, channel_urls
 from lynex_box.alerts.sealing import DEFAULT_KEY_FILE, SecretBox
 from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.config import Settings
+from lynex_box.jobs import Job
 from lynex_box.meta.db import MetaDB
 from lynex_box.query.engine import QueryEngine
 
@@ -68,6 +69,11 @@ class AlertService:
 
     def link(self, rule_id: str) -> str:
         return self.evaluator.link(rule_id)
+
+    def jobs(self) -> list[Job]:
+        """One job finds the rules whose interval has passed; their queries run in threads, deliveries in tasks."""
+        a = self.settings.alerts
+        return [Job("alerts", self.evaluator.tick, a.tick_s)] if a.enabled else []
 
     async def close(self) -> None:
         await self.deliverer.close()

@@ -201,15 +201,6 @@ def revoke_key(db: MetaDB, key_id: str, project_id: str | None = None, actor: Ac
     return db.write(tx) > 0
 
 
-def record_key_use(db: MetaDB, used: dict[str, int]) -> None:
-    if used:
-        db.write(
-            lambda c: c.executemany(
-                "UPDATE api_keys SET last_used_at = ? WHERE id = ?", [(t, k) for k, t in used.items()]
-            )
-        )
-
-
 def create_user(db: MetaDB, email: str, password: str, org_id: str, role: str) -> str:
     if "@" not in email or len(email) > 320:
         raise AdminError(f"email {email!r} is not an email address")

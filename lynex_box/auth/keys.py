@@ -3,8 +3,8 @@
 A key looks like `lx_<prefix>_<secret>`; the prefix (8 chars) finds the row, the hash of the whole key
 proves it. SHA-256 (not argon2) is right here: keys carry 190 bits of randomness, so there is nothing
 to brute-force, and ingest checks a key on every request. `KeyRing` answers from memory, refreshed from
-meta.db every few seconds, so a revoked key stops working within `refresh_s` and ingest never waits
-on SQLite. Nothing here may log or return a key's secret.
+meta.db every few seconds (its `jobs()`), so a revoked key stops working within `refresh_s` and ingest never
+waits on SQLite. Nothing here may log or return a key's secret.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
+from lynex_box.jobs import Job
 from lynex_box.meta.db import MetaDB
 
 SCOPES: Final = ("ingest", "read", "admin")
+REFRESH_S: Final = 2.0  # how often the key ring is read again: a revoked key stops working within this
+LAST_USED_WRITE_S: Final = 30.0  # how often keys' last-use times are written to meta.db (and once on stop)
 _ALPHABET: Final = "abcdefghijkmnopqrstuvwxyz23456789"  # no l/1/0 look-alikes
 
 
@@ -68,7 +71,7 @@ class _KeyRow:
 class KeyRing:
     """In-memory view of the active API keys; `check` never touches SQLite on a hit."""
 
-    def __init__(self, db: MetaDB, refresh_s: float = 2.0) -> None:
+    def __init__(self, db: MetaDB, refresh_s: float = REFRESH_S) -> None:
         self.db = db
         self.refresh_s = refresh_s
         self._keys: dict[str, _KeyRow] = {}
@@ -107,3 +110,19 @@ class KeyRing:
         """Last-use times seen since the previous call (written to meta.db in the background)."""
         used, self._used = self._used, {}
         return used
+
+    def write_last_used(self) -> None:
+        """Write the last-use times seen since the previous write (blocking; a job, and the ring's stop)."""
+        used = self.take_last_used()
+        if used:
+            self.db.write(
+                lambda c: c.executemany(
+                    "UPDATE api_keys SET last_used_at = ? WHERE id = ?", [(t, k) for k, t in used.items()]
+                )
+            )
+
+    def jobs(self) -> list[Job]:
+        return [
+            Job.blocking("refresh_keys", self.refresh, self.refresh_s),
+            Job.blocking("key_last_used", self.write_last_used, LAST_USED_WRITE_S),
+        ]

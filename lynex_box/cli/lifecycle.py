@@ -40,15 +40,16 @@ def delete_data(
 ) -> None:  # fmt: skip
     """Delete a trace, a session or an end user's data: hidden from queries now, purged from files soon."""
     from lynex_box.auth.admin import CLI_ACTOR
+    from lynex_box.engine import Engine
     from lynex_box.lifecycle.deletion import DeletionError
-    from lynex_box.lifecycle.standalone import reader
 
     chosen = [(k, v) for k, v in (("trace", trace_id), ("session", session_id), ("user", user_id)) if v]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --trace, --session or --user")
     kind, value = chosen[0]
     settings = settings_for(config, data_dir, existing=True)
-    with reader(settings) as r:  # the published segments, to look up the traces and sessions a deletion covers
+    # the published segments, to look up the traces and sessions a deletion covers
+    with Engine.open_read_only(settings) as r:
         try:
             tomb, complete = r.lifecycle.delete(project_id, kind, value, CLI_ACTOR)
         except DeletionError as exc:
@@ -103,16 +104,15 @@ def backup(
     to_dir: str | None, keep: int | None, list_only: bool, config: str | None, data_dir: str | None, as_json: bool
 ) -> None:
     """Back up meta.db (SQLite online backup) and every segment to the bucket or a directory."""
-    from lynex_box.engine import engine_or_none
+    from lynex_box.engine import Engine, engine_or_none
     from lynex_box.lifecycle.backup import list_backups
-    from lynex_box.lifecycle.standalone import reader
 
     settings = settings_for(config, data_dir, existing=True)
     with engine_or_none(settings) as engine:
         if engine is not None:
             engine.flush()  # everything acknowledged is in the backup
         with contextlib.ExitStack() as stack:
-            lifecycle = engine.lifecycle if engine else stack.enter_context(reader(settings)).lifecycle
+            lifecycle = engine.lifecycle if engine else stack.enter_context(Engine.open_read_only(settings)).lifecycle
             target = lifecycle.backup_target(Path(to_dir) if to_dir else None)
             if target is None:
                 raise click.ClickException("nowhere to back up to; hint: --to DIR, or set [bucket] or [backup] dir")
@@ -168,14 +168,13 @@ def export_data(
     project_id: str, from_: str | None, to: str | None, fmt: str, output: str, config: str | None, data_dir: str | None
 ) -> None:
     """Export one project's spans as Parquet, JSON Lines or CSV."""
-    from lynex_box.engine import engine_or_none
+    from lynex_box.engine import Engine, engine_or_none
     from lynex_box.lifecycle.export import export
-    from lynex_box.lifecycle.standalone import reader
 
     settings = settings_for(config, data_dir, existing=True)
     lo, hi = parse_time(from_, "--from"), parse_time(to, "--to")
     with engine_or_none(settings) as engine, contextlib.ExitStack() as stack:
-        query = engine.query if engine else stack.enter_context(reader(settings)).query
+        query = engine.query if engine else stack.enter_context(Engine.open_read_only(settings)).query
         sink: BinaryIO = sys.stdout.buffer if output == "-" else stack.enter_context(_create(Path(output)))
         with progress("export", "0 rows") as step:
             chunk_s = settings.api.export_chunk_s

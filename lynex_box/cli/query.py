@@ -18,10 +18,10 @@ from lynex_box.config import Settings
 
 def run_query(settings: Settings, project_id: str, sql: str) -> list[dict[str, Any]]:
     """Rows of `sql` over the project's spans; raises `SandboxError` (a ValueError) for what the sandbox refuses."""
-    from lynex_box.lifecycle.standalone import reader
+    from lynex_box.engine import Engine
     from lynex_box.query.engine import SpanScope
 
-    with reader(settings) as read:  # retention, deletions and bucket segments apply as in the server
+    with Engine.open_read_only(settings) as read:  # retention, deletions and bucket segments apply as in the server
         spill = read.work_dir / "spill"  # empty and private: the only place the sandbox's DuckDB may write
         spill.mkdir(mode=0o700)
         table = read.query.run_untrusted(SpanScope(project_id), sql, temp_dir=spill)

@@ -1,7 +1,7 @@
 """`lynex-box reprice`: recompute the stored costs of a project's spans in a time range with the current prices.
 
-Argument parsing only; the work is in `lynex_box.lifecycle.reprice`. Only the process that holds the data dir's
-writer lock may change segments, so:
+Argument parsing and printing only; the work is `Lifecycle.reprice_recorded` (lifecycle/). Only the process that
+holds the data dir's writer lock may change segments, so:
 
 - no server running: the command opens the data dir's engine itself (recovery prices replayed spans with the
   current prices), publishes the head, rewrites the range's segments with a progress bar, and audits it as the
@@ -33,34 +33,26 @@ def server_url(settings: Settings) -> str:
 
 
 def _local(settings: Settings, project_id: str, from_us: int, to_us: int) -> dict[str, Any] | None:
-    """Reprice with this process's own engine; None when a server holds the data dir."""
+    """Reprice with this process's own engine (`Lifecycle.reprice_recorded`); None when a server holds the data
+    dir."""
     from lynex_box.auth.admin import CLI_ACTOR, project_exists
-    from lynex_box.engine import DataDirBusy, Engine
+    from lynex_box.engine import engine_or_none
     from lynex_box.lifecycle.reprice import RepriceError
-    from lynex_box.meta import audit
-    from lynex_box.meta.prices import list_prices, read_prices_at
+    from lynex_box.meta.prices import read_prices_at
     from lynex_box.pipeline.enrich import CostEnricher
     from lynex_box.pricing import PriceBook
 
-    try:
-        engine = Engine.open(settings, [CostEnricher(PriceBook(read_prices_at(settings.data_dir)))])
-    except DataDirBusy:
-        return None
-    try:
+    # recovery prices the spans it replays with the current prices, as a server's start does
+    with engine_or_none(settings, [CostEnricher(PriceBook(read_prices_at(settings.data_dir)))]) as engine:
+        if engine is None:
+            return None
         if not project_exists(engine.meta, project_id):
             raise click.ClickException(f"no project {project_id!r}; hint: `lynex-box projects list`")
         engine.catch_up()  # no pipeline task runs here: take every durable record into the head now
-        book = PriceBook(list_prices(engine.meta, project_id))
         with progress("reprice", "segments") as step, refusing(RepriceError):
-            result = engine.lifecycle.reprice(
-                project_id, from_us, to_us, book, lambda done, total: step(done, total, f"{done}/{total} segments")
+            return engine.lifecycle.reprice_recorded(
+                project_id, from_us, to_us, CLI_ACTOR, lambda done, total: step(done, total, f"{done}/{total} segments")
             )
-        body = {"from": format_time_us(from_us), "to": format_time_us(to_us), **result.as_dict()}
-        audit.record_now(engine.meta, CLI_ACTOR, "data.repriced", project_id=project_id, target_type="project",
-                         target_id=project_id, details=body)  # fmt: skip
-        return body
-    finally:
-        engine.close()
 
 
 def _through_server(url: str, api_key: str | None, project_id: str, from_us: int, to_us: int) -> dict[str, Any]:

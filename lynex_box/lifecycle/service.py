@@ -1,51 +1,54 @@
 """`Lifecycle`: the lifecycle's pieces wired for one data dir, and the passes the scheduler, API and CLI run.
 
-Built by the engine (with its WAL position and flush) or standalone by CLI commands beside a running server.
-It installs the query engine's hooks (visibility: retention + tombstones; remote files: the bucket cache), so
-every query path applies deletions and retention. Passes run one at a time under `_work`, on one dedicated
-thread when scheduled (`run_async`), so background rewrites never compete with each other or take the
-threads that serve queries. A failing pass is logged and retried on its next turn; none may raise into the
-scheduler.
+Built by the engine (with its WAL position and flush), and read-only beside a running server too
+(`Engine.open_read_only`), after the query hooks (hooks.py: retention + tombstones, the bucket cache) that the
+query engines were built with, so every query path applies deletions and retention. Passes run one at a time
+under `_work`, on one dedicated thread when scheduled (`jobs`), so background rewrites never compete with each
+other or take the threads that serve queries. A failing pass is logged and retried on its next turn; none may
+raise into the scheduler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
+import functools
 import logging
 import shutil
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lynex_box.config import Settings
+from lynex_box.jobs import Job
 from lynex_box.lifecycle import backup as backups
 from lynex_box.lifecycle import deletion_scope
 from lynex_box.lifecycle import reprice as reprices
-from lynex_box.lifecycle.bucket import node_id, open_bucket
-from lynex_box.lifecycle.cache import SegmentCache
+from lynex_box.lifecycle.bucket import node_id
 from lynex_box.lifecycle.compaction import compaction_pass
 from lynex_box.lifecycle.context import LifecycleContext, open_duck
 from lynex_box.lifecycle.deletion import delete, purge_pass
 from lynex_box.lifecycle.diskguard import DiskGuard, disk_free
+from lynex_box.lifecycle.hooks import QueryHooks
 from lynex_box.lifecycle.janitor import janitor_pass, sweep_bucket
 from lynex_box.lifecycle.offload import offload_pass, rehydrate_pass
 from lynex_box.lifecycle.retention import retention_pass
-from lynex_box.lifecycle.visibility import Tombstone, Visibility
+from lynex_box.lifecycle.visibility import Tombstone
 from lynex_box.meta import audit
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
+from lynex_box.meta.prices import list_prices
 from lynex_box.objstore import LocalStore, ObjectStore
 from lynex_box.pricing import PriceBook
 from lynex_box.query.engine import QueryEngine
+from lynex_box.schema.timefmt import format_time_us
 from lynex_box.segments.store import SpanStore
 
 log = logging.getLogger("lynex.lifecycle")
 T = TypeVar("T")
-_FROM_SETTINGS: Any = object()
 
 
 class Lifecycle:
@@ -55,57 +58,45 @@ class Lifecycle:
         db: MetaDB,
         catalog: Catalog,
         store: SpanStore,
-        query: QueryEngine | None = None,
+        hooks: QueryHooks,
         *,
-        bucket: ObjectStore | None = _FROM_SETTINGS,
         durable_lsn: Callable[[], int] | None = None,
         flush: Callable[[], object] | None = None,
-        clock: Callable[[], float] = time.time,
         free_bytes: Callable[[Path], int] = disk_free,
-        work_dir: Path | None = None,
         temp_dir: Path | None = None,
     ) -> None:
-        """`work_dir` holds the bucket cache and scratch files (`<data>/cache`); a CLI process beside a running
-        server passes a directory of its own, since both empty theirs on start. `temp_dir` is where DuckDB spills."""
+        """`hooks` are the visibility rules and the bucket cache the process's query engine was built with;
+        `durable_lsn` and `flush` come from the engine that holds the WAL (None in a CLI process beside a server).
+        Threads start with the first pass; `close` stops them. DuckDB spills to `temp_dir`."""
         lc = settings.lifecycle
         self.settings = settings
-        self.bucket = open_bucket(settings.bucket) if bucket is _FROM_SETTINGS else bucket
-        work = work_dir or settings.data_dir / "cache"
-        shutil.rmtree(work / "tmp", ignore_errors=True)
-        self.cache = (
-            SegmentCache(work / "segments", settings.offload.cache_max_bytes, self.bucket) if self.bucket else None
-        )
-        self.visibility = Visibility(db, settings.retention.days, clock)
-        self.ctx = LifecycleContext(
-            settings=settings,
-            data_dir=settings.data_dir,
-            db=db,
-            catalog=catalog,
-            store=store,
-            visibility=self.visibility,
-            bucket=self.bucket,
-            node_id=node_id(settings.bucket, db),
-            cache=self.cache,
-            duck=open_duck(lc.threads, settings.query.rewrites_memory_mb, temp_dir),
-            work_dir=work,
-            clock=clock,
-        )
+        self.bucket = hooks.bucket
+        self.cache = hooks.cache
+        self.visibility = hooks.visibility
+        shutil.rmtree(hooks.work_dir / "tmp", ignore_errors=True)
+        node = node_id(settings.bucket, db)
         self.guard = DiskGuard(settings.data_dir, lc.disk_pressure_free_bytes, settings.ingest.min_free_disk_bytes,
                                free_bytes)  # fmt: skip
         self._durable_lsn = durable_lsn
         self._flush = flush
         self._work = threading.Lock()
-        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecycle")
-        if query is not None:
-            query.visibility = self.visibility
-            query.remote = self.cache
-        # Sees every stored span, deleted or expired ones too: the scope of a deletion is found from the very
-        # spans its tombstone hides (deletion_scope.py). Never used to answer a client.
-        self.scanner = QueryEngine(
-            store, dataclasses.replace(settings.query, threads=lc.threads),
-            memory_limit_mb=settings.query.scans_memory_mb, temp_dir=temp_dir,
-        )  # fmt: skip
-        self.scanner.remote = self.cache
+        with contextlib.ExitStack() as opened:  # a failure here closes what was opened before it
+            duck = open_duck(lc.threads, settings.query.rewrites_memory_mb, temp_dir)
+            opened.callback(duck.close)
+            # Sees every stored span, deleted or expired ones too: the scope of a deletion is found from the very
+            # spans its tombstone hides (deletion_scope.py). Never used to answer a client.
+            self.scanner = QueryEngine(
+                store, dataclasses.replace(settings.query, threads=lc.threads), remote=self.cache,
+                memory_limit_mb=settings.query.scans_memory_mb, temp_dir=temp_dir,
+            )  # fmt: skip
+            opened.callback(self.scanner.close)
+            self.ctx = LifecycleContext(
+                settings=settings, data_dir=settings.data_dir, db=db, catalog=catalog, store=store,
+                visibility=self.visibility, bucket=self.bucket, node_id=node, cache=self.cache, duck=duck,
+                work_dir=hooks.work_dir, clock=self.visibility.clock,
+            )  # fmt: skip
+            self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecycle")
+            opened.pop_all()
 
     # ------------------------------------------------------------------------ passes (blocking)
     def _locked(self, fn: Callable[[], T]) -> T:
@@ -169,6 +160,19 @@ class Lifecycle:
             reprices.publish_head(self.ctx.store, self._durable_lsn, self._flush)
         return self._locked(lambda: reprices.reprice_pass(self.ctx, project_id, from_us, to_us, book, progress))
 
+    def reprice_recorded(
+        self, project_id: str, from_us: int, to_us: int, actor: audit.Actor, progress: reprices.Progress | None = None
+    ) -> dict[str, Any]:
+        """Reprice the range with the project's current prices (the library's and its custom ones) and record it
+        in the audit log as `actor`'s; returns the answer (the range and the counts). Blocking: the CLI's repricing
+        when no server runs, of a project it checked exists, after the engine caught up with the WAL."""
+        book = PriceBook(list_prices(self.ctx.db, project_id))
+        result = self.reprice(project_id, from_us, to_us, book, progress)
+        body = {"from": format_time_us(from_us), "to": format_time_us(to_us), **result.as_dict()}
+        audit.record_now(self.ctx.db, actor, "data.repriced", project_id=project_id, target_type="project",
+                         target_id=project_id, details=body)  # fmt: skip
+        return body
+
     def rehydrate(self) -> int:
         return self._locked(lambda: rehydrate_pass(self.ctx))
 
@@ -229,20 +233,20 @@ class Lifecycle:
         except Exception:
             log.exception("lifecycle pass failed; retried on its next turn pass=%s", name)
 
-    def schedule(self) -> list[tuple[str, Callable[[], object], float]]:
-        """(job id, pass, interval seconds) of every periodic pass app.py schedules."""
+    def jobs(self) -> list[Job]:
+        """Every periodic pass, each run on the lifecycle's thread (`run_async`), one at a time."""
         s = self.settings
-        jobs: list[tuple[str, Callable[[], object], float]] = [
+        passes: list[tuple[str, Callable[[], object], float]] = [
             ("lifecycle_compaction", self.compact, s.compaction.interval_s),
             ("lifecycle_retention", self.apply_retention, s.retention.interval_s),
             ("lifecycle_deletion", self.purge_deletions, s.deletion.max_delay_s / 4),
             ("lifecycle_disk_guard", self.relieve_disk, s.lifecycle.disk_check_interval_s),
         ]
         if self.bucket is not None:
-            jobs.append(("lifecycle_offload", self.offload, s.offload.interval_s))
+            passes.append(("lifecycle_offload", self.offload, s.offload.interval_s))
         if s.backup.interval_s > 0 and self.backup_target() is not None:
-            jobs.append(("lifecycle_backup", self.backup, s.backup.interval_s))
-        return jobs
+            passes.append(("lifecycle_backup", self.backup, s.backup.interval_s))
+        return [Job(name, functools.partial(self.run_async, name, work), seconds) for name, work, seconds in passes]
 
     def close(self) -> None:
         self.ctx.stopping.set()

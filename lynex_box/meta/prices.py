@@ -3,7 +3,7 @@
 A row is keyed by (project, provider as compared, normalised model), the key `CustomPrice` matches spans by,
 so two spellings of one model can never make two contradicting prices. Writers are the API (through the
 server's MetaDB) and the CLI (another process, while the server runs): the server therefore polls
-(`PriceReloader.reload`, every few seconds from the app's scheduler, and right after an API write) instead of
+(`PriceReloader.reload`, every few seconds as its job, and right after an API write) instead of
 trusting an in-process notification. It must never hand the pipeline a price that failed validation.
 """
 
@@ -14,15 +14,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import apsw
 
+from lynex_box.jobs import Job
 from lynex_box.meta.db import MetaDB
 from lynex_box.pricing import CustomPrice
 from lynex_box.pricing.names import normalize_model, provider_key
 
 log = logging.getLogger("lynex.prices")
+RELOAD_S: Final = 2.0  # how often the reloader's job reads the prices again: prices the CLI writes apply within this
 
 CustomPrices = dict[str, tuple[CustomPrice, ...]]
 _COLUMNS = "project_id, provider, model, input_per_mtok, output_per_mtok, cache_read_per_mtok, cache_write_per_mtok"
@@ -139,3 +141,6 @@ class PriceReloader:
             self._current = prices
             log.info("custom prices loaded projects=%d prices=%d", len(prices), sum(map(len, prices.values())))
             return True
+
+    def jobs(self) -> list[Job]:
+        return [Job.blocking("reload_prices", self.reload, RELOAD_S)]

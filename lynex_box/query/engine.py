@@ -103,13 +103,18 @@ def _sql_literal(path: Path) -> str:
 
 
 class QueryEngine:
-    """DuckDB over the span store. One instance per process; thread-safe."""
+    """DuckDB over the span store. One instance per process; thread-safe.
+
+    `visibility` (retention and deletions) and `remote` (the bucket cache) are the lifecycle's hooks, given here so
+    that no query runs without them; None: every stored span is visible, and no segment is in a bucket."""
 
     def __init__(
         self,
         store: SpanStore,
         settings: QuerySettings,
         *,
+        visibility: VisibilityFilter | None = None,
+        remote: RemoteFiles | None = None,
         memory_limit_mb: int | None = None,
         temp_dir: Path | None = None,
     ) -> None:
@@ -128,9 +133,9 @@ class QueryEngine:
         self._db.execute("SET GLOBAL parquet_metadata_cache = true")
         self._local = threading.local()
         self._empty = SPAN_SCHEMA.empty_table()
-        self.visibility: VisibilityFilter | None = None  # hooks installed by lynex_box.lifecycle
+        self.visibility = visibility
         self.updates = upserts.UpdateIndex()
-        self.remote: RemoteFiles | None = None
+        self.remote = remote
         # Threads start with the first async query, so the CLI, which only calls `run`, never has any.
         self.pool = WorkerPool("query", settings.workers, settings.saturated_after_s)
 

@@ -45,10 +45,10 @@ class Snapshot:
 
 
 class SpanStore:
-    """Head and segments of every project on this node."""
+    """Head and segments of every project on this node.
 
-    # How each project's segments are encrypted (set by the engine: DataKeys.cipher); None: all plaintext.
-    ciphers: Callable[[str], ProjectCipher | None] | None = None
+    `ciphers` says how each project's segments are encrypted (the engine passes `DataKeys.cipher`); None: all
+    plaintext. `on_checkpoint` gets the consumed WAL position after each publish (the engine removes WAL files)."""
 
     def __init__(
         self,
@@ -57,8 +57,10 @@ class SpanStore:
         head_settings: HeadSettings,
         segment_settings: SegmentSettings,
         on_checkpoint: Callable[[int], None] | None = None,
+        ciphers: Callable[[str], ProjectCipher | None] | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.ciphers = ciphers
         self.segments_dir = data_dir / "segments"
         self.catalog = catalog
         self.head_settings = head_settings

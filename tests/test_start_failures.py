@@ -1,0 +1,174 @@
+"""A start that fails half-way releases what it took: no thread, no file descriptor, not the data dir's lock.
+
+Each step of `Engine.open` and of the app's lifespan is made to raise in turn (in-process: the Starlette lifespan
+runs through `app.router.lifespan_context`), then the test checks that the threads and descriptors of the process
+are those of before and that another engine can open the same data dir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lynex_box.app import create_app
+from lynex_box.config import Settings, load_settings
+from lynex_box.engine import Engine
+
+
+class Boom(RuntimeError):
+    """The failure a step is made to raise."""
+
+
+def settings_for(data_dir: Path) -> Settings:
+    return load_settings(env={}, overrides={"server": {"data_dir": str(data_dir)}})
+
+
+def fds() -> set[tuple[str, str]]:
+    """The open descriptors and what they point to (the listing's own descriptor is closed by then: left out)."""
+    found = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found.add((fd, os.readlink(f"/proc/self/fd/{fd}")))
+        except OSError:
+            continue
+    return found
+
+
+def threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.is_alive()}
+
+
+def assert_nothing_leaked(
+    data_dir: Path, before_threads: set[threading.Thread], before_fds: set[tuple[str, str]]
+) -> None:
+    deadline = time.monotonic() + 10  # generous: a thread that was told to stop may take a moment to end
+    while time.monotonic() < deadline and (threads() - before_threads or fds() - before_fds):
+        time.sleep(0.05)
+    leaked_threads = sorted(t.name for t in threads() - before_threads)
+    leaked_fds = sorted(fds() - before_fds)
+    assert leaked_threads == [] and leaked_fds == [], f"threads {leaked_threads}, descriptors {leaked_fds}"
+    Engine.open(settings_for(data_dir)).close()  # the data dir's lock is free
+
+
+def _raise(*args: Any, **kwargs: Any) -> Any:
+    raise Boom("this step fails on purpose")
+
+
+def _patch(monkeypatch: pytest.MonkeyPatch, target: str) -> None:
+    """Make `module:attr.path` raise when called."""
+    module_name, path = target.split(":")
+    owner: Any = importlib.import_module(module_name)
+    *parents, name = path.split(".")
+    for parent in parents:
+        owner = getattr(owner, parent)
+    monkeypatch.setattr(owner, name, _raise)
+
+
+@pytest.fixture(scope="module")
+def warmed(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """One full start and stop first: libraries open what they keep for the whole process (DuckDB, the UI's files)."""
+    asyncio.run(_lifespan(create_app(settings_for(tmp_path_factory.mktemp("warm") / "data"))))
+
+
+@pytest.fixture
+def baseline(tmp_path: Path, warmed: None) -> Callable[[], None]:
+    """The process's threads and descriptors now; calling the result asserts that nothing was left beyond them."""
+    before_threads, before_fds = threads(), fds()
+    return lambda: assert_nothing_leaked(tmp_path / "data", before_threads, before_fds)
+
+
+async def _lifespan(app: Any) -> None:
+    async with app.router.lifespan_context(app):
+        pass
+
+
+# The steps of Engine.open, in order: each one fails after the ones before it took their resources.
+ENGINE_STEPS = [
+    "lynex_box.engine:MetaDB",
+    "lynex_box.engine:Catalog",
+    "lynex_box.engine:DataKeys.open",
+    "lynex_box.engine:SpanStore",
+    "lynex_box.engine:WalLog.open",
+    "lynex_box.engine:forget_applied_after",
+    "lynex_box.engine:seed_recent_ids",
+    "lynex_box.engine:Pipeline",
+    "lynex_box.engine:QueryHooks.open",
+    "lynex_box.engine:QueryEngine",
+    "lynex_box.lifecycle.service:QueryEngine",  # the lifecycle's scanner, after its own DuckDB connection
+    "lynex_box.engine:Lifecycle",
+    "lynex_box.pipeline.runner:Pipeline.process_available",  # the WAL replay
+    "lynex_box.engine:refuse_locked_head",
+]
+
+# The steps of Engine.open_read_only (a CLI command beside a running server).
+READ_ONLY_STEPS = [
+    "lynex_box.engine:Catalog",
+    "lynex_box.engine:SpanStore",
+    "lynex_box.engine:QueryEngine",
+    "lynex_box.engine:Lifecycle",
+]
+
+# The steps of the app's start, in order (app.start).
+APP_STEPS = [
+    "lynex_box.app:Engine.open",
+    "lynex_box.meta.prices:PriceReloader.reload",
+    "lynex_box.auth.components:AuthComponents.build",
+    "lynex_box.auth.components:AuthComponents.refresh",
+    "lynex_box.auth.keys:KeyRing.refresh",
+    "lynex_box.app:get_setting",
+    "lynex_box.alerts.service:AlertService.start",
+    "lynex_box.engine:Engine.tasks",  # the pipeline and flusher tasks
+    "apscheduler.schedulers.asyncio:AsyncIOScheduler.start",
+    "lynex_box.lifecycle.export_runner:ExportRunner.__init__",
+    "lynex_box.app:Services",  # every component has started
+]
+
+
+def test_a_clean_start_and_stop_leaves_nothing(tmp_path: Path, baseline: Callable[[], None]) -> None:
+    asyncio.run(_lifespan(create_app(settings_for(tmp_path / "data"))))
+    baseline()
+
+
+@pytest.mark.parametrize("step", ENGINE_STEPS)
+def test_a_failing_engine_open_step_releases_the_steps_before_it(
+    step: str, tmp_path: Path, baseline: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patched:
+        _patch(patched, step)
+        with pytest.raises(Boom):
+            Engine.open(settings_for(tmp_path / "data"))
+    baseline()
+
+
+@pytest.mark.parametrize("step", APP_STEPS)
+def test_a_failing_app_start_step_stops_what_started_before_it(
+    step: str, tmp_path: Path, baseline: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patched:
+        _patch(patched, step)
+        with pytest.raises(Boom):
+            asyncio.run(_lifespan(create_app(settings_for(tmp_path / "data"))))
+    baseline()
+
+
+@pytest.mark.parametrize("step", READ_ONLY_STEPS)
+def test_a_failing_read_only_open_step_releases_the_steps_before_it(
+    step: str, tmp_path: Path, baseline: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Engine.open(settings_for(tmp_path / "data")).close()  # a data dir to read
+    scratch = set(Path(tempfile.gettempdir()).glob("lynex-cli-*"))
+    with monkeypatch.context() as patched:
+        _patch(patched, step)
+        with pytest.raises(Boom):
+            Engine.open_read_only(settings_for(tmp_path / "data"))
+    baseline()
+    assert set(Path(tempfile.gettempdir()).glob("lynex-cli-*")) <= scratch  # its scratch directory is gone

@@ -71,7 +71,7 @@ async def app_with(settings: Settings, **given: Any) -> AsyncIterator[tuple[Serv
     values: dict[str, Any] = {"settings": settings, "ready": True, **given}
     unknown = set(values) - {f.name for f in dataclasses.fields(Services)}
     assert not unknown, f"Services has no field(s) {sorted(unknown)}"
-    missing = {
+    missing: dict[str, Any] = {
         f.name: None
         for f in dataclasses.fields(Services)
         if f.name not in values and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING

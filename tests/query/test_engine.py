@@ -31,7 +31,11 @@ OpenEngine = Callable[..., Engine]
 
 def settings(data_dir: Path, **query: Any) -> Settings:
     # A tmp dir on a busy box may be short of the default free-disk floor; the engine's own limits are under test
-    overrides = {"server": {"data_dir": str(data_dir)}, "ingest": {"min_free_disk_bytes": 0}, "query": query}
+    overrides: dict[str, dict[str, Any]] = {
+        "server": {"data_dir": str(data_dir)},
+        "ingest": {"min_free_disk_bytes": 0},
+        "query": query,
+    }
     return load_settings(env={}, overrides=overrides)
 
 

@@ -11,7 +11,7 @@ import pytest
 from tests.alerts.test_alerts_e2e import ENV
 from tests.e2e.accounts import Browsers
 from tests.e2e.server import RunningServer
-from tests.email.smtp_server import SmtpServer
+from tests.e2e.smtp_server import SmtpServer
 
 
 @pytest.fixture

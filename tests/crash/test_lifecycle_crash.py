@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,27 +18,25 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from lynex_box.config import load_settings
 from lynex_box.engine import Engine
 from lynex_box.lifecycle.backup import list_backups
 from lynex_box.lifecycle.deletion import delete
 from lynex_box.lifecycle.janitor import sweep_bucket
 from lynex_box.query.engine import SpanScope
 from lynex_box.wal.records import RecordHeader, RecordType
+from tests.crash.harness import reopen, run_once
 
-PROC = Path(__file__).with_name("lifecycle_proc.py")
 COUNT = "SELECT count(*) AS n, count(DISTINCT event_id) AS d, sum(input_tokens) AS t FROM spans"
 
 
 def open_engine(data_dir: Path, bucket_dir: Path) -> Engine:
-    overrides = {
-        "server": {"data_dir": str(data_dir)},
-        "bucket": {"type": "directory", "directory": str(bucket_dir)},
-        "lifecycle": {"grace_period_s": 0.0},
-        "compaction": {"min_segments": 2},
-        "offload": {"hot_window_s": 0},
-    }
-    return Engine.open(load_settings(env={}, overrides=overrides))
+    return reopen(
+        data_dir,
+        bucket={"type": "directory", "directory": str(bucket_dir)},
+        lifecycle={"grace_period_s": 0.0},
+        compaction={"min_segments": 2},
+        offload={"hot_window_s": 0},
+    )
 
 
 def prepare(data_dir: Path, bucket_dir: Path) -> dict[str, int]:
@@ -73,11 +68,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 
 
 def run(data_dir: Path, bucket_dir: Path, action: str, crash_at: str) -> None:
-    env = {**os.environ, "LYNEX_CRASH_AT": crash_at}
-    proc = subprocess.run(
-        [sys.executable, str(PROC), str(data_dir), str(bucket_dir), action], env=env, capture_output=True, timeout=60
-    )
-    assert proc.returncode == -signal.SIGKILL, f"not killed at {crash_at}: {proc.stderr.decode()[-2000:]}"
+    run_once("lifecycle_proc.py", [str(data_dir), str(bucket_dir), action], crash_at)
 
 
 @pytest.mark.parametrize(
@@ -115,13 +106,7 @@ def test_a_kill_around_a_catalog_swap_keeps_every_span_exactly_once(
 
 
 def backup_in(data_dir: Path, bucket_dir: Path, crash_at: str | None) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "LYNEX_CRASH_AT"} | (
-        {"LYNEX_CRASH_AT": crash_at} if crash_at else {}
-    )
-    proc = subprocess.run([sys.executable, str(PROC), str(data_dir), str(bucket_dir), "backup"], env=env,
-                          capture_output=True, timeout=60)  # fmt: skip
-    expected = -9 if crash_at else 0
-    assert proc.returncode == expected, f"backup rc={proc.returncode}: {proc.stderr.decode()[-2000:]}"
+    run_once("lifecycle_proc.py", [str(data_dir), str(bucket_dir), "backup"], crash_at)
 
 
 @pytest.mark.parametrize("crash_at", ["lifecycle.backup.before_manifest", "lifecycle.backup.mid_rotate"])

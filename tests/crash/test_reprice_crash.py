@@ -4,11 +4,7 @@ or every new one (never a mix), no temporary or orphaned file is left, and a sec
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,24 +12,20 @@ import orjson
 import pytest
 
 from lynex_box.auth.bootstrap import bootstrap_if_empty
-from lynex_box.config import load_settings
 from lynex_box.engine import Engine
 from lynex_box.meta.prices import list_prices, upsert_prices
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import CustomPrice, PriceBook
 from lynex_box.query.engine import SpanScope
 from lynex_box.wal.records import RecordHeader, RecordType
+from tests.crash.harness import reopen, run_once
 
-PROC = Path(__file__).with_name("reprice_proc.py")
 COSTS = "SELECT count(*) AS n, count(DISTINCT event_id) AS d, list(DISTINCT total_cost) AS costs FROM spans"
 OLD, NEW = (1000 * 2.5 + 100 * 10.0) / 1e6, (1000 * 7.0 + 100 * 9.0) / 1e6
 
 
 def open_engine(data_dir: Path, priced: bool = False) -> Engine:
-    settings = load_settings(
-        env={}, overrides={"server": {"data_dir": str(data_dir)}, "lifecycle": {"grace_period_s": 0.0}}
-    )
-    return Engine.open(settings, [CostEnricher(PriceBook())] if priced else None)
+    return reopen(data_dir, [CostEnricher(PriceBook())] if priced else None, lifecycle={"grace_period_s": 0.0})
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +65,7 @@ def test_a_kill_while_repricing_leaves_all_old_or_all_new_costs(
     template, project, from_us, to_us = prepared
     data_dir = tmp_path / "data"
     shutil.copytree(template, data_dir)
-    env = {**os.environ, "LYNEX_CRASH_AT": crash_at}
-    proc = subprocess.run([sys.executable, str(PROC), str(data_dir), project, str(from_us), str(to_us)],
-                          env=env, capture_output=True, timeout=60)  # fmt: skip
-    assert proc.returncode == -signal.SIGKILL, f"not killed at {crash_at}: {proc.stderr.decode()[-2000:]}"
+    run_once("reprice_proc.py", [str(data_dir), project, str(from_us), str(to_us)], crash_at)
     engine = open_engine(data_dir)
     try:
         assert list(data_dir.rglob("*.tmp")) == []

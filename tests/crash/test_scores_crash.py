@@ -7,23 +7,15 @@ once, with its value, and the last applied LSN is the WAL's (no record applied t
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from lynex_box.auth.admin import create_org, create_project
-from lynex_box.config import load_settings
-from lynex_box.engine import Engine
 from lynex_box.meta.db import MetaDB
 from lynex_box.scores import ScoreFilter, applied_lsn, list_scores
+from tests.crash.harness import reopen, run_acked
 from tests.crash.scores_proc import PER_RECORD
-
-PROC = Path(__file__).with_name("scores_proc.py")
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_project(data_dir: Path) -> str:
@@ -35,29 +27,11 @@ def make_project(data_dir: Path) -> str:
 
 
 def run_scorer(data_dir: Path, project: str, crash_at: str | None, kill_after_acks: int | None) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    env.pop("LYNEX_CRASH_AT", None)
-    if crash_at:
-        env["LYNEX_CRASH_AT"] = crash_at
-    proc = subprocess.Popen(
-        [sys.executable, str(PROC), str(data_dir), project, "30"], stdout=subprocess.PIPE, env=env, text=True
-    )
-    acked: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("ACK "):
-            acked.append(line.split()[1])
-            if kill_after_acks is not None and len(acked) >= kill_after_acks:
-                proc.send_signal(signal.SIGKILL)
-                break
-    proc.stdout.close()
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, f"scorer was not killed (rc={proc.returncode}): crash point never hit"
-    return acked
+    return run_acked("scores_proc.py", [str(data_dir), project, "30"], crash_at, kill_after_acks)
 
 
 def check_recovered(data_dir: Path, project: str, acked: list[str]) -> None:
-    engine = Engine.open(load_settings(env={}, overrides={"server": {"data_dir": str(data_dir)}}))
+    engine = reopen(data_dir)
     try:
         found = {s.id: s.value for s in list_scores(engine.meta, project, ScoreFilter(), 100_000)}
         rows = engine.meta.read("SELECT id, count(*) FROM scores GROUP BY id HAVING count(*) > 1")

@@ -6,47 +6,21 @@ a query exactly once, with no temporary file left behind.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from lynex_box.config import load_settings
-from lynex_box.engine import Engine
 from lynex_box.query.engine import SpanScope
-
-WRITER = Path(__file__).with_name("writer_proc.py")
+from tests.crash.harness import reopen, run_acked
 
 
 def run_writer(data_dir: Path, crash_at: str | None, kill_after_acks: int | None, batches: int = 40) -> list[str]:
-    env = dict(os.environ)
-    env.pop("LYNEX_CRASH_AT", None)
-    if crash_at:
-        env["LYNEX_CRASH_AT"] = crash_at
-    proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(data_dir), str(batches)], stdout=subprocess.PIPE, env=env, text=True
-    )
-    acked: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith("ACK "):
-            acked.append(line.split()[1])
-            if kill_after_acks is not None and len(acked) >= kill_after_acks:
-                proc.send_signal(signal.SIGKILL)
-                break
-    proc.stdout.close()
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL, f"writer was not killed (rc={proc.returncode}): crash point never hit"
-    return acked
+    return run_acked("writer_proc.py", [str(data_dir), str(batches)], crash_at, kill_after_acks)
 
 
 def check_recovered(data_dir: Path, acked: list[str]) -> None:
     # writer_proc.py's spans have fixed start times, older than the default retention: keep them all
-    overrides = {"server": {"data_dir": str(data_dir)}, "retention": {"days": 0}}
-    engine = Engine.open(load_settings(env={}, overrides=overrides))
+    engine = reopen(data_dir, retention={"days": 0})
     try:
         temporary = [p for p in data_dir.rglob("*.tmp")]
         assert temporary == []

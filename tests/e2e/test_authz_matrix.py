@@ -23,7 +23,7 @@ from tests.e2e.authz_table import ALLOWED, PRINCIPALS, TABLE, Org, Project, Row,
 from tests.e2e.authz_world import World
 from tests.e2e.oidc_provider import CLIENT_ID, CLIENT_SECRET, Provider
 from tests.e2e.server import RunningServer
-from tests.email.smtp_server import SmtpServer
+from tests.e2e.smtp_server import SmtpServer
 
 # path parameter -> the World attribute holding its value, unless the row's `ids` says otherwise
 DEFAULT_IDS = {

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.e2e.server import RunningServer
-from tests.email.smtp_server import SmtpServer
+from tests.e2e.smtp_server import SmtpServer
 from tests.ui import seed as seeding
 
 CHROMIUM = "/usr/bin/chromium"

@@ -24,6 +24,10 @@ from cryptography.x509.oid import NameOID
 
 from tests.e2e.server import free_port
 
+# The AUTH credentials of the `tls_smtp` fixture (tests/conftest.py).
+SMTP_USER = "lynex-mailer"
+SMTP_PASSWORD = "Smtp-Secret-Do-Not-Log-7f3a"
+
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
     """(certificate, key) PEM files for 127.0.0.1 and localhost; the certificate doubles as the CA file."""

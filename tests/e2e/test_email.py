@@ -16,8 +16,7 @@ import pytest
 
 from tests.e2e.accounts import PASSWORD, Browsers, me
 from tests.e2e.server import RunningServer
-from tests.email.conftest import SMTP_PASSWORD, SMTP_USER
-from tests.email.smtp_server import SmtpServer
+from tests.e2e.smtp_server import SMTP_PASSWORD, SMTP_USER, SmtpServer
 
 PER_EMAIL = 2
 PER_IP = 8

@@ -15,8 +15,7 @@ from lynex_box.auth import emails
 from lynex_box.config import ConfigError, SmtpSettings, load_settings
 from lynex_box.mailer import Mailer, MailError
 from tests.e2e.server import free_port
-from tests.email.conftest import SMTP_PASSWORD, SMTP_USER
-from tests.email.smtp_server import SmtpServer
+from tests.e2e.smtp_server import SMTP_PASSWORD, SMTP_USER, SmtpServer
 
 SENDER = "Lynex Box <lynex@example.test>"
 LINK = "https://lynex.example.test/reset-password#lxr_secret-token-value"

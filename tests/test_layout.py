@@ -18,6 +18,8 @@ SUITES = {
     "crash": "real processes SIGKILLed at named crash points, then their data dir reopened",
     "ui": "the web UI (lynex_box/web/) in Chromium against a real, seeded server",
     "bench": "the bounded versions of bench/ scripts",
+    "packaging": "the top-level packaging/ folder and the wheel: image, chart, unit file, operator docs",
+    "sdks": "the TypeScript SDK of sdks/js/ against the real server (the Python SDK tests itself: sdks/python/tests)",
 }
 
 

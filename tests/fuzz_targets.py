@@ -21,7 +21,7 @@ import orjson
 import zstandard
 
 from lynex_box.api.errors import ApiError
-from lynex_box.api.ingest_routes import parse_events
+from lynex_box.api.ingest.events import parse_events
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.params import decode_cursor
 from lynex_box.config import ConfigError, IngestSettings, load_settings

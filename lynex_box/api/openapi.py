@@ -18,9 +18,9 @@ from starlette.routing import BaseRoute, Route
 
 from lynex_box import __version__
 from lynex_box.api import openapi_bodies as b
+from lynex_box.api.ingest.otlp import JSON, PROTOBUF
 from lynex_box.api.openapi_accounts import KEY, PUBLIC, account_paths, op
 from lynex_box.api.openapi_alerts import alert_paths
-from lynex_box.api.otlp_routes import JSON, PROTOBUF
 from lynex_box.lifecycle.export import FORMATS
 
 _FILTERS = [
@@ -161,7 +161,7 @@ def _scores_and_prices() -> dict[str, Any]:
 
 
 def _add_lifecycle(paths: dict[str, Any]) -> None:
-    """Deletion (GDPR) and export (lynex_box/api/lifecycle_routes.py)."""
+    """Deletion (GDPR) and export (lynex_box/api/query/export.py)."""
     for kind, param in (("trace", "trace_id"), ("session", "session_id"), ("user", "user_id")):
         path = f"/v1/projects/{{project_id}}/{kind}s/{{{param}}}"
         paths.setdefault(path, {})["delete"] = {

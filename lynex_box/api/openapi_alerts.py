@@ -1,4 +1,4 @@
-"""OpenAPI descriptions of the alerts routes (`/api/projects/{project_id}/alerts/...`, lynex_box/api/alert_routes.py).
+"""OpenAPI descriptions of the alerts routes (`/api/projects/{project_id}/alerts/...`, lynex_box/api/admin/alerts.py).
 
 Data only: openapi.py joins these to the app's routes; docs/alerts.md is the prose for the same routes.
 """

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Final
 
 import orjson
+from starlette.requests import Request
 
 from lynex_box.api.errors import ApiError
 
@@ -21,6 +22,7 @@ Cursor = tuple[int, str]  # (time in epoch µs, id) of the last item of a page
 
 MAX_WHOLE: Final = 2**62  # far above any limit, time or id the API takes, and far below BIGINT's 2^63 - 1
 MAX_CURSOR_ID: Final = 1024  # ids are at most 256 characters on ingest; a little room for other lists
+MAX_PATH_ID: Final = 100  # ids of projects, orgs, users, keys, invitations in account and admin paths
 _BAD_CURSOR: Final = "cursor is not one this API returned; hint: pass next_cursor from the previous page unchanged"
 
 
@@ -63,3 +65,11 @@ def decode_cursor(raw: str | None) -> Cursor | None:
     if not isinstance(item_id, str) or len(item_id) > MAX_CURSOR_ID:
         raise ApiError(400, "bad_cursor", _BAD_CURSOR)
     return time_us, item_id
+
+
+def path_id(request: Request, name: str) -> str:
+    """The path parameter `name`; 404 (never a 400 naming the value) for one longer than any id this API hands out."""
+    value: str = request.path_params[name]
+    if len(value) > MAX_PATH_ID:
+        raise ApiError(404, "not_found", f"no {name} with that id")
+    return value

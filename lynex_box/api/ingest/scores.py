@@ -1,5 +1,5 @@
-"""Scores of a project: `GET /v1/projects/{project_id}/scores` (filtered, newest first, paged) and
-`POST /v1/projects/{project_id}/scores` (native scores, `202` once stored).
+"""`POST /v1/projects/{project_id}/scores`: native scores in, `202` once stored (the reads are
+`api/query/scores.py`).
 
 A score write goes through the WAL like every other write (`store_scores`, also used by the Langfuse routes): one
 SCORES record, acknowledged once durable, which the pipeline applies to meta.db. The answer also waits for that
@@ -22,35 +22,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api import query_sql as qs
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.ingest_routes import check_backpressure
+from lynex_box.api.ingest.events import check_backpressure
 from lynex_box.api.jsonbody import parse_json
-from lynex_box.api.params import decode_cursor, encode_cursor
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import Services, services
-from lynex_box.scores import InvalidScore, Score, ScoreFilter, encode_scores, list_scores, parse_score
+from lynex_box.scores import InvalidScore, Score, encode_scores, parse_score
 from lynex_box.wal.records import RecordHeader, RecordType
 
 MAX_SCORES = 10_000
-
-
-async def get_scores(request: Request) -> Response:
-    svc = services(request)
-    project_id = request.path_params["project_id"]
-    await project_access(request, svc, project_id, "data.read")
-    params = request.query_params
-    for key in ("trace_id", "span_id", "session_id", "name"):
-        if len(params.get(key) or "") > 1000:
-            raise ApiError(400, "bad_filter", f"{key} is longer than 1000 characters")
-    where = ScoreFilter(*(params.get(key) or None for key in ("trace_id", "span_id", "session_id", "name")))
-    limit = qs.parse_limit(params)
-    before = decode_cursor(params.get("cursor"))
-    found = await asyncio.to_thread(list_scores, svc.engine.meta, project_id, where, limit + 1, before)
-    page = found[:limit]
-    next_cursor = encode_cursor(page[-1].timestamp_us, page[-1].id) if len(found) > limit else None
-    return json_response({"items": [s.as_dict() for s in page], "next_cursor": next_cursor})
 
 
 def _parse(raw: bytes, encoding: str, limit: int, max_depth: int) -> tuple[list[Score], list[dict[str, Any]]]:
@@ -100,6 +81,5 @@ async def post_scores(request: Request) -> Response:
 
 
 routes = [
-    Route("/v1/projects/{project_id}/scores", get_scores, methods=["GET"]),
     Route("/v1/projects/{project_id}/scores", post_scores, methods=["POST"]),
 ]

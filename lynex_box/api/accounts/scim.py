@@ -18,13 +18,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api.admin_routes import path_id
-from lynex_box.api.auth_routes import write
 from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
+from lynex_box.api.params import path_id
 from lynex_box.api.principal import client_ip, org_access
-from lynex_box.api.services import Services, services
+from lynex_box.api.services import Services, services, write
 from lynex_box.auth import scim, scim_store
 from lynex_box.auth.errors import AdminError, Conflict
 from lynex_box.meta.audit import Actor

@@ -20,7 +20,7 @@ from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
-from lynex_box.api.query_routes import _scope, rows_out
+from lynex_box.api.query.spans import _scope, rows_out
 from lynex_box.api.services import services
 from lynex_box.prompts import registry, stats
 from lynex_box.query.engine import SpanScope

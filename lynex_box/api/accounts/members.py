@@ -16,12 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api.admin_routes import path_id
-from lynex_box.api.auth_routes import write
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
+from lynex_box.api.params import path_id
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session, user_actor
-from lynex_box.api.services import Services, services
+from lynex_box.api.services import Services, services, write
 from lynex_box.auth import emails, invitations, memberships, orgs, resets, users
 from lynex_box.auth.errors import AdminError
 

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api.admin.encryption import refuse_locked_ingest
 from lynex_box.api.body import decompress, read_body
-from lynex_box.api.encryption import refuse_locked_ingest
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import authenticate, is_loopback, require_project

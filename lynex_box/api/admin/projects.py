@@ -17,28 +17,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api import encryption
-from lynex_box.api.auth_routes import write
+from lynex_box.api.admin import encryption
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
-from lynex_box.api.params import bounded_int
+from lynex_box.api.params import MAX_PATH_ID, bounded_int, path_id
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session
-from lynex_box.api.services import Services, services
+from lynex_box.api.services import Services, services, write
 from lynex_box.auth import admin, memberships, projects, rbac, usage
 from lynex_box.auth.errors import AdminError
 from lynex_box.auth.keys import SCOPES
 from lynex_box.meta import audit
 from lynex_box.query.engine import SpanScope
 from lynex_box.schema.timefmt import parse_time_us
-
-MAX_ID = 100
-
-
-def path_id(request: Request, name: str) -> str:
-    value: str = request.path_params[name]
-    if len(value) > MAX_ID:
-        raise ApiError(404, "not_found", f"no {name} with that id")
-    return value
 
 
 async def list_projects(request: Request) -> Response:
@@ -64,7 +54,7 @@ async def create_project(request: Request) -> Response:
         raise ApiError(403, "forbidden", "API keys cannot create projects; log in as an org owner or admin")
     session = await require_session(request, svc)
     doc = await json_object(request)
-    org_id = text_field(doc, "org_id", required=False, max_len=MAX_ID)
+    org_id = text_field(doc, "org_id", required=False, max_len=MAX_PATH_ID)
     if org_id is None:
         orgs = await asyncio.to_thread(memberships.user_orgs, svc.engine.meta, session.user_id)
         allowed = [o["id"] for o in orgs if rbac.role_allows(o["role"], "org.projects.create")]

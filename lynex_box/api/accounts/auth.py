@@ -21,10 +21,10 @@ from starlette.routing import Route
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.principal import client_ip, current_session, require_session, user_actor
-from lynex_box.api.services import Services, services
+from lynex_box.api.services import Services, services, write
 from lynex_box.auth import emails, invitations, memberships, resets, users
 from lynex_box.auth.admin import hash_password
-from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
+from lynex_box.auth.errors import AdminError
 from lynex_box.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, NewSession
 from lynex_box.meta import audit
 from lynex_box.meta.audit import Actor
@@ -55,25 +55,6 @@ def clear_session_cookies(response: Response, request: Request, svc: Services) -
     secure = cookie_secure(request, svc)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
     response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, httponly=False, samesite="lax")
-
-
-def domain_error(exc: Exception) -> ApiError:
-    """The HTTP error for an account-operation failure; its message never holds a secret."""
-    if isinstance(exc, Denied):
-        return ApiError(403, "forbidden", str(exc))
-    if isinstance(exc, NotFound):
-        return ApiError(404, "not_found", str(exc))
-    if isinstance(exc, Conflict):
-        return ApiError(409, "conflict", str(exc))
-    return ApiError(400, "bad_request", str(exc))
-
-
-async def write(svc: Services, fn: Any) -> Any:
-    """Run `fn(conn)` in one meta.db transaction in a thread; account errors become API errors."""
-    try:
-        return await asyncio.to_thread(svc.engine.meta.write, fn)
-    except (AdminError, Denied, NotFound, Conflict) as exc:
-        raise domain_error(exc) from None
 
 
 def _locked(wait_s: float) -> ApiError:

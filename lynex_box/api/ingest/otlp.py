@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError
-from lynex_box.api.ingest_routes import charge_ingest, check_backpressure, ingest_principal
+from lynex_box.api.ingest.events import charge_ingest, check_backpressure, ingest_principal
 from lynex_box.api.principal import require_project
 from lynex_box.api.services import services
 from lynex_box.sources.common.window import TimeWindow

@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from lynex_box.api.auth_routes import _start_session, cookie_secure, set_session_cookies, write
+from lynex_box.api.accounts.auth import _start_session, cookie_secure, set_session_cookies
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import client_ip
-from lynex_box.api.services import Services, services
+from lynex_box.api.services import Services, services, write
 from lynex_box.auth import sso
 from lynex_box.auth.oidc import OidcClient, OidcError
 from lynex_box.meta import audit

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.query_routes import _iso, _scope, rows_out
+from lynex_box.api.query.spans import _iso, _scope, rows_out
 from lynex_box.api.services import services
 from lynex_box.query.engine import SpanScope
 from lynex_box.sources.langfuse.fold import fold_langfuse_rows

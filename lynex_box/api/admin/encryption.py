@@ -11,21 +11,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from lynex_box.api.errors import ApiError, error_response
+from lynex_box.api.errors import ApiError
 from lynex_box.api.services import Services
 from lynex_box.meta.audit import Actor
 from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.segments.keywrap import KekError
 
 RETRY_AFTER_S = "60"
-
-
-async def key_unavailable(request: Request, exc: Exception) -> Response:
-    """A query of an encrypted project whose key cannot be had on this node: 503, nothing else is affected."""
-    return error_response(503, "encryption_key_unavailable", str(exc), {"Retry-After": RETRY_AFTER_S})
 
 
 def refuse_locked_ingest(svc: Services, project_id: str) -> None:

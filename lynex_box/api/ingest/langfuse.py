@@ -1,10 +1,10 @@
 """Langfuse's public API, as far as its SDKs need it to send data: the auth check, the legacy ingestion batch and
-the v5 score endpoint. (Their OTLP path is mounted with the other OTLP receivers in `otlp_routes`.)
+the v5 score endpoint. (Their OTLP path is mounted with the other OTLP receivers in `otlp.py`.)
 
 Auth is Langfuse's: `Basic base64(public_key:secret_key)` where the public key is the project id and the secret
 key an API key of that project (`principal.authenticate`). What a request stores always goes to the key's
 project. Answers are sent only once everything acknowledged is durable in the WAL: the trace and observation
-events as one `LANGFUSE_INGESTION` record, the scores as one `SCORES` record (`score_routes.store_scores`, which
+events as one `LANGFUSE_INGESTION` record, the scores as one `SCORES` record (`scores.store_scores`, which
 also waits for the pipeline to apply them to meta.db).
 """
 
@@ -22,10 +22,10 @@ from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.ingest_routes import charge_ingest, check_backpressure, ingest_principal
+from lynex_box.api.ingest.events import charge_ingest, check_backpressure, ingest_principal
+from lynex_box.api.ingest.scores import store_scores
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import require_project
-from lynex_box.api.score_routes import store_scores
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
 from lynex_box.scores import InvalidScore, Score, parse_score

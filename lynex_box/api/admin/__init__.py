@@ -1,0 +1,6 @@
+"""Routes that administer a project: the project itself, API keys, settings, encryption, audit log, usage,
+custom prices and repricing, alert rules, and deletion of data."""
+
+from lynex_box.api.admin import alerts, deletion, prices, projects
+
+routes = [*projects.routes, *deletion.routes, *prices.routes, *alerts.routes]

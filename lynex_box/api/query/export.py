@@ -1,0 +1,69 @@
+"""`GET /v1/projects/{project_id}/export`: the project's spans as one Parquet, JSON Lines or CSV download.
+
+The caller needs `data.read` on the project. The export runs on the export pool (`lifecycle.export_runner`: its
+own threads, a per-project limit answered with 429, a time budget) and streams through a small bounded queue, so
+neither the loop, nor the threads of queries, ingest and login, nor memory wait on the size of the export; a client
+that goes away stops it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from lynex_box.api import query_sql as qs
+from lynex_box.api.errors import ApiError
+from lynex_box.api.principal import project_access
+from lynex_box.api.query.unavailable import ANSWERED
+from lynex_box.api.services import services
+from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
+from lynex_box.lifecycle.export_runner import ChunkSink, ExportBusy
+from lynex_box.meta import audit
+from lynex_box.meta.db import MetaDB
+
+
+async def export_download(request: Request) -> Response:
+    svc = services(request)
+    project_id = request.path_params["project_id"]
+    access = await project_access(request, svc, project_id, "data.read")
+    params = request.query_params
+    fmt = params.get("format", "parquet")
+    if fmt not in FORMATS:
+        raise ApiError(400, "bad_request", f"format {fmt!r} is not one of {sorted(FORMATS)}")
+    filters = qs.parse_filters(params)
+    engine = svc.engine
+    chunk_s = svc.settings.lifecycle.export_chunk_s
+
+    def work(sink: ChunkSink, stop: Callable[[], bool]) -> None:
+        rows = export(engine.query, project_id, sink, fmt, filters.start_us, filters.end_us, chunk_s, cancelled=stop)
+        _audit_export(engine.meta, access.actor, project_id, fmt, rows)
+
+    try:
+        job = svc.exports.start(project_id, work)
+    except ExportBusy as exc:
+        raise ApiError(429, "too_many_exports", str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
+    if not await job.started():  # it ended before its first byte: the status can still say so
+        if isinstance(job.exception, ANSWERED):
+            raise job.exception  # the bucket cannot be reached (503), the range does not fit its cache (422), ...
+        if job.failed:
+            raise ApiError(500, "export_failed", f"{job.error}")
+        raise ApiError(503, "export_stopped", f"{job.error}; hint: export a narrower range (from, to)")
+    name = f"{project_id}-spans{SUFFIXES[fmt]}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    # An export that ends early (time budget, server stop, failure) raises in the body: the server then closes
+    # the connection before the end of the chunked body, which every HTTP client reports as an incomplete download.
+    return StreamingResponse(job.chunks(), media_type=FORMATS[fmt], headers=headers)
+
+
+def _audit_export(db: MetaDB, actor: audit.Actor, project_id: str, fmt: str, rows: int) -> None:
+    details = {"format": fmt, "rows": rows}
+    audit.record_now(db, actor, "data.exported", project_id=project_id, target_type="project", target_id=project_id,
+                     details=details)  # fmt: skip
+
+
+routes = [
+    Route("/v1/projects/{project_id}/export", export_download, methods=["GET"]),
+]

@@ -20,7 +20,7 @@ from lynex_box.api.admin.encryption import refuse_locked_ingest
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
-from lynex_box.api.principal import authenticate, is_loopback, require_project
+from lynex_box.api.principal import authenticate, check_key, is_loopback
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
 from lynex_box.auth.ratelimit import RateLimited
@@ -102,7 +102,7 @@ async def post_events(request: Request) -> Response:
     svc = services(request)
     project_id = request.path_params["project_id"]
     principal = ingest_principal(request, svc)
-    require_project(principal, project_id, write=True)
+    check_key(principal, project_id, "data.ingest")
     limits = svc.settings.ingest
     check_backpressure(svc, project_id)
     received_us = time.time_ns() // 1000

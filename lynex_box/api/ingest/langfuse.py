@@ -25,7 +25,7 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.ingest.events import charge_ingest, check_backpressure, ingest_principal
 from lynex_box.api.ingest.scores import store_scores
 from lynex_box.api.jsonbody import parse_json
-from lynex_box.api.principal import require_project
+from lynex_box.api.principal import check_key
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
 from lynex_box.scores import InvalidScore, Score, parse_score
@@ -51,7 +51,7 @@ async def _json_body(request: Request, limit: int, svc: Services, principal: Pri
 def _writer(request: Request) -> tuple[Services, Principal]:
     svc = services(request)
     principal = ingest_principal(request, svc)
-    require_project(principal, principal.project_id, write=True)
+    check_key(principal, principal.project_id, "data.ingest")
     check_backpressure(svc, principal.project_id)
     return svc, principal
 

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError
 from lynex_box.api.ingest.events import charge_ingest, check_backpressure, ingest_principal
-from lynex_box.api.principal import require_project
+from lynex_box.api.principal import check_key
 from lynex_box.api.services import services
 from lynex_box.sources.common.window import TimeWindow
 from lynex_box.sources.otlp import (
@@ -74,7 +74,7 @@ def otlp_handler(
             as_json = content_kind(request)
             svc = services(request)
             principal = ingest_principal(request, svc)
-            require_project(principal, principal.project_id, write=True)
+            check_key(principal, principal.project_id, "data.ingest")
             check_backpressure(svc, principal.project_id)
             limit = svc.settings.ingest.max_body_bytes
             raw, encoding = await read_body(request, limit)

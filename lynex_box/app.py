@@ -21,11 +21,10 @@ from starlette.routing import Route
 
 from lynex_box import __version__
 from lynex_box.alerts.service import AlertService
-from lynex_box.api import accounts, admin, ingest, query
+from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.openapi import openapi_document
-from lynex_box.api.query import unavailable
 from lynex_box.api.services import Services, services
 from lynex_box.auth.admin import get_setting, record_key_use
 from lynex_box.auth.components import AuthComponents

@@ -1,4 +1,5 @@
-"""The API side of per-project encryption at rest: the `encryption` project setting and the locked-project errors.
+"""The API side of per-project encryption at rest: the `encryption` project setting (`api/unavailable.py` answers
+for a locked project).
 
 A project's settings show `encryption: {enabled, key_available, error}`; `PATCH .../settings {"encryption": true}`
 turns it on (admins only, audited, one-way: its encrypted segments need the key for as long as they exist). When
@@ -14,19 +15,7 @@ from typing import Any
 from lynex_box.api.errors import ApiError
 from lynex_box.api.services import Services
 from lynex_box.meta.audit import Actor
-from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.segments.keywrap import KekError
-
-RETRY_AFTER_S = "60"
-
-
-def refuse_locked_ingest(svc: Services, project_id: str) -> None:
-    """Ingest into a locked encrypted project is refused (503, retried by clients): its spans could not be
-    flushed without writing them in plaintext, which never happens."""
-    try:
-        svc.engine.data_keys.cipher(project_id)
-    except KeyUnavailable as exc:
-        raise ApiError(503, "encryption_key_unavailable", str(exc), {"Retry-After": RETRY_AFTER_S}) from None
 
 
 def status(svc: Services, project_id: str) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 the v5 score endpoint. (Their OTLP path is mounted with the other OTLP receivers in `otlp.py`.)
 
 Auth is Langfuse's: `Basic base64(public_key:secret_key)` where the public key is the project id and the secret
-key an API key of that project (`principal.authenticate`). What a request stores always goes to the key's
+key an API key of that project (`admission.admit`). What a request stores always goes to the key's
 project. Answers are sent only once everything acknowledged is durable in the WAL: the trace and observation
 events as one `LANGFUSE_INGESTION` record, the scores as one `SCORES` record (`scores.store_scores`, which
 also waits for the pipeline to apply them to meta.db).
@@ -22,12 +22,10 @@ from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.ingest.events import charge_ingest, check_backpressure, ingest_principal
+from lynex_box.api.ingest.admission import Admitted, admit, sender
 from lynex_box.api.ingest.scores import store_scores
 from lynex_box.api.jsonbody import parse_json
-from lynex_box.api.principal import check_key
-from lynex_box.api.services import Services, services
-from lynex_box.auth.keys import Principal
+from lynex_box.api.services import services
 from lynex_box.scores import InvalidScore, Score, parse_score
 from lynex_box.sources.common.window import TimeWindow
 from lynex_box.sources.langfuse import BatchPlan, InvalidBatch, answer, plan_batch
@@ -38,28 +36,21 @@ SCORES_LIMIT: Final = 1_048_576  # POST /api/public/scores: Next.js' default bod
 MAX_SCORES: Final = 10_000
 
 
-async def _json_body(request: Request, limit: int, svc: Services, principal: Principal) -> Any:
+async def _json_body(request: Request, limit: int, admitted: Admitted) -> Any:
     raw, encoding = await read_body(request, limit)
-    charge_ingest(svc, principal, nbytes=len(raw))
+    admitted.charge(nbytes=len(raw))
+    max_depth = admitted.svc.settings.ingest.max_json_depth
 
     def parse() -> Any:
-        return parse_json(decompress(raw, encoding, limit), svc.settings.ingest.max_json_depth)
+        return parse_json(decompress(raw, encoding, limit), max_depth)
 
     return await asyncio.to_thread(parse)
-
-
-def _writer(request: Request) -> tuple[Services, Principal]:
-    svc = services(request)
-    principal = ingest_principal(request, svc)
-    check_key(principal, principal.project_id, "data.ingest")
-    check_backpressure(svc, principal.project_id)
-    return svc, principal
 
 
 async def get_projects(request: Request) -> Response:
     """Langfuse's auth check: the key's project, in Langfuse's shape (any valid key passes)."""
     svc = services(request)
-    principal = ingest_principal(request, svc)
+    principal = sender(request, svc)
     rows = await asyncio.to_thread(
         svc.engine.meta.read,
         "SELECT p.id, p.name, o.id, o.name FROM projects p JOIN orgs o ON o.id = p.org_id WHERE p.id = ?",
@@ -74,9 +65,10 @@ async def get_projects(request: Request) -> Response:
 
 async def post_ingestion(request: Request) -> Response:
     """The legacy batch: `207 {"successes": [...], "errors": [...]}` once the accepted events are durable."""
-    svc, principal = _writer(request)
+    admitted = await admit(request)
+    svc = admitted.svc
     received_us = time.time_ns() // 1000
-    doc = await _json_body(request, INGESTION_LIMIT, svc, principal)
+    doc = await _json_body(request, INGESTION_LIMIT, admitted)
 
     window = TimeWindow.at(svc.settings.ingest, received_us)
 
@@ -88,13 +80,13 @@ async def post_ingestion(request: Request) -> Response:
         return found, orjson.dumps({"batch": found.events}) if found.events else b""
 
     batch, body = await asyncio.to_thread(plan)
-    charge_ingest(svc, principal, events=len(batch.events) + len(batch.scores))
+    admitted.charge(events=len(batch.events) + len(batch.scores))
     pending: list[Awaitable[object]] = []
     if batch.events:
-        header = RecordHeader(principal.project_id, received_us, "langfuse")
+        header = RecordHeader(admitted.project_id, received_us, "langfuse")
         pending.append(svc.engine.append_async(RecordType.LANGFUSE_INGESTION, header, body))
     if batch.scores:
-        pending.append(store_scores(svc, principal.project_id, batch.scores, "langfuse"))
+        pending.append(store_scores(svc, admitted.project_id, batch.scores, "langfuse"))
     await asyncio.gather(*pending)  # both durable before the answer
     return json_response(answer(batch), status=207)
 
@@ -119,12 +111,12 @@ def parse_scores(doc: Any) -> tuple[list[Score], list[dict[str, Any]]]:
 
 async def post_scores(request: Request) -> Response:
     """v5 scores: `202 {"message": "Accepted"}`, or `207` with counts and errors when some were refused."""
-    svc, principal = _writer(request)
-    doc = await _json_body(request, SCORES_LIMIT, svc, principal)
+    admitted = await admit(request)
+    doc = await _json_body(request, SCORES_LIMIT, admitted)
     scores, errors = await asyncio.to_thread(parse_scores, doc)
-    charge_ingest(svc, principal, events=len(scores))
+    admitted.charge(events=len(scores))
     if scores:
-        await store_scores(svc, principal.project_id, scores, "langfuse")
+        await store_scores(admitted.svc, admitted.project_id, scores, "langfuse")
     if not errors:
         return json_response({"message": "Accepted"}, status=202)
     return json_response({"accepted": len(scores), "rejected": len(errors), "errors": errors}, status=207)

@@ -21,9 +21,7 @@ from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError
-from lynex_box.api.ingest.events import charge_ingest, check_backpressure, ingest_principal
-from lynex_box.api.principal import check_key
-from lynex_box.api.services import services
+from lynex_box.api.ingest.admission import admit
 from lynex_box.sources.common.window import TimeWindow
 from lynex_box.sources.otlp import (
     OtlpDecodeError,
@@ -72,14 +70,12 @@ def otlp_handler(
         as_json = False
         try:
             as_json = content_kind(request)
-            svc = services(request)
-            principal = ingest_principal(request, svc)
-            check_key(principal, principal.project_id, "data.ingest")
-            check_backpressure(svc, principal.project_id)
+            admitted = await admit(request)
+            svc = admitted.svc
             limit = svc.settings.ingest.max_body_bytes
             raw, encoding = await read_body(request, limit)
             # OTLP exporters retry 503 (with Retry-After) in every version, 429 only in newer ones.
-            charge_ingest(svc, principal, nbytes=len(raw), status=503)
+            admitted.charge(nbytes=len(raw), status=503)
             # An identity body needs no thread hop (most exporters send protobuf uncompressed on localhost).
             body = raw if encoding == "identity" else await asyncio.to_thread(decompress, raw, encoding, limit)
             rejected, reason = 0, ""
@@ -97,10 +93,10 @@ def otlp_handler(
                 if rejected and rejected == total:  # nothing of it can be stored: the request is invalid, not partial
                     message = f"none of the {total} {items} can be stored, nothing was: {reason}"
                     return _status(400, message, as_json, {})
-                charge_ingest(svc, principal, events=total - rejected, status=503)
+                admitted.charge(events=total - rejected, status=503)
                 if total > rejected:
                     ctype = JSON if as_json else PROTOBUF
-                    header = RecordHeader(principal.project_id, received_us, "otlp", tuple(skip), ctype)
+                    header = RecordHeader(admitted.project_id, received_us, "otlp", tuple(skip), ctype)
                     await svc.engine.append_async(kind, header, body)
             return Response(encode(rejected, reason, as_json), 200, media_type=JSON if as_json else PROTOBUF)
         except OtlpDecodeError as exc:

@@ -7,7 +7,7 @@ SCORES record, acknowledged once durable, which the pipeline applies to meta.db.
 meta.db themselves. Waiting is simpler than a read path that merges records not yet applied, and costs a score
 write only the few milliseconds the pipeline takes to reach the record.
 
-The caller is an API key of the path's project or a user with a role on it (`principal.project_access`);
+The caller is an API key of the path's project or a user who may annotate it (`admission.admit`);
 a score is stored under that project whatever trace it names. Both spellings
 of a score are accepted (ours, `trace_id`/`span_id`/`data_type`, and Langfuse's `traceId`/...).
 """
@@ -24,10 +24,9 @@ from starlette.routing import Route
 
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.ingest.events import check_backpressure
+from lynex_box.api.ingest.admission import admit
 from lynex_box.api.jsonbody import parse_json
-from lynex_box.api.principal import project_access
-from lynex_box.api.services import Services, services
+from lynex_box.api.services import Services
 from lynex_box.scores import InvalidScore, Score, encode_scores, parse_score
 from lynex_box.wal.records import RecordHeader, RecordType
 
@@ -64,13 +63,10 @@ async def store_scores(svc: Services, project_id: str, scores: list[Score], sour
 
 
 async def post_scores(request: Request) -> Response:
-    svc = services(request)
     project_id = request.path_params["project_id"]
-    # a key needs ingest (or admin) scope; a user, like for annotations, at least the member role
-    await project_access(
-        request, svc, project_id, "data.ingest" if "authorization" in request.headers else "data.annotate"
-    )
-    check_backpressure(svc)
+    # a key needs ingest (or admin) scope; a user, like for annotations, at least the member role. Scores are not
+    # spans (a locked encryption key does not stop them) and are not metered.
+    svc = (await admit(request, project_id, user_action="data.annotate", spans=False)).svc
     limit = svc.settings.ingest.max_body_bytes
     raw, encoding = await read_body(request, limit)
     scores, rejected = await asyncio.to_thread(_parse, raw, encoding, limit, svc.settings.ingest.max_json_depth)

@@ -17,8 +17,8 @@ from starlette.routing import Route
 from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError
 from lynex_box.api.principal import project_access
-from lynex_box.api.query.unavailable import ANSWERED
 from lynex_box.api.services import services
+from lynex_box.api.unavailable import ANSWERED
 from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
 from lynex_box.lifecycle.export_runner import ChunkSink, ExportBusy
 from lynex_box.meta import audit

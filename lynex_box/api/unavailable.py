@@ -1,8 +1,9 @@
-"""Reads whose data cannot be had now, and how the app answers them, on any route that reads spans.
+"""Data the server cannot reach now, and how every route answers it.
 
 An offloaded range while the bucket cannot be reached is 503 (retry later), an offloaded range larger than the
-local bucket cache 422, an encrypted project whose key is not available on this node 503: the app registers
-`EXCEPTION_HANDLERS`, so a query raises the storage error and every read route answers it the same way.
+local bucket cache 422, an encrypted project whose key is not available on this node 503 (`key_locked`, also for
+ingest into it): the app registers `EXCEPTION_HANDLERS`, so a query raises the storage error and every read route
+answers it the same way.
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from typing import Final
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lynex_box.api.errors import error_response
+from lynex_box.api.errors import ApiError, error_response
 from lynex_box.lifecycle.cache import CacheTooSmall, CorruptDownload
 from lynex_box.objstore import ObjectStoreError
 from lynex_box.segments.encryption import KeyUnavailable
 
 log = logging.getLogger("lynex.api.lifecycle")
 RETRY_AFTER_S = "60"  # a locked project: its key-encryption key has to be brought back by an operator
+
+
+def key_locked(exc: KeyUnavailable) -> ApiError:
+    """An encrypted project whose key cannot be had on this node: 503 with what to do (retried by clients)."""
+    return ApiError(503, "encryption_key_unavailable", str(exc), {"Retry-After": RETRY_AFTER_S})
 
 
 async def key_unavailable(request: Request, exc: Exception) -> Response:

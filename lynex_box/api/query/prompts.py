@@ -3,7 +3,7 @@
 `GET /v1/projects/{pid}/prompts` lists every (name, version) seen in the time range or registered;
 `POST` registers a version's template text (immutable once registered); `GET .../prompts/{name}/versions`
 gives one prompt's versions with their templates and metrics. Reads are checked like the query API's
-(`query_routes._scope`); registering needs an API key that may ingest or a user who may annotate (member
+(`reads.read_scope`); registering needs an API key that may ingest or a user who may annotate (member
 and up). The project comes from the checked path only. SQLite and DuckDB run in worker threads.
 """
 
@@ -20,7 +20,7 @@ from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
-from lynex_box.api.query.spans import _scope, rows_out
+from lynex_box.api.query.reads import read_scope, rows_out
 from lynex_box.api.services import services
 from lynex_box.prompts import registry, stats
 from lynex_box.query.engine import SpanScope
@@ -34,14 +34,14 @@ async def _seen(request: Request, scope: SpanScope, name: str | None) -> list[di
 
 
 async def list_prompts(request: Request) -> Response:
-    scope, _ = await _scope(request)
+    scope, _ = await read_scope(request)
     seen = await _seen(request, scope, None)
     registered = await asyncio.to_thread(registry.versions, services(request).engine.meta, scope.project_id)
     return json_response({"items": stats.merge(seen, registered, with_template=False), "next_cursor": None})
 
 
 async def prompt_versions(request: Request) -> Response:
-    scope, _ = await _scope(request)
+    scope, _ = await read_scope(request)
     name = request.path_params["name"]
     if len(name) > registry.MAX_NAME:
         raise ApiError(400, "bad_request", f"prompt name is longer than {registry.MAX_NAME} characters")

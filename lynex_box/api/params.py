@@ -17,8 +17,7 @@ import orjson
 from starlette.requests import Request
 
 from lynex_box.api.errors import ApiError
-
-Cursor = tuple[int, str]  # (time in epoch µs, id) of the last item of a page
+from lynex_box.query.sql import Cursor
 
 MAX_WHOLE: Final = 2**62  # far above any limit, time or id the API takes, and far below BIGINT's 2^63 - 1
 MAX_CURSOR_ID: Final = 1024  # ids are at most 256 characters on ingest; a little room for other lists

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError
 from lynex_box.api.principal import project_access
+from lynex_box.api.query.filters import parse_filters
 from lynex_box.api.services import services
 from lynex_box.api.unavailable import ANSWERED
 from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
@@ -33,7 +33,7 @@ async def export_download(request: Request) -> Response:
     fmt = params.get("format", "parquet")
     if fmt not in FORMATS:
         raise ApiError(400, "bad_request", f"format {fmt!r} is not one of {sorted(FORMATS)}")
-    filters = qs.parse_filters(params)
+    filters = parse_filters(params)
     engine = svc.engine
     chunk_s = svc.settings.lifecycle.export_chunk_s
 

@@ -16,9 +16,9 @@ import orjson
 import pyarrow as pa
 from starlette.requests import Request
 
-from lynex_box.api import query_sql as qs
 from lynex_box.api.params import encode_cursor
 from lynex_box.api.principal import project_access
+from lynex_box.api.query.filters import parse_filters
 from lynex_box.api.services import services
 from lynex_box.query.engine import SpanScope
 
@@ -56,7 +56,7 @@ async def read_scope(request: Request) -> tuple[SpanScope, Mapping[str, str]]:
     project_id = request.path_params["project_id"]
     await project_access(request, svc, project_id, "data.read")
     params = request.query_params
-    filters = qs.parse_filters(params)
+    filters = parse_filters(params)
     return SpanScope(project_id, filters.start_us, filters.end_us), params
 
 

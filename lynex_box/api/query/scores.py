@@ -13,10 +13,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.params import decode_cursor, encode_cursor
 from lynex_box.api.principal import project_access
+from lynex_box.api.query.filters import parse_limit
 from lynex_box.api.services import services
 from lynex_box.scores import ScoreFilter, list_scores
 
@@ -30,7 +30,7 @@ async def get_scores(request: Request) -> Response:
         if len(params.get(key) or "") > 1000:
             raise ApiError(400, "bad_filter", f"{key} is longer than 1000 characters")
     where = ScoreFilter(*(params.get(key) or None for key in ("trace_id", "span_id", "session_id", "name")))
-    limit = qs.parse_limit(params)
+    limit = parse_limit(params)
     before = decode_cursor(params.get("cursor"))
     found = await asyncio.to_thread(list_scores, svc.engine.meta, project_id, where, limit + 1, before)
     page = found[:limit]

@@ -14,18 +14,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api import query_pages as pages
-from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import json_response
 from lynex_box.api.params import decode_cursor
+from lynex_box.api.query.filters import parse_filters, parse_group, parse_interval, parse_limit, parse_top
 from lynex_box.api.query.reads import iso, page_of, read_scope, us_to_dt
 from lynex_box.api.services import services
+from lynex_box.query import pages
+from lynex_box.query import sql as qs
 
 
 async def list_spans(request: Request) -> Response:
     scope, params = await read_scope(request)
-    limit = qs.parse_limit(params)
-    f, cursor = qs.parse_filters(params), decode_cursor(params.get("cursor"))
+    limit = parse_limit(params)
+    f, cursor = parse_filters(params), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
     table = await query.call_async(pages.span_page, query, scope.project_id, f, cursor, limit)
     items, next_cursor = page_of(table, limit, "event_id")
@@ -34,10 +35,10 @@ async def list_spans(request: Request) -> Response:
 
 async def get_metrics(request: Request) -> Response:
     scope, params = await read_scope(request)
-    interval = qs.parse_interval(params)
-    group = qs.parse_group(params)
-    top, top_by = qs.parse_top(params)
-    sql, bound = qs.metrics_sql(qs.parse_filters(params), interval, group, top, top_by)
+    interval = parse_interval(params)
+    group = parse_group(params)
+    top, top_by = parse_top(params)
+    sql, bound = qs.metrics_sql(parse_filters(params), interval, group, top, top_by)
     table = await services(request).engine.query.query_async(scope, sql, bound)
     series: dict[str, list[dict[str, Any]]] = {}
     for row in table.to_pylist():
@@ -50,8 +51,8 @@ async def get_metrics(request: Request) -> Response:
 
 async def _grouped(request: Request, key: str, extra: str = "") -> Response:
     scope, params = await read_scope(request)
-    limit = qs.parse_limit(params)
-    f, cursor = qs.parse_filters(params), decode_cursor(params.get("cursor"))
+    limit = parse_limit(params)
+    f, cursor = parse_filters(params), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
     table = await query.call_async(pages.grouped_page, query, scope.project_id, key, f, cursor, limit, extra)
     items, next_cursor = page_of(table, limit, "id")

@@ -7,7 +7,7 @@ draw (ids, name, kind, times, status, model, tokens, cost, tool calls), leaving 
 trace of 30,000 spans is a few MB instead of tens; Langfuse updates are merged into their spans, and
 `trace` holds the trace-level fields (`langfuse.trace_view`). `GET .../traces/{trace_id}/spans/{span_id}` answers
 one span with every column (input, output, attributes...). Authentication and tenancy are every read's
-(`reads.read_scope`); queries run in worker threads. The list's pages are planned in `query_pages`.
+(`reads.read_scope`); queries run in worker threads. The list's pages are planned in `lynex_box/query/pages.py`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api import query_pages as pages
-from lynex_box.api import query_sql as qs
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.params import decode_cursor
+from lynex_box.api.query.filters import parse_filters, parse_limit
 from lynex_box.api.query.reads import iso, page_of, read_scope, rows_out
 from lynex_box.api.services import services
+from lynex_box.query import pages
 from lynex_box.query.engine import SpanScope
 from lynex_box.scores import scores_for_trace
 from lynex_box.sources.langfuse.fold import fold_langfuse_rows
@@ -76,8 +76,8 @@ def _folded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def list_traces(request: Request) -> Response:
     scope, params = await read_scope(request)
-    limit = qs.parse_limit(params)
-    f, cursor = qs.parse_filters(params), decode_cursor(params.get("cursor"))
+    limit = parse_limit(params)
+    f, cursor = parse_filters(params), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
     table = await query.call_async(pages.trace_page, query, scope.project_id, f, cursor, limit)
     items, next_cursor = page_of(table, limit, "trace_id")

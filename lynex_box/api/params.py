@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 import orjson
@@ -42,6 +43,19 @@ def bounded_int(params: Mapping[str, str], key: str, lo: int, hi: int, default: 
     if number is None or not lo <= number <= hi:
         raise ApiError(400, code, f"{key} must be a whole number in {lo}..{hi}")
     return number
+
+
+@dataclass(frozen=True, slots=True)
+class PageLimit:
+    """The `limit` query parameter of one list: a whole number in 1..`most`, `default` when absent. The route parses
+    with it and its OpenAPI description is made from it (`spec.page`), so the two cannot disagree."""
+
+    most: int
+    default: int
+
+    def parse(self, params: Mapping[str, str]) -> int:
+        """The limit asked for; 400 `bad_limit` naming the bounds otherwise."""
+        return bounded_int(params, "limit", 1, self.most, self.default, "bad_limit")
 
 
 def encode_cursor(time_us: int, item_id: str) -> str:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Final
 
 import apsw
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.principal import client_ip, current_session, require_session, user_actor
@@ -266,3 +267,86 @@ routes = [
     Route("/api/invitations/lookup", lookup_invitation, methods=["POST"]),
     Route("/api/invitations/accept", accept_invitation, methods=["POST"]),
 ]
+
+_RESET_OFF: Final = "404 not_enabled when [smtp] or [server] public_url is not set"
+_USER: Final = spec.obj(("id", "email", "name"), id=spec.STR, email=spec.STR, name=spec.STR)
+OPENAPI: Final[spec.Paths] = {
+    "/api/auth/login": {
+        "post": spec.op(
+            "Log in; sets the lynex_session (HttpOnly) and lynex_csrf cookies",
+            {200: "{user: {id, email, name}, csrf_token}"},
+            security=spec.PUBLIC,
+            body_text="{email, password}",
+            body=spec.obj(("email", "password"), email=spec.STR, password=spec.STR),
+            errors=(400, 401, 429),
+            returns=spec.obj(("user", "csrf_token"), user=_USER, csrf_token=spec.STR),
+        )
+    },
+    "/api/auth/logout": {
+        "post": spec.op(
+            "End the session and clear its cookies", {204: "logged out"}, security=spec.SESSION, errors=(403,)
+        )
+    },
+    "/api/auth/me": {
+        "get": spec.op(
+            "The logged-in user, their orgs and the projects they can see with their effective role",
+            {200: "{user, orgs: [{id, name, role}], projects: [{project_id, name, org_id, role}]}"},
+            security=spec.SESSION,
+            errors=(401,),
+            returns=spec.obj(
+                ("user", "orgs", "projects"), user=_USER, orgs=spec.list_of(spec.obj(("id", "name", "role")))
+            ),
+        )
+    },
+    "/api/auth/password": {
+        "post": spec.op(
+            "Change one's own password; ends the user's other sessions",
+            {204: "changed"},
+            security=spec.SESSION,
+            body_text="{current_password, new_password}",
+            body=spec.obj(("current_password", "new_password"), current_password=spec.STR, new_password=spec.STR),
+            errors=(400, 401, 403, 429),
+        )
+    },
+    "/api/auth/password/reset": {
+        "post": spec.op(
+            "Set a new password with a one-time reset token (admin-issued or emailed); ends all the user's sessions",
+            {204: "password set"},
+            security=spec.PUBLIC,
+            body_text="{token, password}",
+            body=spec.obj(("token", "password"), token=spec.STR, password=spec.STR),
+            errors=(400, 404),
+        )
+    },
+    "/api/auth/password/forgot": {
+        "post": spec.op(
+            "Request a password reset link by email. The same 202 whether or not an account has that email; "
+            f"limited per recipient (silently) and per source address (429). {_RESET_OFF}",
+            {202: '{"status": "accepted", "message"}'},
+            security=spec.PUBLIC,
+            body_text="{email}",
+            body=spec.obj(("email",), email=spec.STR),
+            errors=(400, 404, 429),
+        )
+    },
+    "/api/invitations/lookup": {
+        "post": spec.op(
+            "What an invitation offers (org name, role, email), before accepting it",
+            {200: "{id, org_id, org_name, email, role, project_id, project_role, created_at, expires_at}"},
+            security=spec.PUBLIC,
+            body_text="{token}",
+            body=spec.obj(("token",), token=spec.STR),
+            errors=(400, 404),
+        )
+    },
+    "/api/invitations/accept": {
+        "post": spec.op(
+            "Accept an invitation: with a session, join as that user; without, create the account and log in",
+            {200: "{joined} (with a session)", 201: "{user, csrf_token, joined}, and the session cookies"},
+            security=[{}, {"session": [], "csrf": []}],
+            body_text="{token, password?, name?, email?}",
+            body=spec.obj(("token",), token=spec.STR, password=spec.STR, name=spec.STR, email=spec.STR),
+            errors=(400, 403, 404, 409),
+        )
+    },
+}

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.params import path_id
@@ -280,3 +281,111 @@ routes = [
     Route("/api/orgs/{org_id}/invitations", create_invitation, methods=["POST"]),
     Route("/api/orgs/{org_id}/invitations/{invitation_id}", revoke_invitation, methods=["DELETE"]),
 ]
+
+_MEMBER: Final = "{user_id, email, name, role, ...}"
+_INVITED: Final = "{id, token, url, emailed, org_id, role, email, project_id, project_role, expires_at}"
+_INVITATION: Final = spec.obj(
+    ("id", "token", "url", "emailed", "org_id", "role", "expires_at"), token=spec.STR, url=spec.STR
+)
+OPENAPI: Final[spec.Paths] = {
+    # organisations: API keys never act on them, only sessions do
+    "/api/orgs": {
+        "post": spec.op(
+            "Create an organisation owned by the caller (who must own one already)",
+            {201: "{id, name}"},
+            security=spec.SESSION,
+            body_text="{name}",
+            body=spec.obj(("name",), name=spec.STR),
+            errors=(400, 401, 403),
+            returns=spec.obj(("id", "name")),
+        )
+    },
+    "/api/orgs/{org_id}/members": {
+        "get": spec.op(
+            "Members of the organisation with their roles",
+            {200: "{items: [" + _MEMBER + "]}"},
+            security=spec.SESSION,
+            returns=spec.ITEMS,
+        ),
+        "post": spec.op(
+            "Invite an address to join the organisation (an account joins only by accepting); the same answer "
+            "whether or not an account has that address; 409 when it is already a member",
+            {202: _INVITED},
+            security=spec.SESSION,
+            body_text="{email, role}",
+            body=spec.obj(("email", "role"), email=spec.STR, role=spec.ROLE),
+            errors=(400, 401, 403, 409),
+            returns=_INVITATION,
+        ),
+    },
+    "/api/orgs/{org_id}/members/{user_id}": {
+        "patch": spec.op(
+            "Change a member's org role",
+            {200: _MEMBER},
+            security=spec.SESSION,
+            body_text="{role}",
+            body=spec.obj(("role",), role=spec.ROLE),
+            errors=(400, 401, 403, 404, 409),
+        ),
+        "delete": spec.op(
+            "Remove a member from the organisation",
+            {204: "removed"},
+            security=spec.SESSION,
+            errors=(401, 403, 404, 409),
+        ),
+    },
+    "/api/orgs/{org_id}/members/{user_id}/password-reset": {
+        "post": spec.op(
+            "Issue a one-time password reset link for a member of this org alone (shown once); 403 for an "
+            "account that also belongs to another org",
+            {201: "{reset_token, url, expires_at}"},
+            security=spec.SESSION,
+            errors=(401, 403, 404),
+            returns=spec.obj(("reset_token", "url", "expires_at")),
+        )
+    },
+    "/api/orgs/{org_id}/invitations": {
+        "get": spec.op(
+            "Pending invitations of the organisation",
+            {200: "{items: [...]}"},
+            security=spec.SESSION,
+            returns=spec.ITEMS,
+        ),
+        "post": spec.op(
+            "Invite by link; with an email and [smtp] on, the link is also emailed",
+            {201: _INVITED},
+            security=spec.SESSION,
+            body_text="{role, email?, project_id?, project_role?}",
+            body=spec.obj(("role",), role=spec.ROLE, email=spec.STR, project_id=spec.STR, project_role=spec.ROLE),
+            returns=_INVITATION,
+        ),
+    },
+    "/api/orgs/{org_id}/invitations/{invitation_id}": {
+        "delete": spec.op(
+            "Revoke a pending invitation", {204: "revoked"}, security=spec.SESSION, errors=(401, 403, 404)
+        )
+    },
+    # a project's members: a key may list them, only users change them
+    "/api/projects/{project_id}/members": {
+        "get": spec.op(
+            "Members of the project with their effective roles", {200: "{items: [" + _MEMBER + "]}"}, returns=spec.ITEMS
+        ),
+        "post": spec.op(
+            "Give a user a role on the project",
+            {201: _MEMBER},
+            security=spec.SESSION,
+            body_text="{user_id | email, role}",
+            body=spec.obj(("role",), user_id=spec.STR, email=spec.STR, role=spec.ROLE),
+        ),
+    },
+    "/api/projects/{project_id}/members/{user_id}": {
+        "patch": spec.op(
+            "Change a project role",
+            {200: _MEMBER},
+            security=spec.SESSION,
+            body_text="{role}",
+            body=spec.obj(("role",), role=spec.ROLE),
+        ),
+        "delete": spec.op("Remove a project role", {204: "removed"}, security=spec.SESSION, errors=(401, 403, 404)),
+    },
+}

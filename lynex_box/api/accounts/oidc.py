@@ -10,11 +10,13 @@ signs the user in (see auth/sso.py), sets the same cookies as `POST /api/auth/lo
 from __future__ import annotations
 
 import asyncio
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.accounts.auth import _start_session, cookie_secure, set_session_cookies
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import client_ip
@@ -106,3 +108,33 @@ routes = [
     Route("/api/auth/oidc/login", oidc_login, methods=["GET"]),
     Route(CALLBACK, oidc_callback, methods=["GET"]),
 ]
+
+OPENAPI: Final[spec.Paths] = {
+    "/api/auth/oidc": {
+        "get": spec.op(
+            "Whether single sign-on is on, and where it starts",
+            {200: "{enabled, login_url}"},
+            security=spec.PUBLIC,
+            errors=(),
+            returns=spec.obj(("enabled",), enabled={"type": "boolean"}),
+        )
+    },
+    "/api/auth/oidc/login": {
+        "get": spec.op(
+            "Start an OpenID Connect login (authorization code flow with PKCE)",
+            {302: "to the identity provider"},
+            security=spec.PUBLIC,
+            params=spec.query(("next", "a local path to return to after the login")),
+            errors=(400, 404),
+        )
+    },
+    CALLBACK: {
+        "get": spec.op(
+            "The identity provider's redirect back: logs the user in like /api/auth/login",
+            {302: "to next, with the session cookies"},
+            security=spec.PUBLIC,
+            params=spec.query(("code", "authorization code"), ("state", "the login's state")),
+            errors=(400, 401, 403, 404, 409),
+        )
+    },
+}

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import services
@@ -62,3 +63,16 @@ routes = [
     Route("/v1/projects/{project_id}/sessions/{session_id}", delete_session, methods=["DELETE"]),
     Route("/v1/projects/{project_id}/users/{user_id}", delete_user, methods=["DELETE"]),
 ]
+
+OPENAPI: Final[spec.Paths] = {
+    f"/v1/projects/{{project_id}}/{kind}s/{{{param}}}": {
+        "delete": spec.op(
+            f"Delete every span of this {kind}: hidden from queries at once, purged from every file "
+            "within lifecycle.deletion_max_delay_s (admin key or project admin; audited)",
+            {202: '{"deleted": {"kind", "id"}, "tombstone_id", "purge_by"}'},
+            security=spec.KEY,
+            returns=spec.obj(("deleted", "tombstone_id", "purge_by"), deleted=spec.obj(("kind", "id"))),
+        )
+    }
+    for kind, param in (("trace", "trace_id"), ("session", "session_id"), ("user", "user_id"))
+}

@@ -11,12 +11,13 @@ lifecycle's thread and answers when the new costs are visible (lynex_box/lifecyc
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
@@ -152,3 +153,46 @@ routes = [
     Route("/v1/projects/{project_id}/prices", put_prices, methods=["PUT"]),
     Route("/v1/projects/{project_id}/prices", delete_prices, methods=["DELETE"]),
 ]
+
+_PRICE_FIELDS: Final = (
+    "{model, provider?, input_per_mtok, output_per_mtok, cache_read_per_mtok?, cache_write_per_mtok?}"
+)
+_PRICE: Final = spec.obj(
+    ("model", "input_per_mtok", "output_per_mtok"),
+    model=spec.STR,
+    provider={"type": ["string", "null"]},
+    input_per_mtok={"type": "number"},
+    output_per_mtok={"type": "number"},
+    cache_read_per_mtok={"type": ["number", "null"]},
+    cache_write_per_mtok={"type": ["number", "null"]},
+)
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/prices": {
+        "get": spec.read("The project's custom model prices (USD per million tokens)", returns=spec.ITEMS),
+        "put": spec.op(
+            f'Upsert custom prices {{"prices": [{_PRICE_FIELDS}]}} (admin key)',
+            {200: "the prices"},
+            security=spec.KEY,
+            body=spec.obj(("prices",), prices=spec.list_of(_PRICE)),
+            errors=(400, 401, 403, 413),
+            returns=spec.ITEMS,
+        ),
+        "delete": spec.op(
+            "Delete one custom price (admin key)",
+            {200: "the prices left"},
+            security=spec.KEY,
+            params=spec.query(("model", "model (required)"), ("provider", "provider, if any")),
+            returns=spec.ITEMS,
+        ),
+    },
+    "/v1/projects/{project_id}/reprice": {
+        "post": spec.op(
+            'Recompute stored costs of spans in [from, to) with the current prices {"from", "to"} (RFC 3339 or epoch '
+            "ms; admin key or project admin; audited). Reported costs stay; answers when the new costs are visible",
+            {200: "{from, to, files, rewritten, spans, spans_changed}"},
+            security=spec.KEY,
+            body=spec.obj(("from", "to"), **{"from": spec.TIME, "to": spec.TIME}),
+            errors=(400, 401, 403, 503),
+        )
+    },
+}

@@ -11,16 +11,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.admin import encryption
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
-from lynex_box.api.params import MAX_PATH_ID, bounded_int, path_id
+from lynex_box.api.params import MAX_PATH_ID, PageLimit, path_id
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session
 from lynex_box.api.services import Services, services, write
 from lynex_box.auth import admin, memberships, projects, rbac, usage
@@ -29,6 +30,8 @@ from lynex_box.auth.keys import SCOPES
 from lynex_box.meta import audit
 from lynex_box.query.engine import SpanScope
 from lynex_box.schema.timefmt import parse_time_us
+
+AUDIT_LIMIT: Final = PageLimit(audit.MAX_PAGE, 100)
 
 
 async def list_projects(request: Request) -> Response:
@@ -169,7 +172,7 @@ async def patch_settings(request: Request) -> Response:
 
 def page_args(request: Request) -> tuple[int, int | None, str | None]:
     params = request.query_params
-    limit = bounded_int(params, "limit", 1, audit.MAX_PAGE, 100, "bad_limit")
+    limit = AUDIT_LIMIT.parse(params)
     try:
         before = audit.decode_cursor(params.get("cursor"))
     except ValueError as exc:
@@ -240,3 +243,101 @@ routes = [
     Route("/api/projects/{project_id}/usage", project_usage, methods=["GET"]),
     Route("/api/orgs/{org_id}/audit", org_audit, methods=["GET"]),
 ]
+
+_SETTINGS: Final = spec.obj(
+    ("name", "retention_days", "hot_window_s", "limits", "defaults", "offload_enabled", "encryption")
+)
+_COUNT: Final = {"type": ["number", "null"], "minimum": 0}
+_SETTINGS_CHANGE: Final = spec.obj(
+    (),
+    name=spec.STR,
+    retention_days={"type": ["integer", "null"], "minimum": 0},
+    hot_window_s={"type": ["integer", "null"], "minimum": 0},
+    limits=spec.obj((), events_per_s=_COUNT, events_burst=_COUNT, bytes_per_s=_COUNT, bytes_burst=_COUNT),
+    encryption={"type": "boolean"},
+)
+_KEY: Final = spec.obj(
+    (),
+    scope={"enum": list(SCOPES)},
+    name=spec.STR,
+    expires_at=spec.TIME,
+    expires_in_days={"type": "number"},
+)
+_AUDIT: Final = spec.page(AUDIT_LIMIT, ("action", "one action"))
+OPENAPI: Final[spec.Paths] = {
+    "/api/projects": {
+        "get": spec.op(
+            "Projects the caller can see, with its role (a key: its own project)",
+            {200: "{items: [...]}"},
+            returns=spec.ITEMS,
+        ),
+        "post": spec.op(
+            "Create a project (org owner or admin)",
+            {201: "{project_id, name, org_id, created_at, role}"},
+            security=spec.SESSION,
+            body_text="{name, org_id?}",
+            body=spec.obj(("name",), name=spec.STR, org_id=spec.STR),
+            returns=spec.obj(("project_id", "name", "org_id", "role")),
+        ),
+    },
+    "/api/projects/{project_id}/keys": {
+        "get": spec.op("API keys of the project, without secrets", {200: "{items: [...]}"}, returns=spec.ITEMS),
+        "post": spec.op(
+            "Create an API key; the secret is in this answer only",
+            {201: "{key_id, api_key, prefix, scope, name, expires_at, ...}"},
+            body_text="{scope: ingest | read | admin, name?, expires_at? | expires_in_days?}",
+            body=_KEY,
+            returns=spec.obj(
+                ("key_id", "api_key", "prefix", "scope", "name", "project_id", "expires_at"), api_key=spec.STR
+            ),
+        ),
+    },
+    "/api/projects/{project_id}/keys/{key_id}": {
+        "delete": spec.op("Revoke an API key", {204: "revoked"}, errors=(401, 403, 404))
+    },
+    "/api/projects/{project_id}/settings": {
+        "get": spec.op(
+            "The project's settings",
+            {
+                200: "{name, retention_days, hot_window_s, limits, effective_limits, "
+                "defaults: {retention_days, hot_window_s}, offload_enabled, encryption}"
+            },
+            returns=_SETTINGS,
+        ),
+        "patch": spec.op(
+            "Change the project's name, retention (days, 0 = forever), hot window (seconds), ingest limits, "
+            "and turn encryption at rest on (409 to turn it off, or without a key-encryption key)",
+            {200: "the settings"},
+            body_text="{name?, retention_days?, hot_window_s?, "
+            "limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}, encryption?}",
+            body=_SETTINGS_CHANGE,
+            errors=(400, 401, 403, 404, 409),
+            returns=_SETTINGS,
+        ),
+    },
+    "/api/projects/{project_id}/audit": {
+        "get": spec.op(
+            "The project's audit entries, newest first",
+            {200: "{items: [...], next_cursor}"},
+            params=_AUDIT,
+            returns=spec.PAGE,
+        )
+    },
+    "/api/projects/{project_id}/usage": {
+        "get": spec.op(
+            "Usage per UTC day: events, spans, traces, tokens, cost",
+            {200: "{project_id, from, to, days: [...], totals}"},
+            params=spec.query(("from", "date or RFC 3339 (default 30 days ago)"), ("to", "date or RFC 3339")),
+            returns=spec.obj(("project_id", "from", "to", "days", "totals")),
+        )
+    },
+    "/api/orgs/{org_id}/audit": {
+        "get": spec.op(
+            "The org's audit entries, its projects', and sign-ins of members of this org alone, newest first",
+            {200: "{items: [{id, at, actor_type, actor_id, actor_label, action, ...}], next_cursor}"},
+            security=spec.SESSION,
+            params=_AUDIT,
+            returns=spec.PAGE,
+        )
+    },
+}

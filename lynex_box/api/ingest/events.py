@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.ingest.admission import admit
@@ -80,3 +81,17 @@ async def post_events(request: Request) -> Response:
 
 
 routes = [Route("/v1/projects/{project_id}/events", post_events, methods=["POST"])]
+
+EVENTS: Final = spec.obj(("events",), events=spec.list_of({"$ref": "#/components/schemas/Event"}))
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/events": {
+        "post": spec.op(
+            "Ingest native events (docs/events.md); 202 once durable",
+            {202: "accepted: {accepted, rejected: [{index, error}]}"},
+            security=spec.KEY,
+            body=EVENTS,
+            errors=(400, 401, 403, 413, 429, 503),
+            returns=spec.obj(("accepted", "rejected"), rejected=spec.list_of(spec.obj(("index", "error")))),
+        )
+    }
+}

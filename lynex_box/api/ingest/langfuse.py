@@ -20,10 +20,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.ingest.admission import Admitted, admit, sender
-from lynex_box.api.ingest.scores import store_scores
+from lynex_box.api.ingest.scores import SCORE_VALUE, store_scores
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.services import services
 from lynex_box.scores import InvalidScore, Score, parse_score
@@ -127,3 +128,43 @@ routes = [
     Route("/api/public/ingestion", post_ingestion, methods=["POST"]),
     Route("/api/public/scores", post_scores, methods=["POST"]),
 ]
+
+_BATCH: Final = spec.obj(
+    ("batch",),
+    batch=spec.list_of(
+        spec.obj(("id", "type", "body"), id=spec.STR, type=spec.STR, timestamp=spec.STR, body=spec.OBJECT)
+    ),
+)
+_SCORES: Final = spec.list_of(
+    spec.obj(("name", "value"), traceId=spec.STR, observationId=spec.STR, name=spec.STR, value=SCORE_VALUE)
+)
+OPENAPI: Final[spec.Paths] = {
+    "/api/public/projects": {
+        "get": spec.op(
+            "Langfuse auth check: the key's project (Basic public key = project id, secret = API key)",
+            {200: '{"data": [{id, name, organization, metadata}]}'},
+            security=spec.BASIC,
+            errors=(401,),
+            returns=spec.obj(("data",), data=spec.list_of(spec.obj(("id", "name", "organization")))),
+        )
+    },
+    "/api/public/ingestion": {
+        "post": spec.op(
+            'Langfuse legacy batch {"batch": [{id, type, timestamp, body}]} (docs/langfuse.md)',
+            {207: '{"successes": [{id, status}], "errors": [{id, status, message}]}'},
+            security=spec.BASIC,
+            body=_BATCH,
+            errors=(400, 401, 403, 413, 429, 503),
+            returns=spec.obj(("successes", "errors")),
+        )
+    },
+    "/api/public/scores": {
+        "post": spec.op(
+            "Langfuse v5 scores (a JSON list)",
+            {202: '{"message": "Accepted"}', 207: "{accepted, rejected, errors: [{message}]}"},
+            security=spec.BASIC,
+            body=_SCORES,
+            errors=(400, 401, 403, 413, 429),
+        )
+    },
+}

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError
 from lynex_box.api.ingest.admission import admit
@@ -126,3 +128,40 @@ routes = [
     Route("/v1/trace/log", traces, methods=["POST"]),
     Route("/v1/trace/log-python", traces, methods=["POST"]),
 ]
+
+_OTLP_JSON: Final = spec.obj((), resourceSpans=spec.list_of(spec.OBJECT), resourceLogs=spec.list_of(spec.OBJECT))
+_STATUS: Final = {
+    "description": "error",
+    "content": {PROTOBUF: {}, JSON: {"schema": {"$ref": "#/components/schemas/Status"}}},
+}
+_ABOUT: Final = (
+    "Body: ExportTrace/Logs/MetricsServiceRequest as protobuf or JSON (gzip or zstd allowed). 200 with an "
+    "export response (partial_success names spans that could not be stored), google.rpc.Status bodies on "
+    "failure, 503 + Retry-After when over limits or under backpressure"
+)
+
+
+def _receiver(summary: str) -> spec.Operation:
+    """An OTLP/HTTP receiver: protobuf or JSON in, the same out, errors as google.rpc.Status in that encoding."""
+    ok = {"description": "Export(Trace|Logs|Metrics)ServiceResponse", "content": {PROTOBUF: {}, JSON: {}}}
+    operation = spec.op(f"{summary}. {_ABOUT}", {200: ok}, security=spec.KEY, errors=())
+    operation["requestBody"] = {"required": True, "content": {PROTOBUF: {}, JSON: {"schema": _OTLP_JSON}}}
+    operation["responses"].update({str(code): _STATUS for code in (400, 401, 403, 413, 415, 503)})
+    return operation
+
+
+OPENAPI: Final[spec.Paths] = {
+    **{
+        f"{prefix}/v1/{signal}": {"post": _receiver(f"OTLP/HTTP: ingest {what}")}
+        for signal, what in (
+            ("traces", "spans"),
+            ("logs", "log records"),
+            ("metrics", "metrics (accepted and dropped)"),
+        )
+        for prefix in ("", "/api/public/otel")
+    },
+    **{
+        path: {"post": _receiver("OTLP/HTTP traces at Helicone's path")}
+        for path in ("/v1/trace/log", "/v1/trace/log-python")
+    },
+}

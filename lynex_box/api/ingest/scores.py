@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.ingest.admission import admit
@@ -79,3 +80,31 @@ async def post_scores(request: Request) -> Response:
 routes = [
     Route("/v1/projects/{project_id}/scores", post_scores, methods=["POST"]),
 ]
+
+_SCORE: Final = spec.obj(
+    ("name", "value"),
+    id=spec.STR,
+    trace_id=spec.STR,
+    span_id=spec.STR,
+    session_id=spec.STR,
+    name=spec.STR,
+    value={"type": ["number", "string", "boolean"]},
+    data_type={"enum": ["NUMERIC", "BOOLEAN", "CATEGORICAL", "TEXT", "CORRECTION"]},
+    source={"enum": ["API", "ANNOTATION", "EVAL"]},
+    comment=spec.STR,
+    timestamp=spec.TIME,
+    metadata=spec.ANY,
+)
+SCORE_VALUE: Final[spec.Schema] = _SCORE["properties"]["value"]
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/scores": {
+        "post": spec.op(
+            'Store scores: one score or {"scores": [...]} ({trace_id, span_id?, name, value, data_type?, ...})',
+            {202: "{accepted, rejected: [{index, error}], ids}"},
+            security=spec.KEY,
+            body={"anyOf": [_SCORE, spec.obj(("scores",), scores=spec.list_of(_SCORE))]},
+            errors=(400, 401, 403, 413, 503),
+            returns=spec.obj(("accepted", "rejected", "ids")),
+        )
+    }
+}

@@ -9,14 +9,16 @@ that goes away stops it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError
 from lynex_box.api.principal import project_access
-from lynex_box.api.query.filters import parse_filters
+from lynex_box.api.query.filters import RANGE, parse_filters
 from lynex_box.api.services import services
 from lynex_box.api.unavailable import ANSWERED
 from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
@@ -67,3 +69,17 @@ def _audit_export(db: MetaDB, actor: audit.Actor, project_id: str, fmt: str, row
 routes = [
     Route("/v1/projects/{project_id}/export", export_download, methods=["GET"]),
 ]
+
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/export": {
+        "get": spec.op(
+            "Download the project's spans (format=parquet|jsonl|csv, from, to), streamed; at most "
+            "lifecycle.export_per_project at once per project (429 + Retry-After), stopped after "
+            "lifecycle.export_timeout_s (the body then ends incomplete)",
+            {200: {"description": "the file", "content": {media: {} for media in FORMATS.values()}}},
+            security=spec.KEY,
+            params=[*spec.query(("format", "parquet (default), jsonl or csv")), *RANGE],
+            errors=(*spec.READ_ERRORS, 429),
+        )
+    }
+}

@@ -1,5 +1,6 @@
 """Query parameters of the data lists and metrics, decoded into `query.sql.Filters` and friends: a value or a 400
 naming the parameter, never a 500. The SQL they feed is planned in `lynex_box/query/` (`sql.py`, `pages.py`).
+Their OpenAPI descriptions are here too (`FILTERS`, `LIST_LIMIT`, `RANGE`), beside what enforces them.
 """
 
 from __future__ import annotations
@@ -7,13 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError
-from lynex_box.api.params import bounded_int, whole_number
+from lynex_box.api.params import PageLimit, bounded_int, whole_number
 from lynex_box.query.sql import FILTER_STRINGS, GROUP_COLUMNS, TOP_BY, Filters
 from lynex_box.schema.timefmt import parse_time_us
 
 INTERVAL_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 MAX_LIMIT: Final = 1000
+LIST_LIMIT: Final = PageLimit(MAX_LIMIT, 50)  # the data lists: traces, spans, sessions, users, scores
 
 
 def _time(params: Mapping[str, str], key: str) -> int | None:
@@ -60,8 +63,8 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
     )
 
 
-def parse_limit(params: Mapping[str, str], default: int = 50) -> int:
-    return bounded_int(params, "limit", 1, MAX_LIMIT, default, "bad_limit")
+def parse_limit(params: Mapping[str, str]) -> int:
+    return LIST_LIMIT.parse(params)
 
 
 def parse_interval(params: Mapping[str, str]) -> int | None:
@@ -96,3 +99,26 @@ def parse_top(params: Mapping[str, str]) -> tuple[int | None, str]:
     if raw is None or raw == "":
         return None, by
     return bounded_int(params, "top", 1, MAX_LIMIT, 0, "bad_top"), by
+
+
+# The filters `parse_filters` reads, as the OpenAPI document describes them (`RANGE`: the time range alone).
+FILTERS: Final = spec.query(
+    ("from", "RFC 3339 time or epoch ms: spans starting at or after"),
+    ("to", "RFC 3339 time or epoch ms: spans starting before"),
+    ("name", "span name"),
+    ("model", "requested model"),
+    ("provider", "provider"),
+    ("status", "ok, error or unset"),
+    ("user_id", "end user"),
+    ("session_id", "session"),
+    ("environment", "environment"),
+    ("kind", "span kind"),
+    ("tag", "a tag the span carries"),
+    ("q", "case-insensitive text in input or output"),
+    ("min_cost", "USD"),
+    ("max_cost", "USD"),
+    ("min_duration_ms", "ms"),
+    ("max_duration_ms", "ms"),
+)
+RANGE: Final = FILTERS[:2]
+LIST_PARAMS: Final = [*FILTERS, *spec.page(LIST_LIMIT)]  # a data list: filters, limit and cursor

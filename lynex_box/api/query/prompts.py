@@ -10,16 +10,18 @@ and up). The project comes from the checked path only. SQLite and DuckDB run in 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
+from lynex_box.api.query.filters import RANGE
 from lynex_box.api.query.reads import read_scope, rows_out
 from lynex_box.api.services import services
 from lynex_box.prompts import registry, stats
@@ -79,3 +81,27 @@ routes = [
     Route("/v1/projects/{project_id}/prompts", register_prompt, methods=["POST"]),
     Route("/v1/projects/{project_id}/prompts/{name:path}/versions", prompt_versions, methods=["GET"]),
 ]
+
+_PROMPT: Final = spec.obj(
+    ("name", "template"), name=spec.STR, template=spec.STR, version={"type": ["string", "integer"]}
+)
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/prompts": {
+        "get": spec.read("Prompt versions seen in spans or registered, with their metrics", RANGE, spec.LIST),
+        "post": spec.op(
+            "Register a prompt version's template text (immutable): {name, template, version?}",
+            {201: "registered", 200: "already registered with the same text"},
+            security=spec.KEY,
+            body=_PROMPT,
+            errors=(400, 401, 403, 409, 413),
+        ),
+    },
+    "/v1/projects/{project_id}/prompts/{name}/versions": {
+        "get": spec.read(
+            "One prompt's versions with their templates and metrics",
+            RANGE,
+            spec.obj((), name=spec.STR, items={"type": "array"}),
+            item=True,
+        )
+    },
+}

@@ -8,15 +8,17 @@ meta.db, which this reads in a worker thread.
 from __future__ import annotations
 
 import asyncio
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.params import decode_cursor, encode_cursor
 from lynex_box.api.principal import project_access
-from lynex_box.api.query.filters import parse_limit
+from lynex_box.api.query.filters import LIST_LIMIT, parse_limit
 from lynex_box.api.services import services
 from lynex_box.scores import ScoreFilter, list_scores
 
@@ -39,3 +41,12 @@ async def get_scores(request: Request) -> Response:
 
 
 routes = [Route("/v1/projects/{project_id}/scores", get_scores, methods=["GET"])]
+
+_FILTERS: Final = spec.query(
+    ("trace_id", "trace"), ("span_id", "span"), ("session_id", "session"), ("name", "score name")
+)
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/scores": {
+        "get": spec.read("Scores, newest first", [*_FILTERS, *spec.page(LIST_LIMIT)], spec.PAGE)
+    }
+}

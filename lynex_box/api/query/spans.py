@@ -8,19 +8,29 @@ only. Queries run in a worker thread; the loop never waits on DuckDB. Lists answ
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.errors import json_response
 from lynex_box.api.params import decode_cursor
-from lynex_box.api.query.filters import parse_filters, parse_group, parse_interval, parse_limit, parse_top
+from lynex_box.api.query.filters import (
+    FILTERS,
+    LIST_PARAMS,
+    parse_filters,
+    parse_group,
+    parse_interval,
+    parse_limit,
+    parse_top,
+)
 from lynex_box.api.query.reads import iso, page_of, read_scope, us_to_dt
 from lynex_box.api.services import services
 from lynex_box.query import pages
 from lynex_box.query import sql as qs
+from lynex_box.query.sql import GROUP_COLUMNS
 
 
 async def list_spans(request: Request) -> Response:
@@ -75,3 +85,24 @@ routes = [
     Route("/v1/projects/{project_id}/sessions", list_sessions, methods=["GET"]),
     Route("/v1/projects/{project_id}/users", list_users, methods=["GET"]),
 ]
+
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/spans": {"get": spec.read("Spans, newest first", LIST_PARAMS, spec.LIST)},
+    "/v1/projects/{project_id}/metrics": {
+        "get": spec.read(
+            "Counts, errors, tokens, cost and latency percentiles over time",
+            [
+                *FILTERS,
+                *spec.query(
+                    ("interval", "30s, 5m, 1h, 1d; none = one point"),
+                    ("group_by", ", ".join(GROUP_COLUMNS)),
+                    ("top", "keep the N groups ranked highest by top_by"),
+                    ("top_by", "total_cost (default), count or errors"),
+                ),
+            ],
+            spec.obj((), series={"type": "array"}),
+        )
+    },
+    "/v1/projects/{project_id}/sessions": {"get": spec.read("Aggregates per session", LIST_PARAMS, spec.LIST)},
+    "/v1/projects/{project_id}/users": {"get": spec.read("Aggregates per end user", LIST_PARAMS, spec.LIST)},
+}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import pyarrow as pa
@@ -22,9 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.params import decode_cursor
-from lynex_box.api.query.filters import parse_filters, parse_limit
+from lynex_box.api.query.filters import LIST_PARAMS, parse_filters, parse_limit
 from lynex_box.api.query.reads import iso, page_of, read_scope, rows_out
 from lynex_box.api.services import services
 from lynex_box.query import pages
@@ -138,3 +139,24 @@ routes = [
     Route("/v1/projects/{project_id}/traces/{trace_id}/outline", trace_outline, methods=["GET"]),
     Route("/v1/projects/{project_id}/traces/{trace_id}/spans/{span_id}", trace_span, methods=["GET"]),
 ]
+
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/traces": {"get": spec.read("Traces, newest first", LIST_PARAMS, spec.LIST)},
+    "/v1/projects/{project_id}/traces/{trace_id}": {
+        "get": spec.read(
+            "One trace with all its spans and its scores",
+            returns=spec.obj((), trace_id=spec.STR, spans={"type": "array"}, scores={"type": "array"}),
+            item=True,
+        )
+    },
+    "/v1/projects/{project_id}/traces/{trace_id}/outline": {
+        "get": spec.read(
+            "A trace's spans with the columns of its waterfall only (null values left out)",
+            returns=spec.obj((), trace_id=spec.STR, spans={"type": "array"}),
+            item=True,
+        )
+    },
+    "/v1/projects/{project_id}/traces/{trace_id}/spans/{span_id}": {
+        "get": spec.read("One span of a trace with every column", item=True)
+    },
+}

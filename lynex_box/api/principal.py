@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from lynex_box.api.errors import ApiError
 from lynex_box.api.services import Services
-from lynex_box.auth import memberships, rbac
+from lynex_box.auth import rbac
 from lynex_box.auth.keys import KeyRing, Principal
 from lynex_box.auth.sessions import CSRF_HEADER, SESSION_COOKIE, Session
 from lynex_box.meta.audit import Actor
@@ -144,7 +144,7 @@ async def project_access(request: Request, svc: Services, project_id: str, actio
     session = await current_session(request, svc)
     if session is None:
         raise ApiError(401, "unauthorized", "missing Authorization header with an API key, or a login session")
-    found = await asyncio.to_thread(memberships.project_role, svc.engine.meta, session.user_id, project_id)
+    found = await asyncio.to_thread(svc.accounts.project_role, session.user_id, project_id)
     if found is None or found[1] is None:
         raise ApiError(404, "not_found", "no project with that id")
     org_id, role = found
@@ -159,7 +159,7 @@ async def org_access(request: Request, svc: Services, org_id: str, action: str) 
         authenticate(request, svc.keys)
         raise ApiError(403, "forbidden", "API keys act on one project; organisations need a user session")
     session = await require_session(request, svc)
-    role = await asyncio.to_thread(memberships.org_role, svc.engine.meta, session.user_id, org_id)
+    role = await asyncio.to_thread(svc.accounts.org_role, session.user_id, org_id)
     if role is None:
         raise ApiError(404, "not_found", "no organisation with that id")
     if not rbac.role_allows(role, action):

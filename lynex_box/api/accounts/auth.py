@@ -23,7 +23,7 @@ from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.principal import client_ip, current_session, require_session, user_actor
 from lynex_box.api.services import Services, services, write
-from lynex_box.auth import emails, invitations, memberships, resets, users
+from lynex_box.auth import emails, invitations, resets, users
 from lynex_box.auth.admin import hash_password
 from lynex_box.auth.errors import AdminError
 from lynex_box.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, NewSession
@@ -65,9 +65,8 @@ def _locked(wait_s: float) -> ApiError:
 
 def _login_check(svc: Services, email: str, password: str) -> tuple[users.User | None, users.User | None]:
     """(the user when the password matches, the account the email names if any)."""
-    db = svc.engine.meta
-    known = users.find_by_email(db, email) if len(email) <= 320 else None
-    return users.verify_login(db, email, password), known
+    known = svc.accounts.user_by_email(email) if len(email) <= 320 else None
+    return svc.accounts.verify_login(email, password), known
 
 
 async def login(request: Request) -> Response:
@@ -121,9 +120,8 @@ async def logout(request: Request) -> Response:
 async def me(request: Request) -> Response:
     svc = services(request)
     session = await require_session(request, svc)
-    db = svc.engine.meta
-    orgs = await asyncio.to_thread(memberships.user_orgs, db, session.user_id)
-    projects = await asyncio.to_thread(memberships.user_projects, db, session.user_id)
+    orgs = await asyncio.to_thread(svc.accounts.user_orgs, session.user_id)
+    projects = await asyncio.to_thread(svc.accounts.user_projects, session.user_id)
     user = {"id": session.user_id, "email": session.email, "name": session.name}
     return json_response({"user": user, "orgs": orgs, "projects": projects})
 
@@ -143,7 +141,7 @@ async def change_password(request: Request) -> Response:
     wait = svc.auth.throttle.reserve(session.email, ip)  # counted before the hash, like a login
     if wait is not None:
         raise _locked(wait)
-    ok = await asyncio.to_thread(users.verify_login, svc.engine.meta, session.email, current)
+    ok = await asyncio.to_thread(svc.accounts.verify_login, session.email, current)
     if ok is None or ok.id != session.user_id:
         raise ApiError(403, "invalid_credentials", "the current password is wrong")
     svc.auth.throttle.succeeded(session.email, ip)
@@ -216,7 +214,7 @@ async def lookup_invitation(request: Request) -> Response:
     svc = services(request)
     doc = await json_object(request)
     token = text_field(doc, "token", max_len=200) or ""
-    found = await asyncio.to_thread(invitations.lookup, svc.engine.meta, token)
+    found = await asyncio.to_thread(svc.accounts.invitation, token)
     if found is None:
         raise ApiError(404, "not_found", "this invitation is unknown, used, revoked or expired")
     return json_response(found)
@@ -233,7 +231,7 @@ async def accept_invitation(request: Request) -> Response:
         actor = user_actor(session, request)
         joined = await write(svc, lambda c: invitations.accept(c, token, session.user_id, session.email, actor))
         return json_response({"joined": joined})
-    found = await asyncio.to_thread(invitations.lookup, svc.engine.meta, token)
+    found = await asyncio.to_thread(svc.accounts.invitation, token)
     if found is None:
         raise ApiError(404, "not_found", "this invitation is unknown, used, revoked or expired")
     try:

@@ -45,17 +45,17 @@ async def _project_candidate(svc: Services, doc: dict[str, Any]) -> str:
         email = users.clean_email(doc.get("email"))
     except AdminError:
         raise ApiError(400, "bad_request", "give the user_id or email of a member of this organisation") from None
-    user = await asyncio.to_thread(users.find_by_email, svc.engine.meta, email)
+    user = await asyncio.to_thread(svc.accounts.user_by_email, email)
     if user is None:
         raise ApiError(404, "not_found", memberships.NOT_A_MEMBER)
     return user.id
 
 
 async def _project_org(svc: Services, project_id: str) -> str:
-    rows = await asyncio.to_thread(svc.engine.meta.read, "SELECT org_id FROM projects WHERE id = ?", (project_id,))
-    if not rows:
+    found = await asyncio.to_thread(svc.projects.get, project_id)
+    if found is None:
         raise ApiError(404, "not_found", "no project with that id")
-    return str(rows[0][0])
+    return str(found["org_id"])
 
 
 async def list_project_members(request: Request) -> Response:
@@ -63,13 +63,13 @@ async def list_project_members(request: Request) -> Response:
     project_id = path_id(request, "project_id")
     await project_access(request, svc, project_id, "members.read")
     org_id = await _project_org(svc, project_id)
-    items = await asyncio.to_thread(memberships.list_project_members, svc.engine.meta, project_id, org_id)
+    items = await asyncio.to_thread(svc.accounts.project_members, project_id, org_id)
     return json_response({"items": items})
 
 
 async def _project_member(svc: Services, project_id: str, user_id: str) -> dict[str, Any]:
     org_id = await _project_org(svc, project_id)
-    items = await asyncio.to_thread(memberships.list_project_members, svc.engine.meta, project_id, org_id)
+    items = await asyncio.to_thread(svc.accounts.project_members, project_id, org_id)
     return next((m for m in items if m["user_id"] == user_id), {"user_id": user_id})
 
 
@@ -122,11 +122,11 @@ async def list_org_members(request: Request) -> Response:
     svc = services(request)
     org_id = path_id(request, "org_id")
     await org_access(request, svc, org_id, "org.members.read")
-    return json_response({"items": await asyncio.to_thread(memberships.list_org_members, svc.engine.meta, org_id)})
+    return json_response({"items": await asyncio.to_thread(svc.accounts.org_members, org_id)})
 
 
 async def _org_member(svc: Services, org_id: str, user_id: str) -> dict[str, Any]:
-    items = await asyncio.to_thread(memberships.list_org_members, svc.engine.meta, org_id)
+    items = await asyncio.to_thread(svc.accounts.org_members, org_id)
     return next((m for m in items if m["user_id"] == user_id), {"user_id": user_id})
 
 
@@ -174,7 +174,7 @@ async def list_invitations(request: Request) -> Response:
     svc = services(request)
     org_id = path_id(request, "org_id")
     await org_access(request, svc, org_id, "org.invite")
-    return json_response({"items": await asyncio.to_thread(invitations.list_pending, svc.engine.meta, org_id)})
+    return json_response({"items": await asyncio.to_thread(svc.accounts.pending_invitations, org_id)})
 
 
 async def _email_invitation(svc: Services, org_id: str, email: str, role: str, url: str, expires: int) -> bool:
@@ -182,8 +182,7 @@ async def _email_invitation(svc: Services, org_id: str, email: str, role: str, u
     mailer = svc.auth.mailer
     if mailer is None or not email:
         return False
-    rows = await asyncio.to_thread(svc.engine.meta.read, "SELECT name FROM orgs WHERE id = ?", (org_id,))
-    org_name = str(rows[0][0]) if rows else ""
+    org_name = await asyncio.to_thread(svc.accounts.org_name, org_id)
     try:
         message = emails.invitation(svc.settings.smtp.from_address, email, org_name, role, url, expires)
     except ValueError:

@@ -23,7 +23,6 @@ from lynex_box.api.principal import client_ip
 from lynex_box.api.services import Services, services, write
 from lynex_box.auth import sso
 from lynex_box.auth.oidc import OidcClient, OidcError
-from lynex_box.meta import audit
 from lynex_box.meta.audit import Actor
 
 STATE_COOKIE = "lynex_oidc_state"
@@ -94,7 +93,7 @@ async def oidc_callback(request: Request) -> Response:
     user = await write(svc, lambda c: sso.sign_in(c, claims, svc.settings.oidc, client.group_roles))
     if user is None:
         actor = Actor("anonymous", "", "single sign-on", client_ip(request))
-        await asyncio.to_thread(audit.record_now, svc.engine.meta, actor, "login.failed", details={"method": "oidc"})
+        await asyncio.to_thread(svc.audit.record, actor, "login.failed", details={"method": "oidc"})
         raise ApiError(403, "no_role", "your account has no role in Lynex Box; ask an administrator for access")
     new = await write(svc, lambda c: _start_session(c, svc, user, request, "login"))
     response = RedirectResponse(pending.next_path, status_code=302)

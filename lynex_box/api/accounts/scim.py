@@ -50,7 +50,7 @@ async def _org(request: Request, svc: Services) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     org_id = None
     if scheme.lower() == "bearer" and token.strip():
-        org_id = await asyncio.to_thread(scim_store.org_for_token, svc.engine.meta, token.strip())
+        org_id = await asyncio.to_thread(svc.accounts.scim_org, token.strip())
     if org_id is None:
         raise scim.ScimError(401, "a valid SCIM bearer token is required")
     return org_id
@@ -96,11 +96,11 @@ def endpoint(fn: Callable[[Request, Services, str, Actor], Any]) -> Callable[[Re
 
 
 async def _tx(svc: Services, fn: Callable[[apsw.Connection], Any]) -> Any:
-    return await asyncio.to_thread(svc.engine.meta.write, fn)
+    return await asyncio.to_thread(svc.accounts.write, fn)
 
 
 async def _read(svc: Services, fn: Callable[[apsw.Connection], Any]) -> Any:
-    return await asyncio.to_thread(lambda: fn(svc.engine.meta.reader()))
+    return await asyncio.to_thread(svc.accounts.read, fn)
 
 
 async def list_users(request: Request, svc: Services, org_id: str, actor: Actor) -> Response:

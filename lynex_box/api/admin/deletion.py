@@ -38,7 +38,7 @@ async def _delete(request: Request, kind: str, param: str) -> Response:
     value = request.path_params[param]
     access = await project_access(request, svc, project_id, DELETE_ACTION)
     try:
-        tomb, complete = await asyncio.to_thread(svc.engine.lifecycle.delete, project_id, kind, value, access.actor)
+        tomb, complete = await asyncio.to_thread(svc.lifecycle.delete, project_id, kind, value, access.actor)
     except DeletionError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
     body = {"deleted": {"kind": kind, "id": value}, "tombstone_id": tomb.id, "purge_by": _iso(tomb.due_at),

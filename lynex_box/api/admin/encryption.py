@@ -19,14 +19,14 @@ from lynex_box.segments.keywrap import KekError
 
 
 def status(svc: Services, project_id: str) -> dict[str, Any]:
-    return svc.engine.data_keys.status(project_id)
+    return svc.data_keys.status(project_id)
 
 
 async def apply_setting(svc: Services, project_id: str, actor: Actor, value: Any) -> None:
     """`encryption: true` enables it (a no-op when on); `false` is refused once it is on."""
     if not isinstance(value, bool):
         raise ApiError(400, "bad_setting", "encryption must be true or false")
-    enabled = svc.engine.data_keys.status(project_id)["enabled"]
+    enabled = svc.data_keys.status(project_id)["enabled"]
     if not value:
         if enabled:
             raise ApiError(
@@ -39,6 +39,6 @@ async def apply_setting(svc: Services, project_id: str, actor: Actor, value: Any
     if enabled:
         return
     try:
-        await asyncio.to_thread(svc.engine.data_keys.enable, project_id, actor)
+        await asyncio.to_thread(svc.data_keys.enable, project_id, actor)
     except KekError as exc:
         raise ApiError(409, "encryption_key_unavailable", str(exc)) from None

@@ -24,8 +24,7 @@ from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import Services, services
 from lynex_box.lifecycle.reprice import RepriceError
-from lynex_box.meta import audit
-from lynex_box.meta.prices import delete_price, list_prices, price_as_dict, upsert_prices
+from lynex_box.meta.prices import price_as_dict
 from lynex_box.pricing import CustomPrice, InvalidCustomPrice, PriceBook
 from lynex_box.schema.timefmt import format_time_us, parse_time_us
 
@@ -42,7 +41,7 @@ async def _admin(request: Request) -> tuple[Services, str]:
 
 
 async def _listing(svc: Services, project_id: str) -> Response:
-    prices = await asyncio.to_thread(list_prices, svc.engine.meta, project_id)
+    prices = await asyncio.to_thread(svc.projects.custom_prices, project_id)
     return json_response({"items": [price_as_dict(p) for p in prices.get(project_id, ())]})
 
 
@@ -90,7 +89,7 @@ async def put_prices(request: Request) -> Response:
     raw, encoding = await read_body(request, BODY_LIMIT)
     doc = parse_json(decompress(raw, encoding, BODY_LIMIT), svc.settings.ingest.max_json_depth)
     prices = parse_prices(doc)
-    await asyncio.to_thread(upsert_prices, svc.engine.meta, project_id, prices)
+    await asyncio.to_thread(svc.projects.set_prices, project_id, prices)
     if svc.prices is not None:
         await asyncio.to_thread(svc.prices.reload)
     return await _listing(svc, project_id)
@@ -102,7 +101,7 @@ async def delete_prices(request: Request) -> Response:
     if not model:
         raise ApiError(400, "bad_request", "give the price to delete as ?model=...(&provider=...)")
     provider = request.query_params.get("provider") or None
-    if not await asyncio.to_thread(delete_price, svc.engine.meta, project_id, model, provider):
+    if not await asyncio.to_thread(svc.projects.delete_price, project_id, model, provider):
         raise ApiError(404, "not_found", f"no custom price for model {model!r} in this project")
     if svc.prices is not None:
         await asyncio.to_thread(svc.prices.reload)
@@ -130,8 +129,8 @@ async def reprice(request: Request) -> Response:
     start, end = _reprice_range(parse_json(decompress(raw, encoding, BODY_LIMIT), svc.settings.ingest.max_json_depth))
     if svc.prices is not None:  # the pipeline prices new spans with the prices this repricing uses
         await asyncio.to_thread(svc.prices.reload)
-    custom = await asyncio.to_thread(list_prices, svc.engine.meta, project_id)
-    lifecycle = svc.engine.lifecycle
+    custom = await asyncio.to_thread(svc.projects.custom_prices, project_id)
+    lifecycle = svc.lifecycle
     loop = asyncio.get_running_loop()
     try:  # on the lifecycle's own thread: one rewrite at a time, never on the loop or the query threads
         result = await loop.run_in_executor(
@@ -141,7 +140,7 @@ async def reprice(request: Request) -> Response:
         raise ApiError(503, "try_again", str(exc), {"Retry-After": "5"}) from None
     body = {"from": format_time_us(start), "to": format_time_us(end), **result.as_dict()}
     await asyncio.to_thread(
-        audit.record_now, svc.engine.meta, access.actor, "data.repriced",
+        svc.audit.record, access.actor, "data.repriced",
         project_id=project_id, target_type="project", target_id=project_id, details=body,
     )  # fmt: skip
     return json_response(body)

@@ -24,7 +24,7 @@ from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.params import MAX_PATH_ID, PageLimit, path_id
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session
 from lynex_box.api.services import Services, services, write
-from lynex_box.auth import admin, memberships, projects, rbac, usage
+from lynex_box.auth import projects, rbac, usage
 from lynex_box.auth.errors import AdminError
 from lynex_box.auth.keys import SCOPES
 from lynex_box.meta import audit
@@ -36,18 +36,13 @@ AUDIT_LIMIT: Final = PageLimit(audit.MAX_PAGE, 100)
 
 async def list_projects(request: Request) -> Response:
     svc = services(request)
-    db = svc.engine.meta
     if "authorization" in request.headers:
         principal = authenticate(request, svc.keys)
-        rows = await asyncio.to_thread(
-            db.read, "SELECT id, name, org_id FROM projects WHERE id = ?", (principal.project_id,)
-        )
-        items = [
-            {"project_id": r[0], "name": r[1], "org_id": r[2], "role": None, "scope": principal.scope} for r in rows
-        ]
+        found = await asyncio.to_thread(svc.projects.get, principal.project_id)
+        items = [] if found is None else [{**found, "role": None, "scope": principal.scope}]
         return json_response({"items": items})
     session = await require_session(request, svc)
-    return json_response({"items": await asyncio.to_thread(memberships.user_projects, db, session.user_id)})
+    return json_response({"items": await asyncio.to_thread(svc.accounts.user_projects, session.user_id)})
 
 
 async def create_project(request: Request) -> Response:
@@ -59,7 +54,7 @@ async def create_project(request: Request) -> Response:
     doc = await json_object(request)
     org_id = text_field(doc, "org_id", required=False, max_len=MAX_PATH_ID)
     if org_id is None:
-        orgs = await asyncio.to_thread(memberships.user_orgs, svc.engine.meta, session.user_id)
+        orgs = await asyncio.to_thread(svc.accounts.user_orgs, session.user_id)
         allowed = [o["id"] for o in orgs if rbac.role_allows(o["role"], "org.projects.create")]
         if len(allowed) != 1:
             raise ApiError(400, "bad_request", "org_id is required: name the organisation to create the project in")
@@ -73,7 +68,7 @@ async def list_keys(request: Request) -> Response:
     svc = services(request)
     project_id = path_id(request, "project_id")
     await project_access(request, svc, project_id, "keys.read")
-    return json_response({"items": await asyncio.to_thread(admin.list_keys, svc.engine.meta, project_id)})
+    return json_response({"items": await asyncio.to_thread(svc.projects.keys, project_id)})
 
 
 def _expiry(doc: dict[str, Any]) -> int | None:
@@ -107,9 +102,7 @@ async def create_key(request: Request) -> Response:
     name = text_field(doc, "name", required=False, max_len=200) or ""
     expires_at = _expiry(doc)
     try:
-        key = await asyncio.to_thread(
-            admin.create_key, svc.engine.meta, project_id, scope, name, expires_at, access.actor
-        )
+        key = await asyncio.to_thread(svc.projects.create_key, project_id, scope, name, expires_at, access.actor)
     except AdminError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
     await asyncio.to_thread(svc.keys.refresh)
@@ -130,7 +123,7 @@ async def revoke_key(request: Request) -> Response:
     project_id = path_id(request, "project_id")
     key_id = path_id(request, "key_id")
     access = await project_access(request, svc, project_id, "keys.manage")
-    done = await asyncio.to_thread(admin.revoke_key, svc.engine.meta, key_id, project_id, access.actor)
+    done = await asyncio.to_thread(svc.projects.revoke_key, key_id, project_id, access.actor)
     if not done:
         raise ApiError(404, "not_found", "no active API key with that id in this project")
     await asyncio.to_thread(svc.keys.refresh)
@@ -147,7 +140,7 @@ async def get_settings(request: Request) -> Response:
 async def read_settings(svc: Services, project_id: str) -> dict[str, Any]:
     """The project's settings, with the lynex.toml defaults its null settings fall back to (so the UI can show
     the value in force) and whether offload runs at all (the hot window means nothing without a bucket)."""
-    found = await asyncio.to_thread(projects.read, svc.engine.meta, project_id, svc.auth.limiter)
+    found = await asyncio.to_thread(svc.projects.settings, project_id, svc.auth.limiter)
     lifecycle = svc.settings.lifecycle
     return {
         **found,
@@ -166,7 +159,7 @@ async def patch_settings(request: Request) -> Response:
         await encryption.apply_setting(svc, project_id, access.actor, doc.pop("encryption"))
     changed = await write(svc, lambda c: projects.update(c, access.actor, project_id, doc))
     if "limits" in changed:
-        await asyncio.to_thread(svc.auth.refresh, svc.engine.meta)
+        await asyncio.to_thread(svc.projects.refresh_auth, svc.auth)
     return json_response(await read_settings(svc, project_id))
 
 
@@ -189,7 +182,7 @@ async def project_audit(request: Request) -> Response:
     await project_access(request, svc, project_id, "audit.read")
     limit, before, action = page_args(request)
     items, cursor = await asyncio.to_thread(
-        lambda: audit.list_entries(svc.engine.meta, project_id=project_id, before_id=before, limit=limit, action=action)
+        lambda: svc.audit.entries(project_id=project_id, before_id=before, limit=limit, action=action)
     )
     return json_response({"items": items, "next_cursor": cursor})
 
@@ -200,7 +193,7 @@ async def org_audit(request: Request) -> Response:
     await org_access(request, svc, org_id, "org.audit.read")
     limit, before, action = page_args(request)
     items, cursor = await asyncio.to_thread(
-        lambda: audit.list_entries(svc.engine.meta, org_id=org_id, before_id=before, limit=limit, action=action)
+        lambda: svc.audit.entries(org_id=org_id, before_id=before, limit=limit, action=action)
     )
     return json_response({"items": items, "next_cursor": cursor})
 

@@ -85,7 +85,7 @@ def refuse_overload(svc: Services, locked_project: str | None = None) -> None:
     """503 when the WAL or the disk is over its limit, or when `locked_project` is encrypted and its key is locked."""
     if locked_project is not None:
         try:
-            svc.engine.data_keys.cipher(locked_project)
+            svc.data_keys.cipher(locked_project)
         except KeyUnavailable as exc:
             raise unavailable.key_locked(exc) from None
     pressure = svc.engine.backpressure()

@@ -52,14 +52,15 @@ async def get_projects(request: Request) -> Response:
     """Langfuse's auth check: the key's project, in Langfuse's shape (any valid key passes)."""
     svc = services(request)
     principal = sender(request, svc)
-    rows = await asyncio.to_thread(
-        svc.engine.meta.read,
-        "SELECT p.id, p.name, o.id, o.name FROM projects p JOIN orgs o ON o.id = p.org_id WHERE p.id = ?",
-        (principal.project_id,),
-    )
+    found = await asyncio.to_thread(svc.projects.with_org, principal.project_id)
     data = [
-        {"id": pid, "name": name, "organization": {"id": org_id, "name": org_name}, "metadata": {}}
-        for pid, name, org_id, org_name in rows
+        {
+            "id": p["project_id"],
+            "name": p["name"],
+            "organization": {"id": p["org_id"], "name": p["org_name"]},
+            "metadata": {},
+        }
+        for p in ([] if found is None else [found])
     ]
     return json_response({"data": data})
 

@@ -23,8 +23,6 @@ from lynex_box.api.services import services
 from lynex_box.api.unavailable import ANSWERED
 from lynex_box.lifecycle.export import FORMATS, SUFFIXES, export
 from lynex_box.lifecycle.export_runner import ChunkSink, ExportBusy
-from lynex_box.meta import audit
-from lynex_box.meta.db import MetaDB
 
 
 async def export_download(request: Request) -> Response:
@@ -36,12 +34,14 @@ async def export_download(request: Request) -> Response:
     if fmt not in FORMATS:
         raise ApiError(400, "bad_request", f"format {fmt!r} is not one of {sorted(FORMATS)}")
     filters = parse_filters(params)
-    engine = svc.engine
+    query, audit_log = svc.engine.query, svc.audit
     chunk_s = svc.settings.lifecycle.export_chunk_s
 
     def work(sink: ChunkSink, stop: Callable[[], bool]) -> None:
-        rows = export(engine.query, project_id, sink, fmt, filters.start_us, filters.end_us, chunk_s, cancelled=stop)
-        _audit_export(engine.meta, access.actor, project_id, fmt, rows)
+        rows = export(query, project_id, sink, fmt, filters.start_us, filters.end_us, chunk_s, cancelled=stop)
+        details = {"format": fmt, "rows": rows}
+        audit_log.record(access.actor, "data.exported", project_id=project_id, target_type="project",
+                         target_id=project_id, details=details)  # fmt: skip
 
     try:
         job = svc.exports.start(project_id, work)
@@ -58,12 +58,6 @@ async def export_download(request: Request) -> Response:
     # An export that ends early (time budget, server stop, failure) raises in the body: the server then closes
     # the connection before the end of the chunked body, which every HTTP client reports as an incomplete download.
     return StreamingResponse(job.chunks(), media_type=FORMATS[fmt], headers=headers)
-
-
-def _audit_export(db: MetaDB, actor: audit.Actor, project_id: str, fmt: str, rows: int) -> None:
-    details = {"format": fmt, "rows": rows}
-    audit.record_now(db, actor, "data.exported", project_id=project_id, target_type="project", target_id=project_id,
-                     details=details)  # fmt: skip
 
 
 routes = [

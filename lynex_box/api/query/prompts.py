@@ -38,7 +38,7 @@ async def _seen(request: Request, scope: SpanScope, name: str | None) -> list[di
 async def list_prompts(request: Request) -> Response:
     scope, _ = await read_scope(request)
     seen = await _seen(request, scope, None)
-    registered = await asyncio.to_thread(registry.versions, services(request).engine.meta, scope.project_id)
+    registered = await asyncio.to_thread(services(request).prompts.versions, scope.project_id)
     return json_response({"items": stats.merge(seen, registered, with_template=False), "next_cursor": None})
 
 
@@ -48,7 +48,7 @@ async def prompt_versions(request: Request) -> Response:
     if len(name) > registry.MAX_NAME:
         raise ApiError(400, "bad_request", f"prompt name is longer than {registry.MAX_NAME} characters")
     seen = await _seen(request, scope, name)
-    registered = await asyncio.to_thread(registry.versions, services(request).engine.meta, scope.project_id, name)
+    registered = await asyncio.to_thread(services(request).prompts.versions, scope.project_id, name)
     items = stats.merge(seen, registered, with_template=True)
     if not items:
         raise ApiError(404, "not_found", f"no prompt named {name!r} in this project and time range")
@@ -69,7 +69,7 @@ async def register_prompt(request: Request) -> Response:
     try:
         name, version, template = registry.validate(doc.get("name"), doc.get("version"), doc.get("template"))
         pv, created = await asyncio.to_thread(
-            registry.register, svc.engine.meta, project_id, name, version, template, access.actor.label
+            svc.prompts.register, project_id, name, version, template, access.actor.label
         )
     except registry.PromptError as exc:
         raise ApiError(exc.status, "conflict" if exc.status == 409 else "bad_request", str(exc)) from None

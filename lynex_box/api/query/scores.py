@@ -20,7 +20,7 @@ from lynex_box.api.params import decode_cursor, encode_cursor
 from lynex_box.api.principal import project_access
 from lynex_box.api.query.filters import LIST_LIMIT, parse_limit
 from lynex_box.api.services import services
-from lynex_box.scores import ScoreFilter, list_scores
+from lynex_box.scores import ScoreFilter
 
 
 async def get_scores(request: Request) -> Response:
@@ -34,7 +34,7 @@ async def get_scores(request: Request) -> Response:
     where = ScoreFilter(*(params.get(key) or None for key in ("trace_id", "span_id", "session_id", "name")))
     limit = parse_limit(params)
     before = decode_cursor(params.get("cursor"))
-    found = await asyncio.to_thread(list_scores, svc.engine.meta, project_id, where, limit + 1, before)
+    found = await asyncio.to_thread(svc.scores.page, project_id, where, limit + 1, before)
     page = found[:limit]
     next_cursor = encode_cursor(page[-1].timestamp_us, page[-1].id) if len(found) > limit else None
     return json_response({"items": [s.as_dict() for s in page], "next_cursor": next_cursor})

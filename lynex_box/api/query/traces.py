@@ -30,7 +30,6 @@ from lynex_box.api.query.reads import iso, page_of, read_scope, rows_out
 from lynex_box.api.services import services
 from lynex_box.query import pages
 from lynex_box.query.engine import SpanScope
-from lynex_box.scores import scores_for_trace
 from lynex_box.sources.langfuse.fold import fold_langfuse_rows
 from lynex_box.sources.langfuse.trace_view import TRACE_SUMMARY_SQL, merged_trace
 from lynex_box.sources.otlp.fold import fold_log_events
@@ -97,7 +96,7 @@ async def get_trace(request: Request) -> Response:
     table = await query.query_async(scope, "SELECT * FROM spans ORDER BY start_time, span_id", dedupe=True)
     if table.num_rows == 0:
         raise ApiError(404, "not_found", "no trace with that id in this project")
-    scores = await asyncio.to_thread(scores_for_trace, services(request).engine.meta, scope.project_id, trace_id)
+    scores = await asyncio.to_thread(services(request).scores.of_trace, scope.project_id, trace_id)
     rows = rows_out(table)
     trace = merged_trace(rows)  # before the fold: it reads every row of the trace, updates included
     spans = fold_langfuse_rows(fold_log_events(rows))

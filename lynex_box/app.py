@@ -23,24 +23,7 @@ from starlette.routing import Route
 
 from lynex_box import __version__
 from lynex_box.alerts.service import AlertService
-from lynex_box.api import (
-    admin_routes,
-    alert_routes,
-    auth_routes,
-    encryption,
-    ingest_routes,
-    langfuse_routes,
-    lifecycle_routes,
-    member_routes,
-    oidc_routes,
-    otlp_routes,
-    price_routes,
-    prompt_routes,
-    query_routes,
-    scim_routes,
-    score_routes,
-    trace_routes,
-)
+from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.openapi import openapi_document
@@ -55,7 +38,6 @@ from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import PriceBook
-from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
@@ -172,21 +154,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/openapi.json", openapi),
-        *ingest_routes.routes,
-        *query_routes.routes,
-        *auth_routes.routes,
-        *admin_routes.routes,
-        *member_routes.routes,
-        *oidc_routes.routes,
-        *scim_routes.routes,
-        *otlp_routes.routes,
-        *trace_routes.routes,
-        *prompt_routes.routes,
-        *langfuse_routes.routes,
-        *score_routes.routes,
-        *lifecycle_routes.routes,
-        *price_routes.routes,
-        *alert_routes.routes,
+        *ingest.routes,  # data in: native events, OTLP, Langfuse, score writes
+        *query.routes,  # data out: traces, spans, metrics, scores, prompts, the export
+        *accounts.routes,  # people: login, members, invitations, SSO, SCIM
+        *admin.routes,  # a project's administration: keys, settings, audit, usage, deletion, prices, alerts
         *web_routes.routes,
     ]
     return Starlette(
@@ -196,8 +167,8 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={
             ApiError: api_error_handler,
             ClientDisconnect: client_disconnected,  # mid-upload hang-ups: one debug line, not a traceback
-            KeyUnavailable: encryption.key_unavailable,  # an encrypted project without its key: 503
-            **lifecycle_routes.EXCEPTION_HANDLERS,  # bucket unreachable: 503; offloaded range over the cache: 422
+            # bucket unreachable or an encrypted project without its key: 503; offloaded range over the cache: 422
+            **unavailable.EXCEPTION_HANDLERS,
             404: not_found,
             405: method_not_allowed,
             500: internal_error,

@@ -21,7 +21,7 @@ import orjson
 import zstandard
 
 from lynex_box.api.errors import ApiError
-from lynex_box.api.ingest_routes import parse_events
+from lynex_box.api.ingest.events import parse_events
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.params import decode_cursor
 from lynex_box.config import ConfigError, IngestSettings, load_settings
@@ -217,18 +217,19 @@ def config(data: bytes) -> None:
 
 def cursor(data: bytes) -> None:
     """Query parameters and cursors: values or a 4xx; what is accepted builds SQL without raising."""
-    from lynex_box.api import query_sql as qs
+    from lynex_box.api.query import filters as qp
+    from lynex_box.query import sql as qs
 
     text = data.decode("utf-8", "replace")
     keys = ("cursor", "limit", "from", "to", "interval", "group_by", "top", "top_by", "min_cost", "q", "name")
     params = dict(zip(keys, text.split("&"), strict=False))
     parsers: tuple[Callable[[], Any], ...] = (
         lambda: decode_cursor(params.get("cursor")),
-        lambda: qs.parse_limit(params),
-        lambda: qs.parse_interval(params),
-        lambda: qs.parse_group(params),
-        lambda: qs.parse_top(params),
-        lambda: qs.parse_filters(params),
+        lambda: qp.parse_limit(params),
+        lambda: qp.parse_interval(params),
+        lambda: qp.parse_group(params),
+        lambda: qp.parse_top(params),
+        lambda: qp.parse_filters(params),
     )
     values = []
     for parse in parsers:

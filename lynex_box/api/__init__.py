@@ -1,1 +1,2 @@
-"""The HTTP API: ingest, query and admin routes over the engine; JSON in, JSON out."""
+"""The HTTP API, one package per audience: `ingest` (data in), `query` (data out), `accounts` (people), `admin` (a
+project's administration); the modules at this level are what they share (docs/architecture.md)."""

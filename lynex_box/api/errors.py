@@ -9,6 +9,8 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from lynex_box.auth.errors import Conflict, Denied, NotFound
+
 
 class ApiError(Exception):
     """Raised anywhere below a route; turned into a JSON error response by the app."""
@@ -39,3 +41,14 @@ def error_response(status: int, code: str, message: str, headers: Mapping[str, s
 async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+
+def domain_error(exc: Exception) -> ApiError:
+    """The HTTP error for an account-operation failure; its message never holds a secret."""
+    if isinstance(exc, Denied):
+        return ApiError(403, "forbidden", str(exc))
+    if isinstance(exc, NotFound):
+        return ApiError(404, "not_found", str(exc))
+    if isinstance(exc, Conflict):
+        return ApiError(409, "conflict", str(exc))
+    return ApiError(400, "bad_request", str(exc))

@@ -11,16 +11,18 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Final
 
 import orjson
+from starlette.requests import Request
 
 from lynex_box.api.errors import ApiError
-
-Cursor = tuple[int, str]  # (time in epoch µs, id) of the last item of a page
+from lynex_box.query.sql import Cursor
 
 MAX_WHOLE: Final = 2**62  # far above any limit, time or id the API takes, and far below BIGINT's 2^63 - 1
 MAX_CURSOR_ID: Final = 1024  # ids are at most 256 characters on ingest; a little room for other lists
+MAX_PATH_ID: Final = 100  # ids of projects, orgs, users, keys, invitations in account and admin paths
 _BAD_CURSOR: Final = "cursor is not one this API returned; hint: pass next_cursor from the previous page unchanged"
 
 
@@ -43,6 +45,19 @@ def bounded_int(params: Mapping[str, str], key: str, lo: int, hi: int, default: 
     return number
 
 
+@dataclass(frozen=True, slots=True)
+class PageLimit:
+    """The `limit` query parameter of one list: a whole number in 1..`most`, `default` when absent. The route parses
+    with it and its OpenAPI description is made from it (`spec.page`), so the two cannot disagree."""
+
+    most: int
+    default: int
+
+    def parse(self, params: Mapping[str, str]) -> int:
+        """The limit asked for; 400 `bad_limit` naming the bounds otherwise."""
+        return bounded_int(params, "limit", 1, self.most, self.default, "bad_limit")
+
+
 def encode_cursor(time_us: int, item_id: str) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([time_us, item_id])).decode().rstrip("=")
 
@@ -63,3 +78,11 @@ def decode_cursor(raw: str | None) -> Cursor | None:
     if not isinstance(item_id, str) or len(item_id) > MAX_CURSOR_ID:
         raise ApiError(400, "bad_cursor", _BAD_CURSOR)
     return time_us, item_id
+
+
+def path_id(request: Request, name: str) -> str:
+    """The path parameter `name`; 404 (never a 400 naming the value) for one longer than any id this API hands out."""
+    value: str = request.path_params[name]
+    if len(value) > MAX_PATH_ID:
+        raise ApiError(404, "not_found", f"no {name} with that id")
+    return value

@@ -20,7 +20,7 @@ from starlette.requests import Request
 
 from lynex_box.api.errors import ApiError
 from lynex_box.api.services import Services
-from lynex_box.auth import memberships, rbac
+from lynex_box.auth import rbac
 from lynex_box.auth.keys import KeyRing, Principal
 from lynex_box.auth.sessions import CSRF_HEADER, SESSION_COOKIE, Session
 from lynex_box.meta.audit import Actor
@@ -58,6 +58,7 @@ def is_loopback(request: Request) -> bool:
 
 
 def authenticate(request: Request, keys: KeyRing) -> Principal:
+    """The API key's principal: the one place a key is looked up and verified (401 when absent or invalid)."""
     creds = credentials(request)
     if creds is None:
         raise ApiError(401, "unauthorized", "missing Authorization header with an API key", UNAUTHORIZED)
@@ -68,15 +69,6 @@ def authenticate(request: Request, keys: KeyRing) -> Principal:
     if basic_user is not None and basic_user != principal.project_id:
         raise ApiError(403, "forbidden", "the public key does not name the project of this secret key")
     return principal
-
-
-def require_project(principal: Principal, project_id: str, write: bool) -> None:
-    if principal.project_id != project_id:
-        raise ApiError(403, "forbidden", "this API key does not belong to that project")
-    if write and not principal.can_write():
-        raise ApiError(403, "forbidden", f"an API key with scope {principal.scope!r} cannot write")
-    if not write and not principal.can_read():
-        raise ApiError(403, "forbidden", f"an API key with scope {principal.scope!r} cannot read")
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -128,13 +120,19 @@ async def require_session(request: Request, svc: Services) -> Session:
     return session
 
 
-def _key_access(request: Request, svc: Services, project_id: str, action: str) -> Access:
-    principal = authenticate(request, svc.keys)
+def check_key(principal: Principal, project_id: str, action: str) -> None:
+    """The one rule for an API key on a project: it acts on its own project only, with the actions of its scope
+    (`rbac.KEY_SCOPE_ACTIONS`); 403 otherwise. Ingest routes and `project_access` both ask it."""
     if principal.project_id != project_id:
         raise ApiError(403, "forbidden", "this API key does not belong to that project")
     if not rbac.scope_allows(principal.scope, action):
         verb = _VERBS.get(action, f"do {action!r}")
         raise ApiError(403, "forbidden", f"an API key with scope {principal.scope!r} cannot {verb}")
+
+
+def _key_access(request: Request, svc: Services, project_id: str, action: str) -> Access:
+    principal = authenticate(request, svc.keys)
+    check_key(principal, project_id, action)
     actor = Actor("key", principal.key_id, principal.key_id, client_ip(request))
     return Access(project_id, actor, scope=principal.scope)
 
@@ -146,7 +144,7 @@ async def project_access(request: Request, svc: Services, project_id: str, actio
     session = await current_session(request, svc)
     if session is None:
         raise ApiError(401, "unauthorized", "missing Authorization header with an API key, or a login session")
-    found = await asyncio.to_thread(memberships.project_role, svc.engine.meta, session.user_id, project_id)
+    found = await asyncio.to_thread(svc.accounts.project_role, session.user_id, project_id)
     if found is None or found[1] is None:
         raise ApiError(404, "not_found", "no project with that id")
     org_id, role = found
@@ -161,7 +159,7 @@ async def org_access(request: Request, svc: Services, org_id: str, action: str) 
         authenticate(request, svc.keys)
         raise ApiError(403, "forbidden", "API keys act on one project; organisations need a user session")
     session = await require_session(request, svc)
-    role = await asyncio.to_thread(memberships.org_role, svc.engine.meta, session.user_id, org_id)
+    role = await asyncio.to_thread(svc.accounts.org_role, session.user_id, org_id)
     if role is None:
         raise ApiError(404, "not_found", "no organisation with that id")
     if not rbac.role_allows(role, action):

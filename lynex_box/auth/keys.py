@@ -28,17 +28,11 @@ _ALPHABET: Final = "abcdefghijkmnopqrstuvwxyz23456789"  # no l/1/0 look-alikes
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who a request acts as: always exactly one project, with a scope."""
+    """Who a request acts as: always exactly one project, with a scope (what it allows: `rbac.KEY_SCOPE_ACTIONS`)."""
 
     project_id: str
     scope: str
     key_id: str
-
-    def can_write(self) -> bool:
-        return self.scope in ("ingest", "admin")
-
-    def can_read(self) -> bool:
-        return self.scope in ("read", "admin")
 
 
 def generate_key() -> tuple[str, str]:

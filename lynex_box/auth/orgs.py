@@ -16,6 +16,13 @@ from lynex_box.auth.admin import new_id
 from lynex_box.auth.errors import AdminError, Denied
 from lynex_box.meta import audit
 from lynex_box.meta.audit import Actor
+from lynex_box.meta.db import MetaDB
+
+
+def name_of(db: MetaDB, org_id: str) -> str:
+    """The org's name; "" when there is no org with that id."""
+    rows = db.read("SELECT name FROM orgs WHERE id = ?", (org_id,))
+    return str(rows[0][0]) if rows else ""
 
 
 def may_create_org(conn: apsw.Connection, user_id: str) -> bool:

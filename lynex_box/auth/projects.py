@@ -49,6 +49,20 @@ def create(conn: apsw.Connection, actor: Actor, org_id: str, name: object) -> di
     return {"project_id": project_id, "org_id": org_id, "name": name.strip(), "created_at": now}
 
 
+def find(db: MetaDB, project_id: str) -> dict[str, Any] | None:
+    """`{project_id, name, org_id}` of a project; None when there is none with that id."""
+    rows = db.read("SELECT id, name, org_id FROM projects WHERE id = ?", (project_id,))
+    return {"project_id": rows[0][0], "name": rows[0][1], "org_id": rows[0][2]} if rows else None
+
+
+def with_org(db: MetaDB, project_id: str) -> dict[str, Any] | None:
+    """`{project_id, name, org_id, org_name}` of a project and its org; None when there is none with that id."""
+    rows = db.read(
+        "SELECT p.id, p.name, o.id, o.name FROM projects p JOIN orgs o ON o.id = p.org_id WHERE p.id = ?", (project_id,)
+    )
+    return dict(zip(("project_id", "name", "org_id", "org_name"), rows[0], strict=True)) if rows else None
+
+
 def _overrides(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     if not rows:
         return {k: None for k in LIMIT_FIELDS}

@@ -190,3 +190,28 @@ def list_entries(
         item["details"] = orjson.loads(item["details"])
     cursor = encode_cursor(items[-1]["id"]) if len(rows) > limit else None
     return items, cursor
+
+
+class AuditLog:
+    """The audit log as the HTTP layer uses it: an entry of its own transaction, and the newest-first pages."""
+
+    def __init__(self, db: MetaDB) -> None:
+        self._db = db
+
+    def record(self, actor: Actor, action: str, **fields: Any) -> None:
+        """Append one entry in a transaction of its own (blocking: call it in a worker thread)."""
+        record_now(self._db, actor, action, **fields)
+
+    def entries(
+        self,
+        *,
+        project_id: str | None = None,
+        org_id: str | None = None,
+        before_id: int | None = None,
+        limit: int = 100,
+        action: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of one project's or one org's entries and the cursor after it (`list_entries`)."""
+        return list_entries(
+            self._db, project_id=project_id, org_id=org_id, before_id=before_id, limit=limit, action=action
+        )

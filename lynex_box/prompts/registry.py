@@ -97,3 +97,20 @@ def versions(db: MetaDB, project_id: str, name: str | None = None) -> list[Promp
         params += (name,)
     rows = db.read(sql + " ORDER BY name, created_at, version", params)
     return [PromptVersion(*row) for row in rows]
+
+
+class PromptRegistry:
+    """A project's registered prompt versions (blocking SQLite: call in a worker thread)."""
+
+    def __init__(self, db: MetaDB) -> None:
+        self._db = db
+
+    def versions(self, project_id: str, name: str | None = None) -> list[PromptVersion]:
+        """Registered versions of one prompt (or of all), by name then creation."""
+        return versions(self._db, project_id, name)
+
+    def register(
+        self, project_id: str, name: str, version: str | None, template: str, created_by: str = ""
+    ) -> tuple[PromptVersion, bool]:
+        """Register a version; returns it and whether it is new (PromptError 409 for other text)."""
+        return register(self._db, project_id, name, version, template, created_by)

@@ -281,7 +281,7 @@ class QueryEngine:
     def extent(self, project_id: str) -> Extent | None:
         """Earliest and latest span start of a project and its row count, from the catalog and the head.
 
-        No file is read: newest-first lists size their first time window from it (`api/query_pages.py`).
+        No file is read: newest-first lists size their first time window from it (`query/pages.py`).
         None when the project holds nothing. Rows hidden by retention or deletions still count.
         """
         entries, head_starts = self.layout(project_id)
@@ -339,7 +339,7 @@ class QueryEngine:
         return await self.pool.run(self.run, scope, sql, params, dedupe)
 
     async def call_async(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)`, blocking work that runs queries (e.g. `api/query_pages.py`), on the query workers."""
+        """`fn(*args)`, blocking work that runs queries (e.g. `query/pages.py`), on the query workers."""
         return await self.pool.run(fn, *args)
 
     def close(self) -> None:

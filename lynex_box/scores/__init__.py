@@ -6,6 +6,7 @@ from lynex_box.scores.record import ScoreRecordError, decode_scores, encode_scor
 from lynex_box.scores.store import (
     ScoreBatch,
     ScoreFilter,
+    ScoreReader,
     applied_lsn,
     apply_batches,
     forget_applied_after,
@@ -20,6 +21,7 @@ __all__ = [
     "Score",
     "ScoreBatch",
     "ScoreFilter",
+    "ScoreReader",
     "ScoreRecordError",
     "applied_lsn",
     "apply_batches",

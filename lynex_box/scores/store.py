@@ -151,3 +151,20 @@ def scores_for_trace(db: MetaDB, project_id: str, trace_id: str) -> list[Score]:
     """Every score of one trace (its spans' included), oldest first, as a trace view shows them."""
     rows = db.read(f"{_SELECT} WHERE project_id = ? AND trace_id = ? ORDER BY timestamp, id", (project_id, trace_id))
     return [_score(r) for r in rows]
+
+
+class ScoreReader:
+    """Scores as the read routes ask for them (blocking SQLite reads: call in a worker thread)."""
+
+    def __init__(self, db: MetaDB) -> None:
+        self._db = db
+
+    def page(
+        self, project_id: str, where: ScoreFilter, limit: int, before: tuple[int, str] | None = None
+    ) -> list[Score]:
+        """Newest first; `before` = (timestamp µs, id) of the last score of the previous page."""
+        return list_scores(self._db, project_id, where, limit, before)
+
+    def of_trace(self, project_id: str, trace_id: str) -> list[Score]:
+        """Every score of one trace (its spans' included), oldest first."""
+        return scores_for_trace(self._db, project_id, trace_id)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from lynex_box.api.openapi import UI_PATHS, documented_paths, openapi_document, route_operations
-from lynex_box.api.openapi_bodies import RETURNS
+from lynex_box.api.openapi import RETURNS, UI_PATHS, documented_paths, openapi_document, route_operations
 from lynex_box.app import create_app
 from lynex_box.config import Settings
 from tests.e2e.server import RunningServer
@@ -27,7 +26,7 @@ def test_every_route_of_the_app_has_a_written_description() -> None:
     undescribed = sorted(operations - described)
     assert not undescribed, (
         f"routes without an OpenAPI description: {undescribed}; "
-        "hint: add them to lynex_box/api/openapi.py (or openapi_accounts.py, openapi_alerts.py)"
+        "hint: add them to the OPENAPI table of the route's module (lynex_box/api/spec.py is the dialect)"
     )
     stale = sorted(described - operations)
     assert not stale, f"OpenAPI descriptions of routes the app does not have: {stale}"
@@ -40,7 +39,7 @@ def test_every_answer_schema_names_an_operation_with_a_json_success() -> None:
         for method, schema in methods.items():
             responses = document["paths"].get(path, {}).get(method, {}).get("responses", {})
             ok = [r for c, r in responses.items() if c.startswith("2") and "application/json" in r.get("content", {})]
-            assert ok, f"openapi_bodies.RETURNS names {method.upper()} {path}, which has no 2xx JSON answer"
+            assert ok, f"openapi.RETURNS names {method.upper()} {path}, which has no 2xx JSON answer"
             assert all(r["content"]["application/json"]["schema"] == schema for r in ok), f"{method} {path}"
 
 

@@ -15,10 +15,11 @@ import duckdb
 import orjson
 import pytest
 
-from lynex_box.api import query_pages as pages
-from lynex_box.api import query_sql as qs
+from lynex_box.api.query.filters import parse_filters
 from lynex_box.config import load_settings
 from lynex_box.engine import Engine
+from lynex_box.query import pages
+from lynex_box.query import sql as qs
 from lynex_box.query.engine import QueryEngine, SpanScope
 from lynex_box.wal.records import RecordHeader, RecordType
 
@@ -88,7 +89,7 @@ def query(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def _params(**kw: Any) -> qs.Filters:
-    return qs.parse_filters({k: str(v) for k, v in kw.items()})
+    return parse_filters({k: str(v) for k, v in kw.items()})
 
 
 FILTERS = [

@@ -5,7 +5,7 @@ span records into rows (with `conventions`, `keys`, `values`, `content`, `contex
 `flattened`, `events`), `response` builds answer bodies; none of these does I/O. The pipeline's decoder of OTLP
 WAL records is `decoder` (run in worker processes by `decode_process`/`decode_worker`, over `worker_protocol`),
 and `fold` puts log-event content back on its span at read time. The HTTP endpoints live in
-`lynex_box/api/otlp_routes.py` and call these functions.
+`lynex_box/api/ingest/otlp.py` and call these functions.
 """
 
 from lynex_box.sources.otlp.decode import (

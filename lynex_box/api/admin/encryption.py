@@ -1,4 +1,5 @@
-"""The API side of per-project encryption at rest: the `encryption` project setting and the locked-project errors.
+"""The API side of per-project encryption at rest: the `encryption` project setting (`api/unavailable.py` answers
+for a locked project).
 
 A project's settings show `encryption: {enabled, key_available, error}`; `PATCH .../settings {"encryption": true}`
 turns it on (admins only, audited, one-way: its encrypted segments need the key for as long as they exist). When
@@ -11,41 +12,21 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
-
-from lynex_box.api.errors import ApiError, error_response
+from lynex_box.api.errors import ApiError
 from lynex_box.api.services import Services
 from lynex_box.meta.audit import Actor
-from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.segments.keywrap import KekError
-
-RETRY_AFTER_S = "60"
-
-
-async def key_unavailable(request: Request, exc: Exception) -> Response:
-    """A query of an encrypted project whose key cannot be had on this node: 503, nothing else is affected."""
-    return error_response(503, "encryption_key_unavailable", str(exc), {"Retry-After": RETRY_AFTER_S})
-
-
-def refuse_locked_ingest(svc: Services, project_id: str) -> None:
-    """Ingest into a locked encrypted project is refused (503, retried by clients): its spans could not be
-    flushed without writing them in plaintext, which never happens."""
-    try:
-        svc.engine.data_keys.cipher(project_id)
-    except KeyUnavailable as exc:
-        raise ApiError(503, "encryption_key_unavailable", str(exc), {"Retry-After": RETRY_AFTER_S}) from None
 
 
 def status(svc: Services, project_id: str) -> dict[str, Any]:
-    return svc.engine.data_keys.status(project_id)
+    return svc.data_keys.status(project_id)
 
 
 async def apply_setting(svc: Services, project_id: str, actor: Actor, value: Any) -> None:
     """`encryption: true` enables it (a no-op when on); `false` is refused once it is on."""
     if not isinstance(value, bool):
         raise ApiError(400, "bad_setting", "encryption must be true or false")
-    enabled = svc.engine.data_keys.status(project_id)["enabled"]
+    enabled = svc.data_keys.status(project_id)["enabled"]
     if not value:
         if enabled:
             raise ApiError(
@@ -58,6 +39,6 @@ async def apply_setting(svc: Services, project_id: str, actor: Actor, value: Any
     if enabled:
         return
     try:
-        await asyncio.to_thread(svc.engine.data_keys.enable, project_id, actor)
+        await asyncio.to_thread(svc.data_keys.enable, project_id, actor)
     except KekError as exc:
         raise ApiError(409, "encryption_key_unavailable", str(exc)) from None

@@ -14,16 +14,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError
-from lynex_box.api.ingest_routes import charge_ingest, check_backpressure, ingest_principal
-from lynex_box.api.principal import require_project
-from lynex_box.api.services import services
+from lynex_box.api.ingest.admission import admit
 from lynex_box.sources.common.window import TimeWindow
 from lynex_box.sources.otlp import (
     OtlpDecodeError,
@@ -72,14 +72,12 @@ def otlp_handler(
         as_json = False
         try:
             as_json = content_kind(request)
-            svc = services(request)
-            principal = ingest_principal(request, svc)
-            require_project(principal, principal.project_id, write=True)
-            check_backpressure(svc, principal.project_id)
+            admitted = await admit(request)
+            svc = admitted.svc
             limit = svc.settings.ingest.max_body_bytes
             raw, encoding = await read_body(request, limit)
             # OTLP exporters retry 503 (with Retry-After) in every version, 429 only in newer ones.
-            charge_ingest(svc, principal, nbytes=len(raw), status=503)
+            admitted.charge(nbytes=len(raw), status=503)
             # An identity body needs no thread hop (most exporters send protobuf uncompressed on localhost).
             body = raw if encoding == "identity" else await asyncio.to_thread(decompress, raw, encoding, limit)
             rejected, reason = 0, ""
@@ -97,10 +95,10 @@ def otlp_handler(
                 if rejected and rejected == total:  # nothing of it can be stored: the request is invalid, not partial
                     message = f"none of the {total} {items} can be stored, nothing was: {reason}"
                     return _status(400, message, as_json, {})
-                charge_ingest(svc, principal, events=total - rejected, status=503)
+                admitted.charge(events=total - rejected, status=503)
                 if total > rejected:
                     ctype = JSON if as_json else PROTOBUF
-                    header = RecordHeader(principal.project_id, received_us, "otlp", tuple(skip), ctype)
+                    header = RecordHeader(admitted.project_id, received_us, "otlp", tuple(skip), ctype)
                     await svc.engine.append_async(kind, header, body)
             return Response(encode(rejected, reason, as_json), 200, media_type=JSON if as_json else PROTOBUF)
         except OtlpDecodeError as exc:
@@ -130,3 +128,40 @@ routes = [
     Route("/v1/trace/log", traces, methods=["POST"]),
     Route("/v1/trace/log-python", traces, methods=["POST"]),
 ]
+
+_OTLP_JSON: Final = spec.obj((), resourceSpans=spec.list_of(spec.OBJECT), resourceLogs=spec.list_of(spec.OBJECT))
+_STATUS: Final = {
+    "description": "error",
+    "content": {PROTOBUF: {}, JSON: {"schema": {"$ref": "#/components/schemas/Status"}}},
+}
+_ABOUT: Final = (
+    "Body: ExportTrace/Logs/MetricsServiceRequest as protobuf or JSON (gzip or zstd allowed). 200 with an "
+    "export response (partial_success names spans that could not be stored), google.rpc.Status bodies on "
+    "failure, 503 + Retry-After when over limits or under backpressure"
+)
+
+
+def _receiver(summary: str) -> spec.Operation:
+    """An OTLP/HTTP receiver: protobuf or JSON in, the same out, errors as google.rpc.Status in that encoding."""
+    ok = {"description": "Export(Trace|Logs|Metrics)ServiceResponse", "content": {PROTOBUF: {}, JSON: {}}}
+    operation = spec.op(f"{summary}. {_ABOUT}", {200: ok}, security=spec.KEY, errors=())
+    operation["requestBody"] = {"required": True, "content": {PROTOBUF: {}, JSON: {"schema": _OTLP_JSON}}}
+    operation["responses"].update({str(code): _STATUS for code in (400, 401, 403, 413, 415, 503)})
+    return operation
+
+
+OPENAPI: Final[spec.Paths] = {
+    **{
+        f"{prefix}/v1/{signal}": {"post": _receiver(f"OTLP/HTTP: ingest {what}")}
+        for signal, what in (
+            ("traces", "spans"),
+            ("logs", "log records"),
+            ("metrics", "metrics (accepted and dropped)"),
+        )
+        for prefix in ("", "/api/public/otel")
+    },
+    **{
+        path: {"post": _receiver("OTLP/HTTP traces at Helicone's path")}
+        for path in ("/v1/trace/log", "/v1/trace/log-python")
+    },
+}

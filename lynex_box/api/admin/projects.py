@@ -11,50 +11,38 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api import encryption
-from lynex_box.api.auth_routes import write
+from lynex_box.api import spec
+from lynex_box.api.admin import encryption
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
-from lynex_box.api.params import bounded_int
+from lynex_box.api.params import MAX_PATH_ID, PageLimit, path_id
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session
-from lynex_box.api.services import Services, services
-from lynex_box.auth import admin, memberships, projects, rbac, usage
+from lynex_box.api.services import Services, services, write
+from lynex_box.auth import projects, rbac, usage
 from lynex_box.auth.errors import AdminError
 from lynex_box.auth.keys import SCOPES
 from lynex_box.meta import audit
 from lynex_box.query.engine import SpanScope
 from lynex_box.schema.timefmt import parse_time_us
 
-MAX_ID = 100
-
-
-def path_id(request: Request, name: str) -> str:
-    value: str = request.path_params[name]
-    if len(value) > MAX_ID:
-        raise ApiError(404, "not_found", f"no {name} with that id")
-    return value
+AUDIT_LIMIT: Final = PageLimit(audit.MAX_PAGE, 100)
 
 
 async def list_projects(request: Request) -> Response:
     svc = services(request)
-    db = svc.engine.meta
     if "authorization" in request.headers:
         principal = authenticate(request, svc.keys)
-        rows = await asyncio.to_thread(
-            db.read, "SELECT id, name, org_id FROM projects WHERE id = ?", (principal.project_id,)
-        )
-        items = [
-            {"project_id": r[0], "name": r[1], "org_id": r[2], "role": None, "scope": principal.scope} for r in rows
-        ]
+        found = await asyncio.to_thread(svc.projects.get, principal.project_id)
+        items = [] if found is None else [{**found, "role": None, "scope": principal.scope}]
         return json_response({"items": items})
     session = await require_session(request, svc)
-    return json_response({"items": await asyncio.to_thread(memberships.user_projects, db, session.user_id)})
+    return json_response({"items": await asyncio.to_thread(svc.accounts.user_projects, session.user_id)})
 
 
 async def create_project(request: Request) -> Response:
@@ -64,9 +52,9 @@ async def create_project(request: Request) -> Response:
         raise ApiError(403, "forbidden", "API keys cannot create projects; log in as an org owner or admin")
     session = await require_session(request, svc)
     doc = await json_object(request)
-    org_id = text_field(doc, "org_id", required=False, max_len=MAX_ID)
+    org_id = text_field(doc, "org_id", required=False, max_len=MAX_PATH_ID)
     if org_id is None:
-        orgs = await asyncio.to_thread(memberships.user_orgs, svc.engine.meta, session.user_id)
+        orgs = await asyncio.to_thread(svc.accounts.user_orgs, session.user_id)
         allowed = [o["id"] for o in orgs if rbac.role_allows(o["role"], "org.projects.create")]
         if len(allowed) != 1:
             raise ApiError(400, "bad_request", "org_id is required: name the organisation to create the project in")
@@ -80,7 +68,7 @@ async def list_keys(request: Request) -> Response:
     svc = services(request)
     project_id = path_id(request, "project_id")
     await project_access(request, svc, project_id, "keys.read")
-    return json_response({"items": await asyncio.to_thread(admin.list_keys, svc.engine.meta, project_id)})
+    return json_response({"items": await asyncio.to_thread(svc.projects.keys, project_id)})
 
 
 def _expiry(doc: dict[str, Any]) -> int | None:
@@ -114,9 +102,7 @@ async def create_key(request: Request) -> Response:
     name = text_field(doc, "name", required=False, max_len=200) or ""
     expires_at = _expiry(doc)
     try:
-        key = await asyncio.to_thread(
-            admin.create_key, svc.engine.meta, project_id, scope, name, expires_at, access.actor
-        )
+        key = await asyncio.to_thread(svc.projects.create_key, project_id, scope, name, expires_at, access.actor)
     except AdminError as exc:
         raise ApiError(400, "bad_request", str(exc)) from None
     await asyncio.to_thread(svc.keys.refresh)
@@ -137,7 +123,7 @@ async def revoke_key(request: Request) -> Response:
     project_id = path_id(request, "project_id")
     key_id = path_id(request, "key_id")
     access = await project_access(request, svc, project_id, "keys.manage")
-    done = await asyncio.to_thread(admin.revoke_key, svc.engine.meta, key_id, project_id, access.actor)
+    done = await asyncio.to_thread(svc.projects.revoke_key, key_id, project_id, access.actor)
     if not done:
         raise ApiError(404, "not_found", "no active API key with that id in this project")
     await asyncio.to_thread(svc.keys.refresh)
@@ -154,7 +140,7 @@ async def get_settings(request: Request) -> Response:
 async def read_settings(svc: Services, project_id: str) -> dict[str, Any]:
     """The project's settings, with the lynex.toml defaults its null settings fall back to (so the UI can show
     the value in force) and whether offload runs at all (the hot window means nothing without a bucket)."""
-    found = await asyncio.to_thread(projects.read, svc.engine.meta, project_id, svc.auth.limiter)
+    found = await asyncio.to_thread(svc.projects.settings, project_id, svc.auth.limiter)
     return {
         **found,
         "defaults": {"retention_days": svc.settings.retention.days, "hot_window_s": svc.settings.offload.hot_window_s},
@@ -172,13 +158,13 @@ async def patch_settings(request: Request) -> Response:
         await encryption.apply_setting(svc, project_id, access.actor, doc.pop("encryption"))
     changed = await write(svc, lambda c: projects.update(c, access.actor, project_id, doc))
     if "limits" in changed:
-        await asyncio.to_thread(svc.auth.refresh, svc.engine.meta)
+        await asyncio.to_thread(svc.projects.refresh_auth, svc.auth)
     return json_response(await read_settings(svc, project_id))
 
 
 def page_args(request: Request) -> tuple[int, int | None, str | None]:
     params = request.query_params
-    limit = bounded_int(params, "limit", 1, audit.MAX_PAGE, 100, "bad_limit")
+    limit = AUDIT_LIMIT.parse(params)
     try:
         before = audit.decode_cursor(params.get("cursor"))
     except ValueError as exc:
@@ -195,7 +181,7 @@ async def project_audit(request: Request) -> Response:
     await project_access(request, svc, project_id, "audit.read")
     limit, before, action = page_args(request)
     items, cursor = await asyncio.to_thread(
-        lambda: audit.list_entries(svc.engine.meta, project_id=project_id, before_id=before, limit=limit, action=action)
+        lambda: svc.audit.entries(project_id=project_id, before_id=before, limit=limit, action=action)
     )
     return json_response({"items": items, "next_cursor": cursor})
 
@@ -206,7 +192,7 @@ async def org_audit(request: Request) -> Response:
     await org_access(request, svc, org_id, "org.audit.read")
     limit, before, action = page_args(request)
     items, cursor = await asyncio.to_thread(
-        lambda: audit.list_entries(svc.engine.meta, org_id=org_id, before_id=before, limit=limit, action=action)
+        lambda: svc.audit.entries(org_id=org_id, before_id=before, limit=limit, action=action)
     )
     return json_response({"items": items, "next_cursor": cursor})
 
@@ -249,3 +235,101 @@ routes = [
     Route("/api/projects/{project_id}/usage", project_usage, methods=["GET"]),
     Route("/api/orgs/{org_id}/audit", org_audit, methods=["GET"]),
 ]
+
+_SETTINGS: Final = spec.obj(
+    ("name", "retention_days", "hot_window_s", "limits", "defaults", "offload_enabled", "encryption")
+)
+_COUNT: Final = {"type": ["number", "null"], "minimum": 0}
+_SETTINGS_CHANGE: Final = spec.obj(
+    (),
+    name=spec.STR,
+    retention_days={"type": ["integer", "null"], "minimum": 0},
+    hot_window_s={"type": ["integer", "null"], "minimum": 0},
+    limits=spec.obj((), events_per_s=_COUNT, events_burst=_COUNT, bytes_per_s=_COUNT, bytes_burst=_COUNT),
+    encryption={"type": "boolean"},
+)
+_KEY: Final = spec.obj(
+    (),
+    scope={"enum": list(SCOPES)},
+    name=spec.STR,
+    expires_at=spec.TIME,
+    expires_in_days={"type": "number"},
+)
+_AUDIT: Final = spec.page(AUDIT_LIMIT, ("action", "one action"))
+OPENAPI: Final[spec.Paths] = {
+    "/api/projects": {
+        "get": spec.op(
+            "Projects the caller can see, with its role (a key: its own project)",
+            {200: "{items: [...]}"},
+            returns=spec.ITEMS,
+        ),
+        "post": spec.op(
+            "Create a project (org owner or admin)",
+            {201: "{project_id, name, org_id, created_at, role}"},
+            security=spec.SESSION,
+            body_text="{name, org_id?}",
+            body=spec.obj(("name",), name=spec.STR, org_id=spec.STR),
+            returns=spec.obj(("project_id", "name", "org_id", "role")),
+        ),
+    },
+    "/api/projects/{project_id}/keys": {
+        "get": spec.op("API keys of the project, without secrets", {200: "{items: [...]}"}, returns=spec.ITEMS),
+        "post": spec.op(
+            "Create an API key; the secret is in this answer only",
+            {201: "{key_id, api_key, prefix, scope, name, expires_at, ...}"},
+            body_text="{scope: ingest | read | admin, name?, expires_at? | expires_in_days?}",
+            body=_KEY,
+            returns=spec.obj(
+                ("key_id", "api_key", "prefix", "scope", "name", "project_id", "expires_at"), api_key=spec.STR
+            ),
+        ),
+    },
+    "/api/projects/{project_id}/keys/{key_id}": {
+        "delete": spec.op("Revoke an API key", {204: "revoked"}, errors=(401, 403, 404))
+    },
+    "/api/projects/{project_id}/settings": {
+        "get": spec.op(
+            "The project's settings",
+            {
+                200: "{name, retention_days, hot_window_s, limits, effective_limits, "
+                "defaults: {retention_days, hot_window_s}, offload_enabled, encryption}"
+            },
+            returns=_SETTINGS,
+        ),
+        "patch": spec.op(
+            "Change the project's name, retention (days, 0 = forever), hot window (seconds), ingest limits, "
+            "and turn encryption at rest on (409 to turn it off, or without a key-encryption key)",
+            {200: "the settings"},
+            body_text="{name?, retention_days?, hot_window_s?, "
+            "limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}, encryption?}",
+            body=_SETTINGS_CHANGE,
+            errors=(400, 401, 403, 404, 409),
+            returns=_SETTINGS,
+        ),
+    },
+    "/api/projects/{project_id}/audit": {
+        "get": spec.op(
+            "The project's audit entries, newest first",
+            {200: "{items: [...], next_cursor}"},
+            params=_AUDIT,
+            returns=spec.PAGE,
+        )
+    },
+    "/api/projects/{project_id}/usage": {
+        "get": spec.op(
+            "Usage per UTC day: events, spans, traces, tokens, cost",
+            {200: "{project_id, from, to, days: [...], totals}"},
+            params=spec.query(("from", "date or RFC 3339 (default 30 days ago)"), ("to", "date or RFC 3339")),
+            returns=spec.obj(("project_id", "from", "to", "days", "totals")),
+        )
+    },
+    "/api/orgs/{org_id}/audit": {
+        "get": spec.op(
+            "The org's audit entries, its projects', and sign-ins of members of this org alone, newest first",
+            {200: "{items: [{id, at, actor_type, actor_id, actor_label, action, ...}], next_cursor}"},
+            security=spec.SESSION,
+            params=_AUDIT,
+            returns=spec.PAGE,
+        )
+    },
+}

@@ -1,17 +1,20 @@
-"""Lazy loading of big traces for the UI: a trace's outline, then one span at a time.
+"""Every read of traces: the list (`GET /v1/projects/{pid}/traces`), one whole trace with its scores
+(`GET .../traces/{trace_id}`), and, for the UI's lazy loading of big traces, a trace's outline and one span at a
+time. (Deleting a trace is `api/admin/deletion.py`.)
 
 `GET /v1/projects/{pid}/traces/{trace_id}/outline` answers the columns the waterfall and the span tree
 draw (ids, name, kind, times, status, model, tokens, cost, tool calls), leaving out null values, so a
 trace of 30,000 spans is a few MB instead of tens; Langfuse updates are merged into their spans, and
 `trace` holds the trace-level fields (`langfuse.trace_view`). `GET .../traces/{trace_id}/spans/{span_id}` answers
-one span with every column (input, output, attributes...). Authentication and tenancy are the query
-API's (`query_routes._scope`); queries run in worker threads.
+one span with every column (input, output, attributes...). Authentication and tenancy are every read's
+(`reads.read_scope`); queries run in worker threads. The list's pages are planned in `lynex_box/query/pages.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import pyarrow as pa
@@ -19,12 +22,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.query_routes import _iso, _scope, rows_out
+from lynex_box.api.params import decode_cursor
+from lynex_box.api.query.filters import LIST_PARAMS, parse_filters, parse_limit
+from lynex_box.api.query.reads import iso, page_of, read_scope, rows_out
 from lynex_box.api.services import services
+from lynex_box.query import pages
 from lynex_box.query.engine import SpanScope
 from lynex_box.sources.langfuse.fold import fold_langfuse_rows
 from lynex_box.sources.langfuse.trace_view import TRACE_SUMMARY_SQL, merged_trace
+from lynex_box.sources.otlp.fold import fold_log_events
 
 OUTLINE_COLUMNS = (
     "span_id", "parent_span_id", "name", "kind", "start_time", "end_time", "duration_ms", "status",
@@ -47,7 +55,7 @@ def outline_rows(table: pa.Table) -> list[dict[str, Any]]:
     """Rows without their null values; times as RFC 3339; `tool_calls` parsed from its JSON text."""
     out = []
     for row in table.to_pylist():
-        item = {k: _iso(v) for k, v in row.items() if v is not None}
+        item = {k: iso(v) for k, v in row.items() if v is not None}
         calls = item.get("tool_calls")
         if isinstance(calls, str):
             with contextlib.suppress(orjson.JSONDecodeError):
@@ -66,8 +74,38 @@ def _folded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+async def list_traces(request: Request) -> Response:
+    scope, params = await read_scope(request)
+    limit = parse_limit(params)
+    f, cursor = parse_filters(params), decode_cursor(params.get("cursor"))
+    query = services(request).engine.query
+    table = await query.call_async(pages.trace_page, query, scope.project_id, f, cursor, limit)
+    items, next_cursor = page_of(table, limit, "trace_id")
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+async def get_trace(request: Request) -> Response:
+    scope, _ = await read_scope(request)
+    trace_id = request.path_params["trace_id"]
+    if len(trace_id) > 256:
+        raise ApiError(400, "bad_request", "trace id is longer than 256 characters")
+    scope = SpanScope(scope.project_id, trace_id=trace_id)
+    query = services(request).engine.query
+    if not await query.call_async(query.may_hold_trace, scope.project_id, trace_id):
+        raise ApiError(404, "not_found", "no trace with that id in this project")
+    table = await query.query_async(scope, "SELECT * FROM spans ORDER BY start_time, span_id", dedupe=True)
+    if table.num_rows == 0:
+        raise ApiError(404, "not_found", "no trace with that id in this project")
+    scores = await asyncio.to_thread(services(request).scores.of_trace, scope.project_id, trace_id)
+    rows = rows_out(table)
+    trace = merged_trace(rows)  # before the fold: it reads every row of the trace, updates included
+    spans = fold_langfuse_rows(fold_log_events(rows))
+    scored = [s.as_dict() for s in scores]
+    return json_response({"trace_id": trace_id, "trace": trace, "spans": spans, "scores": scored})
+
+
 async def trace_outline(request: Request) -> Response:
-    scope, _ = await _scope(request)
+    scope, _ = await read_scope(request)
     trace_id, _ = _ids(request)
     cols = ", ".join((*OUTLINE_COLUMNS, *_FOLD_COLUMNS))
     query = services(request).engine.query
@@ -81,7 +119,7 @@ async def trace_outline(request: Request) -> Response:
 
 
 async def trace_span(request: Request) -> Response:
-    scope, _ = await _scope(request)
+    scope, _ = await read_scope(request)
     trace_id, span_id = _ids(request)
     table = await services(request).engine.query.query_async(
         SpanScope(scope.project_id, trace_id=trace_id),
@@ -95,6 +133,29 @@ async def trace_span(request: Request) -> Response:
 
 
 routes = [
+    Route("/v1/projects/{project_id}/traces", list_traces, methods=["GET"]),
+    Route("/v1/projects/{project_id}/traces/{trace_id}", get_trace, methods=["GET"]),
     Route("/v1/projects/{project_id}/traces/{trace_id}/outline", trace_outline, methods=["GET"]),
     Route("/v1/projects/{project_id}/traces/{trace_id}/spans/{span_id}", trace_span, methods=["GET"]),
 ]
+
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/traces": {"get": spec.read("Traces, newest first", LIST_PARAMS, spec.LIST)},
+    "/v1/projects/{project_id}/traces/{trace_id}": {
+        "get": spec.read(
+            "One trace with all its spans and its scores",
+            returns=spec.obj((), trace_id=spec.STR, spans={"type": "array"}, scores={"type": "array"}),
+            item=True,
+        )
+    },
+    "/v1/projects/{project_id}/traces/{trace_id}/outline": {
+        "get": spec.read(
+            "A trace's spans with the columns of its waterfall only (null values left out)",
+            returns=spec.obj((), trace_id=spec.STR, spans={"type": "array"}),
+            item=True,
+        )
+    },
+    "/v1/projects/{project_id}/traces/{trace_id}/spans/{span_id}": {
+        "get": spec.read("One span of a trace with every column", item=True)
+    },
+}

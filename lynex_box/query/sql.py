@@ -1,25 +1,21 @@
-"""SQL for the query API, built from validated filters: pure functions, no I/O.
+"""SQL of the query API's lists and metrics, built from validated filters: pure functions, no I/O.
 
 Every value a client sends becomes a bound parameter; the only identifiers taken from a request
 (group-by columns) are picked from a fixed allow-list. The `spans` relation the SQL reads is already
 restricted to the caller's project by the query engine, so nothing here can widen a query's tenancy.
+The HTTP side (query parameters to `Filters`, 400s for bad ones) is `lynex_box/api/query/filters.py`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from lynex_box.api.errors import ApiError
-from lynex_box.api.params import Cursor, bounded_int, whole_number
-from lynex_box.schema.timefmt import parse_time_us
+Cursor = tuple[int, str]  # (time in epoch µs, id) of the last item of a page
 
 GROUP_COLUMNS: Final = ("model", "provider", "name", "user_id", "environment", "kind", "session_id", "prompt_name")
 FILTER_STRINGS: Final = ("name", "model", "provider", "status", "user_id", "session_id", "environment", "kind")
-INTERVAL_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
-MAX_LIMIT: Final = 1000
 TOP_BY: Final = ("total_cost", "count", "errors")
 
 
@@ -36,77 +32,6 @@ class Filters:
     max_cost: float | None = None
     min_duration_ms: float | None = None
     max_duration_ms: float | None = None
-
-
-def _time(params: Mapping[str, str], key: str) -> int | None:
-    value = params.get(key)
-    if value is None or value == "":
-        return None
-    try:
-        return parse_time_us(int(value) if value.isascii() and value.isdigit() else value)
-    except ValueError as exc:
-        raise ApiError(400, "bad_filter", f"{key}: {exc}") from None
-
-
-def _number(params: Mapping[str, str], key: str) -> float | None:
-    value = params.get(key)
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise ApiError(400, "bad_filter", f"{key} = {value!r} is not a number") from None
-
-
-def parse_filters(params: Mapping[str, str]) -> Filters:
-    start, end = _time(params, "from"), _time(params, "to")
-    if start is not None and end is not None and end < start:
-        raise ApiError(400, "bad_filter", "`to` is before `from`")
-    equals = {k: params[k] for k in FILTER_STRINGS if params.get(k)}
-    for key, value in equals.items():
-        if len(value) > 512:
-            raise ApiError(400, "bad_filter", f"{key} is longer than 512 characters")
-    q = params.get("q") or None
-    if q is not None and len(q) > 512:
-        raise ApiError(400, "bad_filter", "q is longer than 512 characters")
-    return Filters(
-        start_us=start,
-        end_us=end,
-        equals=equals,
-        tag=params.get("tag") or None,
-        q=q,
-        min_cost=_number(params, "min_cost"),
-        max_cost=_number(params, "max_cost"),
-        min_duration_ms=_number(params, "min_duration_ms"),
-        max_duration_ms=_number(params, "max_duration_ms"),
-    )
-
-
-def parse_limit(params: Mapping[str, str], default: int = 50) -> int:
-    return bounded_int(params, "limit", 1, MAX_LIMIT, default, "bad_limit")
-
-
-def parse_interval(params: Mapping[str, str]) -> int | None:
-    """Bucket width in seconds (`30s`, `5m`, `1h`, `1d` or plain seconds); None = one point."""
-    raw = params.get("interval")
-    if not raw:
-        return None
-    unit = raw[-1] if raw[-1] in INTERVAL_UNITS else "s"
-    number = raw[:-1] if raw[-1] in INTERVAL_UNITS else raw
-    count = whole_number(number)
-    if count is None or count <= 0:
-        raise ApiError(400, "bad_interval", f"interval {raw!r} must look like 30s, 5m, 1h or 1d")
-    seconds = count * INTERVAL_UNITS[unit]
-    if seconds > 366 * 86_400:
-        raise ApiError(400, "bad_interval", "interval is longer than a year")
-    return seconds
-
-
-def parse_group(params: Mapping[str, str]) -> str | None:
-    group = params.get("group_by") or None
-    if group is not None and group not in GROUP_COLUMNS:
-        raise ApiError(400, "bad_group_by", f"group_by {group!r} is not one of {list(GROUP_COLUMNS)}")
-    return group
 
 
 def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
@@ -176,7 +101,7 @@ def trace_starts_sql(f: Filters, cursor: Cursor | None, top_us: int, n: int) -> 
     """The `n` newest traces (id, start `_t`) by their earliest span before `top_us`, of those that match `f`.
 
     Run over a window `[lo, end)`: a trace that started in `[lo, top)` has every span in the window, so its start
-    and its match are exact; a trace that started before `lo` shows a later start (`query_pages` checks for it).
+    and its match are exact; a trace that started before `lo` shows a later start (`pages.py` checks for it).
     """
     where, params = where_clause(f)
     page = "TRUE"
@@ -238,17 +163,6 @@ def spans_sql(f: Filters, cursor: Cursor | None, limit: int) -> tuple[str, dict[
     ORDER BY start_time DESC, event_id DESC LIMIT $limit
     """
     return sql, params
-
-
-def parse_top(params: Mapping[str, str]) -> tuple[int | None, str]:
-    """`top=N` keeps the N groups ranked highest by `top_by` (total_cost, count or errors)."""
-    raw = params.get("top")
-    by = params.get("top_by") or "total_cost"
-    if by not in TOP_BY:
-        raise ApiError(400, "bad_top", f"top_by {by!r} is not one of {list(TOP_BY)}")
-    if raw is None or raw == "":
-        return None, by
-    return bounded_int(params, "top", 1, MAX_LIMIT, 0, "bad_top"), by
 
 
 def metrics_sql(

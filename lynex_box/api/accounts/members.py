@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api.admin_routes import path_id
-from lynex_box.api.auth_routes import write
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
+from lynex_box.api.params import path_id
 from lynex_box.api.principal import authenticate, org_access, project_access, require_session, user_actor
-from lynex_box.api.services import Services, services
+from lynex_box.api.services import Services, services, write
 from lynex_box.auth import emails, invitations, memberships, orgs, resets, users
 from lynex_box.auth.errors import AdminError
 
@@ -45,17 +45,17 @@ async def _project_candidate(svc: Services, doc: dict[str, Any]) -> str:
         email = users.clean_email(doc.get("email"))
     except AdminError:
         raise ApiError(400, "bad_request", "give the user_id or email of a member of this organisation") from None
-    user = await asyncio.to_thread(users.find_by_email, svc.engine.meta, email)
+    user = await asyncio.to_thread(svc.accounts.user_by_email, email)
     if user is None:
         raise ApiError(404, "not_found", memberships.NOT_A_MEMBER)
     return user.id
 
 
 async def _project_org(svc: Services, project_id: str) -> str:
-    rows = await asyncio.to_thread(svc.engine.meta.read, "SELECT org_id FROM projects WHERE id = ?", (project_id,))
-    if not rows:
+    found = await asyncio.to_thread(svc.projects.get, project_id)
+    if found is None:
         raise ApiError(404, "not_found", "no project with that id")
-    return str(rows[0][0])
+    return str(found["org_id"])
 
 
 async def list_project_members(request: Request) -> Response:
@@ -63,13 +63,13 @@ async def list_project_members(request: Request) -> Response:
     project_id = path_id(request, "project_id")
     await project_access(request, svc, project_id, "members.read")
     org_id = await _project_org(svc, project_id)
-    items = await asyncio.to_thread(memberships.list_project_members, svc.engine.meta, project_id, org_id)
+    items = await asyncio.to_thread(svc.accounts.project_members, project_id, org_id)
     return json_response({"items": items})
 
 
 async def _project_member(svc: Services, project_id: str, user_id: str) -> dict[str, Any]:
     org_id = await _project_org(svc, project_id)
-    items = await asyncio.to_thread(memberships.list_project_members, svc.engine.meta, project_id, org_id)
+    items = await asyncio.to_thread(svc.accounts.project_members, project_id, org_id)
     return next((m for m in items if m["user_id"] == user_id), {"user_id": user_id})
 
 
@@ -122,11 +122,11 @@ async def list_org_members(request: Request) -> Response:
     svc = services(request)
     org_id = path_id(request, "org_id")
     await org_access(request, svc, org_id, "org.members.read")
-    return json_response({"items": await asyncio.to_thread(memberships.list_org_members, svc.engine.meta, org_id)})
+    return json_response({"items": await asyncio.to_thread(svc.accounts.org_members, org_id)})
 
 
 async def _org_member(svc: Services, org_id: str, user_id: str) -> dict[str, Any]:
-    items = await asyncio.to_thread(memberships.list_org_members, svc.engine.meta, org_id)
+    items = await asyncio.to_thread(svc.accounts.org_members, org_id)
     return next((m for m in items if m["user_id"] == user_id), {"user_id": user_id})
 
 
@@ -174,7 +174,7 @@ async def list_invitations(request: Request) -> Response:
     svc = services(request)
     org_id = path_id(request, "org_id")
     await org_access(request, svc, org_id, "org.invite")
-    return json_response({"items": await asyncio.to_thread(invitations.list_pending, svc.engine.meta, org_id)})
+    return json_response({"items": await asyncio.to_thread(svc.accounts.pending_invitations, org_id)})
 
 
 async def _email_invitation(svc: Services, org_id: str, email: str, role: str, url: str, expires: int) -> bool:
@@ -182,8 +182,7 @@ async def _email_invitation(svc: Services, org_id: str, email: str, role: str, u
     mailer = svc.auth.mailer
     if mailer is None or not email:
         return False
-    rows = await asyncio.to_thread(svc.engine.meta.read, "SELECT name FROM orgs WHERE id = ?", (org_id,))
-    org_name = str(rows[0][0]) if rows else ""
+    org_name = await asyncio.to_thread(svc.accounts.org_name, org_id)
     try:
         message = emails.invitation(svc.settings.smtp.from_address, email, org_name, role, url, expires)
     except ValueError:
@@ -281,3 +280,111 @@ routes = [
     Route("/api/orgs/{org_id}/invitations", create_invitation, methods=["POST"]),
     Route("/api/orgs/{org_id}/invitations/{invitation_id}", revoke_invitation, methods=["DELETE"]),
 ]
+
+_MEMBER: Final = "{user_id, email, name, role, ...}"
+_INVITED: Final = "{id, token, url, emailed, org_id, role, email, project_id, project_role, expires_at}"
+_INVITATION: Final = spec.obj(
+    ("id", "token", "url", "emailed", "org_id", "role", "expires_at"), token=spec.STR, url=spec.STR
+)
+OPENAPI: Final[spec.Paths] = {
+    # organisations: API keys never act on them, only sessions do
+    "/api/orgs": {
+        "post": spec.op(
+            "Create an organisation owned by the caller (who must own one already)",
+            {201: "{id, name}"},
+            security=spec.SESSION,
+            body_text="{name}",
+            body=spec.obj(("name",), name=spec.STR),
+            errors=(400, 401, 403),
+            returns=spec.obj(("id", "name")),
+        )
+    },
+    "/api/orgs/{org_id}/members": {
+        "get": spec.op(
+            "Members of the organisation with their roles",
+            {200: "{items: [" + _MEMBER + "]}"},
+            security=spec.SESSION,
+            returns=spec.ITEMS,
+        ),
+        "post": spec.op(
+            "Invite an address to join the organisation (an account joins only by accepting); the same answer "
+            "whether or not an account has that address; 409 when it is already a member",
+            {202: _INVITED},
+            security=spec.SESSION,
+            body_text="{email, role}",
+            body=spec.obj(("email", "role"), email=spec.STR, role=spec.ROLE),
+            errors=(400, 401, 403, 409),
+            returns=_INVITATION,
+        ),
+    },
+    "/api/orgs/{org_id}/members/{user_id}": {
+        "patch": spec.op(
+            "Change a member's org role",
+            {200: _MEMBER},
+            security=spec.SESSION,
+            body_text="{role}",
+            body=spec.obj(("role",), role=spec.ROLE),
+            errors=(400, 401, 403, 404, 409),
+        ),
+        "delete": spec.op(
+            "Remove a member from the organisation",
+            {204: "removed"},
+            security=spec.SESSION,
+            errors=(401, 403, 404, 409),
+        ),
+    },
+    "/api/orgs/{org_id}/members/{user_id}/password-reset": {
+        "post": spec.op(
+            "Issue a one-time password reset link for a member of this org alone (shown once); 403 for an "
+            "account that also belongs to another org",
+            {201: "{reset_token, url, expires_at}"},
+            security=spec.SESSION,
+            errors=(401, 403, 404),
+            returns=spec.obj(("reset_token", "url", "expires_at")),
+        )
+    },
+    "/api/orgs/{org_id}/invitations": {
+        "get": spec.op(
+            "Pending invitations of the organisation",
+            {200: "{items: [...]}"},
+            security=spec.SESSION,
+            returns=spec.ITEMS,
+        ),
+        "post": spec.op(
+            "Invite by link; with an email and [smtp] on, the link is also emailed",
+            {201: _INVITED},
+            security=spec.SESSION,
+            body_text="{role, email?, project_id?, project_role?}",
+            body=spec.obj(("role",), role=spec.ROLE, email=spec.STR, project_id=spec.STR, project_role=spec.ROLE),
+            returns=_INVITATION,
+        ),
+    },
+    "/api/orgs/{org_id}/invitations/{invitation_id}": {
+        "delete": spec.op(
+            "Revoke a pending invitation", {204: "revoked"}, security=spec.SESSION, errors=(401, 403, 404)
+        )
+    },
+    # a project's members: a key may list them, only users change them
+    "/api/projects/{project_id}/members": {
+        "get": spec.op(
+            "Members of the project with their effective roles", {200: "{items: [" + _MEMBER + "]}"}, returns=spec.ITEMS
+        ),
+        "post": spec.op(
+            "Give a user a role on the project",
+            {201: _MEMBER},
+            security=spec.SESSION,
+            body_text="{user_id | email, role}",
+            body=spec.obj(("role",), user_id=spec.STR, email=spec.STR, role=spec.ROLE),
+        ),
+    },
+    "/api/projects/{project_id}/members/{user_id}": {
+        "patch": spec.op(
+            "Change a project role",
+            {200: _MEMBER},
+            security=spec.SESSION,
+            body_text="{role}",
+            body=spec.obj(("role",), role=spec.ROLE),
+        ),
+        "delete": spec.op("Remove a project role", {204: "removed"}, security=spec.SESSION, errors=(401, 403, 404)),
+    },
+}

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Final
 
 import apsw
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object, text_field
 from lynex_box.api.principal import client_ip, current_session, require_session, user_actor
-from lynex_box.api.services import Services, services
-from lynex_box.auth import emails, invitations, memberships, resets, users
+from lynex_box.api.services import Services, services, write
+from lynex_box.auth import emails, invitations, resets, users
 from lynex_box.auth.admin import hash_password
-from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
+from lynex_box.auth.errors import AdminError
 from lynex_box.auth.sessions import CSRF_COOKIE, SESSION_COOKIE, NewSession
 from lynex_box.meta import audit
 from lynex_box.meta.audit import Actor
@@ -57,25 +58,6 @@ def clear_session_cookies(response: Response, request: Request, svc: Services) -
     response.delete_cookie(CSRF_COOKIE, path="/", secure=secure, httponly=False, samesite="lax")
 
 
-def domain_error(exc: Exception) -> ApiError:
-    """The HTTP error for an account-operation failure; its message never holds a secret."""
-    if isinstance(exc, Denied):
-        return ApiError(403, "forbidden", str(exc))
-    if isinstance(exc, NotFound):
-        return ApiError(404, "not_found", str(exc))
-    if isinstance(exc, Conflict):
-        return ApiError(409, "conflict", str(exc))
-    return ApiError(400, "bad_request", str(exc))
-
-
-async def write(svc: Services, fn: Any) -> Any:
-    """Run `fn(conn)` in one meta.db transaction in a thread; account errors become API errors."""
-    try:
-        return await asyncio.to_thread(svc.engine.meta.write, fn)
-    except (AdminError, Denied, NotFound, Conflict) as exc:
-        raise domain_error(exc) from None
-
-
 def _locked(wait_s: float) -> ApiError:
     seconds = max(1, int(wait_s + 0.999))
     return ApiError(429, "locked_out", "too many failed logins; try again later", {"Retry-After": str(seconds)})
@@ -83,9 +65,8 @@ def _locked(wait_s: float) -> ApiError:
 
 def _login_check(svc: Services, email: str, password: str) -> tuple[users.User | None, users.User | None]:
     """(the user when the password matches, the account the email names if any)."""
-    db = svc.engine.meta
-    known = users.find_by_email(db, email) if len(email) <= 320 else None
-    return users.verify_login(db, email, password), known
+    known = svc.accounts.user_by_email(email) if len(email) <= 320 else None
+    return svc.accounts.verify_login(email, password), known
 
 
 async def login(request: Request) -> Response:
@@ -139,9 +120,8 @@ async def logout(request: Request) -> Response:
 async def me(request: Request) -> Response:
     svc = services(request)
     session = await require_session(request, svc)
-    db = svc.engine.meta
-    orgs = await asyncio.to_thread(memberships.user_orgs, db, session.user_id)
-    projects = await asyncio.to_thread(memberships.user_projects, db, session.user_id)
+    orgs = await asyncio.to_thread(svc.accounts.user_orgs, session.user_id)
+    projects = await asyncio.to_thread(svc.accounts.user_projects, session.user_id)
     user = {"id": session.user_id, "email": session.email, "name": session.name}
     return json_response({"user": user, "orgs": orgs, "projects": projects})
 
@@ -161,7 +141,7 @@ async def change_password(request: Request) -> Response:
     wait = svc.auth.throttle.reserve(session.email, ip)  # counted before the hash, like a login
     if wait is not None:
         raise _locked(wait)
-    ok = await asyncio.to_thread(users.verify_login, svc.engine.meta, session.email, current)
+    ok = await asyncio.to_thread(svc.accounts.verify_login, session.email, current)
     if ok is None or ok.id != session.user_id:
         raise ApiError(403, "invalid_credentials", "the current password is wrong")
     svc.auth.throttle.succeeded(session.email, ip)
@@ -234,7 +214,7 @@ async def lookup_invitation(request: Request) -> Response:
     svc = services(request)
     doc = await json_object(request)
     token = text_field(doc, "token", max_len=200) or ""
-    found = await asyncio.to_thread(invitations.lookup, svc.engine.meta, token)
+    found = await asyncio.to_thread(svc.accounts.invitation, token)
     if found is None:
         raise ApiError(404, "not_found", "this invitation is unknown, used, revoked or expired")
     return json_response(found)
@@ -251,7 +231,7 @@ async def accept_invitation(request: Request) -> Response:
         actor = user_actor(session, request)
         joined = await write(svc, lambda c: invitations.accept(c, token, session.user_id, session.email, actor))
         return json_response({"joined": joined})
-    found = await asyncio.to_thread(invitations.lookup, svc.engine.meta, token)
+    found = await asyncio.to_thread(svc.accounts.invitation, token)
     if found is None:
         raise ApiError(404, "not_found", "this invitation is unknown, used, revoked or expired")
     try:
@@ -285,3 +265,86 @@ routes = [
     Route("/api/invitations/lookup", lookup_invitation, methods=["POST"]),
     Route("/api/invitations/accept", accept_invitation, methods=["POST"]),
 ]
+
+_RESET_OFF: Final = "404 not_enabled when [smtp] or [server] public_url is not set"
+_USER: Final = spec.obj(("id", "email", "name"), id=spec.STR, email=spec.STR, name=spec.STR)
+OPENAPI: Final[spec.Paths] = {
+    "/api/auth/login": {
+        "post": spec.op(
+            "Log in; sets the lynex_session (HttpOnly) and lynex_csrf cookies",
+            {200: "{user: {id, email, name}, csrf_token}"},
+            security=spec.PUBLIC,
+            body_text="{email, password}",
+            body=spec.obj(("email", "password"), email=spec.STR, password=spec.STR),
+            errors=(400, 401, 429),
+            returns=spec.obj(("user", "csrf_token"), user=_USER, csrf_token=spec.STR),
+        )
+    },
+    "/api/auth/logout": {
+        "post": spec.op(
+            "End the session and clear its cookies", {204: "logged out"}, security=spec.SESSION, errors=(403,)
+        )
+    },
+    "/api/auth/me": {
+        "get": spec.op(
+            "The logged-in user, their orgs and the projects they can see with their effective role",
+            {200: "{user, orgs: [{id, name, role}], projects: [{project_id, name, org_id, role}]}"},
+            security=spec.SESSION,
+            errors=(401,),
+            returns=spec.obj(
+                ("user", "orgs", "projects"), user=_USER, orgs=spec.list_of(spec.obj(("id", "name", "role")))
+            ),
+        )
+    },
+    "/api/auth/password": {
+        "post": spec.op(
+            "Change one's own password; ends the user's other sessions",
+            {204: "changed"},
+            security=spec.SESSION,
+            body_text="{current_password, new_password}",
+            body=spec.obj(("current_password", "new_password"), current_password=spec.STR, new_password=spec.STR),
+            errors=(400, 401, 403, 429),
+        )
+    },
+    "/api/auth/password/reset": {
+        "post": spec.op(
+            "Set a new password with a one-time reset token (admin-issued or emailed); ends all the user's sessions",
+            {204: "password set"},
+            security=spec.PUBLIC,
+            body_text="{token, password}",
+            body=spec.obj(("token", "password"), token=spec.STR, password=spec.STR),
+            errors=(400, 404),
+        )
+    },
+    "/api/auth/password/forgot": {
+        "post": spec.op(
+            "Request a password reset link by email. The same 202 whether or not an account has that email; "
+            f"limited per recipient (silently) and per source address (429). {_RESET_OFF}",
+            {202: '{"status": "accepted", "message"}'},
+            security=spec.PUBLIC,
+            body_text="{email}",
+            body=spec.obj(("email",), email=spec.STR),
+            errors=(400, 404, 429),
+        )
+    },
+    "/api/invitations/lookup": {
+        "post": spec.op(
+            "What an invitation offers (org name, role, email), before accepting it",
+            {200: "{id, org_id, org_name, email, role, project_id, project_role, created_at, expires_at}"},
+            security=spec.PUBLIC,
+            body_text="{token}",
+            body=spec.obj(("token",), token=spec.STR),
+            errors=(400, 404),
+        )
+    },
+    "/api/invitations/accept": {
+        "post": spec.op(
+            "Accept an invitation: with a session, join as that user; without, create the account and log in",
+            {200: "{joined} (with a session)", 201: "{user, csrf_token, joined}, and the session cookies"},
+            security=[{}, {"session": [], "csrf": []}],
+            body_text="{token, password?, name?, email?}",
+            body=spec.obj(("token",), token=spec.STR, password=spec.STR, name=spec.STR, email=spec.STR),
+            errors=(400, 403, 404, 409),
+        )
+    },
+}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import apsw
 import orjson
@@ -18,13 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api.admin_routes import path_id
-from lynex_box.api.auth_routes import write
+from lynex_box.api import spec
 from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
+from lynex_box.api.params import path_id
 from lynex_box.api.principal import client_ip, org_access
-from lynex_box.api.services import Services, services
+from lynex_box.api.services import Services, services, write
 from lynex_box.auth import scim, scim_store
 from lynex_box.auth.errors import AdminError, Conflict
 from lynex_box.meta.audit import Actor
@@ -49,7 +49,7 @@ async def _org(request: Request, svc: Services) -> str:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     org_id = None
     if scheme.lower() == "bearer" and token.strip():
-        org_id = await asyncio.to_thread(scim_store.org_for_token, svc.engine.meta, token.strip())
+        org_id = await asyncio.to_thread(svc.accounts.scim_org, token.strip())
     if org_id is None:
         raise scim.ScimError(401, "a valid SCIM bearer token is required")
     return org_id
@@ -95,11 +95,11 @@ def endpoint(fn: Callable[[Request, Services, str, Actor], Any]) -> Callable[[Re
 
 
 async def _tx(svc: Services, fn: Callable[[apsw.Connection], Any]) -> Any:
-    return await asyncio.to_thread(svc.engine.meta.write, fn)
+    return await asyncio.to_thread(svc.accounts.write, fn)
 
 
 async def _read(svc: Services, fn: Callable[[apsw.Connection], Any]) -> Any:
-    return await asyncio.to_thread(lambda: fn(svc.engine.meta.reader()))
+    return await asyncio.to_thread(svc.accounts.read, fn)
 
 
 async def list_users(request: Request, svc: Services, org_id: str, actor: Actor) -> Response:
@@ -258,3 +258,81 @@ routes = [
     Route("/api/orgs/{org_id}/scim-token", create_token, methods=["POST"]),
     Route("/api/orgs/{org_id}/scim-token", revoke_token, methods=["DELETE"]),
 ]
+
+
+def _scim(
+    summary: str, ok: dict[int, str], body_text: str | None = None, body: spec.Schema | None = None, **kw: Any
+) -> spec.Operation:
+    """A SCIM operation: the org's SCIM token, SCIM's media type and error shape."""
+    errors = (400, 401, 404, 409)
+    return spec.op(
+        summary, ok, security=spec.SCIM, body_text=body_text, body=body, errors=errors, media=spec.SCIM_JSON, **kw
+    )
+
+
+_LISTING: Final = spec.query(
+    ("filter", 'eq filter, e.g. userName eq "a@b.c"'), ("startIndex", "1-based"), ("count", "page size")
+)
+_USER: Final = spec.obj(
+    ("userName",),
+    schemas=spec.list_of(spec.STR),
+    userName=spec.STR,
+    externalId=spec.STR,
+    active={"type": "boolean"},
+    name=spec.obj((), givenName=spec.STR, familyName=spec.STR, formatted=spec.STR),
+    emails=spec.list_of(spec.obj((), value=spec.STR, primary={"type": "boolean"})),
+)
+_GROUP: Final = spec.obj(
+    ("displayName",),
+    schemas=spec.list_of(spec.STR),
+    displayName=spec.STR,
+    members=spec.list_of(spec.obj(("value",), value=spec.STR)),
+)
+_PATCH: Final = spec.obj(
+    ("Operations",),
+    schemas=spec.list_of(spec.STR),
+    Operations=spec.list_of(
+        spec.obj(("op",), op={"enum": ["add", "replace", "remove"]}, path=spec.STR, value=spec.ANY)
+    ),
+)
+
+
+def _resources(kind: str, fields: str, schema: spec.Schema) -> spec.Paths:
+    one = kind[:-1]
+    return {
+        f"{BASE}/{kind}": {
+            "get": _scim(f"List or filter {kind.lower()} of the token's org", {200: "ListResponse"}, params=_LISTING),
+            "post": _scim(f"Provision a {one.lower()}", {201: one}, f"SCIM {one}: {fields}", schema),
+        },
+        f"{BASE}/{kind}/{{id}}": {
+            "get": _scim(f"One {one.lower()}", {200: one}),
+            "put": _scim(f"Replace a {one.lower()}", {200: one}, f"SCIM {one}", schema),
+            "patch": _scim(
+                f"Change a {one.lower()} (SCIM PatchOp)", {200: one}, "PatchOp: {Operations: [...]}", _PATCH
+            ),
+            "delete": _scim(
+                "Deactivate the user in the org (ends their sessions)" if kind == "Users" else "Delete the group",
+                {204: "done"},
+            ),
+        },
+    }
+
+
+OPENAPI: Final[spec.Paths] = {
+    f"{BASE}/ServiceProviderConfig": {"get": _scim("What this SCIM service supports", {200: "ServiceProviderConfig"})},
+    f"{BASE}/ResourceTypes": {"get": _scim("The resource types: User and Group", {200: "ListResponse"})},
+    **_resources("Users", "userName (the email), name, emails, active, externalId", _USER),
+    **_resources("Groups", "displayName, members", _GROUP),
+    "/api/orgs/{org_id}/scim-token": {
+        "post": spec.op(
+            "Create (or replace) the org's SCIM token, shown once",
+            {201: "{token, base_url}"},
+            security=spec.SESSION,
+            errors=(401, 403, 404),
+            returns=spec.obj(("token", "base_url"), token=spec.STR, base_url=spec.STR),
+        ),
+        "delete": spec.op(
+            "Revoke the org's SCIM token", {204: "revoked"}, security=spec.SESSION, errors=(401, 403, 404)
+        ),
+    },
+}

@@ -10,7 +10,7 @@ target and whether the channel signs.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -21,13 +21,15 @@ from lynex_box.alerts.payloads import Notification
 from lynex_box.alerts.rules import RuleError, parse_rule
 from lynex_box.alerts.sealing import SealError
 from lynex_box.alerts.service import AlertService
+from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import json_object
-from lynex_box.api.params import bounded_int, decode_cursor, encode_cursor
+from lynex_box.api.params import PageLimit, decode_cursor, encode_cursor
 from lynex_box.api.principal import Access, project_access
 from lynex_box.api.services import services
 
 DELIVERY_STATES = ("pending", "delivered", "failed")
+HISTORY_LIMIT: Final = PageLimit(history.MAX_PAGE, 50)  # firings and deliveries
 
 
 async def _access(request: Request, action: str) -> tuple[AlertService, Access]:
@@ -141,7 +143,7 @@ async def test_rule(request: Request) -> Response:
 
 def _page_args(request: Request) -> tuple[int, tuple[int, str] | None, str | None]:
     params = request.query_params
-    limit = bounded_int(params, "limit", 1, history.MAX_PAGE, 50, "bad_limit")
+    limit = HISTORY_LIMIT.parse(params)
     before = decode_cursor(params.get("cursor"))
     rule_id = params.get("rule_id") or None
     if rule_id is not None and len(rule_id) > 64:
@@ -190,3 +192,83 @@ routes = [
     Route(f"{_BASE}/firings", list_firings, methods=["GET"]),
     Route(f"{_BASE}/deliveries", list_deliveries, methods=["GET"]),
 ]
+
+_RULE_TEXT: Final = (
+    "name, metric (error_rate, error_count, span_count, total_cost, p95_latency_ms, tokens), window_s, comparison "
+    "(gt, gte, lt, lte), threshold, interval_s?, renotify_s?, enabled?, filters? {model, name, environment}, "
+    "channels? [{type: webhook|slack|email, url?, secret?, to?}] (docs/alerts.md)"
+)
+_CHANNEL: Final = spec.obj(
+    (),
+    id=spec.STR,
+    type={"enum": ["webhook", "slack", "email"]},
+    url=spec.STR,
+    secret={"type": ["string", "null"]},
+    to=spec.list_of(spec.STR),
+)
+_RULE_FIELDS: Final[dict[str, spec.Schema]] = {
+    "name": spec.STR,
+    "metric": {"enum": ["error_rate", "error_count", "span_count", "total_cost", "p95_latency_ms", "tokens"]},
+    "window_s": {"type": "integer"},
+    "comparison": {"enum": ["gt", "gte", "lt", "lte"]},
+    "threshold": {"type": "number"},
+    "interval_s": {"type": "integer"},
+    "renotify_s": {"type": "integer"},
+    "enabled": {"type": "boolean"},
+    "filters": spec.obj((), model=spec.STR, name=spec.STR, environment=spec.STR),
+    "channels": spec.list_of(_CHANNEL),
+}
+_RULE: Final = spec.obj(("id", "name", "metric", "channels"))
+_HISTORY: Final = spec.page(HISTORY_LIMIT, ("rule_id", "one rule"))
+OPENAPI: Final[spec.Paths] = {
+    f"{_BASE}/rules": {
+        "get": spec.op(
+            "Alert rules of the project with their state (alerts.read)", {200: "{items}"}, returns=spec.ITEMS
+        ),
+        "post": spec.op(
+            "Create an alert rule (alerts.manage; audited)",
+            {201: "the rule; channel URLs redacted, secrets never shown"},
+            body_text=_RULE_TEXT,
+            body=spec.obj(("name", "metric", "window_s", "comparison", "threshold"), **_RULE_FIELDS),
+            errors=(400, 401, 403, 404, 409, 415),
+            returns=_RULE,
+        ),
+    },
+    f"{_BASE}/rules/{{rule_id}}": {
+        "get": spec.op("One alert rule (alerts.read)", {200: "the rule"}, returns=_RULE),
+        "patch": spec.op(
+            "Change an alert rule (alerts.manage; audited); a channel sent with only its id keeps its URL and secret",
+            {200: "the rule"},
+            body_text=_RULE_TEXT,
+            body=spec.obj((), **_RULE_FIELDS),
+            errors=(400, 401, 403, 404, 409, 415),
+            returns=_RULE,
+        ),
+        "delete": spec.op(
+            "Delete an alert rule with its firings and deliveries (alerts.manage; audited)", {204: "deleted"}
+        ),
+    },
+    f"{_BASE}/rules/{{rule_id}}/test": {
+        "post": spec.op(
+            "Send a test notification to each channel of the rule now, one attempt each (alerts.manage)",
+            {200: "{items: [{delivery_id, channel_id, channel_type, status, response_status, error}]}"},
+            errors=(400, 401, 403, 404, 409),
+        )
+    },
+    f"{_BASE}/firings": {
+        "get": spec.op(
+            "Firings of the project's rules, newest first (alerts.read)",
+            {200: "{items, next_cursor}"},
+            params=_HISTORY,
+            returns=spec.PAGE,
+        )
+    },
+    f"{_BASE}/deliveries": {
+        "get": spec.op(
+            "Notification deliveries with their attempts and errors, newest first (alerts.read)",
+            {200: "{items, next_cursor}"},
+            params=[*_HISTORY, *spec.query(("status", "pending, delivered or failed"))],
+            returns=spec.PAGE,
+        )
+    },
+}

@@ -3,24 +3,26 @@
 `GET /v1/projects/{pid}/prompts` lists every (name, version) seen in the time range or registered;
 `POST` registers a version's template text (immutable once registered); `GET .../prompts/{name}/versions`
 gives one prompt's versions with their templates and metrics. Reads are checked like the query API's
-(`query_routes._scope`); registering needs an API key that may ingest or a user who may annotate (member
+(`reads.read_scope`); registering needs an API key that may ingest or a user who may annotate (member
 and up). The project comes from the checked path only. SQLite and DuckDB run in worker threads.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
-from lynex_box.api.query_routes import _scope, rows_out
+from lynex_box.api.query.filters import RANGE
+from lynex_box.api.query.reads import read_scope, rows_out
 from lynex_box.api.services import services
 from lynex_box.prompts import registry, stats
 from lynex_box.query.engine import SpanScope
@@ -32,19 +34,19 @@ async def _seen(request: Request, scope: SpanScope, name: str | None) -> list[di
 
 
 async def list_prompts(request: Request) -> Response:
-    scope, _ = await _scope(request)
+    scope, _ = await read_scope(request)
     seen = await _seen(request, scope, None)
-    registered = await asyncio.to_thread(registry.versions, services(request).engine.meta, scope.project_id)
+    registered = await asyncio.to_thread(services(request).prompts.versions, scope.project_id)
     return json_response({"items": stats.merge(seen, registered, with_template=False), "next_cursor": None})
 
 
 async def prompt_versions(request: Request) -> Response:
-    scope, _ = await _scope(request)
+    scope, _ = await read_scope(request)
     name = request.path_params["name"]
     if len(name) > registry.MAX_NAME:
         raise ApiError(400, "bad_request", f"prompt name is longer than {registry.MAX_NAME} characters")
     seen = await _seen(request, scope, name)
-    registered = await asyncio.to_thread(registry.versions, services(request).engine.meta, scope.project_id, name)
+    registered = await asyncio.to_thread(services(request).prompts.versions, scope.project_id, name)
     items = stats.merge(seen, registered, with_template=True)
     if not items:
         raise ApiError(404, "not_found", f"no prompt named {name!r} in this project and time range")
@@ -65,7 +67,7 @@ async def register_prompt(request: Request) -> Response:
     try:
         name, version, template = registry.validate(doc.get("name"), doc.get("version"), doc.get("template"))
         pv, created = await asyncio.to_thread(
-            registry.register, svc.engine.meta, project_id, name, version, template, access.actor.label
+            svc.prompts.register, project_id, name, version, template, access.actor.label
         )
     except registry.PromptError as exc:
         raise ApiError(exc.status, "conflict" if exc.status == 409 else "bad_request", str(exc)) from None
@@ -77,3 +79,27 @@ routes = [
     Route("/v1/projects/{project_id}/prompts", register_prompt, methods=["POST"]),
     Route("/v1/projects/{project_id}/prompts/{name:path}/versions", prompt_versions, methods=["GET"]),
 ]
+
+_PROMPT: Final = spec.obj(
+    ("name", "template"), name=spec.STR, template=spec.STR, version={"type": ["string", "integer"]}
+)
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/prompts": {
+        "get": spec.read("Prompt versions seen in spans or registered, with their metrics", RANGE, spec.LIST),
+        "post": spec.op(
+            "Register a prompt version's template text (immutable): {name, template, version?}",
+            {201: "registered", 200: "already registered with the same text"},
+            security=spec.KEY,
+            body=_PROMPT,
+            errors=(400, 401, 403, 409, 413),
+        ),
+    },
+    "/v1/projects/{project_id}/prompts/{name}/versions": {
+        "get": spec.read(
+            "One prompt's versions with their templates and metrics",
+            RANGE,
+            spec.obj((), name=spec.STR, items={"type": "array"}),
+            item=True,
+        )
+    },
+}

@@ -11,20 +11,20 @@ lifecycle's thread and answers when the new costs are visible (lynex_box/lifecyc
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.jsonbody import parse_json
 from lynex_box.api.principal import project_access
 from lynex_box.api.services import Services, services
 from lynex_box.lifecycle.reprice import RepriceError
-from lynex_box.meta import audit
-from lynex_box.meta.prices import delete_price, list_prices, price_as_dict, upsert_prices
+from lynex_box.meta.prices import price_as_dict
 from lynex_box.pricing import CustomPrice, InvalidCustomPrice, PriceBook
 from lynex_box.schema.timefmt import format_time_us, parse_time_us
 
@@ -40,7 +40,7 @@ async def _admin(request: Request) -> tuple[Services, str]:
 
 
 async def _listing(svc: Services, project_id: str) -> Response:
-    prices = await asyncio.to_thread(list_prices, svc.engine.meta, project_id)
+    prices = await asyncio.to_thread(svc.projects.custom_prices, project_id)
     return json_response({"items": [price_as_dict(p) for p in prices.get(project_id, ())]})
 
 
@@ -88,7 +88,7 @@ async def put_prices(request: Request) -> Response:
     raw, encoding = await read_body(request, limit := svc.settings.api.max_price_body_bytes)
     doc = parse_json(decompress(raw, encoding, limit), svc.settings.ingest.max_json_depth)
     prices = parse_prices(doc)
-    await asyncio.to_thread(upsert_prices, svc.engine.meta, project_id, prices)
+    await asyncio.to_thread(svc.projects.set_prices, project_id, prices)
     if svc.prices is not None:
         await asyncio.to_thread(svc.prices.reload)
     return await _listing(svc, project_id)
@@ -100,7 +100,7 @@ async def delete_prices(request: Request) -> Response:
     if not model:
         raise ApiError(400, "bad_request", "give the price to delete as ?model=...(&provider=...)")
     provider = request.query_params.get("provider") or None
-    if not await asyncio.to_thread(delete_price, svc.engine.meta, project_id, model, provider):
+    if not await asyncio.to_thread(svc.projects.delete_price, project_id, model, provider):
         raise ApiError(404, "not_found", f"no custom price for model {model!r} in this project")
     if svc.prices is not None:
         await asyncio.to_thread(svc.prices.reload)
@@ -128,8 +128,8 @@ async def reprice(request: Request) -> Response:
     start, end = _reprice_range(parse_json(decompress(raw, encoding, limit), svc.settings.ingest.max_json_depth))
     if svc.prices is not None:  # the pipeline prices new spans with the prices this repricing uses
         await asyncio.to_thread(svc.prices.reload)
-    custom = await asyncio.to_thread(list_prices, svc.engine.meta, project_id)
-    lifecycle = svc.engine.lifecycle
+    custom = await asyncio.to_thread(svc.projects.custom_prices, project_id)
+    lifecycle = svc.lifecycle
     loop = asyncio.get_running_loop()
     try:  # on the lifecycle's own thread: one rewrite at a time, never on the loop or the query threads
         result = await loop.run_in_executor(
@@ -139,7 +139,7 @@ async def reprice(request: Request) -> Response:
         raise ApiError(503, "try_again", str(exc), {"Retry-After": "5"}) from None
     body = {"from": format_time_us(start), "to": format_time_us(end), **result.as_dict()}
     await asyncio.to_thread(
-        audit.record_now, svc.engine.meta, access.actor, "data.repriced",
+        svc.audit.record, access.actor, "data.repriced",
         project_id=project_id, target_type="project", target_id=project_id, details=body,
     )  # fmt: skip
     return json_response(body)
@@ -151,3 +151,46 @@ routes = [
     Route("/v1/projects/{project_id}/prices", put_prices, methods=["PUT"]),
     Route("/v1/projects/{project_id}/prices", delete_prices, methods=["DELETE"]),
 ]
+
+_PRICE_FIELDS: Final = (
+    "{model, provider?, input_per_mtok, output_per_mtok, cache_read_per_mtok?, cache_write_per_mtok?}"
+)
+_PRICE: Final = spec.obj(
+    ("model", "input_per_mtok", "output_per_mtok"),
+    model=spec.STR,
+    provider={"type": ["string", "null"]},
+    input_per_mtok={"type": "number"},
+    output_per_mtok={"type": "number"},
+    cache_read_per_mtok={"type": ["number", "null"]},
+    cache_write_per_mtok={"type": ["number", "null"]},
+)
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/prices": {
+        "get": spec.read("The project's custom model prices (USD per million tokens)", returns=spec.ITEMS),
+        "put": spec.op(
+            f'Upsert custom prices {{"prices": [{_PRICE_FIELDS}]}} (admin key)',
+            {200: "the prices"},
+            security=spec.KEY,
+            body=spec.obj(("prices",), prices=spec.list_of(_PRICE)),
+            errors=(400, 401, 403, 413),
+            returns=spec.ITEMS,
+        ),
+        "delete": spec.op(
+            "Delete one custom price (admin key)",
+            {200: "the prices left"},
+            security=spec.KEY,
+            params=spec.query(("model", "model (required)"), ("provider", "provider, if any")),
+            returns=spec.ITEMS,
+        ),
+    },
+    "/v1/projects/{project_id}/reprice": {
+        "post": spec.op(
+            'Recompute stored costs of spans in [from, to) with the current prices {"from", "to"} (RFC 3339 or epoch '
+            "ms; admin key or project admin; audited). Reported costs stay; answers when the new costs are visible",
+            {200: "{from, to, files, rewritten, spans, spans_changed}"},
+            security=spec.KEY,
+            body=spec.obj(("from", "to"), **{"from": spec.TIME, "to": spec.TIME}),
+            errors=(400, 401, 403, 503),
+        )
+    },
+}

@@ -1,6 +1,6 @@
 """`POST /v1/projects/{project_id}/events`: native events in, `202` once they are durable in the WAL.
 
-The request path does only what must happen before the acknowledgement: authenticate, bound the body,
+The request path does only what must happen before the acknowledgement: admission (`admission.admit`), bound the body,
 parse and validate each event cheaply (in a thread), append one WAL record, wait for it to be durable.
 Normalisation and enrichment happen in the pipeline, after the answer.
 """
@@ -9,60 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Final
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
-from lynex_box.api.encryption import refuse_locked_ingest
 from lynex_box.api.errors import ApiError, json_response
+from lynex_box.api.ingest.admission import admit
 from lynex_box.api.jsonbody import parse_json
-from lynex_box.api.principal import authenticate, is_loopback, require_project
-from lynex_box.api.services import Services, services
-from lynex_box.auth.keys import Principal
-from lynex_box.auth.ratelimit import RateLimited
 from lynex_box.config import IngestSettings
 from lynex_box.sources.common.jsondepth import TooDeep, check_depth
 from lynex_box.sources.common.window import TimeWindow
 from lynex_box.sources.native.fastcheck import all_valid
 from lynex_box.sources.native.validate import validate_event
 from lynex_box.wal.records import RecordHeader, RecordType
-
-
-def ingest_principal(request: Request, svc: Services) -> Principal:
-    """The caller; in `--dev` mode an unauthenticated loopback caller writes to the default project."""
-    if (
-        svc.settings.server.dev
-        and "authorization" not in request.headers
-        and svc.default_project_id is not None
-        and is_loopback(request)
-    ):
-        return Principal(project_id=svc.default_project_id, scope="ingest", key_id="dev")
-    return authenticate(request, svc.keys)
-
-
-def check_backpressure(svc: Services, project_id: str | None = None) -> None:
-    """503 when the WAL or the disk is over its limit, or when `project_id` is encrypted and its key is locked."""
-    if project_id is not None:
-        refuse_locked_ingest(svc, project_id)
-    pressure = svc.engine.backpressure()
-    if pressure is not None:
-        raise ApiError(
-            503, "overloaded", f"{pressure.reason}; retry later", {"Retry-After": str(pressure.retry_after_s)}
-        )
-
-
-def charge_ingest(svc: Services, principal: Principal, events: int = 0, nbytes: int = 0, status: int = 429) -> None:
-    """Take a request from its key's and project's rate limits (in memory); `status` + Retry-After when empty."""
-    try:
-        svc.auth.limiter.take(principal.project_id, principal.key_id, events, nbytes)
-    except RateLimited as exc:
-        raise ApiError(
-            status, "rate_limited", f"{exc.what} exceeded; retry later", {"Retry-After": str(exc.retry_after_s)}
-        ) from None
 
 
 def parse_events(
@@ -99,19 +63,17 @@ def parse_events(
 
 
 async def post_events(request: Request) -> Response:
-    svc = services(request)
     project_id = request.path_params["project_id"]
-    principal = ingest_principal(request, svc)
-    require_project(principal, project_id, write=True)
+    admitted = await admit(request, project_id)
+    svc = admitted.svc
     limits = svc.settings.ingest
-    check_backpressure(svc, project_id)
     received_us = time.time_ns() // 1000
     raw, encoding = await read_body(request, limits.max_body_bytes)
-    charge_ingest(svc, principal, nbytes=len(raw))
+    admitted.charge(nbytes=len(raw))
     window = TimeWindow.at(limits, received_us)
     body, total, rejected = await asyncio.to_thread(parse_events, raw, encoding, limits, window)
     accepted = total - len(rejected)
-    charge_ingest(svc, principal, events=accepted)
+    admitted.charge(events=accepted)
     if accepted > 0:
         header = RecordHeader(project_id, received_us, "sdk", skip=tuple(r["index"] for r in rejected))
         await svc.engine.append_async(RecordType.EVENTS, header, body)
@@ -119,3 +81,17 @@ async def post_events(request: Request) -> Response:
 
 
 routes = [Route("/v1/projects/{project_id}/events", post_events, methods=["POST"])]
+
+EVENTS: Final = spec.obj(("events",), events=spec.list_of({"$ref": "#/components/schemas/Event"}))
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/events": {
+        "post": spec.op(
+            "Ingest native events (docs/events.md); 202 once durable",
+            {202: "accepted: {accepted, rejected: [{index, error}]}"},
+            security=spec.KEY,
+            body=EVENTS,
+            errors=(400, 401, 403, 413, 429, 503),
+            returns=spec.obj(("accepted", "rejected"), rejected=spec.list_of(spec.obj(("index", "error")))),
+        )
+    }
+}

@@ -13,7 +13,7 @@ give (the pick and the window checks are exact, below); it is then aggregated ov
   are looked up before `lo` (one column, one semi-join) and those found there wait for a wider window.
 - Sessions and users, by their last span: over `[lo, end)` a group last seen after `lo` has its exact last time.
 
-Blocking (engine queries): the routes run these in a worker thread.
+Blocking (engine queries): the routes (`lynex_box/api/query/`) run these in a worker thread.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import Final
 
 import pyarrow as pa
 
-from lynex_box.api import query_sql as qs
-from lynex_box.api.params import Cursor
+from lynex_box.query import sql as qs
 from lynex_box.query.engine import QueryEngine, SpanScope
+from lynex_box.query.sql import Cursor
 
 MIN_WINDOW_US: Final = 60_000_000
 ROWS_PER_ITEM: Final = 8  # spans scanned per trace or group looked for, for the first window's size
@@ -61,7 +61,7 @@ def _cursor_top(cursor: Cursor | None, end: int) -> int:
 
 
 def trace_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: Cursor | None, limit: int) -> pa.Table:
-    """Up to `limit + 1` traces, newest first, as `query_sql.traces_sql` answers them."""
+    """Up to `limit + 1` traces, newest first, as `sql.traces_sql` answers them."""
     need = limit + 1
     win = _Windows(query, project_id, f, need * ROWS_PER_ITEM)
     picked: list[tuple[str, int]] = []
@@ -87,7 +87,7 @@ def trace_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: Curso
 
 
 def span_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: Cursor | None, limit: int) -> pa.Table:
-    """Up to `limit + 1` spans, newest first, as `query_sql.spans_sql` answers them over the whole range."""
+    """Up to `limit + 1` spans, newest first, as `sql.spans_sql` answers them over the whole range."""
     need = limit + 1
     win = _Windows(query, project_id, f, need)
     if win.empty:
@@ -112,7 +112,7 @@ def span_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: Cursor
 def grouped_page(
     query: QueryEngine, project_id: str, key: str, f: qs.Filters, cursor: Cursor | None, limit: int, extra: str
 ) -> pa.Table:
-    """Up to `limit + 1` sessions or users, last seen first, as `query_sql.grouped_sql` answers them."""
+    """Up to `limit + 1` sessions or users, last seen first, as `sql.grouped_sql` answers them."""
     need = limit + 1
     win = _Windows(query, project_id, f, need * ROWS_PER_ITEM)
     ids: list[str] = []

@@ -10,18 +10,19 @@ signs the user in (see auth/sso.py), sets the same cookies as `POST /api/auth/lo
 from __future__ import annotations
 
 import asyncio
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from lynex_box.api.auth_routes import _start_session, cookie_secure, set_session_cookies, write
+from lynex_box.api import spec
+from lynex_box.api.accounts.auth import _start_session, cookie_secure, set_session_cookies
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.principal import client_ip
-from lynex_box.api.services import Services, services
+from lynex_box.api.services import Services, services, write
 from lynex_box.auth import sso
 from lynex_box.auth.oidc import OidcClient, OidcError
-from lynex_box.meta import audit
 from lynex_box.meta.audit import Actor
 
 STATE_COOKIE = "lynex_oidc_state"
@@ -92,7 +93,7 @@ async def oidc_callback(request: Request) -> Response:
     user = await write(svc, lambda c: sso.sign_in(c, claims, svc.settings.oidc, client.group_roles))
     if user is None:
         actor = Actor("anonymous", "", "single sign-on", client_ip(request))
-        await asyncio.to_thread(audit.record_now, svc.engine.meta, actor, "login.failed", details={"method": "oidc"})
+        await asyncio.to_thread(svc.audit.record, actor, "login.failed", details={"method": "oidc"})
         raise ApiError(403, "no_role", "your account has no role in Lynex Box; ask an administrator for access")
     new = await write(svc, lambda c: _start_session(c, svc, user, request, "login"))
     response = RedirectResponse(pending.next_path, status_code=302)
@@ -106,3 +107,33 @@ routes = [
     Route("/api/auth/oidc/login", oidc_login, methods=["GET"]),
     Route(CALLBACK, oidc_callback, methods=["GET"]),
 ]
+
+OPENAPI: Final[spec.Paths] = {
+    "/api/auth/oidc": {
+        "get": spec.op(
+            "Whether single sign-on is on, and where it starts",
+            {200: "{enabled, login_url}"},
+            security=spec.PUBLIC,
+            errors=(),
+            returns=spec.obj(("enabled",), enabled={"type": "boolean"}),
+        )
+    },
+    "/api/auth/oidc/login": {
+        "get": spec.op(
+            "Start an OpenID Connect login (authorization code flow with PKCE)",
+            {302: "to the identity provider"},
+            security=spec.PUBLIC,
+            params=spec.query(("next", "a local path to return to after the login")),
+            errors=(400, 404),
+        )
+    },
+    CALLBACK: {
+        "get": spec.op(
+            "The identity provider's redirect back: logs the user in like /api/auth/login",
+            {302: "to next, with the session cookies"},
+            security=spec.PUBLIC,
+            params=spec.query(("code", "authorization code"), ("state", "the login's state")),
+            errors=(400, 401, 403, 404, 409),
+        )
+    },
+}

@@ -1,5 +1,5 @@
-"""Scores of a project: `GET /v1/projects/{project_id}/scores` (filtered, newest first, paged) and
-`POST /v1/projects/{project_id}/scores` (native scores, `202` once stored).
+"""`POST /v1/projects/{project_id}/scores`: native scores in, `202` once stored (the reads are
+`api/query/scores.py`).
 
 A score write goes through the WAL like every other write (`store_scores`, also used by the Langfuse routes): one
 SCORES record, acknowledged once durable, which the pipeline applies to meta.db. The answer also waits for that
@@ -7,7 +7,7 @@ SCORES record, acknowledged once durable, which the pipeline applies to meta.db.
 meta.db themselves. Waiting is simpler than a read path that merges records not yet applied, and costs a score
 write only the few milliseconds the pipeline takes to reach the record.
 
-The caller is an API key of the path's project or a user with a role on it (`principal.project_access`);
+The caller is an API key of the path's project or a user who may annotate it (`admission.admit`);
 a score is stored under that project whatever trace it names. Both spellings
 of a score are accepted (ours, `trace_id`/`span_id`/`data_type`, and Langfuse's `traceId`/...).
 """
@@ -16,39 +16,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box.api import query_sql as qs
+from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.ingest_routes import check_backpressure
+from lynex_box.api.ingest.admission import admit
 from lynex_box.api.jsonbody import parse_json
-from lynex_box.api.params import decode_cursor, encode_cursor
-from lynex_box.api.principal import project_access
-from lynex_box.api.services import Services, services
-from lynex_box.scores import InvalidScore, Score, ScoreFilter, encode_scores, list_scores, parse_score
+from lynex_box.api.services import Services
+from lynex_box.scores import InvalidScore, Score, encode_scores, parse_score
 from lynex_box.wal.records import RecordHeader, RecordType
-
-
-async def get_scores(request: Request) -> Response:
-    svc = services(request)
-    project_id = request.path_params["project_id"]
-    await project_access(request, svc, project_id, "data.read")
-    params = request.query_params
-    for key in ("trace_id", "span_id", "session_id", "name"):
-        if len(params.get(key) or "") > 1000:
-            raise ApiError(400, "bad_filter", f"{key} is longer than 1000 characters")
-    where = ScoreFilter(*(params.get(key) or None for key in ("trace_id", "span_id", "session_id", "name")))
-    limit = qs.parse_limit(params)
-    before = decode_cursor(params.get("cursor"))
-    found = await asyncio.to_thread(list_scores, svc.engine.meta, project_id, where, limit + 1, before)
-    page = found[:limit]
-    next_cursor = encode_cursor(page[-1].timestamp_us, page[-1].id) if len(found) > limit else None
-    return json_response({"items": [s.as_dict() for s in page], "next_cursor": next_cursor})
 
 
 def _parse(
@@ -83,13 +64,10 @@ async def store_scores(svc: Services, project_id: str, scores: list[Score], sour
 
 
 async def post_scores(request: Request) -> Response:
-    svc = services(request)
     project_id = request.path_params["project_id"]
-    # a key needs ingest (or admin) scope; a user, like for annotations, at least the member role
-    await project_access(
-        request, svc, project_id, "data.ingest" if "authorization" in request.headers else "data.annotate"
-    )
-    check_backpressure(svc)
+    # a key needs ingest (or admin) scope; a user, like for annotations, at least the member role. Scores are not
+    # spans (a locked encryption key does not stop them) and are not metered.
+    svc = (await admit(request, project_id, user_action="data.annotate", spans=False)).svc
     limit = svc.settings.ingest.max_body_bytes
     raw, encoding = await read_body(request, limit)
     ingest = svc.settings.ingest
@@ -103,6 +81,33 @@ async def post_scores(request: Request) -> Response:
 
 
 routes = [
-    Route("/v1/projects/{project_id}/scores", get_scores, methods=["GET"]),
     Route("/v1/projects/{project_id}/scores", post_scores, methods=["POST"]),
 ]
+
+_SCORE: Final = spec.obj(
+    ("name", "value"),
+    id=spec.STR,
+    trace_id=spec.STR,
+    span_id=spec.STR,
+    session_id=spec.STR,
+    name=spec.STR,
+    value={"type": ["number", "string", "boolean"]},
+    data_type={"enum": ["NUMERIC", "BOOLEAN", "CATEGORICAL", "TEXT", "CORRECTION"]},
+    source={"enum": ["API", "ANNOTATION", "EVAL"]},
+    comment=spec.STR,
+    timestamp=spec.TIME,
+    metadata=spec.ANY,
+)
+SCORE_VALUE: Final[spec.Schema] = _SCORE["properties"]["value"]
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/scores": {
+        "post": spec.op(
+            'Store scores: one score or {"scores": [...]} ({trace_id, span_id?, name, value, data_type?, ...})',
+            {202: "{accepted, rejected: [{index, error}], ids}"},
+            security=spec.KEY,
+            body={"anyOf": [_SCORE, spec.obj(("scores",), scores=spec.list_of(_SCORE))]},
+            errors=(400, 401, 403, 413, 503),
+            returns=spec.obj(("accepted", "rejected", "ids")),
+        )
+    }
+}

@@ -1,0 +1,95 @@
+"""The one admission step of every ingest route: who sends, into which project, whether the server can take it now,
+and the metering of what it sends. A route calls `admit` before it reads a byte of the body, then `Admitted.charge`
+with the bytes and the events it found.
+
+- Who: an API key (`Authorization: Bearer`, or Langfuse's Basic `project:key`; `principal.authenticate`). In
+  `--dev` mode a loopback caller without one writes to the default project. A route that also takes users
+  (`user_action`: scores written from the UI) lets a login session with that right in instead.
+- Where: the path's project, which must be the key's (`principal.check_key`), or else the key's own project
+  (OTLP and Langfuse senders name no project).
+- Whether: 503 + Retry-After while the WAL or the disk is over its limit, and for writes that become spans, while
+  the project is encrypted and its key is locked (its spans could not be flushed without writing them in
+  plaintext, which never happens).
+- Metering: the key's and the project's rate limits, in memory; 429 + Retry-After when empty (OTLP asks for 503,
+  which every exporter version retries). A user's session is not metered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from lynex_box.api import unavailable
+from lynex_box.api.errors import ApiError
+from lynex_box.api.principal import authenticate, check_key, is_loopback, project_access
+from lynex_box.api.services import Services, services
+from lynex_box.auth.keys import Principal
+from lynex_box.auth.ratelimit import RateLimited
+from lynex_box.segments.encryption import KeyUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """An ingest request let in: what it may use, the project it writes to, and the key that sends (None for a
+    user's session)."""
+
+    svc: Services
+    project_id: str
+    key: Principal | None
+
+    def charge(self, events: int = 0, nbytes: int = 0, status: int = 429) -> None:
+        """Take `events` and `nbytes` from the key's and the project's rate limits; `status` + Retry-After when
+        either is empty."""
+        if self.key is None:
+            return
+        try:
+            self.svc.auth.limiter.take(self.key.project_id, self.key.key_id, events, nbytes)
+        except RateLimited as exc:
+            raise ApiError(
+                status, "rate_limited", f"{exc.what} exceeded; retry later", {"Retry-After": str(exc.retry_after_s)}
+            ) from None
+
+
+def sender(request: Request, svc: Services) -> Principal:
+    """The sending key; in `--dev` mode an unauthenticated loopback caller writes to the default project."""
+    if (
+        svc.settings.server.dev
+        and "authorization" not in request.headers
+        and svc.default_project_id is not None
+        and is_loopback(request)
+    ):
+        return Principal(project_id=svc.default_project_id, scope="ingest", key_id="dev")
+    return authenticate(request, svc.keys)
+
+
+async def admit(
+    request: Request, project_id: str | None = None, *, user_action: str | None = None, spans: bool = True
+) -> Admitted:
+    """Let an ingest request in, or raise ApiError (401, 403, 404, 503). `project_id` is the path's (None: the
+    key's own); `user_action` lets a session with that right in when no key is sent; `spans` is False for writes
+    that do not become spans (scores), which a locked encryption key does not stop."""
+    svc = services(request)
+    key: Principal | None = None
+    if user_action is not None and project_id is not None and "authorization" not in request.headers:
+        await project_access(request, svc, project_id, user_action)
+    else:
+        key = sender(request, svc)
+        project_id = key.project_id if project_id is None else project_id
+        check_key(key, project_id, "data.ingest")
+    refuse_overload(svc, project_id if spans else None)
+    return Admitted(svc, project_id, key)
+
+
+def refuse_overload(svc: Services, locked_project: str | None = None) -> None:
+    """503 when the WAL or the disk is over its limit, or when `locked_project` is encrypted and its key is locked."""
+    if locked_project is not None:
+        try:
+            svc.data_keys.cipher(locked_project)
+        except KeyUnavailable as exc:
+            raise unavailable.key_locked(exc) from None
+    pressure = svc.engine.backpressure()
+    if pressure is not None:
+        raise ApiError(
+            503, "overloaded", f"{pressure.reason}; retry later", {"Retry-After": str(pressure.retry_after_s)}
+        )

@@ -1,0 +1,108 @@
+"""The query API over spans: spans, metrics, sessions and users of the caller's project (traces: `traces.py`).
+
+Every handler authenticates first (an API key, or a session whose user has a role on the project),
+checks the path's project against the caller's, and hands the engine a `SpanScope` of that project
+only. Queries run in a worker thread; the loop never waits on DuckDB. Lists answer
+`{"items": [...], "next_cursor": ...}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from lynex_box.api import spec
+from lynex_box.api.errors import json_response
+from lynex_box.api.params import decode_cursor
+from lynex_box.api.query.filters import (
+    FILTERS,
+    LIST_PARAMS,
+    parse_filters,
+    parse_group,
+    parse_interval,
+    parse_limit,
+    parse_top,
+)
+from lynex_box.api.query.reads import iso, page_of, read_scope, us_to_dt
+from lynex_box.api.services import services
+from lynex_box.query import pages
+from lynex_box.query import sql as qs
+from lynex_box.query.sql import GROUP_COLUMNS
+
+
+async def list_spans(request: Request) -> Response:
+    scope, params = await read_scope(request)
+    limit = parse_limit(params)
+    f, cursor = parse_filters(params), decode_cursor(params.get("cursor"))
+    query = services(request).engine.query
+    table = await query.call_async(pages.span_page, query, scope.project_id, f, cursor, limit)
+    items, next_cursor = page_of(table, limit, "event_id")
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+async def get_metrics(request: Request) -> Response:
+    scope, params = await read_scope(request)
+    interval = parse_interval(params)
+    group = parse_group(params)
+    top, top_by = parse_top(params)
+    sql, bound = qs.metrics_sql(parse_filters(params), interval, group, top, top_by)
+    table = await services(request).engine.query.query_async(scope, sql, bound)
+    series: dict[str, list[dict[str, Any]]] = {}
+    for row in table.to_pylist():
+        t = row.pop("t")
+        group_value = row.pop("grp")
+        point = {"t": iso(us_to_dt(t)) if t is not None else None, **row}
+        series.setdefault(group_value, []).append(point)
+    return json_response({"series": [{"group": g, "points": p} for g, p in series.items()]})
+
+
+async def _grouped(request: Request, key: str, extra: str = "") -> Response:
+    scope, params = await read_scope(request)
+    limit = parse_limit(params)
+    f, cursor = parse_filters(params), decode_cursor(params.get("cursor"))
+    query = services(request).engine.query
+    table = await query.call_async(pages.grouped_page, query, scope.project_id, key, f, cursor, limit, extra)
+    items, next_cursor = page_of(table, limit, "id")
+    for item in items:
+        item[key] = item.pop("id")
+    return json_response({"items": items, "next_cursor": next_cursor})
+
+
+async def list_sessions(request: Request) -> Response:
+    return await _grouped(request, "session_id", ", max(user_id) AS user_id")
+
+
+async def list_users(request: Request) -> Response:
+    return await _grouped(request, "user_id", ", count(DISTINCT session_id) AS session_count")
+
+
+routes = [
+    Route("/v1/projects/{project_id}/spans", list_spans, methods=["GET"]),
+    Route("/v1/projects/{project_id}/metrics", get_metrics, methods=["GET"]),
+    Route("/v1/projects/{project_id}/sessions", list_sessions, methods=["GET"]),
+    Route("/v1/projects/{project_id}/users", list_users, methods=["GET"]),
+]
+
+OPENAPI: Final[spec.Paths] = {
+    "/v1/projects/{project_id}/spans": {"get": spec.read("Spans, newest first", LIST_PARAMS, spec.LIST)},
+    "/v1/projects/{project_id}/metrics": {
+        "get": spec.read(
+            "Counts, errors, tokens, cost and latency percentiles over time",
+            [
+                *FILTERS,
+                *spec.query(
+                    ("interval", "30s, 5m, 1h, 1d; none = one point"),
+                    ("group_by", ", ".join(GROUP_COLUMNS)),
+                    ("top", "keep the N groups ranked highest by top_by"),
+                    ("top_by", "total_cost (default), count or errors"),
+                ),
+            ],
+            spec.obj((), series={"type": "array"}),
+        )
+    },
+    "/v1/projects/{project_id}/sessions": {"get": spec.read("Aggregates per session", LIST_PARAMS, spec.LIST)},
+    "/v1/projects/{project_id}/users": {"get": spec.read("Aggregates per end user", LIST_PARAMS, spec.LIST)},
+}

@@ -127,7 +127,7 @@ async def start(stack: contextlib.AsyncExitStack, settings: Settings) -> Service
     stack.callback(scheduler.shutdown, wait=False)
     exports = ExportRunner(settings.api)
     stack.push_async_callback(asyncio.to_thread, exports.close)  # first to stop: before the engine closes under them
-    return Services(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
+    return Services.assemble(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
 
 
 def begin_stop(app: Starlette) -> None:

@@ -3,7 +3,7 @@ account operation in one meta.db transaction.
 
 Routes use the engine only through its public entry points (`append_async`, `wait_processed`, `backpressure`,
 `query`); what they keep in meta.db they reach through the repositories here (`accounts`, `projects`, `audit`,
-`scores`, `prompts`), made from the engine's meta.db with the rest, so no route module knows where or how it is
+`scores`, `prompts`), made from the engine's meta.db by `Services.assemble`, so no route module knows where or how it is
 stored.
 """
 
@@ -47,24 +47,35 @@ class Services:
     ready: bool = False
     prices: PriceReloader | None = None  # custom prices: reloaded after an API write and periodically
     alerts: AlertService | None = None  # alert rules' evaluation and notification delivery
-    # made from the engine's parts (`__post_init__`)
-    accounts: Accounts = field(init=False)  # users, orgs, memberships, invitations; account transactions
-    projects: Projects = field(init=False)  # a project's record, settings, API keys, custom prices
-    audit: AuditLog = field(init=False)
-    scores: ScoreReader = field(init=False)
-    prompts: PromptRegistry = field(init=False)
-    data_keys: DataKeys = field(init=False)  # per-project encryption: status, enabling, the locked check
-    lifecycle: Lifecycle = field(init=False)  # deletion and repricing, on the lifecycle's own thread
+    # the repositories routes use instead of the engine's insides (`assemble` makes them from its meta.db)
+    accounts: Accounts = field(kw_only=True)  # users, orgs, memberships, invitations; account transactions
+    projects: Projects = field(kw_only=True)  # a project's record, settings, API keys, custom prices
+    audit: AuditLog = field(kw_only=True)
+    scores: ScoreReader = field(kw_only=True)
+    prompts: PromptRegistry = field(kw_only=True)
+    data_keys: DataKeys = field(kw_only=True)  # per-project encryption: status, enabling, the locked check
+    lifecycle: Lifecycle = field(kw_only=True)  # deletion and repricing, on the lifecycle's own thread
 
-    def __post_init__(self) -> None:
-        meta = self.engine.meta
-        self.accounts = Accounts(meta)
-        self.projects = Projects(meta)
-        self.audit = AuditLog(meta)
-        self.scores = ScoreReader(meta)
-        self.prompts = PromptRegistry(meta)
-        self.data_keys = self.engine.data_keys
-        self.lifecycle = self.engine.lifecycle
+    @classmethod
+    def assemble(
+        cls,
+        settings: Settings,
+        engine: Engine,
+        keys: KeyRing,
+        default_project_id: str | None,
+        auth: AuthComponents,
+        exports: ExportRunner,
+        *,
+        prices: PriceReloader | None = None,
+        alerts: AlertService | None = None,
+    ) -> Services:
+        """The services of a running engine: its repositories are made from its meta.db here, once."""
+        meta = engine.meta
+        return cls(
+            settings, engine, keys, default_project_id, auth, exports, prices=prices, alerts=alerts,
+            accounts=Accounts(meta), projects=Projects(meta), audit=AuditLog(meta), scores=ScoreReader(meta),
+            prompts=PromptRegistry(meta), data_keys=engine.data_keys, lifecycle=engine.lifecycle,
+        )  # fmt: skip
 
 
 def services(request: Request) -> Services:

@@ -129,7 +129,7 @@ APP_STEPS = [
     "lynex_box.engine:Engine.tasks",  # the pipeline and flusher tasks
     "apscheduler.schedulers.asyncio:AsyncIOScheduler.start",
     "lynex_box.lifecycle.export_runner:ExportRunner.__init__",
-    "lynex_box.app:Services",  # every component has started
+    "lynex_box.app:Services.assemble",  # every component has started
 ]
 
 

@@ -189,12 +189,18 @@ def _unprotect(db: MetaDB, name: str) -> None:
 
 
 def list_backups(target: ObjectStore, node_id: str | None = None) -> list[Manifest]:
-    """Complete backups (those with a manifest), oldest first; of one node or of all."""
+    """Complete backups (those with a manifest), oldest first; of one node or of all.
+
+    A manifest listed but gone when read was removed by a rotation in between (the server's, while a CLI lists):
+    that backup no longer exists, so it is left out rather than failing the listing."""
     prefix = backup_prefix(node_id) if node_id else "backups"
     found = []
     for meta in target.list(prefix):
         if meta.key.endswith("/manifest.json"):
-            found.append(Manifest.from_json(target.get(meta.key).data))
+            try:
+                found.append(Manifest.from_json(target.get(meta.key).data))
+            except ObjectNotFound:
+                continue
     return sorted(found, key=lambda m: (m.created_at, m.name))
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from lynex_box.lifecycle.backup import RestoreError, list_backups, restore
 from lynex_box.lifecycle.deletion import delete
-from lynex_box.objstore import LocalStore
+from lynex_box.objstore import LocalStore, ObjectMeta
 from tests.lifecycle.conftest import DAY_MS, add_segment, directory_bucket, now_ms, rows, s3_bucket
 from tests.objstore.conftest import MotoServer
 
@@ -83,3 +83,28 @@ def test_a_remote_segment_is_copied_into_a_directory_backup(open_engine: Any, tm
     engine.close()
     restore(LocalStore(tmp_path / "dir"), tmp_path / "copy", from_bucket=False)
     assert rows(open_engine(tmp_path / "copy")) == expected
+
+
+class RotatedWhileListed(LocalStore):
+    """A directory store on which a rotation (another process) removes one backup between the listing and the
+    reads of its manifests."""
+
+    def __init__(self, root: Path, gone: str) -> None:
+        super().__init__(root)
+        self.gone = gone
+
+    def list(self, prefix: str = "") -> list[ObjectMeta]:
+        listed = super().list(prefix)
+        self.delete(self.gone)
+        return listed
+
+
+def test_listing_backups_leaves_out_one_rotated_away_while_it_was_listed(open_engine: Any, tmp_path: Path) -> None:
+    engine = open_engine()
+    fill(engine)
+    target = tmp_path / "backups"
+    first = engine.lifecycle.backup(target, keep=3)
+    second = engine.lifecycle.backup(target, keep=3)
+    engine.close()
+    gone = next(m.key for m in LocalStore(target).list("backups") if first.name in m.key and m.key.endswith(".json"))
+    assert [m.name for m in list_backups(RotatedWhileListed(target, gone))] == [second.name]

@@ -94,6 +94,7 @@ async def _lifespan(app: Any) -> None:
 # The steps of Engine.open, in order: each one fails after the ones before it took their resources.
 ENGINE_STEPS = [
     "lynex_box.engine:MetaDB",
+    "lynex_box.meta.db:migrate",  # inside MetaDB, after its writer connection opened
     "lynex_box.engine:Catalog",
     "lynex_box.engine:DataKeys.open",
     "lynex_box.engine:SpanStore",

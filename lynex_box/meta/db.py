@@ -42,7 +42,11 @@ class MetaDB:
         if not path.exists():  # SQLite gives meta.db-wal and -shm the database file's mode
             fsutil.create_empty(path)
         self._writer = connect(path)
-        migrate(self._writer)
+        try:
+            migrate(self._writer, str(path))  # FormatTooNew for a meta.db of a newer release: nothing is changed
+        except BaseException:
+            self._writer.close()
+            raise
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._local = threading.local()
         self._readers: list[apsw.Connection] = []

@@ -45,6 +45,7 @@ from lynex_box.sources.langfuse import decoder as langfuse_decoder
 from lynex_box.sources.native import decoder as native_decoder
 from lynex_box.sources.otlp import decoder as otlp_decoder
 from lynex_box.wal.log import WalLog
+from lynex_box.wal.log import check_versions as check_wal_versions
 from lynex_box.wal.records import PROTOBUF, RecordHeader, RecordType, encode_payload
 
 log = logging.getLogger("lynex.engine")
@@ -171,6 +172,9 @@ class Engine:
         # (removed on start: what a crash left is garbage)
         shutil.rmtree(spill, ignore_errors=True)
         fsutil.make_dir(spill)
+        # Every format is checked before anything changes (docs/operations/upgrades.md): the WAL's file headers
+        # here, before meta.db is migrated; meta.db's schema as it opens; the catalog's segments as the store loads.
+        check_wal_versions(self.data_dir / "wal")
         self.meta = MetaDB(self.data_dir / "meta.db")
         opened.callback(self.meta.close)
         self.catalog = Catalog(self.meta)

@@ -21,11 +21,15 @@ SUITES = {
     "packaging": "the top-level packaging/ folder and the wheel: image, chart, unit file, operator docs",
     "sdks": "the TypeScript SDK of sdks/js/ against the real server (the Python SDK tests itself: sdks/python/tests)",
 }
+# Folders of data files that tests read (no Python in them, so no package to mirror); docs/testing.md lists them.
+DATA = {
+    "fixtures": "committed data the tests open, such as data dirs written by earlier releases (tests/fixtures/upgrade)",
+}
 
 
 def folders() -> list[Path]:
     found = [p for p in TESTS.rglob("*") if p.is_dir() and p.name != "__pycache__"]
-    return sorted(p.relative_to(TESTS) for p in found)
+    return sorted(rel for rel in (p.relative_to(TESTS) for p in found) if rel.parts[0] not in DATA)
 
 
 def test_every_test_folder_mirrors_a_package_or_is_a_listed_suite() -> None:
@@ -45,3 +49,9 @@ def test_every_test_folder_is_a_package_and_every_suite_exists() -> None:
     assert [name for name in SUITES if not (TESTS / name).is_dir()] == []
     docs = (TESTS.parent / "docs" / "testing.md").read_text()
     assert [name for name in SUITES if f"tests/{name}/" not in docs] == []
+
+
+def test_data_folders_hold_no_tests_and_are_documented() -> None:
+    docs = (TESTS.parent / "docs" / "testing.md").read_text()
+    assert [name for name in DATA if f"tests/{name}/" not in docs] == []
+    assert [str(p.relative_to(TESTS)) for name in DATA for p in (TESTS / name).rglob("*.py")] == []

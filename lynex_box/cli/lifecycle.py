@@ -105,7 +105,7 @@ def backup(
 ) -> None:
     """Back up meta.db (SQLite online backup) and every segment to the bucket or a directory."""
     from lynex_box.engine import Engine, engine_or_none
-    from lynex_box.lifecycle.backup import list_backups
+    from lynex_box.lifecycle.backup import backup_name, scan_backups
 
     settings = settings_for(config, data_dir, existing=True)
     with engine_or_none(settings) as engine:
@@ -117,9 +117,14 @@ def backup(
             if target is None:
                 raise click.ClickException("nowhere to back up to; hint: --to DIR, or set [bucket] or [backup] dir")
             if list_only:
-                found = [{"name": m.name, "node_id": m.node_id, "segments": len(m.segments)}
-                         for m in list_backups(target[0])]  # fmt: skip
-                emit(as_json, {"backups": found}, "\n".join(f"{b['name']}  {b['segments']} segments" for b in found))
+                readable, newer = scan_backups(target[0])
+                found = [{"name": m.name, "node_id": m.node_id, "segments": len(m.segments)} for m in readable]
+                # a newer release's backups are listed (by name, sorted in time with the others), not restorable here
+                found += [{"name": backup_name(e.where), "too_new": str(e)} for e in newer]
+                found.sort(key=lambda b: str(b["name"]))
+                lines = [f"{b['name']}  " + (f"{b['segments']} segments" if "segments" in b else "written by a newer "
+                         "release: not restorable by this one") for b in found]  # fmt: skip
+                emit(as_json, {"backups": found}, "\n".join(lines))
                 return
             with progress("backup", "segments") as step:
                 manifest = lifecycle.backup(Path(to_dir) if to_dir else None, keep, progress=step)

@@ -28,10 +28,12 @@ def run(config: str | None, data_dir: str | None, host: str | None, port: int | 
     """Start the appliance."""
     from lynex_box.logs import setup_logging
     from lynex_box.server import serve
+    from lynex_box.upgrade import refuse_newer
 
     settings = settings_for(config, data_dir, existing=False, host=host, port=port, dev=dev)
     with refusing(KekError):
         check_source(settings.encryption, settings.data_dir)  # refused before anything starts
+    refuse_newer(settings)  # a newer release's data dir: said here, before anything opens or changes it
     setup_logging(logging.getLevelNamesMapping()[settings.server.log_level.upper()])
     with open_meta(settings, existing=False) as db:
         created = bootstrap_if_empty(db)

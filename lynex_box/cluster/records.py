@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 
 from ulid import ULID
 
-FORMAT = 1
+from lynex_box.versions import CLUSTER_FORMAT
+
+FORMAT = CLUSTER_FORMAT
 CLUSTER_KEY = "cluster/cluster.json"
 NODES_PREFIX = "cluster/nodes"
 LEASES_PREFIX = "cluster/leases"

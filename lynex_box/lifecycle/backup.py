@@ -16,6 +16,10 @@ objects of deleted spans, and a copy of the users table, for ever.
 Restore refuses a data dir that already has a meta.db. From a bucket, segments stay in the bucket (read through
 the cache, or `lynex-box rehydrate`); from a directory, they are copied into the data dir. The WAL starts empty
 after the snapshot's consumed position: what was not yet in a segment at backup time is not in the backup.
+
+A manifest of a newer format, or of a meta.db newer than this release's migrations, was written by a newer release:
+restoring or rotating it is refused (`FormatTooNew`) before anything is written, while an older backup beside it
+can still be restored by name (the way back after an upgrade, docs/operations/upgrades.md).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +40,12 @@ from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.bucket import backup_prefix, download_verified, segment_key, upload_verified
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.meta.db import MetaDB
+from lynex_box.meta.migrations import META_SCHEMA_VERSION
 from lynex_box.objstore import ObjectMeta, ObjectNotFound, ObjectStore
+from lynex_box.versions import BUCKET_FORMAT, FormatTooNew
 
 log = logging.getLogger("lynex.lifecycle.backup")
-MANIFEST_FORMAT = 1
+MANIFEST_FORMAT = BUCKET_FORMAT
 # A manifest follows its meta.db within seconds (one small PUT, retried); a lone meta.db an hour old is a leftover,
 # and a younger one may be a backup another process (`lynex-box backup` beside the server) is finishing.
 LEFTOVER_MIN_AGE_S = 3600.0
@@ -76,10 +82,26 @@ class Manifest:
         return orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2)
 
     @classmethod
-    def from_json(cls, data: bytes) -> Manifest:
+    def from_json(cls, data: bytes, key: str = "manifest.json") -> Manifest:
+        """The manifest stored at `key`; FormatTooNew for one of a newer format. Fields this release does not know
+        are left out: a newer release may add fields without a new format, never change what these mean."""
         raw: dict[str, Any] = orjson.loads(data)
-        raw["segments"] = [BackupSegment(**s) for s in raw.get("segments", [])]
-        return cls(**raw)
+        version = raw.get("format", MANIFEST_FORMAT)
+        if isinstance(version, int) and version > MANIFEST_FORMAT:
+            raise FormatTooNew("backup manifest", key, version, MANIFEST_FORMAT)
+        raw["segments"] = [BackupSegment(**_known(BackupSegment, s)) for s in raw.get("segments", [])]
+        return cls(**_known(cls, raw))
+
+    def check_restorable(self) -> None:
+        """Refuse (FormatTooNew) a backup whose meta.db has a newer schema than this release migrates to."""
+        if self.meta_schema_version > META_SCHEMA_VERSION:
+            where = f"{backup_prefix(self.node_id)}/{self.name}/meta.db"
+            raise FormatTooNew("backup meta.db", where, self.meta_schema_version, META_SCHEMA_VERSION)
+
+
+def _known(kind: type[Any], raw: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(kind)}
+    return {k: v for k, v in raw.items() if k in names}
 
 
 def snapshot_meta(source: Path, dest: Path) -> None:
@@ -188,20 +210,37 @@ def _unprotect(db: MetaDB, name: str) -> None:
     db.write(tx)
 
 
-def list_backups(target: ObjectStore, node_id: str | None = None) -> list[Manifest]:
-    """Complete backups (those with a manifest), oldest first; of one node or of all.
+def scan_backups(target: ObjectStore, node_id: str | None = None) -> tuple[list[Manifest], list[FormatTooNew]]:
+    """Complete backups (those with a manifest), oldest first, of one node or of all; and the refusals of those whose
+    manifest is of a newer format (a newer release wrote them), by name.
 
     A manifest listed but gone when read was removed by a rotation in between (the server's, while a CLI lists):
     that backup no longer exists, so it is left out rather than failing the listing."""
     prefix = backup_prefix(node_id) if node_id else "backups"
-    found = []
+    found, newer = [], []
     for meta in target.list(prefix):
         if meta.key.endswith("/manifest.json"):
             try:
-                found.append(Manifest.from_json(target.get(meta.key).data))
+                found.append(Manifest.from_json(target.get(meta.key).data, meta.key))
             except ObjectNotFound:
                 continue
-    return sorted(found, key=lambda m: (m.created_at, m.name))
+            except FormatTooNew as exc:
+                newer.append(exc)
+    return sorted(found, key=lambda m: (m.created_at, m.name)), sorted(newer, key=lambda e: backup_name(e.where))
+
+
+def backup_name(manifest_key: str) -> str:
+    """The backup's name in its manifest's key (`backups/<node_id>/<name>/manifest.json`); names sort by time."""
+    return manifest_key.rsplit("/", 2)[-2]
+
+
+def list_backups(target: ObjectStore, node_id: str | None = None) -> list[Manifest]:
+    """Complete backups (those with a manifest), oldest first; of one node or of all. FormatTooNew if a newer
+    release wrote one: a rotation must not count or remove backups it cannot read."""
+    found, newer = scan_backups(target, node_id)
+    if newer:
+        raise newer[0]
+    return found
 
 
 def rotate(ctx: LifecycleContext, target: ObjectStore, in_bucket: bool, keep: int) -> list[str]:
@@ -261,11 +300,8 @@ def restore(
     """Bring a new data dir to the state of backup `name` (default: the newest) found in `target`."""
     if (data_dir / "meta.db").exists():
         raise RestoreError(f"{data_dir} already holds a meta.db; hint: restore into a new, empty data dir")
-    backups = list_backups(target)
-    chosen = [m for m in backups if name in (None, m.name)]
-    if not chosen:
-        raise RestoreError(f"no complete backup {name or ''} in the store; hint: `lynex-box backup --list`")
-    manifest = chosen[-1]
+    manifest = choose_backup(target, name)
+    manifest.check_restorable()
     fsutil.prepare_data_dir(data_dir)
     tmp = data_dir / "meta.db.restore"
     target.get_to_file(f"{backup_prefix(manifest.node_id)}/{manifest.name}/meta.db", tmp)
@@ -281,6 +317,21 @@ def restore(
     MetaDB(data_dir / "meta.db").close()  # migrate a backup made by an older version now
     log.info("backup restored name=%s segments=%d data_dir=%s", manifest.name, len(manifest.segments), data_dir)
     return manifest
+
+
+def choose_backup(target: ObjectStore, name: str | None) -> Manifest:
+    """Backup `name`, or the newest; FormatTooNew when that one was written by a newer release (an older one can
+    still be chosen by name: its hint says which)."""
+    backups, newer = scan_backups(target)
+    chosen = [m for m in backups if name in (None, m.name)]
+    refused = [e for e in newer if name in (None, backup_name(e.where))]
+    if refused and (name is not None or not chosen or backup_name(refused[-1].where) > chosen[-1].name):
+        exc = refused[-1]
+        hint = f"restore an older backup with --name {chosen[-1].name}, or " if chosen else ""
+        raise FormatTooNew(exc.what, exc.where, exc.found, exc.supported, hint=hint + exc.hint)
+    if not chosen:
+        raise RestoreError(f"no complete backup {name or ''} in the store; hint: `lynex-box backup --list`")
+    return chosen[-1]
 
 
 def _point_catalog(db_path: Path, manifest: Manifest, from_bucket: bool) -> None:

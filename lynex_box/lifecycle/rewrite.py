@@ -35,10 +35,11 @@ from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.bucket import segment_key, upload_verified
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.meta.catalog import SegmentEntry
-from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, SPAN_SCHEMA_VERSION
+from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA
 from lynex_box.segments import encryption, parquet_file
 from lynex_box.segments.bloom import build_bloom
 from lynex_box.segments.encryption import ProjectCipher
+from lynex_box.versions import SPAN_SCHEMA_VERSION
 
 log = logging.getLogger("lynex.lifecycle")
 Transform = Callable[[pa.RecordBatch], pa.RecordBatch]

@@ -43,7 +43,7 @@ class MetaDB:
             fsutil.create_empty(path)
         self._writer = connect(path)
         try:
-            migrate(self._writer)
+            migrate(self._writer, str(path))  # FormatTooNew for a meta.db of a newer release: nothing is changed
         except BaseException:  # a refused or failed migration leaves no open connection behind
             self._writer.close()
             raise

@@ -2,15 +2,31 @@
 
 A migration is appended, never edited: databases in the field have run the old ones. Each runs in
 its own transaction together with the version bump, so a crash leaves the schema at a whole step.
+Its name is what `lynex-box upgrade --check` lists as pending. A meta.db of a higher version than
+there are migrations was written by a newer release and is refused (`FormatTooNew`), never opened.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import apsw
 
-MIGRATIONS: list[str] = [
+from lynex_box.versions import FormatTooNew
+
+
+class Migration(NamedTuple):
+    """One schema step: a short name for people, and its SQL (run in one transaction with the version bump)."""
+
+    name: str
+    sql: str
+
+
+MIGRATIONS: list[Migration] = [
     # 1: the segment catalog and the WAL checkpoint (docs/format/segments.md)
-    """
+    Migration(
+        "segment catalog and WAL checkpoint",
+        """
     CREATE TABLE wal_progress (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         consumed_lsn INTEGER NOT NULL
@@ -35,8 +51,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX segments_by_project_time ON segments (project_id, min_time, max_time);
     """,
+    ),
     # 2: tenancy: orgs, projects, users, memberships, API keys
-    """
+    Migration(
+        "tenancy: orgs, projects, users, memberships, API keys",
+        """
     CREATE TABLE orgs (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -77,15 +96,21 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX api_keys_by_project ON api_keys (project_id);
     """,
+    ),
     # 3: instance-wide settings (default project, secrets generated on first start)
-    """
+    Migration(
+        "instance-wide settings",
+        """
     CREATE TABLE instance_settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
     """,
+    ),
     # 4: registered prompt versions (lynex_box/prompts): immutable template text per (project, name, version)
-    """
+    Migration(
+        "prompt versions",
+        """
     CREATE TABLE prompt_versions (
         project_id TEXT NOT NULL REFERENCES projects (id),
         name TEXT NOT NULL,
@@ -96,10 +121,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project_id, name, version)
     );
     """,
+    ),
     # data lifecycle (docs/format/segments.md, docs/format/bucket.md): where a segment's bucket copy is and its
     # checksum, when it was marked for deletion; tombstones of deleted traces/sessions/users; ranges pinned to
     # local disk; and the bucket objects that kept backups still reference
-    """
+    Migration(
+        "data lifecycle: bucket copies, tombstones, pinned ranges, backup objects",
+        """
     ALTER TABLE segments ADD COLUMN remote_key TEXT;
     ALTER TABLE segments ADD COLUMN checksum TEXT;
     ALTER TABLE segments ADD COLUMN deleting_at INTEGER;
@@ -130,9 +158,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX backup_objects_by_key ON backup_objects (key);
     """,
+    ),
     # scores (lynex_box/scores: upserted by (project, id), read by trace and by name) and
     # per-project custom prices (lynex_box/meta/prices.py: one row per normalised (provider, model))
-    """
+    Migration(
+        "scores and custom prices",
+        """
     CREATE TABLE scores (
         project_id TEXT NOT NULL REFERENCES projects (id),
         id TEXT NOT NULL,
@@ -171,9 +202,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (project_id, provider_key, model_key)
     );
     """,
+    ),
     # 7: accounts and security: sessions, per-project roles, invitations, password resets,
     # per-project rate limits, and the append-only audit log (docs/security.md)
-    """
+    Migration(
+        "accounts and security: sessions, project roles, invitations, resets, rate limits, audit log",
+        """
     CREATE TABLE sessions (
         id_hash TEXT PRIMARY KEY,
         user_id TEXT NOT NULL REFERENCES users (id),
@@ -250,9 +284,12 @@ MIGRATIONS: list[str] = [
         SELECT RAISE(ABORT, 'audit_log is append-only');
     END;
     """,
+    ),
     # 8: single sign-on and provisioning: the OpenID Connect subject and SCIM external id of a user, and
     # SCIM groups with their members (docs/security.md)
-    """
+    Migration(
+        "single sign-on: OIDC subjects and SCIM groups",
+        """
     ALTER TABLE users ADD COLUMN oidc_subject TEXT;
     ALTER TABLE users ADD COLUMN scim_external_id TEXT;
     CREATE UNIQUE INDEX users_by_oidc_subject ON users (oidc_subject) WHERE oidc_subject IS NOT NULL;
@@ -271,10 +308,13 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX scim_group_members_by_user ON scim_group_members (user_id);
     """,
+    ),
     # 9: SCIM provisioning: one bearer token per org (stored hashed) and which users an org's SCIM client
     # manages, with their external id and active flag (users.scim_external_id of migration 8 is unused: the
     # link is per org and lives here)
-    """
+    Migration(
+        "SCIM tokens and provisioned users",
+        """
     CREATE TABLE scim_tokens (
         org_id TEXT PRIMARY KEY REFERENCES orgs (id),
         token_hash TEXT NOT NULL UNIQUE,
@@ -290,10 +330,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (org_id, user_id)
     );
     """,
+    ),
     # per-project encryption at rest (lynex_box/segments/datakeys.py, docs/security.md): each encrypted project's
     # data key, wrapped (AES-256-GCM) by the key-encryption key kept outside the data directory, and the KEK's
     # fingerprint
-    """
+    Migration(
+        "per-project encryption keys",
+        """
     CREATE TABLE IF NOT EXISTS project_data_keys (
         project_id TEXT PRIMARY KEY REFERENCES projects (id),
         wrapped BLOB NOT NULL,
@@ -301,10 +344,13 @@ MIGRATIONS: list[str] = [
         created_at INTEGER NOT NULL
     );
     """,
+    ),
     # alerts (lynex_box/alerts, docs/alerts.md): rules per project with their current state, channels whose URLs and
     # signing secrets are sealed with a key kept outside meta.db, firings (firing -> resolved) and every delivery
     # attempt's outcome
-    """
+    Migration(
+        "alerts: rules, channels, firings, deliveries",
+        """
     CREATE TABLE alert_rules (
         id TEXT PRIMARY KEY,
         project_id TEXT NOT NULL REFERENCES projects (id),
@@ -360,10 +406,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX alert_deliveries_by_project ON alert_deliveries (project_id, created_at);
     CREATE INDEX alert_deliveries_by_rule ON alert_deliveries (rule_id, created_at);
     """,
+    ),
     # data lifecycle: a project's own hot window (seconds before its segments are offloaded; NULL = the
     # [offload] default), and what a user or session deletion covers beyond its own column: the traces and
     # sessions found to belong to it (docs/api.md, deletion)
-    """
+    Migration(
+        "project hot windows and deletion scopes",
+        """
     ALTER TABLE projects ADD COLUMN hot_window_s INTEGER;
     CREATE TABLE tombstone_scope (
         tombstone_id INTEGER NOT NULL,
@@ -372,28 +421,43 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tombstone_id, kind, value)
     );
     """,
+    ),
     # scores reach meta.db through the WAL (docs/format/wal.md, record type 4): the LSN of the last SCORES record
     # applied, set in the transaction that applies it, so a replay applies none twice (lynex_box/scores/store.py)
-    """
+    Migration(
+        "WAL position of the applied scores",
+        """
     ALTER TABLE wal_progress ADD COLUMN scores_applied_lsn INTEGER NOT NULL DEFAULT 0;
     """,
+    ),
 ]
+
+
+META_SCHEMA_VERSION = len(MIGRATIONS)
+"""The schema version this release migrates meta.db to, and the newest it opens."""
 
 
 def schema_version(conn: apsw.Connection) -> int:
     return int(conn.pragma("user_version"))
 
 
-def migrate(conn: apsw.Connection) -> int:
+def check_version(version: int, where: str = "meta.db") -> None:
+    """Refuse a meta.db (`where` names it) whose schema is newer than this release's migrations."""
+    if version > META_SCHEMA_VERSION:
+        raise FormatTooNew("meta.db", where, version, META_SCHEMA_VERSION)
+
+
+def pending(version: int) -> list[tuple[int, str]]:
+    """The migrations (number, name) a meta.db at schema `version` gets on its next open."""
+    return [(number, MIGRATIONS[number - 1].name) for number in range(version + 1, META_SCHEMA_VERSION + 1)]
+
+
+def migrate(conn: apsw.Connection, where: str = "meta.db") -> int:
     """Apply every migration newer than the database; returns the resulting version."""
     version = schema_version(conn)
-    if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"meta.db has schema version {version}, newer than this lynex-box ({len(MIGRATIONS)}); "
-            "hint: upgrade lynex-box or restore a backup made by this version"
-        )
-    for number in range(version + 1, len(MIGRATIONS) + 1):
+    check_version(version, where)
+    for number, _ in pending(version):
         with conn:
-            conn.execute(MIGRATIONS[number - 1])
+            conn.execute(MIGRATIONS[number - 1].sql)
             conn.pragma("user_version", number)
-    return len(MIGRATIONS)
+    return META_SCHEMA_VERSION

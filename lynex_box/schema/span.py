@@ -2,7 +2,7 @@
 
 This module is the single source of the stored column set. Segments, the head, the pipeline and
 the query API all take their column names and Arrow types from here; a change to the columns is
-a change of `SPAN_SCHEMA_VERSION` and of `docs/format/segments.md`. It must never do I/O.
+a change of `SPAN_SCHEMA_VERSION` (`lynex_box/versions.py`) and of `docs/format/segments.md`. It must never do I/O.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from typing import Any, Final
 
 import pyarrow as pa
 
-SPAN_SCHEMA_VERSION: Final = 1
+from lynex_box.versions import SPAN_SCHEMA_VERSION
+
+SCHEMA_VERSION_KEY: Final = b"lynex.span_schema_version"  # a segment file's footer key-value (docs/format/segments.md)
 
 SPAN_KINDS: Final = frozenset(
     {
@@ -76,7 +78,7 @@ SPAN_SCHEMA: Final = pa.schema(
         pa.field("ingested_at", _TS, nullable=False),
         pa.field("source", pa.string()),
     ],
-    metadata={b"lynex.span_schema_version": str(SPAN_SCHEMA_VERSION).encode()},
+    metadata={SCHEMA_VERSION_KEY: str(SPAN_SCHEMA_VERSION).encode()},
 )
 
 SPAN_COLUMNS: Final = tuple(SPAN_SCHEMA.names)

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from lynex_box import fsutil
 from lynex_box.crashpoints import crash_point
-from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.schema.span import SCHEMA_VERSION_KEY, SPAN_SCHEMA
 from lynex_box.segments import encryption
 from lynex_box.segments.encryption import ProjectCipher
 
@@ -90,3 +90,12 @@ def write_segment_runs(
     fsutil.rename_durably(tmp, final)
     crash_point("segments.after_rename")
     return final.stat().st_size
+
+
+def file_schema_version(path: Path) -> int | None:
+    """The span schema version a segment file's footer names (`lynex.span_schema_version`); None for an encrypted
+    file, whose footer only the project's key opens, or a file without the key. Reads the footer alone."""
+    if encryption.is_encrypted(path):
+        return None
+    raw = (pq.read_schema(path).metadata or {}).get(SCHEMA_VERSION_KEY, b"")
+    return int(raw) if raw.isdigit() else None

@@ -24,11 +24,12 @@ from lynex_box import fsutil
 from lynex_box.config import HeadSettings, SegmentSettings
 from lynex_box.crashpoints import crash_point
 from lynex_box.meta.catalog import Catalog, SegmentEntry
-from lynex_box.schema.span import SPAN_SCHEMA, SPAN_SCHEMA_VERSION
+from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments.bloom import bloom_may_contain, build_bloom
 from lynex_box.segments.encryption import ProjectCipher
 from lynex_box.segments.head import HeadBuffer
 from lynex_box.segments.parquet_file import write_segment_runs
+from lynex_box.versions import SPAN_SCHEMA_VERSION, FormatTooNew
 
 log = logging.getLogger("lynex.segments")
 
@@ -42,6 +43,13 @@ class Snapshot:
     remote: list[SegmentEntry] = field(default_factory=list)  # in the bucket: the reader fetches them (lifecycle)
     # Those of `files` whose every row lies inside the asked time range: a query needs no time filter on them.
     within: frozenset[Path] = frozenset()
+
+
+def check_schema_version(entry: SegmentEntry) -> None:
+    """Refuse a catalog row of a segment written in a newer span schema than this release's (FormatTooNew): its
+    columns may mean what this code does not know, so neither queries nor rewrites may read it."""
+    if entry.schema_version > SPAN_SCHEMA_VERSION:
+        raise FormatTooNew("segment", entry.path, entry.schema_version, SPAN_SCHEMA_VERSION)
 
 
 class SpanStore:
@@ -71,6 +79,7 @@ class SpanStore:
         fsutil.make_dir(self.segments_dir)
         self._entries: dict[str, list[SegmentEntry]] = {}
         for entry in catalog.segments():
+            check_schema_version(entry)
             self._entries.setdefault(entry.project_id, []).append(entry)
         consumed = catalog.consumed_lsn()
         self._active = HeadBuffer(lsn_from=consumed + 1, lsn_to=consumed)

@@ -17,7 +17,10 @@ import crc32c as _crc32c
 import pyarrow as pa
 import zstandard
 
-FILE_MAGIC: Final = b"LNXWAL01"
+from lynex_box.versions import WAL_FORMAT, FormatTooNew
+
+MAGIC_PREFIX: Final = b"LNXWAL"  # then the format version as two ASCII digits
+FILE_MAGIC: Final = MAGIC_PREFIX + b"%02d" % WAL_FORMAT  # b"LNXWAL01"
 FILE_HEADER = struct.Struct("<8sQ")
 FRAME_HEADER = struct.Struct("<IIBBQ")  # crc, length, type, flags, lsn
 FILE_HEADER_SIZE: Final = FILE_HEADER.size  # 16
@@ -52,13 +55,28 @@ def encode_file_header(first_lsn: int) -> bytes:
     return FILE_HEADER.pack(FILE_MAGIC, first_lsn)
 
 
-def decode_file_header(data: bytes) -> int:
-    """Return the file's first LSN, or raise FrameError if the header is short or foreign."""
+def file_version(magic: bytes) -> int | None:
+    """The format version a file magic names (`LNXWAL` and two digits), or None for a foreign or damaged one."""
+    digits = magic[len(MAGIC_PREFIX) :]
+    if len(magic) != 8 or not magic.startswith(MAGIC_PREFIX) or not (digits.isdigit() and digits.isascii()):
+        return None
+    return int(digits) or None
+
+
+def decode_file_header(data: bytes, where: str = "WAL file") -> int:
+    """Return the file's first LSN, or raise FrameError if the header is short or foreign.
+
+    A header of a newer format (a newer release wrote the file) raises FormatTooNew naming `where`: such a file is
+    neither read nor, as a damaged one would be, deleted."""
     if len(data) < FILE_HEADER_SIZE:
         raise FrameError("file header incomplete")
     magic, first_lsn = FILE_HEADER.unpack_from(data)
     if magic != FILE_MAGIC:
-        raise FrameError(f"bad magic {magic!r}")
+        version = file_version(magic)
+        if version is None:
+            raise FrameError(f"bad magic {magic!r}")
+        if version > WAL_FORMAT:
+            raise FormatTooNew("WAL file", where, version, WAL_FORMAT)
     return int(first_lsn)
 
 

@@ -22,7 +22,9 @@ from pathlib import Path
 from lynex_box import fsutil
 from lynex_box.config import WalSettings
 from lynex_box.crashpoints import crash_hit, crash_now, crash_point
+from lynex_box.versions import WAL_FORMAT, FormatTooNew
 from lynex_box.wal.format import (
+    FILE_HEADER,
     FILE_HEADER_SIZE,
     FrameError,
     compress_payload,
@@ -30,6 +32,7 @@ from lynex_box.wal.format import (
     decode_record_at,
     encode_file_header,
     encode_record,
+    file_version,
 )
 
 log = logging.getLogger("lynex.wal")
@@ -56,6 +59,35 @@ def list_wal_files(directory: Path) -> list[tuple[int, Path]]:
         if p.suffix == ".wal" and p.stem.isdigit() and len(p.stem) == 8:
             found.append((int(p.stem), p))
     return sorted(found)
+
+
+def file_versions(directory: Path) -> list[tuple[Path, int | None]]:
+    """Each WAL file with the format version its header names (None: a header too short or damaged to say).
+
+    Reads 16 bytes a file and changes nothing: `lynex-box upgrade --check` runs it beside a server."""
+    found: list[tuple[Path, int | None]] = []
+    if not directory.is_dir():
+        return found
+    for _, path in list_wal_files(directory):
+        try:
+            with open(path, "rb") as fh:
+                header = fh.read(FILE_HEADER_SIZE)
+        except FileNotFoundError:  # a running server removed it behind its checkpoint
+            continue
+        found.append(
+            (path, file_version(FILE_HEADER.unpack_from(header)[0]) if len(header) == FILE_HEADER_SIZE else None)
+        )
+    return found
+
+
+def check_versions(directory: Path) -> None:
+    """Refuse (FormatTooNew) a WAL of which any file has a newer format than this release reads.
+
+    Done before recovery, which cuts a damaged tail and deletes every file after it: a newer file must stop the
+    open before anything is cut, whichever file it is."""
+    for path, version in file_versions(directory):
+        if version is not None and version > WAL_FORMAT:
+            raise FormatTooNew("WAL file", str(path), version, WAL_FORMAT)
 
 
 @dataclass(slots=True)
@@ -110,6 +142,7 @@ class WalLog:
         """
         settings = settings or WalSettings()
         fsutil.make_dir(directory)
+        check_versions(directory)
         files: list[WalFile] = []
         expected: int | None = None
         entries = list_wal_files(directory)
@@ -380,7 +413,7 @@ def _recover_file(path: Path, expected: int | None) -> tuple[int | None, int, bo
     """
     data = path.read_bytes()
     try:
-        first_lsn = decode_file_header(data)
+        first_lsn = decode_file_header(data, str(path))
     except FrameError as exc:
         log.warning("wal file header damaged file=%s reason=%s", path.name, exc.reason)
         return None, 0, True

@@ -6,11 +6,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
-from lynex_box.lifecycle.backup import RestoreError, list_backups, restore
+from lynex_box.lifecycle.backup import RestoreError, list_backups, restore, scan_backups
 from lynex_box.lifecycle.deletion import delete
+from lynex_box.meta.migrations import META_SCHEMA_VERSION
 from lynex_box.objstore import LocalStore, ObjectMeta
+from lynex_box.versions import BUCKET_FORMAT, FormatTooNew
 from tests.lifecycle.conftest import DAY_MS, add_segment, directory_bucket, now_ms, rows, s3_bucket
 from tests.objstore.conftest import MotoServer
 
@@ -108,3 +111,58 @@ def test_listing_backups_leaves_out_one_rotated_away_while_it_was_listed(open_en
     engine.close()
     gone = next(m.key for m in LocalStore(target).list("backups") if first.name in m.key and m.key.endswith(".json"))
     assert [m.name for m in list_backups(RotatedWhileListed(target, gone))] == [second.name]
+
+
+def rewrite_manifest(target: Path, name: str, **changes: Any) -> None:
+    """Change backup `name`'s manifest in the directory store `target`, as another release might have written it."""
+    store = LocalStore(target)
+    [key] = [m.key for m in store.list("backups") if m.key.endswith(f"/{name}/manifest.json")]
+    store.put(key, orjson.dumps({**orjson.loads(store.get(key).data), **changes}))
+
+
+def test_a_backup_of_a_newer_release_is_refused_while_an_older_one_stays_restorable(
+    open_engine: Any, tmp_path: Path
+) -> None:
+    engine = open_engine()
+    add_segment(engine, "p1", "x", 10, now_ms() - DAY_MS)
+    expected = rows(engine)
+    target = tmp_path / "backups"
+    older = engine.lifecycle.backup(target, keep=5)
+    newer = engine.lifecycle.backup(target, keep=5)
+    # a newer release wrote the second one in a newer manifest format (with a field this release does not know)
+    rewrite_manifest(target, newer.name, format=BUCKET_FORMAT + 1, shards=[])
+    store = LocalStore(target)
+    assert [m.name for m in scan_backups(store)[0]] == [older.name]
+    with pytest.raises(FormatTooNew, match=r"backup manifest .*manifest\.json has format version 2"):
+        list_backups(store)
+    engine.close()
+
+    with pytest.raises(FormatTooNew) as info:  # the newest is the newer release's: refused, the older one named
+        restore(store, tmp_path / "copy", from_bucket=False)
+    assert f"--name {older.name}" in info.value.hint
+    with pytest.raises(FormatTooNew):
+        restore(store, tmp_path / "copy", from_bucket=False, name=newer.name)
+    assert not (tmp_path / "copy" / "meta.db").exists()
+    restore(store, tmp_path / "copy", from_bucket=False, name=older.name)  # the way back after an upgrade
+    engine = open_engine(tmp_path / "copy")
+    assert rows(engine) == expected
+    with pytest.raises(FormatTooNew):  # its rotation neither counts nor removes backups it cannot read
+        engine.lifecycle.backup(target, keep=1)
+    assert {m.name for m in scan_backups(store)[0]} > {older.name}  # the one just made, and the older one
+    assert len(scan_backups(store)[1]) == 1
+
+
+def test_a_manifest_keeps_its_meaning_with_fields_added_and_refuses_a_newer_meta_db(
+    open_engine: Any, tmp_path: Path
+) -> None:
+    engine = open_engine()
+    add_segment(engine, "p1", "x", 10, now_ms() - DAY_MS)
+    target = tmp_path / "backups"
+    made = engine.lifecycle.backup(target)
+    engine.close()
+    rewrite_manifest(target, made.name, added_by_a_later_release={"x": 1})  # same format: read, the field ignored
+    assert [m.name for m in list_backups(LocalStore(target))] == [made.name]
+    rewrite_manifest(target, made.name, meta_schema_version=META_SCHEMA_VERSION + 1)
+    with pytest.raises(FormatTooNew, match=f"backup meta.db .*{made.name}/meta.db has format version"):
+        restore(LocalStore(target), tmp_path / "copy", from_bucket=False)
+    assert not (tmp_path / "copy" / "meta.db").exists()  # refused before anything was written

@@ -6,10 +6,14 @@ import time
 from pathlib import Path
 
 import orjson
+import pytest
 
 from lynex_box.config import Settings, load_settings
 from lynex_box.engine import Engine
+from lynex_box.meta.db import MetaDB
 from lynex_box.query.engine import SpanScope
+from lynex_box.segments.parquet_file import file_schema_version
+from lynex_box.versions import SPAN_SCHEMA_VERSION, FormatTooNew
 from lynex_box.wal.records import RecordHeader, RecordType
 
 QUERY = """
@@ -184,3 +188,23 @@ def test_two_projects_may_use_the_same_event_ids(tmp_path: Path) -> None:
         count = engine.query.run(SpanScope(project), "SELECT count(*) AS n FROM spans").to_pylist()
         assert count == [{"n": 5}], project
     engine.close()
+
+
+def test_a_segment_of_a_newer_span_schema_is_refused_not_read(tmp_path: Path) -> None:
+    engine = Engine.open(settings_for(tmp_path))
+    ingest(engine, "p1", events("p1", 5))
+    engine.flush()
+    [entry] = engine.store.segment_entries("p1")
+    engine.close()
+    path = tmp_path / entry.path
+    assert file_schema_version(path) == SPAN_SCHEMA_VERSION  # what the footer says, read alone
+    db = MetaDB(tmp_path / "meta.db")  # a newer release rewrote the file in a newer schema
+    db.write(
+        lambda c: c.execute("UPDATE segments SET schema_version = ? WHERE id = ?", (SPAN_SCHEMA_VERSION + 1, entry.id))
+    )
+    db.close()
+    for opening in (Engine.open, Engine.open_read_only):
+        with pytest.raises(FormatTooNew) as info:
+            opening(settings_for(tmp_path))
+        assert (info.value.what, info.value.where, info.value.found) == ("segment", entry.path, SPAN_SCHEMA_VERSION + 1)
+    assert path.exists()  # neither swept nor rewritten

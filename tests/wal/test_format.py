@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lynex_box.config import WalSettings
+from lynex_box.versions import WAL_FORMAT, FormatTooNew
 from lynex_box.wal import WalLog
 from lynex_box.wal.format import (
     CODECS,
@@ -17,9 +18,11 @@ from lynex_box.wal.format import (
     FLAG_ZSTD,
     FrameError,
     compress_payload,
+    decode_file_header,
     decode_record_at,
     encode_file_header,
     encode_record,
+    file_version,
 )
 from lynex_box.wal.reader import WalCursor
 
@@ -118,3 +121,16 @@ def test_an_lz4_body_that_does_not_decompress_is_a_frame_error() -> None:
     assert flags == FLAG_LZ4
     with pytest.raises(FrameError, match="does not decompress"):
         decode_record_at(encode_record(1, 1, body[:4] + b"garbage" * 3, flags), 0, 1)
+
+
+def test_a_header_of_a_newer_format_is_refused_not_taken_for_damage() -> None:
+    header = b"LNXWAL02" + (7).to_bytes(8, "little")
+    with pytest.raises(FormatTooNew) as info:
+        decode_file_header(header, "wal/00000003.wal")
+    assert (info.value.where, info.value.found, info.value.supported) == ("wal/00000003.wal", 2, WAL_FORMAT)
+    assert "wal/00000003.wal has format version 2" in str(info.value) and "hint:" in str(info.value)
+    assert decode_file_header(encode_file_header(7)) == 7  # this release's own header
+    for foreign in (b"LNXWAL00", b"LNXWALx1", b"LNXWAL\xd9\xa1", b"PAR1\x00\x00\x00\x00", b"\x00" * 8):
+        with pytest.raises(FrameError):  # damage (or not a WAL file at all): recovery's business, as before
+            decode_file_header(foreign + (7).to_bytes(8, "little"))
+    assert (file_version(b"LNXWAL01"), file_version(b"LNXWAL17"), file_version(b"LNXWBL01")) == (1, 17, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from lynex_box.config import WalSettings
+from lynex_box.versions import FormatTooNew
 from lynex_box.wal import WalLog
-from lynex_box.wal.log import list_wal_files
+from lynex_box.wal.log import file_versions, list_wal_files
 from lynex_box.wal.reader import WalCursor
 
 
@@ -227,3 +229,24 @@ def test_the_hand_off_keeps_only_the_newest_payloads_within_its_bytes(tmp_path: 
     cursor = WalCursor(off.directory, 1, lambda: off.durable_lsn, off.take_payload)
     assert [r.payload for r in cursor.read(10)] == [payloads[0]]
     off.close()
+
+
+def test_a_file_of_a_newer_format_stops_the_open_and_nothing_is_cut(tmp_path: Path) -> None:
+    log = WalLog.open(tmp_path, WalSettings(segment_bytes=64 * 1024))
+    for _ in range(40):
+        log.append(1, os.urandom(4000))  # several files
+    log.close()
+    files = [path for _, path in list_wal_files(tmp_path)]
+    assert len(files) >= 3
+    # a newer release wrote the middle file, and the first one ends in a torn record: recovery would cut the first
+    # and delete every later file, so the version must be checked before any of that
+    with open(files[1], "r+b") as fh:
+        fh.write(b"LNXWAL02")
+    with open(files[0], "ab") as fh:
+        fh.write(b"\x01\x02\x03")
+    before = {path: path.read_bytes() for path in files}
+    with pytest.raises(FormatTooNew) as info:
+        WalLog.open(tmp_path)
+    assert (info.value.what, info.value.where, info.value.found) == ("WAL file", str(files[1]), 2)
+    assert {path: path.read_bytes() for _, path in list_wal_files(tmp_path)} == before
+    assert [(p, v) for p, v in file_versions(tmp_path)] == [(p, 2 if p == files[1] else 1) for p in files]

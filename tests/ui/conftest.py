@@ -101,7 +101,7 @@ class MailBox(Box):
         self.inbox = smtp.inbox
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     server = RunningServer(tmp_path_factory.mktemp("ui") / "data").start()
     try:
@@ -111,7 +111,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
             server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailBox]:
     smtp = SmtpServer().start()
     root = tmp_path_factory.mktemp("ui-mail")
@@ -138,8 +138,10 @@ def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MailBox]:
         smtp.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """Closed after the last browser test: Playwright's sync API runs an event loop in the main thread while it is
+    open, and every later test that calls asyncio.run (the SDK's) would find it running."""
     with sync_api.sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield b

@@ -36,10 +36,11 @@ from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.keys import KeyRing
 from lynex_box.cluster import ClusterError
-from lynex_box.cluster.node import ClusterNode, NodeIdentity
+from lynex_box.cluster.node import ClusterNode, NodeIdentity, SegmentSharing
 from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
 from lynex_box.jobs import Job, Periodic
+from lynex_box.lifecycle.bucket import SegmentUploader
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
@@ -110,11 +111,14 @@ def _scheduler(components: list[Periodic], guard: Callable[[list[Job]], list[Job
 
 
 async def _cluster_node(settings: Settings, engine: Engine, on_fenced: Callable[[str], None]) -> ClusterNode:
-    """This process as a node of the cluster on `[bucket]`: checked, settled and claimed (cluster/node.py)."""
-    assert engine.lifecycle.bucket is not None, "[cluster] enabled needs a bucket (config.py checks it)"
-    identity = NodeIdentity.of(settings, engine.lifecycle.ctx.node_id, __version__)
+    """This process as a node of the cluster on `[bucket]`: checked, settled and claimed (cluster/node.py); it
+    publishes the engine's segments and feeds the other nodes' to the engine's queries."""
+    bucket, ctx, shared = engine.lifecycle.bucket, engine.lifecycle.ctx, engine.query.shared
+    assert bucket is not None and shared is not None, "[cluster] enabled needs a bucket (config.py checks it)"
+    identity = NodeIdentity.of(settings, ctx.node_id, __version__)
+    sharing = SegmentSharing(engine.store, SegmentUploader(bucket, ctx.node_id, ctx.scratch), shared, engine.flush)
     return await asyncio.to_thread(
-        ClusterNode.start, engine.lifecycle.bucket, settings.cluster, engine.meta, identity, on_fenced
+        ClusterNode.start, bucket, settings.cluster, engine.meta, identity, on_fenced, sharing
     )
 
 

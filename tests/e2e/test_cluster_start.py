@@ -196,9 +196,10 @@ def test_a_node_whose_heartbeat_another_process_writes_stops_with_an_error_and_k
 ) -> None:
     env = cluster_env(moto_server, bucket, "node-f")
     node = RunningServer(tmp_path / "data", env=env).start(timeout=90)
+    event = {"event_id": "f-1", "trace_id": "f", "span_id": "f-1", "name": "kept", "start_time": 1_795_000_000_000}
     sent = httpx.post(
         f"{node.url}/v1/projects/{node.project}/events",
-        json={"events": [{"event_id": "f-1", "trace_id": "f", "span_id": "f-1", "name": "kept", "start_time": 1.795e12}]},
+        json={"events": [event]},
         headers=node.headers(),
         timeout=10,
     )

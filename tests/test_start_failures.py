@@ -204,4 +204,5 @@ def test_a_start_that_fails_after_the_cluster_node_started_gives_its_leases_and_
     state = cluster_status(S3Store(s3), lease_ttl_s=3.0)
     assert state.founding is not None and [row.heartbeat.heartbeat_at for row in state.nodes] == [0]
     assert state.leases and all(lease.expires_at == 0 for lease in state.leases)  # released, not left to expire
+    assert [t.name for t in threads() if t.name == "cluster-publish"] == []  # the publisher's thread ended
     Engine.open(settings).close()  # the data dir's lock is free

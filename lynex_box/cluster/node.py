@@ -52,7 +52,8 @@ OnFenced = Callable[[str], None]
 # expires, offloads and backs up its own segments and meta.db (docs/format/cluster.md), so each runs its own.
 SINGLETON_JOBS: Final = {"alerts": "alerts"}
 # How often the publisher looks for a change in the node's segments: a look costs no request when nothing changed,
-# and a flushed segment is uploaded at most this long after it was published locally.
+# and a flushed segment is uploaded at most this long after it was published locally. The looks run on a thread of
+# their own (`cluster-publish`), one after the other: an upload that takes longer than this only delays the next.
 PUBLISH_EVERY_S: Final = 0.25
 
 
@@ -124,6 +125,8 @@ class ClusterNode:
                 fenced=lambda: self.fenced is not None, on_fenced=self._fenced,
             )  # fmt: skip
             self.poller = ManifestPoller(store, identity.node_id, sharing.shared)
+        self._stopping = threading.Event()
+        self._publishing: threading.Thread | None = None
 
     @classmethod
     def start(
@@ -158,6 +161,8 @@ class ClusterNode:
             if node.publisher is not None and node.poller is not None:
                 node.publisher.open()  # the next manifest replaces the previous process's
                 node.poller.poll()  # the other nodes' data is queryable from the first request
+                node._publishing = threading.Thread(target=node._publish_loop, name="cluster-publish", daemon=True)
+                node._publishing.start()
         except BaseException:
             node.stop()
             raise
@@ -191,16 +196,14 @@ class ClusterNode:
 
     def jobs(self) -> list[Job]:
         """The heartbeat every `heartbeat_s`; the lease keeper's tick (renew, take) every `lease_ttl_s / 6`, so a
-        renewal is due at most a sixth of the ttl late; with segment sharing, a publish pass every
-        `PUBLISH_EVERY_S` and a poll of the manifests every `poll_interval_s`."""
+        renewal is due at most a sixth of the ttl late; with segment sharing, a poll of the manifests every
+        `poll_interval_s` (the publisher has a thread of its own: `PUBLISH_EVERY_S`)."""
         s = self.settings
         jobs = [
             Job.blocking("cluster_heartbeat", self.heartbeat.beat, s.heartbeat_s),
             Job.blocking("cluster_leases", self.keeper.tick, s.lease_ttl_s / 6),
         ]
-        if self.publisher is not None and self.poller is not None:
-            publisher = self.publisher
-            jobs.append(Job.blocking("cluster_publish", lambda: publish_logged(publisher), PUBLISH_EVERY_S))
+        if self.poller is not None:
             jobs.append(Job.blocking("cluster_poll", self.poller.poll, s.poll_interval_s))
         return jobs
 
@@ -216,9 +219,17 @@ class ClusterNode:
             self.keeper.fence(reason)
             self._on_fenced(reason)
 
+    def _publish_loop(self) -> None:
+        assert self.publisher is not None
+        while not self._stopping.wait(PUBLISH_EVERY_S):
+            publish_logged(self.publisher)
+
     def stop(self) -> None:
-        """Flush the head and publish it (so the other nodes see every acknowledged event), release the leases,
-        then write the stopped heartbeat. Nothing is written once fenced."""
+        """Stop the publisher's thread, flush the head and publish it (so the other nodes see every acknowledged
+        event), release the leases, then write the stopped heartbeat. Nothing is written once fenced."""
+        self._stopping.set()
+        if self._publishing is not None:
+            self._publishing.join()
         if self.sharing is not None and self.publisher is not None and self.fenced is None:
             try:
                 self.sharing.flush()

@@ -142,9 +142,11 @@ class SegmentPublisher:
 
 
 def publish_logged(publisher: SegmentPublisher) -> bool:
-    """A pass that logs a bucket error instead of raising it (the scheduled job): the next pass retries."""
+    """A pass that logs its failure instead of raising it (the publisher's thread): the next pass retries."""
     try:
         return publisher.publish()
-    except (ObjectStoreError, OSError) as exc:
+    except (ObjectStoreError, OSError) as exc:  # the bucket unreachable, a file replaced meanwhile
         log.warning("cluster segments not published yet; retried next pass error=%s", exc)
-        return False
+    except Exception:  # a copy that read back wrong (VerifyFailed), a bug: logged, and the thread goes on
+        log.exception("cluster segments not published; retried next pass")
+    return False

@@ -1,10 +1,12 @@
 """Wiring only: builds the components, orders their start and stop, schedules their jobs, mounts the routes.
 
-Start order (the lifespan, `start`): engine (recovery and replay) -> prices -> auth (mail worker) -> key ring ->
-alerts (sealing key, deliverer) -> pipeline and flusher tasks -> scheduler -> exports; `/readyz` turns ready after
-that. Each component's stop goes on an async exit stack right after it starts, so a start that fails half-way stops
-what had started, and SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The
-scheduler runs the jobs each component declares (`jobs()`); this module hard-codes none.
+Start order (the lifespan, `start`): engine (recovery and replay) -> cluster node (in cluster mode) -> prices ->
+auth (mail worker) -> key ring -> alerts (sealing key, deliverer) -> pipeline and flusher tasks -> scheduler ->
+exports; `/readyz` turns ready after that. Each component's stop goes on an async exit stack right after it starts,
+so a start that fails half-way stops what had started, and SIGTERM stops them in reverse, ending with the engine's
+final flush: nothing to replay. The scheduler runs the jobs each component declares (`jobs()`); this module
+hard-codes none. A start that fails, or a cluster node fenced later, leaves its reason in `app.state.failure`, which
+the server turns into its exit status.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
@@ -31,9 +35,12 @@ from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.keys import KeyRing
+from lynex_box.cluster import ClusterError
+from lynex_box.cluster.node import ClusterNode, NodeIdentity, SegmentSharing
 from lynex_box.config import Settings
-from lynex_box.engine import Engine
-from lynex_box.jobs import Periodic
+from lynex_box.engine import DataDirBusy, Engine
+from lynex_box.jobs import Job, Periodic
+from lynex_box.lifecycle.bucket import SegmentUploader
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
@@ -92,23 +99,44 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal", "internal error; the server log has the details")
 
 
-def _scheduler(components: list[Periodic]) -> AsyncIOScheduler:
-    """A scheduler of the jobs the components declare; each job runs one turn at a time, missed turns coalesced."""
+def _scheduler(components: list[Periodic], guard: Callable[[list[Job]], list[Job]] | None) -> AsyncIOScheduler:
+    """A scheduler of the jobs the components declare; each job runs one turn at a time, missed turns coalesced.
+    In cluster mode `guard` (`ClusterNode.guard`) makes the singleton jobs run only under their lease."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     for component in components:
-        for job in component.jobs():
+        jobs = component.jobs()
+        for job in guard(jobs) if guard is not None else jobs:
             scheduler.add_job(job.run, "interval", seconds=job.every_s, id=job.id, coalesce=True, max_instances=1)
     return scheduler
 
 
-async def start(stack: contextlib.AsyncExitStack, settings: Settings) -> Services:
+async def _cluster_node(settings: Settings, engine: Engine, on_fenced: Callable[[str], None]) -> ClusterNode:
+    """This process as a node of the cluster on `[bucket]`: checked, settled and claimed (cluster/node.py); it
+    publishes the engine's segments and feeds the other nodes' to the engine's queries."""
+    bucket, ctx, shared = engine.lifecycle.bucket, engine.lifecycle.ctx, engine.query.shared
+    assert bucket is not None and shared is not None, "[cluster] enabled needs a bucket (config.py checks it)"
+    identity = NodeIdentity.of(settings, ctx.node_id, __version__)
+    sharing = SegmentSharing(engine.store, SegmentUploader(bucket, ctx.node_id, ctx.scratch), shared, engine.flush)
+    return await asyncio.to_thread(
+        ClusterNode.start, bucket, settings.cluster, engine.meta, identity, on_fenced, sharing
+    )
+
+
+async def start(
+    stack: contextlib.AsyncExitStack, settings: Settings, on_fenced: Callable[[str], None] | None = None
+) -> Services:
     """Start the components in order, registering each one's stop on `stack` right after it started: a failing
     step stops the ones before it, and a normal stop runs in reverse (exports, scheduler, pipeline and flusher,
-    alerts, the last key-use write, the mail worker, the engine with its final flush)."""
+    alerts, the last key-use write, the mail worker, the cluster node's leases and heartbeat, the engine with its
+    final flush). `on_fenced(reason)` is called, from a thread, when another process claims this cluster node."""
     # custom prices are read before the engine replays the WAL, so replayed spans are priced with them
     costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
     engine = await asyncio.to_thread(Engine.open, settings, [costs])
     stack.push_async_callback(asyncio.to_thread, engine.close)  # the final flush: a clean stop leaves no replay
+    cluster = None
+    if settings.cluster.enabled:  # refuses a store, a data dir or a node id the cluster cannot take (ClusterError)
+        cluster = await _cluster_node(settings, engine, on_fenced or (lambda reason: None))
+        stack.push_async_callback(asyncio.to_thread, cluster.stop)  # leases released, heartbeat marked stopped
     prices = PriceReloader(engine.meta, lambda custom: setattr(costs, "book", PriceBook(custom)))
     await asyncio.to_thread(prices.reload)
     auth = AuthComponents.build(settings, engine.meta)
@@ -122,12 +150,17 @@ async def start(stack: contextlib.AsyncExitStack, settings: Settings) -> Service
     stack.push_async_callback(alerts.close)
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
-    scheduler = _scheduler([keys, auth, prices, alerts, engine.lifecycle])
+    components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle]
+    if cluster is not None:
+        components.append(cluster)  # heartbeat and lease ticks
+    scheduler = _scheduler(components, cluster.guard if cluster is not None else None)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
     exports = ExportRunner(settings.api)
     stack.push_async_callback(asyncio.to_thread, exports.close)  # first to stop: before the engine closes under them
-    return Services.assemble(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
+    return Services.assemble(
+        settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster
+    )
 
 
 def begin_stop(app: Starlette) -> None:
@@ -138,11 +171,40 @@ def begin_stop(app: Starlette) -> None:
         svc.exports.abort_all("the server is stopping")
 
 
+def _failed_start(app: Starlette, exc: Exception) -> None:
+    """Keep why the start failed for the server's exit (granian reports only that the lifespan failed)."""
+    if isinstance(exc, ClusterError | DataDirBusy):  # a refusal whose message says what to do
+        log.error("start refused: %s", exc)
+    else:
+        log.error("start failed", exc_info=exc)
+    app.state.failure = str(exc) or type(exc).__name__
+
+
+def _stop_fenced(app: Starlette, reason: str) -> None:
+    """Another process claims this cluster node: stop taking requests and stop as on SIGTERM (the final flush
+    keeps every acknowledged event in this data dir); the process then exits with an error. On the loop."""
+    app.state.failure = f"this node was fenced and stopped: {reason}"
+    svc: Services | None = getattr(app.state, "services", None)
+    if svc is not None:
+        svc.ready = False  # /readyz: 503, the load balancer stops sending here
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        app.state.failure = None
+
+        def fenced(reason: str) -> None:  # from the thread whose heartbeat write found out
+            loop.call_soon_threadsafe(_stop_fenced, app, reason)
+
         async with contextlib.AsyncExitStack() as stack:
-            svc = await start(stack, settings)
+            try:
+                svc = await start(stack, settings, on_fenced=fenced)
+            except Exception as exc:
+                _failed_start(app, exc)
+                raise
             app.state.services = svc
             stack.callback(setattr, svc, "ready", False)  # the stop's first step: /readyz answers 503
             svc.ready = True

@@ -410,6 +410,7 @@ class ClusterSettings:
 
     enabled: bool = False
     poll_interval_s: float = field(default=1.0, metadata=_rng(0.05, 3600))
+    flush_age_s: float = field(default=2.0, metadata=_rng(0.05, 3600))
     heartbeat_s: float = field(default=2.0, metadata=_rng(0.05, 3600))
     lease_ttl_s: float = field(default=15.0, metadata=_rng(0.5, 86_400))
     max_clock_skew_s: float = field(default=2.0, metadata=_rng(0, 3600))
@@ -580,6 +581,10 @@ def _build(raw: dict[str, dict[str, Any]]) -> Settings:
     if unknown:
         raise ConfigError(f"unknown section(s) {unknown}; known sections are {sorted(sections)}")
     built = {name: _build_section(name, cls, raw.get(name, {})) for name, cls in sections.items()}
+    cluster, head = built["cluster"], built["head"]
+    if cluster.enabled and cluster.flush_age_s < head.max_age_s:
+        # the other nodes see an event once its segment is flushed and published: the head's age bounds how late
+        built["head"] = dataclasses.replace(head, max_age_s=cluster.flush_age_s)
     return Settings(**built)
 
 

@@ -144,7 +144,9 @@ def open_reads(
     (retention and deletions, the bucket cache), the query engine built with them, the lifecycle over both. Each
     is registered on `opened` as soon as it is open, to close in reverse. DuckDB spills to `temp_dir`."""
     hooks = QueryHooks.open(settings, meta, work_dir)
-    query = QueryEngine(store, settings.query, visibility=hooks.visibility, remote=hooks.cache, temp_dir=temp_dir)
+    query = QueryEngine(
+        store, settings.query, visibility=hooks.visibility, remote=hooks.cache, shared=hooks.shared, temp_dir=temp_dir
+    )
     opened.callback(query.close)
     lifecycle = Lifecycle(
         settings, meta, catalog, store, hooks, durable_lsn=durable_lsn, flush=flush, temp_dir=temp_dir

@@ -3,7 +3,8 @@
 One process owns the WAL, so the server runs embedded (no worker processes to orphan on `kill -9`).
 SIGTERM and SIGINT stop it cleanly: running exports are cut (granian waits for open responses, and an export's
 client may have stopped reading), granian drains (at most `server.stop_timeout_s`), then the app's lifespan
-flushes the head.
+flushes the head. A start the app refused, or a stop it asked for because it must not go on (a fenced cluster node),
+ends `serve` with `ServerFailed` and the app's reason, so the command exits with an error that says why.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 
 import uvloop
 from granian.constants import Interfaces
+from granian.errors import FatalError
 from granian.log import LogLevels
 from granian.server.embed import Server
 
@@ -21,6 +23,10 @@ from lynex_box.app import begin_stop, create_app
 from lynex_box.config import Settings
 
 log = logging.getLogger("lynex.server")
+
+
+class ServerFailed(RuntimeError):
+    """The server did not start, or stopped because it must not go on; the message says why, with a hint."""
 
 
 async def _serve(settings: Settings) -> None:
@@ -49,6 +55,12 @@ async def _serve(settings: Settings) -> None:
         await server.serve()
     except TimeoutError:  # granian's wait for open responses ran out (`workers_kill_timeout`)
         log.warning("open responses cut after stop_timeout_s=%s", settings.server.stop_timeout_s)
+    except FatalError:  # the lifespan's start failed; its reason is the app's `failure`
+        if getattr(app.state, "failure", None) is None:
+            raise
+    failure: str | None = getattr(app.state, "failure", None)
+    if failure is not None:
+        raise ServerFailed(failure)
 
 
 def serve(settings: Settings) -> None:

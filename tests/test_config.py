@@ -195,6 +195,17 @@ def test_cluster_mode_with_an_s3_bucket_loads() -> None:
     assert s.cluster.enabled and s.bucket.type == "s3"
 
 
+def test_cluster_mode_flushes_the_head_at_least_every_flush_age_s() -> None:
+    s3 = {"type": "s3", "bucket": "b"}
+    assert load_settings(env={}).head.max_age_s == 60.0  # alone: the head's own default
+    assert load_settings(env={}, overrides={"cluster": {"enabled": True}, "bucket": s3}).head.max_age_s == 2.0
+    lower = {"cluster": {"enabled": True, "flush_age_s": 5.0}, "head": {"max_age_s": 1.0}, "bucket": s3}
+    assert load_settings(env={}, overrides=lower).head.max_age_s == 1.0  # the lower of the two
+    env = {"LYNEX_CLUSTER_ENABLED": "true", "LYNEX_CLUSTER_FLUSH_AGE_S": "0.5", "LYNEX_BUCKET_TYPE": "s3",
+           "LYNEX_BUCKET_BUCKET": "b"}  # fmt: skip
+    assert load_settings(env=env).head.max_age_s == 0.5
+
+
 @pytest.mark.parametrize(
     ("cluster", "message"),
     [

@@ -20,8 +20,11 @@ from typing import Any
 import pytest
 
 from lynex_box.app import create_app
+from lynex_box.cluster import cluster_status
 from lynex_box.config import Settings, load_settings
 from lynex_box.engine import Engine
+from lynex_box.objstore import S3Store
+from tests.objstore.conftest import MotoServer, bucket, moto_server  # noqa: F401 - fixtures used here
 
 
 class Boom(RuntimeError):
@@ -118,7 +121,8 @@ READ_ONLY_STEPS = [
     "lynex_box.engine:Lifecycle",
 ]
 
-# The steps of the app's start, in order (app.start).
+# The steps of the app's start, in order (app.start); in cluster mode the cluster node starts after the engine (the
+# last test).
 APP_STEPS = [
     "lynex_box.app:Engine.open",
     "lynex_box.meta.prices:PriceReloader.reload",
@@ -173,3 +177,33 @@ def test_a_failing_read_only_open_step_releases_the_steps_before_it(
             Engine.open_read_only(settings_for(tmp_path / "data"))
     baseline()
     assert set(Path(tempfile.gettempdir()).glob("lynex-cli-*")) <= scratch  # its scratch directory is gone
+
+
+def test_a_start_that_fails_after_the_cluster_node_started_gives_its_leases_and_node_id_back(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    moto_server: MotoServer,  # noqa: F811
+    bucket: str,  # noqa: F811
+) -> None:
+    """In cluster mode the node's stop runs too: its leases are released and its heartbeat marked stopped, so
+    another node takes the leases at once and this node id starts again without waiting (the threads and
+    descriptors of the object store's client are its own, so only the bucket and the data dir's lock are checked)."""
+    s3 = moto_server.settings(bucket, prefix="deploy")
+    settings = load_settings(
+        env={},
+        overrides={
+            "server": {"data_dir": str(tmp_path / "data")},
+            "bucket": {"type": "s3", "bucket": bucket, "endpoint": s3.endpoint, "prefix": "deploy",
+                       "access_key_id": "testing", "secret_access_key": "testing", "allow_http": True},
+            "cluster": {"enabled": True, "lease_ttl_s": 3.0, "heartbeat_s": 0.5, "max_clock_skew_s": 0.5},
+        },
+    )  # fmt: skip
+    with monkeypatch.context() as patched:
+        _patch(patched, "lynex_box.meta.prices:PriceReloader.reload")  # the step after the cluster node's start
+        with pytest.raises(Boom):
+            asyncio.run(_lifespan(create_app(settings)))
+    state = cluster_status(S3Store(s3), lease_ttl_s=3.0)
+    assert state.founding is not None and [row.heartbeat.heartbeat_at for row in state.nodes] == [0]
+    assert state.leases and all(lease.expires_at == 0 for lease in state.leases)  # released, not left to expire
+    assert [t.name for t in threads() if t.name == "cluster-publish"] == []  # the publisher's thread ended
+    Engine.open(settings).close()  # the data dir's lock is free

@@ -16,6 +16,8 @@ from rich.table import Table
 from lynex_box import __version__, fsutil
 from lynex_box.auth.bootstrap import bootstrap_if_empty, write_credentials_file
 from lynex_box.cli.common import console, data_dir_options, emit_json, open_meta, refusing, settings_for
+from lynex_box.config import Settings
+from lynex_box.meta.db import MetaDB
 from lynex_box.segments.keywrap import KekError, check_source
 
 
@@ -27,7 +29,7 @@ from lynex_box.segments.keywrap import KekError, check_source
 def run(config: str | None, data_dir: str | None, host: str | None, port: int | None, dev: bool | None) -> None:
     """Start the appliance."""
     from lynex_box.logs import setup_logging
-    from lynex_box.server import serve
+    from lynex_box.server import ServerFailed, serve
     from lynex_box.upgrade import refuse_newer
 
     settings = settings_for(config, data_dir, existing=False, host=host, port=port, dev=dev)
@@ -36,7 +38,7 @@ def run(config: str | None, data_dir: str | None, host: str | None, port: int | 
     refuse_newer(settings)  # a newer release's data dir: said here, before anything opens or changes it
     setup_logging(logging.getLevelNamesMapping()[settings.server.log_level.upper()])
     with open_meta(settings, existing=False) as db:
-        created = bootstrap_if_empty(db)
+        created = bootstrap_if_empty(db) if _may_create_first_user(settings, db) else None
     saved = write_credentials_file(settings.data_dir, created) if created is not None else None
     base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
     console.print(f"[bold green]Lynex Box {__version__}[/] data dir [bold]{settings.data_dir.resolve()}[/]")
@@ -54,7 +56,25 @@ def run(config: str | None, data_dir: str | None, host: str | None, port: int | 
             "[bold red]DEV MODE: unauthenticated ingest from this machine goes into the default project. "
             "Never use --dev on a server others can reach.[/]"
         )
-    serve(settings)
+    with refusing(ServerFailed):
+        serve(settings)
+
+
+def _may_create_first_user(settings: Settings, db: MetaDB) -> bool:
+    """The first start's credentials are for a single node or the node that founds a cluster: a node joining one
+    gets its accounts from the cluster (not built yet: docs/cluster.md), and one with accounts of its own would be
+    refused."""
+    if not settings.cluster.enabled:
+        return True
+    from lynex_box.cluster import ClusterError
+    from lynex_box.cluster.founding import founds_cluster
+    from lynex_box.lifecycle.bucket import BucketConfigError, open_bucket
+    from lynex_box.objstore import ObjectStoreError
+
+    with refusing(BucketConfigError, ObjectStoreError, ClusterError):
+        store = open_bucket(settings.bucket)
+        assert store is not None, "[cluster] enabled needs a bucket (config.py checks it)"
+        return founds_cluster(store, db)
 
 
 @click.command()

@@ -125,6 +125,13 @@ def settle(
     return Outcome(action, record)
 
 
+def founds_cluster(store: ObjectStore, db: MetaDB) -> bool:
+    """Whether this data dir would found a new cluster on `store`: it belongs to no cluster and the bucket has no
+    founding record. Only then may a first start create credentials (a user, a project, a key): a node that joins
+    gets its accounts from the cluster, and one with accounts of its own would be refused."""
+    return local_cluster_id(db) is None and read_founding(store) is None
+
+
 def local_cluster_id(db: MetaDB) -> str | None:
     rows = db.read("SELECT value FROM instance_settings WHERE key = ?", (CLUSTER_ID_SETTING,))
     return str(rows[0][0]) if rows else None

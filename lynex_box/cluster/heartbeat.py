@@ -14,6 +14,7 @@ holding its lock for longer than one store request, and never write a heartbeat 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -84,7 +85,7 @@ class NodeRow:
         return {
             **asdict(self.heartbeat),
             "leases": list(self.heartbeat.leases),
-            "age_s": self.age_s,
+            "age_s": self.age_s if math.isfinite(self.age_s) else None,  # None: stopped cleanly (valid JSON)
             "alive": self.alive,
         }
 

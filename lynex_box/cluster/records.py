@@ -21,6 +21,7 @@ FORMAT = CLUSTER_FORMAT
 CLUSTER_KEY = "cluster/cluster.json"
 NODES_PREFIX = "cluster/nodes"
 LEASES_PREFIX = "cluster/leases"
+MANIFESTS_PREFIX = "cluster/manifests"
 PROBE_PREFIX = "cluster/probe"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # node ids and job names: one key segment, as [bucket] node_id
 
@@ -69,6 +70,10 @@ def node_key(node_id: str) -> str:
 
 def lease_key(job: str) -> str:
     return f"{LEASES_PREFIX}/{_name(job, 'job')}.json"
+
+
+def manifest_key(node_id: str) -> str:
+    return f"{MANIFESTS_PREFIX}/{_name(node_id, 'node id')}.json"
 
 
 def _name(value: str, what: str) -> str:

@@ -170,12 +170,7 @@ def _store_segment(ctx: LifecycleContext, target: ObjectStore, in_bucket: bool, 
         if key is None or checksum is None or not _exists(target, key, size):
             key = segment_key(ctx.node_id, project, sid)
             checksum = upload_verified(target, key, ctx.data_dir / path, ctx.scratch)
-            ctx.db.write(
-                lambda c: c.execute(
-                    "UPDATE segments SET remote_key = ?, checksum = ? WHERE id = ? AND location = 'local'",
-                    (key, checksum, sid),
-                )
-            )
+            ctx.store.record_copy(sid, key, checksum)  # offload then switches to this copy without uploading again
         return BackupSegment(sid, project, key, size, checksum, rows, lo, hi)
     copy_key = segment_key(ctx.node_id, project, sid)
     if not _exists(target, copy_key, size):

@@ -98,6 +98,20 @@ def segment_key(node: str, project_id: str, segment_id: str) -> str:
     return f"segments/{node}/{project_id}/{segment_id}.parquet"
 
 
+class SegmentUploader:
+    """Copies this node's segments to the bucket as cluster mode publishes them: `(project_id, segment_id, path)`
+    -> `(key, checksum)`, the object under `segment_key` read back and checked (`upload_verified`)."""
+
+    def __init__(self, bucket: ObjectStore, node: str, scratch: Path) -> None:
+        self.bucket = bucket
+        self.node = node
+        self.scratch = scratch
+
+    def __call__(self, project_id: str, segment_id: str, path: Path) -> tuple[str, str]:
+        key = segment_key(self.node, project_id, segment_id)
+        return key, upload_verified(self.bucket, key, path, self.scratch)
+
+
 def backup_prefix(node: str) -> str:
     return f"backups/{node}"
 

@@ -2,8 +2,10 @@
 
 The visibility rules (retention and tombstones) and the bucket cache (offloaded segments read through local
 copies) are handed to each `QueryEngine` when it is constructed (the one that answers clients and the lifecycle's
-scanner), so no query can run without retention and deletions applied, or miss a segment in the bucket. This module
-only builds them: it starts no thread and changes no stored file (the cache directory is a copy, emptied on open).
+scanner), so no query can run without retention and deletions applied, or miss a segment in the bucket. In cluster
+mode the registry of the other nodes' segments (`shared`, filled by the cluster node's manifest poller) goes to the
+engine that answers clients only: the lifecycle never sees another node's segments. This module only builds them:
+it starts no thread and changes no stored file (the cache directory is a copy, emptied on open).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lynex_box.lifecycle.cache import SegmentCache
 from lynex_box.lifecycle.visibility import Visibility
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
+from lynex_box.query.shared import SharedSegments
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,7 @@ class QueryHooks:
     visibility: Visibility  # the query engine's `VisibilityFilter`
     cache: SegmentCache | None  # the query engine's `RemoteFiles`; None without a bucket
     work_dir: Path  # the bucket cache (`segments/`) and the lifecycle's scratch files (`tmp/`)
+    shared: SharedSegments | None = None  # cluster mode: the other nodes' segments; None otherwise
 
     @classmethod
     def open(
@@ -37,4 +41,5 @@ class QueryHooks:
         work = work_dir or settings.data_dir / "cache"
         bucket = open_bucket(settings.bucket)
         cache = None if bucket is None else SegmentCache(work / "segments", settings.offload.cache_max_bytes, bucket)
-        return cls(bucket, Visibility(db, settings.retention.days, clock), cache, work)
+        shared = SharedSegments() if settings.cluster.enabled else None
+        return cls(bucket, Visibility(db, settings.retention.days, clock), cache, work, shared)

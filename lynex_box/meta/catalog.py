@@ -135,6 +135,20 @@ class Catalog:
         sql = "DELETE FROM segments WHERE id = ? AND state = 'deleting'"
         self.db.write(lambda conn: conn.execute(sql, (segment_id,)))
 
+    def record_copy(self, segment_id: str, key: str, checksum: str) -> bool:
+        """Record that published local segment `segment_id` has a verified copy at bucket `key` (a backup's or
+        cluster mode's upload); False when the row is no longer a published local one (replaced meanwhile)."""
+
+        def tx(conn: apsw.Connection) -> bool:
+            conn.execute(
+                "UPDATE segments SET remote_key = ?, checksum = ? "
+                "WHERE id = ? AND state = 'published' AND location = 'local'",
+                (key, checksum, segment_id),
+            )
+            return int(conn.changes()) > 0
+
+        return self.db.write(tx)
+
     def key_in_use(self, key: str) -> bool:
         """True while a published segment or a kept backup still needs the bucket object `key`."""
         rows = self.db.read(

@@ -28,6 +28,7 @@ from lynex_box.config import QuerySettings
 from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.query import sandbox, upserts
 from lynex_box.query.pool import WorkerPool
+from lynex_box.query.shared import SharedSegments
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments import encryption
 from lynex_box.segments.store import SpanStore
@@ -106,7 +107,8 @@ class QueryEngine:
     """DuckDB over the span store. One instance per process; thread-safe.
 
     `visibility` (retention and deletions) and `remote` (the bucket cache) are the lifecycle's hooks, given here so
-    that no query runs without them; None: every stored span is visible, and no segment is in a bucket."""
+    that no query runs without them; None: every stored span is visible, and no segment is in a bucket. `shared`
+    (cluster mode) holds the other nodes' segments: each query reads those of its scope too, through `remote`."""
 
     def __init__(
         self,
@@ -115,6 +117,7 @@ class QueryEngine:
         *,
         visibility: VisibilityFilter | None = None,
         remote: RemoteFiles | None = None,
+        shared: SharedSegments | None = None,
         memory_limit_mb: int | None = None,
         temp_dir: Path | None = None,
     ) -> None:
@@ -136,6 +139,7 @@ class QueryEngine:
         self.visibility = visibility
         self.updates = upserts.UpdateIndex()
         self.remote = remote
+        self.shared = shared
         # Threads start with the first async query, so the CLI, which only calls `run`, never has any.
         self.pool = WorkerPool("query", settings.workers, settings.saturated_after_s)
 
@@ -254,7 +258,8 @@ class QueryEngine:
         cipher = ciphers(scope.project_id) if ciphers is not None else None  # raises KeyUnavailable when locked
         snap = self.store.snapshot(scope.project_id, scope.start_us, scope.end_us, scope.trace_id)
         head = pa.concat_tables(snap.head) if snap.head else self._empty
-        with self._remote_files(snap.remote) as fetched:
+        remote = snap.remote + self._shared(scope.project_id, scope.start_us, scope.end_us, scope.trace_id)
+        with self._remote_files(remote) as fetched:
             files, encrypted = encryption.split(snap.files + fetched, cipher)
             fold = self.updates.any_in(files, [head] if snap.head else [], encrypted, cipher)
             body, bound = self.spans_sql(
@@ -270,10 +275,16 @@ class QueryEngine:
                 dataset = encryption.dataset(encrypted, cipher)
             yield _Prepared(body, bound, head, dataset, files)
 
+    def _shared(
+        self, project_id: str, start_us: int | None = None, end_us: int | None = None, trace_id: str | None = None
+    ) -> list[SegmentEntry]:
+        """The other nodes' segments of the scope (cluster mode), read like offloaded ones."""
+        return [] if self.shared is None else self.shared.select(project_id, start_us, end_us, trace_id)
+
     def layout(self, project_id: str) -> tuple[list[SegmentEntry], pa.ChunkedArray]:
-        """The project's published segments (catalog rows: min/max start time, rows) and the start times (epoch
-        µs) of its head rows. Nothing is read from a file."""
-        entries = self.store.segment_entries(project_id)
+        """The project's published segments (catalog rows: min/max start time, rows; the other nodes' too in cluster
+        mode) and the start times (epoch µs) of its head rows. Nothing is read from a file."""
+        entries = self.store.segment_entries(project_id) + self._shared(project_id)
         head = self.store.snapshot(project_id, 0, 0).head  # an empty range: the head only, no files
         table = pa.concat_tables(head) if head else self._empty  # zero-copy: the head is many small sorted runs
         return entries, table.column("start_time").cast(pa.int64())
@@ -326,7 +337,7 @@ class QueryEngine:
         if self.store.ciphers is not None:
             self.store.ciphers(project_id)
         snap = self.store.snapshot(project_id, trace_id=trace_id)
-        if snap.files or snap.remote:
+        if snap.files or snap.remote or self._shared(project_id, trace_id=trace_id):
             return True
         if not snap.head:
             return False

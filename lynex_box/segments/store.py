@@ -9,6 +9,7 @@ the consumed WAL position any way but through `Catalog.publish`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -212,11 +213,7 @@ class SpanStore:
         within: list[Path] = []
         remote = []
         for e in entries:
-            if start_us is not None and e.max_time < start_us:
-                continue
-            if end_us is not None and e.min_time >= end_us:
-                continue
-            if trace_id is not None and e.trace_bloom is not None and not bloom_may_contain(e.trace_bloom, trace_id):
+            if not may_hold(e, start_us, end_us, trace_id):
                 continue
             if e.location == "remote":
                 remote.append(e)
@@ -226,6 +223,20 @@ class SpanStore:
             if (start_us is None or e.min_time >= start_us) and (end_us is None or e.max_time < end_us):
                 within.append(path)
         return Snapshot(files=files, head=head, remote=remote, within=frozenset(within))
+
+    def record_copy(self, segment_id: str, key: str, checksum: str) -> bool:
+        """Note that a published local segment has a verified copy at bucket `key` (cluster mode uploads each one):
+        in the catalog (`Catalog.record_copy`), then in the in-memory entry if it is still there (a rewrite may
+        have replaced it meanwhile: then nothing is added back). Offload and backups then use that copy."""
+        if not self.catalog.record_copy(segment_id, key, checksum):
+            return False
+        with self._lock:
+            for entries in self._entries.values():
+                for at, entry in enumerate(entries):
+                    if entry.id == segment_id:
+                        entries[at] = dataclasses.replace(entry, remote_key=key, checksum=checksum)
+                        return True
+        return True
 
     def consistent_entries(self) -> tuple[int, list[SegmentEntry]]:
         """The consumed WAL position and the segments that hold everything up to it (no flush in between)."""
@@ -247,6 +258,16 @@ class SpanStore:
             if project_id is not None:
                 return list(self._entries.get(project_id, ()))
             return [e for entries in self._entries.values() for e in entries]
+
+
+def may_hold(entry: SegmentEntry, start_us: int | None, end_us: int | None, trace_id: str | None) -> bool:
+    """Whether a segment may hold rows in `[start_us, end_us)` and of the trace, by its catalog row (time bounds,
+    trace bloom filter) alone."""
+    if start_us is not None and entry.max_time < start_us:
+        return False
+    if end_us is not None and entry.min_time >= end_us:
+        return False
+    return trace_id is None or entry.trace_bloom is None or bloom_may_contain(entry.trace_bloom, trace_id)
 
 
 def empty_span_table() -> pa.Table:

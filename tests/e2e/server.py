@@ -22,13 +22,17 @@ def free_port() -> int:
 
 
 class RunningServer:
-    """Start with `start()`; `creds` holds the first-start JSON (project_id, api_key, ...)."""
+    """Start with `start()`; `creds` holds the first-start JSON (project_id, api_key, ...). `credentials=False`: the
+    server prints none (a node joining a cluster), so none is waited for."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, dev: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, dev: bool = False, credentials: bool = True
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.env = env or {}
         self.dev = dev
+        self.credentials = credentials
         self.proc: subprocess.Popen[str] | None = None
         self.creds: dict[str, Any] = {}
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
@@ -60,7 +64,7 @@ class RunningServer:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
-        first = self.proc.stdout.readline() if not self.creds else ""
+        first = self.proc.stdout.readline() if self.credentials and not self.creds else ""
         if first.strip().startswith("{"):
             self.creds = json.loads(first)
         while time.monotonic() < deadline:

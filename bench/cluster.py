@@ -1,0 +1,142 @@
+"""Cluster mode on this machine: how long after its `202` on one node an event is visible on another.
+
+    python bench/cluster.py                     # 50 events, default [cluster] settings (flush_age_s 2, poll 1)
+    python bench/cluster.py --events 200 --flush-age 1 --poll 0.5
+    python bench/cluster.py --background 20     # while each node also takes 20 other events a second
+
+Starts the moto S3 server (tests/objstore/moto_server.py) and three `lynex-box run` processes on 127.0.0.1 with
+their own data dirs, one bucket prefix. Metadata replication is not built, so the founding node's accounts are
+copied into the joined nodes' meta.db (as tests/e2e/test_cluster_segments.py does). Then, event by event, it sends
+one span to node i and polls `GET /traces/{id}` on node i+1 until it answers 200, and prints one JSON object:
+p50, p95 and max of those delays, with the settings. An idle node flushes an event at its flusher's next look (its
+head is older than the flush age already); under steady ingest (`--background`) the head is flushed every flush
+age, so the delay is spread over the whole flush age. Needs the [test] extra (moto, httpx).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from tests.e2e.server import RunningServer  # noqa: E402
+from tests.e2e.test_cluster_segments import copy_accounts  # noqa: E402
+from tests.objstore.conftest import MotoServer, _start_moto  # noqa: E402
+
+
+def node_env(moto: MotoServer, node_id: str, flush_age: float | None, poll: float | None) -> dict[str, str]:
+    env = {
+        "LYNEX_BUCKET_TYPE": "s3", "LYNEX_BUCKET_BUCKET": "bench", "LYNEX_BUCKET_ENDPOINT": moto.endpoint,
+        "LYNEX_BUCKET_PREFIX": "cluster", "LYNEX_BUCKET_ACCESS_KEY_ID": "testing",
+        "LYNEX_BUCKET_SECRET_ACCESS_KEY": "testing", "LYNEX_BUCKET_ALLOW_HTTP": "true",
+        "LYNEX_BUCKET_NODE_ID": node_id, "LYNEX_CLUSTER_ENABLED": "true",
+    }  # fmt: skip
+    if flush_age is not None:
+        env["LYNEX_CLUSTER_FLUSH_AGE_S"] = str(flush_age)
+    if poll is not None:
+        env["LYNEX_CLUSTER_POLL_INTERVAL_S"] = str(poll)
+    return env
+
+
+def background(url: str, project: str, key: str, per_s: float, stop: threading.Event) -> None:
+    """Steady ingest into one node until `stop`: one event every 1/per_s seconds."""
+    with httpx.Client(base_url=f"{url}/v1/projects/{project}", headers={"Authorization": f"Bearer {key}"}) as client:
+        while not stop.wait(1 / per_s):
+            trace_id = f"bg-{uuid.uuid4().hex[:12]}"
+            event = {"event_id": trace_id, "trace_id": trace_id, "span_id": trace_id, "name": "background",
+                     "start_time": int(time.time() * 1000)}  # fmt: skip
+            client.post("/events", json={"events": [event]})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=50)
+    parser.add_argument("--flush-age", type=float, default=None, help="[cluster] flush_age_s (default: its default)")
+    parser.add_argument("--poll", type=float, default=None, help="[cluster] poll_interval_s (default: its default)")
+    parser.add_argument("--background", type=float, default=0.0, help="other events a second sent to each node")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="lynex-bench-cluster-"))
+    moto_proc, endpoint = _start_moto(work / "moto.log")
+    moto = MotoServer(endpoint)
+    moto.create_bucket("bench")
+    nodes: list[RunningServer] = []
+    load = [os.getloadavg()[0]]
+    try:
+        for i, node_id in enumerate(("node-a", "node-b", "node-c")):
+            env = node_env(moto, node_id, args.flush_age, args.poll)
+            nodes.append(RunningServer(work / node_id, env=env, credentials=i == 0).start(timeout=120))
+        for joined in nodes[1:]:
+            copy_accounts(nodes[0].data_dir, joined.data_dir)
+        key, project = nodes[0].creds["api_key"], nodes[0].project
+        clients = [
+            httpx.Client(base_url=f"{n.url}/v1/projects/{project}", headers=n.headers(key), timeout=10) for n in nodes
+        ]
+        time.sleep(3)  # the key rings read the copied keys
+        stop = threading.Event()
+        senders = [
+            threading.Thread(target=background, args=(n.url, project, key, args.background, stop), daemon=True)
+            for n in nodes
+            if args.background > 0
+        ]
+        for sender_thread in senders:
+            sender_thread.start()
+        delays = []
+        for i in range(args.events):
+            sender, reader = clients[i % 3], clients[(i + 1) % 3]
+            trace_id = f"bench-{uuid.uuid4().hex[:12]}"
+            event = {"event_id": trace_id, "trace_id": trace_id, "span_id": trace_id, "name": "bench",
+                     "start_time": int(time.time() * 1000)}  # fmt: skip
+            answer = sender.post("/events", json={"events": [event]})
+            acked = time.monotonic()
+            assert answer.status_code == 202, answer.text
+            while reader.get(f"/traces/{trace_id}").status_code != 200:
+                if time.monotonic() - acked > 60:
+                    raise SystemExit(f"{trace_id} not visible after 60 s")
+                time.sleep(0.02)
+            delays.append(time.monotonic() - acked)
+        stop.set()
+        for sender_thread in senders:
+            sender_thread.join()
+        for client in clients:
+            client.close()
+        load.append(os.getloadavg()[0])
+        print(
+            json.dumps(
+                {
+                    "events": len(delays),
+                    "ack_to_visible_on_another_node_s": {
+                        "p50": round(statistics.median(delays), 3),
+                        "p95": round(statistics.quantiles(delays, n=20)[-1], 3),
+                        "max": round(max(delays), 3),
+                    },
+                    "flush_age_s": args.flush_age or "default",
+                    "poll_interval_s": args.poll or "default",
+                    "background_events_per_s_per_node": args.background,
+                    "loadavg_1m": load,
+                }
+            )
+        )
+    finally:
+        for node in nodes:
+            if node.proc is not None and node.proc.poll() is None:
+                node.stop()
+        moto_proc.terminate()
+        moto_proc.wait(10)
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+if __name__ == "__main__":
+    main()

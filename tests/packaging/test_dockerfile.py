@@ -95,6 +95,41 @@ def test_every_setting_variable_the_image_and_compose_file_set_is_one_the_applia
     from lynex_box.config import settings_as_toml_keys
 
     known = {f"LYNEX_{s}_{k}".upper() for s, keys in settings_as_toml_keys().items() for k in keys} | {"LYNEX_CONFIG"}
-    text = DOCKERFILE.read_text() + (ROOT / "packaging" / "compose" / "single.yml").read_text()
+    compose_files = [ROOT / "packaging" / "compose" / name for name in ("single.yml", "cluster.yml")]
+    text = DOCKERFILE.read_text() + "".join(path.read_text() for path in compose_files)
     named = set(re.findall(r"\b(LYNEX_[A-Z_]+)[=:]", text))
     assert named and named <= known, named - known
+
+
+def test_the_cluster_compose_file_runs_three_nodes_on_one_bucket_behind_a_load_balancer() -> None:
+    """Each node's environment, as compose hands it over, is a configuration the appliance loads in cluster mode:
+    one bucket and prefix for all, a node id, an address and a volume of its own; the balancer knows every node."""
+    from lynex_box.config import load_settings
+
+    spec = yaml.safe_load((ROOT / "packaging" / "compose" / "cluster.yml").read_text())
+    nodes = {name: s for name, s in spec["services"].items() if name.startswith("node-")}
+    assert sorted(nodes) == ["node-a", "node-b", "node-c"]
+    loaded = {}
+    for name, service in nodes.items():
+        assert (
+            ROOT / "packaging" / "compose" / service["build"]["context"] / service["build"]["dockerfile"]
+        ).resolve() == DOCKERFILE
+        env = {
+            k: str(v).replace("${MINIO_ROOT_PASSWORD:?set MINIO_ROOT_PASSWORD}", "secret")
+            for k, v in service["environment"].items()
+        }
+        env = {k: v.replace("${PUBLIC_URL:-}", "") for k, v in env.items()}
+        loaded[name] = load_settings(env=env)
+        volume, _, mount = service["volumes"][0].partition(":")
+        assert mount == "/data" and volume in spec["volumes"]
+    assert all(s.cluster.enabled and s.bucket.type == "s3" for s in loaded.values())
+    assert len({(s.bucket.bucket, s.bucket.prefix, s.bucket.endpoint) for s in loaded.values()}) == 1
+    assert sorted(s.bucket.node_id for s in loaded.values()) == sorted(nodes)
+    assert len({s.cluster.advertise_url for s in loaded.values()}) == 3
+    assert len({nodes[n]["volumes"][0] for n in nodes}) == 3
+    caddyfile = (ROOT / "packaging" / "compose" / "cluster.Caddyfile").read_text()
+    assert all(f"{name}:4318" in caddyfile for name in nodes) and "health_uri /readyz" in caddyfile
+    mounted = spec["services"]["lb"]["volumes"][0].split(":")[0]
+    assert (ROOT / "packaging" / "compose" / mounted).resolve() == (
+        ROOT / "packaging" / "compose" / "cluster.Caddyfile"
+    )

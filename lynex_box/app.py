@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box import __version__
+from lynex_box import API_VERSION, __version__
 from lynex_box.alerts.service import AlertService
 from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
@@ -45,6 +45,11 @@ log = logging.getLogger("lynex.app")
 
 async def healthz(request: Request) -> Response:
     return json_response({"status": "alive", "version": __version__})
+
+
+async def version(request: Request) -> Response:
+    """The package version and the API's major version (SDKs compare theirs with it); public, like /healthz."""
+    return json_response({"version": __version__, "api": API_VERSION})
 
 
 async def readyz(request: Request) -> Response:
@@ -154,6 +159,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/openapi.json", openapi),
+        Route("/v1/version", version),
         *ingest.routes,  # data in: native events, OTLP, Langfuse, score writes
         *query.routes,  # data out: traces, spans, metrics, scores, prompts, the export
         *accounts.routes,  # people: login, members, invitations, SSO, SCIM

@@ -250,6 +250,7 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("GET", "/healthz"): Row(Public()),
     ("GET", "/readyz"): Row(Public()),
     ("GET", "/openapi.json"): Row(Public()),
+    ("GET", "/v1/version"): Row(Public()),
     ("GET", "/invite"): Row(Public()),
     ("GET", "/reset-password"): Row(Public()),
     ("POST", "/api/auth/logout"): Row(Public(session=True), last=True),

@@ -28,9 +28,9 @@ from lynex_box.meta.audit import Actor
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="lynex"'}
 
 
-def credentials(request: Request) -> tuple[str, str | None] | None:
-    """(api_key, basic_user) from the Authorization header, or None when absent."""
-    header = request.headers.get("authorization")
+def parse_authorization(header: str | None) -> tuple[str, str | None] | None:
+    """(api_key, basic_user) from an Authorization value, None when absent: an HTTP header, or the `authorization`
+    metadata of a gRPC call (the OTLP/gRPC receiver), read by the same rules."""
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -49,17 +49,24 @@ def credentials(request: Request) -> tuple[str, str | None] | None:
     raise ApiError(401, "unauthorized", "Authorization must be 'Bearer <api key>' or Basic", UNAUTHORIZED)
 
 
-def is_loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
+def credentials(request: Request) -> tuple[str, str | None] | None:
+    """(api_key, basic_user) from the Authorization header, or None when absent."""
+    return parse_authorization(request.headers.get("authorization"))
+
+
+def is_loopback_address(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
-def authenticate(request: Request, keys: KeyRing) -> Principal:
+def is_loopback(request: Request) -> bool:
+    return is_loopback_address(request.client.host if request.client else "")
+
+
+def key_principal(creds: tuple[str, str | None] | None, keys: KeyRing) -> Principal:
     """The API key's principal: the one place a key is looked up and verified (401 when absent or invalid)."""
-    creds = credentials(request)
     if creds is None:
         raise ApiError(401, "unauthorized", "missing Authorization header with an API key", UNAUTHORIZED)
     key, basic_user = creds
@@ -69,6 +76,11 @@ def authenticate(request: Request, keys: KeyRing) -> Principal:
     if basic_user is not None and basic_user != principal.project_id:
         raise ApiError(403, "forbidden", "the public key does not name the project of this secret key")
     return principal
+
+
+def authenticate(request: Request, keys: KeyRing) -> Principal:
+    """The principal of the request's API key (401 when absent or invalid)."""
+    return key_principal(credentials(request), keys)
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

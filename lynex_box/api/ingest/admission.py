@@ -1,6 +1,8 @@
 """The one admission step of every ingest route: who sends, into which project, whether the server can take it now,
-and the metering of what it sends. A route calls `admit` before it reads a byte of the body, then `Admitted.charge`
-with the bytes and the events it found.
+and the metering of what it sends. An HTTP route calls `admit` before it reads a byte of the body, then
+`Admitted.charge` with the bytes and the events it found. The OTLP/gRPC receiver, which has no Starlette request,
+calls the same two steps `admit` is made of: `identify` (who sends, from the `authorization` value) and `admit_key`
+(where, whether); so every protocol is let in by the same rules.
 
 - Who: an API key (`Authorization: Bearer`, or Langfuse's Basic `project:key`; `principal.authenticate`). In
   `--dev` mode a loopback caller without one writes to the default project. A route that also takes users
@@ -22,7 +24,7 @@ from starlette.requests import Request
 
 from lynex_box.api import unavailable
 from lynex_box.api.errors import ApiError
-from lynex_box.api.principal import authenticate, check_key, is_loopback, project_access
+from lynex_box.api.principal import check_key, is_loopback, key_principal, parse_authorization, project_access
 from lynex_box.api.services import Services, services
 from lynex_box.auth.keys import Principal
 from lynex_box.auth.ratelimit import RateLimited
@@ -51,16 +53,28 @@ class Admitted:
             ) from None
 
 
-def sender(request: Request, svc: Services) -> Principal:
-    """The sending key; in `--dev` mode an unauthenticated loopback caller writes to the default project."""
-    if (
-        svc.settings.server.dev
-        and "authorization" not in request.headers
-        and svc.default_project_id is not None
-        and is_loopback(request)
-    ):
+async def identify(svc: Services, authorization: str | None, loopback: bool) -> Principal:
+    """The sender of an ingest request, whatever its protocol: `authorization` is the HTTP header or the gRPC
+    `authorization` metadata (None when absent); in `--dev` mode a loopback caller without one writes to the
+    default project."""
+    if svc.settings.server.dev and authorization is None and svc.default_project_id is not None and loopback:
         return Principal(project_id=svc.default_project_id, scope="ingest", key_id="dev")
-    return authenticate(request, svc.keys)
+    return key_principal(parse_authorization(authorization), svc.keys)
+
+
+async def sender(request: Request, svc: Services) -> Principal:
+    """The sending key of an HTTP request (`identify`)."""
+    return await identify(svc, request.headers.get("authorization"), is_loopback(request))
+
+
+def admit_key(svc: Services, key: Principal, project_id: str | None = None, *, spans: bool = True) -> Admitted:
+    """The protocol-independent part of admission, for a sender already identified: into which project (the
+    path's, which must be the key's; None: the key's own), and whether the server can take it now (ApiError 403,
+    503). Every ingest route, HTTP or gRPC, lets a key in through here."""
+    project_id = key.project_id if project_id is None else project_id
+    check_key(key, project_id, "data.ingest")
+    refuse_overload(svc, project_id if spans else None)
+    return Admitted(svc, project_id, key)
 
 
 async def admit(
@@ -70,15 +84,11 @@ async def admit(
     key's own); `user_action` lets a session with that right in when no key is sent; `spans` is False for writes
     that do not become spans (scores), which a locked encryption key does not stop."""
     svc = services(request)
-    key: Principal | None = None
     if user_action is not None and project_id is not None and "authorization" not in request.headers:
         await project_access(request, svc, project_id, user_action)
-    else:
-        key = sender(request, svc)
-        project_id = key.project_id if project_id is None else project_id
-        check_key(key, project_id, "data.ingest")
-    refuse_overload(svc, project_id if spans else None)
-    return Admitted(svc, project_id, key)
+        refuse_overload(svc, project_id if spans else None)
+        return Admitted(svc, project_id, None)
+    return admit_key(svc, await sender(request, svc), project_id, spans=spans)
 
 
 def refuse_overload(svc: Services, locked_project: str | None = None) -> None:

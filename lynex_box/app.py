@@ -1,10 +1,11 @@
 """Wiring only: builds the components, orders their start and stop, schedules their jobs, mounts the routes.
 
 Start order (the lifespan, `start`): engine (recovery and replay) -> prices -> auth (mail worker) -> key ring ->
-alerts (sealing key, deliverer) -> pipeline and flusher tasks -> scheduler -> exports; `/readyz` turns ready after
-that. Each component's stop goes on an async exit stack right after it starts, so a start that fails half-way stops
-what had started, and SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The
-scheduler runs the jobs each component declares (`jobs()`); this module hard-codes none.
+alerts (sealing key, deliverer) -> pipeline and flusher tasks -> scheduler -> exports -> the OTLP/gRPC receiver;
+`/readyz` turns ready after that. Each component's stop goes on an async exit stack right after it starts, so a
+start that fails half-way stops what had started, and SIGTERM stops them in reverse, ending with the engine's final
+flush: nothing to replay. The scheduler runs the jobs each component declares (`jobs()`); this module hard-codes
+none.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from lynex_box.alerts.service import AlertService
 from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
+from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
@@ -108,8 +110,8 @@ def _scheduler(components: list[Periodic]) -> AsyncIOScheduler:
 
 async def start(stack: contextlib.AsyncExitStack, settings: Settings) -> Services:
     """Start the components in order, registering each one's stop on `stack` right after it started: a failing
-    step stops the ones before it, and a normal stop runs in reverse (exports, scheduler, pipeline and flusher,
-    alerts, the last key-use write, the mail worker, the engine with its final flush)."""
+    step stops the ones before it, and a normal stop runs in reverse (the OTLP/gRPC receiver, exports, scheduler,
+    pipeline and flusher, alerts, the last key-use write, the mail worker, the engine with its final flush)."""
     # custom prices are read before the engine replays the WAL, so replayed spans are priced with them
     costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
     engine = await asyncio.to_thread(Engine.open, settings, [costs])
@@ -131,8 +133,13 @@ async def start(stack: contextlib.AsyncExitStack, settings: Settings) -> Service
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
     exports = ExportRunner(settings.api)
-    stack.push_async_callback(asyncio.to_thread, exports.close)  # first to stop: before the engine closes under them
-    return Services.assemble(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
+    stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
+    svc = Services.assemble(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
+    if settings.server.otlp_grpc_port:
+        receiver = OtlpGrpcServer(svc)
+        await receiver.start()
+        stack.push_async_callback(receiver.stop)  # first to stop: no export reaches the engine once it closes
+    return svc
 
 
 def begin_stop(app: Starlette) -> None:

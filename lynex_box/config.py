@@ -41,6 +41,7 @@ class ServerSettings:
 
     host: str = "127.0.0.1"
     port: int = field(default=4318, metadata=_rng(0, 65535))
+    otlp_grpc_port: int = field(default=4317, metadata=_rng(0, 65535))
     data_dir: str = "./lynex-data"
     dev: bool = False
     public_url: str = ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -19,17 +20,22 @@ from typing import Any
 
 import pytest
 
+from lynex_box.api.ingest.otlp_grpc import GrpcListenError
 from lynex_box.app import create_app
 from lynex_box.config import Settings, load_settings
 from lynex_box.engine import Engine
+from tests.e2e.server import free_port
 
 
 class Boom(RuntimeError):
     """The failure a step is made to raise."""
 
 
-def settings_for(data_dir: Path) -> Settings:
-    return load_settings(env={}, overrides={"server": {"data_dir": str(data_dir)}})
+def settings_for(data_dir: Path, grpc_port: int | None = None) -> Settings:
+    """The default settings on `data_dir`, with the OTLP/gRPC receiver on a free port (or `grpc_port`): the start
+    takes it like every other step, and 4317 may be another process's."""
+    server = {"data_dir": str(data_dir), "otlp_grpc_port": free_port() if grpc_port is None else grpc_port}
+    return load_settings(env={}, overrides={"server": server})
 
 
 def fds() -> set[tuple[str, str]]:
@@ -130,6 +136,7 @@ APP_STEPS = [
     "apscheduler.schedulers.asyncio:AsyncIOScheduler.start",
     "lynex_box.lifecycle.export_runner:ExportRunner.__init__",
     "lynex_box.app:Services.assemble",  # every component has started
+    "lynex_box.api.ingest.otlp_grpc:OtlpGrpcServer.start",  # the OTLP/gRPC receiver (a taken port: below)
 ]
 
 
@@ -158,6 +165,23 @@ def test_a_failing_app_start_step_stops_what_started_before_it(
         with pytest.raises(Boom):
             asyncio.run(_lifespan(create_app(settings_for(tmp_path / "data"))))
     baseline()
+
+
+def test_a_taken_otlp_grpc_port_fails_the_start_naming_the_setting_and_leaves_nothing(
+    tmp_path: Path, warmed: None
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # gRPC's core keeps a poller (an epoll and an eventfd) for the rest of the process after its first failed
+        # bind; later ones take nothing more (measured). So one failure first, then the one that is counted.
+        for attempt in ("warm", "counted"):
+            before_threads, before_fds = threads(), fds()
+            data_dir = tmp_path / attempt
+            with pytest.raises(GrpcListenError, match=r"\[server\] otlp_grpc_port .* or 0 to turn it off"):
+                asyncio.run(_lifespan(create_app(settings_for(data_dir, grpc_port=port))))
+        assert_nothing_leaked(data_dir, before_threads, before_fds)
 
 
 @pytest.mark.parametrize("step", READ_ONLY_STEPS)

@@ -1,17 +1,18 @@
 """Wiring only: builds the components, orders their start and stop, schedules their jobs, mounts the routes.
 
 Start order (the lifespan, `start`): engine (recovery and replay) -> prices -> auth (mail worker) -> key ring ->
-alerts (sealing key, deliverer) -> pipeline and flusher tasks -> scheduler -> exports -> the OTLP/gRPC receiver;
-`/readyz` turns ready after that. Each component's stop goes on an async exit stack right after it starts, so a
-start that fails half-way stops what had started, and SIGTERM stops them in reverse, ending with the engine's final
-flush: nothing to replay. The scheduler runs the jobs each component declares (`jobs()`); this module hard-codes
-none.
+trusted JWT issuers -> alerts (sealing key, deliverer) -> pipeline and flusher tasks -> scheduler -> exports -> the
+OTLP/gRPC receiver; `/readyz` turns ready after that. Each component's stop goes on an async exit stack right after
+it starts, so a start that fails half-way stops what had started, and SIGTERM stops them in reverse, ending with the
+engine's final flush: nothing to replay. The scheduler runs the jobs each component declares (`jobs()`); this
+module hard-codes none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
@@ -23,7 +24,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box import API_VERSION, __version__
+from lynex_box.alerts.fetch import fetch_small
 from lynex_box.alerts.service import AlertService
+from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
@@ -32,6 +35,7 @@ from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
+from lynex_box.auth.jwt_verifier import JwtVerifier
 from lynex_box.auth.keys import KeyRing
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
@@ -124,6 +128,15 @@ async def start(stack: contextlib.AsyncExitStack, settings: Settings) -> Service
     keys = KeyRing(engine.meta)
     await asyncio.to_thread(keys.refresh)
     stack.push_async_callback(asyncio.to_thread, keys.write_last_used)
+    # JWKS documents are fetched under the alert deliveries' outbound address policy (no internal addresses)
+    jwks_fetch = functools.partial(
+        fetch_small,
+        policy=TargetPolicy.from_settings(settings.alerts),
+        timeout_s=settings.auth.jwt_jwks_timeout_s,
+        max_bytes=settings.auth.jwt_jwks_max_bytes,
+    )
+    jwt = JwtVerifier(engine.meta, settings.auth, jwks_fetch)
+    await asyncio.to_thread(jwt.refresh)
     default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
     alerts = await AlertService.start(settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address)
     stack.push_async_callback(alerts.close)
@@ -134,7 +147,9 @@ async def start(stack: contextlib.AsyncExitStack, settings: Settings) -> Service
     stack.callback(scheduler.shutdown, wait=False)
     exports = ExportRunner(settings.api)
     stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
-    svc = Services.assemble(settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts)
+    svc = Services.assemble(
+        settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, jwt=jwt
+    )
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
         await receiver.start()

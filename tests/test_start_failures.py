@@ -130,6 +130,7 @@ APP_STEPS = [
     "lynex_box.auth.components:AuthComponents.build",
     "lynex_box.auth.components:AuthComponents.refresh",
     "lynex_box.auth.keys:KeyRing.refresh",
+    "lynex_box.auth.jwt_verifier:JwtVerifier.refresh",
     "lynex_box.app:get_setting",
     "lynex_box.alerts.service:AlertService.start",
     "lynex_box.engine:Engine.tasks",  # the pipeline and flusher tasks

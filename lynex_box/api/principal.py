@@ -1,5 +1,6 @@
-"""Who is calling: an API key from `Authorization: Bearer` (or Langfuse-style `Basic public:secret`), or a
-user's login session cookie.
+"""Who is calling: an API key from `Authorization: Bearer` (or Langfuse-style `Basic public:secret`), a JWT of an
+issuer a project trusts (`Bearer`; ingest routes only, through `admission.identify`), or a user's login session
+cookie.
 
 The project a request may touch comes only from here, never from the body. A missing or unknown key
 is 401, a valid key of another project 403, a key without the needed scope 403. A request with an
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from lynex_box.api.errors import ApiError
 from lynex_box.api.services import Services
 from lynex_box.auth import rbac
+from lynex_box.auth.jwt_verifier import JwksUnavailable, JwtRefused, looks_like_jwt
 from lynex_box.auth.keys import KeyRing, Principal
 from lynex_box.auth.sessions import CSRF_HEADER, SESSION_COOKIE, Session
 from lynex_box.meta.audit import Actor
@@ -72,10 +74,25 @@ def key_principal(creds: tuple[str, str | None] | None, keys: KeyRing) -> Princi
     key, basic_user = creds
     principal = keys.check(key)
     if principal is None:
+        if looks_like_jwt(key):
+            raise ApiError(401, "unauthorized", "a JWT is accepted by ingest routes only; use an API key", UNAUTHORIZED)
         raise ApiError(401, "unauthorized", "invalid, expired or revoked API key", UNAUTHORIZED)
     if basic_user is not None and basic_user != principal.project_id:
         raise ApiError(403, "forbidden", "the public key does not name the project of this secret key")
     return principal
+
+
+async def token_principal(svc: Services, token: str) -> Principal:
+    """The principal of a JWT of an issuer a project trusts (`auth/jwt_verifier.py`): ingest on that project only.
+    401 when refused, 503 + Retry-After when the issuer's keys cannot be fetched now."""
+    if svc.jwt is None:
+        raise ApiError(401, "unauthorized", "JWTs are not accepted by this server", UNAUTHORIZED)
+    try:
+        return await svc.jwt.principal(token)
+    except JwtRefused as exc:
+        raise ApiError(401, "unauthorized", f"JWT refused: {exc}", UNAUTHORIZED) from None
+    except JwksUnavailable as exc:
+        raise ApiError(503, "jwks_unavailable", str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
 
 
 def authenticate(request: Request, keys: KeyRing) -> Principal:

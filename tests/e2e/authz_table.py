@@ -272,6 +272,9 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ),
     ("POST", f"{PA}/alerts/rules/{{rule_id}}/test"): Row(project("alerts.manage")),  # no channels: 400
     ("GET", f"{PA}/audit"): Row(project("audit.read")),
+    ("GET", f"{PA}/jwt-trust"): Row(project("keys.read")),
+    ("PUT", f"{PA}/jwt-trust"): Row(project("keys.manage"), json={"issuer": "matrix"}),  # no key: 400
+    ("DELETE", f"{PA}/jwt-trust"): Row(project("keys.manage")),
     ("GET", f"{PA}/keys"): Row(project("keys.read")),
     ("POST", f"{PA}/keys"): Row(project("keys.manage"), json={"scope": "read", "name": "matrix"}),
     ("DELETE", f"{PA}/keys/{{key_id}}"): Row(project("keys.manage"), ids={"key_id": "pool:key"}, consumes="key"),

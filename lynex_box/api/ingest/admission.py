@@ -4,8 +4,9 @@ and the metering of what it sends. An HTTP route calls `admit` before it reads a
 calls the same two steps `admit` is made of: `identify` (who sends, from the `authorization` value) and `admit_key`
 (where, whether); so every protocol is let in by the same rules.
 
-- Who: an API key (`Authorization: Bearer`, or Langfuse's Basic `project:key`; `principal.authenticate`). In
-  `--dev` mode a loopback caller without one writes to the default project. A route that also takes users
+- Who: an API key (`Authorization: Bearer`, or Langfuse's Basic `project:key`; `principal.key_principal`), or a
+  JWT of an issuer the project trusts, in its place (`principal.token_principal`). In `--dev` mode a loopback caller
+  without either writes to the default project. A route that also takes users
   (`user_action`: scores written from the UI) lets a login session with that right in instead.
 - Where: the path's project, which must be the key's (`principal.check_key`), or else the key's own project
   (OTLP and Langfuse senders name no project).
@@ -24,8 +25,16 @@ from starlette.requests import Request
 
 from lynex_box.api import unavailable
 from lynex_box.api.errors import ApiError
-from lynex_box.api.principal import check_key, is_loopback, key_principal, parse_authorization, project_access
+from lynex_box.api.principal import (
+    check_key,
+    is_loopback,
+    key_principal,
+    parse_authorization,
+    project_access,
+    token_principal,
+)
 from lynex_box.api.services import Services, services
+from lynex_box.auth.jwt_verifier import looks_like_jwt
 from lynex_box.auth.keys import Principal
 from lynex_box.auth.ratelimit import RateLimited
 from lynex_box.segments.encryption import KeyUnavailable
@@ -59,7 +68,10 @@ async def identify(svc: Services, authorization: str | None, loopback: bool) -> 
     default project."""
     if svc.settings.server.dev and authorization is None and svc.default_project_id is not None and loopback:
         return Principal(project_id=svc.default_project_id, scope="ingest", key_id="dev")
-    return key_principal(parse_authorization(authorization), svc.keys)
+    creds = parse_authorization(authorization)
+    if creds is not None and creds[1] is None and looks_like_jwt(creds[0]):
+        return await token_principal(svc, creds[0])  # a JWT of a trusted issuer: wherever an ingest key goes
+    return key_principal(creds, svc.keys)
 
 
 async def sender(request: Request, svc: Services) -> Principal:

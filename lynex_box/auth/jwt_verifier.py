@@ -6,7 +6,8 @@ claim that project named), then verified with that trust's keys: the header's `a
 (also spelled Ed25519) and match the key's type, the signature must hold, `iss` and `aud` must be the trust's, `exp`
 must be ahead and `nbf` behind (`[auth] jwt_leeway_s` of skew). A token that passes is a principal of scope
 `ingest` on that project; every ingest rate limit of the project applies, with all of its tokens sharing one key
-bucket (`jwt:<project>`). Refusals (`JwtRefused`, 401) say why without telling which projects exist.
+bucket (`jwt:<project>`). Refusals (`JwtRefused`, 401) say why once the signature holds (expired, wrong audience);
+before, they all say the same (`NOT_TRUSTED`), so that no caller learns which project trusts which issuer.
 
 A JWKS is fetched through the `fetch` given at construction (app.py passes one bound to the alerts' outbound
 address policy, so a JWKS URL cannot reach internal services) and cached per URL for `[auth] jwt_jwks_ttl_s`.
@@ -45,6 +46,9 @@ log = logging.getLogger("lynex.jwt")
 Fetch = Callable[[str], Awaitable[bytes]]  # a JWKS document's bytes; raises (anything) when it cannot be had
 Key = RSAKey | ECKey | OKPKey
 MAX_TOKEN_BYTES: Final = 16 * 1024
+# Every refusal before the signature holds says the same: which projects trust which issuer (and with which keys)
+# is not told to a caller who cannot sign for them. The server log has the particulars.
+NOT_TRUSTED: Final = "the token is not signed by a key of an issuer trusted for the project it names"
 # the JWS algorithms accepted -> the key type (and curve) they need
 ALGORITHMS: Final = {"RS256": ("RSA", None), "ES256": ("EC", "P-256"), "EdDSA": ("OKP", "Ed25519"),
                      "Ed25519": ("OKP", "Ed25519")}  # fmt: skip
@@ -169,7 +173,7 @@ class JwksCache:
                 entry = await self._refetch(url, entry)
         if entry.keys is None:
             wait = max(1, int(self.min_refetch_s - (self.clock() - entry.attempted_at)) + 1)
-            raise JwksUnavailable(f"the trusted issuer's JWKS at {url} could not be fetched; retry later", wait)
+            raise JwksUnavailable("the trusted issuer's keys cannot be fetched now (the server log says why)", wait)
         return entry.keys
 
     def _wanted(self, entry: _Cached, kid: str | None) -> bool:
@@ -227,7 +231,8 @@ class JwtVerifier:
         trusts = self._by_issuer.get(str(claims.get("iss")), ())
         named = [t for t in trusts if claims.get(t.project_claim) == t.project_id]
         if len(named) != 1:
-            raise JwtRefused("no project trusts this token's issuer for the project its claim names")
+            log.info("jwt refused: no trust matches iss=%r (%d trusts of that issuer)", claims.get("iss"), len(trusts))
+            raise JwtRefused(NOT_TRUSTED)
         trust = named[0]
         kid = header.get("kid") if isinstance(header.get("kid"), str) else None
         if trust.jwks_url is None:
@@ -237,7 +242,8 @@ class JwtVerifier:
             keys = await self.jwks.key_set(trust.jwks_url, kid)
         candidates = _candidates(keys, kid, alg)
         if not candidates:
-            raise JwtRefused(f"no key of the trusted issuer matches the token's kid {kid!r} and alg {alg}")
+            log.info("jwt refused: no key matches project=%s kid=%r alg=%s", trust.project_id, kid, alg)
+            raise JwtRefused(NOT_TRUSTED)
         self._verify(token, candidates, alg, trust)
         return Principal(project_id=trust.project_id, scope="ingest", key_id=f"jwt:{trust.project_id}")
 
@@ -253,7 +259,8 @@ class JwtVerifier:
                 except JoseError:
                     continue
         if verified is None:
-            raise JwtRefused("the token's signature does not verify with the trusted issuer's keys")
+            log.info("jwt refused: signature does not verify project=%s", trust.project_id)
+            raise JwtRefused(NOT_TRUSTED)
         registry = JWTClaimsRegistry(
             leeway=self.leeway_s,
             iss={"essential": True, "value": trust.issuer},

@@ -18,7 +18,7 @@ import pytest
 
 from lynex_box.auth import jwt_trust
 from lynex_box.auth.jwt_trust import parse_trust
-from lynex_box.auth.jwt_verifier import JwksUnavailable, JwtRefused, JwtVerifier, looks_like_jwt
+from lynex_box.auth.jwt_verifier import NOT_TRUSTED, JwksUnavailable, JwtRefused, JwtVerifier, looks_like_jwt
 from lynex_box.auth.keys import Principal
 from lynex_box.config import AuthSettings
 from lynex_box.meta.audit import Actor
@@ -94,16 +94,16 @@ def test_expired_forged_and_misaddressed_tokens_are_refused_with_the_reason(
     v = verifier(db, issuer)
     assert "expired" in refused(v, key.sign(claims("https://idp", "lynex", project, ttl_s=-60)))
     check(v, key.sign(claims("https://idp", "lynex", project, ttl_s=-10)))  # within the 30 s leeway
-    assert "signature" in refused(v, other.sign(claims("https://idp", "lynex", project)))
+    assert refused(v, other.sign(claims("https://idp", "lynex", project))) == NOT_TRUSTED
     assert "aud is not" in refused(v, key.sign(claims("https://idp", "someone-else", project)))
-    assert "no project trusts" in refused(v, key.sign(claims("https://evil", "lynex", project)))
-    assert "no project trusts" in refused(v, key.sign(claims("https://idp", "lynex", org["other_project"])))
+    assert refused(v, key.sign(claims("https://evil", "lynex", project))) == NOT_TRUSTED
+    assert refused(v, key.sign(claims("https://idp", "lynex", org["other_project"]))) == NOT_TRUSTED
     no_exp = {k: v for k, v in claims("https://idp", "lynex", project).items() if k != "exp"}
     assert "exp" in refused(v, key.sign(no_exp))
     later = claims("https://idp", "lynex", project, nbf=int(time.time()) + 600)
     assert "nbf" in refused(v, key.sign(later))
     assert "alg 'ES384'" in refused(v, _with_alg(key.sign(claims("https://idp", "lynex", project)), "ES384"))
-    assert "no key" in refused(v, _with_alg(key.sign(claims("https://idp", "lynex", project)), "EdDSA"))
+    assert refused(v, _with_alg(key.sign(claims("https://idp", "lynex", project)), "EdDSA")) == NOT_TRUSTED
 
 
 def _with_alg(token: str, alg: str) -> str:
@@ -151,7 +151,7 @@ def test_a_new_key_id_is_fetched_at_once_and_unknown_ones_at_most_once_per_refet
     check(v, new.sign(claims("https://idp", "lynex", project)))
     assert issuer.fetches == 2
     for _ in range(5):  # made-up key ids right after: no fetch
-        assert "kid 'k3'" in refused(v, later.sign(claims("https://idp", "lynex", project)))
+        assert refused(v, later.sign(claims("https://idp", "lynex", project))) == NOT_TRUSTED
     assert issuer.fetches == 2
     issuer.keys = [new, later]
     issuer.now += 31

@@ -104,9 +104,11 @@ def test_expired_forged_and_misaddressed_tokens_are_refused_with_401(world: Worl
     assert send_event(world, project, key.sign(claims(ISSUER, AUDIENCE, project))).status_code == 202
     refusals = {
         "expired": key.sign(claims(ISSUER, AUDIENCE, project, ttl_s=-120)),
-        "signature": SigningKey.generate("ed25519", "svc-2").sign(claims(ISSUER, AUDIENCE, project)),
-        "aud": key.sign(claims(ISSUER, "another-audience", project)),
-        "no project trusts": key.sign(claims("https://another-issuer", AUDIENCE, project)),
+        "not signed by a key of an issuer trusted": SigningKey.generate("ed25519", "svc-2").sign(
+            claims(ISSUER, AUDIENCE, project)
+        ),
+        "aud is not": key.sign(claims(ISSUER, "another-audience", project)),
+        "not signed by a key": key.sign(claims("https://another-issuer", AUDIENCE, project)),
     }
     for reason, token in refusals.items():
         r = send_event(world, project, token)
@@ -162,7 +164,7 @@ def test_a_rotated_jwks_key_is_fetched_on_its_first_token_and_refetches_are_rate
         jwks.serve(old, new)
         early = send_event(world, server.project, new.sign(claims(ISSUER, AUDIENCE, server.project)))
         if time.monotonic() - put_at < MIN_REFETCH_S - 0.5:  # (on a slow machine the interval may already be over)
-            assert early.status_code == 401 and "kid 'rot-2'" in early.json()["error"]["message"]
+            assert early.status_code == 401 and "not signed by a key" in early.json()["error"]["message"]
             assert jwks.fetches == 1
         time.sleep(max(0.0, put_at + MIN_REFETCH_S + 0.5 - time.monotonic()))
         r = send_event(world, server.project, new.sign(claims(ISSUER, AUDIENCE, server.project)))

@@ -8,16 +8,18 @@ are those of before and that another engine can open the same data dir.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
 from lynex_box.api.ingest.otlp_grpc import GrpcListenError
@@ -168,21 +170,40 @@ def test_a_failing_app_start_step_stops_what_started_before_it(
     baseline()
 
 
+@contextlib.asynccontextmanager
+async def _occupied(occupant: str) -> AsyncIterator[int]:
+    """A port taken by a listening socket, or by a gRPC server with gRPC's default options (SO_REUSEPORT on, as
+    another lynex-box or a collector built on gRPC's core would hold it)."""
+    if occupant == "socket":
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            yield taken.getsockname()[1]
+        return
+    other = grpc.aio.server()
+    port = other.add_insecure_port("127.0.0.1:0")
+    await other.start()
+    try:
+        yield port
+    finally:
+        await other.stop(None)
+
+
+@pytest.mark.parametrize("occupant", ["socket", "grpc"])
 def test_a_taken_otlp_grpc_port_fails_the_start_naming_the_setting_and_leaves_nothing(
-    tmp_path: Path, warmed: None
+    tmp_path: Path, warmed: None, occupant: str
 ) -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        # gRPC's core keeps a poller (an epoll and an eventfd) for the rest of the process after its first failed
-        # bind; later ones take nothing more (measured). So one failure first, then the one that is counted.
-        for attempt in ("warm", "counted"):
-            before_threads, before_fds = threads(), fds()
-            data_dir = tmp_path / attempt
+    async def attempt(data_dir: Path) -> None:
+        async with _occupied(occupant) as port:
             with pytest.raises(GrpcListenError, match=r"\[server\] otlp_grpc_port .* or 0 to turn it off"):
-                asyncio.run(_lifespan(create_app(settings_for(data_dir, grpc_port=port))))
-        assert_nothing_leaked(data_dir, before_threads, before_fds)
+                await _lifespan(create_app(settings_for(data_dir, grpc_port=port)))
+
+    # gRPC's core keeps a poller (an epoll and an eventfd) for the rest of the process after its first failed
+    # bind; later ones take nothing more (measured). So one failure first, then the one that is counted.
+    for name in ("warm", "counted"):
+        before_threads, before_fds = threads(), fds()
+        asyncio.run(attempt(tmp_path / name))
+    assert_nothing_leaked(tmp_path / name, before_threads, before_fds)
 
 
 @pytest.mark.parametrize("step", READ_ONLY_STEPS)

@@ -169,7 +169,11 @@ def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            svc = await start(stack, settings)
+            try:
+                svc = await start(stack, settings)
+            except Exception as exc:  # granian reports a failed lifespan only as "ASGI lifespan startup"
+                log.error("start failed error=%s", exc, exc_info=True)
+                raise
             app.state.services = svc
             stack.callback(setattr, svc, "ready", False)  # the stop's first step: /readyz answers 503
             svc.ready = True

@@ -5,6 +5,7 @@ OTLP specification, and rate limits and backpressure carry a google.rpc.RetryInf
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -291,3 +292,15 @@ def test_dev_mode_takes_unauthenticated_grpc_exports_from_loopback(tmp_path: Pat
         assert [s["name"] for s in wait_trace(server, trace_id.hex(), timeout=20)["spans"]] == ["dev"]
     finally:
         server.stop()
+
+
+def test_a_taken_grpc_port_stops_the_start_and_the_log_names_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        env = {"LYNEX_SERVER_OTLP_GRPC_PORT": str(taken.getsockname()[1])}
+        server = RunningServer(tmp_path / "data", env=env)
+        with pytest.raises(RuntimeError, match="server exited rc=1"):
+            server.start()
+    log = server.log_path.read_text()
+    assert "start failed error=cannot listen for OTLP/gRPC" in log and "[server] otlp_grpc_port" in log

@@ -14,7 +14,7 @@ address policy, so a JWKS URL cannot reach internal services) and cached per URL
 A key id the cached set lacks makes it fetched again, at most once every `jwt_jwks_min_refetch_s`: a rotated key
 is picked up by its first token, while tokens with made-up key ids cannot make the appliance hammer the issuer.
 A fetch that fails keeps the set already cached; without one the token's answer is `JwksUnavailable` (503, retried
-by senders). Verification is a few tens of microseconds of CPU, done on the event loop.
+by senders). A token that passed is remembered for a while (`JwtVerifier`), so its signature is checked once.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import json
 import logging
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -46,6 +47,7 @@ log = logging.getLogger("lynex.jwt")
 Fetch = Callable[[str], Awaitable[bytes]]  # a JWKS document's bytes; raises (anything) when it cannot be had
 Key = RSAKey | ECKey | OKPKey
 MAX_TOKEN_BYTES: Final = 16 * 1024
+REMEMBERED: Final = 4096  # tokens that passed, kept to spare their signature check on the next request
 # Every refusal before the signature holds says the same: which projects trust which issuer (and with which keys)
 # is not told to a caller who cannot sign for them. The server log has the particulars.
 NOT_TRUSTED: Final = "the token is not signed by a key of an issuer trusted for the project it names"
@@ -201,16 +203,30 @@ class JwksCache:
 
 
 class JwtVerifier:
-    """The trusts of every project (from meta.db, `refresh`), and the check of one token (`principal`)."""
+    """The trusts of every project (from meta.db, `refresh`), and the check of one token (`principal`).
+
+    A token that passed is remembered (`REMEMBERED` of them, the oldest forgotten first) until its `exp` or for
+    `jwt_jwks_ttl_s`, whichever comes first, and forgotten when the trusts change: senders reuse a token for many
+    requests, and its signature (0.15-0.5 ms of CPU measured on a loaded 2-core box, on the event loop) is then
+    checked once. `clock` is monotonic time (the JWKS cache), `wall` the time `exp` and `nbf` are compared with.
+    """
 
     def __init__(
-        self, db: MetaDB, settings: AuthSettings, fetch: Fetch, clock: Callable[[], float] = time.monotonic
+        self,
+        db: MetaDB,
+        settings: AuthSettings,
+        fetch: Fetch,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
         self.leeway_s = settings.jwt_leeway_s
+        self.remember_s = settings.jwt_jwks_ttl_s
+        self.wall = wall
         self.jwks = JwksCache(fetch, settings, clock)
         self._by_issuer: dict[str, list[Trust]] = {}
         self._pem: dict[str, KeySet] = {}
+        self._accepted: OrderedDict[str, tuple[Principal, float]] = OrderedDict()  # token -> (principal, until)
 
     def refresh(self) -> None:
         """Read every project's trust (blocking: at start and after a change)."""
@@ -221,9 +237,13 @@ class JwtVerifier:
             if trust.public_key_pem is not None:
                 pem[trust.project_id] = _pem_keys(trust)
         self._by_issuer, self._pem = by_issuer, pem
+        self._accepted = OrderedDict()  # a removed or changed trust must not keep its tokens working
 
     async def principal(self, token: str) -> Principal:
         """The ingest principal `token` is; JwtRefused (401) or JwksUnavailable (503) otherwise."""
+        remembered = self._accepted.get(token)
+        if remembered is not None and self.wall() < remembered[1]:
+            return remembered[0]
         header, claims = unverified(token)
         alg = header.get("alg")
         if alg not in ALGORITHMS:
@@ -244,10 +264,19 @@ class JwtVerifier:
         if not candidates:
             log.info("jwt refused: no key matches project=%s kid=%r alg=%s", trust.project_id, kid, alg)
             raise JwtRefused(NOT_TRUSTED)
-        self._verify(token, candidates, alg, trust)
-        return Principal(project_id=trust.project_id, scope="ingest", key_id=f"jwt:{trust.project_id}")
+        exp = self._verify(token, candidates, alg, trust)
+        principal = Principal(project_id=trust.project_id, scope="ingest", key_id=f"jwt:{trust.project_id}")
+        self._remember(token, principal, min(exp + self.leeway_s, self.wall() + self.remember_s))
+        return principal
 
-    def _verify(self, token: str, candidates: list[Key], alg: str, trust: Trust) -> None:
+    def _remember(self, token: str, principal: Principal, until: float) -> None:
+        self._accepted.pop(token, None)
+        self._accepted[token] = (principal, until)
+        while len(self._accepted) > REMEMBERED:
+            self._accepted.popitem(last=False)
+
+    def _verify(self, token: str, candidates: list[Key], alg: str, trust: Trust) -> float:
+        """The token's `exp` once its signature and claims hold; JwtRefused otherwise."""
         verified = None
         with warnings.catch_warnings():
             # RFC 9864 deprecates the name EdDSA for Ed25519; issuers still send it, and we accept it
@@ -262,6 +291,7 @@ class JwtVerifier:
             log.info("jwt refused: signature does not verify project=%s", trust.project_id)
             raise JwtRefused(NOT_TRUSTED)
         registry = JWTClaimsRegistry(
+            now=lambda: int(self.wall()),
             leeway=self.leeway_s,
             iss={"essential": True, "value": trust.issuer},
             aud={"essential": True, "value": trust.audience},
@@ -279,3 +309,4 @@ class JwtVerifier:
             raise JwtRefused(f"the token's {exc.claim} claim is refused ({exc.description})") from None
         except JoseError as exc:
             raise JwtRefused(f"the token's claims are refused ({exc.description})") from None
+        return float(verified.claims["exp"])

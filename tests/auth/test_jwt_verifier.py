@@ -128,12 +128,11 @@ def test_a_jwks_is_fetched_once_and_again_after_its_ttl(db: MetaDB, org: dict[st
     issuer.keys = [key]
     trust(db, org["project"], jwks_url=URL)
     v = verifier(db, issuer)
-    token = key.sign(claims("https://idp", "lynex", org["project"]))
-    for _ in range(3):
-        check(v, token)
+    for _ in range(3):  # three tokens (one token would be taken from the verifier's memory)
+        check(v, key.sign(claims("https://idp", "lynex", org["project"])))
     assert issuer.fetches == 1
     issuer.now += 301
-    check(v, token)
+    check(v, key.sign(claims("https://idp", "lynex", org["project"])))
     assert issuer.fetches == 2
 
 
@@ -166,11 +165,10 @@ def test_an_issuer_that_cannot_be_reached_leaves_the_cached_keys_in_use(
     issuer.keys = [key]
     trust(db, org["project"], jwks_url=URL)
     v = verifier(db, issuer)
-    token = key.sign(claims("https://idp", "lynex", org["project"]))
-    check(v, token)
+    check(v, key.sign(claims("https://idp", "lynex", org["project"])))
     issuer.keys, issuer.now = None, issuer.now + 301  # stale, and the issuer is down
-    check(v, token)
-    check(v, token)
+    check(v, key.sign(claims("https://idp", "lynex", org["project"])))
+    check(v, key.sign(claims("https://idp", "lynex", org["project"])))
     assert issuer.fetches == 2  # one failed attempt, then none within the refetch interval
 
 
@@ -199,3 +197,25 @@ def test_load_refuses_an_answer_that_is_no_usable_jwks(db: MetaDB, issuer: Issue
     issuer.keys = None
     with pytest.raises(ValueError, match="connection refused"):
         asyncio.run(v.jwks.load(URL))
+
+
+def test_a_remembered_token_still_expires_and_a_change_of_trust_forgets_it(
+    db: MetaDB, org: dict[str, str], issuer: Issuer
+) -> None:
+    key = SigningKey.generate("ec", "k1")
+    trust(db, org["project"], public_key_pem=key.public_pem())
+    wall = [time.time()]
+    v = JwtVerifier(db, SETTINGS, issuer.fetch, clock=lambda: issuer.now, wall=lambda: wall[0])
+    v.refresh()
+    token = key.sign({**claims("https://idp", "lynex", org["project"]), "exp": int(wall[0]) + 60})
+    check(v, token)
+    wall[0] += 89  # exp + 29 s: within the leeway, still taken (from memory)
+    check(v, token)
+    wall[0] += 2
+    assert "expired" in refused(v, token)
+    fresh = key.sign(claims("https://idp", "lynex", org["project"]))
+    wall[0] = time.time()
+    check(v, fresh)
+    jwt_trust.delete(db, org["project"], ACTOR)
+    v.refresh()  # what the trust API does after a change
+    assert refused(v, fresh) == NOT_TRUSTED

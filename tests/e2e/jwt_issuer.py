@@ -3,6 +3,7 @@ real HTTP server on 127.0.0.1 in a thread (which counts the fetches, and whose k
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import warnings
@@ -70,8 +71,11 @@ class SigningKey:
 
 
 def claims(issuer: str, audience: str, project_id: str, *, ttl_s: int = 300, **more: Any) -> dict[str, Any]:
+    """Claims of a new token (a `jti` of its own: two tokens are never the same string, so none is taken from the
+    verifier's memory of tokens it accepted)."""
     now = int(time.time())
-    return {"iss": issuer, "aud": audience, "project_id": project_id, "iat": now, "exp": now + ttl_s, **more}
+    return {"iss": issuer, "aud": audience, "project_id": project_id, "iat": now, "exp": now + ttl_s,
+            "jti": os.urandom(8).hex(), **more}  # fmt: skip
 
 
 class JwksServer:

@@ -123,7 +123,9 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="lynex-bench-"))
     port = free_port()
     # fixed span start times may be older than the default retention (30 days): keep everything
-    env = {**os.environ, "LYNEX_WAL_DURABILITY": args.durability, "LYNEX_RETENTION_DAYS": "0"}
+    # no OTLP/gRPC receiver: a bench beside a running appliance (or another bench) would find 4317 taken
+    env = {**os.environ, "LYNEX_WAL_DURABILITY": args.durability, "LYNEX_RETENTION_DAYS": "0",
+           "LYNEX_SERVER_OTLP_GRPC_PORT": "0"}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(data), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,

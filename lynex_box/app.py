@@ -1,18 +1,19 @@
 """Wiring only: builds the components, orders their start and stop, schedules their jobs, mounts the routes.
 
 Start order (the lifespan, `start`): engine (recovery and replay) -> cluster node (in cluster mode) -> prices ->
-auth (mail worker) -> key ring -> alerts (sealing key, deliverer) -> pipeline and flusher tasks -> scheduler ->
-exports; `/readyz` turns ready after that. Each component's stop goes on an async exit stack right after it starts,
-so a start that fails half-way stops what had started, and SIGTERM stops them in reverse, ending with the engine's
-final flush: nothing to replay. The scheduler runs the jobs each component declares (`jobs()`); this module
-hard-codes none. A start that fails, or a cluster node fenced later, leaves its reason in `app.state.failure`, which
-the server turns into its exit status.
+auth (mail worker) -> key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> pipeline and flusher
+tasks -> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that. Each component's stop
+goes on an async exit stack right after it starts, so a start that fails half-way stops what had started, and
+SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The scheduler runs the jobs
+each component declares (`jobs()`); this module hard-codes none. A start that fails, or a cluster node fenced
+later, leaves its reason in `app.state.failure`, which the server turns into its exit status.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -25,15 +26,19 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from lynex_box import __version__
+from lynex_box import API_VERSION, __version__
+from lynex_box.alerts.fetch import fetch_small
 from lynex_box.alerts.service import AlertService
+from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
+from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
+from lynex_box.auth.jwt_verifier import JwtVerifier
 from lynex_box.auth.keys import KeyRing
 from lynex_box.cluster import ClusterError
 from lynex_box.cluster.node import ClusterNode, NodeIdentity, SegmentSharing
@@ -52,6 +57,11 @@ log = logging.getLogger("lynex.app")
 
 async def healthz(request: Request) -> Response:
     return json_response({"status": "alive", "version": __version__})
+
+
+async def version(request: Request) -> Response:
+    """The package version and the API's major version (SDKs compare theirs with it); public, like /healthz."""
+    return json_response({"version": __version__, "api": API_VERSION})
 
 
 async def readyz(request: Request) -> Response:
@@ -126,9 +136,10 @@ async def start(
     stack: contextlib.AsyncExitStack, settings: Settings, on_fenced: Callable[[str], None] | None = None
 ) -> Services:
     """Start the components in order, registering each one's stop on `stack` right after it started: a failing
-    step stops the ones before it, and a normal stop runs in reverse (exports, scheduler, pipeline and flusher,
-    alerts, the last key-use write, the mail worker, the cluster node's leases and heartbeat, the engine with its
-    final flush). `on_fenced(reason)` is called, from a thread, when another process claims this cluster node."""
+    step stops the ones before it, and a normal stop runs in reverse (the OTLP/gRPC receiver, exports, scheduler,
+    pipeline and flusher, alerts, the last key-use write, the mail worker, the cluster node's leases and heartbeat,
+    the engine with its final flush). `on_fenced(reason)` is called, from a thread, when another process claims this
+    cluster node."""
     # custom prices are read before the engine replays the WAL, so replayed spans are priced with them
     costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
     engine = await asyncio.to_thread(Engine.open, settings, [costs])
@@ -145,6 +156,15 @@ async def start(
     keys = KeyRing(engine.meta)
     await asyncio.to_thread(keys.refresh)
     stack.push_async_callback(asyncio.to_thread, keys.write_last_used)
+    # JWKS documents are fetched under the alert deliveries' outbound address policy (no internal addresses)
+    jwks_fetch = functools.partial(
+        fetch_small,
+        policy=TargetPolicy.from_settings(settings.alerts),
+        timeout_s=settings.auth.jwt_jwks_timeout_s,
+        max_bytes=settings.auth.jwt_jwks_max_bytes,
+    )
+    jwt = JwtVerifier(engine.meta, settings.auth, jwks_fetch)
+    await asyncio.to_thread(jwt.refresh)
     default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
     alerts = await AlertService.start(settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address)
     stack.push_async_callback(alerts.close)
@@ -157,10 +177,15 @@ async def start(
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
     exports = ExportRunner(settings.api)
-    stack.push_async_callback(asyncio.to_thread, exports.close)  # first to stop: before the engine closes under them
-    return Services.assemble(
-        settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster
+    stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
+    svc = Services.assemble(
+        settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt
     )
+    if settings.server.otlp_grpc_port:
+        receiver = OtlpGrpcServer(svc)
+        await receiver.start()
+        stack.push_async_callback(receiver.stop)  # first to stop: no export reaches the engine once it closes
+    return svc
 
 
 def begin_stop(app: Starlette) -> None:
@@ -216,6 +241,7 @@ def create_app(settings: Settings) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/openapi.json", openapi),
+        Route("/v1/version", version),
         *ingest.routes,  # data in: native events, OTLP, Langfuse, score writes
         *query.routes,  # data out: traces, spans, metrics, scores, prompts, the export
         *accounts.routes,  # people: login, members, invitations, SSO, SCIM

@@ -41,6 +41,7 @@ class ServerSettings:
 
     host: str = "127.0.0.1"
     port: int = field(default=4318, metadata=_rng(0, 65535))
+    otlp_grpc_port: int = field(default=4317, metadata=_rng(0, 65535))
     data_dir: str = "./lynex-data"
     dev: bool = False
     public_url: str = ""
@@ -202,7 +203,7 @@ class ApiSettings:
 
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
-    """[auth]: user sessions, passwords, login throttling, invitation and reset links."""
+    """[auth]: user sessions, passwords, login throttling, invitation and reset links, JWTs of trusted issuers."""
 
     session_ttl_s: int = field(default=7 * 86_400, metadata=_rng(60))
     session_idle_s: int = field(default=86_400, metadata=_rng(60))
@@ -217,6 +218,11 @@ class AuthSettings:
     email_reset_ttl_s: int = field(default=3600, metadata=_rng(60, 7 * 86_400))
     email_reset_per_email_per_hour: int = field(default=3, metadata=_rng(1, 1000))
     email_reset_per_ip_per_hour: int = field(default=30, metadata=_rng(1, 100_000))
+    jwt_jwks_ttl_s: float = field(default=300.0, metadata=_rng(1, 86_400))
+    jwt_jwks_min_refetch_s: float = field(default=30.0, metadata=_rng(0, 3600))
+    jwt_jwks_timeout_s: float = field(default=5.0, metadata=_rng(0.1, 60))
+    jwt_jwks_max_bytes: int = field(default=256 * 1024, metadata=_rng(1024, 16 * 1024 * 1024))
+    jwt_leeway_s: int = field(default=30, metadata=_rng(0, 600))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,22 +8,27 @@ are those of before and that another engine can open the same data dir.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
+import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
+from lynex_box.api.ingest.otlp_grpc import GrpcListenError
 from lynex_box.app import create_app
 from lynex_box.cluster import cluster_status
 from lynex_box.config import Settings, load_settings
 from lynex_box.engine import Engine
 from lynex_box.objstore import S3Store
+from tests.e2e.server import free_port
 from tests.objstore.conftest import MotoServer, bucket, moto_server  # noqa: F401 - fixtures used here
 
 
@@ -31,8 +36,11 @@ class Boom(RuntimeError):
     """The failure a step is made to raise."""
 
 
-def settings_for(data_dir: Path) -> Settings:
-    return load_settings(env={}, overrides={"server": {"data_dir": str(data_dir)}})
+def settings_for(data_dir: Path, grpc_port: int | None = None) -> Settings:
+    """The default settings on `data_dir`, with the OTLP/gRPC receiver on a free port (or `grpc_port`): the start
+    takes it like every other step, and 4317 may be another process's."""
+    server = {"data_dir": str(data_dir), "otlp_grpc_port": free_port() if grpc_port is None else grpc_port}
+    return load_settings(env={}, overrides={"server": server})
 
 
 def fds() -> set[tuple[str, str]]:
@@ -129,12 +137,14 @@ APP_STEPS = [
     "lynex_box.auth.components:AuthComponents.build",
     "lynex_box.auth.components:AuthComponents.refresh",
     "lynex_box.auth.keys:KeyRing.refresh",
+    "lynex_box.auth.jwt_verifier:JwtVerifier.refresh",
     "lynex_box.app:get_setting",
     "lynex_box.alerts.service:AlertService.start",
     "lynex_box.engine:Engine.tasks",  # the pipeline and flusher tasks
     "apscheduler.schedulers.asyncio:AsyncIOScheduler.start",
     "lynex_box.lifecycle.export_runner:ExportRunner.__init__",
     "lynex_box.app:Services.assemble",  # every component has started
+    "lynex_box.api.ingest.otlp_grpc:OtlpGrpcServer.start",  # the OTLP/gRPC receiver (a taken port: below)
 ]
 
 
@@ -163,6 +173,42 @@ def test_a_failing_app_start_step_stops_what_started_before_it(
         with pytest.raises(Boom):
             asyncio.run(_lifespan(create_app(settings_for(tmp_path / "data"))))
     baseline()
+
+
+@contextlib.asynccontextmanager
+async def _occupied(occupant: str) -> AsyncIterator[int]:
+    """A port taken by a listening socket, or by a gRPC server with gRPC's default options (SO_REUSEPORT on, as
+    another lynex-box or a collector built on gRPC's core would hold it)."""
+    if occupant == "socket":
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            yield taken.getsockname()[1]
+        return
+    other = grpc.aio.server()
+    port = other.add_insecure_port("127.0.0.1:0")
+    await other.start()
+    try:
+        yield port
+    finally:
+        await other.stop(None)
+
+
+@pytest.mark.parametrize("occupant", ["socket", "grpc"])
+def test_a_taken_otlp_grpc_port_fails_the_start_naming_the_setting_and_leaves_nothing(
+    tmp_path: Path, warmed: None, occupant: str
+) -> None:
+    async def attempt(data_dir: Path) -> None:
+        async with _occupied(occupant) as port:
+            with pytest.raises(GrpcListenError, match=r"\[server\] otlp_grpc_port .* or 0 to turn it off"):
+                await _lifespan(create_app(settings_for(data_dir, grpc_port=port)))
+
+    # gRPC's core keeps a poller (an epoll and an eventfd) for the rest of the process after its first failed
+    # bind; later ones take nothing more (measured). So one failure first, then the one that is counted.
+    for name in ("warm", "counted"):
+        before_threads, before_fds = threads(), fds()
+        asyncio.run(attempt(tmp_path / name))
+    assert_nothing_leaked(tmp_path / name, before_threads, before_fds)
 
 
 @pytest.mark.parametrize("step", READ_ONLY_STEPS)

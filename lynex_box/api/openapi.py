@@ -23,8 +23,8 @@ from starlette.routing import BaseRoute, Route
 from lynex_box import __version__
 from lynex_box.api import accounts, admin, ingest, query, spec
 
-# Routes mounted outside api/: the health checks and this document (app.py), the links the API and its emails
-# hand out (web/routes.py, which redirects them into the UI).
+# Routes mounted outside api/: the health checks, the version and this document (app.py), the links the API and its
+# emails hand out (web/routes.py, which redirects them into the UI).
 _OUTSIDE: Final[spec.Paths] = {
     "/healthz": {
         "get": spec.op(
@@ -43,6 +43,15 @@ _OUTSIDE: Final[spec.Paths] = {
             security=None,
             errors=(503,),
             returns=spec.obj(("status",), status=spec.STR),
+        )
+    },
+    "/v1/version": {
+        "get": spec.op(
+            "The server's version and its API's major version (`api`); SDKs warn once when theirs differs",
+            {200: '{"version": "<package version>", "api": "1"}'},
+            security=spec.PUBLIC,
+            errors=(),
+            returns=spec.obj(("version", "api"), version=spec.STR, api=spec.STR),
         )
     },
     "/openapi.json": {"get": spec.op("This document", {200: "OpenAPI 3.1"}, security=spec.PUBLIC, errors=())},

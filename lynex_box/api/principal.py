@@ -1,5 +1,6 @@
-"""Who is calling: an API key from `Authorization: Bearer` (or Langfuse-style `Basic public:secret`), or a
-user's login session cookie.
+"""Who is calling: an API key from `Authorization: Bearer` (or Langfuse-style `Basic public:secret`), a JWT of an
+issuer a project trusts (`Bearer`; ingest routes only, through `admission.identify`), or a user's login session
+cookie.
 
 The project a request may touch comes only from here, never from the body. A missing or unknown key
 is 401, a valid key of another project 403, a key without the needed scope 403. A request with an
@@ -21,6 +22,7 @@ from starlette.requests import Request
 from lynex_box.api.errors import ApiError
 from lynex_box.api.services import Services
 from lynex_box.auth import rbac
+from lynex_box.auth.jwt_verifier import JwksUnavailable, JwtRefused, looks_like_jwt
 from lynex_box.auth.keys import KeyRing, Principal
 from lynex_box.auth.sessions import CSRF_HEADER, SESSION_COOKIE, Session
 from lynex_box.meta.audit import Actor
@@ -28,9 +30,9 @@ from lynex_box.meta.audit import Actor
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="lynex"'}
 
 
-def credentials(request: Request) -> tuple[str, str | None] | None:
-    """(api_key, basic_user) from the Authorization header, or None when absent."""
-    header = request.headers.get("authorization")
+def parse_authorization(header: str | None) -> tuple[str, str | None] | None:
+    """(api_key, basic_user) from an Authorization value, None when absent: an HTTP header, or the `authorization`
+    metadata of a gRPC call (the OTLP/gRPC receiver), read by the same rules."""
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -49,26 +51,53 @@ def credentials(request: Request) -> tuple[str, str | None] | None:
     raise ApiError(401, "unauthorized", "Authorization must be 'Bearer <api key>' or Basic", UNAUTHORIZED)
 
 
-def is_loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
+def credentials(request: Request) -> tuple[str, str | None] | None:
+    """(api_key, basic_user) from the Authorization header, or None when absent."""
+    return parse_authorization(request.headers.get("authorization"))
+
+
+def is_loopback_address(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
 
 
-def authenticate(request: Request, keys: KeyRing) -> Principal:
+def is_loopback(request: Request) -> bool:
+    return is_loopback_address(request.client.host if request.client else "")
+
+
+def key_principal(creds: tuple[str, str | None] | None, keys: KeyRing) -> Principal:
     """The API key's principal: the one place a key is looked up and verified (401 when absent or invalid)."""
-    creds = credentials(request)
     if creds is None:
         raise ApiError(401, "unauthorized", "missing Authorization header with an API key", UNAUTHORIZED)
     key, basic_user = creds
     principal = keys.check(key)
     if principal is None:
+        if looks_like_jwt(key):
+            raise ApiError(401, "unauthorized", "a JWT is accepted by ingest routes only; use an API key", UNAUTHORIZED)
         raise ApiError(401, "unauthorized", "invalid, expired or revoked API key", UNAUTHORIZED)
     if basic_user is not None and basic_user != principal.project_id:
         raise ApiError(403, "forbidden", "the public key does not name the project of this secret key")
     return principal
+
+
+async def token_principal(svc: Services, token: str) -> Principal:
+    """The principal of a JWT of an issuer a project trusts (`auth/jwt_verifier.py`): ingest on that project only.
+    401 when refused, 503 + Retry-After when the issuer's keys cannot be fetched now."""
+    if svc.jwt is None:
+        raise ApiError(401, "unauthorized", "JWTs are not accepted by this server", UNAUTHORIZED)
+    try:
+        return await svc.jwt.principal(token)
+    except JwtRefused as exc:
+        raise ApiError(401, "unauthorized", f"JWT refused: {exc}", UNAUTHORIZED) from None
+    except JwksUnavailable as exc:
+        raise ApiError(503, "jwks_unavailable", str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
+
+
+def authenticate(request: Request, keys: KeyRing) -> Principal:
+    """The principal of the request's API key (401 when absent or invalid)."""
+    return key_principal(credentials(request), keys)
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

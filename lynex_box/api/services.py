@@ -22,6 +22,7 @@ from lynex_box.api.errors import domain_error
 from lynex_box.auth.accounts import Accounts, Projects
 from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
+from lynex_box.auth.jwt_verifier import JwtVerifier
 from lynex_box.auth.keys import KeyRing
 from lynex_box.cluster.node import ClusterNode
 from lynex_box.config import Settings
@@ -49,6 +50,7 @@ class Services:
     prices: PriceReloader | None = None  # custom prices: reloaded after an API write and periodically
     alerts: AlertService | None = None  # alert rules' evaluation and notification delivery
     cluster: ClusterNode | None = None  # this node of the cluster; None when cluster mode is off
+    jwt: JwtVerifier | None = None  # JWTs of the issuers projects trust, accepted as ingest keys
     # the repositories routes use instead of the engine's insides (`assemble` makes them from its meta.db)
     accounts: Accounts = field(kw_only=True)  # users, orgs, memberships, invitations; account transactions
     projects: Projects = field(kw_only=True)  # a project's record, settings, API keys, custom prices
@@ -71,11 +73,13 @@ class Services:
         prices: PriceReloader | None = None,
         alerts: AlertService | None = None,
         cluster: ClusterNode | None = None,
+        jwt: JwtVerifier | None = None,
     ) -> Services:
         """The services of a running engine: its repositories are made from its meta.db here, once."""
         meta = engine.meta
         return cls(
             settings, engine, keys, default_project_id, auth, exports, prices=prices, alerts=alerts, cluster=cluster,
+            jwt=jwt,
             accounts=Accounts(meta), projects=Projects(meta), audit=AuditLog(meta), scores=ScoreReader(meta),
             prompts=PromptRegistry(meta), data_keys=engine.data_keys, lifecycle=engine.lifecycle,
         )  # fmt: skip

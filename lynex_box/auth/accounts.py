@@ -3,7 +3,8 @@ module knows what it asks for (a user's orgs, a project's keys) and not where or
 
 `Accounts`: users, orgs, memberships, invitations, SCIM tokens, and the transactions account operations run in
 (`write(fn)`: `fn(conn)` of memberships, invitations, resets, orgs, projects, scim_store, sso, with its audit
-entry, in one transaction). `Projects`: a project's record, settings, API keys and custom prices. Every method
+entry, in one transaction). `Projects`: a project's record, settings, API keys, trusted JWT issuer and custom
+prices. Every method
 blocks (SQLite, argon2): routes call them in a worker thread. The SQL stays in the modules they delegate to.
 """
 
@@ -14,8 +15,9 @@ from typing import Any, TypeVar
 
 import apsw
 
-from lynex_box.auth import admin, invitations, memberships, orgs, projects, scim_store, users
+from lynex_box.auth import admin, invitations, jwt_trust, memberships, orgs, projects, scim_store, users
 from lynex_box.auth.components import AuthComponents
+from lynex_box.auth.jwt_trust import Trust
 from lynex_box.auth.ratelimit import IngestLimiter
 from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
@@ -81,7 +83,7 @@ class Accounts:
 
 
 class Projects:
-    """A project's record, settings, API keys and custom prices in meta.db."""
+    """A project's record, settings, API keys, trusted JWT issuer and custom prices in meta.db."""
 
     def __init__(self, db: MetaDB) -> None:
         self._db = db
@@ -115,6 +117,18 @@ class Projects:
     def revoke_key(self, key_id: str, project_id: str, actor: Actor) -> bool:
         """True when an active key of the project was revoked (audited)."""
         return admin.revoke_key(self._db, key_id, project_id, actor)
+
+    def jwt_trust(self, project_id: str) -> Trust | None:
+        """The JWT issuer the project trusts for ingest, if any."""
+        return jwt_trust.get(self._db, project_id)
+
+    def set_jwt_trust(self, trust: Trust, actor: Actor) -> Trust:
+        """Trust `trust`'s issuer in place of the project's former one (audited); the stored record."""
+        return jwt_trust.put(self._db, trust, actor)
+
+    def delete_jwt_trust(self, project_id: str, actor: Actor) -> bool:
+        """Trust no JWT issuer any more (audited); False when the project trusted none."""
+        return jwt_trust.delete(self._db, project_id, actor)
 
     def custom_prices(self, project_id: str) -> CustomPrices:
         """The project's custom prices, as `PriceBook` takes them (project -> prices)."""

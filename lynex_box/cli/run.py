@@ -25,14 +25,23 @@ from lynex_box.segments.keywrap import KekError, check_source
 @data_dir_options(as_json=False)
 @click.option("--host", help="address to listen on (127.0.0.1)")
 @click.option("--port", type=int, help="port (4318, the OTLP/HTTP default)")
+@click.option("--otlp-grpc-port", type=int, help="OTLP/gRPC port (4317, the OTLP/gRPC default; 0 = off)")
 @click.option("--dev", is_flag=True, default=None, help="also accept unauthenticated ingest from loopback")
-def run(config: str | None, data_dir: str | None, host: str | None, port: int | None, dev: bool | None) -> None:
+def run(
+    config: str | None,
+    data_dir: str | None,
+    host: str | None,
+    port: int | None,
+    otlp_grpc_port: int | None,
+    dev: bool | None,
+) -> None:
     """Start the appliance."""
     from lynex_box.logs import setup_logging
     from lynex_box.server import ServerFailed, serve
     from lynex_box.upgrade import refuse_newer
 
-    settings = settings_for(config, data_dir, existing=False, host=host, port=port, dev=dev)
+    given = {"host": host, "port": port, "otlp_grpc_port": otlp_grpc_port, "dev": dev}
+    settings = settings_for(config, data_dir, existing=False, **given)
     with refusing(KekError):
         check_source(settings.encryption, settings.data_dir)  # refused before anything starts
     refuse_newer(settings)  # a newer release's data dir: said here, before anything opens or changes it
@@ -44,6 +53,8 @@ def run(config: str | None, data_dir: str | None, host: str | None, port: int | 
     console.print(f"[bold green]Lynex Box {__version__}[/] data dir [bold]{settings.data_dir.resolve()}[/]")
     console.print(f"  UI:   {base}/")
     console.print(f"  API:  {base}/v1/projects/<project_id>/...   OTLP: {base}/v1/traces   docs: {base}/openapi.json")
+    if settings.server.otlp_grpc_port:
+        console.print(f"  OTLP/gRPC: {settings.server.host}:{settings.server.otlp_grpc_port}")
     if created is not None:
         console.print(
             "[bold yellow]First start: save these now, they are not shown again[/] "
@@ -114,6 +125,8 @@ def doctor(config: str | None, data_dir: str | None) -> None:
     ok_free = free > settings.ingest.min_free_disk_bytes * 2
     checks.append(("free disk", "ok" if ok_free else "fail", f"{free / 2**30:.1f} GiB"))
     checks.append(_port_check(settings.server.host, settings.server.port))
+    if settings.server.otlp_grpc_port:
+        checks.append(_port_check(settings.server.host, settings.server.otlp_grpc_port, "OTLP/gRPC port"))
     table = Table("check", "ok", "detail")
     shown = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
     for name, status, detail in checks:
@@ -125,14 +138,14 @@ def doctor(config: str | None, data_dir: str | None) -> None:
         sys.exit(1)
 
 
-def _port_check(host: str, port: int) -> tuple[str, str, str]:
+def _port_check(host: str, port: int, name: str = "port") -> tuple[str, str, str]:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
-            return ("port", "fail", f"{host}:{port} in use ({exc.strerror})")
-    return ("port", "ok", f"{host}:{port} free")
+            return (name, "fail", f"{host}:{port} in use ({exc.strerror})")
+    return (name, "ok", f"{host}:{port} free")
 
 
 def _modes_check(directory: Path) -> tuple[tuple[str, str, str], list[str]]:

@@ -54,6 +54,8 @@ ACTIONS: Final = (
     "alert_rule.created",
     "alert_rule.updated",
     "alert_rule.deleted",
+    "jwt_trust.set",
+    "jwt_trust.deleted",
 )
 _SECRET_WORDS: Final = ("password", "secret", "token", "api_key", "hash", "cookie")
 MAX_PAGE: Final = 500

@@ -430,6 +430,23 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE wal_progress ADD COLUMN scores_applied_lsn INTEGER NOT NULL DEFAULT 0;
     """,
     ),
+    # JWTs for server-to-server ingest: the issuer a project trusts, by JWKS URL or by one public key (PEM), with
+    # the audience its tokens must carry and the claim that names the project (lynex_box/auth/jwt_trust.py)
+    Migration(
+        "trusted JWT issuers",
+        """
+    CREATE TABLE jwt_trust (
+        project_id TEXT PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        jwks_url TEXT,
+        public_key_pem TEXT,
+        issuer TEXT NOT NULL,
+        audience TEXT NOT NULL,
+        project_claim TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        CHECK ((jwks_url IS NULL) <> (public_key_pem IS NULL))
+    );
+    """,
+    ),
 ]
 
 

@@ -37,8 +37,9 @@ BASE_URL = "http://lynex.test"
 
 
 def settings_for(data_dir: Path, **sections: dict[str, Any]) -> Settings:
-    """Settings of an in-process app; no free-disk floor (a test's tmp dir may sit on a small disk)."""
-    overrides: dict[str, dict[str, Any]] = {"server": {"data_dir": str(data_dir)}, **sections}
+    """Settings of an in-process app; no free-disk floor (a test's tmp dir may sit on a small disk), no OTLP/gRPC
+    receiver (routes are called without sockets)."""
+    overrides: dict[str, dict[str, Any]] = {"server": {"data_dir": str(data_dir), "otlp_grpc_port": 0}, **sections}
     overrides["ingest"] = {"min_free_disk_bytes": 0, **overrides.get("ingest", {})}
     return load_settings(env={}, overrides=overrides)
 

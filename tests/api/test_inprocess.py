@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from lynex_box import __version__
+from lynex_box import API_VERSION, __version__
 from lynex_box.query.pool import PoolStats
 from tests.api.inprocess import (
     FakeEngine,
@@ -98,11 +98,13 @@ def test_readyz_names_backpressure_first_when_the_query_workers_are_saturated_to
 
 
 # ------------------------------------------------------------------------------------------------ /healthz, 404, 405
-def test_healthz_404_and_405_answer_json_without_touching_the_engine(tmp_path: Path) -> None:
+def test_healthz_version_404_and_405_answer_json_without_touching_the_engine(tmp_path: Path) -> None:
     async def main() -> None:
         async with app_with(settings_for(tmp_path)) as (_, client):  # no engine at all: none of these may need one
             resp = await client.get("/healthz")
             assert resp.status_code == 200 and resp.json() == {"status": "alive", "version": __version__}
+            resp = await client.get("/v1/version")
+            assert resp.status_code == 200 and resp.json() == {"version": __version__, "api": API_VERSION}
             resp = await client.get("/v1/no-such-route")
             assert error_of(resp, 404) == {"code": "not_found", "message": "no route for GET /v1/no-such-route"}
             resp = await client.post("/healthz", content=b"{}")

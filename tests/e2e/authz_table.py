@@ -250,6 +250,7 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("GET", "/healthz"): Row(Public()),
     ("GET", "/readyz"): Row(Public()),
     ("GET", "/openapi.json"): Row(Public()),
+    ("GET", "/v1/version"): Row(Public()),
     ("GET", "/invite"): Row(Public()),
     ("GET", "/reset-password"): Row(Public()),
     ("POST", "/api/auth/logout"): Row(Public(session=True), last=True),
@@ -272,6 +273,9 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ),
     ("POST", f"{PA}/alerts/rules/{{rule_id}}/test"): Row(project("alerts.manage")),  # no channels: 400
     ("GET", f"{PA}/audit"): Row(project("audit.read")),
+    ("GET", f"{PA}/jwt-trust"): Row(project("keys.read")),
+    ("PUT", f"{PA}/jwt-trust"): Row(project("keys.manage"), json={"issuer": "matrix"}),  # no key: 400
+    ("DELETE", f"{PA}/jwt-trust"): Row(project("keys.manage")),
     ("GET", f"{PA}/keys"): Row(project("keys.read")),
     ("POST", f"{PA}/keys"): Row(project("keys.manage"), json={"scope": "read", "name": "matrix"}),
     ("DELETE", f"{PA}/keys/{{key_id}}"): Row(project("keys.manage"), ids={"key_id": "pool:key"}, consumes="key"),

@@ -26,10 +26,18 @@ class RunningServer:
     server prints none (a node joining a cluster), so none is waited for."""
 
     def __init__(
-        self, data_dir: Path, env: dict[str, str] | None = None, dev: bool = False, credentials: bool = True
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        dev: bool = False,
+        credentials: bool = True,
+        otlp_grpc: bool = False,
     ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        # the OTLP/gRPC receiver listens only when a test asks (`otlp_grpc`), on a port of its own: servers started
+        # side by side (and by other test runs on the machine) never compete for 4317
+        self.otlp_grpc_port = free_port() if otlp_grpc else 0
         self.env = env or {}
         self.dev = dev
         self.credentials = credentials
@@ -40,6 +48,12 @@ class RunningServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def grpc_target(self) -> str:
+        """`host:port` of the OTLP/gRPC receiver (started with `otlp_grpc=True`)."""
+        assert self.otlp_grpc_port, "start the server with otlp_grpc=True"
+        return f"127.0.0.1:{self.otlp_grpc_port}"
 
     def start(self, timeout: float = 30.0) -> RunningServer:
         try:
@@ -59,7 +73,8 @@ class RunningServer:
         # test other things (retention has its own tests, which set it): keep everything unless a test says so.
         # A crash point is armed only by this server's own `env` (tests/crash), never inherited from the caller.
         inherited = {k: v for k, v in os.environ.items() if k != "LYNEX_CRASH_AT"}
-        env = {**inherited, "LYNEX_RETENTION_DAYS": "0", **self.env}
+        grpc_port = {"LYNEX_SERVER_OTLP_GRPC_PORT": str(self.otlp_grpc_port)}
+        env = {**inherited, "LYNEX_RETENTION_DAYS": "0", **grpc_port, **self.env}
         self._log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
         assert self.proc.stdout is not None

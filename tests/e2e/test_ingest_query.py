@@ -12,6 +12,7 @@ import httpx
 import orjson
 import zstandard
 
+import lynex_box
 from tests.e2e.server import RunningServer
 
 
@@ -215,3 +216,11 @@ def test_health_readiness_and_openapi(server: RunningServer) -> None:
     assert ready["status"] == "ready" and ready["workers"]["query"]["workers"] == 4  # and how busy they are
     doc = httpx.get(f"{server.url}/openapi.json").json()
     assert "/v1/projects/{project_id}/traces" in doc["paths"] and doc["openapi"].startswith("3.")
+    assert "/v1/version" in doc["paths"]
+
+
+def test_the_version_route_answers_without_credentials_what_the_sdks_compare(server: RunningServer) -> None:
+    """`GET /v1/version` (no key): the package version and the API's major version, which the SDKs check."""
+    r = httpx.get(f"{server.url}/v1/version")
+    assert r.status_code == 200 and r.json() == {"version": lynex_box.__version__, "api": "1"}
+    assert httpx.get(f"{server.url}/v1/version", headers={"Authorization": "Bearer not-a-key"}).status_code == 200

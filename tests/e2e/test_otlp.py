@@ -19,8 +19,9 @@ from opentelemetry.trace import Status, StatusCode
 from tests.e2e.server import RunningServer
 
 
-def wait_trace(server: RunningServer, trace_id: str, timeout: float = 5.0, spans: int = 1) -> dict[str, Any]:
-    """The trace once at least `spans` of its spans are visible (each export request becomes visible on its own)."""
+def wait_trace(server: RunningServer, trace_id: str, timeout: float = 20.0, spans: int = 1) -> dict[str, Any]:
+    """The trace once at least `spans` of its spans are visible (each export request becomes visible on its own).
+    Generous: on a loaded 2-core machine 5 s was seen to run out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         r = httpx.get(f"{server.url}/v1/projects/{server.project}/traces/{trace_id}", headers=server.headers())

@@ -138,6 +138,7 @@ def test_the_server_works_without_writable_executable_memory(tmp_path: Path) -> 
     command = [sys.executable, "-c", MDWE_EXEC, sys.executable, "-m", "lynex_box", "run",
                "--data-dir", str(tmp_path / "data"), "--port", str(port)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("LYNEX_")}
+    env["LYNEX_SERVER_OTLP_GRPC_PORT"] = str(free_port())  # the gRPC receiver starts too; never the shared 4317
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
     try:

@@ -1,9 +1,12 @@
 """The one admission step of every ingest route: who sends, into which project, whether the server can take it now,
-and the metering of what it sends. A route calls `admit` before it reads a byte of the body, then `Admitted.charge`
-with the bytes and the events it found.
+and the metering of what it sends. An HTTP route calls `admit` before it reads a byte of the body, then
+`Admitted.charge` with the bytes and the events it found. The OTLP/gRPC receiver, which has no Starlette request,
+calls the same two steps `admit` is made of: `identify` (who sends, from the `authorization` value) and `admit_key`
+(where, whether); so every protocol is let in by the same rules.
 
-- Who: an API key (`Authorization: Bearer`, or Langfuse's Basic `project:key`; `principal.authenticate`). In
-  `--dev` mode a loopback caller without one writes to the default project. A route that also takes users
+- Who: an API key (`Authorization: Bearer`, or Langfuse's Basic `project:key`; `principal.key_principal`), or a
+  JWT of an issuer the project trusts, in its place (`principal.token_principal`). In `--dev` mode a loopback caller
+  without either writes to the default project. A route that also takes users
   (`user_action`: scores written from the UI) lets a login session with that right in instead.
 - Where: the path's project, which must be the key's (`principal.check_key`), or else the key's own project
   (OTLP and Langfuse senders name no project).
@@ -22,8 +25,16 @@ from starlette.requests import Request
 
 from lynex_box.api import unavailable
 from lynex_box.api.errors import ApiError
-from lynex_box.api.principal import authenticate, check_key, is_loopback, project_access
+from lynex_box.api.principal import (
+    check_key,
+    is_loopback,
+    key_principal,
+    parse_authorization,
+    project_access,
+    token_principal,
+)
 from lynex_box.api.services import Services, services
+from lynex_box.auth.jwt_verifier import looks_like_jwt
 from lynex_box.auth.keys import Principal
 from lynex_box.auth.ratelimit import RateLimited
 from lynex_box.segments.encryption import KeyUnavailable
@@ -51,16 +62,31 @@ class Admitted:
             ) from None
 
 
-def sender(request: Request, svc: Services) -> Principal:
-    """The sending key; in `--dev` mode an unauthenticated loopback caller writes to the default project."""
-    if (
-        svc.settings.server.dev
-        and "authorization" not in request.headers
-        and svc.default_project_id is not None
-        and is_loopback(request)
-    ):
+async def identify(svc: Services, authorization: str | None, loopback: bool) -> Principal:
+    """The sender of an ingest request, whatever its protocol: `authorization` is the HTTP header or the gRPC
+    `authorization` metadata (None when absent); in `--dev` mode a loopback caller without one writes to the
+    default project."""
+    if svc.settings.server.dev and authorization is None and svc.default_project_id is not None and loopback:
         return Principal(project_id=svc.default_project_id, scope="ingest", key_id="dev")
-    return authenticate(request, svc.keys)
+    creds = parse_authorization(authorization)
+    if creds is not None and creds[1] is None and looks_like_jwt(creds[0]):
+        return await token_principal(svc, creds[0])  # a JWT of a trusted issuer: wherever an ingest key goes
+    return key_principal(creds, svc.keys)
+
+
+async def sender(request: Request, svc: Services) -> Principal:
+    """The sending key of an HTTP request (`identify`)."""
+    return await identify(svc, request.headers.get("authorization"), is_loopback(request))
+
+
+def admit_key(svc: Services, key: Principal, project_id: str | None = None, *, spans: bool = True) -> Admitted:
+    """The protocol-independent part of admission, for a sender already identified: into which project (the
+    path's, which must be the key's; None: the key's own), and whether the server can take it now (ApiError 403,
+    503). Every ingest route, HTTP or gRPC, lets a key in through here."""
+    project_id = key.project_id if project_id is None else project_id
+    check_key(key, project_id, "data.ingest")
+    refuse_overload(svc, project_id if spans else None)
+    return Admitted(svc, project_id, key)
 
 
 async def admit(
@@ -70,15 +96,11 @@ async def admit(
     key's own); `user_action` lets a session with that right in when no key is sent; `spans` is False for writes
     that do not become spans (scores), which a locked encryption key does not stop."""
     svc = services(request)
-    key: Principal | None = None
     if user_action is not None and project_id is not None and "authorization" not in request.headers:
         await project_access(request, svc, project_id, user_action)
-    else:
-        key = sender(request, svc)
-        project_id = key.project_id if project_id is None else project_id
-        check_key(key, project_id, "data.ingest")
-    refuse_overload(svc, project_id if spans else None)
-    return Admitted(svc, project_id, key)
+        refuse_overload(svc, project_id if spans else None)
+        return Admitted(svc, project_id, None)
+    return admit_key(svc, await sender(request, svc), project_id, spans=spans)
 
 
 def refuse_overload(svc: Services, locked_project: str | None = None) -> None:

@@ -50,7 +50,7 @@ async def _json_body(request: Request, limit: int, admitted: Admitted) -> Any:
 async def get_projects(request: Request) -> Response:
     """Langfuse's auth check: the key's project, in Langfuse's shape (any valid key passes)."""
     svc = services(request)
-    principal = sender(request, svc)
+    principal = await sender(request, svc)
     found = await asyncio.to_thread(svc.projects.with_org, principal.project_id)
     data = [
         {

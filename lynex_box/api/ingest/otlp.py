@@ -23,7 +23,7 @@ from starlette.routing import Route
 from lynex_box.api import spec
 from lynex_box.api.body import decompress, read_body
 from lynex_box.api.errors import ApiError
-from lynex_box.api.ingest.admission import admit
+from lynex_box.api.ingest.admission import Admitted, admit
 from lynex_box.sources.common.window import TimeWindow
 from lynex_box.sources.otlp import (
     OtlpDecodeError,
@@ -63,6 +63,32 @@ def check_log_records(body: bytes, as_json: bool, window: TimeWindow) -> tuple[i
     return checked.total, checked.skip, checked.reasons
 
 
+async def accept_export(admitted: Admitted, kind: RecordType, body: bytes, as_json: bool) -> tuple[int, str]:
+    """The protocol-independent part of an OTLP export, after admission and with the body decompressed, for
+    OTLP/HTTP and OTLP/gRPC alike: check it in a thread, charge what can be stored, append it to the WAL and
+    return once durable. (rejected count, reason) for `partial_success`; ApiError 400 when none of it can be
+    stored, 503 when a rate limit is empty; OtlpDecodeError for a malformed body."""
+    svc = admitted.svc
+    received_us = time.time_ns() // 1000
+    window = TimeWindow.at(svc.settings.ingest, received_us)
+    if kind == RecordType.OTLP_TRACES:
+        max_field = svc.settings.ingest.max_field_bytes
+        total, skip, reason = await asyncio.to_thread(check_spans, body, as_json, max_field, window)
+        items = "spans"
+    else:
+        total, skip, reason = await asyncio.to_thread(check_log_records, body, as_json, window)
+        items = "log records"
+    rejected = len(skip)
+    if rejected and rejected == total:  # nothing of it can be stored: the request is invalid, not partial
+        raise ApiError(400, "bad_request", f"none of the {total} {items} can be stored, nothing was: {reason}")
+    # OTLP exporters retry 503 (with Retry-After) in every version, 429 only in newer ones.
+    admitted.charge(events=total - rejected, status=503)
+    if total > rejected:
+        header = RecordHeader(admitted.project_id, received_us, "otlp", tuple(skip), JSON if as_json else PROTOBUF)
+        await svc.engine.append_async(kind, header, body)
+    return rejected, reason
+
+
 def otlp_handler(
     kind: RecordType | None, encode: Callable[[int, str, bool], bytes]
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -73,33 +99,14 @@ def otlp_handler(
         try:
             as_json = content_kind(request)
             admitted = await admit(request)
-            svc = admitted.svc
-            limit = svc.settings.ingest.max_body_bytes
+            limit = admitted.svc.settings.ingest.max_body_bytes
             raw, encoding = await read_body(request, limit)
-            # OTLP exporters retry 503 (with Retry-After) in every version, 429 only in newer ones.
             admitted.charge(nbytes=len(raw), status=503)
             # An identity body needs no thread hop (most exporters send protobuf uncompressed on localhost).
             body = raw if encoding == "identity" else await asyncio.to_thread(decompress, raw, encoding, limit)
             rejected, reason = 0, ""
             if kind is not None and body:
-                received_us = time.time_ns() // 1000
-                window = TimeWindow.at(svc.settings.ingest, received_us)
-                if kind == RecordType.OTLP_TRACES:
-                    max_field = svc.settings.ingest.max_field_bytes
-                    total, skip, reason = await asyncio.to_thread(check_spans, body, as_json, max_field, window)
-                    items = "spans"
-                else:
-                    total, skip, reason = await asyncio.to_thread(check_log_records, body, as_json, window)
-                    items = "log records"
-                rejected = len(skip)
-                if rejected and rejected == total:  # nothing of it can be stored: the request is invalid, not partial
-                    message = f"none of the {total} {items} can be stored, nothing was: {reason}"
-                    return _status(400, message, as_json, {})
-                admitted.charge(events=total - rejected, status=503)
-                if total > rejected:
-                    ctype = JSON if as_json else PROTOBUF
-                    header = RecordHeader(admitted.project_id, received_us, "otlp", tuple(skip), ctype)
-                    await svc.engine.append_async(kind, header, body)
+                rejected, reason = await accept_export(admitted, kind, body, as_json)
             return Response(encode(rejected, reason, as_json), 200, media_type=JSON if as_json else PROTOBUF)
         except OtlpDecodeError as exc:
             return _status(400, str(exc), as_json, {})

@@ -204,10 +204,17 @@ def statuses(report: dict[str, Any]) -> dict[str, str]:
 
 
 def test_upgrade_check_reads_the_fixture_and_changes_nothing(fixture: Fixture) -> None:
+    conn = apsw.Connection(str(fixture.data_dir / "meta.db"), flags=apsw.SQLITE_OPEN_READONLY)
+    made_at = conn.pragma("user_version")  # the fixture's release: the migrations after it are pending
+    conn.close()
     before = digest(fixture.data_dir)
     code, report = check(fixture.data_dir)
-    assert code == 0 and report["ok"] is True and report["migrations"] == []
-    assert statuses(report) == {"meta.db": "ok", "wal": "ok", "segments": "ok", "segment footers": "ok",
+    assert code == 0 and report["ok"] is True
+    assert report["migrations"] == [
+        {"number": n, "name": MIGRATIONS[n - 1].name} for n in range(made_at + 1, META_SCHEMA_VERSION + 1)
+    ]
+    meta_status = "ok" if made_at == META_SCHEMA_VERSION else "migrate"
+    assert statuses(report) == {"meta.db": meta_status, "wal": "ok", "segments": "ok", "segment footers": "ok",
                                 "bucket": "absent"}  # fmt: skip
     parts = {part["name"].split(" (")[0]: part for part in report["parts"]}
     assert parts["segments"]["found"] == {str(SPAN_SCHEMA_VERSION): fixture.record["state"]["published_segments"]}

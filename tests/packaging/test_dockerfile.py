@@ -55,7 +55,7 @@ def test_the_final_stage_runs_lynex_box_unprivileged_with_a_data_volume_and_a_re
     user = final["USER"].split(":")
     assert user[0].isdigit() and int(user[0]) >= 1000, "a numeric non-root uid (Kubernetes' runAsNonRoot checks it)"
     assert final["VOLUME"] == '["/data"]' and "LYNEX_SERVER_DATA_DIR=/data" in final["ENV"]
-    assert "LYNEX_SERVER_HOST=0.0.0.0" in final["ENV"] and final["EXPOSE"] == "4318"
+    assert "LYNEX_SERVER_HOST=0.0.0.0" in final["ENV"] and final["EXPOSE"].split() == ["4318", "4317"]
     assert "/readyz" in final["HEALTHCHECK"] and final["HEALTHCHECK"].split("CMD", 1)[1].strip().startswith("[")
     assert final["ENTRYPOINT"] == '["lynex-box"]' and final["CMD"] == '["run"]'
     assert final["STOPSIGNAL"] == "SIGTERM"

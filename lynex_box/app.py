@@ -200,8 +200,8 @@ def _failed_start(app: Starlette, exc: Exception) -> None:
     """Keep why the start failed for the server's exit (granian reports only that the lifespan failed)."""
     if isinstance(exc, ClusterError | DataDirBusy):  # a refusal whose message says what to do
         log.error("start refused: %s", exc)
-    else:
-        log.error("start failed", exc_info=exc)
+    else:  # granian reports a failed lifespan only as "ASGI lifespan startup": the reason is said here
+        log.error("start failed error=%s", exc, exc_info=exc)
     app.state.failure = str(exc) or type(exc).__name__
 
 

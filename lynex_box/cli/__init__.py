@@ -16,6 +16,7 @@ import click
 
 from lynex_box import __version__
 from lynex_box.cli import (
+    archive,
     cluster,
     defaults,
     encryption,
@@ -51,6 +52,6 @@ def main() -> None:
 for _command in (
     run.run, run.init, run.doctor, defaults.default_config, projects.projects, keys.keys, query.query,
     *lifecycle.COMMANDS, prices.prices, reprice.reprice, users.users_group, encryption.encryption_group,
-    cluster.cluster_group, upgrade.upgrade,
+    cluster.cluster_group, archive.archive, upgrade.upgrade,
 ):  # fmt: skip
     main.add_command(_command)

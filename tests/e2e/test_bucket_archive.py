@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import boto3
 import duckdb
 import httpx
 import pytest
@@ -58,6 +59,20 @@ def trace(trace_id: str, n: int, at_ms: int) -> list[dict[str, Any]]:
              "usage": {"input_tokens": 100 + i, "output_tokens": 10 + i}}
         )  # fmt: skip
     return events
+
+
+def manifest_keys_with_boto3(moto: MotoServer, bucket: str, project: str) -> list[str]:
+    """The key list as docs/format/bucket.md builds it without the appliance (boto3 and the manifests)."""
+    s3 = boto3.client(
+        "s3", endpoint_url=moto.endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{PREFIX}/cluster/manifests/"):
+        for item in page.get("Contents", []):
+            manifest = json.loads(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+            keys += [s["key"] for s in manifest["segments"] if s["project_id"] == project]
+    return sorted(keys)
 
 
 def archive_cli(env: dict[str, str], *args: str) -> str:
@@ -114,6 +129,7 @@ def test_a_standalone_duckdb_over_the_manifests_objects_answers_as_the_appliance
         assert {o["node_id"] for o in objects} == {"node-a", "node-b"}
         assert sum(o["row_count"] for o in objects) == total
         assert all(o["url"] == f"s3://{bucket}/{PREFIX}/{o['key']}" for o in objects)
+        assert manifest_keys_with_boto3(moto_server, bucket, a.project) == sorted(o["key"] for o in objects)
 
         copy = tmp_path / "copy"  # what httpfs would read in place (see the module docstring)
         store = PrefixedStore(S3Store(moto_server.settings(bucket)), PREFIX)

@@ -2,7 +2,9 @@
 bucket of the real moto S3 server; a client that rotates over them, and retries a batch on the next node when one
 cannot be reached or answers 5xx, sends batches of unique spans while one node is killed with SIGKILL and later
 restarted on its data dir. Every batch must be acknowledged in the end, and once the restarted node has replayed its
-WAL and published it, every node must return every span exactly once (no loss, no duplicate).
+WAL and published it, every node must return every span exactly once (no loss, no duplicate). The victim runs with
+a flush age longer than the test until its kill, so every batch it acknowledged is in its WAL only: the restart's
+replay (with the usual flush age) is what brings them back.
 
 A retry after a connection cut by the kill may send a batch the dead node had already made durable: the restarted
 node replays it and the other node stores it too. Both copies carry the same `event_id`, and queries deduplicate by
@@ -19,6 +21,7 @@ import json
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +41,7 @@ FLUSH_AGE_S = 1.0
 POLL_S = 0.5
 NODES = ("node-a", "node-b", "node-c")
 VICTIM = "node-b"
+VICTIM_FLUSH_AGE_S = 60.0  # until it is killed: nothing it acknowledged is flushed
 
 
 @dataclass
@@ -50,24 +54,25 @@ class RotatingClient:
     attempts: int = 0
     failures: list[str] = field(default_factory=list)
     acked: int = 0
+    acked_by: dict[int, int] = field(default_factory=dict)  # node index -> batches it acknowledged
     unacked: list[int] = field(default_factory=list)
     _next: int = 0
 
     def send(self, number: int, events: list[dict[str, Any]], give_up_s: float = 30) -> None:
         deadline = time.monotonic() + give_up_s
-        with_clients = self._clients
         while time.monotonic() < deadline:
             node = self._next % len(self.urls)
             self._next += 1
             self.attempts += 1
             try:
-                answer = with_clients[node].post(self.path, json={"events": events})
+                answer = self._clients[node].post(self.path, json={"events": events})
             except httpx.HTTPError as error:
                 self.failures.append(f"batch {number} node {node}: {type(error).__name__}")
                 continue
             if answer.status_code == 202:
                 assert answer.json()["accepted"] == len(events), answer.text
                 self.acked += 1
+                self.acked_by[node] = self.acked_by.get(node, 0) + 1
                 return
             # 4xx is the client's fault: retrying elsewhere would not help, and the test must say so
             assert answer.status_code >= 500, f"batch {number} node {node}: {answer.status_code} {answer.text}"
@@ -127,10 +132,17 @@ def test_a_rotating_client_loses_nothing_while_a_node_is_killed_and_every_span_i
     moto_server.create_bucket(bucket)
     nodes: dict[str, RunningServer] = {}
     client: RotatingClient | None = None
+    began = time.monotonic()
     try:
         for node_id in NODES:
-            env = cluster_env(moto_server, bucket, node_id, flush_age_s=str(FLUSH_AGE_S), poll_interval_s=str(POLL_S))
-            nodes[node_id] = RunningServer(tmp_path / node_id, env=env, credentials=node_id == "node-a").start(90)
+            # the victim holds what it acknowledges in its WAL and head until it is killed: its restart must replay
+            flush_age = VICTIM_FLUSH_AGE_S if node_id == VICTIM else FLUSH_AGE_S
+            env = cluster_env(moto_server, bucket, node_id, flush_age_s=str(flush_age), poll_interval_s=str(POLL_S))
+            nodes[node_id] = RunningServer(tmp_path / node_id, env=env, credentials=node_id == "node-a")
+        nodes["node-a"].start(90)  # founds the cluster; the two others join it at once, side by side
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda node_id: nodes[node_id].start(90), NODES[1:]))
+        started_s = time.monotonic() - began
         founder = nodes["node-a"]
         for joined in NODES[1:]:
             copy_accounts(founder.data_dir, nodes[joined].data_dir)
@@ -141,6 +153,7 @@ def test_a_rotating_client_loses_nothing_while_a_node_is_killed_and_every_span_i
             wait_for(lambda u=url: httpx.get(f"{u}{path}/traces", headers=headers).status_code == 200, 20)
 
         client = RotatingClient(urls, f"{path}/events", headers)
+        ready_s = time.monotonic() - began
         restarted, sent = threading.Event(), [0]
         at_ms = int(time.time() * 1000) - 3_600_000  # an hour ago: batch n at +n*100 ms
 
@@ -159,10 +172,14 @@ def test_a_rotating_client_loses_nothing_while_a_node_is_killed_and_every_span_i
         started = time.monotonic()
         sender.start()
         wait_for(lambda: sent[0] >= 15, 30)
-        nodes[VICTIM].kill()  # SIGKILL: its WAL holds what it acknowledged since its last flush
-        killed_at = sent[0]
+        nodes[VICTIM].kill()  # SIGKILL: its WAL holds every batch it acknowledged (none flushed yet)
+        killed_at, acked_by_victim = sent[0], client.acked_by.get(NODES.index(VICTIM), 0)
+        assert acked_by_victim > 0
         wait_for(lambda: sent[0] >= killed_at + 15, 30)  # the others carry the load meanwhile
-        nodes[VICTIM].start(timeout=60)  # same data dir and port: replays its WAL
+        nodes[VICTIM].env["LYNEX_CLUSTER_FLUSH_AGE_S"] = str(FLUSH_AGE_S)
+        down_at = time.monotonic()
+        nodes[VICTIM].start(timeout=60)  # same data dir and port: replays its WAL, then flushes and publishes
+        down_s = time.monotonic() - down_at
         sent_at_restart[0] = sent[0]
         restarted.set()
         sender.join(timeout=120)
@@ -173,13 +190,15 @@ def test_a_rotating_client_loses_nothing_while_a_node_is_killed_and_every_span_i
         availability = 1 - len(client.failures) / client.attempts
         print(
             f"\n{sent[0]} batches of {BATCH} in {elapsed:.1f} s, killed after {killed_at}, restarted after "
-            f"{sent_at_restart[0]}; {client.attempts} requests, {len(client.failures)} failed "
+            f"{sent_at_restart[0]} ({acked_by_victim} acknowledged by {VICTIM} before the kill, in its WAL only); "
+            f"{client.attempts} requests, {len(client.failures)} failed "
             f"(client-side availability per request {availability:.2%}, per batch "
             f"{client.acked / sent[0]:.2%}): {client.failures[:8]}"
         )
         assert client.unacked == [], f"batches never acknowledged: {client.unacked}"
         assert client.acked == sent[0]
 
+        settle_at = time.monotonic()
         expected = sorted(f"b{n:04d}-{i:02d}" for n in range(sent[0]) for i in range(BATCH))
         for node_id, url in zip(NODES, urls, strict=True):
             wait_for(lambda u=url: len(exported_span_ids(u, path, headers)) >= total, 30)
@@ -190,6 +209,11 @@ def test_a_rotating_client_loses_nothing_while_a_node_is_killed_and_every_span_i
             metrics = httpx.get(f"{url}{path}/metrics", params=window, headers=headers, timeout=30)
             assert metrics.status_code == 200, metrics.text
             assert metrics.json()["series"][0]["points"][0]["count"] == total, node_id
+        settled_s = time.monotonic() - settle_at
+        print(
+            f"nodes started in {started_s:.1f} s, ready in {ready_s:.1f} s, restart took {down_s:.1f} s, "
+            f"settled in {settled_s:.1f} s"
+        )
         rows, distinct = raw_copies(moto_server, bucket)
         print(f"bucket: {rows} stored rows for {distinct} event ids ({rows - distinct} copies from retries)")
         assert distinct == total

@@ -41,12 +41,14 @@ FLUSH_AGE_S = 1.0
 POLL_S = 0.5
 NODES = ("node-a", "node-b", "node-c")
 VICTIM = "node-b"
+SKIP_S = 1.0  # a node that failed is passed over this long
 VICTIM_FLUSH_AGE_S = 60.0  # until it is killed: nothing it acknowledged is flushed
 
 
 @dataclass
 class RotatingClient:
-    """Sends each batch to the next node in turn; a failure (no connection, a timeout, 5xx) moves it to the next."""
+    """Sends each batch to the next node in turn; a failure (no connection, a timeout, 5xx) moves it to the next,
+    and the failed node is passed over for `SKIP_S` (a load balancer's passive health check does the same)."""
 
     urls: list[str]
     path: str
@@ -57,17 +59,30 @@ class RotatingClient:
     acked_by: dict[int, int] = field(default_factory=dict)  # node index -> batches it acknowledged
     unacked: list[int] = field(default_factory=list)
     _next: int = 0
+    _skip_until: dict[int, float] = field(default_factory=dict)
+
+    def _pick(self) -> int:
+        now = time.monotonic()
+        for _ in range(len(self.urls)):
+            node = self._next % len(self.urls)
+            self._next += 1
+            if self._skip_until.get(node, 0) <= now:
+                return node
+        return self._next % len(self.urls)  # every node failed lately: try the next one anyway
+
+    def _failed(self, number: int, node: int, why: str) -> None:
+        self.failures.append(f"batch {number} node {node}: {why}")
+        self._skip_until[node] = time.monotonic() + SKIP_S
 
     def send(self, number: int, events: list[dict[str, Any]], give_up_s: float = 30) -> None:
         deadline = time.monotonic() + give_up_s
         while time.monotonic() < deadline:
-            node = self._next % len(self.urls)
-            self._next += 1
+            node = self._pick()
             self.attempts += 1
             try:
                 answer = self._clients[node].post(self.path, json={"events": events})
             except httpx.HTTPError as error:
-                self.failures.append(f"batch {number} node {node}: {type(error).__name__}")
+                self._failed(number, node, type(error).__name__)
                 continue
             if answer.status_code == 202:
                 assert answer.json()["accepted"] == len(events), answer.text
@@ -76,7 +91,7 @@ class RotatingClient:
                 return
             # 4xx is the client's fault: retrying elsewhere would not help, and the test must say so
             assert answer.status_code >= 500, f"batch {number} node {node}: {answer.status_code} {answer.text}"
-            self.failures.append(f"batch {number} node {node}: {answer.status_code}")
+            self._failed(number, node, str(answer.status_code))
             time.sleep(0.05)
         self.unacked.append(number)
 

@@ -182,9 +182,7 @@ def main() -> None:
         ]
         for sender_thread in senders:
             sender_thread.start()
-        delays = [float("nan")]
-        if args.events:
-            delays = []
+        delays: list[float] = []
         for i in range(args.events):
             sender, reader = clients[i % 3], clients[(i + 1) % 3]
             trace_id = f"bench-{uuid.uuid4().hex[:12]}"
@@ -218,7 +216,9 @@ def main() -> None:
                         "p50": round(statistics.median(delays), 3),
                         "p95": round(statistics.quantiles(delays, n=20)[-1], 3) if len(delays) > 1 else None,
                         "max": round(max(delays), 3),
-                    },
+                    }
+                    if delays
+                    else None,
                     "flush_age_s": args.flush_age or "default",
                     "poll_interval_s": args.poll or "default",
                     "background_events_per_s_per_node": args.background,

@@ -93,7 +93,7 @@ def advance(
     if event is None:
         return now, None
     assert firing is not None
-    now["state"], now["firing"] = firing["state"], firing
+    now["state"], now["firing"] = "firing" if firing["state"] == "firing" else "ok", firing
     note_id = f"{firing['id']}.renotify.{at}" if event == "renotify" else f"{firing['id']}.{event}"
     now.setdefault("outbox", []).append({"id": note_id, "event": event, "value": value, "at": at, "firing": firing})
     return now, event
@@ -138,10 +138,14 @@ class SharedAlerts:
                 return
             assert known is not None
             current = known.state or {"state": "ok", "firing": None}
-            local = await asyncio.to_thread(
-                self.db.write,
-                lambda c: store.mirror_shared(c, rule.id, started, value, current["state"], current["firing"]),
-            )
+            try:
+                local = await asyncio.to_thread(
+                    self.db.write,
+                    lambda c: store.mirror_shared(c, rule.id, started, value, current["state"], current["firing"]),
+                )
+            except Exception:  # the bucket's state is the truth: its notifications go out all the same
+                log.exception("alert state not mirrored into meta.db rule=%s", rule.id)
+                local = rule
         if event is not None:
             log.info("alert %s rule=%s project=%s value=%s generation=%d", event, rule.id, rule.project_id, value,
                      generation)  # fmt: skip

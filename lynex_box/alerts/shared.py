@@ -110,6 +110,7 @@ class SharedAlerts:
         self._known: dict[str, Known] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._sending: set[str] = set()  # notification ids this process is delivering now
+        self._unsettled: set[str] = set()  # delivered, but their removal from the outbox failed: remove, not resend
 
     def _lock(self, rule_id: str) -> asyncio.Lock:
         return self._locks.setdefault(rule_id, asyncio.Lock())
@@ -120,23 +121,18 @@ class SharedAlerts:
         if generation is None:
             return  # the lease went between the tick's start and now: the holder evaluates
         async with self._lock(rule.id):
-            known = await self._load(rule.id, generation)
-            event: str | None = None
-            for _ in range(MAX_TRIES):
-                if known is None:
-                    return  # a higher generation wrote the state: another node holds the lease now
-                state, event = advance(known.state, rule, value, store.now_us(), store.new_id("fir"))
-                if event is None:
-                    break
-                etag = await asyncio.to_thread(self.shared.write, rule.id, state, generation, known.etag)
-                if etag is not None:
-                    known = self._known[rule.id] = Known(state, etag, generation)
-                    break
-                known = await self._reread(rule.id, generation)
-            else:
-                log.warning("alert state not written rule=%s: %d writes refused in a row", rule.id, MAX_TRIES)
+            try:
+                known, event = await self._move(rule, value, generation)
+            except Exception as exc:  # the bucket unreachable, say: nothing is told; the next evaluation reads again
+                self._known.pop(rule.id, None)
+                error = f"the rule's state in the bucket could not be read or written: {type(exc).__name__}: {exc}"
+                log.warning("alert evaluation failed rule=%s error=%s", rule.id, error)
+                await asyncio.to_thread(
+                    self.db.write, lambda c: store.apply_evaluation(c, rule.id, started, None, error)
+                )
                 return
-            assert known is not None
+            if known is None:
+                return  # a higher generation wrote the state: another node holds the lease now
             current = known.state or {"state": "ok", "firing": None}
             try:
                 local = await asyncio.to_thread(
@@ -151,6 +147,24 @@ class SharedAlerts:
                      generation)  # fmt: skip
         if local is not None:
             await self._deliver_outbox(local, generation)
+
+    async def _move(self, rule: StoredRule, value: float | None, generation: int) -> tuple[Known | None, str | None]:
+        """Write the transition `value` causes (if any) into the rule's object: the object as known after it and
+        the event, or None when a higher generation holds the object."""
+        known = await self._load(rule.id, generation)
+        for _ in range(MAX_TRIES):
+            if known is None:
+                return None, None
+            state, event = advance(known.state, rule, value, store.now_us(), store.new_id("fir"))
+            if event is None:
+                return known, None
+            etag = await asyncio.to_thread(self.shared.write, rule.id, state, generation, known.etag)
+            if etag is not None:
+                known = self._known[rule.id] = Known(state, etag, generation)
+                return known, event
+            known = await self._reread(rule.id, generation)
+        log.warning("alert state not written rule=%s: %d writes refused in a row", rule.id, MAX_TRIES)
+        return None, None
 
     async def _load(self, rule_id: str, generation: int) -> Known | None:
         """The rule's object as known under `generation`: read (and claimed) at the first use of a generation."""
@@ -191,7 +205,10 @@ class SharedAlerts:
         known = self._known.get(rule.id)
         if known is None or known.state is None or known.generation != generation:
             return
-        waiting = [n for n in known.state.get("outbox", []) if n["id"] not in self._sending]
+        outbox = known.state.get("outbox", [])
+        for entry in [n for n in outbox if n["id"] in self._unsettled]:
+            await self._settle_logged(rule.id, entry["id"], generation)
+        waiting = [n for n in outbox if n["id"] not in self._sending and n["id"] not in self._unsettled]
         if not waiting:
             return
         # a renewal that succeeds after the state write: no other node held the lease when the write landed
@@ -211,13 +228,22 @@ class SharedAlerts:
             )
 
             async def done(finished: bool, rule_id: str = rule.id, note_id: str = entry["id"]) -> None:
-                try:
-                    if finished:
-                        await self._settle(rule_id, note_id, generation)
-                finally:
-                    self._sending.discard(note_id)
+                self._sending.discard(note_id)
+                if finished:
+                    self._unsettled.add(note_id)
+                    await self._settle_logged(rule_id, note_id, generation)
 
             self.deliverer.dispatch(rule, note, gate=lambda: self.shared.generation() == generation, done=done)
+
+    async def _settle_logged(self, rule_id: str, note_id: str, generation: int) -> None:
+        """`_settle`, tried again at the rule's next evaluation when the bucket fails it (never sent again)."""
+        try:
+            await self._settle(rule_id, note_id, generation)
+        except Exception as exc:
+            log.warning("alert notification not removed from the outbox rule=%s notification=%s error=%s: trying "
+                        "again at the next evaluation", rule_id, note_id, exc)  # fmt: skip
+            return
+        self._unsettled.discard(note_id)
 
     async def _settle(self, rule_id: str, note_id: str, generation: int) -> None:
         """Remove a delivered notification from the rule's outbox (unless the lease moved meanwhile)."""

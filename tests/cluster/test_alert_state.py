@@ -32,7 +32,7 @@ from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
 from tests.alerts.receiver import Receiver
-from tests.cluster.conftest import FakeClock
+from tests.cluster.conftest import FakeClock, LosesAnswers
 
 TTL, SKEW = 15.0, 1.0
 SETTINGS = AlertsSettings(delivery_backoff_s=0.01, allowed_target_networks="127.0.0.1/32")
@@ -172,3 +172,37 @@ def test_a_stale_holder_cannot_overwrite_the_state_a_new_holder_claimed(
         await b.deliverer.close()
 
     asyncio.run(run())
+
+
+def test_a_state_write_whose_answer_was_lost_is_neither_repeated_nor_lost(
+    world: tuple[MetaDB, SecretBox, StoredRule], receiver: Receiver
+) -> None:
+    """The store applies the write that records a firing but the answer times out: that evaluation tells nothing
+    (recorded as the rule's error); the next one finds its own write and delivers the firing once."""
+    db, box, rule = world
+    s3 = LosesAnswers()
+    a = node(s3, db, box, "node-a", FakeClock())
+
+    async def run() -> None:
+        a.keeper.tick()
+        s3.lose = 1
+        await a.alerts.evaluate(rule, a.clock.now, 5.0)
+        assert stored(s3, rule.id)["state"]["state"] == "firing"  # applied, although its answer was lost
+        assert "could not be read or written" in _error(db, rule)
+        await asyncio.sleep(0.3)
+        assert receiver.on("/hook") == []
+        await a.alerts.evaluate(rule, a.clock.now + 1, 5.0)
+        await until(lambda: stored(s3, rule.id)["state"]["outbox"] == [])
+        await a.alerts.evaluate(rule, a.clock.now + 2, 5.0)
+        await asyncio.sleep(0.3)
+        firing_id = stored(s3, rule.id)["state"]["firing"]["id"]
+        assert kinds(receiver) == [("alert.firing", f"{firing_id}.firing")]
+        await a.deliverer.close()
+
+    asyncio.run(run())
+
+
+def _error(db: MetaDB, rule: StoredRule) -> str:
+    got = store.get_rule(db.reader(), rule.project_id, rule.id)
+    assert got is not None and got.last_error is not None
+    return got.last_error

@@ -41,6 +41,7 @@ from lynex_box.auth.components import AuthComponents
 from lynex_box.auth.jwt_verifier import JwtVerifier
 from lynex_box.auth.keys import KeyRing
 from lynex_box.cluster import ClusterError
+from lynex_box.cluster.alertstate import AlertStateStore
 from lynex_box.cluster.node import ClusterNode, NodeIdentity, SegmentSharing
 from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
@@ -166,7 +167,11 @@ async def start(
     jwt = JwtVerifier(engine.meta, settings.auth, jwks_fetch)
     await asyncio.to_thread(jwt.refresh)
     default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
-    alerts = await AlertService.start(settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address)
+    # in cluster mode each rule's state is in the bucket, written under the alerts lease (docs/format/cluster.md)
+    shared = AlertStateStore(cluster.store, cluster.keeper, cluster.identity.node_id) if cluster is not None else None
+    alerts = await AlertService.start(
+        settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared
+    )
     stack.push_async_callback(alerts.close)
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any, Protocol, TypeVar
@@ -36,6 +36,13 @@ from lynex_box.meta.db import MetaDB
 log = logging.getLogger("lynex.alerts")
 T = TypeVar("T")
 MAX_QUOTED_BYTES = 1024  # of a failed answer's body: enough for 200 characters of UTF-8
+LEASE_LOST = "this node lost the alerts lease before the attempt; the node holding it now delivers the notification"
+
+Gate = Callable[[], bool]
+"""Asked before every attempt (in cluster mode: does this node still hold the `alerts` lease?); False stops."""
+Done = Callable[[bool], Awaitable[None]]
+"""Awaited when a dispatch ends: True when every channel finished (delivered or failed for good), False when the
+gate stopped one."""
 
 
 class MailSender(Protocol):
@@ -87,36 +94,50 @@ class Deliverer:
     async def _write(self, fn: Callable[[apsw.Connection], T]) -> T:
         return await asyncio.to_thread(self.db.write, fn)
 
-    def dispatch(self, rule: StoredRule, note: Notification) -> None:
-        """Start delivering `note` to every channel of `rule` in the background."""
-        task = asyncio.create_task(self._dispatch(rule, note), name=f"alert-{rule.id}-{note.event}")
+    def dispatch(
+        self, rule: StoredRule, note: Notification, gate: Gate | None = None, done: Done | None = None
+    ) -> None:
+        """Start delivering `note` to every channel of `rule` in the background; `gate` is asked before every
+        attempt, `done` awaited at the end (neither when the deliverer closes first)."""
+        task = asyncio.create_task(self._dispatch(rule, note, gate, done), name=f"alert-{rule.id}-{note.event}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _dispatch(self, rule: StoredRule, note: Notification) -> None:
+    async def _dispatch(self, rule: StoredRule, note: Notification, gate: Gate | None, done: Done | None) -> None:
+        finished = True
         try:
             channels = store.open_channels(rule, self.box)
         except SealError as exc:
             log.error("alert channels unreadable rule=%s error=%s", rule.id, exc)
             for channel in rule.spec.channels:
                 await self._record_failure(rule, note, channel, str(exc))
-            return
-        await asyncio.gather(*(self.deliver(rule, note, c, self.settings.delivery_attempts) for c in channels))
+        else:
+            attempts = self.settings.delivery_attempts
+            ends = await asyncio.gather(*(self.deliver(rule, note, c, attempts, gate) for c in channels))
+            finished = all(end["error"] != LEASE_LOST for end in ends)
+        if done is not None:
+            await done(finished)
 
     async def _record_failure(self, rule: StoredRule, note: Notification, channel: Channel, error: str) -> None:
         firing_id = note.firing["id"] if note.firing else None
         delivery_id = await self._write(lambda c: history.add_delivery(c, rule, firing_id, channel, note.event))
         await self._write(lambda c: history.record_attempt(c, delivery_id, "failed", 0, None, error))
 
-    async def deliver(self, rule: StoredRule, note: Notification, channel: Channel, attempts: int) -> dict[str, Any]:
-        """Deliver to one channel with up to `attempts` tries; the delivery record as it ends."""
+    async def deliver(
+        self, rule: StoredRule, note: Notification, channel: Channel, attempts: int, gate: Gate | None = None
+    ) -> dict[str, Any]:
+        """Deliver to one channel with up to `attempts` tries, each only while `gate()` allows; the delivery
+        record as it ends."""
         firing_id = note.firing["id"] if note.firing else None
         delivery_id = await self._write(lambda c: history.add_delivery(c, rule, firing_id, channel, note.event))
         delay = self.settings.delivery_backoff_s
         outcome = Outcome(False, error="not attempted")
         for attempt in range(1, attempts + 1):
             async with self._slots:
-                outcome = await self._attempt(channel, note, delivery_id)
+                if gate is not None and not gate():
+                    outcome = Outcome(False, error=LEASE_LOST, permanent=True)
+                else:
+                    outcome = await self._attempt(channel, note, delivery_id)
             final = outcome.ok or outcome.permanent or attempt == attempts
             status = "delivered" if outcome.ok else "failed" if final else "pending"
             await self._write(

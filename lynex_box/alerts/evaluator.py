@@ -4,7 +4,8 @@ The app's scheduler calls `tick()` every `[alerts] tick_s`; a tick picks the ena
 passed, measures each over its window `[now - window_s, now)` with a `SpanScope` of the rule's own project
 (segments plus the not-yet-flushed head, so a burst of errors counts at once), records the value and moves
 the rule's state in one meta.db transaction, then hands any transition to the deliverer and returns without
-waiting for deliveries. A failing query is recorded on the rule (`last_error`) and changes no state.
+waiting for deliveries. A failing query is recorded on the rule (`last_error`) and changes no state. In cluster
+mode (`shared`) the state lives in the bucket instead and transitions go through `shared.py`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from lynex_box.alerts import history, metrics, store
 from lynex_box.alerts.delivery import Deliverer
 from lynex_box.alerts.payloads import Notification
+from lynex_box.alerts.shared import SharedAlerts
 from lynex_box.alerts.store import StoredRule
 from lynex_box.config import AlertsSettings
 from lynex_box.meta.db import MetaDB
@@ -34,8 +36,11 @@ class Evaluator:
         deliverer: Deliverer,
         settings: AlertsSettings,
         link: Callable[[str], str],
+        shared: SharedAlerts | None = None,
     ) -> None:
+        """`shared` (cluster mode) keeps the rules' state in the bucket, fenced by the `alerts` lease."""
         self.db = db
+        self.shared = shared
         self.query = query
         self.deliverer = deliverer
         self.settings = settings
@@ -70,6 +75,9 @@ class Evaluator:
             except Exception as exc:  # a rule's failure is recorded on it; the other rules go on
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("alert evaluation failed rule=%s error=%s", rule.id, error)
+        if self.shared is not None and error is None:
+            await self.shared.evaluate(rule, started, value)
+            return
         transition = await asyncio.to_thread(
             self.db.write, lambda c: store.apply_evaluation(c, rule.id, started, value, error)
         )

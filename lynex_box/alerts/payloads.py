@@ -22,6 +22,7 @@ SIGNATURE_HEADER: Final = "X-Lynex-Signature"
 TIMESTAMP_HEADER: Final = "X-Lynex-Timestamp"
 EVENT_HEADER: Final = "X-Lynex-Event"
 DELIVERY_HEADER: Final = "X-Lynex-Delivery"
+NOTIFICATION_HEADER: Final = "X-Lynex-Notification"
 METRIC_LABELS: Final = {
     "error_rate": "error rate",
     "error_count": "errors",
@@ -42,6 +43,19 @@ class Notification:
     value: float | None
     sent_at_us: int
     link: str
+    notification_id: str = ""  # the idempotency id; derived from the firing when empty (`notification_id()`)
+
+
+def notification_id(n: Notification, delivery_id: str) -> str:
+    """The id every delivery of this one notification carries, on every node and every retry: the firing's id and
+    the event (`fir_….firing`, `fir_….resolved`, `fir_….renotify.<at>`); a test notification's is its delivery's."""
+    if n.notification_id:
+        return n.notification_id
+    if n.firing is None:
+        return delivery_id
+    if n.event == "renotify":
+        return f"{n.firing['id']}.renotify.{n.firing['last_notified_at']}"
+    return f"{n.firing['id']}.{n.event}"
 
 
 def _iso(us: int | None) -> str | None:
@@ -81,6 +95,7 @@ def webhook_body(n: Notification, delivery_id: str) -> bytes:
     doc = {
         "type": f"alert.{n.event}",
         "delivery_id": delivery_id,
+        "notification_id": notification_id(n, delivery_id),
         "project_id": r["project_id"],
         "rule": rule,
         "firing": firing,
@@ -104,6 +119,7 @@ def webhook_headers(n: Notification, delivery_id: str, body: bytes, secret: str 
         "User-Agent": "lynex-box-alerts",
         EVENT_HEADER: f"alert.{n.event}",
         DELIVERY_HEADER: delivery_id,
+        NOTIFICATION_HEADER: notification_id(n, delivery_id),
         TIMESTAMP_HEADER: timestamp,
     }
     if secret:
@@ -129,6 +145,8 @@ def email_message(n: Notification, sender: str, to: tuple[str, ...]) -> EmailMes
     msg["Subject"] = summary(n)[:200]
     msg["From"] = sender
     msg["To"] = ", ".join(to)
+    if n.firing is not None:
+        msg[NOTIFICATION_HEADER] = notification_id(n, "")
     lines = [summary(n), ""]
     if n.firing is not None:
         lines.append(f"Started: {_iso(n.firing['started_at'])}")

@@ -13,6 +13,7 @@ from lynex_box.alerts.delivery import Deliverer, MailSender
 from lynex_box.alerts.evaluator import Evaluator
 from lynex_box.alerts.rules import RuleLimits, channel_urls
 from lynex_box.alerts.sealing import DEFAULT_KEY_FILE, SecretBox
+from lynex_box.alerts.shared import SharedAlerts, SharedState
 from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.config import Settings
 from lynex_box.jobs import Job
@@ -37,11 +38,12 @@ class AlertService:
         query: QueryEngine,
         mailer: MailSender | None = None,
         sender: str = "",
+        shared: SharedState | None = None,
     ) -> AlertService:
         """Open (or create) the sealing key and fail deliveries a previous process left pending.
 
         `mailer` (with the `sender` address) is the `[smtp]` mailer when email is on; without it, rules cannot
-        have email channels.
+        have email channels. `shared` (cluster mode) is the rules' state in the bucket under the `alerts` lease.
         """
         a = settings.alerts
         policy = TargetPolicy.from_settings(a)  # a ConfigError for a bad allowed_target_networks stops the start
@@ -61,7 +63,8 @@ class AlertService:
         def link(rule_id: str) -> str:
             return f"{base}/ui/alerts?rule={rule_id}" if base else ""
 
-        return cls(settings, db, box, limits, deliverer, Evaluator(db, query, deliverer, a, link))
+        together = SharedAlerts(shared, db, deliverer, link) if shared is not None else None
+        return cls(settings, db, box, limits, deliverer, Evaluator(db, query, deliverer, a, link, together))
 
     async def refused_targets(self, doc: dict[str, Any]) -> list[str]:
         """Why the channel URLs of a rule body must not be saved: hosts that resolve to refused addresses."""

@@ -397,4 +397,48 @@ def apply_evaluation(
     return Transition(event, replace(rule, state=state, last_value=value), firing, value)
 
 
+def mirror_shared(
+    conn: apsw.Connection, rule_id: str, started_us: int, value: float | None, state: str, firing: dict[str, Any] | None
+) -> StoredRule | None:
+    """Record one evaluation in cluster mode, where the rule's state lives in the bucket (`alerts/shared.py`):
+    the rule's state and value, and `firing` (the bucket's open or last firing) under its own id, so this node's
+    firings list continues an episode another node started. Open firings of the rule other than that one (left by
+    this node's previous turn as holder) are closed without a notification. The rule as it is now, or None when
+    it was deleted meanwhile."""
+    rows = list(conn.execute(f"SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = ?", (rule_id,)))
+    if not rows:
+        return None
+    rule = _rule(rows[0])
+    at = now_us()
+    if firing is not None:
+        conn.execute(
+            "INSERT INTO alert_firings (id, rule_id, project_id, state, value, threshold, started_at, resolved_at, "
+            "resolved_value, last_notified_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "state = excluded.state, resolved_at = excluded.resolved_at, resolved_value = excluded.resolved_value, "
+            "last_notified_at = excluded.last_notified_at",
+            (
+                firing["id"],
+                rule_id,
+                rule.project_id,
+                firing["state"],
+                firing["value"],
+                firing["threshold"],
+                firing["started_at"],
+                firing["resolved_at"],
+                firing["resolved_value"],
+                firing["last_notified_at"],
+            ),
+        )
+    conn.execute(
+        "UPDATE alert_firings SET state = 'resolved', resolved_at = ? WHERE rule_id = ? AND state = 'firing' "
+        "AND id != ?",
+        (at, rule_id, firing["id"] if firing is not None else ""),
+    )
+    conn.execute(
+        "UPDATE alert_rules SET state = ?, last_value = ?, last_evaluated_at = ?, last_error = NULL WHERE id = ?",
+        (state, value, started_us, rule_id),
+    )
+    return replace(rule, state=state, last_value=value, last_evaluated_at=started_us, last_error=None)
+
+
 __all__ = ["RuleError", "RuleLimitReached", "StoredRule", "Transition"]

@@ -137,6 +137,33 @@ class LeaseKeeper:
         if self._on_lost is not None:
             self._on_lost(job, held.generation, reason)
 
+    def confirm(self, job: str, generation: int) -> bool:
+        """Renew `job`'s lease now (blocking: one conditional write) and say whether this process still holds it
+        at `generation`. A job calls it after a write it must not act on unless the lease outlived that write (an
+        alert state write, before delivering): a renewal that succeeds after the write proves no other node had
+        taken the lease when the write landed."""
+        with self._tick_lock:
+            with self._state_lock:
+                held = self._held.get(job)
+            if self._closed is not None or held is None or held.generation != generation:
+                return False
+            if not held.record.live(self._clock()):
+                self._lose(job, held, "it expired before a renewal succeeded (the store was unreachable)")
+                return False
+            try:
+                renewed = self._leases[job].renew(held)
+            except ClusterError as exc:
+                self._lose(job, held, exc.detail)
+                return False
+            except ObjectStoreError as exc:  # not proven: the caller does not act; the next tick tries again
+                log.warning("cluster lease not confirmed job=%s generation=%d error=%s", job, generation, exc.detail)
+                return False
+            with self._state_lock:
+                if self._closed is not None:
+                    return False
+                self._held[job] = renewed
+            return True
+
     def fence(self, reason: str) -> None:
         """Another process writes this node's heartbeat: drop every lease at once, without writing (the bucket
         is no longer ours to write), and take none again. Safe to call from any thread, even during a tick."""

@@ -22,6 +22,7 @@ CLUSTER_KEY = "cluster/cluster.json"
 NODES_PREFIX = "cluster/nodes"
 LEASES_PREFIX = "cluster/leases"
 MANIFESTS_PREFIX = "cluster/manifests"
+ALERTS_PREFIX = "cluster/alerts"
 PROBE_PREFIX = "cluster/probe"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # node ids and job names: one key segment, as [bucket] node_id
 
@@ -74,6 +75,10 @@ def lease_key(job: str) -> str:
 
 def manifest_key(node_id: str) -> str:
     return f"{MANIFESTS_PREFIX}/{_name(node_id, 'node id')}.json"
+
+
+def alert_state_key(rule_id: str) -> str:
+    return f"{ALERTS_PREFIX}/{_name(rule_id, 'alert rule id')}.json"
 
 
 def _name(value: str, what: str) -> str:

@@ -50,6 +50,25 @@ def test_the_webhook_body_and_its_signature() -> None:
     assert "X-Lynex-Signature" not in payloads.webhook_headers(note, "dlv_1", body, None)
 
 
+def test_every_delivery_of_one_notification_carries_the_same_notification_id() -> None:
+    """The idempotency id comes from the firing and the event, never from the delivery (which differs per channel,
+    retry and cluster node)."""
+    for event, expected in (("firing", "fir_1.firing"), ("resolved", "fir_1.resolved")):
+        for delivery in ("dlv_1", "dlv_2"):
+            body = payloads.webhook_body(_note(event), delivery)
+            assert orjson.loads(body)["notification_id"] == expected
+            assert payloads.webhook_headers(_note(event), delivery, body, None)["X-Lynex-Notification"] == expected
+    renotify = Notification("renotify", RULE, {**FIRING, "last_notified_at": 17}, 0.5, 1, "")
+    assert orjson.loads(payloads.webhook_body(renotify, "dlv_3"))["notification_id"] == "fir_1.renotify.17"
+    given = Notification("firing", RULE, FIRING, 0.5, 1, "", "fir_1.firing")
+    assert orjson.loads(payloads.webhook_body(given, "dlv_4"))["notification_id"] == "fir_1.firing"
+    test = Notification("test", RULE, None, None, 1, "")
+    assert orjson.loads(payloads.webhook_body(test, "dlv_5"))["notification_id"] == "dlv_5"
+    assert payloads.email_message(_note(), "lx@example.com", ("a@example.com",))["X-Lynex-Notification"] == (
+        "fir_1.firing"
+    )
+
+
 def test_slack_and_email_read_well() -> None:
     text = orjson.loads(payloads.slack_body(_note("resolved")))["text"]
     assert text == (

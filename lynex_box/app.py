@@ -1,6 +1,8 @@
 """Wiring only: builds the components, orders their start and stop, schedules their jobs, mounts the routes.
 
-Start order (the lifespan, `start`): engine (recovery and replay) -> cluster node (in cluster mode) -> prices ->
+Start order (the lifespan, `start`): engine (recovery and replay) -> read-only mode (`lifecycle/readonly.py`: by
+hand, `[server] read_only`, the node writes nothing and runs only `READ_ONLY_JOBS`; automatic when the bucket stays
+unwritable) -> cluster node (in cluster mode; a `ClusterObserver` when read-only) -> prices ->
 auth (mail worker) -> key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> pipeline and flusher
 tasks -> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that. Each component's stop
 goes on an async exit stack right after it starts, so a start that fails half-way stops what had started, and

@@ -220,18 +220,9 @@ async def start(
     exports = ExportRunner(settings.api)
     stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
     svc = Services.assemble(
-        settings,
-        engine,
-        keys,
-        default_project,
-        auth,
-        exports,
-        prices=prices,
-        alerts=alerts,
-        cluster=cluster,
-        jwt=jwt,
+        settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
         read_only=read_only,
-    )
+    )  # fmt: skip
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
         await receiver.start()

@@ -1,6 +1,8 @@
 """Wiring only: builds the components, orders their start and stop, schedules their jobs, mounts the routes.
 
-Start order (the lifespan, `start`): engine (recovery and replay) -> cluster node (in cluster mode) -> prices ->
+Start order (the lifespan, `start`): engine (recovery and replay) -> read-only mode (`lifecycle/readonly.py`: by
+hand, `[server] read_only`, the node writes nothing and runs only `READ_ONLY_JOBS`; automatic when the bucket stays
+unwritable) -> cluster node (in cluster mode; a `ClusterObserver` when read-only) -> prices ->
 auth (mail worker) -> key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> pipeline and flusher
 tasks -> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that. Each component's stop
 goes on an async exit stack right after it starts, so a start that fails half-way stops what had started, and
@@ -35,6 +37,7 @@ from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
 from lynex_box.api.openapi import openapi_document
+from lynex_box.api.readonly import ReadOnlyGate
 from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
@@ -43,17 +46,23 @@ from lynex_box.auth.keys import KeyRing
 from lynex_box.cluster import ClusterError
 from lynex_box.cluster.alertstate import AlertStateStore
 from lynex_box.cluster.node import ClusterNode, NodeIdentity, SegmentSharing
+from lynex_box.cluster.observer import ClusterObserver
 from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
 from lynex_box.jobs import Job, Periodic
 from lynex_box.lifecycle.bucket import SegmentUploader
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
+from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import PriceBook
 from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
+
+# The jobs a node started read-only (`[server] read_only`) still runs: each only reads (meta.db, the bucket's
+# manifests). Flushes, lifecycle passes, alerts, key last-use writes, heartbeats and leases are left out.
+READ_ONLY_JOBS = frozenset({"refresh_limits", "refresh_keys", "reload_prices", "cluster_poll"})
 
 
 async def healthz(request: Request) -> Response:
@@ -81,7 +90,9 @@ async def readyz(request: Request) -> Response:
         )
         return error_response(503, "saturated", message, {"Retry-After": "5"})
     workers = {"query": svc.engine.query.pool.stats().as_dict(), "export": svc.exports.stats().as_dict()}
-    return json_response({"status": "ready", "workers": workers})
+    state = svc.read_only.state() if svc.read_only is not None else {"read_only": False}
+    # a read-only node is ready: it serves queries and the UI (writes get 503 `read_only`, api/readonly.py)
+    return json_response({"status": "ready", "workers": workers, **state})
 
 
 async def openapi(request: Request) -> Response:
@@ -110,12 +121,17 @@ async def internal_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal", "internal error; the server log has the details")
 
 
-def _scheduler(components: list[Periodic], guard: Callable[[list[Job]], list[Job]] | None) -> AsyncIOScheduler:
+def _scheduler(
+    components: list[Periodic], guard: Callable[[list[Job]], list[Job]] | None, read_only: bool = False
+) -> AsyncIOScheduler:
     """A scheduler of the jobs the components declare; each job runs one turn at a time, missed turns coalesced.
-    In cluster mode `guard` (`ClusterNode.guard`) makes the singleton jobs run only under their lease."""
+    In cluster mode `guard` (`ClusterNode.guard`) makes the singleton jobs run only under their lease; `read_only`
+    keeps only the jobs that write nothing (`READ_ONLY_JOBS`)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     for component in components:
         jobs = component.jobs()
+        if read_only:
+            jobs = [job for job in jobs if job.id in READ_ONLY_JOBS]
         for job in guard(jobs) if guard is not None else jobs:
             scheduler.add_job(job.run, "interval", seconds=job.every_s, id=job.id, coalesce=True, max_instances=1)
     return scheduler
@@ -133,6 +149,26 @@ async def _cluster_node(settings: Settings, engine: Engine, on_fenced: Callable[
     )
 
 
+def _read_only_mode(settings: Settings, engine: Engine) -> ReadOnlyMode:
+    """Manual read-only (`[server] read_only`), and automatic read-only on the bucket's write health."""
+    lifecycle = engine.lifecycle
+    mode = ReadOnlyMode(
+        manual=settings.server.read_only, readonly_after_s=settings.bucket.readonly_after_s,
+        node_id=lifecycle.ctx.node_id, health=lifecycle.bucket_health, bucket=lifecycle.bucket,
+    )  # fmt: skip
+    if mode.manual:
+        log.warning("read-only mode entered cause=manual: ingest and admin writes are answered 503")
+    return mode
+
+
+async def _cluster_observer(settings: Settings, engine: Engine) -> ClusterObserver:
+    """A read-only node of the cluster: it reads the other nodes' manifests and writes nothing (cluster/observer.py)."""
+    bucket, ctx, shared = engine.lifecycle.bucket, engine.lifecycle.ctx, engine.query.shared
+    assert bucket is not None and shared is not None, "[cluster] enabled needs a bucket (config.py checks it)"
+    identity = NodeIdentity.of(settings, ctx.node_id, __version__)
+    return await asyncio.to_thread(ClusterObserver.start, bucket, settings.cluster, engine.meta, identity, shared)
+
+
 async def start(
     stack: contextlib.AsyncExitStack, settings: Settings, on_fenced: Callable[[str], None] | None = None
 ) -> Services:
@@ -145,8 +181,11 @@ async def start(
     costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
     engine = await asyncio.to_thread(Engine.open, settings, [costs])
     stack.push_async_callback(asyncio.to_thread, engine.close)  # the final flush: a clean stop leaves no replay
-    cluster = None
-    if settings.cluster.enabled:  # refuses a store, a data dir or a node id the cluster cannot take (ClusterError)
+    read_only = _read_only_mode(settings, engine)
+    cluster: ClusterNode | ClusterObserver | None = None
+    if settings.cluster.enabled and settings.server.read_only:  # reads the manifests, writes nothing
+        cluster = await _cluster_observer(settings, engine)
+    elif settings.cluster.enabled:  # refuses a store, a data dir or a node id the cluster cannot take (ClusterError)
         cluster = await _cluster_node(settings, engine, on_fenced or (lambda reason: None))
         stack.push_async_callback(asyncio.to_thread, cluster.stop)  # leases released, heartbeat marked stopped
     prices = PriceReloader(engine.meta, lambda custom: setattr(costs, "book", PriceBook(custom)))
@@ -156,7 +195,8 @@ async def start(
     await asyncio.to_thread(auth.refresh)
     keys = KeyRing(engine.meta)
     await asyncio.to_thread(keys.refresh)
-    stack.push_async_callback(asyncio.to_thread, keys.write_last_used)
+    if not settings.server.read_only:
+        stack.push_async_callback(asyncio.to_thread, keys.write_last_used)
     # JWKS documents are fetched under the alert deliveries' outbound address policy (no internal addresses)
     jwks_fetch = functools.partial(
         fetch_small,
@@ -175,17 +215,19 @@ async def start(
     stack.push_async_callback(alerts.close)
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
-    components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle]
+    components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only]
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
-    scheduler = _scheduler(components, cluster.guard if cluster is not None else None)
+    guard = cluster.guard if isinstance(cluster, ClusterNode) else None
+    scheduler = _scheduler(components, guard, read_only=settings.server.read_only)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
     exports = ExportRunner(settings.api)
     stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
     svc = Services.assemble(
-        settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt
-    )
+        settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
+        read_only=read_only,
+    )  # fmt: skip
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
         await receiver.start()
@@ -255,7 +297,8 @@ def create_app(settings: Settings) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(BodyGuard, settings=settings.server)],  # body timeouts, per-address upload cap
+        # body timeouts and the per-address upload cap; then writes refused while read-only (api/readonly.py)
+        middleware=[Middleware(BodyGuard, settings=settings.server), Middleware(ReadOnlyGate)],
         lifespan=lifespan,
         exception_handlers={
             ApiError: api_error_handler,

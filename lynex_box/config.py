@@ -51,6 +51,7 @@ class ServerSettings:
     body_idle_timeout_s: float = field(default=30.0, metadata=_rng(0.1, 86_400))
     max_bodies_per_client: int = field(default=64, metadata=_rng(0))
     stop_timeout_s: float = field(default=10.0, metadata=_rng(1, 3600))
+    read_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +401,7 @@ class BucketSettings:
     timeout_s: float = field(default=10.0, metadata=_rng(0.1))
     transfer_timeout_s: float = field(default=600.0, metadata=_rng(1))
     retries: int = field(default=3, metadata=_rng(0, 20))
+    readonly_after_s: float = field(default=900.0, metadata=_rng(0))
 
 
 @dataclass(frozen=True, slots=True)

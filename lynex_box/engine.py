@@ -317,9 +317,10 @@ class Engine:
         context exits; then they are told to stop and awaited (the server's lifespan)."""
         stop = asyncio.Event()
         tasks = [
-            asyncio.create_task(self.pipeline.run(stop, self.settings.pipeline.idle_poll_ms / 1000), name="pipeline"),
-            asyncio.create_task(self.run_flusher(stop), name="flusher"),
+            asyncio.create_task(self.pipeline.run(stop, self.settings.pipeline.idle_poll_ms / 1000), name="pipeline")
         ]
+        if not self.settings.server.read_only:  # read-only: the replayed head stays in memory, nothing is flushed
+            tasks.append(asyncio.create_task(self.run_flusher(stop), name="flusher"))
         try:
             yield
         finally:
@@ -328,14 +329,16 @@ class Engine:
 
     def close(self) -> None:
         """Process what is durable, flush the head, then close the parts in the reverse of their opening order
-        (lifecycle, query, pipeline, WAL, meta.db, the lock), even when the final flush fails."""
+        (lifecycle, query, pipeline, WAL, meta.db, the lock), even when the final flush fails. In read-only mode
+        (`[server] read_only`) nothing is flushed: the WAL still holds the head, replayed at the next start."""
         if self._closed:
             return
         self._closed = True
         with self._opened:
             self.pipeline.process_available()
             self.pipeline.close()  # before the last flush: the pipeline's own flush has ended
-            self.store.flush()
+            if not self.settings.server.read_only:
+                self.store.flush()
 
 
 class ReadOnlyEngine:

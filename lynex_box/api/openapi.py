@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from lynex_box import __version__
 from lynex_box.api import accounts, admin, ingest, query, spec
+from lynex_box.api.readonly import SAFE_METHODS, SIGN_IN
 
 # Routes mounted outside api/: the health checks, the version and this document (app.py), the links the API and its
 # emails hand out (web/routes.py, which redirects them into the UI).
@@ -128,6 +129,13 @@ def _with_path_params(path: str, operation: dict[str, Any]) -> dict[str, Any]:
     return {**operation, "parameters": [*missing, *operation.get("parameters", [])]}
 
 
+def _with_read_only(path: str, method: str, operation: dict[str, Any]) -> dict[str, Any]:
+    """A write (any method but GET, HEAD, OPTIONS; sign-in aside) also answers 503 `read_only` (api/readonly.py)."""
+    if method.upper() in SAFE_METHODS or path in SIGN_IN or "503" in operation.get("responses", {}):
+        return operation
+    return {**operation, "responses": {**operation.get("responses", {}), "503": spec.error()}}
+
+
 def event_schema() -> spec.Schema:
     """lynex_box/schema/event.schema.json, with its `$defs` references rewritten to where the document puts it."""
     raw = (Path(__file__).parent.parent / "schema" / "event.schema.json").read_text()
@@ -142,7 +150,7 @@ def openapi_document(routes: Sequence[BaseRoute]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for path, method, route in route_operations(routes):
         operation = described.get(path, {}).get(method) or _fallback(route)
-        paths.setdefault(path, {})[method] = _with_path_params(path, operation)
+        paths.setdefault(path, {})[method] = _with_read_only(path, method, _with_path_params(path, operation))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Lynex Box API", "version": __version__},

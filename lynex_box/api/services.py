@@ -25,9 +25,11 @@ from lynex_box.auth.errors import AdminError, Conflict, Denied, NotFound
 from lynex_box.auth.jwt_verifier import JwtVerifier
 from lynex_box.auth.keys import KeyRing
 from lynex_box.cluster.node import ClusterNode
+from lynex_box.cluster.observer import ClusterObserver
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
 from lynex_box.lifecycle.export_runner import ExportRunner
+from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.lifecycle.service import Lifecycle
 from lynex_box.meta.audit import AuditLog
 from lynex_box.meta.prices import PriceReloader
@@ -49,8 +51,9 @@ class Services:
     ready: bool = False
     prices: PriceReloader | None = None  # custom prices: reloaded after an API write and periodically
     alerts: AlertService | None = None  # alert rules' evaluation and notification delivery
-    cluster: ClusterNode | None = None  # this node of the cluster; None when cluster mode is off
+    cluster: ClusterNode | ClusterObserver | None = None  # this node of the cluster (an observer when read-only)
     jwt: JwtVerifier | None = None  # JWTs of the issuers projects trust, accepted as ingest keys
+    read_only: ReadOnlyMode | None = None  # manual or automatic read-only mode (api/readonly.py gates writes)
     # the repositories routes use instead of the engine's insides (`assemble` makes them from its meta.db)
     accounts: Accounts = field(kw_only=True)  # users, orgs, memberships, invitations; account transactions
     projects: Projects = field(kw_only=True)  # a project's record, settings, API keys, custom prices
@@ -72,14 +75,15 @@ class Services:
         *,
         prices: PriceReloader | None = None,
         alerts: AlertService | None = None,
-        cluster: ClusterNode | None = None,
+        cluster: ClusterNode | ClusterObserver | None = None,
         jwt: JwtVerifier | None = None,
+        read_only: ReadOnlyMode | None = None,
     ) -> Services:
         """The services of a running engine: its repositories are made from its meta.db here, once."""
         meta = engine.meta
         return cls(
             settings, engine, keys, default_project_id, auth, exports, prices=prices, alerts=alerts, cluster=cluster,
-            jwt=jwt,
+            jwt=jwt, read_only=read_only,
             accounts=Accounts(meta), projects=Projects(meta), audit=AuditLog(meta), scores=ScoreReader(meta),
             prompts=PromptRegistry(meta), data_keys=engine.data_keys, lifecycle=engine.lifecycle,
         )  # fmt: skip

@@ -27,6 +27,10 @@ from lynex_box.segments.keywrap import KekError, check_source
 @click.option("--port", type=int, help="port (4318, the OTLP/HTTP default)")
 @click.option("--otlp-grpc-port", type=int, help="OTLP/gRPC port (4317, the OTLP/gRPC default; 0 = off)")
 @click.option("--dev", is_flag=True, default=None, help="also accept unauthenticated ingest from loopback")
+@click.option(
+    "--read-only", is_flag=True, default=None,
+    help="serve queries and the UI, answer ingest and admin writes 503, write nothing ([server] read_only)",
+)  # fmt: skip
 def run(
     config: str | None,
     data_dir: str | None,
@@ -34,20 +38,23 @@ def run(
     port: int | None,
     otlp_grpc_port: int | None,
     dev: bool | None,
+    read_only: bool | None,
 ) -> None:
     """Start the appliance."""
     from lynex_box.logs import setup_logging
     from lynex_box.server import ServerFailed, serve
     from lynex_box.upgrade import refuse_newer
 
-    given = {"host": host, "port": port, "otlp_grpc_port": otlp_grpc_port, "dev": dev}
-    settings = settings_for(config, data_dir, existing=False, **given)
+    given = {"host": host, "port": port, "otlp_grpc_port": otlp_grpc_port, "dev": dev, "read_only": read_only}
+    settings = settings_for(config, data_dir, existing=bool(read_only), **given)  # read-only: never a new one
     with refusing(KekError):
         check_source(settings.encryption, settings.data_dir)  # refused before anything starts
     refuse_newer(settings)  # a newer release's data dir: said here, before anything opens or changes it
     setup_logging(logging.getLevelNamesMapping()[settings.server.log_level.upper()])
-    with open_meta(settings, existing=False) as db:
-        created = bootstrap_if_empty(db) if _may_create_first_user(settings, db) else None
+    created = None
+    if not settings.server.read_only:  # a read-only start creates nothing, not even the first user
+        with open_meta(settings, existing=False) as db:
+            created = bootstrap_if_empty(db) if _may_create_first_user(settings, db) else None
     saved = write_credentials_file(settings.data_dir, created) if created is not None else None
     base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
     console.print(f"[bold green]Lynex Box {__version__}[/] data dir [bold]{settings.data_dir.resolve()}[/]")
@@ -62,6 +69,8 @@ def run(
             soft_wrap=True,  # a path cut by the terminal's width cannot be copied
         )
         click.echo(json.dumps(created.as_dict()))
+    if settings.server.read_only:
+        console.print("[bold yellow]READ-ONLY: queries and the UI serve; ingest and admin writes are answered 503.[/]")
     if settings.server.dev:
         console.print(
             "[bold red]DEV MODE: unauthenticated ingest from this machine goes into the default project. "

@@ -26,6 +26,8 @@ from lynex_box.objstore import (
     S3Settings,
     S3Store,
     StoreMetrics,
+    WatchedStore,
+    WriteHealth,
 )
 
 NODE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -40,8 +42,11 @@ class VerifyFailed(RuntimeError):
     """An object in the bucket differs from the local file it should equal."""
 
 
-def open_bucket(settings: BucketSettings, metrics: StoreMetrics | None = None) -> ObjectStore | None:
-    """The configured store wrapped with retries and metrics, or None when `type = "none"`."""
+def open_bucket(
+    settings: BucketSettings, metrics: StoreMetrics | None = None, health: WriteHealth | None = None
+) -> ObjectStore | None:
+    """The configured store wrapped with retries and metrics, or None when `type = "none"`; with `health`, every
+    write's outcome (after its retries) is told to it (`WatchedStore`)."""
     if settings.type == "none":
         return None
     inner: ObjectStore
@@ -72,7 +77,8 @@ def open_bucket(settings: BucketSettings, metrics: StoreMetrics | None = None) -
             raise BucketConfigError(f"[bucket]: {exc}") from None
     # S3Store retries each request itself (bucket.retries); the outer wrapper adds one more attempt after a
     # transient failure and resolves an ambiguous conditional write, without multiplying waits during an outage.
-    return RetryingStore(MetricsStore(inner, metrics), attempts=2)
+    retrying = RetryingStore(MetricsStore(inner, metrics), attempts=2)
+    return retrying if health is None else WatchedStore(retrying, health)
 
 
 def node_id(settings: BucketSettings, db: MetaDB) -> str:

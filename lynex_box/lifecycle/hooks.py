@@ -20,7 +20,7 @@ from lynex_box.lifecycle.bucket import open_bucket
 from lynex_box.lifecycle.cache import SegmentCache
 from lynex_box.lifecycle.visibility import Visibility
 from lynex_box.meta.db import MetaDB
-from lynex_box.objstore import ObjectStore
+from lynex_box.objstore import ObjectStore, WriteHealth
 from lynex_box.query.shared import SharedSegments
 
 
@@ -31,6 +31,7 @@ class QueryHooks:
     cache: SegmentCache | None  # the query engine's `RemoteFiles`; None without a bucket
     work_dir: Path  # the bucket cache (`segments/`) and the lifecycle's scratch files (`tmp/`)
     shared: SharedSegments | None = None  # cluster mode: the other nodes' segments; None otherwise
+    bucket_health: WriteHealth | None = None  # whether writes to the bucket succeed (lifecycle/readonly.py)
 
     @classmethod
     def open(
@@ -39,7 +40,8 @@ class QueryHooks:
         """`work_dir` defaults to `<data>/cache`; a CLI process beside a running server passes one of its own,
         since opening empties the cache."""
         work = work_dir or settings.data_dir / "cache"
-        bucket = open_bucket(settings.bucket)
+        health = WriteHealth() if settings.bucket.type != "none" else None
+        bucket = open_bucket(settings.bucket, health=health)
         cache = None if bucket is None else SegmentCache(work / "segments", settings.offload.cache_max_bytes, bucket)
         shared = SharedSegments() if settings.cluster.enabled else None
-        return cls(bucket, Visibility(db, settings.retention.days, clock), cache, work, shared)
+        return cls(bucket, Visibility(db, settings.retention.days, clock), cache, work, shared, health)

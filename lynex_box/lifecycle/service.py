@@ -71,6 +71,7 @@ class Lifecycle:
         lc = settings.lifecycle
         self.settings = settings
         self.bucket = hooks.bucket
+        self.bucket_health = hooks.bucket_health
         self.cache = hooks.cache
         self.visibility = hooks.visibility
         shutil.rmtree(hooks.work_dir / "tmp", ignore_errors=True)

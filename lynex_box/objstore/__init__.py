@@ -1,8 +1,9 @@
 """Object storage for segments, cluster leases and backups: one small interface, several backends, wrappers.
 
 Import from here: `ObjectStore` and its result types, the errors, `LocalStore`, `MemoryStore`, `S3Store` with
-`S3Settings`, and the `PrefixedStore`, `RetryingStore` and `MetricsStore` wrappers. This package must never
-know what the objects mean (segments, leases, manifests): that belongs to its callers.
+`S3Settings`, the `PrefixedStore`, `RetryingStore` and `MetricsStore` wrappers, and `WatchedStore`, which tells a
+`WriteHealth` whether writes succeed. This package must never know what the objects mean (segments, leases,
+manifests): that belongs to its callers.
 """
 
 from lynex_box.objstore.base import GetResult, ObjectMeta, ObjectStore, PutResult, validate_key
@@ -18,6 +19,7 @@ from lynex_box.objstore.errors import (
     StoreRequestError,
     StoreUnavailable,
 )
+from lynex_box.objstore.health import WatchedStore, WriteHealth
 from lynex_box.objstore.local import LocalStore
 from lynex_box.objstore.memory import MemoryStore
 from lynex_box.objstore.s3 import S3Settings, S3Store
@@ -47,5 +49,7 @@ __all__ = [
     "StoreMetrics",
     "StoreRequestError",
     "StoreUnavailable",
+    "WatchedStore",
+    "WriteHealth",
     "validate_key",
 ]

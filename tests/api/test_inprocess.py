@@ -66,6 +66,7 @@ def test_readyz_is_503_starting_until_the_services_are_ready_then_200(tmp_path: 
                     "query": {"workers": 4, "busy": 0, "waiting": 0, "saturated_s": 0.0},
                     "export": {"workers": 2, "busy": 0, "waiting": 0, "saturated_s": 0.0},
                 },
+                "read_only": False,  # no read-only mode in these services (api/readonly.py)
             }
 
     asyncio.run(main())

@@ -32,8 +32,10 @@ class RunningServer:
         dev: bool = False,
         credentials: bool = True,
         otlp_grpc: bool = False,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir
+        self.args = args  # more `lynex-box run` options (`--read-only`); may be changed between starts
         self.port = free_port()
         # the OTLP/gRPC receiver listens only when a test asks (`otlp_grpc`), on a port of its own: servers started
         # side by side (and by other test runs on the machine) never compete for 4317
@@ -69,6 +71,7 @@ class RunningServer:
         cmd = [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(self.data_dir), "--port", str(self.port)]
         if self.dev:
             cmd.append("--dev")
+        cmd.extend(self.args)
         # Many e2e tests send spans with fixed start times, some older than the default retention (30 days); they
         # test other things (retention has its own tests, which set it): keep everything unless a test says so.
         # A crash point is armed only by this server's own `env` (tests/crash), never inherited from the caller.

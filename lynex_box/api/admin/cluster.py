@@ -34,7 +34,8 @@ async def cluster_status(request: Request) -> Response:
     if node is None:
         return json_response({"enabled": False})
     found = await asyncio.to_thread(node.status)
-    return json_response({"enabled": True, "node_id": node.identity.node_id, **found.as_dict()})
+    read_only = svc.read_only.state() if svc.read_only is not None else {"read_only": False}
+    return json_response({"enabled": True, "node_id": node.identity.node_id, **found.as_dict(), **read_only})
 
 
 routes = [Route("/v1/cluster", cluster_status, methods=["GET"])]
@@ -70,6 +71,10 @@ _STATUS: Final = spec.obj(
     founder={"type": ["string", "null"]},
     nodes=spec.list_of(_NODE),
     leases=spec.list_of(_LEASE),
+    read_only={"type": "boolean", "description": "this node refuses writes now (docs/operations/disaster-recovery.md)"},
+    mode={"type": ["string", "null"], "description": "manual (--read-only), automatic (bucket unwritable) or null"},
+    reason={"type": ["string", "null"]},
+    bucket={"type": ["object", "null"], "description": "writable, failing_s, readonly_after_s, last_error"},
 )
 
 OPENAPI: Final[spec.Paths] = {

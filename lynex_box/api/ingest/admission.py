@@ -10,7 +10,8 @@ calls the same two steps `admit` is made of: `identify` (who sends, from the `au
   (`user_action`: scores written from the UI) lets a login session with that right in instead.
 - Where: the path's project, which must be the key's (`principal.check_key`), or else the key's own project
   (OTLP and Langfuse senders name no project).
-- Whether: 503 + Retry-After while the WAL or the disk is over its limit, and for writes that become spans, while
+- Whether: 503 + Retry-After while the node is read-only (`read_only`, api/readonly.py; the HTTP gate answers
+  earlier, this is for OTLP/gRPC), while the WAL or the disk is over its limit, and for writes that become spans, while
   the project is encrypted and its key is locked (its spans could not be flushed without writing them in
   plaintext, which never happens).
 - Metering: the key's and the project's rate limits, in memory; 429 + Retry-After when empty (OTLP asks for 503,
@@ -33,6 +34,7 @@ from lynex_box.api.principal import (
     project_access,
     token_principal,
 )
+from lynex_box.api.readonly import refusal
 from lynex_box.api.services import Services, services
 from lynex_box.auth.jwt_verifier import looks_like_jwt
 from lynex_box.auth.keys import Principal
@@ -104,7 +106,11 @@ async def admit(
 
 
 def refuse_overload(svc: Services, locked_project: str | None = None) -> None:
-    """503 when the WAL or the disk is over its limit, or when `locked_project` is encrypted and its key is locked."""
+    """503 when the node is read-only, when the WAL or the disk is over its limit, or when `locked_project` is
+    encrypted and its key is locked."""
+    read_only = refusal(svc.read_only)
+    if read_only is not None:
+        raise read_only
     if locked_project is not None:
         try:
             svc.data_keys.cipher(locked_project)

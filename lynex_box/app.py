@@ -14,10 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
@@ -47,9 +49,10 @@ from lynex_box.engine import DataDirBusy, Engine
 from lynex_box.jobs import Job, Periodic
 from lynex_box.lifecycle.bucket import SegmentUploader
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
-from lynex_box.meta.prices import PriceReloader, read_prices_at
+from lynex_box.meta.prices import PriceReloader, list_prices, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import PriceBook
+from lynex_box.schema.timefmt import parse_time_us
 from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
@@ -128,8 +131,58 @@ async def _cluster_node(settings: Settings, engine: Engine, on_fenced: Callable[
     identity = NodeIdentity.of(settings, ctx.node_id, __version__)
     sharing = SegmentSharing(engine.store, SegmentUploader(bucket, ctx.node_id, ctx.scratch), shared, engine.flush)
     return await asyncio.to_thread(
-        ClusterNode.start, bucket, settings.cluster, engine.meta, identity, on_fenced, sharing
+        ClusterNode.start, bucket, settings.cluster, engine.meta, identity, on_fenced, sharing, engine.data_keys.kek
     )
+
+
+def _meta_applied(
+    engine: Engine, keys: KeyRing, auth: AuthComponents, prices: PriceReloader, jwt: JwtVerifier
+) -> Callable[[set[str], list[dict[str, Any]]], None]:
+    """What a node does after applying metadata log entries (cluster/replicator.py; on its poll thread): reload
+    every in-memory copy of the tables that changed ("*": a snapshot, everything), so a key revoked on the holder is
+    refused here at once; and carry out on this node's own segments a repricing the holder recorded."""
+
+    def applied(tables: set[str], changes: list[dict[str, Any]]) -> None:
+        every = "*" in tables
+        reloads: list[tuple[str, Callable[[], object]]] = [
+            ("api_keys", keys.refresh),
+            ("project_limits", auth.refresh),
+            ("custom_prices", prices.reload),
+            ("jwt_trust", jwt.refresh),
+            ("project_data_keys", engine.data_keys.refresh),
+        ]
+        for table, reload in reloads:
+            if every or table in tables:
+                reload()
+        for change in changes:
+            row = change.get("row") or {}
+            if change.get("table") == "audit_log" and row.get("action") == "data.repriced":
+                _reprice_here(engine, row)
+
+    return applied
+
+
+def _reprice_here(engine: Engine, row: dict[str, Any]) -> None:
+    """A repricing recorded by the metadata holder, carried out on this node's segments (in the lifecycle's
+    thread, one rewrite at a time; the poll goes on)."""
+    try:
+        details = json.loads(row.get("details") or "{}")
+        project_id = str(row["project_id"])
+        start, end = parse_time_us(details["from"]), parse_time_us(details["to"])
+    except (KeyError, ValueError, TypeError) as exc:
+        log.warning("replicated repricing not understood error=%s", exc)
+        return
+    book = PriceBook(list_prices(engine.meta, project_id))
+    lifecycle = engine.lifecycle
+
+    def run() -> None:
+        try:
+            result = lifecycle.reprice(project_id, start, end, book)
+            log.info("replicated repricing done project=%s result=%s", project_id, result.as_dict())
+        except Exception:
+            log.exception("replicated repricing failed project=%s", project_id)
+
+    lifecycle.executor.submit(run)
 
 
 async def start(
@@ -166,6 +219,8 @@ async def start(
     jwt = JwtVerifier(engine.meta, settings.auth, jwks_fetch)
     await asyncio.to_thread(jwt.refresh)
     default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
+    if cluster is not None and cluster.meta is not None:
+        cluster.meta.on_applied = _meta_applied(engine, keys, auth, prices, jwt)
     alerts = await AlertService.start(settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address)
     stack.push_async_callback(alerts.close)
     await stack.enter_async_context(engine.tasks())

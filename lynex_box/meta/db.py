@@ -51,8 +51,15 @@ class MetaDB:
         self._local = threading.local()
         self._readers: list[apsw.Connection] = []
         self._readers_lock = threading.Lock()
+        self._before_commit: Callable[[apsw.Connection], None] | None = None
         self._thread = threading.Thread(target=self._run, name="meta-writer", daemon=True)
         self._thread.start()
+
+    def set_before_commit(self, fn: Callable[[apsw.Connection], None] | None) -> None:
+        """Call `fn(conn)` on the writer thread inside every write transaction, after the write's own function
+        and before the commit (cluster mode publishes the transaction's metadata changes there); an exception
+        from it rolls the whole transaction back and is raised to the writer's caller. None removes it."""
+        self._before_commit = fn
 
     def _run(self) -> None:
         while True:
@@ -63,8 +70,11 @@ class MetaDB:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                with self._writer:  # one transaction: all of fn, or nothing
+                with self._writer:  # one transaction: all of fn (and the before-commit hook), or nothing
                     result = fn(self._writer)
+                    hook = self._before_commit
+                    if hook is not None:
+                        hook(self._writer)
             except BaseException as exc:
                 future.set_exception(exc)
             else:

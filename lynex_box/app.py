@@ -36,6 +36,7 @@ from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
+from lynex_box.api.metaseq import MetaSeqHeader
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
@@ -305,7 +306,10 @@ def create_app(settings: Settings) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(BodyGuard, settings=settings.server)],  # body timeouts, per-address upload cap
+        middleware=[
+            Middleware(BodyGuard, settings=settings.server),  # body timeouts, per-address upload cap
+            Middleware(MetaSeqHeader),  # cluster mode: the metadata log seq a request's writes reached
+        ],
         lifespan=lifespan,
         exception_handlers={
             ApiError: api_error_handler,

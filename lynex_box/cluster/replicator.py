@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,11 @@ from lynex_box.objstore import ObjectNotFound, ObjectStore, ObjectStoreError, Pr
 log = logging.getLogger("lynex.cluster.meta")
 
 OnApplied = Callable[[set[str], list[dict[str, Any]]], None]
+
+WRITTEN_SEQS: ContextVar[list[int] | None] = ContextVar("lynex_meta_written_seqs", default=None)
+"""Set to a list by whoever wants to know which log entries the writes made in its context wrote (the HTTP layer,
+for the `X-Lynex-Meta-Seq` header); the holder's hook appends each entry's seq (meta.db runs it in the context of
+the code that submitted the write)."""
 
 
 class MetaWriteUnavailable(Exception):
@@ -131,6 +137,9 @@ class MetaReplicator:
         self._put_entry(entry)
         write_state(conn, seq)
         self.last_written = seq
+        written = WRITTEN_SEQS.get()
+        if written is not None:
+            written.append(seq)
 
     def _put_entry(self, entry: Entry) -> None:
         try:

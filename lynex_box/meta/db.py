@@ -9,6 +9,7 @@ busy timeout covers them. This module must never run a write outside a transacti
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -66,15 +67,15 @@ class MetaDB:
             item = self._queue.get()
             if item is _STOP:
                 return
-            fn, future = item
+            fn, future, context = item
             if not future.set_running_or_notify_cancel():
                 continue
             try:
                 with self._writer:  # one transaction: all of fn (and the before-commit hook), or nothing
                     result = fn(self._writer)
                     hook = self._before_commit
-                    if hook is not None:
-                        hook(self._writer)
+                    if hook is not None:  # in the submitter's context: it may tell the request what it wrote
+                        context.run(hook, self._writer)
             except BaseException as exc:
                 future.set_exception(exc)
             else:
@@ -82,7 +83,7 @@ class MetaDB:
 
     def submit(self, fn: Callable[[apsw.Connection], T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put((fn, future))
+        self._queue.put((fn, future, contextvars.copy_context()))
         return future
 
     def write(self, fn: Callable[[apsw.Connection], T]) -> T:

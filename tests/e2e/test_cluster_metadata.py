@@ -115,6 +115,9 @@ def test_a_key_created_on_the_holder_works_everywhere_and_a_revoked_one_nowhere_
     created = admin_write(trio, holder, "POST", f"/api/projects/{trio.project}/keys", {"scope": "read", "name": "k"})
     assert created.status_code in (200, 201), created.text
     key, key_id = created.json()["api_key"], created.json()["key_id"]
+    seq = int(created.headers["X-Lynex-Meta-Seq"])  # the log entry the write made: what a forwarder waits for
+    assert trio.get(holder, "/traces").headers.get("X-Lynex-Meta-Seq") is None  # a read writes no entry
+    assert seq > 0
     took = until(lambda: all(trio.get(n, "/traces", key).status_code == 200 for n in trio.live()), 10)
     print(f"created key usable on every node after {took:.2f} s")
     assert took < WITHIN_S

@@ -224,3 +224,37 @@ def test_snapshots_every_n_entries_and_pruning(pair, s3: ObjectStore, tmp_path: 
     finally:
         c.stop()
         db_c.close()
+
+
+def test_a_cluster_founded_before_the_log_gets_its_first_snapshot_from_the_holder(pair, s3: ObjectStore) -> None:  # type: ignore[no-untyped-def]
+    """Nodes of a cluster founded by a release without the log have no log state and the bucket no snapshot: the
+    holder's meta.db becomes the cluster's (fence, snapshot), and the other nodes load it."""
+    a, b, db_a, db_b, _created = pair
+    assert a.meta is not None and b.meta is not None
+    for meta in s3.list("cluster/meta/"):
+        s3.delete(meta.key)
+    for db in (db_a, db_b):
+        db.write(lambda c: c.execute("DELETE FROM instance_settings WHERE key LIKE 'cluster_meta_%'"))
+    other = apsw.Connection(str(db_b.path))  # another process (no capture there): b's own copy differs
+    other.execute("DELETE FROM api_keys")
+    other.close()
+    a.meta._fenced_gen = a.meta._snapshot_seq = None  # as a process of the new release starting
+    b.meta.poll()
+    assert b.meta.applied_seq == -1  # nothing to load yet
+    a.meta.poll()
+    assert a.meta.applied_seq == 1 and json.loads(s3.get(POINTER_KEY).data)["seq"] == 1
+    b.meta.poll()
+    assert b.meta.applied_seq == 1 and keys_of(db_b) == keys_of(db_a)
+
+
+def test_applied_entries_are_handed_to_on_applied(pair) -> None:  # type: ignore[no-untyped-def]
+    a, b, db_a, _db_b, _created = pair
+    assert a.meta is not None and b.meta is not None
+    seen: list[tuple[set[str], list[dict[str, object]]]] = []
+    b.meta.on_applied = lambda tables, changes: seen.append((tables, changes))
+    revoke_key(db_a, next(iter(keys_of(db_a))))
+    assert b.meta.wait_applied(a.meta.applied_seq, 5.0)
+    tables = set().union(*(t for t, _ in seen))
+    assert {"api_keys", "audit_log"} <= tables
+    actions = [c["row"]["action"] for _, changes in seen for c in changes if c["table"] == "audit_log"]
+    assert "key.revoked" in actions

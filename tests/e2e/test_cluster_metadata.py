@@ -155,6 +155,43 @@ def test_a_trace_deleted_on_the_holder_is_hidden_on_every_node(trio: Trio) -> No
     print(f"deleted trace hidden on every node after {took:.2f} s")
 
 
+def test_a_repricing_asked_on_the_holder_reprices_every_nodes_segments(trio: Trio) -> None:
+    """The spans were recorded (and flushed) on another node: the holder cannot rewrite them, that node does when it
+    applies the holder's record of the repricing; the price travels in the log too."""
+    holder = trio.holder()
+    other = next(n for n in trio.live() if n != holder)
+    trace = f"p-{uuid.uuid4().hex[:12]}"
+    at = BASE_MS + 600_000
+    events = [
+        {"event_id": f"{trace}-{i}", "trace_id": trace, "span_id": f"{trace}-{i}", "name": "chat", "type": "llm",
+         "model": "gpt-4o", "provider": "openai", "usage": {"input_tokens": 1000, "output_tokens": 100},
+         "start_time": at + i, "end_time": at + i + 100}
+        for i in range(2)
+    ]  # fmt: skip
+    server = trio.nodes[other]
+    sent = httpx.post(
+        f"{server.url}/v1/projects/{trio.project}/events", headers=server.headers(trio.key),
+        json={"events": events}, timeout=30,
+    )  # fmt: skip
+    assert sent.status_code == 202, sent.text
+
+    def costs(node: str) -> list[float | None]:
+        answer = trio.get(node, f"/traces/{trace}")
+        return sorted(s["total_cost"] for s in answer.json()["spans"]) if answer.status_code == 200 else []
+
+    until(lambda: all(len(costs(n)) == 2 for n in trio.live()), 30)
+    before = costs(holder)
+    price = {"model": "gpt-4o", "provider": "openai", "input_per_mtok": 100.0, "output_per_mtok": 200.0}
+    put = admin_write(trio, holder, "PUT", f"/v1/projects/{trio.project}/prices", {"prices": [price]})
+    assert put.status_code == 200, put.text
+    window = {"from": at - 3_600_000, "to": at + 3_600_000}
+    repriced = admin_write(trio, holder, "POST", f"/v1/projects/{trio.project}/reprice", window)
+    assert repriced.status_code == 200, repriced.text
+    wanted = (1000 * 100.0 + 100 * 200.0) / 1e6
+    took = until(lambda: all(costs(n) == [pytest.approx(wanted)] * 2 for n in trio.live()), 60)
+    print(f"repriced on the recording node and seen everywhere after {took:.2f} s (before: {before})")
+
+
 def test_after_the_holder_is_killed_another_takes_over_fences_and_serves_writes(trio: Trio) -> None:
     holder = trio.holder()
     trio.nodes[holder].kill()

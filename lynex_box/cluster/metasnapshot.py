@@ -3,9 +3,10 @@ copy of the replicated tables, which a joining node loads before the log after i
 
 `make` copies meta.db with `VACUUM INTO` (one consistent read, never blocking the writer), drops every node-local
 table and setting from the copy and compresses it with zstd; the copy's `cluster_meta_seq` is the seq it holds.
-`load` replaces a node's replicated rows by the snapshot's in one transaction, keeping node-local columns'
-defaults. The snapshot is a SQLite file of the holder's schema version: a node of an older schema refuses it (as
-it refuses a newer meta.db). Blocking; run in threads.
+`load` makes a node's replicated rows the snapshot's in one transaction (upserts, then deletes of the rows the
+snapshot lacks, so node-local columns keep their values and no cascade removes node-local rows). The snapshot is
+a SQLite file of the holder's schema version: a node of an older schema refuses it (as it refuses a newer
+meta.db). Blocking; run in threads.
 """
 
 from __future__ import annotations
@@ -91,21 +92,32 @@ def load(db: MetaDB, data: bytes, scratch: Path) -> int:
 
     def tx(conn: apsw.Connection) -> None:
         conn.execute("PRAGMA defer_foreign_keys = ON")
-        for table, spec in reversed(REPLICATED.items()):
-            if spec.mode == "row":
-                extra = f" WHERE key NOT IN ({', '.join(repr(k) for k in sorted(LOCAL_SETTINGS))})"
-                conn.execute(f"DELETE FROM main.{table}" + (extra if table == "instance_settings" else ""))
         for table, (snap_cols, snap_rows) in rows.items():
             spec = REPLICATED[table]
             ours = set(published_columns(conn, table))
             cols = [c for c in snap_cols if c in ours]
             idx = [snap_cols.index(c) for c in cols]
-            names, marks = ", ".join(cols), ", ".join("?" for _ in cols)
-            verb = "INSERT OR IGNORE" if spec.mode != "row" else "INSERT"
             values = [tuple(r[i] for i in idx) for r in snap_rows]
             if table == "instance_settings":
                 values = [v for v in values if v[cols.index("key")] not in LOCAL_SETTINGS]
-            conn.executemany(f"{verb} INTO main.{table} ({names}) VALUES ({marks})", values)
+            if spec.mode == "append" and list(conn.execute(f"SELECT 1 FROM main.{table} LIMIT 1")):
+                continue  # appended entries this node holds already (a reload): not twice
+            names, marks = ", ".join(cols), ", ".join("?" for _ in cols)
+            if spec.mode == "row":  # upserted (node-local columns keep their values), then the rows gone removed
+                target = ", ".join(spec.key)
+                updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in spec.key)
+                action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+                sql = f"INSERT INTO main.{table} ({names}) VALUES ({marks}) ON CONFLICT ({target}) {action}"
+                conn.executemany(sql, values)
+                keep = {tuple(v[cols.index(k)] for k in spec.key) for v in values}
+                key_cols = ", ".join(spec.key)
+                gone = [k for k in conn.execute(f"SELECT {key_cols} FROM main.{table}") if tuple(k) not in keep]
+                if table == "instance_settings":
+                    gone = [k for k in gone if k[0] not in LOCAL_SETTINGS]
+                where = " AND ".join(f"{k} = ?" for k in spec.key)
+                conn.executemany(f"DELETE FROM main.{table} WHERE {where}", gone)
+            else:
+                conn.executemany(f"INSERT OR IGNORE INTO main.{table} ({names}) VALUES ({marks})", values)
         write_state(conn, seq)
         discard_captured(conn)  # loading is no write of this node's: nothing to publish
 

@@ -156,6 +156,9 @@ class MetaReplicator:
             ) from None
 
     def _kick(self) -> None:
+        """Catch up now, in the background (a write found the log ahead of it); once at a time."""
+        if self._poll_lock.locked():
+            return
         threading.Thread(target=self.poll_logged, name="cluster-meta-catchup", daemon=True).start()
 
     # --- applying (every node) ---

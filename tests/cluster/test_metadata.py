@@ -237,6 +237,7 @@ def test_a_cluster_founded_before_the_log_gets_its_first_snapshot_from_the_holde
         db.write(lambda c: c.execute("DELETE FROM instance_settings WHERE key LIKE 'cluster_meta_%'"))
     other = apsw.Connection(str(db_b.path))  # another process (no capture there): b's own copy differs
     other.execute("DELETE FROM api_keys")
+    other.execute("INSERT INTO orgs (id, name, created_at) VALUES ('org_only_b', 'b', 1)")
     other.close()
     a.meta._fenced_gen = a.meta._snapshot_seq = None  # as a process of the new release starting
     b.meta.poll()
@@ -245,6 +246,7 @@ def test_a_cluster_founded_before_the_log_gets_its_first_snapshot_from_the_holde
     assert a.meta.applied_seq == 1 and json.loads(s3.get(POINTER_KEY).data)["seq"] == 1
     b.meta.poll()
     assert b.meta.applied_seq == 1 and keys_of(db_b) == keys_of(db_a)
+    assert db_b.read("SELECT id FROM orgs ORDER BY id") == db_a.read("SELECT id FROM orgs ORDER BY id")
 
 
 def test_applied_entries_are_handed_to_on_applied(pair) -> None:  # type: ignore[no-untyped-def]

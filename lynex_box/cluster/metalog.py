@@ -137,7 +137,7 @@ def apply(conn: apsw.Connection, changes: list[dict[str, Any]]) -> set[str]:
             continue
         spec = REPLICATED[table]
         if table not in known:
-            known[table] = set(columns(conn, table)) - set(spec.local_columns)
+            known[table] = set(columns(conn, table)) - set(spec.private_columns)
         key = change.get("key") or {}
         if table == "instance_settings" and key.get("key", (change.get("row") or {}).get("key")) in LOCAL_SETTINGS:
             continue
@@ -147,7 +147,7 @@ def apply(conn: apsw.Connection, changes: list[dict[str, Any]]) -> set[str]:
             conn.execute(f"DELETE FROM main.{table} WHERE {where}", tuple(key[k] for k in spec.key))
         elif op in ("upsert", "append"):
             row = {c: _decode_value(v) for c, v in (change.get("row") or {}).items() if c in known[table]}
-            _write_row(conn, table, spec.key, spec.mode, row)
+            _write_row(conn, table, spec.key, spec.mode, row, spec.local_columns)
         else:
             continue
         touched.add(table)
@@ -161,7 +161,9 @@ def discard_captured(conn: apsw.Connection) -> None:
         conn.execute(f"DELETE FROM temp.{CHANGES_TABLE}")
 
 
-def _write_row(conn: apsw.Connection, table: str, key: tuple[str, ...], mode: str, row: dict[str, Any]) -> None:
+def _write_row(
+    conn: apsw.Connection, table: str, key: tuple[str, ...], mode: str, row: dict[str, Any], local: tuple[str, ...]
+) -> None:
     cols = list(row)
     names, marks = ", ".join(cols), ", ".join("?" for _ in cols)
     values = tuple(row[c] for c in cols)
@@ -176,6 +178,6 @@ def _write_row(conn: apsw.Connection, table: str, key: tuple[str, ...], mode: st
             values,
         )
         return
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in key)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in key and c not in local)
     action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
     conn.execute(f"INSERT INTO main.{table} ({names}) VALUES ({marks}) ON CONFLICT ({target}) {action}", values)

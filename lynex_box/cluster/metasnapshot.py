@@ -105,7 +105,9 @@ def load(db: MetaDB, data: bytes, scratch: Path) -> int:
             names, marks = ", ".join(cols), ", ".join("?" for _ in cols)
             if spec.mode == "row":  # upserted (node-local columns keep their values), then the rows gone removed
                 target = ", ".join(spec.key)
-                updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in spec.key)
+                updates = ", ".join(
+                    f"{c} = excluded.{c}" for c in cols if c not in spec.key and c not in spec.local_columns
+                )
                 action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
                 sql = f"INSERT INTO main.{table} ({names}) VALUES ({marks}) ON CONFLICT ({target}) {action}"
                 conn.executemany(sql, values)

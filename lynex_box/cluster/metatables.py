@@ -42,12 +42,14 @@ Mode = Literal["row", "tombstone", "append"]
 
 @dataclass(frozen=True, slots=True)
 class TableSpec:
-    """How one replicated table travels: its key columns, the columns that stay per node, and its mode (`row`:
-    upserted and deleted by key; `tombstone`: created by key, never deleted by the log; `append`: inserted, never
-    changed)."""
+    """How one replicated table travels: its key columns; `local_columns`, sent with a new row but then each node's
+    own (an update of only these publishes nothing, and applying an update leaves them alone); `private_columns`,
+    never sent (node-local ids and WAL positions); and its mode (`row`: upserted and deleted by key; `tombstone`:
+    created by key, never deleted by the log; `append`: inserted, never changed)."""
 
     key: tuple[str, ...]
     local_columns: tuple[str, ...] = ()
+    private_columns: tuple[str, ...] = ()
     mode: Mode = "row"
 
 
@@ -76,8 +78,8 @@ REPLICATED: Final[dict[str, TableSpec]] = {
     "project_data_keys": TableSpec(("project_id",)),
     "jwt_trust": TableSpec(("project_id",)),
     "alert_rules": TableSpec(("id",), local_columns=("state", "last_value", "last_evaluated_at", "last_error")),
-    "tombstones": TableSpec(("project_id", "kind", "value"), local_columns=("id", "wal_lsn"), mode="tombstone"),
-    "audit_log": TableSpec(("id",), local_columns=("id",), mode="append"),
+    "tombstones": TableSpec(("project_id", "kind", "value"), private_columns=("id", "wal_lsn"), mode="tombstone"),
+    "audit_log": TableSpec(("id",), private_columns=("id",), mode="append"),
 }
 
 LOCAL_TABLES: Final = frozenset(
@@ -99,9 +101,15 @@ def columns(conn: apsw.Connection, table: str) -> list[str]:
 
 
 def published_columns(conn: apsw.Connection, table: str) -> list[str]:
-    """The columns of `table` a log entry or a snapshot carries: all but the node-local ones."""
+    """The columns of `table` a log entry or a snapshot carries: all but the private ones."""
+    private = set(REPLICATED[table].private_columns)
+    return [c for c in columns(conn, table) if c not in private]
+
+
+def shared_columns(conn: apsw.Connection, table: str) -> list[str]:
+    """The columns whose change is published and applied to existing rows: neither private nor local."""
     local = set(REPLICATED[table].local_columns)
-    return [c for c in columns(conn, table) if c not in local]
+    return [c for c in published_columns(conn, table) if c not in local]
 
 
 def capture_sql(conn: apsw.Connection) -> list[str]:
@@ -111,7 +119,7 @@ def capture_sql(conn: apsw.Connection) -> list[str]:
         "seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, key TEXT NOT NULL)"
     ]
     for table, spec in REPLICATED.items():
-        cols = published_columns(conn, table)
+        cols = shared_columns(conn, table)
 
         def record(row: str, table: str = table, spec: TableSpec = spec) -> str:
             key = ", ".join(f"{row}.{k}" for k in spec.key)

@@ -13,13 +13,14 @@ import pytest
 from lynex_box.auth.admin import create_key, create_org, revoke_key
 from lynex_box.auth.bootstrap import bootstrap_if_empty
 from lynex_box.auth.keys import KeyRing
+from lynex_box.auth.sessions import SessionStore
 from lynex_box.cluster.metalog import LOG_PREFIX, Entry, log_key
 from lynex_box.cluster.metasnapshot import POINTER_KEY, SNAPSHOTS_PREFIX
 from lynex_box.cluster.metatables import LOCAL_TABLES, REPLICATED, meta_tables
 from lynex_box.cluster.node import ClusterNode, NodeIdentity
 from lynex_box.cluster.replicator import MetaWriteRefused, MetaWriteUnavailable
 from lynex_box.cluster.secret import cluster_secret
-from lynex_box.config import ClusterSettings
+from lynex_box.config import AuthSettings, ClusterSettings
 from lynex_box.lifecycle import deletion
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore, PutResult, StoreUnavailable
@@ -83,6 +84,12 @@ def test_join_bootstraps_from_snapshot_then_follows_the_log(pair, s3: ObjectStor
     assert keys_of(db_b)[new.key_id] is not None
     ring.refresh()
     assert ring.check(new.api_key) is None
+    # a login's session arrives whole (its last-seen time, each node's own after that, is NOT NULL)
+    sessions = SessionStore(db_a, AuthSettings())
+    user = db_a.read("SELECT id FROM users")[0][0]
+    new_session = db_a.write(lambda c: sessions.create_in(c, user, "127.0.0.1", "test"))
+    assert b.meta.wait_applied(a.meta.applied_seq, 5.0)
+    assert SessionStore(db_b, AuthSettings()).resolve(new_session.token) is not None
     # the audit entries of those writes travelled too
     actions = [r[0] for r in db_b.read("SELECT action FROM audit_log ORDER BY id")]
     assert "key.revoked" in actions or any("revoke" in a for a in actions)

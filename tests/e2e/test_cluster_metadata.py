@@ -155,6 +155,26 @@ def test_a_trace_deleted_on_the_holder_is_hidden_on_every_node(trio: Trio) -> No
     print(f"deleted trace hidden on every node after {took:.2f} s")
 
 
+def test_a_login_on_the_holder_works_on_every_node(trio: Trio) -> None:
+    """Sessions travel in the log (each node keeps its own last-seen time)."""
+    holder = trio.holder()
+    creds = trio.nodes["node-a"].creds
+    login = httpx.post(
+        f"{trio.nodes[holder].url}/api/auth/login",
+        json={"email": creds["admin_email"], "password": creds["admin_password"]}, timeout=30,
+    )  # fmt: skip
+    assert login.status_code == 200, login.text
+
+    def me_on(node: str) -> int:
+        client = httpx.Client(base_url=trio.nodes[node].url, cookies=login.cookies, timeout=30)
+        with client:
+            return client.get("/api/auth/me").status_code
+
+    took = until(lambda: all(me_on(n) == 200 for n in trio.live()), 10)
+    print(f"session usable on every node after {took:.2f} s")
+    assert took < WITHIN_S
+
+
 def test_a_repricing_asked_on_the_holder_reprices_every_nodes_segments(trio: Trio) -> None:
     """The spans were recorded (and flushed) on another node: the holder cannot rewrite them, that node does when it
     applies the holder's record of the repricing; the price travels in the log too."""

@@ -5,8 +5,8 @@
     python bench/cluster.py --background 20     # while each node also takes 20 other events a second
 
 Starts the moto S3 server (tests/objstore/moto_server.py) and three `lynex-box run` processes on 127.0.0.1 with
-their own data dirs, one bucket prefix. Metadata replication is not built, so the founding node's accounts are
-copied into the joined nodes' meta.db (as tests/e2e/test_cluster_segments.py does). Then, event by event, it sends
+their own data dirs, one bucket prefix (the joined nodes get the founding node's key from the metadata snapshot).
+Then, event by event, it sends
 one span to node i and polls `GET /traces/{id}` on node i+1 until it answers 200, and prints one JSON object:
 p50, p95 and max of those delays, with the settings. An idle node flushes an event at its flusher's next look (its
 head is older than the flush age already); under steady ingest (`--background`) the head is flushed every flush
@@ -33,7 +33,6 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from tests.e2e.server import RunningServer  # noqa: E402
-from tests.e2e.test_cluster_segments import copy_accounts  # noqa: E402
 from tests.objstore.conftest import MotoServer, _start_moto  # noqa: E402
 
 
@@ -78,13 +77,10 @@ def main() -> None:
         for i, node_id in enumerate(("node-a", "node-b", "node-c")):
             env = node_env(moto, node_id, args.flush_age, args.poll)
             nodes.append(RunningServer(work / node_id, env=env, credentials=i == 0).start(timeout=120))
-        for joined in nodes[1:]:
-            copy_accounts(nodes[0].data_dir, joined.data_dir)
         key, project = nodes[0].creds["api_key"], nodes[0].project
         clients = [
             httpx.Client(base_url=f"{n.url}/v1/projects/{project}", headers=n.headers(key), timeout=10) for n in nodes
         ]
-        time.sleep(3)  # the key rings read the copied keys
         stop = threading.Event()
         senders = [
             threading.Thread(target=background, args=(n.url, project, key, args.background, stop), daemon=True)

@@ -7,6 +7,9 @@ message names the values and carries a hint; nothing is left running when one is
 heartbeat and the lease keeper's ticks (blocking store calls, run in threads); `holds(job)` is what a singleton job
 asks before each turn. With `SegmentSharing` (step 2) the node also publishes its segments (`publisher.py`: upload,
 then its manifest) and reads the other nodes' manifests into the query engine's `SharedSegments` (`poller.py`).
+Given meta.db, it keeps it in step with the metadata log (`meta`, a `MetaReplicator`, step 3): a founding node
+writes the cluster secret and snapshot 0, a joining node loads the newest snapshot before serving, and a job polls
+the log; the `metadata` lease holder publishes its own writes from meta.db's before-commit hook.
 `stop()` flushes the head and publishes it, releases the leases, then writes the stopped heartbeat, so the other
 nodes see every event this node acknowledged, take the leases at their next tick and count this node down at once.
 

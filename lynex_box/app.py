@@ -49,6 +49,7 @@ from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
 from lynex_box.jobs import Job, Periodic
 from lynex_box.lifecycle.bucket import SegmentUploader
+from lynex_box.lifecycle.deletion import pending as pending_deletions
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.meta.prices import PriceReloader, list_prices, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
@@ -159,8 +160,21 @@ def _meta_applied(
             row = change.get("row") or {}
             if change.get("table") == "audit_log" and row.get("action") == "data.repriced":
                 _reprice_here(engine, row)
+        if every or "tombstones" in tables:  # what a session's or a user's deletion covers in this node's data
+            engine.lifecycle.executor.submit(_expand_deletions, engine)
 
     return applied
+
+
+def _expand_deletions(engine: Engine) -> None:
+    """Look up, in this node's own segments, the traces and sessions that the pending session and user deletions
+    cover (as a local deletion does at once), so this node's queries hide them before its purge pass."""
+    try:
+        for tomb in pending_deletions(engine.meta):
+            if tomb.kind != "trace":
+                engine.lifecycle.expand(tomb)
+    except Exception:
+        log.exception("replicated deletion scope not looked up (the purge pass does it)")
 
 
 def _reprice_here(engine: Engine, row: dict[str, Any]) -> None:

@@ -155,6 +155,36 @@ def test_a_trace_deleted_on_the_holder_is_hidden_on_every_node(trio: Trio) -> No
     print(f"deleted trace hidden on every node after {took:.2f} s")
 
 
+def test_a_user_deleted_on_the_holder_takes_the_users_traces_on_the_node_that_holds_them(trio: Trio) -> None:
+    """The node that recorded the spans looks up what the deletion covers in its own data as soon as it applies the
+    tombstone: the user's trace disappears there, spans without the user's id included."""
+    holder = trio.holder()
+    other = next(n for n in trio.live() if n != holder)
+    trace, user = f"u-{uuid.uuid4().hex[:12]}", f"user-{uuid.uuid4().hex[:8]}"
+    events = [
+        {"event_id": f"{trace}-{i}", "trace_id": trace, "span_id": f"{trace}-{i}", "name": "chat", "type": "llm",
+         "start_time": BASE_MS + 900_000 + i, "end_time": BASE_MS + 900_000 + i + 100,
+         **({"user_id": user} if i else {})}
+        for i in range(2)
+    ]  # fmt: skip
+    server = trio.nodes[other]
+    sent = httpx.post(
+        f"{server.url}/v1/projects/{trio.project}/events", headers=server.headers(trio.key),
+        json={"events": events}, timeout=30,
+    )  # fmt: skip
+    assert sent.status_code == 202, sent.text
+
+    def spans_on(node: str) -> int:
+        answer = trio.get(node, f"/traces/{trace}")
+        return len(answer.json()["spans"]) if answer.status_code == 200 else 0
+
+    until(lambda: all(spans_on(n) == 2 for n in trio.live()), 30)
+    deleted = admin_write(trio, holder, "DELETE", f"/v1/projects/{trio.project}/users/{user}")
+    assert deleted.status_code in (200, 202, 204), deleted.text
+    took = until(lambda: spans_on(other) == 0, 15)
+    print(f"user's whole trace hidden on the node holding it after {took:.2f} s")
+
+
 def test_a_login_on_the_holder_works_on_every_node(trio: Trio) -> None:
     """Sessions travel in the log (each node keeps its own last-seen time)."""
     holder = trio.holder()

@@ -179,7 +179,7 @@ class MetaReplicator:
                 return True
             if time.monotonic() >= deadline:
                 return False
-            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
 
     def poll_logged(self) -> int:
         try:

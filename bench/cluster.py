@@ -7,8 +7,7 @@ one node an event is visible on another.
     python bench/cluster.py --background 20     # while each node also takes 20 other events a second
 
 Starts the moto S3 server (tests/objstore/moto_server.py) and three `lynex-box run` processes on 127.0.0.1 with
-their own data dirs, one bucket prefix. Metadata replication is not built, so the founding node's accounts are
-copied into the joined nodes' meta.db (as tests/e2e/test_cluster_segments.py does).
+their own data dirs, one bucket prefix (the joined nodes get the founding node's key from the metadata snapshot).
 
 Aggregate ingest: the client load of bench/ingest.py (`--clients` threads per node, each sending 500-span batches
 of its templates over one keep-alive connection), first all of it to node-a alone (the two other nodes running, as
@@ -46,7 +45,6 @@ import httpx  # noqa: E402
 
 from bench.ingest import template_batch  # noqa: E402
 from tests.e2e.server import RunningServer  # noqa: E402
-from tests.e2e.test_cluster_segments import copy_accounts  # noqa: E402
 from tests.objstore.conftest import MotoServer, _start_moto  # noqa: E402
 
 
@@ -163,13 +161,10 @@ def main() -> None:
         for i, node_id in enumerate(("node-a", "node-b", "node-c")):
             env = node_env(moto, node_id, args.flush_age, args.poll)
             nodes.append(RunningServer(work / node_id, env=env, credentials=i == 0).start(timeout=120))
-        for joined in nodes[1:]:
-            copy_accounts(nodes[0].data_dir, joined.data_dir)
         key, project = nodes[0].creds["api_key"], nodes[0].project
         clients = [
             httpx.Client(base_url=f"{n.url}/v1/projects/{project}", headers=n.headers(key), timeout=10) for n in nodes
         ]
-        time.sleep(3)  # the key rings read the copied keys
         ingest = []
         if args.ingest_spans > 0:
             ingest.append(ingest_phase(nodes[:1], nodes, project, key, args.ingest_spans, args.clients, "2026-11-25"))

@@ -16,10 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from starlette.applications import Starlette
@@ -36,6 +38,7 @@ from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
 from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
+from lynex_box.api.metaseq import MetaSeqHeader
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.readonly import ReadOnlyGate
 from lynex_box.api.services import Services
@@ -51,11 +54,13 @@ from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
 from lynex_box.jobs import Job, Periodic
 from lynex_box.lifecycle.bucket import SegmentUploader
+from lynex_box.lifecycle.deletion import pending as pending_deletions
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
-from lynex_box.meta.prices import PriceReloader, read_prices_at
+from lynex_box.meta.prices import PriceReloader, list_prices, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import PriceBook
+from lynex_box.schema.timefmt import parse_time_us
 from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
@@ -145,7 +150,7 @@ async def _cluster_node(settings: Settings, engine: Engine, on_fenced: Callable[
     identity = NodeIdentity.of(settings, ctx.node_id, __version__)
     sharing = SegmentSharing(engine.store, SegmentUploader(bucket, ctx.node_id, ctx.scratch), shared, engine.flush)
     return await asyncio.to_thread(
-        ClusterNode.start, bucket, settings.cluster, engine.meta, identity, on_fenced, sharing
+        ClusterNode.start, bucket, settings.cluster, engine.meta, identity, on_fenced, sharing, engine.data_keys.kek
     )
 
 
@@ -167,6 +172,69 @@ async def _cluster_observer(settings: Settings, engine: Engine) -> ClusterObserv
     assert bucket is not None and shared is not None, "[cluster] enabled needs a bucket (config.py checks it)"
     identity = NodeIdentity.of(settings, ctx.node_id, __version__)
     return await asyncio.to_thread(ClusterObserver.start, bucket, settings.cluster, engine.meta, identity, shared)
+
+
+def _meta_applied(
+    engine: Engine, keys: KeyRing, auth: AuthComponents, prices: PriceReloader, jwt: JwtVerifier
+) -> Callable[[set[str], list[dict[str, Any]]], None]:
+    """What a node does after applying metadata log entries (cluster/replicator.py; on its poll thread): reload
+    every in-memory copy of the tables that changed ("*": a snapshot, everything), so a key revoked on the holder is
+    refused here at once; and carry out on this node's own segments a repricing the holder recorded."""
+
+    def applied(tables: set[str], changes: list[dict[str, Any]]) -> None:
+        every = "*" in tables
+        reloads: list[tuple[str, Callable[[], object]]] = [
+            ("api_keys", keys.refresh),
+            ("project_limits", auth.refresh),
+            ("custom_prices", prices.reload),
+            ("jwt_trust", jwt.refresh),
+            ("project_data_keys", engine.data_keys.refresh),
+        ]
+        for table, reload in reloads:
+            if every or table in tables:
+                reload()
+        for change in changes:
+            row = change.get("row") or {}
+            if change.get("table") == "audit_log" and row.get("action") == "data.repriced":
+                _reprice_here(engine, row)
+        if every or "tombstones" in tables:  # what a session's or a user's deletion covers in this node's data
+            engine.lifecycle.executor.submit(_expand_deletions, engine)
+
+    return applied
+
+
+def _expand_deletions(engine: Engine) -> None:
+    """Look up, in this node's own segments, the traces and sessions that the pending session and user deletions
+    cover (as a local deletion does at once), so this node's queries hide them before its purge pass."""
+    try:
+        for tomb in pending_deletions(engine.meta):
+            if tomb.kind != "trace":
+                engine.lifecycle.expand(tomb)
+    except Exception:
+        log.exception("replicated deletion scope not looked up (the purge pass does it)")
+
+
+def _reprice_here(engine: Engine, row: dict[str, Any]) -> None:
+    """A repricing recorded by the metadata holder, carried out on this node's segments (in the lifecycle's
+    thread, one rewrite at a time; the poll goes on)."""
+    try:
+        details = json.loads(row.get("details") or "{}")
+        project_id = str(row["project_id"])
+        start, end = parse_time_us(details["from"]), parse_time_us(details["to"])
+    except (KeyError, ValueError, TypeError) as exc:
+        log.warning("replicated repricing not understood error=%s", exc)
+        return
+    book = PriceBook(list_prices(engine.meta, project_id))
+    lifecycle = engine.lifecycle
+
+    def run() -> None:
+        try:
+            result = lifecycle.reprice(project_id, start, end, book)
+            log.info("replicated repricing done project=%s result=%s", project_id, result.as_dict())
+        except Exception:
+            log.exception("replicated repricing failed project=%s", project_id)
+
+    lifecycle.executor.submit(run)
 
 
 async def start(
@@ -207,8 +275,11 @@ async def start(
     jwt = JwtVerifier(engine.meta, settings.auth, jwks_fetch)
     await asyncio.to_thread(jwt.refresh)
     default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
+    node = cluster if isinstance(cluster, ClusterNode) else None  # an observer (read-only) writes nothing
+    if node is not None and node.meta is not None:
+        node.meta.on_applied = _meta_applied(engine, keys, auth, prices, jwt)
     # in cluster mode each rule's state is in the bucket, written under the alerts lease (docs/format/cluster.md)
-    shared = AlertStateStore(cluster.store, cluster.keeper, cluster.identity.node_id) if cluster is not None else None
+    shared = AlertStateStore(node.store, node.keeper, node.identity.node_id) if node is not None else None
     alerts = await AlertService.start(
         settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared
     )
@@ -218,7 +289,7 @@ async def start(
     components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only]
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
-    guard = cluster.guard if isinstance(cluster, ClusterNode) else None
+    guard = node.guard if node is not None else None
     scheduler = _scheduler(components, guard, read_only=settings.server.read_only)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
@@ -297,8 +368,11 @@ def create_app(settings: Settings) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        # body timeouts and the per-address upload cap; then writes refused while read-only (api/readonly.py)
-        middleware=[Middleware(BodyGuard, settings=settings.server), Middleware(ReadOnlyGate)],
+        middleware=[
+            Middleware(BodyGuard, settings=settings.server),  # body timeouts, per-address upload cap
+            Middleware(ReadOnlyGate),  # writes refused while read-only (api/readonly.py)
+            Middleware(MetaSeqHeader),  # cluster mode: the metadata log seq a request's writes reached
+        ],
         lifespan=lifespan,
         exception_handlers={
             ApiError: api_error_handler,

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lynex_box.api.errors import ApiError, error_response
+from lynex_box.cluster.replicator import MetaWriteUnavailable
 from lynex_box.lifecycle.cache import CacheTooSmall, CorruptDownload
 from lynex_box.objstore import ObjectStoreError
 from lynex_box.segments.encryption import KeyUnavailable
@@ -40,6 +41,13 @@ async def bucket_unavailable(request: Request, exc: Exception) -> Response:
     return error_response(503, "bucket_unavailable", message, {"Retry-After": "30"})
 
 
+async def metadata_unavailable(request: Request, exc: Exception) -> Response:
+    """A metadata write this cluster node cannot make now (not the metadata lease holder, the log unwritable, the
+    lease changing hands): nothing was changed; 503, retry (docs/cluster.md)."""
+    assert isinstance(exc, MetaWriteUnavailable)
+    return error_response(503, exc.code, str(exc), {"Retry-After": str(exc.retry_after_s)})
+
+
 async def range_too_large(request: Request, exc: Exception) -> Response:
     """A query whose offloaded segments do not fit the bucket cache at once."""
     return error_response(422, "range_too_large", str(exc))
@@ -50,6 +58,7 @@ EXCEPTION_HANDLERS: Final = {
     CorruptDownload: bucket_unavailable,
     CacheTooSmall: range_too_large,
     KeyUnavailable: key_unavailable,
+    MetaWriteUnavailable: metadata_unavailable,
 }
 
 # Errors of an export that the app answers as it answers them for a query (export.py raises them again).

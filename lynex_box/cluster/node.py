@@ -7,6 +7,9 @@ message names the values and carries a hint; nothing is left running when one is
 heartbeat and the lease keeper's ticks (blocking store calls, run in threads); `holds(job)` is what a singleton job
 asks before each turn. With `SegmentSharing` (step 2) the node also publishes its segments (`publisher.py`: upload,
 then its manifest) and reads the other nodes' manifests into the query engine's `SharedSegments` (`poller.py`).
+Given meta.db, it keeps it in step with the metadata log (`meta`, a `MetaReplicator`, step 3): a founding node
+writes the cluster secret and snapshot 0, a joining node loads the newest snapshot before serving, and a job polls
+the log; the `metadata` lease holder publishes its own writes from meta.db's before-commit hook.
 `stop()` flushes the head and publishes it, releases the leases, then writes the stopped heartbeat, so the other
 nodes see every event this node acknowledged, take the leases at their next tick and count this node down at once.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -32,16 +36,20 @@ from lynex_box.cluster.founding import (
 )
 from lynex_box.cluster.heartbeat import HeartbeatWriter
 from lynex_box.cluster.keeper import LeaseKeeper
+from lynex_box.cluster.metalog import write_state
 from lynex_box.cluster.poller import ManifestPoller
 from lynex_box.cluster.probe import probe_conditional_writes
 from lynex_box.cluster.publisher import LocalSegments, SegmentPublisher, Uploader, publish_logged
-from lynex_box.cluster.records import new_incarnation
+from lynex_box.cluster.records import ClusterError, new_incarnation
+from lynex_box.cluster.replicator import MetaReplicator
+from lynex_box.cluster.secret import ensure_secret
 from lynex_box.cluster.status import ClusterStatus, cluster_status
 from lynex_box.config import ClusterSettings, Settings
 from lynex_box.jobs import Job
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
 from lynex_box.query.shared import SharedSegments
+from lynex_box.segments.keywrap import Kek
 
 log = logging.getLogger("lynex.cluster")
 
@@ -98,6 +106,7 @@ class ClusterNode:
         cluster_id: str,
         on_fenced: OnFenced,
         sharing: SegmentSharing | None = None,
+        db: MetaDB | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -127,6 +136,12 @@ class ClusterNode:
             self.poller = ManifestPoller(store, identity.node_id, sharing.shared)
         self._stopping = threading.Event()
         self._publishing: threading.Thread | None = None
+        # the metadata log (step 3): applied on every node, written by the `metadata` lease holder
+        self.meta: MetaReplicator | None = None
+        if db is not None:
+            self.meta = MetaReplicator(
+                store, db, identity.node_id, lambda: self.keeper.holds("metadata"), settings.snapshot_every
+            )
 
     @classmethod
     def start(
@@ -137,27 +152,26 @@ class ClusterNode:
         identity: NodeIdentity,
         on_fenced: OnFenced,
         sharing: SegmentSharing | None = None,
+        kek: Kek | None = None,
     ) -> ClusterNode:
         """Check, settle and claim (blocking; up to `lease_ttl_s` when this node id's last heartbeat is fresh,
-        as after a crash), then read the manifests. Raises a `ClusterError` when the node must not start."""
+        as after a crash), bring meta.db up to the metadata log (a joining node loads the newest snapshot first),
+        then read the manifests. Raises a `ClusterError` when the node must not start. `kek` seals the cluster
+        secret a founding node generates."""
         probe_conditional_writes(store, identity.node_id, endpoint=identity.endpoint)
         outcome = settle(
             store, node_id=identity.node_id, local_id=local_cluster_id(db), data_dir_empty=data_dir_is_empty(db)
         )
         cluster_id = outcome.record.cluster_id
-        if outcome.action is Action.JOIN:
-            # metadata replication (step 3 of docs/format/cluster.md) is not built: nothing to bootstrap from yet
-            log.warning(
-                "cluster joined cluster_id=%s node_id=%s: this node has no users, projects or keys of its own until "
-                "metadata replication exists; see docs/cluster.md",
-                cluster_id, identity.node_id,
-            )  # fmt: skip
+        if outcome.action is Action.FOUND:  # the cluster secret, and this data dir's metadata as the log's start
+            db.write(lambda conn: (ensure_secret(conn, kek), write_state(conn, 0)))
         remember_cluster_id(db, cluster_id)
-        node = cls(store, settings, identity, cluster_id, on_fenced, sharing)
+        node = cls(store, settings, identity, cluster_id, on_fenced, sharing, db)
         # a process killed moments ago left a fresh heartbeat: watch it age rather than refuse at once
         node.heartbeat.claim(wait_s=settings.lease_ttl_s)
         try:
             node.keeper.tick()  # take the free leases now, not a tick later
+            node._start_meta(outcome.action)
             if node.publisher is not None and node.poller is not None:
                 node.publisher.open()  # the next manifest replaces the previous process's
                 node.poller.poll()  # the other nodes' data is queryable from the first request
@@ -171,6 +185,27 @@ class ClusterNode:
             cluster_id, identity.node_id, outcome.action.value, ",".join(node.keeper.held_jobs()) or "-",
         )  # fmt: skip
         return node
+
+    def _start_meta(self, action: Action) -> None:
+        """Install the capture, write the founding snapshot, and catch up with the log before serving: a joining
+        node waits up to `lease_ttl_s` for the founder's first snapshot."""
+        meta = self.meta
+        assert meta is not None
+        meta.install()
+        if action is Action.FOUND:
+            meta.write_snapshot()  # seq 0: what a joining node loads
+        deadline = time.monotonic() + self.settings.lease_ttl_s
+        meta.poll()
+        while meta.applied_seq < 0:
+            if time.monotonic() >= deadline:
+                raise ClusterError(
+                    f"this node has no copy of the cluster's metadata and the bucket holds no snapshot to load "
+                    f"({self.identity.endpoint})",
+                    hint="start the founding node (it writes the first snapshot), then this one again",
+                )
+            time.sleep(0.5)
+            meta.poll()
+        log.info("cluster metadata up to date seq=%d action=%s", meta.applied_seq, action.value)
 
     def holds(self, job: str) -> int | None:
         """The generation at which this node holds `job`'s lease, or None: then the job must not run."""
@@ -205,6 +240,8 @@ class ClusterNode:
         ]
         if self.poller is not None:
             jobs.append(Job.blocking("cluster_poll", self.poller.poll, s.poll_interval_s))
+        if self.meta is not None:
+            jobs.append(Job.blocking("cluster_meta", self.meta.poll_logged, s.poll_interval_s))
         return jobs
 
     def status(self) -> ClusterStatus:
@@ -236,5 +273,7 @@ class ClusterNode:
                 self.publisher.publish()
             except Exception:  # the bucket down, say: the segments are local, published at the next start
                 log.exception("cluster last segments not published at stop")
+        if self.meta is not None:
+            self.meta.uninstall()
         self.keeper.stop(release=True)
         self.heartbeat.stop()

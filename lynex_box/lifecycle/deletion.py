@@ -116,11 +116,15 @@ def purge_pass(
     durable_lsn: Callable[[], int] | None = None,
     flush: Callable[[], object] | None = None,
     expand: Callable[[Tombstone], bool] | None = None,
+    keep_until_due: bool = False,
 ) -> int:
     """Rewrite files holding rows of stamped, consumed tombstones; drop those tombstones. Returns rows' files
     rewritten. `durable_lsn`/`flush` come from the engine; without them (no WAL in this process) every
     tombstone counts as covered. `expand` looks up a tombstone's scope again (False: it could not, e.g. the
-    bucket is down; that project's tombstones wait for the next pass)."""
+    bucket is down; that project's tombstones wait for the next pass). `keep_until_due` (cluster mode): a purged
+    tombstone is kept until its deadline, because this node's queries also read the other nodes' segments, which
+    their own purge passes rewrite (each within the deadline); a pass after the deadline that still finds rows
+    is the late one."""
     tombs = read_tombstones(ctx.db)
     if not tombs:
         return 0
@@ -134,6 +138,7 @@ def purge_pass(
     ready = [t for t in tombs if durable_lsn is None or (t.wal_lsn is not None and t.wal_lsn <= consumed)]
     rewritten = 0
     for project_id in sorted({t.project_id for t in ready}):
+        rewritten_before = rewritten
         mine = [t for t in ready if t.project_id == project_id]
         if expand is not None and not all(expand(t) for t in mine if t.kind != "trace"):
             log.warning("deletion purge postponed: its scope could not be looked up project=%s", project_id)
@@ -156,9 +161,9 @@ def purge_pass(
                 rewritten += 1
         # Every file rewritten, the tombstones not yet dropped: a crash here purges again (finding nothing).
         crash_point("lifecycle.deletion.before_drop")
-        _drop(ctx.db, mine)
         late = [t for t in mine if t.due_at < ctx.now_us()]
-        if late:
+        _drop(ctx.db, late if keep_until_due else mine)
+        if late and (rewritten > rewritten_before or not keep_until_due):
             log.error("deletion purged after its deadline project=%s tombstones=%d", project_id, len(late))
         log.info("deletion purged project=%s tombstones=%d files_rewritten=%d", project_id, len(mine), rewritten)
     return rewritten

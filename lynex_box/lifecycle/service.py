@@ -118,7 +118,10 @@ class Lifecycle:
         return done
 
     def purge_deletions(self) -> int:
-        done = self._locked(lambda: purge_pass(self.ctx, self._durable_lsn, self._flush, self.expand))
+        keep = self.settings.cluster.enabled  # other nodes' copies of the rows are purged by their own passes
+        done = self._locked(
+            lambda: purge_pass(self.ctx, self._durable_lsn, self._flush, self.expand, keep_until_due=keep)
+        )
         self.clean()
         return done
 

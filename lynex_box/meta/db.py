@@ -9,6 +9,7 @@ busy timeout covers them. This module must never run a write outside a transacti
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -51,20 +52,30 @@ class MetaDB:
         self._local = threading.local()
         self._readers: list[apsw.Connection] = []
         self._readers_lock = threading.Lock()
+        self._before_commit: Callable[[apsw.Connection], None] | None = None
         self._thread = threading.Thread(target=self._run, name="meta-writer", daemon=True)
         self._thread.start()
+
+    def set_before_commit(self, fn: Callable[[apsw.Connection], None] | None) -> None:
+        """Call `fn(conn)` on the writer thread inside every write transaction, after the write's own function
+        and before the commit (cluster mode publishes the transaction's metadata changes there); an exception
+        from it rolls the whole transaction back and is raised to the writer's caller. None removes it."""
+        self._before_commit = fn
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
                 return
-            fn, future = item
+            fn, future, context = item
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                with self._writer:  # one transaction: all of fn, or nothing
+                with self._writer:  # one transaction: all of fn (and the before-commit hook), or nothing
                     result = fn(self._writer)
+                    hook = self._before_commit
+                    if hook is not None:  # in the submitter's context: it may tell the request what it wrote
+                        context.run(hook, self._writer)
             except BaseException as exc:
                 future.set_exception(exc)
             else:
@@ -72,7 +83,7 @@ class MetaDB:
 
     def submit(self, fn: Callable[[apsw.Connection], T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put((fn, future))
+        self._queue.put((fn, future, contextvars.copy_context()))
         return future
 
     def write(self, fn: Callable[[apsw.Connection], T]) -> T:

@@ -5,9 +5,8 @@ the `alerts` lease is killed with SIGKILL while the condition keeps holding; ano
 and the receiver gets exactly one firing and, once the errors stop, exactly one resolution, both carrying the same
 firing id and notification ids.
 
-Metadata replication is another branch's work, so the joined nodes get the founding node's accounts and the rule
-copied into their meta.db (as tests/e2e/test_cluster_segments.py copies accounts); all nodes share the alert
-secrets key file so the copied rule's sealed channel opens everywhere.
+The joined nodes get the founding node's accounts from the metadata snapshot and the rule from the metadata log;
+all nodes share the alert secrets key file (as docs/cluster.md asks) so the rule's sealed channel opens everywhere.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from lynex_box.objstore import S3Store
 from tests.alerts.receiver import Received, Receiver
 from tests.e2e.cluster import SKEW_S, TTL_S, cluster_env, live_holders, status
 from tests.e2e.server import RunningServer
-from tests.e2e.test_cluster_segments import copy_accounts
 from tests.objstore.conftest import MotoServer, moto_server  # noqa: F401 - fixture used here
 
 PREFIX = "deploy"
@@ -43,21 +41,6 @@ ALERTS_ENV = {
     "LYNEX_ALERTS_ALLOWED_TARGET_NETWORKS": "127.0.0.1/32",
 }
 _buckets = itertools.count()
-
-
-def copy_rules(source: Path, target: Path) -> None:
-    """The founding node's alert rules into a joined node's meta.db (a stand-in for metadata replication)."""
-    import apsw
-
-    conn = apsw.Connection(str(target / "meta.db"))
-    try:
-        conn.setbusytimeout(10_000)
-        conn.execute("ATTACH DATABASE ? AS founder", (str(source / "meta.db"),))
-        with conn:
-            conn.execute("INSERT OR IGNORE INTO main.alert_rules SELECT * FROM founder.alert_rules")
-        conn.execute("DETACH DATABASE founder")
-    finally:
-        conn.close()
 
 
 @dataclass
@@ -161,9 +144,6 @@ def test_killing_the_alerts_holder_fires_the_alert_once_across_the_cluster(clust
         created = client.post(f"/api/projects/{cluster.project}/alerts/rules", json=rule_body)
     assert created.status_code == 201, created.text
     rule_id = created.json()["id"]
-    for joined in ("node-b", "node-c"):
-        copy_accounts(cluster.nodes["node-a"].data_dir, cluster.nodes[joined].data_dir)
-        copy_rules(cluster.nodes["node-a"].data_dir, cluster.nodes[joined].data_dir)
     rules_path = f"/api/projects/{cluster.project}/alerts/rules/{rule_id}"
 
     def answers(node: str) -> bool:

@@ -10,8 +10,7 @@ A retry after a connection cut by the kill may send a batch the dead node had al
 node replays it and the other node stores it too. Both copies carry the same `event_id`, and queries deduplicate by
 `event_id`, so the span is still counted once; the test prints how many such raw copies it found in the bucket.
 
-Metadata replication (step 3) is not built, so the joined nodes get the founding node's accounts with
-`copy_accounts` (as tests/e2e/test_cluster_segments.py does).
+The joined nodes get the founding node's accounts from the metadata snapshot at their start.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ import pyarrow.parquet as pq
 from lynex_box.objstore import PrefixedStore, S3Store
 from tests.e2e.cluster import cluster_env
 from tests.e2e.server import RunningServer
-from tests.e2e.test_cluster_segments import copy_accounts, wait_for
+from tests.e2e.test_cluster_segments import wait_for
 from tests.objstore.conftest import MotoServer, moto_server  # noqa: F401 - fixture used here
 
 BATCH = 20
@@ -159,12 +158,10 @@ def test_a_rotating_client_loses_nothing_while_a_node_is_killed_and_every_span_i
             list(pool.map(lambda node_id: nodes[node_id].start(90), NODES[1:]))
         started_s = time.monotonic() - began
         founder = nodes["node-a"]
-        for joined in NODES[1:]:
-            copy_accounts(founder.data_dir, nodes[joined].data_dir)
         key, path = founder.creds["api_key"], f"/v1/projects/{founder.project}"
         headers = founder.headers(key)
         urls = [nodes[n].url for n in NODES]
-        for url in urls:  # the key rings read the copied keys
+        for url in urls:  # the joined nodes loaded the founder's key from the snapshot
             wait_for(lambda u=url: httpx.get(f"{u}{path}/traces", headers=headers).status_code == 200, 20)
 
         client = RotatingClient(urls, f"{path}/events", headers)

@@ -12,8 +12,8 @@ publishes what it flushed meanwhile, heartbeats resume, each lease has one live 
 on every node exactly once (span ids counted per trace, and the metrics' totals).
 
 Three nodes, not two: the requirement is about a cluster behind a load balancer, and three makes a lease contest
-after the outage a real one. The joined nodes get the founding node's accounts by `copy_accounts`, as in
-test_cluster_segments.py, until metadata replication exists.
+after the outage a real one. The joined nodes get the founding node's accounts from the
+metadata snapshot.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pytest
 from tests.e2e.cluster import TTL_S, cluster_env, live_holders, status
 from tests.e2e.server import RunningServer
 from tests.e2e.tcp_proxy import RelayProcess
-from tests.e2e.test_cluster_segments import BASE_MS, copy_accounts, spans, trace_ids, wait_for
+from tests.e2e.test_cluster_segments import BASE_MS, spans, trace_ids, wait_for
 from tests.objstore.conftest import MotoServer, moto_server  # noqa: F401 - fixtures used here
 
 NODES = ("node-a", "node-b", "node-c")
@@ -57,8 +57,6 @@ def start_nodes(
                 **extra,
             }
             nodes[name] = RunningServer(root / name, env=env, credentials=name == names[0]).start(90)
-        for joined in names[1:]:
-            copy_accounts(nodes[names[0]].data_dir, nodes[joined].data_dir)
     except BaseException:
         stop_all(nodes)
         raise

@@ -3,9 +3,8 @@ prefix of the real moto S3 server. Events ingested through each node come back f
 the same counts and metrics, within about `flush_age_s + poll_interval_s`; and a node stopped cleanly publishes
 what its head held, so the others keep seeing its events while it is down.
 
-Metadata replication (step 3) is not built, so a joined node has no accounts of its own: `copy_accounts` gives each
-joined node the founding node's orgs, users, projects and keys (written into its meta.db while it runs; its key
-ring reads them within 2 s), as step 3's snapshot will. Everything else is the nodes' own doing.
+The joined nodes start with empty data dirs and get the founding node's accounts from the metadata snapshot
+(step 3), so the founder's key works on every node.
 """
 
 from __future__ import annotations
@@ -17,10 +16,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import apsw
 import httpx
 import pytest
 
@@ -28,25 +25,10 @@ from tests.e2e.cluster import cluster_env
 from tests.e2e.server import RunningServer
 from tests.objstore.conftest import MotoServer, moto_server  # noqa: F401 - fixtures used here
 
-ACCOUNT_TABLES = ("orgs", "users", "org_members", "projects", "project_members", "api_keys")
 FLUSH_AGE_S = 1.0
 POLL_S = 0.5
 BASE_MS = 1_795_000_000_000
 _buckets = itertools.count()
-
-
-def copy_accounts(source: Path, target: Path) -> None:
-    """The founding node's accounts into a joined node's meta.db (a stand-in for step 3's replication)."""
-    conn = apsw.Connection(str(target / "meta.db"))
-    try:
-        conn.setbusytimeout(10_000)
-        conn.execute("ATTACH DATABASE ? AS founder", (str(source / "meta.db"),))  # read only
-        with conn:
-            for table in ACCOUNT_TABLES:
-                conn.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM founder.{table}")
-        conn.execute("DETACH DATABASE founder")
-    finally:
-        conn.close()
 
 
 @dataclass
@@ -71,14 +53,8 @@ def trio(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> I
             env = cluster_env(moto_server, name, node_id, flush_age_s=str(FLUSH_AGE_S), poll_interval_s=str(POLL_S))
             nodes[node_id] = RunningServer(root / node_id, env=env, credentials=node_id == "node-a").start(90)
         a = nodes["node-a"]
-        for joined in ("node-b", "node-c"):
-            copy_accounts(a.data_dir, nodes[joined].data_dir)
         trio = Trio(nodes, a.creds["api_key"], a.project)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # the key rings read the copied keys
-            if all(_answers(trio, node) for node in nodes):
-                break
-            time.sleep(0.2)
+        assert all(_answers(trio, node) for node in nodes)  # the joined nodes loaded the founder's key at start
         yield trio
     finally:
         for server in nodes.values():

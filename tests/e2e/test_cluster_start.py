@@ -67,16 +67,24 @@ def trio(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> I
                 server.stop()
 
 
-def test_the_first_node_founds_the_cluster_and_the_others_join_without_accounts(trio: Trio) -> None:
+def users(data_dir: Path) -> list[dict[str, object]]:
+    listed = subprocess.run(
+        [sys.executable, "-m", "lynex_box", "users", "list", "--json", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    found: list[dict[str, object]] = json.loads(listed.stdout)
+    return found
+
+
+def test_the_first_node_founds_the_cluster_and_the_others_join_with_its_accounts(trio: Trio) -> None:
+    """The joined nodes create no credentials of their own: their accounts are the founder's, from the metadata
+    snapshot (step 3)."""
     a = trio.nodes["node-a"]
     assert a.creds["api_key"] and a.creds["admin_email"]  # the founding node's first start
+    founders = users(a.data_dir)
+    assert [u["email"] for u in founders] == [a.creds["admin_email"]]
     for joined in ("node-b", "node-c"):
-        data_dir = str(trio.nodes[joined].data_dir)
-        listed = subprocess.run(
-            [sys.executable, "-m", "lynex_box", "users", "list", "--json", "--data-dir", data_dir],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        assert listed.stdout.strip() == "[]"
+        assert users(trio.nodes[joined].data_dir) == founders
         assert not (trio.nodes[joined].data_dir / "credentials.json").exists()
 
     state = status(trio.env("node-a"))

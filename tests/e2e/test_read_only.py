@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceS
 from lynex_box.objstore import S3Store
 from tests.e2e.cluster import HEARTBEAT_S, cluster_env
 from tests.e2e.server import RunningServer
-from tests.e2e.test_cluster_segments import BASE_MS, copy_accounts, spans, wait_for
+from tests.e2e.test_cluster_segments import BASE_MS, spans, wait_for
 from tests.e2e.test_otlp_grpc import auth, call_error, retry_delay_s, spans_request
 from tests.objstore.conftest import MotoServer, moto_server  # noqa: F401 - fixtures used here
 
@@ -125,7 +125,6 @@ def test_a_read_only_cluster_node_reads_the_others_data_and_writes_nothing_to_th
     b = RunningServer(tmp_path / "b", env=cluster_env(moto_server, bucket, "node-b"), credentials=False)
     try:
         b.start(90)
-        copy_accounts(a.data_dir, b.data_dir)
         with httpx.Client(base_url=f"{a.url}/v1/projects/{a.project}", headers=a.headers()) as c:
             assert c.post("/events", json={"events": spans("from-a", 2, BASE_MS)}).status_code == 202
         assert b.stop() == 0

@@ -97,3 +97,20 @@ def test_deletion_is_in_the_audit_log(open_engine: Any) -> None:
 def test_the_hiding_condition_is_null_safe() -> None:
     condition, params = deleted_condition([])
     assert condition is None and params == {}
+
+
+def test_in_cluster_mode_a_purged_tombstone_is_kept_until_its_deadline(open_engine: Any) -> None:
+    """Other nodes' copies of the rows are purged by their own passes (each within the deadline) while this node's
+    queries read them too: the tombstone that hides them stays until its deadline, then goes."""
+    engine = open_engine()
+    add_segment(engine, "p1", "a", 30, now_ms() - DAY_MS)
+    delete(engine.meta, "p1", "trace", "a-t0", 3600)
+    assert purge_pass(engine.lifecycle.ctx, keep_until_due=True) == 1
+    assert "a-t0" not in parquet_values(all_files(engine), "trace_id")
+    assert [t.value for t in read_tombstones(engine.meta)] == ["a-t0"]  # kept: still hides other nodes' copies
+    assert purge_pass(engine.lifecycle.ctx, keep_until_due=True) == 0  # nothing left to rewrite here
+    assert [t.value for t in read_tombstones(engine.meta)] == ["a-t0"]
+    delete(engine.meta, "p1", "trace", "a-t1", 0)  # its deadline is now
+    assert purge_pass(engine.lifecycle.ctx, keep_until_due=True) == 1
+    assert [t.value for t in read_tombstones(engine.meta)] == ["a-t0"]  # a-t1's deadline passed: dropped
+    assert "a-t1" not in parquet_values(all_files(engine), "trace_id")

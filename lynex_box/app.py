@@ -33,6 +33,7 @@ from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
+from lynex_box.api.forward import MetaForward
 from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.services import Services
@@ -250,7 +251,10 @@ def create_app(settings: Settings) -> Starlette:
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(BodyGuard, settings=settings.server)],  # body timeouts, per-address upload cap
+        middleware=[
+            Middleware(BodyGuard, settings=settings.server),  # body timeouts, per-address upload cap
+            Middleware(MetaForward, settings=settings),  # cluster mode: metadata writes go to the metadata lease holder
+        ],
         lifespan=lifespan,
         exception_handlers={
             ApiError: api_error_handler,

@@ -31,11 +31,13 @@ from lynex_box.cluster.founding import (
     settle,
 )
 from lynex_box.cluster.heartbeat import HeartbeatWriter
+from lynex_box.cluster.holder import HolderLookup
 from lynex_box.cluster.keeper import LeaseKeeper
 from lynex_box.cluster.poller import ManifestPoller
 from lynex_box.cluster.probe import probe_conditional_writes
 from lynex_box.cluster.publisher import LocalSegments, SegmentPublisher, Uploader, publish_logged
 from lynex_box.cluster.records import new_incarnation
+from lynex_box.cluster.secret import ensure_cluster_secret
 from lynex_box.cluster.status import ClusterStatus, cluster_status
 from lynex_box.config import ClusterSettings, Settings
 from lynex_box.jobs import Job
@@ -55,6 +57,9 @@ SINGLETON_JOBS: Final = {"alerts": "alerts"}
 # and a flushed segment is uploaded at most this long after it was published locally. The looks run on a thread of
 # their own (`cluster-publish`), one after the other: an upload that takes longer than this only delays the next.
 PUBLISH_EVERY_S: Final = 0.25
+# How long a node trusts what it read of the `metadata` lease holder before reading the lease again (a failed
+# forward reads it again at once): forwarded writes cost no bucket request most of the time.
+HOLDER_CACHE_S: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +130,9 @@ class ClusterNode:
                 fenced=lambda: self.fenced is not None, on_fenced=self._fenced,
             )  # fmt: skip
             self.poller = ManifestPoller(store, identity.node_id, sharing.shared)
+        self._metadata_holder = HolderLookup(
+            store, "metadata", lease_ttl_s=settings.lease_ttl_s, cache_s=min(HOLDER_CACHE_S, settings.lease_ttl_s / 6)
+        )
         self._stopping = threading.Event()
         self._publishing: threading.Thread | None = None
 
@@ -153,6 +161,8 @@ class ClusterNode:
                 cluster_id, identity.node_id,
             )  # fmt: skip
         remember_cluster_id(db, cluster_id)
+        if outcome.action is Action.FOUND or outcome.record.founder == identity.node_id:
+            ensure_cluster_secret(db)  # signs forwarded metadata writes; joined nodes get it with the metadata
         node = cls(store, settings, identity, cluster_id, on_fenced, sharing)
         # a process killed moments ago left a fresh heartbeat: watch it age rather than refuse at once
         node.heartbeat.claim(wait_s=settings.lease_ttl_s)
@@ -175,6 +185,20 @@ class ClusterNode:
     def holds(self, job: str) -> int | None:
         """The generation at which this node holds `job`'s lease, or None: then the job must not run."""
         return self.keeper.holds(job)
+
+    def metadata_holder(self) -> tuple[str, str] | None:
+        """The node id and address of the `metadata` lease holder (this node when it holds it), or None when no
+        live node holds it. Blocking (reads the bucket when the cached answer is older than `HOLDER_CACHE_S`)."""
+        if self.keeper.holds("metadata") is not None:
+            return self.identity.node_id, self.identity.address
+        holder = self._metadata_holder.find()
+        if holder is None or holder.node_id == self.identity.node_id:  # our own lease, expired here: not ours now
+            return None
+        return holder.node_id, holder.address
+
+    def forget_metadata_holder(self) -> None:
+        """A forward to the holder failed: the next `metadata_holder()` reads the bucket again."""
+        self._metadata_holder.forget()
 
     def guard(self, jobs: list[Job]) -> list[Job]:
         """`jobs` with each singleton job (`SINGLETON_JOBS`) made to skip its turns while this node does not hold

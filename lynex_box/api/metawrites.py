@@ -129,13 +129,19 @@ class MetaWrite:
     cap: Cap
 
 
-_RULES: Final = tuple(MetaWrite(method, path, compile_path(path)[0], cap) for method, path, cap in FORWARDED)
+def _by_method() -> dict[str, tuple[MetaWrite, ...]]:
+    rules: dict[str, list[MetaWrite]] = {}
+    for method, path, cap in FORWARDED:
+        rules.setdefault(method, []).append(MetaWrite(method, path, compile_path(path)[0], cap))
+    return {method: tuple(found) for method, found in rules.items()}
+
+
+_RULES: Final = _by_method()  # asked on every request in cluster mode: only the request's method's rules are tried
 
 
 def metadata_write(method: str, path: str) -> MetaWrite | None:
     """The rule when a request (`method`, decoded `path`) writes shared metadata, else None."""
-    method = method.upper()
-    for rule in _RULES:
-        if rule.method == method and rule.pattern.match(path):
+    for rule in _RULES.get(method.upper(), ()):
+        if rule.pattern.match(path):
             return rule
     return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
+import json
 import os
 import secrets
 import time
@@ -107,12 +108,13 @@ def trio(moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def signed_headers(
-    secret: bytes, method: str, path: str, body: bytes, *, at_ms: int | None = None, by: str = "node-b"
-) -> dict[str, str]:
+    secret: bytes, method: str, path: str, body: bytes, *, at_ms: int | None = None, by: str = "node-b",
+    client_ip: str = "127.0.0.1",
+) -> dict[str, str]:  # fmt: skip
     """The headers of a forward as a node signs them (docs/format/cluster.md), made here independently."""
     at = str(at_ms if at_ms is not None else time.time_ns() // 1_000_000)
     nonce = secrets.token_hex(16)
-    client_ip, host, scheme = "127.0.0.1", "lynex.example", "http"
+    host, scheme = "lynex.example", "http"
     lines = [
         "lynex-forward-v1",
         method,
@@ -230,6 +232,31 @@ def test_the_holder_refuses_a_forward_whose_signature_is_missing_forged_stale_or
         assert answer.status_code == 401, (name, answer.text)
         assert answer.json()["error"]["code"] == "forward_unauthenticated", (name, answer.text)
         assert "set-cookie" not in answer.headers, name
+
+
+def test_the_holder_trusts_the_client_address_of_a_signed_forward_only(trio: Trio) -> None:
+    a = trio.founder
+    body = login_body(trio)
+    headers = signed_headers(read_secret(a.data_dir), "POST", "/api/auth/login", body, client_ip="203.0.113.9")
+    assert httpx.post(f"{a.url}/api/auth/login", content=body, headers=headers, timeout=30).status_code == 200
+    unsigned = {"Content-Type": "application/json", "X-Forwarded-For": "198.51.100.7"}
+    assert httpx.post(f"{a.url}/api/auth/login", content=body, headers=unsigned, timeout=30).status_code == 200
+    with trio.login("node-a") as on_a:
+        org_id = on_a.get("/api/auth/me").json()["projects"][0]["org_id"]
+        entries = on_a.get(f"/api/orgs/{org_id}/audit", params={"action": "login", "limit": 100})
+        assert entries.status_code == 200, entries.text
+    addresses = {entry["ip"] for entry in entries.json()["items"]}
+    assert "203.0.113.9" in addresses  # the signed forward's client, as node-b saw it
+    assert "198.51.100.7" not in addresses  # a header any client can send is not believed
+
+
+def test_a_signed_forward_of_a_route_that_is_not_a_metadata_write_is_refused(trio: Trio) -> None:
+    a = trio.founder
+    path = f"/v1/projects/{a.project}/events"
+    body = json.dumps(event("signed-ingest")).encode()
+    headers = {**signed_headers(read_secret(a.data_dir), "POST", path, body), **a.headers()}
+    answer = httpx.post(f"{a.url}{path}", content=body, headers=headers, timeout=30)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "not_forwardable", answer.text
 
 
 def test_a_forward_reaching_a_node_that_does_not_hold_the_lease_is_refused_not_forwarded_again(trio: Trio) -> None:

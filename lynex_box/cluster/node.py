@@ -7,8 +7,10 @@ message names the values and carries a hint; nothing is left running when one is
 heartbeat and the lease keeper's ticks (blocking store calls, run in threads); `holds(job)` is what a singleton job
 asks before each turn. With `SegmentSharing` (step 2) the node also publishes its segments (`publisher.py`: upload,
 then its manifest) and reads the other nodes' manifests into the query engine's `SharedSegments` (`poller.py`).
-`stop()` flushes the head and publishes it, releases the leases, then writes the stopped heartbeat, so the other
-nodes see every event this node acknowledged, take the leases at their next tick and count this node down at once.
+`metadata_holder()` says where metadata writes go (this node, or the `metadata` lease holder's address: `holder.py`;
+api/forward.py forwards them). `stop()` flushes the head and publishes it, releases the leases, then writes the
+stopped heartbeat, so the other nodes see every event this node acknowledged, take the leases at their next tick and
+count this node down at once.
 
 When another process turns out to write this node's heartbeat (or its manifest), the node is fenced: the keeper
 drops every lease without writing, nothing more is published, and `on_fenced(reason)` tells the app, which stops

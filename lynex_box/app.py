@@ -37,6 +37,7 @@ from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.api import accounts, admin, ingest, query, unavailable
 from lynex_box.api.bodyguard import BodyGuard
 from lynex_box.api.errors import ApiError, api_error_handler, error_response, json_response
+from lynex_box.api.forward import MetaForward
 from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
 from lynex_box.api.metaseq import MetaSeqHeader
 from lynex_box.api.openapi import openapi_document
@@ -371,6 +372,7 @@ def create_app(settings: Settings) -> Starlette:
         middleware=[
             Middleware(BodyGuard, settings=settings.server),  # body timeouts, per-address upload cap
             Middleware(ReadOnlyGate),  # writes refused while read-only (api/readonly.py)
+            Middleware(MetaForward, settings=settings),  # cluster mode: metadata writes go to the metadata lease holder
             Middleware(MetaSeqHeader),  # cluster mode: the metadata log seq a request's writes reached
         ],
         lifespan=lifespan,

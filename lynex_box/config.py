@@ -424,6 +424,9 @@ class ClusterSettings:
     max_clock_skew_s: float = field(default=2.0, metadata=_rng(0, 3600))
     advertise_url: str = ""
     snapshot_every: int = field(default=500, metadata=_rng(1, 10_000_000))
+    forward_timeout_s: float = field(default=10.0, metadata=_rng(0.1, 600))
+    forward_window_s: float = field(default=30.0, metadata=_rng(1, 3600))
+    forward_apply_wait_s: float = field(default=5.0, metadata=_rng(0, 600))
 
     def __post_init__(self) -> None:
         # a node must write several heartbeats per lease_ttl_s, or one slow write makes the others count it down

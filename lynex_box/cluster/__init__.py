@@ -2,9 +2,11 @@
 
 Step 1 lives here: the start-up probe of conditional writes (`probe.py`), the founding record and the
 found/join/refuse decision (`founding.py`), node heartbeats (`heartbeat.py`), singleton-job leases with generation
-fencing (`lease.py`, kept by `keeper.py`), and the read-only status view (`status.py`). Every byte goes through the
-`ObjectStore` protocol and every call is synchronous and thread-safe: the server runs them in threads, never on
-the event loop. This package may import objstore, meta and config, nothing above them.
+fencing (`lease.py`, kept by `keeper.py`), and the read-only status view (`status.py`); for forwarded metadata
+writes, where the `metadata` lease holder is (`holder.py`), the cluster secret (`secret.py`) and the signature of a
+forward (`signing.py`). Every byte goes through the `ObjectStore` protocol and every call is synchronous and
+thread-safe: the server runs them in threads, never on the event loop. This package may import objstore, meta and
+config, nothing above them.
 """
 
 from lynex_box.cluster.founding import Action, ClusterMismatch, FoundingRecord, Outcome, decide, settle

@@ -10,8 +10,10 @@ then its manifest) and reads the other nodes' manifests into the query engine's 
 Given meta.db, it keeps it in step with the metadata log (`meta`, a `MetaReplicator`, step 3): a founding node
 writes the cluster secret and snapshot 0, a joining node loads the newest snapshot before serving, and a job polls
 the log; the `metadata` lease holder publishes its own writes from meta.db's before-commit hook.
-`stop()` flushes the head and publishes it, releases the leases, then writes the stopped heartbeat, so the other
-nodes see every event this node acknowledged, take the leases at their next tick and count this node down at once.
+`metadata_holder()` says where metadata writes go (this node, or the `metadata` lease holder's address:
+`holder.py`; api/forward.py forwards them). `stop()` flushes the head and publishes it, releases the leases, then
+writes the stopped heartbeat, so the other nodes see every event this node acknowledged, take the leases at their
+next tick and count this node down at once.
 
 When another process turns out to write this node's heartbeat (or its manifest), the node is fenced: the keeper
 drops every lease without writing, nothing more is published, and `on_fenced(reason)` tells the app, which stops
@@ -35,6 +37,7 @@ from lynex_box.cluster.founding import (
     settle,
 )
 from lynex_box.cluster.heartbeat import HeartbeatWriter
+from lynex_box.cluster.holder import HolderLookup
 from lynex_box.cluster.keeper import LeaseKeeper
 from lynex_box.cluster.metalog import write_state
 from lynex_box.cluster.poller import ManifestPoller
@@ -63,6 +66,9 @@ SINGLETON_JOBS: Final = {"alerts": "alerts"}
 # and a flushed segment is uploaded at most this long after it was published locally. The looks run on a thread of
 # their own (`cluster-publish`), one after the other: an upload that takes longer than this only delays the next.
 PUBLISH_EVERY_S: Final = 0.25
+# How long a node trusts what it read of the `metadata` lease holder before reading the lease again (a failed
+# forward reads it again at once): forwarded writes cost no bucket request most of the time.
+HOLDER_CACHE_S: Final = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +140,9 @@ class ClusterNode:
                 fenced=lambda: self.fenced is not None, on_fenced=self._fenced,
             )  # fmt: skip
             self.poller = ManifestPoller(store, identity.node_id, sharing.shared)
+        self._metadata_holder = HolderLookup(
+            store, "metadata", lease_ttl_s=settings.lease_ttl_s, cache_s=min(HOLDER_CACHE_S, settings.lease_ttl_s / 6)
+        )
         self._stopping = threading.Event()
         self._publishing: threading.Thread | None = None
         # the metadata log (step 3): applied on every node, written by the `metadata` lease holder
@@ -210,6 +219,20 @@ class ClusterNode:
     def holds(self, job: str) -> int | None:
         """The generation at which this node holds `job`'s lease, or None: then the job must not run."""
         return self.keeper.holds(job)
+
+    def metadata_holder(self) -> tuple[str, str] | None:
+        """The node id and address of the `metadata` lease holder (this node when it holds it), or None when no
+        live node holds it. Blocking (reads the bucket when the cached answer is older than `HOLDER_CACHE_S`)."""
+        if self.keeper.holds("metadata") is not None:
+            return self.identity.node_id, self.identity.address
+        holder = self._metadata_holder.find()
+        if holder is None or holder.node_id == self.identity.node_id:  # our own lease, expired here: not ours now
+            return None
+        return holder.node_id, holder.address
+
+    def forget_metadata_holder(self) -> None:
+        """A forward to the holder failed: the next `metadata_holder()` reads the bucket again."""
+        self._metadata_holder.forget()
 
     def guard(self, jobs: list[Job]) -> list[Job]:
         """`jobs` with each singleton job (`SINGLETON_JOBS`) made to skip its turns while this node does not hold

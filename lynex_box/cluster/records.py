@@ -23,6 +23,7 @@ NODES_PREFIX = "cluster/nodes"
 LEASES_PREFIX = "cluster/leases"
 MANIFESTS_PREFIX = "cluster/manifests"
 PROBE_PREFIX = "cluster/probe"
+REPLACED_PREFIX = "cluster/replaced"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # node ids and job names: one key segment, as [bucket] node_id
 
 Clock = Callable[[], int]
@@ -74,6 +75,11 @@ def lease_key(job: str) -> str:
 
 def manifest_key(node_id: str) -> str:
     return f"{MANIFESTS_PREFIX}/{_name(node_id, 'node id')}.json"
+
+
+def replaced_key(owner: str, segment_id: str) -> str:
+    """The request asking `owner` to drop the segments merged segment `segment_id` replaces."""
+    return f"{REPLACED_PREFIX}/{_name(owner, 'node id')}/{_name(segment_id, 'segment id')}.json"
 
 
 def _name(value: str, what: str) -> str:

@@ -174,6 +174,11 @@ class CrossCompactor:
         """Merge what is due (nothing without the lease); returns how many merges were made."""
         generation = self._holds(JOB)
         if generation is None:
+            if self._unasked():  # a merge of this node's (before a restart, or before it lost the lease): ask anyway
+                try:
+                    self._ask(read_manifests(self._store))
+                except (ObjectStoreError, OSError) as exc:
+                    log.warning("cluster replaced requests not written yet; retried next turn error=%s", exc)
             return 0
         try:
             manifests = read_manifests(self._store)
@@ -232,6 +237,16 @@ class CrossCompactor:
         self.merged += 1
         return True
 
+    def _unasked(self) -> bool:
+        """Whether a listed merged segment of this node may still owe its owners a request."""
+        listed = self._publisher.listed
+        return any(
+            replaced_key(node, segment_id) not in self._asked
+            for segment_id, merged in self._publisher.merged().items()
+            if segment_id in listed
+            for node, _seg in merged.replaces
+        )
+
     def _ask(self, manifests: dict[str, Manifest]) -> None:
         """A request to each owner that still lists segments a listed merged segment of this node replaces."""
         listed = self._publisher.listed
@@ -244,7 +259,10 @@ class CrossCompactor:
             for owner, ids in sorted(by_owner.items()):
                 key = replaced_key(owner, segment_id)
                 still = {e["id"] for e in manifests[owner].segments} if owner in manifests else set()
-                if key in self._asked or not still & set(ids):
+                if key in self._asked:
+                    continue
+                if not still & set(ids):  # dropped already (or the owner's manifest is gone): nothing to ask
+                    self._asked.add(key)
                     continue
                 request = Request(owner, self._node_id, merged.generation, segment_id, tuple(ids), self._clock())
                 try:

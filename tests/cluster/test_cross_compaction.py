@@ -231,3 +231,23 @@ def test_the_owner_refuses_a_local_rewrite_of_a_handed_off_segment(nodes: Any, t
     assert a.store.segment_entries() == [entry]
     a.lifecycle.ctx.swap([entry], [])  # dropping it whole is allowed (retention of a segment past its days)
     assert a.store.segment_entries() == []
+
+
+def test_a_restarted_compactor_asks_the_owners_again_even_without_the_lease(nodes: Any) -> None:  # noqa: F811
+    a, c = node(nodes, "node-a"), node(nodes, "node-c")
+    segments(a, "a", 2)
+    handed_over()
+    publisher(a).publish()
+    assert compactor(c, publisher(c)).turn() == 1
+    [request] = bucket_of(c).list(REPLACED_PREFIX)
+    bucket_of(c).delete(request.key)  # as if the process had died between its manifest write and the request
+
+    restarted = publisher(c, incarnation="01RESTARTED")
+    restarted.publish()
+    again = compactor(c, restarted, lambda job: None)  # another node holds the lease now
+    assert again.turn() == 0 and again.requests == 1
+    assert [m.key for m in bucket_of(c).list(REPLACED_PREFIX)] == [request.key]
+    assert again.turn() == 0 and again.requests == 1  # asked once per process
+    poller(a).poll()
+    assert answerer(a).turn() == 2 and a.store.segment_entries() == []
+    assert count(a) == {"n": 20, "ids": 20}

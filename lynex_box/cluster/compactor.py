@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from lynex_box.cluster.manifest import Manifest, Merged, node_of
-from lynex_box.cluster.publisher import SegmentPublisher, publish_logged
+from lynex_box.cluster.publisher import LocalSegments, SegmentPublisher, publish_logged
 from lynex_box.cluster.records import (
     MANIFESTS_PREFIX,
     REPLACED_PREFIX,
@@ -124,10 +124,11 @@ def read_manifests(store: ObjectStore) -> dict[str, Manifest]:
 def plan(
     compactable: list[tuple[str, SegmentEntry]], settings: CompactionSettings
 ) -> list[list[tuple[str, SegmentEntry]]]:
-    """The merges due: `(node, segment)` lists of one project and window, each becoming one segment. Pure."""
-    groups: dict[tuple[str, int], list[tuple[str, SegmentEntry]]] = defaultdict(list)
+    """The merges due: `(node, segment)` lists of one project, window and level, each becoming one segment of the
+    next level (merging equal levels keeps the rewrites of a row logarithmic, as local compaction does). Pure."""
+    groups: dict[tuple[str, int, int], list[tuple[str, SegmentEntry]]] = defaultdict(list)
     for node, e in compactable:
-        groups[(e.project_id, e.min_time // (settings.window_s * US))].append((node, e))
+        groups[(e.project_id, e.min_time // (settings.window_s * US), e.level)].append((node, e))
     merges: list[list[tuple[str, SegmentEntry]]] = []
     for key in sorted(groups):
         group = sorted(groups[key], key=lambda ne: (ne[1].min_time, ne[1].id))
@@ -198,18 +199,30 @@ class CrossCompactor:
             return 0
 
     def _candidates(self, manifests: dict[str, Manifest]) -> list[tuple[str, SegmentEntry]]:
+        """Every node's handed-off segments that no listed merged segment replaces yet, and this node's own small
+        merged segments (it owns them: merging them again is its own rewrite, refused by its catalog if one of its
+        passes replaced one meanwhile)."""
         replaced: set[str] = set()
         for node, manifest in manifests.items():
             replaced.update(manifest.replaced(f"{MANIFESTS_PREFIX}/{node}.json"))
         replaced.update(seg for m in self._publisher.merged().values() for _node, seg in m.replaces)
         out = []
         for node, manifest in sorted(manifests.items()):
-            out += [(node, e) for e in manifest.compactable(f"{MANIFESTS_PREFIX}/{node}.json") if e.id not in replaced]
+            key = f"{MANIFESTS_PREFIX}/{node}.json"
+            out += [(node, e) for e in manifest.compactable(key) if e.id not in replaced]
+            if node == self._node_id:
+                merged = self._publisher.merged()
+                out += [
+                    (node, e) for e in manifest.remote_entries(key)
+                    if e.id in merged and e.bytes < self._settings.small_bytes
+                ]  # fmt: skip
         return out
 
     def _merge_one(self, group: list[tuple[str, SegmentEntry]], generation: int) -> bool:
         own = [e.id for node, e in group if node == self._node_id]
         others = tuple((node, e.id) for node, e in group if node != self._node_id)
+        merged = self._publisher.merged()  # own merged inputs: the new segment replaces what they replaced
+        others += tuple(r for segment_id in own if segment_id in merged for r in merged[segment_id].replaces)
         noted: list[str] = []
 
         def before_swap(new: SegmentEntry) -> bool:
@@ -282,12 +295,14 @@ class ReplacedRequests:
         *,
         node_id: str,
         shared: SharedSegments,
+        local: LocalSegments,
         drop: Callable[[set[str]], int],
         clock: Clock = wall_clock_us,
     ) -> None:
         self._store = store
         self._node_id = node_id
         self._shared = shared
+        self._local = local
         self._drop = drop
         self._clock = clock
         self.dropped = 0  # segments dropped by this process
@@ -319,18 +334,22 @@ class ReplacedRequests:
             log.error("cluster replaced request unreadable; deleted key=%s error=%s", key, exc)
             self._store.delete(key)
             return 0
-        confirmed = {s for s in request.replaced if self._shared.replacement(request.compactor, s) == request.segment}
-        if confirmed != set(request.replaced):
-            age_s = self._clock() / US - written.timestamp()
-            if age_s > REQUEST_STALE_S:
-                log.warning(
-                    "cluster replaced request deleted unanswered: its segment is not listed key=%s segment=%s",
-                    key, request.segment,
-                )  # fmt: skip
-                self._store.delete(key)
-            return 0  # the compactor's manifest not read yet (or no longer listing the segment)
-        dropped = self._drop(confirmed)
-        self._store.delete(key)
+        mine = set(request.replaced) & {e.id for e in self._local.segment_entries()}
+        by = {s: self._shared.replacement(request.compactor, s) for s in mine}
+        confirmed = {s for s, replacing in by.items() if replacing == request.segment}
+        dropped = self._drop(confirmed) if confirmed else 0
+        waiting = {s for s, replacing in by.items() if replacing is None}
+        if not waiting:  # all dropped now or before, or replaced by a newer merge of the compactor (asked anew)
+            self._store.delete(key)
+        elif self._clock() / US - written.timestamp() > REQUEST_STALE_S:
+            log.warning(
+                "cluster replaced request deleted unanswered: its segment is not listed key=%s segment=%s",
+                key, request.segment,
+            )  # fmt: skip
+            self._store.delete(key)
+            return dropped
+        else:
+            return dropped  # the compactor's manifest not read yet (or no longer listing the segment)
         log.info(
             "cluster replaced request answered compactor=%s generation=%d segment=%s dropped=%d",
             request.compactor, request.generation, request.segment, dropped,

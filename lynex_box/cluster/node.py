@@ -143,7 +143,7 @@ class ClusterNode:
                     merge=sharing.merge, settings=sharing.compaction,
                 )  # fmt: skip
                 self.replaced = ReplacedRequests(
-                    store, node_id=identity.node_id, shared=sharing.shared, drop=sharing.drop
+                    store, node_id=identity.node_id, shared=sharing.shared, local=sharing.local, drop=sharing.drop
                 )
         self._stopping = threading.Event()
         self._publishing: threading.Thread | None = None

@@ -112,12 +112,15 @@ class Lifecycle:
     def merge_shared(
         self, inputs: list[SegmentEntry], own_ids: list[str], before_swap: Callable[[SegmentEntry], bool]
     ) -> SegmentEntry | None:
-        """Cross-node compaction's merge on the `compaction` lease holder (cross.py), between the other passes."""
-        return self._locked(lambda: cross.merge_shared(self.ctx, inputs, own_ids, before_swap))
+        """Cross-node compaction's merge on the `compaction` lease holder (cross.py), between the other passes (the
+        cluster node's job calls it from a thread of its own: nothing once the lifecycle is closing)."""
+        return self._locked(
+            lambda: None if self.ctx.stopping.is_set() else cross.merge_shared(self.ctx, inputs, own_ids, before_swap)
+        )
 
     def drop_replaced(self, ids: set[str]) -> int:
-        """Retire this node's segments another node's merge replaced (cross.py)."""
-        return self._locked(lambda: cross.drop_replaced(self.ctx, ids))
+        """Retire this node's segments another node's merge replaced (cross.py); nothing once closing."""
+        return self._locked(lambda: 0 if self.ctx.stopping.is_set() else cross.drop_replaced(self.ctx, ids))
 
     def apply_retention(self) -> dict[str, int]:
         """Retention, then the replaced files and the bucket's orphaned objects (this pass runs hourly)."""

@@ -64,7 +64,7 @@ def compactor(engine: Engine, publish: SegmentPublisher, holds: Any = lambda job
 def answerer(engine: Engine) -> ReplacedRequests:
     assert engine.query.shared is not None
     return ReplacedRequests(
-        bucket_of(engine), node_id=engine.lifecycle.ctx.node_id, shared=engine.query.shared,
+        bucket_of(engine), node_id=engine.lifecycle.ctx.node_id, shared=engine.query.shared, local=engine.store,
         drop=engine.lifecycle.drop_replaced,
     )  # fmt: skip
 
@@ -251,3 +251,32 @@ def test_a_restarted_compactor_asks_the_owners_again_even_without_the_lease(node
     poller(a).poll()
     assert answerer(a).turn() == 2 and a.store.segment_entries() == []
     assert count(a) == {"n": 20, "ids": 20}
+
+
+def test_the_holders_merged_segments_are_merged_again_level_by_level_keeping_what_they_replace(nodes: Any) -> None:  # noqa: F811
+    a, c = node(nodes, "node-a"), node(nodes, "node-c")
+    publish_a, publish_c = publisher(a), publisher(c)
+    merger = compactor(c, publish_c)
+    for batch in range(2):
+        segments(a, f"a{batch}-", 2)
+        handed_over()
+        publish_a.publish()
+        assert merger.turn() == 1  # the two handed-off segments of this batch, into one of level 1
+    assert sorted(s["level"] for s in manifest(c, "node-c").segments) == [1, 1]
+    assert len(bucket_of(c).list(f"{REPLACED_PREFIX}/node-a/")) == 2
+
+    assert merger.turn() == 1  # the holder's own two merged segments of the window, into one of level 2
+    [merged] = manifest(c, "node-c").segments
+    assert merged["level"] == 2 and len(merged["replaces"]) == 4 and merged["row_count"] == 40
+    poll = poller(a)
+    poll.poll()
+    assert count(a) == {"n": 40, "ids": 40} and count(c) == {"n": 40, "ids": 40}
+
+    asked = {m.key for m in bucket_of(a).list(f"{REPLACED_PREFIX}/node-a/")}
+    assert replaced_key("node-a", merged["id"]) in asked and len(asked) == 3  # asked anew for the level-2 segment
+    drop = answerer(a)
+    assert drop.turn() == 4 and a.store.segment_entries() == []
+    assert bucket_of(a).list(f"{REPLACED_PREFIX}/node-a/") == []  # the superseded two deleted unanswered
+    publish_a.publish()
+    poll.poll()
+    assert count(a) == {"n": 40, "ids": 40} and count(c) == {"n": 40, "ids": 40}

@@ -5,18 +5,22 @@ In cluster mode every node flushes every few seconds, so each window of a projec
 every node. A node hands a flushed segment over once it is `[cluster] compactable_after_s` old (the publisher lists
 it `compactable: true`; segments/handoff.py is the rule, and from then on its owner never rewrites it). A turn of
 `CrossCompactor` (every `[cluster] compaction_interval_s`, doing nothing without the lease):
-1. reads every manifest, and groups the compactable segments no listed merged segment replaces yet by project and
-   `[compaction] window_s` (at least `[compaction] min_segments`, at most `max_bytes` of input per merge);
+1. reads every manifest, and groups the compactable segments no listed merged segment replaces yet, and its own
+   small merged segments, by project, `[compaction] window_s` and level (at least `[compaction] min_segments`, at
+   most `max_bytes` of input per merge);
 2. merges a group into one new segment of its own (lifecycle/cross.py: uploaded under its own prefix and read back
    before any row names it), checks it still holds the lease at the same generation, notes in its manifest entry
-   what the segment replaces (`replaces`, `generation`) and swaps it into its own catalog, retiring its own inputs;
+   what the segment replaces (`replaces`, `generation`: the other owners' inputs and what its own merged inputs
+   replaced) and swaps it into its own catalog, retiring its own inputs;
 3. once its manifest lists the new segment, writes one request per other owner, create-only,
    `cluster/replaced/<owner>/<segment_id>.json`.
-`ReplacedRequests` runs on every node (every `[cluster] poll_interval_s`): for each request in its own folder, it
-drops the named segments from its catalog (and so from its next manifest; the janitor removes the files after the
-grace period) only when the compactor's manifest, as this node last read it, lists the request's segment as
-replacing exactly those; then it deletes the request. A request whose segment is not listed is left for
-`REQUEST_STALE_S`, then deleted unanswered (its owner keeps the segments).
+`ReplacedRequests` runs on every node (every `[cluster] compaction_interval_s`): for each request in its own
+folder, it drops the named segments from its catalog (and so from its next manifest; the janitor removes the
+files after the grace period) only when the compactor's manifest, as this node last read it, lists the request's
+segment as replacing them; then it deletes the request. A request naming segments the owner no longer has, or that the
+compactor lists another merged segment for (a later merge of its merged segment; it asks anew), is deleted
+unanswered at once; one whose segment is not listed is left for `REQUEST_STALE_S`, then deleted unanswered (its
+owner keeps the segments).
 
 Nothing is lost whatever fails: a replaced segment is hidden from queries (query/shared.py) only while a listed
 merged segment holds its rows, and an owner drops it only then. A compactor that lost its lease discards its merge
@@ -196,6 +200,9 @@ class CrossCompactor:
             return done
         except (ObjectStoreError, OSError) as exc:
             log.warning("cross-node compaction paused; retried next turn error=%s", exc)
+            return 0
+        except ClusterError as exc:  # a manifest entry not as the format says: nothing merged until it is fixed
+            log.error("cross-node compaction paused; retried next turn error=%s", exc)
             return 0
 
     def _candidates(self, manifests: dict[str, Manifest]) -> list[tuple[str, SegmentEntry]]:

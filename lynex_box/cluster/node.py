@@ -222,8 +222,8 @@ class ClusterNode:
         """The heartbeat every `heartbeat_s`; the lease keeper's tick (renew, take) every `lease_ttl_s / 6`, so a
         renewal is due at most a sixth of the ttl late; with segment sharing, a poll of the manifests every
         `poll_interval_s` (the publisher has a thread of its own: `PUBLISH_EVERY_S`); with cross-node compaction, a
-        turn of the compactor every `compaction_interval_s` (it merges only while this node holds the `compaction`
-        lease) and an answer to the drop requests of the lease holder every `poll_interval_s`."""
+        turn of the compactor (it merges only while this node holds the `compaction` lease) and an answer to the
+        lease holder's drop requests, each every `compaction_interval_s`; none once fenced."""
         s = self.settings
         jobs = [
             Job.blocking("cluster_heartbeat", self.heartbeat.beat, s.heartbeat_s),
@@ -232,9 +232,13 @@ class ClusterNode:
         if self.poller is not None:
             jobs.append(Job.blocking("cluster_poll", self.poller.poll, s.poll_interval_s))
         if self.compactor is not None and self.replaced is not None:
-            jobs.append(Job.blocking("cluster_compaction", self.compactor.turn, s.compaction_interval_s))
-            jobs.append(Job.blocking("cluster_replaced", self._answer_replaced, s.poll_interval_s))
+            jobs.append(Job.blocking("cluster_compaction", self._compaction_turn, s.compaction_interval_s))
+            jobs.append(Job.blocking("cluster_replaced", self._answer_replaced, s.compaction_interval_s))
         return jobs
+
+    def _compaction_turn(self) -> int:
+        assert self.compactor is not None
+        return 0 if self.fenced is not None else self.compactor.turn()
 
     def _answer_replaced(self) -> int:
         assert self.replaced is not None

@@ -26,6 +26,7 @@ from lynex_box.lifecycle.visibility import Visibility
 from lynex_box.meta.catalog import Catalog, CatalogConflict, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
+from lynex_box.query.shared import SharedSegments
 from lynex_box.segments.encryption import ProjectCipher
 from lynex_box.segments.handoff import kept_off
 from lynex_box.segments.store import SpanStore
@@ -46,6 +47,7 @@ class LifecycleContext:
     work_dir: Path
     clock: Callable[[], float] = time.time
     stopping: threading.Event = field(default_factory=threading.Event)  # set on shutdown: passes end early
+    shared: SharedSegments | None = None  # cluster mode: the other nodes' segments (read only, never rewritten)
 
     @property
     def scratch(self) -> Path:

@@ -93,7 +93,7 @@ class Lifecycle:
             self.ctx = LifecycleContext(
                 settings=settings, data_dir=settings.data_dir, db=db, catalog=catalog, store=store,
                 visibility=self.visibility, bucket=self.bucket, node_id=node, cache=self.cache, duck=duck,
-                work_dir=hooks.work_dir, clock=self.visibility.clock,
+                work_dir=hooks.work_dir, clock=self.visibility.clock, shared=hooks.shared,
             )  # fmt: skip
             self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecycle")
             opened.pop_all()

@@ -280,3 +280,21 @@ def test_the_holders_merged_segments_are_merged_again_level_by_level_keeping_wha
     publish_a.publish()
     poll.poll()
     assert count(a) == {"n": 40, "ids": 40} and count(c) == {"n": 40, "ids": 40}
+
+
+def test_a_deletion_on_the_owner_keeps_hiding_rows_merged_into_the_holders_segment(nodes: Any) -> None:  # noqa: F811
+    a, c = node(nodes, "node-a"), node(nodes, "node-c")
+    segments(a, "a", 2)
+    handed_over()
+    publish_a = publisher(a)
+    publish_a.publish()
+    assert compactor(c, publisher(c)).turn() == 1
+    poller(a).poll()
+    assert answerer(a).turn() == 2 and publish_a.publish()
+    assert trace_rows(a, "a0-t0") > 0
+
+    a.lifecycle.delete("p1", "trace", "a0-t0", None)
+    assert trace_rows(a, "a0-t0") == 0
+    a.lifecycle.purge_deletions()  # nothing of node-a's own holds the trace now: node-c's merged segment does
+    assert trace_rows(a, "a0-t0") == 0  # the tombstone stays, and keeps hiding the rows on node-a
+    assert a.lifecycle.ctx.db.read("SELECT count(*) FROM tombstones")[0][0] == 1

@@ -54,6 +54,7 @@ from lynex_box.config import CompactionSettings
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 from lynex_box.objstore import ObjectNotFound, ObjectStore, ObjectStoreError, PreconditionFailed
 from lynex_box.query.shared import SharedSegments
+from lynex_box.segments.encryption import KeyUnavailable
 
 log = logging.getLogger("lynex.cluster.compactor")
 
@@ -245,6 +246,9 @@ class CrossCompactor:
             new = self._merge([e for _node, e in group], own, before_swap)
         except CatalogConflict as exc:  # one of this node's inputs was replaced meanwhile
             log.info("cross-node merge skipped a replaced group error=%s", exc)
+            new = None
+        except KeyUnavailable as exc:  # an encrypted project whose key this node does not have (yet)
+            log.warning("cross-node merge skipped an encrypted project's group error=%s", exc)
             new = None
         except Exception:  # a segment unreadable, its key locked on this node, the bucket down: next turn
             log.exception("cross-node merge failed; retried next turn")

@@ -298,3 +298,11 @@ def test_a_deletion_on_the_owner_keeps_hiding_rows_merged_into_the_holders_segme
     a.lifecycle.purge_deletions()  # nothing of node-a's own holds the trace now: node-c's merged segment does
     assert trace_rows(a, "a0-t0") == 0  # the tombstone stays, and keeps hiding the rows on node-a
     assert a.lifecycle.ctx.db.read("SELECT count(*) FROM tombstones")[0][0] == 1
+
+
+def test_compactable_after_s_zero_or_cluster_mode_off_hands_nothing_over() -> None:
+    from lynex_box.config import ClusterSettings
+
+    assert ClusterSettings(enabled=True).handoff_after_s() == 60.0
+    assert ClusterSettings(enabled=True, compactable_after_s=0).handoff_after_s() is None
+    assert ClusterSettings(enabled=False, compactable_after_s=5).handoff_after_s() is None

@@ -306,3 +306,14 @@ def test_compactable_after_s_zero_or_cluster_mode_off_hands_nothing_over() -> No
     assert ClusterSettings(enabled=True).handoff_after_s() == 60.0
     assert ClusterSettings(enabled=True, compactable_after_s=0).handoff_after_s() is None
     assert ClusterSettings(enabled=False, compactable_after_s=5).handoff_after_s() is None
+
+
+def test_the_owner_does_not_offload_a_handed_off_segment(nodes: Any) -> None:  # noqa: F811
+    a = nodes("node-a", cluster={"compactable_after_s": AFTER_S}, offload={"hot_window_s": 0})
+    segments(a, "a", 2)
+    handed_over()
+    handed = {e.id for e in a.store.segment_entries()}
+    add_segment(a, "p1", "young", 5, BASE_MS)
+    assert a.lifecycle.offload() == 1  # only the segment not handed over yet moves to the bucket
+    after = a.store.segment_entries()
+    assert {e.id for e in after if e.location == "local"} == handed and len(after) == 3

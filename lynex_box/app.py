@@ -149,7 +149,10 @@ async def _cluster_node(settings: Settings, engine: Engine, on_fenced: Callable[
     bucket, ctx, shared = engine.lifecycle.bucket, engine.lifecycle.ctx, engine.query.shared
     assert bucket is not None and shared is not None, "[cluster] enabled needs a bucket (config.py checks it)"
     identity = NodeIdentity.of(settings, ctx.node_id, __version__)
-    sharing = SegmentSharing(engine.store, SegmentUploader(bucket, ctx.node_id, ctx.scratch), shared, engine.flush)
+    sharing = SegmentSharing(
+        engine.store, SegmentUploader(bucket, ctx.node_id, ctx.scratch), shared, engine.flush,
+        merge=engine.lifecycle.merge_shared, drop=engine.lifecycle.drop_replaced, compaction=settings.compaction,
+    )  # fmt: skip
     return await asyncio.to_thread(
         ClusterNode.start, bucket, settings.cluster, engine.meta, identity, on_fenced, sharing, engine.data_keys.kek
     )

@@ -427,6 +427,13 @@ class ClusterSettings:
     forward_timeout_s: float = field(default=10.0, metadata=_rng(0.1, 600))
     forward_window_s: float = field(default=30.0, metadata=_rng(1, 3600))
     forward_apply_wait_s: float = field(default=5.0, metadata=_rng(0, 600))
+    compactable_after_s: float = field(default=60.0, metadata=_rng(0, 86_400))
+    compaction_interval_s: float = field(default=30.0, metadata=_rng(0.5, 86_400))
+
+    def handoff_after_s(self) -> float | None:
+        """Age at which a flushed segment is handed over to cross-node compaction; None: never (cluster mode off,
+        or `compactable_after_s = 0`)."""
+        return self.compactable_after_s if self.enabled and self.compactable_after_s > 0 else None
 
     def __post_init__(self) -> None:
         # a node must write several heartbeats per lease_ttl_s, or one slow write makes the others count it down

@@ -26,9 +26,28 @@ def node_of(key: str) -> str | None:
     return name.removesuffix(".json") or None
 
 
-def entry_of(segment: SegmentEntry, key: str, checksum: str) -> dict[str, Any]:
-    """The manifest entry of a segment whose bucket copy is `key` (verified: `checksum` is its SHA-256)."""
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """What one of this node's merged segments replaces (cross-node compaction): the lease generation it was made
+    under and, per owner node, the ids of the segments it holds the rows of."""
+
+    generation: int
+    replaces: tuple[tuple[str, str], ...]  # (node id, segment id)
+
+    def as_json(self) -> list[dict[str, str]]:
+        return [{"node": node, "id": segment} for node, segment in self.replaces]
+
+
+def entry_of(
+    segment: SegmentEntry, key: str, checksum: str, *, compactable: bool = False, merged: Merged | None = None
+) -> dict[str, Any]:
+    """The manifest entry of a segment whose bucket copy is `key` (verified: `checksum` is its SHA-256);
+    `compactable`: handed over to cross-node compaction; `merged`: what a merge of the `compaction` lease holder
+    replaces."""
     bloom = segment.trace_bloom
+    extra: dict[str, Any] = {}
+    if merged is not None:
+        extra = {"generation": merged.generation, "replaces": merged.as_json()}
     return {
         "id": segment.id,
         "project_id": segment.project_id,
@@ -42,7 +61,8 @@ def entry_of(segment: SegmentEntry, key: str, checksum: str) -> dict[str, Any]:
         "created_at": segment.created_at,
         "checksum": checksum,
         "trace_bloom": base64.b64encode(bloom).decode() if bloom is not None else None,
-        "compactable": False,  # cross-node compaction is not built: nobody but the owner merges its segments
+        "compactable": compactable,
+        **extra,
     }
 
 
@@ -79,6 +99,28 @@ class Manifest:
             tuple(segments),
         )
 
+    def replaced(self, key: str) -> dict[str, str]:
+        """The segments this node's merged segments replace: replaced id -> the merged segment's id."""
+        out: dict[str, str] = {}
+        for entry in self.segments:
+            for _node, segment in _replaces(key, entry):
+                out[segment] = str(entry.get("id"))
+        return out
+
+    def merged(self, key: str) -> dict[str, Merged]:
+        """This node's merged segments: id -> what it replaces."""
+        out: dict[str, Merged] = {}
+        for entry in self.segments:
+            replaces = _replaces(key, entry)
+            if replaces:
+                generation = field(entry, f"{key} segment {entry.get('id')!r}", "generation", int)
+                out[str(entry.get("id"))] = Merged(generation, replaces)
+        return out
+
+    def compactable(self, key: str) -> list[SegmentEntry]:
+        """The segments this node handed over to cross-node compaction, as remote catalog rows."""
+        return [_remote(key, entry) for entry in self.segments if entry.get("compactable") is True]
+
     def remote_entries(self, key: str) -> list[SegmentEntry]:
         """The manifest's segments as remote catalog rows, read through the bucket cache (`BadRecord` for one that
         is not what the format says)."""
@@ -111,3 +153,15 @@ def _remote(key: str, entry: dict[str, Any]) -> SegmentEntry:
         remote_key=object_key,
         checksum=field(entry, at, "checksum", str),
     )
+
+
+def _replaces(key: str, entry: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    listed = entry.get("replaces")
+    if listed is None:
+        return ()
+    at = f"{key} segment {entry.get('id')!r}"
+    if not isinstance(listed, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("node"), str) and isinstance(r.get("id"), str) for r in listed
+    ):
+        raise BadRecord(f"{at}: field 'replaces' is not a list of {{'node', 'id'}} objects")
+    return tuple((r["node"], r["id"]) for r in listed)

@@ -6,7 +6,8 @@ when another live process writes its heartbeat), then take the free leases. Each
 message names the values and carries a hint; nothing is left running when one is raised. `jobs()` declares the
 heartbeat and the lease keeper's ticks (blocking store calls, run in threads); `holds(job)` is what a singleton job
 asks before each turn. With `SegmentSharing` (step 2) the node also publishes its segments (`publisher.py`: upload,
-then its manifest) and reads the other nodes' manifests into the query engine's `SharedSegments` (`poller.py`).
+then its manifest) and reads the other nodes' manifests into the query engine's `SharedSegments` (`poller.py`);
+with the lifecycle's merge and drop it takes part in cross-node compaction (`compactor.py`).
 Given meta.db, it keeps it in step with the metadata log (`meta`, a `MetaReplicator`, step 3): a founding node
 writes the cluster secret and snapshot 0, a joining node loads the newest snapshot before serving, and a job polls
 the log; the `metadata` lease holder publishes its own writes from meta.db's before-commit hook.
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+from lynex_box.cluster.compactor import CrossCompactor, Merge, ReplacedRequests
 from lynex_box.cluster.founding import (
     Action,
     data_dir_is_empty,
@@ -47,7 +49,7 @@ from lynex_box.cluster.records import ClusterError, new_incarnation
 from lynex_box.cluster.replicator import MetaReplicator
 from lynex_box.cluster.secret import ensure_secret
 from lynex_box.cluster.status import ClusterStatus, cluster_status
-from lynex_box.config import ClusterSettings, Settings
+from lynex_box.config import ClusterSettings, CompactionSettings, Settings
 from lynex_box.jobs import Job
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
@@ -81,6 +83,11 @@ class SegmentSharing:
     upload: Uploader
     shared: SharedSegments
     flush: Callable[[], object]
+    # cross-node compaction (compactor.py): the lifecycle's merge and drop, and how segments are grouped; without
+    # them, or with `[cluster] compactable_after_s = 0`, no segment is handed over and each node compacts its own
+    merge: Merge | None = None
+    drop: Callable[[set[str]], int] | None = None
+    compaction: CompactionSettings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,12 +141,25 @@ class ClusterNode:
         )  # fmt: skip
         self.publisher: SegmentPublisher | None = None
         self.poller: ManifestPoller | None = None
+        self.compactor: CrossCompactor | None = None
+        self.replaced: ReplacedRequests | None = None
         if sharing is not None:
+            crossing = sharing.merge is not None and sharing.drop is not None and sharing.compaction is not None
             self.publisher = SegmentPublisher(
                 store, node_id=identity.node_id, incarnation=incarnation, local=sharing.local, upload=sharing.upload,
                 fenced=lambda: self.fenced is not None, on_fenced=self._fenced,
+                handoff_after_s=settings.handoff_after_s() if crossing else None, shared=sharing.shared,
             )  # fmt: skip
             self.poller = ManifestPoller(store, identity.node_id, sharing.shared)
+            if crossing and settings.handoff_after_s() is not None:
+                assert sharing.merge is not None and sharing.drop is not None and sharing.compaction is not None
+                self.compactor = CrossCompactor(
+                    store, node_id=identity.node_id, holds=self.holds_unfenced, publisher=self.publisher,
+                    merge=sharing.merge, settings=sharing.compaction,
+                )  # fmt: skip
+                self.replaced = ReplacedRequests(
+                    store, node_id=identity.node_id, shared=sharing.shared, local=sharing.local, drop=sharing.drop
+                )
         self._metadata_holder = HolderLookup(
             store, "metadata", lease_ttl_s=settings.lease_ttl_s, cache_s=min(HOLDER_CACHE_S, settings.lease_ttl_s / 6)
         )
@@ -234,6 +254,10 @@ class ClusterNode:
         """A forward to the holder failed: the next `metadata_holder()` reads the bucket again."""
         self._metadata_holder.forget()
 
+    def holds_unfenced(self, job: str) -> int | None:
+        """`holds(job)`, None once this node is fenced (its writes are no longer its own)."""
+        return None if self.fenced is not None else self.keeper.holds(job)
+
     def guard(self, jobs: list[Job]) -> list[Job]:
         """`jobs` with each singleton job (`SINGLETON_JOBS`) made to skip its turns while this node does not hold
         its lease; the others as they are."""
@@ -255,7 +279,9 @@ class ClusterNode:
     def jobs(self) -> list[Job]:
         """The heartbeat every `heartbeat_s`; the lease keeper's tick (renew, take) every `lease_ttl_s / 6`, so a
         renewal is due at most a sixth of the ttl late; with segment sharing, a poll of the manifests every
-        `poll_interval_s` (the publisher has a thread of its own: `PUBLISH_EVERY_S`)."""
+        `poll_interval_s` (the publisher has a thread of its own: `PUBLISH_EVERY_S`); with cross-node compaction, a
+        turn of the compactor (it merges only while this node holds the `compaction` lease) and an answer to the
+        lease holder's drop requests, each every `compaction_interval_s`; none once fenced."""
         s = self.settings
         jobs = [
             Job.blocking("cluster_heartbeat", self.heartbeat.beat, s.heartbeat_s),
@@ -265,7 +291,18 @@ class ClusterNode:
             jobs.append(Job.blocking("cluster_poll", self.poller.poll, s.poll_interval_s))
         if self.meta is not None:
             jobs.append(Job.blocking("cluster_meta", self.meta.poll_logged, s.poll_interval_s))
+        if self.compactor is not None and self.replaced is not None:
+            jobs.append(Job.blocking("cluster_compaction", self._compaction_turn, s.compaction_interval_s))
+            jobs.append(Job.blocking("cluster_replaced", self._answer_replaced, s.compaction_interval_s))
         return jobs
+
+    def _compaction_turn(self) -> int:
+        assert self.compactor is not None
+        return 0 if self.fenced is not None else self.compactor.turn()
+
+    def _answer_replaced(self) -> int:
+        assert self.replaced is not None
+        return 0 if self.fenced is not None else self.replaced.turn()
 
     def status(self) -> ClusterStatus:
         """The nodes and leases as `lynex-box cluster status` shows them (blocking: reads the bucket)."""

@@ -5,7 +5,9 @@ A poll lists `cluster/manifests/` (one request: the listing carries each object'
 manifests whose etag changed since the last poll; each one read replaces that node's whole list of segments, and a
 node whose manifest is gone is forgotten. A manifest that cannot be read or is not what the format says keeps its
 node's previous list (and is logged): a bad object never hides data already visible. This node's own manifest is
-skipped: its segments are in its own catalog. Blocking; never raises a bucket error.
+skipped: its segments are in its own catalog. With each node's segments go the segments its merged ones replace
+(cross-node compaction), which no query reads while the merged one is listed. Blocking; never raises a bucket
+error.
 """
 
 from __future__ import annotations
@@ -59,9 +61,10 @@ class ManifestPoller:
             return False
         self._etags[node] = got.etag  # read once per version, even when it cannot be used
         try:
-            entries = Manifest.from_bytes(key, got.data).remote_entries(key)
+            manifest = Manifest.from_bytes(key, got.data)
+            entries, replaced = manifest.remote_entries(key), manifest.replaced(key)
         except ClusterError as exc:  # damaged, or of a newer format: the node's previous list stays
             log.error("cluster manifest unreadable node_id=%s error=%s", node, exc)
             return False
-        self._shared.replace(node, entries)
+        self._shared.replace(node, entries, replaced)
         return True

@@ -11,6 +11,12 @@ A bucket error ends the pass and the next one retries: the segments are safe on 
 written once the node is fenced, and a compare-and-swap refused because another process wrote this node's manifest
 fences it (a refused write that carries this process's incarnation was its own, whose answer was lost). Passes
 never overlap (one lock); they block, so the server runs them in a thread.
+
+Cross-node compaction (docs/format/cluster.md): a segment handed off by `segments/handoff.py`'s rule is listed
+`compactable: true` (the manifest is rewritten when one crosses the threshold), and a segment this node merged as
+the `compaction` lease holder is listed with what it `replaces` (`note_merged`, kept across restarts by reading it
+back from the previous manifest at `open`). The publisher tells the query engine's `SharedSegments` which segments
+its live merged ones replace, so this node's queries read each row once too.
 """
 
 from __future__ import annotations
@@ -21,10 +27,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from lynex_box.cluster.manifest import Manifest, entry_of
+from lynex_box.cluster.manifest import Manifest, Merged, entry_of
 from lynex_box.cluster.records import Clock, ClusterError, manifest_key, wall_clock_us
 from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.objstore import ObjectNotFound, ObjectStore, ObjectStoreError, PreconditionFailed, PutResult
+from lynex_box.query.shared import SharedSegments
+from lynex_box.segments.handoff import handed_off
 
 log = logging.getLogger("lynex.cluster.publisher")
 
@@ -58,8 +66,13 @@ class SegmentPublisher:
         fenced: Callable[[], bool],
         on_fenced: Callable[[str], None],
         clock: Clock = wall_clock_us,
+        handoff_after_s: float | None = None,
+        shared: SharedSegments | None = None,
     ) -> None:
         self.key = manifest_key(node_id)
+        self.handoff_after_s = handoff_after_s
+        self._shared = shared
+        self._merged: dict[str, Merged] = {}  # this node's merged segments (live or about to be) -> what they replace
         self.node_id = node_id
         self.incarnation = incarnation
         self._store = store
@@ -68,10 +81,10 @@ class SegmentPublisher:
         self._fenced = fenced
         self._on_fenced = on_fenced
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # hide() reads the merged segments from within a pass
         self._etag: str | None = None
         self._seq = 0
-        self._listed: frozenset[str] | None = None  # the segment ids of the last manifest written
+        self._listed: tuple[frozenset[str], ...] | None = None  # ids, compactable ids, merged ids last written
         self.uploaded = 0  # segments copied to the bucket by this process
 
     def open(self) -> None:
@@ -82,27 +95,68 @@ class SegmentPublisher:
                 got = self._store.get(self.key)
             except ObjectNotFound:
                 return
-            self._seq = Manifest.from_bytes(self.key, got.data).seq
+            previous = Manifest.from_bytes(self.key, got.data)
+            self._seq = previous.seq
             self._etag = got.etag
+            self._merged = previous.merged(self.key)
+            live = {e.id for e in self._local.segment_entries()}
+            self._merged = {k: v for k, v in self._merged.items() if k in live}
+        self.hide()
+
+    @property
+    def listed(self) -> frozenset[str]:
+        """The ids of the segments the last manifest written lists."""
+        return self._listed[0] if self._listed is not None else frozenset()
+
+    def note_merged(self, segment_id: str, merged: Merged) -> None:
+        """`segment_id` (about to be swapped into this node's catalog) is a merge of the `compaction` lease holder
+        replacing `merged.replaces`: its entry says so from the next write on."""
+        with self._lock:
+            self._merged[segment_id] = merged
+
+    def forget_merged(self, segment_id: str) -> None:
+        """A merge noted with `note_merged` that was not swapped in after all."""
+        with self._lock:
+            self._merged.pop(segment_id, None)
+
+    def merged(self) -> dict[str, Merged]:
+        """This node's live merged segments and what each replaces."""
+        live = {e.id for e in self._local.segment_entries()}
+        with self._lock:
+            return {k: v for k, v in self._merged.items() if k in live}
+
+    def hide(self) -> None:
+        """Tell the query engine which segments this node's live merged segments replace (no query reads them)."""
+        if self._shared is not None:
+            self._shared.hide_own({seg: k for k, m in self.merged().items() for _node, seg in m.replaces})
 
     def publish(self) -> bool:
         """One pass; True when a manifest was written. Uploads and the write may raise `ObjectStoreError`."""
         with self._lock:
             if self._fenced():
                 return False
+            now = self._clock()
             live = sorted(self._local.segment_entries(), key=lambda e: (e.min_time, e.id))
             ids = frozenset(e.id for e in live)
-            if ids == self._listed:
+            compactable = frozenset(e.id for e in live if handed_off(e, now, self.handoff_after_s))
+            gone = self.listed - ids  # merged segments that were listed and are gone (rewritten, expired)
+            self._merged = {k: v for k, v in self._merged.items() if k not in gone}
+            state = (ids, compactable, frozenset(self._merged) & ids)
+            if state == self._listed:
                 return False  # nothing changed: no request at all
-            listed = [entry_of(e, *self._copy(e)) for e in live]
+            listed = [
+                entry_of(e, *self._copy(e), compactable=e.id in compactable, merged=self._merged.get(e.id))
+                for e in live
+            ]
             if self._fenced():  # found out during the uploads: the bucket is no longer this process's to write
                 return False
             manifest = Manifest(self.node_id, self.incarnation, self._seq + 1, self._clock(), tuple(listed))
             result = self._write(manifest)
             if result is None:
                 return False
-            self._etag, self._seq, self._listed = result.etag, manifest.seq, ids
+            self._etag, self._seq, self._listed = result.etag, manifest.seq, state
             log.debug("cluster manifest written seq=%d segments=%d", manifest.seq, len(listed))
+            self.hide()
             return True
 
     def _copy(self, entry: SegmentEntry) -> tuple[str, str]:

@@ -24,6 +24,7 @@ LEASES_PREFIX = "cluster/leases"
 MANIFESTS_PREFIX = "cluster/manifests"
 ALERTS_PREFIX = "cluster/alerts"
 PROBE_PREFIX = "cluster/probe"
+REPLACED_PREFIX = "cluster/replaced"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # node ids and job names: one key segment, as [bucket] node_id
 
 Clock = Callable[[], int]
@@ -79,6 +80,11 @@ def manifest_key(node_id: str) -> str:
 
 def alert_state_key(rule_id: str) -> str:
     return f"{ALERTS_PREFIX}/{_name(rule_id, 'alert rule id')}.json"
+
+
+def replaced_key(owner: str, segment_id: str) -> str:
+    """The request asking `owner` to drop the segments merged segment `segment_id` replaces."""
+    return f"{REPLACED_PREFIX}/{_name(owner, 'node id')}/{_name(segment_id, 'segment id')}.json"
 
 
 def _name(value: str, what: str) -> str:

@@ -6,7 +6,8 @@ start time, with duplicates by `event_id` dropped and deleted or expired rows le
 Merging only equal levels keeps write amplification logarithmic. The merge is the shared segment rewrite
 (rewrite.py: `stage`, then `commit`, one `Catalog.replace` refused if an input was replaced meanwhile); the inputs
 are removed by the janitor after the grace period, so a query that started before the swap still reads them.
-Only local segments are compacted.
+Only local segments are compacted; in cluster mode, level-0 segments handed over to cross-node compaction
+(segments/handoff.py) are left to the `compaction` lease holder (cluster/compactor.py).
 """
 
 from __future__ import annotations
@@ -19,16 +20,22 @@ from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.lifecycle.rewrite import stage
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
+from lynex_box.segments.handoff import kept_off
 
 log = logging.getLogger("lynex.lifecycle.compaction")
 US = 1_000_000
 
 
-def plan(entries: list[SegmentEntry], settings: CompactionSettings) -> list[list[SegmentEntry]]:
-    """The merges due now: lists of segments, each becoming one file. Pure."""
+def plan(
+    entries: list[SegmentEntry], settings: CompactionSettings, now_us: int = 0, handoff_after_s: float | None = None
+) -> list[list[SegmentEntry]]:
+    """The merges due now: lists of segments, each becoming one file; segments handed over to cross-node
+    compaction at `now_us` (cluster mode, segments/handoff.py) are left to the `compaction` lease holder. Pure."""
     groups: dict[tuple[str, int, int], list[SegmentEntry]] = defaultdict(list)
     window_us = settings.window_s * US
     for e in entries:
+        if kept_off(e, now_us, handoff_after_s):
+            continue
         if e.location == "local" and e.bytes < settings.small_bytes:
             groups[(e.project_id, e.min_time // window_us, e.level)].append(e)
     merges: list[list[SegmentEntry]] = []
@@ -72,7 +79,8 @@ def compaction_pass(ctx: LifecycleContext, max_bytes_out: int | None = None) -> 
     (the disk guard passes the free space it can spare)."""
     done = 0
     budget = max_bytes_out
-    for inputs in plan(ctx.store.segment_entries(), ctx.settings.compaction):
+    after_s = ctx.settings.cluster.handoff_after_s()
+    for inputs in plan(ctx.store.segment_entries(), ctx.settings.compaction, ctx.now_us(), after_s):
         if ctx.stopping.is_set():
             break
         size = sum(e.bytes for e in inputs)

@@ -23,10 +23,12 @@ from lynex_box import fsutil
 from lynex_box.config import Settings
 from lynex_box.lifecycle.cache import SegmentCache
 from lynex_box.lifecycle.visibility import Visibility
-from lynex_box.meta.catalog import Catalog, SegmentEntry
+from lynex_box.meta.catalog import Catalog, CatalogConflict, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
+from lynex_box.query.shared import SharedSegments
 from lynex_box.segments.encryption import ProjectCipher
+from lynex_box.segments.handoff import kept_off
 from lynex_box.segments.store import SpanStore
 
 
@@ -45,6 +47,7 @@ class LifecycleContext:
     work_dir: Path
     clock: Callable[[], float] = time.time
     stopping: threading.Event = field(default_factory=threading.Event)  # set on shutdown: passes end early
+    shared: SharedSegments | None = None  # cluster mode: the other nodes' segments (read only, never rewritten)
 
     @property
     def scratch(self) -> Path:
@@ -60,14 +63,32 @@ class LifecycleContext:
         `refused` runs when the transaction raised (a CatalogConflict, or an error of meta.db): it did not commit,
         so no row names `new` and the caller may remove their files. It does not run on an interruption
         (KeyboardInterrupt) while waiting for the writer thread, which may still commit: the files stay, and an
-        unpublished one is swept as an orphan."""
+        unpublished one is swept as an orphan.
+
+        In cluster mode a rewrite that writes new rows from a segment handed over to cross-node compaction
+        (segments/handoff.py) is refused with a CatalogConflict, as if the input had been replaced meanwhile: only
+        the `compaction` lease holder merges it now. Dropping such a segment whole, or moving it unchanged (same
+        id), is allowed."""
         try:
+            self._check_handoff(old, new)
             self.catalog.replace([e.id for e in old], new, self.now_us())
         except Exception:
             if refused is not None:
                 refused()
             raise
         self.store.replace_entries([e.id for e in old], new)
+
+    def _check_handoff(self, old: list[SegmentEntry], new: list[SegmentEntry]) -> None:
+        after_s = self.settings.cluster.handoff_after_s()
+        if after_s is None or {e.id for e in new} <= {e.id for e in old}:
+            return
+        now = self.now_us()
+        given = [e.id for e in old if kept_off(e, now, after_s)]
+        if given:
+            raise CatalogConflict(
+                f"segment(s) {', '.join(given)} are handed over to cross-node compaction; only the compaction lease "
+                "holder merges them now"
+            )
 
     def cipher(self, project_id: str) -> ProjectCipher | None:
         """The project's segment key when it is encrypted (raises KeyUnavailable when it is locked on this node)."""

@@ -159,6 +159,12 @@ def purge_pass(
                 except CatalogConflict:
                     return rewritten  # replaced under us: the next pass looks again
                 rewritten += 1
+        if _elsewhere(ctx, project_id, wanted, condition, params):
+            # Rows they cover are in another node's segment (cluster mode: one this node handed over to cross-node
+            # compaction, merged into the compaction lease holder's segment): that node rewrites it, not this one,
+            # so the tombstones stay and keep hiding those rows in this node's queries.
+            log.info("deletion purge kept its tombstones: rows in other nodes' segments project=%s", project_id)
+            continue
         # Every file rewritten, the tombstones not yet dropped: a crash here purges again (finding nothing).
         crash_point("lifecycle.deletion.before_drop")
         late = [t for t in mine if t.due_at < ctx.now_us()]
@@ -167,6 +173,19 @@ def purge_pass(
             log.error("deletion purged after its deadline project=%s tombstones=%d", project_id, len(late))
         log.info("deletion purged project=%s tombstones=%d files_rewritten=%d", project_id, len(mine), rewritten)
     return rewritten
+
+
+def _elsewhere(ctx: LifecycleContext, project_id: str, wanted: Deleted, condition: str, params: dict[str, Any]) -> bool:
+    """Whether another node's listed segment (cluster mode) holds rows the tombstones cover."""
+    if ctx.shared is None:
+        return False
+    for entry in ctx.shared.entries(project_id):
+        if not _may_hold(ctx, entry, wanted):
+            continue
+        with ctx.readable([entry]) as paths:
+            if count_rows(ctx.duck, paths, condition, params, ctx.cipher(project_id)):
+                return True
+    return False
 
 
 def _drop(db: MetaDB, tombs: list[Tombstone]) -> None:

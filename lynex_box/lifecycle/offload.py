@@ -36,6 +36,7 @@ from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.meta.catalog import CatalogConflict, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStoreError
+from lynex_box.segments.handoff import kept_off
 
 log = logging.getLogger("lynex.lifecycle.offload")
 
@@ -96,7 +97,11 @@ def offload_pass(ctx: LifecycleContext, urgent: Callable[[], bool] | None = None
         return 0
     now, default, own = ctx.now_us(), ctx.settings.offload.hot_window_s, hot_windows(ctx.db)
     ranges = pins(ctx.db)
-    local = [e for e in ctx.store.segment_entries() if e.location == "local" and not _pinned(e, ranges)]
+    after_s = ctx.settings.cluster.handoff_after_s()  # a segment handed over to cross-node compaction stays put
+    local = [
+        e for e in ctx.store.segment_entries()
+        if e.location == "local" and not _pinned(e, ranges) and not kept_off(e, now, after_s)
+    ]  # fmt: skip
     if urgent is None:
         local = [e for e in local if e.max_time < now - own.get(e.project_id, default) * 1_000_000]
     moved = 0

@@ -15,6 +15,7 @@ from lynex_box.crashpoints import crash_point
 from lynex_box.lifecycle.context import LifecycleContext
 from lynex_box.lifecycle.rewrite import rewrite_segment
 from lynex_box.meta.catalog import CatalogConflict
+from lynex_box.segments.handoff import kept_off
 
 log = logging.getLogger("lynex.lifecycle.retention")
 
@@ -23,6 +24,7 @@ def retention_pass(ctx: LifecycleContext) -> dict[str, int]:
     """Apply retention to every project with segments; returns counts of dropped and rewritten segments."""
     dropped = rewritten = 0
     entries = ctx.store.segment_entries()
+    now, after_s = ctx.now_us(), ctx.settings.cluster.handoff_after_s()
     for project_id in sorted({e.project_id for e in entries}):
         cutoff = ctx.visibility.cutoff(project_id)
         if cutoff is None:
@@ -37,6 +39,8 @@ def retention_pass(ctx: LifecycleContext) -> dict[str, int]:
             except CatalogConflict as exc:
                 log.info("retention skipped replaced segments project=%s error=%s", project_id, exc)
         for e in mine:
+            if kept_off(e, now, after_s):
+                continue  # handed over to cross-node compaction: its rows past the cutoff stay hidden until merged
             if e.min_time < cutoff <= e.max_time:
                 try:
                     rewrite_segment(ctx, e)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from lynex_box.config import Settings
 from lynex_box.jobs import Job
 from lynex_box.lifecycle import backup as backups
-from lynex_box.lifecycle import deletion_scope
+from lynex_box.lifecycle import cross, deletion_scope
 from lynex_box.lifecycle import reprice as reprices
 from lynex_box.lifecycle.bucket import node_id
 from lynex_box.lifecycle.compaction import compaction_pass
@@ -38,7 +38,7 @@ from lynex_box.lifecycle.offload import offload_pass, rehydrate_pass
 from lynex_box.lifecycle.retention import retention_pass
 from lynex_box.lifecycle.visibility import Tombstone
 from lynex_box.meta import audit
-from lynex_box.meta.catalog import Catalog
+from lynex_box.meta.catalog import Catalog, SegmentEntry
 from lynex_box.meta.db import MetaDB
 from lynex_box.meta.prices import list_prices
 from lynex_box.objstore import LocalStore, ObjectStore
@@ -94,7 +94,7 @@ class Lifecycle:
             self.ctx = LifecycleContext(
                 settings=settings, data_dir=settings.data_dir, db=db, catalog=catalog, store=store,
                 visibility=self.visibility, bucket=self.bucket, node_id=node, cache=self.cache, duck=duck,
-                work_dir=hooks.work_dir, clock=self.visibility.clock,
+                work_dir=hooks.work_dir, clock=self.visibility.clock, shared=hooks.shared,
             )  # fmt: skip
             self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="lifecycle")
             opened.pop_all()
@@ -109,6 +109,19 @@ class Lifecycle:
         done = self._locked(lambda: compaction_pass(self.ctx))
         self.clean()
         return done
+
+    def merge_shared(
+        self, inputs: list[SegmentEntry], own_ids: list[str], before_swap: Callable[[SegmentEntry], bool]
+    ) -> SegmentEntry | None:
+        """Cross-node compaction's merge on the `compaction` lease holder (cross.py), between the other passes (the
+        cluster node's job calls it from a thread of its own: nothing once the lifecycle is closing)."""
+        return self._locked(
+            lambda: None if self.ctx.stopping.is_set() else cross.merge_shared(self.ctx, inputs, own_ids, before_swap)
+        )
+
+    def drop_replaced(self, ids: set[str]) -> int:
+        """Retire this node's segments another node's merge replaced (cross.py); nothing once closing."""
+        return self._locked(lambda: 0 if self.ctx.stopping.is_set() else cross.drop_replaced(self.ctx, ids))
 
     def apply_retention(self) -> dict[str, int]:
         """Retention, then the replaced files and the bucket's orphaned objects (this pass runs hourly)."""

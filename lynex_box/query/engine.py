@@ -31,7 +31,7 @@ from lynex_box.query.pool import WorkerPool
 from lynex_box.query.shared import SharedSegments
 from lynex_box.schema.span import SPAN_SCHEMA
 from lynex_box.segments import encryption
-from lynex_box.segments.store import SpanStore
+from lynex_box.segments.store import Snapshot, SpanStore
 from lynex_box.sources.langfuse.upserts import fold_sql
 
 if TYPE_CHECKING:
@@ -256,7 +256,7 @@ class QueryEngine:
         scope, restriction = self._restrict(scope)
         ciphers = self.store.ciphers
         cipher = ciphers(scope.project_id) if ciphers is not None else None  # raises KeyUnavailable when locked
-        snap = self.store.snapshot(scope.project_id, scope.start_us, scope.end_us, scope.trace_id)
+        snap = self._own_snapshot(scope.project_id, scope.start_us, scope.end_us, scope.trace_id)
         head = pa.concat_tables(snap.head) if snap.head else self._empty
         remote = snap.remote + self._shared(scope.project_id, scope.start_us, scope.end_us, scope.trace_id)
         with self._remote_files(remote) as fetched:
@@ -275,6 +275,19 @@ class QueryEngine:
                 dataset = encryption.dataset(encrypted, cipher)
             yield _Prepared(body, bound, head, dataset, files)
 
+    def _own_snapshot(
+        self, project_id: str, start_us: int | None = None, end_us: int | None = None, trace_id: str | None = None
+    ) -> Snapshot:
+        """This node's snapshot, without its segments that another node's listed merged segment replaces (cluster
+        mode: that segment, read through `_shared`, holds their rows)."""
+        snap = self.store.snapshot(project_id, start_us, end_us, trace_id)
+        hidden = self.shared.hidden() if self.shared is not None else frozenset()
+        if not hidden:
+            return snap
+        files = [p for p in snap.files if p.stem not in hidden]
+        remote = [e for e in snap.remote if e.id not in hidden]
+        return dataclasses.replace(snap, files=files, remote=remote, within=snap.within & frozenset(files))
+
     def _shared(
         self, project_id: str, start_us: int | None = None, end_us: int | None = None, trace_id: str | None = None
     ) -> list[SegmentEntry]:
@@ -284,7 +297,9 @@ class QueryEngine:
     def layout(self, project_id: str) -> tuple[list[SegmentEntry], pa.ChunkedArray]:
         """The project's published segments (catalog rows: min/max start time, rows; the other nodes' too in cluster
         mode) and the start times (epoch µs) of its head rows. Nothing is read from a file."""
-        entries = self.store.segment_entries(project_id) + self._shared(project_id)
+        hidden = self.shared.hidden() if self.shared is not None else frozenset()
+        own = [e for e in self.store.segment_entries(project_id) if e.id not in hidden]
+        entries = own + self._shared(project_id)
         head = self.store.snapshot(project_id, 0, 0).head  # an empty range: the head only, no files
         table = pa.concat_tables(head) if head else self._empty  # zero-copy: the head is many small sorted runs
         return entries, table.column("start_time").cast(pa.int64())
@@ -336,7 +351,7 @@ class QueryEngine:
         CPU on any query, this well under one. Raises KeyUnavailable for a locked project, as `run` does."""
         if self.store.ciphers is not None:
             self.store.ciphers(project_id)
-        snap = self.store.snapshot(project_id, trace_id=trace_id)
+        snap = self._own_snapshot(project_id, trace_id=trace_id)
         if snap.files or snap.remote or self._shared(project_id, trace_id=trace_id):
             return True
         if not snap.head:

@@ -1,10 +1,10 @@
 """Metadata replication end to end (docs/format/cluster.md, step 3): three real `lynex-box run` processes on one
 bucket prefix of the real moto S3 server; nodes b and c join with EMPTY data dirs and bootstrap meta.db from the
 metadata snapshot. Writes go straight to whichever node holds the `metadata` lease (`lynex-box cluster status
---json` names it; forwarding from the other nodes is built separately). A key created on the holder works on every
-node within 5 s, a revoked one is refused everywhere within 5 s, a trace deleted on the holder disappears from the
-other nodes' answers, and after the holder is killed with SIGKILL another node takes the lease, writes a fence entry
-and serves the next writes.
+--json` names it) or through the others, which forward them to it. A key created on the holder, or through another
+node, works on every node within 5 s, a revoked one is refused everywhere within 5 s, a trace deleted on the holder
+disappears from the other nodes' answers, and after the holder is killed with SIGKILL another node takes the lease,
+writes a fence entry and serves the next writes.
 """
 
 from __future__ import annotations
@@ -125,6 +125,29 @@ def test_a_key_created_on_the_holder_works_everywhere_and_a_revoked_one_nowhere_
     assert revoked.status_code == 204, revoked.text
     took = until(lambda: all(trio.get(n, "/traces", key).status_code == 401 for n in trio.live()), 10)
     print(f"revoked key refused on every node after {took:.2f} s")
+    assert took < WITHIN_S
+
+
+def test_a_key_created_through_a_non_holder_works_on_a_third_node_and_revoked_through_another_within_5_s(
+    trio: Trio,
+) -> None:
+    """The issue's own case: a key created on node B works on node C within 5 s, and revoking it makes every node
+    refuse it within 5 s, with B and C not holding the `metadata` lease (their writes are forwarded to the holder).
+    The node that forwarded the write waits until its own copy has the entry, so it answers for the key at once."""
+    holder = trio.holder()
+    b, c = [n for n in trio.live() if n != holder][:2]
+    created = admin_write(trio, b, "POST", f"/api/projects/{trio.project}/keys", {"scope": "read", "name": "via-b"})
+    assert created.status_code in (200, 201), created.text
+    key, key_id = created.json()["api_key"], created.json()["key_id"]
+    assert trio.get(b, "/traces", key).status_code == 200  # read-your-writes on the forwarding node
+    took = until(lambda: trio.get(c, "/traces", key).status_code == 200, 10)
+    print(f"key created through {b} usable on {c} after {took:.2f} s")
+    assert took < WITHIN_S
+    revoked = admin_write(trio, c, "DELETE", f"/api/projects/{trio.project}/keys/{key_id}")
+    assert revoked.status_code == 204, revoked.text
+    assert trio.get(c, "/traces", key).status_code == 401
+    took = until(lambda: all(trio.get(n, "/traces", key).status_code == 401 for n in trio.live()), 10)
+    print(f"key revoked through {c} refused on every node after {took:.2f} s")
     assert took < WITHIN_S
 
 

@@ -87,7 +87,8 @@ class MetaForward:
             await self.app(scope, receive, self._closing(send))
             return
         svc: Services | None = getattr(scope["app"].state, "services", None) if scope["type"] == "http" else None
-        node = svc.cluster if svc is not None else None
+        # an observer (a read-only node) forwards nothing: api/readonly.py refuses its writes before this runs
+        node = svc.cluster if svc is not None and isinstance(svc.cluster, ClusterNode) else None
         if svc is None or node is None:  # not started yet (the routes answer 503), or cluster mode off
             await self.app(scope, receive, send)
             return

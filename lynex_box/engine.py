@@ -201,7 +201,7 @@ class Engine:
             enrichers=enrichers,
             batch_records=settings.pipeline.batch_records,
             decode_threads=settings.pipeline.decode_threads,
-            appliers={RecordType.SCORES: ScoreApplier(self.meta)},
+            appliers={RecordType.SCORES: ScoreApplier(self.meta, outbox=settings.cluster.enabled)},
         )
         opened.callback(self.pipeline.close)  # its threads and the OTLP decode workers
         self.query, self.lifecycle = open_reads(

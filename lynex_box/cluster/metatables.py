@@ -25,8 +25,9 @@ Replicated, with why:
   A node's own audit entries of requests it answered itself (a failed login, an export) stay on that node.
 
 Node-local (never published): segments, wal_progress, backup_objects, pinned_ranges (this node's disk),
-tombstone_scope (each node's purge looks the scope up again), scores (they reach meta.db through each node's WAL:
-a score recorded on one node is not seen by the others: a known gap), alert_firings and alert_deliveries (the
+tombstone_scope (each node's purge looks the scope up again), scores (they reach meta.db through each node's WAL
+and travel to the other nodes in per-node score logs of their own: scorelog.py), scores_outbox and scores_peers
+(that log's local state), alert_firings and alert_deliveries (the
 alerts lease holder's state).
 """
 
@@ -85,7 +86,7 @@ REPLICATED: Final[dict[str, TableSpec]] = {
 LOCAL_TABLES: Final = frozenset(
     {
         "segments", "wal_progress", "backup_objects", "pinned_ranges", "tombstone_scope", "scores",
-        "alert_firings", "alert_deliveries",
+        "scores_outbox", "scores_peers", "alert_firings", "alert_deliveries",
     }
 )  # fmt: skip
 """Every other table of meta.db: tests/cluster/test_metatables.py fails when a migration adds a table that is in

@@ -11,6 +11,8 @@ with the lifecycle's merge and drop it takes part in cross-node compaction (`com
 Given meta.db, it keeps it in step with the metadata log (`meta`, a `MetaReplicator`, step 3): a founding node
 writes the cluster secret and snapshot 0, a joining node loads the newest snapshot before serving, and a job polls
 the log; the `metadata` lease holder publishes its own writes from meta.db's before-commit hook.
+Given meta.db, it also shares scores (`scores`, a `ScoreLog`): it publishes those recorded through its own WAL and
+applies the other nodes'.
 `metadata_holder()` says where metadata writes go (this node, or the `metadata` lease holder's address:
 `holder.py`; api/forward.py forwards them). `stop()` flushes the head and publishes it, releases the leases, then
 writes the stopped heartbeat, so the other nodes see every event this node acknowledged, take the leases at their
@@ -47,6 +49,7 @@ from lynex_box.cluster.probe import probe_conditional_writes
 from lynex_box.cluster.publisher import LocalSegments, SegmentPublisher, Uploader, publish_logged
 from lynex_box.cluster.records import ClusterError, new_incarnation
 from lynex_box.cluster.replicator import MetaReplicator
+from lynex_box.cluster.scorelog import ScoreLog
 from lynex_box.cluster.secret import ensure_secret
 from lynex_box.cluster.status import ClusterStatus, cluster_status
 from lynex_box.config import ClusterSettings, CompactionSettings, Settings
@@ -71,6 +74,9 @@ PUBLISH_EVERY_S: Final = 0.25
 # How long a node trusts what it read of the `metadata` lease holder before reading the lease again (a failed
 # forward reads it again at once): forwarded writes cost no bucket request most of the time.
 HOLDER_CACHE_S: Final = 1.0
+# How often the scores this node applied are published to its score log (scorelog.py): a turn with nothing queued
+# costs one SQLite read and no request.
+SCORES_PUBLISH_EVERY_S: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +177,10 @@ class ClusterNode:
             self.meta = MetaReplicator(
                 store, db, identity.node_id, lambda: self.keeper.holds("metadata"), settings.snapshot_every
             )
+        # scores: each node publishes those it applied from its own WAL and applies the others' (scorelog.py)
+        self.scores: ScoreLog | None = None
+        if db is not None:
+            self.scores = ScoreLog(store, db, identity.node_id, incarnation, fenced=lambda: self.fenced is not None)
 
     @classmethod
     def start(
@@ -201,6 +211,9 @@ class ClusterNode:
         try:
             node.keeper.tick()  # take the free leases now, not a tick later
             node._start_meta(outcome.action)
+            if node.scores is not None:  # the previous process's queue, and the other nodes' scores, before serving
+                node.scores.publish_logged()
+                node.scores.poll_logged()
             if node.publisher is not None and node.poller is not None:
                 node.publisher.open()  # the next manifest replaces the previous process's
                 node.poller.poll()  # the other nodes' data is queryable from the first request
@@ -281,7 +294,8 @@ class ClusterNode:
         renewal is due at most a sixth of the ttl late; with segment sharing, a poll of the manifests every
         `poll_interval_s` (the publisher has a thread of its own: `PUBLISH_EVERY_S`); with cross-node compaction, a
         turn of the compactor (it merges only while this node holds the `compaction` lease) and an answer to the
-        lease holder's drop requests, each every `compaction_interval_s`; none once fenced."""
+        lease holder's drop requests, each every `compaction_interval_s`; with meta.db, the score log's publish
+        (`SCORES_PUBLISH_EVERY_S`) and poll (`poll_interval_s`); none once fenced."""
         s = self.settings
         jobs = [
             Job.blocking("cluster_heartbeat", self.heartbeat.beat, s.heartbeat_s),
@@ -291,6 +305,9 @@ class ClusterNode:
             jobs.append(Job.blocking("cluster_poll", self.poller.poll, s.poll_interval_s))
         if self.meta is not None:
             jobs.append(Job.blocking("cluster_meta", self.meta.poll_logged, s.poll_interval_s))
+        if self.scores is not None:
+            jobs.append(Job.blocking("cluster_scores_publish", self.scores.publish_logged, SCORES_PUBLISH_EVERY_S))
+            jobs.append(Job.blocking("cluster_scores_poll", self.scores.poll_logged, s.poll_interval_s))
         if self.compactor is not None and self.replaced is not None:
             jobs.append(Job.blocking("cluster_compaction", self._compaction_turn, s.compaction_interval_s))
             jobs.append(Job.blocking("cluster_replaced", self._answer_replaced, s.compaction_interval_s))
@@ -333,6 +350,8 @@ class ClusterNode:
                 self.publisher.publish()
             except Exception:  # the bucket down, say: the segments are local, published at the next start
                 log.exception("cluster last segments not published at stop")
+        if self.scores is not None and self.fenced is None:
+            self.scores.publish_logged()  # what is still queued is published at the next start otherwise
         if self.meta is not None:
             self.meta.uninstall()
         self.keeper.stop(release=True)

@@ -447,6 +447,24 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     ),
+    # scores across the nodes of a cluster (lynex_box/cluster/scorelog.py, docs/format/cluster.md "Scores across
+    # nodes"): the keys of the scores this node applied from its own WAL and has not published yet (filled only in
+    # cluster mode, in the transaction that applies them), and the last score batch applied (or, for this node's
+    # own id, published) per node
+    Migration(
+        "scores shared across cluster nodes",
+        """
+    CREATE TABLE scores_outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        project_id TEXT NOT NULL,
+        id TEXT NOT NULL
+    );
+    CREATE TABLE scores_peers (
+        node_id TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    );
+    """,
+    ),
 ]
 
 

@@ -3,7 +3,8 @@
 The pipeline hands it every SCORES record of a step, in order, before the step's spans go to the head (see
 `Pipeline._apply`). A record whose body is damaged is logged and skipped, as a span record would be: it can never
 be stored, and it must not stop the records behind it. A failure to write (meta.db busy or its disk full) is
-raised, so the pipeline reads the step again; `apply_batches` then skips what it had applied.
+raised, so the pipeline reads the step again; `apply_batches` then skips what it had applied. In cluster mode
+(`outbox`) the scores applied are also queued for cluster/scorelog.py, which publishes them to the other nodes.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ log = logging.getLogger("lynex.scores")
 class ScoreApplier:
     """`applier(items)` stores the scores of SCORES records (`(record, header, body)`, in LSN order)."""
 
-    def __init__(self, db: MetaDB) -> None:
+    def __init__(self, db: MetaDB, outbox: bool = False) -> None:
         self.db = db
+        self.outbox = outbox  # cluster mode: queue what is applied for the other nodes (store.apply_batches)
 
     def __call__(self, items: list[tuple[WalRecord, RecordHeader, memoryview]]) -> None:
         batches: list[ScoreBatch] = []
@@ -37,4 +39,4 @@ class ScoreApplier:
                 log.error("score skipped lsn=%d: %s", record.lsn, error)
             # an empty batch still counts as applied: the LSN it marks is what a replay compares with
             batches.append(ScoreBatch(record.lsn, header.project_id, header.received_us, scores))
-        apply_batches(self.db, batches)
+        apply_batches(self.db, batches, self.outbox)

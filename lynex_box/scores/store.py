@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import apsw
 
 from lynex_box.meta.db import MetaDB
-from lynex_box.scores.model import Score
+from lynex_box.scores.model import DATA_TYPES, Score
 
 _COLUMNS = (
     "id", "trace_id", "span_id", "session_id", "dataset_run_id", "name", "data_type", "value", "string_value",
@@ -56,7 +56,7 @@ def forget_applied_after(db: MetaDB, wal_end: int) -> None:
         db.write(lambda conn: conn.execute("UPDATE wal_progress SET scores_applied_lsn = ? WHERE id = 1", (wal_end,)))
 
 
-def apply_batches(db: MetaDB, batches: Sequence[ScoreBatch]) -> int:
+def apply_batches(db: MetaDB, batches: Sequence[ScoreBatch], outbox: bool = False) -> int:
     """Store the scores of each batch whose record is newer than the last one applied, replacing a score of the same
     (project, id); returns how many batches were applied now (the others had been, before a crash or a retry).
 
@@ -71,7 +71,11 @@ def apply_batches(db: MetaDB, batches: Sequence[ScoreBatch]) -> int:
 
     A batch SQLite refuses (a constraint: its project no longer exists) is logged and skipped inside its own
     savepoint, since retrying could never store it; any other error (a busy or full disk) rolls the whole
-    transaction back and is raised, and the pipeline reads the records again."""
+    transaction back and is raised, and the pipeline reads the records again.
+
+    With `outbox` (cluster mode) the same transaction queues each score's key in `scores_outbox`, from which
+    cluster/scorelog.py publishes it to the other nodes, and a score replaces one of the same id only when it is
+    not older (`updated_at`, the time its record was received): the rule every node applies, so all converge."""
     if not batches:
         return 0
 
@@ -83,7 +87,12 @@ def apply_batches(db: MetaDB, batches: Sequence[ScoreBatch]) -> int:
                 continue
             try:
                 with conn:  # a savepoint: a refused batch leaves no row behind
-                    _upsert(conn, batch.project_id, batch.scores, batch.received_us)
+                    _upsert(conn, batch.project_id, batch.scores, batch.received_us, newer_only=outbox)
+                    if outbox:
+                        conn.executemany(
+                            "INSERT INTO scores_outbox (project_id, id) VALUES (?, ?)",
+                            [(batch.project_id, s.id) for s in batch.scores],
+                        )
                 applied += 1
             except apsw.ConstraintError as exc:
                 log.error(
@@ -97,14 +106,21 @@ def apply_batches(db: MetaDB, batches: Sequence[ScoreBatch]) -> int:
     return db.write(write)
 
 
-def _upsert(conn: apsw.Connection, project_id: str, scores: Sequence[Score], now: int) -> None:
+def _upsert_sql(newer_only: bool) -> str:
     names = ", ".join(_COLUMNS)
     marks = ", ".join("?" for _ in _COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c != "id")
-    sql = (
+    where = " WHERE excluded.updated_at >= scores.updated_at" if newer_only else ""
+    return (
         f"INSERT INTO scores (project_id, {names}, created_at, updated_at) VALUES (?, {marks}, ?, ?) "
-        f"ON CONFLICT (project_id, id) DO UPDATE SET {updates}, updated_at = excluded.updated_at"
+        f"ON CONFLICT (project_id, id) DO UPDATE SET {updates}, updated_at = excluded.updated_at{where}"
     )
+
+
+def _upsert(
+    conn: apsw.Connection, project_id: str, scores: Sequence[Score], now: int, newer_only: bool = False
+) -> None:
+    sql = _upsert_sql(newer_only)
     for s in scores:
         conn.execute(
             sql,
@@ -112,6 +128,113 @@ def _upsert(conn: apsw.Connection, project_id: str, scores: Sequence[Score], now
              s.value, s.string_value, s.comment, s.source, s.metadata, s.environment, s.config_id,
              s.timestamp_us, now, now),
         )  # fmt: skip
+
+
+# --- scores across the nodes of a cluster (cluster/scorelog.py moves them through the bucket) ---
+
+ROW_COLUMNS: Final = ("project_id", *_COLUMNS, "created_at", "updated_at")
+"""The columns of a score row as a score batch carries it (docs/format/cluster.md, "Scores across nodes")."""
+_TEXT_REQUIRED: Final = frozenset({"project_id", "id", "name", "data_type", "source"})
+_INTEGERS: Final = frozenset({"timestamp", "created_at", "updated_at"})
+
+
+class BadScoreRow(ValueError):
+    """A score row from the bucket that does not fit the `scores` table."""
+
+
+def check_row(row: object) -> tuple[Any, ...]:
+    """The values of a score row from another node, in `ROW_COLUMNS` order, after checking every column's type;
+    raises `BadScoreRow` naming the column. Only the columns of `ROW_COLUMNS` are read: an unknown one is refused,
+    so no name from the bucket ever reaches SQL."""
+    if not isinstance(row, dict):
+        raise BadScoreRow(f"a score row is {type(row).__name__}, not an object")
+    unknown = set(row) - set(ROW_COLUMNS)
+    if unknown:
+        raise BadScoreRow(f"score row has unknown columns {sorted(unknown)}")
+    values = []
+    for column in ROW_COLUMNS:
+        value = row.get(column)
+        if column in _INTEGERS:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif column == "value":
+            ok = value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+        elif column in _TEXT_REQUIRED:
+            ok = isinstance(value, str) and value != ""
+        else:
+            ok = value is None or isinstance(value, str)
+        if not ok:
+            raise BadScoreRow(f"score row column {column!r} = {value!r:.80} has the wrong type")
+        values.append(value)
+    if row["data_type"] not in DATA_TYPES:
+        raise BadScoreRow(f"score row data_type {row['data_type']!r:.40} is not one of {sorted(DATA_TYPES)}")
+    return tuple(values)
+
+
+def unpublished(db: MetaDB, limit: int) -> tuple[int, list[dict[str, Any]]]:
+    """The last outbox seq among the first `limit` queued keys (0: none queued) and the rows they name, as they
+    are now (a score updated twice goes once)."""
+    names = ", ".join(f"s.{c}" for c in ROW_COLUMNS)
+
+    def read(conn: apsw.Connection) -> tuple[int, list[dict[str, Any]]]:
+        keys = conn.execute("SELECT seq, project_id, id FROM scores_outbox ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        if not keys:
+            return 0, []
+        upto = int(keys[-1][0])
+        rows = conn.execute(
+            f"SELECT {names} FROM scores s WHERE (s.project_id, s.id) IN "
+            "(SELECT project_id, id FROM scores_outbox WHERE seq <= ?) ORDER BY s.updated_at, s.id",
+            (upto,),
+        ).fetchall()
+        return upto, [dict(zip(ROW_COLUMNS, r, strict=True)) for r in rows]
+
+    conn = db.reader()
+    with conn:  # one snapshot: the rows as they were when their keys were read
+        return read(conn)
+
+
+def peer_seqs(db: MetaDB) -> dict[str, int]:
+    """The last score batch applied per node id (this node's own: the last it published)."""
+    return {str(n): int(s) for n, s in db.read("SELECT node_id, seq FROM scores_peers")}
+
+
+def mark_published(db: MetaDB, node_id: str, seq: int, upto: int) -> None:
+    """Batch `seq` of this node holds the outbox up to `upto`: both forgotten in one transaction."""
+
+    def write(conn: apsw.Connection) -> None:
+        conn.execute("DELETE FROM scores_outbox WHERE seq <= ?", (upto,))
+        _set_peer(conn, node_id, seq)
+
+    db.write(write)
+
+
+def note_published(db: MetaDB, node_id: str, seq: int) -> None:
+    """This node's batch `seq` is in the bucket already (written before a crash lost the record of it)."""
+    db.write(lambda conn: _set_peer(conn, node_id, seq))
+
+
+def apply_shared(db: MetaDB, node_id: str, seq: int, rows: Sequence[tuple[Any, ...]]) -> bool:
+    """Apply batch `seq` of node `node_id` (rows checked by `check_row`) in one transaction with its position;
+    False when it was applied already. A row replaces a score of the same (project, id) only when it is not
+    older (`updated_at`): the order batches of different nodes arrive in does not matter. A row whose project this
+    node does not know (yet: the metadata log is behind) raises `apsw.ConstraintError`, and nothing is applied."""
+    sql = _upsert_sql(newer_only=True)
+
+    def write(conn: apsw.Connection) -> bool:
+        found = conn.execute("SELECT seq FROM scores_peers WHERE node_id = ?", (node_id,)).fetchone()
+        if found is not None and int(found[0]) >= seq:
+            return False
+        conn.executemany(sql, rows)
+        _set_peer(conn, node_id, seq)
+        return True
+
+    return db.write(write)
+
+
+def _set_peer(conn: apsw.Connection, node_id: str, seq: int) -> None:
+    conn.execute(
+        "INSERT INTO scores_peers (node_id, seq) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET seq = excluded.seq",
+        (node_id, seq),
+    )
 
 
 def _score(row: tuple[Any, ...]) -> Score:

@@ -212,6 +212,7 @@ class ClusterNode:
             node.keeper.tick()  # take the free leases now, not a tick later
             node._start_meta(outcome.action)
             if node.scores is not None:  # the previous process's queue, and the other nodes' scores, before serving
+                node.scores.open()
                 node.scores.publish_logged()
                 node.scores.poll_logged()
             if node.publisher is not None and node.poller is not None:

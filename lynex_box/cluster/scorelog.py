@@ -7,6 +7,8 @@ the transaction that applies it; `publish` turns the queue into batches of this 
 keys and records the seq in one transaction (`scores_peers`, this node's own row). A crash between the write and
 that transaction leaves the keys queued: the next process finds its seq taken (the create-only write is refused),
 steps past it and writes the rows again. Applying is idempotent, so a row twice is harmless; a row never lost.
+On a data dir's first start in a cluster, `open` queues the scores it already holds (recorded before cluster mode
+was turned on).
 
 `poll` reads every other node's log after the last batch this node applied from it (`scores_peers`), one GET of
 the next key per node and poll (a missing key ends that node's turn), and applies each batch in one transaction
@@ -49,6 +51,7 @@ from lynex_box.scores.store import (
     mark_published,
     note_published,
     peer_seqs,
+    queue_unshared,
     unpublished,
 )
 
@@ -104,6 +107,12 @@ class ScoreLog:
         self._poll_lock = threading.Lock()
 
     # --- publishing this node's scores ---
+
+    def open(self) -> None:
+        """At start: on this data dir's first start in the cluster, queue the scores it recorded before."""
+        queued = queue_unshared(self.db, self.node_id)
+        if queued:
+            log.info("scores recorded before cluster mode queued for the other nodes scores=%d", queued)
 
     def publish_logged(self) -> int:
         try:

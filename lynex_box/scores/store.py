@@ -197,6 +197,21 @@ def peer_seqs(db: MetaDB) -> dict[str, int]:
     return {str(n): int(s) for n, s in db.read("SELECT node_id, seq FROM scores_peers")}
 
 
+def queue_unshared(db: MetaDB, node_id: str) -> int:
+    """On a node's first start in a cluster (it has never published: no `scores_peers` row of its own), queue every
+    score it holds, so those recorded before cluster mode was turned on reach the other nodes too; returns how many.
+    Once per data dir: the row written here (seq 0) marks it done."""
+
+    def write(conn: apsw.Connection) -> int:
+        if conn.execute("SELECT 1 FROM scores_peers WHERE node_id = ?", (node_id,)).fetchone() is not None:
+            return 0
+        conn.execute("INSERT INTO scores_outbox (project_id, id) SELECT project_id, id FROM scores ORDER BY rowid")
+        _set_peer(conn, node_id, 0)
+        return int(next(conn.execute("SELECT count(*) FROM scores_outbox"))[0])
+
+    return db.write(write)
+
+
 def mark_published(db: MetaDB, node_id: str, seq: int, upto: int) -> None:
     """Batch `seq` of this node holds the outbox up to `upto`: both forgotten in one transaction."""
 

@@ -171,3 +171,24 @@ def test_a_batch_waits_for_its_project_to_arrive_through_the_metadata_log(pair) 
     assert log_b.poll() == 0 and rows(db_b) == []
     assert b.meta is not None and b.meta.poll() >= 1
     assert log_b.poll() == 1 and rows(db_b) == rows(db_a)
+
+
+def test_scores_recorded_before_cluster_mode_are_shared_on_the_first_start(s3: ObjectStore, tmp_path: Path) -> None:
+    db_a, db_b = MetaDB(tmp_path / "a" / "meta.db"), MetaDB(tmp_path / "b" / "meta.db")
+    created = bootstrap_if_empty(db_a)
+    assert created is not None
+    batch = [Score(id="old", name="quality", data_type="NUMERIC", value=1.0, string_value=None, timestamp_us=5)]
+    apply_batches(db_a, [ScoreBatch(1, created.project_id, 5, batch)])  # a single node: nothing queued
+    assert db_a.read("SELECT count(*) FROM scores_outbox")[0][0] == 0
+    a = start(s3, db_a, "node-a")  # its first start in a cluster queues and publishes them
+    b = start(s3, db_b, "node-b")  # and a joining node applies them before it serves
+    try:
+        assert rows(db_b) == rows(db_a) and len(rows(db_b)) == 1
+        a.stop()
+        a = start(s3, db_a, "node-a")  # once per data dir: nothing is queued again
+        assert [m.key for m in s3.list(f"{SCORES_PREFIX}/node-a/")] == [score_key("node-a", 1)]
+    finally:
+        for node in (b, a):
+            node.stop()
+        db_a.close()
+        db_b.close()

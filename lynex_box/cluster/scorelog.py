@@ -43,7 +43,7 @@ from lynex_box.cluster.records import (
     wall_clock_us,
 )
 from lynex_box.meta.db import MetaDB
-from lynex_box.objstore import ObjectNotFound, ObjectStore, PreconditionFailed
+from lynex_box.objstore import ObjectNotFound, ObjectStore, ObjectStoreError, PreconditionFailed
 from lynex_box.scores.store import (
     BadScoreRow,
     apply_shared,
@@ -117,9 +117,11 @@ class ScoreLog:
     def publish_logged(self) -> int:
         try:
             return self.publish()
-        except Exception:  # the bucket down, say: the scores stay queued, the next turn tries again
+        except ObjectStoreError as exc:  # the bucket down, say: the scores stay queued, the next turn tries again
+            log.warning("scores not published; they stay queued error=%s", exc)
+        except Exception:
             log.exception("scores not published; they stay queued")
-            return 0
+        return 0
 
     def publish(self) -> int:
         """Write the queued scores as batches of this node's log; returns the batches written. Nothing once
@@ -155,9 +157,11 @@ class ScoreLog:
     def poll_logged(self) -> int:
         try:
             return self.poll()
-        except Exception:  # the bucket down, say: the next poll goes on from the same positions
+        except ObjectStoreError as exc:  # the bucket down, say: the next poll goes on from the same positions
+            log.warning("score logs poll failed error=%s", exc)
+        except Exception:
             log.exception("score logs poll failed")
-            return 0
+        return 0
 
     def poll(self) -> int:
         """Apply the batches the other nodes wrote since this node's last look; returns how many."""

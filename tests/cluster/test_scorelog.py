@@ -93,13 +93,16 @@ def test_published_scores_are_applied_once_on_the_other_node(pair, s3: ObjectSto
 
 
 class LostAnswers:
-    """The bucket stores a create-only write, then the answer is lost once (`lose` set)."""
+    """The bucket is down (`down` set), or stores a create-only write and the answer is lost once (`lose` set)."""
 
     def __init__(self, inner: ObjectStore) -> None:
         self.inner = inner
         self.lose = False
+        self.down = False
 
     def put_if_absent(self, key: str, data: bytes) -> PutResult:
+        if self.down:
+            raise StoreUnavailable("the bucket is down")
         result = self.inner.put_if_absent(key, data)
         if self.lose:
             self.lose = False
@@ -110,13 +113,15 @@ class LostAnswers:
         return getattr(self.inner, name)
 
 
-def test_a_lost_answer_and_a_restart_lose_nothing_and_skip_no_seq(pair, s3: ObjectStore) -> None:  # type: ignore[no-untyped-def]
+def test_an_outage_a_lost_answer_and_a_restart_lose_nothing_and_skip_no_seq(pair, s3: ObjectStore) -> None:  # type: ignore[no-untyped-def]
     a, b, db_a, db_b, project = pair
     _log_a, log_b = logs(a, b)
     lossy = LostAnswers(s3)
     log_a = ScoreLog(lossy, db_a, "node-a", "incarnation-1")  # type: ignore[arg-type]
     record(db_a, 1, project, 1_000, ("s1", 0.5))
-    lossy.lose = True
+    lossy.down = True  # an outage: nothing written, the scores stay queued
+    assert log_a.publish_logged() == 0 and s3.list(f"{SCORES_PREFIX}/node-a/") == []
+    lossy.down, lossy.lose = False, True
     assert log_a.publish_logged() == 0  # written, but this process does not know: the scores stay queued
     assert db_a.read("SELECT count(*) FROM scores_outbox")[0][0] == 1
     # the next process (a restart on the same data dir) finds seq 1 taken and writes the rows again as seq 2

@@ -68,8 +68,9 @@ from lynex_box.web import routes as web_routes
 log = logging.getLogger("lynex.app")
 
 # The jobs a node started read-only (`[server] read_only`) still runs: each only reads (meta.db, the bucket's
-# manifests). Flushes, lifecycle passes, alerts, key last-use writes, heartbeats and leases are left out.
-READ_ONLY_JOBS = frozenset({"refresh_limits", "refresh_keys", "reload_prices", "cluster_poll"})
+# manifests) or, in cluster mode, applies the metadata log to meta.db. Flushes, lifecycle passes, alerts, key
+# last-use writes, heartbeats and leases are left out.
+READ_ONLY_JOBS = frozenset({"refresh_limits", "refresh_keys", "reload_prices", "cluster_poll", "cluster_meta"})
 
 
 async def healthz(request: Request) -> Response:
@@ -300,8 +301,10 @@ async def start(
         settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key
     )
     stack.push_async_callback(alerts.close)
-    if node is not None and node.meta is not None:
-        node.meta.on_applied = _meta_applied(engine, keys, auth, prices, jwt, alerts)
+    # the metadata log applied (a node, or a read-only observer): every in-memory copy of the changed tables reloads
+    replicator = cluster.meta if cluster is not None else None
+    if replicator is not None:
+        replicator.on_applied = _meta_applied(engine, keys, auth, prices, jwt, alerts, settings.server.read_only)
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
     components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only]

@@ -3,7 +3,9 @@ UI's sign-in keep working, every ingest route (native events, OTLP/HTTP and OTLP
 scores) and every admin write is answered 503 + Retry-After with the JSON error `read_only`, and the node writes
 nothing: every file of the data dir (meta.db, the WAL, the segments) is as it was, byte for byte.
 
-A member of a cluster started read-only reads the other nodes' data from the bucket and writes nothing there.
+A member of a cluster started read-only reads the other nodes' data from the bucket and writes nothing there; it
+applies the metadata log (a key created or revoked on the holder works or is refused on it within 5 s), so its
+`meta.db` changes when entries arrive (none do in the test that checks its data dir is unchanged).
 The automatic mode (the bucket unwritable) is tested in test_cluster_bucket_outage.py, where a real store goes away.
 """
 

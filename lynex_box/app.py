@@ -31,6 +31,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box import API_VERSION, __version__
+from lynex_box.alerts.clusterkey import ClusterKey
 from lynex_box.alerts.fetch import fetch_small
 from lynex_box.alerts.service import AlertService
 from lynex_box.alerts.targets import TargetPolicy
@@ -67,8 +68,9 @@ from lynex_box.web import routes as web_routes
 log = logging.getLogger("lynex.app")
 
 # The jobs a node started read-only (`[server] read_only`) still runs: each only reads (meta.db, the bucket's
-# manifests). Flushes, lifecycle passes, alerts, key last-use writes, heartbeats and leases are left out.
-READ_ONLY_JOBS = frozenset({"refresh_limits", "refresh_keys", "reload_prices", "cluster_poll"})
+# manifests) or, in cluster mode, applies the metadata log to meta.db. Flushes, lifecycle passes, alerts, key
+# last-use writes, heartbeats and leases are left out.
+READ_ONLY_JOBS = frozenset({"refresh_limits", "refresh_keys", "reload_prices", "cluster_poll", "cluster_meta"})
 
 
 async def healthz(request: Request) -> Response:
@@ -179,11 +181,18 @@ async def _cluster_observer(settings: Settings, engine: Engine) -> ClusterObserv
 
 
 def _meta_applied(
-    engine: Engine, keys: KeyRing, auth: AuthComponents, prices: PriceReloader, jwt: JwtVerifier
+    engine: Engine,
+    keys: KeyRing,
+    auth: AuthComponents,
+    prices: PriceReloader,
+    jwt: JwtVerifier,
+    alerts: AlertService,
+    read_only: bool = False,
 ) -> Callable[[set[str], list[dict[str, Any]]], None]:
     """What a node does after applying metadata log entries (cluster/replicator.py; on its poll thread): reload
     every in-memory copy of the tables that changed ("*": a snapshot, everything), so a key revoked on the holder is
-    refused here at once; and carry out on this node's own segments a repricing the holder recorded."""
+    refused here at once; and carry out on this node's own segments a repricing the holder recorded (not on a
+    read-only node: it rewrites no segment)."""
 
     def applied(tables: set[str], changes: list[dict[str, Any]]) -> None:
         every = "*" in tables
@@ -193,13 +202,14 @@ def _meta_applied(
             ("custom_prices", prices.reload),
             ("jwt_trust", jwt.refresh),
             ("project_data_keys", engine.data_keys.refresh),
+            ("instance_settings", alerts.refresh_key),  # the cluster's alerts sealing key
         ]
         for table, reload in reloads:
             if every or table in tables:
                 reload()
         for change in changes:
             row = change.get("row") or {}
-            if change.get("table") == "audit_log" and row.get("action") == "data.repriced":
+            if not read_only and change.get("table") == "audit_log" and row.get("action") == "data.repriced":
                 _reprice_here(engine, row)
         if every or "tombstones" in tables:  # what a session's or a user's deletion covers in this node's data
             engine.lifecycle.executor.submit(_expand_deletions, engine)
@@ -280,14 +290,21 @@ async def start(
     await asyncio.to_thread(jwt.refresh)
     default_project = await asyncio.to_thread(get_setting, engine.meta, "default_project_id")
     node = cluster if isinstance(cluster, ClusterNode) else None  # an observer (read-only) writes nothing
-    if node is not None and node.meta is not None:
-        node.meta.on_applied = _meta_applied(engine, keys, auth, prices, jwt)
-    # in cluster mode each rule's state is in the bucket, written under the alerts lease (docs/format/cluster.md)
+    # in cluster mode each rule's state is in the bucket, written under the alerts lease (docs/format/cluster.md),
+    # and the channels' sealing key is the one the cluster's metadata carries (alerts/clusterkey.py)
     shared = AlertStateStore(node.store, node.keeper, node.identity.node_id) if node is not None else None
+    cluster_key = None
+    if cluster is not None:
+        holder = node.holds if node is not None else (lambda job: None)
+        cluster_key = ClusterKey(engine.data_keys.kek, lambda: holder("metadata") is not None)
     alerts = await AlertService.start(
-        settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared
+        settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key
     )
     stack.push_async_callback(alerts.close)
+    # the metadata log applied (a node, or a read-only observer): every in-memory copy of the changed tables reloads
+    replicator = cluster.meta if cluster is not None else None
+    if replicator is not None:
+        replicator.on_applied = _meta_applied(engine, keys, auth, prices, jwt, alerts, settings.server.read_only)
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
     components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only]

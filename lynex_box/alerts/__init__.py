@@ -2,6 +2,7 @@
 
 `rules` validates what a client sends (pure), `metrics` builds the SQL of a rule's metric (pure), `store` keeps
 rules and their state in meta.db and `history` their firings and deliveries, `sealing` encrypts channel URLs and
-signing secrets, `payloads` shapes the notifications, `delivery` sends them with retries off the event loop's
-critical path, `evaluator` runs due rules through the query engine, and `service` wires these together for app.py.
+signing secrets (`clusterkey` keeps its key the cluster's in cluster mode), `payloads` shapes the notifications,
+`delivery` sends them with retries off the event loop's critical path, `evaluator` runs due rules through the
+query engine, and `service` wires these together for app.py.
 """

@@ -36,6 +36,23 @@ class SecretBox:
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
             raise ValueError(f"the alerts secrets key must be {KEY_BYTES} bytes, got {len(key)}")
+        self._key = key
+        self._aead = AESGCM(key)
+
+    @property
+    def key(self) -> bytes:
+        """The key itself, to publish it wrapped (cluster mode, `clusterkey.py`); never log it."""
+        return self._key
+
+    def holds(self, key: bytes) -> bool:
+        """Whether this box seals with `key` (compared in constant time)."""
+        return secrets.compare_digest(self._key, key)
+
+    def rekey(self, key: bytes) -> None:
+        """Seal and open with `key` from now on (cluster mode: the key the cluster's metadata carries)."""
+        if len(key) != KEY_BYTES:
+            raise ValueError(f"the alerts secrets key must be {KEY_BYTES} bytes, got {len(key)}")
+        self._key = key
         self._aead = AESGCM(key)
 
     @classmethod
@@ -43,14 +60,7 @@ class SecretBox:
         """The key in `path` (64 hex characters), created with mode 0600 when the file does not exist yet."""
         if not path.exists():
             _create_key_file(path)
-        text = path.read_text().strip()
-        try:
-            key = bytes.fromhex(text)
-        except ValueError:
-            raise ValueError(
-                f"{path} must hold {KEY_BYTES * 2} hex characters; hint: restore the right key file"
-            ) from None
-        return cls(key)
+        return cls(read_key_file(path))
 
     def seal(self, plaintext: bytes, bound_to: str) -> bytes:
         nonce = secrets.token_bytes(NONCE_BYTES)
@@ -67,6 +77,16 @@ class SecretBox:
                 "a sealed alert channel does not open with this key; hint: restore [alerts] secrets_key_file, "
                 "or set the channel's URL (and secret) again"
             ) from None
+
+
+def read_key_file(path: Path) -> bytes:
+    """The key in `path` (64 hex characters)."""
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(f"{path} must hold {KEY_BYTES * 2} hex characters; hint: restore the right key file") from None
+    return key
 
 
 def _create_key_file(path: Path) -> None:

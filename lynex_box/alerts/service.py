@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lynex_box.alerts import history, targets
+from lynex_box.alerts.clusterkey import ClusterKey, ClusterSealing
 from lynex_box.alerts.delivery import Deliverer, MailSender
 from lynex_box.alerts.evaluator import Evaluator
 from lynex_box.alerts.rules import RuleLimits, channel_urls
@@ -29,6 +30,7 @@ class AlertService:
     limits: RuleLimits
     deliverer: Deliverer
     evaluator: Evaluator
+    sealing: ClusterSealing | None = None
 
     @classmethod
     async def start(
@@ -39,16 +41,23 @@ class AlertService:
         mailer: MailSender | None = None,
         sender: str = "",
         shared: SharedState | None = None,
+        cluster_key: ClusterKey | None = None,
     ) -> AlertService:
         """Open (or create) the sealing key and fail deliveries a previous process left pending.
 
         `mailer` (with the `sender` address) is the `[smtp]` mailer when email is on; without it, rules cannot
-        have email channels. `shared` (cluster mode) is the rules' state in the bucket under the `alerts` lease.
+        have email channels. `shared` (cluster mode) is the rules' state in the bucket under the `alerts` lease;
+        `cluster_key` (cluster mode) makes the sealing key the one the cluster's metadata carries (`clusterkey.py`).
         """
         a = settings.alerts
         policy = TargetPolicy.from_settings(a)  # a ConfigError for a bad allowed_target_networks stops the start
         key_file = Path(a.secrets_key_file) if a.secrets_key_file else settings.data_dir / DEFAULT_KEY_FILE
         box = await asyncio.to_thread(SecretBox.from_file, key_file)
+        sealing = None
+        if cluster_key is not None:
+            explicit = bool(a.secrets_key_file)
+            sealing = ClusterSealing(db, box, cluster_key.kek, explicit, cluster_key.may_publish)
+            await asyncio.to_thread(sealing.start)
         await asyncio.to_thread(db.write, history.fail_interrupted)
         limits = RuleLimits(
             min_interval_s=a.min_interval_s,
@@ -64,7 +73,14 @@ class AlertService:
             return f"{base}/ui/alerts?rule={rule_id}" if base else ""
 
         together = SharedAlerts(shared, db, deliverer, link) if shared is not None else None
-        return cls(settings, db, box, limits, deliverer, Evaluator(db, query, deliverer, a, link, together))
+        evaluator = Evaluator(db, query, deliverer, a, link, together)
+        return cls(settings, db, box, limits, deliverer, evaluator, sealing)
+
+    def refresh_key(self) -> None:
+        """Cluster mode: the metadata log changed `instance_settings`; use the cluster's key if it changed.
+        Blocking."""
+        if self.sealing is not None:
+            self.sealing.refresh()
 
     async def refused_targets(self, doc: dict[str, Any]) -> list[str]:
         """Why the channel URLs of a rule body must not be saved: hosts that resolve to refused addresses."""

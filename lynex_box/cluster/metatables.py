@@ -14,7 +14,8 @@ Replicated, with why:
 - orgs, projects, users, org_members, project_members, api_keys, invitations, password_resets, scim_groups,
   scim_group_members, scim_tokens, scim_users: who may do what, and the credentials (stored hashed) that prove it;
 - sessions: a browser login made through the holder works on every node (its `last_seen_at` stays per node);
-- instance_settings: the instance's settings (default project, the cluster secret), except `LOCAL_SETTINGS`;
+- instance_settings: the instance's settings (default project, the cluster secret, the alerts secrets key), except
+  `LOCAL_SETTINGS`;
 - prompt_versions, custom_prices, project_limits, jwt_trust, alert_rules (their definitions; the evaluation state
   columns are the alerts lease holder's), project_data_keys (wrapped by the KEK, so a node without the KEK still
   cannot open them);

@@ -5,15 +5,22 @@ the `alerts` lease is killed with SIGKILL while the condition keeps holding; ano
 and the receiver gets exactly one firing and, once the errors stop, exactly one resolution, both carrying the same
 firing id and notification ids.
 
-The joined nodes get the founding node's accounts from the metadata snapshot and the rule from the metadata log;
-all nodes share the alert secrets key file (as docs/cluster.md asks) so the rule's sealed channel opens everywhere.
+The joined nodes get the founding node's accounts from the metadata snapshot and the rule from the metadata log.
+Each node has its own default alerts secrets key file (`<data>/alerts-secrets.key`, all different): the rule's
+sealed channel opens on the node that takes over because the founder's key travels with the metadata
+(`instance_settings.alerts_secrets_key`, alerts/clusterkey.py). A second test configures a KEK and checks that the
+bucket's metadata snapshots and log never hold that key in the clear.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import itertools
 import json
 import os
+import secrets
+import sqlite3
 import threading
 import time
 import uuid
@@ -24,8 +31,9 @@ from typing import Any
 
 import httpx
 import pytest
+import zstandard
 
-from lynex_box.objstore import S3Store
+from lynex_box.objstore import ObjectNotFound, S3Store
 from tests.alerts.receiver import Received, Receiver
 from tests.e2e.cluster import SKEW_S, TTL_S, cluster_env, live_holders, status
 from tests.e2e.server import RunningServer
@@ -64,11 +72,10 @@ def cluster(moto_server: MotoServer, tmp_path: Path) -> Iterator[Cluster]:  # no
     receiver = Receiver().start()
     nodes: dict[str, RunningServer] = {}
     envs: dict[str, dict[str, str]] = {}
-    shared_key = tmp_path / "alerts-secrets.key"
     try:
         for node_id in ("node-a", "node-b", "node-c"):
             env = cluster_env(moto_server, name, node_id, PREFIX, flush_age_s="1.0")
-            env.update(ALERTS_ENV, LYNEX_ALERTS_SECRETS_KEY_FILE=str(shared_key))
+            env.update(ALERTS_ENV)  # no secrets_key_file: each node makes its own default key file
             envs[node_id] = env
             nodes[node_id] = RunningServer(tmp_path / node_id, env=env, credentials=node_id == "node-a").start(90)
         a = nodes["node-a"]
@@ -151,6 +158,8 @@ def test_killing_the_alerts_holder_fires_the_alert_once_across_the_cluster(clust
             return client.get(rules_path).status_code == 200
 
     wait_for(lambda: all(answers(n) for n in cluster.nodes), 30, "the joined nodes read the copied key and rule")
+    own_keys = {n: (s.data_dir / "alerts-secrets.key").read_text() for n, s in cluster.nodes.items()}
+    assert len(set(own_keys.values())) == 3, "each node made its own key file: only the replicated key is shared"
     holder = live_holders(status(cluster.env["node-a"]))["alerts"]
     others = [n for n in cluster.nodes if n != holder]
 
@@ -203,3 +212,69 @@ def test_killing_the_alerts_holder_fires_the_alert_once_across_the_cluster(clust
     assert got == [("alert.firing", firing_id), ("alert.resolved", firing_id)]
     final = bucket_state(cluster, rule_id)
     assert final["state"]["state"] == "ok" and final["state"]["outbox"] == []
+
+
+def test_with_a_kek_the_bucket_never_holds_the_alerts_key_in_the_clear(
+    moto_server: MotoServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The founder publishes its alerts secrets key wrapped by the KEK; a joining node with its own key file uses
+    the published one; no metadata snapshot or log entry in the bucket holds the key's bytes, hex or base64."""
+    name = f"alerts-kek-{os.getpid()}-{next(_buckets)}"
+    moto_server.create_bucket(name)
+    kek = tmp_path / "secrets" / "kek.hex"
+    kek.parent.mkdir()
+    kek.write_text(secrets.token_bytes(32).hex())
+    nodes: dict[str, RunningServer] = {}
+    try:
+        for node_id in ("node-a", "node-b"):
+            env = cluster_env(moto_server, name, node_id, PREFIX, snapshot_every="2")
+            env.update(ALERTS_ENV, LYNEX_ENCRYPTION_KEK_FILE=str(kek))
+            nodes[node_id] = RunningServer(tmp_path / node_id, env=env, credentials=node_id == "node-a").start(90)
+        a, b = nodes["node-a"], nodes["node-b"]
+        with httpx.Client(base_url=a.url, headers=a.headers(a.creds["api_key"]), timeout=10) as client:
+            secret = "s3cret-for-the-hook-x"
+            for i in range(3):  # enough log entries for a snapshot (snapshot_every = 2) after the key's entry
+                rule = {
+                    "name": f"rule {i}", "metric": "error_count", "comparison": "gte", "threshold": 1, "window_s": 60,
+                    "channels": [{"type": "webhook", "url": f"http://127.0.0.1:9/hook/{i}", "secret": secret}],
+                }  # fmt: skip
+                created = client.post(f"/api/projects/{a.project}/alerts/rules", json=rule)
+                assert created.status_code == 201, created.text
+        store = S3Store(moto_server.settings(name))
+        meta_db = a.data_dir / "meta.db"
+        with contextlib.closing(sqlite3.connect(f"file:{meta_db}?mode=ro", uri=True)) as db:
+            (value,) = db.execute("SELECT value FROM instance_settings WHERE key = 'alerts_secrets_key'").fetchone()
+        assert value.startswith("kek:"), "with a KEK the published key is wrapped"
+
+        def snapshot_after_rules() -> bool:
+            keys = [m.key for m in store.list(f"{PREFIX}/cluster/meta/snapshots/")]
+            return any(not k.endswith("00000000000000000000.db.zst") for k in keys)
+
+        wait_for(snapshot_after_rules, 30, "a snapshot written after the key was published")
+        key = bytes.fromhex((a.data_dir / "alerts-secrets.key").read_text().strip())
+        assert key != bytes.fromhex((b.data_dir / "alerts-secrets.key").read_text().strip())
+        forms = [
+            key, key.hex().encode(), key.hex().upper().encode(), base64.b64encode(key), base64.urlsafe_b64encode(key)
+        ]  # fmt: skip
+        objects = store.list(f"{PREFIX}/cluster/meta/")
+        assert any("/log/" in m.key for m in objects) and any(m.key.endswith(".db.zst") for m in objects)
+        holding = []
+        for meta in objects:
+            try:
+                data = store.get(meta.key).data
+            except ObjectNotFound:  # pruned meanwhile by a newer snapshot
+                continue
+            if meta.key.endswith(".zst"):
+                data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 30)
+            if b"alerts_secrets_key" in data:
+                holding.append(meta.key)
+            for form in forms:
+                assert form not in data, f"{meta.key} holds the alerts secrets key"
+        assert any(k.endswith(".db.zst") for k in holding), f"no snapshot carries the (wrapped) setting: {holding}"
+        # the joined node took the founder's key from the metadata (its own file is different)
+        wait_for(lambda: "now uses the cluster's key" in b.log_path.read_text(), 15, "node-b uses the cluster key")
+    finally:
+        for server in nodes.values():
+            if server.proc is not None and server.proc.poll() is None:
+                server.stop()

@@ -3,16 +3,19 @@ UI's sign-in keep working, every ingest route (native events, OTLP/HTTP and OTLP
 scores) and every admin write is answered 503 + Retry-After with the JSON error `read_only`, and the node writes
 nothing: every file of the data dir (meta.db, the WAL, the segments) is as it was, byte for byte.
 
-A member of a cluster started read-only reads the other nodes' data from the bucket and writes nothing there.
+A member of a cluster started read-only reads the other nodes' data from the bucket and writes nothing there; it
+applies the metadata log (a key created or revoked on the holder works or is refused on it within 5 s), so its
+`meta.db` changes when entries arrive (none do in the test that checks its data dir is unchanged).
 The automatic mode (the bucket unwritable) is tested in test_cluster_bucket_outage.py, where a real store goes away.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -148,3 +151,55 @@ def test_a_read_only_cluster_node_reads_the_others_data_and_writes_nothing_to_th
     assert {m.key: m.etag for m in store.list("")} == listing
     after = files(b.data_dir)
     assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == set()
+
+
+def test_a_read_only_cluster_node_follows_the_metadata_log(
+    moto_server: MotoServer,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A read-only member applies the metadata log (and writes no entry): a key created on the holder works on it
+    within 5 s, and once revoked there it is refused on it within 5 s (the issue's bound for every node)."""
+    bucket = f"read-only-log-{os.getpid()}"
+    moto_server.create_bucket(bucket)
+    store = S3Store(moto_server.settings(bucket, prefix="deploy"))
+    a = RunningServer(tmp_path / "a", env=cluster_env(moto_server, bucket, "node-a")).start(90)
+    b = RunningServer(tmp_path / "b", env=cluster_env(moto_server, bucket, "node-b"), credentials=False)
+    try:
+        b.start(90)
+        assert b.stop() == 0
+        b.args = ("--read-only",)
+        b.start(90)
+        assert httpx.get(f"{b.url}/readyz").json()["read_only"] is True
+        keys = f"{a.url}/api/projects/{a.project}/keys"
+        created = httpx.post(keys, headers=a.headers(), json={"scope": "read", "name": "on-the-holder"}, timeout=30)
+        assert created.status_code in (200, 201), created.text
+        key, key_id = created.json()["api_key"], created.json()["key_id"]
+
+        def answer_on_b() -> int:
+            url = f"{b.url}/v1/projects/{a.project}/traces"
+            return httpx.get(url, headers=b.headers(key), timeout=30).status_code
+
+        took = until(lambda: answer_on_b() == 200, 15)
+        print(f"key created on the holder usable on the read-only node after {took:.2f} s")
+        assert took < 5.0
+        revoked = httpx.delete(f"{keys}/{key_id}", headers=a.headers(), timeout=30)
+        assert revoked.status_code == 204, revoked.text
+        took = until(lambda: answer_on_b() == 401, 15)
+        print(f"key revoked on the holder refused on the read-only node after {took:.2f} s")
+        assert took < 5.0
+        # the read-only node applied the entries and wrote none
+        writers = {json.loads(store.get(m.key).data)["node"] for m in store.list("cluster/meta/log/")}
+        assert writers == {"node-a"}
+    finally:
+        for server in (b, a):
+            if server.proc is not None and server.proc.poll() is None:
+                assert server.stop() == 0
+
+
+def until(check: Callable[[], bool], timeout_s: float) -> float:
+    """Seconds until `check()` holds (AssertionError after `timeout_s`)."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < timeout_s, f"not within {timeout_s} s"
+        time.sleep(0.05)
+    return time.monotonic() - start

@@ -70,7 +70,9 @@ log = logging.getLogger("lynex.app")
 # The jobs a node started read-only (`[server] read_only`) still runs: each only reads (meta.db, the bucket's
 # manifests) or, in cluster mode, applies the metadata log to meta.db. Flushes, lifecycle passes, alerts, key
 # last-use writes, heartbeats and leases are left out.
-READ_ONLY_JOBS = frozenset({"refresh_limits", "refresh_keys", "reload_prices", "cluster_poll", "cluster_meta"})
+READ_ONLY_JOBS = frozenset(
+    {"refresh_limits", "refresh_keys", "reload_prices", "cluster_poll", "cluster_meta", "cluster_scores_poll"}
+)
 
 
 async def healthz(request: Request) -> Response:

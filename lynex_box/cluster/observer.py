@@ -4,9 +4,10 @@ It checks that its data dir belongs to the bucket's cluster (it can neither foun
 reads the other nodes' manifests every `poll_interval_s` into the query engine's `SharedSegments`, so its queries see
 the whole cluster's published data, and applies the metadata log to its meta.db at the same pace (`meta`, a
 `MetaReplicator` with no capture and no before-commit hook: it never writes a log entry), so a key revoked on the
-holder is refused here too and a key created there works here. It writes no heartbeat (the others do not list it),
+holder is refused here too and a key created there works here; and the other nodes' score logs (`scores`, a
+`ScoreLog` that only reads), so it lists every node's scores. It writes no heartbeat (the others do not list it),
 takes no lease, publishes no manifest and probes nothing: the bucket stays as it is, and meta.db changes only by
-the log entries (or a newer snapshot) it applies.
+the log entries (or a newer snapshot) and the score batches it applies.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lynex_box.cluster.node import NodeIdentity
 from lynex_box.cluster.poller import ManifestPoller
 from lynex_box.cluster.records import ClusterError
 from lynex_box.cluster.replicator import MetaReplicator
+from lynex_box.cluster.scorelog import ScoreLog
 from lynex_box.cluster.status import ClusterStatus, cluster_status
 from lynex_box.config import ClusterSettings
 from lynex_box.jobs import Job
@@ -41,6 +43,8 @@ class ClusterObserver:
         self.fenced: str | None = None  # never: an observer writes nothing another process could take over
         # applies the log, never writes it: no capture, no hook, and it holds no lease (so no fence, no snapshot)
         self.meta = MetaReplicator(store, db, identity.node_id, lambda: None, settings.snapshot_every)
+        # applies the other nodes' score logs to its meta.db; never publishes (it records no score)
+        self.scores = ScoreLog(store, db, identity.node_id, "", fenced=lambda: True)
 
     @classmethod
     def start(
@@ -61,6 +65,7 @@ class ClusterObserver:
         observer = cls(store, settings, identity, record.cluster_id, shared, db)
         observer.poller.poll()
         observer.meta.poll()
+        observer.scores.poll_logged()
         log.info("cluster observer started read-only cluster_id=%s node_id=%s", record.cluster_id, identity.node_id)
         return observer
 
@@ -72,6 +77,7 @@ class ClusterObserver:
         return [
             Job.blocking("cluster_poll", self.poller.poll, every),
             Job.blocking("cluster_meta", self.meta.poll_logged, every),
+            Job.blocking("cluster_scores_poll", self.scores.poll_logged, every),
         ]
 
     def status(self) -> ClusterStatus:

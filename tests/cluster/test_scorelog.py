@@ -15,11 +15,13 @@ import pytest
 from lynex_box.auth.admin import create_project
 from lynex_box.auth.bootstrap import bootstrap_if_empty
 from lynex_box.cluster.node import ClusterNode, NodeIdentity
+from lynex_box.cluster.observer import ClusterObserver
 from lynex_box.cluster.records import encode
 from lynex_box.cluster.scorelog import SCORES_PREFIX, ScoreLog, score_key
 from lynex_box.config import ClusterSettings
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore, PutResult, StoreUnavailable
+from lynex_box.query.shared import SharedSegments
 from lynex_box.scores import Score, ScoreBatch, apply_batches
 from lynex_box.scores.store import ROW_COLUMNS, apply_shared, peer_seqs
 
@@ -197,3 +199,18 @@ def test_scores_recorded_before_cluster_mode_are_shared_on_the_first_start(s3: O
             node.stop()
         db_a.close()
         db_b.close()
+
+
+def test_a_read_only_node_applies_the_score_logs_and_publishes_nothing(pair, s3: ObjectStore) -> None:  # type: ignore[no-untyped-def]
+    a, b, db_a, db_b, project = pair
+    log_a, _log_b = logs(a, b)
+    b.stop()  # node-b comes back read-only on its data dir
+    observer = ClusterObserver.start(
+        s3, SETTINGS, db_b, NodeIdentity("node-b", "http://node-b:4318", "0.9.0", "moto://"), SharedSegments()
+    )
+    assert "cluster_scores_poll" in {job.id for job in observer.jobs()}
+    record(db_a, 1, project, 1_000, ("s1", 0.5))
+    assert log_a.publish() == 1
+    assert observer.scores.poll() == 1 and rows(db_b) == rows(db_a)
+    record(db_b, 1, project, 2_000, ("local", 0.1))  # even a score in its queue is never published by it
+    assert observer.scores.publish() == 0 and s3.list(f"{SCORES_PREFIX}/node-b/") == []

@@ -61,6 +61,7 @@ from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.meta.prices import PriceReloader, list_prices, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
+from lynex_box.plugins.host import PluginHost
 from lynex_box.pricing import PriceBook
 from lynex_box.schema.timefmt import parse_time_us
 from lynex_box.web import routes as web_routes
@@ -261,9 +262,12 @@ async def start(
     pipeline and flusher, alerts, the last key-use write, the mail worker, the cluster node's leases and heartbeat,
     the engine with its final flush). `on_fenced(reason)` is called, from a thread, when another process claims this
     cluster node."""
+    # plugins first: the engine's replay already emits topics; a plugin that fails to load is reported, not fatal
+    plugins = await asyncio.to_thread(PluginHost.start, settings.plugins)
+    stack.callback(plugins.close)  # last to stop: the engine's final flush may still emit
     # custom prices are read before the engine replays the WAL, so replayed spans are priced with them
     costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
-    engine = await asyncio.to_thread(Engine.open, settings, [costs])
+    engine = await asyncio.to_thread(Engine.open, settings, [costs], plugins)
     stack.push_async_callback(asyncio.to_thread, engine.close)  # the final flush: a clean stop leaves no replay
     read_only = _read_only_mode(settings, engine)
     cluster: ClusterNode | ClusterObserver | None = None
@@ -300,7 +304,7 @@ async def start(
         holder = node.holds if node is not None else (lambda job: None)
         cluster_key = ClusterKey(engine.data_keys.kek, lambda: holder("metadata") is not None)
     alerts = await AlertService.start(
-        settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key
+        settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key, plugins
     )
     stack.push_async_callback(alerts.close)
     # the metadata log applied (a node, or a read-only observer): every in-memory copy of the changed tables reloads
@@ -320,7 +324,7 @@ async def start(
     stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
     svc = Services.assemble(
         settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
-        read_only=read_only,
+        read_only=read_only, plugins=plugins,
     )  # fmt: skip
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)

@@ -4,6 +4,7 @@ raise or cannot load slow neither ingest nor the start, and GET /v1/plugins repo
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,8 +59,6 @@ def _server(data: Path, config: str | None = None, pythonpath: Path | None = Non
         path.write_text(config)
         env["LYNEX_CONFIG"] = str(path)
     if pythonpath is not None:
-        import os
-
         env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), os.environ.get("PYTHONPATH", "")])
     return RunningServer(data, env=env).start()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import time
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,7 @@ from lynex_box.plugins.subscriber import Limits, Subscriber
 
 log = logging.getLogger("lynex.plugins")
 GROUP = "lynex_box.plugins"
+CLOSE_WAIT_S = 2.0  # how long a stop waits, in all, for the delivery threads' current calls
 _TOPIC_HOOKS = {hook: topic for topic, hook in TOPICS.items()}
 
 
@@ -135,7 +137,11 @@ class PluginHost:
         return out
 
     def close(self) -> None:
-        for topic_subs in self._subscribers.values():
-            for sub in topic_subs:
-                sub.close()
+        """Stop every subscription (queued events are dropped), then wait at most CLOSE_WAIT_S in all."""
+        subs = [sub for topic_subs in self._subscribers.values() for sub in topic_subs]
+        for sub in subs:
+            sub.stop()
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        for sub in subs:
+            sub.join(deadline - time.monotonic())
         self._subscribers.clear()

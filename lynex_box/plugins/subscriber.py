@@ -70,13 +70,16 @@ class Subscriber:
             "last_error": self.last_error,
         }
 
-    def close(self, timeout_s: float = 2.0) -> None:
-        """Stop taking events; wait a little for the delivery thread (a call still running is left behind)."""
+    def stop(self) -> None:
+        """Stop taking events and drop the queued ones; the delivery thread ends after its current call."""
         with self._cond:
             self._stop = True
             self._queue.clear()
             self._cond.notify_all()
-        self._thread.join(timeout_s)
+
+    def join(self, timeout_s: float) -> None:
+        """Wait at most `timeout_s` for the delivery thread (a call still running is left behind: daemon)."""
+        self._thread.join(max(0.0, timeout_s))
 
     def _run(self) -> None:
         while True:

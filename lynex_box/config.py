@@ -461,6 +461,9 @@ class PluginsSettings:
     rate_per_s: float = field(default=100.0, metadata=_rng(0))
     rate_burst: int = field(default=100, metadata=_rng(1, 1_000_000))
     max_stuck_calls: int = field(default=2, metadata=_rng(1, 64))
+    out_of_process: tuple[str, ...] = ()
+    restart_backoff_s: float = field(default=1.0, metadata=_rng(0.01, 3600))
+    restart_backoff_max_s: float = field(default=60.0, metadata=_rng(0.01, 86_400))
     configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
 
 

@@ -25,10 +25,12 @@ from lynex_box.config import PluginsSettings
 from lynex_box.plugins import hookspecs
 from lynex_box.plugins.events import TOPICS
 from lynex_box.plugins.subscriber import Limits, Subscriber
+from lynex_box.plugins.worker import WorkerPlugin
 
 log = logging.getLogger("lynex.plugins")
 GROUP = "lynex_box.plugins"
 CLOSE_WAIT_S = 2.0  # how long a stop waits, in all, for the delivery threads' current calls
+WORKER_GRACE_S = 5.0  # an out-of-process call times itself out; this covers a restart's spawn on top
 _TOPIC_HOOKS = {hook: topic for topic, hook in TOPICS.items()}
 
 
@@ -39,6 +41,7 @@ class PluginRecord:
     source: str = ""  # the entry point's value and its distribution
     error: str = ""
     hooks: list[str] = field(default_factory=list)
+    worker: WorkerPlugin | None = None  # out-of-process plugins ([plugins] out_of_process)
 
 
 class PluginHost:
@@ -84,6 +87,9 @@ class PluginHost:
             )
 
     def _load_one(self, record: PluginRecord, ep: importlib.metadata.EntryPoint) -> None:
+        if record.name in self.settings.out_of_process:
+            self._load_worker(record, ep)
+            return
         try:
             obj = ep.load()
             if callable(obj) and not isinstance(obj, types.ModuleType):
@@ -109,6 +115,25 @@ class PluginHost:
                     self._subscribers.setdefault(topic, []).append(sub)
         log.info("plugin loaded name=%s hooks=%s", record.name, record.hooks)
 
+    def _load_worker(self, record: PluginRecord, ep: importlib.metadata.EntryPoint) -> None:
+        s = self.settings
+        config = dict(s.configs.get(record.name, {}))
+        worker = WorkerPlugin(record.name, ep.value, config, s.restart_backoff_s, s.restart_backoff_max_s)
+        try:
+            hooks = worker.start()
+        except Exception as exc:  # its own error, sent by the worker, or why it did not start
+            worker.close()
+            self._fail(record, str(exc))
+            return
+        record.state, record.hooks, record.worker = "loaded", hooks, worker
+        for hook in hooks:
+            topic = _TOPIC_HOOKS.get(hook)
+            if topic is not None:
+                fn = _worker_call(worker, hook, s.call_timeout_s)
+                sub = Subscriber(record.name, hook, fn, self._limits, grace_s=WORKER_GRACE_S)
+                self._subscribers.setdefault(topic, []).append(sub)
+        log.info("plugin loaded out of process name=%s pid=%s hooks=%s", record.name, worker.pid, hooks)
+
     def _fail(self, record: PluginRecord, error: str) -> None:
         record.state, record.error = "failed", error[:1000]
         log.error("plugin %s failed to load: %s; hint: see its README, or remove it from [plugins] enabled",
@@ -132,8 +157,10 @@ class PluginHost:
             r = self.records[name]
             topics = sorted(subs.get(name, []), key=lambda s: str(s["hook"]))
             totals = {k: sum(int(s[k]) for s in topics) for k in ("delivered", "errors", "timeouts", "dropped")}
+            process = {"pid": r.worker.pid, "restarts": r.worker.restarts} if r.worker is not None else None
             out.append({"name": name, "state": r.state, "source": r.source, "error": r.error, "hooks": r.hooks,
-                        **totals, "subscriptions": topics})  # fmt: skip
+                        "isolation": "process" if name in self.settings.out_of_process else "thread",
+                        "process": process, **totals, "subscriptions": topics})  # fmt: skip
         return out
 
     def close(self) -> None:
@@ -145,3 +172,13 @@ class PluginHost:
         for sub in subs:
             sub.join(deadline - time.monotonic())
         self._subscribers.clear()
+        for record in self.records.values():
+            if record.worker is not None:
+                record.worker.close()
+
+
+def _worker_call(worker: WorkerPlugin, hook: str, timeout_s: float) -> Any:
+    def call(event: dict[str, Any]) -> None:
+        worker.call(hook, event, timeout_s)
+
+    return call

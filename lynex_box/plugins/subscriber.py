@@ -33,8 +33,11 @@ class Limits:
 
 
 class Subscriber:
-    def __init__(self, plugin: str, hook: str, fn: Callable[..., Any], limits: Limits) -> None:
+    def __init__(self, plugin: str, hook: str, fn: Callable[..., Any], limits: Limits, grace_s: float = 0.0) -> None:
+        """`grace_s`: how much longer than the timeout the call thread is waited for (an out-of-process call times
+        itself out, killing its worker, and raises a TimeoutError, counted as a timeout)."""
         self.plugin, self.hook, self._fn, self._limits = plugin, hook, fn, limits
+        self._grace_s = grace_s
         self._queue: collections.deque[dict[str, Any]] = collections.deque()
         self._cond = threading.Condition()
         self._stop = False
@@ -131,8 +134,11 @@ class Subscriber:
 
         call = threading.Thread(target=run, name=f"lynex-plugin-call-{self.plugin}", daemon=True)
         call.start()
-        call.join(self._limits.timeout_s)
-        if call.is_alive():
+        call.join(self._limits.timeout_s + self._grace_s)
+        if outcome and isinstance(outcome[0], TimeoutError):
+            self.timeouts += 1
+            self._failed(str(outcome[0]))
+        elif call.is_alive():
             self.timeouts += 1
             self._stuck.append(call)
             self._failed(f"timed out after {self._limits.timeout_s}s")

@@ -1,6 +1,7 @@
 """Plugins through the real server: the webhook-events plugin (plugins/lynex-webhook-events) enabled in lynex.toml
 delivers key, project and member events made through the real API to a real HTTP receiver; plugins that sleep,
-raise or cannot load slow neither ingest nor the start, and GET /v1/plugins reports their errors and drops."""
+raise, crash their worker process, hang in it, or cannot load slow neither ingest nor the start, and
+GET /v1/plugins reports their errors, timeouts, drops and restarts."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from tests.e2e.server import RunningServer
 
 # A package installed only for these servers: a `.dist-info` with its entry points, on the servers' PYTHONPATH.
 TEST_PLUGINS = """
+import os
 import time
 from lynex_box.plugins.hookspecs import hookimpl
 
@@ -33,12 +35,19 @@ class Raising:
     def lynex_span_batch_stored(self, event):
         raise RuntimeError("raising on purpose")
 
-slow, raising = Slow(), Raising()
+class Crash:
+    @hookimpl
+    def lynex_span_batch_stored(self, event):
+        os._exit(3)
+
+slow, raising, crash = Slow(), Raising(), Crash()
 """
 ENTRY_POINTS = """[lynex_box.plugins]
 test-slow = lynex_test_plugins:slow
 test-raising = lynex_test_plugins:raising
 test-broken = lynex_test_plugins:not_there
+test-crash = lynex_test_plugins:crash
+test-hang = lynex_test_plugins:slow
 """
 
 
@@ -146,9 +155,11 @@ def test_slow_raising_and_broken_plugins_neither_slow_ingest_nor_stop_the_start(
     plugins = _install_test_plugins(tmp_path / "site")
     config = """
 [plugins]
-enabled = ["test-slow", "test-raising", "test-broken", "not-installed"]
+enabled = ["test-slow", "test-raising", "test-broken", "not-installed", "test-crash", "test-hang"]
+out_of_process = ["test-crash", "test-hang"]
 queue_size = 5
 call_timeout_s = 1.0
+restart_backoff_s = 0.2
 """
     plain = _server(tmp_path / "plain")
     loaded = _server(tmp_path / "loaded", config, plugins)
@@ -159,7 +170,7 @@ call_timeout_s = 1.0
             rates["plain"].append(_ingest_rate(plain, f"p{attempt}"))
             rates["loaded"].append(_ingest_rate(loaded, f"l{attempt}"))
         base, with_plugins = max(rates["plain"]), max(rates["loaded"])
-        print(f"ingest spans/s without plugins {base:.0f}, with a sleeping and a raising plugin {with_plugins:.0f}")
+        print(f"ingest spans/s without plugins {base:.0f}, with sleeping, raising, crashing and hanging plugins {with_plugins:.0f}")
         # the issue asks for 10%; CI shares 2 cores with other runs, so the margin here is generous
         assert with_plugins >= 0.7 * base, rates
         found = _plugins(web.admin())
@@ -170,6 +181,10 @@ call_timeout_s = 1.0
         assert found["test-broken"]["state"] == "failed" and "not_there" in found["test-broken"]["error"]
         assert found["not-installed"]["state"] == "missing"
         assert found["webhook-events"]["state"] == "disabled"  # installed (scripts/test.sh), not enabled
+        crash, hang = found["test-crash"], found["test-hang"]  # in worker processes
+        assert crash["isolation"] == hang["isolation"] == "process"
+        assert crash["errors"] >= 1 and crash["process"]["restarts"] >= 1, crash
+        assert hang["timeouts"] >= 1 and hang["process"]["restarts"] >= 1, hang
     finally:
         web.close()
         plain.stop()

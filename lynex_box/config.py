@@ -466,6 +466,13 @@ class PluginsSettings:
     restart_backoff_max_s: float = field(default=60.0, metadata=_rng(0.01, 86_400))
     configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
 
+    def __post_init__(self) -> None:
+        stray = sorted(set(self.out_of_process) - set(self.enabled))
+        if stray:
+            raise ConfigError(
+                f"plugins.out_of_process names {stray}, which plugins.enabled does not; hint: enable them too"
+            )
+
 
 def _check_cluster(settings: Settings) -> None:
     """Rules across sections: cluster mode shares data through an S3-compatible bucket and nothing else."""

@@ -231,6 +231,8 @@ def test_plugins_enabled_and_per_plugin_tables(tmp_path: Path) -> None:
     assert (s.plugins.enabled, s.plugins.queue_size) == (("a", "b"), 7)
     assert s.plugins.configs == {"a": {"url": "http://x/", "n": 2}}
     assert load_settings(path, env={"LYNEX_PLUGINS_ENABLED": "c, d"}).plugins.enabled == ("c", "d")
+    with pytest.raises(ConfigError, match=r"out_of_process names \['z'\], which plugins.enabled does not"):
+        load_settings(path, env={"LYNEX_PLUGINS_OUT_OF_PROCESS": "z"})
     path.write_text("[plugins]\nenabled = [1]\n")
     with pytest.raises(ConfigError, match=r"plugins\.enabled = \[1\] must be a list of strings"):
         load_settings(path, env={})

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import os
 import signal
@@ -56,13 +55,11 @@ from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
 from lynex_box.jobs import Job, Periodic
 from lynex_box.lifecycle.bucket import SegmentUploader
-from lynex_box.lifecycle.deletion import pending as pending_deletions
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
-from lynex_box.meta.prices import PriceReloader, list_prices, read_prices_at
+from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.pricing import PriceBook
-from lynex_box.schema.timefmt import parse_time_us
 from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
@@ -212,45 +209,11 @@ def _meta_applied(
         for change in changes:
             row = change.get("row") or {}
             if not read_only and change.get("table") == "audit_log" and row.get("action") == "data.repriced":
-                _reprice_here(engine, row)
+                engine.lifecycle.reprice_replicated(row)
         if every or "tombstones" in tables:  # what a session's or a user's deletion covers in this node's data
-            engine.lifecycle.executor.submit(_expand_deletions, engine)
+            engine.lifecycle.expand_pending()
 
     return applied
-
-
-def _expand_deletions(engine: Engine) -> None:
-    """Look up, in this node's own segments, the traces and sessions that the pending session and user deletions
-    cover (as a local deletion does at once), so this node's queries hide them before its purge pass."""
-    try:
-        for tomb in pending_deletions(engine.meta):
-            if tomb.kind != "trace":
-                engine.lifecycle.expand(tomb)
-    except Exception:
-        log.exception("replicated deletion scope not looked up (the purge pass does it)")
-
-
-def _reprice_here(engine: Engine, row: dict[str, Any]) -> None:
-    """A repricing recorded by the metadata holder, carried out on this node's segments (in the lifecycle's
-    thread, one rewrite at a time; the poll goes on)."""
-    try:
-        details = json.loads(row.get("details") or "{}")
-        project_id = str(row["project_id"])
-        start, end = parse_time_us(details["from"]), parse_time_us(details["to"])
-    except (KeyError, ValueError, TypeError) as exc:
-        log.warning("replicated repricing not understood error=%s", exc)
-        return
-    book = PriceBook(list_prices(engine.meta, project_id))
-    lifecycle = engine.lifecycle
-
-    def run() -> None:
-        try:
-            result = lifecycle.reprice(project_id, start, end, book)
-            log.info("replicated repricing done project=%s result=%s", project_id, result.as_dict())
-        except Exception:
-            log.exception("replicated repricing failed project=%s", project_id)
-
-    lifecycle.executor.submit(run)
 
 
 async def start(

@@ -165,14 +165,13 @@ def _engine_metrics(svc: Services, duckdb_memory: int | None) -> Iterator[Metric
     yield from (pools, busy, waiting, saturated)
     if duckdb_memory is not None:
         yield _gauge("lynex_duckdb_memory_bytes", "Bytes DuckDB holds for queries (duckdb_memory())", duckdb_memory)
-    cache = svc.lifecycle.cache
-    if cache is not None:
-        found = cache.stats()
-        yield _gauge("lynex_segment_cache_bytes", "Bytes of offloaded segments cached on local disk", found["bytes"])
-        yield _gauge("lynex_segment_cache_files", "Offloaded segments cached on local disk", found["files"])
-        yield _counter("lynex_segment_cache_hits", "Reads of an offloaded segment served from the cache", found["hits"])
-        yield _counter("lynex_segment_cache_misses", "Reads of an offloaded segment fetched from the bucket",
-                       found["misses"])  # fmt: skip
+    cache = svc.lifecycle.cache  # None without a bucket: zeros, so dashboards and rules always find the series
+    found = cache.stats() if cache is not None else {"bytes": 0, "files": 0, "hits": 0, "misses": 0}
+    yield _gauge("lynex_segment_cache_bytes", "Bytes of offloaded segments cached on local disk", found["bytes"])
+    yield _gauge("lynex_segment_cache_files", "Offloaded segments cached on local disk", found["files"])
+    yield _counter("lynex_segment_cache_hits", "Reads of an offloaded segment served from the cache", found["hits"])
+    yield _counter("lynex_segment_cache_misses", "Reads of an offloaded segment fetched from the bucket",
+                   found["misses"])  # fmt: skip
     if svc.read_only is not None:
         yield _gauge("lynex_read_only", "1 while this node refuses writes (manual or automatic read-only)",
                      1 if svc.read_only.state().get("read_only") else 0)  # fmt: skip

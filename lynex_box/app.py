@@ -403,7 +403,8 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(RequestMetrics, metrics=metrics),  # outermost: every answer counted, refusals included
+            # outermost: every answer counted, refusals included; not there at all with [metrics] enabled = false
+            *([Middleware(RequestMetrics, metrics=metrics)] if settings.metrics.enabled else []),
             Middleware(BodyGuard, settings=settings.server),  # body timeouts, per-address upload cap
             Middleware(ReadOnlyGate),  # writes refused while read-only (api/readonly.py)
             Middleware(MetaForward, settings=settings),  # cluster mode: metadata writes go to the metadata lease holder

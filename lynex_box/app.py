@@ -45,6 +45,7 @@ from lynex_box.api.openapi import openapi_document
 from lynex_box.api.platform_metrics import PlatformMetrics, RequestMetrics
 from lynex_box.api.platform_metrics import routes as metrics_routes
 from lynex_box.api.readonly import ReadOnlyGate
+from lynex_box.api.sentry_report import init_sentry
 from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
@@ -365,6 +366,7 @@ def _stop_fenced(app: Starlette, reason: str) -> None:
 
 def create_app(settings: Settings) -> Starlette:
     metrics = PlatformMetrics(settings.metrics)  # GET /metrics: this app's own registry (api/platform_metrics.py)
+    init_sentry(settings.sentry)  # only with [sentry] dsn set (api/sentry_report.py)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -240,7 +240,14 @@ def _read_token(path: str) -> str | None:
     return token
 
 
+# a reverse proxy on the same machine connects from loopback too; these headers say it passed a request on
+PROXY_HEADERS: Final = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
 def _loopback(request: Request) -> bool:
+    """A request from this machine itself, not one a local reverse proxy passed on (it sets a forwarding header)."""
+    if any(name in request.headers for name in PROXY_HEADERS):
+        return False
     host = request.client.host if request.client else ""
     try:
         address = ipaddress.ip_address(host)

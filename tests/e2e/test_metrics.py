@@ -51,6 +51,10 @@ def test_counters_move_as_data_flows(server: RunningServer) -> None:
                  "process_resident_memory_bytes", "lynex_duckdb_memory_bytes", "lynex_up"):  # fmt: skip
         assert name in before, name
     assert value(before, "lynex_up") == 1
+    # from loopback, but passed on by a local reverse proxy (a forwarding header): not admitted as loopback
+    for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
+        r = httpx.get(f"{server.url}/metrics", headers={header: "203.0.113.9"})
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", (header, r.text)
     assert value(before, "lynex_disk_free_bytes") > 0
     trace_id = f"m-{uuid.uuid4().hex[:8]}"
     r = httpx.post(f"{server.url}/v1/projects/{server.project}/events", json={"events": make_trace(trace_id)},

@@ -172,6 +172,11 @@ def _engine_metrics(svc: Services, duckdb_memory: int | None) -> Iterator[Metric
     yield _counter("lynex_segment_cache_hits", "Reads of an offloaded segment served from the cache", found["hits"])
     yield _counter("lynex_segment_cache_misses", "Reads of an offloaded segment fetched from the bucket",
                    found["misses"])  # fmt: skip
+    if svc.alerts is not None:
+        evaluator = svc.alerts.evaluator
+        yield _counter("lynex_alert_evaluations", "Alert rules evaluated since start", evaluator.evaluations)
+        yield _counter("lynex_alert_evaluation_failures", "Alert rule evaluations whose query failed",
+                       evaluator.evaluation_failures)  # fmt: skip
     if svc.read_only is not None:
         yield _gauge("lynex_read_only", "1 while this node refuses writes (manual or automatic read-only)",
                      1 if svc.read_only.state().get("read_only") else 0)  # fmt: skip

@@ -48,7 +48,8 @@ def test_counters_move_as_data_flows(server: RunningServer) -> None:
     before = scrape(server)
     for name in ("lynex_wal_backlog_bytes", "lynex_head_rows", "lynex_disk_free_bytes", "lynex_pool_workers",
                  "lynex_http_requests", "lynex_http_request_duration_seconds", "lynex_spans_stored",
-                 "process_resident_memory_bytes", "lynex_duckdb_memory_bytes", "lynex_up"):  # fmt: skip
+                 "process_resident_memory_bytes", "lynex_duckdb_memory_bytes", "lynex_up",
+                 "lynex_alert_evaluations"):  # fmt: skip
         assert name in before, name
     assert value(before, "lynex_up") == 1
     # from loopback, but passed on by a local reverse proxy (a forwarding header): not admitted as loopback

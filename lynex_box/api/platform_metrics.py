@@ -52,6 +52,7 @@ log = logging.getLogger("lynex.metrics")
 LATENCY_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 UNMATCHED: Final = "unmatched"  # a request no route took (404s, refusals before routing): one label for them all
 _CODE: Final = re.compile(r"[a-z][a-z0-9_]{0,47}")
+METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})  # others: "other"
 DUCKDB_MEMORY_TIMEOUT_S: Final = 1.0  # a scrape does not wait on busy query workers for longer
 
 
@@ -89,7 +90,7 @@ class RequestMetrics:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or UNMATCHED
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in METHODS else "other"  # a client's verb: bounded
             self.requests.labels(template, method, str(status)).inc()
             self.latency.labels(template, method).observe(time.perf_counter() - started)
             if status >= 400:

@@ -72,6 +72,7 @@ def test_counters_move_as_data_flows(server: RunningServer) -> None:
                      headers={**server.headers(), "content-type": "application/json"})  # fmt: skip
     assert bad.status_code == 400, bad.text
     httpx.get(f"{server.url}/no-such-route-{uuid.uuid4().hex}")
+    httpx.request(f"X{uuid.uuid4().hex[:8].upper()}", f"{server.url}/healthz")  # an invented method
     after = scrape(server)
 
     assert value(after, "lynex_spans_stored") - value(before, "lynex_spans_stored") == len(make_trace(trace_id))
@@ -84,7 +85,8 @@ def test_counters_move_as_data_flows(server: RunningServer) -> None:
     assert value(after, "lynex_http_errors", route=EVENTS_ROUTE, status="400", code=code) == 1
     # raw paths never become label values: the unknown path is counted under one bounded label
     labels = {v for s in after["lynex_http_requests"].samples for v in s.labels.values()}
-    assert not any("no-such-route" in label for label in labels)
+    assert not any("no-such-route" in label or label.startswith("X") for label in labels)
+    assert value(after, "lynex_http_requests", route="/healthz", method="other") == 1
     assert value(after, "lynex_http_requests", route="unmatched", status="404") >= 1
     # the scheduled jobs are timed (the flusher is a task; alerts tick every [alerts] tick_s = 5 s by default)
     assert "lynex_job_runs" in after

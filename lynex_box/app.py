@@ -41,7 +41,10 @@ from lynex_box.api.forward import MetaForward
 from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
 from lynex_box.api.metaseq import MetaSeqHeader
 from lynex_box.api.openapi import openapi_document
+from lynex_box.api.platform_metrics import PlatformMetrics, RequestMetrics
+from lynex_box.api.platform_metrics import routes as metrics_routes
 from lynex_box.api.readonly import ReadOnlyGate
+from lynex_box.api.sentry_report import init_sentry
 from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
@@ -53,7 +56,7 @@ from lynex_box.cluster.node import ClusterNode, NodeIdentity, SegmentSharing
 from lynex_box.cluster.observer import ClusterObserver
 from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
-from lynex_box.jobs import Job, Periodic
+from lynex_box.jobs import Job, JobRuns, Periodic, timed
 from lynex_box.lifecycle.bucket import SegmentUploader
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
@@ -129,17 +132,21 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 
 def _scheduler(
-    components: list[Periodic], guard: Callable[[list[Job]], list[Job]] | None, read_only: bool = False
+    components: list[Periodic],
+    guard: Callable[[list[Job]], list[Job]] | None,
+    read_only: bool = False,
+    runs: dict[str, JobRuns] | None = None,
 ) -> AsyncIOScheduler:
     """A scheduler of the jobs the components declare; each job runs one turn at a time, missed turns coalesced.
     In cluster mode `guard` (`ClusterNode.guard`) makes the singleton jobs run only under their lease; `read_only`
-    keeps only the jobs that write nothing (`READ_ONLY_JOBS`)."""
+    keeps only the jobs that write nothing (`READ_ONLY_JOBS`). Each turn is counted in `runs` (GET /metrics)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     for component in components:
         jobs = component.jobs()
         if read_only:
             jobs = [job for job in jobs if job.id in READ_ONLY_JOBS]
-        for job in guard(jobs) if guard is not None else jobs:
+        for guarded in guard(jobs) if guard is not None else jobs:
+            job = timed(guarded, runs) if runs is not None else guarded
             scheduler.add_job(job.run, "interval", seconds=job.every_s, id=job.id, coalesce=True, max_instances=1)
     return scheduler
 
@@ -276,14 +283,15 @@ async def start(
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
     guard = node.guard if node is not None else None
-    scheduler = _scheduler(components, guard, read_only=settings.server.read_only)
+    job_runs: dict[str, JobRuns] = {}
+    scheduler = _scheduler(components, guard, read_only=settings.server.read_only, runs=job_runs)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
     exports = ExportRunner(settings.api)
     stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
     svc = Services.assemble(
         settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
-        read_only=read_only,
+        read_only=read_only, job_runs=job_runs,
     )  # fmt: skip
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
@@ -320,6 +328,9 @@ def _stop_fenced(app: Starlette, reason: str) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
+    metrics = PlatformMetrics(settings.metrics)  # GET /metrics: this app's own registry (api/platform_metrics.py)
+    init_sentry(settings.sentry)  # only with [sentry] dsn set (api/sentry_report.py)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -335,6 +346,7 @@ def create_app(settings: Settings) -> Starlette:
                 _failed_start(app, exc)
                 raise
             app.state.services = svc
+            metrics.services = svc
             stack.callback(setattr, svc, "ready", False)  # the stop's first step: /readyz answers 503
             svc.ready = True
             log.info("ready data_dir=%s", settings.data_dir)
@@ -346,15 +358,18 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/openapi.json", openapi),
         Route("/v1/version", version),
+        *metrics_routes,  # GET /metrics: Prometheus' text format
         *ingest.routes,  # data in: native events, OTLP, Langfuse, score writes
         *query.routes,  # data out: traces, spans, metrics, scores, prompts, the export
         *accounts.routes,  # people: login, members, invitations, SSO, SCIM
         *admin.routes,  # a project's administration: keys, settings, audit, usage, deletion, prices, alerts
         *web_routes.routes,
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
+            # outermost: every answer counted, refusals included; not there at all with [metrics] enabled = false
+            *([Middleware(RequestMetrics, metrics=metrics)] if settings.metrics.enabled else []),
             Middleware(BodyGuard, settings=settings.server),  # body timeouts, per-address upload cap
             Middleware(ReadOnlyGate),  # writes refused while read-only (api/readonly.py)
             Middleware(MetaForward, settings=settings),  # cluster mode: metadata writes go to the metadata lease holder
@@ -371,3 +386,5 @@ def create_app(settings: Settings) -> Starlette:
             500: internal_error,
         },
     )
+    app.state.metrics = metrics
+    return app

@@ -28,6 +28,7 @@ from lynex_box.cluster.node import ClusterNode
 from lynex_box.cluster.observer import ClusterObserver
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
+from lynex_box.jobs import JobRuns
 from lynex_box.lifecycle.export_runner import ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.lifecycle.service import Lifecycle
@@ -54,6 +55,7 @@ class Services:
     cluster: ClusterNode | ClusterObserver | None = None  # this node of the cluster (an observer when read-only)
     jwt: JwtVerifier | None = None  # JWTs of the issuers projects trust, accepted as ingest keys
     read_only: ReadOnlyMode | None = None  # manual or automatic read-only mode (api/readonly.py gates writes)
+    job_runs: dict[str, JobRuns] = field(default_factory=dict)  # each scheduled job's turns (GET /metrics)
     # the repositories routes use instead of the engine's insides (`assemble` makes them from its meta.db)
     accounts: Accounts = field(kw_only=True)  # users, orgs, memberships, invitations; account transactions
     projects: Projects = field(kw_only=True)  # a project's record, settings, API keys, custom prices
@@ -78,12 +80,13 @@ class Services:
         cluster: ClusterNode | ClusterObserver | None = None,
         jwt: JwtVerifier | None = None,
         read_only: ReadOnlyMode | None = None,
+        job_runs: dict[str, JobRuns] | None = None,
     ) -> Services:
         """The services of a running engine: its repositories are made from its meta.db here, once."""
         meta = engine.meta
         return cls(
             settings, engine, keys, default_project_id, auth, exports, prices=prices, alerts=alerts, cluster=cluster,
-            jwt=jwt, read_only=read_only,
+            jwt=jwt, read_only=read_only, job_runs=job_runs if job_runs is not None else {},
             accounts=Accounts(meta), projects=Projects(meta), audit=AuditLog(meta), scores=ScoreReader(meta),
             prompts=PromptRegistry(meta), data_keys=engine.data_keys, lifecycle=engine.lifecycle,
         )  # fmt: skip

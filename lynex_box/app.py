@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
 import os
 import signal
@@ -42,7 +41,10 @@ from lynex_box.api.forward import MetaForward
 from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
 from lynex_box.api.metaseq import MetaSeqHeader
 from lynex_box.api.openapi import openapi_document
+from lynex_box.api.platform_metrics import PlatformMetrics, RequestMetrics
+from lynex_box.api.platform_metrics import routes as metrics_routes
 from lynex_box.api.readonly import ReadOnlyGate
+from lynex_box.api.sentry_report import init_sentry
 from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
@@ -54,16 +56,14 @@ from lynex_box.cluster.node import ClusterNode, NodeIdentity, SegmentSharing
 from lynex_box.cluster.observer import ClusterObserver
 from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
-from lynex_box.jobs import Job, Periodic
+from lynex_box.jobs import Job, JobRuns, Periodic, timed
 from lynex_box.lifecycle.bucket import SegmentUploader
-from lynex_box.lifecycle.deletion import pending as pending_deletions
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
-from lynex_box.meta.prices import PriceReloader, list_prices, read_prices_at
+from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.plugins.host import PluginHost
 from lynex_box.pricing import PriceBook
-from lynex_box.schema.timefmt import parse_time_us
 from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
@@ -133,17 +133,21 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 
 def _scheduler(
-    components: list[Periodic], guard: Callable[[list[Job]], list[Job]] | None, read_only: bool = False
+    components: list[Periodic],
+    guard: Callable[[list[Job]], list[Job]] | None,
+    read_only: bool = False,
+    runs: dict[str, JobRuns] | None = None,
 ) -> AsyncIOScheduler:
     """A scheduler of the jobs the components declare; each job runs one turn at a time, missed turns coalesced.
     In cluster mode `guard` (`ClusterNode.guard`) makes the singleton jobs run only under their lease; `read_only`
-    keeps only the jobs that write nothing (`READ_ONLY_JOBS`)."""
+    keeps only the jobs that write nothing (`READ_ONLY_JOBS`). Each turn is counted in `runs` (GET /metrics)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     for component in components:
         jobs = component.jobs()
         if read_only:
             jobs = [job for job in jobs if job.id in READ_ONLY_JOBS]
-        for job in guard(jobs) if guard is not None else jobs:
+        for guarded in guard(jobs) if guard is not None else jobs:
+            job = timed(guarded, runs) if runs is not None else guarded
             scheduler.add_job(job.run, "interval", seconds=job.every_s, id=job.id, coalesce=True, max_instances=1)
     return scheduler
 
@@ -213,45 +217,11 @@ def _meta_applied(
         for change in changes:
             row = change.get("row") or {}
             if not read_only and change.get("table") == "audit_log" and row.get("action") == "data.repriced":
-                _reprice_here(engine, row)
+                engine.lifecycle.reprice_replicated(row)
         if every or "tombstones" in tables:  # what a session's or a user's deletion covers in this node's data
-            engine.lifecycle.executor.submit(_expand_deletions, engine)
+            engine.lifecycle.expand_pending()
 
     return applied
-
-
-def _expand_deletions(engine: Engine) -> None:
-    """Look up, in this node's own segments, the traces and sessions that the pending session and user deletions
-    cover (as a local deletion does at once), so this node's queries hide them before its purge pass."""
-    try:
-        for tomb in pending_deletions(engine.meta):
-            if tomb.kind != "trace":
-                engine.lifecycle.expand(tomb)
-    except Exception:
-        log.exception("replicated deletion scope not looked up (the purge pass does it)")
-
-
-def _reprice_here(engine: Engine, row: dict[str, Any]) -> None:
-    """A repricing recorded by the metadata holder, carried out on this node's segments (in the lifecycle's
-    thread, one rewrite at a time; the poll goes on)."""
-    try:
-        details = json.loads(row.get("details") or "{}")
-        project_id = str(row["project_id"])
-        start, end = parse_time_us(details["from"]), parse_time_us(details["to"])
-    except (KeyError, ValueError, TypeError) as exc:
-        log.warning("replicated repricing not understood error=%s", exc)
-        return
-    book = PriceBook(list_prices(engine.meta, project_id))
-    lifecycle = engine.lifecycle
-
-    def run() -> None:
-        try:
-            result = lifecycle.reprice(project_id, start, end, book)
-            log.info("replicated repricing done project=%s result=%s", project_id, result.as_dict())
-        except Exception:
-            log.exception("replicated repricing failed project=%s", project_id)
-
-    lifecycle.executor.submit(run)
 
 
 async def start(
@@ -317,14 +287,15 @@ async def start(
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
     guard = node.guard if node is not None else None
-    scheduler = _scheduler(components, guard, read_only=settings.server.read_only)
+    job_runs: dict[str, JobRuns] = {}
+    scheduler = _scheduler(components, guard, read_only=settings.server.read_only, runs=job_runs)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
     exports = ExportRunner(settings.api)
     stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
     svc = Services.assemble(
         settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
-        read_only=read_only, plugins=plugins,
+        read_only=read_only, plugins=plugins, job_runs=job_runs,
     )  # fmt: skip
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
@@ -361,6 +332,9 @@ def _stop_fenced(app: Starlette, reason: str) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
+    metrics = PlatformMetrics(settings.metrics)  # GET /metrics: this app's own registry (api/platform_metrics.py)
+    init_sentry(settings.sentry)  # only with [sentry] dsn set (api/sentry_report.py)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -376,6 +350,7 @@ def create_app(settings: Settings) -> Starlette:
                 _failed_start(app, exc)
                 raise
             app.state.services = svc
+            metrics.services = svc
             stack.callback(setattr, svc, "ready", False)  # the stop's first step: /readyz answers 503
             svc.ready = True
             log.info("ready data_dir=%s", settings.data_dir)
@@ -387,15 +362,18 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/openapi.json", openapi),
         Route("/v1/version", version),
+        *metrics_routes,  # GET /metrics: Prometheus' text format
         *ingest.routes,  # data in: native events, OTLP, Langfuse, score writes
         *query.routes,  # data out: traces, spans, metrics, scores, prompts, the export
         *accounts.routes,  # people: login, members, invitations, SSO, SCIM
         *admin.routes,  # a project's administration: keys, settings, audit, usage, deletion, prices, alerts
         *web_routes.routes,
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
+            # outermost: every answer counted, refusals included; not there at all with [metrics] enabled = false
+            *([Middleware(RequestMetrics, metrics=metrics)] if settings.metrics.enabled else []),
             Middleware(BodyGuard, settings=settings.server),  # body timeouts, per-address upload cap
             Middleware(ReadOnlyGate),  # writes refused while read-only (api/readonly.py)
             Middleware(MetaForward, settings=settings),  # cluster mode: metadata writes go to the metadata lease holder
@@ -412,3 +390,5 @@ def create_app(settings: Settings) -> Starlette:
             500: internal_error,
         },
     )
+    app.state.metrics = metrics
+    return app

@@ -450,6 +450,24 @@ class ClusterSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """[metrics]: the process's own health as Prometheus metrics (`GET /metrics`, docs/operations/monitoring.md)."""
+
+    enabled: bool = True
+    allow: Literal["loopback", "admin", "any"] = "loopback"
+    token_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SentrySettings:
+    """[sentry]: unhandled errors reported to a Sentry project; off unless a DSN is set (needs the sentry extra)."""
+
+    dsn: str = ""
+    environment: str = ""
+    traces_sample_rate: float = field(default=0.0, metadata=_rng(0, 1))
+
+
+@dataclass(frozen=True, slots=True)
 class PluginsSettings:
     """[plugins]: which plugins run, and the limits every topic subscriber runs under (docs/plugins.md).
 
@@ -511,6 +529,8 @@ class Settings:
     bucket: BucketSettings = field(default_factory=BucketSettings)
     encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    sentry: SentrySettings = field(default_factory=SentrySettings)
     plugins: PluginsSettings = field(default_factory=PluginsSettings)
 
     def __post_init__(self) -> None:

@@ -15,6 +15,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import functools
+import json
 import logging
 import shutil
 import threading
@@ -30,7 +31,7 @@ from lynex_box.lifecycle import reprice as reprices
 from lynex_box.lifecycle.bucket import node_id
 from lynex_box.lifecycle.compaction import compaction_pass
 from lynex_box.lifecycle.context import LifecycleContext, open_duck
-from lynex_box.lifecycle.deletion import delete, purge_pass
+from lynex_box.lifecycle.deletion import delete, pending, purge_pass
 from lynex_box.lifecycle.diskguard import DiskGuard, disk_free
 from lynex_box.lifecycle.hooks import QueryHooks
 from lynex_box.lifecycle.janitor import janitor_pass, sweep_bucket
@@ -44,7 +45,7 @@ from lynex_box.meta.prices import list_prices
 from lynex_box.objstore import LocalStore, ObjectStore
 from lynex_box.pricing import PriceBook
 from lynex_box.query.engine import QueryEngine
-from lynex_box.schema.timefmt import format_time_us
+from lynex_box.schema.timefmt import format_time_us, parse_time_us
 from lynex_box.segments.store import SpanStore
 
 log = logging.getLogger("lynex.lifecycle")
@@ -81,6 +82,7 @@ class Lifecycle:
         self._durable_lsn = durable_lsn
         self._flush = flush
         self._work = threading.Lock()
+        self.failures: dict[str, int] = {}  # failed turns of each scheduled pass (GET /metrics)
         with contextlib.ExitStack() as opened:  # a failure here closes what was opened before it
             duck = open_duck(lc.threads, settings.query.rewrites_memory_mb, temp_dir)
             opened.callback(duck.close)
@@ -160,6 +162,43 @@ class Lifecycle:
             tomb.id, len(found.traces), len(found.sessions), added,
         )  # fmt: skip
         return True
+
+    def expand_pending(self) -> None:
+        """Look up what every pending session and user deletion covers in this node's own segments, in the
+        lifecycle's thread. In cluster mode a tombstone applied from the metadata log arrives without the lookup a
+        local deletion makes at once; this node's queries hide those traces from then on, before its purge."""
+
+        def run() -> None:
+            try:
+                for tomb in pending(self.ctx.db):
+                    if tomb.kind != "trace":
+                        self.expand(tomb)
+            except Exception:
+                log.exception("replicated deletion scope not looked up (the purge pass does it)")
+
+        self.executor.submit(run)
+
+    def reprice_replicated(self, audit_row: dict[str, Any]) -> None:
+        """Carry out on this node's own segments a repricing another node recorded (its `data.repriced` audit
+        entry, arrived through the cluster's metadata log), in the lifecycle's thread: each node reprices only the
+        segments it owns. An entry that cannot be read is logged and skipped."""
+        try:
+            details = json.loads(audit_row.get("details") or "{}")
+            project_id = str(audit_row["project_id"])
+            start, end = parse_time_us(details["from"]), parse_time_us(details["to"])
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("replicated repricing not understood error=%s", exc)
+            return
+
+        def run() -> None:
+            try:
+                book = PriceBook(list_prices(self.ctx.db, project_id))
+                result = self.reprice(project_id, start, end, book)
+                log.info("replicated repricing done project=%s result=%s", project_id, result.as_dict())
+            except Exception:
+                log.exception("replicated repricing failed project=%s", project_id)
+
+        self.executor.submit(run)
 
     def offload(self) -> int:
         """Rehydrate pinned ranges, offload what is past the hot window, clear replaced files."""
@@ -248,6 +287,7 @@ class Lifecycle:
         try:
             await loop.run_in_executor(self.executor, fn)
         except Exception:
+            self.failures[name] = self.failures.get(name, 0) + 1
             log.exception("lifecycle pass failed; retried on its next turn pass=%s", name)
 
     def jobs(self) -> list[Job]:

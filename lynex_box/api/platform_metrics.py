@@ -126,6 +126,7 @@ class PlatformCollector(Collector):
             return
         yield from _engine_metrics(svc, self._metrics.duckdb_memory)
         yield from _job_metrics(svc)
+        yield from _plugin_metrics(svc)
         yield from _disk_metrics(svc.settings.data_dir)
 
 
@@ -196,6 +197,21 @@ def _job_metrics(svc: Services) -> Iterator[Metric]:
         seconds.add_metric([job], stats.seconds)
         last.add_metric([job], stats.last_s)
     yield from (runs, failures, seconds, last)
+
+
+def _plugin_metrics(svc: Services) -> Iterator[Metric]:
+    """Each plugin subscription's counters (docs/plugins.md): what GET /v1/plugins shows, for dashboards and rules."""
+    calls = CounterMetricFamily("lynex_plugin_events", "Topic events of a plugin subscription by outcome",
+                                labels=["plugin", "hook", "outcome"])  # fmt: skip
+    queued = GaugeMetricFamily("lynex_plugin_queue", "Events waiting in a plugin subscription's queue",
+                               labels=["plugin", "hook"])  # fmt: skip
+    for plugin in svc.plugins.status() if svc.plugins is not None else []:
+        for sub in plugin["subscriptions"]:
+            for outcome in ("delivered", "errors", "timeouts", "dropped"):
+                calls.add_metric([plugin["name"], sub["hook"], outcome], sub[outcome])
+            queued.add_metric([plugin["name"], sub["hook"]], sub["queued"])
+    yield calls
+    yield queued
 
 
 def _disk_metrics(data_dir: Path) -> Iterator[Metric]:

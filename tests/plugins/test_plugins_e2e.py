@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.alerts.receiver import Receiver
 from tests.e2e.accounts import Browsers, wait_for_trace
@@ -185,6 +186,12 @@ restart_backoff_s = 0.2
         assert crash["isolation"] == hang["isolation"] == "process"
         assert crash["errors"] >= 1 and crash["process"]["restarts"] >= 1, crash
         assert hang["timeouts"] >= 1 and hang["process"]["restarts"] >= 1, hang
+        # the same counters on GET /metrics (the test client is on loopback)
+        families = {f.name: f for f in text_string_to_metric_families(httpx.get(f"{loaded.url}/metrics").text)}
+        samples = {(s.labels["plugin"], s.labels["outcome"]): s.value for s in families["lynex_plugin_events"].samples
+                   if s.name == "lynex_plugin_events_total"}  # fmt: skip
+        assert samples[("test-raising", "errors")] >= 1 and samples[("test-slow", "dropped")] >= 1
+        assert "lynex_plugin_queue" in families
     finally:
         web.close()
         plain.stop()

@@ -104,6 +104,16 @@ def admin_write(trio: Trio, node: str, method: str, path: str, body: Any = None)
         time.sleep(float(answer.headers.get("Retry-After", "1")) / 4)
 
 
+def send(trio: Trio, node: str, events: list[dict[str, Any]]) -> None:
+    """Native events into `node`, acknowledged (202)."""
+    server = trio.nodes[node]
+    sent = httpx.post(
+        f"{server.url}/v1/projects/{trio.project}/events", headers=server.headers(trio.key),
+        json={"events": events}, timeout=30,
+    )  # fmt: skip
+    assert sent.status_code == 202, sent.text
+
+
 def test_the_founders_key_works_on_nodes_joined_with_empty_data_dirs(trio: Trio) -> None:
     for node in trio.nodes:
         answer = trio.get(node, "/traces")
@@ -160,12 +170,7 @@ def test_a_trace_deleted_on_the_holder_is_hidden_on_every_node(trio: Trio) -> No
          "start_time": BASE_MS + i, "end_time": BASE_MS + i + 100}
         for i in range(3)
     ]  # fmt: skip
-    server = trio.nodes[other]
-    sent = httpx.post(
-        f"{server.url}/v1/projects/{trio.project}/events", headers=server.headers(trio.key),
-        json={"events": events}, timeout=30,
-    )  # fmt: skip
-    assert sent.status_code == 202, sent.text
+    send(trio, other, events)
 
     def listed(node: str) -> bool:
         answer = trio.get(node, "/traces", limit=500)
@@ -190,12 +195,7 @@ def test_a_user_deleted_on_the_holder_takes_the_users_traces_on_the_node_that_ho
          **({"user_id": user} if i else {})}
         for i in range(2)
     ]  # fmt: skip
-    server = trio.nodes[other]
-    sent = httpx.post(
-        f"{server.url}/v1/projects/{trio.project}/events", headers=server.headers(trio.key),
-        json={"events": events}, timeout=30,
-    )  # fmt: skip
-    assert sent.status_code == 202, sent.text
+    send(trio, other, events)
 
     def spans_on(node: str) -> int:
         answer = trio.get(node, f"/traces/{trace}")
@@ -241,12 +241,7 @@ def test_a_repricing_asked_on_the_holder_reprices_every_nodes_segments(trio: Tri
          "start_time": at + i, "end_time": at + i + 100}
         for i in range(2)
     ]  # fmt: skip
-    server = trio.nodes[other]
-    sent = httpx.post(
-        f"{server.url}/v1/projects/{trio.project}/events", headers=server.headers(trio.key),
-        json={"events": events}, timeout=30,
-    )  # fmt: skip
-    assert sent.status_code == 202, sent.text
+    send(trio, other, events)
 
     def costs(node: str) -> list[float | None]:
         answer = trio.get(node, f"/traces/{trace}")

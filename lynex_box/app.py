@@ -41,7 +41,10 @@ from lynex_box.api.forward import MetaForward
 from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
 from lynex_box.api.metaseq import MetaSeqHeader
 from lynex_box.api.openapi import openapi_document
+from lynex_box.api.platform_metrics import PlatformMetrics, RequestMetrics
+from lynex_box.api.platform_metrics import routes as metrics_routes
 from lynex_box.api.readonly import ReadOnlyGate
+from lynex_box.api.sentry_report import init_sentry
 from lynex_box.api.services import Services
 from lynex_box.auth.admin import get_setting
 from lynex_box.auth.components import AuthComponents
@@ -53,12 +56,13 @@ from lynex_box.cluster.node import ClusterNode, NodeIdentity, SegmentSharing
 from lynex_box.cluster.observer import ClusterObserver
 from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
-from lynex_box.jobs import Job, Periodic
+from lynex_box.jobs import Job, JobRuns, Periodic, timed
 from lynex_box.lifecycle.bucket import SegmentUploader
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
+from lynex_box.plugins.host import PluginHost
 from lynex_box.pricing import PriceBook
 from lynex_box.web import routes as web_routes
 
@@ -129,17 +133,21 @@ async def internal_error(request: Request, exc: Exception) -> Response:
 
 
 def _scheduler(
-    components: list[Periodic], guard: Callable[[list[Job]], list[Job]] | None, read_only: bool = False
+    components: list[Periodic],
+    guard: Callable[[list[Job]], list[Job]] | None,
+    read_only: bool = False,
+    runs: dict[str, JobRuns] | None = None,
 ) -> AsyncIOScheduler:
     """A scheduler of the jobs the components declare; each job runs one turn at a time, missed turns coalesced.
     In cluster mode `guard` (`ClusterNode.guard`) makes the singleton jobs run only under their lease; `read_only`
-    keeps only the jobs that write nothing (`READ_ONLY_JOBS`)."""
+    keeps only the jobs that write nothing (`READ_ONLY_JOBS`). Each turn is counted in `runs` (GET /metrics)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     for component in components:
         jobs = component.jobs()
         if read_only:
             jobs = [job for job in jobs if job.id in READ_ONLY_JOBS]
-        for job in guard(jobs) if guard is not None else jobs:
+        for guarded in guard(jobs) if guard is not None else jobs:
+            job = timed(guarded, runs) if runs is not None else guarded
             scheduler.add_job(job.run, "interval", seconds=job.every_s, id=job.id, coalesce=True, max_instances=1)
     return scheduler
 
@@ -224,9 +232,12 @@ async def start(
     pipeline and flusher, alerts, the last key-use write, the mail worker, the cluster node's leases and heartbeat,
     the engine with its final flush). `on_fenced(reason)` is called, from a thread, when another process claims this
     cluster node."""
+    # plugins first: the engine's replay already emits topics; a plugin that fails to load is reported, not fatal
+    plugins = await asyncio.to_thread(PluginHost.start, settings.plugins)
+    stack.callback(plugins.close)  # last to stop: the engine's final flush may still emit
     # custom prices are read before the engine replays the WAL, so replayed spans are priced with them
     costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
-    engine = await asyncio.to_thread(Engine.open, settings, [costs])
+    engine = await asyncio.to_thread(Engine.open, settings, [costs], plugins)
     stack.push_async_callback(asyncio.to_thread, engine.close)  # the final flush: a clean stop leaves no replay
     read_only = _read_only_mode(settings, engine)
     cluster: ClusterNode | ClusterObserver | None = None
@@ -263,7 +274,7 @@ async def start(
         holder = node.holds if node is not None else (lambda job: None)
         cluster_key = ClusterKey(engine.data_keys.kek, lambda: holder("metadata") is not None)
     alerts = await AlertService.start(
-        settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key
+        settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key, plugins
     )
     stack.push_async_callback(alerts.close)
     # the metadata log applied (a node, or a read-only observer): every in-memory copy of the changed tables reloads
@@ -276,14 +287,15 @@ async def start(
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
     guard = node.guard if node is not None else None
-    scheduler = _scheduler(components, guard, read_only=settings.server.read_only)
+    job_runs: dict[str, JobRuns] = {}
+    scheduler = _scheduler(components, guard, read_only=settings.server.read_only, runs=job_runs)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
     exports = ExportRunner(settings.api)
     stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
     svc = Services.assemble(
         settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
-        read_only=read_only,
+        read_only=read_only, plugins=plugins, job_runs=job_runs,
     )  # fmt: skip
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
@@ -320,6 +332,9 @@ def _stop_fenced(app: Starlette, reason: str) -> None:
 
 
 def create_app(settings: Settings) -> Starlette:
+    metrics = PlatformMetrics(settings.metrics)  # GET /metrics: this app's own registry (api/platform_metrics.py)
+    init_sentry(settings.sentry)  # only with [sentry] dsn set (api/sentry_report.py)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
@@ -335,6 +350,7 @@ def create_app(settings: Settings) -> Starlette:
                 _failed_start(app, exc)
                 raise
             app.state.services = svc
+            metrics.services = svc
             stack.callback(setattr, svc, "ready", False)  # the stop's first step: /readyz answers 503
             svc.ready = True
             log.info("ready data_dir=%s", settings.data_dir)
@@ -346,15 +362,18 @@ def create_app(settings: Settings) -> Starlette:
         Route("/readyz", readyz),
         Route("/openapi.json", openapi),
         Route("/v1/version", version),
+        *metrics_routes,  # GET /metrics: Prometheus' text format
         *ingest.routes,  # data in: native events, OTLP, Langfuse, score writes
         *query.routes,  # data out: traces, spans, metrics, scores, prompts, the export
         *accounts.routes,  # people: login, members, invitations, SSO, SCIM
         *admin.routes,  # a project's administration: keys, settings, audit, usage, deletion, prices, alerts
         *web_routes.routes,
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[
+            # outermost: every answer counted, refusals included; not there at all with [metrics] enabled = false
+            *([Middleware(RequestMetrics, metrics=metrics)] if settings.metrics.enabled else []),
             Middleware(BodyGuard, settings=settings.server),  # body timeouts, per-address upload cap
             Middleware(ReadOnlyGate),  # writes refused while read-only (api/readonly.py)
             Middleware(MetaForward, settings=settings),  # cluster mode: metadata writes go to the metadata lease holder
@@ -371,3 +390,5 @@ def create_app(settings: Settings) -> Starlette:
             500: internal_error,
         },
     )
+    app.state.metrics = metrics
+    return app

@@ -449,6 +449,49 @@ class ClusterSettings:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """[metrics]: the process's own health as Prometheus metrics (`GET /metrics`, docs/operations/monitoring.md)."""
+
+    enabled: bool = True
+    allow: Literal["loopback", "admin", "any"] = "loopback"
+    token_file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SentrySettings:
+    """[sentry]: unhandled errors reported to a Sentry project; off unless a DSN is set (needs the sentry extra)."""
+
+    dsn: str = ""
+    environment: str = ""
+    traces_sample_rate: float = field(default=0.0, metadata=_rng(0, 1))
+
+
+@dataclass(frozen=True, slots=True)
+class PluginsSettings:
+    """[plugins]: which plugins run, and the limits every topic subscriber runs under (docs/plugins.md).
+
+    `configs` holds the per-plugin tables `[plugins.<name>]`, handed to that plugin as a dict; it is not a key."""
+
+    enabled: tuple[str, ...] = ()
+    queue_size: int = field(default=1000, metadata=_rng(1, 1_000_000))
+    call_timeout_s: float = field(default=5.0, metadata=_rng(0.01, 3600))
+    rate_per_s: float = field(default=100.0, metadata=_rng(0))
+    rate_burst: int = field(default=100, metadata=_rng(1, 1_000_000))
+    max_stuck_calls: int = field(default=2, metadata=_rng(1, 64))
+    out_of_process: tuple[str, ...] = ()
+    restart_backoff_s: float = field(default=1.0, metadata=_rng(0.01, 3600))
+    restart_backoff_max_s: float = field(default=60.0, metadata=_rng(0.01, 86_400))
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
+
+    def __post_init__(self) -> None:
+        stray = sorted(set(self.out_of_process) - set(self.enabled))
+        if stray:
+            raise ConfigError(
+                f"plugins.out_of_process names {stray}, which plugins.enabled does not; hint: enable them too"
+            )
+
+
 def _check_cluster(settings: Settings) -> None:
     """Rules across sections: cluster mode shares data through an S3-compatible bucket and nothing else."""
     if settings.cluster.enabled and settings.bucket.type != "s3":
@@ -486,6 +529,9 @@ class Settings:
     bucket: BucketSettings = field(default_factory=BucketSettings)
     encryption: EncryptionSettings = field(default_factory=EncryptionSettings)
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    sentry: SentrySettings = field(default_factory=SentrySettings)
+    plugins: PluginsSettings = field(default_factory=PluginsSettings)
 
     def __post_init__(self) -> None:
         _check_cluster(self)
@@ -609,18 +655,39 @@ def _build(raw: dict[str, dict[str, Any]]) -> Settings:
 def _build_section(section: str, cls: type, values: dict[str, Any]) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
+    tables = next((f.name for f in fields.values() if f.metadata.get("tables")), None)
+    if tables is not None:  # [section.<name>] sub-tables: kept as given, for the component that reads them
+        values = dict(values)
+        given = values.pop(tables, None) or {}
+        subtables = {k: values.pop(k) for k in list(values) if isinstance(values[k], dict) and k not in fields}
+        values[tables] = {**given, **subtables}
+        fields = {**fields}
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(f"unknown key(s) {unknown} in [{section}]; known keys are {sorted(fields)}")
     out = {}
     for key, value in values.items():
         f = fields[key]
+        if f.metadata.get("tables"):
+            out[key] = _tables(f"{section}.<name>", value)
+            continue
         out[key] = _coerce(f"{section}.{key}", hints[key], value, f.metadata)
     return cls(**out)
 
 
+def _tables(name: str, value: Any) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError(f"[{name}] must be tables, got {value!r}")
+    return {str(k): dict(v) for k, v in value.items()}
+
+
 def _coerce(name: str, hint: Any, value: Any, limits: Mapping[str, Any]) -> Any:
     origin = get_origin(hint)
+    if origin is tuple:  # a list of strings; from the environment, comma-separated
+        items = [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{name} = {value!r} must be a list of strings")
+        return tuple(items)
     if origin is Literal:
         choices = get_args(hint)
         if value not in choices:
@@ -660,4 +727,7 @@ def _coerce(name: str, hint: Any, value: Any, limits: Mapping[str, Any]) -> Any:
 
 def settings_as_toml_keys() -> dict[str, list[str]]:
     """Every section and key the loader knows: the test that keeps lynex.toml complete reads this."""
-    return {name: [f.name for f in dataclasses.fields(cls)] for name, cls in _section_types().items()}
+    return {
+        name: [f.name for f in dataclasses.fields(cls) if not f.metadata.get("tables")]
+        for name, cls in _section_types().items()
+    }

@@ -33,6 +33,7 @@ from lynex_box.meta.db import MetaDB
 from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.runner import Enricher, Pipeline
+from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.query.engine import QueryEngine
 from lynex_box.scores.applier import ScoreApplier
 from lynex_box.scores.store import forget_applied_after
@@ -162,8 +163,15 @@ class Engine:
 
     _opened: contextlib.ExitStack  # what `close` closes, in reverse order
 
-    def __init__(self, settings: Settings, enrichers: list[Enricher] | None, opened: contextlib.ExitStack) -> None:
-        """The steps of `open`, in recovery order; each part is registered on `opened` right after it is open."""
+    def __init__(
+        self,
+        settings: Settings,
+        enrichers: list[Enricher] | None,
+        opened: contextlib.ExitStack,
+        events: Events = NO_EVENTS,
+    ) -> None:
+        """The steps of `open`, in recovery order; each part is registered on `opened` right after it is open.
+        `events` receives the pipeline's topics (span batch stored, score written; lynex_box/plugins/)."""
         self.settings = settings
         self.data_dir = settings.data_dir
         fsutil.prepare_data_dir(self.data_dir)  # 0700, or tightened with a warning
@@ -201,7 +209,8 @@ class Engine:
             enrichers=enrichers,
             batch_records=settings.pipeline.batch_records,
             decode_threads=settings.pipeline.decode_threads,
-            appliers={RecordType.SCORES: ScoreApplier(self.meta, outbox=settings.cluster.enabled)},
+            appliers={RecordType.SCORES: ScoreApplier(self.meta, outbox=settings.cluster.enabled, events=events)},
+            events=events,
         )
         opened.callback(self.pipeline.close)  # its threads and the OTLP decode workers
         self.query, self.lifecycle = open_reads(
@@ -213,11 +222,11 @@ class Engine:
         self._closed = False
 
     @classmethod
-    def open(cls, settings: Settings, enrichers: list[Enricher] | None = None) -> Engine:
+    def open(cls, settings: Settings, enrichers: list[Enricher] | None = None, events: Events = NO_EVENTS) -> Engine:
         """Recover and open the data dir's storage stack. A step that fails closes the steps before it, in reverse
         order, and releases the data dir's lock: a failed open leaves no thread, file or lock behind."""
         with contextlib.ExitStack() as opened:
-            engine = cls(settings, enrichers, opened)
+            engine = cls(settings, enrichers, opened, events)
             engine._opened = opened.pop_all()
         return engine
 

@@ -22,6 +22,7 @@ def test_lynex_toml_documents_every_key_with_its_default() -> None:
     defaults = Settings()
     for section, keys in documented.items():
         for key, value in keys.items():
+            value = tuple(value) if isinstance(value, list) else value  # lists load as tuples
             assert getattr(getattr(defaults, section), key) == value, f"{section}.{key} default differs"
     assert load_settings(REPO_TOML, env={}) == defaults
 
@@ -221,3 +222,17 @@ def test_bad_cluster_settings_are_refused_even_when_cluster_mode_is_off(
     with pytest.raises(ConfigError) as info:
         load_settings(env={}, overrides={"cluster": cluster})
     assert message in str(info.value)
+
+
+def test_plugins_enabled_and_per_plugin_tables(tmp_path: Path) -> None:
+    path = tmp_path / "l.toml"
+    path.write_text('[plugins]\nenabled = ["a", "b"]\nqueue_size = 7\n[plugins.a]\nurl = "http://x/"\nn = 2\n')
+    s = load_settings(path, env={})
+    assert (s.plugins.enabled, s.plugins.queue_size) == (("a", "b"), 7)
+    assert s.plugins.configs == {"a": {"url": "http://x/", "n": 2}}
+    assert load_settings(path, env={"LYNEX_PLUGINS_ENABLED": "c, d"}).plugins.enabled == ("c", "d")
+    with pytest.raises(ConfigError, match=r"out_of_process names \['z'\], which plugins.enabled does not"):
+        load_settings(path, env={"LYNEX_PLUGINS_OUT_OF_PROCESS": "z"})
+    path.write_text("[plugins]\nenabled = [1]\n")
+    with pytest.raises(ConfigError, match=r"plugins\.enabled = \[1\] must be a list of strings"):
+        load_settings(path, env={})

@@ -32,6 +32,7 @@ from lynex_box.alerts.sealing import SealError, SecretBox
 from lynex_box.alerts.store import StoredRule
 from lynex_box.config import AlertsSettings
 from lynex_box.meta.db import MetaDB
+from lynex_box.plugins.events import NO_EVENTS, Events
 
 log = logging.getLogger("lynex.alerts")
 T = TypeVar("T")
@@ -72,10 +73,13 @@ class Deliverer:
         policy: targets.TargetPolicy | None = None,
         resolve: targets.Resolver = targets.system_resolve,
         transport: httpx.AsyncBaseTransport | None = None,
+        events: Events = NO_EVENTS,
     ) -> None:
         """`policy` defaults to `[alerts]`'s; `resolve` and `transport` are seams for tests (a resolver that
-        answers what DNS would, a transport that records what was sent)."""
+        answers what DNS would, a transport that records what was sent). `events` receives `alert_fired` and
+        `alert_resolved` when a notification is dispatched: in cluster mode only the alerts lease holder does."""
         self.db = db
+        self.events = events
         self.box = box
         self.settings = settings
         self.mailer = mailer
@@ -99,6 +103,12 @@ class Deliverer:
     ) -> None:
         """Start delivering `note` to every channel of `rule` in the background; `gate` is asked before every
         attempt, `done` awaited at the end (neither when the deliverer closes first)."""
+        topic = {"firing": "alert_fired", "renotify": "alert_fired", "resolved": "alert_resolved"}.get(note.event)
+        if topic is not None:
+            self.events.emit(topic, {
+                "project_id": rule.project_id, "rule_id": rule.id, "event": note.event, "rule": note.rule,
+                "firing": note.firing, "value": note.value, "sent_at_us": note.sent_at_us, "link": note.link,
+            })  # fmt: skip
         task = asyncio.create_task(self._dispatch(rule, note, gate, done), name=f"alert-{rule.id}-{note.event}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -47,6 +47,8 @@ class Evaluator:
         self.link = link
         self._slots = asyncio.Semaphore(settings.max_concurrent_evaluations)
         self._pruned_at = 0.0
+        self.evaluations = 0  # rules evaluated since start, and those whose query failed (GET /metrics)
+        self.evaluation_failures = 0
 
     def measure(self, rule: StoredRule, end_us: int) -> float | None:
         """The rule's metric over its window ending at `end_us` (blocking: DuckDB)."""
@@ -70,9 +72,11 @@ class Evaluator:
         value: float | None = None
         error: str | None = None
         async with self._slots:
+            self.evaluations += 1
             try:
                 value = await self.query.call_async(self.measure, rule, started)  # on the query workers
             except Exception as exc:  # a rule's failure is recorded on it; the other rules go on
+                self.evaluation_failures += 1
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("alert evaluation failed rule=%s error=%s", rule.id, error)
         if self.shared is not None and error is None:

@@ -19,6 +19,7 @@ from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.config import Settings
 from lynex_box.jobs import Job
 from lynex_box.meta.db import MetaDB
+from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.query.engine import QueryEngine
 
 
@@ -42,12 +43,14 @@ class AlertService:
         sender: str = "",
         shared: SharedState | None = None,
         cluster_key: ClusterKey | None = None,
+        events: Events = NO_EVENTS,
     ) -> AlertService:
         """Open (or create) the sealing key and fail deliveries a previous process left pending.
 
         `mailer` (with the `sender` address) is the `[smtp]` mailer when email is on; without it, rules cannot
         have email channels. `shared` (cluster mode) is the rules' state in the bucket under the `alerts` lease;
         `cluster_key` (cluster mode) makes the sealing key the one the cluster's metadata carries (`clusterkey.py`).
+        `events` gets `alert_fired` / `alert_resolved` as notifications are dispatched (lynex_box/plugins/).
         """
         a = settings.alerts
         policy = TargetPolicy.from_settings(a)  # a ConfigError for a bad allowed_target_networks stops the start
@@ -66,7 +69,7 @@ class AlertService:
             email_enabled=mailer is not None,
             targets=policy,
         )
-        deliverer = Deliverer(db, box, a, mailer, sender, policy)
+        deliverer = Deliverer(db, box, a, mailer, sender, policy, events=events)
         base = settings.server.public_url.rstrip("/")
 
         def link(rule_id: str) -> str:

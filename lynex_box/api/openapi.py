@@ -21,7 +21,7 @@ from typing import Any, Final
 from starlette.routing import BaseRoute, Route
 
 from lynex_box import __version__
-from lynex_box.api import accounts, admin, ingest, query, spec
+from lynex_box.api import accounts, admin, ingest, platform_metrics, query, spec
 from lynex_box.api.readonly import SAFE_METHODS, SIGN_IN
 
 # Routes mounted outside api/: the health checks, the version and this document (app.py), the links the API and its
@@ -73,7 +73,9 @@ _OUTSIDE: Final[spec.Paths] = {
 
 def documented_paths() -> spec.Paths:
     """Every described path -> method -> operation (the tables the document is made from)."""
-    return spec.merge(ingest.openapi, query.openapi, accounts.openapi, admin.openapi, _OUTSIDE)
+    return spec.merge(
+        ingest.openapi, query.openapi, accounts.openapi, admin.openapi, platform_metrics.OPENAPI, _OUTSIDE
+    )
 
 
 def _returns() -> dict[str, dict[str, spec.Schema]]:

@@ -28,11 +28,14 @@ from lynex_box.cluster.node import ClusterNode
 from lynex_box.cluster.observer import ClusterObserver
 from lynex_box.config import Settings
 from lynex_box.engine import Engine
+from lynex_box.jobs import JobRuns
 from lynex_box.lifecycle.export_runner import ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.lifecycle.service import Lifecycle
 from lynex_box.meta.audit import AuditLog
 from lynex_box.meta.prices import PriceReloader
+from lynex_box.plugins.events import NO_EVENTS, Events
+from lynex_box.plugins.host import PluginHost
 from lynex_box.prompts.registry import PromptRegistry
 from lynex_box.scores import ScoreReader
 from lynex_box.segments.datakeys import DataKeys
@@ -54,6 +57,9 @@ class Services:
     cluster: ClusterNode | ClusterObserver | None = None  # this node of the cluster (an observer when read-only)
     jwt: JwtVerifier | None = None  # JWTs of the issuers projects trust, accepted as ingest keys
     read_only: ReadOnlyMode | None = None  # manual or automatic read-only mode (api/readonly.py gates writes)
+    plugins: PluginHost | None = None  # the loaded plugins, for GET /v1/plugins
+    events: Events = NO_EVENTS  # topics routes emit (project created, member added): the plugin host
+    job_runs: dict[str, JobRuns] = field(default_factory=dict)  # each scheduled job's turns (GET /metrics)
     # the repositories routes use instead of the engine's insides (`assemble` makes them from its meta.db)
     accounts: Accounts = field(kw_only=True)  # users, orgs, memberships, invitations; account transactions
     projects: Projects = field(kw_only=True)  # a project's record, settings, API keys, custom prices
@@ -78,13 +84,17 @@ class Services:
         cluster: ClusterNode | ClusterObserver | None = None,
         jwt: JwtVerifier | None = None,
         read_only: ReadOnlyMode | None = None,
+        plugins: PluginHost | None = None,
+        job_runs: dict[str, JobRuns] | None = None,
     ) -> Services:
         """The services of a running engine: its repositories are made from its meta.db here, once."""
         meta = engine.meta
+        events: Events = plugins if plugins is not None else NO_EVENTS
         return cls(
             settings, engine, keys, default_project_id, auth, exports, prices=prices, alerts=alerts, cluster=cluster,
-            jwt=jwt, read_only=read_only,
-            accounts=Accounts(meta), projects=Projects(meta), audit=AuditLog(meta), scores=ScoreReader(meta),
+            jwt=jwt, read_only=read_only, plugins=plugins, events=events,
+            job_runs=job_runs if job_runs is not None else {},
+            accounts=Accounts(meta), projects=Projects(meta, events), audit=AuditLog(meta), scores=ScoreReader(meta),
             prompts=PromptRegistry(meta), data_keys=engine.data_keys, lifecycle=engine.lifecycle,
         )  # fmt: skip
 

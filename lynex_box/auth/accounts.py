@@ -22,6 +22,7 @@ from lynex_box.auth.ratelimit import IngestLimiter
 from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 from lynex_box.meta.prices import CustomPrices, delete_price, list_prices, upsert_prices
+from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.pricing import CustomPrice
 
 T = TypeVar("T")
@@ -83,10 +84,12 @@ class Accounts:
 
 
 class Projects:
-    """A project's record, settings, API keys, trusted JWT issuer and custom prices in meta.db."""
+    """A project's record, settings, API keys, trusted JWT issuer and custom prices in meta.db. `events` receives
+    `key_created` and `key_revoked` once the change is committed (lynex_box/plugins/)."""
 
-    def __init__(self, db: MetaDB) -> None:
+    def __init__(self, db: MetaDB, events: Events = NO_EVENTS) -> None:
         self._db = db
+        self._events = events
 
     def get(self, project_id: str) -> dict[str, Any] | None:
         """`{project_id, name, org_id}`; None when there is no such project."""
@@ -112,11 +115,19 @@ class Projects:
         self, project_id: str, scope: str, name: str, expires_at: int | None, actor: Actor
     ) -> admin.CreatedKey:
         """A new key (its secret is in the result only), audited; AdminError for a bad scope or project."""
-        return admin.create_key(self._db, project_id, scope, name, expires_at, actor)
+        key = admin.create_key(self._db, project_id, scope, name, expires_at, actor)
+        self._events.emit("key_created", {
+            "project_id": project_id, "key_id": key.key_id, "prefix": key.prefix, "scope": key.scope, "name": name,
+            "expires_at": expires_at, "actor": _actor(actor),
+        })  # fmt: skip
+        return key
 
     def revoke_key(self, key_id: str, project_id: str, actor: Actor) -> bool:
         """True when an active key of the project was revoked (audited)."""
-        return admin.revoke_key(self._db, key_id, project_id, actor)
+        done = admin.revoke_key(self._db, key_id, project_id, actor)
+        if done:
+            self._events.emit("key_revoked", {"project_id": project_id, "key_id": key_id, "actor": _actor(actor)})
+        return done
 
     def jwt_trust(self, project_id: str) -> Trust | None:
         """The JWT issuer the project trusts for ingest, if any."""
@@ -140,3 +151,8 @@ class Projects:
     def delete_price(self, project_id: str, model: str, provider: str | None) -> bool:
         """True when the price was there."""
         return delete_price(self._db, project_id, model, provider)
+
+
+def _actor(actor: Actor) -> dict[str, str]:
+    """Who acted, as a topic event names them (no secret)."""
+    return {"type": actor.type, "id": actor.id}

@@ -82,6 +82,7 @@ class Lifecycle:
         self._durable_lsn = durable_lsn
         self._flush = flush
         self._work = threading.Lock()
+        self.failures: dict[str, int] = {}  # failed turns of each scheduled pass (GET /metrics)
         with contextlib.ExitStack() as opened:  # a failure here closes what was opened before it
             duck = open_duck(lc.threads, settings.query.rewrites_memory_mb, temp_dir)
             opened.callback(duck.close)
@@ -286,6 +287,7 @@ class Lifecycle:
         try:
             await loop.run_in_executor(self.executor, fn)
         except Exception:
+            self.failures[name] = self.failures.get(name, 0) + 1
             log.exception("lifecycle pass failed; retried on its next turn pass=%s", name)
 
     def jobs(self) -> list[Job]:

@@ -25,6 +25,7 @@ from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.decode.types import BatchDecoder, BatchItem, Row, SpanColumns
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.progress import ProcessedWaiters
+from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
 from lynex_box.segments.head import sorted_by_start
 from lynex_box.segments.store import SpanStore
@@ -92,8 +93,10 @@ class Pipeline:
         batch_records: int = 64,
         decode_threads: int = 1,
         appliers: dict[int, Applier] | None = None,
+        events: Events = NO_EVENTS,
     ) -> None:
         self.wal = wal
+        self.events = events  # `span_batch_stored` after each step reaches the head (only if someone subscribes)
         self.store = store
         self.recent = recent
         self.enrichers = enrichers or []
@@ -143,6 +146,8 @@ class Pipeline:
                 del parts
                 self.store.append(table, step.lsn_from, step.lsn_to)
                 self.processed.wake(step.lsn_to)
+                if table.num_rows and self.events.wants("span_batch_stored"):
+                    self._tell_stored(table, step.lsn_from, step.lsn_to)
                 self.spans_processed += table.num_rows
                 self.last_batch_at = time.monotonic()
                 total += step.count
@@ -153,6 +158,22 @@ class Pipeline:
                 step.parts.cancel()
             self.cursor = self._new_cursor()
             raise
+
+    def _tell_stored(self, table: pa.Table, lsn_from: int, lsn_to: int) -> None:
+        """One `span_batch_stored` event per project of the step: a summary (count, start time range), no spans."""
+        try:
+            slim = pa.table({"project_id": table.column("project_id"),
+                             "start_time": table.column("start_time").cast(pa.int64())})  # fmt: skip
+            grouped = slim.group_by("project_id").aggregate([("start_time", "min"), ("start_time", "max"),
+                                                              ("project_id", "count")])  # fmt: skip
+            for row in grouped.to_pylist():
+                self.events.emit("span_batch_stored", {
+                    "project_id": row["project_id"], "count": row["project_id_count"],
+                    "start_min_us": row["start_time_min"], "start_max_us": row["start_time_max"],
+                    "lsn_from": lsn_from, "lsn_to": lsn_to,
+                })  # fmt: skip
+        except Exception:  # a summary must never stop the pipeline
+            log.exception("span_batch_stored summary failed lsn=%d..%d", lsn_from, lsn_to)
 
     def _new_cursor(self) -> WalCursor:
         """A cursor at the head's end; it takes the payloads the WAL writer still holds instead of decompressing."""

@@ -364,6 +364,11 @@ class QueryEngine:
     ) -> pa.Table:
         return await self.pool.run(self.run, scope, sql, params, dedupe)
 
+    def memory_bytes(self) -> int:
+        """Bytes DuckDB holds for this engine's queries now (`duckdb_memory()`), for GET /metrics."""
+        rows = self._cursor().execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()  # whole
+        return int(rows[0][0] or 0) if rows else 0
+
     async def call_async(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)`, blocking work that runs queries (e.g. `query/pages.py`), on the query workers."""
         return await self.pool.run(fn, *args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from lynex_box.meta.db import MetaDB
+from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.scores.record import ScoreRecordError, decode_scores
 from lynex_box.scores.store import ScoreBatch, apply_batches
 from lynex_box.wal.format import WalRecord
@@ -23,8 +24,9 @@ log = logging.getLogger("lynex.scores")
 class ScoreApplier:
     """`applier(items)` stores the scores of SCORES records (`(record, header, body)`, in LSN order)."""
 
-    def __init__(self, db: MetaDB, outbox: bool = False) -> None:
+    def __init__(self, db: MetaDB, outbox: bool = False, events: Events = NO_EVENTS) -> None:
         self.db = db
+        self.events = events  # `score_written`, once a record's scores are in meta.db (a replay may repeat it)
         self.outbox = outbox  # cluster mode: queue what is applied for the other nodes (store.apply_batches)
 
     def __call__(self, items: list[tuple[WalRecord, RecordHeader, memoryview]]) -> None:
@@ -40,3 +42,11 @@ class ScoreApplier:
             # an empty batch still counts as applied: the LSN it marks is what a replay compares with
             batches.append(ScoreBatch(record.lsn, header.project_id, header.received_us, scores))
         apply_batches(self.db, batches, self.outbox)
+        if self.events.wants("score_written"):
+            for batch in batches:
+                if batch.scores:
+                    self.events.emit("score_written", {
+                        "project_id": batch.project_id, "count": len(batch.scores), "lsn": batch.lsn,
+                        "received_us": batch.received_us,
+                        "names": sorted({s.name for s in batch.scores})[:50],
+                    })  # fmt: skip

@@ -85,6 +85,11 @@ class SpanStore:
         consumed = catalog.consumed_lsn()
         self._active = HeadBuffer(lsn_from=consumed + 1, lsn_to=consumed)
         self._frozen: HeadBuffer | None = None
+        # running totals for GET /metrics (api/platform_metrics.py), read without the lock: a scrape may see one
+        # append or flush late, never a torn value (each is one attribute store)
+        self.spans_appended = 0
+        self.flushes = 0
+        self.flush_seconds = 0.0
 
     # ------------------------------------------------------------------------ start-up
     def sweep(self) -> list[Path]:
@@ -115,6 +120,7 @@ class SpanStore:
             if lsn_from != self._active.lsn_to + 1:
                 raise ValueError(f"head expects lsn {self._active.lsn_to + 1}, got {lsn_from}")
             self._active.add(table, lsn_to)
+            self.spans_appended += table.num_rows
 
     def flush_due(self) -> bool:
         with self._lock:
@@ -142,6 +148,7 @@ class SpanStore:
     def flush(self) -> int:
         """Publish the head as segments (blocking; run it in a thread). Returns rows flushed."""
         with self._flush_lock:
+            started = time.perf_counter()
             with self._lock:
                 if self._frozen is None:  # a failed flush leaves its frozen head to retry first
                     if self._active.empty:
@@ -159,6 +166,8 @@ class SpanStore:
             frozen.tables = {}  # hand the frozen head's memory back now, not when the next flush replaces it
             pa.default_memory_pool().release_unused()
             log.info("head flushed rows=%d files=%d lsn_to=%d", frozen.rows, len(entries), frozen.lsn_to)
+            self.flushes += 1
+            self.flush_seconds += time.perf_counter() - started
             if self._on_checkpoint is not None:
                 self._on_checkpoint(frozen.lsn_to)
             return frozen.rows

@@ -83,7 +83,10 @@ async def add_project_member(request: Request) -> Response:
         svc,
         lambda c: memberships.set_project_role(c, access.actor, access.role, project_id, user_id, role, create=True),
     )
-    return json_response(await _project_member(svc, project_id, user_id), status=201)
+    member = await _project_member(svc, project_id, user_id)
+    svc.events.emit("member_added", {"project_id": project_id, "user_id": user_id, "role": role,
+                                     "actor": {"type": access.actor.type, "id": access.actor.id}})  # fmt: skip
+    return json_response(member, status=201)
 
 
 async def change_project_member(request: Request) -> Response:

@@ -1,12 +1,26 @@
 """Routes that administer a project: the project itself, API keys, trusted JWT issuers, settings, encryption,
 audit log, usage, custom prices and repricing, alert rules, and deletion of data; and the cluster's state
-(`cluster.py`)."""
+(`cluster.py`) and the plugins (`plugins.py`)."""
 
 from lynex_box.api import spec
-from lynex_box.api.admin import alerts, cluster, deletion, jwt_trust, prices, projects
+from lynex_box.api.admin import alerts, cluster, deletion, jwt_trust, plugins, prices, projects
 
 # the package's routes, and their OpenAPI descriptions (path -> method -> operation)
-routes = [*projects.routes, *jwt_trust.routes, *deletion.routes, *prices.routes, *alerts.routes, *cluster.routes]
+routes = [
+    *projects.routes,
+    *jwt_trust.routes,
+    *deletion.routes,
+    *prices.routes,
+    *alerts.routes,
+    *cluster.routes,
+    *plugins.routes,
+]
 openapi = spec.merge(
-    projects.OPENAPI, jwt_trust.OPENAPI, deletion.OPENAPI, prices.OPENAPI, alerts.OPENAPI, cluster.OPENAPI
+    projects.OPENAPI,
+    jwt_trust.OPENAPI,
+    deletion.OPENAPI,
+    prices.OPENAPI,
+    alerts.OPENAPI,
+    cluster.OPENAPI,
+    plugins.OPENAPI,
 )

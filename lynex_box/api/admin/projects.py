@@ -61,6 +61,7 @@ async def create_project(request: Request) -> Response:
         org_id = allowed[0]
     access = await org_access(request, svc, org_id, "org.projects.create")
     created = await write(svc, lambda c: projects.create(c, access.actor, org_id, doc.get("name")))
+    svc.events.emit("project_created", {**created, "actor": {"type": access.actor.type, "id": access.actor.id}})
     return json_response({**created, "role": access.role}, status=201)
 
 

@@ -1,0 +1,92 @@
+"""Every hook a Lynex Box plugin may implement, in one module: docs/plugins.md documents each one, and
+tests/plugins/test_hookspecs_documented.py fails when a hook here is not documented there.
+
+Topic hooks (`lynex_<topic>(event)`) are called on the plugin's own delivery thread, through a bounded queue, with
+a per-call timeout and a rate limit (host.py): they never run on the caller's thread. The pipeline and channel hooks
+are declarations the host collects from enabled plugins.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+PROJECT = "lynex_box"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# ---- topics: `event` is a JSON-able dict; its keys are listed in docs/plugins.md -------------------------------
+
+
+@hookspec
+def lynex_span_batch_stored(event: dict[str, Any]) -> None:
+    """A pipeline step put spans into the head: one event per project of the step (project_id, count, start/end)."""
+
+
+@hookspec
+def lynex_trace_completed(event: dict[str, Any]) -> None:
+    """A trace got no new span for a while. Declared, not emitted yet (docs/plugins.md)."""
+
+
+@hookspec
+def lynex_score_written(event: dict[str, Any]) -> None:
+    """A score record was applied to meta.db (project_id, count of scores in the record)."""
+
+
+@hookspec
+def lynex_alert_fired(event: dict[str, Any]) -> None:
+    """An alert rule started firing (or renotified) and its notification was handed to delivery."""
+
+
+@hookspec
+def lynex_alert_resolved(event: dict[str, Any]) -> None:
+    """A firing alert rule resolved and its notification was handed to delivery."""
+
+
+@hookspec
+def lynex_key_created(event: dict[str, Any]) -> None:
+    """An API key was created (never its secret)."""
+
+
+@hookspec
+def lynex_key_revoked(event: dict[str, Any]) -> None:
+    """An active API key was revoked."""
+
+
+@hookspec
+def lynex_member_added(event: dict[str, Any]) -> None:
+    """A user was added to a project."""
+
+
+@hookspec
+def lynex_project_created(event: dict[str, Any]) -> None:
+    """A project was created."""
+
+
+@hookspec
+def lynex_usage_day_closed(event: dict[str, Any]) -> None:
+    """A UTC day of a project's usage ended. Declared, not emitted yet (docs/plugins.md)."""
+
+
+# ---- pipeline hooks (first-party, in-process) -----------------------------------------------------------------
+
+
+@hookspec
+def lynex_enrich_spans(table: Any) -> Any:
+    """Return a new pyarrow Table of spans for `table` (same schema), or None to leave it. Declared, not called yet."""
+
+
+@hookspec
+def lynex_detectors() -> list[Any]:
+    """Detectors this plugin adds (objects with `name` and `score(span) -> float | None`). Declared, not called yet."""
+
+
+# ---- notification channels -------------------------------------------------------------------------------------
+
+
+@hookspec
+def lynex_notification_channels() -> list[Any]:
+    """Channel types this plugin adds: objects with `name`, `validate(config) -> list[str]` and
+    `send(config, notification) -> None`. Declared, not used by alert rules yet."""

@@ -1,0 +1,184 @@
+"""The plugin host: discovers plugins, registers the enabled ones with pluggy, and delivers topics to them.
+
+Discovery: every Python entry point of the group `lynex_box.plugins` is listed; those named in `[plugins] enabled`
+are loaded. An entry point names either a plugin object (a module or instance with `@hookimpl` functions) or a
+callable that takes the plugin's table `[plugins.<name>]` (a dict) and returns one. A plugin that fails to load,
+to configure or to validate against hookspecs.py is logged and reported by `status()` (GET /v1/plugins) with its
+error; the start goes on without it. An enabled name no entry point has is reported as `missing`.
+
+Delivery: `emit(topic, event)` offers the event to one `Subscriber` per plugin implementing the topic's hook
+(subscriber.py): the caller never waits for a plugin.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import time
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from lynex_box.config import PluginsSettings
+from lynex_box.plugins import hookspecs
+from lynex_box.plugins.events import TOPICS
+from lynex_box.plugins.subscriber import Limits, Subscriber
+from lynex_box.plugins.worker import WorkerPlugin
+
+log = logging.getLogger("lynex.plugins")
+GROUP = "lynex_box.plugins"
+CLOSE_WAIT_S = 2.0  # how long a stop waits, in all, for the delivery threads' current calls
+WORKER_GRACE_S = 5.0  # an out-of-process call times itself out; this covers a restart's spawn on top
+_TOPIC_HOOKS = {hook: topic for topic, hook in TOPICS.items()}
+
+
+@dataclass(slots=True)
+class PluginRecord:
+    name: str
+    state: str  # "loaded", "failed", "missing" or "disabled" (installed, not in `enabled`)
+    source: str = ""  # the entry point's value and its distribution
+    error: str = ""
+    hooks: list[str] = field(default_factory=list)
+    worker: WorkerPlugin | None = None  # out-of-process plugins ([plugins] out_of_process)
+
+
+class PluginHost:
+    """The `Events` app.py hands the components; `close()` stops every delivery thread."""
+
+    def __init__(self, settings: PluginsSettings) -> None:
+        self.settings = settings
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.records: dict[str, PluginRecord] = {}
+        self._subscribers: dict[str, list[Subscriber]] = {}
+        self._limits = Limits(
+            queue_size=settings.queue_size,
+            timeout_s=settings.call_timeout_s,
+            rate_per_s=settings.rate_per_s,
+            rate_burst=settings.rate_burst,
+            max_stuck=settings.max_stuck_calls,
+        )
+
+    @classmethod
+    def start(cls, settings: PluginsSettings) -> PluginHost:
+        host = cls(settings)
+        host.load(importlib.metadata.entry_points(group=GROUP))
+        return host
+
+    def load(self, found: importlib.metadata.EntryPoints) -> None:
+        enabled = set(self.settings.enabled)
+        seen: set[str] = set()
+        for ep in found:
+            if ep.name in seen:
+                continue
+            seen.add(ep.name)
+            dist = f" ({ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
+            record = PluginRecord(ep.name, "disabled", source=f"{ep.value}{dist}")
+            self.records[ep.name] = record
+            if ep.name in enabled:
+                self._load_one(record, ep)
+        for name in sorted(enabled - seen):
+            error = f"no installed package declares the entry point {name!r} in the group {GROUP!r}"
+            self.records[name] = PluginRecord(name, "missing", error=error)
+            log.error(
+                "plugin %s not loaded: %s; hint: pip install it, or remove it from [plugins] enabled", name, error
+            )
+
+    def _load_one(self, record: PluginRecord, ep: importlib.metadata.EntryPoint) -> None:
+        if record.name in self.settings.out_of_process:
+            self._load_worker(record, ep)
+            return
+        try:
+            obj = ep.load()
+            if callable(obj) and not isinstance(obj, types.ModuleType):
+                obj = obj(dict(self.settings.configs.get(record.name, {})))
+            self.pm.register(obj, name=record.name)
+        except Exception as exc:  # a plugin that cannot load is reported; the start goes on
+            self._fail(record, f"{type(exc).__name__}: {exc}")
+            return
+        unknown = [h.name for h in self.pm.get_hookcallers(obj) or [] if h.spec is None]
+        if unknown:
+            self.pm.unregister(obj)
+            self._fail(record, f"implements hooks hookspecs.py does not declare: {sorted(unknown)}")
+            return
+        record.state = "loaded"
+        record.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
+        for caller in self.pm.get_hookcallers(obj) or []:
+            topic = _TOPIC_HOOKS.get(caller.name)
+            if topic is None:
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.plugin is obj:
+                    sub = Subscriber(record.name, caller.name, impl.function, self._limits)
+                    self._subscribers.setdefault(topic, []).append(sub)
+        log.info("plugin loaded name=%s hooks=%s", record.name, record.hooks)
+
+    def _load_worker(self, record: PluginRecord, ep: importlib.metadata.EntryPoint) -> None:
+        s = self.settings
+        config = dict(s.configs.get(record.name, {}))
+        worker = WorkerPlugin(record.name, ep.value, config, s.restart_backoff_s, s.restart_backoff_max_s)
+        try:
+            hooks = worker.start()
+        except Exception as exc:  # its own error, sent by the worker, or why it did not start
+            worker.close()
+            self._fail(record, str(exc))
+            return
+        record.state, record.hooks, record.worker = "loaded", hooks, worker
+        for hook in hooks:
+            topic = _TOPIC_HOOKS.get(hook)
+            if topic is not None:
+                fn = _worker_call(worker, hook, s.call_timeout_s)
+                sub = Subscriber(record.name, hook, fn, self._limits, grace_s=WORKER_GRACE_S)
+                self._subscribers.setdefault(topic, []).append(sub)
+        log.info("plugin loaded out of process name=%s pid=%s hooks=%s", record.name, worker.pid, hooks)
+
+    def _fail(self, record: PluginRecord, error: str) -> None:
+        record.state, record.error = "failed", error[:1000]
+        log.error("plugin %s failed to load: %s; hint: see its README, or remove it from [plugins] enabled",
+                  record.name, record.error)  # fmt: skip
+
+    def emit(self, topic: str, event: dict[str, Any]) -> None:
+        for sub in self._subscribers.get(topic, ()):
+            sub.offer(event)
+
+    def wants(self, topic: str) -> bool:
+        return bool(self._subscribers.get(topic))
+
+    def status(self) -> list[dict[str, Any]]:
+        """Every plugin known (loaded, failed, missing, installed but disabled), with its subscriptions' counters."""
+        subs: dict[str, list[dict[str, Any]]] = {}
+        for topic_subs in self._subscribers.values():
+            for sub in topic_subs:
+                subs.setdefault(sub.plugin, []).append(sub.status())
+        out = []
+        for name in sorted(self.records):
+            r = self.records[name]
+            topics = sorted(subs.get(name, []), key=lambda s: str(s["hook"]))
+            totals = {k: sum(int(s[k]) for s in topics) for k in ("delivered", "errors", "timeouts", "dropped")}
+            process = {"pid": r.worker.pid, "restarts": r.worker.restarts} if r.worker is not None else None
+            out.append({"name": name, "state": r.state, "source": r.source, "error": r.error, "hooks": r.hooks,
+                        "isolation": "process" if name in self.settings.out_of_process else "thread",
+                        "process": process, **totals, "subscriptions": topics})  # fmt: skip
+        return out
+
+    def close(self) -> None:
+        """Stop every subscription (queued events are dropped), then wait at most CLOSE_WAIT_S in all."""
+        subs = [sub for topic_subs in self._subscribers.values() for sub in topic_subs]
+        for sub in subs:
+            sub.stop()
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        for sub in subs:
+            sub.join(deadline - time.monotonic())
+        self._subscribers.clear()
+        for record in self.records.values():
+            if record.worker is not None:
+                record.worker.close()
+
+
+def _worker_call(worker: WorkerPlugin, hook: str, timeout_s: float) -> Any:
+    def call(event: dict[str, Any]) -> None:
+        worker.call(hook, event, timeout_s)
+
+    return call

@@ -62,6 +62,7 @@ from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
+from lynex_box.plugins.context import PluginContext
 from lynex_box.plugins.host import PluginHost
 from lynex_box.pricing import PriceBook
 from lynex_box.web import routes as web_routes
@@ -297,6 +298,8 @@ async def start(
         settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
         read_only=read_only, plugins=plugins, job_runs=job_runs,
     )  # fmt: skip
+    node_id = node.identity.node_id if node is not None else ""
+    await asyncio.to_thread(plugins.started, PluginContext(node_id=node_id, data_dir=settings.data_dir))
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
         await receiver.start()

@@ -17,6 +17,15 @@ hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
+# ---- lifecycle -----------------------------------------------------------------------------------------------
+
+
+@hookspec
+def lynex_started(context: Any) -> None:
+    """Called once per in-process plugin after the server's components started, with its `PluginContext`
+    (context.py): what it may read and write of the server. An exception is reported as the plugin's error."""
+
+
 # ---- topics: `event` is a JSON-able dict; its keys are listed in docs/plugins.md -------------------------------
 
 

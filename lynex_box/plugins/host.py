@@ -23,6 +23,7 @@ import pluggy
 
 from lynex_box.config import PluginsSettings
 from lynex_box.plugins import hookspecs
+from lynex_box.plugins.context import PluginContext
 from lynex_box.plugins.events import TOPICS
 from lynex_box.plugins.subscriber import Limits, Subscriber
 from lynex_box.plugins.worker import WorkerPlugin
@@ -138,6 +139,25 @@ class PluginHost:
         record.state, record.error = "failed", error[:1000]
         log.error("plugin %s failed to load: %s; hint: see its README, or remove it from [plugins] enabled",
                   record.name, record.error)  # fmt: skip
+
+    def started(self, context: PluginContext) -> None:
+        """Hand each loaded in-process plugin its context (`lynex_started`); one that raises is reported (state
+        `failed`, its error) and unregistered, so it gets no more topics; the others go on."""
+        for impl in self.pm.hook.lynex_started.get_hookimpls():
+            record = self.records[impl.plugin_name]
+            try:
+                impl.function(context=context.for_plugin(record.name))
+            except Exception as exc:  # one plugin's failed start is its own
+                self._unsubscribe(record.name)
+                self.pm.unregister(name=record.name)
+                self._fail(record, f"lynex_started raised {type(exc).__name__}: {exc}")
+
+    def _unsubscribe(self, plugin: str) -> None:
+        for topic, subs in self._subscribers.items():
+            for sub in subs:
+                if sub.plugin == plugin:
+                    sub.stop()
+            self._subscribers[topic] = [sub for sub in subs if sub.plugin != plugin]
 
     def emit(self, topic: str, event: dict[str, Any]) -> None:
         for sub in self._subscribers.get(topic, ()):

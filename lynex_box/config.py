@@ -482,6 +482,8 @@ class PluginsSettings:
     out_of_process: tuple[str, ...] = ()
     restart_backoff_s: float = field(default=1.0, metadata=_rng(0.01, 3600))
     restart_backoff_max_s: float = field(default=60.0, metadata=_rng(0.01, 86_400))
+    trace_idle_s: float = field(default=30.0, metadata=_rng(0.1, 86_400))
+    trace_idle_max_open: int = field(default=100_000, metadata=_rng(1, 10_000_000))
     configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
 
     def __post_init__(self) -> None:

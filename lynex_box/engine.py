@@ -33,6 +33,8 @@ from lynex_box.meta.db import MetaDB
 from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.runner import Enricher, Pipeline
+from lynex_box.pipeline.traces import TOPIC as TRACE_COMPLETED
+from lynex_box.pipeline.traces import TraceTracker
 from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.query.engine import QueryEngine
 from lynex_box.scores.applier import ScoreApplier
@@ -201,6 +203,14 @@ class Engine:
         self.wal.remove_before(consumed)  # a crash after the last publish may have left them
         recent = RecentIds(settings.ingest.dedupe_window_events)
         seed_recent_ids(self.store, recent, self.data_keys)
+        # open traces for `trace_completed`, only when a plugin subscribes (the host loaded before the engine): the
+        # replay below rebuilds those whose spans are still in the WAL (docs/plugins.md)
+        plugins = settings.plugins
+        self.traces = (
+            TraceTracker(events, plugins.trace_idle_s, plugins.trace_idle_max_open)
+            if events.wants(TRACE_COMPLETED)
+            else None
+        )
         self.pipeline = Pipeline(
             self.wal,
             self.store,
@@ -211,6 +221,7 @@ class Engine:
             decode_threads=settings.pipeline.decode_threads,
             appliers={RecordType.SCORES: ScoreApplier(self.meta, outbox=settings.cluster.enabled, events=events)},
             events=events,
+            traces=self.traces,
         )
         opened.callback(self.pipeline.close)  # its threads and the OTLP decode workers
         self.query, self.lifecycle = open_reads(
@@ -330,6 +341,8 @@ class Engine:
         ]
         if not self.settings.server.read_only:  # read-only: the replayed head stays in memory, nothing is flushed
             tasks.append(asyncio.create_task(self.run_flusher(stop), name="flusher"))
+        if self.traces is not None:  # idle traces completed on a timer, swept in a worker thread
+            tasks.append(asyncio.create_task(self.traces.run(stop), name="trace-sweep"))
         try:
             yield
         finally:

@@ -25,6 +25,7 @@ from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.decode.types import BatchDecoder, BatchItem, Row, SpanColumns
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.progress import ProcessedWaiters
+from lynex_box.pipeline.traces import TraceTracker
 from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
 from lynex_box.segments.head import sorted_by_start
@@ -94,9 +95,11 @@ class Pipeline:
         decode_threads: int = 1,
         appliers: dict[int, Applier] | None = None,
         events: Events = NO_EVENTS,
+        traces: TraceTracker | None = None,
     ) -> None:
         self.wal = wal
         self.events = events  # `span_batch_stored` after each step reaches the head (only if someone subscribes)
+        self.traces = traces  # `trace_completed`: only when some plugin subscribes to it (engine.py)
         self.store = store
         self.recent = recent
         self.enrichers = enrichers or []
@@ -148,6 +151,8 @@ class Pipeline:
                 self.processed.wake(step.lsn_to)
                 if table.num_rows and self.events.wants("span_batch_stored"):
                     self._tell_stored(table, step.lsn_from, step.lsn_to)
+                if table.num_rows and self.traces is not None:
+                    self.traces.observe(table)
                 self.spans_processed += table.num_rows
                 self.last_batch_at = time.monotonic()
                 total += step.count

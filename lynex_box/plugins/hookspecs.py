@@ -36,7 +36,7 @@ def lynex_span_batch_stored(event: dict[str, Any]) -> None:
 
 @hookspec
 def lynex_trace_completed(event: dict[str, Any]) -> None:
-    """A trace got no new span for a while. Declared, not emitted yet (docs/plugins.md)."""
+    """A trace got no new span on this node for `[plugins] trace_idle_s` (project_id, trace_id, counts, times)."""
 
 
 @hookspec

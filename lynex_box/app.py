@@ -43,6 +43,7 @@ from lynex_box.api.metaseq import MetaSeqHeader
 from lynex_box.api.openapi import openapi_document
 from lynex_box.api.platform_metrics import PlatformMetrics, RequestMetrics
 from lynex_box.api.platform_metrics import routes as metrics_routes
+from lynex_box.api.plugin_access import score_writer, trace_reader
 from lynex_box.api.readonly import ReadOnlyGate
 from lynex_box.api.sentry_report import init_sentry
 from lynex_box.api.services import Services
@@ -299,7 +300,13 @@ async def start(
         read_only=read_only, plugins=plugins, job_runs=job_runs,
     )  # fmt: skip
     node_id = node.identity.node_id if node is not None else ""
-    await asyncio.to_thread(plugins.started, PluginContext(node_id=node_id, data_dir=settings.data_dir))
+    context = PluginContext(
+        node_id=node_id,
+        data_dir=settings.data_dir,
+        read_trace=trace_reader(engine),
+        write_scores=score_writer(engine, settings, read_only.reason),
+    )
+    await asyncio.to_thread(plugins.started, context)
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
         await receiver.start()

@@ -212,6 +212,13 @@ def _plugin_metrics(svc: Services) -> Iterator[Metric]:
             queued.add_metric([plugin["name"], sub["hook"]], sub["queued"])
     yield calls
     yield queued
+    traces = svc.engine.traces  # the trace_completed table, only while a plugin subscribes to it
+    if traces is not None:
+        yield _gauge("lynex_traces_open", "Traces waiting to be completed (trace_completed topic)", traces.open_count)
+        done = CounterMetricFamily("lynex_traces_completed", "trace_completed events by reason", labels=["reason"])
+        done.add_metric(["idle"], traces.completed - traces.completed_early)
+        done.add_metric(["early"], traces.completed_early)
+        yield done
 
 
 def _disk_metrics(data_dir: Path) -> Iterator[Metric]:

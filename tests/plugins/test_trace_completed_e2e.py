@@ -1,7 +1,7 @@
 """`trace_completed` through the real server: a test plugin subscribed to it (installed for the server only) gets one
 event per trace sent over OTLP, once the trace got no span for `[plugins] trace_idle_s`, with its counts, times
 and root name, and `read_trace` in its context reads the trace's spans; a span sent after the event yields a
-second event for the same trace."""
+second event for the same trace; /metrics counts the events and the traces still open."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.plugins.test_plugins_e2e import _server
 
@@ -104,5 +105,12 @@ def test_trace_completed_reaches_a_plugin_after_the_idle_time(tmp_path: Path) ->
             third = _events(out, 3)[2]
             assert (third["trace_id"], third["span_count"], third["root_name"]) == (t1, 1, None)
             assert third["read_names"] == ["agent", "chat gpt", "late eval"]
+            metrics = client.get("/metrics")  # from loopback
+            assert metrics.status_code == 200, metrics.text
+            families = {f.name: f for f in text_string_to_metric_families(metrics.text)}
+            done = {s.labels["reason"]: s.value for s in families["lynex_traces_completed"].samples
+                    if s.name == "lynex_traces_completed_total"}  # fmt: skip
+            assert done == {"idle": 3.0, "early": 0.0}
+            assert families["lynex_traces_open"].samples[0].value == 0
     finally:
         server.stop()

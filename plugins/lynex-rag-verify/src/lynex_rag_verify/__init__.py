@@ -11,6 +11,7 @@ so the blocking read and write are fine there; a failure raises and the host cou
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from lynex_rag_verify.support import Verdict, verify
 __all__ = ["ConfigError", "RagVerify", "Settings", "create", "validate"]
 
 COMMENT_MAX = 10_000  # the score API's limit on a comment
+# an event may come before `lynex_started` (traces the WAL replay rebuilt, completing during the start): wait a while
+CONTEXT_WAIT_S = 4.0  # under the default [plugins] call_timeout_s
 _KEYS = {"threshold", "score_name", "min_documents"}
 
 
@@ -66,17 +69,22 @@ class RagVerify:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.context: Any = None
+        self._started = threading.Event()
 
     @hookimpl
     def lynex_started(self, context: Any) -> None:
         if context.read_trace is None or context.write_scores is None:
             raise RuntimeError("this server's PluginContext has no read_trace/write_scores; hint: upgrade lynex-box")
         self.context = context
+        self._started.set()
 
     @hookimpl
     def lynex_trace_completed(self, event: dict[str, Any]) -> None:
-        if self.context is None:
-            return
+        if not self._started.wait(CONTEXT_WAIT_S):
+            raise RuntimeError(
+                "rag-verify got no PluginContext (lynex_started); hint: run it in-process, not in "
+                "[plugins] out_of_process"
+            )
         project, trace = event["project_id"], event["trace_id"]
         score = self.score_of(project, trace, self.context.read_trace(project, trace))
         if score is not None:

@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from lynex_box import API_VERSION, __version__
 from lynex_box.alerts.clusterkey import ClusterKey
-from lynex_box.alerts.fetch import fetch_small
+from lynex_box.alerts.fetch import blocking_post, fetch_small
 from lynex_box.alerts.service import AlertService
 from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.api import accounts, admin, ingest, query, unavailable
@@ -60,6 +60,7 @@ from lynex_box.engine import DataDirBusy, Engine
 from lynex_box.jobs import Job, JobRuns, Periodic, timed
 from lynex_box.lifecycle.bucket import SegmentUploader
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
+from lynex_box.lifecycle.plugin_objects import object_writer
 from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.lifecycle.usage_close import ClosedDays, MetaClosedDays, UsageCloser, meta_projects, query_compute
 from lynex_box.meta.prices import PriceReloader, read_prices_at
@@ -312,7 +313,13 @@ async def start(
         read_only=read_only, plugins=plugins, job_runs=job_runs,
     )  # fmt: skip
     node_id = node.identity.node_id if node is not None else ""
-    await asyncio.to_thread(plugins.started, PluginContext(node_id=node_id, data_dir=settings.data_dir))
+    context = PluginContext(
+        node_id=node_id,
+        data_dir=settings.data_dir,
+        put_object=object_writer(engine.lifecycle.bucket, settings.data_dir),  # narrowed to plugins/<name>/
+        http_post=blocking_post(TargetPolicy.from_settings(settings.alerts)),  # the alert deliveries' policy
+    )
+    await asyncio.to_thread(plugins.started, context)
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
         await receiver.start()

@@ -9,15 +9,40 @@ server's internals, and a test can hand a plugin a context of its own. Out-of-pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+# put_object(key, data) -> where it went; http_post(url, body, headers, timeout_s) -> (status, answer body)
+PutObject = Callable[[str, bytes], str]
+HttpPost = Callable[[str, bytes, dict[str, str], float], tuple[int, bytes]]
+
+
+class OutboundRefused(Exception):
+    """`http_post` refused the URL: its host is, or resolves to, an address the outbound policy closes (the alert
+    deliveries' policy, `[alerts] allow_private_targets` / `allowed_target_networks`). Retrying will not help."""
 
 
 @dataclass(frozen=True, slots=True)
 class PluginContext:
     node_id: str  # this node's id in cluster mode, "" on a single node
     data_dir: Path  # the plugin's own directory, <data dir>/plugins/<name>/ (created on first use by the plugin)
+    # Fields added later keep a default, so a context built by an older caller (a test) still works.
+    put_object: PutObject | None = None  # write an object under plugins/<name>/ (bucket, or the data dir); blocking
+    http_post: HttpPost | None = None  # one POST under the outbound address policy; blocking
 
     def for_plugin(self, name: str) -> PluginContext:
-        """The same context with `data_dir` narrowed to the plugin's own directory."""
-        return replace(self, data_dir=self.data_dir / "plugins" / name)
+        """The same context narrowed to the plugin `name`: its own directory and its own object namespace."""
+        put = self.put_object
+        return replace(
+            self,
+            data_dir=self.data_dir / "plugins" / name,
+            put_object=None if put is None else _namespaced(put, f"plugins/{name}"),
+        )
+
+
+def _namespaced(put: PutObject, prefix: str) -> PutObject:
+    def put_under(key: str, data: bytes) -> str:
+        return put(f"{prefix}/{key}", data)
+
+    return put_under

@@ -77,7 +77,12 @@ class Outbox:
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.failed_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         for path in sorted(self.dir.glob("*.json")):
-            doc = orjson.loads(path.read_bytes())
+            try:
+                doc = orjson.loads(path.read_bytes())
+            except orjson.JSONDecodeError as exc:  # not ours or damaged: set aside, never sent
+                log.error("usage export set aside a damaged delivery file=%s error=%s", path, exc)
+                path.replace(self.failed_dir / path.name)
+                continue
             self._queue(path.name, doc, 0.0)
         self._thread = threading.Thread(target=self._run, name="usage-export-outbox", daemon=True)
         self._thread.start()
@@ -127,7 +132,11 @@ class Outbox:
     def _run(self) -> None:
         while (name := self._next()) is not None:
             path = self.dir / name
-            doc = orjson.loads(path.read_bytes())
+            try:
+                doc = orjson.loads(path.read_bytes())
+            except (OSError, orjson.JSONDecodeError) as exc:  # removed or damaged under us: nothing to send
+                log.error("usage export cannot read a delivery file=%s error=%s", path, exc)
+                continue
             try:
                 self._send(doc)
             except GiveUp as exc:
@@ -136,7 +145,7 @@ class Outbox:
                 self._retry(name, doc, f"{type(exc).__name__}: {exc}" if not isinstance(exc, Retry) else str(exc))
             else:
                 with self._cond:
-                    path.unlink()
+                    path.unlink(missing_ok=True)
                     self.delivered += 1
 
     def _retry(self, name: str, doc: dict[str, Any], error: str) -> None:
@@ -165,6 +174,6 @@ class Outbox:
                   self.failed_dir / name)  # fmt: skip
         with self._cond:
             _write(self.failed_dir / name, {**doc, "error": error})
-            (self.dir / name).unlink()
+            (self.dir / name).unlink(missing_ok=True)
             self.failed += 1
             self.last_error = error

@@ -18,6 +18,7 @@ from lynex_box.lifecycle.usage_close import (
     UsageCloser,
     day_start_us,
     days_due,
+    iso_day,
 )
 from lynex_box.meta.db import MetaDB
 
@@ -61,8 +62,6 @@ USAGE = {
 
 async def compute(project_id: str, start_us: int, end_us: int) -> dict[str, Any] | None:
     assert end_us - start_us == DAY_US
-    from lynex_box.lifecycle.usage_close import iso_day
-
     return USAGE.get((project_id, iso_day(start_us)))
 
 

@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from lynex_box import API_VERSION, __version__
 from lynex_box.alerts.clusterkey import ClusterKey
-from lynex_box.alerts.fetch import fetch_small
+from lynex_box.alerts.fetch import blocking_post, fetch_small
 from lynex_box.alerts.service import AlertService
 from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.api import accounts, admin, ingest, query, unavailable
@@ -55,12 +55,15 @@ from lynex_box.cluster import ClusterError
 from lynex_box.cluster.alertstate import AlertStateStore
 from lynex_box.cluster.node import ClusterNode, NodeIdentity, SegmentSharing
 from lynex_box.cluster.observer import ClusterObserver
+from lynex_box.cluster.usagemark import ClusterClosedDays
 from lynex_box.config import Settings
 from lynex_box.engine import DataDirBusy, Engine
 from lynex_box.jobs import Job, JobRuns, Periodic, timed
 from lynex_box.lifecycle.bucket import SegmentUploader
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
+from lynex_box.lifecycle.plugin_objects import object_writer
 from lynex_box.lifecycle.readonly import ReadOnlyMode
+from lynex_box.lifecycle.usage_close import ClosedDays, MetaClosedDays, UsageCloser, meta_projects, query_compute
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.plugins.context import PluginContext
@@ -226,6 +229,16 @@ def _meta_applied(
     return applied
 
 
+def _usage_closer(settings: Settings, engine: Engine, plugins: PluginHost, node: ClusterNode | None) -> UsageCloser:
+    """The usage_day_closed topic's job (no job while no plugin subscribes); in cluster mode its mark is in the
+    bucket and `guard` runs it under the `retention` lease, over every node's published segments."""
+    marks: ClosedDays = MetaClosedDays(engine.meta)
+    if node is not None:
+        marks = ClusterClosedDays(node.store, node.keeper, node.identity.node_id)
+    compute = query_compute(engine.query)
+    return UsageCloser(settings.plugins, plugins, meta_projects(engine.meta), compute, marks)
+
+
 async def start(
     stack: contextlib.AsyncExitStack, settings: Settings, on_fenced: Callable[[str], None] | None = None
 ) -> Services:
@@ -288,6 +301,7 @@ async def start(
     components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only]
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
+    components.append(_usage_closer(settings, engine, plugins, node))
     guard = node.guard if node is not None else None
     job_runs: dict[str, JobRuns] = {}
     scheduler = _scheduler(components, guard, read_only=settings.server.read_only, runs=job_runs)
@@ -305,6 +319,8 @@ async def start(
         data_dir=settings.data_dir,
         read_trace=trace_reader(engine),
         write_scores=score_writer(engine, settings, read_only.reason),
+        put_object=object_writer(engine.lifecycle.bucket, settings.data_dir),  # narrowed to plugins/<name>/
+        http_post=blocking_post(TargetPolicy.from_settings(settings.alerts)),  # the alert deliveries' policy
     )
     await asyncio.to_thread(plugins.started, context)
     if settings.server.otlp_grpc_port:

@@ -484,6 +484,9 @@ class PluginsSettings:
     restart_backoff_max_s: float = field(default=60.0, metadata=_rng(0.01, 86_400))
     trace_idle_s: float = field(default=30.0, metadata=_rng(0.1, 86_400))
     trace_idle_max_open: int = field(default=100_000, metadata=_rng(1, 10_000_000))
+    usage_close_delay_s: float = field(default=900.0, metadata=_rng(0, 7 * 86_400))
+    usage_close_check_s: float = field(default=60.0, metadata=_rng(0.1, 86_400))
+    usage_catchup_days: int = field(default=7, metadata=_rng(1, 366))
     configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
 
     def __post_init__(self) -> None:

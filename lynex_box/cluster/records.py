@@ -25,6 +25,7 @@ MANIFESTS_PREFIX = "cluster/manifests"
 ALERTS_PREFIX = "cluster/alerts"
 PROBE_PREFIX = "cluster/probe"
 REPLACED_PREFIX = "cluster/replaced"
+USAGE_MARK_KEY = "cluster/usage/closed.json"
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # node ids and job names: one key segment, as [bucket] node_id
 
 Clock = Callable[[], int]

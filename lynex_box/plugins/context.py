@@ -20,6 +20,15 @@ TraceReader = Callable[[str, str], Any]
 # (project_id, scores, plugin=<name>) -> the ids stored; blocking until the SCORES record is durable
 ScoreWriter = Callable[..., list[str]]
 
+# put_object(key, data) -> where it went; http_post(url, body, headers, timeout_s) -> (status, answer body)
+PutObject = Callable[[str, bytes], str]
+HttpPost = Callable[[str, bytes, dict[str, str], float], tuple[int, bytes]]
+
+
+class OutboundRefused(Exception):
+    """`http_post` refused the URL: its host is, or resolves to, an address the outbound policy closes (the alert
+    deliveries' policy, `[alerts] allow_private_targets` / `allowed_target_networks`). Retrying will not help."""
+
 
 @dataclass(frozen=True, slots=True)
 class PluginContext:
@@ -27,13 +36,23 @@ class PluginContext:
     data_dir: Path  # the plugin's own directory, <data dir>/plugins/<name>/ (created on first use by the plugin)
     read_trace: TraceReader | None = None  # a trace's spans through the query engine, scoped to its project
     write_scores: ScoreWriter | None = None  # scores through the WAL, as the score API stores them
+    put_object: PutObject | None = None  # write an object under plugins/<name>/ (bucket, or the data dir); blocking
+    http_post: HttpPost | None = None  # one POST under the outbound address policy; blocking
 
     def for_plugin(self, name: str) -> PluginContext:
-        """The same context with `data_dir` narrowed to the plugin's own directory (and its scores marked with its
-        name)."""
-        writer = self.write_scores
+        """The same context narrowed to the plugin `name`: its own directory, its own object namespace, and its
+        scores marked with its name."""
+        writer, put = self.write_scores, self.put_object
         return replace(
             self,
             data_dir=self.data_dir / "plugins" / name,
             write_scores=functools.partial(writer, plugin=name) if writer is not None else None,
+            put_object=None if put is None else _namespaced(put, f"plugins/{name}"),
         )
+
+
+def _namespaced(put: PutObject, prefix: str) -> PutObject:
+    def put_under(key: str, data: bytes) -> str:
+        return put(f"{prefix}/{key}", data)
+
+    return put_under

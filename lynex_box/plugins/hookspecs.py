@@ -76,7 +76,7 @@ def lynex_project_created(event: dict[str, Any]) -> None:
 
 @hookspec
 def lynex_usage_day_closed(event: dict[str, Any]) -> None:
-    """A UTC day of a project's usage ended. Declared, not emitted yet (docs/plugins.md)."""
+    """A UTC day ended (plus `[plugins] usage_close_delay_s`): one event per project with that day's usage."""
 
 
 # ---- pipeline hooks (first-party, in-process) -----------------------------------------------------------------

@@ -482,14 +482,16 @@ class PluginsSettings:
     out_of_process: tuple[str, ...] = ()
     restart_backoff_s: float = field(default=1.0, metadata=_rng(0.01, 3600))
     restart_backoff_max_s: float = field(default=60.0, metadata=_rng(0.01, 86_400))
+    per_project: tuple[str, ...] = ()
+    max_project_config_bytes: int = field(default=16_384, metadata=_rng(2, 1_048_576))
+    project_reload_s: float = field(default=10.0, metadata=_rng(0.1, 3600))
     configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
 
     def __post_init__(self) -> None:
-        stray = sorted(set(self.out_of_process) - set(self.enabled))
-        if stray:
-            raise ConfigError(
-                f"plugins.out_of_process names {stray}, which plugins.enabled does not; hint: enable them too"
-            )
+        for key in ("out_of_process", "per_project"):
+            stray = sorted(set(getattr(self, key)) - set(self.enabled))
+            if stray:
+                raise ConfigError(f"plugins.{key} names {stray}, which plugins.enabled does not; hint: enable them too")
 
 
 def _check_cluster(settings: Settings) -> None:

@@ -83,6 +83,11 @@ def list_for(db: MetaDB, project_id: str) -> dict[str, ProjectPlugin]:
     return {str(r[1]): _row(r) for r in rows}
 
 
+def list_all(db: MetaDB) -> list[ProjectPlugin]:
+    """Every project's rows (secret values masked), by project then plugin."""
+    return [_row(r) for r in db.read(f"SELECT {_COLUMNS} FROM project_plugins ORDER BY project_id, plugin")]
+
+
 def _split(
     config: dict[str, Any], old: dict[str, Any], declared: Iterable[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:

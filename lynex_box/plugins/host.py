@@ -249,6 +249,24 @@ class PluginHost:
                 record.worker.close()
 
 
+def declaration(settings: PluginsSettings, name: str) -> tuple[bool, tuple[str, ...]] | None:
+    """(per project, its secret keys) of the plugin `name` as the host would load it (its entry point loaded and,
+    for a factory, called with its table), for a process that runs no host (the CLI); None when `[plugins] enabled`
+    does not name it or no installed package declares it. A plugin that fails to load raises its error."""
+    if name not in settings.enabled:
+        return None
+    if name in settings.out_of_process:  # its code runs only in a worker: the settings alone say
+        return name in settings.per_project, ()
+    ep = next((ep for ep in importlib.metadata.entry_points(group=GROUP) if ep.name == name), None)
+    if ep is None:
+        return None
+    obj = ep.load()
+    if callable(obj) and not isinstance(obj, types.ModuleType):
+        obj = obj(dict(settings.configs.get(name, {})))
+    per_project = name in settings.per_project or getattr(obj, "lynex_per_project", False) is True
+    return per_project, tuple(str(k) for k in getattr(obj, "lynex_secret_keys", ()) or ())
+
+
 def _worker_call(worker: WorkerPlugin, hook: str, timeout_s: float) -> Any:
     def call(event: dict[str, Any]) -> None:
         worker.call(hook, event, timeout_s)

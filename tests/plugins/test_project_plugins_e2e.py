@@ -19,60 +19,7 @@ import pytest
 from tests.alerts.receiver import Receiver
 from tests.e2e.accounts import Browsers
 from tests.e2e.server import RunningServer
-
-# A package installed only for this server: a `.dist-info` with its entry points, on the server's PYTHONPATH.
-TEST_PLUGINS = """
-import json
-import urllib.request
-from lynex_box.plugins.hookspecs import hookimpl
-
-class Recorder:
-    lynex_per_project = True  # declared by the plugin itself
-    lynex_secret_keys = ("signing",)  # a name that does not say it is secret
-
-    @hookimpl
-    def lynex_key_created(self, event):
-        body = json.dumps({"event": event}).encode()
-        request = urllib.request.Request(event["config"]["url"], data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=5).read()
-
-class Failing:  # per project through [plugins] per_project
-    @hookimpl
-    def lynex_key_created(self, event):
-        raise RuntimeError("failing on purpose for " + event["project_id"])
-
-class Everywhere:  # for the whole instance
-    @hookimpl
-    def lynex_key_created(self, event):
-        pass
-
-recorder, failing, everywhere = Recorder(), Failing(), Everywhere()
-"""
-ENTRY_POINTS = """[lynex_box.plugins]
-pp-recorder = lynex_pp_plugins:recorder
-pp-failing = lynex_pp_plugins:failing
-pp-global = lynex_pp_plugins:everywhere
-"""
-CONFIG = """
-[plugins]
-enabled = ["pp-recorder", "pp-failing", "pp-global"]
-per_project = ["pp-failing"]
-max_project_config_bytes = 400
-project_reload_s = 0.5
-"""
-SIGNING = "sig-value-of-project-a"
-MASK = "********"
-
-
-def _install(root: Path) -> Path:
-    root.mkdir()
-    (root / "lynex_pp_plugins.py").write_text(TEST_PLUGINS)
-    info = root / "lynex_pp_plugins-0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lynex-pp-plugins\nVersion: 0.0\n")
-    (info / "entry_points.txt").write_text(ENTRY_POINTS)
-    return root
+from tests.plugins.project_plugins import MASK, SIGNING, server_env
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +32,7 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, dict[str, str]]]:
     root = tmp_path_factory.mktemp("project-plugins")
-    config = root / "lynex.toml"
-    config.write_text(CONFIG)
-    pythonpath = os.pathsep.join([str(_install(root / "site")), os.environ.get("PYTHONPATH", "")])
-    env = {"LYNEX_CONFIG": str(config), "PYTHONPATH": pythonpath}
+    env = server_env(root)
     server = RunningServer(root / "data", env=env).start()
     try:
         yield server, env

@@ -89,7 +89,7 @@ def _write(settings: Settings, project_id: str, name: str, enabled: bool, config
     if settings.cluster.enabled:
         raise click.ClickException(
             "this data dir is a node of a cluster: a change made here would reach no other node; hint: use "
-            f"PUT /api/projects/{project_id}/plugins/{name} (or the UI's Plugins page) on a running node"
+            f"PUT /api/projects/{project_id}/plugins/{name} (or Settings → Plugins in the UI) on a running node"
         )
     found = declaration(settings.plugins, name)
     if found is None:

@@ -17,7 +17,14 @@ class Recorder:
 
     @hookimpl
     def lynex_key_created(self, event):
-        body = json.dumps({"event": event}).encode()
+        self._post(event, "key_created")
+
+    @hookimpl
+    def lynex_span_batch_stored(self, event):
+        self._post(event, "span_batch_stored")
+
+    def _post(self, event, topic):
+        body = json.dumps({"topic": topic, "event": event}).encode()
         request = urllib.request.Request(event["config"]["url"], data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
         urllib.request.urlopen(request, timeout=5).read()

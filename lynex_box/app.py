@@ -65,6 +65,7 @@ from lynex_box.lifecycle.plugin_objects import object_writer
 from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.lifecycle.usage_close import ClosedDays, MetaClosedDays, UsageCloser, meta_projects, query_compute
 from lynex_box.meta.prices import PriceReloader, read_prices_at
+from lynex_box.meta.project_plugins import RELOAD_JOB, ProjectPlugins
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.plugins.context import PluginContext
 from lynex_box.plugins.host import PluginHost
@@ -77,7 +78,15 @@ log = logging.getLogger("lynex.app")
 # manifests) or, in cluster mode, applies the metadata log to meta.db. Flushes, lifecycle passes, alerts, key
 # last-use writes, heartbeats and leases are left out.
 READ_ONLY_JOBS = frozenset(
-    {"refresh_limits", "refresh_keys", "reload_prices", "cluster_poll", "cluster_meta", "cluster_scores_poll"}
+    {
+        "refresh_limits",
+        "refresh_keys",
+        "reload_prices",
+        "cluster_poll",
+        "cluster_meta",
+        "cluster_scores_poll",
+        RELOAD_JOB,
+    }
 )
 
 
@@ -200,6 +209,7 @@ def _meta_applied(
     jwt: JwtVerifier,
     alerts: AlertService,
     read_only: bool = False,
+    project_plugins: ProjectPlugins | None = None,
 ) -> Callable[[set[str], list[dict[str, Any]]], None]:
     """What a node does after applying metadata log entries (cluster/replicator.py; on its poll thread): reload
     every in-memory copy of the tables that changed ("*": a snapshot, everything), so a key revoked on the holder is
@@ -216,6 +226,8 @@ def _meta_applied(
             ("project_data_keys", engine.data_keys.refresh),
             ("instance_settings", alerts.refresh_key),  # the cluster's alerts sealing key
         ]
+        if project_plugins is not None:  # after the sealing key: the secret values open with the cluster's key
+            reloads += [("instance_settings", project_plugins.reload), ("project_plugins", project_plugins.reload)]
         for table, reload in reloads:
             if every or table in tables:
                 reload()
@@ -292,13 +304,18 @@ async def start(
         settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key, plugins
     )
     stack.push_async_callback(alerts.close)
+    # plugins turned on per project: their secret values are sealed with the alerts secrets key
+    project_plugins = ProjectPlugins(engine.meta, alerts.box, plugins.set_projects, settings.plugins.project_reload_s)
+    await asyncio.to_thread(project_plugins.reload)
     # the metadata log applied (a node, or a read-only observer): every in-memory copy of the changed tables reloads
     replicator = cluster.meta if cluster is not None else None
     if replicator is not None:
-        replicator.on_applied = _meta_applied(engine, keys, auth, prices, jwt, alerts, settings.server.read_only)
+        replicator.on_applied = _meta_applied(
+            engine, keys, auth, prices, jwt, alerts, settings.server.read_only, project_plugins
+        )
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
-    components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only]
+    components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only, project_plugins]
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
     components.append(_usage_closer(settings, engine, plugins, node))
@@ -311,7 +328,7 @@ async def start(
     stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
     svc = Services.assemble(
         settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
-        read_only=read_only, plugins=plugins, job_runs=job_runs,
+        read_only=read_only, plugins=plugins, job_runs=job_runs, project_plugins=project_plugins,
     )  # fmt: skip
     node_id = node.identity.node_id if node is not None else ""
     context = PluginContext(

@@ -487,14 +487,16 @@ class PluginsSettings:
     usage_close_delay_s: float = field(default=900.0, metadata=_rng(0, 7 * 86_400))
     usage_close_check_s: float = field(default=60.0, metadata=_rng(0.1, 86_400))
     usage_catchup_days: int = field(default=7, metadata=_rng(1, 366))
+    per_project: tuple[str, ...] = ()
+    max_project_config_bytes: int = field(default=16_384, metadata=_rng(2, 1_048_576))
+    project_reload_s: float = field(default=10.0, metadata=_rng(0.1, 3600))
     configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
 
     def __post_init__(self) -> None:
-        stray = sorted(set(self.out_of_process) - set(self.enabled))
-        if stray:
-            raise ConfigError(
-                f"plugins.out_of_process names {stray}, which plugins.enabled does not; hint: enable them too"
-            )
+        for key in ("out_of_process", "per_project"):
+            stray = sorted(set(getattr(self, key)) - set(self.enabled))
+            if stray:
+                raise ConfigError(f"plugins.{key} names {stray}, which plugins.enabled does not; hint: enable them too")
 
 
 def _check_cluster(settings: Settings) -> None:

@@ -1,7 +1,8 @@
 """Which requests write the cluster's shared metadata, and so go to the `metadata` lease holder in cluster mode.
 
 One table for the whole API: every route that can change users, orgs, projects, keys, members, invitations,
-sign-in state, SSO/SCIM, alert rules, prices, settings, JWT trust, prompts or deletion tombstones is in
+sign-in state, SSO/SCIM, alert rules, a project's plugins, prices, settings, JWT trust, prompts or deletion
+tombstones is in
 `FORWARDED`, with the body cap its own handler applies (checked before forwarding, and again by the holder's
 handler); every other route with an unsafe method is in `LOCAL`, with the reason it stays on the node that
 received it (ingest goes through each node's WAL). tests/api/test_metawrites.py walks the app's routes and fails
@@ -43,6 +44,10 @@ def _scim(settings: Settings) -> int:
 
 def _rule(settings: Settings) -> int:
     return settings.alerts.max_rule_body_bytes
+
+
+def _plugin(settings: Settings) -> int:
+    return 2 * settings.plugins.max_project_config_bytes + 4096  # admin/project_plugins.py `body_cap`
 
 
 # (method, route path as the route declares it, body cap)
@@ -96,6 +101,9 @@ FORWARDED: Final[tuple[tuple[str, str, Cap], ...]] = (
     ("POST", "/api/projects/{project_id}/alerts/rules", _rule),
     ("PATCH", "/api/projects/{project_id}/alerts/rules/{rule_id}", _rule),
     ("DELETE", "/api/projects/{project_id}/alerts/rules/{rule_id}", _rule),
+    # plugins turned on and configured per project (admin/project_plugins.py)
+    ("PUT", "/api/projects/{project_id}/plugins/{name}", _plugin),
+    ("DELETE", "/api/projects/{project_id}/plugins/{name}", _json),
     # registered prompt templates (query/prompts.py)
     ("POST", "/v1/projects/{project_id}/prompts", _prompt),
 )

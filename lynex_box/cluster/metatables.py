@@ -17,8 +17,9 @@ Replicated, with why:
 - instance_settings: the instance's settings (default project, the cluster secret, the alerts secrets key), except
   `LOCAL_SETTINGS`;
 - prompt_versions, custom_prices, project_limits, jwt_trust, alert_rules (their definitions; the evaluation state
-  columns are the alerts lease holder's), project_data_keys (wrapped by the KEK, so a node without the KEK still
-  cannot open them);
+  columns are the alerts lease holder's), project_plugins (which plugins a project turned on, their configuration,
+  secret values sealed with the cluster's alerts secrets key), project_data_keys (wrapped by the KEK, so a node
+  without the KEK still cannot open them);
 - tombstones (mode `tombstone`): a deletion hides the rows on every node; each node then stamps, purges and drops
   its own copy as its own lifecycle does for a local deletion, so only the creation (and a repeated deletion that
   re-opens it) travels, keyed by (project, kind, value), never the node-local id or WAL position;
@@ -80,6 +81,7 @@ REPLICATED: Final[dict[str, TableSpec]] = {
     "project_data_keys": TableSpec(("project_id",)),
     "jwt_trust": TableSpec(("project_id",)),
     "alert_rules": TableSpec(("id",), local_columns=("state", "last_value", "last_evaluated_at", "last_error")),
+    "project_plugins": TableSpec(("project_id", "plugin")),
     "tombstones": TableSpec(("project_id", "kind", "value"), private_columns=("id", "wal_lsn"), mode="tombstone"),
     "audit_log": TableSpec(("id",), private_columns=("id",), mode="append"),
 }

@@ -56,6 +56,8 @@ ACTIONS: Final = (
     "alert_rule.deleted",
     "jwt_trust.set",
     "jwt_trust.deleted",
+    "project_plugin.set",
+    "project_plugin.deleted",
 )
 _SECRET_WORDS: Final = ("password", "secret", "token", "api_key", "hash", "cookie")
 MAX_PAGE: Final = 500

@@ -465,6 +465,24 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     ),
+    # plugins turned on and configured per project (lynex_box/meta/project_plugins.py, docs/plugins.md): `config` is
+    # the JSON object the API shows (secret values masked), `sealed_config` the secret values sealed with the alerts
+    # secrets key, bound to the project and the plugin
+    Migration(
+        "plugins enabled and configured per project",
+        """
+    CREATE TABLE project_plugins (
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        plugin TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        sealed_config BLOB,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT NOT NULL,
+        PRIMARY KEY (project_id, plugin)
+    );
+    """,
+    ),
 ]
 
 

@@ -7,7 +7,12 @@ to configure or to validate against hookspecs.py is logged and reported by `stat
 error; the start goes on without it. An enabled name no entry point has is reported as `missing`.
 
 Delivery: `emit(topic, event)` offers the event to one `Subscriber` per plugin implementing the topic's hook
-(subscriber.py): the caller never waits for a plugin.
+(subscriber.py): the caller never waits for a plugin. A plugin loaded *per project* (`[plugins] per_project`, or
+`lynex_per_project = True` on the plugin object) is offered only the events of the projects that turned it on, each
+as a shallow copy of the event with that project's configuration added as `config` (the event itself is shared
+between subscribers and never changed); `set_projects` replaces that map (app.py loads it from meta.db's
+`project_plugins` at start, after a write and after the cluster's metadata log is applied). A plugin may declare the
+keys of its per-project configuration that are secret (`lynex_secret_keys`): the API never shows their values.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class PluginRecord:
     error: str = ""
     hooks: list[str] = field(default_factory=list)
     worker: WorkerPlugin | None = None  # out-of-process plugins ([plugins] out_of_process)
+    per_project: bool = False  # receives only the events of projects that turned it on
+    secret_keys: tuple[str, ...] = ()  # keys of its per-project configuration whose values are secret
 
 
 class PluginHost:
@@ -54,6 +61,8 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
         self._subscribers: dict[str, list[Subscriber]] = {}
+        self._per_project: set[str] = set()  # names of the loaded per-project plugins
+        self._projects: dict[str, dict[str, dict[str, Any]]] = {}  # plugin -> project id -> its configuration
         self._limits = Limits(
             queue_size=settings.queue_size,
             timeout_s=settings.call_timeout_s,
@@ -77,12 +86,15 @@ class PluginHost:
             seen.add(ep.name)
             dist = f" ({ep.dist.name} {ep.dist.version})" if ep.dist is not None else ""
             record = PluginRecord(ep.name, "disabled", source=f"{ep.value}{dist}")
+            record.per_project = ep.name in self.settings.per_project
             self.records[ep.name] = record
             if ep.name in enabled:
                 self._load_one(record, ep)
         for name in sorted(enabled - seen):
             error = f"no installed package declares the entry point {name!r} in the group {GROUP!r}"
-            self.records[name] = PluginRecord(name, "missing", error=error)
+            self.records[name] = PluginRecord(
+                name, "missing", error=error, per_project=name in self.settings.per_project
+            )
             log.error(
                 "plugin %s not loaded: %s; hint: pip install it, or remove it from [plugins] enabled", name, error
             )
@@ -106,6 +118,10 @@ class PluginHost:
             return
         record.state = "loaded"
         record.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
+        record.per_project = record.per_project or getattr(obj, "lynex_per_project", False) is True
+        record.secret_keys = tuple(str(k) for k in getattr(obj, "lynex_secret_keys", ()) or ())
+        if record.per_project:
+            self._per_project.add(record.name)
         for caller in self.pm.get_hookcallers(obj) or []:
             topic = _TOPIC_HOOKS.get(caller.name)
             if topic is None:
@@ -127,6 +143,8 @@ class PluginHost:
             self._fail(record, str(exc))
             return
         record.state, record.hooks, record.worker = "loaded", hooks, worker
+        if record.per_project:
+            self._per_project.add(record.name)
         for hook in hooks:
             topic = _TOPIC_HOOKS.get(hook)
             if topic is not None:
@@ -159,12 +177,45 @@ class PluginHost:
                     sub.stop()
             self._subscribers[topic] = [sub for sub in subs if sub.plugin != plugin]
 
+    def set_projects(self, projects: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """Replace the per-project map (plugin -> project id -> configuration) in one assignment: a concurrent
+        `emit` sees the old map or the new one."""
+        self._projects = projects
+
     def emit(self, topic: str, event: dict[str, Any]) -> None:
+        projects = self._projects
         for sub in self._subscribers.get(topic, ()):
-            sub.offer(event)
+            if sub.plugin not in self._per_project:
+                sub.offer(event)
+                continue
+            config = projects.get(sub.plugin, {}).get(event.get("project_id"))  # type: ignore[arg-type]
+            if config is not None:
+                sub.offer({**event, "config": config})
 
     def wants(self, topic: str) -> bool:
-        return bool(self._subscribers.get(topic))
+        projects = self._projects
+        return any(sub.plugin not in self._per_project or projects.get(sub.plugin)
+                   for sub in self._subscribers.get(topic, ()))  # fmt: skip
+
+    def project_status(self, project_id: str) -> list[dict[str, Any]]:
+        """Every plugin `[plugins] enabled` names (loaded, failed or missing), with the counters of this project's
+        events alone: what a project's members may see (never another project's counts or errors)."""
+        subs: dict[str, list[dict[str, Any]]] = {}
+        for topic_subs in self._subscribers.values():
+            for sub in topic_subs:
+                subs.setdefault(sub.plugin, []).append(sub.project_status(project_id))
+        out = []
+        for name in sorted(self.records):
+            r = self.records[name]
+            if r.state == "disabled":
+                continue
+            topics = sorted(subs.get(name, []), key=lambda s: str(s["hook"]))
+            totals = {k: sum(int(s[k]) for s in topics) for k in ("delivered", "errors", "timeouts", "dropped")}
+            last_error = next((s["last_error"] for s in topics if s["last_error"]), "")
+            out.append({"name": name, "state": r.state, "error": r.error, "hooks": r.hooks,
+                        "per_project": r.per_project, "secret_keys": list(r.secret_keys), **totals,
+                        "last_error": last_error, "subscriptions": topics})  # fmt: skip
+        return out
 
     def status(self) -> list[dict[str, Any]]:
         """Every plugin known (loaded, failed, missing, installed but disabled), with its subscriptions' counters."""
@@ -179,6 +230,7 @@ class PluginHost:
             totals = {k: sum(int(s[k]) for s in topics) for k in ("delivered", "errors", "timeouts", "dropped")}
             process = {"pid": r.worker.pid, "restarts": r.worker.restarts} if r.worker is not None else None
             out.append({"name": name, "state": r.state, "source": r.source, "error": r.error, "hooks": r.hooks,
+                        "per_project": r.per_project,
                         "isolation": "process" if name in self.settings.out_of_process else "thread",
                         "process": process, **totals, "subscriptions": topics})  # fmt: skip
         return out
@@ -195,6 +247,24 @@ class PluginHost:
         for record in self.records.values():
             if record.worker is not None:
                 record.worker.close()
+
+
+def declaration(settings: PluginsSettings, name: str) -> tuple[bool, tuple[str, ...]] | None:
+    """(per project, its secret keys) of the plugin `name` as the host would load it (its entry point loaded and,
+    for a factory, called with its table), for a process that runs no host (the CLI); None when `[plugins] enabled`
+    does not name it or no installed package declares it. A plugin that fails to load raises its error."""
+    if name not in settings.enabled:
+        return None
+    if name in settings.out_of_process:  # its code runs only in a worker: the settings alone say
+        return name in settings.per_project, ()
+    ep = next((ep for ep in importlib.metadata.entry_points(group=GROUP) if ep.name == name), None)
+    if ep is None:
+        return None
+    obj = ep.load()
+    if callable(obj) and not isinstance(obj, types.ModuleType):
+        obj = obj(dict(settings.configs.get(name, {})))
+    per_project = name in settings.per_project or getattr(obj, "lynex_per_project", False) is True
+    return per_project, tuple(str(k) for k in getattr(obj, "lynex_secret_keys", ()) or ())
 
 
 def _worker_call(worker: WorkerPlugin, hook: str, timeout_s: float) -> Any:

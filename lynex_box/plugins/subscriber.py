@@ -5,8 +5,9 @@ waits for a token of the rate limit, and runs the plugin's hook on a call thread
 A call still running then is counted as a timeout and left behind (a thread cannot be killed); at most `max_stuck`
 such calls may still be running before the delivery thread waits for one of them, so a plugin that hangs costs a
 bounded number of threads and its queue overflows (counted) instead of growing. Errors are counted and logged
-(the first, then at most one line a minute). Everything here is in-process: see docs/plugins.md for what the
-out-of-process worker would add.
+(the first, then at most one line a minute). Every counter is also kept per project (the event's `project_id`), so a
+project's admins see their own deliveries and errors (GET /api/projects/{id}/plugins), never another project's.
+Everything here is in-process: see docs/plugins.md for what the out-of-process worker would add.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ class Limits:
     max_stuck: int
 
 
+@dataclass(slots=True)
+class Counts:
+    """One project's share of a subscription's counters."""
+
+    delivered: int = 0
+    errors: int = 0
+    timeouts: int = 0
+    dropped: int = 0
+    last_error: str = ""
+
+
 class Subscriber:
     def __init__(self, plugin: str, hook: str, fn: Callable[..., Any], limits: Limits, grace_s: float = 0.0) -> None:
         """`grace_s`: how much longer than the timeout the call thread is waited for (an out-of-process call times
@@ -47,6 +59,7 @@ class Subscriber:
         self._logged_at = -LOG_EVERY_S
         self.delivered = self.errors = self.timeouts = self.dropped = 0
         self.last_error = ""
+        self._by_project: dict[str, Counts] = {}
         self._thread = threading.Thread(target=self._run, name=f"lynex-plugin-{plugin}-{hook}", daemon=True)
         self._thread.start()
 
@@ -55,7 +68,7 @@ class Subscriber:
             if self._stop:
                 return
             if len(self._queue) >= self._limits.queue_size:
-                self._queue.popleft()
+                self._counts(self._queue.popleft()).dropped += 1
                 self.dropped += 1
             self._queue.append(event)
             self._cond.notify()
@@ -72,6 +85,21 @@ class Subscriber:
             "dropped": self.dropped,
             "last_error": self.last_error,
         }
+
+    def project_status(self, project_id: str) -> dict[str, Any]:
+        """The counters of the events of `project_id` alone (zeros when it had none)."""
+        counts = self._by_project.get(project_id) or Counts()
+        return {"hook": self.hook, "delivered": counts.delivered, "errors": counts.errors,
+                "timeouts": counts.timeouts, "dropped": counts.dropped, "last_error": counts.last_error}  # fmt: skip
+
+    def _counts(self, event: dict[str, Any]) -> Counts:
+        project_id = event.get("project_id")
+        if not isinstance(project_id, str):
+            return Counts()  # an event of no project: counted in the totals only
+        counts = self._by_project.get(project_id)
+        if counts is None:
+            counts = self._by_project[project_id] = Counts()
+        return counts
 
     def stop(self) -> None:
         """Stop taking events and drop the queued ones; the delivery thread ends after its current call."""
@@ -135,21 +163,26 @@ class Subscriber:
         call = threading.Thread(target=run, name=f"lynex-plugin-call-{self.plugin}", daemon=True)
         call.start()
         call.join(self._limits.timeout_s + self._grace_s)
+        counts = self._counts(event)
         if outcome and isinstance(outcome[0], TimeoutError):
             self.timeouts += 1
-            self._failed(str(outcome[0]))
+            counts.timeouts += 1
+            self._failed(str(outcome[0]), counts)
         elif call.is_alive():
             self.timeouts += 1
+            counts.timeouts += 1
             self._stuck.append(call)
-            self._failed(f"timed out after {self._limits.timeout_s}s")
+            self._failed(f"timed out after {self._limits.timeout_s}s", counts)
         elif outcome and outcome[0] is not None:
             self.errors += 1
-            self._failed(f"{type(outcome[0]).__name__}: {outcome[0]}")
+            counts.errors += 1
+            self._failed(f"{type(outcome[0]).__name__}: {outcome[0]}", counts)
         else:
             self.delivered += 1
+            counts.delivered += 1
 
-    def _failed(self, error: str) -> None:
-        self.last_error = error[:500]
+    def _failed(self, error: str, counts: Counts) -> None:
+        self.last_error = counts.last_error = error[:500]
         now = time.monotonic()
         if now - self._logged_at >= LOG_EVERY_S:
             self._logged_at = now

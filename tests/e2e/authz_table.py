@@ -278,6 +278,10 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("GET", f"{PA}/jwt-trust"): Row(project("keys.read")),
     ("PUT", f"{PA}/jwt-trust"): Row(project("keys.manage"), json={"issuer": "matrix"}),  # no key: 400
     ("DELETE", f"{PA}/jwt-trust"): Row(project("keys.manage")),
+    ("GET", f"{PA}/plugins"): Row(project("settings.read")),
+    # no plugin of that name on the matrix's server: 400; a reset of nothing: 204
+    ("PUT", f"{PA}/plugins/{{name}}"): Row(project("settings.manage"), json={"enabled": True}),
+    ("DELETE", f"{PA}/plugins/{{name}}"): Row(project("settings.manage")),
     ("GET", f"{PA}/keys"): Row(project("keys.read")),
     ("POST", f"{PA}/keys"): Row(project("keys.manage"), json={"scope": "read", "name": "matrix"}),
     ("DELETE", f"{PA}/keys/{{key_id}}"): Row(project("keys.manage"), ids={"key_id": "pool:key"}, consumes="key"),

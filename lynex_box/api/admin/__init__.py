@@ -1,9 +1,9 @@
 """Routes that administer a project: the project itself, API keys, trusted JWT issuers, settings, encryption,
 audit log, usage, custom prices and repricing, alert rules, and deletion of data; and the cluster's state
-(`cluster.py`) and the plugins (`plugins.py`)."""
+(`cluster.py`) and the plugins (`plugins.py`; a project's own: `project_plugins.py`)."""
 
 from lynex_box.api import spec
-from lynex_box.api.admin import alerts, cluster, deletion, jwt_trust, plugins, prices, projects
+from lynex_box.api.admin import alerts, cluster, deletion, jwt_trust, plugins, prices, project_plugins, projects
 
 # the package's routes, and their OpenAPI descriptions (path -> method -> operation)
 routes = [
@@ -14,6 +14,7 @@ routes = [
     *alerts.routes,
     *cluster.routes,
     *plugins.routes,
+    *project_plugins.routes,
 ]
 openapi = spec.merge(
     projects.OPENAPI,
@@ -23,4 +24,5 @@ openapi = spec.merge(
     alerts.OPENAPI,
     cluster.OPENAPI,
     plugins.OPENAPI,
+    project_plugins.OPENAPI,
 )

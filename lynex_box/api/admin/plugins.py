@@ -49,6 +49,7 @@ _PLUGIN: Final = spec.obj(
     source={"type": "string", "description": "the entry point's value and its distribution"},
     error={"type": "string", "description": "why it failed to load or is missing; empty otherwise"},
     hooks=spec.list_of(spec.STR),
+    per_project={"type": "boolean", "description": "it gets only the events of projects that turn it on"},
     isolation={"enum": ["thread", "process"], "description": "process: [plugins] out_of_process, a worker process"},
     process={"type": ["object", "null"], "description": "the worker: pid (null while down) and restarts"},
     delivered=_COUNT, errors=_COUNT, timeouts=_COUNT, dropped=_COUNT,

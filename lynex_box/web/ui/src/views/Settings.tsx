@@ -1,5 +1,5 @@
 // Project settings: API keys (created keys are shown once), the project (ProjectSettings.tsx), model prices,
-// members and roles, audit log.
+// plugins (ProjectPlugins.tsx), members and roles, audit log.
 // Owners and admins see the actions; members and viewers see the same data read-only.
 import { useState } from 'react'
 import type { FormEvent } from 'react'
@@ -10,13 +10,15 @@ import { navigate } from '../lib/router'
 import { useSession } from '../session'
 import { AdminError } from '../components/AdminError'
 import { CopyCode, EmptyState, JsonView, Tabs } from '../components/ui'
+import { ProjectPlugins } from './ProjectPlugins'
 import { ProjectSettings } from './ProjectSettings'
 
-type Tab = 'keys' | 'project' | 'prices' | 'members' | 'audit'
+type Tab = 'keys' | 'project' | 'prices' | 'plugins' | 'members' | 'audit'
 const TABS: [Tab, string][] = [
   ['keys', 'API keys'],
   ['project', 'Project'],
   ['prices', 'Model prices'],
+  ['plugins', 'Plugins'],
   ['members', 'Members'],
   ['audit', 'Audit log'],
 ]
@@ -60,6 +62,7 @@ export function Settings({ tab }: { tab: string }) {
       {current === 'keys' && <Keys />}
       {current === 'project' && <ProjectSettings />}
       {current === 'prices' && <Prices />}
+      {current === 'plugins' && <ProjectPlugins />}
       {current === 'members' && <Members />}
       {current === 'audit' && <Audit />}
     </div>

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from lynex_box import fsutil
 from lynex_box.config import PipelineSettings, Settings
 from lynex_box.lifecycle import Lifecycle
+from lynex_box.lifecycle.bucket import node_id
 from lynex_box.lifecycle.hooks import QueryHooks
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
@@ -54,15 +55,23 @@ from lynex_box.wal.records import PROTOBUF, RecordHeader, RecordType, encode_pay
 log = logging.getLogger("lynex.engine")
 
 # Each source registers the decoders of its WAL record types; the pipeline imports no source.
-SOURCES = (native_decoder.register, otlp_decoder.register, langfuse_decoder.register)
+SOURCES = (otlp_decoder.register, langfuse_decoder.register)  # besides native events, which take an id prefix
 
 
-def decoder_registry(settings: PipelineSettings) -> DecoderRegistry:
-    """The pipeline's decoders, from every source (OTLP worker processes start on their first record)."""
+def decoder_registry(settings: PipelineSettings, event_id_prefix: str = "") -> DecoderRegistry:
+    """The pipeline's decoders, from every source (OTLP worker processes start on their first record).
+    `event_id_prefix` starts the id of a native event sent without one (the node's id in cluster mode)."""
     registry = DecoderRegistry()
+    native_decoder.register(registry, settings, event_id_prefix)
     for register in SOURCES:
         register(registry, settings)
     return registry
+
+
+def _event_id_prefix(settings: Settings, meta: MetaDB) -> str:
+    """In cluster mode the node's id (and a dash): it starts the ids the pipeline gives native events sent without
+    one, which are otherwise their WAL places and so the same on every node. A single node keeps bare places."""
+    return f"{node_id(settings.bucket, meta)}-" if settings.cluster.enabled else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +224,7 @@ class Engine:
             self.wal,
             self.store,
             recent,
-            decoder_registry(settings.pipeline),
+            decoder_registry(settings.pipeline, _event_id_prefix(settings, self.meta)),
             enrichers=enrichers,
             batch_records=settings.pipeline.batch_records,
             decode_threads=settings.pipeline.decode_threads,

@@ -54,11 +54,12 @@ topics = ["usage_day_closed"]
             nodes[node_id].start(90)
         a = nodes["node-a"]
         key, project = a.creds["api_key"], a.project
-        # explicit event ids: an event without one is named by its place in its node's WAL, which two nodes share
+        # no event ids: each node names its events by their WAL places, which start at the same LSN on both nodes,
+        # so the ids carry the node's id (or the readers' deduplication would merge the two nodes' events)
         for i, server in enumerate(nodes.values()):
             events = [
-                {"event_id": f"e{i}-{n}", "trace_id": f"t{i}-{n}", "type": "llm", "start_time": f"{day}T1{n}:00:00Z",
-                 "model": "m", "usage": {"input_tokens": 10, "output_tokens": 1}}
+                {"type": "llm", "start_time": f"{day}T1{n}:00:00Z", "model": "m",
+                 "usage": {"input_tokens": 10, "output_tokens": 1}}
                 for n in range(i + 2)
             ]  # fmt: skip
             answer = httpx.post(f"{server.url}/v1/projects/{project}/events", json={"events": events},

@@ -12,6 +12,7 @@ the reference instead. It must never drop or reorder a record's spans, nor raise
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, Final
@@ -103,7 +104,7 @@ _RECORDS_SCHEMA: Final = pa.schema(
 class NativeBatchDecoder:
     """Decodes the native EVENTS records of one pipeline step in one DuckDB query; threads may call it at once."""
 
-    def __init__(self, threads: int = 2, memory_limit_mb: int = 256) -> None:
+    def __init__(self, threads: int = 2, memory_limit_mb: int = 256, id_prefix: str = "") -> None:
         config: dict[str, str | bool | int | float | list[str]] = {
             "threads": threads,
             "memory_limit": f"{memory_limit_mb}MB",
@@ -115,6 +116,7 @@ class NativeBatchDecoder:
             "allocator_bulk_deallocation_flush_threshold": "64MB",
         }
         self._db = duckdb.connect(":memory:", config=config)
+        self.id_prefix = id_prefix  # starts the id of an event sent without one (`fallback_event_id`)
         self.fallbacks = 0  # steps the reference had to decode whole: a rise means the fast path has a gap
 
     def __call__(self, items: list[BatchItem]) -> pa.Table:
@@ -145,7 +147,7 @@ class NativeBatchDecoder:
         except (duckdb.Error, pa.ArrowException, ValueError) as exc:  # e.g. a body that is not JSON: one at a time
             log.info("native batch decode fell back to the reference decoder records=%d error=%s", len(items), exc)
             self.fallbacks += 1
-            return pa.concat_tables([reference_table(*item) for item in items])
+            return pa.concat_tables([reference_table(*item, self.id_prefix) for item in items])
 
     def _finish(self, result: pa.Table, items: list[BatchItem]) -> pa.Table:
         result = _with_json_fields(result)
@@ -153,9 +155,10 @@ class NativeBatchDecoder:
         if pc.any(flagged).as_py():
             lsns = set(pc.filter(result.column("lsn"), flagged).to_pylist())
             result = result.filter(pc.invert(pc.is_in(result.column("lsn"), pa.array(sorted(lsns), pa.int64()))))
-            parts = [_columns_table(result)] + [reference_table(*item) for item in items if item[0].lsn in lsns]
+            parts = [_columns_table(result, self.id_prefix)]
+            parts += [reference_table(*item, self.id_prefix) for item in items if item[0].lsn in lsns]
             return pa.concat_tables(parts)
-        return _columns_table(result)
+        return _columns_table(result, self.id_prefix)
 
     def one(self, record: WalRecord, header: RecordHeader, body: memoryview) -> pa.Table:
         """One record by the reference rules (the pipeline's fallback when a batch raises)."""
@@ -234,7 +237,14 @@ def _with_json_fields(result: pa.Table) -> pa.Table:
     return result
 
 
-def _columns_table(result: pa.Table) -> pa.Table:
+def fallback_event_id(prefix: str, lsn: int, index: int) -> str:
+    """The id of an event sent without `event_id`: its place in the WAL (record LSN, index in the request), so a
+    replay yields the same id. LSNs count per node: in cluster mode `prefix` is the node's id and a dash, or two
+    nodes would give their own events the same ids and the readers' deduplication would merge them."""
+    return f"{prefix}{lsn:012x}-{index:05d}"
+
+
+def _columns_table(result: pa.Table, id_prefix: str = "") -> pa.Table:
     """The span columns of the SQL result: the same rules as `normalize_events`, over whole columns."""
     col = {name: _array(result.column(name)) for name in result.column_names}
     lsn, idx = col["lsn"], col["idx"]
@@ -243,7 +253,7 @@ def _columns_table(result: pa.Table) -> pa.Table:
         ids = event_id.to_pylist()
         for i, (at, index) in enumerate(zip(lsn.to_pylist(), idx.to_pylist(), strict=True)):
             if not ids[i]:
-                ids[i] = f"{at:012x}-{index:05d}"
+                ids[i] = fallback_event_id(id_prefix, at, index)
         event_id = pa.array(ids, pa.string())
     kind = _present_or(col["type"], "span")
     for alias, canonical in TYPE_ALIASES.items():
@@ -333,10 +343,10 @@ def _parse_text_times(texts: pa.Array) -> pa.Array:
         return pa.array([None if t is None else parse_time_us(t) for t in texts.to_pylist()], pa.int64())
 
 
-def reference_table(record: WalRecord, header: RecordHeader, body: memoryview) -> pa.Table:
+def reference_table(record: WalRecord, header: RecordHeader, body: memoryview, id_prefix: str = "") -> pa.Table:
     """One record through the reference decoder; no rows (logged) if even that cannot read it."""
     lsn = record.lsn
-    fallback: Callable[[int], str] = lambda index: f"{lsn:012x}-{index:05d}"  # noqa: E731
+    fallback: Callable[[int], str] = functools.partial(fallback_event_id, id_prefix, lsn)
     try:
         events = orjson.loads(body)["events"]
         return spans_to_table(

@@ -89,3 +89,16 @@ def test_edge_cases_decode_the_same() -> None:
     header = RecordHeader("proj", 1_795_000_000_000_009, "sdk", ())
     raw = (WalRecord(9, RecordType.EVENTS, escaped), header, memoryview(escaped))
     assert_same([record(7, EDGE_CASES), record(8, [{"start_time": "2026-11-27T10:00:00,5Z"}]), raw])
+
+
+def test_events_without_ids_are_named_by_their_wal_place_after_the_prefix() -> None:
+    """In cluster mode the node's id starts the fallback id (LSNs count per node): the batch decoder, its reference
+    fallback and the per-record decoder give the same ids."""
+    items = [record(7, [{"type": "llm", "name": "a"}, {"type": "llm", "name": "b"}])]
+    prefixed = NativeBatchDecoder(threads=1, id_prefix="node-a-")
+    batch = prefixed(items)
+    reference = reference_table(*items[0], "node-a-")
+    assert batch.column("event_id").to_pylist() == ["node-a-000000000007-00000", "node-a-000000000007-00001"]
+    assert reference.column("event_id").to_pylist() == batch.column("event_id").to_pylist()
+    assert batch.column("trace_id").to_pylist() == batch.column("event_id").to_pylist()
+    assert DECODER(items).column("event_id").to_pylist() == ["000000000007-00000", "000000000007-00001"]

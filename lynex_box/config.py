@@ -467,6 +467,12 @@ class SentrySettings:
     traces_sample_rate: float = field(default=0.0, metadata=_rng(0, 1))
 
 
+# the notification channel plugins lynex-box ships (plugins/lynex-channels, in its wheel), loaded unless trimmed
+BUILTIN_CHANNELS: tuple[str, ...] = (
+    "channel-webhook", "channel-slack", "channel-email", "channel-teams", "channel-pagerduty", "channel-opsgenie",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class PluginsSettings:
     """[plugins]: which plugins run, and the limits every topic subscriber runs under (docs/plugins.md).
@@ -483,6 +489,7 @@ class PluginsSettings:
     restart_backoff_s: float = field(default=1.0, metadata=_rng(0.01, 3600))
     restart_backoff_max_s: float = field(default=60.0, metadata=_rng(0.01, 86_400))
     configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
+    builtin_channels: tuple[str, ...] = BUILTIN_CHANNELS
 
     def __post_init__(self) -> None:
         stray = sorted(set(self.out_of_process) - set(self.enabled))

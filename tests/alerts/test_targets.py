@@ -27,6 +27,7 @@ from lynex_box.auth.bootstrap import bootstrap_if_empty
 from lynex_box.config import AlertsSettings, ConfigError
 from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
+from tests.alerts.channel_types import CHANNELS
 from tests.alerts.receiver import REDIRECT_BODY, Receiver
 
 DEFAULT = TargetPolicy()
@@ -132,7 +133,7 @@ def test_allowed_networks_are_checked_when_loaded() -> None:
 def test_a_rule_naming_a_refused_address_is_not_saved(url: str) -> None:
     doc = {"name": "x", "metric": "span_count", "comparison": "gt", "threshold": 1, "window_s": 60}
     with pytest.raises(RuleError, match=r"channels\[0\]\.url: host .* refused"):
-        parse_rule(doc | {"channels": [{"type": "webhook", "url": url}]}, RuleLimits())
+        parse_rule(doc | {"channels": [{"type": "webhook", "url": url}]}, RuleLimits(channels=CHANNELS))
 
 
 def test_a_host_name_that_resolves_to_a_refused_address_is_named_before_saving() -> None:
@@ -201,7 +202,9 @@ def deliver(
     w: World, url: str, policy: TargetPolicy, resolve: Any = None, attempts: int = 1
 ) -> tuple[dict[str, Any], Recorder]:
     """One delivery of a test notification to `url`; the delivery record and the requests that were sent."""
-    limits = RuleLimits(targets=TargetPolicy(allowed=parse_networks("0.0.0.0/0, ::/0")))  # the store's check
+    limits = RuleLimits(
+        targets=TargetPolicy(allowed=parse_networks("0.0.0.0/0, ::/0")), channels=CHANNELS
+    )  # the store's check
     doc = {"name": "x", "metric": "span_count", "comparison": "gt", "threshold": 1, "window_s": 60}
     spec = parse_rule(doc | {"channels": [{"type": "webhook", "url": url}]}, limits)
     actor = Actor("system", "test", "test")
@@ -213,7 +216,7 @@ def deliver(
 
     async def run() -> dict[str, Any]:
         kwargs = {"resolve": resolve} if resolve is not None else {}
-        deliverer = Deliverer(w.db, w.box, settings, policy=policy, transport=recorder, **kwargs)
+        deliverer = Deliverer(w.db, w.box, settings, policy=policy, transport=recorder, channels=CHANNELS, **kwargs)
         try:
             return await deliverer.deliver(rule, note, channel, attempts)
         finally:

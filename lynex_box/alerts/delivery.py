@@ -186,15 +186,16 @@ class Deliverer:
                      "the plugin that provides it ([plugins] enabled or builtin_channels)")  # fmt: skip
             return Outcome(False, error=error, permanent=True)
         config = {k: v for k, v in channel.config.items() if k in kind.fields}
-        secrets = [str(config[k]) for k in kind.secret_fields if config.get(k)]
+        hidden = [str(config[k]) for k in kind.secret_fields if config.get(k)]
         try:
             outcome = await kind.send(config, notice(note, delivery_id), _Outbound(self))
         except Exception as exc:  # a channel's bug is its delivery's failure, never the deliverer's
-            log.exception("alert channel type %s raised", channel.type)
+            # the exception's text is not logged: it may carry the channel's URL or secret
+            log.error("alert channel type %s raised %s", channel.type, type(exc).__name__)
             outcome = Outcome(False, error=f"the channel type raised {type(exc).__name__}", permanent=True)
-        if outcome.error and any(s in outcome.error for s in secrets):  # a recorded error never carries a secret
+        if outcome.error and any(s in outcome.error for s in hidden):  # a recorded error never carries a secret
             error = outcome.error
-            for s in secrets:
+            for s in hidden:
                 error = error.replace(s, "…")
             outcome = Outcome(outcome.ok, outcome.response_status, error, outcome.permanent)
         return outcome

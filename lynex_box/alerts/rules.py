@@ -142,9 +142,12 @@ def channel_urls(doc: dict[str, Any], types: Mapping[str, ChannelType]) -> list[
         return []
     out = []
     for i, item in enumerate(raw):
-        kind = types.get(item.get("type")) if isinstance(item, dict) and isinstance(item.get("type"), str) else None
+        if not isinstance(item, dict):
+            continue
+        name = item.get("type")
+        kind = types.get(name) if isinstance(name, str) else None
         for key in kind.url_fields if kind is not None else ("url",):
-            if isinstance(item, dict) and isinstance(item.get(key), str):
+            if isinstance(item.get(key), str):
                 out.append((f"channels[{i}]", item[key]))
     return out
 

@@ -166,7 +166,8 @@ class PluginHost:
         for impl in self.pm.hook.lynex_notification_channels.get_hookimpls():
             record = self.records[impl.plugin_name]
             try:
-                declared = list(impl.function() or [])
+                returned: Any = impl.function()
+                declared = list(returned or [])
             except Exception as exc:  # one plugin's broken declaration is its own
                 record.error = f"lynex_notification_channels raised {type(exc).__name__}: {exc}"[:1000]
                 log.error("plugin %s: %s", record.name, record.error)

@@ -301,7 +301,15 @@ async def start(
         holder = node.holds if node is not None else (lambda job: None)
         cluster_key = ClusterKey(engine.data_keys.kek, lambda: holder("metadata") is not None)
     alerts = await AlertService.start(
-        settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key, plugins
+        settings,
+        engine.meta,
+        engine.query,
+        auth.mailer,
+        settings.smtp.from_address,
+        shared,
+        cluster_key,
+        plugins,
+        channels=plugins.channel_types(),  # the notification channel types of the loaded plugins
     )
     stack.push_async_callback(alerts.close)
     # plugins turned on per project: their secret values are sealed with the alerts secrets key

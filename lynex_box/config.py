@@ -467,6 +467,12 @@ class SentrySettings:
     traces_sample_rate: float = field(default=0.0, metadata=_rng(0, 1))
 
 
+# the notification channel plugins lynex-box ships (plugins/lynex-channels, in its wheel), loaded unless trimmed
+BUILTIN_CHANNELS: tuple[str, ...] = (
+    "channel-webhook", "channel-slack", "channel-email", "channel-teams", "channel-pagerduty", "channel-opsgenie",
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class PluginsSettings:
     """[plugins]: which plugins run, and the limits every topic subscriber runs under (docs/plugins.md).
@@ -491,6 +497,7 @@ class PluginsSettings:
     max_project_config_bytes: int = field(default=16_384, metadata=_rng(2, 1_048_576))
     project_reload_s: float = field(default=10.0, metadata=_rng(0.1, 3600))
     configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
+    builtin_channels: tuple[str, ...] = BUILTIN_CHANNELS
 
     def __post_init__(self) -> None:
         for key in ("out_of_process", "per_project"):

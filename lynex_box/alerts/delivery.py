@@ -1,4 +1,9 @@
-"""Delivers notifications to webhook, Slack and email channels: asynchronously, retried, every outcome recorded.
+"""Delivers notifications to a rule's channels: asynchronously, retried, every outcome recorded.
+
+What a channel sends, and how, is its channel type's (a plugin's `lynex_notification_channels()`, found by the plugin
+host and handed in by app.py; the built-in Slack, email and webhook types are plugins/lynex-channels). This module
+owns what every channel shares: the unsealing of its secrets, the attempts and their records, and the `Outbound` a
+type sends through — the guarded HTTP poster below and the `[smtp]` mailer.
 
 Each delivery is an asyncio task of its own, so neither the evaluator nor a request waits on a slow receiver.
 HTTP goes through one `httpx.AsyncClient`; SMTP and meta.db writes run in threads. A failed attempt is retried
@@ -17,8 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
 from email.message import EmailMessage
 from typing import Any, Protocol, TypeVar
 
@@ -32,6 +36,7 @@ from lynex_box.alerts.sealing import SealError, SecretBox
 from lynex_box.alerts.store import StoredRule
 from lynex_box.config import AlertsSettings
 from lynex_box.meta.db import MetaDB
+from lynex_box.plugins.channels import ChannelType, Notice, Outcome
 from lynex_box.plugins.events import NO_EVENTS, Events
 
 log = logging.getLogger("lynex.alerts")
@@ -52,14 +57,6 @@ class MailSender(Protocol):
     def send_now(self, message: EmailMessage) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    ok: bool
-    response_status: int | None = None
-    error: str | None = None
-    permanent: bool = False
-
-
 class Deliverer:
     """Sends notifications; `close()` cancels deliveries still waiting (they are failed on the next start)."""
 
@@ -74,11 +71,14 @@ class Deliverer:
         resolve: targets.Resolver = targets.system_resolve,
         transport: httpx.AsyncBaseTransport | None = None,
         events: Events = NO_EVENTS,
+        channels: Mapping[str, ChannelType] | None = None,
     ) -> None:
         """`policy` defaults to `[alerts]`'s; `resolve` and `transport` are seams for tests (a resolver that
         answers what DNS would, a transport that records what was sent). `events` receives `alert_fired` and
-        `alert_resolved` when a notification is dispatched: in cluster mode only the alerts lease holder does."""
+        `alert_resolved` when a notification is dispatched: in cluster mode only the alerts lease holder does.
+        `channels` are the channel types by name (the plugin host's); a channel of a type not among them fails."""
         self.db = db
+        self.channels: Mapping[str, ChannelType] = channels or {}
         self.events = events
         self.box = box
         self.settings = settings
@@ -180,26 +180,42 @@ class Deliverer:
         }
 
     async def _attempt(self, channel: Channel, note: Notification, delivery_id: str) -> Outcome:
-        if channel.type == "email":
-            return await self._email(channel, note)
-        if not channel.url:
+        kind = self.channels.get(channel.type)
+        if kind is None:
+            error = (f"the channel type {channel.type!r} is not loaded on this instance; hint: install and enable "
+                     "the plugin that provides it ([plugins] enabled or builtin_channels)")  # fmt: skip
+            return Outcome(False, error=error, permanent=True)
+        config = {k: v for k, v in channel.config.items() if k in kind.fields}
+        hidden = [str(config[k]) for k in kind.secret_fields if config.get(k)]
+        try:
+            outcome = await kind.send(config, notice(note, delivery_id), _Outbound(self))
+        except Exception as exc:  # a channel's bug is its delivery's failure, never the deliverer's
+            # the exception's text is not logged: it may carry the channel's URL or secret
+            log.error("alert channel type %s raised %s", channel.type, type(exc).__name__)
+            outcome = Outcome(False, error=f"the channel type raised {type(exc).__name__}", permanent=True)
+        if outcome.error and any(s in outcome.error for s in hidden):  # a recorded error never carries a secret
+            error = outcome.error
+            for s in hidden:
+                error = error.replace(s, "…")
+            outcome = Outcome(outcome.ok, outcome.response_status, error, outcome.permanent)
+        return outcome
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
+        """POST to `url` under the address policy: resolved once, checked, sent to the checked address."""
+        if not url:
             return Outcome(False, error="the channel has no URL; set it again", permanent=True)
         try:
-            target = await targets.pin(channel.url, self.policy, self.resolve)
+            target = await targets.pin(url, self.policy, self.resolve)
         except httpx.InvalidURL:
             return Outcome(False, error="the channel's URL cannot be parsed; set it again", permanent=True)
         except targets.TargetRefused as exc:
             return Outcome(False, error=str(exc)[:300], permanent=True)
         except targets.TargetUnresolved as exc:
             return Outcome(False, error=str(exc)[:300])
-        if channel.type == "slack":
-            body = payloads.slack_body(note)
-            headers = {"Content-Type": "application/json", "User-Agent": "lynex-box-alerts"}
-        else:
-            body = payloads.webhook_body(note, delivery_id)
-            headers = payloads.webhook_headers(note, delivery_id, body, channel.secret)
-        headers["Host"] = target.host_header
-        request = self._client.build_request("POST", target.url, content=body, headers=headers)
+        sent = dict(headers)
+        sent.setdefault("User-Agent", "lynex-box-alerts")
+        sent["Host"] = target.host_header
+        request = self._client.build_request("POST", target.url, content=body, headers=sent)
         request.extensions.update(target.extensions)
         try:
             response = await self._client.send(request, stream=True)
@@ -210,14 +226,13 @@ class Deliverer:
         except httpx.TimeoutException:
             return Outcome(False, error=f"timed out after {self.settings.delivery_timeout_s}s")
         except httpx.HTTPError as exc:
-            text = str(exc).replace(channel.url, redact_url(channel.url)).replace(str(target.url), "…")
+            text = str(exc).replace(url, redact_url(url)).replace(str(target.url), "…")
             return Outcome(False, error=f"{type(exc).__name__}: {text}"[:300])
         return _judge(response.status_code, start, target)
 
-    async def _email(self, channel: Channel, note: Notification) -> Outcome:
+    async def send_mail(self, message: EmailMessage) -> Outcome:
         if self.mailer is None:
             return Outcome(False, error="email is not configured on this instance ([smtp] is off)", permanent=True)
-        message = payloads.email_message(note, self.sender, channel.to)
         try:
             await asyncio.to_thread(self.mailer.send_now, message)
         except Exception as exc:  # the mailer's MailError says whether trying again can help
@@ -234,6 +249,37 @@ class Deliverer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._client.aclose()
+
+
+class _Outbound:
+    """The `Outbound` a channel type sends one attempt through (lynex_box/plugins/channels.py)."""
+
+    def __init__(self, deliverer: Deliverer) -> None:
+        self._deliverer = deliverer
+        self.sender = deliverer.sender
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Outcome:
+        return await self._deliverer.post(url, body, headers)
+
+    async def send_mail(self, message: EmailMessage) -> Outcome:
+        return await self._deliverer.send_mail(message)
+
+
+def notice(note: Notification, delivery_id: str) -> Notice:
+    """The notification as a channel type sees it."""
+    rule = note.rule
+    return Notice(
+        event=note.event,
+        summary=payloads.summary(note),
+        link=note.link,
+        project_id=rule["project_id"],
+        rule_id=rule["id"],
+        rule_name=rule["name"],
+        notification_id=payloads.notification_id(note, delivery_id),
+        delivery_id=delivery_id,
+        sent_at_us=note.sent_at_us,
+        document=payloads.document(note, delivery_id),
+    )
 
 
 async def _read_start(response: httpx.Response, limit: int) -> bytes:

@@ -1,6 +1,8 @@
-"""The notifications themselves: the webhook's JSON and signature, Slack's message, the email: pure, no I/O.
+"""A notification's words and JSON document, and the webhook signature scheme: pure, no I/O.
 
-A webhook request carries `X-Lynex-Timestamp` (Unix seconds) and, when the channel has a secret,
+Each channel type (plugins/lynex-channels and other plugins) formats its own message from the `Notice` the
+deliverer builds of these (`summary`, `document`, `notification_id`). A webhook request carries
+`X-Lynex-Timestamp` (Unix seconds) and, when the channel has a secret,
 `X-Lynex-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, so a receiver can check both who sent
 it and that it is fresh (docs/alerts.md shows the check). Nothing here includes a channel URL or secret.
 """
@@ -11,10 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any, Final
-
-import orjson
 
 from lynex_box.alerts.rules import COMPARISONS
 
@@ -78,7 +77,8 @@ def summary(n: Notification) -> str:
     )
 
 
-def webhook_body(n: Notification, delivery_id: str) -> bytes:
+def document(n: Notification, delivery_id: str) -> dict[str, Any]:
+    """The JSON document of a notification: the webhook channel's body (docs/alerts.md)."""
     firing = None
     if n.firing is not None:
         f = n.firing
@@ -104,55 +104,9 @@ def webhook_body(n: Notification, delivery_id: str) -> bytes:
         "url": n.link,
         "sent_at": _iso(n.sent_at_us),
     }
-    return orjson.dumps(doc)
+    return doc
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return f"sha256={mac.hexdigest()}"
-
-
-def webhook_headers(n: Notification, delivery_id: str, body: bytes, secret: str | None) -> dict[str, str]:
-    timestamp = str(n.sent_at_us // 1_000_000)
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": "lynex-box-alerts",
-        EVENT_HEADER: f"alert.{n.event}",
-        DELIVERY_HEADER: delivery_id,
-        NOTIFICATION_HEADER: notification_id(n, delivery_id),
-        TIMESTAMP_HEADER: timestamp,
-    }
-    if secret:
-        headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
-    return headers
-
-
-def slack_body(n: Notification) -> bytes:
-    """Slack's incoming-webhook shape: `text` (the fallback and notification line) plus one section block."""
-    icon = {
-        "firing": ":rotating_light:",
-        "renotify": ":rotating_light:",
-        "resolved": ":white_check_mark:",
-        "test": ":information_source:",
-    }[n.event]
-    text = f"{icon} {summary(n)}"
-    block_text = f"{text}\n<{n.link}|Open in Lynex Box>" if n.link else text
-    return orjson.dumps({"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": block_text}}]})
-
-
-def email_message(n: Notification, sender: str, to: tuple[str, ...]) -> EmailMessage:
-    msg = EmailMessage()
-    msg["Subject"] = summary(n)[:200]
-    msg["From"] = sender
-    msg["To"] = ", ".join(to)
-    if n.firing is not None:
-        msg[NOTIFICATION_HEADER] = notification_id(n, "")
-    lines = [summary(n), ""]
-    if n.firing is not None:
-        lines.append(f"Started: {_iso(n.firing['started_at'])}")
-        if n.firing["resolved_at"] is not None:
-            lines.append(f"Resolved: {_iso(n.firing['resolved_at'])}")
-    if n.link:
-        lines.append(f"Open: {n.link}")
-    msg.set_content("\n".join(lines) + "\n")
-    return msg

@@ -11,18 +11,19 @@ from __future__ import annotations
 import ipaddress
 import secrets
 import urllib.parse
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lynex_box.alerts.targets import TargetPolicy, parse_address
+from lynex_box.plugins.channels import ChannelType, redact_url
+
+__all__ = ["Channel", "RuleError", "RuleLimits", "RuleSpec", "breached", "check_url", "parse_rule", "redact_url"]
 
 METRICS: Final = ("error_rate", "error_count", "span_count", "total_cost", "p95_latency_ms", "tokens")
 COMPARISONS: Final = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
 FILTER_KEYS: Final = ("model", "name", "environment")
-CHANNEL_TYPES: Final = ("webhook", "slack", "email")
 MAX_CHANNELS: Final = 10
-MAX_RECIPIENTS: Final = 20
-MIN_SECRET_LEN: Final = 16
 MAX_TEXT: Final = 512
 MAX_URL: Final = 2048
 
@@ -40,30 +41,37 @@ class RuleLimits:
     max_window_s: int = 7 * 86_400
     email_enabled: bool = False
     targets: TargetPolicy = field(default_factory=TargetPolicy)
+    channels: Mapping[str, ChannelType] = field(default_factory=dict)  # the types the plugin host found, by name
 
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    """Where notifications go. `url` and `secret` are sealed at rest; `public()` is what the API shows."""
+    """Where notifications go: a channel type's settings. `config` holds every setting once `store.open_channels`
+    unsealed the secret ones (`secret_fields`, sealed at rest); `shown` is what the API shows (the type's `public`)."""
 
     id: str
     type: str
-    url: str | None = None
-    secret: str | None = None
-    to: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+    shown: Mapping[str, Any] = field(default_factory=dict)
+    secret_fields: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str | None:
+        return self.config.get("url")
+
+    @property
+    def secret(self) -> str | None:
+        return self.config.get("secret")
+
+    @property
+    def to(self) -> tuple[str, ...]:
+        return tuple(self.config.get("to", ()))
 
     def public(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "type": self.type}
-        if self.type == "email":
-            out["to"] = list(self.to)
-        else:
-            out["target"] = redact_url(self.url or "")
-            out["signed"] = bool(self.secret)
-        return out
+        return {"id": self.id, "type": self.type, **self.shown}
 
-    def sealed_part(self) -> dict[str, str]:
-        part = {"url": self.url} if self.url else {}
-        return part | ({"secret": self.secret} if self.secret else {})
+    def sealed_part(self) -> dict[str, Any]:
+        return {k: self.config[k] for k in self.secret_fields if self.config.get(k) is not None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,55 +105,51 @@ def breached(value: float | None, comparison: str, threshold: float) -> bool:
     raise ValueError(f"comparison {comparison!r} is not one of {list(COMPARISONS)}")
 
 
-def redact_url(url: str) -> str:
-    """`https://hooks.slack.com/…/Xy9z`: enough to recognise a target, not enough to use it."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
-    port = f":{parts.port}" if parts.port else ""
-    tail = parts.path.rstrip("/")[-4:]
-    return f"{parts.scheme}://{host}{port}/…{tail}" if parts.path.strip("/") else f"{parts.scheme}://{host}{port}/"
-
-
-def check_url(url: object, where: str, policy: TargetPolicy) -> str:
+def check_url(url: object, where: str, policy: TargetPolicy, key: str = "url") -> str:
     """An http(s) URL without credentials whose host, when it is an address (or `localhost`), `policy` allows.
 
     Host names are resolved and checked by the API before the rule is saved, and again before every delivery,
     which connects to the checked address only (`targets.py`).
     """
     if not isinstance(url, str) or not url or len(url) > MAX_URL:
-        raise RuleError(f"{where}.url must be an http(s) URL of at most {MAX_URL} characters")
+        raise RuleError(f"{where}.{key} must be an http(s) URL of at most {MAX_URL} characters")
     try:
         parts = urllib.parse.urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
-        raise RuleError(f"{where}.url is not a valid URL") from None
+        raise RuleError(f"{where}.{key} is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise RuleError(f"{where}.url must start with http:// or https:// and name a host")
+        raise RuleError(f"{where}.{key} must start with http:// or https:// and name a host")
     if parts.username or parts.password:
-        raise RuleError(f"{where}.url must not carry a user name or password; use a signing secret")
+        raise RuleError(f"{where}.{key} must not carry a user name or password; use a signing secret")
     if any(c.isspace() for c in url):
-        raise RuleError(f"{where}.url must not contain white space")
+        raise RuleError(f"{where}.{key} must not contain white space")
     host = parts.hostname.rstrip(".").lower()
     address = parse_address(host)
     if address is None and (host in ("localhost", "localhost.localdomain") or host.endswith(".localhost")):
         address = ipaddress.ip_address("127.0.0.1")  # what every resolver answers for these names (RFC 6761)
     reason = policy.refusal(address) if address is not None else None
     if reason is not None:
-        raise RuleError(f"{where}.url: host {parts.hostname!r} refused: {reason}")
+        raise RuleError(f"{where}.{key}: host {parts.hostname!r} refused: {reason}")
     return url
 
 
-def channel_urls(doc: dict[str, Any]) -> list[tuple[str, str]]:
-    """`(where, url)` of every channel URL a rule body sets, for the API's resolving check."""
+def channel_urls(doc: dict[str, Any], types: Mapping[str, ChannelType]) -> list[tuple[str, str]]:
+    """`(where, url)` of every channel URL a rule body sets (each type's `url_fields`), for the API's resolving
+    check."""
     raw = doc.get("channels")
     if not isinstance(raw, list):
         return []
-    return [
-        (f"channels[{i}]", item["url"])
-        for i, item in enumerate(raw)
-        if isinstance(item, dict) and isinstance(item.get("url"), str)
-    ]
+    out = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            continue
+        name = item.get("type")
+        kind = types.get(name) if isinstance(name, str) else None
+        for key in kind.url_fields if kind is not None else ("url",):
+            if isinstance(item.get(key), str):
+                out.append((f"channels[{i}]", item[key]))
+    return out
 
 
 def _text(doc: dict[str, Any], key: str, required: bool, default: str | None = None) -> str | None:
@@ -191,45 +195,40 @@ def _filters(doc: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def _email(value: object, where: str) -> str:
-    if not isinstance(value, str) or len(value) > 254 or value.count("@") != 1 or any(c in value for c in " \r\n,<>"):
-        raise RuleError(f"{where} must be one email address")
-    local, domain = value.split("@")
-    if not local or "." not in domain:
-        raise RuleError(f"{where} must be one email address")
-    return value
+def _problem(where: str, message: str, fields: tuple[str, ...]) -> str:
+    """`channels[0].url must be ...` when the type's message starts with a setting's name, else `channels[0]: ...`."""
+    head = message.split(" ", 1)[0].split(".", 1)[0].split("[", 1)[0]
+    return f"{where}.{message}" if head in fields else f"{where}: {message}"
 
 
 def _channel(item: object, index: int, old: dict[str, Channel], limits: RuleLimits) -> Channel:
+    """One channel of a rule body, checked by its type (a plugin's `validate`) and, for its URLs, by the outbound
+    address policy. A channel given with its `id` keeps every setting the body does not send again."""
     where = f"channels[{index}]"
     if not isinstance(item, dict):
         raise RuleError(f"{where} must be an object")
-    unknown = sorted(set(item) - {"id", "type", "url", "secret", "to"})
-    if unknown:
-        raise RuleError(f"{where} has unknown keys {unknown}; allowed: id, type, url, secret, to")
     kept = old.get(item["id"]) if isinstance(item.get("id"), str) else None
     if item.get("id") is not None and kept is None:
         raise RuleError(f"{where}.id names no channel of this rule; leave it out for a new channel")
     kind = item.get("type", kept.type if kept else None)
-    if kind not in CHANNEL_TYPES or (kept is not None and kind != kept.type):
-        raise RuleError(f"{where}.type must be one of {list(CHANNEL_TYPES)} (and stays what it was)")
-    channel = kept or Channel(f"ch_{secrets.token_hex(6)}", kind)
-    if kind == "email":
-        if not limits.email_enabled:
-            raise RuleError(f"{where}: email channels need [smtp] enabled on this instance; use a webhook or Slack")
-        to = item.get("to", list(channel.to))
-        if not isinstance(to, list) or not 1 <= len(to) <= MAX_RECIPIENTS:
-            raise RuleError(f"{where}.to must be a list of 1..{MAX_RECIPIENTS} email addresses")
-        return replace(channel, to=tuple(_email(a, f"{where}.to[{i}]") for i, a in enumerate(to)))
-    url = channel.url if "url" not in item and kept is not None else check_url(item.get("url"), where, limits.targets)
-    secret = channel.secret
-    if kind == "webhook" and "secret" in item:
-        secret = item["secret"] or None
-        if secret is not None and (not isinstance(secret, str) or not MIN_SECRET_LEN <= len(secret) <= MAX_TEXT):
-            raise RuleError(f"{where}.secret must be a string of {MIN_SECRET_LEN}..{MAX_TEXT} characters, or null")
-    elif item.get("secret"):
-        raise RuleError(f"{where}.secret is for webhook channels (Slack checks its own URL)")
-    return replace(channel, url=url, secret=secret)
+    types = limits.channels
+    if not isinstance(kind, str) or kind not in types or (kept is not None and kind != kept.type):
+        raise RuleError(f"{where}.type must be one of {sorted(types)} (and stays what it was)")
+    channel_type = types[kind]
+    if getattr(channel_type, "needs_mailer", False) and not limits.email_enabled:
+        raise RuleError(f"{where}: {kind} channels need [smtp] enabled on this instance; use a webhook or Slack")
+    sent = {k: v for k, v in item.items() if k not in ("id", "type")}
+    for key in channel_type.url_fields:
+        if key in sent and sent[key] is not None:
+            check_url(sent[key], where, limits.targets, key)
+    base = {k: v for k, v in (kept.config if kept is not None else {}).items() if k in channel_type.fields}
+    config = {k: v for k, v in (base | sent).items() if v is not None}  # null removes a setting (a secret)
+    problems = channel_type.validate(config)
+    if problems:
+        raise RuleError("; ".join(_problem(where, p, channel_type.fields) for p in problems))
+    shown = channel_type.public(config)
+    channel_id = kept.id if kept is not None else f"ch_{secrets.token_hex(6)}"
+    return Channel(channel_id, kind, config, shown, tuple(channel_type.secret_fields))
 
 
 def _channels(doc: dict[str, Any], old: tuple[Channel, ...], limits: RuleLimits) -> tuple[Channel, ...]:

@@ -4,6 +4,7 @@ stopped (`close`) with the app. Its one scheduled job, the evaluator's `tick`, i
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.config import Settings
 from lynex_box.jobs import Job
 from lynex_box.meta.db import MetaDB
+from lynex_box.plugins.channels import ChannelType
 from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.query.engine import QueryEngine
 
@@ -44,6 +46,7 @@ class AlertService:
         shared: SharedState | None = None,
         cluster_key: ClusterKey | None = None,
         events: Events = NO_EVENTS,
+        channels: Mapping[str, ChannelType] | None = None,
     ) -> AlertService:
         """Open (or create) the sealing key and fail deliveries a previous process left pending.
 
@@ -51,6 +54,8 @@ class AlertService:
         have email channels. `shared` (cluster mode) is the rules' state in the bucket under the `alerts` lease;
         `cluster_key` (cluster mode) makes the sealing key the one the cluster's metadata carries (`clusterkey.py`).
         `events` gets `alert_fired` / `alert_resolved` as notifications are dispatched (lynex_box/plugins/).
+        `channels` are the notification channel types by name, from the plugin host (`PluginHost.channel_types`):
+        the only types rules may use.
         """
         a = settings.alerts
         policy = TargetPolicy.from_settings(a)  # a ConfigError for a bad allowed_target_networks stops the start
@@ -68,8 +73,9 @@ class AlertService:
             max_window_s=a.max_window_s,
             email_enabled=mailer is not None,
             targets=policy,
+            channels=dict(channels or {}),
         )
-        deliverer = Deliverer(db, box, a, mailer, sender, policy, events=events)
+        deliverer = Deliverer(db, box, a, mailer, sender, policy, events=events, channels=limits.channels)
         base = settings.server.public_url.rstrip("/")
 
         def link(rule_id: str) -> str:
@@ -87,7 +93,21 @@ class AlertService:
 
     async def refused_targets(self, doc: dict[str, Any]) -> list[str]:
         """Why the channel URLs of a rule body must not be saved: hosts that resolve to refused addresses."""
-        return await targets.check_names(channel_urls(doc), self.limits.targets, self.deliverer.resolve)
+        urls = channel_urls(doc, self.limits.channels)
+        return await targets.check_names(urls, self.limits.targets, self.deliverer.resolve)
+
+    def channel_types(self) -> list[dict[str, Any]]:
+        """The channel types rules may use, as `GET .../alerts/channel-types` lists them for the UI and CLI."""
+        out = []
+        for name in sorted(self.limits.channels):
+            kind = self.limits.channels[name]
+            needs_mailer = bool(getattr(kind, "needs_mailer", False))
+            out.append({
+                "type": name, "label": str(getattr(kind, "label", name)),
+                "available": self.limits.email_enabled or not needs_mailer,
+                "fields": list(getattr(kind, "form", ())),
+            })  # fmt: skip
+        return out
 
     def link(self, rule_id: str) -> str:
         return self.evaluator.link(rule_id)

@@ -92,13 +92,10 @@ class StoredRule:
 
 
 def _public_channel(item: dict[str, Any]) -> Channel:
-    return Channel(
-        item["id"],
-        item["type"],
-        to=tuple(item.get("to", ())),
-        url=item.get("target"),
-        secret="x" if item.get("signed") else None,
-    )
+    # the stored public form is what the API shows; the settings that are not secret (email's `to`, a severity)
+    # are in it too, and `open_channels` adds the sealed ones
+    shown = {k: v for k, v in item.items() if k not in ("id", "type")}
+    return Channel(item["id"], item["type"], config=shown, shown=shown)
 
 
 def _rule(row: tuple[Any, ...]) -> StoredRule:
@@ -143,12 +140,13 @@ def _rule(row: tuple[Any, ...]) -> StoredRule:
 
 
 def open_channels(rule: StoredRule, box: SecretBox) -> tuple[Channel, ...]:
-    """The rule's channels with their URLs and secrets (SealError when the key does not open them)."""
-    parts: dict[str, dict[str, str]] = orjson.loads(box.open(rule.sealed, rule.id)) if rule.sealed else {}
+    """The rule's channels with their sealed settings (URLs, secrets) put back (SealError when the key does not
+    open them)."""
+    parts: dict[str, dict[str, Any]] = orjson.loads(box.open(rule.sealed, rule.id)) if rule.sealed else {}
     out = []
     for c in rule.spec.channels:
         part = parts.get(c.id, {})
-        out.append(replace(c, url=part.get("url"), secret=part.get("secret")))
+        out.append(replace(c, config={**c.config, **part}, secret_fields=tuple(part)))
     return tuple(out)
 
 

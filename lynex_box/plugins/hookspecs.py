@@ -3,7 +3,7 @@ tests/plugins/test_hookspecs_documented.py fails when a hook here is not documen
 
 Topic hooks (`lynex_<topic>(event)`) are called on the plugin's own delivery thread, through a bounded queue, with
 a per-call timeout and a rate limit (host.py): they never run on the caller's thread. The pipeline and channel hooks
-are declarations the host collects from enabled plugins.
+are declarations the host collects from enabled plugins (channel types: `PluginHost.channel_types`).
 """
 
 from __future__ import annotations
@@ -97,5 +97,5 @@ def lynex_detectors() -> list[Any]:
 
 @hookspec
 def lynex_notification_channels() -> list[Any]:
-    """Channel types this plugin adds: objects with `name`, `validate(config) -> list[str]` and
-    `send(config, notification) -> None`. Declared, not used by alert rules yet."""
+    """Notification channel types this plugin adds for alert rules: `ChannelType` objects (channels.py: `name`,
+    `fields`, `secret_fields`, `url_fields`, `validate(config) -> list[str]`, `public(config)`, async `send`)."""

@@ -1,10 +1,15 @@
 """The plugin host: discovers plugins, registers the enabled ones with pluggy, and delivers topics to them.
 
 Discovery: every Python entry point of the group `lynex_box.plugins` is listed; those named in `[plugins] enabled`
-are loaded. An entry point names either a plugin object (a module or instance with `@hookimpl` functions) or a
-callable that takes the plugin's table `[plugins.<name>]` (a dict) and returns one. A plugin that fails to load,
+are loaded, and so are the built-in channel plugins `[plugins] builtin_channels` names (plugins/lynex-channels,
+shipped in lynex-box's wheel), without being listed there. An entry point names either a plugin object (a module
+or instance with `@hookimpl` functions) or a callable that takes the plugin's table `[plugins.<name>]` (a dict) and
+returns one. A plugin that fails to load,
 to configure or to validate against hookspecs.py is logged and reported by `status()` (GET /v1/plugins) with its
 error; the start goes on without it. An enabled name no entry point has is reported as `missing`.
+
+Channels: `channel_types()` collects the notification channel types loaded plugins declare
+(`lynex_notification_channels()`); app.py hands them to the alerts feature, the only types its rules may use.
 
 Delivery: `emit(topic, event)` offers the event to one `Subscriber` per plugin implementing the topic's hook
 (subscriber.py): the caller never waits for a plugin. A plugin loaded *per project* (`[plugins] per_project`, or
@@ -28,6 +33,7 @@ import pluggy
 
 from lynex_box.config import PluginsSettings
 from lynex_box.plugins import hookspecs
+from lynex_box.plugins.channels import ChannelType
 from lynex_box.plugins.context import PluginContext
 from lynex_box.plugins.events import TOPICS
 from lynex_box.plugins.subscriber import Limits, Subscriber
@@ -78,7 +84,7 @@ class PluginHost:
         return host
 
     def load(self, found: importlib.metadata.EntryPoints) -> None:
-        enabled = set(self.settings.enabled)
+        enabled = set(self.settings.enabled) | set(self.settings.builtin_channels)
         seen: set[str] = set()
         for ep in found:
             if ep.name in seen:
@@ -169,6 +175,35 @@ class PluginHost:
                 self._unsubscribe(record.name)
                 self.pm.unregister(name=record.name)
                 self._fail(record, f"lynex_started raised {type(exc).__name__}: {exc}")
+
+    def channel_types(self) -> dict[str, Any]:
+        """The notification channel types of the loaded in-process plugins, by name (the first plugin to declare a
+        name keeps it; a later one is logged and its type ignored). A type without the interface's attributes
+        (lynex_box/plugins/channels.py) is reported as its plugin's error and ignored."""
+        out: dict[str, Any] = {}
+        for impl in self.pm.hook.lynex_notification_channels.get_hookimpls():
+            record = self.records[impl.plugin_name]
+            try:
+                returned: Any = impl.function()
+                declared = list(returned or [])
+            except Exception as exc:  # one plugin's broken declaration is its own
+                record.error = f"lynex_notification_channels raised {type(exc).__name__}: {exc}"[:1000]
+                log.error("plugin %s: %s", record.name, record.error)
+                continue
+            for kind in declared:
+                name = getattr(kind, "name", None)
+                if not isinstance(kind, ChannelType) or not isinstance(name, str) or not name:
+                    record.error = f"a notification channel type lacks the interface: {kind!r}"[:1000]
+                    log.error(
+                        "plugin %s: %s; hint: see docs/plugins.md, Notification channels", record.name, record.error
+                    )
+                elif name in out:
+                    log.error(
+                        "plugin %s: channel type %r is declared by another plugin already; ignored", record.name, name
+                    )
+                else:
+                    out[name] = kind
+        return out
 
     def _unsubscribe(self, plugin: str) -> None:
         for topic, subs in self._subscribers.items():

@@ -22,6 +22,7 @@ from lynex_box.auth.bootstrap import bootstrap_if_empty
 from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 from lynex_box.segments.keywrap import Kek
+from tests.alerts.channel_types import CHANNELS
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def setting(db: MetaDB) -> str | None:
 
 def add_rule(db: MetaDB, box: SecretBox) -> str:
     project = str(db.read("SELECT id FROM projects LIMIT 1")[0][0])
-    limits = RuleLimits(targets=TargetPolicy(allowed=parse_networks("0.0.0.0/0")))
+    limits = RuleLimits(targets=TargetPolicy(allowed=parse_networks("0.0.0.0/0")), channels=CHANNELS)
     doc = {"name": "sealed", "metric": "span_count", "comparison": "gt", "threshold": 1, "window_s": 60}
     spec = parse_rule(doc | {"channels": [{"type": "webhook", "url": "http://10.0.0.1/h?token=t"}]}, limits)
     rule = db.write(lambda c: store.create_rule(c, box, project, spec, Actor("system", "test", "test"), 100))

@@ -9,8 +9,9 @@ from typing import Any
 import duckdb
 import orjson
 import pytest
+from lynex_channels import mail, slack, webhook
 
-from lynex_box.alerts import metrics, payloads
+from lynex_box.alerts import delivery, metrics, payloads
 from lynex_box.alerts.payloads import Notification
 
 RULE: dict[str, Any] = {
@@ -37,45 +38,52 @@ def _note(event: str = "firing") -> Notification:
     return Notification(event, RULE, FIRING, 0.5, 1_700_000_001_000_000, "https://lynex.example/ui/alerts?rule=alr_1")
 
 
+def _webhook(note: Notification, delivery_id: str, secret: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """The webhook channel's body and headers (plugins/lynex-channels) for the notice the deliverer builds."""
+    notice = delivery.notice(note, delivery_id)
+    body = webhook.body(notice)
+    return body, webhook.headers(notice, body, secret)
+
+
 def test_the_webhook_body_and_its_signature() -> None:
     note = _note()
-    body = payloads.webhook_body(note, "dlv_1")
+    body, headers = _webhook(note, "dlv_1", "topsecret-0123456")
     doc = orjson.loads(body)
     assert doc["type"] == "alert.firing" and doc["rule"]["id"] == "alr_1" and doc["value"] == 0.5
     assert doc["firing"]["started_at"] == "2023-11-14T22:13:20Z" and doc["sent_at"] == "2023-11-14T22:13:21Z"
-    headers = payloads.webhook_headers(note, "dlv_1", body, "topsecret-0123456")
+    assert doc == payloads.document(note, "dlv_1")
     assert headers["X-Lynex-Timestamp"] == "1700000001"
     mac = hmac.new(b"topsecret-0123456", b"1700000001." + body, hashlib.sha256).hexdigest()
     assert headers["X-Lynex-Signature"] == f"sha256={mac}"
-    assert "X-Lynex-Signature" not in payloads.webhook_headers(note, "dlv_1", body, None)
+    assert "X-Lynex-Signature" not in _webhook(note, "dlv_1")[1]
 
 
 def test_every_delivery_of_one_notification_carries_the_same_notification_id() -> None:
     """The idempotency id comes from the firing and the event, never from the delivery (which differs per channel,
     retry and cluster node)."""
     for event, expected in (("firing", "fir_1.firing"), ("resolved", "fir_1.resolved")):
-        for delivery in ("dlv_1", "dlv_2"):
-            body = payloads.webhook_body(_note(event), delivery)
+        for delivery_id in ("dlv_1", "dlv_2"):
+            body, headers = _webhook(_note(event), delivery_id)
             assert orjson.loads(body)["notification_id"] == expected
-            assert payloads.webhook_headers(_note(event), delivery, body, None)["X-Lynex-Notification"] == expected
+            assert headers["X-Lynex-Notification"] == expected
     renotify = Notification("renotify", RULE, {**FIRING, "last_notified_at": 17}, 0.5, 1, "")
-    assert orjson.loads(payloads.webhook_body(renotify, "dlv_3"))["notification_id"] == "fir_1.renotify.17"
+    assert orjson.loads(_webhook(renotify, "dlv_3")[0])["notification_id"] == "fir_1.renotify.17"
     given = Notification("firing", RULE, FIRING, 0.5, 1, "", "fir_1.firing")
-    assert orjson.loads(payloads.webhook_body(given, "dlv_4"))["notification_id"] == "fir_1.firing"
+    assert orjson.loads(_webhook(given, "dlv_4")[0])["notification_id"] == "fir_1.firing"
     test = Notification("test", RULE, None, None, 1, "")
-    assert orjson.loads(payloads.webhook_body(test, "dlv_5"))["notification_id"] == "dlv_5"
-    assert payloads.email_message(_note(), "lx@example.com", ("a@example.com",))["X-Lynex-Notification"] == (
-        "fir_1.firing"
-    )
+    assert orjson.loads(_webhook(test, "dlv_5")[0])["notification_id"] == "dlv_5"
+    msg = mail.message(delivery.notice(_note(), "dlv_6"), "lx@example.com", ("a@example.com",))
+    assert msg["X-Lynex-Notification"] == "fir_1.firing"
 
 
 def test_slack_and_email_read_well() -> None:
-    text = orjson.loads(payloads.slack_body(_note("resolved")))["text"]
+    text = orjson.loads(slack.body(delivery.notice(_note("resolved"), "dlv_1")))["text"]
     assert text == (
         ":white_check_mark: [RESOLVED] checkout errors: error rate 0.5 (threshold > 0.1) over the last "
         "300s where model=gpt-4o (project p_1)"
     )
-    msg = payloads.email_message(_note(), "Lynex <lx@example.com>", ("a@example.com", "b@example.com"))
+    notice = delivery.notice(_note(), "dlv_1")
+    msg = mail.message(notice, "Lynex <lx@example.com>", ("a@example.com", "b@example.com"))
     assert msg["To"] == "a@example.com, b@example.com" and msg["Subject"].startswith("[FIRING] checkout errors")
     assert "Open: https://lynex.example/ui/alerts?rule=alr_1" in msg.get_content()
 

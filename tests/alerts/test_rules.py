@@ -8,8 +8,9 @@ import pytest
 
 from lynex_box.alerts.rules import Channel, RuleError, RuleLimits, breached, check_url, parse_rule, redact_url
 from lynex_box.alerts.targets import TargetPolicy
+from tests.alerts.channel_types import CHANNELS
 
-LIMITS = RuleLimits(min_interval_s=10, default_interval_s=60, max_window_s=3600)
+LIMITS = RuleLimits(min_interval_s=10, default_interval_s=60, max_window_s=3600, channels=CHANNELS)
 BASE: dict[str, Any] = {"name": "errors", "metric": "error_rate", "comparison": "gt", "threshold": 0.1, "window_s": 300}
 
 
@@ -61,7 +62,7 @@ def test_bad_values_are_refused_naming_the_field(change: dict[str, Any], message
 
 
 def test_private_targets_and_email_pass_when_the_instance_allows_them() -> None:
-    limits = RuleLimits(targets=TargetPolicy(allow_private=True), email_enabled=True)
+    limits = RuleLimits(targets=TargetPolicy(allow_private=True), email_enabled=True, channels=CHANNELS)
     channels = [{"type": "webhook", "url": "http://127.0.0.1:9/x"}, {"type": "email", "to": ["ops@example.com"]}]
     spec = parse_rule(BASE | {"channels": channels}, limits)
     assert [c.type for c in spec.channels] == ["webhook", "email"] and spec.channels[1].to == ("ops@example.com",)
@@ -84,9 +85,12 @@ def test_a_patch_keeps_what_it_does_not_name_and_a_channel_by_id_keeps_its_secre
 
 
 def test_public_channels_show_no_url_path_or_secret() -> None:
-    channel = Channel("ch_1", "webhook", url="https://hooks.example.com/services/T000/B000/XXXXsecretZZ9x", secret="s")
-    public = channel.public()
-    assert public == {"id": "ch_1", "type": "webhook", "target": "https://hooks.example.com/…ZZ9x", "signed": True}
+    hook = {"type": "webhook", "url": "https://hooks.example.com/services/T000/B000/XXXXsecretZZ9x", "secret": "s" * 16}
+    public = parse_rule(BASE | {"channels": [hook]}, LIMITS).channels[0].public()
+    channel = Channel("ch_1", "webhook")
+    target = "https://hooks.example.com/…ZZ9x"
+    assert public == {"id": public["id"], "type": "webhook", "target": target, "signed": True}
+    assert channel.public() == {"id": "ch_1", "type": "webhook"}
     assert redact_url("http://example.com:8080") == "http://example.com:8080/"
     assert redact_url("http://[2001:db8::1]:8080/hook/abcdef") == "http://[2001:db8::1]:8080/…cdef"
     assert check_url("https://example.com/x", "c", TargetPolicy()) == "https://example.com/x"

@@ -27,6 +27,7 @@ from lynex_box.auth.bootstrap import bootstrap_if_empty
 from lynex_box.config import AlertsSettings, ConfigError
 from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
+from tests.alerts.channel_types import CHANNELS
 from tests.alerts.receiver import REDIRECT_BODY, Receiver
 
 DEFAULT = TargetPolicy()
@@ -132,7 +133,7 @@ def test_allowed_networks_are_checked_when_loaded() -> None:
 def test_a_rule_naming_a_refused_address_is_not_saved(url: str) -> None:
     doc = {"name": "x", "metric": "span_count", "comparison": "gt", "threshold": 1, "window_s": 60}
     with pytest.raises(RuleError, match=r"channels\[0\]\.url: host .* refused"):
-        parse_rule(doc | {"channels": [{"type": "webhook", "url": url}]}, RuleLimits())
+        parse_rule(doc | {"channels": [{"type": "webhook", "url": url}]}, RuleLimits(channels=CHANNELS))
 
 
 def test_a_host_name_that_resolves_to_a_refused_address_is_named_before_saving() -> None:
@@ -198,10 +199,12 @@ def world(tmp_path: Path) -> Iterator[World]:
 
 
 def deliver(
-    w: World, url: str, policy: TargetPolicy, resolve: Any = None, attempts: int = 1
+    w: World, url: str, policy: TargetPolicy, resolve: Any = None, attempts: int = 1, channels: Any = CHANNELS
 ) -> tuple[dict[str, Any], Recorder]:
     """One delivery of a test notification to `url`; the delivery record and the requests that were sent."""
-    limits = RuleLimits(targets=TargetPolicy(allowed=parse_networks("0.0.0.0/0, ::/0")))  # the store's check
+    limits = RuleLimits(
+        targets=TargetPolicy(allowed=parse_networks("0.0.0.0/0, ::/0")), channels=CHANNELS
+    )  # the store's check
     doc = {"name": "x", "metric": "span_count", "comparison": "gt", "threshold": 1, "window_s": 60}
     spec = parse_rule(doc | {"channels": [{"type": "webhook", "url": url}]}, limits)
     actor = Actor("system", "test", "test")
@@ -213,7 +216,7 @@ def deliver(
 
     async def run() -> dict[str, Any]:
         kwargs = {"resolve": resolve} if resolve is not None else {}
-        deliverer = Deliverer(w.db, w.box, settings, policy=policy, transport=recorder, **kwargs)
+        deliverer = Deliverer(w.db, w.box, settings, policy=policy, transport=recorder, channels=channels, **kwargs)
         try:
             return await deliverer.deliver(rule, note, channel, attempts)
         finally:
@@ -241,6 +244,31 @@ def test_a_refused_address_is_refused_at_delivery_before_anything_connects(world
     assert (result["status"], result["response_status"]) == ("failed", None)
     assert "may not reach" in result["error"] and url not in result["error"]
     assert recorder.sent == []
+
+
+def test_a_channel_whose_type_is_not_loaded_fails_for_good_naming_the_plugin_setting(world: World) -> None:
+    """A rule outlives its channel plugin (uninstalled, or left out of [plugins] builtin_channels): its deliveries
+    fail at once, recorded with the reason, and nothing is sent."""
+    url = f"{world.receiver.url}/hook"
+    result, recorder = deliver(world, url, LOOPBACK_ONLY, attempts=3, channels={})
+    assert result["status"] == "failed" and "'webhook' is not loaded" in result["error"], result
+    assert "builtin_channels" in result["error"] and recorder.sent == [] and world.receiver.received == []
+
+
+def test_a_channel_type_that_raises_fails_its_delivery_without_showing_its_secrets(world: World) -> None:
+    class Leaky:
+        name, fields, secret_fields, url_fields = "webhook", ("url",), ("url",), ("url",)
+
+        async def send(self, config: Any, notice: Any, out: Any) -> Any:
+            if notice.event == "test":
+                raise ValueError(config["url"])
+
+    url = f"{world.receiver.url}/hook/token-0123456789"
+    result, _ = deliver(world, url, LOOPBACK_ONLY, attempts=3, channels={"webhook": Leaky()})
+    assert result["status"] == "failed" and result["error"] == "the channel type raised ValueError", result
+    assert "token-0123456789" not in str(
+        history.list_deliveries(world.db.reader(), world.project, None, None, None, 10)
+    )
 
 
 def test_a_name_resolving_to_a_refused_address_is_refused_at_delivery(world: World) -> None:

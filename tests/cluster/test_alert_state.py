@@ -31,6 +31,7 @@ from lynex_box.config import AlertsSettings
 from lynex_box.meta.audit import Actor
 from lynex_box.meta.db import MetaDB
 from lynex_box.objstore import ObjectStore
+from tests.alerts.channel_types import CHANNELS
 from tests.alerts.receiver import Receiver
 from tests.cluster.conftest import FakeClock, LosesAnswers
 
@@ -71,7 +72,7 @@ def world(tmp_path: Path, receiver: Receiver) -> Iterator[tuple[MetaDB, SecretBo
         "interval_s": 10,
         "channels": [{"type": "webhook", "url": receiver.url + "/hook"}],
     }
-    spec = parse_rule(doc, RuleLimits(targets=TargetPolicy.from_settings(SETTINGS)))
+    spec = parse_rule(doc, RuleLimits(targets=TargetPolicy.from_settings(SETTINGS), channels=CHANNELS))
     actor = Actor("system", "test", "test")
     rule = db.write(lambda c: store.create_rule(c, box, boot.project_id, spec, actor, 10))
     yield db, box, rule
@@ -81,7 +82,7 @@ def world(tmp_path: Path, receiver: Receiver) -> Iterator[tuple[MetaDB, SecretBo
 def node(s3: ObjectStore, db: MetaDB, box: SecretBox, name: str, clock: FakeClock) -> Node:
     keeper = LeaseKeeper(s3, holder=name, incarnation=f"inc-{name}", ttl_s=TTL, max_clock_skew_s=SKEW, clock=clock)
     states = AlertStateStore(s3, keeper, name, clock)
-    deliverer = Deliverer(db, box, SETTINGS)
+    deliverer = Deliverer(db, box, SETTINGS, channels=CHANNELS)
     return Node(clock, keeper, states, SharedAlerts(states, db, deliverer, lambda rule_id: ""), deliverer)
 
 

@@ -264,6 +264,7 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("GET", "/metrics"): Row(Public()),  # [metrics] allow = "loopback": the matrix calls from 127.0.0.1
     ("POST", "/api/projects"): Row(Org("org.projects.create"), json=lambda w: {"name": "matrix", "org_id": w.org}),
     # --- project admin API ---------------------------------------------------------------------------
+    ("GET", f"{PA}/alerts/channel-types"): Row(project("alerts.read")),
     ("GET", f"{PA}/alerts/deliveries"): Row(project("alerts.read")),
     ("GET", f"{PA}/alerts/firings"): Row(project("alerts.read")),
     ("GET", f"{PA}/alerts/rules"): Row(project("alerts.read")),

@@ -61,6 +61,7 @@ def test_the_sdist_carries_what_building_the_wheel_needs_and_no_tests(dist: Path
     with tarfile.open(only(dist, "lynex_box-*.tar.gz")) as sdist:
         names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
     assert {"pyproject.toml", "lynex.toml", "README.md", "lynex_box/web/static/index.html"} <= names
+    assert "plugins/lynex-channels/src/lynex_channels/pagerduty.py" in names  # the wheel's built-in channels
     assert not any(n.startswith(("tests/", "bench/", "packaging/")) or "node_modules" in n for n in names)
 
 
@@ -74,6 +75,9 @@ def test_the_wheel_carries_the_built_ui_and_the_default_config_but_not_the_ui_so
     assert any(n.startswith("lynex_box/web/static/assets/") for n in names)
     assert not any(n.startswith("lynex_box/web/ui/") for n in names)
     assert "lynex-box = lynex_box.cli:main" in entry_points
+    # the built-in notification channel plugins ride in the wheel, declared as lynex-box's own entry points
+    assert {f"lynex_channels/{m}.py" for m in ("webhook", "slack", "mail", "teams", "pagerduty", "opsgenie")} <= names
+    assert "channel-pagerduty = lynex_channels.pagerduty" in entry_points
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +122,13 @@ def test_the_installed_wheel_starts_takes_a_trace_and_answers_it_back(venv: Path
         cwd=tmp_path, env=env, check=True, capture_output=True, text=True,
     )  # fmt: skip
     assert Path(where.stdout.strip()).is_relative_to(venv), "the venv ran the source tree, not the installed wheel"
+    # the built-in channel types load with the default settings: no extra package, no [plugins] enabled
+    channels = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "from lynex_box.config import PluginsSettings as S; "
+         "from lynex_box.plugins.host import PluginHost; h = PluginHost.start(S()); print(sorted(h.channel_types()))"],
+        cwd=tmp_path, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    assert channels.stdout.strip() == str(["email", "opsgenie", "pagerduty", "slack", "teams", "webhook"])
 
     # the documented defaults come from inside the installed package; run with them as the config file
     config = subprocess.run(

@@ -65,3 +65,27 @@ def test_create_an_alert_rule_in_the_ui(ui: UI, browser: Any, page: Any, tmp_pat
         assert viewer.get_by_role("button", name="Delete").count() == 0
     finally:
         viewer_context.close()
+
+
+def test_a_plugin_channel_type_gets_its_inputs_from_the_channel_types_list(ui: UI, page: Any) -> None:
+    """PagerDuty is a channel plugin: the form offers it and builds its inputs from GET .../alerts/channel-types."""
+    name, key = f"paged {secrets.token_hex(3)}", "pd-key-" + secrets.token_hex(8)
+    ui.login(page)
+    page.get_by_role("link", name="Alerts").click()
+    page.get_by_role("button", name="New alert rule").click()
+    form = page.get_by_test_id("alert-form")
+    form.get_by_label("Rule name").fill(name)
+    form.get_by_role("button", name="Add channel").click()
+    form.get_by_label("Channel type").select_option("pagerduty")
+    form.get_by_label("Integration (routing) key").fill(key)
+    form.get_by_label("Severity").select_option("critical")
+    form.get_by_role("button", name="Create rule").click()
+    page.get_by_test_id("alert-row").filter(has_text=name).get_by_text("pagerduty").wait_for()
+    client = ui.admin_client()
+    try:
+        rules = client.get(f"/api/projects/{ui.server.project}/alerts/rules").json()["items"]
+        [rule] = [r for r in rules if r["name"] == name]
+    finally:
+        client.close()
+    [channel] = rule["channels"]
+    assert (channel["type"], channel["severity"]) == ("pagerduty", "critical") and key not in str(rule)

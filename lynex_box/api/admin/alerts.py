@@ -59,6 +59,13 @@ def _not_found() -> ApiError:
     return ApiError(404, "not_found", "no alert rule with that id in this project")
 
 
+async def channel_types(request: Request) -> Response:
+    """The notification channel types rules may use (the loaded channel plugins), with the fields the UI's form
+    shows; `available` is false for email while `[smtp]` is off."""
+    alerts, _ = await _access(request, "alerts.read")
+    return json_response({"items": alerts.channel_types()})
+
+
 async def list_rules(request: Request) -> Response:
     alerts, access = await _access(request, "alerts.read")
     rules = await asyncio.to_thread(lambda: store.list_rules(alerts.db.reader(), access.project_id))
@@ -183,6 +190,7 @@ async def list_deliveries(request: Request) -> Response:
 
 _BASE = "/api/projects/{project_id}/alerts"
 routes = [
+    Route(f"{_BASE}/channel-types", channel_types, methods=["GET"]),
     Route(f"{_BASE}/rules", list_rules, methods=["GET"]),
     Route(f"{_BASE}/rules", create_rule, methods=["POST"]),
     Route(f"{_BASE}/rules/{{rule_id}}", get_rule, methods=["GET"]),
@@ -196,15 +204,23 @@ routes = [
 _RULE_TEXT: Final = (
     "name, metric (error_rate, error_count, span_count, total_cost, p95_latency_ms, tokens), window_s, comparison "
     "(gt, gte, lt, lte), threshold, interval_s?, renotify_s?, enabled?, filters? {model, name, environment}, "
-    "channels? [{type: webhook|slack|email, url?, secret?, to?}] (docs/alerts.md)"
+    "channels? [{type: webhook|slack|email|teams|pagerduty|opsgenie|<a channel plugin's>, ...its settings}] "
+    "(docs/alerts.md; GET .../alerts/channel-types lists the types)"
 )
+# the built-in channel types' settings (plugins/lynex-channels); a channel plugin's type brings its own
 _CHANNEL: Final = spec.obj(
     (),
     id=spec.STR,
-    type={"enum": ["webhook", "slack", "email"]},
+    type=spec.STR,
     url=spec.STR,
     secret={"type": ["string", "null"]},
     to=spec.list_of(spec.STR),
+    routing_key=spec.STR,
+    severity={"enum": ["critical", "error", "warning", "info"]},
+    events_url=spec.STR,
+    api_key=spec.STR,
+    priority={"enum": ["P1", "P2", "P3", "P4", "P5"]},
+    api_base=spec.STR,
 )
 _RULE_FIELDS: Final[dict[str, spec.Schema]] = {
     "name": spec.STR,
@@ -221,6 +237,13 @@ _RULE_FIELDS: Final[dict[str, spec.Schema]] = {
 _RULE: Final = spec.obj(("id", "name", "metric", "channels"))
 _HISTORY: Final = spec.page(HISTORY_LIMIT, ("rule_id", "one rule"))
 OPENAPI: Final[spec.Paths] = {
+    f"{_BASE}/channel-types": {
+        "get": spec.op(
+            "The notification channel types rules may use, from the loaded channel plugins (alerts.read)",
+            {200: "{items: [{type, label, available, fields: [{name, label, kind, required}]}]}"},
+            returns=spec.ITEMS,
+        )
+    },
     f"{_BASE}/rules": {
         "get": spec.op(
             "Alert rules of the project with their state (alerts.read)", {200: "{items}"}, returns=spec.ITEMS

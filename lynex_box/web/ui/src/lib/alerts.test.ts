@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { describeRule, fmtMetricValue, fmtSeconds, parseDuration, ruleBody, ruleFields } from './alerts'
-import type { Rule } from './alerts'
+import type { ChannelType, Rule } from './alerts'
 
 describe('durations', () => {
   it('parses units and plain seconds', () => {
@@ -81,5 +81,27 @@ describe('the form and the API body', () => {
     const out = ruleBody(fields)
     expect('body' in out && out.body.channels).toEqual([{ id: 'ch_1' }])
     expect('body' in out && out.body.threshold).toBeCloseTo(0.07)
+  })
+  it('builds a plugin channel from the fields its type lists', () => {
+    const pagerduty: ChannelType = {
+      type: 'pagerduty',
+      label: 'PagerDuty',
+      available: true,
+      fields: [
+        { name: 'routing_key', label: 'Integration (routing) key', kind: 'secret', required: true },
+        { name: 'severity', label: 'Severity', kind: 'choice', required: false, choices: ['critical', 'error'], default: 'error' },
+        { name: 'events_url', label: 'Events API URL (optional)', kind: 'url', required: false },
+      ],
+    }
+    const base = { ...ruleFields(), name: 'a' }
+    const out = ruleBody({ ...base, channels: [{ type: 'pagerduty', values: { routing_key: ' k1 ' } }] }, [pagerduty])
+    expect('body' in out && out.body.channels).toEqual([{ type: 'pagerduty', routing_key: 'k1', severity: 'error' }])
+    expect(ruleBody({ ...base, channels: [{ type: 'pagerduty' }] }, [pagerduty])).toEqual({
+      error: 'Channel 1: give the integration (routing) key.',
+    })
+    const badUrl = { type: 'pagerduty', values: { routing_key: 'k', events_url: 'ftp://x' } }
+    expect(ruleBody({ ...base, channels: [badUrl] }, [pagerduty])).toEqual({
+      error: 'Channel 1: the events_url must start with http:// or https://.',
+    })
   })
 })

@@ -23,10 +23,44 @@ export const COMPARISONS: [Comparison, string][] = [
 
 export interface ChannelOut {
   id: string
-  type: 'webhook' | 'slack' | 'email'
+  type: string // webhook, slack, email, teams, pagerduty, opsgenie, or a channel plugin's type
   target?: string
   signed?: boolean
   to?: string[]
+  severity?: string
+  priority?: string
+}
+
+/** One setting of a channel type, as GET .../alerts/channel-types lists it (the plugin's `form`). */
+export interface ChannelFormField {
+  name: string
+  label: string
+  kind: 'url' | 'text' | 'secret' | 'emails' | 'choice'
+  required: boolean
+  choices?: string[]
+  default?: string
+  placeholder?: string
+}
+
+/** A channel type rules may use (a loaded channel plugin); `available` is false for email while [smtp] is off. */
+export interface ChannelType {
+  type: string
+  label: string
+  available: boolean
+  fields: ChannelFormField[]
+}
+
+/** What the form offers when the channel types cannot be listed: the three types every instance has had. */
+export const FALLBACK_CHANNEL_TYPES: ChannelType[] = [
+  { type: 'webhook', label: 'Webhook (JSON)', available: true, fields: [] },
+  { type: 'slack', label: 'Slack incoming webhook', available: true, fields: [] },
+  { type: 'email', label: 'Email', available: true, fields: [] },
+]
+
+/** The webhook, Slack and email types keep their own inputs (url, secret, to); every other type's inputs are
+ * built from the fields its plugin lists, their values kept in `values`. */
+export function hasOwnInputs(type: string): boolean {
+  return type === 'webhook' || type === 'slack' || type === 'email'
 }
 
 export interface Rule {
@@ -97,10 +131,11 @@ export function describeRule(rule: Pick<Rule, 'metric' | 'comparison' | 'thresho
 
 export interface ChannelField {
   id?: string // an existing channel kept as it is stored
-  type: 'webhook' | 'slack' | 'email'
+  type: string
   url?: string
   secret?: string
   to?: string
+  values?: Record<string, string> // the settings of a type without its own inputs (hasOwnInputs)
 }
 
 export interface RuleFields {
@@ -118,8 +153,24 @@ export interface RuleFields {
   channels: ChannelField[]
 }
 
-/** The form's fields as the API's JSON body, or the first problem in words. The error rate is typed in %. */
-export function ruleBody(f: RuleFields): { body: Record<string, unknown> } | { error: string } {
+/** A channel of a type without its own inputs, from the fields its plugin lists; or the first problem. */
+function pluginChannel(c: ChannelField, n: number, kind: ChannelType | undefined): Record<string, unknown> | string {
+  const ch: Record<string, unknown> = { type: c.type }
+  for (const field of kind?.fields ?? []) {
+    const value = (c.values?.[field.name] ?? field.default ?? '').trim()
+    if (!value) {
+      if (field.required) return `Channel ${n}: give the ${field.label.replace(/ \(.*\)$/, '').toLowerCase()}.`
+      continue
+    }
+    if (field.kind === 'url' && !/^https?:\/\/\S+$/.test(value)) return `Channel ${n}: the ${field.name} must start with http:// or https://.`
+    ch[field.name] = field.kind === 'emails' ? value.split(/[\s,;]+/).filter(Boolean) : value
+  }
+  return ch
+}
+
+/** The form's fields as the API's JSON body, or the first problem in words. The error rate is typed in %.
+ * `types` are the channel types the server lists (their fields build the channels of plugin types). */
+export function ruleBody(f: RuleFields, types: ChannelType[] = []): { body: Record<string, unknown> } | { error: string } {
   if (!f.name.trim()) return { error: 'Give the rule a name.' }
   const threshold = Number(f.threshold)
   if (f.threshold.trim() === '' || !Number.isFinite(threshold)) return { error: 'The threshold must be a number.' }
@@ -137,6 +188,12 @@ export function ruleBody(f: RuleFields): { body: Record<string, unknown> } | { e
   for (const [i, c] of f.channels.entries()) {
     if (c.id) {
       channels.push({ id: c.id })
+      continue
+    }
+    if (!hasOwnInputs(c.type)) {
+      const ch = pluginChannel(c, i + 1, types.find((t) => t.type === c.type))
+      if (typeof ch === 'string') return { error: ch }
+      channels.push(ch)
       continue
     }
     if (c.type === 'email') {

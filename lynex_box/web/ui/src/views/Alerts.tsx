@@ -4,8 +4,18 @@
 import { useState } from 'react'
 import type { FormEvent } from 'react'
 import { adminPath, api } from '../lib/api'
-import { COMPARISONS, METRICS, describeRule, fmtMetricValue, fmtSeconds, ruleBody, ruleFields } from '../lib/alerts'
-import type { ChannelField, Rule, RuleFields } from '../lib/alerts'
+import {
+  COMPARISONS,
+  FALLBACK_CHANNEL_TYPES,
+  METRICS,
+  describeRule,
+  fmtMetricValue,
+  fmtSeconds,
+  hasOwnInputs,
+  ruleBody,
+  ruleFields,
+} from '../lib/alerts'
+import type { ChannelField, ChannelFormField, ChannelType, Rule, RuleFields } from '../lib/alerts'
 import { useInterval, useLoad } from '../lib/hooks'
 import { useSession } from '../session'
 import { EmptyState, ErrorBox } from '../components/ui'
@@ -295,10 +305,17 @@ function RuleForm({ pid, rule, onDone, onCancel }: { pid: string; rule?: Rule; o
   const set = (patch: Partial<RuleFields>) => setF((old) => ({ ...old, ...patch }))
   const setChannel = (i: number, patch: Partial<ChannelField>) => set({ channels: f.channels.map((c, j) => (j === i ? { ...c, ...patch } : c)) })
   const stored = new Map((rule?.channels ?? []).map((c) => [c.id, c]))
+  // the channel types are the server's loaded channel plugins; the three built-in ones if they cannot be listed
+  const listed = useLoad(`alert-channel-types|${pid}`, (signal) =>
+    api<{ items: ChannelType[] }>(adminPath(pid, '/alerts/channel-types'), { signal }),
+  )
+  const types = listed.data?.items ?? FALLBACK_CHANNEL_TYPES
+  const setValue = (i: number, name: string, value: string) =>
+    setChannel(i, { values: { ...(f.channels[i].values ?? {}), [name]: value } })
 
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
-    const out = ruleBody(f)
+    const out = ruleBody(f, types)
     if ('error' in out) {
       setError(out.error)
       return
@@ -394,19 +411,29 @@ function RuleForm({ pid, rule, onDone, onCancel }: { pid: string; rule?: Rule; o
             {c.id ? (
               <span className="small">
                 {c.type} · <span className="mono">{stored.get(c.id)?.target ?? stored.get(c.id)?.to?.join(', ')}</span>
-                {stored.get(c.id)?.signed ? ' · signed' : ''} <span className="muted">(kept as stored)</span>
+                {stored.get(c.id)?.signed ? ' · signed' : ''}
+                {stored.get(c.id)?.severity ? ` · ${stored.get(c.id)?.severity}` : ''}
+                {stored.get(c.id)?.priority ? ` · ${stored.get(c.id)?.priority}` : ''} <span className="muted">(kept as stored)</span>
               </span>
             ) : (
               <>
                 <label>
                   Channel type
-                  <select value={c.type} onChange={(e) => setChannel(i, { type: e.target.value as ChannelField['type'] })}>
-                    <option value="webhook">Webhook (JSON)</option>
-                    <option value="slack">Slack incoming webhook</option>
-                    <option value="email">Email</option>
+                  <select value={c.type} onChange={(e) => setChannel(i, { type: e.target.value, values: {} })}>
+                    {types
+                      .filter((t) => t.available || t.type === c.type)
+                      .map((t) => (
+                        <option key={t.type} value={t.type}>
+                          {t.label}
+                        </option>
+                      ))}
                   </select>
                 </label>
-                {c.type === 'email' ? (
+                {!hasOwnInputs(c.type) ? (
+                  (types.find((t) => t.type === c.type)?.fields ?? []).map((field) => (
+                    <PluginInput key={field.name} field={field} value={c.values?.[field.name]} onChange={(v) => setValue(i, field.name, v)} />
+                  ))
+                ) : c.type === 'email' ? (
                   <label>
                     Recipients
                     <input value={c.to ?? ''} onChange={(e) => setChannel(i, { to: e.target.value })} placeholder="ops@example.com" />
@@ -445,5 +472,36 @@ function RuleForm({ pid, rule, onDone, onCancel }: { pid: string; rule?: Rule; o
         </div>
       </form>
     </section>
+  )
+}
+
+/** One setting of a plugin channel type, as its `form` describes it. */
+function PluginInput({ field, value, onChange }: { field: ChannelFormField; value?: string; onChange: (v: string) => void }) {
+  if (field.kind === 'choice') {
+    return (
+      <label>
+        {field.label}
+        <select value={value ?? field.default ?? ''} onChange={(e) => onChange(e.target.value)}>
+          {(field.choices ?? []).map((choice) => (
+            <option key={choice} value={choice}>
+              {choice}
+            </option>
+          ))}
+        </select>
+      </label>
+    )
+  }
+  return (
+    <label>
+      {field.label}
+      <input
+        type={field.kind === 'secret' ? 'password' : 'text'}
+        autoComplete={field.kind === 'secret' ? 'new-password' : undefined}
+        value={value ?? ''}
+        placeholder={field.placeholder ?? (field.kind === 'url' ? 'https://' : undefined)}
+        required={field.required}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </label>
   )
 }

@@ -299,7 +299,12 @@ async def start(
         read_only=read_only, plugins=plugins, job_runs=job_runs,
     )  # fmt: skip
     node_id = node.identity.node_id if node is not None else ""
-    await asyncio.to_thread(plugins.started, PluginContext(node_id=node_id, data_dir=settings.data_dir))
+    context = PluginContext(
+        node_id=node_id,
+        data_dir=settings.data_dir,
+        target_policy=TargetPolicy.from_settings(settings.alerts),
+    )
+    await asyncio.to_thread(plugins.started, context)
     if settings.server.otlp_grpc_port:
         receiver = OtlpGrpcServer(svc)
         await receiver.start()

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
 class PluginContext:
     node_id: str  # this node's id in cluster mode, "" on a single node
     data_dir: Path  # the plugin's own directory, <data dir>/plugins/<name>/ (created on first use by the plugin)
+    # the outbound address policy of alert deliveries (`lynex_box.alerts.targets.TargetPolicy`, from [alerts]
+    # allow_private_targets and allowed_target_networks) for a plugin that sends elsewhere; None: global addresses only
+    target_policy: Any = None
 
     def for_plugin(self, name: str) -> PluginContext:
         """The same context with `data_dir` narrowed to the plugin's own directory."""

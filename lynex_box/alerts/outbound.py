@@ -9,7 +9,9 @@ delivery and batching threads; it must never be called on the event loop.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -54,3 +56,28 @@ def post(
     retryable = code >= 500 or code in (408, 429)
     detail = f": {answer.text[:200]!r}" if target.public else ""  # as delivery.py: an internal answer is not kept
     raise PostFailed(f"POST {url} answered {code}{detail}", retryable, code)
+
+
+START_WAIT_S = 30.0  # how long a send waits for the plugin's context (the WAL replay emits topics before it)
+
+
+class Outbound:
+    """A plugin's HTTP sender: the policy comes with `lynex_started` (`started(context)`); a send before it waits at
+    most START_WAIT_S for it, then goes with the default policy (global addresses only), which is also what an
+    out-of-process plugin, which gets no context, uses."""
+
+    def __init__(self, timeout_s: float, user_agent: str) -> None:
+        self.client = httpx.Client(timeout=timeout_s, follow_redirects=False, headers={"User-Agent": user_agent})
+        self.policy = targets.TargetPolicy()
+        self._ready = threading.Event()
+
+    def started(self, context: Any) -> None:
+        """Take the `PluginContext`'s `target_policy` (None: the default)."""
+        policy = getattr(context, "target_policy", None)
+        if policy is not None:
+            self.policy = policy
+        self._ready.set()
+
+    def post(self, url: str, content: bytes, headers: Mapping[str, str]) -> httpx.Response:
+        self._ready.wait(START_WAIT_S)
+        return post(self.client, url, content, headers, self.policy)

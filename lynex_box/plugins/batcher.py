@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
 log = logging.getLogger("lynex.plugins")
@@ -155,3 +155,40 @@ class Batcher(Generic[T]):
                 "plugin batch failed plugin=%s items=%d error=%s sent=%d failed=%d dropped=%d",
                 self.name, count, self.last_error, self.sent, self.failed, self.dropped,
             )  # fmt: skip
+
+
+class PluginConfigError(ValueError):
+    """A bad value in a plugin's table; the message names `[plugins.<name>] key` and the value."""
+
+
+# the table keys `batch_limits` reads: name -> (BatchLimits field, type, lowest, highest)
+BATCH_KEYS: dict[str, tuple[str, type, float, float]] = {
+    "batch_size": ("max_items", int, 1, 100_000),
+    "batch_bytes": ("max_bytes", int, 1024, 100_000_000),
+    "batch_delay_s": ("max_delay_s", float, 0.01, 3600),
+    "queue_max": ("max_queued", int, 1, 10_000_000),
+    "retries": ("retries", int, 0, 100),
+    "backoff_s": ("backoff_s", float, 0.001, 3600),
+    "backoff_max_s": ("backoff_max_s", float, 0.001, 86_400),
+}
+
+
+def batch_limits(config: dict[str, object], where: str, defaults: BatchLimits = BatchLimits()) -> BatchLimits:
+    """The batching keys of a plugin's table (`BATCH_KEYS`) over `defaults`; PluginConfigError naming a bad one."""
+    values: dict[str, int | float] = {}
+    for key, (name, kind, low, high) in BATCH_KEYS.items():
+        if key not in config:
+            continue
+        value = config[key]
+        ok = not isinstance(value, bool) and isinstance(value, int | float if kind is float else int)
+        if not ok or not low <= value <= high:  # type: ignore[operator]
+            raise PluginConfigError(f"[plugins.{where}] {key} = {value!r} must be a number in [{low}, {high}]")
+        values[name] = kind(value)
+    return replace(defaults, **values)  # type: ignore[arg-type]
+
+
+def check_keys(config: dict[str, object], where: str, known: set[str]) -> None:
+    """PluginConfigError naming the keys of a plugin's table it does not know."""
+    unknown = sorted(set(config) - known - set(BATCH_KEYS))
+    if unknown:
+        raise PluginConfigError(f"[plugins.{where}]: unknown key(s) {unknown}; hint: see the plugin's README")

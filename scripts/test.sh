@@ -21,6 +21,7 @@ python -m pip install --quiet --disable-pip-version-check -e "sdks/python[zstd,o
 # the first-party plugins (plugins/), whose tests run in the same run (docs/plugins.md)
 python -m pip install --quiet --disable-pip-version-check -e plugins/lynex-webhook-events
 python -m pip install --quiet --disable-pip-version-check -e plugins/lynex-span-forward
+python -m pip install --quiet --disable-pip-version-check -e plugins/lynex-otlp-export
 
 # The web UI: rebuild from the lock file, fail if the committed bundle differs, run its unit tests.
 if command -v npm >/dev/null 2>&1; then

@@ -22,6 +22,7 @@ python -m pip install --quiet --disable-pip-version-check -e "sdks/python[zstd,o
 python -m pip install --quiet --disable-pip-version-check -e plugins/lynex-webhook-events
 python -m pip install --quiet --disable-pip-version-check -e plugins/lynex-span-forward
 python -m pip install --quiet --disable-pip-version-check -e plugins/lynex-otlp-export
+python -m pip install --quiet --disable-pip-version-check -e plugins/lynex-datadog
 
 # The web UI: rebuild from the lock file, fail if the committed bundle differs, run its unit tests.
 if command -v npm >/dev/null 2>&1; then

@@ -133,9 +133,9 @@ def span_of(row: dict[str, Any], default_service: str) -> tuple[ResourceKey, Spa
         attrs["openinference.span.kind"] = kind.upper()
     elif kind == "chat":
         attrs["gen_ai.operation.name"] = "chat"
-    for column, key in _ATTRIBUTES:
+    for column, attribute in _ATTRIBUTES:
         if row.get(column) is not None:
-            attrs[key] = row[column]
+            attrs[attribute] = row[column]
     _content(attrs, row.get("input"), "input")
     _content(attrs, row.get("output"), "output")
     if row.get("tags"):

@@ -36,7 +36,8 @@ def rows_of(spans: pa.Table) -> list[dict[str, Any]]:
     for name in spans.column_names:
         column = spans.column(name)
         columns[name] = column.cast(pa.int64()) if pa.types.is_timestamp(column.type) else column
-    return pa.table(columns).to_pylist()
+    rows: list[dict[str, Any]] = pa.table(columns).to_pylist()
+    return rows
 
 
 class SpanForward:

@@ -2,7 +2,9 @@
 
 A `Batcher` takes items from a plugin's hook (`add`, which never blocks: a full queue drops its oldest items and
 counts them) and hands them to `send` in batches on a thread of its own: a batch goes when it reaches `max_items`
-or `max_bytes`, or when its oldest item waited `max_delay_s`. A failed send is retried with a backoff that doubles
+or `max_bytes`, or when its oldest item waited `max_delay_s`. Items are counted by `count_of` (an item may be a
+table of many spans: the limits and counters are then in spans), so a hook can hand over a slice of the Arrow table
+it got and leave the costly conversion to the batching thread. A failed send is retried with a backoff that doubles
 from `backoff_s` up to `backoff_max_s`, at most `retries` times, unless the error says it is not worth it
 (`retryable = False` on the exception: a refused address, a 4xx answer); the batch is then counted as failed and
 logged (the first failure, then at most one line a minute). The counters (`counters()`) are what the plugin shows
@@ -19,6 +21,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Generic, TypeVar
 
+import pyarrow as pa
+
 log = logging.getLogger("lynex.plugins")
 T = TypeVar("T")
 LOG_EVERY_S = 60.0
@@ -29,7 +33,7 @@ class BatchLimits:
     max_items: int = 500
     max_bytes: int = 1_000_000
     max_delay_s: float = 5.0
-    max_queued: int = 50_000  # items waiting, beyond which the oldest are dropped
+    max_queued: int = 50_000  # items (by count_of) waiting, beyond which the oldest are dropped
     retries: int = 3
     backoff_s: float = 1.0
     backoff_max_s: float = 30.0
@@ -48,8 +52,8 @@ class Batcher(Generic[T]):
         may stand for several spans)."""
         self.name, self._send, self.limits = name, send, limits
         self._size_of, self._count_of = size_of, count_of
-        self._queue: collections.deque[tuple[T, int, float]] = collections.deque()
-        self._bytes = 0
+        self._queue: collections.deque[tuple[T, int, int, float]] = collections.deque()  # item, size, count, added
+        self._bytes = self._count = 0
         self._cond = threading.Condition()
         self._stop = False
         self._logged_at = -LOG_EVERY_S
@@ -64,18 +68,20 @@ class Batcher(Generic[T]):
             if self._stop:
                 return
             for item in items:
-                size = self._size_of(item)
-                self._queue.append((item, size, now))
+                size, count = self._size_of(item), self._count_of(item)
+                self._queue.append((item, size, count, now))
                 self._bytes += size
-            while len(self._queue) > self.limits.max_queued:
-                old, old_size, _ = self._queue.popleft()
+                self._count += count
+            while self._count > self.limits.max_queued and len(self._queue) > 1:
+                _, old_size, old_count, _ = self._queue.popleft()
                 self._bytes -= old_size
-                self.dropped += self._count_of(old)
+                self._count -= old_count
+                self.dropped += old_count
             self._cond.notify()
 
     def counters(self) -> dict[str, int | str]:
         with self._cond:
-            queued = sum(self._count_of(item) for item, _, _ in self._queue)
+            queued = self._count
         return {"sent": self.sent, "failed": self.failed, "dropped": self.dropped, "queued": queued,
                 "batches": self.batches, "retried": self.retried, "last_error": self.last_error}  # fmt: skip
 
@@ -93,20 +99,23 @@ class Batcher(Generic[T]):
         if not self._queue:
             return None
         lim = self.limits
-        if self._stop or len(self._queue) >= lim.max_items or self._bytes >= lim.max_bytes:
+        if self._stop or self._count >= lim.max_items or self._bytes >= lim.max_bytes:
             return 0.0
-        return max(0.0, self._queue[0][2] + lim.max_delay_s - time.monotonic())
+        return max(0.0, self._queue[0][3] + lim.max_delay_s - time.monotonic())
 
     def _take(self) -> list[T]:
+        """The oldest items up to the limits (at least one: an item over them goes alone)."""
         batch: list[T] = []
-        size = 0
-        while self._queue and len(batch) < self.limits.max_items:
-            item, item_size, _ = self._queue[0]
-            if batch and size + item_size > self.limits.max_bytes:
+        size = count = 0
+        while self._queue:
+            item, item_size, item_count, _ = self._queue[0]
+            if batch and (size + item_size > self.limits.max_bytes or count + item_count > self.limits.max_items):
                 break
             self._queue.popleft()
             self._bytes -= item_size
+            self._count -= item_count
             size += item_size
+            count += item_count
             batch.append(item)
         return batch
 
@@ -155,6 +164,24 @@ class Batcher(Generic[T]):
                 "plugin batch failed plugin=%s items=%d error=%s sent=%d failed=%d dropped=%d",
                 self.name, count, self.last_error, self.sent, self.failed, self.dropped,
             )  # fmt: skip
+
+
+def table_slices(table: pa.Table, limits: BatchLimits) -> list[pa.Table]:
+    """`table` cut (zero-copy) into slices no batch limit splits: rows by count and queue bound, and by the
+    average row's bytes; for a plugin that queues the Arrow table it got (`count_of` = rows, `size_of` = nbytes)."""
+    if table.num_rows == 0:
+        return []
+    row_bytes = max(1, table.nbytes // table.num_rows)
+    rows = max(1, min(limits.max_items, limits.max_queued, limits.max_bytes // row_bytes))
+    return [table.slice(i, rows) for i in range(0, table.num_rows, rows)]
+
+
+def table_rows(table: pa.Table) -> int:
+    return int(table.num_rows)
+
+
+def table_bytes(table: pa.Table) -> int:
+    return int(table.nbytes)
 
 
 class PluginConfigError(ValueError):

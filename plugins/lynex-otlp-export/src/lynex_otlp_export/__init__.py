@@ -2,9 +2,10 @@
 
 `create(config)` is the entry point (`lynex_box.plugins` group, name `otlp-export`): it reads the
 `[plugins.otlp-export]` table and returns the plugin object. Its `spans_stored` hook (on the host's delivery thread)
-keeps the spans of the projects configured and maps each row to an OTLP span (mapping.py); a `Batcher` thread POSTs
-them in batches, with the headers configured (an API key), optionally gzipped, retried with backoff, under the
-alerts' outbound address policy (from the plugin's context). Its counters show in GET /v1/plugins.
+keeps the spans of the projects configured and queues slices of the Arrow table in a `Batcher`, whose thread maps
+each row to an OTLP span (mapping.py: Python work on the server's interpreter) and POSTs them in batches, with the
+headers configured (an API key), optionally gzipped, retried with backoff, under the alerts' outbound address
+policy (from the plugin's context). Its counters show in GET /v1/plugins.
 """
 
 from __future__ import annotations
@@ -16,12 +17,20 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from lynex_box.alerts.outbound import Outbound
-from lynex_box.plugins.batcher import Batcher, BatchLimits, PluginConfigError, batch_limits, check_keys
+from lynex_box.plugins.batcher import (
+    Batcher,
+    BatchLimits,
+    PluginConfigError,
+    batch_limits,
+    check_keys,
+    table_bytes,
+    table_rows,
+    table_slices,
+)
 from lynex_box.plugins.hookspecs import hookimpl
-from lynex_otlp_export.mapping import ResourceKey, export_request, span_of
+from lynex_otlp_export.mapping import export_request, span_of
 
 NAME = "otlp-export"
 DEFAULTS = BatchLimits(max_items=512, max_bytes=4_000_000, max_delay_s=5.0)
@@ -65,9 +74,9 @@ class OtlpExport:
             raise PluginConfigError(f"[plugins.{NAME}] timeout_s = {timeout_s!r} must be in (0, 300]")
         self.outbound = Outbound(float(timeout_s), "lynex-otlp-export")
         self.rejected = 0  # spans the receiver accepted the request for but refused (OTLP partial_success)
-        limits = batch_limits(config, NAME, DEFAULTS)
-        self.batcher: Batcher[tuple[ResourceKey, Span]] = Batcher(
-            NAME, self._send, limits, size_of=lambda item: item[1].ByteSize()
+        self.limits = batch_limits(config, NAME, DEFAULTS)
+        self.batcher: Batcher[pa.Table] = Batcher(
+            NAME, self._send, self.limits, size_of=table_bytes, count_of=table_rows
         )
 
     @hookimpl
@@ -78,13 +87,14 @@ class OtlpExport:
     def lynex_spans_stored(self, event: dict[str, Any]) -> None:
         if self.projects and event["project_id"] not in self.projects:
             return
-        self.batcher.add(span_of(row, self.service_name) for row in rows_of(event["spans"]))
+        self.batcher.add(table_slices(event["spans"], self.limits))
 
     def counters(self) -> dict[str, int | str]:
         return {**self.batcher.counters(), "rejected": self.rejected}
 
-    def _send(self, batch: list[tuple[ResourceKey, Span]]) -> None:
-        body = export_request(batch, self.resource).SerializeToString()
+    def _send(self, batch: list[pa.Table]) -> None:
+        spans = [span_of(row, self.service_name) for table in batch for row in rows_of(table)]
+        body = export_request(spans, self.resource).SerializeToString()
         headers = {**self.headers, "Content-Type": "application/x-protobuf"}
         if self.gzip:
             body = gzip.compress(body, compresslevel=5)

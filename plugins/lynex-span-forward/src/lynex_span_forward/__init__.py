@@ -2,10 +2,12 @@
 
 `create(config)` is the entry point (`lynex_box.plugins` group, name `span-forward`): it reads the
 `[plugins.span-forward]` table and returns the plugin object. The object subscribes to `spans_stored`; its hook
-(on the host's delivery thread) keeps the spans of the projects configured, turns each into one JSON object (the
-span schema's columns, times as epoch microseconds) and hands them to a `Batcher`, whose thread POSTs them in
-batches (by count, bytes or delay), gzipped if asked, signed like the alerts' webhooks, retried with backoff,
-under the alerts' outbound address policy (from the plugin's context). Its counters show in GET /v1/plugins.
+(on the host's delivery thread) only keeps the spans of the projects configured and hands slices of the Arrow
+table to a `Batcher` (cheap: the host's queue stays short, and the batcher's bound, in spans, bounds memory). The
+batcher's thread turns each span into one JSON object (the span schema's columns, times as epoch microseconds) and
+POSTs them in batches (by count, bytes or delay), gzipped if asked, signed like the alerts' webhooks, retried with
+backoff, under the alerts' outbound address policy (from the plugin's context). Its counters show in
+GET /v1/plugins. The JSON encoding is Python work on the server's interpreter: bench/ingest.py measures its cost.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ import pyarrow as pa
 
 from lynex_box.alerts.outbound import Outbound
 from lynex_box.alerts.payloads import EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from lynex_box.plugins.batcher import Batcher, BatchLimits, PluginConfigError, batch_limits, check_keys
+from lynex_box.plugins.batcher import (
+    Batcher,
+    BatchLimits,
+    PluginConfigError,
+    batch_limits,
+    check_keys,
+    table_bytes,
+    table_rows,
+    table_slices,
+)
 from lynex_box.plugins.hookspecs import hookimpl
 from lynex_box.schema.span import SPAN_COLUMNS
 
@@ -61,7 +72,9 @@ class SpanForward:
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 0 < timeout_s <= 300:
             raise PluginConfigError(f"[plugins.{NAME}] timeout_s = {timeout_s!r} must be in (0, 300]")
         self.outbound = Outbound(float(timeout_s), "lynex-span-forward")
-        self.batcher: Batcher[bytes] = Batcher(NAME, self._send, batch_limits(config, NAME, DEFAULTS), size_of=len)
+        limits = batch_limits(config, NAME, DEFAULTS)
+        self.limits = limits
+        self.batcher: Batcher[pa.Table] = Batcher(NAME, self._send, limits, size_of=table_bytes, count_of=table_rows)
 
     @hookimpl
     def lynex_started(self, context: Any) -> None:
@@ -74,14 +87,15 @@ class SpanForward:
         spans: pa.Table = event["spans"]
         if self.omit:
             spans = spans.drop_columns(sorted(self.omit & set(spans.column_names)))
-        self.batcher.add(orjson.dumps(row) for row in rows_of(spans))
+        self.batcher.add(table_slices(spans, self.limits))
 
     def counters(self) -> dict[str, int | str]:
         return self.batcher.counters()
 
-    def _send(self, batch: list[bytes]) -> None:
+    def _send(self, batch: list[pa.Table]) -> None:
+        spans = [orjson.dumps(row) for table in batch for row in rows_of(table)]
         sent_at = int(time.time())
-        body = b'{"sent_at":%d,"count":%d,"spans":[%s]}' % (sent_at, len(batch), b",".join(batch))
+        body = b'{"sent_at":%d,"count":%d,"spans":[%s]}' % (sent_at, len(spans), b",".join(spans))
         headers = {"Content-Type": "application/json", EVENT_HEADER: EVENT, TIMESTAMP_HEADER: str(sent_at)}
         if self.secret:
             headers[SIGNATURE_HEADER] = sign(self.secret, str(sent_at), body)  # over the JSON, before any gzip

@@ -79,5 +79,6 @@ class Outbound:
         self._ready.set()
 
     def post(self, url: str, content: bytes, headers: Mapping[str, str]) -> httpx.Response:
-        self._ready.wait(START_WAIT_S)
+        if not self._ready.wait(START_WAIT_S):
+            self._ready.set()  # no context came (out of process): the default policy from now on, no more waiting
         return post(self.client, url, content, headers, self.policy)

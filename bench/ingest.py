@@ -5,6 +5,11 @@ trace being visible in `/traces/{id}`, and the server's peak RSS, with the issue
 
     python bench/ingest.py                 # 200k spans (about a minute)
     python bench/ingest.py --spans 1000000
+    python bench/ingest.py --plugin        # with one in-process `spans_stored` subscriber (docs/plugins.md)
+
+`--plugin` installs a throwaway plugin for the server only (a `.dist-info` with its entry point in a temporary
+directory on its PYTHONPATH) that subscribes to `spans_stored` and reads each table's row count: what the pipeline
+pays to hand its spans to plugins. Compare with a run without it in the same session.
 """
 
 from __future__ import annotations
@@ -113,12 +118,37 @@ def rss_sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
         time.sleep(0.05)
 
 
+BENCH_PLUGIN = """
+from lynex_box.plugins.hookspecs import hookimpl
+
+class Spans:
+    rows = 0
+
+    @hookimpl
+    def lynex_spans_stored(self, event):
+        self.rows += event["spans"].num_rows
+
+spans = Spans()
+"""
+
+
+def bench_plugin(root: Path) -> Path:
+    """A directory that, on PYTHONPATH, installs the `bench-spans` plugin (a spans_stored subscriber)."""
+    info = root / "lynex_bench_plugin-0.0.dist-info"
+    info.mkdir(parents=True)
+    (root / "lynex_bench_plugin.py").write_text(BENCH_PLUGIN)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lynex-bench-plugin\nVersion: 0.0\n")
+    (info / "entry_points.txt").write_text("[lynex_box.plugins]\nbench-spans = lynex_bench_plugin:spans\n")
+    return root
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--durability", default="fsync")
+    ap.add_argument("--plugin", action="store_true", help="run with one in-process spans_stored subscriber")
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="lynex-bench-"))
     port = free_port()
@@ -126,6 +156,10 @@ def main() -> None:
     # no OTLP/gRPC receiver: a bench beside a running appliance (or another bench) would find 4317 taken
     env = {**os.environ, "LYNEX_WAL_DURABILITY": args.durability, "LYNEX_RETENTION_DAYS": "0",
            "LYNEX_SERVER_OTLP_GRPC_PORT": "0"}  # fmt: skip
+    if args.plugin:
+        site = bench_plugin(data.parent / f"{data.name}-site")
+        env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+        env["LYNEX_PLUGINS_ENABLED"] = "bench-spans"
     server = subprocess.Popen(
         [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(data), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
@@ -217,6 +251,7 @@ def main() -> None:
     server.wait(60)
     on_disk = sum(p.stat().st_size for p in (data / "segments").rglob("*.parquet"))
     shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(data.parent / f"{data.name}-site", ignore_errors=True)
     lat = sorted(latencies) or [float("nan")]
 
     def pct(p: float) -> float:
@@ -229,6 +264,7 @@ def main() -> None:
         "batch": args.batch,
         "clients": args.clients,
         "durability": args.durability,
+        "plugin": "bench-spans (spans_stored)" if args.plugin else None,
         "accepted_spans_per_s": round(accepted_rate),
         "queryable_spans_per_s": round(queryable_rate),
         "visible_spans": visible,

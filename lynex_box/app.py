@@ -346,6 +346,7 @@ async def start(
         write_scores=score_writer(engine, settings, read_only.reason),
         put_object=object_writer(engine.lifecycle.bucket, settings.data_dir),  # narrowed to plugins/<name>/
         http_post=blocking_post(TargetPolicy.from_settings(settings.alerts)),  # the alert deliveries' policy
+        target_policy=TargetPolicy.from_settings(settings.alerts),
     )
     await asyncio.to_thread(plugins.started, context)
     if settings.server.otlp_grpc_port:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lynex_box.crashpoints import crash_point
 from lynex_box.pipeline.decode.registry import DecoderRegistry
@@ -98,7 +99,8 @@ class Pipeline:
         traces: TraceTracker | None = None,
     ) -> None:
         self.wal = wal
-        self.events = events  # `span_batch_stored` after each step reaches the head (only if someone subscribes)
+        # `span_batch_stored` and `spans_stored` after each step reaches the head (only if someone subscribes)
+        self.events = events
         self.traces = traces  # `trace_completed`: only when some plugin subscribes to it (engine.py)
         self.store = store
         self.recent = recent
@@ -153,6 +155,8 @@ class Pipeline:
                     self._tell_stored(table, step.lsn_from, step.lsn_to)
                 if table.num_rows and self.traces is not None:
                     self.traces.observe(table)
+                if table.num_rows and self.events.wants("spans_stored"):
+                    self._hand_spans(table, step.lsn_from, step.lsn_to)
                 self.spans_processed += table.num_rows
                 self.last_batch_at = time.monotonic()
                 total += step.count
@@ -179,6 +183,20 @@ class Pipeline:
                 })  # fmt: skip
         except Exception:  # a summary must never stop the pipeline
             log.exception("span_batch_stored summary failed lsn=%d..%d", lsn_from, lsn_to)
+
+    def _hand_spans(self, table: pa.Table, lsn_from: int, lsn_to: int) -> None:
+        """One `spans_stored` event per project of the step, with its spans: the step's own table when it holds one
+        project (the usual case: nothing is copied), else a filtered table per project. Arrow tables are immutable,
+        so every subscriber gets the same one."""
+        try:
+            projects = table.column("project_id").unique().to_pylist()
+            for project_id in projects:
+                spans = table if len(projects) == 1 else table.filter(pc.equal(table.column("project_id"), project_id))
+                self.events.emit("spans_stored", {
+                    "project_id": project_id, "spans": spans, "lsn_from": lsn_from, "lsn_to": lsn_to,
+                })  # fmt: skip
+        except Exception:  # handing spans to plugins must never stop the pipeline
+            log.exception("spans_stored failed lsn=%d..%d", lsn_from, lsn_to)
 
     def _new_cursor(self) -> WalCursor:
         """A cursor at the head's end; it takes the payloads the WAL writer still holds instead of decompressing."""

@@ -38,6 +38,9 @@ class PluginContext:
     write_scores: ScoreWriter | None = None  # scores through the WAL, as the score API stores them
     put_object: PutObject | None = None  # write an object under plugins/<name>/ (bucket, or the data dir); blocking
     http_post: HttpPost | None = None  # one POST under the outbound address policy; blocking
+    # the outbound address policy of alert deliveries (`lynex_box.alerts.targets.TargetPolicy`, from [alerts]
+    # allow_private_targets and allowed_target_networks) for a plugin that sends elsewhere; None: global addresses only
+    target_policy: Any = None
 
     def for_plugin(self, name: str) -> PluginContext:
         """The same context narrowed to the plugin `name`: its own directory, its own object namespace, and its

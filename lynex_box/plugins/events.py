@@ -2,7 +2,8 @@
 
 A component gets an `Events` at construction (app.py passes the plugin host; tests and tools pass `NO_EVENTS`).
 `emit` never blocks and never raises: the host copies the event into each subscriber's bounded queue and returns.
-`wants(topic)` lets a hot path (the pipeline) skip building a summary nobody subscribes to.
+`wants(topic)` lets a hot path (the pipeline) skip building a summary nobody subscribes to. Every event is a
+JSON-able dict except `spans_stored`'s, which carries a pyarrow Table (immutable, so subscribers share it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Final, Protocol
 # topic -> the hook a plugin implements to receive it (hookspecs.py); docs/plugins.md describes each one
 TOPICS: Final[dict[str, str]] = {
     "span_batch_stored": "lynex_span_batch_stored",
+    "spans_stored": "lynex_spans_stored",
     "trace_completed": "lynex_trace_completed",
     "score_written": "lynex_score_written",
     "alert_fired": "lynex_alert_fired",

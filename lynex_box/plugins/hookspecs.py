@@ -35,6 +35,12 @@ def lynex_span_batch_stored(event: dict[str, Any]) -> None:
 
 
 @hookspec
+def lynex_spans_stored(event: dict[str, Any]) -> None:
+    """As span_batch_stored, with the spans: `{project_id, spans, lsn_from, lsn_to}`, `spans` an immutable pyarrow
+    Table in the span schema (the one event that is not JSON-able; it pickles, so out-of-process plugins get it)."""
+
+
+@hookspec
 def lynex_trace_completed(event: dict[str, Any]) -> None:
     """A trace got no new span on this node for `[plugins] trace_idle_s` (project_id, trace_id, counts, times)."""
 

@@ -264,11 +264,23 @@ class PluginHost:
             topics = sorted(subs.get(name, []), key=lambda s: str(s["hook"]))
             totals = {k: sum(int(s[k]) for s in topics) for k in ("delivered", "errors", "timeouts", "dropped")}
             process = {"pid": r.worker.pid, "restarts": r.worker.restarts} if r.worker is not None else None
+            own = self._own_counters(name) if r.state == "loaded" and r.worker is None else None
             out.append({"name": name, "state": r.state, "source": r.source, "error": r.error, "hooks": r.hooks,
                         "per_project": r.per_project,
                         "isolation": "process" if name in self.settings.out_of_process else "thread",
-                        "process": process, **totals, "subscriptions": topics})  # fmt: skip
+                        "process": process, **totals, "subscriptions": topics, "counters": own})  # fmt: skip
         return out
+
+    def _own_counters(self, name: str) -> dict[str, Any] | None:
+        """What an in-process plugin counts itself (`counters()` on its object: a batching plugin's sent, failed,
+        dropped); None when it has no such method or it raises."""
+        counters = getattr(self.pm.get_plugin(name), "counters", None)
+        if not callable(counters):
+            return None
+        try:
+            return dict(counters())
+        except Exception as exc:  # a plugin's own counters must never break the status
+            return {"error": f"{type(exc).__name__}: {exc}"[:200]}
 
     def close(self) -> None:
         """Stop every subscription (queued events are dropped), then wait at most CLOSE_WAIT_S in all."""

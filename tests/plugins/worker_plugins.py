@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -41,3 +42,29 @@ class Hang:
 
 
 crash, hang = Crash(), Hang()
+
+
+class SpansWriter:
+    """Writes one line per `spans_stored` event: its project, its LSNs and the span ids, names and models."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    @hookimpl
+    def lynex_spans_stored(self, event: dict[str, Any]) -> None:
+        spans = event["spans"]
+        line = {
+            "pid": os.getpid(),
+            "project_id": event["project_id"],
+            "type": type(spans).__name__,
+            "span_ids": spans.column("span_id").to_pylist(),
+            "names": spans.column("name").to_pylist(),
+            "models": spans.column("model").to_pylist(),
+            "input_tokens": spans.column("input_tokens").to_pylist(),
+        }
+        with self.path.open("a") as fh:
+            fh.write(json.dumps(line) + "\n")
+
+
+def spans_writer(config: dict[str, Any]) -> SpansWriter:
+    return SpansWriter(config["path"])

@@ -54,6 +54,8 @@ _PLUGIN: Final = spec.obj(
     process={"type": ["object", "null"], "description": "the worker: pid (null while down) and restarts"},
     delivered=_COUNT, errors=_COUNT, timeouts=_COUNT, dropped=_COUNT,
     subscriptions=spec.list_of(_SUBSCRIPTION),
+    counters={"type": ["object", "null"], "description": "what an in-process plugin counts itself (a batching "
+              "plugin's sent, failed, dropped, queued, batches, retried, last_error); null when it counts nothing"},
 )  # fmt: skip
 
 OPENAPI: Final[spec.Paths] = {

@@ -1,9 +1,10 @@
 """One POST from a plugin's own thread under the outbound address policy of alert deliveries (targets.py).
 
 Plugins that send elsewhere (lynex-span-forward, lynex-otlp-export, lynex-datadog) get the policy from their
-`PluginContext` and post through here: the host is resolved once, every address is checked, the request goes to
-the checked address (the name kept for `Host` and TLS), no redirect is followed. Synchronous, for the plugins'
-delivery and batching threads; it must never be called on the event loop.
+`PluginContext` and post through here, which sends with `fetch.post_small` (as `PluginContext.http_post` does): the
+host is resolved once, every address is checked, the request goes to the checked address (the name kept for `Host`
+and TLS), no redirect is followed; here an answer other than 2xx raises, with whether to try again. Synchronous,
+for the plugins' delivery and batching threads; it must never be called on the event loop.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from lynex_box.alerts import targets
+from lynex_box.alerts.fetch import FetchFailed, post_small
+from lynex_box.plugins.context import OutboundRefused
 
 
 class PostFailed(Exception):
@@ -28,34 +29,26 @@ class PostFailed(Exception):
 
 
 def post(
-    client: httpx.Client,
     url: str,
     content: bytes,
     headers: Mapping[str, str],
     policy: targets.TargetPolicy,
+    timeout_s: float,
     resolve: targets.Resolver = targets.system_resolve,
-) -> httpx.Response:
-    """The 2xx answer to `POST url`; PostFailed otherwise (the message names the URL, never the content)."""
+) -> tuple[int, bytes]:
+    """The 2xx answer (status, body) to `POST url`, sent by `fetch.post_small` (the one guarded POST) on a fresh
+    event loop of the calling thread; PostFailed otherwise (the message names the URL, never the content)."""
     try:
-        target = asyncio.run(targets.pin(url, policy, resolve))
-    except httpx.InvalidURL:
-        raise PostFailed(f"{url!r} cannot be parsed as a URL", retryable=False) from None
-    except targets.TargetRefused as exc:
+        code, answer = asyncio.run(post_small(url, content, dict(headers), policy=policy, timeout_s=timeout_s,
+                                              resolve=resolve))  # fmt: skip
+    except OutboundRefused as exc:
         raise PostFailed(f"POST {url} refused: {exc}", retryable=False) from None
-    except targets.TargetUnresolved as exc:
+    except FetchFailed as exc:
         raise PostFailed(f"POST {url}: {exc}", retryable=True) from None
-    request = client.build_request("POST", target.url, content=content, headers={**headers, "Host": target.host_header})
-    request.extensions.update(target.extensions)
-    try:
-        answer = client.send(request)
-    except httpx.HTTPError as exc:
-        raise PostFailed(f"POST {url}: {type(exc).__name__}: {exc}".replace(str(target.url), url), True) from None
-    if 200 <= answer.status_code < 300:
-        return answer
-    code = answer.status_code
-    retryable = code >= 500 or code in (408, 429)
-    detail = f": {answer.text[:200]!r}" if target.public else ""  # as delivery.py: an internal answer is not kept
-    raise PostFailed(f"POST {url} answered {code}{detail}", retryable, code)
+    if 200 <= code < 300:
+        return code, answer
+    detail = f": {answer[:200]!r}" if answer else ""  # post_small keeps no answer from an internal address
+    raise PostFailed(f"POST {url} answered {code}{detail}", code >= 500 or code in (408, 429), code)
 
 
 START_WAIT_S = 30.0  # how long a send waits for the plugin's context (the WAL replay emits topics before it)
@@ -67,7 +60,7 @@ class Outbound:
     out-of-process plugin, which gets no context, uses."""
 
     def __init__(self, timeout_s: float, user_agent: str) -> None:
-        self.client = httpx.Client(timeout=timeout_s, follow_redirects=False, headers={"User-Agent": user_agent})
+        self.timeout_s, self.user_agent = timeout_s, user_agent
         self.policy = targets.TargetPolicy()
         self._ready = threading.Event()
 
@@ -78,7 +71,7 @@ class Outbound:
             self.policy = policy
         self._ready.set()
 
-    def post(self, url: str, content: bytes, headers: Mapping[str, str]) -> httpx.Response:
+    def post(self, url: str, content: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
         if not self._ready.wait(START_WAIT_S):
             self._ready.set()  # no context came (out of process): the default policy from now on, no more waiting
-        return post(self.client, url, content, headers, self.policy)
+        return post(url, content, {"User-Agent": self.user_agent, **headers}, self.policy, self.timeout_s)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from lynex_box.alerts.outbound import PostFailed, post
@@ -23,9 +22,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_a_post_reaches_an_opened_address_with_its_body_and_headers(receiver: Receiver) -> None:
-    with httpx.Client() as client:
-        answer = post(client, f"{receiver.url}/ok", b"hello", {"X-Test": "1"}, OPEN)
-    assert answer.status_code == 200
+    status, _ = post(f"{receiver.url}/ok", b"hello", {"X-Test": "1"}, OPEN, 5.0)
+    assert status == 200
     [got] = receiver.on("/ok")
     assert got.body == b"hello" and got.headers["x-test"] == "1"
 
@@ -43,8 +41,8 @@ def test_a_post_reaches_an_opened_address_with_its_body_and_headers(receiver: Re
 def test_failures_say_why_and_whether_to_try_again(
     receiver: Receiver, path: str, policy: TargetPolicy, retryable: bool, message: str
 ) -> None:
-    with httpx.Client() as client, pytest.raises(PostFailed) as info:
-        post(client, f"{receiver.url}{path}", b"{}", {}, policy)
+    with pytest.raises(PostFailed) as info:
+        post(f"{receiver.url}{path}", b"{}", {}, policy, 5.0)
     assert info.value.retryable is retryable and message in str(info.value)
     assert "redirect-body" not in str(info.value)  # a loopback answer's body is not kept
     if path == "/never":

@@ -207,7 +207,9 @@ def test_an_alert_that_fires_and_resolves_becomes_two_datadog_events(tmp_path: P
 
 def test_a_wrong_api_key_is_refused_counted_and_not_retried(dd: Datadog) -> None:
     plugin = create({"api_key": "wrong", "site": dd.url, "flush_interval_s": 1, "backoff_s": 0.01})
-    plugin.lynex_started(context=PluginContext("", Path("/nonexistent"), TargetPolicy(allow_private=True)))
+    plugin.lynex_started(
+        context=PluginContext("", Path("/nonexistent"), target_policy=TargetPolicy(allow_private=True))
+    )
     rows = [{"project_id": "p1", "trace_id": "t", "span_id": "s", "event_id": "e", "start_time": 1, "kind": "llm",
              "duration_ms": 5.0, "ingested_at": 2}]  # fmt: skip
     plugin.lynex_spans_stored(event={"project_id": "p1", "spans": rows_to_table(rows)})

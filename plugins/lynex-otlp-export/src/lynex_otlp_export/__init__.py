@@ -99,9 +99,9 @@ class OtlpExport:
         if self.gzip:
             body = gzip.compress(body, compresslevel=5)
             headers["Content-Encoding"] = "gzip"
-        answer = self.outbound.post(self.endpoint, body, headers)
-        if answer.content and answer.headers.get("content-type", "").startswith("application/x-protobuf"):
-            self.rejected += _rejected(answer.content)
+        _, answer = self.outbound.post(self.endpoint, body, headers)
+        if answer:  # an OTLP answer may report spans it rejected (partial success)
+            self.rejected += _rejected(answer)
 
 
 def _rejected(content: bytes) -> int:

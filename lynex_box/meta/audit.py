@@ -56,6 +56,10 @@ ACTIONS: Final = (
     "alert_rule.deleted",
     "jwt_trust.set",
     "jwt_trust.deleted",
+    "monitor.created",
+    "monitor.updated",
+    "monitor.deleted",
+    "monitor.run",
 )
 _SECRET_WORDS: Final = ("password", "secret", "token", "api_key", "hash", "cookie")
 MAX_PAGE: Final = 500

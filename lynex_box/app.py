@@ -3,12 +3,12 @@
 Start order (the lifespan, `start`): engine (recovery and replay) -> read-only mode (`lifecycle/readonly.py`: by
 hand, `[server] read_only`, the node writes nothing and runs only `READ_ONLY_JOBS`; automatic when the bucket stays
 unwritable) -> cluster node (in cluster mode; a `ClusterObserver` when read-only) -> prices ->
-auth (mail worker) -> key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> pipeline and flusher
-tasks -> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that. Each component's stop
-goes on an async exit stack right after it starts, so a start that fails half-way stops what had started, and
-SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The scheduler runs the jobs
-each component declares (`jobs()`); this module hard-codes none. A start that fails, or a cluster node fenced
-later, leaves its reason in `app.state.failure`, which the server turns into its exit status.
+auth (mail worker) -> key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> synthetic monitors ->
+pipeline and flusher tasks -> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that.
+Each component's stop goes on an async exit stack right after it starts, so a start that fails half-way stops what
+had started, and SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The
+scheduler runs the jobs each component declares (`jobs()`); this module hard-codes none. A start that fails, or a
+cluster node fenced later, leaves its reason in `app.state.failure`, which the server turns into its exit status.
 """
 
 from __future__ import annotations
@@ -61,6 +61,9 @@ from lynex_box.lifecycle.bucket import SegmentUploader
 from lynex_box.lifecycle.export_runner import ExportAborted, ExportRunner
 from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.meta.prices import PriceReloader, read_prices_at
+from lynex_box.monitors.runner import Runner
+from lynex_box.monitors.service import MonitorService
+from lynex_box.monitors.spec import MonitorLimits
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.plugins.context import PluginContext
 from lynex_box.plugins.host import PluginHost
@@ -225,6 +228,25 @@ def _meta_applied(
     return applied
 
 
+def _monitors(settings: Settings, engine: Engine, alerts: AlertService, node: ClusterNode | None) -> MonitorService:
+    """Synthetic monitors: runs into this node's WAL, requests under the alerts' outbound address policy, secrets
+    sealed with the alerts' key; a run's linked rules are evaluated at once where the alert evaluator runs (this
+    node, or in cluster mode the `alerts` lease holder; elsewhere they wait for their own interval there)."""
+    m, policy = settings.monitors, alerts.limits.targets
+
+    async def evaluate(project_id: str, rule_ids: tuple[str, ...]) -> None:
+        if settings.alerts.enabled and (node is None or node.holds("alerts") is not None):
+            await alerts.evaluator.evaluate_now(project_id, rule_ids)
+
+    runner = Runner(
+        engine.meta, alerts.box, m, settings.ingest, policy, engine.append_async, engine.wait_processed, evaluate
+    )
+    limits = MonitorLimits(
+        m.min_interval_s, m.default_interval_s, m.max_timeout_s, m.default_timeout_s, m.max_pattern_length, policy
+    )
+    return MonitorService(m, engine.meta, runner, limits, alerts.limits)
+
+
 async def start(
     stack: contextlib.AsyncExitStack, settings: Settings, on_fenced: Callable[[str], None] | None = None
 ) -> Services:
@@ -278,13 +300,15 @@ async def start(
         settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key, plugins
     )
     stack.push_async_callback(alerts.close)
+    monitors = _monitors(settings, engine, alerts, node)
+    stack.push_async_callback(monitors.close)  # runs in flight are cancelled before the engine closes
     # the metadata log applied (a node, or a read-only observer): every in-memory copy of the changed tables reloads
     replicator = cluster.meta if cluster is not None else None
     if replicator is not None:
         replicator.on_applied = _meta_applied(engine, keys, auth, prices, jwt, alerts, settings.server.read_only)
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
-    components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only]
+    components: list[Periodic] = [keys, auth, prices, alerts, monitors, engine.lifecycle, read_only]
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
     guard = node.guard if node is not None else None
@@ -296,7 +320,7 @@ async def start(
     stack.push_async_callback(asyncio.to_thread, exports.close)  # before the engine closes under them
     svc = Services.assemble(
         settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
-        read_only=read_only, plugins=plugins, job_runs=job_runs,
+        read_only=read_only, plugins=plugins, job_runs=job_runs, monitors=monitors,
     )  # fmt: skip
     node_id = node.identity.node_id if node is not None else ""
     await asyncio.to_thread(plugins.started, PluginContext(node_id=node_id, data_dir=settings.data_dir))

@@ -17,8 +17,8 @@ Replicated, with why:
 - instance_settings: the instance's settings (default project, the cluster secret, the alerts secrets key), except
   `LOCAL_SETTINGS`;
 - prompt_versions, custom_prices, project_limits, jwt_trust, alert_rules (their definitions; the evaluation state
-  columns are the alerts lease holder's), monitors (likewise: the last run's columns are the runner's), project_data_keys (wrapped by the KEK, so a node without the KEK still
-  cannot open them);
+  columns are the alerts lease holder's), monitors (likewise: the last run's columns are the runner's),
+  project_data_keys (wrapped by the KEK, so a node without the KEK still cannot open them);
 - tombstones (mode `tombstone`): a deletion hides the rows on every node; each node then stamps, purges and drops
   its own copy as its own lifecycle does for a local deletion, so only the creation (and a repeated deletion that
   re-opens it) travels, keyed by (project, kind, value), never the node-local id or WAL position;

@@ -66,7 +66,7 @@ OnFenced = Callable[[str], None]
 # The scheduled jobs that run on one node of the cluster at a time, by job id, and the lease each runs under: a turn
 # on a node that does not hold the lease does nothing. The lifecycle's passes are not here: each node compacts,
 # expires, offloads and backs up its own segments and meta.db (docs/format/cluster.md), so each runs its own.
-SINGLETON_JOBS: Final = {"alerts": "alerts"}
+SINGLETON_JOBS: Final = {"alerts": "alerts", "monitors": "alerts"}  # synthetic monitors run where alerts do
 # How often the publisher looks for a change in the node's segments: a look costs no request when nothing changed,
 # and a flushed segment is uploaded at most this long after it was published locally. The looks run on a thread of
 # their own (`cluster-publish`), one after the other: an upload that takes longer than this only delays the next.

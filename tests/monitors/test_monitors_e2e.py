@@ -8,7 +8,11 @@ The server runs with a 0.2 s monitors tick and 1 s minimum intervals, and may re
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -276,3 +280,31 @@ def test_another_project_cannot_see_or_run_a_monitor_and_a_viewer_only_reads(w: 
     assert viewer.post(w.monitors, json={"name": "v", "target": {"type": "http", "url": w.app.url}}).status_code == 403
     stranger, _ = w.web.invite(w.admin, org_b, f"b-{secrets.token_hex(3)}@example.test", "owner")
     assert stranger.get(f"{w.monitors}/{monitor['id']}").status_code == 404
+
+
+def _cli(w: World, *args: str, ok: bool = True) -> Any:
+    common = ["--project", w.server.project, "--url", w.server.url, "--json"]
+    env = {**os.environ, "LYNEX_API_KEY": str(w.server.creds["api_key"])}
+    out = subprocess.run([sys.executable, "-m", "lynex_box", "monitors", *args, *common], capture_output=True,
+                         text=True, env=env, timeout=120)  # fmt: skip
+    assert (out.returncode == 0) == ok, out.stderr
+    return json.loads(out.stdout) if out.stdout.strip() else out.stderr
+
+
+def test_the_cli_creates_lists_runs_and_deletes_a_monitor(w: World) -> None:
+    name = f"cli {secrets.token_hex(3)}"
+    created = _cli(w, "create", "--name", name, "--http-url", f"{w.app.url}/cli", "--interval", "3600",
+                   "--assert", '{"type": "status", "equals": 200}')  # fmt: skip
+    assert created["name"] == name and created["assertions"] == [{"type": "status", "equals": 200}]
+    assert name in {m["name"] for m in _cli(w, "list")}
+    run = _cli(w, "run", created["id"])
+    assert run["ok"] is True and run["status_code"] == 200
+    w.app.failing = True
+    try:
+        assert _cli(w, "run", created["id"], ok=False)["ok"] is False  # a failed run exits 1
+    finally:
+        w.app.failing = False
+    refused = _cli(w, "create", "--name", "x", "--http-url", "http://169.254.169.254/", ok=False)
+    assert "HTTP 400 bad_monitor" in refused and "refused" in refused
+    assert _cli(w, "delete", created["id"]) == {"deleted": created["id"]}
+    assert name not in {m["name"] for m in _cli(w, "list")}

@@ -2,8 +2,8 @@
 
 `jobs()` declares one job, `monitors`, every `[monitors] tick_s`; in cluster mode app.py's guard runs it only on the
 node holding the `alerts` lease (cluster/node.py `SINGLETON_JOBS`), so each monitor runs once per period in the
-whole cluster. A turn reads the enabled monitors (in a thread), starts a task for each due one that is not already
-running and returns: a slow target never delays another monitor's turn. `close` cancels the runs in flight.
+whole cluster. A turn reads the monitors that may be due (in a thread), starts a task for each due one that is not
+already running and returns: a slow target never delays another monitor's turn. `close` cancels the runs in flight.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class MonitorService:
 
     async def tick(self) -> None:
         at = store.now_us()
-        monitors = await asyncio.to_thread(lambda: store.enabled_monitors(self.db.reader()))
+        monitors = await asyncio.to_thread(lambda: store.due_monitors(self.db.reader(), at))
         for monitor in monitors:
             if monitor.id not in self._running and monitor.due(at):
                 self._start(monitor)

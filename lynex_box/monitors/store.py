@@ -162,9 +162,14 @@ def list_monitors(conn: apsw.Connection, project_id: str) -> list[StoredMonitor]
     return [_monitor(r) for r in conn.execute(sql, (project_id,))]
 
 
-def enabled_monitors(conn: apsw.Connection) -> list[StoredMonitor]:
-    sql = f"SELECT {COLUMNS} FROM monitors WHERE enabled = 1 ORDER BY last_run_at"
-    return [_monitor(r) for r in conn.execute(sql)]
+def due_monitors(conn: apsw.Connection, at_us: int) -> list[StoredMonitor]:
+    """Enabled monitors of every project whose run may be due at `at_us` (interval monitors exactly; cron monitors
+    are all returned and judged by `StoredMonitor.due`)."""
+    sql = (
+        f"SELECT {COLUMNS} FROM monitors WHERE enabled = 1 AND (cron IS NOT NULL OR last_run_at IS NULL OR "
+        "last_run_at + interval_s * 1000000 <= ?) ORDER BY last_run_at"
+    )
+    return [_monitor(r) for r in conn.execute(sql, (at_us,))]
 
 
 def _name_taken(conn: apsw.Connection, project_id: str, name: str, monitor_id: str) -> bool:

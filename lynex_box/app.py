@@ -68,6 +68,7 @@ from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.plugins.context import PluginContext
 from lynex_box.plugins.host import PluginHost
 from lynex_box.pricing import PriceBook
+from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
@@ -228,7 +229,9 @@ def _meta_applied(
     return applied
 
 
-def _monitors(settings: Settings, engine: Engine, alerts: AlertService, node: ClusterNode | None) -> MonitorService:
+def _monitors(
+    settings: Settings, engine: Engine, alerts: AlertService, node: ClusterNode | None, read_only: ReadOnlyMode
+) -> MonitorService:
     """Synthetic monitors: runs into this node's WAL, requests under the alerts' outbound address policy, secrets
     sealed with the alerts' key; a run's linked rules are evaluated at once where the alert evaluator runs (this
     node, or in cluster mode the `alerts` lease holder; elsewhere they wait for their own interval there)."""
@@ -238,9 +241,22 @@ def _monitors(settings: Settings, engine: Engine, alerts: AlertService, node: Cl
         if settings.alerts.enabled and (node is None or node.holds("alerts") is not None):
             await alerts.evaluator.evaluate_now(project_id, rule_ids)
 
+    def refusal(project_id: str) -> str | None:
+        """Why a run's trace may not go into the WAL now: what ingest admission refuses (api/ingest/admission.py)."""
+        reason = read_only.reason()
+        if reason is not None:
+            return f"the node is read-only: {reason}"
+        try:
+            engine.data_keys.cipher(project_id)
+        except KeyUnavailable as exc:
+            return f"the project's encryption key is locked: {exc}"
+        pressure = engine.backpressure()
+        return pressure.reason if pressure is not None else None
+
     runner = Runner(
-        engine.meta, alerts.box, m, settings.ingest, policy, engine.append_async, engine.wait_processed, evaluate
-    )
+        engine.meta, alerts.box, m, settings.ingest, policy, engine.append_async, engine.wait_processed, evaluate,
+        refusal,
+    )  # fmt: skip
     limits = MonitorLimits(
         m.min_interval_s, m.default_interval_s, m.max_timeout_s, m.default_timeout_s, m.max_pattern_length, policy
     )
@@ -300,7 +316,7 @@ async def start(
         settings, engine.meta, engine.query, auth.mailer, settings.smtp.from_address, shared, cluster_key, plugins
     )
     stack.push_async_callback(alerts.close)
-    monitors = _monitors(settings, engine, alerts, node)
+    monitors = _monitors(settings, engine, alerts, node, read_only)
     stack.push_async_callback(monitors.close)  # runs in flight are cancelled before the engine closes
     # the metadata log applied (a node, or a read-only observer): every in-memory copy of the changed tables reloads
     replicator = cluster.meta if cluster is not None else None

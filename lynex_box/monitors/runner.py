@@ -35,6 +35,7 @@ log = logging.getLogger("lynex.monitors")
 Append = Callable[[RecordType, RecordHeader, bytes], Awaitable[int]]
 WaitProcessed = Callable[[int, float], Awaitable[bool]]
 EvaluateRules = Callable[[str, tuple[str, ...]], Awaitable[None]]
+Refusal = Callable[[str], str | None]  # why a project's trace may not be written now (as ingest is refused), or None
 VISIBLE_WAIT_S = 5.0  # how long a run waits for its spans to be queryable before its rules are evaluated
 
 
@@ -76,10 +77,14 @@ class Runner:
         append: Append,
         wait_processed: WaitProcessed,
         evaluate: EvaluateRules,
+        refusal: Refusal = lambda project_id: None,
         resolve: Resolver = system_resolve,
     ) -> None:
+        """`refusal` keeps a run's trace out of the WAL when ingest would be refused now (read-only node, WAL or
+        disk over its limit, an encrypted project whose key is locked): the run is still recorded."""
         self.db, self.box, self.settings, self.ingest, self.policy = db, box, settings, ingest, policy
         self.append, self.wait_processed, self.evaluate, self.resolve = append, wait_processed, evaluate, resolve
+        self.refusal = refusal
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self.runs = 0  # runs since start, and those that failed (for logs and GET /metrics consumers)
         self.failures = 0
@@ -106,11 +111,12 @@ class Runner:
             latency_ms=ex.latency_ms, ok=judged.ok, error=ex.error if ex.status is None else None, outcomes=outcomes,
             sent=ex.sent, status=ex.status, body=judged.body, reply=judged.reply,
         )  # fmt: skip
-        lsn = await self._record_trace(monitor.project_id, events)
+        lsn, not_stored = await self._record_trace(monitor.project_id, events)
+        error = "; ".join(x for x in (_summary(judged.outcomes), not_stored) if x)[:500] or None
         run = {"id": run_id, "monitor_id": monitor.id, "started_at": started_us, "ok": judged.ok,
                "latency_ms": round(ex.latency_ms, 3), "status_code": ex.status, "assertions": outcomes,
-               "failed": [o for o in outcomes if not o["ok"]], "error": _summary(judged.outcomes),
-               "trace_id": trace_id, "manual": manual}  # fmt: skip
+               "failed": [o for o in outcomes if not o["ok"]], "error": error, "trace_id": trace_id,
+               "trace_stored": not_stored is None, "manual": manual}  # fmt: skip
         self.runs += 1
         self.failures += 0 if judged.ok else 1
         keep = self.settings.runs_kept
@@ -125,8 +131,12 @@ class Runner:
                 log.warning("monitor rules not evaluated monitor=%s error=%s", monitor.id, exc)
         return run
 
-    async def _record_trace(self, project_id: str, events: list[dict[str, Any]]) -> int | None:
-        """Append the run's events to the WAL as the native API would; None when none could be stored."""
+    async def _record_trace(self, project_id: str, events: list[dict[str, Any]]) -> tuple[int | None, str | None]:
+        """Append the run's events to the WAL as the native API would: (its LSN, None), or (None, why not)."""
+        refused = self.refusal(project_id)
+        if refused is not None:
+            log.warning("monitor run trace not stored project=%s reason=%s", project_id, refused)
+            return None, f"trace not stored: {refused}"
         received_us = store.now_us()
         window = TimeWindow.at(self.ingest, received_us)
         kept = []
@@ -137,13 +147,13 @@ class Runner:
             else:  # our own events: a bug or a setting that refuses them, never a client's doing
                 log.error("monitor run event refused project=%s error=%s", project_id, problem)
         if not kept:
-            return None
+            return None, "trace not stored: its events were refused (see the server log)"
         header = RecordHeader(project_id, received_us, "sdk")
         try:
-            return await self.append(RecordType.EVENTS, header, orjson.dumps({"events": kept}))
-        except Exception as exc:  # WAL refused (read-only, disk): the run is still recorded
+            return await self.append(RecordType.EVENTS, header, orjson.dumps({"events": kept})), None
+        except Exception as exc:  # the WAL refused it: the run is still recorded
             log.warning("monitor run trace not stored project=%s error=%s", project_id, exc)
-            return None
+            return None, f"trace not stored: {type(exc).__name__}: {exc}"
 
 
 def _summary(outcomes: list[Outcome]) -> str | None:

@@ -253,7 +253,7 @@ OPENAPI: Final[spec.Paths] = {
     f"{_BASE}/{{monitor_id}}/run": {
         "post": spec.op(
             "Run the monitor now and answer the run (alerts.manage; audited)",
-            {200: "the run: {id, ok, latency_ms, status_code, assertions, failed, error, trace_id}"},
+            {200: "the run: {id, ok, latency_ms, status_code, assertions, failed, error, trace_id, trace_stored}"},
             returns=_RUN,
         ),
     },

@@ -23,7 +23,7 @@ from lynex_box.monitors import store
 from lynex_box.monitors.runner import Runner
 from lynex_box.monitors.spec import MonitorLimits, parse_monitor
 from lynex_box.wal.records import RecordHeader, RecordType
-from tests.monitors.apps import LocalServer
+from tests.e2e.monitored_app import LocalServer
 
 OPEN = TargetPolicy(allowed=(ipaddress.ip_network("127.0.0.1/32"),))
 

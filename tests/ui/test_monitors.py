@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.monitored_app import LocalServer
 from tests.e2e.server import RunningServer
-from tests.monitors.apps import LocalServer
 from tests.ui.conftest import Box
 
 

@@ -23,8 +23,8 @@ import pytest
 
 from tests.alerts.receiver import Receiver
 from tests.e2e.accounts import Browsers, me
+from tests.e2e.monitored_app import LocalServer
 from tests.e2e.server import RunningServer
-from tests.monitors.apps import LocalServer
 
 ENV = {
     "LYNEX_ALERTS_TICK_S": "0.2",

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 
 from tests.e2e.cluster import cluster_env, live_holders, status
+from tests.e2e.monitored_app import LocalServer
 from tests.e2e.server import RunningServer
-from tests.monitors.apps import LocalServer
 from tests.objstore.conftest import MotoServer, moto_server  # noqa: F401 - fixture used here
 
 ENV = {

@@ -3,12 +3,12 @@
 Start order (the lifespan, `start`): engine (recovery and replay) -> read-only mode (`lifecycle/readonly.py`: by
 hand, `[server] read_only`, the node writes nothing and runs only `READ_ONLY_JOBS`; automatic when the bucket stays
 unwritable) -> cluster node (in cluster mode; a `ClusterObserver` when read-only) -> prices ->
-auth (mail worker) -> key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> pipeline and flusher
-tasks -> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that. Each component's stop
-goes on an async exit stack right after it starts, so a start that fails half-way stops what had started, and
-SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The scheduler runs the jobs
-each component declares (`jobs()`); this module hard-codes none. A start that fails, or a cluster node fenced
-later, leaves its reason in `app.state.failure`, which the server turns into its exit status.
+auth (mail worker) -> key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> synthetic monitors ->
+pipeline and flusher tasks -> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that.
+Each component's stop goes on an async exit stack right after it starts, so a start that fails half-way stops what
+had started, and SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The
+scheduler runs the jobs each component declares (`jobs()`); this module hard-codes none. A start that fails, or a
+cluster node fenced later, leaves its reason in `app.state.failure`, which the server turns into its exit status.
 """
 
 from __future__ import annotations
@@ -66,10 +66,14 @@ from lynex_box.lifecycle.readonly import ReadOnlyMode
 from lynex_box.lifecycle.usage_close import ClosedDays, MetaClosedDays, UsageCloser, meta_projects, query_compute
 from lynex_box.meta.prices import PriceReloader, read_prices_at
 from lynex_box.meta.project_plugins import RELOAD_JOB, ProjectPlugins
+from lynex_box.monitors.runner import Runner
+from lynex_box.monitors.service import MonitorService
+from lynex_box.monitors.spec import MonitorLimits
 from lynex_box.pipeline.enrich import CostEnricher
 from lynex_box.plugins.context import PluginContext
 from lynex_box.plugins.host import PluginHost
 from lynex_box.pricing import PriceBook
+from lynex_box.segments.encryption import KeyUnavailable
 from lynex_box.web import routes as web_routes
 
 log = logging.getLogger("lynex.app")
@@ -251,6 +255,40 @@ def _usage_closer(settings: Settings, engine: Engine, plugins: PluginHost, node:
     return UsageCloser(settings.plugins, plugins, meta_projects(engine.meta), compute, marks)
 
 
+def _monitors(
+    settings: Settings, engine: Engine, alerts: AlertService, node: ClusterNode | None, read_only: ReadOnlyMode
+) -> MonitorService:
+    """Synthetic monitors: runs into this node's WAL, requests under the alerts' outbound address policy, secrets
+    sealed with the alerts' key; a run's linked rules are evaluated at once where the alert evaluator runs (this
+    node, or in cluster mode the `alerts` lease holder; elsewhere they wait for their own interval there)."""
+    m, policy = settings.monitors, alerts.limits.targets
+
+    async def evaluate(project_id: str, rule_ids: tuple[str, ...]) -> None:
+        if settings.alerts.enabled and (node is None or node.holds("alerts") is not None):
+            await alerts.evaluator.evaluate_now(project_id, rule_ids)
+
+    def refusal(project_id: str) -> str | None:
+        """Why a run's trace may not go into the WAL now: what ingest admission refuses (api/ingest/admission.py)."""
+        reason = read_only.reason()
+        if reason is not None:
+            return f"the node is read-only: {reason}"
+        try:
+            engine.data_keys.cipher(project_id)
+        except KeyUnavailable as exc:
+            return f"the project's encryption key is locked: {exc}"
+        pressure = engine.backpressure()
+        return pressure.reason if pressure is not None else None
+
+    runner = Runner(
+        engine.meta, alerts.box, m, settings.ingest, policy, engine.append_async, engine.wait_processed, evaluate,
+        refusal,
+    )  # fmt: skip
+    limits = MonitorLimits(
+        m.min_interval_s, m.default_interval_s, m.max_timeout_s, m.default_timeout_s, m.max_pattern_length, policy
+    )
+    return MonitorService(m, engine.meta, runner, limits, alerts.limits)
+
+
 async def start(
     stack: contextlib.AsyncExitStack, settings: Settings, on_fenced: Callable[[str], None] | None = None
 ) -> Services:
@@ -315,6 +353,8 @@ async def start(
     # plugins turned on per project: their secret values are sealed with the alerts secrets key
     project_plugins = ProjectPlugins(engine.meta, alerts.box, plugins.set_projects, settings.plugins.project_reload_s)
     await asyncio.to_thread(project_plugins.reload)
+    monitors = _monitors(settings, engine, alerts, node, read_only)
+    stack.push_async_callback(monitors.close)  # runs in flight are cancelled before the engine closes
     # the metadata log applied (a node, or a read-only observer): every in-memory copy of the changed tables reloads
     replicator = cluster.meta if cluster is not None else None
     if replicator is not None:
@@ -323,7 +363,7 @@ async def start(
         )
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
-    components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only, project_plugins]
+    components: list[Periodic] = [keys, auth, prices, alerts, monitors, engine.lifecycle, read_only, project_plugins]
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
     components.append(_usage_closer(settings, engine, plugins, node))
@@ -337,6 +377,7 @@ async def start(
     svc = Services.assemble(
         settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
         read_only=read_only, plugins=plugins, job_runs=job_runs, project_plugins=project_plugins,
+        monitors=monitors,
     )  # fmt: skip
     node_id = node.identity.node_id if node is not None else ""
     context = PluginContext(

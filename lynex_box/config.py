@@ -330,6 +330,25 @@ class AlertsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class MonitorsSettings:
+    """[monitors]: synthetic monitors (docs/monitors.md): how they are scheduled and what one may ask for."""
+
+    enabled: bool = True
+    tick_s: float = field(default=1.0, metadata=_rng(0.05, 3600))
+    min_interval_s: int = field(default=10, metadata=_rng(1, 86_400))
+    default_interval_s: int = field(default=300, metadata=_rng(1, 86_400))
+    max_monitors_per_project: int = field(default=50, metadata=_rng(1, 10_000))
+    max_timeout_s: float = field(default=30.0, metadata=_rng(0.1, 600))
+    default_timeout_s: float = field(default=10.0, metadata=_rng(0.1, 600))
+    max_response_bytes: int = field(default=1024 * 1024, metadata=_rng(1024))
+    max_body_bytes: int = field(default=64 * 1024, metadata=_rng(1024))
+    max_concurrent_runs: int = field(default=4, metadata=_rng(1, 256))
+    max_pattern_length: int = field(default=256, metadata=_rng(1, 10_000))
+    regex_timeout_s: float = field(default=0.1, metadata=_rng(0.001, 10))
+    runs_kept: int = field(default=100, metadata=_rng(1, 100_000))
+
+
+@dataclass(frozen=True, slots=True)
 class LifecycleSettings:
     """[lifecycle]: what every background pass shares: its DuckDB threads, the grace period, the disk guard."""
 
@@ -534,6 +553,7 @@ class Settings:
     scim: ScimSettings = field(default_factory=ScimSettings)
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     alerts: AlertsSettings = field(default_factory=AlertsSettings)
+    monitors: MonitorsSettings = field(default_factory=MonitorsSettings)
     lifecycle: LifecycleSettings = field(default_factory=LifecycleSettings)
     compaction: CompactionSettings = field(default_factory=CompactionSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)

@@ -68,6 +68,19 @@ class Evaluator:
             cutoff = started - self.settings.history_days * 86_400 * 1_000_000
             await asyncio.to_thread(self.db.write, lambda c: history.prune(c, cutoff))
 
+    async def evaluate_now(self, project_id: str, rule_ids: tuple[str, ...]) -> None:
+        """Evaluate these enabled rules of the project at once, whatever their interval: a synthetic monitor's run
+        just stored spans they watch (lynex_box/monitors/runner.py)."""
+        started = store.now_us()
+
+        def read() -> list[StoredRule]:
+            found = (store.get_rule(self.db.reader(), project_id, rule_id) for rule_id in rule_ids)
+            return [rule for rule in found if rule is not None and rule.spec.enabled]
+
+        rules = await asyncio.to_thread(read)
+        if rules:
+            await asyncio.gather(*(self._evaluate(rule, started) for rule in rules))
+
     async def _evaluate(self, rule: StoredRule, started: int) -> None:
         value: float | None = None
         error: str | None = None

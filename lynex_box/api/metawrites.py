@@ -1,10 +1,10 @@
 """Which requests write the cluster's shared metadata, and so go to the `metadata` lease holder in cluster mode.
 
 One table for the whole API: every route that can change users, orgs, projects, keys, members, invitations,
-sign-in state, SSO/SCIM, alert rules, a project's plugins, prices, settings, JWT trust, prompts or deletion
-tombstones is in
-`FORWARDED`, with the body cap its own handler applies (checked before forwarding, and again by the holder's
-handler); every other route with an unsafe method is in `LOCAL`, with the reason it stays on the node that
+sign-in state, SSO/SCIM, alert rules, synthetic monitors, a project's plugins, prices, settings, JWT trust, prompts
+or deletion tombstones is in `FORWARDED`, with the body cap its own handler applies (checked before forwarding, and
+again by the holder's handler); every other route with an unsafe method is in `LOCAL`, with the reason it stays on
+the node that
 received it (ingest goes through each node's WAL). tests/api/test_metawrites.py walks the app's routes and fails
 when a route with a method other than GET/HEAD is in neither, so a new write route must be classified here.
 
@@ -48,6 +48,10 @@ def _rule(settings: Settings) -> int:
 
 def _plugin(settings: Settings) -> int:
     return 2 * settings.plugins.max_project_config_bytes + 4096  # admin/project_plugins.py `body_cap`
+
+
+def _monitor(settings: Settings) -> int:
+    return settings.monitors.max_body_bytes
 
 
 # (method, route path as the route declares it, body cap)
@@ -104,6 +108,10 @@ FORWARDED: Final[tuple[tuple[str, str, Cap], ...]] = (
     # plugins turned on and configured per project (admin/project_plugins.py)
     ("PUT", "/api/projects/{project_id}/plugins/{name}", _plugin),
     ("DELETE", "/api/projects/{project_id}/plugins/{name}", _json),
+    # synthetic monitors and the alert rules they link (admin/monitors.py)
+    ("POST", "/api/projects/{project_id}/monitors", _monitor),
+    ("PATCH", "/api/projects/{project_id}/monitors/{monitor_id}", _monitor),
+    ("DELETE", "/api/projects/{project_id}/monitors/{monitor_id}", _monitor),
     # registered prompt templates (query/prompts.py)
     ("POST", "/v1/projects/{project_id}/prompts", _prompt),
 )
@@ -124,6 +132,9 @@ LOCAL: Final[dict[tuple[str, str], str]] = {
     ("POST", "/v1/projects/{project_id}/scores"): "ingest: scores go through the WAL",
     ("POST", "/api/invitations/lookup"): "read-only: looks an invitation token up",
     ("POST", "/api/projects/{project_id}/alerts/rules/{rule_id}/test"): "sends test notifications, writes nothing",
+    ("POST", "/api/projects/{project_id}/monitors/{monitor_id}/run"): (
+        "runs the monitor here: its trace goes through this node's WAL, its run is this node's record"
+    ),
 }
 
 

@@ -35,6 +35,7 @@ from lynex_box.lifecycle.service import Lifecycle
 from lynex_box.meta.audit import AuditLog
 from lynex_box.meta.prices import PriceReloader
 from lynex_box.meta.project_plugins import ProjectPlugins
+from lynex_box.monitors.service import MonitorService
 from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.plugins.host import PluginHost
 from lynex_box.prompts.registry import PromptRegistry
@@ -62,6 +63,7 @@ class Services:
     events: Events = NO_EVENTS  # topics routes emit (project created, member added): the plugin host
     job_runs: dict[str, JobRuns] = field(default_factory=dict)  # each scheduled job's turns (GET /metrics)
     project_plugins: ProjectPlugins | None = None  # plugins turned on and configured per project
+    monitors: MonitorService | None = None  # synthetic monitors: their runs (scheduled, and "run now")
     # the repositories routes use instead of the engine's insides (`assemble` makes them from its meta.db)
     accounts: Accounts = field(kw_only=True)  # users, orgs, memberships, invitations; account transactions
     projects: Projects = field(kw_only=True)  # a project's record, settings, API keys, custom prices
@@ -89,6 +91,7 @@ class Services:
         plugins: PluginHost | None = None,
         job_runs: dict[str, JobRuns] | None = None,
         project_plugins: ProjectPlugins | None = None,
+        monitors: MonitorService | None = None,
     ) -> Services:
         """The services of a running engine: its repositories are made from its meta.db here, once."""
         meta = engine.meta
@@ -97,6 +100,7 @@ class Services:
             settings, engine, keys, default_project_id, auth, exports, prices=prices, alerts=alerts, cluster=cluster,
             jwt=jwt, read_only=read_only, plugins=plugins, events=events,
             job_runs=job_runs if job_runs is not None else {}, project_plugins=project_plugins,
+            monitors=monitors,
             accounts=Accounts(meta), projects=Projects(meta, events), audit=AuditLog(meta), scores=ScoreReader(meta),
             prompts=PromptRegistry(meta), data_keys=engine.data_keys, lifecycle=engine.lifecycle,
         )  # fmt: skip

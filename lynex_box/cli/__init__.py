@@ -2,10 +2,11 @@
 
 `run.py` (run, init, doctor), `defaults.py` (default-config), `projects.py`, `keys.py`, `users.py`, `prices.py`,
 `reprice.py`, `query.py`, `lifecycle.py` (delete, rehydrate, backup, restore, export), `encryption.py`,
-`cluster.py` (status), `plugins.py` (per-project plugins) and `upgrade.py` (upgrade --check) each parse
-their arguments and call into the package; what they share (the --config/--data-dir/--json options, opening
-meta.db, JSON or table output, progress bars) is in `common.py`. A command module never imports another one.
-Any command refuses a file or object written by a newer release with its message (`FormatTooNew`), not a traceback.
+`cluster.py` (status), `plugins.py` (per-project plugins), `upgrade.py` (upgrade --check) and `monitors.py`
+(synthetic monitors, through the running server's API) each parse their arguments and call into the package; what
+they share (the --config/--data-dir/--json options, opening meta.db, JSON or table output, progress bars) is in
+`common.py`. A command module never imports another one. Any command refuses a file or object written by a newer
+release with its message (`FormatTooNew`), not a traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lynex_box.cli import (
     encryption,
     keys,
     lifecycle,
+    monitors,
     plugins,
     prices,
     projects,
@@ -53,6 +55,6 @@ def main() -> None:
 for _command in (
     run.run, run.init, run.doctor, defaults.default_config, projects.projects, keys.keys, query.query,
     *lifecycle.COMMANDS, prices.prices, reprice.reprice, users.users_group, encryption.encryption_group,
-    cluster.cluster_group, archive.archive, upgrade.upgrade, plugins.plugins_group,
+    cluster.cluster_group, archive.archive, upgrade.upgrade, plugins.plugins_group, monitors.monitors,
 ):  # fmt: skip
     main.add_command(_command)

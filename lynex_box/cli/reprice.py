@@ -18,18 +18,18 @@ from typing import Any
 import click
 import httpx
 
-from lynex_box.cli.common import console, data_dir_options, emit, parse_time, progress, refusing, settings_for
+from lynex_box.cli.common import (
+    console,
+    data_dir_options,
+    emit,
+    parse_time,
+    progress,
+    refusing,
+    server_url,
+    settings_for,
+)
 from lynex_box.config import Settings
 from lynex_box.schema.timefmt import format_time_us
-
-
-def server_url(settings: Settings) -> str:
-    """Where the running server of this config answers (a wildcard listen address is reached on loopback)."""
-    if settings.server.public_url:
-        return settings.server.public_url.rstrip("/")
-    host = settings.server.host
-    host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-    return f"http://[{host}]:{settings.server.port}" if ":" in host else f"http://{host}:{settings.server.port}"
 
 
 def _local(settings: Settings, project_id: str, from_us: int, to_us: int) -> dict[str, Any] | None:

@@ -17,9 +17,9 @@ Replicated, with why:
 - instance_settings: the instance's settings (default project, the cluster secret, the alerts secrets key), except
   `LOCAL_SETTINGS`;
 - prompt_versions, custom_prices, project_limits, jwt_trust, alert_rules (their definitions; the evaluation state
-  columns are the alerts lease holder's), project_plugins (which plugins a project turned on, their configuration,
-  secret values sealed with the cluster's alerts secrets key), project_data_keys (wrapped by the KEK, so a node
-  without the KEK still cannot open them);
+  columns are the alerts lease holder's), monitors (likewise: the last run's columns are the runner's),
+  project_plugins (which plugins a project turned on, their configuration, secret values sealed with the cluster's
+  alerts secrets key), project_data_keys (wrapped by the KEK, so a node without the KEK still cannot open them);
 - tombstones (mode `tombstone`): a deletion hides the rows on every node; each node then stamps, purges and drops
   its own copy as its own lifecycle does for a local deletion, so only the creation (and a repeated deletion that
   re-opens it) travels, keyed by (project, kind, value), never the node-local id or WAL position;
@@ -30,7 +30,7 @@ Node-local (never published): segments, wal_progress, backup_objects, pinned_ran
 tombstone_scope (each node's purge looks the scope up again), scores (they reach meta.db through each node's WAL
 and travel to the other nodes in per-node score logs of their own: scorelog.py), scores_outbox and scores_peers
 (that log's local state), alert_firings and alert_deliveries (the
-alerts lease holder's state).
+alerts lease holder's state), monitor_runs (the runs the node that ran them recorded).
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ REPLICATED: Final[dict[str, TableSpec]] = {
     "jwt_trust": TableSpec(("project_id",)),
     "alert_rules": TableSpec(("id",), local_columns=("state", "last_value", "last_evaluated_at", "last_error")),
     "project_plugins": TableSpec(("project_id", "plugin")),
+    "monitors": TableSpec(
+        ("id",), local_columns=("last_run_at", "last_ok", "last_latency_ms", "last_error", "last_trace_id")
+    ),
     "tombstones": TableSpec(("project_id", "kind", "value"), private_columns=("id", "wal_lsn"), mode="tombstone"),
     "audit_log": TableSpec(("id",), private_columns=("id",), mode="append"),
 }
@@ -89,7 +92,7 @@ REPLICATED: Final[dict[str, TableSpec]] = {
 LOCAL_TABLES: Final = frozenset(
     {
         "segments", "wal_progress", "backup_objects", "pinned_ranges", "tombstone_scope", "scores",
-        "scores_outbox", "scores_peers", "alert_firings", "alert_deliveries",
+        "scores_outbox", "scores_peers", "alert_firings", "alert_deliveries", "monitor_runs",
     }
 )  # fmt: skip
 """Every other table of meta.db: tests/cluster/test_metatables.py fails when a migration adds a table that is in

@@ -66,9 +66,9 @@ OnFenced = Callable[[str], None]
 # The scheduled jobs that run on one node of the cluster at a time, by job id, and the lease each runs under: a turn
 # on a node that does not hold the lease does nothing. The lifecycle's passes are not here: each node compacts,
 # expires, offloads and backs up its own segments and meta.db (docs/format/cluster.md), so each runs its own.
-SINGLETON_JOBS: Final = {"alerts": "alerts", "usage_close": "retention"}  # job id -> its lease
-# (`usage_close` emits the usage_day_closed topic once for the cluster, lifecycle/usage_close.py: the `retention`
-# lease is otherwise unused, since each node expires its own segments)
+SINGLETON_JOBS: Final = {"alerts": "alerts", "usage_close": "retention", "monitors": "alerts"}  # job id -> its lease
+# (synthetic monitors run where alerts do; `usage_close` emits the usage_day_closed topic once for the cluster,
+# lifecycle/usage_close.py: the `retention` lease is otherwise unused, since each node expires its own segments)
 # How often the publisher looks for a change in the node's segments: a look costs no request when nothing changed,
 # and a flushed segment is uploaded at most this long after it was published locally. The looks run on a thread of
 # their own (`cluster-publish`), one after the other: an upload that takes longer than this only delays the next.

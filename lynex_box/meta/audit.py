@@ -58,6 +58,10 @@ ACTIONS: Final = (
     "jwt_trust.deleted",
     "project_plugin.set",
     "project_plugin.deleted",
+    "monitor.created",
+    "monitor.updated",
+    "monitor.deleted",
+    "monitor.run",
 )
 _SECRET_WORDS: Final = ("password", "secret", "token", "api_key", "hash", "cookie")
 MAX_PAGE: Final = 500

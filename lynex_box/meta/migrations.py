@@ -483,6 +483,50 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     ),
+    # synthetic monitors (lynex_box/monitors/, docs/monitors.md): their definitions (replicated in cluster mode; the
+    # last_* columns are the state of the node that runs them, under the alerts lease) and their recent runs
+    # (node-local, like alert firings); target secrets (header values, the model API key) only sealed
+    Migration(
+        "synthetic monitors",
+        """
+    CREATE TABLE monitors (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        interval_s INTEGER NOT NULL,
+        cron TEXT,
+        timeout_s REAL NOT NULL,
+        target TEXT NOT NULL,
+        sealed_target BLOB,
+        assertions TEXT NOT NULL DEFAULT '[]',
+        rule_ids TEXT NOT NULL DEFAULT '[]',
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_run_at INTEGER,
+        last_ok INTEGER,
+        last_latency_ms REAL,
+        last_error TEXT,
+        last_trace_id TEXT,
+        UNIQUE (project_id, name)
+    );
+    CREATE TABLE monitor_runs (
+        id TEXT PRIMARY KEY,
+        monitor_id TEXT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+        project_id TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        latency_ms REAL NOT NULL,
+        status_code INTEGER,
+        assertions TEXT NOT NULL DEFAULT '[]',
+        error TEXT,
+        trace_id TEXT NOT NULL,
+        manual INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX monitor_runs_by_monitor ON monitor_runs (monitor_id, started_at);
+    """,
+    ),
 ]
 
 

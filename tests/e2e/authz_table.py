@@ -212,6 +212,10 @@ class Row:
 
 
 PROBE_RULE: Final = {"name": "matrix", "metric": "span_count", "comparison": "gt", "threshold": 1, "window_s": 60}
+# disabled (no scheduled runs), a global address the matrix's server cannot reach, a short timeout: a run fails fast
+PROBE_MONITOR: Final = {
+    "name": "matrix", "enabled": False, "timeout_s": 0.5, "target": {"type": "http", "url": "http://8.8.8.8:9/"},
+}  # fmt: skip
 PRICE: Final = {"model": "matrix-model", "input_per_mtok": 1.0, "output_per_mtok": 2.0}
 WEAK = "short"
 SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -275,6 +279,15 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
         project("alerts.manage"), ids={"rule_id": "pool:rule"}, consumes="rule"
     ),
     ("POST", f"{PA}/alerts/rules/{{rule_id}}/test"): Row(project("alerts.manage")),  # no channels: 400
+    ("GET", f"{PA}/monitors"): Row(project("alerts.read")),
+    ("POST", f"{PA}/monitors"): Row(project("alerts.manage"), json=PROBE_MONITOR),  # 201, then 409 name_taken
+    ("GET", f"{PA}/monitors/{{monitor_id}}"): Row(project("alerts.read")),
+    ("PATCH", f"{PA}/monitors/{{monitor_id}}"): Row(project("alerts.manage"), json={"timeout_s": 0.4}),
+    ("DELETE", f"{PA}/monitors/{{monitor_id}}"): Row(
+        project("alerts.manage"), ids={"monitor_id": "pool:monitor"}, consumes="monitor"
+    ),
+    ("POST", f"{PA}/monitors/{{monitor_id}}/run"): Row(project("alerts.manage")),  # unreachable target: a failed run
+    ("GET", f"{PA}/monitors/{{monitor_id}}/runs"): Row(project("alerts.read")),
     ("GET", f"{PA}/audit"): Row(project("audit.read")),
     ("GET", f"{PA}/jwt-trust"): Row(project("keys.read")),
     ("PUT", f"{PA}/jwt-trust"): Row(project("keys.manage"), json={"issuer": "matrix"}),  # no key: 400

@@ -21,7 +21,7 @@ import apsw
 import httpx
 
 from tests.e2e.accounts import PASSWORD
-from tests.e2e.authz_table import PRICE, PROBE_RULE, Row, Who
+from tests.e2e.authz_table import PRICE, PROBE_MONITOR, PROBE_RULE, Row, Who
 from tests.e2e.server import RunningServer
 
 SPAN = {
@@ -45,6 +45,7 @@ class World:
             "key": self._new_key,
             "invitation": self._new_invitation,
             "rule": self._new_rule,
+            "monitor": self._new_monitor,
             "member": self._new_member,
             "scim_user": lambda: self._new_scim_user()[0],
             "scim_group": lambda: self._new_scim_group()[0],
@@ -58,6 +59,7 @@ class World:
         # set by build(): the tenants' ids, the targets of the member rows, the SCIM resources of A
         self.project = self.org = self.sibling = self.org_b = self.project_b = ""
         self.t_org = self.t_org_email = self.login_email = self.t_proj = self.rule = self.lookup_token = ""
+        self.monitor = ""
         self.scim_user = self.scim_user_email = self.scim_group = self.scim_group_name = ""
 
     # --- plumbing --------------------------------------------------------------------------------------
@@ -154,6 +156,10 @@ class World:
 
     def _new_rule(self) -> str:
         return str(self.as_owner("POST", f"/api/projects/{self.project}/alerts/rules", json=PROBE_RULE)["id"])
+
+    def _new_monitor(self) -> str:
+        body = PROBE_MONITOR | {"name": self.unique_name()}
+        return str(self.as_owner("POST", f"/api/projects/{self.project}/monitors", json=body)["id"])
 
     def _new_member(self) -> str:
         return self.invite("A owner", self.org, self.unique_email(), "viewer")[0]
@@ -262,6 +268,7 @@ class World:
         self.as_owner("POST", f"/v1/projects/{self.project}/prompts", json={**self.prompt_body, "version": "1"})
         self.ensure_price()
         self.rule = self._new_rule()
+        self.monitor = self._new_monitor()
         self.scim_user, self.scim_user_email = self._new_scim_user()
         self.scim_group, self.scim_group_name = self._new_scim_group()
         invitation = self.as_owner("POST", f"/api/orgs/{self.org}/invitations", json={"role": "viewer"})

@@ -33,6 +33,7 @@ DEFAULT_IDS = {
     "span_id": "span",
     "name": "name",
     "rule_id": "rule",
+    "monitor_id": "monitor",
 }
 Route = tuple[str, str]
 

@@ -1,9 +1,19 @@
 """Routes that administer a project: the project itself, API keys, trusted JWT issuers, settings, encryption,
-audit log, usage, custom prices and repricing, alert rules, and deletion of data; and the cluster's state
-(`cluster.py`) and the plugins (`plugins.py`; a project's own: `project_plugins.py`)."""
+audit log, usage, custom prices and repricing, alert rules, synthetic monitors, and deletion of data; and the
+cluster's state (`cluster.py`) and the plugins (`plugins.py`; a project's own: `project_plugins.py`)."""
 
 from lynex_box.api import spec
-from lynex_box.api.admin import alerts, cluster, deletion, jwt_trust, plugins, prices, project_plugins, projects
+from lynex_box.api.admin import (
+    alerts,
+    cluster,
+    deletion,
+    jwt_trust,
+    monitors,
+    plugins,
+    prices,
+    project_plugins,
+    projects,
+)
 
 # the package's routes, and their OpenAPI descriptions (path -> method -> operation)
 routes = [
@@ -12,6 +22,7 @@ routes = [
     *deletion.routes,
     *prices.routes,
     *alerts.routes,
+    *monitors.routes,
     *cluster.routes,
     *plugins.routes,
     *project_plugins.routes,
@@ -22,6 +33,7 @@ openapi = spec.merge(
     deletion.OPENAPI,
     prices.OPENAPI,
     alerts.OPENAPI,
+    monitors.OPENAPI,
     cluster.OPENAPI,
     plugins.OPENAPI,
     project_plugins.OPENAPI,

@@ -15,6 +15,7 @@ import { Sessions, SessionDetail } from './views/Sessions'
 import { Users } from './views/Users'
 import { Prompts } from './views/Prompts'
 import { Alerts } from './views/Alerts'
+import { Monitors } from './views/Monitors'
 import { Settings } from './views/Settings'
 import { GetStarted } from './views/GetStarted'
 import { Invite } from './views/Invite'
@@ -29,6 +30,7 @@ const NAV: [string, string, string][] = [
   ['/users', 'Users', 'u'],
   ['/prompts', 'Prompts', 'p'],
   ['/alerts', 'Alerts', 'a'],
+  ['/monitors', 'Monitors', 'm'],
   ['/settings', 'Settings', ','],
   ['/start', 'Get started', 'n'],
 ]
@@ -62,6 +64,7 @@ function View({ path }: { path: string }): ReactNode {
   if (path === '/users') return <Users />
   if (path === '/prompts') return <Prompts />
   if (path === '/alerts') return <Alerts />
+  if (path === '/monitors') return <Monitors />
   if (path === '/settings' || path.startsWith('/settings/')) return <Settings tab={path.split('/')[2] || 'keys'} />
   if (path === '/start') return <GetStarted />
   return (

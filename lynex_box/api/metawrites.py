@@ -4,9 +4,9 @@ One table for the whole API: every route that can change users, orgs, projects, 
 sign-in state, SSO/SCIM, alert rules, synthetic monitors, a project's plugins, prices, settings, JWT trust, prompts
 or deletion tombstones is in `FORWARDED`, with the body cap its own handler applies (checked before forwarding, and
 again by the holder's handler); every other route with an unsafe method is in `LOCAL`, with the reason it stays on
-the node that
-received it (ingest goes through each node's WAL). tests/api/test_metawrites.py walks the app's routes and fails
-when a route with a method other than GET/HEAD is in neither, so a new write route must be classified here.
+the node that received it (ingest goes through each node's WAL). tests/api/test_metawrites.py walks the app's routes
+and fails when a route with a method other than GET/HEAD is in neither, so a new write route must be classified
+here.
 
 The OIDC login and callback are GET routes but are forwarded too: the callback creates users and sessions, and it
 must reach the node that started the login (the state it checks is kept in that node's memory).

@@ -1,9 +1,20 @@
 """Routes that administer a project: the project itself, API keys, trusted JWT issuers, settings, encryption,
 audit log, usage, custom prices and repricing, alert rules, and deletion of data; and the cluster's state
-(`cluster.py`) and the plugins (`plugins.py`; a project's own: `project_plugins.py`)."""
+(`cluster.py`), the plugins (`plugins.py`; a project's own: `project_plugins.py`) and the node's platform alerts
+(`platform_alerts.py`)."""
 
 from lynex_box.api import spec
-from lynex_box.api.admin import alerts, cluster, deletion, jwt_trust, plugins, prices, project_plugins, projects
+from lynex_box.api.admin import (
+    alerts,
+    cluster,
+    deletion,
+    jwt_trust,
+    platform_alerts,
+    plugins,
+    prices,
+    project_plugins,
+    projects,
+)
 
 # the package's routes, and their OpenAPI descriptions (path -> method -> operation)
 routes = [
@@ -15,6 +26,7 @@ routes = [
     *cluster.routes,
     *plugins.routes,
     *project_plugins.routes,
+    *platform_alerts.routes,
 ]
 openapi = spec.merge(
     projects.OPENAPI,
@@ -25,4 +37,5 @@ openapi = spec.merge(
     cluster.OPENAPI,
     plugins.OPENAPI,
     project_plugins.OPENAPI,
+    platform_alerts.OPENAPI,
 )

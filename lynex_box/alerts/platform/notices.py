@@ -55,7 +55,7 @@ def notice(
     """The notice of `event` (firing, renotify, resolved, test) of `cond` on `node`."""
     line = summary(event, cond, reading, node, for_s)
     started = track.since
-    firing_id = f"platform.{node.node_id}.{cond.name}.{int((started or now) * 1000)}"
+    firing_id = f"platform.{node.node_id}.{cond.name}.{int((now if started is None else started) * 1000)}"
     notification_id = f"{firing_id}.{event}" + (f".{int(now * 1000)}" if event in ("renotify", "test") else "")
     resolved = event == "resolved"
     document: dict[str, Any] = {

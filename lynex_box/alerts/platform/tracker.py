@@ -48,13 +48,14 @@ class Track:
             if not holds:
                 self.state, self.since = "ok", None
                 return None
-            if now - (self.since or now) < t.for_s:
+            if self.since is not None and now - self.since < t.for_s:
                 return None
             self.state, self.last_notified, self.fired_value, self.resolved_at = "firing", now, value, None
             return "firing"
         if holds:  # firing and still holding
             self.clear_since = None
-            if t.renotify_s > 0 and now - (self.last_notified or now) >= t.renotify_s:
+            last = self.last_notified if self.last_notified is not None else now
+            if t.renotify_s > 0 and now - last >= t.renotify_s:
                 self.last_notified = now
                 return "renotify"
             return None

@@ -29,7 +29,7 @@ def tables(s: PlatformAlertsSettings) -> dict[str, dict[str, Any]]:
                               "set; hint: keep one")  # fmt: skip
         shorthand = {"type": "webhook", "url": s.webhook_url, "url_file": s.webhook_url_file,
                      "secret_file": s.webhook_secret_file}  # fmt: skip
-        out[WEBHOOK] = {k: v for k, v in shorthand.items() if v}
+        out[WEBHOOK] = {k: v for k, v in shorthand.items() if v} | {"_shorthand": True}
     return out
 
 
@@ -45,7 +45,10 @@ def _read(path: object, where: str) -> str:
 def open_channel(
     name: str, table: Mapping[str, Any], types: Mapping[str, ChannelType], email: bool, policy: TargetPolicy
 ) -> Channel:
-    where = f"[platform_alerts.channels.{name}]" if name != WEBHOOK or "type" in table else "platform_alerts.webhook"
+    shorthand = table.get("_shorthand", False)  # the webhook_* keys: errors name them as the operator wrote them
+    where = "[platform_alerts]" if shorthand else f"[platform_alerts.channels.{name}]"
+    spell = (lambda key: f"webhook_{key}") if shorthand else (lambda key: key)
+    table = {k: v for k, v in table.items() if k != "_shorthand"}
     kind_name = table.get("type")
     kind = types.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None:
@@ -57,8 +60,8 @@ def open_channel(
         base = key.removesuffix("_file")
         if key.endswith("_file") and base in kind.fields:
             if base in table:
-                raise ConfigError(f"{where} sets both {base} and {key}; hint: keep one")
-            config[base] = _read(value, f"{where} {key}")
+                raise ConfigError(f"{where} sets both {spell(base)} and {spell(key)}; hint: keep one")
+            config[base] = _read(value, f"{where} {spell(key)}")
         else:
             config[key] = value
     problems = kind.validate(config)

@@ -2,13 +2,13 @@
 
 Start order (the lifespan, `start`): engine (recovery and replay) -> read-only mode (`lifecycle/readonly.py`: by
 hand, `[server] read_only`, the node writes nothing and runs only `READ_ONLY_JOBS`; automatic when the bucket stays
-unwritable) -> cluster node (in cluster mode; a `ClusterObserver` when read-only) -> prices ->
-auth (mail worker) -> key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> pipeline and flusher
-tasks -> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that. Each component's stop
-goes on an async exit stack right after it starts, so a start that fails half-way stops what had started, and
-SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The scheduler runs the jobs
-each component declares (`jobs()`); this module hard-codes none. A start that fails, or a cluster node fenced
-later, leaves its reason in `app.state.failure`, which the server turns into its exit status.
+unwritable) -> cluster node (in cluster mode; a `ClusterObserver` when read-only) -> prices -> auth (mail worker) ->
+key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> platform alerts -> pipeline and flusher tasks
+-> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that. Each component's stop goes on
+an async exit stack right after it starts, so a start that fails half-way stops what had started, and SIGTERM stops
+them in reverse, ending with the engine's final flush: nothing to replay. The scheduler runs the jobs each component
+declares (`jobs()`); this module hard-codes none. A start that fails, or a cluster node fenced later, leaves its
+reason in `app.state.failure`, which the server turns into its exit status.
 """
 
 from __future__ import annotations

@@ -256,6 +256,12 @@ class PlatformAlerts:
         }  # fmt: skip
 
     async def close(self) -> None:
+        """Cancel deliveries in flight, record them as failed and write the state a last time."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        cut = [d for d in self.deliveries.items if d["status"] == "pending"]
+        for record in cut:
+            record.update(status="failed", last_error=INTERRUPTED)
+        if self.settings.enabled and (cut or self.evaluated_at is not None):
+            await asyncio.to_thread(self._write, self._document())

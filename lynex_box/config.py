@@ -491,6 +491,7 @@ class PlatformAlertsSettings:
     error_min_rps: float = field(default=0.1, metadata=_rng(0))
     error_window_s: float = field(default=300.0, metadata=_rng(1, 86_400))
     wal_backlog_bytes: int = field(default=256 * 1024 * 1024, metadata=_rng(0))
+    wal_backlog_age_s: float = field(default=900.0, metadata=_rng(0))
     query_p95_s: float = field(default=2.0, metadata=_rng(0))
     latency_window_s: float = field(default=600.0, metadata=_rng(1, 86_400))
     query_saturated_s: float = field(default=30.0, metadata=_rng(0))

@@ -135,14 +135,13 @@ def ingest_refused(now: Snapshot, history: History, s: PlatformAlertsSettings) -
 
 
 def wal_backlog(now: Snapshot, history: History, s: PlatformAlertsSettings) -> Reading:
-    value = now.gauge("lynex_wal_backlog_bytes")
-    limit = human_bytes(s.wal_backlog_bytes)
-    return _gauge_over(
-        "lynex_wal_backlog_bytes",
-        value,
-        s.wal_backlog_bytes,
-        lambda v: f"WAL backlog {human_bytes(v)} (threshold > {limit})",
-    )
+    size, age = now.gauge("lynex_wal_backlog_bytes"), now.gauge("lynex_wal_backlog_age_seconds")
+    if size is None:
+        return _unknown(s.wal_backlog_bytes, "lynex_wal_backlog_bytes not reported yet")
+    old = age is not None and age > s.wal_backlog_age_s
+    shown = (f"WAL backlog {human_bytes(size)}, oldest record {age or 0:.0f}s old (threshold > "
+             f"{human_bytes(s.wal_backlog_bytes)} or > {s.wal_backlog_age_s:g}s)")  # fmt: skip
+    return Reading(size > s.wal_backlog_bytes or old, size, s.wal_backlog_bytes, shown)
 
 
 def query_saturated(now: Snapshot, history: History, s: PlatformAlertsSettings) -> Reading:

@@ -239,3 +239,11 @@ def test_a_channel_that_cannot_be_used_stops_the_start_with_its_name(tmp_path: P
     table = {"type": "pagerduty", "routing_key_file": str(key)}
     [channel] = admin_channels(PlatformAlertsSettings(channels={"oncall": table}), CHANNELS, False, policy)
     assert channel.config["routing_key"] == "r" * 32 and "routing_key" not in channel.public()
+
+
+def test_a_wal_backlog_holds_when_too_large_or_too_old() -> None:
+    s = PlatformAlertsSettings(wal_backlog_bytes=1000, wal_backlog_age_s=60)
+    read, history = _condition("wal_backlog").read, History(60)
+    for size, age, holds in ((10, 5, False), (2000, 5, True), (10, 61, True)):
+        metrics = Metrics({"lynex_wal_backlog_bytes": size, "lynex_wal_backlog_age_seconds": age})
+        assert read(snapshot(metrics.collect(), 0), history, s).holds is holds, (size, age)

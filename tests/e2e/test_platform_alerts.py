@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.alerts.receiver import Received, Receiver
 from tests.e2e.accounts import Browsers
@@ -54,6 +55,14 @@ def arrived(receiver: Receiver, event: str, condition: str) -> list[Received]:
     ]  # fmt: skip
 
 
+def head_rows(server: RunningServer) -> float:
+    """`lynex_head_rows` from GET /metrics (loopback may read it)."""
+    for family in text_string_to_metric_families(httpx.get(f"{server.url}/metrics").text):
+        if family.name == "lynex_head_rows":
+            return float(family.samples[0].value)
+    raise AssertionError("lynex_head_rows missing")
+
+
 def states(client: httpx.Client) -> dict[str, dict[str, Any]]:
     r = client.get("/v1/platform-alerts")
     assert r.status_code == 200, r.text
@@ -73,9 +82,12 @@ def test_a_real_5xx_burst_and_wal_backlog_fire_and_resolve_at_the_admin_webhook(
         assert shown["enabled"] and shown["channels"][0]["type"] == "webhook" and shown["cluster"] is False
         url, headers = f"{server.url}/v1/projects/{server.project}/events", server.headers()
         small = {"events": [{"name": "small", "status": "ok"}]}
-        # the head's buffer is as old as its last flush: a first batch is flushed at once, the next one waits
+        # the head's buffer is as old as its last flush: once a first batch is flushed, the next waits HEAD_AGE_S
         assert httpx.post(url, json=small, headers=headers).status_code == 202
-        time.sleep(1.5)
+        flushed_by = time.monotonic() + HEAD_AGE_S + 20
+        while head_rows(server) > 0:
+            assert time.monotonic() < flushed_by, "the first batch was never flushed"
+            time.sleep(0.1)
         big = {"events": [{"name": "big", "input": secrets.token_hex(50_000)} for _ in range(16)]}
         assert httpx.post(url, json=big, headers=headers, timeout=30).status_code == 202
         answered: list[int] = []

@@ -2,8 +2,8 @@
 
 Start order (the lifespan, `start`): engine (recovery and replay) -> read-only mode (`lifecycle/readonly.py`: by
 hand, `[server] read_only`, the node writes nothing and runs only `READ_ONLY_JOBS`; automatic when the bucket stays
-unwritable) -> cluster node (in cluster mode; a `ClusterObserver` when read-only) -> prices ->
-auth (mail worker) -> key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> synthetic monitors ->
+unwritable) -> cluster node (in cluster mode; a `ClusterObserver` when read-only) -> prices -> auth (mail worker) ->
+key ring -> trusted JWT issuers -> alerts (sealing key, deliverer) -> platform alerts -> synthetic monitors ->
 pipeline and flusher tasks -> scheduler -> exports -> the OTLP/gRPC receiver; `/readyz` turns ready after that.
 Each component's stop goes on an async exit stack right after it starts, so a start that fails half-way stops what
 had started, and SIGTERM stops them in reverse, ending with the engine's final flush: nothing to replay. The
@@ -19,6 +19,7 @@ import functools
 import logging
 import os
 import signal
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -32,6 +33,8 @@ from starlette.routing import Route
 from lynex_box import API_VERSION, __version__
 from lynex_box.alerts.clusterkey import ClusterKey
 from lynex_box.alerts.fetch import blocking_post, fetch_small
+from lynex_box.alerts.platform.notices import Node
+from lynex_box.alerts.platform.service import PlatformAlerts
 from lynex_box.alerts.service import AlertService
 from lynex_box.alerts.targets import TargetPolicy
 from lynex_box.api import accounts, admin, ingest, query, unavailable
@@ -290,7 +293,10 @@ def _monitors(
 
 
 async def start(
-    stack: contextlib.AsyncExitStack, settings: Settings, on_fenced: Callable[[str], None] | None = None
+    stack: contextlib.AsyncExitStack,
+    settings: Settings,
+    on_fenced: Callable[[str], None] | None = None,
+    metrics: PlatformMetrics | None = None,
 ) -> Services:
     """Start the components in order, registering each one's stop on `stack` right after it started: a failing
     step stops the ones before it, and a normal stop runs in reverse (the OTLP/gRPC receiver, exports, scheduler,
@@ -350,6 +356,16 @@ async def start(
         channels=plugins.channel_types(),  # the notification channel types of the loaded plugins
     )
     stack.push_async_callback(alerts.close)
+    # platform alerts: this node's own health read from the /metrics registry, notified through the deliverer
+    platform_alerts = await PlatformAlerts.start(
+        settings,
+        metrics.registry.collect if metrics is not None else list,
+        alerts.deliverer,
+        alerts.limits.channels,
+        alerts.limits.email_enabled,
+        Node(engine.lifecycle.ctx.node_id, socket.gethostname(), settings.cluster.enabled),
+    )
+    stack.push_async_callback(platform_alerts.close)  # before the deliverer closes under its deliveries
     # plugins turned on per project: their secret values are sealed with the alerts secrets key
     project_plugins = ProjectPlugins(engine.meta, alerts.box, plugins.set_projects, settings.plugins.project_reload_s)
     await asyncio.to_thread(project_plugins.reload)
@@ -363,7 +379,9 @@ async def start(
         )
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
-    components: list[Periodic] = [keys, auth, prices, alerts, monitors, engine.lifecycle, read_only, project_plugins]
+    components: list[Periodic] = [
+        keys, auth, prices, alerts, platform_alerts, monitors, engine.lifecycle, read_only, project_plugins,
+    ]  # fmt: skip
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
     components.append(_usage_closer(settings, engine, plugins, node))
@@ -378,6 +396,7 @@ async def start(
         settings, engine, keys, default_project, auth, exports, prices=prices, alerts=alerts, cluster=cluster, jwt=jwt,
         read_only=read_only, plugins=plugins, job_runs=job_runs, project_plugins=project_plugins,
         monitors=monitors,
+        platform_alerts=platform_alerts,
     )  # fmt: skip
     node_id = node.identity.node_id if node is not None else ""
     context = PluginContext(
@@ -438,7 +457,7 @@ def create_app(settings: Settings) -> Starlette:
 
         async with contextlib.AsyncExitStack() as stack:
             try:
-                svc = await start(stack, settings, on_fenced=fenced)
+                svc = await start(stack, settings, on_fenced=fenced, metrics=metrics)
             except Exception as exc:
                 _failed_start(app, exc)
                 raise

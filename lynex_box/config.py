@@ -486,6 +486,55 @@ class SentrySettings:
     traces_sample_rate: float = field(default=0.0, metadata=_rng(0, 1))
 
 
+# the conditions `[platform_alerts]` watches, as packaging/prometheus/alerts.yml names them (lynex_box/alerts/platform/)
+PLATFORM_CONDITIONS: Final = (
+    "http_5xx_rate", "ingest_refused", "wal_backlog", "query_latency", "query_saturated", "disk_free",
+    "job_failures", "read_only",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformAlertsSettings:
+    """[platform_alerts]: each node watches its own health (the conditions of packaging/prometheus/alerts.yml, read
+    from GET /metrics' registry) and notifies the admin channels, without Prometheus (docs/operations/monitoring.md).
+
+    `channels` holds the tables `[platform_alerts.channels.<name>]` (a channel type and its settings); not a key."""
+
+    enabled: bool = False
+    interval_s: float = field(default=30.0, metadata=_rng(0.1, 3600))
+    for_s: float = field(default=600.0, metadata=_rng(0, 86_400))
+    resolve_after_s: float = field(default=120.0, metadata=_rng(0, 86_400))
+    renotify_s: float = field(default=14_400.0, metadata=_rng(0, 30 * 86_400))
+    disable: tuple[str, ...] = ()
+    error_rate: float = field(default=0.05, metadata=_rng(0, 1))
+    error_min_rps: float = field(default=0.1, metadata=_rng(0))
+    error_window_s: float = field(default=300.0, metadata=_rng(1, 86_400))
+    wal_backlog_bytes: int = field(default=256 * 1024 * 1024, metadata=_rng(0))
+    wal_backlog_age_s: float = field(default=900.0, metadata=_rng(0))
+    query_p95_s: float = field(default=2.0, metadata=_rng(0))
+    latency_window_s: float = field(default=600.0, metadata=_rng(1, 86_400))
+    query_saturated_s: float = field(default=30.0, metadata=_rng(0))
+    disk_free_bytes: int = field(default=10 * 1024**3, metadata=_rng(0))
+    disk_free_ratio: float = field(default=0.1, metadata=_rng(0, 1))
+    job_failures: int = field(default=3, metadata=_rng(1))
+    job_window_s: float = field(default=3600.0, metadata=_rng(1, 7 * 86_400))
+    webhook_url: str = ""
+    webhook_url_file: str = ""
+    webhook_secret_file: str = ""
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.disable) - set(PLATFORM_CONDITIONS))
+        if unknown:
+            raise ConfigError(
+                f"platform_alerts.disable names {unknown}, which are not conditions; known: {list(PLATFORM_CONDITIONS)}"
+            )
+        if self.webhook_url and self.webhook_url_file:
+            raise ConfigError("platform_alerts.webhook_url and webhook_url_file are both set; hint: keep one")
+        if self.webhook_secret_file and not (self.webhook_url or self.webhook_url_file):
+            raise ConfigError("platform_alerts.webhook_secret_file is set without a webhook_url(_file); hint: set one")
+
+
 # the notification channel plugins lynex-box ships (plugins/lynex-channels, in its wheel), loaded unless trimmed
 BUILTIN_CHANNELS: tuple[str, ...] = (
     "channel-webhook", "channel-slack", "channel-email", "channel-teams", "channel-pagerduty", "channel-opsgenie",
@@ -565,6 +614,7 @@ class Settings:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     sentry: SentrySettings = field(default_factory=SentrySettings)
+    platform_alerts: PlatformAlertsSettings = field(default_factory=PlatformAlertsSettings)
     plugins: PluginsSettings = field(default_factory=PluginsSettings)
 
     def __post_init__(self) -> None:

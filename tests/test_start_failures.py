@@ -140,6 +140,7 @@ APP_STEPS = [
     "lynex_box.auth.jwt_verifier:JwtVerifier.refresh",
     "lynex_box.app:get_setting",
     "lynex_box.alerts.service:AlertService.start",
+    "lynex_box.alerts.platform.service:PlatformAlerts.start",
     "lynex_box.engine:Engine.tasks",  # the pipeline and flusher tasks
     "apscheduler.schedulers.asyncio:AsyncIOScheduler.start",
     "lynex_box.lifecycle.export_runner:ExportRunner.__init__",

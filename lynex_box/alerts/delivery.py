@@ -57,6 +57,21 @@ class MailSender(Protocol):
     def send_now(self, message: EmailMessage) -> None: ...
 
 
+class Ledger(Protocol):
+    """Where one kind of notification keeps its delivery records: a rule's in meta.db (`history.py`), the platform
+    alerts' in their state file (`platform/state_file.py`)."""
+
+    async def opened(self, channel: Channel, event: str) -> str:
+        """Record a pending delivery of `event` to `channel`; its id."""
+        ...
+
+    async def attempted(
+        self, delivery_id: str, status: str, attempts: int, response_status: int | None, error: str | None
+    ) -> None:
+        """Record how the delivery stands after attempt number `attempts`."""
+        ...
+
+
 class Deliverer:
     """Sends notifications; `close()` cancels deliveries still waiting (they are failed on the next start)."""
 
@@ -138,8 +153,26 @@ class Deliverer:
     ) -> dict[str, Any]:
         """Deliver to one channel with up to `attempts` tries, each only while `gate()` allows; the delivery
         record as it ends."""
-        firing_id = note.firing["id"] if note.firing else None
-        delivery_id = await self._write(lambda c: history.add_delivery(c, rule, firing_id, channel, note.event))
+        return await self.send(
+            channel, note.event, lambda delivery_id: notice(note, delivery_id), _RuleLedger(self, rule, note),
+            attempts, gate, f"rule={rule.id}",
+        )  # fmt: skip
+
+    async def send(
+        self,
+        channel: Channel,
+        event: str,
+        build: Callable[[str], Notice],
+        ledger: Ledger,
+        attempts: int,
+        gate: Gate | None = None,
+        subject: str = "",
+    ) -> dict[str, Any]:
+        """The retry loop every notification shares: a delivery record of `event` opened in `ledger`, up to
+        `attempts` tries of `build(delivery_id)` through `channel`'s type (each only while `gate()` allows), every
+        attempt recorded; `subject` names what is notified in the log (`rule=…`). The delivery record as it ends."""
+        delivery_id = await ledger.opened(channel, event)
+        sent = build(delivery_id)
         delay = self.settings.delivery_backoff_s
         outcome = Outcome(False, error="not attempted")
         for attempt in range(1, attempts + 1):
@@ -147,21 +180,17 @@ class Deliverer:
                 if gate is not None and not gate():
                     outcome = Outcome(False, error=LEASE_LOST, permanent=True)
                 else:
-                    outcome = await self._attempt(channel, note, delivery_id)
+                    outcome = await self._attempt(channel, sent)
             final = outcome.ok or outcome.permanent or attempt == attempts
             status = "delivered" if outcome.ok else "failed" if final else "pending"
-            await self._write(
-                lambda c, s=status, n=attempt, o=outcome: history.record_attempt(  # type: ignore[misc]
-                    c, delivery_id, s, n, o.response_status, o.error
-                )
-            )
+            await ledger.attempted(delivery_id, status, attempt, outcome.response_status, outcome.error)
             level = logging.INFO if outcome.ok else logging.WARNING
             log.log(
                 level,
-                "alert delivery rule=%s channel=%s event=%s attempt=%d status=%s error=%s",
-                rule.id,
+                "alert delivery %s channel=%s event=%s attempt=%d status=%s error=%s",
+                subject,
                 channel.id,
-                note.event,
+                event,
                 attempt,
                 status,
                 outcome.error or "",
@@ -179,7 +208,7 @@ class Deliverer:
             "error": outcome.error,
         }
 
-    async def _attempt(self, channel: Channel, note: Notification, delivery_id: str) -> Outcome:
+    async def _attempt(self, channel: Channel, sent: Notice) -> Outcome:
         kind = self.channels.get(channel.type)
         if kind is None:
             error = (f"the channel type {channel.type!r} is not loaded on this instance; hint: install and enable "
@@ -188,7 +217,7 @@ class Deliverer:
         config = {k: v for k, v in channel.config.items() if k in kind.fields}
         hidden = [str(config[k]) for k in kind.secret_fields if config.get(k)]
         try:
-            outcome = await kind.send(config, notice(note, delivery_id), _Outbound(self))
+            outcome = await kind.send(config, sent, _Outbound(self))
         except Exception as exc:  # a channel's bug is its delivery's failure, never the deliverer's
             # the exception's text is not logged: it may carry the channel's URL or secret
             log.error("alert channel type %s raised %s", channel.type, type(exc).__name__)
@@ -263,6 +292,25 @@ class _Outbound:
 
     async def send_mail(self, message: EmailMessage) -> Outcome:
         return await self._deliverer.send_mail(message)
+
+
+class _RuleLedger:
+    """A rule's delivery records: rows of `alert_deliveries` in meta.db (history.py)."""
+
+    def __init__(self, deliverer: Deliverer, rule: StoredRule, note: Notification) -> None:
+        self._deliverer, self._rule = deliverer, rule
+        self._firing_id = note.firing["id"] if note.firing else None
+
+    async def opened(self, channel: Channel, event: str) -> str:
+        rule, firing_id = self._rule, self._firing_id
+        return await self._deliverer._write(lambda c: history.add_delivery(c, rule, firing_id, channel, event))
+
+    async def attempted(
+        self, delivery_id: str, status: str, attempts: int, response_status: int | None, error: str | None
+    ) -> None:
+        await self._deliverer._write(
+            lambda c: history.record_attempt(c, delivery_id, status, attempts, response_status, error)
+        )
 
 
 def notice(note: Notification, delivery_id: str) -> Notice:

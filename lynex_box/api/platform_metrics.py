@@ -143,6 +143,8 @@ def _engine_metrics(svc: Services, duckdb_memory: int | None) -> Iterator[Metric
     wal, store = engine.wal, engine.store
     yield _gauge("lynex_wal_backlog_bytes", "WAL bytes not yet published as segments (what a crash would replay)",
                  wal.backlog_bytes(engine.catalog.consumed_lsn()))  # fmt: skip
+    yield _gauge("lynex_wal_backlog_age_seconds", "Seconds since the oldest WAL record not yet published was written",
+                 wal.backlog_age_s(engine.catalog.consumed_lsn()))  # fmt: skip
     yield _gauge("lynex_pipeline_lag_records", "Durable WAL records the pipeline has not yet put in the head",
                  engine.pipeline_lag())  # fmt: skip
     yield _gauge("lynex_backpressure", "1 while ingest is refused (WAL backlog or free disk over its limit)",

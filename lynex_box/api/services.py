@@ -17,6 +17,7 @@ from typing import TypeVar
 import apsw
 from starlette.requests import Request
 
+from lynex_box.alerts.platform.service import PlatformAlerts
 from lynex_box.alerts.service import AlertService
 from lynex_box.api.errors import domain_error
 from lynex_box.auth.accounts import Accounts, Projects
@@ -72,6 +73,7 @@ class Services:
     prompts: PromptRegistry = field(kw_only=True)
     data_keys: DataKeys = field(kw_only=True)  # per-project encryption: status, enabling, the locked check
     lifecycle: Lifecycle = field(kw_only=True)  # deletion and repricing, on the lifecycle's own thread
+    platform_alerts: PlatformAlerts | None = None  # this node's own health checks (GET /v1/platform-alerts)
 
     @classmethod
     def assemble(
@@ -92,6 +94,7 @@ class Services:
         job_runs: dict[str, JobRuns] | None = None,
         project_plugins: ProjectPlugins | None = None,
         monitors: MonitorService | None = None,
+        platform_alerts: PlatformAlerts | None = None,
     ) -> Services:
         """The services of a running engine: its repositories are made from its meta.db here, once."""
         meta = engine.meta
@@ -103,6 +106,7 @@ class Services:
             monitors=monitors,
             accounts=Accounts(meta), projects=Projects(meta, events), audit=AuditLog(meta), scores=ScoreReader(meta),
             prompts=PromptRegistry(meta), data_keys=engine.data_keys, lifecycle=engine.lifecycle,
+            platform_alerts=platform_alerts,
         )  # fmt: skip
 
 

@@ -117,9 +117,11 @@ class WalLog:
         self._pending_bytes = 0
         self._closed = False
         self.commits = 0  # group commits done: one write + one sync each (observability, tests)
-        # Byte accounting for backpressure: (last lsn of a commit, bytes written since open after it).
+        # Byte accounting for backpressure: (last lsn of a commit, bytes written since open after it, when: monotonic).
         self._written = 0
-        self._marks: collections.deque[tuple[int, int]] = collections.deque([(next_lsn - 1, 0)])
+        self._marks: collections.deque[tuple[int, int, float]] = collections.deque(
+            [(next_lsn - 1, 0, time.monotonic())]
+        )
         self._bytes_at_open = sum(f.path.stat().st_size for f in files)
         self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         # Payloads of records written since open that the reader has not taken yet, oldest first, by LSN.
@@ -282,7 +284,7 @@ class WalLog:
         self._file_size = start_size + len(data)
         self.commits += 1
         self._written += len(data)
-        self._marks.append((self._next_lsn - 1, self._written))
+        self._marks.append((self._next_lsn - 1, self._written, time.monotonic()))
         self._synced_lsn = self._next_lsn - 1
 
     def _rotate(self) -> None:
@@ -361,6 +363,16 @@ class WalLog:
         while len(marks) > 1 and marks[1][0] <= consumed_lsn:
             marks.popleft()  # only the writer thread appends; dropping old marks here is safe
         return self._written - marks[0][1]
+
+    def backlog_age_s(self, consumed_lsn: int) -> float:
+        """Seconds since the oldest commit after `consumed_lsn` was written (0 without a backlog); records left from
+        before this open count as old as the open."""
+        marks = self._marks
+        if consumed_lsn < marks[0][0]:
+            return time.monotonic() - marks[0][2]
+        while len(marks) > 1 and marks[1][0] <= consumed_lsn:
+            marks.popleft()  # as in backlog_bytes
+        return time.monotonic() - marks[1][2] if len(marks) > 1 else 0.0
 
     # ------------------------------------------------------------------ checkpoint deletion
     def remove_before(self, consumed_lsn: int) -> int:

@@ -265,6 +265,7 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("POST", "/api/orgs"): Row(OrgOwner(), json={"name": "matrix org"}),
     ("GET", "/v1/cluster"): Row(OrgOwner()),  # {"enabled": false}: the matrix's server is no cluster node
     ("GET", "/v1/plugins"): Row(OrgOwner()),
+    ("GET", "/v1/platform-alerts"): Row(OrgOwner()),
     ("GET", "/metrics"): Row(Public()),  # [metrics] allow = "loopback": the matrix calls from 127.0.0.1
     ("POST", "/api/projects"): Row(Org("org.projects.create"), json=lambda w: {"name": "matrix", "org_id": w.org}),
     # --- project admin API ---------------------------------------------------------------------------

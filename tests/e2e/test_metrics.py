@@ -46,8 +46,9 @@ def value(families: dict[str, Any], name: str, sample: str | None = None, **labe
 
 def test_counters_move_as_data_flows(server: RunningServer) -> None:
     before = scrape(server)
-    for name in ("lynex_wal_backlog_bytes", "lynex_head_rows", "lynex_disk_free_bytes", "lynex_pool_workers",
-                 "lynex_http_requests", "lynex_http_request_duration_seconds", "lynex_spans_stored",
+    for name in ("lynex_wal_backlog_bytes", "lynex_wal_backlog_age_seconds", "lynex_head_rows",
+                 "lynex_disk_free_bytes", "lynex_pool_workers", "lynex_http_requests",
+                 "lynex_http_request_duration_seconds", "lynex_spans_stored",
                  "process_resident_memory_bytes", "lynex_duckdb_memory_bytes", "lynex_up",
                  "lynex_alert_evaluations"):  # fmt: skip
         assert name in before, name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -250,3 +251,19 @@ def test_a_file_of_a_newer_format_stops_the_open_and_nothing_is_cut(tmp_path: Pa
     assert (info.value.what, info.value.where, info.value.found) == ("WAL file", str(files[1]), 2)
     assert {path: path.read_bytes() for _, path in list_wal_files(tmp_path)} == before
     assert [(p, v) for p, v in file_versions(tmp_path)] == [(p, 2 if p == files[1] else 1) for p in files]
+
+
+def test_backlog_age_is_the_age_of_the_oldest_unconsumed_commit(tmp_path: Path) -> None:
+    log = WalLog.open(tmp_path)
+    assert log.backlog_age_s(0) == 0.0  # nothing written
+    first = log.append(1, b"old")
+    time.sleep(0.3)
+    second = log.append(1, b"new")
+    assert log.backlog_age_s(0) >= 0.3  # the first record waits
+    assert 0 <= log.backlog_age_s(first) < 0.3  # consumed up to the first: the second is the oldest waiting
+    assert log.backlog_age_s(second) == 0.0  # all consumed
+    log.close()
+    reopened = WalLog.open(tmp_path)
+    time.sleep(0.05)
+    assert reopened.backlog_age_s(0) >= 0.05  # records from before the open: at least as old as the open
+    reopened.close()

@@ -1,6 +1,7 @@
 """Routes that administer a project: the project itself, API keys, trusted JWT issuers, settings, encryption,
 audit log, usage, custom prices and repricing, alert rules, synthetic monitors, and deletion of data; and the
-cluster's state (`cluster.py`) and the plugins (`plugins.py`; a project's own: `project_plugins.py`)."""
+cluster's state (`cluster.py`), the plugins (`plugins.py`; a project's own: `project_plugins.py`) and the node's
+platform alerts (`platform_alerts.py`)."""
 
 from lynex_box.api import spec
 from lynex_box.api.admin import (
@@ -9,6 +10,7 @@ from lynex_box.api.admin import (
     deletion,
     jwt_trust,
     monitors,
+    platform_alerts,
     plugins,
     prices,
     project_plugins,
@@ -26,6 +28,7 @@ routes = [
     *cluster.routes,
     *plugins.routes,
     *project_plugins.routes,
+    *platform_alerts.routes,
 ]
 openapi = spec.merge(
     projects.OPENAPI,
@@ -37,4 +40,5 @@ openapi = spec.merge(
     cluster.OPENAPI,
     plugins.OPENAPI,
     project_plugins.OPENAPI,
+    platform_alerts.OPENAPI,
 )

@@ -77,7 +77,8 @@ class RunningServer:
         # A crash point is armed only by this server's own `env` (tests/crash), never inherited from the caller.
         inherited = {k: v for k, v in os.environ.items() if k != "LYNEX_CRASH_AT"}
         grpc_port = {"LYNEX_SERVER_OTLP_GRPC_PORT": str(self.otlp_grpc_port)}
-        env = {**inherited, "LYNEX_RETENTION_DAYS": "0", **grpc_port, **self.env}
+        # a native crash (a segfault or abort in an extension) writes every thread's Python stack to the log
+        env = {**inherited, "LYNEX_RETENTION_DAYS": "0", "PYTHONFAULTHANDLER": "1", **grpc_port, **self.env}
         self._log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
         assert self.proc.stdout is not None
@@ -114,6 +115,23 @@ class RunningServer:
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
         self._log.close()
+
+    def describe(self, tail: int = 3000) -> str:
+        """What became of the process (running, or how it ended: exit code or signal) and the end of its log, for a
+        test's failure message when a request to it failed without an answer."""
+        if self.proc is None:
+            state = "not started"
+        elif (rc := self.proc.poll()) is None:
+            state = f"running (pid {self.proc.pid})"
+        elif rc < 0:
+            state = f"killed by {signal.Signals(-rc).name} (pid {self.proc.pid})"
+        else:
+            state = f"exited rc={rc} (pid {self.proc.pid})"
+        try:
+            log = self.log_path.read_text(errors="replace")[-tail:]
+        except OSError as exc:
+            log = f"(log unreadable: {exc})"
+        return f"server {state}; log {self.log_path} ends:\n{log}"
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.creds['api_key']}"}

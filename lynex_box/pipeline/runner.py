@@ -45,6 +45,16 @@ class Enricher(Protocol):
     def enrich_table(self, table: pa.Table) -> pa.Table: ...
 
 
+class SpanHooks(Protocol):
+    """Plugins' hooks on each decoded batch, after the enrichers (plugins/spanhooks.py): returns the batch to store,
+    never raises for a plugin's failure (the batch then goes on as it was)."""
+
+    @property
+    def active(self) -> bool: ...
+
+    def __call__(self, table: pa.Table) -> pa.Table: ...
+
+
 # Applies records whose effect is not spans (SCORES: rows in meta.db) in LSN order; must skip a record it applied
 # before (a step is read again after a failure, the WAL is replayed after a crash) and raise only to be retried.
 Applier: TypeAlias = Callable[[list[BatchItem]], None]
@@ -94,8 +104,10 @@ class Pipeline:
         decode_threads: int = 1,
         appliers: dict[int, Applier] | None = None,
         events: Events = NO_EVENTS,
+        span_hooks: SpanHooks | None = None,
     ) -> None:
         self.wal = wal
+        self.span_hooks = span_hooks  # in-process plugins' enrichers and detectors, on each step's spans
         self.events = events  # `span_batch_stored` after each step reaches the head (only if someone subscribes)
         self.store = store
         self.recent = recent
@@ -252,7 +264,12 @@ class Pipeline:
         return rest
 
     def _finish_step(self, decoded: list[Part | WalRecord]) -> pa.Table:
-        """Dedupe (in LSN order) and enrich the decoded parts of one step into one table."""
+        """Dedupe (in LSN order) and enrich the decoded parts of one step into one table; then the plugins' hooks."""
+        table = self._enriched(decoded)
+        hooks = self.span_hooks
+        return hooks(table) if hooks is not None and hooks.active and table.num_rows else table
+
+    def _enriched(self, decoded: list[Part | WalRecord]) -> pa.Table:
         tables: list[pa.Table] = []
         rows: list[Row] = []
         filter_new = self.recent.filter_new

@@ -25,6 +25,7 @@ from lynex_box.config import PluginsSettings
 from lynex_box.plugins import hookspecs
 from lynex_box.plugins.context import PluginContext
 from lynex_box.plugins.events import TOPICS
+from lynex_box.plugins.spanhooks import DETECT_HOOK, ENRICH_HOOK, SpanHooks
 from lynex_box.plugins.subscriber import Limits, Subscriber
 from lynex_box.plugins.worker import WorkerPlugin
 
@@ -54,6 +55,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
         self._subscribers: dict[str, list[Subscriber]] = {}
+        self.span_hooks = SpanHooks()  # the pipeline hooks of in-process plugins (spanhooks.py)
         self._limits = Limits(
             queue_size=settings.queue_size,
             timeout_s=settings.call_timeout_s,
@@ -86,6 +88,7 @@ class PluginHost:
             log.error(
                 "plugin %s not loaded: %s; hint: pip install it, or remove it from [plugins] enabled", name, error
             )
+        self.span_hooks.order(self.settings.enabled)
 
     def _load_one(self, record: PluginRecord, ep: importlib.metadata.EntryPoint) -> None:
         if record.name in self.settings.out_of_process:
@@ -104,6 +107,13 @@ class PluginHost:
             self.pm.unregister(obj)
             self._fail(record, f"implements hooks hookspecs.py does not declare: {sorted(unknown)}")
             return
+        try:
+            self._take_pipeline_hooks(record.name, obj)
+        except Exception as exc:  # its detectors could not be listed: the plugin is not half loaded
+            self.span_hooks.forget(record.name)
+            self.pm.unregister(obj)
+            self._fail(record, f"{DETECT_HOOK} raised {type(exc).__name__}: {exc}")
+            return
         record.state = "loaded"
         record.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
         for caller in self.pm.get_hookcallers(obj) or []:
@@ -116,6 +126,15 @@ class PluginHost:
                     self._subscribers.setdefault(topic, []).append(sub)
         log.info("plugin loaded name=%s hooks=%s", record.name, record.hooks)
 
+    def _take_pipeline_hooks(self, name: str, obj: object) -> None:
+        """The plugin's `lynex_enrich_spans` and the detectors its `lynex_detectors()` lists, for the pipeline."""
+        for impl in self.pm.hook.lynex_enrich_spans.get_hookimpls():
+            if impl.plugin is obj:
+                self.span_hooks.add_enricher(name, impl.function)
+        for impl in self.pm.hook.lynex_detectors.get_hookimpls():
+            if impl.plugin is obj:
+                self.span_hooks.add_detectors(name, impl.function())
+
     def _load_worker(self, record: PluginRecord, ep: importlib.metadata.EntryPoint) -> None:
         s = self.settings
         config = dict(s.configs.get(record.name, {}))
@@ -127,6 +146,9 @@ class PluginHost:
             self._fail(record, str(exc))
             return
         record.state, record.hooks, record.worker = "loaded", hooks, worker
+        if {ENRICH_HOOK, DETECT_HOOK} & set(hooks):
+            log.warning("plugin %s runs out of process: its pipeline hooks are not called; hint: pipeline hooks are "
+                        "for in-process (first-party) plugins", record.name)  # fmt: skip
         for hook in hooks:
             topic = _TOPIC_HOOKS.get(hook)
             if topic is not None:
@@ -149,6 +171,7 @@ class PluginHost:
                 impl.function(context=context.for_plugin(record.name))
             except Exception as exc:  # one plugin's failed start is its own
                 self._unsubscribe(record.name)
+                self.span_hooks.forget(record.name)
                 self.pm.unregister(name=record.name)
                 self._fail(record, f"lynex_started raised {type(exc).__name__}: {exc}")
 
@@ -172,15 +195,18 @@ class PluginHost:
         for topic_subs in self._subscribers.values():
             for sub in topic_subs:
                 subs.setdefault(sub.plugin, []).append(sub.status())
+        pipeline = self.span_hooks.status()
         out = []
         for name in sorted(self.records):
             r = self.records[name]
             topics = sorted(subs.get(name, []), key=lambda s: str(s["hook"]))
             totals = {k: sum(int(s[k]) for s in topics) for k in ("delivered", "errors", "timeouts", "dropped")}
+            hooks_run = sorted(pipeline.get(name, []), key=lambda s: str(s["hook"]))
+            totals["errors"] += sum(int(h["errors"]) for h in hooks_run)
             process = {"pid": r.worker.pid, "restarts": r.worker.restarts} if r.worker is not None else None
             out.append({"name": name, "state": r.state, "source": r.source, "error": r.error, "hooks": r.hooks,
                         "isolation": "process" if name in self.settings.out_of_process else "thread",
-                        "process": process, **totals, "subscriptions": topics})  # fmt: skip
+                        "process": process, **totals, "subscriptions": topics, "pipeline": hooks_run})  # fmt: skip
         return out
 
     def close(self) -> None:

@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
+
+PORT_TAKEN = "is in use by another process"  # the server's refusal of a port another process listens on
+
+
+class PortTaken(RuntimeError):
+    """The server refused to start: another process listens on its port."""
 
 
 def free_port() -> int:
@@ -58,14 +65,23 @@ class RunningServer:
         return f"127.0.0.1:{self.otlp_grpc_port}"
 
     def start(self, timeout: float = 30.0) -> RunningServer:
-        try:
-            return self._start(timeout)
-        except BaseException:
-            if self.proc is not None and self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(10)
-            self._close()
-            raise
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                # another process (a test run beside this one) took the port between free_port() and the bind; the
+                # server refuses a taken port (lynex_box/server.py claim_port), so it gets another one
+                self._close()
+                if attempt == 2 or self.proc is None:
+                    raise
+                self.port = free_port()
+            except BaseException:
+                if self.proc is not None and self.proc.poll() is None:
+                    self.proc.kill()
+                    self.proc.wait(10)
+                self._close()
+                raise
+        raise AssertionError("unreachable")
 
     def _start(self, timeout: float) -> RunningServer:
         cmd = [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(self.data_dir), "--port", str(self.port)]
@@ -88,14 +104,25 @@ class RunningServer:
             self.creds = json.loads(first)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited rc={self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+                log = self.log_path.read_text()[-2000:]
+                error = PortTaken if PORT_TAKEN in log else RuntimeError
+                raise error(f"server exited rc={self.proc.returncode}: {log}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                # ready, and this very process listens: another server on the port would answer /readyz too
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200 and self._listening():
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
+
+    def _listening(self) -> bool:
+        assert self.proc is not None
+        try:
+            found = psutil.Process(self.proc.pid).net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            return False
+        return any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port for c in found)
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM and wait: the clean stop (subprocess.TimeoutExpired after `timeout` seconds)."""

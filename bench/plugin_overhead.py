@@ -11,8 +11,8 @@ machine the rates move with other work; the CPU per span moves much less (a rati
 
 Configurations: `bare`; `metrics` (the defaults: /metrics and its request counters on, no plugin); `subscriber`
 (the defaults and an in-process plugin subscribed to span_batch_stored that counts what it gets); `enrich` (the
-defaults and a plugin whose `lynex_enrich_spans` hook returns each batch unchanged and whose detector scores
-nothing: the cost of calling the pipeline hooks). The plugins live in a throwaway package (an entry point in a
+defaults and a plugin whose `lynex_enrich_spans` fills `environment` where it is null, with a column kernel, and
+whose detector answers null scores: the cost of the hooks' calls, checks and merge). The plugins live in a throwaway package (an entry point in a
 `.dist-info` on the server's PYTHONPATH), as tests/plugins does it.
 """
 
@@ -39,20 +39,24 @@ class Counter:
     def lynex_span_batch_stored(self, event):
         Counter.seen += event["count"]
 
-class Nothing:
-    name = "bench-nothing"
+import pyarrow as pa
+import pyarrow.compute as pc
+
+class Zero:
+    name = "bench-zero"
 
     def detect(self, table):
-        return None
+        return pa.nulls(table.num_rows, pa.float64())  # an opinion on no span: the merge still runs
 
 class Enrich:
     @hookimpl
     def lynex_enrich_spans(self, table):
-        return None
+        column = table.schema.get_field_index("environment")
+        return table.set_column(column, "environment", pc.fill_null(table.column(column), "bench"))
 
     @hookimpl
     def lynex_detectors(self):
-        return [Nothing()]
+        return [Zero()]
 
 counter, enrich = Counter(), Enrich()
 """

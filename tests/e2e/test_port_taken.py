@@ -4,7 +4,7 @@ granian binds with SO_REUSEPORT: without the check, a second server started on a
 a test server whose free port another run took first) starts without a word, and the kernel splits new connections
 between the two. Clients of the first then get the second's answers, and when the second stops, a request in flight
 on a connection it had ends in "Server disconnected without sending a response" with nothing in the first's log: the
-authorisation matrix's CI failure (docs/testing.md).
+symptom of the authorisation matrix's CI failure (docs/testing.md).
 """
 
 from __future__ import annotations

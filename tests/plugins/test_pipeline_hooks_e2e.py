@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.accounts import Browsers, wait_for_trace
 from tests.e2e.server import RunningServer
@@ -140,6 +141,12 @@ def test_enrich_and_detector_plugins_change_spans_before_they_are_stored(tmp_pat
         assert found["test-refunds"]["pipeline"][0] | {"calls": 0, "seconds": 0} == {
             "hook": "lynex_detectors", "calls": 0, "errors": 0, "seconds": 0, "last_error": ""
         }  # fmt: skip
+        # the same counters on GET /metrics (the test client is on loopback)
+        families = {f.name: f for f in text_string_to_metric_families(httpx.get(f"{server.url}/metrics").text)}
+        events = [s for s in families["lynex_plugin_events"].samples if s.name == "lynex_plugin_events_total"]
+        samples = {(s.labels["plugin"], s.labels["hook"], s.labels["outcome"]): s.value for s in events}
+        assert samples[("test-raising-enricher", "lynex_enrich_spans", "errors")] >= 1
+        assert samples[("test-release", "lynex_enrich_spans", "delivered")] >= 1
         # spans the WAL replays after a kill (never flushed: the head is lost) go through the hooks again
         _send(server, "replayed")
         server.kill()

@@ -41,7 +41,6 @@ from lynex_box.api.forward import MetaForward
 from lynex_box.api.ingest.otlp_grpc import OtlpGrpcServer
 from lynex_box.api.metaseq import MetaSeqHeader
 from lynex_box.api.openapi import openapi_document
-from lynex_box.api.platform_alerts import PlatformAlerts
 from lynex_box.api.platform_metrics import PlatformMetrics, RequestMetrics
 from lynex_box.api.platform_metrics import routes as metrics_routes
 from lynex_box.api.readonly import ReadOnlyGate
@@ -355,13 +354,6 @@ def create_app(settings: Settings) -> Starlette:
                 raise
             app.state.services = svc
             metrics.services = svc
-            if settings.platform_alerts.webhook_url:  # built-in platform alerts (api/platform_alerts.py)
-                checks = PlatformAlerts(settings.platform_alerts, metrics, svc)
-                app.state.platform_alerts = checks
-                done = asyncio.Event()
-                task = asyncio.create_task(checks.run(done))
-                stack.push_async_callback(asyncio.wait_for, task, 30)
-                stack.callback(done.set)
             stack.callback(setattr, svc, "ready", False)  # the stop's first step: /readyz answers 503
             svc.ready = True
             log.info("ready data_dir=%s", settings.data_dir)

@@ -492,28 +492,6 @@ class PluginsSettings:
             )
 
 
-@dataclass(frozen=True, slots=True)
-class PlatformAlertsSettings:
-    """[platform_alerts]: the Prometheus rules' conditions checked in the process, posted to an operator's webhook
-    (docs/operations/monitoring.md). Off while `webhook_url` is empty."""
-
-    webhook_url: str = ""
-    interval_s: float = field(default=30.0, metadata=_rng(0.1, 86_400))
-    for_s: float = field(default=600.0, metadata=_rng(0, 86_400))
-    error_ratio: float = field(default=0.05, metadata=_rng(0, 1))
-    min_requests: int = field(default=30, metadata=_rng(1))
-    query_p95_s: float = field(default=2.0, metadata=_rng(0))
-    wal_backlog_bytes: int = field(default=256 * 1024 * 1024, metadata=_rng(0))
-    disk_free_ratio: float = field(default=0.1, metadata=_rng(0, 1))
-
-    def __post_init__(self) -> None:
-        if self.webhook_url and not self.webhook_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"platform_alerts.webhook_url = {self.webhook_url!r} is not an http(s) URL; hint: "
-                '"https://hooks.example.com/lynex", or "" for off'
-            )
-
-
 def _check_cluster(settings: Settings) -> None:
     """Rules across sections: cluster mode shares data through an S3-compatible bucket and nothing else."""
     if settings.cluster.enabled and settings.bucket.type != "s3":
@@ -554,7 +532,6 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     sentry: SentrySettings = field(default_factory=SentrySettings)
     plugins: PluginsSettings = field(default_factory=PluginsSettings)
-    platform_alerts: PlatformAlertsSettings = field(default_factory=PlatformAlertsSettings)
 
     def __post_init__(self) -> None:
         _check_cluster(self)

@@ -1,7 +1,8 @@
 """End-to-end ingest benchmark: 4 HTTP clients send 500-span batches to a real `lynex-box run`.
 
 Prints one JSON object: accepted spans/s, queryable spans/s, p50/p95/p99 time from a `202` to the
-trace being visible in `/traces/{id}`, and the server's peak RSS, with the issue's targets alongside.
+trace being visible in `/traces/{id}`, the server's peak RSS and its CPU time per span (start-up included), with the
+issue's targets alongside.
 
     python bench/ingest.py                 # 200k spans (about a minute)
     python bench/ingest.py --spans 1000000
@@ -247,6 +248,8 @@ def main() -> None:
         if visible < total:
             time.sleep(0.1)
     all_visible = time.monotonic()
+    cpu = psutil.Process(server.pid).cpu_times()  # the server's own CPU (user + system), a steadier figure than
+    server_cpu_s = cpu.user + cpu.system  # the rates on a machine shared with other work
     server.terminate()
     server.wait(60)
     on_disk = sum(p.stat().st_size for p in (data / "segments").rglob("*.parquet"))
@@ -270,6 +273,7 @@ def main() -> None:
         "visible_spans": visible,
         "ingest_to_visible_ms": {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99), "samples": len(latencies)},
         "server_peak_rss_mb": round(peak[0] / 2**20, 1),
+        "server_cpu_us_per_span": round(server_cpu_s * 1e6 / max(1, visible), 1),
         "segment_bytes_per_span": round(on_disk / max(1, visible), 1),
         "targets": {
             "queryable_spans_per_s >= 30000": queryable_rate >= 30_000,

@@ -308,7 +308,7 @@ async def start(
     stack.callback(plugins.close)  # last to stop: the engine's final flush may still emit
     # custom prices are read before the engine replays the WAL, so replayed spans are priced with them
     costs = CostEnricher(PriceBook(await asyncio.to_thread(read_prices_at, settings.data_dir)))
-    engine = await asyncio.to_thread(Engine.open, settings, [costs], plugins)
+    engine = await asyncio.to_thread(Engine.open, settings, [costs], plugins, plugins.span_hooks)
     stack.push_async_callback(asyncio.to_thread, engine.close)  # the final flush: a clean stop leaves no replay
     read_only = _read_only_mode(settings, engine)
     cluster: ClusterNode | ClusterObserver | None = None

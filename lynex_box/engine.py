@@ -33,7 +33,7 @@ from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
 from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
-from lynex_box.pipeline.runner import Enricher, Pipeline
+from lynex_box.pipeline.runner import Enricher, Pipeline, SpanHooks
 from lynex_box.pipeline.traces import TOPIC as TRACE_COMPLETED
 from lynex_box.pipeline.traces import TraceTracker
 from lynex_box.plugins.events import NO_EVENTS, Events
@@ -180,9 +180,11 @@ class Engine:
         enrichers: list[Enricher] | None,
         opened: contextlib.ExitStack,
         events: Events = NO_EVENTS,
+        span_hooks: SpanHooks | None = None,
     ) -> None:
         """The steps of `open`, in recovery order; each part is registered on `opened` right after it is open.
-        `events` receives the pipeline's topics (span batch stored, score written; lynex_box/plugins/)."""
+        `events` receives the pipeline's topics (span batch stored, score written; lynex_box/plugins/);
+        `span_hooks` runs plugins' enrichers and detectors on each decoded batch (replayed ones too)."""
         self.settings = settings
         self.data_dir = settings.data_dir
         fsutil.prepare_data_dir(self.data_dir)  # 0700, or tightened with a warning
@@ -231,6 +233,7 @@ class Engine:
             appliers={RecordType.SCORES: ScoreApplier(self.meta, outbox=settings.cluster.enabled, events=events)},
             events=events,
             traces=self.traces,
+            span_hooks=span_hooks,
         )
         opened.callback(self.pipeline.close)  # its threads and the OTLP decode workers
         self.query, self.lifecycle = open_reads(
@@ -242,11 +245,17 @@ class Engine:
         self._closed = False
 
     @classmethod
-    def open(cls, settings: Settings, enrichers: list[Enricher] | None = None, events: Events = NO_EVENTS) -> Engine:
+    def open(
+        cls,
+        settings: Settings,
+        enrichers: list[Enricher] | None = None,
+        events: Events = NO_EVENTS,
+        span_hooks: SpanHooks | None = None,
+    ) -> Engine:
         """Recover and open the data dir's storage stack. A step that fails closes the steps before it, in reverse
         order, and releases the data dir's lock: a failed open leaves no thread, file or lock behind."""
         with contextlib.ExitStack() as opened:
-            engine = cls(settings, enrichers, opened, events)
+            engine = cls(settings, enrichers, opened, events, span_hooks)
             engine._opened = opened.pop_all()
         return engine
 

@@ -1,6 +1,7 @@
 """Serving the app: granian's embedded ASGI server on uvloop, in this process.
 
 One process owns the WAL, so the server runs embedded (no worker processes to orphan on `kill -9`).
+A port another process listens on is refused (`claim_port`: granian's SO_REUSEPORT would share it silently).
 SIGTERM and SIGINT stop it cleanly: running exports are cut (granian waits for open responses, and an export's
 client may have stopped reading), granian drains (at most `server.stop_timeout_s`), then the app's lifespan
 flushes the head. A start the app refused, or a stop it asked for because it must not go on (a fenced cluster node),
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import socket
 
 import uvloop
 from granian.constants import Interfaces
@@ -29,7 +31,30 @@ class ServerFailed(RuntimeError):
     """The server did not start, or stopped because it must not go on; the message says why, with a hint."""
 
 
+def claim_port(host: str, port: int) -> None:
+    """Raise ServerFailed when another process listens on `host:port`.
+
+    granian binds its listener with SO_REUSEPORT, so a second server on a taken port would start without a word and
+    the kernel would split new connections between the two: clients of this one would get the other's answers, and
+    lose their connections without an answer when the other stops. (The OTLP/gRPC receiver turns gRPC's own
+    SO_REUSEPORT off for the same reason.) A plain bind fails on a port someone listens on; SO_REUSEADDR keeps the
+    connections a recent stop left in TIME_WAIT from counting as "in use"."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise ServerFailed(
+                f"server.port = {port} on {host} is in use by another process ({exc.strerror}); hint: stop that "
+                "process, or set another [server] port (LYNEX_SERVER_PORT, --port)"
+            ) from exc
+
+
 async def _serve(settings: Settings) -> None:
+    claim_port(settings.server.host, settings.server.port)  # before the data dir is opened: fail fast and alone
     app = create_app(settings)
     server = Server(
         app,

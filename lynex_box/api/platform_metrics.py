@@ -212,6 +212,9 @@ def _plugin_metrics(svc: Services) -> Iterator[Metric]:
             for outcome in ("delivered", "errors", "timeouts", "dropped"):
                 calls.add_metric([plugin["name"], sub["hook"], outcome], sub[outcome])
             queued.add_metric([plugin["name"], sub["hook"]], sub["queued"])
+        for hook in plugin.get("pipeline", []):  # pipeline hooks: batches they took, and those that failed
+            calls.add_metric([plugin["name"], hook["hook"], "delivered"], hook["calls"] - hook["errors"])
+            calls.add_metric([plugin["name"], hook["hook"], "errors"], hook["errors"])
     yield calls
     yield queued
     traces = svc.engine.traces  # the trace_completed table, only while a plugin subscribes to it

@@ -42,7 +42,7 @@ def run(
 ) -> None:
     """Start the appliance."""
     from lynex_box.logs import setup_logging
-    from lynex_box.server import ServerFailed, serve
+    from lynex_box.server import ServerFailed, claim_port, serve
     from lynex_box.upgrade import refuse_newer
 
     given = {"host": host, "port": port, "otlp_grpc_port": otlp_grpc_port, "dev": dev, "read_only": read_only}
@@ -50,6 +50,8 @@ def run(
     with refusing(KekError):
         check_source(settings.encryption, settings.data_dir)  # refused before anything starts
     refuse_newer(settings)  # a newer release's data dir: said here, before anything opens or changes it
+    with refusing(ServerFailed):
+        claim_port(settings.server.host, settings.server.port)  # a taken port: refused before anything is created
     setup_logging(logging.getLevelNamesMapping()[settings.server.log_level.upper()])
     created = None
     if not settings.server.read_only:  # a read-only start creates nothing, not even the first user

@@ -47,6 +47,16 @@ class Enricher(Protocol):
     def enrich_table(self, table: pa.Table) -> pa.Table: ...
 
 
+class SpanHooks(Protocol):
+    """Plugins' hooks on each decoded batch, after the enrichers (plugins/spanhooks.py): returns the batch to store,
+    never raises for a plugin's failure (the batch then goes on as it was)."""
+
+    @property
+    def active(self) -> bool: ...
+
+    def __call__(self, table: pa.Table) -> pa.Table: ...
+
+
 # Applies records whose effect is not spans (SCORES: rows in meta.db) in LSN order; must skip a record it applied
 # before (a step is read again after a failure, the WAL is replayed after a crash) and raise only to be retried.
 Applier: TypeAlias = Callable[[list[BatchItem]], None]
@@ -97,8 +107,10 @@ class Pipeline:
         appliers: dict[int, Applier] | None = None,
         events: Events = NO_EVENTS,
         traces: TraceTracker | None = None,
+        span_hooks: SpanHooks | None = None,
     ) -> None:
         self.wal = wal
+        self.span_hooks = span_hooks  # in-process plugins' enrichers and detectors, on each step's spans
         # `span_batch_stored` and `spans_stored` after each step reaches the head (only if someone subscribes)
         self.events = events
         self.traces = traces  # `trace_completed`: only when some plugin subscribes to it (engine.py)
@@ -275,7 +287,12 @@ class Pipeline:
         return rest
 
     def _finish_step(self, decoded: list[Part | WalRecord]) -> pa.Table:
-        """Dedupe (in LSN order) and enrich the decoded parts of one step into one table."""
+        """Dedupe (in LSN order) and enrich the decoded parts of one step into one table; then the plugins' hooks."""
+        table = self._enriched(decoded)
+        hooks = self.span_hooks
+        return hooks(table) if hooks is not None and hooks.active and table.num_rows else table
+
+    def _enriched(self, decoded: list[Part | WalRecord]) -> pa.Table:
         tables: list[pa.Table] = []
         rows: list[Row] = []
         filter_new = self.recent.filter_new

@@ -2,8 +2,9 @@
 tests/plugins/test_hookspecs_documented.py fails when a hook here is not documented there.
 
 Topic hooks (`lynex_<topic>(event)`) are called on the plugin's own delivery thread, through a bounded queue, with
-a per-call timeout and a rate limit (host.py): they never run on the caller's thread. The pipeline and channel hooks
-are declarations the host collects from enabled plugins (channel types: `PluginHost.channel_types`).
+a per-call timeout and a rate limit (host.py): they never run on the caller's thread. The pipeline hooks run on the
+pipeline's thread for in-process plugins only (spanhooks.py); the channel hook is a declaration the host collects
+(channel types: `PluginHost.channel_types`).
 """
 
 from __future__ import annotations
@@ -90,12 +91,19 @@ def lynex_usage_day_closed(event: dict[str, Any]) -> None:
 
 @hookspec
 def lynex_enrich_spans(table: Any) -> Any:
-    """Return a new pyarrow Table of spans for `table` (same schema), or None to leave it. Declared, not called yet."""
+    """Called on the pipeline's thread with each batch of decoded spans (a pyarrow Table of the span schema,
+    lynex_box/schema/span.py) before it reaches the head, WAL replays included. Return a Table of the same spans
+    (same rows, ids and projects; other values may change), or None to leave it. A hook that raises or returns
+    other spans is counted as an error and the batch goes on without its change (plugins/spanhooks.py)."""
 
 
 @hookspec
 def lynex_detectors() -> list[Any]:
-    """Detectors this plugin adds (objects with `name` and `score(span) -> float | None`). Declared, not called yet."""
+    """Called once when the plugin loads: the detectors it adds, objects with `name` (str) and `detect(table)`.
+    `detect` gets each batch of spans (after the enrichers) and returns None (no opinion), or per row a score from
+    0 to 1 (None/NaN: no opinion), or `(scores, reasons)` with reasons per row (a list of strings, or None). The
+    maximum over every detector lands in `hallucination_risk`; each flagged row's detections are listed under
+    `"lynex.detectors"` in its `attributes` (docs/plugins.md)."""
 
 
 # ---- notification channels -------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from lynex_box.plugins import hookspecs
 from lynex_box.plugins.channels import ChannelType
 from lynex_box.plugins.context import PluginContext
 from lynex_box.plugins.events import TOPICS
+from lynex_box.plugins.spanhooks import DETECT_HOOK, ENRICH_HOOK, SpanHooks
 from lynex_box.plugins.subscriber import Limits, Subscriber
 from lynex_box.plugins.worker import WorkerPlugin
 
@@ -69,6 +70,7 @@ class PluginHost:
         self._subscribers: dict[str, list[Subscriber]] = {}
         self._per_project: set[str] = set()  # names of the loaded per-project plugins
         self._projects: dict[str, dict[str, dict[str, Any]]] = {}  # plugin -> project id -> its configuration
+        self.span_hooks = SpanHooks()  # the pipeline hooks of in-process plugins (spanhooks.py)
         self._limits = Limits(
             queue_size=settings.queue_size,
             timeout_s=settings.call_timeout_s,
@@ -104,6 +106,7 @@ class PluginHost:
             log.error(
                 "plugin %s not loaded: %s; hint: pip install it, or remove it from [plugins] enabled", name, error
             )
+        self.span_hooks.order(self.settings.enabled)
 
     def _load_one(self, record: PluginRecord, ep: importlib.metadata.EntryPoint) -> None:
         if record.name in self.settings.out_of_process:
@@ -122,6 +125,13 @@ class PluginHost:
             self.pm.unregister(obj)
             self._fail(record, f"implements hooks hookspecs.py does not declare: {sorted(unknown)}")
             return
+        try:
+            self._take_pipeline_hooks(record.name, obj)
+        except Exception as exc:  # its detectors could not be listed: the plugin is not half loaded
+            self.span_hooks.forget(record.name)
+            self.pm.unregister(obj)
+            self._fail(record, f"{DETECT_HOOK} raised {type(exc).__name__}: {exc}")
+            return
         record.state = "loaded"
         record.hooks = sorted(h.name for h in self.pm.get_hookcallers(obj) or [])
         record.per_project = record.per_project or getattr(obj, "lynex_per_project", False) is True
@@ -138,6 +148,15 @@ class PluginHost:
                     self._subscribers.setdefault(topic, []).append(sub)
         log.info("plugin loaded name=%s hooks=%s", record.name, record.hooks)
 
+    def _take_pipeline_hooks(self, name: str, obj: object) -> None:
+        """The plugin's `lynex_enrich_spans` and the detectors its `lynex_detectors()` lists, for the pipeline."""
+        for impl in self.pm.hook.lynex_enrich_spans.get_hookimpls():
+            if impl.plugin is obj:
+                self.span_hooks.add_enricher(name, impl.function)
+        for impl in self.pm.hook.lynex_detectors.get_hookimpls():
+            if impl.plugin is obj:
+                self.span_hooks.add_detectors(name, impl.function())
+
     def _load_worker(self, record: PluginRecord, ep: importlib.metadata.EntryPoint) -> None:
         s = self.settings
         config = dict(s.configs.get(record.name, {}))
@@ -151,6 +170,9 @@ class PluginHost:
         record.state, record.hooks, record.worker = "loaded", hooks, worker
         if record.per_project:
             self._per_project.add(record.name)
+        if {ENRICH_HOOK, DETECT_HOOK} & set(hooks):
+            log.warning("plugin %s runs out of process: its pipeline hooks are not called; hint: pipeline hooks are "
+                        "for in-process (first-party) plugins", record.name)  # fmt: skip
         for hook in hooks:
             topic = _TOPIC_HOOKS.get(hook)
             if topic is not None:
@@ -173,6 +195,7 @@ class PluginHost:
                 impl.function(context=context.for_plugin(record.name))
             except Exception as exc:  # one plugin's failed start is its own
                 self._unsubscribe(record.name)
+                self.span_hooks.forget(record.name)
                 self.pm.unregister(name=record.name)
                 self._fail(record, f"lynex_started raised {type(exc).__name__}: {exc}")
 
@@ -258,17 +281,21 @@ class PluginHost:
         for topic_subs in self._subscribers.values():
             for sub in topic_subs:
                 subs.setdefault(sub.plugin, []).append(sub.status())
+        pipeline = self.span_hooks.status()
         out = []
         for name in sorted(self.records):
             r = self.records[name]
             topics = sorted(subs.get(name, []), key=lambda s: str(s["hook"]))
             totals = {k: sum(int(s[k]) for s in topics) for k in ("delivered", "errors", "timeouts", "dropped")}
+            hooks_run = sorted(pipeline.get(name, []), key=lambda s: str(s["hook"]))
+            totals["errors"] += sum(int(h["errors"]) for h in hooks_run)
             process = {"pid": r.worker.pid, "restarts": r.worker.restarts} if r.worker is not None else None
             own = self._own_counters(name) if r.state == "loaded" and r.worker is None else None
             out.append({"name": name, "state": r.state, "source": r.source, "error": r.error, "hooks": r.hooks,
                         "per_project": r.per_project,
                         "isolation": "process" if name in self.settings.out_of_process else "thread",
-                        "process": process, **totals, "subscriptions": topics, "counters": own})  # fmt: skip
+                        "process": process, **totals, "subscriptions": topics, "counters": own,
+                        "pipeline": hooks_run})  # fmt: skip
         return out
 
     def _own_counters(self, name: str) -> dict[str, Any] | None:

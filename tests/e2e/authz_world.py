@@ -39,6 +39,7 @@ class World:
         self.http = httpx.Client(base_url=server.url, timeout=60)
         self.password = PASSWORD
         self._counter = itertools.count()
+        self.calls = 0  # requests sent, for a failure's message
         self.headers: dict[str, dict[str, str]] = {}  # principal name -> its credential headers
         self.keys: dict[str, tuple[str, str]] = {}  # key principal name -> (project id, key)
         self.pools: dict[str, Callable[[], str]] = {
@@ -65,8 +66,14 @@ class World:
     # --- plumbing --------------------------------------------------------------------------------------
 
     def call(self, method: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+        self.calls += 1
         try:
             return self.http.request(method, path, headers=headers, **kw)
+        except httpx.TransportError as exc:  # no answer at all: say what became of the server
+            time.sleep(0.5)  # a dying process's exit status and last log lines
+            raise AssertionError(
+                f"{method} {path} (call {self.calls}) got no answer: {exc!r}; {self.server.describe()}"
+            ) from exc
         finally:
             self.http.cookies.clear()
 

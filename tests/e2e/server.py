@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
+
+PORT_TAKEN = "is in use by another process"  # the server's refusal of a port another process listens on
+
+
+class PortTaken(RuntimeError):
+    """The server refused to start: another process listens on its port."""
 
 
 def free_port() -> int:
@@ -58,14 +65,23 @@ class RunningServer:
         return f"127.0.0.1:{self.otlp_grpc_port}"
 
     def start(self, timeout: float = 30.0) -> RunningServer:
-        try:
-            return self._start(timeout)
-        except BaseException:
-            if self.proc is not None and self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait(10)
-            self._close()
-            raise
+        for attempt in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                # another process (a test run beside this one) took the port between free_port() and the bind; the
+                # server refuses a taken port (lynex_box/server.py claim_port), so it gets another one
+                self._close()
+                if attempt == 2 or self.proc is None:
+                    raise
+                self.port = free_port()
+            except BaseException:
+                if self.proc is not None and self.proc.poll() is None:
+                    self.proc.kill()
+                    self.proc.wait(10)
+                self._close()
+                raise
+        raise AssertionError("unreachable")
 
     def _start(self, timeout: float) -> RunningServer:
         cmd = [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(self.data_dir), "--port", str(self.port)]
@@ -77,7 +93,8 @@ class RunningServer:
         # A crash point is armed only by this server's own `env` (tests/crash), never inherited from the caller.
         inherited = {k: v for k, v in os.environ.items() if k != "LYNEX_CRASH_AT"}
         grpc_port = {"LYNEX_SERVER_OTLP_GRPC_PORT": str(self.otlp_grpc_port)}
-        env = {**inherited, "LYNEX_RETENTION_DAYS": "0", **grpc_port, **self.env}
+        # a native crash (a segfault or abort in an extension) writes every thread's Python stack to the log
+        env = {**inherited, "LYNEX_RETENTION_DAYS": "0", "PYTHONFAULTHANDLER": "1", **grpc_port, **self.env}
         self._log = open(self.log_path, "a")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
         assert self.proc.stdout is not None
@@ -87,14 +104,25 @@ class RunningServer:
             self.creds = json.loads(first)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited rc={self.proc.returncode}: {self.log_path.read_text()[-2000:]}")
+                log = self.log_path.read_text()[-2000:]
+                error = PortTaken if PORT_TAKEN in log else RuntimeError
+                raise error(f"server exited rc={self.proc.returncode}: {log}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                # ready, and this very process listens: another server on the port would answer /readyz too
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200 and self._listening():
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
+
+    def _listening(self) -> bool:
+        assert self.proc is not None
+        try:
+            found = psutil.Process(self.proc.pid).net_connections(kind="tcp")
+        except psutil.NoSuchProcess:
+            return False
+        return any(c.status == psutil.CONN_LISTEN and c.laddr.port == self.port for c in found)
 
     def stop(self, timeout: float = 30) -> int:
         """SIGTERM and wait: the clean stop (subprocess.TimeoutExpired after `timeout` seconds)."""
@@ -114,6 +142,23 @@ class RunningServer:
         if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
         self._log.close()
+
+    def describe(self, tail: int = 3000) -> str:
+        """What became of the process (running, or how it ended: exit code or signal) and the end of its log, for a
+        test's failure message when a request to it failed without an answer."""
+        if self.proc is None:
+            state = "not started"
+        elif (rc := self.proc.poll()) is None:
+            state = f"running (pid {self.proc.pid})"
+        elif rc < 0:
+            state = f"killed by {signal.Signals(-rc).name} (pid {self.proc.pid})"
+        else:
+            state = f"exited rc={rc} (pid {self.proc.pid})"
+        try:
+            log = self.log_path.read_text(errors="replace")[-tail:]
+        except OSError as exc:
+            log = f"(log unreadable: {exc})"
+        return f"server {state}; log {self.log_path} ends:\n{log}"
 
     def headers(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.creds['api_key']}"}

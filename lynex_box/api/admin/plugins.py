@@ -1,5 +1,6 @@
 """`GET /v1/plugins`: the plugins this node knows (loaded, failed, missing, installed but not enabled), the hooks
-each implements, and the counters of its topic subscriptions (delivered, errors, timeouts, dropped, queued).
+each implements, the counters of its topic subscriptions (delivered, errors, timeouts, dropped, queued) and of its
+pipeline hooks (calls, errors, seconds).
 
 Plugins belong to the instance, not to a project, so the answer is shown to a user who owns an organisation, as
 `GET /v1/cluster` is; API keys are refused. docs/plugins.md describes the fields.
@@ -42,6 +43,15 @@ _SUBSCRIPTION: Final = spec.obj(
     dropped={"type": "integer", "description": "events dropped (oldest first) because the queue was full"},
     last_error=spec.STR,
 )  # fmt: skip
+_PIPELINE_HOOK: Final = spec.obj(
+    ("hook", "calls", "errors", "seconds"),
+    hook={"enum": ["lynex_enrich_spans", "lynex_detectors"]},
+    calls={"type": "integer", "description": "batches of spans the hook (or one of its detectors) was called on"},
+    errors={"type": "integer", "description": "calls that raised or returned what cannot be used: those batches went "
+                                              "on without the plugin's change"},
+    seconds={"type": "number", "description": "time spent in the hook, in all"},
+    last_error=spec.STR,
+)  # fmt: skip
 _PLUGIN: Final = spec.obj(
     ("name", "state", "hooks"),
     name={"type": "string", "description": "the entry point's name, as in [plugins] enabled"},
@@ -56,6 +66,7 @@ _PLUGIN: Final = spec.obj(
     subscriptions=spec.list_of(_SUBSCRIPTION),
     counters={"type": ["object", "null"], "description": "what an in-process plugin counts itself (a batching "
               "plugin's sent, failed, dropped, queued, batches, retried, last_error); null when it counts nothing"},
+    pipeline={**spec.list_of(_PIPELINE_HOOK), "description": "its pipeline hooks (in-process plugins)"},
 )  # fmt: skip
 
 OPENAPI: Final[spec.Paths] = {

@@ -1,21 +1,26 @@
 """Out-of-process plugins: one worker process per plugin named in `[plugins] out_of_process`.
 
-The worker (started with the `spawn` method: a fresh interpreter, none of the server's threads or sockets) loads
-the plugin from its entry point with its table, checks its hooks against hookspecs.py and reports them; then it
-answers calls `(hook, event)` one at a time over a pipe. The server side (`WorkerPlugin.call`, on a subscription's
-call thread) waits at most the call timeout for the answer: a call still running then kills the process (the
-timeout is counted); a process that died (a crash, `os._exit`, a kill) is counted as an error. Either way the next
-call starts a new process, after a backoff that doubles with each death in a row (`restart_backoff_s` up to
-`restart_backoff_max_s`) and resets after a call that succeeds; calls made during the backoff fail at once.
-Only topic hooks are called in the worker; pipeline and channel hooks need the plugin in-process.
+The worker is a fresh interpreter (`python -m lynex_box.plugins.worker FD`: none of the server's threads, sockets or
+memory) that imports only this module before the plugin: multiprocessing's `spawn` would re-run the server's entry
+module in it (about a second of CPU per start, which a crash-looping plugin took from ingest). It gets the server's
+`sys.path` and the plugin's name, entry point and table over its end of a socket pair, loads the plugin, checks its
+hooks against hookspecs.py and reports them; then it answers calls `(hook, event)` one at a time. The server side
+(`WorkerPlugin.call`, on a subscription's call thread) waits at most the call timeout for the answer: a call still
+running then kills the process (the timeout is counted); a process that died (a crash, `os._exit`, a kill) is
+counted as an error. Either way the next call starts a new process, after a backoff that doubles with each death in
+a row (`restart_backoff_s` up to `restart_backoff_max_s`) and resets after a call that succeeds; calls made during
+the backoff fail at once. Only topic hooks are called in the worker; pipeline and channel hooks need the plugin
+in-process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.metadata
-import multiprocessing
 import multiprocessing.connection
+import socket
+import subprocess
+import sys
 import threading
 import time
 import types
@@ -70,6 +75,40 @@ def _serve(name: str, value: str, config: dict[str, Any], conn: multiprocessing.
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
+def main(fd: int) -> None:
+    """The worker's entry (`python -m lynex_box.plugins.worker FD`): FD is its end of the socket pair."""
+    conn = multiprocessing.connection.Connection(fd)
+    path, name, value, config = conn.recv()
+    sys.path[:] = path  # where the server found the plugin's package
+    _serve(name, value, config, conn)
+
+
+class _Process:
+    """The worker's process, with the few `multiprocessing.Process` methods the server side uses."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        return self.popen.poll()
+
+    def is_alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.kill()
+
+    def join(self, timeout_s: float) -> None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout_s)
+
+    def close(self) -> None:
+        return None
+
+
 class WorkerPlugin:
     """The server's side of one plugin's worker process; `call` is thread-safe (one call at a time)."""
 
@@ -77,7 +116,6 @@ class WorkerPlugin:
         self.name, self.value, self.config = name, value, config
         self.backoff_s, self.backoff_max_s = backoff_s, backoff_max_s
         self.restarts = 0
-        self._ctx = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._proc: Any = None
         self._conn: multiprocessing.connection.Connection | None = None
@@ -96,14 +134,18 @@ class WorkerPlugin:
             return self._spawn()
 
     def _spawn(self) -> list[str]:
-        parent, child = self._ctx.Pipe()
-        proc = self._ctx.Process(
-            target=_serve, args=(self.name, self.value, self.config, child), name=f"lynex-plugin-{self.name}",
-            daemon=True,
-        )  # fmt: skip
-        proc.start()
-        child.close()
+        ours, theirs = socket.socketpair()
+        try:
+            popen = subprocess.Popen(  # our own interpreter and module, no shell
+                [sys.executable, "-m", __name__, str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            theirs.close()
+        parent = multiprocessing.connection.Connection(ours.detach())
+        proc = _Process(popen)
         self._proc, self._conn = proc, parent
+        parent.send((list(sys.path), self.name, self.value, self.config))
         if not parent.poll(START_TIMEOUT_S):
             self._kill()
             raise RuntimeError(f"worker did not start within {START_TIMEOUT_S}s")
@@ -187,3 +229,7 @@ class WorkerPlugin:
         finally:
             if got:
                 self._lock.release()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

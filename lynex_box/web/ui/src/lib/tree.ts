@@ -132,3 +132,24 @@ export function ancestors(tree: SpanTree, i: number): number[] {
   }
   return out.reverse()
 }
+
+/** ordinal[i] = k (1-based) when span i is the k-th of its siblings (in start order) that share its name, 0 when
+ * its name is unique among them: folded groups named alike ("invoke_agent researcher") are told apart by it. */
+export function siblingOrdinals(tree: SpanTree, spans: { name?: string | null }[]): number[] {
+  const out = new Array<number>(spans.length).fill(0)
+  const groups = [tree.roots, ...tree.children]
+  for (const group of groups) {
+    if (group.length < 2) continue
+    const total = new Map<string, number>()
+    for (const i of group) total.set(spans[i].name ?? '', (total.get(spans[i].name ?? '') ?? 0) + 1)
+    const seen = new Map<string, number>()
+    for (const i of group) {
+      const name = spans[i].name ?? ''
+      if ((total.get(name) ?? 0) < 2) continue
+      const k = (seen.get(name) ?? 0) + 1
+      seen.set(name, k)
+      out[i] = k
+    }
+  }
+  return out
+}

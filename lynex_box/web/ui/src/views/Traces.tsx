@@ -7,6 +7,7 @@ import { ALL_FILTERS, FILTER_LABELS, filtersKey, readFilters } from '../lib/filt
 import type { FilterKey, Filters } from '../lib/filters'
 import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime, shortId } from '../lib/format'
 import { useKeys, useLoad, useStored } from '../lib/hooks'
+import { gridMinWidth } from '../lib/grid'
 import { totalsByGroup } from '../lib/metrics'
 import type { MetricsResponse } from '../lib/metrics'
 import { navigate, setParams, useLocation } from '../lib/router'
@@ -42,16 +43,16 @@ interface Column {
 
 const COLUMNS: Column[] = [
   { key: 'time', label: 'Time', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.start_time)}</span> },
-  { key: 'name', label: 'Name', width: 'minmax(160px, 2fr)', render: (r) => <span className="ellipsis">{r.name ?? '(unnamed)'}</span> },
+  { key: 'name', label: 'Name', width: 'minmax(160px, 2fr)', render: (r) => <span className="ellipsis" title={r.name ?? undefined}>{r.name ?? '(unnamed)'}</span> },
   { key: 'status', label: 'Status', width: '70px', render: (r) => <StatusBadge status={r.status} /> },
   { key: 'duration', label: 'Latency', width: '80px', num: true, render: (r) => fmtDuration(r.duration_ms) },
   { key: 'spans', label: 'Spans', width: '64px', num: true, render: (r) => fmtInt(r.span_count) },
   { key: 'tokens', label: 'Tokens', width: '110px', num: true, render: (r) => `${fmtCompact(r.input_tokens ?? 0)} / ${fmtCompact(r.output_tokens ?? 0)}` },
   { key: 'cost', label: 'Cost', width: '84px', num: true, render: (r) => fmtCost(r.total_cost) },
-  { key: 'user', label: 'User', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis">{r.user_id ?? '—'}</span> },
-  { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis">{r.session_id ?? '—'}</span> },
-  { key: 'environment', label: 'Env', width: '80px', render: (r) => <span className="ellipsis">{r.environment ?? '—'}</span> },
-  { key: 'trace_id', label: 'Trace id', width: '130px', render: (r) => <span className="mono small">{shortId(r.trace_id)}</span> },
+  { key: 'user', label: 'User', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis" title={r.user_id ?? undefined}>{r.user_id ?? '—'}</span> },
+  { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis" title={r.session_id ?? undefined}>{r.session_id ?? '—'}</span> },
+  { key: 'environment', label: 'Env', width: '80px', render: (r) => <span className="ellipsis" title={r.environment ?? undefined}>{r.environment ?? '—'}</span> },
+  { key: 'trace_id', label: 'Trace id', width: '130px', render: (r) => <span className="mono small" title={r.trace_id}>{shortId(r.trace_id)}</span> },
 ]
 const DEFAULT_COLUMNS = ['time', 'name', 'status', 'duration', 'spans', 'tokens', 'cost', 'user', 'session']
 const PAGE = 100
@@ -73,6 +74,7 @@ export function Traces() {
   const [cols, setCols] = useStored<string[]>('lynex.traceColumns', DEFAULT_COLUMNS)
   const columns = COLUMNS.filter((c) => cols.includes(c.key))
   const grid = columns.map((c) => c.width).join(' ')
+  const minWidth = gridMinWidth(columns.map((c) => c.width))
 
   const [rows, setRows] = useState<TraceRow[]>([])
   const [cursor, setCursor] = useState<string | null>(null)
@@ -140,6 +142,16 @@ export function Traces() {
     },
   })
 
+  const head = (
+    <div className="grid-head" style={{ gridTemplateColumns: grid, minWidth }} role="row" data-testid="traces-head">
+      {columns.map((c) => (
+        <div key={c.key} className={c.num ? 'num' : ''} role="columnheader">
+          {c.label}
+        </div>
+      ))}
+    </div>
+  )
+
   function apply(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
     const form = new FormData(e.currentTarget)
@@ -185,13 +197,7 @@ export function Traces() {
         <Facets pid={pid} query={query} fkey={`${pid}|${bounds.from}|${bounds.to}|${fkey}`} filters={filters} />
         <div className="table-wrap">
           {error && <ErrorBox error={error} onRetry={() => void loadPage(null, true)} />}
-          <div className="grid-head" style={{ gridTemplateColumns: grid }} role="row">
-            {columns.map((c) => (
-              <div key={c.key} className={c.num ? 'num' : ''} role="columnheader">
-                {c.label}
-              </div>
-            ))}
-          </div>
+          {rows.length === 0 && !loading && !error && head}
           {rows.length === 0 && !loading && !error ? (
             <EmptyState title="No traces match" testId="traces-empty">
               <p>Widen the time range or clear some filters. New here? <Link to="/start">Send a first trace</Link>.</p>
@@ -204,6 +210,10 @@ export function Traces() {
               onEndReached={more}
               label="Traces"
               testId="traces-table"
+              header={head}
+              headerHeight={32}
+              minWidth={minWidth}
+              resetKey={`${pid}|${bounds.from}|${bounds.to}|${fkey}`}
               render={(i) => {
                 const r = rows[i]
                 return (
@@ -290,7 +300,7 @@ function Facet({ pid, dim, label, query, fkey, active }: { pid: string; dim: Fil
           disabled={g.group === '(none)'}
           onClick={() => setParams({ [dim]: active === g.group ? null : g.group })}
         >
-          <span className="ellipsis">{g.group}</span>
+          <span className="ellipsis" title={g.group}>{g.group}</span>
           <span className="muted small num">{fmtCompact(g.count)}</span>
         </button>
       ))}

@@ -101,3 +101,28 @@ def test_no_console_errors_signed_out_or_signed_in(ui: UI, page: Any) -> None:
         page.get_by_test_id("whoami").wait_for()
         page.wait_for_load_state("networkidle")
     assert errors == [], errors
+
+
+def test_columns_menu_closes_on_escape_and_outside_clicks(ui: UI, page: Any) -> None:
+    ui.login(page)
+    page.goto(f"{ui.url}/ui/traces")
+    page.get_by_test_id("trace-row").first.wait_for()
+    menu = page.get_by_role("group", name="Columns")
+    page.get_by_text("Columns", exact=True).click()
+    menu.wait_for()
+    page.keyboard.press("Escape")
+    menu.wait_for(state="hidden")
+    page.get_by_text("Columns", exact=True).click()
+    menu.wait_for()
+    page.get_by_role("heading", name="Traces").click()
+    menu.wait_for(state="hidden")
+
+
+def test_filter_pairs_stay_on_one_line_at_1440_px(ui: UI, page: Any) -> None:
+    ui.login(page)
+    page.goto(f"{ui.url}/ui/traces")
+    page.get_by_test_id("trace-row").first.wait_for()
+    names = ("Full-text search", "Minimum latency (ms)", "Maximum latency (ms)")
+    boxes = [_box(page.get_by_label(name)) for name in names]
+    assert {round(b["y"]) for b in boxes} == {round(boxes[0]["y"])}, boxes  # one row: nothing wrapped
+    assert _box(page.get_by_label("Minimum cost"))["y"] == boxes[1]["y"]

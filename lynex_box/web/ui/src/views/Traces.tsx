@@ -184,10 +184,14 @@ export function Traces() {
         <input name="user_id" defaultValue={filters.user_id ?? ''} placeholder="user" aria-label="User" />
         <input name="session_id" defaultValue={filters.session_id ?? ''} placeholder="session" aria-label="Session" />
         <input name="tag" defaultValue={filters.tag ?? ''} placeholder="tag" aria-label="Tag" />
-        <input name="min_cost" defaultValue={filters.min_cost ?? ''} placeholder="cost ≥ $" aria-label="Minimum cost" className="narrow" inputMode="decimal" />
-        <input name="max_cost" defaultValue={filters.max_cost ?? ''} placeholder="cost ≤ $" aria-label="Maximum cost" className="narrow" inputMode="decimal" />
-        <input name="min_duration_ms" defaultValue={filters.min_duration_ms ?? ''} placeholder="≥ ms" aria-label="Minimum latency (ms)" className="narrow" inputMode="numeric" />
-        <input name="max_duration_ms" defaultValue={filters.max_duration_ms ?? ''} placeholder="≤ ms" aria-label="Maximum latency (ms)" className="narrow" inputMode="numeric" />
+        <span className="pair" data-testid="cost-filter">
+          <input name="min_cost" defaultValue={filters.min_cost ?? ''} placeholder="cost ≥ $" aria-label="Minimum cost" className="narrow" inputMode="decimal" />
+          <input name="max_cost" defaultValue={filters.max_cost ?? ''} placeholder="cost ≤ $" aria-label="Maximum cost" className="narrow" inputMode="decimal" />
+        </span>
+        <span className="pair" data-testid="duration-filter">
+          <input name="min_duration_ms" defaultValue={filters.min_duration_ms ?? ''} placeholder="≥ ms" aria-label="Minimum latency (ms)" className="narrow" inputMode="numeric" />
+          <input name="max_duration_ms" defaultValue={filters.max_duration_ms ?? ''} placeholder="≤ ms" aria-label="Maximum latency (ms)" className="narrow" inputMode="numeric" />
+        </span>
         <button type="submit" className="btn primary">
           Apply
         </button>
@@ -309,8 +313,30 @@ function Facet({ pid, dim, label, query, fkey, active }: { pid: string; dim: Fil
 }
 
 function ColumnChooser({ value, onChange }: { value: string[]; onChange: (v: string[]) => void }) {
+  const menu = useRef<HTMLDetailsElement>(null)
+  useEffect(() => {
+    // A menu closes on Esc and on a click outside it, as menus do.
+    const close = () => {
+      if (menu.current?.open) menu.current.open = false
+    }
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && menu.current?.open) {
+        close()
+        menu.current.querySelector('summary')?.focus()
+      }
+    }
+    const onDown = (e: MouseEvent) => {
+      if (menu.current && !menu.current.contains(e.target as Node)) close()
+    }
+    document.addEventListener('keydown', onKey)
+    document.addEventListener('mousedown', onDown)
+    return () => {
+      document.removeEventListener('keydown', onKey)
+      document.removeEventListener('mousedown', onDown)
+    }
+  }, [])
   return (
-    <details className="menu">
+    <details className="menu" ref={menu} data-testid="columns-menu">
       <summary className="btn">Columns</summary>
       <div className="menu-body" role="group" aria-label="Columns">
         {COLUMNS.map((c) => (

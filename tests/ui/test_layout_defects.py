@@ -4,6 +4,7 @@ truncated cells carry their full text as a tooltip, and no page logs a console e
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.ui.conftest import UI
@@ -126,3 +127,25 @@ def test_filter_pairs_stay_on_one_line_at_1440_px(ui: UI, page: Any) -> None:
     boxes = [_box(page.get_by_label(name)) for name in names]
     assert {round(b["y"]) for b in boxes} == {round(boxes[0]["y"])}, boxes  # one row: nothing wrapped
     assert _box(page.get_by_label("Minimum cost"))["y"] == boxes[1]["y"]
+
+
+def test_alert_form_fields_are_aligned(ui: UI, page: Any, tmp_path: Path) -> None:
+    ui.login(page)
+    page.goto(f"{ui.url}/ui/alerts")
+    page.get_by_role("button", name="New alert rule").click()
+    form = page.get_by_test_id("alert-form")
+    form.get_by_role("button", name="Add channel").click()
+    form.get_by_label("Channel type").select_option("webhook")
+    page.screenshot(path=str(tmp_path / "alert-form.png"))
+    name, enabled = _box(form.get_by_label("Rule name")), _box(form.get_by_label("Enabled"))
+    assert abs(name["y"] + name["height"] / 2 - enabled["y"] - enabled["height"] / 2) <= 2  # centred on the input
+    rows = [("Metric", "Comparison", "Threshold (%)"),
+            ("Window", "Check every", "Re-notify while firing"), ("Only model", "Only span name", "Only environment"),
+            ("Channel type", "Channel URL", "Signing secret")]  # fmt: skip
+    for labels in rows:
+        bottoms = {
+            round(_box(form.get_by_label(name))["y"] + _box(form.get_by_label(name))["height"]) for name in labels
+        }
+        assert max(bottoms) - min(bottoms) <= 4, (labels, bottoms)  # the controls of a row end on one line
+    remove, url = form.get_by_role("button", name="Remove channel"), form.get_by_label("Channel URL")
+    assert abs(_box(remove)["y"] + _box(remove)["height"] - _box(url)["y"] - _box(url)["height"]) <= 4

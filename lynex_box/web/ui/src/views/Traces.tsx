@@ -8,6 +8,7 @@ import type { FilterKey, Filters } from '../lib/filters'
 import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime, shortId } from '../lib/format'
 import { useKeys, useLoad, useStored } from '../lib/hooks'
 import { gridMinWidth } from '../lib/grid'
+import { LLM_CALL } from '../lib/kinds'
 import { totalsByGroup } from '../lib/metrics'
 import type { MetricsResponse } from '../lib/metrics'
 import { navigate, setParams, useLocation } from '../lib/router'
@@ -260,7 +261,7 @@ function ActiveFilters({ filters }: { filters: Filters }) {
     <div className="chips" aria-label="Active filters">
       {keys.map((k) => (
         <button key={k} type="button" className="chip" onClick={() => setParams({ [k]: null })} aria-label={`Remove filter ${FILTER_LABELS[k]}`}>
-          {FILTER_LABELS[k]}: {filters[k]} ✕
+          {FILTER_LABELS[k]}: {k === 'kind' && filters[k] === LLM_CALL ? 'LLM calls' : filters[k]} ✕
         </button>
       ))}
       <button type="button" className="chip clear" onClick={() => setParams(Object.fromEntries(keys.map((k) => [k, null])))}>

@@ -133,23 +133,20 @@ export function ancestors(tree: SpanTree, i: number): number[] {
   return out.reverse()
 }
 
-/** ordinal[i] = k (1-based) when span i is the k-th of its siblings (in start order) that share its name, 0 when
- * its name is unique among them: folded groups named alike ("invoke_agent researcher") are told apart by it. */
-export function siblingOrdinals(tree: SpanTree, spans: { name?: string | null }[]): number[] {
-  const out = new Array<number>(spans.length).fill(0)
-  const groups = [tree.roots, ...tree.children]
-  for (const group of groups) {
-    if (group.length < 2) continue
-    const total = new Map<string, number>()
-    for (const i of group) total.set(spans[i].name ?? '', (total.get(spans[i].name ?? '') ?? 0) + 1)
-    const seen = new Map<string, number>()
-    for (const i of group) {
-      const name = spans[i].name ?? ''
-      if ((total.get(name) ?? 0) < 2) continue
-      const k = (seen.get(name) ?? 0) + 1
-      seen.set(name, k)
-      out[i] = k
-    }
+/** k (1-based) when span i is the k-th of its siblings (in start order) that share its name, 0 when its name is
+ * unique among them: folded groups named alike ("invoke_agent researcher") are told apart by it. Asked per rendered
+ * row (O(siblings)), so a 30,000-span trace pays only for the rows in view. */
+export function siblingOrdinal(tree: SpanTree, spans: { name?: string | null }[], i: number): number {
+  const p = tree.parent[i]
+  const group = p >= 0 ? tree.children[p] : tree.roots
+  if (group.length < 2) return 0
+  const name = spans[i].name ?? ''
+  let k = 0
+  let same = 0
+  for (const j of group) {
+    if ((spans[j].name ?? '') !== name) continue
+    same++
+    if (j === i) k = same
   }
-  return out
+  return same > 1 ? k : 0
 }

@@ -10,7 +10,7 @@ import { mappedColumns } from '../lib/mapped'
 import { renderValue, spanToolCalls } from '../lib/messages'
 import type { ToolCall } from '../lib/messages'
 import { setParams, useLocation } from '../lib/router'
-import { ancestors, buildTree, descendantCount, siblingOrdinals, visibleRows } from '../lib/tree'
+import { ancestors, buildTree, descendantCount, siblingOrdinal, visibleRows } from '../lib/tree'
 import type { SpanLike } from '../lib/tree'
 import { useSession } from '../session'
 import { ToolCallCard, ValueView } from '../components/Conversation'
@@ -121,7 +121,6 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
   const list = useRef<VirtualListHandle>(null)
   const [find, setFind] = useState('')
   const total = useMemo(() => summarise(spans), [spans])
-  const ordinals = useMemo(() => siblingOrdinals(tree, spans), [tree, spans])
   const results = useMemo(() => toolResultsById(spans), [spans])
   const span = spans[sel]
   const rowOfSel = rows.indexOf(sel)
@@ -251,6 +250,7 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
               const kids = tree.children[i].length
               const left = ((tree.startUs[i] - tree.minUs) / width) * 100
               const w = Math.max(0.2, ((tree.endUs[i] - tree.startUs[i]) / width) * 100)
+              const ordinal = siblingOrdinal(tree, spans, i)
               return (
                 <div
                   className={`span-row ${i === sel ? 'selected' : ''} ${s.status === 'error' ? 'is-error' : ''}`}
@@ -280,9 +280,9 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
                     <span className="ellipsis" title={s.name ?? undefined} data-testid="span-name-cell">
                       {s.name ?? '(unnamed)'}
                     </span>
-                    {ordinals[i] > 0 && (
-                      <span className="muted small nowrap" title={`${ordinals[i]}. of the ${s.name ?? '(unnamed)'} spans under one parent`}>
-                        #{ordinals[i]}
+                    {ordinal > 0 && (
+                      <span className="muted small nowrap" title={`${ordinal}. of the ${s.name ?? '(unnamed)'} spans under one parent`}>
+                        #{ordinal}
                       </span>
                     )}
                     {folded.has(i) && (

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from lynex_box.schema.span import KIND_GROUPS
+
 Cursor = tuple[int, str]  # (time in epoch µs, id) of the last item of a page
 
 GROUP_COLUMNS: Final = ("model", "provider", "name", "user_id", "environment", "kind", "session_id", "prompt_name")
@@ -39,6 +41,11 @@ def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
     conds: list[str] = []
     params: dict[str, Any] = {}
     for i, (key, value) in enumerate(sorted(f.equals.items())):
+        if key == "kind" and value in KIND_GROUPS:  # a group of kinds, e.g. llm_call = every generation-like kind
+            names = [f"f{i}_{j}" for j in range(len(KIND_GROUPS[value]))]
+            conds.append(f"kind IN ({', '.join('$' + n for n in names)})")
+            params.update(zip(names, KIND_GROUPS[value], strict=True))
+            continue
         conds.append(f"{key} = $f{i}")  # key comes from FILTER_STRINGS, never from the client
         params[f"f{i}"] = value
     if f.tag is not None:

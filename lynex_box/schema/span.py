@@ -31,6 +31,13 @@ SPAN_KINDS: Final = frozenset(
         "span",
     }
 )
+# "An LLM call": every generation-like kind. Native `generation`/`completion` and Langfuse generations are stored as
+# `llm`; OTel GenAI `gen_ai.operation.name=chat` (and `llm.request.type=chat`) is stored as `chat`, the other
+# generation operations (`generate_content`, `text_completion`) and OpenInference `llm` as `llm`. Embeddings are
+# model calls but not generations (no messages, no transcript), so they are not counted here. The query API takes
+# `kind=llm_call` for this group; the UI's transcript, counts and filters use it.
+LLM_CALL_KINDS: Final = ("llm", "chat")
+KIND_GROUPS: Final = {"llm_call": LLM_CALL_KINDS}
 SPAN_STATUSES: Final = frozenset({"ok", "error", "unset"})
 COST_SOURCES: Final = frozenset({"reported", "computed", "none"})
 

@@ -53,6 +53,15 @@ def test_login_sets_the_session_and_csrf_cookies_and_me_describes_the_user(srv: 
     assert client.get(f"/v1/projects/{srv.project}/traces").status_code == 200  # the query API takes sessions
 
 
+def test_me_with_optional_answers_signed_out_as_200_not_401(srv: RunningServer, web: Browsers) -> None:
+    """The UI asks `?optional=1` on every page load: signed out is an answer there (a 401 is a console error)."""
+    r = httpx.get(f"{srv.url}/api/auth/me", params={"optional": "1"})
+    assert r.status_code == 200 and r.json() == {"user": None, "orgs": [], "projects": []}
+    assert httpx.get(f"{srv.url}/api/auth/me").status_code == 401  # without it, still the 401
+    signed_in = web.admin().get("/api/auth/me", params={"optional": "1"})
+    assert signed_in.status_code == 200 and signed_in.json()["user"]["email"] == srv.creds["admin_email"]
+
+
 def test_state_changing_calls_need_the_csrf_header(srv: RunningServer, web: Browsers) -> None:
     client = web.admin()
     token = client.headers.pop("X-CSRF-Token")

@@ -119,7 +119,13 @@ async def logout(request: Request) -> Response:
 
 async def me(request: Request) -> Response:
     svc = services(request)
-    session = await require_session(request, svc)
+    session = await current_session(request, svc)
+    if session is None and request.query_params.get("optional") == "1":
+        # The UI's first question on every page load: "signed out" is an expected answer there, not an error
+        # (the browser logs every 401 it fetches as a console error).
+        return json_response({"user": None, "orgs": [], "projects": []})
+    if session is None:
+        session = await require_session(request, svc)  # the 401 with its message
     orgs = await asyncio.to_thread(svc.accounts.user_orgs, session.user_id)
     projects = await asyncio.to_thread(svc.accounts.user_projects, session.user_id)
     user = {"id": session.user_id, "email": session.email, "name": session.name}
@@ -290,6 +296,7 @@ OPENAPI: Final[spec.Paths] = {
             "The logged-in user, their orgs and the projects they can see with their effective role",
             {200: "{user, orgs: [{id, name, role}], projects: [{project_id, name, org_id, role}]}"},
             security=spec.SESSION,
+            params=spec.query(("optional", "1: answer 200 {user: null, orgs: [], projects: []} when signed out")),
             errors=(401,),
             returns=spec.obj(
                 ("user", "orgs", "projects"), user=_USER, orgs=spec.list_of(spec.obj(("id", "name", "role")))

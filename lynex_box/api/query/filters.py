@@ -112,7 +112,7 @@ FILTERS: Final = spec.query(
     ("user_id", "end user"),
     ("session_id", "session"),
     ("environment", "environment"),
-    ("kind", "span kind"),
+    ("kind", "span kind, or `llm_call` for every LLM call (kinds llm and chat)"),
     ("tag", "a tag the span carries"),
     ("q", "case-insensitive text in input or output"),
     ("min_cost", "USD"),

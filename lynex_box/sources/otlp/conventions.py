@@ -106,7 +106,7 @@ STRING_SOURCES: Final[dict[str, tuple[str, ...]]] = {
     ),
     "response_model": ("gen_ai.response.model", "llm.response.model_name"),
     "session_id": ("session.id", "langfuse.session.id", "gen_ai.conversation.id"),
-    "user_id": ("user.id", "langfuse.user.id", "llm.user"),
+    "user_id": ("user.id", "langfuse.user.id", "llm.user", "enduser.id"),  # enduser.id: OTel general conventions
     "environment": ("langfuse.environment", "deployment.environment.name", "deployment.environment"),
     "release": ("langfuse.release",),
     "prompt_name": ("langfuse.observation.prompt.name", "traceloop.prompt.key"),

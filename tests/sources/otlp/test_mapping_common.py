@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from lynex_box.schema.span import (
+    LLM_CALL_KINDS,
     SPAN_COLUMNS,
     SPAN_KINDS,
     SPAN_SCHEMA,
@@ -224,3 +225,17 @@ def test_mapping_a_typical_span_is_fast() -> None:
     for _ in range(2000):
         map_span(span)
     assert (time.perf_counter() - started) / 2000 < 500e-6
+
+
+def test_enduser_id_is_the_user_when_no_other_user_key_is_sent() -> None:
+    """OTel's general semantic convention names the end user `enduser.id`; the GenAI ones win when both are sent."""
+    row = map_span(make_span({"enduser.id": "u-end", "gen_ai.operation.name": "chat"}))
+    assert row["user_id"] == "u-end" and "enduser.id" not in loads(row["attributes"] or "{}")
+    assert map_span(make_span({"enduser.id": "u-end", "user.id": "u-genai"}))["user_id"] == "u-genai"
+
+
+def test_every_generation_like_kind_is_an_llm_call() -> None:
+    assert set(LLM_CALL_KINDS) <= SPAN_KINDS
+    for op, kind in (("chat", "chat"), ("text_completion", "llm"), ("generate_content", "llm")):
+        assert map_span(make_span({"gen_ai.operation.name": op}))["kind"] == kind in LLM_CALL_KINDS
+    assert map_span(make_span({"gen_ai.operation.name": "embeddings"}))["kind"] not in LLM_CALL_KINDS

@@ -37,8 +37,9 @@ const NAV: [string, string, string][] = [
 
 async function loadSession(): Promise<Boot> {
   try {
-    const me = await api<Me>('/api/auth/me', { quiet: true })
-    if (me && Array.isArray(me.projects)) {
+    // optional=1: signed out is a 200 with user null (an expected answer, not a 401 logged as a console error)
+    const me = await api<Me>('/api/auth/me', { query: { optional: '1' }, quiet: true })
+    if (me && me.user && Array.isArray(me.projects)) {
       setAuthMode({ kind: 'session' })
       return { state: 'signed-in', mode: { kind: 'session' }, me }
     }

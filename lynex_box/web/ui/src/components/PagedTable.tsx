@@ -5,6 +5,7 @@ import type { ReactNode } from 'react'
 import { api } from '../lib/api'
 import type { Query } from '../lib/api'
 import { fmtInt } from '../lib/format'
+import { gridMinWidth } from '../lib/grid'
 import { VirtualList } from './VirtualList'
 import { EmptyState, ErrorBox } from './ui'
 
@@ -49,7 +50,7 @@ export function usePaged<T>(path: string, query: Query, key: string, pageSize = 
   const more = useCallback(() => {
     if (!loading && cursor) void load(cursor, false)
   }, [loading, cursor, load])
-  return { rows, loading, error, more, done: cursor === null, reload: () => void load(null, true) }
+  return { rows, loading, error, more, done: cursor === null, reload: () => void load(null, true), resetKey: key }
 }
 
 interface Props<T> {
@@ -65,26 +66,36 @@ interface Props<T> {
 
 export function PagedTable<T>({ cols, paged, onOpen, rowHref, empty, emptyTitle, testId, noun }: Props<T>) {
   const grid = cols.map((c) => c.width).join(' ')
+  const minWidth = gridMinWidth(cols.map((c) => c.width))
+  const head = (
+    <div className="grid-head" style={{ gridTemplateColumns: grid, minWidth }}>
+      {cols.map((c) => (
+        <div key={c.key} className={c.num ? 'num' : ''}>
+          {c.label}
+        </div>
+      ))}
+    </div>
+  )
   return (
     <div className="table-wrap">
       {paged.error && <ErrorBox error={paged.error} onRetry={paged.reload} />}
-      <div className="grid-head" style={{ gridTemplateColumns: grid }}>
-        {cols.map((c) => (
-          <div key={c.key} className={c.num ? 'num' : ''}>
-            {c.label}
-          </div>
-        ))}
-      </div>
       {paged.rows.length === 0 && !paged.loading && !paged.error ? (
-        <EmptyState title={emptyTitle} testId={`${testId}-empty`}>
+        <>
+          {head}
+          <EmptyState title={emptyTitle} testId={`${testId}-empty`}>
           {empty}
-        </EmptyState>
+          </EmptyState>
+        </>
       ) : (
         <VirtualList
           count={paged.rows.length}
           rowHeight={34}
           onEndReached={paged.more}
           testId={testId}
+          header={head}
+          headerHeight={32}
+          minWidth={minWidth}
+          resetKey={paged.resetKey}
           render={(i) => {
             const r = paged.rows[i]
             const cells = cols.map((c) => (

@@ -16,10 +16,17 @@ interface Props {
   className?: string
   label?: string
   testId?: string
+  /** A sticky header row inside the scroll box: it scrolls sideways with the rows. */
+  header?: ReactNode
+  headerHeight?: number
+  /** The rows' least width (px): wider than the box, the box scrolls sideways with a scrollbar. */
+  minWidth?: number
+  /** A new value scrolls back to the top (new filters: the newest matches first). */
+  resetKey?: string
 }
 
 export const VirtualList = forwardRef<VirtualListHandle, Props>(function VirtualList(
-  { count, rowHeight, render, onEndReached, overscan = 8, className, label, testId },
+  { count, rowHeight, render, onEndReached, overscan = 8, className, label, testId, header, headerHeight = 0, minWidth, resetKey },
   ref,
 ) {
   const box = useRef<HTMLDivElement>(null)
@@ -35,13 +42,20 @@ export const VirtualList = forwardRef<VirtualListHandle, Props>(function Virtual
     return () => ro.disconnect()
   }, [])
 
+  useLayoutEffect(() => {
+    const el = box.current
+    if (!el) return
+    el.scrollTop = 0
+    setScrollTop(0)
+  }, [resetKey])
+
   useImperativeHandle(ref, () => ({
     scrollToIndex(i: number) {
       const el = box.current
       if (!el) return
       const top = i * rowHeight
       if (top < el.scrollTop) el.scrollTop = top
-      else if (top + rowHeight > el.scrollTop + el.clientHeight) el.scrollTop = top + rowHeight - el.clientHeight
+      else if (top + rowHeight > el.scrollTop + el.clientHeight - headerHeight) el.scrollTop = top + rowHeight - el.clientHeight + headerHeight
     },
   }))
 
@@ -71,7 +85,10 @@ export const VirtualList = forwardRef<VirtualListHandle, Props>(function Virtual
       aria-label={label}
       data-testid={testId}
     >
-      <div style={{ height: count * rowHeight, position: 'relative' }}>{rows}</div>
+      <div style={{ minWidth }}>
+        {header}
+        <div style={{ height: count * rowHeight, position: 'relative' }}>{rows}</div>
+      </div>
     </div>
   )
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ancestors, buildTree, descendantCount, parseTimeUs, visibleRows } from './tree'
+import { ancestors, buildTree, descendantCount, parseTimeUs, siblingOrdinal, visibleRows } from './tree'
 import type { SpanLike } from './tree'
 
 const t = (ms: number) => new Date(Date.UTC(2026, 10, 27, 10, 0, 0) + ms).toISOString()
@@ -51,5 +51,11 @@ describe('span tree', () => {
     expect(dt.depth[9_999]).toBe(9_999)
     expect(visibleRows(dt, new Set()).length).toBe(10_000)
     expect(ancestors(dt, 9_999).length).toBe(9_999)
+  })
+  it('numbers siblings that share a name, in start order', () => {
+    const spans = [span('root', null, 0, 100), span('b', 'root', 50, 60), span('a', 'root', 10, 20), span('u', 'root', 30, 40)]
+    const named = spans.map((s, i) => ({ ...s, name: i === 3 ? 'unique' : i === 0 ? 'root' : 'agent' }))
+    const tree = buildTree(spans)
+    expect(named.map((_, i) => siblingOrdinal(tree, named, i))).toEqual([0, 2, 1, 0])
   })
 })

@@ -132,3 +132,21 @@ export function ancestors(tree: SpanTree, i: number): number[] {
   }
   return out.reverse()
 }
+
+/** k (1-based) when span i is the k-th of its siblings (in start order) that share its name, 0 when its name is
+ * unique among them: folded groups named alike ("invoke_agent researcher") are told apart by it. Asked per rendered
+ * row (O(siblings)), so a 30,000-span trace pays only for the rows in view. */
+export function siblingOrdinal(tree: SpanTree, spans: { name?: string | null }[], i: number): number {
+  const p = tree.parent[i]
+  const group = p >= 0 ? tree.children[p] : tree.roots
+  if (group.length < 2) return 0
+  const name = spans[i].name ?? ''
+  let k = 0
+  let same = 0
+  for (const j of group) {
+    if ((spans[j].name ?? '') !== name) continue
+    same++
+    if (j === i) k = same
+  }
+  return same > 1 ? k : 0
+}

@@ -334,7 +334,7 @@ function RuleForm({ pid, rule, onDone, onCancel }: { pid: string; rule?: Rule; o
   }
   return (
     <section className="card">
-      <form className="form" onSubmit={submit} aria-label={rule ? 'Edit alert rule' : 'New alert rule'} data-testid="alert-form">
+      <form className="form alert-form" onSubmit={submit} aria-label={rule ? 'Edit alert rule' : 'New alert rule'} data-testid="alert-form">
         <h2>{rule ? `Edit ${rule.name}` : 'New alert rule'}</h2>
         {error && (
           <div className="error-box" role="alert">

@@ -1,6 +1,10 @@
 // Sessions: a conversation's traces in order. The list is per session (most recent first); a
 // session shows its LLM calls as a transcript and its traces oldest first.
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, projectPath } from '../lib/api'
+import type { Query } from '../lib/api'
+import { LLM_CALL } from '../lib/kinds'
+import type { MetricsResponse } from '../lib/metrics'
 import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime, preview } from '../lib/format-preview'
 import { useLoad } from '../lib/hooks'
 import { navigate, setParams, useLocation } from '../lib/router'
@@ -26,8 +30,8 @@ interface SessionRow {
 }
 
 const COLS: Col<SessionRow>[] = [
-  { key: 'session', label: 'Session', width: 'minmax(180px, 2fr)', render: (r) => <span className="ellipsis">{r.session_id}</span> },
-  { key: 'user', label: 'User', width: 'minmax(100px, 1fr)', render: (r) => <span className="ellipsis">{r.user_id ?? '—'}</span> },
+  { key: 'session', label: 'Session', width: 'minmax(180px, 2fr)', render: (r) => <span className="ellipsis" title={r.session_id}>{r.session_id}</span> },
+  { key: 'user', label: 'User', width: 'minmax(100px, 1fr)', render: (r) => <span className="ellipsis" title={r.user_id ?? undefined}>{r.user_id ?? '—'}</span> },
   { key: 'traces', label: 'Traces', width: '70px', num: true, render: (r) => fmtInt(r.trace_count) },
   { key: 'errors', label: 'Errors', width: '70px', num: true, render: (r) => (r.errors ? <span className="err">{fmtInt(r.errors)}</span> : '0') },
   { key: 'tokens', label: 'Tokens', width: '110px', num: true, render: (r) => `${fmtCompact(r.input_tokens)} / ${fmtCompact(r.output_tokens)}` },
@@ -80,17 +84,19 @@ export function SessionDetail({ sessionId }: { sessionId: string }) {
   const traces = useLoad(key, (signal) =>
     api<{ items: TraceRow[] }>(projectPath(pid, '/traces'), { query: { from: b.from, to: b.to, session_id: sessionId, limit: 500 }, signal }),
   )
-  const calls = useLoad(key, (signal) =>
-    api<{ items: Span[] }>(projectPath(pid, '/spans'), { query: { from: b.from, to: b.to, session_id: sessionId, kind: 'llm', limit: 200 }, signal }),
+  const calls = useTranscript(pid, { from: b.from, to: b.to, session_id: sessionId }, key)
+  const total = useLoad(key, (signal) =>
+    api<MetricsResponse>(projectPath(pid, '/metrics'), { query: { from: b.from, to: b.to, session_id: sessionId, kind: LLM_CALL }, signal, quiet: true }),
   )
+  const callCount = total.data?.series[0]?.points[0]?.count ?? null
   const ordered = [...(traces.data?.items ?? [])].reverse()
-  const turns = [...(calls.data?.items ?? [])].reverse()
+  const turns = [...calls.items].reverse()
   return (
     <div className="page">
       <Link to={`/sessions?range=${range}`} className="back">
         ← Sessions
       </Link>
-      <h1 className="ellipsis">Session {sessionId}</h1>
+      <h1 className="ellipsis" title={sessionId}>Session {sessionId}</h1>
       {traces.error && <ErrorBox error={traces.error} onRetry={traces.reload} />}
       <div className="session-grid">
         <section className="card">
@@ -108,6 +114,18 @@ export function SessionDetail({ sessionId }: { sessionId: string }) {
         </section>
         <section className="card">
           <h2>Transcript</h2>
+          {calls.error && <ErrorBox error={calls.error} onRetry={calls.reload} />}
+          {!calls.done && (
+            <div className="row muted small" data-testid="transcript-cut">
+              <span>
+                Showing the latest {fmtInt(turns.length)}
+                {callCount !== null ? ` of ${fmtInt(callCount)}` : ''} LLM calls.
+              </span>
+              <button type="button" className="btn small" onClick={calls.more} disabled={calls.loading}>
+                Load earlier calls
+              </button>
+            </div>
+          )}
           <div className="transcript" data-testid="session-transcript">
             {turns.map((s) => (
               <div key={s.event_id} className="turn">
@@ -126,10 +144,58 @@ export function SessionDetail({ sessionId }: { sessionId: string }) {
                 </div>
               </div>
             ))}
-            {calls.data && turns.length === 0 && <p className="muted">No LLM calls in this session.</p>}
+            {calls.loaded && turns.length === 0 && <p className="muted">No LLM calls in this session.</p>}
           </div>
         </section>
       </div>
     </div>
   )
+}
+
+const TRANSCRIPT_PAGE = 200
+
+/** The session's LLM calls (every generation-like kind: `kind=llm_call`), newest first, a page at a time. */
+function useTranscript(pid: string, query: Query, key: string) {
+  const [items, setItems] = useState<Span[]>([])
+  const [cursor, setCursor] = useState<string | null>(null)
+  const [loading, setLoading] = useState(true)
+  const [loaded, setLoaded] = useState(false)
+  const [error, setError] = useState<Error | null>(null)
+  const gen = useRef(0)
+  const queryRef = useRef(query)
+  queryRef.current = query
+  const load = useCallback(
+    async (after: string | null, reset: boolean) => {
+      const mine = reset ? ++gen.current : gen.current
+      setLoading(true)
+      try {
+        const q = { ...queryRef.current, kind: LLM_CALL, limit: TRANSCRIPT_PAGE, cursor: after }
+        const page = await api<{ items: Span[]; next_cursor: string | null }>(projectPath(pid, '/spans'), { query: q })
+        if (mine !== gen.current) return
+        setItems((prev) => (reset ? page.items : [...prev, ...page.items]))
+        setCursor(page.next_cursor)
+        setLoaded(true)
+        setError(null)
+      } catch (err) {
+        if (mine === gen.current) setError(err as Error)
+      } finally {
+        if (mine === gen.current) setLoading(false)
+      }
+    },
+    [pid],
+  )
+  useEffect(() => {
+    void load(null, true)
+  }, [load, key])
+  return {
+    items,
+    loading,
+    loaded,
+    error,
+    done: loaded && cursor === null,
+    more: () => {
+      if (!loading && cursor) void load(cursor, false)
+    },
+    reload: () => void load(null, true),
+  }
 }

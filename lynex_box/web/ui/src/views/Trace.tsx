@@ -5,9 +5,12 @@ import type { ReactNode } from 'react'
 import { api, projectPath } from '../lib/api'
 import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime } from '../lib/format'
 import { useKeys, useLoad } from '../lib/hooks'
-import { spanToolCalls } from '../lib/messages'
+import { isLlmCall } from '../lib/kinds'
+import { mappedColumns } from '../lib/mapped'
+import { renderValue, spanToolCalls } from '../lib/messages'
+import type { ToolCall } from '../lib/messages'
 import { setParams, useLocation } from '../lib/router'
-import { ancestors, buildTree, descendantCount, visibleRows } from '../lib/tree'
+import { ancestors, buildTree, descendantCount, siblingOrdinal, visibleRows } from '../lib/tree'
 import type { SpanLike } from '../lib/tree'
 import { useSession } from '../session'
 import { ToolCallCard, ValueView } from '../components/Conversation'
@@ -196,6 +199,7 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
           <Fact label="Start" value={fmtTime(spans[tree.roots[0]]?.start_time, true)} />
           <Fact label="Duration" value={fmtDuration(width / 1000)} />
           <Fact label="Spans" value={fmtInt(spans.length)} testId="trace-span-count" />
+          <Fact label="LLM calls" value={fmtInt(total.llmCalls)} testId="trace-llm-calls" />
           <Fact label="Tokens" value={`${fmtCompact(total.input)} / ${fmtCompact(total.output)}`} />
           <Fact label="Cost" value={fmtCost(total.cost)} />
           <Fact label="Errors" value={fmtInt(total.errors)} />
@@ -246,6 +250,7 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
               const kids = tree.children[i].length
               const left = ((tree.startUs[i] - tree.minUs) / width) * 100
               const w = Math.max(0.2, ((tree.endUs[i] - tree.startUs[i]) / width) * 100)
+              const ordinal = siblingOrdinal(tree, spans, i)
               return (
                 <div
                   className={`span-row ${i === sel ? 'selected' : ''} ${s.status === 'error' ? 'is-error' : ''}`}
@@ -272,12 +277,23 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
                     )}
                     {d > MAX_INDENT && <span className="muted small">{d}·</span>}
                     <span className={`kind kind-${s.kind ?? 'span'}`}>{s.kind ?? 'span'}</span>
-                    <span className="ellipsis">{s.name ?? '(unnamed)'}</span>
-                    {folded.has(i) && <span className="muted small"> +{descendantCount(tree, i)}</span>}
+                    <span className="ellipsis" title={s.name ?? undefined} data-testid="span-name-cell">
+                      {s.name ?? '(unnamed)'}
+                    </span>
+                    {ordinal > 0 && (
+                      <span className="muted small nowrap" title={`${ordinal}. of the ${s.name ?? '(unnamed)'} spans under one parent`}>
+                        #{ordinal}
+                      </span>
+                    )}
+                    {folded.has(i) && (
+                      <span className="muted small nowrap" title={`${descendantCount(tree, i)} spans folded under ${s.name ?? '(unnamed)'}`}>
+                        {' '}+{descendantCount(tree, i)}
+                      </span>
+                    )}
                   </div>
                   <div className="span-bar-track">
                     <div className={`span-bar kind-bar-${s.kind ?? 'span'}`} style={{ left: `${left}%`, width: `${w}%` }} />
-                    <span className="span-dur" style={{ left: `${Math.min(left + w, 88)}%` }}>
+                    <span className="span-dur" style={{ left: `${Math.min(left + w, 100)}%` }}>
                       {fmtDuration(s.duration_ms)}
                     </span>
                   </div>
@@ -316,13 +332,15 @@ function summarise(spans: OutlineSpan[]) {
   let output = 0
   let cost = 0
   let errors = 0
+  let llmCalls = 0
   for (const s of spans) {
+    if (isLlmCall(s.kind)) llmCalls++
     input += s.input_tokens ?? 0
     output += s.output_tokens ?? 0
     cost += s.total_cost ?? 0
     if (s.status === 'error') errors++
   }
-  return { input, output, cost, errors }
+  return { input, output, cost, errors, llmCalls }
 }
 
 /** Results of tool calls by call id, from tool spans, to show under the model's request. */
@@ -354,8 +372,10 @@ function LazySpanDetail({ pid, traceId, outline, results, scores }: { pid: strin
 }
 
 function SpanDetail({ span, results, loading, scores }: { span: Span; results: Map<string, unknown>; loading: boolean; scores: Score[] }) {
-  const calls = spanToolCalls(span.tool_calls)
+  const shown = loading ? [] : toolCallsInMessages(span)
+  const calls = spanToolCalls(span.tool_calls).filter((c) => !shown.some((m) => sameCall(m, c)))
   const attrs = span.attributes ?? {}
+  const mapped = loading ? [] : mappedColumns(span)
   const params = (attrs as Record<string, unknown>).model_parameters
   const errorType = (attrs as Record<string, unknown>)['error.type']
   return (
@@ -472,6 +492,26 @@ function SpanDetail({ span, results, loading, scores }: { span: Span; results: M
       {!loading && (
         <Section title="Attributes" open={false}>
           <JsonView value={attrs} />
+          {mapped.length > 0 && (
+            <table className="table mapped" data-testid="mapped-attributes">
+              <caption className="muted small">Mapped to columns (not repeated above)</caption>
+              <tbody>
+                {mapped.map((m) => (
+                  <tr key={m.column}>
+                    <td className="mono small" title={`from the first of: ${m.keys.join(', ')}`}>
+                      {m.keys[0]}
+                    </td>
+                    <td className="mono small">{m.value}</td>
+                    <td>
+                      <span className="badge" title={`stored in the ${m.column} column, shown above`}>
+                        mapped → {m.column}
+                      </span>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
         </Section>
       )}
       {!loading && <Section title="Context" open={false}>
@@ -484,6 +524,21 @@ function SpanDetail({ span, results, loading, scores }: { span: Span; results: M
       </Section>}
     </div>
   )
+}
+
+/** The tool calls the span's input and output messages already show (their cards are in the conversation). */
+function toolCallsInMessages(span: Span): ToolCall[] {
+  const out: ToolCall[] = []
+  for (const [value, side] of [[span.input, 'input'], [span.output, 'output']] as const) {
+    const r = renderValue(value, side)
+    if (r.kind === 'messages') for (const m of r.messages) out.push(...(m.tool_calls ?? []))
+  }
+  return out
+}
+
+function sameCall(a: ToolCall, b: ToolCall): boolean {
+  if (a.id || b.id) return a.id === b.id
+  return a.name === b.name && JSON.stringify(a.arguments) === JSON.stringify(b.arguments)
 }
 
 function Section({ title, children, open = true }: { title: string; children: ReactNode; open?: boolean }) {

@@ -7,6 +7,8 @@ import { ALL_FILTERS, FILTER_LABELS, filtersKey, readFilters } from '../lib/filt
 import type { FilterKey, Filters } from '../lib/filters'
 import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime, shortId } from '../lib/format'
 import { useKeys, useLoad, useStored } from '../lib/hooks'
+import { gridMinWidth } from '../lib/grid'
+import { LLM_CALL } from '../lib/kinds'
 import { totalsByGroup } from '../lib/metrics'
 import type { MetricsResponse } from '../lib/metrics'
 import { navigate, setParams, useLocation } from '../lib/router'
@@ -42,16 +44,16 @@ interface Column {
 
 const COLUMNS: Column[] = [
   { key: 'time', label: 'Time', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.start_time)}</span> },
-  { key: 'name', label: 'Name', width: 'minmax(160px, 2fr)', render: (r) => <span className="ellipsis">{r.name ?? '(unnamed)'}</span> },
+  { key: 'name', label: 'Name', width: 'minmax(160px, 2fr)', render: (r) => <span className="ellipsis" title={r.name ?? undefined}>{r.name ?? '(unnamed)'}</span> },
   { key: 'status', label: 'Status', width: '70px', render: (r) => <StatusBadge status={r.status} /> },
   { key: 'duration', label: 'Latency', width: '80px', num: true, render: (r) => fmtDuration(r.duration_ms) },
   { key: 'spans', label: 'Spans', width: '64px', num: true, render: (r) => fmtInt(r.span_count) },
   { key: 'tokens', label: 'Tokens', width: '110px', num: true, render: (r) => `${fmtCompact(r.input_tokens ?? 0)} / ${fmtCompact(r.output_tokens ?? 0)}` },
   { key: 'cost', label: 'Cost', width: '84px', num: true, render: (r) => fmtCost(r.total_cost) },
-  { key: 'user', label: 'User', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis">{r.user_id ?? '—'}</span> },
-  { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis">{r.session_id ?? '—'}</span> },
-  { key: 'environment', label: 'Env', width: '80px', render: (r) => <span className="ellipsis">{r.environment ?? '—'}</span> },
-  { key: 'trace_id', label: 'Trace id', width: '130px', render: (r) => <span className="mono small">{shortId(r.trace_id)}</span> },
+  { key: 'user', label: 'User', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis" title={r.user_id ?? undefined}>{r.user_id ?? '—'}</span> },
+  { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis" title={r.session_id ?? undefined}>{r.session_id ?? '—'}</span> },
+  { key: 'environment', label: 'Env', width: '80px', render: (r) => <span className="ellipsis" title={r.environment ?? undefined}>{r.environment ?? '—'}</span> },
+  { key: 'trace_id', label: 'Trace id', width: '130px', render: (r) => <span className="mono small" title={r.trace_id}>{shortId(r.trace_id)}</span> },
 ]
 const DEFAULT_COLUMNS = ['time', 'name', 'status', 'duration', 'spans', 'tokens', 'cost', 'user', 'session']
 const PAGE = 100
@@ -73,6 +75,7 @@ export function Traces() {
   const [cols, setCols] = useStored<string[]>('lynex.traceColumns', DEFAULT_COLUMNS)
   const columns = COLUMNS.filter((c) => cols.includes(c.key))
   const grid = columns.map((c) => c.width).join(' ')
+  const minWidth = gridMinWidth(columns.map((c) => c.width))
 
   const [rows, setRows] = useState<TraceRow[]>([])
   const [cursor, setCursor] = useState<string | null>(null)
@@ -140,6 +143,16 @@ export function Traces() {
     },
   })
 
+  const head = (
+    <div className="grid-head" style={{ gridTemplateColumns: grid, minWidth }} role="row" data-testid="traces-head">
+      {columns.map((c) => (
+        <div key={c.key} className={c.num ? 'num' : ''} role="columnheader">
+          {c.label}
+        </div>
+      ))}
+    </div>
+  )
+
   function apply(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
     const form = new FormData(e.currentTarget)
@@ -172,10 +185,14 @@ export function Traces() {
         <input name="user_id" defaultValue={filters.user_id ?? ''} placeholder="user" aria-label="User" />
         <input name="session_id" defaultValue={filters.session_id ?? ''} placeholder="session" aria-label="Session" />
         <input name="tag" defaultValue={filters.tag ?? ''} placeholder="tag" aria-label="Tag" />
-        <input name="min_cost" defaultValue={filters.min_cost ?? ''} placeholder="cost ≥ $" aria-label="Minimum cost" className="narrow" inputMode="decimal" />
-        <input name="max_cost" defaultValue={filters.max_cost ?? ''} placeholder="cost ≤ $" aria-label="Maximum cost" className="narrow" inputMode="decimal" />
-        <input name="min_duration_ms" defaultValue={filters.min_duration_ms ?? ''} placeholder="≥ ms" aria-label="Minimum latency (ms)" className="narrow" inputMode="numeric" />
-        <input name="max_duration_ms" defaultValue={filters.max_duration_ms ?? ''} placeholder="≤ ms" aria-label="Maximum latency (ms)" className="narrow" inputMode="numeric" />
+        <span className="pair" data-testid="cost-filter">
+          <input name="min_cost" defaultValue={filters.min_cost ?? ''} placeholder="cost ≥ $" aria-label="Minimum cost" className="narrow" inputMode="decimal" />
+          <input name="max_cost" defaultValue={filters.max_cost ?? ''} placeholder="cost ≤ $" aria-label="Maximum cost" className="narrow" inputMode="decimal" />
+        </span>
+        <span className="pair" data-testid="duration-filter">
+          <input name="min_duration_ms" defaultValue={filters.min_duration_ms ?? ''} placeholder="≥ ms" aria-label="Minimum latency (ms)" className="narrow" inputMode="numeric" />
+          <input name="max_duration_ms" defaultValue={filters.max_duration_ms ?? ''} placeholder="≤ ms" aria-label="Maximum latency (ms)" className="narrow" inputMode="numeric" />
+        </span>
         <button type="submit" className="btn primary">
           Apply
         </button>
@@ -185,13 +202,7 @@ export function Traces() {
         <Facets pid={pid} query={query} fkey={`${pid}|${bounds.from}|${bounds.to}|${fkey}`} filters={filters} />
         <div className="table-wrap">
           {error && <ErrorBox error={error} onRetry={() => void loadPage(null, true)} />}
-          <div className="grid-head" style={{ gridTemplateColumns: grid }} role="row">
-            {columns.map((c) => (
-              <div key={c.key} className={c.num ? 'num' : ''} role="columnheader">
-                {c.label}
-              </div>
-            ))}
-          </div>
+          {rows.length === 0 && !loading && !error && head}
           {rows.length === 0 && !loading && !error ? (
             <EmptyState title="No traces match" testId="traces-empty">
               <p>Widen the time range or clear some filters. New here? <Link to="/start">Send a first trace</Link>.</p>
@@ -204,6 +215,10 @@ export function Traces() {
               onEndReached={more}
               label="Traces"
               testId="traces-table"
+              header={head}
+              headerHeight={32}
+              minWidth={minWidth}
+              resetKey={`${pid}|${bounds.from}|${bounds.to}|${fkey}`}
               render={(i) => {
                 const r = rows[i]
                 return (
@@ -246,7 +261,7 @@ function ActiveFilters({ filters }: { filters: Filters }) {
     <div className="chips" aria-label="Active filters">
       {keys.map((k) => (
         <button key={k} type="button" className="chip" onClick={() => setParams({ [k]: null })} aria-label={`Remove filter ${FILTER_LABELS[k]}`}>
-          {FILTER_LABELS[k]}: {filters[k]} ✕
+          {FILTER_LABELS[k]}: {k === 'kind' && filters[k] === LLM_CALL ? 'LLM calls' : filters[k]} ✕
         </button>
       ))}
       <button type="button" className="chip clear" onClick={() => setParams(Object.fromEntries(keys.map((k) => [k, null])))}>
@@ -290,7 +305,7 @@ function Facet({ pid, dim, label, query, fkey, active }: { pid: string; dim: Fil
           disabled={g.group === '(none)'}
           onClick={() => setParams({ [dim]: active === g.group ? null : g.group })}
         >
-          <span className="ellipsis">{g.group}</span>
+          <span className="ellipsis" title={g.group}>{g.group}</span>
           <span className="muted small num">{fmtCompact(g.count)}</span>
         </button>
       ))}
@@ -299,8 +314,30 @@ function Facet({ pid, dim, label, query, fkey, active }: { pid: string; dim: Fil
 }
 
 function ColumnChooser({ value, onChange }: { value: string[]; onChange: (v: string[]) => void }) {
+  const menu = useRef<HTMLDetailsElement>(null)
+  useEffect(() => {
+    // A menu closes on Esc and on a click outside it, as menus do.
+    const close = () => {
+      if (menu.current?.open) menu.current.open = false
+    }
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && menu.current?.open) {
+        close()
+        menu.current.querySelector('summary')?.focus()
+      }
+    }
+    const onDown = (e: MouseEvent) => {
+      if (menu.current && !menu.current.contains(e.target as Node)) close()
+    }
+    document.addEventListener('keydown', onKey)
+    document.addEventListener('mousedown', onDown)
+    return () => {
+      document.removeEventListener('keydown', onKey)
+      document.removeEventListener('mousedown', onDown)
+    }
+  }, [])
   return (
-    <details className="menu">
+    <details className="menu" ref={menu} data-testid="columns-menu">
       <summary className="btn">Columns</summary>
       <div className="menu-body" role="group" aria-label="Columns">
         {COLUMNS.map((c) => (

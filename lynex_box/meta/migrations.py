@@ -483,6 +483,14 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     ),
+    # raw-text sampling per project (lynex_box/pipeline/sampling.py, docs/api.md): the fraction of traces whose
+    # prompts and completions are kept, 0..1; NULL keeps all
+    Migration(
+        "raw-text sampling per project",
+        """
+    ALTER TABLE projects ADD COLUMN sample_text REAL;
+    """,
+    ),
 ]
 
 

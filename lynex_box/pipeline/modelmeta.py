@@ -8,6 +8,7 @@ the fingerprint is in docs/models.md and `FINGERPRINT_SQL`; changing it changes 
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Final
 
@@ -19,40 +20,61 @@ from lynex_box.pipeline.decode.types import Row
 from lynex_box.pricing.models import ModelCatalog, ModelMeta
 from lynex_box.schema.span import SPAN_SCHEMA
 
-_PARAMS: Final = (
-    "coalesce(json_extract(attributes, '$.model_parameters'), json_extract(attributes, '$.metadata.model_parameters'))"
+log = logging.getLogger("lynex.pipeline")
+
+# One parse of `attributes` per span: every value the fingerprint reads, by position (1-based in SQL). Each
+# parameter is looked up in `model_parameters` (OTLP, Langfuse), then `metadata.model_parameters` (native events).
+_PARAMETERS: Final = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "max_output_tokens", "tools",
+                      "response_format")  # fmt: skip
+_SYSTEM_FINGERPRINTS: Final = (
+    '$."gen_ai.openai.response.system_fingerprint"',
+    '$."gen_ai.response.system_fingerprint"',
+    "$.metadata.system_fingerprint",
 )
+_PATHS: Final = [
+    *(f"$.{where}.{name}" for name in _PARAMETERS for where in ("model_parameters", "metadata.model_parameters")),
+    *_SYSTEM_FINGERPRINTS,
+]
+
+
+def _param(name: str) -> str:
+    """SQL of a parameter's JSON text (null when absent) from the extracted list `v`."""
+    i = 2 * _PARAMETERS.index(name) + 1
+    return f"coalesce(v[{i}], v[{i + 1}])"
+
+
+def _number(name: str, sql_type: str) -> str:
+    return f"TRY_CAST(trim({_param(name)}, '\"') AS {sql_type})"
+
+
+_FINGERPRINTS_AT: Final = 2 * len(_PARAMETERS) + 1
+_PATH_LIST: Final = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in _PATHS) + "]"
 
 FINGERPRINT_SQL: Final = f"""
 WITH parts AS (
     SELECT
         model,
-        CASE WHEN json_valid(input) THEN list_transform(
-            list_filter(json_extract(input, '$.messages[*]'), lambda m: json_extract_string(m, '$.role') = 'system'),
-            lambda m: json_extract_string(m, '$.content'))
+        CASE WHEN json_valid(input) THEN list_where(
+            json_extract_string(input, '$.messages[*].content'),
+            list_transform(json_extract_string(input, '$.messages[*].role'), lambda r: r = 'system'))
         END AS system_prompt,
-        CASE WHEN json_valid(attributes) THEN {_PARAMS} END AS p,
-        CASE WHEN json_valid(attributes) THEN coalesce(
-            json_extract_string(attributes, '$."gen_ai.openai.response.system_fingerprint"'),
-            json_extract_string(attributes, '$."gen_ai.response.system_fingerprint"'),
-            json_extract_string(attributes, '$.metadata.system_fingerprint'))
-        END AS system_fingerprint
+        CASE WHEN json_valid(attributes) THEN json_extract(attributes, {_PATH_LIST}) END AS v
     FROM batch
 )
 SELECT
-    CASE WHEN model IS NOT NULL AND model <> '' THEN sha256(json_object(
+    sha256(json_object(
         'v', 'lynex-fp-1',
         'model', model,
         'system', system_prompt,
-        'temperature', TRY_CAST(json_extract_string(p, '$.temperature') AS DOUBLE),
-        'top_p', TRY_CAST(json_extract_string(p, '$.top_p') AS DOUBLE),
-        'max_tokens', TRY_CAST(coalesce(json_extract_string(p, '$.max_tokens'),
-                                        json_extract_string(p, '$.max_completion_tokens'),
-                                        json_extract_string(p, '$.max_output_tokens')) AS BIGINT),
-        'tools', json_extract(p, '$.tools'),
-        'response_format', json_extract(p, '$.response_format')
-    ))[1:32] END AS request_fingerprint,
-    system_fingerprint
+        'temperature', {_number("temperature", "DOUBLE")},
+        'top_p', {_number("top_p", "DOUBLE")},
+        'max_tokens', coalesce({_number("max_tokens", "BIGINT")}, {_number("max_completion_tokens", "BIGINT")},
+                               {_number("max_output_tokens", "BIGINT")}),
+        'tools', {_param("tools")},
+        'response_format', {_param("response_format")}
+    ))[1:32] AS request_fingerprint,
+    trim(coalesce(v[{_FINGERPRINTS_AT}], v[{_FINGERPRINTS_AT + 1}], v[{_FINGERPRINTS_AT + 2}]), '"')
+        AS system_fingerprint
 FROM parts
 """
 """The request fingerprint: the first 32 hex digits of SHA-256 over a JSON object of the model as sent, the system
@@ -90,9 +112,21 @@ class ModelMetaEnricher:
 
     def _columns(self, table: pa.Table) -> dict[str, pa.Array]:
         out = self._metadata(table)
-        fingerprints = self._fingerprints(table)
-        out["request_fingerprint"] = fingerprints.column("request_fingerprint").combine_chunks().cast(pa.string())
-        out["system_fingerprint"] = fingerprints.column("system_fingerprint").combine_chunks().cast(pa.string())
+        # only the spans that name a model are read (JSON parsing is the cost); the others get nulls
+        named = pc.fill_null(pc.not_equal(table.column("model"), ""), False).combine_chunks()
+        nulls = pa.nulls(table.num_rows, pa.string())
+        if not pc.any(named).as_py():
+            out["request_fingerprint"] = out["system_fingerprint"] = nulls
+            return out
+        try:
+            fingerprints = self._fingerprints(table.filter(named))
+        except duckdb.Error:  # never a failed batch for span data: the spans go on without fingerprints
+            log.exception("request fingerprints failed; the batch is stored without them rows=%d", table.num_rows)
+            out["request_fingerprint"] = out["system_fingerprint"] = nulls
+            return out
+        for name in ("request_fingerprint", "system_fingerprint"):
+            values = fingerprints.column(name).combine_chunks().cast(pa.string())
+            out[name] = pc.replace_with_mask(nulls, named, values)
         return out
 
     def _metadata(self, table: pa.Table) -> dict[str, pa.Array]:

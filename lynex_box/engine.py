@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import shutil
@@ -33,7 +34,9 @@ from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
 from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
+from lynex_box.pipeline.modelmeta import ModelMetaEnricher
 from lynex_box.pipeline.runner import Enricher, Pipeline, SpanHooks
+from lynex_box.pipeline.sampling import TextSampler, sample_rates
 from lynex_box.pipeline.traces import TOPIC as TRACE_COMPLETED
 from lynex_box.pipeline.traces import TraceTracker
 from lynex_box.plugins.events import NO_EVENTS, Events
@@ -227,7 +230,8 @@ class Engine:
             self.store,
             recent,
             decoder_registry(settings.pipeline, _event_id_prefix(settings, self.meta)),
-            enrichers=enrichers,
+            enrichers=builtin_enrichers(enrichers),
+            finishers=[TextSampler(functools.partial(sample_rates, self.meta))],
             batch_records=settings.pipeline.batch_records,
             decode_threads=settings.pipeline.decode_threads,
             appliers={RecordType.SCORES: ScoreApplier(self.meta, outbox=settings.cluster.enabled, events=events)},
@@ -423,3 +427,9 @@ def engine_or_none(settings: Settings, enrichers: list[Enricher] | None = None) 
         return
     with engine:
         yield engine
+
+
+def builtin_enrichers(given: list[Enricher] | None) -> list[Enricher]:
+    """The given enrichers (costs), then the built-in model metadata and fingerprints. Raw-text sampling is not one
+    of them: it runs after the plugins' detectors, whose flags keep a span's text (`Pipeline(finishers=...)`)."""
+    return [*(given or []), ModelMetaEnricher()]

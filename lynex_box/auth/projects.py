@@ -1,4 +1,5 @@
-"""Projects: creation in an org, and a project's settings (name, retention, hot window, ingest rate-limit overrides).
+"""Projects: creation in an org, and a project's settings (name, retention, hot window, raw-text sampling, ingest
+rate-limit overrides).
 
 Validation names the key and the allowed range; a change is one transaction with its audit entry,
 which records each changed key's old and new value. Settings left unset (null) use the defaults of lynex.toml:
@@ -21,7 +22,7 @@ from lynex_box.meta.db import MetaDB
 
 MAX_RETENTION_DAYS: Final = 36_500
 MAX_HOT_WINDOW_S: Final = MAX_RETENTION_DAYS * 86_400
-EDITABLE: Final = ("name", "retention_days", "hot_window_s", "limits")
+EDITABLE: Final = ("name", "retention_days", "hot_window_s", "sample_text", "limits")
 
 
 def create(conn: apsw.Connection, actor: Actor, org_id: str, name: object) -> dict[str, Any]:
@@ -71,11 +72,12 @@ def _overrides(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
 
 def read(db: MetaDB, project_id: str, limiter: IngestLimiter) -> dict[str, Any]:
     rows = db.read(
-        "SELECT id, org_id, name, retention_days, hot_window_s, created_at FROM projects WHERE id = ?", (project_id,)
+        "SELECT id, org_id, name, retention_days, hot_window_s, created_at, sample_text FROM projects WHERE id = ?",
+        (project_id,),
     )
     if not rows:
         raise NotFound("no project with that id")
-    pid, org_id, name, retention, hot_window, created = rows[0]
+    pid, org_id, name, retention, hot_window, created, sample_text = rows[0]
     limit_rows = db.read(f"SELECT {', '.join(LIMIT_FIELDS)} FROM project_limits WHERE project_id = ?", (pid,))
     return {
         "project_id": pid,
@@ -84,6 +86,7 @@ def read(db: MetaDB, project_id: str, limiter: IngestLimiter) -> dict[str, Any]:
         "created_at": created,
         "retention_days": retention,
         "hot_window_s": hot_window,
+        "sample_text": 1.0 if sample_text is None else float(sample_text),
         "limits": _overrides(limit_rows),
         "effective_limits": limiter.project_limits(pid).as_dict(),
     }
@@ -110,6 +113,8 @@ def _validate(changes: dict[str, Any]) -> dict[str, Any]:
             changes["hot_window_s"], MAX_HOT_WINDOW_S,
             f"hot_window_s must be null (the default) or a whole number of seconds in [0, {MAX_HOT_WINDOW_S}]",
         )  # fmt: skip
+    if "sample_text" in changes:
+        out["sample_text"] = _fraction(changes["sample_text"])
     if "limits" in changes:
         limits = changes["limits"]
         if not isinstance(limits, dict):
@@ -134,15 +139,30 @@ def _whole(value: object, most: int, message: str) -> int | None:
     return value
 
 
+def _fraction(value: object) -> float:
+    """A `sample_text` value: a number in [0, 1] (null means 1, keep all)."""
+    if value is None:
+        return 1.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise AdminError(
+            f"sample_text must be a number in [0, 1] (the fraction of traces whose text is kept, 1 = all), "
+            f"not {value!r}"
+        )
+    return float(value)
+
+
 def update(conn: apsw.Connection, actor: Actor, project_id: str, changes: dict[str, Any]) -> dict[str, Any]:
     """Apply validated changes; returns {key: [old, new]} of what actually changed."""
     valid = _validate(changes)
     rows = list(
-        conn.execute("SELECT org_id, name, retention_days, hot_window_s FROM projects WHERE id = ?", (project_id,))
+        conn.execute(
+            "SELECT org_id, name, retention_days, hot_window_s, sample_text FROM projects WHERE id = ?", (project_id,)
+        )
     )
     if not rows:
         raise NotFound("no project with that id")
-    org_id, name, retention, hot_window = rows[0]
+    org_id, name, retention, hot_window, sample_text = rows[0]
+    sample_text = 1.0 if sample_text is None else float(sample_text)
     changed: dict[str, Any] = {}
     if "name" in valid and valid["name"] != name:
         changed["name"] = [name, valid["name"]]
@@ -153,6 +173,10 @@ def update(conn: apsw.Connection, actor: Actor, project_id: str, changes: dict[s
     if "hot_window_s" in valid and valid["hot_window_s"] != hot_window:
         changed["hot_window_s"] = [hot_window, valid["hot_window_s"]]
         conn.execute("UPDATE projects SET hot_window_s = ? WHERE id = ?", (valid["hot_window_s"], project_id))
+    if "sample_text" in valid and valid["sample_text"] != sample_text:
+        changed["sample_text"] = [sample_text, valid["sample_text"]]
+        stored = None if valid["sample_text"] >= 1.0 else valid["sample_text"]
+        conn.execute("UPDATE projects SET sample_text = ? WHERE id = ?", (stored, project_id))
     if "limits" in valid:
         cols = ", ".join(LIMIT_FIELDS)
         old = _overrides(list(conn.execute(f"SELECT {cols} FROM project_limits WHERE project_id = ?", (project_id,))))

@@ -81,3 +81,20 @@ def set_hot_window(project_id: str, window: str, config: str | None, data_dir: s
     shown = "the default" if value is None else f"{value} s"
     payload = {"project_id": project_id, "hot_window_s": value, "changed": changed}
     emit(as_json, payload, f"{project_id}: hot window is {shown}; applied on the next offload pass")
+
+
+@projects.command("set-sample-text")
+@click.argument("project_id")
+@click.argument("fraction")
+@data_dir_options()
+def set_sample_text(project_id: str, fraction: str, config: str | None, data_dir: str | None, as_json: bool) -> None:
+    """Keep the raw text (prompts, completions, tool arguments) of FRACTION of PROJECT_ID's traces, 0..1 ("all" or 1:
+    every trace); errors and flagged spans always keep theirs, tokens and costs are kept for every span."""
+    value: float | str
+    try:
+        value = 1.0 if fraction == "all" else float(fraction)
+    except ValueError:
+        value = fraction  # refused by the settings' own check, with its message
+    changed = _update(config, data_dir, project_id, {"sample_text": value})
+    payload = {"project_id": project_id, "sample_text": value, "changed": changed}
+    emit(as_json, payload, f"{project_id}: raw text is kept for {value} of traces; applied to spans ingested from now")

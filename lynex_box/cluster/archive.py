@@ -16,6 +16,7 @@ from typing import Any
 from lynex_box.cluster.manifest import Manifest, node_of
 from lynex_box.cluster.records import MANIFESTS_PREFIX
 from lynex_box.objstore import ObjectNotFound, ObjectStore
+from lynex_box.schema.span import parquet_relation
 
 # The appliance's own rule (query/engine.py): among rows of one event_id, the first ingested wins.
 DEDUPE = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at, span_id) = 1"
@@ -79,7 +80,5 @@ def duckdb_sql(urls: Sequence[str]) -> str:
     if not urls:
         raise ValueError("no segment object to read; hint: the project has no flushed spans in the bucket yet")
     listing = ",\n  ".join("'" + url.replace("'", "''") + "'" for url in urls)
-    return (
-        f"CREATE OR REPLACE VIEW spans AS\nSELECT * FROM read_parquet([\n  {listing}\n], union_by_name = true)\n"
-        f"{DEDUPE};\n"
-    )
+    relation = parquet_relation("[\n  " + listing + "\n]")  # columns newer than every file read as null
+    return f"CREATE OR REPLACE VIEW spans AS\nSELECT * FROM {relation}\n{DEDUPE};\n"

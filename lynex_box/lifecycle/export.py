@@ -115,20 +115,24 @@ class _JsonLines:
         return None
 
 
-_CSV_SCHEMA: Final = pa.schema([f if f.name != "tags" else pa.field("tags", pa.string()) for f in SPAN_SCHEMA])
+_LIST_COLUMNS: Final = tuple(f.name for f in SPAN_SCHEMA if pa.types.is_list(f.type))  # tags, modalities
+_CSV_SCHEMA: Final = pa.schema(
+    [f if f.name not in _LIST_COLUMNS else pa.field(f.name, pa.string()) for f in SPAN_SCHEMA]
+)
 
 
 class _Csv:
-    """CSV has no lists: `tags` is written as a JSON array."""
+    """CSV has no lists: `tags` and `modalities` are written as JSON arrays."""
 
     def __init__(self, sink: Sink) -> None:
         self._writer = pcsv.CSVWriter(sink, _CSV_SCHEMA)
 
     def write(self, table: pa.Table) -> None:
         if table.num_rows:
-            tags = pa.array([None if t is None else orjson.dumps(t).decode() for t in table["tags"].to_pylist()])
-            index = table.schema.get_field_index("tags")
-            self._writer.write_table(table.set_column(index, "tags", tags).cast(_CSV_SCHEMA))
+            for name in _LIST_COLUMNS:
+                texts = pa.array([None if t is None else orjson.dumps(t).decode() for t in table[name].to_pylist()])
+                table = table.set_column(table.schema.get_field_index(name), name, texts.cast(pa.string()))
+            self._writer.write_table(table.cast(_CSV_SCHEMA))
 
     def close(self) -> None:
         self._writer.close()

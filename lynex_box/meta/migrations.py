@@ -527,6 +527,14 @@ MIGRATIONS: list[Migration] = [
     CREATE INDEX monitor_runs_by_monitor ON monitor_runs (monitor_id, started_at);
     """,
     ),
+    # raw-text sampling per project (lynex_box/pipeline/sampling.py, docs/api.md): the fraction of traces whose
+    # prompts and completions are kept, 0..1; NULL keeps all
+    Migration(
+        "raw-text sampling per project",
+        """
+    ALTER TABLE projects ADD COLUMN sample_text REAL;
+    """,
+    ),
 ]
 
 

@@ -108,6 +108,7 @@ class Pipeline:
         events: Events = NO_EVENTS,
         traces: TraceTracker | None = None,
         span_hooks: SpanHooks | None = None,
+        finishers: list[Enricher] | None = None,
     ) -> None:
         self.wal = wal
         self.span_hooks = span_hooks  # in-process plugins' enrichers and detectors, on each step's spans
@@ -117,6 +118,7 @@ class Pipeline:
         self.store = store
         self.recent = recent
         self.enrichers = enrichers or []
+        self.finishers = finishers or []  # columnar stages after the plugins' hooks (raw-text sampling)
         self.decoders = decoders
         self.appliers = appliers or {}
         self.processed = ProcessedWaiters()
@@ -290,7 +292,12 @@ class Pipeline:
         """Dedupe (in LSN order) and enrich the decoded parts of one step into one table; then the plugins' hooks."""
         table = self._enriched(decoded)
         hooks = self.span_hooks
-        return hooks(table) if hooks is not None and hooks.active and table.num_rows else table
+        if hooks is not None and hooks.active and table.num_rows:
+            table = hooks(table)
+        for finish in self.finishers:  # after the plugins' detectors, whose flags they may read
+            if table.num_rows:
+                table = finish.enrich_table(table)
+        return table
 
     def _enriched(self, decoded: list[Part | WalRecord]) -> pa.Table:
         tables: list[pa.Table] = []

@@ -29,7 +29,7 @@ from lynex_box.meta.catalog import SegmentEntry
 from lynex_box.query import sandbox, upserts
 from lynex_box.query.pool import WorkerPool
 from lynex_box.query.shared import SharedSegments
-from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.schema.span import SPAN_SCHEMA, parquet_relation
 from lynex_box.segments import encryption
 from lynex_box.segments.store import Snapshot, SpanStore
 from lynex_box.sources.langfuse.upserts import fold_sql
@@ -195,10 +195,10 @@ class QueryEngine:
         if inside:
             listing = ", ".join(_sql_literal(p) for p in inside)
             where = f" WHERE {' AND '.join(rest)}" if rest else ""
-            parts.insert(0, f"SELECT * FROM read_parquet([{listing}], union_by_name = true){where}")
+            parts.insert(0, f"SELECT * FROM {parquet_relation(f'[{listing}]')}{where}")
         if outside:
             listing = ", ".join(_sql_literal(p) for p in outside)
-            parts.insert(0, f"SELECT * FROM read_parquet([{listing}], union_by_name = true) WHERE {cond}")
+            parts.insert(0, f"SELECT * FROM {parquet_relation(f'[{listing}]')} WHERE {cond}")
         body = " UNION ALL BY NAME ".join(parts)
         # DuckDB refuses parameters the statement does not use (a part left out may have used them).
         params = {k: v for k, v in params.items() if re.search(rf"\${re.escape(k)}\b", body)}

@@ -16,8 +16,14 @@ from lynex_box.schema.span import KIND_GROUPS
 
 Cursor = tuple[int, str]  # (time in epoch µs, id) of the last item of a page
 
-GROUP_COLUMNS: Final = ("model", "provider", "name", "user_id", "environment", "kind", "session_id", "prompt_name")
-FILTER_STRINGS: Final = ("name", "model", "provider", "status", "user_id", "session_id", "environment", "kind")
+GROUP_COLUMNS: Final = (
+    "model", "provider", "name", "user_id", "environment", "kind", "session_id", "prompt_name",
+    "model_id", "model_family", "model_provider", "request_fingerprint",
+)  # fmt: skip
+FILTER_STRINGS: Final = (
+    "name", "model", "provider", "status", "user_id", "session_id", "environment", "kind",
+    "model_id", "model_family", "model_provider", "request_fingerprint", "system_fingerprint",
+)  # fmt: skip
 TOP_BY: Final = ("total_cost", "count", "errors")
 
 

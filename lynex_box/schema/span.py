@@ -84,12 +84,49 @@ SPAN_SCHEMA: Final = pa.schema(
         pa.field("pii", pa.string()),
         pa.field("ingested_at", _TS, nullable=False),
         pa.field("source", pa.string()),
+        # schema version 2 (docs/format/segments.md): model metadata, request fingerprint, raw-text sampling
+        pa.field("model_id", pa.string()),
+        pa.field("model_provider", pa.string()),
+        pa.field("model_family", pa.string()),
+        pa.field("context_window", pa.int64()),
+        pa.field("modalities", pa.list_(pa.string())),
+        pa.field("request_fingerprint", pa.string()),
+        pa.field("system_fingerprint", pa.string()),
+        pa.field("text_sampled_out", pa.bool_()),
     ],
     metadata={SCHEMA_VERSION_KEY: str(SPAN_SCHEMA_VERSION).encode()},
 )
 
 SPAN_COLUMNS: Final = tuple(SPAN_SCHEMA.names)
 TIMESTAMP_COLUMNS: Final = frozenset({"start_time", "end_time", "ingested_at"})
+
+ADDED_COLUMNS: Final[dict[int, tuple[str, ...]]] = {
+    2: (
+        "model_id", "model_provider", "model_family", "context_window", "modalities",
+        "request_fingerprint", "system_fingerprint", "text_sampled_out",
+    ),
+}  # fmt: skip
+"""The columns each schema version added: a file of an older version lacks them and reads them as null."""
+
+_DUCKDB_TYPES: Final = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.list_(pa.string()): "VARCHAR[]",
+}
+
+
+def parquet_relation(listing: str) -> str:
+    """SQL of the segment files `listing` (a DuckDB list literal) with every column of this schema.
+
+    `read_parquet(..., union_by_name = true)` yields only the columns some file has: when every file is older than a
+    column, the column would be missing and a query naming it would fail. The union with an empty relation of the
+    later columns makes them null there instead (the way an older file is read: docs/format/segments.md).
+    """
+    later = [SPAN_SCHEMA.field(name) for names in ADDED_COLUMNS.values() for name in names]
+    typed = ", ".join(f'CAST(NULL AS {_DUCKDB_TYPES[f.type]}) AS "{f.name}"' for f in later)
+    return f"(SELECT * FROM read_parquet({listing}, union_by_name = true) UNION ALL BY NAME SELECT {typed} WHERE false)"
 
 
 def empty_span_columns() -> dict[str, list[Any]]:
@@ -100,11 +137,16 @@ def empty_span_columns() -> dict[str, list[Any]]:
 def spans_to_table(columns: dict[str, list[Any]]) -> pa.Table:
     """Build an Arrow table in the stored schema from column lists (timestamps as epoch µs ints).
 
-    A column may also be an Arrow array already (e.g. int64 epoch µs for a timestamp): it is cast.
+    A column may also be an Arrow array already (e.g. int64 epoch µs for a timestamp): it is cast. A column left
+    out is null (enrichers fill the later ones).
     """
     arrays = []
+    rows = len(next(iter(columns.values()))) if columns else 0
     for field in SPAN_SCHEMA:
-        values = columns[field.name]
+        values = columns.get(field.name)
+        if values is None:  # a column the producer does not fill (those of later schema versions): null
+            arrays.append(pa.nulls(rows, field.type))
+            continue
         if isinstance(values, pa.Array):
             arrays.append(values if values.type == field.type else values.cast(field.type))
         else:

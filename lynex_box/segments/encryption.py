@@ -29,7 +29,7 @@ import pyarrow.parquet.encryption as pe
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
 
-from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.schema.span import SPAN_SCHEMA, parquet_relation
 
 ENCRYPTED_MAGIC: Final = b"PARE"
 _names = itertools.count()
@@ -110,7 +110,7 @@ def relation(conn: duckdb.DuckDBPyConnection, paths: list[Path], cipher: Project
     if not paths:
         raise ValueError("a relation over segment files needs at least one file")
     plain, encrypted = split(paths, cipher)
-    parts = [f"SELECT * FROM read_parquet({_listing(plain)}, union_by_name = true)"] if plain else []
+    parts = [f"SELECT * FROM {parquet_relation(_listing(plain))}"] if plain else []
     if not encrypted:
         yield f"({parts[0]})"
         return

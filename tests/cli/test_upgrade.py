@@ -217,7 +217,9 @@ def test_upgrade_check_reads_the_fixture_and_changes_nothing(fixture: Fixture) -
     assert statuses(report) == {"meta.db": meta_status, "wal": "ok", "segments": "ok", "segment footers": "ok",
                                 "bucket": "absent"}  # fmt: skip
     parts = {part["name"].split(" (")[0]: part for part in report["parts"]}
-    assert parts["segments"]["found"] == {str(SPAN_SCHEMA_VERSION): fixture.record["state"]["published_segments"]}
+    found = parts["segments"]["found"]  # a fixture's files are of its release's version, read by this one
+    assert sum(found.values()) == fixture.record["state"]["published_segments"]
+    assert all(1 <= int(version) <= SPAN_SCHEMA_VERSION for version in found)
     assert parts["wal"]["found"] == {str(WAL_FORMAT): 1}
     assert f"after LSN {fixture.record['state']['consumed_lsn']}" in parts["wal"]["detail"]
     assert digest(fixture.data_dir) == before

@@ -22,7 +22,7 @@ from lynex_box.config import Settings, load_settings
 from lynex_box.engine import Engine
 from lynex_box.query.engine import Extent, SpanScope
 from lynex_box.query.sandbox import SandboxError
-from lynex_box.schema.span import SPAN_SCHEMA
+from lynex_box.schema.span import SPAN_SCHEMA, parquet_relation
 from tests.lifecycle.conftest import DAY_MS, add_segment, events, ingest, now_ms
 
 IDS = "SELECT event_id FROM spans ORDER BY event_id"
@@ -252,8 +252,9 @@ def test_spans_sql_binds_only_what_its_body_uses(open_engine: OpenEngine) -> Non
     assert params == {"project_id": "p'1"}
     inside = Path("/seg/p1/inside.parquet")  # wholly inside the scope's range: read without the predicates
     body, params = query.spans_sql(SpanScope("p1", 0, 10), [inside], dedupe=True, within=[inside], head=False)
+    relation = parquet_relation("['/seg/p1/inside.parquet']")  # the later columns as null where files lack them
     assert body == (
-        "SELECT * FROM (SELECT * FROM read_parquet(['/seg/p1/inside.parquet'], union_by_name = true)) "
+        f"SELECT * FROM (SELECT * FROM {relation}) "
         "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY ingested_at, span_id) = 1"
     )
     assert params == {}

@@ -1,13 +1,16 @@
 """The Project tab of the settings: retention (0 = keep forever, or the server default) and the hot window saved
-and shown again after a reload, and encryption at rest turned on only after a confirmation. Each test works on a
-project of its own, so the seeded project keeps its settings."""
+and shown again after a reload, raw-text sampling, and encryption at rest turned on only after a confirmation. Each
+test works on a project of its own, so the seeded project keeps its settings."""
 
 from __future__ import annotations
 
 import secrets
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tests.ui.conftest import UI, Box, MailBox
 
@@ -112,3 +115,39 @@ def test_turning_on_encryption_without_a_key_shows_why_it_failed(ui: UI, page: A
     assert "key" in error.inner_text().lower()
     assert "off" in page.get_by_test_id("encryption-status").inner_text()
     assert _settings(ui, pid)["encryption"]["enabled"] is False
+
+
+def test_raw_text_sampling_is_set_in_the_form_and_a_sampled_out_span_says_so(
+    mailbox: MailBox, page: Any, tmp_path: Path
+) -> None:
+    pid = mailbox.new_project(f"sampling-{secrets.token_hex(3)}")
+    _open_project_settings(mailbox, page, pid)
+    assert page.get_by_test_id("sample-text").input_value() == "100"
+    page.get_by_test_id("sample-text").fill("0")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_test_id("lifecycle-saved").get_by_text("Saved.").wait_for()
+    assert _settings(mailbox, pid)["sample_text"] == 0.0
+
+    with closing(mailbox.admin_client()) as admin:
+        r = admin.post(f"/api/projects/{pid}/keys", json={"scope": "admin", "name": "ui sampling test"})
+        assert r.status_code == 201, r.text
+        key = r.json()["api_key"]
+    event = {"event_id": "s-llm", "trace_id": "sampled-trace", "name": "answer", "type": "llm", "model": "gpt-4o",
+             "provider": "openai", "usage": {"input_tokens": 12, "output_tokens": 3},
+             "input": [{"role": "user", "content": "a private question"}], "output": "a private answer"}  # fmt: skip
+    headers = {"Authorization": f"Bearer {key}"}
+    r = httpx.post(f"{mailbox.url}/v1/projects/{pid}/events", json={"events": [event]}, headers=headers)
+    assert r.status_code == 202, r.text
+    url = f"{mailbox.url}/v1/projects/{pid}/traces/sampled-trace"
+    deadline = time.monotonic() + 20
+    while httpx.get(url, headers=headers).status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    page.goto(f"{mailbox.url}/ui/traces/sampled-trace")
+    page.get_by_test_id("span-row").filter(has_text="answer").first.click()
+    detail = page.get_by_test_id("span-detail")
+    detail.get_by_test_id("span-text-sampled").get_by_text("Text not kept (sampled)").wait_for()
+    assert "12 in" in detail.get_by_test_id("span-tokens").inner_text()  # the metrics are kept
+    assert "gpt-4o" in detail.get_by_test_id("span-model-meta").inner_text()
+    assert "a private question" not in detail.inner_text()
+    page.screenshot(path=str(tmp_path / "sampled-span.png"))

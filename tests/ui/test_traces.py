@@ -67,6 +67,9 @@ def test_trace_view_shows_spans_and_tool_call_arguments(ui: UI, page: Any, tmp_p
     assert '"city": "Berlin"' in args.inner_text()
     assert "get_weather" in detail.get_by_test_id("tool-call").first.inner_text()
     assert "$0.0015" in detail.get_by_test_id("span-cost").inner_text()
+    meta = detail.get_by_test_id("span-model-meta").inner_text()  # docs/models.md
+    assert "openai · gpt-4o" in meta and "family gpt-4o" in meta and "128,000 tokens context" in meta
+    assert len(detail.get_by_test_id("span-fingerprint").inner_text().split()[0]) == 32
     page.screenshot(path=str(tmp_path / "trace.png"))
     # the failed tool span shows its error
     rows.filter(has_text="get_weather").click()

@@ -238,7 +238,7 @@ routes = [
 ]
 
 _SETTINGS: Final = spec.obj(
-    ("name", "retention_days", "hot_window_s", "limits", "defaults", "offload_enabled", "encryption")
+    ("name", "retention_days", "hot_window_s", "sample_text", "limits", "defaults", "offload_enabled", "encryption")
 )
 _COUNT: Final = {"type": ["number", "null"], "minimum": 0}
 _SETTINGS_CHANGE: Final = spec.obj(
@@ -246,6 +246,7 @@ _SETTINGS_CHANGE: Final = spec.obj(
     name=spec.STR,
     retention_days={"type": ["integer", "null"], "minimum": 0},
     hot_window_s={"type": ["integer", "null"], "minimum": 0},
+    sample_text={"type": ["number", "null"], "minimum": 0, "maximum": 1},
     limits=spec.obj((), events_per_s=_COUNT, events_burst=_COUNT, bytes_per_s=_COUNT, bytes_burst=_COUNT),
     encryption={"type": "boolean"},
 )
@@ -292,16 +293,17 @@ OPENAPI: Final[spec.Paths] = {
         "get": spec.op(
             "The project's settings",
             {
-                200: "{name, retention_days, hot_window_s, limits, effective_limits, "
+                200: "{name, retention_days, hot_window_s, sample_text, limits, effective_limits, "
                 "defaults: {retention_days, hot_window_s}, offload_enabled, encryption}"
             },
             returns=_SETTINGS,
         ),
         "patch": spec.op(
-            "Change the project's name, retention (days, 0 = forever), hot window (seconds), ingest limits, "
+            "Change the project's name, retention (days, 0 = forever), hot window (seconds), raw-text sampling "
+            "(sample_text: the fraction of traces whose text is kept, 0..1), ingest limits, "
             "and turn encryption at rest on (409 to turn it off, or without a key-encryption key)",
             {200: "the settings"},
-            body_text="{name?, retention_days?, hot_window_s?, "
+            body_text="{name?, retention_days?, hot_window_s?, sample_text?, "
             "limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}, encryption?}",
             body=_SETTINGS_CHANGE,
             errors=(400, 401, 403, 404, 409),

@@ -290,7 +290,7 @@ def _columns_table(result: pa.Table, id_prefix: str = "") -> pa.Table:
         "source": pa.repeat("sdk", len(lsn)) if len(lsn) else pa.array([], pa.string()),
     }
     for name in SPAN_SCHEMA.names:
-        if name not in columns:
+        if name not in columns and name in col:  # the pipeline's enrichers fill the later columns
             columns[name] = col[name]
     return spans_to_table({name: _array(values) for name, values in columns.items()})
 

@@ -21,6 +21,7 @@ export interface ProjectSettingsData {
   name: string
   retention_days: number | null
   hot_window_s: number | null
+  sample_text?: number
   defaults?: { retention_days?: number; hot_window_s?: number }
   offload_enabled?: boolean
   encryption?: EncryptionStatus
@@ -50,7 +51,7 @@ export function ProjectSettings() {
       {data && (
         <Lifecycle
           // a reload with other values (saved here or elsewhere) starts the form again from them
-          key={`${data.retention_days}|${data.hot_window_s}`}
+          key={`${data.retention_days}|${data.hot_window_s}|${data.sample_text}`}
           data={data}
           canAdmin={canAdmin}
           saved={saved}
@@ -88,7 +89,8 @@ function Lifecycle({ data, canAdmin, saved, onSaved, onEdit }: LifecycleProps) {
   const [days, setDays] = useState(String(data.retention_days || data.defaults?.retention_days || 30))
   const [hotMode, setHotMode] = useState<HotMode>(data.hot_window_s === null ? 'default' : 'custom')
   const [hotText, setHotText] = useState(formatDuration(hot.value ?? 7 * 86_400))
-  const [fieldErrors, setFieldErrors] = useState<{ days?: string; hot?: string }>({})
+  const [samplePct, setSamplePct] = useState(String(Math.round((data.sample_text ?? 1) * 1000) / 10))
+  const [fieldErrors, setFieldErrors] = useState<{ days?: string; hot?: string; sample?: string }>({})
   const [error, setError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const edited = () => {
@@ -106,7 +108,7 @@ function Lifecycle({ data, canAdmin, saved, onSaved, onEdit }: LifecycleProps) {
 
   async function save(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
-    const errors: { days?: string; hot?: string } = {}
+    const errors: { days?: string; hot?: string; sample?: string } = {}
     let retentionValue: number | null = retMode === 'default' ? null : 0
     if (retMode === 'days') {
       const p = parseRetentionDays(days)
@@ -119,9 +121,13 @@ function Lifecycle({ data, canAdmin, saved, onSaved, onEdit }: LifecycleProps) {
       if (p.ok) hotValue = p.seconds
       else errors.hot = p.error
     }
+    const pct = Number(samplePct)
+    const sampleValue = samplePct.trim() !== '' && Number.isFinite(pct) && pct >= 0 && pct <= 100 ? pct / 100 : null
+    if (sampleValue === null) errors.sample = 'Enter a percentage from 0 to 100.'
     setFieldErrors(errors)
-    if (errors.days || errors.hot) return
+    if (errors.days || errors.hot || errors.sample) return
     const body: Record<string, number | null> = {}
+    if (sampleValue !== null && sampleValue !== (data.sample_text ?? 1)) body.sample_text = sampleValue
     if (retentionValue !== data.retention_days) body.retention_days = retentionValue
     if (hotValue !== data.hot_window_s) body.hot_window_s = hotValue
     if (Object.keys(body).length === 0) {
@@ -237,6 +243,35 @@ function Lifecycle({ data, canAdmin, saved, onSaved, onEdit }: LifecycleProps) {
           <span className="muted small" id="hot-window-hint">
             {fieldErrors.hot ? <span className="field-error">{fieldErrors.hot}</span> : 'e.g. 12h, 7d, 1d 12h, or seconds; 0 moves segments at the next offload pass.'}
           </span>
+        </fieldset>
+        <fieldset disabled={!canAdmin}>
+          <legend>Raw text</legend>
+          <p className="muted small">
+            Keep the prompts, completions and tool arguments of this share of traces (chosen by trace id, so a trace is whole or absent). Errors
+            and flagged spans always keep theirs; tokens, costs and timings are kept for every span.
+          </p>
+          <div className="row">
+            <label htmlFor="sample-text">Keep text of</label>
+            <input
+              id="sample-text"
+              className="input-narrow"
+              type="number"
+              min={0}
+              max={100}
+              step="any"
+              inputMode="decimal"
+              aria-label="Share of traces whose text is kept, in percent"
+              aria-invalid={fieldErrors.sample ? true : undefined}
+              data-testid="sample-text"
+              value={samplePct}
+              onChange={(e) => {
+                setSamplePct(e.target.value)
+                edited()
+              }}
+            />
+            <span>% of traces</span>
+          </div>
+          {fieldErrors.sample && <span className="field-error">{fieldErrors.sample}</span>}
         </fieldset>
         {error && (
           <div className="error-box" role="alert">

@@ -62,6 +62,15 @@ export interface Span extends SpanLike {
   prompt_name: string | null
   prompt_version: string | null
   source: string | null
+  // model metadata, fingerprints and raw-text sampling (docs/models.md); absent in spans stored before them
+  model_id?: string | null
+  model_provider?: string | null
+  model_family?: string | null
+  context_window?: number | null
+  modalities?: string[] | null
+  request_fingerprint?: string | null
+  system_fingerprint?: string | null
+  text_sampled_out?: boolean | null
 }
 
 const ROW = 28
@@ -402,6 +411,27 @@ function SpanDetail({ span, results, loading, scores }: { span: Span; results: M
             </dd>
           </>
         )}
+        {span.model_id && (
+          <>
+            <dt>Canonical model</dt>
+            <dd data-testid="span-model-meta">
+              {span.model_provider ? `${span.model_provider} · ` : ''}
+              {span.model_id}
+              {span.model_family ? <span className="muted small"> (family {span.model_family})</span> : null}
+              {span.context_window ? <span className="muted small"> · {fmtInt(span.context_window)} tokens context</span> : null}
+              {span.modalities && span.modalities.length > 0 ? <span className="muted small"> · {span.modalities.join(', ')}</span> : null}
+            </dd>
+          </>
+        )}
+        {span.request_fingerprint && (
+          <>
+            <dt>Fingerprint</dt>
+            <dd className="mono small" data-testid="span-fingerprint" title="model, system prompt and parameters (docs/models.md)">
+              {span.request_fingerprint}
+              {span.system_fingerprint ? <span className="muted"> · provider {span.system_fingerprint}</span> : null}
+            </dd>
+          </>
+        )}
         {(span.input_tokens != null || span.output_tokens != null) && (
           <>
             <dt>Tokens</dt>
@@ -472,7 +502,13 @@ function SpanDetail({ span, results, loading, scores }: { span: Span; results: M
           <JsonView value={params} />
         </Section>
       )}
-      {!loading && (
+      {!loading && span.text_sampled_out && (
+        <div className="muted small" data-testid="span-text-sampled">
+          Text not kept (sampled): this project keeps the prompts and completions of only some traces. Tokens, cost
+          and timings are kept.
+        </div>
+      )}
+      {!loading && !span.text_sampled_out && (
         <>
           <Section title="Input">
             <ValueView value={span.input} side="input" />

@@ -1,0 +1,152 @@
+"""One project's compiled detectors: the prefilter over whole Arrow columns and the pass over the candidates.
+
+`column` runs RE2 (`match_substring_regex`, in C++) over a whole text column with the union of every pattern; only
+the values it flags (usually few) go through `text`, one `google-re2` pass with the patterns as an alternation,
+whose callback checks each match (Luhn, mod-97, ...), counts its kind and returns the mask (redact) or the match
+itself (detect). A value is never rebuilt in Python unless it holds a candidate. Must never do I/O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Final
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import re2
+
+from lynex_box.pii import detectors
+from lynex_box.pii.policy import PiiPolicy, re2_options
+
+# A mask the request path padded (`[EMAIL]****`, [pii] redact_in_request): counted again, stars dropped.
+_PADDED: Final = r"\[(?:EMAIL|CARD|IBAN|PHONE|IP|SSN|SECRET|CUSTOM:[a-z0-9_]{1,24})\]\*+"
+_CUSTOM_PREFIX: Final = "lynex_c"
+Counts = Counter[str]
+
+
+def _escape_key(key: str) -> str:
+    return "".join("\\" + ch if not ch.isalnum() and ch != "_" else ch for ch in key)
+
+
+class Scanner:
+    """The detectors of one project's policy, compiled once (when the setting changes, not per batch)."""
+
+    def __init__(self, policy: PiiPolicy, entropy_min_bits: float = 4.0, padded_masks: bool = False) -> None:
+        self.policy = policy
+        self.redact = policy.mode == "redact"
+        custom = [(f"{_CUSTOM_PREFIX}{i}", p) for i, p in enumerate(policy.custom_patterns)]
+        parts: list[tuple[str, str]] = [(name, p.pattern) for name, p in custom]
+        if padded_masks:
+            parts.append(("padded", _PADDED))
+        parts.extend(detectors.BUILTIN)
+        self.kinds: dict[str, str] = {name: f"custom:{p.name}" for name, p in custom}
+        self.kinds.update({name: detectors.KIND_OF.get(name, name) for name, _ in detectors.BUILTIN})
+        self.masks = {**detectors.MASKS, **{f"custom:{p.name}": f"[CUSTOM:{p.name}]" for p in policy.custom_patterns}}
+        self.names = [name for name, _ in parts]
+        combined = "|".join(f"(?P<{name}>{pattern})" for name, pattern in parts)
+        self.regex = re2.compile(combined, re2_options())
+        self.group_name = {index: name for name, index in self.regex.groupindex.items() if name in self.names}
+        self.checks: dict[str, Callable[[str, str, str], bool]] = detectors.checks(entropy_min_bits)
+        self.prefilter = "|".join(f"(?:{pattern})" for _, pattern in parts)
+        self.keys = frozenset(policy.masked_keys)
+        keys = "|".join(_escape_key(k) for k in policy.masked_keys)
+        self.key_filter = f'"(?:{keys})"' if keys else None
+
+    # ------------------------------------------------------------------ one value
+    def text(self, value: str, counts: Counts) -> str:
+        """`value` with each checked match masked (redact) or left (detect); `counts` gets each match's kind."""
+
+        def replace(m: Any) -> str:
+            found = m.group(0)
+            name = self.group_name.get(m.lastindex) or next(n for n in self.names if m.start(n) >= 0)
+            start, end = m.start(), m.end()
+            if name == "padded":
+                mask = found[: found.index("]") + 1]
+                counts[_kind_of_mask(mask)] += 1
+                return mask
+            check = self.checks.get(name)
+            if check is not None and not check(found, value[start - 1 : start], value[end : end + 2]):
+                return found
+            kind = self.kinds[name]
+            counts[kind] += 1
+            if not self.redact:
+                return found
+            return _keep_escape(value, start, found) + self.masks[kind]
+
+        return self.regex.sub(replace, value)
+
+    def attributes(self, value: str, counts: Counts) -> str:
+        """An attributes JSON text: the values of masked keys replaced first, then `text`."""
+        if self.keys and any(f'"{k}"' in value for k in self.keys):
+            try:
+                doc = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                doc = None
+            if doc is not None:
+                masked = _mask_keys(doc, self.keys, counts)
+                if self.redact:
+                    value = orjson.dumps(masked).decode()
+        return self.text(value, counts)
+
+    # ------------------------------------------------------------------ whole columns
+    def column(
+        self,
+        arr: pa.Array,
+        rows: pa.Array | None,
+        selected: pa.Array | None,
+        counts: dict[int, Counts],
+        attributes: bool = False,
+    ) -> pa.Array:
+        """`arr` (strings) with its candidate values scanned; `rows` maps each value to its span's row (None: the
+        same index), `selected` limits the scan to this project's values (None: all of them)."""
+        candidates = pc.match_substring_regex(arr, self.prefilter)
+        if attributes and self.key_filter is not None:
+            candidates = pc.or_(candidates, pc.match_substring_regex(arr, self.key_filter))
+        if selected is not None:
+            candidates = pc.and_(candidates, selected)
+        candidates = candidates.fill_null(False)
+        found = pc.indices_nonzero(candidates)
+        if len(found) == 0:
+            return arr
+        values = arr.take(found).to_pylist()
+        positions = (found if rows is None else rows.take(found)).to_pylist()
+        scan = self.attributes if attributes else self.text
+        out = [scan(value, counts.setdefault(row, Counter())) for value, row in zip(values, positions, strict=True)]
+        if not self.redact:
+            return arr
+        return pc.replace_with_mask(arr, candidates, pa.array(out, arr.type))
+
+
+def _kind_of_mask(mask: str) -> str:
+    inner = mask[1:-1]
+    if inner.startswith("CUSTOM:"):
+        return "custom:" + inner[7:]
+    return "ip" if inner == "IP" else inner.lower()
+
+
+def _keep_escape(value: str, start: int, found: str) -> str:
+    """The head of a match that completes a JSON escape begun before it (`\\n`, `\\u00e9`): kept, so the mask
+    never turns a valid JSON string into an invalid one."""
+    run = 0
+    while start - run - 1 >= 0 and value[start - run - 1] == "\\":
+        run += 1
+    if run % 2 == 0:
+        return ""
+    return found[:5] if found[:1] == "u" else found[:1]
+
+
+def _mask_keys(doc: Any, keys: frozenset[str], counts: Counts) -> Any:
+    if isinstance(doc, dict):
+        out = {}
+        for key, value in doc.items():
+            if key in keys:
+                counts["key"] += 1
+                out[key] = detectors.KEY_MASK
+            else:
+                out[key] = _mask_keys(value, keys, counts)
+        return out
+    if isinstance(doc, list):
+        return [_mask_keys(item, keys, counts) for item in doc]
+    return doc

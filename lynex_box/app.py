@@ -74,7 +74,8 @@ log = logging.getLogger("lynex.app")
 # manifests) or, in cluster mode, applies the metadata log to meta.db. Flushes, lifecycle passes, alerts, key
 # last-use writes, heartbeats and leases are left out.
 READ_ONLY_JOBS = frozenset(
-    {"refresh_limits", "refresh_keys", "reload_prices", "cluster_poll", "cluster_meta", "cluster_scores_poll"}
+    {"refresh_limits", "refresh_keys", "reload_prices", "reload_pii", "cluster_poll", "cluster_meta"}
+    | {"cluster_scores_poll"}
 )
 
 
@@ -209,6 +210,7 @@ def _meta_applied(
             ("api_keys", keys.refresh),
             ("project_limits", auth.refresh),
             ("custom_prices", prices.reload),
+            ("project_pii", engine.pii_settings.reload),
             ("jwt_trust", jwt.refresh),
             ("project_data_keys", engine.data_keys.refresh),
             ("instance_settings", alerts.refresh_key),  # the cluster's alerts sealing key
@@ -285,7 +287,7 @@ async def start(
         replicator.on_applied = _meta_applied(engine, keys, auth, prices, jwt, alerts, settings.server.read_only)
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
-    components: list[Periodic] = [keys, auth, prices, alerts, engine.lifecycle, read_only]
+    components: list[Periodic] = [keys, auth, prices, engine.pii_settings, alerts, engine.lifecycle, read_only]
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks
     guard = node.guard if node is not None else None

@@ -20,8 +20,9 @@ import re2
 from lynex_box.pii import detectors
 from lynex_box.pii.policy import PiiPolicy, re2_options
 
-# A mask the request path padded (`[EMAIL]****`, [pii] redact_in_request): counted again, stars dropped.
-_PADDED: Final = r"\[(?:EMAIL|CARD|IBAN|PHONE|IP|SSN|SECRET|CUSTOM:[a-z0-9_]{1,24})\]\*+"
+# A mask already in the text, written by the request path ([pii] redact_in_request): counted, kept as it is (a
+# value the last-resort byte pass replaced by `*`s is not counted).
+_PADDED: Final = r"\[(?:EMAIL|CARD|IBAN|PHONE|IP|SSN|SECRET|CUSTOM:[a-z0-9_]{1,24})\]"
 _CUSTOM_PREFIX: Final = "lynex_c"
 Counts = Counter[str]
 
@@ -47,12 +48,20 @@ class Scanner:
         self.names = [name for name, _ in parts]
         combined = "|".join(f"(?P<{name}>{pattern})" for name, pattern in parts)
         self.regex = re2.compile(combined, re2_options())
+        self._combined = combined
+        self._bytes_regex: Any = None
         self.group_name = {index: name for name, index in self.regex.groupindex.items() if name in self.names}
         self.checks: dict[str, Callable[[str, str, str], bool]] = detectors.checks(entropy_min_bits)
         self.prefilter = "|".join(f"(?:{pattern})" for _, pattern in parts)
         self.keys = frozenset(policy.masked_keys)
         keys = "|".join(_escape_key(k) for k in policy.masked_keys)
         self.key_filter = f'"(?:{keys})"' if keys else None
+
+    def bytes_regex(self) -> Any:
+        """The alternation compiled for bytes (the request path's), on first use."""
+        if self._bytes_regex is None:
+            self._bytes_regex = re2.compile(self._combined.encode(), re2_options())
+        return self._bytes_regex
 
     # ------------------------------------------------------------------ one value
     def text(self, value: str, counts: Counts) -> str:
@@ -63,9 +72,8 @@ class Scanner:
             name = self.group_name.get(m.lastindex) or next(n for n in self.names if m.start(n) >= 0)
             start, end = m.start(), m.end()
             if name == "padded":
-                mask = found[: found.index("]") + 1]
-                counts[_kind_of_mask(mask)] += 1
-                return mask
+                counts[_kind_of_mask(found[: found.index("]") + 1])] += 1
+                return found
             check = self.checks.get(name)
             if check is not None and not check(found, value[start - 1 : start], value[end : end + 2]):
                 return found

@@ -200,7 +200,11 @@ def started() -> Iterator[list[RunningServer]]:
 
 @pytest.mark.parametrize("in_request", [False, True], ids=["pipeline", "in-request"])
 def test_redacted_pii_is_in_no_segment_bucket_object_export_or_answer(
-    tmp_path: Path, moto_server: MotoServer, bucket: str, started: list[RunningServer], in_request: bool
+    tmp_path: Path,
+    moto_server: MotoServer,  # noqa: F811 - the fixture
+    bucket: str,  # noqa: F811 - the fixture
+    started: list[RunningServer],
+    in_request: bool,
 ) -> None:
     env = {**s3_env(moto_server, bucket), "LYNEX_PII_REDACT_IN_REQUEST": "true" if in_request else "false"}
     server = RunningServer(tmp_path / "data", env=env).start()

@@ -71,6 +71,10 @@ BUILTIN: Final[tuple[tuple[str, str], ...]] = (
 )
 KIND_OF: Final = {"ipv4": "ip", "ipv6": "ip", "entropy": "secret"}  # the pattern's name → the reported kind
 
+# Stricter forms for the prefilter alone, where a check would refuse most of what the pattern finds: the decimals
+# of JSON numbers (`"score": 0.6397957146137140`) are not card candidates.
+PREFILTER: Final = {"card": r"(?:^|[^0-9.,])[2-6](?:[ -]?[0-9]){12,18}\b"}
+
 ENTROPY_MIN_CHARS: Final = 32
 ENTROPY_MAX_CHARS: Final = 512
 
@@ -86,7 +90,10 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
-def card_ok(text: str) -> bool:
+def card_ok(text: str, before: str = "", after: str = "") -> bool:
+    """13..19 digits of a card network (2-6) whose Luhn sum checks, not the decimals of a number (0.4111...)."""
+    if before in (".", ",") or (after[:1] in (".", ",") and after[1:2].isdigit()):
+        return False
     digits = text.replace(" ", "").replace("-", "")
     return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits)
 
@@ -141,7 +148,7 @@ Check = Callable[[str, str, str], bool]
 def checks(min_bits: float) -> dict[str, Check]:
     """The check of each pattern that has one: (match, the character before, the two after) → is it PII."""
     return {
-        "card": lambda t, b, a: card_ok(t),
+        "card": card_ok,
         "iban": lambda t, b, a: iban_ok(t),
         "ssn": lambda t, b, a: ssn_ok(t),
         "ipv4": lambda t, b, a: ipv4_ok(b, a),

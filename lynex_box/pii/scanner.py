@@ -52,7 +52,7 @@ class Scanner:
         self._bytes_regex: Any = None
         self.group_name = {index: name for name, index in self.regex.groupindex.items() if name in self.names}
         self.checks: dict[str, Callable[[str, str, str], bool]] = detectors.checks(entropy_min_bits)
-        self.prefilter = "|".join(f"(?:{pattern})" for _, pattern in parts)
+        self.prefilter = "|".join(f"(?:{detectors.PREFILTER.get(name, pattern)})" for name, pattern in parts)
         self.keys = frozenset(policy.masked_keys)
         keys = "|".join(_escape_key(k) for k in policy.masked_keys)
         self.key_filter = f'"(?:{keys})"' if keys else None
@@ -85,18 +85,56 @@ class Scanner:
 
         return self.regex.sub(replace, value)
 
+    def json_text(self, value: str, counts: Counts) -> str:
+        """A JSON column's text (input, output, tool calls): `text`, unless a mask would make valid JSON invalid (a
+        JSON number that looks like a card): then the document is parsed and each string and number scanned."""
+        found: Counts = Counter()
+        out = self.text(value, found)
+        if out is not value and out != value:
+            try:
+                orjson.loads(out)
+            except orjson.JSONDecodeError:
+                try:
+                    doc = orjson.loads(value)
+                except orjson.JSONDecodeError:
+                    pass  # not JSON to begin with: plain text
+                else:
+                    return orjson.dumps(self._walk(doc, counts, ())).decode()
+        counts.update(found)
+        return out
+
     def attributes(self, value: str, counts: Counts) -> str:
-        """An attributes JSON text: the values of masked keys replaced first, then `text`."""
+        """An attributes JSON text: the values of masked keys replaced, the rest scanned as `json_text`."""
         if self.keys and any(f'"{k}"' in value for k in self.keys):
             try:
                 doc = orjson.loads(value)
             except orjson.JSONDecodeError:
                 doc = None
             if doc is not None:
-                masked = _mask_keys(doc, self.keys, counts)
-                if self.redact:
-                    value = orjson.dumps(masked).decode()
-        return self.text(value, counts)
+                walked = self._walk(doc, counts, self.keys)
+                return orjson.dumps(walked).decode() if self.redact else value
+        return self.json_text(value, counts)
+
+    def _walk(self, doc: Any, counts: Counts, keys: frozenset[str] | tuple[()]) -> Any:
+        """A parsed JSON document with each string (and number) scanned and the values of `keys` masked."""
+        if isinstance(doc, str):
+            return self.text(doc, counts)
+        if isinstance(doc, dict):
+            out = {}
+            for key, value in doc.items():
+                if key in keys:
+                    counts["key"] += 1
+                    out[key] = detectors.KEY_MASK if self.redact else value
+                else:
+                    out[key] = self._walk(value, counts, keys)
+            return out
+        if isinstance(doc, list):
+            return [self._walk(item, counts, keys) for item in doc]
+        if isinstance(doc, int | float) and not isinstance(doc, bool):
+            number = str(doc)
+            masked = self.text(number, counts)
+            return doc if masked == number else masked
+        return doc
 
     # ------------------------------------------------------------------ whole columns
     def column(
@@ -106,6 +144,7 @@ class Scanner:
         selected: pa.Array | None,
         counts: dict[int, Counts],
         attributes: bool = False,
+        json: bool = False,
     ) -> pa.Array:
         """`arr` (strings) with its candidate values scanned; `rows` maps each value to its span's row (None: the
         same index), `selected` limits the scan to this project's values (None: all of them)."""
@@ -120,7 +159,7 @@ class Scanner:
             return arr
         values = arr.take(found).to_pylist()
         positions = (found if rows is None else rows.take(found)).to_pylist()
-        scan = self.attributes if attributes else self.text
+        scan = self.attributes if attributes else self.json_text if json else self.text
         out = [scan(value, counts.setdefault(row, Counter())) for value, row in zip(values, positions, strict=True)]
         if not self.redact:
             return arr
@@ -143,18 +182,3 @@ def _keep_escape(value: str, start: int, found: str) -> str:
     if run % 2 == 0:
         return ""
     return found[:5] if found[:1] == "u" else found[:1]
-
-
-def _mask_keys(doc: Any, keys: frozenset[str], counts: Counts) -> Any:
-    if isinstance(doc, dict):
-        out = {}
-        for key, value in doc.items():
-            if key in keys:
-                counts["key"] += 1
-                out[key] = detectors.KEY_MASK
-            else:
-                out[key] = _mask_keys(value, keys, counts)
-        return out
-    if isinstance(doc, list):
-        return [_mask_keys(item, keys, counts) for item in doc]
-    return doc

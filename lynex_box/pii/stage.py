@@ -25,6 +25,7 @@ from lynex_box.pii.scanner import Counts, Scanner
 
 # The free-text columns of a span (ids, kinds, model names, costs and times are not scanned).
 TEXT_COLUMNS: Final = ("name", "status_message", "input", "output", "tool_calls", "attributes", "session_id", "user_id")
+JSON_COLUMNS: Final = frozenset({"input", "output", "tool_calls"})  # JSON text (or plain text): kept valid
 LIST_COLUMNS: Final = ("tags",)
 Row = dict[str, Any]
 
@@ -96,7 +97,9 @@ class PiiStage:
             modes[project] = scanner.policy.mode
             selected = None if len(distinct) == 1 else pc.equal(projects, project)
             for name in TEXT_COLUMNS:
-                out[name] = scanner.column(out[name], None, selected, counts, attributes=name == "attributes")
+                out[name] = scanner.column(
+                    out[name], None, selected, counts, attributes=name == "attributes", json=name in JSON_COLUMNS
+                )
             for name in LIST_COLUMNS:
                 out[name] = _scan_list(scanner, out[name], selected, counts)
         changed = {name: arr for name, arr in out.items() if arr is not columns[name]}

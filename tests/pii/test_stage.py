@@ -126,3 +126,12 @@ def test_the_request_path_redacts_json_and_protobuf_bodies() -> None:
     got = message.resource_spans[0].scope_spans[0].spans[0]
     assert got.name == "for [EMAIL]" and got.trace_id == bytes(range(16))
     assert [a.value.string_value for a in got.attributes] == ["[MASKED]", "card [CARD]"]
+
+
+def test_json_columns_stay_valid_json() -> None:
+    stage = PiiStage(PiiSettings(default_mode="redact"))
+    attributes = '{"score":0.6397957146137140,"card":4111111111111111,"text":"x@y.org"}'
+    out = stage.enrich_table(table([{"attributes": attributes, "output": '{"n":4111111111111111}'}])).to_pylist()[0]
+    assert orjson.loads(out["attributes"]) == {"score": 0.639795714613714, "card": "[CARD]", "text": "[EMAIL]"}
+    assert orjson.loads(out["output"]) == {"n": "[CARD]"}
+    assert orjson.loads(out["pii"])["found"] == {"card": 2, "email": 1}

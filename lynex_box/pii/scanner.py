@@ -68,7 +68,7 @@ class Scanner:
         """`value` with each checked match masked (redact) or left (detect); `counts` gets each match's kind."""
 
         def replace(m: Any) -> str:
-            found = m.group(0)
+            found: str = m.group(0)
             name = self.group_name.get(m.lastindex) or next(n for n in self.names if m.start(n) >= 0)
             start, end = m.start(), m.end()
             if name == "padded":
@@ -83,7 +83,8 @@ class Scanner:
                 return found
             return _keep_escape(value, start, found) + self.masks[kind]
 
-        return self.regex.sub(replace, value)
+        out: str = self.regex.sub(replace, value)
+        return out
 
     def json_text(self, value: str, counts: Counts) -> str:
         """A JSON column's text (input, output, tool calls): `text`, unless a mask would make valid JSON invalid (a

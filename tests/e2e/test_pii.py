@@ -155,7 +155,7 @@ def wal_texts(wal_dir: Path) -> str:
     if not files:
         return ""
     cursor = WalCursor(wal_dir, decode_file_header(files[0][1].read_bytes()), lambda: 2**62)
-    out = []
+    out: list[str] = []
     while records := cursor.read(1000):
         out.extend(bytes(decode_payload(r.payload)[1]).decode("utf-8", "replace") for r in records)
     return "\n".join(out)

@@ -251,3 +251,25 @@ def test_redacted_pii_is_in_no_segment_bucket_object_export_or_answer(
         assert "[EMAIL]" in wal_texts(wal_dir)
     else:  # the documented window: the newest WAL file keeps the raw bodies until it is rotated and checkpointed
         assert set(leaks(wal_texts(wal_dir))) == set(VALUES)
+
+
+def test_the_settings_api_validates_and_detect_mode_keeps_the_text(server: RunningServer) -> None:
+    url = f"{server.url}/api/projects/{server.project}/settings"
+    shown = httpx.get(url, headers=server.headers()).json()["pii"]
+    assert shown == {"mode": "off", "custom_patterns": [], "masked_keys": [], "default_mode": "off", "is_default": True}
+    bad = {"retention_days": 3, "pii": {"mode": "redact", "custom_patterns": [{"name": "x", "pattern": "(?=a)"}]}}
+    r = httpx.patch(url, json=bad, headers=server.headers())
+    assert r.status_code == 400 and "lookaround" in r.json()["error"]["message"]
+    after = httpx.get(url, headers=server.headers()).json()
+    assert after["retention_days"] is None and after["pii"]["mode"] == "off"  # nothing of the request applied
+    r = httpx.patch(url, json={"pii": {"mode": "detect"}}, headers=server.headers())
+    assert r.status_code == 200 and r.json()["pii"]["mode"] == "detect" and r.json()["pii"]["is_default"] is False
+    events = [{**native_events()[0], "event_id": "d1", "trace_id": "detect-t"}]
+    ingest = f"{server.url}/v1/projects/{server.project}/events"
+    assert httpx.post(ingest, json={"events": events}, headers=server.headers()).status_code == 202
+    span = wait_for(lambda: next(iter(spans(server)), None))
+    assert span["user_id"] == EMAIL and SSN in orjson.dumps(span["output"]).decode()
+    pii = orjson.loads(span["pii"]) if isinstance(span["pii"], str) else span["pii"]
+    assert pii["mode"] == "detect" and pii["found"]["email"] >= 3 and pii["found"]["card"] == 4
+    audit = httpx.get(f"{server.url}/api/projects/{server.project}/audit", headers=server.headers()).json()["items"]
+    assert any("pii" in (entry.get("details") or {}).get("changed", {}) for entry in audit)

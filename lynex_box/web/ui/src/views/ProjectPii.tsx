@@ -41,7 +41,7 @@ export function PiiCard({ projectId, pii, canAdmin, onSaved }: { projectId: stri
         method: 'PATCH',
         body: { pii: { mode, custom_patterns: parsed.patterns, masked_keys: masked } },
       })
-      setStatus('Saved; applies to spans processed from now on.')
+      setStatus('Applied to spans processed from now on.')
       onSaved()
     } catch (err) {
       setError((err as Error).message)
@@ -88,11 +88,25 @@ export function PiiCard({ projectId, pii, canAdmin, onSaved }: { projectId: stri
           <label className="muted small" htmlFor="pii-patterns">
             One per line, <code>name=RE2 pattern</code>; a match is masked as <code>[CUSTOM:name]</code>.
           </label>
-          <textarea id="pii-patterns" rows={3} spellCheck={false} value={patterns} onChange={(e) => setPatterns(e.target.value)} />
+          <textarea
+            id="pii-patterns"
+            rows={3}
+            spellCheck={false}
+            aria-label="Custom patterns, one per line"
+            value={patterns}
+            onChange={(e) => setPatterns(e.target.value)}
+          />
           <label className="muted small" htmlFor="pii-keys">
             Attribute keys whose value is always masked, one per line.
           </label>
-          <textarea id="pii-keys" rows={3} spellCheck={false} value={keys} onChange={(e) => setKeys(e.target.value)} />
+          <textarea
+            id="pii-keys"
+            rows={3}
+            spellCheck={false}
+            aria-label="Attribute keys whose value is always masked"
+            value={keys}
+            onChange={(e) => setKeys(e.target.value)}
+          />
         </fieldset>
         <p className="muted small">
           Emails, phone numbers, card numbers (Luhn-checked), IBANs, IP addresses, US SSNs and secrets (API keys, bearer tokens, private keys,
@@ -107,7 +121,7 @@ export function PiiCard({ projectId, pii, canAdmin, onSaved }: { projectId: stri
         {canAdmin && (
           <div className="row">
             <button className="btn primary" type="submit" disabled={busy}>
-              {busy ? 'Saving…' : 'Save'}
+              {busy ? 'Applying…' : 'Apply PII settings'}
             </button>
             {status && (
               <span className="muted" role="status" data-testid="pii-saved">

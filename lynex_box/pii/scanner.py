@@ -1,6 +1,6 @@
 """One project's compiled detectors: the prefilter over whole Arrow columns and the pass over the candidates.
 
-`column` runs RE2 (`match_substring_regex`, in C++) over a whole text column with the union of every pattern; only
+`column` runs RE2 (google-re2, in C++) once over a whole text column with the union of every pattern; only
 the values it flags (usually few) go through `text`, one `google-re2` pass with the patterns as an alternation,
 whose callback checks each match (Luhn, mod-97, ...), counts its kind and returns the mask (redact) or the match
 itself (detect). A value is never rebuilt in Python unless it holds a candidate. Must never do I/O.
@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any, Final
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -53,6 +54,7 @@ class Scanner:
         self.group_name = {index: name for name, index in self.regex.groupindex.items() if name in self.names}
         self.checks: dict[str, Callable[[str, str, str], bool]] = detectors.checks(entropy_min_bits)
         self.prefilter = "|".join(f"(?:{detectors.PREFILTER.get(name, pattern)})" for name, pattern in parts)
+        self.prefilter_regex = re2.compile(self.prefilter.encode(), re2_options())
         self.keys = frozenset(policy.masked_keys)
         keys = "|".join(_escape_key(k) for k in policy.masked_keys)
         self.key_filter = f'"(?:{keys})"' if keys else None
@@ -138,6 +140,28 @@ class Scanner:
         return doc
 
     # ------------------------------------------------------------------ whole columns
+    def candidates(self, arr: pa.Array) -> pa.Array:
+        """Which values of `arr` hold a candidate of any pattern: one RE2 scan (google-re2, in C++) over all the
+        values joined by newlines (in Arrow), each match's byte range mapped back to the values it covers. A match
+        that runs over a separator flags every value it touches, so no value loses a match to its neighbour."""
+        n = len(arr)
+        if n == 0 or arr.null_count == n:
+            return pa.array(np.zeros(n, dtype=bool))
+        values = arr.cast(pa.binary()).fill_null(b"")
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), values), b"\n")[0].as_py()
+        flags = np.zeros(n, dtype=bool)
+        spans = [(m.start(), m.end()) for m in self.prefilter_regex.finditer(joined)]
+        if spans:
+            lengths = pc.binary_length(values).to_numpy(zero_copy_only=False).astype(np.int64)
+            starts = np.concatenate(([0], np.cumsum(lengths + 1)[:-1]))
+            bounds = np.asarray(spans, dtype=np.int64)
+            first = np.searchsorted(starts, bounds[:, 0], side="right") - 1
+            first += bounds[:, 0] >= starts[first] + lengths[first]  # a match that begins on a separator
+            last = np.searchsorted(starts, np.maximum(bounds[:, 1] - 1, bounds[:, 0]), side="right") - 1
+            for a, b in zip(first.tolist(), last.tolist(), strict=True):
+                flags[a : b + 1] = True
+        return pa.array(flags)
+
     def column(
         self,
         arr: pa.Array,
@@ -149,7 +173,7 @@ class Scanner:
     ) -> pa.Array:
         """`arr` (strings) with its candidate values scanned; `rows` maps each value to its span's row (None: the
         same index), `selected` limits the scan to this project's values (None: all of them)."""
-        candidates = pc.match_substring_regex(arr, self.prefilter)
+        candidates = self.candidates(arr)
         if attributes and self.key_filter is not None:
             candidates = pc.or_(candidates, pc.match_substring_regex(arr, self.key_filter))
         if selected is not None:

@@ -135,3 +135,12 @@ def test_json_columns_stay_valid_json() -> None:
     assert orjson.loads(out["attributes"]) == {"score": 0.639795714613714, "card": "[CARD]", "text": "[EMAIL]"}
     assert orjson.loads(out["output"]) == {"n": "[CARD]"}
     assert orjson.loads(out["pii"])["found"] == {"card": 2, "email": 1}
+
+
+def test_candidates_at_value_edges_are_found_whatever_the_neighbours() -> None:
+    scanner = Scanner(PiiPolicy("redact"))
+    values = ["ends with 4111", "4111111111111111 starts", None, "", "x@y.org", "1111 1111 1111 1111", "a@b.io"]
+    flags = scanner.candidates(pa.array(values, pa.string())).to_pylist()
+    assert flags == [False, True, False, False, True, False, True]
+    many = pa.array([f"row {i} " + ("z@q.io" if i % 7 == 0 else "nothing") for i in range(1000)])
+    assert scanner.candidates(many).to_pylist() == [i % 7 == 0 for i in range(1000)]

@@ -119,7 +119,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--durability", default="fsync")
-    ap.add_argument("--pii", default="off", choices=["off", "detect", "redact"], help="[pii] default_mode of the server")
+    ap.add_argument(
+        "--pii", default="off", choices=["off", "detect", "redact"], help="[pii] default_mode of the server"
+    )
     ap.add_argument("--pii-in-request", action="store_true", help="[pii] redact_in_request = true")
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="lynex-bench-"))

@@ -150,13 +150,18 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--durability", default="fsync")
     ap.add_argument("--plugin", action="store_true", help="run with one in-process spans_stored subscriber")
+    ap.add_argument(
+        "--pii", default="off", choices=["off", "detect", "redact"], help="[pii] default_mode of the server"
+    )
+    ap.add_argument("--pii-in-request", action="store_true", help="[pii] redact_in_request = true")
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="lynex-bench-"))
     port = free_port()
     # fixed span start times may be older than the default retention (30 days): keep everything
     # no OTLP/gRPC receiver: a bench beside a running appliance (or another bench) would find 4317 taken
     env = {**os.environ, "LYNEX_WAL_DURABILITY": args.durability, "LYNEX_RETENTION_DAYS": "0",
-           "LYNEX_SERVER_OTLP_GRPC_PORT": "0"}  # fmt: skip
+           "LYNEX_SERVER_OTLP_GRPC_PORT": "0", "LYNEX_PII_DEFAULT_MODE": args.pii,
+           "LYNEX_PII_REDACT_IN_REQUEST": str(args.pii_in_request).lower()}  # fmt: skip
     if args.plugin:
         site = bench_plugin(data.parent / f"{data.name}-site")
         env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
@@ -268,6 +273,7 @@ def main() -> None:
         "clients": args.clients,
         "durability": args.durability,
         "plugin": "bench-spans (spans_stored)" if args.plugin else None,
+        "pii": args.pii + (" in request" if args.pii_in_request else ""),
         "accepted_spans_per_s": round(accepted_rate),
         "queryable_spans_per_s": round(queryable_rate),
         "visible_spans": visible,

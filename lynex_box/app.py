@@ -89,6 +89,7 @@ READ_ONLY_JOBS = frozenset(
         "refresh_limits",
         "refresh_keys",
         "reload_prices",
+        "reload_pii",
         "cluster_poll",
         "cluster_meta",
         "cluster_scores_poll",
@@ -229,6 +230,7 @@ def _meta_applied(
             ("api_keys", keys.refresh),
             ("project_limits", auth.refresh),
             ("custom_prices", prices.reload),
+            ("project_pii", engine.pii_settings.reload),
             ("jwt_trust", jwt.refresh),
             ("project_data_keys", engine.data_keys.refresh),
             ("instance_settings", alerts.refresh_key),  # the cluster's alerts sealing key
@@ -380,7 +382,8 @@ async def start(
     await stack.enter_async_context(engine.tasks())
     # compaction, retention, deletion purge, offload, disk guard and backups are the lifecycle's jobs
     components: list[Periodic] = [
-        keys, auth, prices, alerts, platform_alerts, monitors, engine.lifecycle, read_only, project_plugins,
+        keys, auth, prices, engine.pii_settings, alerts, platform_alerts, monitors, engine.lifecycle, read_only,
+        project_plugins,
     ]  # fmt: skip
     if cluster is not None:
         components.append(cluster)  # heartbeat and lease ticks

@@ -542,6 +542,18 @@ BUILTIN_CHANNELS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
+class PiiSettings:
+    """[pii]: server-side PII detection and redaction (docs/pii.md); each project chooses its mode."""
+
+    default_mode: Literal["off", "detect", "redact"] = "off"
+    redact_in_request: bool = False
+    entropy_min_bits: float = field(default=4.0, metadata=_rng(0, 9))
+    max_custom_patterns: int = field(default=16, metadata=_rng(0, 256))
+    max_pattern_chars: int = field(default=256, metadata=_rng(1, 4096))
+    max_masked_keys: int = field(default=64, metadata=_rng(0, 1024))
+
+
+@dataclass(frozen=True, slots=True)
 class PluginsSettings:
     """[plugins]: which plugins run, and the limits every topic subscriber runs under (docs/plugins.md).
 
@@ -616,6 +628,7 @@ class Settings:
     sentry: SentrySettings = field(default_factory=SentrySettings)
     platform_alerts: PlatformAlertsSettings = field(default_factory=PlatformAlertsSettings)
     plugins: PluginsSettings = field(default_factory=PluginsSettings)
+    pii: PiiSettings = field(default_factory=PiiSettings)
 
     def __post_init__(self) -> None:
         _check_cluster(self)

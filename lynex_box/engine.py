@@ -32,6 +32,9 @@ from lynex_box.lifecycle.bucket import node_id
 from lynex_box.lifecycle.hooks import QueryHooks
 from lynex_box.meta.catalog import Catalog
 from lynex_box.meta.db import MetaDB
+from lynex_box.pii.request import redact_request
+from lynex_box.pii.stage import PiiStage
+from lynex_box.pii.store import PiiReloader
 from lynex_box.pipeline.decode.registry import DecoderRegistry
 from lynex_box.pipeline.dedupe import RecentIds, dedupe_key
 from lynex_box.pipeline.modelmeta import ModelMetaEnricher
@@ -204,6 +207,10 @@ class Engine:
         self.meta = MetaDB(self.data_dir / "meta.db")
         opened.callback(self.meta.close)
         self.catalog = Catalog(self.meta)
+        # every process that opens the engine (and so may replay the WAL) redacts: the stage is the engine's own
+        self.pii = PiiStage(settings.pii)
+        self.pii_settings = PiiReloader(self.meta, self.pii)  # the API, the scheduler and the cluster log reload it
+        self.pii_settings.reload()
         self.data_keys = DataKeys.open(settings.encryption, self.meta, self.data_dir)
         self.store = SpanStore(self.data_dir, self.catalog, settings.head, settings.segments, self._advance_checkpoint,
                                ciphers=self.data_keys.cipher)  # fmt: skip
@@ -230,7 +237,7 @@ class Engine:
             self.store,
             recent,
             decoder_registry(settings.pipeline, _event_id_prefix(settings, self.meta)),
-            enrichers=builtin_enrichers(enrichers),
+            enrichers=[*builtin_enrichers(enrichers), self.pii],  # PII last: it sees every text the others wrote
             finishers=[TextSampler(functools.partial(sample_rates, self.meta))],
             batch_records=settings.pipeline.batch_records,
             decode_threads=settings.pipeline.decode_threads,
@@ -315,6 +322,10 @@ class Engine:
         pipeline, the acknowledgement waits too (up to `max_lag_wait_ms`), so senders slow down to the
         rate at which spans become queryable instead of building a backlog that delays visibility.
         """
+        if self.settings.pii.redact_in_request and rtype != RecordType.SCORES:
+            scanner = self.pii.scanner(header.project_id)
+            if scanner is not None and scanner.redact:  # before the WAL: no raw copy on disk ([pii], docs/pii.md)
+                body = await asyncio.to_thread(redact_request, scanner, rtype, header, body)
         lsn = await self.wal.append_async(rtype, lambda: encode_payload(header, body), self._codec(header))
         limits = self.settings.pipeline
         if limits.max_lag_wait_ms > 0:

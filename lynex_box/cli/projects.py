@@ -1,4 +1,4 @@
-"""`lynex-box projects create|list|set-retention|set-hot-window`: projects and their per-project settings in
+"""`lynex-box projects create|list|set-retention|set-hot-window|set-pii`: projects and their per-project settings in
 meta.db. Safe while the server runs: it reads these settings from meta.db as it applies them."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from rich.table import Table
 from lynex_box.auth import admin
 from lynex_box.auth import projects as project_settings
 from lynex_box.cli.common import data_dir_options, emit, emit_json, emit_table, open_meta, refusing, settings_for
+from lynex_box.pii import store as pii_store
 
 HOT_WINDOW_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
 
@@ -98,3 +99,43 @@ def set_sample_text(project_id: str, fraction: str, config: str | None, data_dir
     changed = _update(config, data_dir, project_id, {"sample_text": value})
     payload = {"project_id": project_id, "sample_text": value, "changed": changed}
     emit(as_json, payload, f"{project_id}: raw text is kept for {value} of traces; applied to spans ingested from now")
+
+
+@projects.command("set-pii")
+@click.argument("project_id")
+@click.argument("mode", type=click.Choice(["off", "detect", "redact"]))
+@click.option(
+    "--pattern",
+    "patterns",
+    multiple=True,
+    metavar="NAME=REGEX",
+    help="A custom pattern (RE2 syntax), masked as [CUSTOM:NAME]; repeat for more. Replaces the list.",
+)
+@click.option(
+    "--mask-key",
+    "keys",
+    multiple=True,
+    metavar="KEY",
+    help="An attribute key whose value is always masked; repeat for more. Replaces the list.",
+)
+@click.option("--clear-patterns", is_flag=True, help="Remove every custom pattern.")
+@click.option("--clear-keys", is_flag=True, help="Remove every masked attribute key.")
+@data_dir_options()
+def set_pii(project_id: str, mode: str, patterns: tuple[str, ...], keys: tuple[str, ...], clear_patterns: bool,
+            clear_keys: bool, config: str | None, data_dir: str | None, as_json: bool) -> None:  # fmt: skip
+    """Detect (the `pii` column) or redact PII in PROJECT_ID's spans from now on; off stores text as sent
+    (docs/pii.md). Custom patterns and masked keys stay as they were unless given or cleared."""
+    change: dict[str, Any] = {"mode": mode}
+    if patterns or clear_patterns:
+        pairs = [p.partition("=") for p in patterns]
+        if any(not sep for _, sep, _ in pairs):
+            raise click.UsageError("--pattern takes NAME=REGEX, e.g. --pattern 'acct=ACCT-[0-9]{6}'")
+        change["custom_patterns"] = [{"name": n, "pattern": r} for n, _, r in pairs]
+    if keys or clear_keys:
+        change["masked_keys"] = list(keys)
+    settings = settings_for(config, data_dir, existing=True)
+    with open_meta(settings) as db, refusing(Exception):
+        changed = db.write(lambda c: pii_store.update(c, admin.CLI_ACTOR, project_id, change, settings.pii))
+        shown = pii_store.read_policy(db, project_id, settings.pii)
+    payload = {"project_id": project_id, "pii": shown, "changed": bool(changed)}
+    emit(as_json, payload, f"{project_id}: pii mode is {mode}; a running server applies it within seconds")

@@ -16,10 +16,11 @@ Replicated, with why:
 - sessions: a browser login made through the holder works on every node (its `last_seen_at` stays per node);
 - instance_settings: the instance's settings (default project, the cluster secret, the alerts secrets key), except
   `LOCAL_SETTINGS`;
-- prompt_versions, custom_prices, project_limits, jwt_trust, alert_rules (their definitions; the evaluation state
-  columns are the alerts lease holder's), monitors (likewise: the last run's columns are the runner's),
-  project_plugins (which plugins a project turned on, their configuration, secret values sealed with the cluster's
-  alerts secrets key), project_data_keys (wrapped by the KEK, so a node without the KEK still cannot open them);
+- prompt_versions, custom_prices, project_limits, project_pii (PII mode, patterns, masked keys), jwt_trust,
+  alert_rules (their definitions; the evaluation state columns are the alerts lease holder's), monitors (likewise:
+  the last run's columns are the runner's), project_plugins (which plugins a project turned on, their
+  configuration, secret values sealed with the cluster's alerts secrets key), project_data_keys (wrapped by the
+  KEK, so a node without the KEK still cannot open them);
 - tombstones (mode `tombstone`): a deletion hides the rows on every node; each node then stamps, purges and drops
   its own copy as its own lifecycle does for a local deletion, so only the creation (and a repeated deletion that
   re-opens it) travels, keyed by (project, kind, value), never the node-local id or WAL position;
@@ -72,6 +73,7 @@ REPLICATED: Final[dict[str, TableSpec]] = {
     "invitations": TableSpec(("id",)),
     "password_resets": TableSpec(("token_hash",)),
     "project_limits": TableSpec(("project_id",)),
+    "project_pii": TableSpec(("project_id",)),
     "prompt_versions": TableSpec(("project_id", "name", "version")),
     "custom_prices": TableSpec(("project_id", "provider_key", "model_key")),
     "scim_groups": TableSpec(("id",)),

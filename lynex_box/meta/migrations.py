@@ -535,6 +535,20 @@ MIGRATIONS: list[Migration] = [
     ALTER TABLE projects ADD COLUMN sample_text REAL;
     """,
     ),
+    # per-project PII detection and redaction (lynex_box/pii/, docs/pii.md): the mode, the custom patterns
+    # ([{name, pattern}] as JSON) and the attribute keys always masked (a JSON list); no row: [pii] default_mode
+    Migration(
+        "per-project PII settings",
+        """
+    CREATE TABLE project_pii (
+        project_id TEXT PRIMARY KEY REFERENCES projects (id),
+        mode TEXT NOT NULL CHECK (mode IN ('off', 'detect', 'redact')),
+        custom_patterns TEXT NOT NULL DEFAULT '[]',
+        masked_keys TEXT NOT NULL DEFAULT '[]',
+        updated_at INTEGER NOT NULL
+    );
+    """,
+    ),
 ]
 
 

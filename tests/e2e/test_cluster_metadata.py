@@ -260,6 +260,32 @@ def test_a_repricing_asked_on_the_holder_reprices_every_nodes_segments(trio: Tri
     print(f"repriced on the recording node and seen everywhere after {took:.2f} s (before: {before})")
 
 
+def test_a_pii_setting_made_on_the_holder_redacts_on_every_node(trio: Trio) -> None:
+    holder = trio.holder()
+    path = f"/api/projects/{trio.project}/settings"
+    changed = admin_write(trio, holder, "PATCH", path, {"pii": {"mode": "redact", "masked_keys": ["secret.k"]}})
+    assert changed.status_code == 200, changed.text
+
+    def everywhere() -> bool:
+        for node in trio.live():
+            server = trio.nodes[node]
+            shown = httpx.get(f"{server.url}{path}", headers=server.headers(trio.key), timeout=30).json()
+            if shown["pii"]["mode"] != "redact":
+                return False
+        return True
+
+    until(everywhere, 10)
+    other = next(n for n in trio.live() if n != holder)
+    event = {"event_id": "pii-1", "trace_id": "pii-t", "span_id": "pii-s", "type": "llm",
+             "start_time": BASE_MS, "input": "write to jane.cluster@example.com"}  # fmt: skip
+    send(trio, other, [event])
+    until(lambda: trio.get(other, "/traces/pii-t").status_code == 200, 20)
+    span = trio.get(other, "/traces/pii-t").json()["spans"][0]
+    assert "jane.cluster@example.com" not in json.dumps(span) and "[EMAIL]" in json.dumps(span["input"])
+    back = admin_write(trio, holder, "PATCH", path, {"pii": {"mode": "off"}})
+    assert back.status_code == 200, back.text
+
+
 def test_after_the_holder_is_killed_another_takes_over_fences_and_serves_writes(trio: Trio) -> None:
     holder = trio.holder()
     trio.nodes[holder].kill()

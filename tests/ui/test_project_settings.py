@@ -151,3 +151,31 @@ def test_raw_text_sampling_is_set_in_the_form_and_a_sampled_out_span_says_so(
     assert "gpt-4o" in detail.get_by_test_id("span-model-meta").inner_text()
     assert "a private question" not in detail.inner_text()
     page.screenshot(path=str(tmp_path / "sampled-span.png"))
+
+
+def test_the_pii_mode_patterns_and_keys_are_applied_and_a_bad_pattern_is_explained(
+    mailbox: MailBox, page: Any, tmp_path: Path
+) -> None:
+    pid = mailbox.new_project(f"pii-{secrets.token_hex(3)}")
+    _open_project_settings(mailbox, page, pid)
+    effective = page.get_by_test_id("pii-effective")
+    assert "off" in effective.inner_text() and "server default" in effective.inner_text()
+    form = page.get_by_test_id("pii-form")
+    form.get_by_label("Redact").check()
+    form.get_by_label("Custom patterns, one per line").fill("acct=(a)\\1")
+    form.get_by_role("button", name="Apply PII settings").click()
+    page.get_by_test_id("pii-error").get_by_text("not a valid RE2 expression").wait_for()
+    assert _settings(mailbox, pid)["pii"]["mode"] == "off"  # refused: nothing stored
+
+    form.get_by_label("Custom patterns, one per line").fill("acct=ACCT-[0-9]{6}")
+    form.get_by_label("Attribute keys whose value is always masked").fill("user.password\nsession.token")
+    form.get_by_role("button", name="Apply PII settings").click()
+    page.get_by_test_id("pii-saved").wait_for()
+    stored = _settings(mailbox, pid)["pii"]
+    assert stored["mode"] == "redact" and stored["masked_keys"] == ["user.password", "session.token"]
+    assert stored["custom_patterns"] == [{"name": "acct", "pattern": "ACCT-[0-9]{6}"}]
+    page.reload()
+    page.get_by_test_id("pii-effective").get_by_text("redact").wait_for()
+    assert "this project's setting" in page.get_by_test_id("pii-effective").inner_text()
+    assert page.get_by_test_id("pii-form").get_by_label("Redact").is_checked()
+    page.screenshot(path=str(tmp_path / "pii-saved.png"))

@@ -28,6 +28,8 @@ from lynex_box.auth import projects, rbac, usage
 from lynex_box.auth.errors import AdminError
 from lynex_box.auth.keys import SCOPES
 from lynex_box.meta import audit
+from lynex_box.pii import store as pii_store
+from lynex_box.pii.policy import PolicyError
 from lynex_box.query.engine import SpanScope
 from lynex_box.schema.timefmt import parse_time_us
 
@@ -142,11 +144,13 @@ async def read_settings(svc: Services, project_id: str) -> dict[str, Any]:
     """The project's settings, with the lynex.toml defaults its null settings fall back to (so the UI can show
     the value in force) and whether offload runs at all (the hot window means nothing without a bucket)."""
     found = await asyncio.to_thread(svc.projects.settings, project_id, svc.auth.limiter)
+    pii = await asyncio.to_thread(pii_store.read_policy, svc.engine.meta, project_id, svc.settings.pii)
     return {
         **found,
         "defaults": {"retention_days": svc.settings.retention.days, "hot_window_s": svc.settings.offload.hot_window_s},
         "offload_enabled": svc.settings.bucket.type != "none",
         "encryption": encryption.status(svc, project_id),
+        "pii": pii,
     }
 
 
@@ -157,7 +161,21 @@ async def patch_settings(request: Request) -> Response:
     doc = await json_object(request)
     if "encryption" in doc:  # enabled by the data keys (they need the KEK), in a transaction of its own
         await encryption.apply_setting(svc, project_id, access.actor, doc.pop("encryption"))
-    changed = await write(svc, lambda c: projects.update(c, access.actor, project_id, doc))
+    pii = doc.pop("pii", None)
+    limits = svc.settings.pii
+
+    def change(conn: Any) -> dict[str, Any]:  # one transaction: a refused PII setting changes nothing else
+        changed = projects.update(conn, access.actor, project_id, doc)
+        if pii is not None:
+            try:
+                changed.update(pii_store.update(conn, access.actor, project_id, pii, limits))
+            except PolicyError as exc:
+                raise AdminError(str(exc)) from None
+        return changed
+
+    changed = await write(svc, change)
+    if "pii" in changed:
+        await asyncio.to_thread(svc.engine.pii_settings.reload)
     if "limits" in changed:
         await asyncio.to_thread(svc.projects.refresh_auth, svc.auth)
     return json_response(await read_settings(svc, project_id))
@@ -238,7 +256,23 @@ routes = [
 ]
 
 _SETTINGS: Final = spec.obj(
-    ("name", "retention_days", "hot_window_s", "sample_text", "limits", "defaults", "offload_enabled", "encryption")
+    (
+        "name",
+        "retention_days",
+        "hot_window_s",
+        "sample_text",
+        "limits",
+        "defaults",
+        "offload_enabled",
+        "encryption",
+        "pii",
+    )
+)
+_PII: Final = spec.obj(
+    (),
+    mode={"enum": ["off", "detect", "redact"]},
+    custom_patterns={"type": "array", "items": spec.obj(("name", "pattern"), name=spec.STR, pattern=spec.STR)},
+    masked_keys={"type": "array", "items": spec.STR},
 )
 _COUNT: Final = {"type": ["number", "null"], "minimum": 0}
 _SETTINGS_CHANGE: Final = spec.obj(
@@ -249,6 +283,7 @@ _SETTINGS_CHANGE: Final = spec.obj(
     sample_text={"type": ["number", "null"], "minimum": 0, "maximum": 1},
     limits=spec.obj((), events_per_s=_COUNT, events_burst=_COUNT, bytes_per_s=_COUNT, bytes_burst=_COUNT),
     encryption={"type": "boolean"},
+    pii=_PII,
 )
 _KEY: Final = spec.obj(
     (),
@@ -294,17 +329,20 @@ OPENAPI: Final[spec.Paths] = {
             "The project's settings",
             {
                 200: "{name, retention_days, hot_window_s, sample_text, limits, effective_limits, "
-                "defaults: {retention_days, hot_window_s}, offload_enabled, encryption}"
+                "defaults: {retention_days, hot_window_s}, offload_enabled, encryption, "
+                "pii: {mode, custom_patterns, masked_keys, default_mode, is_default}}"
             },
             returns=_SETTINGS,
         ),
         "patch": spec.op(
             "Change the project's name, retention (days, 0 = forever), hot window (seconds), raw-text sampling "
             "(sample_text: the fraction of traces whose text is kept, 0..1), ingest limits, "
+            "PII detection and redaction (mode off | detect | redact, custom RE2 patterns, masked attribute keys), "
             "and turn encryption at rest on (409 to turn it off, or without a key-encryption key)",
             {200: "the settings"},
             body_text="{name?, retention_days?, hot_window_s?, sample_text?, "
-            "limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}, encryption?}",
+            "limits?: {events_per_s, events_burst, bytes_per_s, bytes_burst}, encryption?, "
+            "pii?: {mode?, custom_patterns?: [{name, pattern}], masked_keys?: [key]}}",
             body=_SETTINGS_CHANGE,
             errors=(400, 401, 403, 404, 409),
             returns=_SETTINGS,

@@ -9,6 +9,8 @@ import { useLoad } from '../lib/hooks'
 import { useSession } from '../session'
 import { AdminError } from '../components/AdminError'
 import { JsonView } from '../components/ui'
+import { PiiCard } from './ProjectPii'
+import type { PiiSetting } from '../lib/pii'
 
 export interface EncryptionStatus {
   enabled: boolean
@@ -25,6 +27,7 @@ export interface ProjectSettingsData {
   defaults?: { retention_days?: number; hot_window_s?: number }
   offload_enabled?: boolean
   encryption?: EncryptionStatus
+  pii?: PiiSetting
 }
 
 export function ProjectSettings() {
@@ -57,6 +60,14 @@ export function ProjectSettings() {
           saved={saved}
           onSaved={onSaved}
           onEdit={() => setSaved(null)}
+        />
+      )}
+      {data?.pii && (
+        <PiiCard
+          projectId={pid}
+          pii={data.pii}
+          canAdmin={canAdmin}
+          onSaved={settings.reload}
         />
       )}
       {data && <Encryption data={data} canAdmin={canAdmin} onChanged={settings.reload} />}

@@ -344,7 +344,6 @@ class MonitorsSettings:
     max_body_bytes: int = field(default=64 * 1024, metadata=_rng(1024))
     max_concurrent_runs: int = field(default=4, metadata=_rng(1, 256))
     max_pattern_length: int = field(default=256, metadata=_rng(1, 10_000))
-    regex_timeout_s: float = field(default=0.1, metadata=_rng(0.001, 10))
     runs_kept: int = field(default=100, metadata=_rng(1, 100_000))
 
 

@@ -47,7 +47,7 @@ class Judged:
     reply: tuple[str | None, dict[str, int], str | None] | None
 
 
-def judge(monitor: StoredMonitor, ex: request.Exchange, regex_timeout_s: float) -> Judged:
+def judge(monitor: StoredMonitor, ex: request.Exchange) -> Judged:
     """The assertions' outcomes for one exchange (blocking: regular expressions)."""
     text = ex.body.decode("utf-8", errors="replace")
     if ex.status is None:
@@ -58,7 +58,7 @@ def judge(monitor: StoredMonitor, ex: request.Exchange, regex_timeout_s: float) 
         doc = jsonpath.MISSING
     reply = trace.model_reply(doc) if monitor.spec.target.type == "model" else None
     answer = Answer(ex.status, ex.latency_ms, text, doc, reply[0] if reply else None)
-    outcomes = check(monitor.spec.assertions, answer, regex_timeout_s)
+    outcomes = check(monitor.spec.assertions, answer)
     if ex.error is not None:
         outcomes.insert(0, Outcome("request", False, ex.error))
     if reply is not None and reply[0] is None and ex.status < 400:
@@ -104,7 +104,7 @@ class Runner:
                     target, values, policy=self.policy, timeout_s=monitor.spec.timeout_s,
                     max_bytes=self.settings.max_response_bytes, resolve=self.resolve,
                 )  # fmt: skip
-        judged = await asyncio.to_thread(judge, monitor, ex, self.settings.regex_timeout_s)
+        judged = await asyncio.to_thread(judge, monitor, ex)
         outcomes = [o.as_dict() for o in judged.outcomes]
         events = trace.run_events(
             monitor=monitor.as_dict(), run_id=run_id, trace_id=trace_id, started_us=started_us,

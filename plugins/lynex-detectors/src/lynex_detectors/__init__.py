@@ -1,0 +1,77 @@
+"""Lynex Box plugin: hallucination-risk and quality detectors on every LLM span, run in the pipeline.
+
+`create(config)` is the entry point (`lynex_box.plugins` group, name `detectors`), called with the
+`[plugins.detectors]` table (settings.py). Its `lynex_detectors` hook returns one detector per enabled check
+(checks.py: grounding, citations, refusal, completeness, language, json); each batch is analysed once
+(batch.py) and every detector returns its own scores and `code: excerpt` reasons, which the server merges into
+`hallucination_risk` and `attributes["lynex.detectors"]` (docs/plugins.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from lynex_box.plugins.hookspecs import hookimpl
+from lynex_detectors.batch import Results, analyse
+from lynex_detectors.case import Case
+from lynex_detectors.checks import CODES, NAMES
+from lynex_detectors.run import codes, run_case
+from lynex_detectors.settings import ConfigError, Settings, validate
+
+__all__ = ["CODES", "NAMES", "Case", "ConfigError", "Detectors", "Settings", "codes", "create", "run_case",
+           "validate"]  # fmt: skip
+
+
+class _Shared:
+    """One analysis per batch for all of this plugin's detectors (they are called one after the other on it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._table: pa.Table | None = None  # kept so that its id is not reused while cached
+        self._results: Results = []
+
+    def results(self, table: pa.Table) -> Results:
+        if table is not self._table:
+            self._results = analyse(table, self.settings)
+            self._table = table
+        return self._results
+
+    def forget(self) -> None:
+        self._table, self._results = None, []
+
+
+class _Detector:
+    def __init__(self, name: str, shared: _Shared, last: bool) -> None:
+        self.name = name
+        self._shared = shared
+        self._last = last
+
+    def detect(self, table: pa.Table) -> tuple[list[float | None], list[list[str] | None]] | None:
+        results = self._shared.results(table)
+        if self._last:
+            self._shared.forget()  # do not keep the batch alive until the next one
+        scores: list[float | None] = []
+        reasons: list[list[str] | None] = []
+        for found in results:
+            mine = found.get(self.name) if found is not None else None
+            scores.append(mine[0] if mine is not None else None)
+            reasons.append(mine[1] or None if mine is not None else None)
+        return scores, reasons
+
+
+class Detectors:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @hookimpl
+    def lynex_detectors(self) -> list[Any]:
+        shared = _Shared(self.settings)
+        names = self.settings.enabled
+        return [_Detector(name, shared, i == len(names) - 1) for i, name in enumerate(names)]
+
+
+def create(config: dict[str, Any]) -> Detectors:
+    """The plugin object for the `[plugins.detectors]` table."""
+    return Detectors(validate(config))

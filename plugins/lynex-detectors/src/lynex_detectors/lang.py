@@ -1,0 +1,53 @@
+"""A small language guess from stop words and scripts, enough to tell that an answer is not in the question's
+language. No model, no dependency: a text is guessed only when it has enough stop words of one language (or
+enough letters of a non-Latin script), else the guess is None and no mismatch is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+_STOP: Final = {
+    "en": "the and is are was were of to in that it for with you this have not be on what how can do which there "
+          "they from your would should could will does about",
+    "de": "der die das und ist nicht ein eine ich sie es zu mit den dem auf für von wir ihr wie was sind auch "
+          "bitte kann können wird werden",
+    "fr": "le la les et est une des du que qui pas pour dans vous nous avec sur ce cette sont je il elle au aux "
+          "comment quelle quel",
+    "es": "el los las y es una que del por para con no se su como más pero son está qué cómo cuál usted puede "
+          "hay muy mi puedo mis",
+    "it": "il lo gli e è una che di per con non sono come più anche della questo questa cosa perché può gli",
+    "pt": "o os as e é uma que do da dos das para com não em um se como mais são você está qual pode",
+    "nl": "de het een en is van dat niet op te zijn met voor hoe wat ik je wij ook kan",
+}  # fmt: skip
+STOP_WORDS: Final = {lang: frozenset(words.split()) for lang, words in _STOP.items()}
+_SCRIPTS: Final = (
+    ("zh", re.compile(r"[\u4e00-\u9fff]")),
+    ("ja", re.compile(r"[\u3040-\u30ff]")),
+    ("ko", re.compile(r"[\uac00-\ud7af]")),
+    ("ru", re.compile(r"[\u0400-\u04ff]")),
+    ("ar", re.compile(r"[\u0600-\u06ff]")),
+    ("el", re.compile(r"[\u0370-\u03ff]")),
+    ("he", re.compile(r"[\u0590-\u05ff]")),
+    ("hi", re.compile(r"[\u0900-\u097f]")),
+)
+_WORD: Final = re.compile(r"[^\W\d_]+", re.UNICODE)
+MIN_HITS: Final = 3  # stop words of the winning language a text needs to be guessed
+
+
+def guess(text: str) -> str | None:
+    """The language of `text` (`en`, `de`, ..., `zh`), or None when too little says which."""
+    letters = sum(1 for ch in text if ch.isalpha())
+    if letters < 8:
+        return None
+    for lang, pattern in _SCRIPTS:
+        if len(pattern.findall(text)) * 3 >= letters:  # a third of the letters in one script
+            return "ja" if lang == "zh" and _SCRIPTS[1][1].search(text) else lang
+    words = [w.lower() for w in _WORD.findall(text)]
+    counts = {lang: sum(1 for w in words if w in stop) for lang, stop in STOP_WORDS.items()}
+    ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
+    (best, hits), (_, second) = ranked[0], ranked[1]
+    if hits < MIN_HITS or hits < second * 1.5:
+        return None
+    return best

@@ -14,7 +14,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lynex_box.schema.span import LLM_CALL_KINDS
-from lynex_detectors.case import Case, answer_of, documents_of, finish_reason_of, loads, question_of, strings
+from lynex_detectors.case import (
+    Case,
+    answer_of,
+    documents_of,
+    finish_reason_of,
+    loads,
+    question_of,
+    strings,
+    wants_json,
+)
 from lynex_detectors.run import run_case
 from lynex_detectors.settings import Settings
 
@@ -64,8 +73,7 @@ def analyse(table: pa.Table, s: Settings) -> Results:
     if not rows:
         return results
     llm = table.take(pa.array(rows, pa.int64()))
-    contexts = _contexts(table, pc.unique(llm.column("trace_id")).combine_chunks()
-                         if isinstance(llm.column("trace_id"), pa.ChunkedArray) else pc.unique(llm.column("trace_id")))  # fmt: skip
+    contexts = _contexts(table, pc.unique(llm.column("trace_id").combine_chunks()))
     columns = llm.select(["trace_id", "input", "output", "tool_calls", "attributes"]).to_pylist()
     for i, row in zip(rows, columns, strict=True):
         results[i] = run_case(_case(row, contexts.get(row["trace_id"])), s)
@@ -73,8 +81,6 @@ def analyse(table: pa.Table, s: Settings) -> Results:
 
 
 def _case(row: dict[str, Any], context: tuple[list[str], list[str], list[str]] | None) -> Case:
-    from lynex_detectors.case import wants_json
-
     attributes = _attributes(row["attributes"])
     prompt = loads(row["input"])
     answer, reason, calls = answer_of(loads(row["output"]) if row["output"] is not None else None)

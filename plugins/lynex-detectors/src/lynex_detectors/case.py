@@ -152,7 +152,8 @@ def finish_reason_of(attributes: dict[str, Any]) -> str | None:
     for value in (
         attributes.get("gen_ai.response.finish_reasons"),
         attributes.get("llm.finish_reason"),
-        (attributes.get("metadata") or {}).get("finish_reason") if isinstance(attributes.get("metadata"), dict)
+        (attributes.get("metadata") or {}).get("finish_reason")
+        if isinstance(attributes.get("metadata"), dict)
         else None,
     ):
         value = loads(value)

@@ -42,15 +42,152 @@ _QUOTE: Final = re.compile(r"[\"“”]([^\"“”\n]{4,120})[\"“”]")
 _URL: Final = re.compile(r"https?://[^\s)\]>\"']+")
 _NAME: Final = re.compile(r"\b[A-Z][a-zA-Z'’\-]+(?:\s+(?:of|de|von|van|the|and|&)?\s*[A-Z][a-zA-Z'’\-]+)*")
 _COMMON: Final = frozenset(
-    "i a an the this that these those it its in on at as of for to and or but if so yes no not my our your their "
-    "we you he she they there here however therefore also based according sure sorry please note thanks thank "
-    "hello hi dear overall first second third finally then next step summary answer question example for "
-    "unfortunately certainly absolutely of course great good okay ok let here's it's i'm i'll i've i'd you're "
-    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july august "
-    "september october november december source sources document documents context json true false null "
-    "when what why how who which where while with without because although after before during each every all "
-    "some many most one two three more less other another both either neither you'll we're they're see".split()
-)  # fmt: skip
+    [
+        "i",
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "in",
+        "on",
+        "at",
+        "as",
+        "of",
+        "for",
+        "to",
+        "and",
+        "or",
+        "but",
+        "if",
+        "so",
+        "yes",
+        "no",
+        "not",
+        "my",
+        "our",
+        "your",
+        "their",
+        "we",
+        "you",
+        "he",
+        "she",
+        "they",
+        "there",
+        "here",
+        "however",
+        "therefore",
+        "also",
+        "based",
+        "according",
+        "sure",
+        "sorry",
+        "please",
+        "note",
+        "thanks",
+        "thank",
+        "hello",
+        "hi",
+        "dear",
+        "overall",
+        "first",
+        "second",
+        "third",
+        "finally",
+        "then",
+        "next",
+        "step",
+        "summary",
+        "answer",
+        "question",
+        "example",
+        "for",
+        "unfortunately",
+        "certainly",
+        "absolutely",
+        "of",
+        "course",
+        "great",
+        "good",
+        "okay",
+        "ok",
+        "let",
+        "here's",
+        "it's",
+        "i'm",
+        "i'll",
+        "i've",
+        "i'd",
+        "you're",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "source",
+        "sources",
+        "document",
+        "documents",
+        "context",
+        "json",
+        "true",
+        "false",
+        "null",
+        "when",
+        "what",
+        "why",
+        "how",
+        "who",
+        "which",
+        "where",
+        "while",
+        "with",
+        "without",
+        "because",
+        "although",
+        "after",
+        "before",
+        "during",
+        "each",
+        "every",
+        "all",
+        "some",
+        "many",
+        "most",
+        "one",
+        "two",
+        "three",
+        "more",
+        "less",
+        "other",
+        "another",
+        "both",
+        "either",
+        "neither",
+        "you'll",
+        "we're",
+        "they're",
+        "see",
+    ]
+)
 _DIGITS: Final = re.compile(r"[\d]+(?:[.,]\d+)*")
 _SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;\n]\s*|^\W*)$")
 
@@ -84,7 +221,7 @@ def _names(answer: str) -> list[str]:
         words = [w for w in re.split(r"\s+", match.group()) if w.lower().strip("'’") not in _COMMON]
         if len(words) == 1 and words[0] == match.group() and _SENTENCE_START.search(answer[: match.start()]):
             continue  # one capitalised word opening a sentence is just a sentence's first word
-        words = [w for w in words if w[:1].isupper() and not w.isupper() or len(w) > 1 and w.isupper()]
+        words = [w for w in words if (w[:1].isupper() and not w.isupper()) or (len(w) > 1 and w.isupper())]
         if words:
             found.append(" ".join(words))
     return found
@@ -168,7 +305,8 @@ def citations(case: Case) -> Result:
 # ---- refusal and uncertainty ---------------------------------------------------------------------------------
 _REFUSAL: Final = re.compile(
     r"\b(?:I\s*(?:can(?:no|')t|cannot|am (?:not able|unable)|'m (?:not able|unable)|won'?t be able|must decline)"
-    r"(?! (?:verify|confirm))|I'?m sorry,? but|I apologi[sz]e,? but|as an AI|as a language model|I do not have access|I don'?t have access"
+    r"(?! (?:verify|confirm))|I'?m sorry,? but|I apologi[sz]e,? but|as an AI|as a language model"
+    r"|I do not have access|I don'?t have access"
     r"|I(?: am|'m) not (?:allowed|permitted)|(?:this|that) request (?:violates|goes against)"
     r"|I'?m afraid I can'?t)\b",
     re.IGNORECASE,

@@ -48,7 +48,7 @@ def validate(config: dict[str, Any]) -> Settings:
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ConfigError(f"[plugins.detectors] {key} = {value!r} must be a number in [0, 1]")
             values[key] = float(value)
-    chars = config.get("grounding_min_prompt_chars", Settings.grounding_min_prompt_chars)
+    chars = config.get("grounding_min_prompt_chars", Settings().grounding_min_prompt_chars)
     if isinstance(chars, bool) or not isinstance(chars, int) or not 0 <= chars <= 1_000_000:
         raise ConfigError(f"[plugins.detectors] grounding_min_prompt_chars = {chars!r} must be an integer >= 0")
     values["grounding_min_prompt_chars"] = chars

@@ -40,6 +40,7 @@ class Filters:
     max_cost: float | None = None
     min_duration_ms: float | None = None
     max_duration_ms: float | None = None
+    min_hallucination_risk: float | None = None
 
 
 def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
@@ -67,6 +68,7 @@ def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
         ("total_cost <= $max_cost", "max_cost", f.max_cost),
         ("duration_ms >= $min_dur", "min_dur", f.min_duration_ms),
         ("duration_ms <= $max_dur", "max_dur", f.max_duration_ms),
+        ("hallucination_risk >= $min_risk", "min_risk", f.min_hallucination_risk),
     ]
     for cond, name, bound in bounds:
         if bound is not None:

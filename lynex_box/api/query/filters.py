@@ -60,6 +60,7 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
         max_cost=_number(params, "max_cost"),
         min_duration_ms=_number(params, "min_duration_ms"),
         max_duration_ms=_number(params, "max_duration_ms"),
+        min_hallucination_risk=_number(params, "min_hallucination_risk"),
     )
 
 
@@ -124,6 +125,7 @@ FILTERS: Final = spec.query(
     ("max_cost", "USD"),
     ("min_duration_ms", "ms"),
     ("max_duration_ms", "ms"),
+    ("min_hallucination_risk", "0-1: spans whose hallucination_risk (detectors' maximum) is at least this"),
 )
 RANGE: Final = FILTERS[:2]
 LIST_PARAMS: Final = [*FILTERS, *spec.page(LIST_LIMIT)]  # a data list: filters, limit and cursor

@@ -53,6 +53,8 @@ def test_an_answer_is_grounded_by_the_retriever_span_of_its_trace_in_the_same_ba
             {"role": "assistant", "content": "It is 412 metres tall, built by Acme Corp [1]."}]}},
         {"trace_id": "t2", "kind": "retriever", "attributes": {"retrieval.documents": [{"document.content": DOC}]}},
         {"trace_id": "t3", "kind": "tool", "input": "How tall is it?", "output": "It is 412 metres tall."},
+        {"trace_id": "t4", "kind": "retriever", "output": [DOC]},  # native: documents as output, no attributes
+        {"trace_id": "t4", "kind": "llm", "input": "How tall is it?", "output": "It is 412 metres tall."},
     ])  # fmt: skip
     rows = _run(table)
     assert rows[1]["hallucination_risk"] == 0.0 and DETECTIONS_KEY not in rows[1]["attributes"]
@@ -61,6 +63,7 @@ def test_an_answer_is_grounded_by_the_retriever_span_of_its_trace_in_the_same_ba
     detection = rows[2]["attributes"][DETECTIONS_KEY][0]
     assert detection["reasons"] == ["ungrounded_number: 412", "ungrounded_entity: Acme Corp"]
     assert rows[0]["hallucination_risk"] is None and rows[4]["hallucination_risk"] is None  # not LLM calls
+    assert _codes(rows[6]) == {"grounding": ["ungrounded_number"]}
 
 
 def test_truncation_json_refusal_language_and_citations_on_llm_spans() -> None:

@@ -44,7 +44,7 @@ def _attributes(text: Any) -> dict[str, Any]:
 def _contexts(table: pa.Table, traces: pa.Array) -> dict[str, tuple[list[str], list[str], list[str]]]:
     """trace id -> (documents, sources, tool results) from this batch's context spans of those traces."""
     in_trace = pc.is_in(table.column("trace_id"), value_set=traces)
-    contextual = pc.or_(
+    contextual = pc.or_kleene(  # kleene: a null `attributes` must not hide a retriever kind
         pc.is_in(table.column("kind"), value_set=pa.array(CONTEXT_KINDS)),
         pc.match_substring_regex(table.column("attributes"), _DOC_KEYS),
     )

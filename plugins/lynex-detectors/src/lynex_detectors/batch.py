@@ -33,7 +33,8 @@ Results = list[dict[str, tuple[float, list[str]]] | None]  # per row; None: not 
 
 
 def _mask(values: pa.Array) -> list[int]:
-    return pc.indices_nonzero(pc.fill_null(values, False)).to_pylist()
+    found: list[int] = pc.indices_nonzero(pc.fill_null(values, False)).to_pylist()
+    return found
 
 
 def _attributes(text: Any) -> dict[str, Any]:

@@ -33,19 +33,29 @@ _SCRIPTS: Final = (
     ("hi", re.compile(r"[\u0900-\u097f]")),
 )
 _WORD: Final = re.compile(r"[^\W\d_]+", re.UNICODE)
+_NON_LATIN: Final = re.compile(r"[\u0370-\u06ff\u0900-\u097f\u3040-\u30ff\u4e00-\u9fff\uac00-\ud7af]")
+_LANGS_OF: Final = {
+    word: tuple(lang for lang, stop in STOP_WORDS.items() if word in stop)
+    for stop in STOP_WORDS.values()
+    for word in stop
+}
 MIN_HITS: Final = 3  # stop words of the winning language a text needs to be guessed
 
 
 def guess(text: str) -> str | None:
     """The language of `text` (`en`, `de`, ..., `zh`), or None when too little says which."""
-    letters = sum(1 for ch in text if ch.isalpha())
+    words = _WORD.findall(text)
+    letters = sum(map(len, words))
     if letters < 8:
         return None
-    for lang, pattern in _SCRIPTS:
-        if len(pattern.findall(text)) * 3 >= letters:  # a third of the letters in one script
-            return "ja" if lang == "zh" and _SCRIPTS[1][1].search(text) else lang
-    words = [w.lower() for w in _WORD.findall(text)]
-    counts = {lang: sum(1 for w in words if w in stop) for lang, stop in STOP_WORDS.items()}
+    if _NON_LATIN.search(text):  # per-script counts only for texts that have such letters at all
+        for lang, pattern in _SCRIPTS:
+            if len(pattern.findall(text)) * 3 >= letters:  # a third of the letters in one script
+                return "ja" if lang == "zh" and _SCRIPTS[1][1].search(text) else lang
+    counts = dict.fromkeys(STOP_WORDS, 0)
+    for word in words:
+        for lang in _LANGS_OF.get(word.lower(), ()):
+            counts[lang] += 1
     ranked = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
     (best, hits), (_, second) = ranked[0], ranked[1]
     if hits < MIN_HITS or hits < second * 1.5:

@@ -41,4 +41,5 @@ else
         "(tests/sdks/test_js_sdk.py) are skipped" >&2
 fi
 
-python -m pytest -q "$@"
+# the 30 slowest tests are listed at the end, so a run that grows past its time budget says where it went
+python -m pytest -q --durations=30 "$@"

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 
@@ -219,3 +219,14 @@ def check_keys(config: dict[str, object], where: str, known: set[str]) -> None:
     unknown = sorted(set(config) - known - set(BATCH_KEYS))
     if unknown:
         raise PluginConfigError(f"[plugins.{where}]: unknown key(s) {unknown}; hint: see the plugin's README")
+
+
+def rows_of(spans: pa.Table) -> list[dict[str, Any]]:
+    """A `spans_stored` table's rows as dicts, timestamps as epoch microseconds (what the plugins that send spans
+    elsewhere encode: JSON and OTLP have no Arrow time type)."""
+    columns = {}
+    for name in spans.column_names:
+        column = spans.column(name)
+        columns[name] = column.cast(pa.int64()) if pa.types.is_timestamp(column.type) else column
+    rows: list[dict[str, Any]] = pa.table(columns).to_pylist()
+    return rows

@@ -25,6 +25,7 @@ from lynex_box.plugins.batcher import (
     PluginConfigError,
     batch_limits,
     check_keys,
+    rows_of,
     table_bytes,
     table_rows,
     table_slices,
@@ -35,16 +36,6 @@ from lynex_otlp_export.mapping import export_request, span_of
 NAME = "otlp-export"
 DEFAULTS = BatchLimits(max_items=512, max_bytes=4_000_000, max_delay_s=5.0)
 KEYS = {"endpoint", "headers", "projects", "service_name", "resource_attributes", "gzip", "timeout_s"}
-
-
-def rows_of(spans: pa.Table) -> list[dict[str, Any]]:
-    """The spans as dicts, timestamps as epoch microseconds."""
-    columns = {}
-    for name in spans.column_names:
-        column = spans.column(name)
-        columns[name] = column.cast(pa.int64()) if pa.types.is_timestamp(column.type) else column
-    rows: list[dict[str, Any]] = pa.table(columns).to_pylist()
-    return rows
 
 
 class OtlpExport:

@@ -28,6 +28,7 @@ from lynex_box.plugins.batcher import (
     PluginConfigError,
     batch_limits,
     check_keys,
+    rows_of,
     table_bytes,
     table_rows,
     table_slices,
@@ -39,16 +40,6 @@ NAME = "span-forward"
 EVENT = "spans"  # the X-Lynex-Event header of every request
 DEFAULTS = BatchLimits(max_items=500, max_bytes=1_000_000, max_delay_s=5.0)
 KEYS = {"url", "secret", "projects", "gzip", "omit", "timeout_s"}
-
-
-def rows_of(spans: pa.Table) -> list[dict[str, Any]]:
-    """The spans as dicts of the stored columns, timestamps as epoch microseconds (JSON has no time type)."""
-    columns = {}
-    for name in spans.column_names:
-        column = spans.column(name)
-        columns[name] = column.cast(pa.int64()) if pa.types.is_timestamp(column.type) else column
-    rows: list[dict[str, Any]] = pa.table(columns).to_pylist()
-    return rows
 
 
 class SpanForward:

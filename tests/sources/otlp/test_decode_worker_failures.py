@@ -9,6 +9,7 @@ failed on the code as first written (found by review).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -57,7 +58,8 @@ def _emfile_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def _wait_lost(process: DecodeProcess, slot: int) -> None:
     worker = process._workers[slot]
     assert worker is not None
-    psutil.Process(worker.proc.pid).wait(10)
+    with contextlib.suppress(psutil.NoSuchProcess):  # already reaped by the decoder: gone, which is what we wait for
+        psutil.Process(worker.proc.pid).wait(10)
     deadline = time.monotonic() + 10
     while not worker.lost and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -8,8 +8,6 @@ alerts' `SecretBox`, bound to the monitor's id; the `target` column holds the pu
 
 from __future__ import annotations
 
-import secrets
-import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -18,6 +16,7 @@ import apsw
 import orjson
 
 from lynex_box.alerts.sealing import SecretBox
+from lynex_box.alerts.store import new_id, now_us
 from lynex_box.meta import audit
 from lynex_box.meta.audit import Actor
 from lynex_box.monitors.assertions import Assertion, parse_assertions
@@ -39,14 +38,6 @@ class MonitorLimitReached(Exception):
 
 class NameTaken(Exception):
     """Another monitor of the project has this name (its spans are named after it)."""
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-def new_id(kind: str) -> str:
-    return f"{kind}_{secrets.token_hex(8)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,6 +221,14 @@ def check_keys(config: dict[str, object], where: str, known: set[str]) -> None:
         raise PluginConfigError(f"[plugins.{where}]: unknown key(s) {unknown}; hint: see the plugin's README")
 
 
+def string_list(config: dict[str, Any], where: str, key: str) -> list[str]:
+    """A plugin table's list of strings (empty when absent), or PluginConfigError naming the key."""
+    value = config.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PluginConfigError(f"[plugins.{where}] {key} = {value!r} must be a list of strings")
+    return value
+
+
 def rows_of(spans: pa.Table) -> list[dict[str, Any]]:
     """A `spans_stored` table's rows as dicts, timestamps as epoch microseconds (what the plugins that send spans
     elsewhere encode: JSON and OTLP have no Arrow time type)."""

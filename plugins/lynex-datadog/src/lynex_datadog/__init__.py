@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 import orjson
 
 from lynex_box.alerts.outbound import Outbound
-from lynex_box.plugins.batcher import Batcher, BatchLimits, PluginConfigError, batch_limits, check_keys
+from lynex_box.plugins.batcher import (
+    Batcher,
+    BatchLimits,
+    PluginConfigError,
+    batch_limits,
+    check_keys,
+    string_list,
+)
 from lynex_box.plugins.hookspecs import hookimpl
 from lynex_datadog.metrics import Partial, partials, series
 
@@ -51,8 +58,8 @@ class Datadog:
             raise PluginConfigError(f"[plugins.{NAME}] api_key is required (a Datadog API key); hint: set api_key")
         self.headers = {"DD-API-KEY": api_key, "Content-Type": "application/json"}
         self.site = _site(config.get("site", "datadoghq.com"))
-        self.projects = frozenset(_strings(config, "projects"))  # empty: every project
-        self.tags = _strings(config, "tags")
+        self.projects = frozenset(string_list(config, NAME, "projects"))  # empty: every project
+        self.tags = string_list(config, NAME, "tags")
         self.prefix = config.get("metric_prefix", "lynex")
         if not isinstance(self.prefix, str) or not self.prefix:
             raise PluginConfigError(f"[plugins.{NAME}] metric_prefix = {self.prefix!r} must be a non-empty string")
@@ -119,13 +126,6 @@ def _flag(config: dict[str, Any], key: str) -> bool:
     value = config.get(key, True)
     if not isinstance(value, bool):
         raise PluginConfigError(f"[plugins.{NAME}] {key} = {value!r} must be true or false")
-    return value
-
-
-def _strings(config: dict[str, Any], key: str) -> list[str]:
-    value = config.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PluginConfigError(f"[plugins.{NAME}] {key} = {value!r} must be a list of strings")
     return value
 
 

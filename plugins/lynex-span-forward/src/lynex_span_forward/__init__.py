@@ -29,6 +29,7 @@ from lynex_box.plugins.batcher import (
     batch_limits,
     check_keys,
     rows_of,
+    string_list,
     table_bytes,
     table_rows,
     table_slices,
@@ -50,8 +51,8 @@ class SpanForward:
             raise PluginConfigError(f"[plugins.{NAME}] url = {url!r} must be an http(s) URL; hint: set url")
         self.url = url
         self.secret = _string(config, "secret")
-        self.projects = frozenset(_strings(config, "projects"))  # empty: every project
-        omit = _strings(config, "omit")
+        self.projects = frozenset(string_list(config, NAME, "projects"))  # empty: every project
+        omit = string_list(config, NAME, "omit")
         unknown = sorted(set(omit) - set(SPAN_COLUMNS))
         if unknown:
             raise PluginConfigError(f"[plugins.{NAME}] omit: {unknown} are not span columns; see docs/plugins.md")
@@ -100,13 +101,6 @@ def _string(config: dict[str, Any], key: str) -> str:
     value = config.get(key, "")
     if not isinstance(value, str):
         raise PluginConfigError(f"[plugins.{NAME}] {key} must be a string")
-    return value
-
-
-def _strings(config: dict[str, Any], key: str) -> list[str]:
-    value = config.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise PluginConfigError(f"[plugins.{NAME}] {key} = {value!r} must be a list of strings")
     return value
 
 

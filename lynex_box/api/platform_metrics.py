@@ -259,7 +259,8 @@ class PlatformMetrics:
                 )
             except TimeoutError:
                 self.duckdb_memory = None  # every query worker busy: this scrape goes without it
-        return generate_latest(self.registry)
+        # the collectors read /proc, the disk and the engine's state: in a thread, not on the event loop
+        return await asyncio.to_thread(generate_latest, self.registry)
 
 
 def _read_token(path: str) -> str | None:

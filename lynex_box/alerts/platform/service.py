@@ -195,9 +195,10 @@ class PlatformAlerts:
         return [Job(JOB_ID, self.tick, self.settings.interval_s)] if self.settings.enabled else []
 
     async def tick(self) -> None:
-        """One evaluation of every condition (on the loop: the collectors are those a scrape runs)."""
+        """One evaluation of every condition; the registry is collected in a thread, as a scrape collects it (the
+        collectors read /proc, the disk and the engine's state)."""
         now = self.clock()
-        snap = snapshot(self.collect(), now)
+        snap = snapshot(await asyncio.to_thread(lambda: list(self.collect())), now)
         self.history.add(snap)
         self.evaluated_at = now
         changed = False

@@ -171,7 +171,7 @@ export function Traces() {
           <SavedViews pid={pid} page="traces" path="/traces" query={loc.params.toString()} />
           <CopyLink pid={pid} />
           <ColumnChooser value={cols} onChange={setCols} />
-          <button type="button" className="btn" onClick={() => setBounds(rangeBounds(range, Date.now()))} aria-label="Refresh">
+          <button type="button" className="btn" onClick={() => setBounds(boundsOf(range, Date.now()))} aria-label="Refresh">
             ↻
           </button>
         </div>

@@ -69,9 +69,8 @@ class SavedViews:
                     (page, query, now, view_id),
                 )
                 return SavedView(view_id, project_id, name, page, query, created, now)
-            count = conn.execute(
-                "SELECT count(*) FROM saved_views WHERE project_id = ? AND user_id = ?", (project_id, user_id)
-            ).fetchall()[0][0]
+            sql = "SELECT count(*) FROM saved_views WHERE project_id = ? AND user_id = ?"
+            count = int(conn.execute(sql, (project_id, user_id)).fetchall()[0][0] or 0)
             if count >= MAX_VIEWS:
                 raise TooManyViews(f"{count} saved views in this project already; delete some (at most {MAX_VIEWS})")
             view_id = f"view_{secrets.token_hex(8)}"

@@ -112,6 +112,9 @@ FORWARDED: Final[tuple[tuple[str, str, Cap], ...]] = (
     ("POST", "/api/projects/{project_id}/monitors", _monitor),
     ("PATCH", "/api/projects/{project_id}/monitors/{monitor_id}", _monitor),
     ("DELETE", "/api/projects/{project_id}/monitors/{monitor_id}", _monitor),
+    # a user's saved views (admin/saved_views.py)
+    ("POST", "/api/projects/{project_id}/views", _json),
+    ("DELETE", "/api/projects/{project_id}/views/{view_id}", _json),
     # registered prompt templates (query/prompts.py)
     ("POST", "/v1/projects/{project_id}/prompts", _prompt),
 )

@@ -20,7 +20,7 @@ Replicated, with why:
   alert_rules (their definitions; the evaluation state columns are the alerts lease holder's), monitors (likewise:
   the last run's columns are the runner's), project_plugins (which plugins a project turned on, their
   configuration, secret values sealed with the cluster's alerts secrets key), project_data_keys (wrapped by the
-  KEK, so a node without the KEK still cannot open them);
+  KEK, so a node without the KEK still cannot open them), saved_views (a user's views work on every node);
 - tombstones (mode `tombstone`): a deletion hides the rows on every node; each node then stamps, purges and drops
   its own copy as its own lifecycle does for a local deletion, so only the creation (and a repeated deletion that
   re-opens it) travels, keyed by (project, kind, value), never the node-local id or WAL position;
@@ -87,6 +87,7 @@ REPLICATED: Final[dict[str, TableSpec]] = {
     "monitors": TableSpec(
         ("id",), local_columns=("last_run_at", "last_ok", "last_latency_ms", "last_error", "last_trace_id")
     ),
+    "saved_views": TableSpec(("id",)),
     "tombstones": TableSpec(("project_id", "kind", "value"), private_columns=("id", "wal_lsn"), mode="tombstone"),
     "audit_log": TableSpec(("id",), private_columns=("id",), mode="append"),
 }

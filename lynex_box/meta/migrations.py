@@ -549,6 +549,24 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     ),
+    # saved views (lynex_box/meta/saved_views.py, docs/api.md): a user's named filter states (a UI page's query
+    # string) in one project, seen by that user only (replicated in cluster mode)
+    Migration(
+        "saved views",
+        """
+    CREATE TABLE saved_views (
+        id TEXT PRIMARY KEY,
+        project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        page TEXT NOT NULL,
+        query TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        UNIQUE (project_id, user_id, name)
+    );
+    """,
+    ),
 ]
 
 

@@ -23,8 +23,25 @@ GROUP_COLUMNS: Final = (
 FILTER_STRINGS: Final = (
     "name", "model", "provider", "status", "user_id", "session_id", "environment", "kind",
     "model_id", "model_family", "model_provider", "request_fingerprint", "system_fingerprint",
+    "prompt_name", "prompt_version",
 )  # fmt: skip
+ATTR_OPS: Final = ("eq", "ne", "contains", "exists")  # a condition on one attribute or metadata key
 TOP_BY: Final = ("total_cost", "count", "errors")
+
+
+@dataclass(frozen=True, slots=True)
+class AttrCondition:
+    """`attributes` (`in_metadata`: its `metadata` object, where native events keep theirs) has `key` with a value
+    equal to, other than, or containing `value` (case-insensitive), or has `key` at all (`exists`)."""
+
+    key: str
+    op: str  # one of ATTR_OPS
+    value: str | None = None
+    in_metadata: bool = False
+
+    def path(self) -> str:
+        """The JSON path of the key (validated by the API: no quote or backslash in it), bound as a parameter."""
+        return f'$.metadata."{self.key}"' if self.in_metadata else f'$."{self.key}"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +58,10 @@ class Filters:
     min_duration_ms: float | None = None
     max_duration_ms: float | None = None
     min_hallucination_risk: float | None = None
+    any_of: dict[str, tuple[str, ...]] = field(default_factory=dict)  # a FILTER_STRINGS column in any of these
+    tags_any: tuple[str, ...] = ()  # spans with any of these tags (several `tag` values)
+    attrs: tuple[AttrCondition, ...] = ()  # every condition holds on the span
+    trace_ids: tuple[str, ...] | None = None  # spans of these traces only (what a score filter matched)
 
 
 def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
@@ -58,6 +79,7 @@ def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
     if f.tag is not None:
         conds.append("list_contains(tags, $tag)")
         params["tag"] = f.tag
+    _more_conditions(f, conds, params)
     if f.q is not None:
         # A case-insensitive RE2 search for the literal text reads the text once; `lower()` first made a lowered
         # copy of every input and output (twice the time over gigabytes of text).
@@ -75,6 +97,33 @@ def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
             conds.append(cond)
             params[name] = bound
     return (" AND ".join(conds) or "TRUE"), params
+
+
+def _more_conditions(f: Filters, conds: list[str], params: dict[str, Any]) -> None:
+    """Multi-valued columns, tags, attribute and metadata conditions, and the traces a score filter matched."""
+    for i, (key, values) in enumerate(sorted(f.any_of.items())):
+        kinds = [k for v in values for k in KIND_GROUPS.get(v, (v,))] if key == "kind" else list(values)
+        conds.append(f"{key} IN (SELECT unnest($any{i}::VARCHAR[]))")  # key from FILTER_STRINGS, checked by the API
+        params[f"any{i}"] = kinds
+    if f.tags_any:
+        conds.append("list_has_any(tags, $tags_any::VARCHAR[])")
+        params["tags_any"] = list(f.tags_any)
+    for i, a in enumerate(f.attrs):
+        value = f"json_extract_string(attributes, $ap{i})"
+        params[f"ap{i}"] = a.path()
+        if a.op == "exists":
+            conds.append(f"{value} IS NOT NULL")
+            continue
+        params[f"av{i}"] = a.value or ""
+        if a.op == "eq":
+            conds.append(f"{value} = $av{i}")
+        elif a.op == "ne":  # the key is there with another value: a span without the key says nothing about it
+            conds.append(f"{value} <> $av{i}")
+        else:
+            conds.append(f"contains(lower({value}), lower($av{i}))")
+    if f.trace_ids is not None:
+        conds.append("trace_id IN (SELECT unnest($score_traces::VARCHAR[]))")
+        params["score_traces"] = list(f.trace_ids)
 
 
 def literal_pattern(text: str) -> str:

@@ -291,6 +291,41 @@ def scores_for_trace(db: MetaDB, project_id: str, trace_id: str) -> list[Score]:
     return [_score(r) for r in rows]
 
 
+SCORE_OPS: Final = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreCondition:
+    """A score named `name` that compares to `value` by `op` (a key of SCORE_OPS): its numeric value when `number`
+    is set (and the score has one), else its string value (eq and ne only)."""
+
+    name: str
+    op: str
+    value: str
+    number: float | None = None
+
+
+def traces_scored(db: MetaDB, project_id: str, conditions: Sequence[ScoreCondition]) -> set[str]:
+    """The traces of the project that have a score meeting each condition (a trace-level or a span's score)."""
+    found: set[str] | None = None
+    for c in conditions:
+        op = SCORE_OPS[c.op]  # an operator from the table above, never from the client
+        if c.number is not None:
+            compare = f"(value {op} ? OR (value IS NULL AND string_value {op} ?))"
+            args: tuple[Any, ...] = (c.number, c.value)
+        else:
+            compare = f"string_value {op} ?"
+            args = (c.value,)
+        rows = db.read(
+            f"SELECT DISTINCT trace_id FROM scores WHERE project_id = ? AND name = ? AND trace_id IS NOT NULL"
+            f" AND {compare}",
+            (project_id, c.name, *args),
+        )
+        ids = {str(r[0]) for r in rows}
+        found = ids if found is None else found & ids
+    return found or set()
+
+
 class ScoreReader:
     """Scores as the read routes ask for them (blocking SQLite reads: call in a worker thread)."""
 
@@ -302,6 +337,10 @@ class ScoreReader:
     ) -> list[Score]:
         """Newest first; `before` = (timestamp µs, id) of the last score of the previous page."""
         return list_scores(self._db, project_id, where, limit, before)
+
+    def traces_scored(self, project_id: str, conditions: Sequence[ScoreCondition]) -> set[str]:
+        """The traces with a score meeting every condition."""
+        return traces_scored(self._db, project_id, conditions)
 
     def of_trace(self, project_id: str, trace_id: str) -> list[Score]:
         """Every score of one trace (its spans' included), oldest first."""

@@ -15,6 +15,7 @@ from lynex_box.api.admin import (
     prices,
     project_plugins,
     projects,
+    saved_views,
 )
 
 # the package's routes, and their OpenAPI descriptions (path -> method -> operation)
@@ -29,6 +30,7 @@ routes = [
     *plugins.routes,
     *project_plugins.routes,
     *platform_alerts.routes,
+    *saved_views.routes,
 ]
 openapi = spec.merge(
     projects.OPENAPI,
@@ -41,4 +43,5 @@ openapi = spec.merge(
     plugins.OPENAPI,
     project_plugins.OPENAPI,
     platform_alerts.OPENAPI,
+    saved_views.OPENAPI,
 )

@@ -7,7 +7,9 @@ times, JSON text columns parsed back); `page_of` cuts a newest-first page and it
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any
@@ -18,9 +20,10 @@ from starlette.requests import Request
 
 from lynex_box.api.params import encode_cursor
 from lynex_box.api.principal import project_access
-from lynex_box.api.query.filters import parse_filters
+from lynex_box.api.query.filters import parse_filters, parse_score_filters
 from lynex_box.api.services import services
 from lynex_box.query.engine import SpanScope
+from lynex_box.query.sql import Filters
 
 JSON_COLUMNS = ("input", "output", "tool_calls", "attributes", "pii")
 
@@ -58,6 +61,16 @@ async def read_scope(request: Request) -> tuple[SpanScope, Mapping[str, str]]:
     params = request.query_params
     filters = parse_filters(params)
     return SpanScope(project_id, filters.start_us, filters.end_us), params
+
+
+async def filters_of(request: Request, params: Mapping[str, str], project_id: str) -> Filters:
+    """The request's filters, with the traces its `score` conditions match looked up in meta.db (a thread)."""
+    f = parse_filters(params)
+    conditions = parse_score_filters(params)
+    if not conditions:
+        return f
+    ids = await asyncio.to_thread(services(request).scores.traces_scored, project_id, conditions)
+    return dataclasses.replace(f, trace_ids=tuple(sorted(ids)))
 
 
 def page_of(table: pa.Table, limit: int, key: str) -> tuple[list[dict[str, Any]], str | None]:

@@ -20,13 +20,12 @@ from lynex_box.api.params import decode_cursor
 from lynex_box.api.query.filters import (
     FILTERS,
     LIST_PARAMS,
-    parse_filters,
     parse_group,
     parse_interval,
     parse_limit,
     parse_top,
 )
-from lynex_box.api.query.reads import iso, page_of, read_scope, us_to_dt
+from lynex_box.api.query.reads import filters_of, iso, page_of, read_scope, us_to_dt
 from lynex_box.api.services import services
 from lynex_box.query import pages
 from lynex_box.query import sql as qs
@@ -36,7 +35,7 @@ from lynex_box.query.sql import GROUP_COLUMNS
 async def list_spans(request: Request) -> Response:
     scope, params = await read_scope(request)
     limit = parse_limit(params)
-    f, cursor = parse_filters(params), decode_cursor(params.get("cursor"))
+    f, cursor = await filters_of(request, params, scope.project_id), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
     table = await query.call_async(pages.span_page, query, scope.project_id, f, cursor, limit)
     items, next_cursor = page_of(table, limit, "event_id")
@@ -48,7 +47,7 @@ async def get_metrics(request: Request) -> Response:
     interval = parse_interval(params)
     group = parse_group(params)
     top, top_by = parse_top(params)
-    sql, bound = qs.metrics_sql(parse_filters(params), interval, group, top, top_by)
+    sql, bound = qs.metrics_sql(await filters_of(request, params, scope.project_id), interval, group, top, top_by)
     table = await services(request).engine.query.query_async(scope, sql, bound)
     series: dict[str, list[dict[str, Any]]] = {}
     for row in table.to_pylist():
@@ -62,7 +61,7 @@ async def get_metrics(request: Request) -> Response:
 async def _grouped(request: Request, key: str, extra: str = "") -> Response:
     scope, params = await read_scope(request)
     limit = parse_limit(params)
-    f, cursor = parse_filters(params), decode_cursor(params.get("cursor"))
+    f, cursor = await filters_of(request, params, scope.project_id), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
     table = await query.call_async(pages.grouped_page, query, scope.project_id, key, f, cursor, limit, extra)
     items, next_cursor = page_of(table, limit, "id")

@@ -25,8 +25,8 @@ from starlette.routing import Route
 from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.params import decode_cursor
-from lynex_box.api.query.filters import LIST_PARAMS, parse_filters, parse_limit
-from lynex_box.api.query.reads import iso, page_of, read_scope, rows_out
+from lynex_box.api.query.filters import LIST_PARAMS, parse_limit
+from lynex_box.api.query.reads import filters_of, iso, page_of, read_scope, rows_out
 from lynex_box.api.services import services
 from lynex_box.query import pages
 from lynex_box.query.engine import SpanScope
@@ -77,7 +77,7 @@ def _folded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def list_traces(request: Request) -> Response:
     scope, params = await read_scope(request)
     limit = parse_limit(params)
-    f, cursor = parse_filters(params), decode_cursor(params.get("cursor"))
+    f, cursor = await filters_of(request, params, scope.project_id), decode_cursor(params.get("cursor"))
     query = services(request).engine.query
     table = await query.call_async(pages.trace_page, query, scope.project_id, f, cursor, limit)
     items, next_cursor = page_of(table, limit, "trace_id")

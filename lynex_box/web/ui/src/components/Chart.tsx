@@ -20,15 +20,19 @@ interface Props {
   height?: number
   yFmt?: (v: number) => string
   testId?: string
+  /** drag across the chart to pick a time range: called with [from, to) in epoch ms */
+  onSelect?: (from: number, to: number) => void
 }
 
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#888'
 }
 
-export function Chart({ title, data, series, height = 180, yFmt, testId }: Props) {
+export function Chart({ title, data, series, height = 180, yFmt, testId, onSelect }: Props) {
   const box = useRef<HTMLDivElement>(null)
   const plot = useRef<uPlot | null>(null)
+  const select = useRef(onSelect)
+  select.current = onSelect
   const specKey = series.map((s) => `${s.label}:${s.color}:${s.bars ? 1 : 0}`).join('|') + (document.documentElement.dataset.theme ?? '')
 
   useEffect(() => {
@@ -41,7 +45,20 @@ export function Chart({ title, data, series, height = 180, yFmt, testId }: Props
       width: el.clientWidth || 400,
       height,
       legend: { show: true, live: true },
-      cursor: { points: { size: 6 } },
+      // a drag selects a time range for the whole view (onSelect) instead of zooming this chart alone
+      cursor: { points: { size: 6 }, drag: { x: true, y: false, setScale: false } },
+      hooks: {
+        setSelect: [
+          (u: uPlot) => {
+            const { left, width } = u.select
+            if (width < 2 || !select.current) return
+            const from = Math.round(u.posToVal(left, 'x') * 1000)
+            const to = Math.round(u.posToVal(left + width, 'x') * 1000)
+            u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false)
+            if (to > from) select.current(from, to)
+          },
+        ],
+      },
       scales: { x: { time: true } },
       axes: [
         { stroke: axisColor, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
@@ -85,7 +102,7 @@ export function Chart({ title, data, series, height = 180, yFmt, testId }: Props
   }, [data])
 
   return (
-    <figure className="chart" data-testid={testId}>
+    <figure className={`chart${onSelect ? ' zoomable' : ''}`} data-testid={testId} title={onSelect ? 'Drag across the chart to zoom into that time range' : undefined}>
       <figcaption>{title}</figcaption>
       <div ref={box} className="chart-box" />
     </figure>

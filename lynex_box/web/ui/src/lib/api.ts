@@ -56,7 +56,7 @@ export function setCsrfToken(token: string | null): void {
   csrfToken = token
 }
 
-export type Query = Record<string, string | number | boolean | null | undefined>
+export type Query = Record<string, string | number | boolean | null | undefined | readonly string[]>
 
 /** `?a=1&b=x`, leaving out empty values; keys sorted so equal queries give equal URLs. */
 export function queryString(q: Query | undefined): string {
@@ -64,7 +64,12 @@ export function queryString(q: Query | undefined): string {
   const parts = Object.keys(q)
     .sort()
     .filter((k) => q[k] !== undefined && q[k] !== null && q[k] !== '')
-    .map((k) => `${encodeURIComponent(k)}=${encodeURIComponent(String(q[k]))}`)
+    .flatMap((k) => {
+      const v = q[k]
+      // a list is the parameter repeated (`model=a&model=b`: any of them)
+      const values = Array.isArray(v) ? (v as readonly string[]).filter((x) => x !== '') : [String(v)]
+      return values.map((x) => `${encodeURIComponent(k)}=${encodeURIComponent(x)}`)
+    })
   return parts.length ? `?${parts.join('&')}` : ''
 }
 

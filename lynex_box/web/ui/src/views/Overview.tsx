@@ -6,11 +6,12 @@ import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtPercent } from '../lib/for
 import { useInterval, useLoad, useStored } from '../lib/hooks'
 import { alignSeries, total, totalsByGroup } from '../lib/metrics'
 import type { MetricsResponse } from '../lib/metrics'
-import { setParams, useLocation } from '../lib/router'
-import { DEFAULT_RANGE, rangeBounds } from '../lib/timerange'
+import { boundsOf } from '../lib/timerange'
+import { rangeKey, rangeQuery, useTimeRange } from '../lib/useRange'
 import { useSession } from '../session'
 import { Chart } from '../components/Chart'
-import { EmptyState, ErrorBox, Link, RangePicker, Stat, Tabs } from '../components/ui'
+import { EmptyState, ErrorBox, Link, Stat, Tabs } from '../components/ui'
+import { TimeRangePicker } from '../components/TimeRangePicker'
 
 type Dim = 'model' | 'provider' | 'name' | 'environment'
 const DIMS: [Dim, string][] = [
@@ -24,12 +25,13 @@ const C = { blue: '#3b82f6', red: '#ef4444', green: '#10b981', amber: '#f59e0b',
 
 export function Overview() {
   const { project } = useSession()
-  const loc = useLocation()
-  const range = loc.params.get('range') ?? DEFAULT_RANGE
+  const { range: timeRange, setRange } = useTimeRange()
+  const range = rangeQuery(timeRange) // for links that keep the range
+  const zoom = (from: number, to: number) => setRange({ kind: 'absolute', from, to })
   const [refreshS, setRefreshS] = useStored<number>('lynex.refresh', 0)
   const [now, setNow] = useState(() => Date.now())
   useInterval(() => setNow(Date.now()), refreshS * 1000)
-  const b = rangeBounds(range, now)
+  const b = useMemo(() => boundsOf(timeRange, now), [rangeKey(timeRange), now]) // eslint-disable-line react-hooks/exhaustive-deps
   const [dim, setDim] = useState<Dim>('model')
   const pid = project.project_id
   const key = `${pid}|${b.from}|${b.to}`
@@ -59,7 +61,7 @@ export function Overview() {
       <header className="page-head">
         <h1>Overview</h1>
         <div className="toolbar">
-          <RangePicker value={range} onChange={(r) => setParams({ range: r })} />
+          <TimeRangePicker value={timeRange} onChange={setRange} />
           <label className="inline">
             <span className="muted small">Auto-refresh</span>
             <select aria-label="Auto-refresh" value={refreshS} onChange={(e) => setRefreshS(Number(e.target.value))}>
@@ -92,16 +94,16 @@ export function Overview() {
       ) : (
         <>
           <section className="charts" aria-label="Charts">
-            <Chart testId="chart-requests" title="Requests and errors" data={[x, count, errors]} series={[
+            <Chart onSelect={zoom} testId="chart-requests" title="Requests and errors" data={[x, count, errors]} series={[
               { label: 'requests', color: C.blue, bars: true, fmt: fmtInt },
               { label: 'errors', color: C.red, fmt: fmtInt },
             ]} yFmt={fmtCompact} />
-            <Chart testId="chart-tokens" title="Tokens" data={[x, inTok, outTok]} series={[
+            <Chart onSelect={zoom} testId="chart-tokens" title="Tokens" data={[x, inTok, outTok]} series={[
               { label: 'input', color: C.violet, fmt: fmtCompact },
               { label: 'output', color: C.teal, fmt: fmtCompact },
             ]} yFmt={fmtCompact} />
-            <Chart testId="chart-cost" title="Cost (USD)" data={[x, cost]} series={[{ label: 'cost', color: C.green, bars: true, fmt: fmtCost }]} yFmt={fmtCost} />
-            <Chart testId="chart-latency" title="Latency" data={[x, p50, p95, p99]} series={[
+            <Chart onSelect={zoom} testId="chart-cost" title="Cost (USD)" data={[x, cost]} series={[{ label: 'cost', color: C.green, bars: true, fmt: fmtCost }]} yFmt={fmtCost} />
+            <Chart onSelect={zoom} testId="chart-latency" title="Latency" data={[x, p50, p95, p99]} series={[
               { label: 'p50', color: C.blue, fmt: fmtDuration },
               { label: 'p95', color: C.amber, fmt: fmtDuration },
               { label: 'p99', color: C.red, fmt: fmtDuration, dash: true },
@@ -128,7 +130,7 @@ export function Overview() {
                 {totalsByGroup(breakdown.data, 'count').map((g) => (
                   <tr key={g.group}>
                     <td>
-                      {g.group === '(none)' ? <span className="muted">(none)</span> : <Link to={`/traces?${dim}=${encodeURIComponent(g.group)}&range=${range}`}>{g.group}</Link>}
+                      {g.group === '(none)' ? <span className="muted">(none)</span> : <Link to={`/traces?${dim}=${encodeURIComponent(g.group)}&${range}`}>{g.group}</Link>}
                     </td>
                     <td className="num">{fmtInt(g.count)}</td>
                     <td className="num">{g.errors ? <span className="err">{fmtInt(g.errors)}</span> : 0}</td>
@@ -142,9 +144,9 @@ export function Overview() {
             </table>
           </section>
           <section className="tops">
-            <TopList title="Costliest users" testId="top-users" data={topUsers.data} link={(g) => `/traces?user_id=${encodeURIComponent(g)}&range=${range}`} />
-            <TopList title="Costliest sessions" testId="top-sessions" data={topSessions.data} link={(g) => `/sessions/${encodeURIComponent(g)}?range=${range}`} />
-            <TopList title="Costliest prompts" testId="top-prompts" data={topPrompts.data} link={(g) => `/prompts?name=${encodeURIComponent(g)}&range=${range}`} />
+            <TopList title="Costliest users" testId="top-users" data={topUsers.data} link={(g) => `/traces?user_id=${encodeURIComponent(g)}&${range}`} />
+            <TopList title="Costliest sessions" testId="top-sessions" data={topSessions.data} link={(g) => `/sessions/${encodeURIComponent(g)}?${range}`} />
+            <TopList title="Costliest prompts" testId="top-prompts" data={topPrompts.data} link={(g) => `/prompts?name=${encodeURIComponent(g)}&${range}`} />
           </section>
         </>
       )}

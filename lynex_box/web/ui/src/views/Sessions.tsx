@@ -8,11 +8,13 @@ import type { MetricsResponse } from '../lib/metrics'
 import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime, preview } from '../lib/format-preview'
 import { useLoad } from '../lib/hooks'
 import { navigate, setParams, useLocation } from '../lib/router'
-import { rangeBounds } from '../lib/timerange'
+import { boundsOf, rangeBounds } from '../lib/timerange'
+import { rangeKey, rangeQuery, useTimeRange } from '../lib/useRange'
 import { useSession } from '../session'
 import { PagedTable, usePaged } from '../components/PagedTable'
 import type { Col } from '../components/PagedTable'
-import { ErrorBox, Link, RangePicker, StatusBadge } from '../components/ui'
+import { ErrorBox, Link, StatusBadge } from '../components/ui'
+import { TimeRangePicker } from '../components/TimeRangePicker'
 import type { TraceRow } from './Traces'
 import type { Span } from './Trace'
 
@@ -43,10 +45,11 @@ const COLS: Col<SessionRow>[] = [
 export function Sessions() {
   const { project } = useSession()
   const loc = useLocation()
-  const range = loc.params.get('range') ?? '7d'
-  const b = rangeBounds(range, Date.now())
+  const { range: timeRange, setRange } = useTimeRange()
+  const range = rangeQuery(timeRange) // for links that keep the range
+  const b = boundsOf(timeRange, Date.now())
   const q = loc.params.get('user_id') ?? ''
-  const paged = usePaged<SessionRow>(projectPath(project.project_id, '/sessions'), { from: b.from, to: b.to, user_id: q }, `${project.project_id}|${range}|${q}|${b.to}`)
+  const paged = usePaged<SessionRow>(projectPath(project.project_id, '/sessions'), { from: b.from, to: b.to, user_id: q }, `${project.project_id}|${rangeKey(timeRange)}|${q}|${b.to}`)
   return (
     <div className="page page-fill">
       <header className="page-head">
@@ -57,7 +60,7 @@ export function Sessions() {
               user: {q} ✕
             </button>
           )}
-          <RangePicker value={range} onChange={(r) => setParams({ range: r })} />
+          <TimeRangePicker value={timeRange} onChange={setRange} />
         </div>
       </header>
       <PagedTable
@@ -65,8 +68,8 @@ export function Sessions() {
         paged={paged}
         testId="sessions"
         noun="sessions"
-        rowHref={(r) => `/sessions/${encodeURIComponent(r.session_id)}?range=${range}`}
-        onOpen={(r) => navigate(`/sessions/${encodeURIComponent(r.session_id)}?range=${range}`)}
+        rowHref={(r) => `/sessions/${encodeURIComponent(r.session_id)}?${range}`}
+        onOpen={(r) => navigate(`/sessions/${encodeURIComponent(r.session_id)}?${range}`)}
         emptyTitle="No sessions in this range"
         empty={<p>Spans join a session when they carry a <code>session_id</code> (native events) or <code>session.id</code> (OpenTelemetry).</p>}
       />

@@ -1,22 +1,23 @@
 // The traces explorer: filters in the URL, facet counts, a virtualised table paged with cursors,
 // columns of one's choice. j/k or arrows move, Enter opens, / searches.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
-import type { FormEvent, ReactNode } from 'react'
+import type { ReactNode } from 'react'
 import { api, projectPath } from '../lib/api'
-import { ALL_FILTERS, FILTER_LABELS, filtersKey, readFilters } from '../lib/filters'
-import type { FilterKey, Filters } from '../lib/filters'
+import { apiFilters, readState, stateKey, writeState } from '../lib/filterstate'
+import type { FilterState, MultiKey } from '../lib/filterstate'
 import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime, shortId } from '../lib/format'
-import { useKeys, useLoad, useStored } from '../lib/hooks'
+import { useKeys, useStored } from '../lib/hooks'
 import { gridMinWidth } from '../lib/grid'
-import { LLM_CALL } from '../lib/kinds'
-import { totalsByGroup } from '../lib/metrics'
-import type { MetricsResponse } from '../lib/metrics'
-import { navigate, setParams, useLocation } from '../lib/router'
-import { DEFAULT_RANGE, rangeBounds } from '../lib/timerange'
+import { href, navigate, useLocation } from '../lib/router'
+import { boundsOf } from '../lib/timerange'
+import { rangeKey, useTimeRange } from '../lib/useRange'
 import { useSession } from '../session'
 import { VirtualList } from '../components/VirtualList'
 import type { VirtualListHandle } from '../components/VirtualList'
-import { EmptyState, ErrorBox, Link, RangePicker, StatusBadge } from '../components/ui'
+import { EmptyState, ErrorBox, Link, StatusBadge } from '../components/ui'
+import { Facets, FilterBar } from '../components/FilterBar'
+import { SavedViews } from '../components/SavedViews'
+import { TimeRangePicker } from '../components/TimeRangePicker'
 
 export interface TraceRow {
   trace_id: string
@@ -65,13 +66,20 @@ interface Page {
 }
 
 export function Traces() {
-  const { project } = useSession()
+  const { project, me, setProject } = useSession()
   const loc = useLocation()
-  const range = loc.params.get('range') ?? DEFAULT_RANGE
-  const filters = readFilters(loc.params)
-  const fkey = filtersKey(filters)
-  const [bounds, setBounds] = useState(() => rangeBounds(range, Date.now()))
-  useEffect(() => setBounds(rangeBounds(range, Date.now())), [range, fkey])
+  const { range, setRange } = useTimeRange()
+  const filters = readState(loc.params)
+  const fkey = stateKey(filters)
+  const rkey = rangeKey(range)
+  const [bounds, setBounds] = useState(() => boundsOf(range, Date.now()))
+  useEffect(() => setBounds(boundsOf(range, Date.now())), [rkey, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
+  // a shared link names its project: open that one when the user is a member of it
+  const linkProject = loc.params.get('project')
+  useEffect(() => {
+    if (linkProject && linkProject !== project.project_id && me.projects.some((p) => p.project_id === linkProject)) setProject(linkProject)
+  }, [linkProject]) // eslint-disable-line react-hooks/exhaustive-deps
+  const setFilters = useCallback((s: FilterState) => navigate(href('/traces', writeState(s)), { replace: true }), [])
   const [cols, setCols] = useStored<string[]>('lynex.traceColumns', DEFAULT_COLUMNS)
   const columns = COLUMNS.filter((c) => cols.includes(c.key))
   const grid = columns.map((c) => c.width).join(' ')
@@ -88,7 +96,8 @@ export function Traces() {
   const gen = useRef(0)
   const pid = project.project_id
 
-  const query = useMemo(() => ({ from: bounds.from, to: bounds.to, ...filters }), [bounds, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
+  const query = useMemo(() => ({ from: bounds.from, to: bounds.to, ...apiFilters(filters) }), [bounds, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
+  const facetQuery = (without: MultiKey) => ({ from: bounds.from, to: bounds.to, ...apiFilters(filters, without) })
 
   const loadPage = useCallback(
     async (after: string | null, reset: boolean) => {
@@ -153,53 +162,23 @@ export function Traces() {
     </div>
   )
 
-  function apply(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault()
-    const form = new FormData(e.currentTarget)
-    const changes: Record<string, string | null> = {}
-    for (const k of ALL_FILTERS) if (form.has(k)) changes[k] = String(form.get(k) ?? '').trim() || null
-    setParams(changes)
-  }
-
   return (
     <div className="page page-fill">
       <header className="page-head">
         <h1>Traces</h1>
         <div className="toolbar">
-          <RangePicker value={range} onChange={(r) => setParams({ range: r })} />
+          <TimeRangePicker value={range} onChange={setRange} />
+          <SavedViews pid={pid} page="traces" path="/traces" query={loc.params.toString()} />
+          <CopyLink pid={pid} />
           <ColumnChooser value={cols} onChange={setCols} />
-          <button type="button" className="btn" onClick={() => setBounds(rangeBounds(range, Date.now()))} aria-label="Refresh">
+          <button type="button" className="btn" onClick={() => setBounds(boundsOf(range, Date.now()))} aria-label="Refresh">
             ↻
           </button>
         </div>
       </header>
-      <form className="filters" onSubmit={apply} key={fkey} aria-label="Filters" data-testid="filters">
-        <input ref={search} name="q" defaultValue={filters.q ?? ''} placeholder="Search input and output…  ( / )" className="grow" aria-label="Full-text search" />
-        <input name="name" defaultValue={filters.name ?? ''} placeholder="name" aria-label="Name" />
-        <input name="model" defaultValue={filters.model ?? ''} placeholder="model" aria-label="Model" />
-        <select name="status" defaultValue={filters.status ?? ''} aria-label="Status" onChange={(e) => setParams({ status: e.target.value || null })}>
-          <option value="">any status</option>
-          <option value="ok">ok</option>
-          <option value="error">error</option>
-        </select>
-        <input name="user_id" defaultValue={filters.user_id ?? ''} placeholder="user" aria-label="User" />
-        <input name="session_id" defaultValue={filters.session_id ?? ''} placeholder="session" aria-label="Session" />
-        <input name="tag" defaultValue={filters.tag ?? ''} placeholder="tag" aria-label="Tag" />
-        <span className="pair" data-testid="cost-filter">
-          <input name="min_cost" defaultValue={filters.min_cost ?? ''} placeholder="cost ≥ $" aria-label="Minimum cost" className="narrow" inputMode="decimal" />
-          <input name="max_cost" defaultValue={filters.max_cost ?? ''} placeholder="cost ≤ $" aria-label="Maximum cost" className="narrow" inputMode="decimal" />
-        </span>
-        <span className="pair" data-testid="duration-filter">
-          <input name="min_duration_ms" defaultValue={filters.min_duration_ms ?? ''} placeholder="≥ ms" aria-label="Minimum latency (ms)" className="narrow" inputMode="numeric" />
-          <input name="max_duration_ms" defaultValue={filters.max_duration_ms ?? ''} placeholder="≤ ms" aria-label="Maximum latency (ms)" className="narrow" inputMode="numeric" />
-        </span>
-        <button type="submit" className="btn primary">
-          Apply
-        </button>
-      </form>
-      <ActiveFilters filters={filters} />
+      <FilterBar state={filters} onChange={setFilters} pid={pid} bounds={bounds} searchRef={search} />
       <div className="explorer">
-        <Facets pid={pid} query={query} fkey={`${pid}|${bounds.from}|${bounds.to}|${fkey}`} filters={filters} />
+        <Facets pid={pid} state={filters} onChange={setFilters} query={facetQuery} reloadKey={`${pid}|${bounds.from}|${bounds.to}|${fkey}`} />
         <div className="table-wrap">
           {error && <ErrorBox error={error} onRetry={() => void loadPage(null, true)} />}
           {rows.length === 0 && !loading && !error && head}
@@ -254,62 +233,25 @@ export function Traces() {
   )
 }
 
-function ActiveFilters({ filters }: { filters: Filters }) {
-  const keys = ALL_FILTERS.filter((k) => filters[k])
-  if (!keys.length) return null
+/** Copies a link to this exact view (its project, range and filters) for someone else. */
+function CopyLink({ pid }: { pid: string }) {
+  const [copied, setCopied] = useState(false)
+  const copy = () => {
+    const params = new URLSearchParams(window.location.search)
+    params.set('project', pid)
+    const url = `${window.location.origin}${window.location.pathname}?${params.toString()}`
+    void navigator.clipboard?.writeText(url).then(
+      () => {
+        setCopied(true)
+        window.setTimeout(() => setCopied(false), 1500)
+      },
+      () => window.prompt('Copy this link', url),
+    )
+  }
   return (
-    <div className="chips" aria-label="Active filters">
-      {keys.map((k) => (
-        <button key={k} type="button" className="chip" onClick={() => setParams({ [k]: null })} aria-label={`Remove filter ${FILTER_LABELS[k]}`}>
-          {FILTER_LABELS[k]}: {k === 'kind' && filters[k] === LLM_CALL ? 'LLM calls' : filters[k]} ✕
-        </button>
-      ))}
-      <button type="button" className="chip clear" onClick={() => setParams(Object.fromEntries(keys.map((k) => [k, null])))}>
-        Clear all
-      </button>
-    </div>
-  )
-}
-
-const FACETS: [FilterKey, string][] = [
-  ['model', 'Model'],
-  ['name', 'Name'],
-  ['environment', 'Environment'],
-  ['provider', 'Provider'],
-]
-
-function Facets({ pid, query, fkey, filters }: { pid: string; query: Record<string, unknown>; fkey: string; filters: Filters }) {
-  return (
-    <aside className="facets" aria-label="Facets">
-      {FACETS.map(([dim, label]) => (
-        <Facet key={dim} pid={pid} dim={dim} label={label} query={query} fkey={fkey} active={filters[dim]} />
-      ))}
-    </aside>
-  )
-}
-
-function Facet({ pid, dim, label, query, fkey, active }: { pid: string; dim: FilterKey; label: string; query: Record<string, unknown>; fkey: string; active?: string }) {
-  const res = useLoad(`${fkey}|${dim}`, (signal) =>
-    api<MetricsResponse>(projectPath(pid, '/metrics'), { query: { ...(query as Record<string, string>), group_by: dim, top: 8, top_by: 'count' }, signal }),
-  )
-  const groups = totalsByGroup(res.data, 'count')
-  return (
-    <div className="facet" data-testid={`facet-${dim}`}>
-      <h3>{label}</h3>
-      {groups.length === 0 && <div className="muted small">{res.loading ? '…' : 'none'}</div>}
-      {groups.map((g) => (
-        <button
-          type="button"
-          key={g.group}
-          className={`facet-item ${active === g.group ? 'active' : ''}`}
-          disabled={g.group === '(none)'}
-          onClick={() => setParams({ [dim]: active === g.group ? null : g.group })}
-        >
-          <span className="ellipsis" title={g.group}>{g.group}</span>
-          <span className="muted small num">{fmtCompact(g.count)}</span>
-        </button>
-      ))}
-    </div>
+    <button type="button" className="btn" onClick={copy} data-testid="copy-link" title="Copy a link to this view with its filters">
+      {copied ? 'Copied' : 'Copy link'}
+    </button>
   )
 }
 

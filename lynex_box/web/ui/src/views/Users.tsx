@@ -1,12 +1,13 @@
 // Users: usage, cost and errors per end user (the `user_id` the application sends).
 import { projectPath } from '../lib/api'
 import { fmtCompact, fmtCost, fmtInt, fmtPercent, fmtTime } from '../lib/format'
-import { navigate, setParams, useLocation } from '../lib/router'
-import { rangeBounds } from '../lib/timerange'
+import { navigate } from '../lib/router'
+import { boundsOf } from '../lib/timerange'
+import { rangeKey, rangeQuery, useTimeRange } from '../lib/useRange'
 import { useSession } from '../session'
 import { PagedTable, usePaged } from '../components/PagedTable'
 import type { Col } from '../components/PagedTable'
-import { RangePicker } from '../components/ui'
+import { TimeRangePicker } from '../components/TimeRangePicker'
 
 interface UserRow {
   user_id: string
@@ -23,9 +24,9 @@ interface UserRow {
 
 export function Users() {
   const { project } = useSession()
-  const loc = useLocation()
-  const range = loc.params.get('range') ?? '7d'
-  const b = rangeBounds(range, Date.now())
+  const { range: timeRange, setRange } = useTimeRange()
+  const range = rangeQuery(timeRange) // for links that keep the range
+  const b = boundsOf(timeRange, Date.now())
   const cols: Col<UserRow>[] = [
     { key: 'user', label: 'User', width: 'minmax(160px, 2fr)', render: (r) => <span className="ellipsis">{r.user_id}</span> },
     { key: 'sessions', label: 'Sessions', width: '80px', num: true, render: (r) => fmtInt(r.session_count) },
@@ -36,13 +37,13 @@ export function Users() {
     { key: 'cost', label: 'Cost', width: '84px', num: true, render: (r) => fmtCost(r.total_cost) },
     { key: 'last', label: 'Last seen', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.last_seen)}</span> },
   ]
-  const paged = usePaged<UserRow>(projectPath(project.project_id, '/users'), { from: b.from, to: b.to }, `${project.project_id}|${range}|${b.to}`)
+  const paged = usePaged<UserRow>(projectPath(project.project_id, '/users'), { from: b.from, to: b.to }, `${project.project_id}|${rangeKey(timeRange)}|${b.to}`)
   return (
     <div className="page page-fill">
       <header className="page-head">
         <h1>Users</h1>
         <div className="toolbar">
-          <RangePicker value={range} onChange={(r) => setParams({ range: r })} />
+          <TimeRangePicker value={timeRange} onChange={setRange} />
         </div>
       </header>
       <PagedTable
@@ -50,8 +51,8 @@ export function Users() {
         paged={paged}
         testId="users"
         noun="users"
-        rowHref={(r) => `/traces?user_id=${encodeURIComponent(r.user_id)}&range=${range}`}
-        onOpen={(r) => navigate(`/traces?user_id=${encodeURIComponent(r.user_id)}&range=${range}`)}
+        rowHref={(r) => `/traces?user_id=${encodeURIComponent(r.user_id)}&${range}`}
+        onOpen={(r) => navigate(`/traces?user_id=${encodeURIComponent(r.user_id)}&${range}`)}
         emptyTitle="No end users in this range"
         empty={<p>Send a <code>user_id</code> with your events (or <code>user.id</code> / <code>enduser.id</code> over OpenTelemetry) to see usage and cost per user.</p>}
       />

@@ -38,8 +38,8 @@ export interface SpanRow {
   environment: string | null
 }
 
-const text = (v: string | null, mono = false) => (
-  <span className={`ellipsis ${mono ? 'mono small' : ''}`} title={v ?? undefined}>
+const text = (v: string | null, mono = false, full?: string) => (
+  <span className={`ellipsis ${mono ? 'mono small' : ''}`} title={full ?? v ?? undefined}>
     {v ?? '—'}
   </span>
 )
@@ -48,7 +48,7 @@ const COLUMNS: Col<SpanRow>[] = [
   { key: 'time', label: 'Time', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.start_time)}</span> },
   { key: 'name', label: 'Name', width: 'minmax(160px, 2fr)', render: (r) => text(r.name ?? '(unnamed)') },
   { key: 'kind', label: 'Kind', width: '84px', render: (r) => <span className={`kind kind-${r.kind ?? 'span'}`}>{r.kind ?? 'span'}</span> },
-  { key: 'trace', label: 'Trace', width: '120px', render: (r) => text(shortId(r.trace_id), true) },
+  { key: 'trace', label: 'Trace', width: '120px', render: (r) => text(shortId(r.trace_id), true, r.trace_id) },
   { key: 'duration', label: 'Duration', width: '80px', num: true, render: (r) => fmtDuration(r.duration_ms) },
   { key: 'model', label: 'Model', width: 'minmax(90px, 1fr)', render: (r) => text(r.model) },
   { key: 'tokens', label: 'Tokens', width: '100px', num: true, render: (r) => (r.input_tokens == null && r.output_tokens == null ? '—' : `${fmtCompact(r.input_tokens ?? 0)} / ${fmtCompact(r.output_tokens ?? 0)}`) },
@@ -58,7 +58,7 @@ const COLUMNS: Col<SpanRow>[] = [
   { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', render: (r) => text(r.session_id) },
   { key: 'provider', label: 'Provider', width: '90px', render: (r) => text(r.provider) },
   { key: 'environment', label: 'Env', width: '80px', render: (r) => text(r.environment) },
-  { key: 'span_id', label: 'Span id', width: '130px', render: (r) => text(shortId(r.span_id), true) },
+  { key: 'span_id', label: 'Span id', width: '130px', render: (r) => text(shortId(r.span_id), true, r.span_id) },
 ]
 const DEFAULT_COLUMNS = ['time', 'name', 'kind', 'trace', 'duration', 'model', 'tokens', 'cost', 'status', 'user', 'session']
 

@@ -5,9 +5,9 @@ import { buildAgentGraph } from '../lib/agentGraph'
 import type { GraphNode, GraphSpan } from '../lib/agentGraph'
 import { fmtInt } from '../lib/format'
 
-const W = 190
+const W = 176
 const H = 46
-const GAP_X = 70
+const GAP_X = 64
 const GAP_Y = 18
 const PAD = 12
 
@@ -48,12 +48,13 @@ export function AgentGraphView({ spans, selected, onSelect }: { spans: readonly 
             const d = self
               ? `M ${a.x + W - 30} ${a.y} C ${a.x + W - 30} ${a.y - 22}, ${a.x + W + 10} ${a.y - 22}, ${a.x + W} ${a.y + 8}`
               : `M ${x1} ${y1} C ${x1 + GAP_X / 2} ${y1}, ${x2 - GAP_X / 2} ${y2}, ${x2} ${y2}`
-            const mx = self ? a.x + W - 8 : (x1 + x2) / 2
-            const my = self ? a.y - 14 : (y1 + y2) / 2 - 4
+            // the count sits by the arrow's head, where edges from one node no longer overlap
+            const mx = self ? a.x + W - 8 : x2 - 12
+            const my = self ? a.y - 14 : y2 - 5
             return (
               <g key={`${e.from}→${e.to}`} data-testid="graph-edge" data-from={e.from} data-to={e.to} data-count={e.count}>
                 <path d={d} className="graph-edge" markerEnd="url(#graph-arrow)" />
-                <text x={mx} y={my} className="graph-edge-label" textAnchor="middle">
+                <text x={mx} y={my} className="graph-edge-label" textAnchor={self ? 'middle' : 'end'}>
                   ×{fmtInt(e.count)}
                 </text>
               </g>

@@ -766,7 +766,8 @@ function TraceIO({ pid, traceId, trace, spans }: { pid: string; traceId: string;
   })
   const input = needIn ? res.data?.input : trace.input
   const output = needOut ? res.data?.output : trace.output
-  if (isEmpty(trace.input) && isEmpty(trace.output) && !first) return null
+  const pending = (needIn || needOut) && res.loading && !res.data
+  if (!pending && isEmpty(input) && isEmpty(output)) return null // nothing to show: no panel
   const from = (need: unknown, s: OutlineSpan | null, side: string) =>
     need && s ? <span className="muted small"> ({side} LLM call: {s.name ?? s.span_id})</span> : null
   return (

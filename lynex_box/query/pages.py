@@ -86,19 +86,21 @@ def trace_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: Curso
     return query.run(SpanScope(project_id, first, win.end if not win.empty else first + 1), sql, params)
 
 
-def span_page(query: QueryEngine, project_id: str, f: qs.Filters, cursor: Cursor | None, limit: int) -> pa.Table:
+def span_page(
+    query: QueryEngine, project_id: str, f: qs.Filters, cursor: Cursor | None, limit: int, summary: bool = False
+) -> pa.Table:
     """Up to `limit + 1` spans, newest first, as `sql.spans_sql` answers them over the whole range."""
     need = limit + 1
     win = _Windows(query, project_id, f, need)
     if win.empty:
-        sql, params = qs.spans_sql(f, cursor, limit)
+        sql, params = qs.spans_sql(f, cursor, limit, summary)
         return query.run(SpanScope(project_id, 0, 1), sql, params)
     parts: list[pa.Table] = []
     got = 0
     hi = _cursor_top(cursor, win.end)
     while True:
         lo = max(win.lo_bound, hi - win.width)
-        sql, params = qs.spans_sql(f, cursor, need - got - 1)
+        sql, params = qs.spans_sql(f, cursor, need - got - 1, summary)
         part = query.run(SpanScope(project_id, lo, hi), sql, params)
         parts.append(part)
         got += part.num_rows

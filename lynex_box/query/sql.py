@@ -27,6 +27,13 @@ FILTER_STRINGS: Final = (
 )  # fmt: skip
 ATTR_OPS: Final = ("eq", "ne", "contains", "exists")  # a condition on one attribute or metadata key
 TOP_BY: Final = ("total_cost", "count", "errors")
+# `fields=summary` of the span list: what a table of spans shows, without the text and attribute columns that make
+# a page of LLM calls megabytes (the trace view loads one span's every column when it is opened).
+SPAN_SUMMARY_COLUMNS: Final = (
+    "event_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time", "end_time", "duration_ms",
+    "status", "status_message", "provider", "model", "input_tokens", "output_tokens", "total_tokens", "total_cost",
+    "session_id", "user_id", "environment", "release", "tags", "prompt_name", "prompt_version", "source",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,14 +223,16 @@ def _us_to_datetime(us: int) -> dt.datetime:
     return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
 
 
-def spans_sql(f: Filters, cursor: Cursor | None, limit: int) -> tuple[str, dict[str, Any]]:
+def spans_sql(f: Filters, cursor: Cursor | None, limit: int, summary: bool = False) -> tuple[str, dict[str, Any]]:
+    """Spans matching `f`, newest first; `summary` keeps the `SPAN_SUMMARY_COLUMNS` only."""
     where, params = where_clause(f)
+    columns = ", ".join(SPAN_SUMMARY_COLUMNS) if summary else "*"
     if cursor is not None:
         where += " AND (epoch_us(start_time) < $c_t OR (epoch_us(start_time) = $c_t AND event_id < $c_id))"
         params.update(c_t=cursor[0], c_id=cursor[1])
     params["limit"] = limit + 1
     sql = f"""
-    SELECT *, epoch_us(start_time) AS _t FROM spans WHERE {where}
+    SELECT {columns}, epoch_us(start_time) AS _t FROM spans WHERE {where}
     ORDER BY start_time DESC, event_id DESC LIMIT $limit
     """
     return sql, params

@@ -8,6 +8,7 @@ only. Queries run in a worker thread; the loop never waits on DuckDB. Lists answ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 from starlette.requests import Request
@@ -15,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from lynex_box.api import spec
-from lynex_box.api.errors import json_response
+from lynex_box.api.errors import ApiError, json_response
 from lynex_box.api.params import decode_cursor
 from lynex_box.api.query.filters import (
     FILTERS,
@@ -36,10 +37,19 @@ async def list_spans(request: Request) -> Response:
     scope, params = await read_scope(request)
     limit = parse_limit(params)
     f, cursor = await filters_of(request, params, scope.project_id), decode_cursor(params.get("cursor"))
+    summary = parse_fields(params)
     query = services(request).engine.query
-    table = await query.call_async(pages.span_page, query, scope.project_id, f, cursor, limit)
+    table = await query.call_async(pages.span_page, query, scope.project_id, f, cursor, limit, summary)
     items, next_cursor = page_of(table, limit, "event_id")
     return json_response({"items": items, "next_cursor": next_cursor})
+
+
+def parse_fields(params: Mapping[str, str]) -> bool:
+    """`fields=summary` (True): the table columns only; `fields=all` or none: every column."""
+    fields = params.get("fields") or "all"
+    if fields not in ("all", "summary"):
+        raise ApiError(400, "bad_fields", f"fields {fields!r} is not one of ['all', 'summary']")
+    return fields == "summary"
 
 
 async def get_metrics(request: Request) -> Response:
@@ -86,7 +96,13 @@ routes = [
 ]
 
 OPENAPI: Final[spec.Paths] = {
-    "/v1/projects/{project_id}/spans": {"get": spec.read("Spans, newest first", LIST_PARAMS, spec.LIST)},
+    "/v1/projects/{project_id}/spans": {
+        "get": spec.read(
+            "Spans, newest first",
+            [*LIST_PARAMS, *spec.query(("fields", "all (default): every column; summary: a table's columns only"))],
+            spec.LIST,
+        )
+    },
     "/v1/projects/{project_id}/metrics": {
         "get": spec.read(
             "Counts, errors, tokens, cost and latency percentiles over time",

@@ -11,6 +11,7 @@ import { Login } from './views/Login'
 import { Overview } from './views/Overview'
 import { Traces } from './views/Traces'
 import { TraceView } from './views/Trace'
+import { Spans } from './views/Spans'
 import { Sessions, SessionDetail } from './views/Sessions'
 import { Users } from './views/Users'
 import { Prompts } from './views/Prompts'
@@ -26,6 +27,7 @@ type Boot = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in
 const NAV: [string, string, string][] = [
   ['/', 'Overview', 'o'],
   ['/traces', 'Traces', 't'],
+  ['/spans', 'Spans', 'x'],
   ['/sessions', 'Sessions', 's'],
   ['/users', 'Users', 'u'],
   ['/prompts', 'Prompts', 'p'],
@@ -60,6 +62,7 @@ function View({ path }: { path: string }): ReactNode {
   if (path === '/' || path === '') return <Overview />
   if (path === '/traces') return <Traces />
   if ((m = match('/traces/:id', path))) return <TraceView traceId={m.id} />
+  if (path === '/spans') return <Spans />
   if (path === '/sessions') return <Sessions />
   if ((m = match('/sessions/:id', path))) return <SessionDetail sessionId={m.id} />
   if (path === '/users') return <Users />

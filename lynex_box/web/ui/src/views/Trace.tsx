@@ -1,7 +1,7 @@
 // One trace: a waterfall of its spans as a foldable tree (virtualised: 30,000 spans stay fast),
 // and the selected span's details: conversation, tool calls, tokens, cost, errors, attributes.
 import { useEffect, useMemo, useRef, useState } from 'react'
-import type { ReactNode } from 'react'
+import type { PointerEvent as ReactPointerEvent, ReactNode } from 'react'
 import { api, projectPath } from '../lib/api'
 import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime } from '../lib/format'
 import { useKeys, useLoad } from '../lib/hooks'
@@ -12,11 +12,17 @@ import type { ToolCall } from '../lib/messages'
 import { setParams, useLocation } from '../lib/router'
 import { ancestors, buildTree, descendantCount, siblingOrdinal, visibleRows } from '../lib/tree'
 import type { SpanLike } from '../lib/tree'
+import { retrievedDocuments } from '../lib/documents'
+import type { RetrievedDocument } from '../lib/documents'
+import { barIn, FULL, isZoomed, windowOfDrag, zoomBy } from '../lib/zoom'
+import type { TimeWindow } from '../lib/zoom'
 import { useSession } from '../session'
+import { AgentGraphView } from '../components/AgentGraphView'
 import { ToolCallCard, ValueView } from '../components/Conversation'
+import { CopyButton } from '../components/CopyButton'
 import { VirtualList } from '../components/VirtualList'
 import type { VirtualListHandle } from '../components/VirtualList'
-import { ErrorBox, JsonView, Link, StatusBadge } from '../components/ui'
+import { ErrorBox, JsonView, Link, StatusBadge, Tabs } from '../components/ui'
 
 /** What the outline gives for every span (null values are left out by the server). */
 export interface OutlineSpan extends SpanLike {
@@ -73,13 +79,28 @@ export interface Span extends SpanLike {
   text_sampled_out?: boolean | null
 }
 
+/** The trace-level fields of the outline (`merged_trace`: the root span's, or Langfuse's trace-level values). */
+export interface TraceFields {
+  name?: string | null
+  user_id?: string | null
+  session_id?: string | null
+  input?: unknown
+  output?: unknown
+}
+
 const ROW = 28
 const MAX_INDENT = 30
+
+/** The absolute address of a trace with one span selected (what "Copy link" copies). */
+export function shareUrl(traceId: string, spanId?: string): string {
+  const path = `/ui/traces/${encodeURIComponent(traceId)}${spanId ? `?span=${encodeURIComponent(spanId)}` : ''}`
+  return `${window.location.origin}${path}`
+}
 
 export function TraceView({ traceId }: { traceId: string }) {
   const { project } = useSession()
   const res = useLoad(`${project.project_id}|${traceId}`, (signal) =>
-    api<{ trace_id: string; spans: OutlineSpan[] }>(projectPath(project.project_id, `/traces/${encodeURIComponent(traceId)}/outline`), { signal }),
+    api<{ trace_id: string; trace?: TraceFields | null; spans: OutlineSpan[] }>(projectPath(project.project_id, `/traces/${encodeURIComponent(traceId)}/outline`), { signal }),
   )
   if (res.error) {
     return (
@@ -90,7 +111,7 @@ export function TraceView({ traceId }: { traceId: string }) {
     )
   }
   if (!res.data) return <div className="page muted" data-testid="trace-loading">Loading trace…</div>
-  return <TraceBody spans={res.data.spans} traceId={traceId} />
+  return <TraceBody spans={res.data.spans} traceId={traceId} trace={res.data.trace ?? {}} />
 }
 
 function BackLink() {
@@ -111,7 +132,7 @@ export interface Score {
   source: string | null
 }
 
-function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }) {
+function TraceBody({ spans, traceId, trace }: { spans: OutlineSpan[]; traceId: string; trace: TraceFields }) {
   const { project } = useSession()
   const scoreRes = useLoad(`scores|${project.project_id}|${traceId}`, (signal) =>
     api<{ items: Score[] }>(projectPath(project.project_id, '/scores'), { query: { trace_id: traceId, limit: 200 }, signal, quiet: true }).catch(
@@ -134,6 +155,8 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
   const span = spans[sel]
   const rowOfSel = rows.indexOf(sel)
   const width = Math.max(1, tree.maxUs - tree.minUs)
+  const [zoom, setZoom] = useState<TimeWindow>(FULL)
+  const tab = loc.params.get('view') === 'graph' ? 'graph' : 'waterfall'
 
   useEffect(() => {
     if (rowOfSel >= 0) list.current?.scrollToIndex(rowOfSel)
@@ -200,9 +223,17 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
         <div>
           <BackLink />
           <h1 className="ellipsis" data-testid="trace-title">
-            {spans[tree.roots[0]]?.name ?? traceId}
+            {trace.name ?? spans[tree.roots[0]]?.name ?? traceId}
           </h1>
-          <div className="muted small mono">{traceId}</div>
+          <div className="row id-row">
+            <span className="muted small mono" data-testid="trace-id">
+              {traceId}
+            </span>
+            <CopyButton text={traceId} label="Copy trace id" testId="copy-trace-id" />
+            <CopyButton text={shareUrl(traceId, spans[sel]?.span_id)} label="Copy link to this trace and span" testId="copy-link">
+              Copy link
+            </CopyButton>
+          </div>
         </div>
         <dl className="facts">
           <Fact label="Start" value={fmtTime(spans[tree.roots[0]]?.start_time, true)} />
@@ -212,10 +243,28 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
           <Fact label="Tokens" value={`${fmtCompact(total.input)} / ${fmtCompact(total.output)}`} />
           <Fact label="Cost" value={fmtCost(total.cost)} />
           <Fact label="Errors" value={fmtInt(total.errors)} />
+          <Fact label="User" value={trace.user_id ? <Link to={`/users/${encodeURIComponent(trace.user_id)}`} testId="trace-user" title={trace.user_id}>{trace.user_id}</Link> : '—'} />
+          <Fact label="Session" value={trace.session_id ? <Link to={`/sessions/${encodeURIComponent(trace.session_id)}`} testId="trace-session" title={trace.session_id}>{trace.session_id}</Link> : '—'} />
         </dl>
       </header>
+      <TraceIO pid={project.project_id} traceId={traceId} trace={trace} spans={spans} />
       <div className="trace-split">
         <section className="waterfall" aria-label="Spans">
+          <div className="waterfall-tabs">
+            <Tabs
+              label="Trace views"
+              tabs={[
+                ['waterfall', 'Waterfall'],
+                ['graph', 'Agent graph'],
+              ]}
+              value={tab}
+              onChange={(t) => setParams({ view: t === 'graph' ? 'graph' : null })}
+            />
+          </div>
+          {tab === 'graph' ? (
+            <AgentGraphView spans={spans} selected={sel} onSelect={select} />
+          ) : (
+          <>
           <div className="waterfall-tools">
             <form
               onSubmit={(e) => {
@@ -235,16 +284,21 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
             >
               Collapse
             </button>
+            <span className="zoom-tools" role="group" aria-label="Timeline zoom">
+              <button type="button" className="btn small" aria-label="Zoom out" title="Zoom out" disabled={!isZoomed(zoom)} onClick={() => setZoom(zoomBy(zoom, 2))}>
+                −
+              </button>
+              <button type="button" className="btn small" aria-label="Zoom in" title="Zoom in (or drag on the time axis)" onClick={() => setZoom(zoomBy(zoom, 0.5))}>
+                +
+              </button>
+              <button type="button" className="btn small" aria-label="Reset zoom" disabled={!isZoomed(zoom)} onClick={() => setZoom(FULL)}>
+                Reset
+              </button>
+            </span>
           </div>
           <div className="waterfall-head">
             <span>Span</span>
-            <span className="ticks">
-              {[0, 0.25, 0.5, 0.75, 1].map((f) => (
-                <span key={f} style={{ left: `${f * 100}%` }}>
-                  {fmtDuration((width * f) / 1000)}
-                </span>
-              ))}
-            </span>
+            <TimeAxis zoom={zoom} widthUs={width} onZoom={setZoom} />
           </div>
           <VirtualList
             ref={list}
@@ -257,8 +311,9 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
               const s = spans[i]
               const d = tree.depth[i]
               const kids = tree.children[i].length
-              const left = ((tree.startUs[i] - tree.minUs) / width) * 100
-              const w = Math.max(0.2, ((tree.endUs[i] - tree.startUs[i]) / width) * 100)
+              const bar = barIn(zoom, (tree.startUs[i] - tree.minUs) / width, (tree.endUs[i] - tree.minUs) / width)
+              const left = bar?.left ?? 0
+              const w = Math.max(0.2, bar?.width ?? 0)
               const ordinal = siblingOrdinal(tree, spans, i)
               return (
                 <div
@@ -301,15 +356,19 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
                     )}
                   </div>
                   <div className="span-bar-track">
-                    <div className={`span-bar kind-bar-${s.kind ?? 'span'}`} style={{ left: `${left}%`, width: `${w}%` }} />
-                    <span className="span-dur" style={{ left: `${Math.min(left + w, 100)}%` }}>
-                      {fmtDuration(s.duration_ms)}
-                    </span>
+                    {bar && <div className={`span-bar kind-bar-${s.kind ?? 'span'}`} style={{ left: `${left}%`, width: `${w}%` }} />}
+                    {bar && (
+                      <span className="span-dur" style={{ left: `${Math.min(left + w, 100)}%` }}>
+                        {fmtDuration(s.duration_ms)}
+                      </span>
+                    )}
                   </div>
                 </div>
               )
             }}
           />
+          </>
+          )}
         </section>
         <section className="span-detail" aria-label="Span details" data-testid="span-detail">
           {span && (
@@ -377,16 +436,17 @@ function LazySpanDetail({ pid, traceId, outline, results, scores }: { pid: strin
   })
   const full = res.data && res.data.span_id === outline.span_id ? res.data : null
   if (res.error && !full) return <ErrorBox error={res.error} onRetry={res.reload} />
-  return <SpanDetail span={full ?? (outline as unknown as Span)} results={results} loading={!full} scores={scores} />
+  return <SpanDetail span={full ?? (outline as unknown as Span)} traceId={traceId} results={results} loading={!full} scores={scores} />
 }
 
-function SpanDetail({ span, results, loading, scores }: { span: Span; results: Map<string, unknown>; loading: boolean; scores: Score[] }) {
+function SpanDetail({ span, traceId, results, loading, scores }: { span: Span; traceId: string; results: Map<string, unknown>; loading: boolean; scores: Score[] }) {
   const shown = loading ? [] : toolCallsInMessages(span)
   const calls = spanToolCalls(span.tool_calls).filter((c) => !shown.some((m) => sameCall(m, c)))
   const attrs = span.attributes ?? {}
   const mapped = loading ? [] : mappedColumns(span)
   const params = (attrs as Record<string, unknown>).model_parameters
   const errorType = (attrs as Record<string, unknown>)['error.type']
+  const docs = loading ? [] : retrievedDocuments(span.attributes, span.output, span.kind)
   return (
     <div className="detail" key={span.span_id}>
       <div className="detail-head">
@@ -472,8 +532,36 @@ function SpanDetail({ span, results, loading, scores }: { span: Span; results: M
             </dd>
           </>
         )}
+        {span.user_id && (
+          <>
+            <dt>User</dt>
+            <dd>
+              <Link to={`/users/${encodeURIComponent(span.user_id)}`} testId="span-user">
+                {span.user_id}
+              </Link>
+            </dd>
+          </>
+        )}
+        {span.session_id && (
+          <>
+            <dt>Session</dt>
+            <dd>
+              <Link to={`/sessions/${encodeURIComponent(span.session_id)}`} testId="span-session">
+                {span.session_id}
+              </Link>
+            </dd>
+          </>
+        )}
         <dt>Span id</dt>
-        <dd className="mono small">{span.span_id}</dd>
+        <dd className="row id-row">
+          <span className="mono small" data-testid="span-id">
+            {span.span_id}
+          </span>
+          <CopyButton text={span.span_id} label="Copy span id" testId="copy-span-id" />
+          <CopyButton text={shareUrl(span.trace_id ?? traceId, span.span_id)} label="Copy link to this span" testId="copy-span-link">
+            Copy link
+          </CopyButton>
+        </dd>
       </dl>
       {loading && <div className="muted small">Loading span…</div>}
       {span.status === 'error' && (
@@ -517,6 +605,11 @@ function SpanDetail({ span, results, loading, scores }: { span: Span; results: M
             <ValueView value={span.output} side="output" />
           </Section>
         </>
+      )}
+      {docs.length > 0 && (
+        <Section title={`Retrieved documents (${docs.length})`}>
+          <Documents docs={docs} />
+        </Section>
       )}
       {calls.length > 0 && (
         <Section title={`Tool calls (${calls.length})`}>
@@ -584,4 +677,116 @@ function Section({ title, children, open = true }: { title: string; children: Re
       <div className="section-body">{children}</div>
     </details>
   )
+}
+
+/** Retrieved documents as cards: rank, id, score, content, metadata. */
+function Documents({ docs }: { docs: RetrievedDocument[] }) {
+  return (
+    <ol className="documents" data-testid="retrieved-documents">
+      {docs.map((d, i) => (
+        <li key={i} className="document" data-testid="retrieved-document">
+          <div className="document-head">
+            <span className="muted small">#{i + 1}</span>
+            {d.id !== null && (
+              <span className="mono small ellipsis" data-testid="document-id" title={d.id}>
+                {d.id}
+              </span>
+            )}
+            {d.score !== null && (
+              <span className="badge document-score" data-testid="document-score" title={`score ${d.score}`}>
+                score {Number(d.score.toPrecision(4))}
+              </span>
+            )}
+          </div>
+          {d.content !== null && (
+            <pre className="document-content" data-testid="document-content">
+              {d.content}
+            </pre>
+          )}
+          {d.metadata !== null && d.metadata !== undefined && (
+            <div className="document-meta">
+              <JsonView value={d.metadata} name="metadata" />
+            </div>
+          )}
+        </li>
+      ))}
+    </ol>
+  )
+}
+
+/** The time axis of the waterfall: offsets from the trace's start over the shown window; a drag selects a window. */
+function TimeAxis({ zoom, widthUs, onZoom }: { zoom: TimeWindow; widthUs: number; onZoom: (w: TimeWindow) => void }) {
+  const [drag, setDrag] = useState<[number, number] | null>(null)
+  const frac = (e: ReactPointerEvent<HTMLSpanElement>) => {
+    const r = e.currentTarget.getBoundingClientRect()
+    return Math.max(0, Math.min(1, (e.clientX - r.left) / Math.max(1, r.width)))
+  }
+  return (
+    <span
+      className={`ticks zoomable ${drag ? 'dragging' : ''}`}
+      data-testid="time-axis"
+      title="Drag to zoom into a time window"
+      onPointerDown={(e) => {
+        e.currentTarget.setPointerCapture(e.pointerId)
+        const x = frac(e)
+        setDrag([x, x])
+      }}
+      onPointerMove={(e) => drag && setDrag([drag[0], frac(e)])}
+      onPointerUp={(e) => {
+        if (!drag) return
+        const next = windowOfDrag(zoom, drag[0], frac(e))
+        setDrag(null)
+        if (next) onZoom(next)
+      }}
+      onPointerCancel={() => setDrag(null)}
+    >
+      {[0, 0.25, 0.5, 0.75, 1].map((f) => (
+        <span key={f} style={{ left: `${f * 100}%` }} data-testid="tick">
+          {fmtDuration((widthUs * (zoom.lo + f * (zoom.hi - zoom.lo))) / 1000)}
+        </span>
+      ))}
+      {drag && <span className="drag-window" style={{ left: `${Math.min(...drag) * 100}%`, width: `${Math.abs(drag[1] - drag[0]) * 100}%` }} />}
+    </span>
+  )
+}
+
+/** The trace's input and output: the trace-level values when it has them (its root span's, or Langfuse's), else
+ * the first LLM call's input and the last LLM call's output. */
+function TraceIO({ pid, traceId, trace, spans }: { pid: string; traceId: string; trace: TraceFields; spans: OutlineSpan[] }) {
+  const llm = spans.map((s, i) => [s, i] as const).filter(([s]) => isLlmCall(s.kind))
+  const first = llm.length ? llm[0][0] : null
+  const last = llm.length ? llm.reduce((a, b) => ((b[0].end_time ?? '') >= (a[0].end_time ?? '') ? b : a))[0] : null
+  const needIn = isEmpty(trace.input) && first
+  const needOut = isEmpty(trace.output) && last
+  const spanOf = (s: OutlineSpan | null, signal: AbortSignal) =>
+    s ? api<Span>(projectPath(pid, `/traces/${encodeURIComponent(traceId)}/spans/${encodeURIComponent(s.span_id)}`), { signal }) : Promise.resolve(null)
+  const res = useLoad(`io|${pid}|${traceId}|${needIn ? first!.span_id : ''}|${needOut ? last!.span_id : ''}`, async (signal) => {
+    const [a, b] = await Promise.all([needIn ? spanOf(first, signal) : null, needOut ? spanOf(last, signal) : null])
+    return { input: needIn ? a?.input : trace.input, output: needOut ? b?.output : trace.output }
+  })
+  const input = needIn ? res.data?.input : trace.input
+  const output = needOut ? res.data?.output : trace.output
+  const pending = (needIn || needOut) && res.loading && !res.data
+  if (!pending && isEmpty(input) && isEmpty(output)) return null // nothing to show: no panel
+  const from = (need: unknown, s: OutlineSpan | null, side: string) =>
+    need && s ? <span className="muted small"> ({side} LLM call: {s.name ?? s.span_id})</span> : null
+  return (
+    <details className="trace-io" open data-testid="trace-io">
+      <summary>Trace input and output</summary>
+      <div className="trace-io-body">
+        <div data-testid="trace-input">
+          <h3>Input{from(needIn, first, 'first')}</h3>
+          {needIn && res.loading && !res.data ? <div className="muted small">Loading…</div> : <ValueView value={input} side="input" />}
+        </div>
+        <div data-testid="trace-output">
+          <h3>Output{from(needOut, last, 'last')}</h3>
+          {needOut && res.loading && !res.data ? <div className="muted small">Loading…</div> : <ValueView value={output} side="output" />}
+        </div>
+      </div>
+    </details>
+  )
+}
+
+function isEmpty(v: unknown): boolean {
+  return v === null || v === undefined || v === ''
 }

@@ -112,6 +112,8 @@ FORWARDED: Final[tuple[tuple[str, str, Cap], ...]] = (
     ("POST", "/api/projects/{project_id}/monitors", _monitor),
     ("PATCH", "/api/projects/{project_id}/monitors/{monitor_id}", _monitor),
     ("DELETE", "/api/projects/{project_id}/monitors/{monitor_id}", _monitor),
+    # a project's custom dashboard (admin/dashboards.py)
+    ("PUT", "/api/projects/{project_id}/dashboard", _json),
     # registered prompt templates (query/prompts.py)
     ("POST", "/v1/projects/{project_id}/prompts", _prompt),
 )

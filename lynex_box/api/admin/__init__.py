@@ -1,12 +1,13 @@
 """Routes that administer a project: the project itself, API keys, trusted JWT issuers, settings, encryption,
 audit log, usage, custom prices and repricing, alert rules, synthetic monitors, and deletion of data; and the
 cluster's state (`cluster.py`), the plugins (`plugins.py`; a project's own: `project_plugins.py`) and the node's
-platform alerts (`platform_alerts.py`)."""
+platform alerts (`platform_alerts.py`), and a project's custom dashboard (`dashboards.py`)."""
 
 from lynex_box.api import spec
 from lynex_box.api.admin import (
     alerts,
     cluster,
+    dashboards,
     deletion,
     jwt_trust,
     monitors,
@@ -29,6 +30,7 @@ routes = [
     *plugins.routes,
     *project_plugins.routes,
     *platform_alerts.routes,
+    *dashboards.routes,
 ]
 openapi = spec.merge(
     projects.OPENAPI,
@@ -41,4 +43,5 @@ openapi = spec.merge(
     plugins.OPENAPI,
     project_plugins.OPENAPI,
     platform_alerts.OPENAPI,
+    dashboards.OPENAPI,
 )

@@ -79,6 +79,9 @@ function Activity({ keyName, id }: { keyName: Key; id: string }) {
               {g?.session_count !== undefined ? `${fmtInt(g.session_count)} sessions` : 'Sessions'}
             </Link>
           )}
+          <Link to={`/traces?${keyName}=${encodeURIComponent(id)}&range=${range}`} className="btn small" testId="activity-open-traces">
+            Open in Traces
+          </Link>
           <RangePicker value={range} onChange={(r) => setParams({ range: r })} />
         </div>
       </header>

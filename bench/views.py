@@ -147,12 +147,17 @@ def overview(t: Timer, pid: str, now_ms: int) -> None:
         base = {"from": b["from"], "to": b["to"]}
         path = f"/v1/projects/{pid}/metrics"
         view = f"overview {key}"
-        t.get(view, "totals", path, base, budget)
-        t.get(view, f"series interval={b['interval']}", path, {**base, "interval": b["interval"]}, budget)
+        llm = {**base, "latency_kind": "llm_call"}  # the overview's latency is of LLM calls by default
+        t.get(view, "totals", path, llm, budget)
+        t.get(view, f"series interval={b['interval']}", path, {**llm, "interval": b["interval"]}, budget)
         for dim in ("model", "provider", "name", "environment"):
             t.get(
-                view, f"breakdown group_by={dim}", path, {**base, "group_by": dim, "top": 12, "top_by": "count"}, budget
+                view, f"breakdown group_by={dim}", path, {**llm, "group_by": dim, "top": 12, "top_by": "count"}, budget
             )
+        for dim in ("environment", "tag", "model", "prompt_name"):  # the filters' choices
+            t.get(view, f"filter choices {dim}", path, {**base, "group_by": dim, "top": 50, "top_by": "count"}, budget)
+        t.get(view, "latency kinds", path, {**base, "group_by": "kind"}, budget)
+        t.get(view, "filtered totals model=gpt-4o", path, {**llm, "model": "gpt-4o"}, budget)
         for dim in ("user_id", "session_id", "prompt_name"):
             t.get(view, f"top {dim}", path, {**base, "group_by": dim, "top": 6}, budget)
 

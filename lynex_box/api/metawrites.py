@@ -115,6 +115,8 @@ FORWARDED: Final[tuple[tuple[str, str, Cap], ...]] = (
     # a user's saved views (admin/saved_views.py)
     ("POST", "/api/projects/{project_id}/views", _json),
     ("DELETE", "/api/projects/{project_id}/views/{view_id}", _json),
+    # a project's custom dashboard (admin/dashboards.py)
+    ("PUT", "/api/projects/{project_id}/dashboard", _json),
     # registered prompt templates (query/prompts.py)
     ("POST", "/v1/projects/{project_id}/prompts", _prompt),
 )

@@ -19,7 +19,8 @@ Replicated, with why:
 - prompt_versions, custom_prices, project_limits, project_pii (PII mode, patterns, masked keys), jwt_trust,
   alert_rules (their definitions; the evaluation state columns are the alerts lease holder's), monitors (likewise:
   the last run's columns are the runner's), project_plugins (which plugins a project turned on, their
-  configuration, secret values sealed with the cluster's alerts secrets key), project_data_keys (wrapped by the
+  configuration, secret values sealed with the cluster's alerts secrets key), project_dashboards (a project's
+  custom dashboard: the same charts on every node), project_data_keys (wrapped by the
   KEK, so a node without the KEK still cannot open them), saved_views (a user's views work on every node);
 - tombstones (mode `tombstone`): a deletion hides the rows on every node; each node then stamps, purges and drops
   its own copy as its own lifecycle does for a local deletion, so only the creation (and a repeated deletion that
@@ -84,6 +85,7 @@ REPLICATED: Final[dict[str, TableSpec]] = {
     "jwt_trust": TableSpec(("project_id",)),
     "alert_rules": TableSpec(("id",), local_columns=("state", "last_value", "last_evaluated_at", "last_error")),
     "project_plugins": TableSpec(("project_id", "plugin")),
+    "project_dashboards": TableSpec(("project_id",)),
     "monitors": TableSpec(
         ("id",), local_columns=("last_run_at", "last_ok", "last_latency_ms", "last_error", "last_trace_id")
     ),

@@ -62,6 +62,7 @@ ACTIONS: Final = (
     "monitor.updated",
     "monitor.deleted",
     "monitor.run",
+    "dashboard.saved",
 )
 _SECRET_WORDS: Final = ("password", "secret", "token", "api_key", "hash", "cookie")
 MAX_PAGE: Final = 500

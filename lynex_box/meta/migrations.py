@@ -567,6 +567,18 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     ),
+    # a project's custom dashboard: its charts as one JSON document (meta/dashboards.py)
+    Migration(
+        "project dashboards",
+        """
+    CREATE TABLE project_dashboards (
+        project_id TEXT PRIMARY KEY REFERENCES projects (id),
+        doc TEXT NOT NULL,
+        updated_at INTEGER NOT NULL,
+        updated_by TEXT NOT NULL
+    );
+    """,
+    ),
 ]
 
 

@@ -12,14 +12,18 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from lynex_box.schema.span import KIND_GROUPS
+from lynex_box.schema.span import KIND_GROUPS, LLM_CALL_KINDS
 
 Cursor = tuple[int, str]  # (time in epoch µs, id) of the last item of a page
 
 GROUP_COLUMNS: Final = (
     "model", "provider", "name", "user_id", "environment", "kind", "session_id", "prompt_name",
     "model_id", "model_family", "model_provider", "request_fingerprint",
+    "status", "service", "tag",
 )  # fmt: skip
+# group_by values that are not a column: the expression each stands for (fixed here, never from the client).
+# `service` is OpenTelemetry's `service.name` (kept in `attributes`); `tag` groups by each tag a span carries.
+GROUP_EXPRESSIONS: Final = {"service": "json_extract_string(attributes, '$.\"service.name\"')", "tag": "_tag"}
 FILTER_STRINGS: Final = (
     "name", "model", "provider", "status", "user_id", "session_id", "environment", "kind",
     "model_id", "model_family", "model_provider", "request_fingerprint", "system_fingerprint",
@@ -238,26 +242,60 @@ def spans_sql(f: Filters, cursor: Cursor | None, limit: int, summary: bool = Fal
     return sql, params
 
 
+def _latency_filter(latency_kind: str | None, params: dict[str, Any]) -> str:
+    """`FILTER (...)` restricting the latency percentiles to one kind or kind group (`llm_call`); '' = every span."""
+    if latency_kind is None:
+        return ""
+    kinds = KIND_GROUPS.get(latency_kind, (latency_kind,))
+    names = [f"lk{j}" for j in range(len(kinds))]
+    params.update(zip(names, kinds, strict=True))
+    return f" FILTER (WHERE kind IN ({', '.join('$' + n for n in names)}))"
+
+
 def metrics_sql(
-    f: Filters, interval_s: int | None, group: str | None, top: int | None = None, top_by: str = "total_cost"
+    f: Filters,
+    interval_s: int | None,
+    group: str | None,
+    top: int | None = None,
+    top_by: str = "total_cost",
+    latency_kind: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
+    """Per group and time bucket: spans (`count`), traces and LLM calls with their errors, tokens, cost,
+    hallucination risk and latency percentiles (of `latency_kind`'s spans only, when given).
+
+    A trace counts in every bucket and group where it has a matching span; it is in error when one of those is."""
     where, params = where_clause(f)
     bucket = "NULL::BIGINT"
     if interval_s is not None:
         bucket = "(epoch_us(start_time) // $bucket_us) * $bucket_us"
         params["bucket_us"] = interval_s * 1_000_000
-    group_expr = f"coalesce({group}, '(none)')" if group else "'all'"
+    source = "spans"
+    if group == "tag":  # one row per tag a span carries; a span without tags counts once, as (none)
+        source = "(SELECT *, unnest(CASE WHEN len(tags) > 0 THEN tags ELSE [NULL] END) AS _tag FROM spans)"
+    assert group is None or group in GROUP_COLUMNS  # an identifier from the allow-list, never from the client
+    column = GROUP_EXPRESSIONS.get(group, group) if group else None
+    group_expr = f"coalesce({column}, '(none)')" if column else "'all'"
+    llm_names = [f"llm{j}" for j in range(len(LLM_CALL_KINDS))]
+    params.update(zip(llm_names, LLM_CALL_KINDS, strict=True))
+    is_llm = f"kind IN ({', '.join('$' + n for n in llm_names)})"
+    lat = _latency_filter(latency_kind, params)
     sql = f"""
     SELECT {group_expr} AS grp, {bucket} AS t,
            count(*) AS count,
            count(*) FILTER (WHERE status = 'error') AS errors,
+           count(DISTINCT trace_id) AS traces,
+           count(DISTINCT trace_id) FILTER (WHERE status = 'error') AS trace_errors,
+           count(*) FILTER (WHERE {is_llm}) AS llm_calls,
+           count(*) FILTER (WHERE {is_llm} AND status = 'error') AS llm_errors,
            coalesce(sum(input_tokens), 0)::BIGINT AS input_tokens,
            coalesce(sum(output_tokens), 0)::BIGINT AS output_tokens,
            coalesce(sum(total_cost), 0) AS total_cost,
-           quantile_cont(duration_ms, 0.5) AS p50_ms,
-           quantile_cont(duration_ms, 0.95) AS p95_ms,
-           quantile_cont(duration_ms, 0.99) AS p99_ms
-    FROM spans WHERE {where}
+           avg(hallucination_risk) AS avg_hallucination_risk,
+           max(hallucination_risk) AS max_hallucination_risk,
+           quantile_cont(duration_ms, 0.5){lat} AS p50_ms,
+           quantile_cont(duration_ms, 0.95){lat} AS p95_ms,
+           quantile_cont(duration_ms, 0.99){lat} AS p99_ms
+    FROM {source} WHERE {where}
     GROUP BY ALL
     """
     if top is None:

@@ -297,6 +297,8 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     # no plugin of that name on the matrix's server: 400; a reset of nothing: 204
     ("PUT", f"{PA}/plugins/{{name}}"): Row(project("settings.manage"), json={"enabled": True}),
     ("DELETE", f"{PA}/plugins/{{name}}"): Row(project("settings.manage")),
+    ("GET", f"{PA}/dashboard"): Row(project("data.read")),
+    ("PUT", f"{PA}/dashboard"): Row(project("data.annotate", key="settings.manage"), json={"charts": []}),
     ("GET", f"{PA}/keys"): Row(project("keys.read")),
     ("POST", f"{PA}/keys"): Row(project("keys.manage"), json={"scope": "read", "name": "matrix"}),
     ("DELETE", f"{PA}/keys/{{key_id}}"): Row(project("keys.manage"), ids={"key_id": "pool:key"}, consumes="key"),

@@ -286,6 +286,25 @@ def test_a_pii_setting_made_on_the_holder_redacts_on_every_node(trio: Trio) -> N
     assert back.status_code == 200, back.text
 
 
+def test_a_dashboard_saved_through_a_non_holder_is_served_by_every_node(trio: Trio) -> None:
+    holder = trio.holder()
+    other = next(n for n in trio.live() if n != holder)
+    path = f"/api/projects/{trio.project}/dashboard"
+    charts = [{"id": "c1", "title": "Cost", "metric": "total_cost", "group_by": "model", "chart": "bar"}]
+    saved = admin_write(trio, other, "PUT", path, {"charts": charts})
+    assert saved.status_code == 200, saved.text
+
+    def everywhere() -> bool:
+        for node in trio.live():
+            server = trio.nodes[node]
+            shown = httpx.get(f"{server.url}{path}", headers=server.headers(trio.key), timeout=30).json()
+            if shown["charts"] != charts:
+                return False
+        return True
+
+    until(everywhere, 10)
+
+
 def test_after_the_holder_is_killed_another_takes_over_fences_and_serves_writes(trio: Trio) -> None:
     holder = trio.holder()
     trio.nodes[holder].kill()

@@ -82,7 +82,7 @@ def test_viewer_cannot_see_settings_actions(ui: UI, browser: Any, page: Any, tmp
     page.get_by_label("Choose a password").fill(password)
     page.get_by_role("button", name="Create my account").click()
     page.get_by_test_id("whoami").get_by_text("viewer").wait_for()
-    page.get_by_test_id("stat-requests").get_by_text(f"{ui.seed.totals['count']:,}").wait_for()
+    page.get_by_test_id("stat-spans").get_by_text(f"{ui.seed.totals['count']:,}").wait_for()
     page.get_by_role("link", name="Settings").click()
     page.get_by_test_id("readonly-notice").wait_for()
     assert page.get_by_role("button", name="Create key").count() == 0

@@ -29,6 +29,8 @@ def test_users_show_usage_and_open_their_traces(ui: UI, page: Any) -> None:
     rows.first.wait_for()
     assert rows.count() == 4
     rows.filter(has_text="user-2").click()
-    page.wait_for_url("**user_id=user-2**")
+    page.wait_for_url("**/ui/users/user-2**")
     n = sum(1 for e in ui.seed.events if e.get("user_id") == "user-2" and e["event_id"].endswith("-root"))
+    page.get_by_test_id("activity-open-traces").click()
+    page.wait_for_url("**user_id=user-2**")
     page.get_by_test_id("traces-count").get_by_text(f"{n} traces").wait_for()

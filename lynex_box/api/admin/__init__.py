@@ -1,12 +1,13 @@
 """Routes that administer a project: the project itself, API keys, trusted JWT issuers, settings, encryption,
 audit log, usage, custom prices and repricing, alert rules, synthetic monitors, and deletion of data; and the
 cluster's state (`cluster.py`), the plugins (`plugins.py`; a project's own: `project_plugins.py`) and the node's
-platform alerts (`platform_alerts.py`)."""
+platform alerts (`platform_alerts.py`), and a project's custom dashboard (`dashboards.py`)."""
 
 from lynex_box.api import spec
 from lynex_box.api.admin import (
     alerts,
     cluster,
+    dashboards,
     deletion,
     jwt_trust,
     monitors,
@@ -31,6 +32,7 @@ routes = [
     *project_plugins.routes,
     *platform_alerts.routes,
     *saved_views.routes,
+    *dashboards.routes,
 ]
 openapi = spec.merge(
     projects.OPENAPI,
@@ -44,4 +46,5 @@ openapi = spec.merge(
     project_plugins.OPENAPI,
     platform_alerts.OPENAPI,
     saved_views.OPENAPI,
+    dashboards.OPENAPI,
 )

@@ -13,6 +13,7 @@ from lynex_box.api import spec
 from lynex_box.api.errors import ApiError
 from lynex_box.api.params import PageLimit, bounded_int, whole_number
 from lynex_box.query.sql import ATTR_OPS, FILTER_STRINGS, GROUP_COLUMNS, TOP_BY, AttrCondition, Filters
+from lynex_box.schema.span import KIND_GROUPS, SPAN_KINDS
 from lynex_box.schema.timefmt import parse_time_us
 from lynex_box.scores.store import SCORE_OPS, ScoreCondition
 
@@ -171,6 +172,15 @@ def parse_group(params: Mapping[str, str]) -> str | None:
     return group
 
 
+def parse_latency_kind(params: Mapping[str, str]) -> str | None:
+    """`latency_kind`: the span kind (or `llm_call`) whose durations the latency percentiles describe; None = all."""
+    kind = params.get("latency_kind") or None
+    if kind is not None and kind not in SPAN_KINDS and kind not in KIND_GROUPS:
+        known = sorted([*KIND_GROUPS, *SPAN_KINDS])
+        raise ApiError(400, "bad_filter", f"latency_kind {kind!r} is not one of {known}")
+    return kind
+
+
 def parse_top(params: Mapping[str, str]) -> tuple[int | None, str]:
     """`top=N` keeps the N groups ranked highest by `top_by` (total_cost, count or errors)."""
     raw = params.get("top")
@@ -202,6 +212,7 @@ FILTERS: Final = spec.query(
     ("prompt_name", "prompt name"),
     ("prompt_version", "prompt version"),
     ("tag", "a tag the span carries"),
+    ("prompt_name", "the prompt's name (the span's `prompt.name`)"),
     ("q", "case-insensitive text in input or output"),
     ("min_cost", "USD"),
     ("max_cost", "USD"),

@@ -23,6 +23,7 @@ from lynex_box.api.query.filters import (
     LIST_PARAMS,
     parse_group,
     parse_interval,
+    parse_latency_kind,
     parse_limit,
     parse_top,
 )
@@ -57,7 +58,9 @@ async def get_metrics(request: Request) -> Response:
     interval = parse_interval(params)
     group = parse_group(params)
     top, top_by = parse_top(params)
-    sql, bound = qs.metrics_sql(await filters_of(request, params, scope.project_id), interval, group, top, top_by)
+    latency_kind = parse_latency_kind(params)
+    f = await filters_of(request, params, scope.project_id)
+    sql, bound = qs.metrics_sql(f, interval, group, top, top_by, latency_kind)
     table = await services(request).engine.query.query_async(scope, sql, bound)
     series: dict[str, list[dict[str, Any]]] = {}
     for row in table.to_pylist():
@@ -105,7 +108,8 @@ OPENAPI: Final[spec.Paths] = {
     },
     "/v1/projects/{project_id}/metrics": {
         "get": spec.read(
-            "Counts, errors, tokens, cost and latency percentiles over time",
+            "Spans, traces and LLM calls with their errors, tokens, cost, hallucination risk and latency "
+            'percentiles, over time and per group (docs/api.md "Metrics")',
             [
                 *FILTERS,
                 *spec.query(
@@ -113,6 +117,7 @@ OPENAPI: Final[spec.Paths] = {
                     ("group_by", ", ".join(GROUP_COLUMNS)),
                     ("top", "keep the N groups ranked highest by top_by"),
                     ("top_by", "total_cost (default), count or errors"),
+                    ("latency_kind", "percentiles of this span kind only, or `llm_call` for every LLM call"),
                 ),
             ],
             spec.obj((), series={"type": "array"}),

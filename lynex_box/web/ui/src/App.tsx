@@ -14,6 +14,8 @@ import { TraceView } from './views/Trace'
 import { Spans } from './views/Spans'
 import { Sessions, SessionDetail } from './views/Sessions'
 import { Users } from './views/Users'
+import { UserDetail } from './views/Activity'
+import { Dashboards } from './views/Dashboards'
 import { Prompts } from './views/Prompts'
 import { Alerts } from './views/Alerts'
 import { Monitors } from './views/Monitors'
@@ -26,6 +28,7 @@ type Boot = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in
 
 const NAV: [string, string, string][] = [
   ['/', 'Overview', 'o'],
+  ['/dashboards', 'Dashboard', 'd'],
   ['/traces', 'Traces', 't'],
   ['/spans', 'Spans', 'x'],
   ['/sessions', 'Sessions', 's'],
@@ -66,6 +69,8 @@ function View({ path }: { path: string }): ReactNode {
   if (path === '/sessions') return <Sessions />
   if ((m = match('/sessions/:id', path))) return <SessionDetail sessionId={m.id} />
   if (path === '/users') return <Users />
+  if ((m = match('/users/:id', path))) return <UserDetail userId={m.id} />
+  if (path === '/dashboards') return <Dashboards />
   if (path === '/prompts') return <Prompts />
   if (path === '/alerts') return <Alerts />
   if (path === '/monitors') return <Monitors />

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { alignSeries, totalsByGroup } from './metrics'
+import { alignSeries, emptyPoint, totalsByGroup } from './metrics'
 import { bucketStarts, preset, PRESETS, rangeBounds } from './timerange'
 import { filtersKey, readFilters } from './filters'
 import { queryString } from './api'
@@ -25,13 +25,13 @@ describe('metrics', () => {
     const from = 0
     const to = 3 * 60_000
     const cols = alignSeries(
-      [{ t: new Date(60_000).toISOString(), count: 5, errors: 1, input_tokens: 0, output_tokens: 0, total_cost: 0.5, p50_ms: 10, p95_ms: 20, p99_ms: 30 }],
+      [{ ...emptyPoint(), t: new Date(60_000).toISOString(), count: 5, errors: 1, input_tokens: 0, output_tokens: 0, total_cost: 0.5, p50_ms: 10, p95_ms: 20, p99_ms: 30 }],
       from, to, 60_000, ['count', 'p95_ms'],
     )
     expect(cols).toEqual([[0, 60, 120], [0, 5, 0], [null, 20, null]])
   })
   it('ranks groups by a field', () => {
-    const point = (count: number, cost: number) => ({ t: null, count, errors: 0, input_tokens: 0, output_tokens: 0, total_cost: cost, p50_ms: null, p95_ms: null, p99_ms: null })
+    const point = (count: number, cost: number) => ({ ...emptyPoint(), t: null, count, errors: 0, input_tokens: 0, output_tokens: 0, total_cost: cost, p50_ms: null, p95_ms: null, p99_ms: null })
     const res = { series: [{ group: 'a', points: [point(1, 5)] }, { group: 'b', points: [point(9, 1)] }] }
     expect(totalsByGroup(res).map((g) => g.group)).toEqual(['a', 'b'])
     expect(totalsByGroup(res, 'count').map((g) => g.group)).toEqual(['b', 'a'])

@@ -51,8 +51,8 @@ export function Users() {
         paged={paged}
         testId="users"
         noun="users"
-        rowHref={(r) => `/traces?user_id=${encodeURIComponent(r.user_id)}&${range}`}
-        onOpen={(r) => navigate(`/traces?user_id=${encodeURIComponent(r.user_id)}&${range}`)}
+        rowHref={(r) => `/users/${encodeURIComponent(r.user_id)}?${range}`}
+        onOpen={(r) => navigate(`/users/${encodeURIComponent(r.user_id)}?${range}`)}
         emptyTitle="No end users in this range"
         empty={<p>Send a <code>user_id</code> with your events (or <code>user.id</code> / <code>enduser.id</code> over OpenTelemetry) to see usage and cost per user.</p>}
       />

@@ -34,7 +34,8 @@ class User:
     must_change_password: bool = False  # a printed password: the next sign-in may only change it
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "email": self.email, "name": self.name, "must_change_password": self.must_change_password}
+        must_change = self.must_change_password
+        return {"id": self.id, "email": self.email, "name": self.name, "must_change_password": must_change}
 
 
 def _user(row: tuple[Any, ...]) -> User:

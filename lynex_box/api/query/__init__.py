@@ -5,8 +5,10 @@ queries run in worker threads over the query engine, and what they build is plan
 """
 
 from lynex_box.api import spec
-from lynex_box.api.query import export, prompts, scores, spans, traces
+from lynex_box.api.query import export, list_export, prompts, scores, spans, traces
 
 # the package's routes, and their OpenAPI descriptions (path -> method -> operation)
-routes = [*spans.routes, *traces.routes, *scores.routes, *prompts.routes, *export.routes]
-openapi = spec.merge(spans.OPENAPI, traces.OPENAPI, scores.OPENAPI, prompts.OPENAPI, export.OPENAPI)
+routes = [*spans.routes, *traces.routes, *scores.routes, *prompts.routes, *export.routes, *list_export.routes]
+openapi = spec.merge(
+    spans.OPENAPI, traces.OPENAPI, scores.OPENAPI, prompts.OPENAPI, export.OPENAPI, list_export.OPENAPI
+)

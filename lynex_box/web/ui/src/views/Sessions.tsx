@@ -15,6 +15,7 @@ import type { Col } from '../components/PagedTable'
 import { ErrorBox, Link, RangePicker, StatusBadge } from '../components/ui'
 import type { TraceRow } from './Traces'
 import type { Span } from './Trace'
+import { SessionDeleteButton } from '../components/DeleteData'
 
 interface SessionRow {
   session_id: string
@@ -97,6 +98,7 @@ export function SessionDetail({ sessionId }: { sessionId: string }) {
         ← Sessions
       </Link>
       <h1 className="ellipsis" title={sessionId}>Session {sessionId}</h1>
+      <SessionDeleteButton sessionId={sessionId} />
       {traces.error && <ErrorBox error={traces.error} onRetry={traces.reload} />}
       <div className="session-grid">
         <section className="card">

@@ -17,6 +17,7 @@ import { ToolCallCard, ValueView } from '../components/Conversation'
 import { VirtualList } from '../components/VirtualList'
 import type { VirtualListHandle } from '../components/VirtualList'
 import { ErrorBox, JsonView, Link, StatusBadge } from '../components/ui'
+import { TraceDeleteButton } from '../components/DeleteData'
 
 /** What the outline gives for every span (null values are left out by the server). */
 export interface OutlineSpan extends SpanLike {
@@ -213,6 +214,7 @@ function TraceBody({ spans, traceId }: { spans: OutlineSpan[]; traceId: string }
           <Fact label="Cost" value={fmtCost(total.cost)} />
           <Fact label="Errors" value={fmtInt(total.errors)} />
         </dl>
+        <TraceDeleteButton traceId={traceId} />
       </header>
       <div className="trace-split">
         <section className="waterfall" aria-label="Spans">

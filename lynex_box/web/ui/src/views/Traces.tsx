@@ -17,6 +17,7 @@ import { useSession } from '../session'
 import { VirtualList } from '../components/VirtualList'
 import type { VirtualListHandle } from '../components/VirtualList'
 import { EmptyState, ErrorBox, Link, RangePicker, StatusBadge } from '../components/ui'
+import { ExportMenu } from '../components/ExportMenu'
 
 export interface TraceRow {
   trace_id: string
@@ -168,6 +169,7 @@ export function Traces() {
         <div className="toolbar">
           <RangePicker value={range} onChange={(r) => setParams({ range: r })} />
           <ColumnChooser value={cols} onChange={setCols} />
+          <ExportMenu pid={pid} query={query} />
           <button type="button" className="btn" onClick={() => setBounds(rangeBounds(range, Date.now()))} aria-label="Refresh">
             ↻
           </button>

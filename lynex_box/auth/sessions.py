@@ -95,7 +95,8 @@ class SessionStore:
         )
         if not rows:
             return None
-        session = Session(*rows[0][:7], bool(rows[0][7]))
+        id_hash, user_id, email, name, csrf_hash, expires_at, last_seen_at, must_change = rows[0]
+        session = Session(id_hash, user_id, email, name, csrf_hash, expires_at, last_seen_at, bool(must_change))
         now = _now_us()
         if session.expires_at <= now or session.last_seen_at <= self._idle_cutoff(now):
             return None

@@ -4,15 +4,10 @@
 import { useState } from 'react'
 import type { FormEvent } from 'react'
 import { api } from '../lib/api'
+import { passwordProblem } from '../lib/password'
 
 export const MIN_PASSWORD = 10 // the server's default minimum; an operator may raise it, and the server's answer says so
 
-/** What is wrong with a new password before it is sent (the server checks again, with its own minimum). */
-export function passwordProblem(next: string, repeat: string, current: string): string | null {
-  if (next !== repeat) return 'The two new passwords differ.'
-  if (next === current) return 'Choose a password different from the current one.'
-  return null
-}
 
 export function ChangePassword({ onChanged, autoFocus = false }: { onChanged: () => void; autoFocus?: boolean }) {
   const [error, setError] = useState<string | null>(null)

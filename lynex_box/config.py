@@ -200,6 +200,7 @@ class ApiSettings:
     export_workers: int = field(default=2, metadata=_rng(1, 64))
     export_per_project: int = field(default=1, metadata=_rng(1, 64))
     export_timeout_s: float = field(default=3600.0, metadata=_rng(1))
+    list_export_max_rows: int = field(default=100_000, metadata=_rng(1, 10_000_000))
 
 
 @dataclass(frozen=True, slots=True)

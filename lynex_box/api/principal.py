@@ -101,6 +101,8 @@ def authenticate(request: Request, keys: KeyRing) -> Principal:
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a session whose password was printed (the first admin's, one the operator set) may do until it is changed.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/auth/me", "/api/auth/logout", "/api/auth/password"})
 _VERBS = {"data.read": "read", "data.ingest": "write"}
 
 
@@ -139,6 +141,13 @@ async def current_session(request: Request, svc: Services, check_csrf: bool = Tr
         return None
     if check_csrf and request.method not in SAFE_METHODS and not session.csrf_ok(request.headers.get(CSRF_HEADER)):
         raise ApiError(403, "csrf_failed", "missing or wrong X-CSRF-Token header for this session")
+    if session.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise ApiError(
+            403,
+            "password_change_required",
+            "this account signed in with a printed password: choose a new one first "
+            "(POST /api/auth/password with current_password and new_password)",
+        )
     return session
 
 

@@ -201,7 +201,8 @@ def revoke_key(db: MetaDB, key_id: str, project_id: str | None = None, actor: Ac
     return db.write(tx) > 0
 
 
-def create_user(db: MetaDB, email: str, password: str, org_id: str, role: str) -> str:
+def create_user(db: MetaDB, email: str, password: str, org_id: str, role: str, must_change: bool = False) -> str:
+    """A new account of `org_id`; `must_change` for a password that was printed (its first sign-in must replace it)."""
     if "@" not in email or len(email) > 320:
         raise AdminError(f"email {email!r} is not an email address")
     user_id = new_id("user")
@@ -209,8 +210,8 @@ def create_user(db: MetaDB, email: str, password: str, org_id: str, role: str) -
 
     def tx(conn: apsw.Connection) -> None:
         conn.execute(
-            "INSERT INTO users (id, email, password_hash, created_at) VALUES (?, ?, ?, ?)",
-            (user_id, email, hashed, _now_us()),
+            "INSERT INTO users (id, email, password_hash, created_at, must_change_password) VALUES (?, ?, ?, ?, ?)",
+            (user_id, email, hashed, _now_us(), int(must_change)),
         )
         conn.execute("INSERT INTO org_members (org_id, user_id, role) VALUES (?, ?, ?)", (org_id, user_id, role))
 

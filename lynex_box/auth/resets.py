@@ -95,8 +95,9 @@ def operator_issue(conn: apsw.Connection, actor: Actor, user_id: str, ttl_s: int
 
 
 def operator_set(conn: apsw.Connection, actor: Actor, user_id: str, new_hash: str) -> None:
-    """Set a password from the command line (lost owner password); ends all the user's sessions."""
-    set_password_hash(conn, user_id, new_hash)
+    """Set a password from the command line (lost owner password); ends all the user's sessions. The operator
+    knows it, so the user must replace it at the next sign-in."""
+    set_password_hash(conn, user_id, new_hash, must_change=True)
     conn.execute("UPDATE users SET disabled = 0 WHERE id = ?", (user_id,))
     conn.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
     audit.record(conn, actor, "password.reset", target_type="user", target_id=user_id, details={"by": "cli"})

@@ -44,6 +44,7 @@ class Session:
     csrf_hash: str
     expires_at: int
     last_seen_at: int
+    must_change_password: bool = False  # the user signed in with a printed password: only changing it is allowed
 
     def csrf_ok(self, header: str | None) -> bool:
         if not header or len(header) > 200:
@@ -87,13 +88,15 @@ class SessionStore:
         if not token or len(token) > 200:
             return None
         rows = self.db.read(
-            "SELECT s.id_hash, s.user_id, u.email, u.name, s.csrf_hash, s.expires_at, s.last_seen_at "
+            "SELECT s.id_hash, s.user_id, u.email, u.name, s.csrf_hash, s.expires_at, s.last_seen_at, "
+            "u.must_change_password "
             "FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND u.disabled = 0",
             (token_hash(token),),
         )
         if not rows:
             return None
-        session = Session(*rows[0])
+        id_hash, user_id, email, name, csrf_hash, expires_at, last_seen_at, must_change = rows[0]
+        session = Session(id_hash, user_id, email, name, csrf_hash, expires_at, last_seen_at, bool(must_change))
         now = _now_us()
         if session.expires_at <= now or session.last_seen_at <= self._idle_cutoff(now):
             return None

@@ -20,7 +20,7 @@ from lynex_box.auth.errors import Conflict
 from lynex_box.meta.db import MetaDB
 
 MAX_PASSWORD: Final = 1024  # argon2 hashes any length; a bound keeps a huge body from costing CPU
-_COLUMNS: Final = "id, email, name, password_hash, disabled, created_at"
+_COLUMNS: Final = "id, email, name, password_hash, disabled, created_at, must_change_password"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +31,15 @@ class User:
     password_hash: str
     disabled: bool
     created_at: int
+    must_change_password: bool = False  # a printed password: the next sign-in may only change it
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "email": self.email, "name": self.name}
+        must_change = self.must_change_password
+        return {"id": self.id, "email": self.email, "name": self.name, "must_change_password": must_change}
 
 
 def _user(row: tuple[Any, ...]) -> User:
-    return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+    return User(row[0], row[1], row[2], row[3], bool(row[4]), row[5], bool(row[6]))
 
 
 def clean_email(email: object) -> str:
@@ -119,5 +121,10 @@ def insert_user(conn: apsw.Connection, email: str, password_hash: str, name: str
     return user_id
 
 
-def set_password_hash(conn: apsw.Connection, user_id: str, password_hash: str) -> None:
-    conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+def set_password_hash(conn: apsw.Connection, user_id: str, password_hash: str, must_change: bool = False) -> None:
+    """Store a new password; `must_change` when someone other than the user chose it (printed by the operator's
+    command), so that the user's next sign-in can do nothing but replace it."""
+    conn.execute(
+        "UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?",
+        (password_hash, int(must_change), user_id),
+    )

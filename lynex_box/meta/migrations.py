@@ -579,6 +579,14 @@ MIGRATIONS: list[Migration] = [
     );
     """,
     ),
+    # a printed password (the first admin's, one the operator set) must be replaced at the next sign-in: until it is,
+    # the session may only change it (api/principal.py); accounts of earlier releases are not asked to
+    Migration(
+        "forced password change after a printed password",
+        """
+    ALTER TABLE users ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+    """,
+    ),
 ]
 
 

@@ -316,6 +316,7 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     # --- project data API ----------------------------------------------------------------------------
     ("POST", f"{PD}/events"): Row(project("data.ingest", user=None), json={"events": [{"trace_id": "matrix"}]}),
     ("GET", f"{PD}/export"): Row(project("data.read"), params={"format": "jsonl"}),
+    ("GET", f"{PD}/export/traces"): Row(project("data.read"), params={"format": "csv"}),
     ("GET", f"{PD}/metrics"): Row(project("data.read")),
     ("GET", f"{PD}/prices"): Row(project("settings.read")),
     ("PUT", f"{PD}/prices"): Row(project("settings.manage"), json={"prices": [PRICE]}),

@@ -30,7 +30,11 @@ def free_port() -> int:
 
 class RunningServer:
     """Start with `start()`; `creds` holds the first-start JSON (project_id, api_key, ...). `credentials=False`: the
-    server prints none (a node joining a cluster), so none is waited for."""
+    server prints none (a node joining a cluster), so none is waited for.
+
+    The first admin's printed password must be replaced at its first sign-in (docs/security.md): the first start
+    does that once through the API, so `creds["admin_password"]` is the password in force and `printed` what the
+    server printed. `keep_printed_password=True` leaves it to the test (the forced change's own tests)."""
 
     def __init__(
         self,
@@ -40,8 +44,11 @@ class RunningServer:
         credentials: bool = True,
         otlp_grpc: bool = False,
         args: tuple[str, ...] = (),
+        keep_printed_password: bool = False,
     ) -> None:
         self.data_dir = data_dir
+        self.keep_printed_password = keep_printed_password
+        self.printed: dict[str, Any] = {}
         self.args = args  # more `lynex-box run` options (`--read-only`); may be changed between starts
         self.port = free_port()
         # the OTLP/gRPC receiver listens only when a test asks (`otlp_grpc`), on a port of its own: servers started
@@ -102,6 +109,7 @@ class RunningServer:
         first = self.proc.stdout.readline() if self.credentials and not self.creds else ""
         if first.strip().startswith("{"):
             self.creds = json.loads(first)
+            self.printed = dict(self.creds)
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 log = self.log_path.read_text()[-2000:]
@@ -110,11 +118,30 @@ class RunningServer:
             try:
                 # ready, and this very process listens: another server on the port would answer /readyz too
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200 and self._listening():
+                    if self.printed and self.creds["admin_password"] == self.printed["admin_password"]:
+                        self._replace_printed_password()
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
         raise RuntimeError("server did not become ready")
+
+    def _replace_printed_password(self) -> None:
+        """Sign in with the printed password and choose a new one, as the first admin does in the UI."""
+        if self.keep_printed_password or "admin_password" not in self.creds:
+            return
+        old = self.creds["admin_password"]
+        new = old + "-chosen"
+        with httpx.Client(base_url=self.url, timeout=30) as client:
+            r = client.post("/api/auth/login", json={"email": self.creds["admin_email"], "password": old})
+            assert r.status_code == 200, r.text
+            # the cookies are sent by hand: a server configured with Secure cookies gets them over plain http too
+            cookie = f"lynex_session={r.cookies['lynex_session']}"
+            headers = {"X-CSRF-Token": r.json()["csrf_token"], "Cookie": cookie}
+            r = client.post("/api/auth/password", json={"current_password": old, "new_password": new}, headers=headers)
+            assert r.status_code == 204, r.text
+            client.post("/api/auth/logout", headers=headers)
+        self.creds["admin_password"] = new
 
     def _listening(self) -> bool:
         assert self.proc is not None

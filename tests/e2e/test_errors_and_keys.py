@@ -164,7 +164,7 @@ def test_the_first_run_writes_its_printed_credentials_to_the_data_dir(tmp_path: 
     server = RunningServer(tmp_path / "data").start()
     try:
         saved = json.loads((server.data_dir / "first-start-credentials.json").read_text())
-        assert saved == server.creds
+        assert saved == server.printed
         got = httpx.get(f"{server.url}/v1/projects/{saved['project_id']}/traces", headers=server.headers())
         assert got.status_code == 200
     finally:

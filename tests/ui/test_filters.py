@@ -87,7 +87,7 @@ def test_custom_absolute_range_shows_exactly_the_traces_in_it_and_is_shared(ui: 
 def test_dragging_across_an_overview_chart_zooms_into_that_range(ui: UI, page: Any) -> None:
     ui.login(page)
     page.goto(f"{ui.url}/ui/?range=1h")
-    chart = page.get_by_test_id("chart-requests").locator(".u-over")
+    chart = page.get_by_test_id("chart-traces").locator(".u-over")
     chart.wait_for()
     time.sleep(0.3)  # the first data drawn
     before = time.time() * 1000
@@ -108,7 +108,7 @@ def test_dragging_across_an_overview_chart_zooms_into_that_range(ui: UI, page: A
     assert "range" not in q
     assert page.get_by_test_id("range").input_value() == "custom"
     # the charts now cover the picked range: the x axis of the zoomed chart starts at `from`
-    page.get_by_test_id("chart-requests").locator(".u-over").wait_for()
+    page.get_by_test_id("chart-traces").locator(".u-over").wait_for()
 
 
 def _own_project(ui: UI) -> tuple[str, dict[str, str], list[dict[str, Any]]]:

@@ -82,8 +82,12 @@ async def login(request: Request) -> Response:
     if user is None:
         actor = Actor("anonymous", "", known.email if known else "", ip)
         target = known.id if known else ""
+        details = {"user_agent": _agent(request)}  # never the password typed
         await write(
-            svc, lambda c: audit.record(c, actor, "login.failed", target_type="user" if known else "", target_id=target)
+            svc,
+            lambda c: audit.record(
+                c, actor, "login.failed", target_type="user" if known else "", target_id=target, details=details
+            ),
         )
         raise ApiError(401, "invalid_credentials", BAD_LOGIN)
     svc.auth.throttle.succeeded(email, ip)
@@ -93,11 +97,16 @@ async def login(request: Request) -> Response:
     return response
 
 
+def _agent(request: Request) -> str:
+    """The browser or client that signs in, as the audit log keeps it (bounded)."""
+    return request.headers.get("user-agent", "")[:300]
+
+
 def _start_session(conn: apsw.Connection, svc: Services, user: users.User, request: Request, action: str) -> NewSession:
-    agent = request.headers.get("user-agent", "")
+    agent = _agent(request)
     new = svc.auth.sessions.create_in(conn, user.id, client_ip(request), agent)
     actor = Actor("user", user.id, user.email, client_ip(request))
-    audit.record(conn, actor, action, target_type="user", target_id=user.id)
+    audit.record(conn, actor, action, target_type="user", target_id=user.id, details={"user_agent": agent})
     return new
 
 
@@ -128,7 +137,8 @@ async def me(request: Request) -> Response:
         session = await require_session(request, svc)  # the 401 with its message
     orgs = await asyncio.to_thread(svc.accounts.user_orgs, session.user_id)
     projects = await asyncio.to_thread(svc.accounts.user_projects, session.user_id)
-    user = {"id": session.user_id, "email": session.email, "name": session.name}
+    user = {"id": session.user_id, "email": session.email, "name": session.name,
+            "must_change_password": session.must_change_password}  # fmt: skip
     return json_response({"user": user, "orgs": orgs, "projects": projects})
 
 
@@ -144,6 +154,8 @@ async def change_password(request: Request) -> Response:
     except AdminError as exc:
         raise ApiError(400, "weak_password", str(exc)) from None
     assert isinstance(new_password, str)
+    if new_password == current:
+        raise ApiError(400, "weak_password", "the new password must differ from the current one")
     wait = svc.auth.throttle.reserve(session.email, ip)  # counted before the hash, like a login
     if wait is not None:
         raise _locked(wait)
@@ -273,12 +285,18 @@ routes = [
 ]
 
 _RESET_OFF: Final = "404 not_enabled when [smtp] or [server] public_url is not set"
-_USER: Final = spec.obj(("id", "email", "name"), id=spec.STR, email=spec.STR, name=spec.STR)
+_USER: Final = spec.obj(
+    ("id", "email", "name", "must_change_password"),
+    id=spec.STR,
+    email=spec.STR,
+    name=spec.STR,
+    must_change_password={"type": "boolean"},
+)
 OPENAPI: Final[spec.Paths] = {
     "/api/auth/login": {
         "post": spec.op(
             "Log in; sets the lynex_session (HttpOnly) and lynex_csrf cookies",
-            {200: "{user: {id, email, name}, csrf_token}"},
+            {200: "{user: {id, email, name, must_change_password}, csrf_token}"},
             security=spec.PUBLIC,
             body_text="{email, password}",
             body=spec.obj(("email", "password"), email=spec.STR, password=spec.STR),
@@ -305,7 +323,9 @@ OPENAPI: Final[spec.Paths] = {
     },
     "/api/auth/password": {
         "post": spec.op(
-            "Change one's own password; ends the user's other sessions",
+            "Change one's own password (the new one must differ); ends the user's other sessions. A session whose "
+            "password was printed (must_change_password) may call only this, /api/auth/me and /api/auth/logout: "
+            "anything else answers 403 password_change_required",
             {204: "changed"},
             security=spec.SESSION,
             body_text="{current_password, new_password}",

@@ -5,8 +5,18 @@ queries run in worker threads over the query engine, and what they build is plan
 """
 
 from lynex_box.api import spec
-from lynex_box.api.query import export, keys, prompts, scores, spans, traces
+from lynex_box.api.query import export, keys, list_export, prompts, scores, spans, traces
 
 # the package's routes, and their OpenAPI descriptions (path -> method -> operation)
-routes = [*spans.routes, *traces.routes, *scores.routes, *prompts.routes, *export.routes, *keys.routes]
-openapi = spec.merge(spans.OPENAPI, traces.OPENAPI, scores.OPENAPI, prompts.OPENAPI, export.OPENAPI, keys.OPENAPI)
+routes = [
+    *spans.routes,
+    *traces.routes,
+    *scores.routes,
+    *prompts.routes,
+    *export.routes,
+    *list_export.routes,
+    *keys.routes,
+]
+openapi = spec.merge(
+    spans.OPENAPI, traces.OPENAPI, scores.OPENAPI, prompts.OPENAPI, export.OPENAPI, list_export.OPENAPI, keys.OPENAPI
+)

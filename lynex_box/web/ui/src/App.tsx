@@ -23,6 +23,7 @@ import { Settings } from './views/Settings'
 import { GetStarted } from './views/GetStarted'
 import { Invite } from './views/Invite'
 import { ForgotPassword, ResetPassword } from './views/PasswordReset'
+import { ForcedPasswordChange } from './views/Account'
 
 type Boot = { state: 'loading' } | { state: 'signed-out' } | { state: 'signed-in'; mode: AuthMode; me: Me }
 
@@ -126,8 +127,8 @@ export default function App() {
     const project = projects.find((p) => p.project_id === projectId) ?? projects[0]
     if (!project) return null
     const can = project.role === 'key' ? { canAdmin: true, canWrite: true } : roleCan(project.role)
-    return { mode: boot.mode, me: boot.me, project, ...can, setProject: setProjectId, logout }
-  }, [boot, projectId, setProjectId, logout])
+    return { mode: boot.mode, me: boot.me, project, ...can, setProject: setProjectId, logout, reload: refresh }
+  }, [boot, projectId, setProjectId, logout, refresh])
 
   useKeys({
     '?': () => setHelp((h) => !h),
@@ -154,6 +155,7 @@ export default function App() {
   if (loc.path === '/forgot-password') return <ForgotPassword />
   if (boot.state === 'loading') return <div className="boot">Loading…</div>
   if (boot.state === 'signed-out') return <Login onSignedIn={refresh} />
+  if (boot.me.user?.must_change_password) return <ForcedPasswordChange email={boot.me.user.email} onDone={refresh} onSignOut={logout} />
   if (!session) {
     return (
       <div className="login-page">

@@ -6,6 +6,8 @@ export interface User {
   id: string
   email: string
   name: string
+  /** signed in with a printed password: only changing it is allowed */
+  must_change_password?: boolean
 }
 export interface Org {
   id: string
@@ -33,6 +35,8 @@ export interface Session {
   canWrite: boolean
   setProject: (projectId: string) => void
   logout: () => void
+  /** ask the server again who is signed in and what they see (after a project is created or renamed) */
+  reload?: () => void
 }
 
 export const SessionContext = createContext<Session | null>(null)

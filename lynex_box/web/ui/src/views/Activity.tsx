@@ -16,6 +16,7 @@ import { usePaged } from '../components/PagedTable'
 import { ValueView } from '../components/Conversation'
 import { ErrorBox, Link, Stat, StatusBadge } from '../components/ui'
 import { TimeRangePicker } from '../components/TimeRangePicker'
+import { SessionDeleteButton, UserDeleteButton } from '../components/DeleteData'
 import type { TraceRow } from './Traces'
 import type { Span } from './Trace'
 
@@ -84,6 +85,7 @@ function Activity({ keyName, id }: { keyName: Key; id: string }) {
             Open in Traces
           </Link>
           <TimeRangePicker value={timeRange} onChange={setRange} />
+          {isUser ? <UserDeleteButton userId={id} /> : <SessionDeleteButton sessionId={id} />}
         </div>
       </header>
       {totals.error && <ErrorBox error={totals.error} onRetry={totals.reload} />}

@@ -92,7 +92,10 @@ export function Login({ onSignedIn }: { onSignedIn: () => void }) {
             <Link to="/forgot-password" className="small forgot-link" testId="forgot-link">
               Forgot password?
             </Link>
-            <p className="muted small">The first admin's email and password are printed once, on the first start of the appliance.</p>
+            <p className="muted small">
+              The first admin's email and password are printed once, on the first start of the appliance; after signing in with them you choose
+              your own password.
+            </p>
           </form>
         ) : (
           <form onSubmit={useKey} className="form" aria-label="Use an API key">

@@ -58,7 +58,7 @@ export function PiiCard({ projectId, pii, canAdmin, onSaved }: { projectId: stri
         {pii.is_default ? (
           <>
             {' '}
-            · the server default (<code>[pii] default_mode</code>)
+            · <span title="set by the operator in lynex.toml: [pii] default_mode">the server default</span>
           </>
         ) : (
           " · this project's setting"

@@ -40,7 +40,7 @@ export function ProjectPlugins() {
       {list.error && <AdminError error={list.error} onRetry={list.reload} />}
       {list.data && items.length === 0 && (
         <EmptyState title="No plugins" testId="plugins-empty">
-          The server loads no plugin: the operator lists them in <code>[plugins] enabled</code> of lynex.toml.
+          The server loads no plugin: the operator turns plugins on in the <span title="lynex.toml: [plugins] enabled">server's configuration</span>.
         </EmptyState>
       )}
       {items.map((p) => (

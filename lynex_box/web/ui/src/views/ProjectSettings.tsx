@@ -1,6 +1,8 @@
-// The Project tab of the settings: identity, the data lifecycle (retention and hot window, each the project's own
-// value or the lynex.toml default, and the value in force shown either way) and encryption at rest, which is
-// one-way and so asks for an explicit confirmation first. Roles without `settings.manage` see it read-only.
+// The Project tab of the settings: identity (rename; a new project), the data lifecycle (how long data is kept and
+// how long it stays on local disk, each the project's own value or the server's default, and the value in force
+// shown either way), deleting one trace's, session's or end user's data, and encryption at rest, which is one-way
+// and so asks for an explicit confirmation first. Roles without `settings.manage` see it read-only. Everything is
+// said in plain words: a setting's name in lynex.toml appears at most in a small hint.
 import { useRef, useState } from 'react'
 import type { FormEvent, KeyboardEvent } from 'react'
 import { adminPath, api } from '../lib/api'
@@ -8,6 +10,7 @@ import { describeDuration, describeRetention, effective, formatDuration, parseDu
 import { useLoad } from '../lib/hooks'
 import { useSession } from '../session'
 import { AdminError } from '../components/AdminError'
+import { DeleteDataCard } from '../components/DeleteData'
 import { JsonView } from '../components/ui'
 import { PiiCard } from './ProjectPii'
 import type { PiiSetting } from '../lib/pii'
@@ -48,8 +51,10 @@ export function ProjectSettings() {
           <dt>Project id</dt>
           <dd className="mono">{pid}</dd>
           <dt>Name</dt>
-          <dd>{data?.name ?? project.name}</dd>
+          <dd data-testid="project-name">{data?.name ?? project.name}</dd>
         </dl>
+        {canAdmin && data && <RenameProject key={data.name} pid={pid} name={data.name} onRenamed={settings.reload} />}
+        <NewProject />
       </section>
       {data && (
         <Lifecycle
@@ -70,14 +75,90 @@ export function ProjectSettings() {
           onSaved={settings.reload}
         />
       )}
+      <DeleteDataCard pid={pid} canAdmin={canAdmin} />
       {data && <Encryption data={data} canAdmin={canAdmin} onChanged={settings.reload} />}
       {data && (
         <details className="card">
-          <summary>All settings</summary>
+          <summary>Technical details (the settings as the API returns them)</summary>
           <JsonView value={data} />
         </details>
       )}
     </>
+  )
+}
+
+/** Rename the project (owners and admins); the project switcher shows the new name at once. */
+function RenameProject({ pid, name, onRenamed }: { pid: string; name: string; onRenamed: () => void }) {
+  const { reload } = useSession()
+  const [value, setValue] = useState(name)
+  const [msg, setMsg] = useState<{ text: string; error: boolean } | null>(null)
+  async function save(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const next = value.trim()
+    if (!next || next === name) return
+    setMsg(null)
+    try {
+      await api(adminPath(pid, '/settings'), { method: 'PATCH', body: { name: next } })
+      onRenamed()
+      reload?.()
+    } catch (err) {
+      setMsg({ text: (err as Error).message, error: true })
+    }
+  }
+  return (
+    <form className="row form-inline" onSubmit={save} aria-label="Rename the project" data-testid="rename-project-form">
+      <input aria-label="Project name" value={value} maxLength={200} required onChange={(e) => setValue(e.target.value)} />
+      <button type="submit" className="btn" disabled={!value.trim() || value.trim() === name}>
+        Rename
+      </button>
+      {msg && <span className={msg.error ? 'err small' : 'muted small'}>{msg.text}</span>}
+    </form>
+  )
+}
+
+/** Create a project in an organisation one owns or administers, then open it. */
+function NewProject() {
+  const { me, reload, setProject } = useSession()
+  const orgs = me.orgs.filter((o) => o.role === 'owner' || o.role === 'admin')
+  const [error, setError] = useState<string | null>(null)
+  if (orgs.length === 0) return null
+  async function create(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault()
+    const form = new FormData(e.currentTarget)
+    setError(null)
+    try {
+      const res = await api<{ project_id: string }>('/api/projects', {
+        method: 'POST',
+        body: { name: String(form.get('name') ?? '').trim(), org_id: String(form.get('org_id') ?? orgs[0].id) },
+      })
+      setProject(res.project_id)
+      reload?.()
+    } catch (err) {
+      setError((err as Error).message)
+    }
+  }
+  return (
+    <details className="section">
+      <summary>New project</summary>
+      <form className="row form-inline" onSubmit={create} aria-label="New project" data-testid="new-project-form">
+        <input name="name" placeholder="Project name" aria-label="New project name" maxLength={200} required />
+        {orgs.length > 1 ? (
+          <select name="org_id" aria-label="Organisation">
+            {orgs.map((o) => (
+              <option key={o.id} value={o.id}>
+                {o.name}
+              </option>
+            ))}
+          </select>
+        ) : (
+          <input type="hidden" name="org_id" value={orgs[0].id} />
+        )}
+        <button type="submit" className="btn primary">
+          Create project
+        </button>
+        {error && <span className="err small">{error}</span>}
+      </form>
+    </details>
   )
 }
 
@@ -157,12 +238,9 @@ function Lifecycle({ data, canAdmin, saved, onSaved, onEdit }: LifecycleProps) {
     }
   }
 
+  // the lynex.toml key only as a hover hint: the page says what the setting does
   const source = (s: 'project' | 'default', key: string) =>
-    s === 'project' ? "this project's setting" : (
-      <>
-        the server default (<code>[lifecycle] {key}</code>)
-      </>
-    )
+    s === 'project' ? "this project's setting" : <span title={`set by the operator in lynex.toml: [lifecycle] ${key}`}>the server default</span>
   const defaultRetention = data.defaults?.retention_days
   const defaultHot = data.defaults?.hot_window_s
   return (
@@ -170,7 +248,7 @@ function Lifecycle({ data, canAdmin, saved, onSaved, onEdit }: LifecycleProps) {
       <h2>Data lifecycle</h2>
       <form className="form" onSubmit={save} aria-label="Data lifecycle" data-testid="lifecycle-form" noValidate>
         <fieldset disabled={!canAdmin}>
-          <legend>Retention</legend>
+          <legend>How long data is kept</legend>
           <p className="small" data-testid="retention-effective">
             In force: <strong>{retention.value === null ? 'the server default' : describeRetention(retention.value)}</strong> ·{' '}
             {source(retention.source, 'retention_days')}
@@ -214,15 +292,14 @@ function Lifecycle({ data, canAdmin, saved, onSaved, onEdit }: LifecycleProps) {
           )}
         </fieldset>
         <fieldset disabled={!canAdmin}>
-          <legend>Hot window</legend>
+          <legend>How long data stays on local disk</legend>
           <p className="small" data-testid="hot-window-effective">
-            In force: <strong>{hot.value === null ? 'the server default' : describeDuration(hot.value)}</strong> on local disk before segments
-            move to the bucket · {source(hot.source, 'hot_window_s')}
+            In force: <strong>{hot.value === null ? 'the server default' : describeDuration(hot.value)}</strong> on local disk before data moves
+            to the storage bucket · {source(hot.source, 'hot_window_s')}
           </p>
           {data.offload_enabled === false && (
             <p className="notice small" data-testid="no-bucket-notice">
-              This server has no bucket (<code>[bucket] type = "none"</code>): every segment stays on local disk, and the hot window applies once a
-              bucket is configured.
+              This server has no storage bucket: all data stays on local disk, and this setting applies once the operator configures one.
             </p>
           )}
           <label className="check">
@@ -252,11 +329,11 @@ function Lifecycle({ data, canAdmin, saved, onSaved, onEdit }: LifecycleProps) {
             />
           </div>
           <span className="muted small" id="hot-window-hint">
-            {fieldErrors.hot ? <span className="field-error">{fieldErrors.hot}</span> : 'e.g. 12h, 7d, 1d 12h, or seconds; 0 moves segments at the next offload pass.'}
+            {fieldErrors.hot ? <span className="field-error">{fieldErrors.hot}</span> : 'e.g. 12h, 7d, 1d 12h, or seconds; 0 moves data to the bucket at the next pass.'}
           </span>
         </fieldset>
         <fieldset disabled={!canAdmin}>
-          <legend>Raw text</legend>
+          <legend>Prompts and completions kept</legend>
           <p className="muted small">
             Keep the prompts, completions and tool arguments of this share of traces (chosen by trace id, so a trace is whole or absent). Errors
             and flagged spans always keep theirs; tokens, costs and timings are kept for every span.
@@ -348,12 +425,12 @@ function Encryption({ data, canAdmin, onChanged }: { data: ProjectSettingsData; 
         <div className="encryption-status" data-testid="encryption-status">
           {!enc.enabled && (
             <p>
-              <span className="badge">off</span> This project's spans are stored as plain Parquet files.
+              <span className="badge">off</span> This project's data is stored unencrypted.
             </p>
           )}
           {enc.enabled && enc.key_available && (
             <p>
-              <span className="badge status-ok">on</span> New segments of this project are encrypted; the key-encryption key is available.
+              <span className="badge status-ok">on</span> New data files of this project are encrypted; the key-encryption key is available.
             </p>
           )}
           {enc.enabled && !enc.key_available && (
@@ -368,9 +445,8 @@ function Encryption({ data, canAdmin, onChanged }: { data: ProjectSettingsData; 
         </div>
       )}
       <p className="muted small">
-        Encrypted segments use Parquet modular encryption with a data key per project, wrapped by the server's key-encryption key (KEK), which is
-        kept outside the data directory (<code>[encryption] kek_file</code> or <code>kek_env</code>). The WAL, the in-memory head and{' '}
-        <code>meta.db</code> are not encrypted.
+        Stored data files are encrypted with a key of this project, itself locked by the server's key-encryption key (KEK), which the operator
+        keeps apart from the data directory. Data still being written (the last minutes) and the settings database are not encrypted.
       </p>
       {enc && !enc.enabled && !canAdmin && <p className="muted small">An owner or admin of the project can turn it on.</p>}
       {enc && !enc.enabled && canAdmin && !confirming && (
@@ -399,7 +475,7 @@ function Encryption({ data, canAdmin, onChanged }: { data: ProjectSettingsData; 
           <h3 id="encryption-confirm-title">Turn on encryption at rest for {data.name}?</h3>
           <ul id="encryption-confirm-body">
             <li>
-              <strong>This cannot be undone.</strong> Encryption cannot be turned off again: the project's encrypted segments need their key for as long
+              <strong>This cannot be undone.</strong> Encryption cannot be turned off again: the project's encrypted files need their key for as long
               as they exist.
             </li>
             <li>
@@ -407,7 +483,8 @@ function Encryption({ data, canAdmin, onChanged }: { data: ProjectSettingsData; 
               Keep copies of the KEK apart from the data directory and its backups.
             </li>
             <li>
-              Segments written from now on are encrypted; older ones stay plaintext until compaction, retention or a deletion rewrites them.
+              Data written from now on is encrypted; older files stay unencrypted until the server rewrites them (merging files, expiring
+              data, or a deletion).
             </li>
           </ul>
           <label className="check">

@@ -1,5 +1,6 @@
 // Project settings: API keys (created keys are shown once), the project (ProjectSettings.tsx), model prices,
-// plugins (ProjectPlugins.tsx), members and roles, audit log.
+// plugins (ProjectPlugins.tsx), members and roles (adding someone without an account invites them), the audit log
+// (with the organisation's sign-ins and failed sign-ins), and your own account (Account.tsx).
 // Owners and admins see the actions; members and viewers see the same data read-only.
 import { useState } from 'react'
 import type { FormEvent } from 'react'
@@ -12,8 +13,9 @@ import { AdminError } from '../components/AdminError'
 import { CopyCode, EmptyState, JsonView, Tabs } from '../components/ui'
 import { ProjectPlugins } from './ProjectPlugins'
 import { ProjectSettings } from './ProjectSettings'
+import { AccountCard } from './Account'
 
-type Tab = 'keys' | 'project' | 'prices' | 'plugins' | 'members' | 'audit'
+type Tab = 'keys' | 'project' | 'prices' | 'plugins' | 'members' | 'audit' | 'account'
 const TABS: [Tab, string][] = [
   ['keys', 'API keys'],
   ['project', 'Project'],
@@ -21,6 +23,7 @@ const TABS: [Tab, string][] = [
   ['plugins', 'Plugins'],
   ['members', 'Members'],
   ['audit', 'Audit log'],
+  ['account', 'Your account'],
 ]
 
 /** Lists come as a bare array or wrapped ({items}, {keys}, {members}…): accept each. */
@@ -65,6 +68,7 @@ export function Settings({ tab }: { tab: string }) {
       {current === 'plugins' && <ProjectPlugins />}
       {current === 'members' && <Members />}
       {current === 'audit' && <Audit />}
+      {current === 'account' && <Account />}
     </div>
   )
 }
@@ -206,7 +210,7 @@ function Members() {
   const { project, canAdmin, me, mode } = useSession()
   const pid = project.project_id
   const members = useLoad(`members|${pid}`, (signal) => api<unknown>(adminPath(pid, '/members'), { signal }))
-  const [msg, setMsg] = useState<string | null>(null)
+  const [msg, setMsg] = useState<{ text: string; error: boolean } | null>(null)
   const [reset, setReset] = useState<{ email: string; url: string; expires_at?: number | string } | null>(null)
   // an admin hands a member a one-time link to choose a new password (admins never set passwords themselves)
   const canReset = canAdmin && mode.kind === 'session' && !!project.org_id
@@ -225,22 +229,40 @@ function Members() {
       setResetError((err as Error).message)
     }
   }
+  const [invited, setInvited] = useState<Invited | null>(null)
   async function add(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
-    const form = new FormData(e.currentTarget)
+    const formEl = e.currentTarget
+    const form = new FormData(formEl)
+    const email = String(form.get('email') ?? '').trim()
+    const role = String(form.get('role') ?? 'member')
     setMsg(null)
+    setInvited(null)
     try {
-      await api(adminPath(pid, '/members'), { method: 'POST', body: { email: String(form.get('email')), role: String(form.get('role')) } })
+      await api(adminPath(pid, '/members'), { method: 'POST', body: { email, role } })
+      setMsg({ text: `${email} was added as ${role}.`, error: false })
+      formEl.reset()
       members.reload()
     } catch (err) {
-      setMsg((err as Error).message)
+      // no account of this organisation has that email: invite it (the answer is the same for accounts elsewhere)
+      if (err instanceof ApiError && err.status === 404 && project.org_id) {
+        try {
+          const res = await api<{ url: string; emailed?: boolean }>(`/api/orgs/${encodeURIComponent(project.org_id)}/invitations`, {
+            method: 'POST',
+            body: { email, role: 'viewer', project_id: pid, project_role: role },
+          })
+          setInvited({ email, role, url: res.url, emailed: !!res.emailed })
+          formEl.reset()
+        } catch (inviteErr) {
+          setMsg({ text: (inviteErr as Error).message, error: true })
+        }
+      } else setMsg({ text: (err as Error).message, error: true })
     }
   }
   const rows = asList<MemberRow>(members.data)
   return (
     <section className="card">
       {members.error && <AdminError error={members.error} onRetry={members.reload} />}
-      {canAdmin && project.org_id && <Invite orgId={project.org_id} />}
       {canAdmin && (
         <form className="row form-inline" onSubmit={add} aria-label="Add a member" data-testid="add-member-form">
           <input name="email" type="email" placeholder="email@example.com" required aria-label="Email" />
@@ -253,8 +275,32 @@ function Members() {
           <button className="btn primary" type="submit">
             Add member
           </button>
-          {msg && <span className="err small">{msg}</span>}
+          {msg && (
+            <span className={msg.error ? 'err small' : 'muted small'} role="status" data-testid="add-member-result">
+              {msg.text}
+            </span>
+          )}
         </form>
+      )}
+      {canAdmin && <p className="muted small">Someone without an account here gets an invitation to this project by email (or a link to send them).</p>}
+      {invited && (
+        <div className="created-key" role="status" data-testid="invite-link">
+          {invited.emailed ? (
+            <strong>
+              {invited.email} has no account here yet: an invitation to join as {invited.role} was emailed to them. You can also send them this link
+              (shown once).
+            </strong>
+          ) : (
+            <strong>
+              {invited.email} has no account here yet, and this server sends no email: send them this invitation link to join as {invited.role}. It is
+              shown only once.
+            </strong>
+          )}
+          <CopyCode code={invited.url} label="invitation link" />
+          <button type="button" className="btn small" onClick={() => setInvited(null)}>
+            Done
+          </button>
+        </div>
       )}
       {reset && (
         <div className="created-key" role="status" data-testid="reset-link">
@@ -320,18 +366,61 @@ interface AuditRow {
   details?: unknown
 }
 
+type AuditShow = 'project' | 'login' | 'login.failed'
+const AUDIT_SHOW: [AuditShow, string][] = [
+  ['project', 'Changes to this project'],
+  ['login', 'Sign-ins'],
+  ['login.failed', 'Failed sign-ins'],
+]
+
+/** The browser of a sign-in, as its entry's details keep it. */
+function userAgent(details: unknown): string {
+  const agent = details && typeof details === 'object' ? (details as Record<string, unknown>).user_agent : undefined
+  return typeof agent === 'string' ? agent : ''
+}
+
 function Audit() {
-  const { project } = useSession()
+  const { project, mode } = useSession()
   const pid = project.project_id
+  const [show, setShow] = useState<AuditShow>('project')
   const [cursor, setCursor] = useState<string | null>(null)
-  const audit = useLoad(`audit|${pid}|${cursor}`, (signal) =>
-    api<{ items?: AuditRow[]; next_cursor?: string | null }>(adminPath(pid, '/audit'), { query: { limit: 100, cursor }, signal }),
+  // sign-ins belong to the organisation's log (its members', not one project's): owners and admins of it read them
+  const orgLog = show !== 'project' && !!project.org_id
+  const audit = useLoad(`audit|${pid}|${show}|${cursor}`, (signal) =>
+    orgLog
+      ? api<{ items?: AuditRow[]; next_cursor?: string | null }>(`/api/orgs/${encodeURIComponent(project.org_id ?? '')}/audit`, {
+          query: { limit: 100, cursor, action: show },
+          signal,
+        })
+      : api<{ items?: AuditRow[]; next_cursor?: string | null }>(adminPath(pid, '/audit'), { query: { limit: 100, cursor }, signal }),
   )
   const rows = asList<AuditRow>(audit.data)
+  const empty = show === 'project' ? 'No administrative changes recorded yet' : show === 'login' ? 'No sign-ins recorded yet' : 'No failed sign-ins recorded'
   return (
     <section className="card">
+      {mode.kind === 'session' && project.org_id && (
+        <label className="row">
+          <span>Show</span>
+          <select
+            aria-label="Show"
+            data-testid="audit-show"
+            value={show}
+            onChange={(e) => {
+              setShow(e.target.value as AuditShow)
+              setCursor(null)
+            }}
+          >
+            {AUDIT_SHOW.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+      )}
+      {show !== 'project' && <p className="muted small">Sign-ins of this organisation's members, with the address and browser they came from.</p>}
       {audit.error && <AdminError error={audit.error} onRetry={audit.reload} />}
-      {audit.data !== null && rows.length === 0 && <EmptyState title="No administrative changes recorded yet" />}
+      {audit.data !== null && rows.length === 0 && <EmptyState title={empty} />}
       {rows.length > 0 && (
         <table className="table" data-testid="audit-table">
           <thead>
@@ -340,18 +429,27 @@ function Audit() {
               <th>Actor</th>
               <th>Action</th>
               <th>Target</th>
+              <th>From</th>
               <th>Details</th>
             </tr>
           </thead>
           <tbody>
             {rows.map((r, i) => (
-              <tr key={r.id ?? i}>
+              <tr key={r.id ?? i} data-testid="audit-row">
                 <td className="small mono">{anyTime(r.at)}</td>
                 <td>
                   {r.actor_label || r.actor_id || '—'} <span className="muted small">{r.actor_type}</span>
                 </td>
                 <td>{r.action}</td>
                 <td className="mono small">{r.target_id ? `${r.target_type ?? ''} ${r.target_id}` : '—'}</td>
+                <td className="small">
+                  {r.ip || '—'}
+                  {userAgent(r.details) && (
+                    <div className="muted ellipsis" title={userAgent(r.details)}>
+                      {userAgent(r.details)}
+                    </div>
+                  )}
+                </td>
                 <td className="small">{r.details ? <JsonView value={r.details} depth={2} /> : '—'}</td>
               </tr>
             ))}
@@ -474,45 +572,21 @@ function Prices() {
   )
 }
 
-/** An invitation link for someone without an account (shown once; it is not sent by email). */
-function Invite({ orgId }: { orgId: string }) {
-  const [link, setLink] = useState<string | null>(null)
-  const [msg, setMsg] = useState<string | null>(null)
-  async function invite(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault()
-    const form = new FormData(e.currentTarget)
-    setMsg(null)
-    try {
-      const res = await api<{ url: string }>(`/api/orgs/${encodeURIComponent(orgId)}/invitations`, {
-        method: 'POST',
-        body: { email: String(form.get('email') ?? ''), role: String(form.get('role') ?? 'viewer') },
-      })
-      setLink(res.url)
-    } catch (err) {
-      setMsg((err as Error).message)
-    }
+interface Invited {
+  email: string
+  role: string
+  url: string
+  emailed: boolean
+}
+
+function Account() {
+  const { me } = useSession()
+  if (!me.user) {
+    return (
+      <section className="card">
+        <p className="muted">You opened this project with an API key: there is no account or password to change.</p>
+      </section>
+    )
   }
-  return (
-    <details className="section">
-      <summary>Invite someone new to the organisation</summary>
-      <form className="row form-inline" onSubmit={invite} aria-label="Invite">
-        <input name="email" type="email" placeholder="email@example.com" required aria-label="Invitee email" />
-        <select name="role" aria-label="Invitee role" defaultValue="viewer">
-          <option value="viewer">viewer</option>
-          <option value="member">member</option>
-          <option value="admin">admin</option>
-        </select>
-        <button className="btn" type="submit">
-          Create invitation link
-        </button>
-        {msg && <span className="err small">{msg}</span>}
-      </form>
-      {link && (
-        <div className="created-key" role="status" data-testid="invite-link">
-          <strong>Send this link to the person you invite. It is shown only once.</strong>
-          <CopyCode code={link} label="invitation link" />
-        </div>
-      )}
-    </details>
-  )
+  return <AccountCard email={me.user.email} />
 }

@@ -23,6 +23,7 @@ import { CopyButton } from '../components/CopyButton'
 import { VirtualList } from '../components/VirtualList'
 import type { VirtualListHandle } from '../components/VirtualList'
 import { ErrorBox, JsonView, Link, StatusBadge, Tabs } from '../components/ui'
+import { TraceDeleteButton } from '../components/DeleteData'
 
 /** What the outline gives for every span (null values are left out by the server). */
 export interface OutlineSpan extends SpanLike {
@@ -246,6 +247,7 @@ function TraceBody({ spans, traceId, trace }: { spans: OutlineSpan[]; traceId: s
           <Fact label="User" value={trace.user_id ? <Link to={`/users/${encodeURIComponent(trace.user_id)}`} testId="trace-user" title={trace.user_id}>{trace.user_id}</Link> : '—'} />
           <Fact label="Session" value={trace.session_id ? <Link to={`/sessions/${encodeURIComponent(trace.session_id)}`} testId="trace-session" title={trace.session_id}>{trace.session_id}</Link> : '—'} />
         </dl>
+        <TraceDeleteButton traceId={traceId} />
       </header>
       <TraceIO pid={project.project_id} traceId={traceId} trace={trace} spans={spans} />
       <div className="trace-split">

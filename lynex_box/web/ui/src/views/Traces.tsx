@@ -18,6 +18,7 @@ import { EmptyState, ErrorBox, Link, StatusBadge } from '../components/ui'
 import { Facets, FilterBar } from '../components/FilterBar'
 import { SavedViews } from '../components/SavedViews'
 import { TimeRangePicker } from '../components/TimeRangePicker'
+import { ExportMenu } from '../components/ExportMenu'
 
 export interface TraceRow {
   trace_id: string
@@ -171,6 +172,7 @@ export function Traces() {
           <SavedViews pid={pid} page="traces" path="/traces" query={loc.params.toString()} />
           <CopyLink pid={pid} />
           <ColumnChooser value={cols} onChange={setCols} />
+          <ExportMenu pid={pid} query={query} />
           <button type="button" className="btn" onClick={() => setBounds(boundsOf(range, Date.now()))} aria-label="Refresh">
             ↻
           </button>

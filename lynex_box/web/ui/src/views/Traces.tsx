@@ -5,18 +5,18 @@ import type { FormEvent, ReactNode } from 'react'
 import { api, projectPath } from '../lib/api'
 import { ALL_FILTERS, FILTER_LABELS, filtersKey, readFilters } from '../lib/filters'
 import type { FilterKey, Filters } from '../lib/filters'
-import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime, shortId } from '../lib/format'
+import { fmtCompact, fmtDuration, fmtInt, fmtTime, formatCost, shortId } from '../lib/format'
+import { nextSort, readSort, sortParams, sortQuery } from '../lib/sort'
 import { useKeys, useLoad, useStored } from '../lib/hooks'
 import { gridMinWidth } from '../lib/grid'
 import { LLM_CALL } from '../lib/kinds'
-import { totalsByGroup } from '../lib/metrics'
-import type { MetricsResponse } from '../lib/metrics'
 import { navigate, setParams, useLocation } from '../lib/router'
 import { DEFAULT_RANGE, rangeBounds } from '../lib/timerange'
 import { useSession } from '../session'
 import { VirtualList } from '../components/VirtualList'
 import type { VirtualListHandle } from '../components/VirtualList'
 import { EmptyState, ErrorBox, Link, RangePicker, StatusBadge } from '../components/ui'
+import { HeaderCell, ListTotal } from '../components/SortHeader'
 
 export interface TraceRow {
   trace_id: string
@@ -39,21 +39,22 @@ interface Column {
   label: string
   width: string
   num?: boolean
+  text?: boolean // sorted A to Z on a first click (every column sorts: its key is the API's `sort=`)
   render: (r: TraceRow) => ReactNode
 }
 
 const COLUMNS: Column[] = [
   { key: 'time', label: 'Time', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.start_time)}</span> },
-  { key: 'name', label: 'Name', width: 'minmax(160px, 2fr)', render: (r) => <span className="ellipsis" title={r.name ?? undefined}>{r.name ?? '(unnamed)'}</span> },
-  { key: 'status', label: 'Status', width: '70px', render: (r) => <StatusBadge status={r.status} /> },
+  { key: 'name', label: 'Name', width: 'minmax(160px, 2fr)', text: true, render: (r) => <span className="ellipsis" title={r.name ?? undefined}>{r.name ?? '(unnamed)'}</span> },
+  { key: 'status', label: 'Status', width: '70px', text: true, render: (r) => <StatusBadge status={r.status} /> },
   { key: 'duration', label: 'Latency', width: '80px', num: true, render: (r) => fmtDuration(r.duration_ms) },
   { key: 'spans', label: 'Spans', width: '64px', num: true, render: (r) => fmtInt(r.span_count) },
   { key: 'tokens', label: 'Tokens', width: '110px', num: true, render: (r) => `${fmtCompact(r.input_tokens ?? 0)} / ${fmtCompact(r.output_tokens ?? 0)}` },
-  { key: 'cost', label: 'Cost', width: '84px', num: true, render: (r) => fmtCost(r.total_cost) },
-  { key: 'user', label: 'User', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis" title={r.user_id ?? undefined}>{r.user_id ?? '—'}</span> },
-  { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis" title={r.session_id ?? undefined}>{r.session_id ?? '—'}</span> },
-  { key: 'environment', label: 'Env', width: '80px', render: (r) => <span className="ellipsis" title={r.environment ?? undefined}>{r.environment ?? '—'}</span> },
-  { key: 'trace_id', label: 'Trace id', width: '130px', render: (r) => <span className="mono small" title={r.trace_id}>{shortId(r.trace_id)}</span> },
+  { key: 'cost', label: 'Cost', width: '84px', num: true, render: (r) => formatCost(r.total_cost) },
+  { key: 'user', label: 'User', width: 'minmax(80px, 1fr)', text: true, render: (r) => <span className="ellipsis" title={r.user_id ?? undefined}>{r.user_id ?? '—'}</span> },
+  { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', text: true, render: (r) => <span className="ellipsis" title={r.session_id ?? undefined}>{r.session_id ?? '—'}</span> },
+  { key: 'environment', label: 'Env', width: '80px', text: true, render: (r) => <span className="ellipsis" title={r.environment ?? undefined}>{r.environment ?? '—'}</span> },
+  { key: 'trace_id', label: 'Trace id', width: '130px', text: true, render: (r) => <span className="mono small" title={r.trace_id}>{shortId(r.trace_id)}</span> },
 ]
 const DEFAULT_COLUMNS = ['time', 'name', 'status', 'duration', 'spans', 'tokens', 'cost', 'user', 'session']
 const PAGE = 100
@@ -62,6 +63,7 @@ const ROW = 34
 interface Page {
   items: TraceRow[]
   next_cursor: string | null
+  total?: number | null
 }
 
 export function Traces() {
@@ -70,6 +72,8 @@ export function Traces() {
   const range = loc.params.get('range') ?? DEFAULT_RANGE
   const filters = readFilters(loc.params)
   const fkey = filtersKey(filters)
+  const sort = readSort(loc.params, COLUMNS.map((c) => c.key), 'time')
+  const skey = `${sort.column}|${sort.order}`
   const [bounds, setBounds] = useState(() => rangeBounds(range, Date.now()))
   useEffect(() => setBounds(rangeBounds(range, Date.now())), [range, fkey])
   const [cols, setCols] = useStored<string[]>('lynex.traceColumns', DEFAULT_COLUMNS)
@@ -81,6 +85,7 @@ export function Traces() {
   const [cursor, setCursor] = useState<string | null>(null)
   const [loading, setLoading] = useState(false)
   const [error, setError] = useState<Error | null>(null)
+  const [total, setTotal] = useState<number | null>(null)
   const [done, setDone] = useState(false)
   const [selected, setSelected] = useState(0)
   const list = useRef<VirtualListHandle>(null)
@@ -89,14 +94,17 @@ export function Traces() {
   const pid = project.project_id
 
   const query = useMemo(() => ({ from: bounds.from, to: bounds.to, ...filters }), [bounds, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
+  const ordered = useMemo(() => ({ ...query, ...sortQuery(sort, 'time') }), [query, skey]) // eslint-disable-line react-hooks/exhaustive-deps
 
   const loadPage = useCallback(
     async (after: string | null, reset: boolean) => {
       const mine = reset ? ++gen.current : gen.current
       setLoading(true)
+      if (reset) setTotal(null)
       try {
-        const page = await api<Page>(projectPath(pid, '/traces'), { query: { ...query, limit: PAGE, cursor: after } })
+        const page = await api<Page>(projectPath(pid, '/traces'), { query: { ...ordered, limit: PAGE, cursor: after } })
         if (mine !== gen.current) return
+        if (reset) setTotal(page.total ?? null)
         setRows((prev) => (reset ? page.items : [...prev, ...page.items]))
         setCursor(page.next_cursor)
         setDone(page.next_cursor === null)
@@ -107,7 +115,7 @@ export function Traces() {
         if (mine === gen.current) setLoading(false)
       }
     },
-    [pid, query],
+    [pid, ordered],
   )
 
   useEffect(() => {
@@ -146,9 +154,7 @@ export function Traces() {
   const head = (
     <div className="grid-head" style={{ gridTemplateColumns: grid, minWidth }} role="row" data-testid="traces-head">
       {columns.map((c) => (
-        <div key={c.key} className={c.num ? 'num' : ''} role="columnheader">
-          {c.label}
-        </div>
+        <HeaderCell key={c.key} label={c.label} num={c.num} column={c.key} text={c.text} sort={sort} onSort={(col, text) => setParams(sortParams(nextSort(sort, col, text), 'time'))} />
       ))}
     </div>
   )
@@ -164,7 +170,9 @@ export function Traces() {
   return (
     <div className="page page-fill">
       <header className="page-head">
-        <h1>Traces</h1>
+        <h1>
+          Traces <ListTotal total={total} noun={['trace', 'traces']} testId="traces-total" />
+        </h1>
         <div className="toolbar">
           <RangePicker value={range} onChange={(r) => setParams({ range: r })} />
           <ColumnChooser value={cols} onChange={setCols} />
@@ -218,7 +226,7 @@ export function Traces() {
               header={head}
               headerHeight={32}
               minWidth={minWidth}
-              resetKey={`${pid}|${bounds.from}|${bounds.to}|${fkey}`}
+              resetKey={`${pid}|${bounds.from}|${bounds.to}|${fkey}|${skey}`}
               render={(i) => {
                 const r = rows[i]
                 return (
@@ -278,6 +286,11 @@ const FACETS: [FilterKey, string][] = [
   ['provider', 'Provider'],
 ]
 
+interface FacetsResponse {
+  group_by: string
+  items: { value: string; traces: number; spans: number }[]
+}
+
 function Facets({ pid, query, fkey, filters }: { pid: string; query: Record<string, unknown>; fkey: string; filters: Filters }) {
   return (
     <aside className="facets" aria-label="Facets">
@@ -289,10 +302,11 @@ function Facets({ pid, query, fkey, filters }: { pid: string; query: Record<stri
 }
 
 function Facet({ pid, dim, label, query, fkey, active }: { pid: string; dim: FilterKey; label: string; query: Record<string, unknown>; fkey: string; active?: string }) {
+  // Counted in traces, as the list counts (a value's count is the list's total once it is picked).
   const res = useLoad(`${fkey}|${dim}`, (signal) =>
-    api<MetricsResponse>(projectPath(pid, '/metrics'), { query: { ...(query as Record<string, string>), group_by: dim, top: 8, top_by: 'count' }, signal }),
+    api<FacetsResponse>(projectPath(pid, '/trace-facets'), { query: { ...(query as Record<string, string>), group_by: dim, top: 8 }, signal }),
   )
-  const groups = totalsByGroup(res.data, 'count')
+  const groups = (res.data?.items ?? []).map((g) => ({ group: g.value, count: g.traces }))
   return (
     <div className="facet" data-testid={`facet-${dim}`}>
       <h3>{label}</h3>

@@ -153,6 +153,10 @@ def test_totals_equal_the_seed(ui: UI, page: Any) -> None:
     ui.login(page)
     page.goto(f"{ui.url}/ui/traces")
     page.get_by_test_id("traces-total").get_by_text(f"{traces} traces", exact=True).wait_for()
+    # the facets count traces as the list does (gpt-4o: its traces, not their two LLM spans each)
+    gpt = page.get_by_test_id("facet-model").locator(".facet-item").filter(has_text="gpt-4o")
+    gpt.wait_for()
+    assert gpt.locator(".num").inner_text() == str(len(ui.seed.model_traces["gpt-4o"]))
     page.goto(f"{ui.url}/ui/sessions")
     sessions = {e["session_id"] for e in roots if e.get("session_id")}
     page.get_by_test_id("sessions-total").get_by_text(f"{len(sessions)} sessions", exact=True).wait_for()

@@ -24,24 +24,27 @@ SHOWN = {0.0031: "$0.0031", 0.5: "$0.5", None: "—", 0.0007: "$0.0007", 2.25: "
          0.0452: "$0.0452", 0.018: "$0.018"}  # fmt: skip
 
 
+def _iso(t: dt.datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
 def _trace(i: int, cost: float | None, start: dt.datetime) -> list[dict[str, Any]]:
     """An agent with one LLM call carrying the cost and a tool; user u-half has two traces, the second failed."""
     user = "u-half" if i < 2 else "u-other"
     common = {"trace_id": f"sort-{i}", "user_id": user, "session_id": f"s-{user}"}
     t0 = start + dt.timedelta(seconds=30 * i)
-    iso = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
     llm: dict[str, Any] = {**common, "event_id": f"sort-{i}-llm", "span_id": f"sort-{i}-llm",
                            "parent_span_id": f"sort-{i}-root", "name": "chat", "type": "llm", "model": "m",
-                           "start_time": iso(t0), "end_time": iso(t0 + dt.timedelta(milliseconds=300))}  # fmt: skip
+                           "start_time": _iso(t0), "end_time": _iso(t0 + dt.timedelta(milliseconds=300))}  # fmt: skip
     if cost is not None:
         llm["cost"] = {"total": cost}
     failed = {"status": "error", "error": {"type": "Timeout", "message": "slow"}} if i == 1 else {}
     return [
         {**common, "event_id": f"sort-{i}-root", "span_id": f"sort-{i}-root", "name": f"agent-{i}", "type": "agent",
-         "start_time": iso(t0), "end_time": iso(t0 + dt.timedelta(milliseconds=500 + 10 * i))},
+         "start_time": _iso(t0), "end_time": _iso(t0 + dt.timedelta(milliseconds=500 + 10 * i))},
         llm,
         {**common, "event_id": f"sort-{i}-tool", "span_id": f"sort-{i}-tool", "parent_span_id": f"sort-{i}-root",
-         "name": "search", "type": "tool", "start_time": iso(t0), "end_time": iso(t0), **failed},
+         "name": "search", "type": "tool", "start_time": _iso(t0), "end_time": _iso(t0), **failed},
     ]  # fmt: skip
 
 

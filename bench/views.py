@@ -16,7 +16,8 @@ Steps:
   serve   `python -m lynex_box run` on that data dir (tests/e2e/server.py), retention 0 (keep everything)
   time    log in as the UI does (session cookie) and send every GET the views send, in the order a user meets
           them: the overview for 1h/24h/7d/30d, the traces explorer (filters, facets, the next page), a trace,
-          sessions, users, prompts, alerts, settings; --repeat runs each after one first (cold) call
+          sessions, users, the lists sorted by a column (first page with its total, page 10), prompts, alerts,
+          settings; --repeat runs each after one first (cold) call
   alerts  in-process: each alert metric over a 5-minute and a 1-hour window (what the evaluator runs)
 """
 
@@ -248,6 +249,44 @@ def sessions_users(t: Timer, pid: str, now_ms: int, row: dict[str, Any]) -> None
     t.get("users", "list 30d", f"/v1/projects/{pid}/users", {**rng, "limit": 100}, SLOW_MS)
 
 
+def sorted_lists(t: Timer, pid: str, now_ms: int) -> None:
+    """The lists sorted by a column (whole-range aggregates): a first page, and a deep page `DEEP` pages in (the
+    pages before it walked untimed); and the trace-counting facets."""
+    for key in ("24h", "30d"):
+        b = bounds(key, now_ms)
+        rng = {"from": b["from"], "to": b["to"]}
+        budget = FAST_MS if key == "24h" else SLOW_MS
+        for column in ("cost", "duration", "tokens", "name"):
+            _sorted(t, f"traces {key}", f"/v1/projects/{pid}/traces", {**rng, "sort": column}, budget)
+        t.get(f"traces {key}", "sort=time order=asc", f"/v1/projects/{pid}/traces", {**rng, "sort": "time",
+              "order": "asc", "limit": 100}, budget)  # fmt: skip
+        for dim in ("model", "name"):
+            t.get(f"traces {key}", f"trace-facets {dim}", f"/v1/projects/{pid}/trace-facets",
+                  {**rng, "group_by": dim, "top": 8}, budget)  # fmt: skip
+    for key in ("7d", "30d"):
+        b = bounds(key, now_ms)
+        rng = {"from": b["from"], "to": b["to"]}
+        budget = FAST_MS if key == "7d" else SLOW_MS
+        for path, columns in (("sessions", ("cost", "traces")), ("users", ("cost", "error_rate"))):
+            for column in columns:
+                _sorted(t, f"{path} {key}", f"/v1/projects/{pid}/{path}", {**rng, "sort": column}, budget)
+
+
+DEEP = 10  # the deep page's number
+
+
+def _sorted(t: Timer, view: str, path: str, params: dict[str, Any], budget: int) -> None:
+    label = f"sort={params['sort']}"
+    first = t.get(view, f"{label} first page (+total)", path, {**params, "limit": 100}, budget)
+    cursor = first.get("next_cursor") if first else None
+    for _ in range(DEEP - 2):
+        if not cursor:
+            return
+        cursor = t.client.get(path, params={**params, "limit": 100, "cursor": cursor}).json().get("next_cursor")
+    if cursor:
+        t.get(view, f"{label} page {DEEP} (cursor)", path, {**params, "limit": 100, "cursor": cursor}, budget)
+
+
 def prompts(t: Timer, pid: str, now_ms: int) -> None:
     b = bounds("30d", now_ms)
     rng = {"from": b["from"], "to": b["to"]}
@@ -322,7 +361,7 @@ def time_views(data_dir: Path, repeat: int, only: set[str] | None) -> tuple[list
             org_id = next(iter(me.get("orgs") or [{}]), {}).get("id", "")
             t = Timer(client, repeat)
             now_ms = time.time_ns() // 1_000_000
-            want = only or {"overview", "traces", "trace", "sessions", "prompts", "admin"}
+            want = only or {"overview", "traces", "trace", "sessions", "sorting", "prompts", "admin"}
             # A trace to open and filter by: the newest one (not timed).
             sample = client.get(f"/v1/projects/{pid}/traces", params={"from": now_ms - HOUR_MS, "limit": 1})
             row = sample.json()["items"][0]
@@ -336,6 +375,8 @@ def time_views(data_dir: Path, repeat: int, only: set[str] | None) -> tuple[list
                 trace_view(t, pid, row["trace_id"])
             if "sessions" in want:
                 sessions_users(t, pid, now_ms, row)
+            if "sorting" in want:
+                sorted_lists(t, pid, now_ms)
             if "prompts" in want:
                 prompts(t, pid, now_ms)
             if "admin" in want:
@@ -356,7 +397,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per call after the first")
     ap.add_argument("--data-dir", help="time an existing store built by this script (no build, kept)")
-    ap.add_argument("--only", help="comma list of: overview, traces, trace, sessions, prompts, admin, alerts")
+    ap.add_argument("--only", help="comma list of: overview, traces, trace, sessions, sorting, prompts, admin, alerts")
     ap.add_argument("--tmp", default="/tmp", help="parent of the temporary work dir")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (printed in the output)")
     args = ap.parse_args()

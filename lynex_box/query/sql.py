@@ -170,6 +170,13 @@ _NAME_ROW: Final = _latest("name", _TRACE_ROW)
 _USER: Final = _latest("user_id", _TRACE_ROW)
 _SESSION: Final = _latest("session_id", _TRACE_ROW)
 _ENVIRONMENT: Final = _latest("environment", _TRACE_ROW)
+# A trace's name, user, session and environment as `traces_sql` answers them (`sorting.py` sorts by them).
+TRACE_NAME: Final = (
+    f"coalesce({_NAME_ATTRIBUTE}, {_NAME_ROW}, first(name ORDER BY parent_span_id IS NOT NULL, start_time))"
+)
+TRACE_USER: Final = f"coalesce({_USER}, max(user_id))"
+TRACE_SESSION: Final = f"coalesce({_SESSION}, max(session_id))"
+TRACE_ENVIRONMENT: Final = f"coalesce({_ENVIRONMENT}, max(environment))"
 
 
 def trace_starts_sql(f: Filters, cursor: Cursor | None, top_us: int, n: int) -> tuple[str, dict[str, Any]]:

@@ -28,9 +28,11 @@ from lynex_box.api.query.filters import (
     parse_top,
 )
 from lynex_box.api.query.reads import filters_of, iso, page_of, read_scope, us_to_dt
+from lynex_box.api.query.sorting import decode_sorted_cursor, params_of, parse_sort, sorted_page_of, with_total
 from lynex_box.api.services import services
-from lynex_box.query import pages
+from lynex_box.query import pages, sorted_pages
 from lynex_box.query import sql as qs
+from lynex_box.query.sorting import GROUP_EXTRA
 from lynex_box.query.sql import GROUP_COLUMNS
 
 
@@ -71,24 +73,33 @@ async def get_metrics(request: Request) -> Response:
     return json_response({"series": [{"group": g, "points": p} for g, p in series.items()]})
 
 
-async def _grouped(request: Request, key: str, extra: str = "") -> Response:
+async def _grouped(request: Request, key: str, list_name: str, extra: str = "") -> Response:
     scope, params = await read_scope(request)
     limit = parse_limit(params)
-    f, cursor = await filters_of(request, params, scope.project_id), decode_cursor(params.get("cursor"))
+    f, sort = await filters_of(request, params, scope.project_id), parse_sort(params, list_name)
     query = services(request).engine.query
-    table = await query.call_async(pages.grouped_page, query, scope.project_id, key, f, cursor, limit, extra)
-    items, next_cursor = page_of(table, limit, "id")
+    pid, first, extra = scope.project_id, not params.get("cursor"), extra + GROUP_EXTRA
+    if sort.is_default:
+        cursor = decode_cursor(params.get("cursor"))
+        page = query.call_async(pages.grouped_page, query, pid, key, f, cursor, limit, extra)
+        table, total = await with_total(query, pid, key, f, first, page)
+        items, next_cursor = page_of(table, limit, "id")
+    else:
+        after = decode_sorted_cursor(params.get("cursor"), sort)
+        page = query.call_async(sorted_pages.sorted_grouped_page, query, pid, key, f, sort, after, limit, extra)
+        table, total = await with_total(query, pid, key, f, first, page)
+        items, next_cursor = sorted_page_of(table, limit, "id", sort)
     for item in items:
         item[key] = item.pop("id")
-    return json_response({"items": items, "next_cursor": next_cursor})
+    return json_response({"items": items, "next_cursor": next_cursor, "total": total})
 
 
 async def list_sessions(request: Request) -> Response:
-    return await _grouped(request, "session_id", ", max(user_id) AS user_id")
+    return await _grouped(request, "session_id", "sessions", ", max(user_id) AS user_id")
 
 
 async def list_users(request: Request) -> Response:
-    return await _grouped(request, "user_id", ", count(DISTINCT session_id) AS session_count")
+    return await _grouped(request, "user_id", "users", ", count(DISTINCT session_id) AS session_count")
 
 
 routes = [
@@ -123,6 +134,18 @@ OPENAPI: Final[spec.Paths] = {
             spec.obj((), series={"type": "array"}),
         )
     },
-    "/v1/projects/{project_id}/sessions": {"get": spec.read("Aggregates per session", LIST_PARAMS, spec.LIST)},
-    "/v1/projects/{project_id}/users": {"get": spec.read("Aggregates per end user", LIST_PARAMS, spec.LIST)},
+    "/v1/projects/{project_id}/sessions": {
+        "get": spec.read(
+            "Aggregates per session, last seen first or sorted by a column; `total` on the first page",
+            [*LIST_PARAMS, *params_of("sessions")],
+            spec.LIST,
+        )
+    },
+    "/v1/projects/{project_id}/users": {
+        "get": spec.read(
+            "Aggregates per end user, last seen first or sorted by a column; `total` on the first page",
+            [*LIST_PARAMS, *params_of("users")],
+            spec.LIST,
+        )
+    },
 }

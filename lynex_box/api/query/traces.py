@@ -24,12 +24,15 @@ from starlette.routing import Route
 
 from lynex_box.api import spec
 from lynex_box.api.errors import ApiError, json_response
-from lynex_box.api.params import decode_cursor
-from lynex_box.api.query.filters import LIST_PARAMS, parse_limit
+from lynex_box.api.params import bounded_int, decode_cursor
+from lynex_box.api.query.filters import FILTERS, LIST_PARAMS, MAX_LIMIT, parse_group, parse_limit
 from lynex_box.api.query.reads import filters_of, iso, page_of, read_scope, rows_out
+from lynex_box.api.query.sorting import decode_sorted_cursor, params_of, parse_sort, sorted_page_of, with_total
 from lynex_box.api.services import services
-from lynex_box.query import pages
+from lynex_box.query import pages, sorted_pages
 from lynex_box.query.engine import SpanScope
+from lynex_box.query.sorting import facets_sql
+from lynex_box.query.sql import GROUP_COLUMNS
 from lynex_box.sources.langfuse.fold import fold_langfuse_rows
 from lynex_box.sources.langfuse.trace_view import TRACE_SUMMARY_SQL, merged_trace
 from lynex_box.sources.otlp.fold import fold_log_events
@@ -77,11 +80,32 @@ def _folded(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def list_traces(request: Request) -> Response:
     scope, params = await read_scope(request)
     limit = parse_limit(params)
-    f, cursor = await filters_of(request, params, scope.project_id), decode_cursor(params.get("cursor"))
+    f, sort = await filters_of(request, params, scope.project_id), parse_sort(params, "traces")
     query = services(request).engine.query
-    table = await query.call_async(pages.trace_page, query, scope.project_id, f, cursor, limit)
-    items, next_cursor = page_of(table, limit, "trace_id")
-    return json_response({"items": items, "next_cursor": next_cursor})
+    first = not params.get("cursor")
+    if sort.is_default:
+        cursor = decode_cursor(params.get("cursor"))
+        page = query.call_async(pages.trace_page, query, scope.project_id, f, cursor, limit)
+        table, total = await with_total(query, scope.project_id, "trace_id", f, first, page)
+        items, next_cursor = page_of(table, limit, "trace_id")
+    else:
+        after = decode_sorted_cursor(params.get("cursor"), sort)
+        page = query.call_async(sorted_pages.sorted_trace_page, query, scope.project_id, f, sort, after, limit)
+        table, total = await with_total(query, scope.project_id, "trace_id", f, first, page)
+        items, next_cursor = sorted_page_of(table, limit, "trace_id", sort)
+    return json_response({"items": items, "next_cursor": next_cursor, "total": total})
+
+
+async def trace_facets(request: Request) -> Response:
+    """The top values of a column by the traces of the list that have them (what the list shows once filtered)."""
+    scope, params = await read_scope(request)
+    group = parse_group(params) or "model"
+    if group == "tag":  # a span holds several tags: the metrics API's group_by=tag counts them
+        raise ApiError(400, "bad_group_by", "trace-facets cannot group by tag; hint: GET .../metrics?group_by=tag")
+    top = bounded_int(params, "top", 1, MAX_LIMIT, 8, "bad_top")
+    sql, bound = facets_sql(await filters_of(request, params, scope.project_id), group, top)
+    table = await services(request).engine.query.query_async(scope, sql, bound)
+    return json_response({"group_by": group, "items": table.to_pylist()})
 
 
 async def get_trace(request: Request) -> Response:
@@ -134,13 +158,33 @@ async def trace_span(request: Request) -> Response:
 
 routes = [
     Route("/v1/projects/{project_id}/traces", list_traces, methods=["GET"]),
+    Route("/v1/projects/{project_id}/trace-facets", trace_facets, methods=["GET"]),
     Route("/v1/projects/{project_id}/traces/{trace_id}", get_trace, methods=["GET"]),
     Route("/v1/projects/{project_id}/traces/{trace_id}/outline", trace_outline, methods=["GET"]),
     Route("/v1/projects/{project_id}/traces/{trace_id}/spans/{span_id}", trace_span, methods=["GET"]),
 ]
 
 OPENAPI: Final[spec.Paths] = {
-    "/v1/projects/{project_id}/traces": {"get": spec.read("Traces, newest first", LIST_PARAMS, spec.LIST)},
+    "/v1/projects/{project_id}/traces": {
+        "get": spec.read(
+            "Traces, newest first or sorted by a column; `total` on the first page",
+            [*LIST_PARAMS, *params_of("traces")],
+            spec.LIST,
+        )
+    },
+    "/v1/projects/{project_id}/trace-facets": {
+        "get": spec.read(
+            "The top values of a column, counted in traces of the list (and spans)",
+            [
+                *FILTERS,
+                *spec.query(
+                    ("group_by", ", ".join(GROUP_COLUMNS) + " (default model)"),
+                    ("top", f"how many values, 1..{MAX_LIMIT}, default 8"),
+                ),
+            ],
+            spec.obj((), group_by=spec.STR, items={"type": "array"}),
+        )
+    },
     "/v1/projects/{project_id}/traces/{trace_id}": {
         "get": spec.read(
             "One trace with all its spans and its scores",

@@ -10,8 +10,6 @@ import type { AttrOp, FilterState, MultiKey, ScoreOp, SingleKey } from '../lib/f
 import { fmtCompact } from '../lib/format'
 import { useLoad } from '../lib/hooks'
 import { LLM_CALL } from '../lib/kinds'
-import { totalsByGroup } from '../lib/metrics'
-import type { MetricsResponse } from '../lib/metrics'
 
 interface BarProps {
   state: FilterState
@@ -262,6 +260,11 @@ const FACETS: [MultiKey, string][] = [
   ['provider', 'Provider'],
 ]
 
+interface FacetsResponse {
+  group_by: string
+  items: { value: string; traces: number; spans: number }[]
+}
+
 /** Multi-select facets: each value's count under the other filters; several picked values match any of them. */
 export function Facets({ pid, state, onChange, query, reloadKey }: { pid: string; state: FilterState; onChange: (s: FilterState) => void; query: (without: MultiKey) => Query; reloadKey: string }) {
   return (
@@ -274,17 +277,11 @@ export function Facets({ pid, state, onChange, query, reloadKey }: { pid: string
 }
 
 function Facet({ pid, dim, label, query, reloadKey, picked, onToggle }: { pid: string; dim: MultiKey; label: string; query: Query; reloadKey: string; picked: string[]; onToggle: (v: string) => void }) {
+  // Counted in traces, as the list counts: a value's count is the list's total once it is picked.
   const res = useLoad(`${reloadKey}|${dim}`, (signal) =>
-    api<MetricsResponse>(projectPath(pid, '/metrics'), { query: { ...query, group_by: dim === 'status' ? undefined : dim, top: dim === 'status' ? undefined : 8, top_by: 'count' }, signal }),
+    api<FacetsResponse>(projectPath(pid, '/trace-facets'), { query: { ...query, group_by: dim, top: 8 }, signal }),
   )
-  const status = useLoad(dim === 'status' ? `${reloadKey}|status-split` : null, (signal) =>
-    api<MetricsResponse>(projectPath(pid, '/metrics'), { query, signal }),
-  )
-  let groups = totalsByGroup(res.data, 'count')
-  if (dim === 'status') {
-    const all = totalsByGroup(status.data, 'count')[0]
-    groups = all ? [{ ...all, group: 'ok', count: all.count - all.errors }, { ...all, group: 'error', count: all.errors }].filter((g) => g.count > 0) : []
-  }
+  const groups = (res.data?.items ?? []).map((g) => ({ group: g.value, count: g.traces }))
   const shown = [...groups.map((g) => ({ group: g.group, count: g.count as number | null })), ...picked.filter((p) => !groups.some((g) => g.group === p)).map((p) => ({ group: p, count: null }))]
   return (
     <div className="facet" data-testid={`facet-${dim}`}>

@@ -1,11 +1,13 @@
-// A virtualised table over a cursor-paged list endpoint ({items, next_cursor}): the next page loads
-// when the end scrolls into view.
+// A virtualised table over a cursor-paged list endpoint ({items, next_cursor, total}): the next page loads
+// when the end scrolls into view; headers of columns with a `sort` sort the list (the view keeps the order).
 import { useCallback, useEffect, useRef, useState } from 'react'
 import type { ReactNode } from 'react'
 import { api } from '../lib/api'
 import type { Query } from '../lib/api'
 import { fmtInt } from '../lib/format'
 import { gridMinWidth } from '../lib/grid'
+import type { SortState } from '../lib/sort'
+import { HeaderCell } from './SortHeader'
 import { VirtualList } from './VirtualList'
 import { EmptyState, ErrorBox } from './ui'
 
@@ -15,6 +17,9 @@ export interface Col<T> {
   width: string
   num?: boolean
   render: (row: T) => ReactNode
+  /** The API column (`sort=`) this column sorts by, and whether it is text (first click: A to Z). */
+  sort?: string
+  text?: boolean
 }
 
 export function usePaged<T>(path: string, query: Query, key: string, pageSize = 100) {
@@ -22,6 +27,7 @@ export function usePaged<T>(path: string, query: Query, key: string, pageSize = 
   const [cursor, setCursor] = useState<string | null>(null)
   const [loading, setLoading] = useState(true)
   const [error, setError] = useState<Error | null>(null)
+  const [total, setTotal] = useState<number | null>(null)
   const gen = useRef(0)
   const queryRef = useRef(query)
   queryRef.current = query
@@ -30,9 +36,11 @@ export function usePaged<T>(path: string, query: Query, key: string, pageSize = 
     async (after: string | null, reset: boolean) => {
       const mine = reset ? ++gen.current : gen.current
       setLoading(true)
+      if (reset) setTotal(null)
       try {
-        const page = await api<{ items: T[]; next_cursor: string | null }>(path, { query: { ...queryRef.current, limit: pageSize, cursor: after } })
+        const page = await api<{ items: T[]; next_cursor: string | null; total?: number | null }>(path, { query: { ...queryRef.current, limit: pageSize, cursor: after } })
         if (mine !== gen.current) return
+        if (reset) setTotal(page.total ?? null)
         setRows((prev) => (reset ? page.items : [...prev, ...page.items]))
         setCursor(page.next_cursor)
         setError(null)
@@ -50,7 +58,7 @@ export function usePaged<T>(path: string, query: Query, key: string, pageSize = 
   const more = useCallback(() => {
     if (!loading && cursor) void load(cursor, false)
   }, [loading, cursor, load])
-  return { rows, loading, error, more, done: cursor === null, reload: () => void load(null, true), resetKey: key }
+  return { rows, loading, error, more, done: cursor === null, reload: () => void load(null, true), resetKey: key, total }
 }
 
 interface Props<T> {
@@ -62,17 +70,17 @@ interface Props<T> {
   emptyTitle: string
   testId: string
   noun: string
+  sort?: SortState
+  onSort?: (column: string, text: boolean) => void
 }
 
-export function PagedTable<T>({ cols, paged, onOpen, rowHref, empty, emptyTitle, testId, noun }: Props<T>) {
+export function PagedTable<T>({ cols, paged, onOpen, rowHref, empty, emptyTitle, testId, noun, sort, onSort }: Props<T>) {
   const grid = cols.map((c) => c.width).join(' ')
   const minWidth = gridMinWidth(cols.map((c) => c.width))
   const head = (
-    <div className="grid-head" style={{ gridTemplateColumns: grid, minWidth }}>
+    <div className="grid-head" style={{ gridTemplateColumns: grid, minWidth }} role="row" data-testid={`${testId}-head`}>
       {cols.map((c) => (
-        <div key={c.key} className={c.num ? 'num' : ''}>
-          {c.label}
-        </div>
+        <HeaderCell key={c.key} label={c.label} num={c.num} column={c.sort} text={c.text} sort={sort} onSort={onSort} />
       ))}
     </div>
   )

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { fmtAgo, fmtCompact, fmtCost, fmtDuration, fmtInt, fmtPercent, fmtTime, fmtTokens, shortId } from './format'
+import { fmtAgo, fmtCompact, fmtCost, formatCost, fmtDuration, fmtInt, fmtPercent, fmtTime, fmtTokens, shortId } from './format'
 
 describe('format', () => {
   it('formats integers with separators and dashes for missing values', () => {
@@ -14,14 +14,25 @@ describe('format', () => {
     expect(fmtCompact(3_400_000)).toBe('3.4M')
     expect(fmtCompact(250_000)).toBe('250k')
   })
-  it('gives costs a precision that suits their size', () => {
-    expect(fmtCost(0)).toBe('$0')
-    expect(fmtCost(0.108)).toBe('$0.108')
-    expect(fmtCost(0.0015)).toBe('$0.0015')
-    expect(fmtCost(0.000123)).toBe('$0.00012')
-    expect(fmtCost(12.345)).toBe('$12.35')
-    expect(fmtCost(12345)).toBe('$12,345')
-    expect(fmtCost(undefined)).toBe('—')
+  it('formats every cost one way: 4 significant decimals below $1, 2 decimals from $1', () => {
+    expect(formatCost(0)).toBe('$0')
+    expect(formatCost(0.108)).toBe('$0.108')
+    expect(formatCost(0.0015)).toBe('$0.0015')
+    expect(formatCost(0.000123)).toBe('$0.000123')
+    expect(formatCost(0.00012346)).toBe('$0.0001235')
+    expect(formatCost(0.123456)).toBe('$0.1235')
+    expect(formatCost(0.5)).toBe('$0.5')
+    expect(formatCost(0.99996)).toBe('$1.00')
+    expect(formatCost(1)).toBe('$1.00')
+    expect(formatCost(12.345)).toBe('$12.35')
+    expect(formatCost(2.5)).toBe('$2.50')
+    expect(formatCost(12345)).toBe('$12,345.00')
+    expect(formatCost(-0.0042)).toBe('-$0.0042')
+    expect(formatCost(1e-9)).toBe('$0.000000001')
+    expect(formatCost(undefined)).toBe('—')
+    expect(formatCost(null)).toBe('—')
+    expect(formatCost(Number.NaN)).toBe('—')
+    expect(fmtCost).toBe(formatCost)
   })
   it('formats durations from microseconds to hours', () => {
     expect(fmtDuration(0)).toBe('0 ms')

@@ -20,16 +20,24 @@ export function fmtCompact(n: number | null | undefined): string {
   return String(n)
 }
 
-/** US dollars with precision that suits the magnitude ($0.000123 stays readable). */
-export function fmtCost(usd: number | null | undefined): string {
-  if (usd === null || usd === undefined || Number.isNaN(usd)) return '—'
+/** US dollars, the one cost format of every view: `$0` for zero, up to 4 significant decimals below $1
+ *  (`$0.0015`, `$0.000123`, `$0.1235`), 2 decimals at or above $1 (`$12.35`, `$12,345.00`), `—` when unknown. */
+export function formatCost(usd: number | null | undefined): string {
+  if (usd === null || usd === undefined || !Number.isFinite(usd)) return '—'
   if (usd === 0) return '$0'
+  const sign = usd < 0 ? '-' : ''
   const abs = Math.abs(usd)
-  if (abs >= 1000) return `$${Math.round(usd).toLocaleString('en-US')}`
-  if (abs >= 1) return `$${usd.toFixed(2)}`
-  if (abs >= 0.01) return `$${usd.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}`
-  return `$${usd.toPrecision(2)}`
+  const dollars = (v: number) => `${sign}$${v.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`
+  if (abs >= 1) return dollars(abs)
+  const decimals = Math.min(100, 3 - Math.floor(Math.log10(abs)))
+  const text = abs.toFixed(decimals)
+  if (Number(text) >= 1) return dollars(Number(text)) // 0.99996 rounds up to a dollar
+  const trimmed = text.replace(/0+$/, '').replace(/\.$/, '')
+  return trimmed === '0' ? '$0' : `${sign}$${trimmed}`
 }
+
+/** The same function as `formatCost` (older name, kept for the views that import it). */
+export const fmtCost = formatCost
 
 /** Durations from milliseconds: 850 µs, 12 ms, 1.25 s, 3m 05s, 2h 10m. */
 export function fmtDuration(ms: number | null | undefined): string {

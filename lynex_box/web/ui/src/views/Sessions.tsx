@@ -1,13 +1,15 @@
-// Sessions: a conversation's traces in order. The list is per session (most recent first); a
-// session shows its LLM calls as a transcript and its traces oldest first.
+// Sessions: the list of conversations (most recent first, or sorted by any column); a session's own page is
+// Activity.tsx.
 import { projectPath } from '../lib/api'
-import { fmtCompact, fmtCost, fmtInt, fmtTime } from '../lib/format-preview'
+import { fmtCompact, fmtInt, fmtTime, formatCost } from '../lib/format'
+import { nextSort, readSort, sortParams, sortQuery } from '../lib/sort'
 import { navigate, setParams, useLocation } from '../lib/router'
 import { boundsOf } from '../lib/timerange'
 import { rangeKey, rangeQuery, useTimeRange } from '../lib/useRange'
 import { useSession } from '../session'
 import { PagedTable, usePaged } from '../components/PagedTable'
 import type { Col } from '../components/PagedTable'
+import { ListTotal } from '../components/SortHeader'
 import { TimeRangePicker } from '../components/TimeRangePicker'
 
 interface SessionRow {
@@ -15,7 +17,9 @@ interface SessionRow {
   user_id: string | null
   trace_count: number
   span_count: number
+  llm_calls: number
   errors: number
+  error_traces: number
   input_tokens: number
   output_tokens: number
   total_cost: number
@@ -24,15 +28,19 @@ interface SessionRow {
 }
 
 const COLS: Col<SessionRow>[] = [
-  { key: 'session', label: 'Session', width: 'minmax(180px, 2fr)', render: (r) => <span className="ellipsis" title={r.session_id}>{r.session_id}</span> },
-  { key: 'user', label: 'User', width: 'minmax(100px, 1fr)', render: (r) => <span className="ellipsis" title={r.user_id ?? undefined}>{r.user_id ?? '—'}</span> },
-  { key: 'traces', label: 'Traces', width: '70px', num: true, render: (r) => fmtInt(r.trace_count) },
-  { key: 'errors', label: 'Errors', width: '70px', num: true, render: (r) => (r.errors ? <span className="err">{fmtInt(r.errors)}</span> : '0') },
-  { key: 'tokens', label: 'Tokens', width: '110px', num: true, render: (r) => `${fmtCompact(r.input_tokens)} / ${fmtCompact(r.output_tokens)}` },
-  { key: 'cost', label: 'Cost', width: '84px', num: true, render: (r) => fmtCost(r.total_cost) },
-  { key: 'first', label: 'Started', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.first_seen)}</span> },
-  { key: 'last', label: 'Last activity', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.last_seen)}</span> },
+  { key: 'session', label: 'Session', width: 'minmax(180px, 2fr)', sort: 'session', text: true, render: (r) => <span className="ellipsis" title={r.session_id}>{r.session_id}</span> },
+  { key: 'user', label: 'User', width: 'minmax(100px, 1fr)', sort: 'user', text: true, render: (r) => <span className="ellipsis" title={r.user_id ?? undefined}>{r.user_id ?? '—'}</span> },
+  { key: 'traces', label: 'Traces', width: '74px', num: true, sort: 'traces', render: (r) => fmtInt(r.trace_count) },
+  { key: 'llm_calls', label: 'LLM calls', width: '84px', num: true, sort: 'llm_calls', render: (r) => fmtInt(r.llm_calls) },
+  { key: 'spans', label: 'Spans', width: '74px', num: true, sort: 'spans', render: (r) => fmtInt(r.span_count) },
+  { key: 'errors', label: 'Failed traces', width: '104px', num: true, sort: 'error_traces', render: (r) => (r.error_traces ? <span className="err">{fmtInt(r.error_traces)}</span> : '0') },
+  { key: 'tokens', label: 'Tokens', width: '110px', num: true, sort: 'tokens', render: (r) => `${fmtCompact(r.input_tokens)} / ${fmtCompact(r.output_tokens)}` },
+  { key: 'cost', label: 'Cost', width: '84px', num: true, sort: 'cost', render: (r) => formatCost(r.total_cost) },
+  { key: 'first', label: 'Started', width: '160px', sort: 'first_seen', render: (r) => <span className="mono small">{fmtTime(r.first_seen)}</span> },
+  { key: 'last', label: 'Last activity', width: '160px', sort: 'last_seen', render: (r) => <span className="mono small">{fmtTime(r.last_seen)}</span> },
 ]
+// The columns the sessions list sorts by (`sort=` of GET /sessions).
+const SORTS = ['session', 'user', 'traces', 'llm_calls', 'spans', 'error_traces', 'tokens', 'cost', 'first_seen', 'last_seen']
 
 export function Sessions() {
   const { project } = useSession()
@@ -41,11 +49,15 @@ export function Sessions() {
   const range = rangeQuery(timeRange) // for links that keep the range
   const b = boundsOf(timeRange, Date.now())
   const q = loc.params.get('user_id') ?? ''
-  const paged = usePaged<SessionRow>(projectPath(project.project_id, '/sessions'), { from: b.from, to: b.to, user_id: q }, `${project.project_id}|${rangeKey(timeRange)}|${q}|${b.to}`)
+  const sort = readSort(loc.params, SORTS, 'last_seen')
+  const query = { from: b.from, to: b.to, user_id: q, ...sortQuery(sort, 'last_seen') }
+  const paged = usePaged<SessionRow>(projectPath(project.project_id, '/sessions'), query, `${project.project_id}|${rangeKey(timeRange)}|${q}|${b.to}|${sort.column}|${sort.order}`)
   return (
     <div className="page page-fill">
       <header className="page-head">
-        <h1>Sessions</h1>
+        <h1>
+          Sessions <ListTotal total={paged.total} noun={['session', 'sessions']} testId="sessions-total" />
+        </h1>
         <div className="toolbar">
           {q && (
             <button type="button" className="chip" onClick={() => setParams({ user_id: null })}>
@@ -60,6 +72,8 @@ export function Sessions() {
         paged={paged}
         testId="sessions"
         noun="sessions"
+        sort={sort}
+        onSort={(column, text) => setParams(sortParams(nextSort(sort, column, text), 'last_seen'))}
         rowHref={(r) => `/sessions/${encodeURIComponent(r.session_id)}?${range}`}
         onOpen={(r) => navigate(`/sessions/${encodeURIComponent(r.session_id)}?${range}`)}
         emptyTitle="No sessions in this range"

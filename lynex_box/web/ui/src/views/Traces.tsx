@@ -5,10 +5,11 @@ import type { ReactNode } from 'react'
 import { api, projectPath } from '../lib/api'
 import { apiFilters, readState, stateKey, writeState } from '../lib/filterstate'
 import type { FilterState, MultiKey } from '../lib/filterstate'
-import { fmtCompact, fmtCost, fmtDuration, fmtInt, fmtTime, shortId } from '../lib/format'
+import { fmtCompact, fmtDuration, fmtInt, fmtTime, formatCost, shortId } from '../lib/format'
+import { nextSort, readSort, sortParams, sortQuery } from '../lib/sort'
 import { useKeys, useStored } from '../lib/hooks'
 import { gridMinWidth } from '../lib/grid'
-import { href, navigate, useLocation } from '../lib/router'
+import { href, navigate, setParams, useLocation } from '../lib/router'
 import { boundsOf } from '../lib/timerange'
 import { rangeKey, useTimeRange } from '../lib/useRange'
 import { useSession } from '../session'
@@ -19,6 +20,7 @@ import { Facets, FilterBar } from '../components/FilterBar'
 import { SavedViews } from '../components/SavedViews'
 import { TimeRangePicker } from '../components/TimeRangePicker'
 import { ExportMenu } from '../components/ExportMenu'
+import { HeaderCell, ListTotal } from '../components/SortHeader'
 
 export interface TraceRow {
   trace_id: string
@@ -41,21 +43,22 @@ interface Column {
   label: string
   width: string
   num?: boolean
+  text?: boolean // sorted A to Z on a first click (every column sorts: its key is the API's `sort=`)
   render: (r: TraceRow) => ReactNode
 }
 
 const COLUMNS: Column[] = [
   { key: 'time', label: 'Time', width: '160px', render: (r) => <span className="mono small">{fmtTime(r.start_time)}</span> },
-  { key: 'name', label: 'Name', width: 'minmax(160px, 2fr)', render: (r) => <span className="ellipsis" title={r.name ?? undefined}>{r.name ?? '(unnamed)'}</span> },
-  { key: 'status', label: 'Status', width: '70px', render: (r) => <StatusBadge status={r.status} /> },
+  { key: 'name', label: 'Name', width: 'minmax(160px, 2fr)', text: true, render: (r) => <span className="ellipsis" title={r.name ?? undefined}>{r.name ?? '(unnamed)'}</span> },
+  { key: 'status', label: 'Status', width: '70px', text: true, render: (r) => <StatusBadge status={r.status} /> },
   { key: 'duration', label: 'Latency', width: '80px', num: true, render: (r) => fmtDuration(r.duration_ms) },
   { key: 'spans', label: 'Spans', width: '64px', num: true, render: (r) => fmtInt(r.span_count) },
   { key: 'tokens', label: 'Tokens', width: '110px', num: true, render: (r) => `${fmtCompact(r.input_tokens ?? 0)} / ${fmtCompact(r.output_tokens ?? 0)}` },
-  { key: 'cost', label: 'Cost', width: '84px', num: true, render: (r) => fmtCost(r.total_cost) },
-  { key: 'user', label: 'User', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis" title={r.user_id ?? undefined}>{r.user_id ?? '—'}</span> },
-  { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', render: (r) => <span className="ellipsis" title={r.session_id ?? undefined}>{r.session_id ?? '—'}</span> },
-  { key: 'environment', label: 'Env', width: '80px', render: (r) => <span className="ellipsis" title={r.environment ?? undefined}>{r.environment ?? '—'}</span> },
-  { key: 'trace_id', label: 'Trace id', width: '130px', render: (r) => <span className="mono small" title={r.trace_id}>{shortId(r.trace_id)}</span> },
+  { key: 'cost', label: 'Cost', width: '84px', num: true, render: (r) => formatCost(r.total_cost) },
+  { key: 'user', label: 'User', width: 'minmax(80px, 1fr)', text: true, render: (r) => <span className="ellipsis" title={r.user_id ?? undefined}>{r.user_id ?? '—'}</span> },
+  { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', text: true, render: (r) => <span className="ellipsis" title={r.session_id ?? undefined}>{r.session_id ?? '—'}</span> },
+  { key: 'environment', label: 'Env', width: '80px', text: true, render: (r) => <span className="ellipsis" title={r.environment ?? undefined}>{r.environment ?? '—'}</span> },
+  { key: 'trace_id', label: 'Trace id', width: '130px', text: true, render: (r) => <span className="mono small" title={r.trace_id}>{shortId(r.trace_id)}</span> },
 ]
 const DEFAULT_COLUMNS = ['time', 'name', 'status', 'duration', 'spans', 'tokens', 'cost', 'user', 'session']
 const PAGE = 100
@@ -64,6 +67,7 @@ const ROW = 34
 interface Page {
   items: TraceRow[]
   next_cursor: string | null
+  total?: number | null
 }
 
 export function Traces() {
@@ -73,6 +77,8 @@ export function Traces() {
   const filters = readState(loc.params)
   const fkey = stateKey(filters)
   const rkey = rangeKey(range)
+  const sort = readSort(loc.params, COLUMNS.map((c) => c.key), 'time')
+  const skey = `${sort.column}|${sort.order}`
   const [bounds, setBounds] = useState(() => boundsOf(range, Date.now()))
   useEffect(() => setBounds(boundsOf(range, Date.now())), [rkey, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
   // a shared link names its project: open that one when the user is a member of it
@@ -90,6 +96,7 @@ export function Traces() {
   const [cursor, setCursor] = useState<string | null>(null)
   const [loading, setLoading] = useState(false)
   const [error, setError] = useState<Error | null>(null)
+  const [total, setTotal] = useState<number | null>(null)
   const [done, setDone] = useState(false)
   const [selected, setSelected] = useState(0)
   const list = useRef<VirtualListHandle>(null)
@@ -99,14 +106,17 @@ export function Traces() {
 
   const query = useMemo(() => ({ from: bounds.from, to: bounds.to, ...apiFilters(filters) }), [bounds, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
   const facetQuery = (without: MultiKey) => ({ from: bounds.from, to: bounds.to, ...apiFilters(filters, without) })
+  const ordered = useMemo(() => ({ ...query, ...sortQuery(sort, 'time') }), [query, skey]) // eslint-disable-line react-hooks/exhaustive-deps
 
   const loadPage = useCallback(
     async (after: string | null, reset: boolean) => {
       const mine = reset ? ++gen.current : gen.current
       setLoading(true)
+      if (reset) setTotal(null)
       try {
-        const page = await api<Page>(projectPath(pid, '/traces'), { query: { ...query, limit: PAGE, cursor: after } })
+        const page = await api<Page>(projectPath(pid, '/traces'), { query: { ...ordered, limit: PAGE, cursor: after } })
         if (mine !== gen.current) return
+        if (reset) setTotal(page.total ?? null)
         setRows((prev) => (reset ? page.items : [...prev, ...page.items]))
         setCursor(page.next_cursor)
         setDone(page.next_cursor === null)
@@ -117,7 +127,7 @@ export function Traces() {
         if (mine === gen.current) setLoading(false)
       }
     },
-    [pid, query],
+    [pid, ordered],
   )
 
   useEffect(() => {
@@ -156,9 +166,7 @@ export function Traces() {
   const head = (
     <div className="grid-head" style={{ gridTemplateColumns: grid, minWidth }} role="row" data-testid="traces-head">
       {columns.map((c) => (
-        <div key={c.key} className={c.num ? 'num' : ''} role="columnheader">
-          {c.label}
-        </div>
+        <HeaderCell key={c.key} label={c.label} num={c.num} column={c.key} text={c.text} sort={sort} onSort={(col, text) => setParams(sortParams(nextSort(sort, col, text), 'time'))} />
       ))}
     </div>
   )
@@ -166,7 +174,9 @@ export function Traces() {
   return (
     <div className="page page-fill">
       <header className="page-head">
-        <h1>Traces</h1>
+        <h1>
+          Traces <ListTotal total={total} noun={['trace', 'traces']} testId="traces-total" />
+        </h1>
         <div className="toolbar">
           <TimeRangePicker value={range} onChange={setRange} />
           <SavedViews pid={pid} page="traces" path="/traces" query={loc.params.toString()} />
@@ -199,7 +209,7 @@ export function Traces() {
               header={head}
               headerHeight={32}
               minWidth={minWidth}
-              resetKey={`${pid}|${bounds.from}|${bounds.to}|${fkey}`}
+              resetKey={`${pid}|${bounds.from}|${bounds.to}|${fkey}|${skey}`}
               render={(i) => {
                 const r = rows[i]
                 return (

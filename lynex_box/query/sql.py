@@ -25,6 +25,7 @@ FILTER_STRINGS: Final = (
     "model_id", "model_family", "model_provider", "request_fingerprint", "system_fingerprint",
 )  # fmt: skip
 TOP_BY: Final = ("total_cost", "count", "errors")
+DETECTOR_PATTERN: Final = r"[a-z0-9][a-z0-9_.-]{0,63}"  # detector names and codes: no quote, so the match is exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Filters:
     min_duration_ms: float | None = None
     max_duration_ms: float | None = None
     min_hallucination_risk: float | None = None
+    detector: str | None = None  # a detector's name or a reason code in `detections` (validated: DETECTOR_PATTERN)
 
 
 def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
@@ -70,6 +72,11 @@ def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
         ("duration_ms <= $max_dur", "max_dur", f.max_duration_ms),
         ("hallucination_risk >= $min_risk", "min_risk", f.min_hallucination_risk),
     ]
+    if f.detector is not None:
+        # `detections` is JSON written by the pipeline (orjson, compact) or the judge overlay, always as
+        # `"detector":"<name>"` and `"code":"<code>"`; the value cannot hold a quote, so this finds whole values only.
+        conds.append("(contains(detections, $det_code) OR contains(detections, $det_name))")
+        params.update(det_code=f'"code":"{f.detector}"', det_name=f'"detector":"{f.detector}"')
     for cond, name, bound in bounds:
         if bound is not None:
             conds.append(cond)
@@ -155,7 +162,8 @@ def traces_sql(ids: list[str]) -> tuple[str, dict[str, Any]]:
                CASE WHEN bool_or(status = 'error') THEN 'error' ELSE 'ok' END AS status,
                coalesce({_USER}, max(user_id)) AS user_id,
                coalesce({_SESSION}, max(session_id)) AS session_id,
-               coalesce({_ENVIRONMENT}, max(environment)) AS environment
+               coalesce({_ENVIRONMENT}, max(environment)) AS environment,
+               max(hallucination_risk) AS hallucination_risk
         FROM spans WHERE trace_id IN (SELECT unnest($ids::VARCHAR[])) GROUP BY trace_id)
     SELECT *, (epoch_us(end_time) - epoch_us(start_time)) / 1000.0::DOUBLE AS duration_ms, epoch_us(start_time) AS _t
     FROM traces ORDER BY start_time DESC, trace_id DESC

@@ -5,13 +5,14 @@ Their OpenAPI descriptions are here too (`FILTERS`, `LIST_LIMIT`, `RANGE`), besi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Final
 
 from lynex_box.api import spec
 from lynex_box.api.errors import ApiError
 from lynex_box.api.params import PageLimit, bounded_int, whole_number
-from lynex_box.query.sql import FILTER_STRINGS, GROUP_COLUMNS, TOP_BY, Filters
+from lynex_box.query.sql import DETECTOR_PATTERN, FILTER_STRINGS, GROUP_COLUMNS, TOP_BY, Filters
 from lynex_box.schema.timefmt import parse_time_us
 
 INTERVAL_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
@@ -47,6 +48,10 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
     for key, value in equals.items():
         if len(value) > 512:
             raise ApiError(400, "bad_filter", f"{key} is longer than 512 characters")
+    detector = params.get("detector") or None
+    if detector is not None and not re.fullmatch(DETECTOR_PATTERN, detector):
+        raise ApiError(400, "bad_filter", f"detector = {detector[:80]!r} is not a detector name or reason code; "
+                       "hint: lowercase letters, digits, _ . -, e.g. grounding or ungrounded_number")  # fmt: skip
     q = params.get("q") or None
     if q is not None and len(q) > 512:
         raise ApiError(400, "bad_filter", "q is longer than 512 characters")
@@ -61,6 +66,7 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
         min_duration_ms=_number(params, "min_duration_ms"),
         max_duration_ms=_number(params, "max_duration_ms"),
         min_hallucination_risk=_number(params, "min_hallucination_risk"),
+        detector=detector,
     )
 
 
@@ -125,7 +131,11 @@ FILTERS: Final = spec.query(
     ("max_cost", "USD"),
     ("min_duration_ms", "ms"),
     ("max_duration_ms", "ms"),
-    ("min_hallucination_risk", "0-1: spans whose hallucination_risk (detectors' maximum) is at least this"),
+    ("min_hallucination_risk", "0-1: spans whose hallucination_risk (detectors' and judges' maximum) is at least this"),
+    (
+        "detector",
+        "spans a detector or judge flagged: its name (grounding, a judge's) or a reason code (ungrounded_number)",
+    ),
 )
 RANGE: Final = FILTERS[:2]
 LIST_PARAMS: Final = [*FILTERS, *spec.page(LIST_LIMIT)]  # a data list: filters, limit and cursor

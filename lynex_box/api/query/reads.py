@@ -22,7 +22,7 @@ from lynex_box.api.query.filters import parse_filters
 from lynex_box.api.services import services
 from lynex_box.query.engine import SpanScope
 
-JSON_COLUMNS = ("input", "output", "tool_calls", "attributes", "pii")
+JSON_COLUMNS = ("input", "output", "tool_calls", "attributes", "pii", "detections")
 
 
 def iso(value: Any) -> Any:

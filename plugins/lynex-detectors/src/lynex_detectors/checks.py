@@ -273,8 +273,14 @@ def _grounded(code: str, text: str, lowered: str, numbers: set[str], words: set[
         return bool(parts) and all(p.replace(",", "") in numbers for p in parts) and len(parts) > 1
     if code == "ungrounded_quote":
         return _norm(text) in lowered
-    return all(w.lower().strip("'’").removesuffix("'s").removesuffix("’s") in words
-               or w.lower() in lowered for w in text.split())  # fmt: skip
+    return all(_name_word_grounded(w, lowered, words) for w in text.split())
+
+
+def _name_word_grounded(word: str, lowered: str, words: set[str]) -> bool:
+    """A word of a name is grounded when the context holds it, compared as the context is (`_norm`: lowercase,
+    apostrophes dropped), with or without a possessive `'s` on either side's copy of it."""
+    bare = word.lower().strip("'’").removesuffix("'s").removesuffix("’s")
+    return bare in words or _norm(word) in words or word.lower() in lowered or _norm(bare) + "s" in words
 
 
 # ---- citations -----------------------------------------------------------------------------------------------

@@ -283,6 +283,26 @@ def _name_word_grounded(word: str, lowered: str, words: set[str]) -> bool:
     return bare in words or _norm(word) in words or word.lower() in lowered or _norm(bare) + "s" in words
 
 
+# ---- prefilters over whole columns (RE2, pyarrow.compute; batch.py) ----------------------------------------
+# Each matches every answer (or prompt) on which its detector's Python could find something, and a few more: a row
+# that no prefilter matches gets the detector's quiet result without any Python. They are supersets, not copies:
+# RE2 has no lookarounds and its `\b` and `\s` are ASCII, so they use wider classes (Python's `\s` and str.isspace
+# take the Unicode spaces below). Keep them in step with the patterns they stand for.
+_SPACE_RE2: Final = r"\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}"  # Python's Unicode whitespace
+_NAME_WORD_RE2: Final = r"[A-Z][a-zA-Z'’\-]"
+# grounding: a digit (dates, numbers), a quote, a URL (removed before names are read), a capitalised word after
+# a word on the same line (not a sentence's first word) or two capitalised words in a row (a name at a start).
+GROUNDING_RE2: Final = (
+    rf"\p{{Nd}}|[\"“”]|://|[^.!?:;{_SPACE_RE2}][\t\x0b\x0c\r\x1c-\x1f\x{{85}}\p{{Z}}]*{_NAME_WORD_RE2}"
+    rf"|{_NAME_WORD_RE2}+[{_SPACE_RE2}]+(?:of|de|von|van|the|and|&)?[{_SPACE_RE2}]*{_NAME_WORD_RE2}"
+)
+CITATIONS_RE2: Final = r"\[\p{Nd}{1,3}\]|(?i:source|reference|ref|see)s?:|://"
+REFUSAL_RE2: Final = "(?i:{}|{})"  # filled below from _REFUSAL and _UNCERTAIN, lookahead dropped
+JSON_RE2: Final = r"(?i)json"
+TRANSLATE_RE2: Final = r"(?i)translat|übersetz|tradu|in (?:english|german|french|spanish|italian|portuguese|dutch|" \
+    r"chinese|japanese|russian|arabic)"  # fmt: skip
+
+
 # ---- citations -----------------------------------------------------------------------------------------------
 _BRACKET: Final = re.compile(r"\[(\d{1,3})\]")
 _SOURCE: Final = re.compile(r"\(?\b(?:Source|Sources|Reference|Ref|See)s?:\s*([^)\n]{2,80})\)?", re.IGNORECASE)
@@ -345,6 +365,12 @@ _UNCERTAIN: Final = re.compile(
 # (a case-insensitive search of the alternation costs about 0.5 ms per answer of 1 KB). Keep them in step.
 _REFUSAL_HINTS: Final = ("can", "unable", "not able", "won", "must decline", "sorry", "apologi", "as an ai",
                          "language model", "access", "not allowed", "not permitted", "request", "afraid")  # fmt: skip
+REFUSAL_ANY_RE2: Final = REFUSAL_RE2.format(
+    *(
+        p.replace("(?! (?:verify|confirm))", "").replace(r"\s", f"[{_SPACE_RE2}]")
+        for p in (_REFUSAL.pattern, _UNCERTAIN.pattern)
+    )
+)
 _UNCERTAIN_HINTS: Final = ("not sure", "not certain", "know", "not entirely", "wrong", "unsure", "information",
                            "unclear", "verify", "confirm", "possibly", "i think", "i believe")  # fmt: skip
 

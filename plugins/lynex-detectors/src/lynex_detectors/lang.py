@@ -8,6 +8,10 @@ from __future__ import annotations
 import re
 from typing import Final
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 _STOP: Final = {
     "en": "the and is are was were of to in that it for with you this have not be on what how can do which there "
           "they from your would should could will does about",
@@ -66,3 +70,69 @@ def guess(text: str) -> str | None:
     if hits < MIN_HITS or hits < second * 1.5:
         return None
     return best
+
+
+# ---- the same guess over a whole column (batch.py) -----------------------------------------------------------
+# ASCII texts (most) are guessed with Arrow kernels and numpy: one byte table lowercases letters and blanks the rest
+# (in ASCII, `_WORD`'s letters are [a-zA-Z]), the words are split and looked up in the stop words at once, and the
+# counts per text and language decide as `guess` does. Other texts go through `guess`.
+_LANGS: Final = tuple(STOP_WORDS)
+_ASCII_STOP: Final = sorted({w for stop in STOP_WORDS.values() for w in stop if w.isascii()})
+_ASCII_COLUMNS: Final = [  # per language, the indices of its stop words in _ASCII_STOP
+    np.array([i for i, w in enumerate(_ASCII_STOP) if w in STOP_WORDS[lang]], dtype=np.int64) for lang in _LANGS
+]
+_LETTERS: Final = bytes(b | 0x20 if 65 <= b <= 90 or 97 <= b <= 122 else 32 for b in range(256))
+
+
+def guess_column(texts: pa.Array) -> list[str | None]:
+    """`guess` of each text of a string array (None for a null)."""
+    out: list[str | None] = [None] * len(texts)
+    if not len(texts):
+        return out
+    ascii_ = pc.fill_null(pc.string_is_ascii(texts), False)
+    others = pc.indices_nonzero(pc.and_(pc.invert(ascii_), pc.is_valid(texts))).to_pylist()
+    for i in others:
+        out[i] = guess(texts[i].as_py())
+    lengths = pc.utf8_length(texts)
+    long = pc.and_(ascii_, pc.greater(lengths, SAMPLE_CHARS))
+    short = pc.and_(ascii_, pc.invert(long))
+    rows = [pc.indices_nonzero(short), pc.indices_nonzero(long)]
+    if not len(rows[0]) and not len(rows[1]):
+        return out
+    half = SAMPLE_CHARS // 2
+    longs = pc.filter(texts, long)
+    sampled = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(longs, 0, half), pc.utf8_slice_codeunits(longs, -half), " "
+    )
+    picked = pa.concat_arrays([pc.filter(texts, short), sampled.cast(pa.string())])
+    where = np.concatenate([rows[0].to_numpy(), rows[1].to_numpy()])
+    for i, lang in zip(where.tolist(), _guess_ascii(picked), strict=True):
+        out[i] = lang
+    return out
+
+
+def _guess_ascii(texts: pa.StringArray) -> list[str | None]:
+    n = len(texts)
+    _, offsets, data = texts.buffers()
+    off = np.frombuffer(offsets, dtype=np.int32, count=n + 1, offset=texts.offset * 4)
+    start, end = int(off[0]), int(off[-1])
+    body = (data.to_pybytes()[start:end] if data is not None else b"").translate(_LETTERS)
+    words = pa.StringArray.from_buffers(n, pa.py_buffer((off - start).tobytes()), pa.py_buffer(body))
+    split = pc.ascii_split_whitespace(words)
+    bounds = split.offsets.to_numpy()
+    sizes = np.concatenate([[0], np.cumsum(pc.binary_length(split.flatten()).to_numpy(), dtype=np.int64)])
+    letters = sizes[bounds[1:]] - sizes[bounds[:-1]]
+    # each word's index in the stop words (len: none), counted per text and word, then per text and language
+    found = pc.fill_null(pc.index_in(split.flatten(), value_set=_STOP_ARRAY), len(_ASCII_STOP)).to_numpy()
+    parents = np.repeat(np.arange(n, dtype=np.int64), np.diff(bounds))
+    width = len(_ASCII_STOP) + 1
+    per_word = np.bincount(parents * width + found, minlength=n * width).reshape(n, width)
+    counts = np.stack([per_word[:, columns].sum(axis=1) for columns in _ASCII_COLUMNS], axis=1)
+    best = counts.argmax(axis=1)  # the first of equals, as `guess`'s stable sort
+    ranked = np.sort(counts, axis=1)
+    hits, second = ranked[:, -1], ranked[:, -2]
+    ok = (letters >= 8) & (hits >= MIN_HITS) & (hits >= second * 1.5)
+    return [_LANGS[b] if k else None for b, k in zip(best.tolist(), ok.tolist(), strict=True)]
+
+
+_STOP_ARRAY: Final = pa.array(_ASCII_STOP, pa.string())

@@ -106,7 +106,7 @@ def analyse(table: pa.Table, s: Settings) -> Results:
                 else:
                     found[i].pop(name, None)
     for i, row in enumerate(rows):
-        results[row] = {name: found[i][name] for name in s.enabled if name in found[i]}
+        results[row] = found[i]
     return results
 
 

@@ -87,43 +87,43 @@ _LETTERS: Final = bytes(b | 0x20 if 65 <= b <= 90 or 97 <= b <= 122 else 32 for 
 def guess_column(texts: pa.Array) -> list[str | None]:
     """`guess` of each text of a string array (None for a null)."""
     out: list[str | None] = [None] * len(texts)
-    if not len(texts):
+    n = len(texts)
+    if not n:
         return out
-    ascii_ = pc.fill_null(pc.string_is_ascii(texts), False)
-    others = pc.indices_nonzero(pc.and_(pc.invert(ascii_), pc.is_valid(texts))).to_pylist()
+    if texts.offset or texts.null_count:
+        texts = pa.concat_arrays([pc.fill_null(texts, "")])  # offsets from 0, no null slots
+    ascii_ = pc.string_is_ascii(texts)
+    others = pc.indices_nonzero(pc.invert(ascii_)).to_pylist()
     for i in others:
         out[i] = guess(texts[i].as_py())
-    lengths = pc.utf8_length(texts)
-    long = pc.and_(ascii_, pc.greater(lengths, SAMPLE_CHARS))
-    short = pc.and_(ascii_, pc.invert(long))
-    rows = [pc.indices_nonzero(short), pc.indices_nonzero(long)]
-    if not len(rows[0]) and not len(rows[1]):
-        return out
-    half = SAMPLE_CHARS // 2
-    longs = pc.filter(texts, long)
-    sampled = pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(longs, 0, half), pc.utf8_slice_codeunits(longs, -half), " "
-    )
-    picked = pa.concat_arrays([pc.filter(texts, short), sampled.cast(pa.string())])
-    where = np.concatenate([rows[0].to_numpy(), rows[1].to_numpy()])
-    for i, lang in zip(where.tolist(), _guess_ascii(picked), strict=True):
-        out[i] = lang
+    _, offsets, data = texts.buffers()
+    off = np.frombuffer(offsets, dtype=np.int32, count=n + 1)
+    body = bytearray(memoryview(data)[: int(off[-1])] if data is not None else b"").translate(_LETTERS)
+    # the texts' samples in place: a long text's middle and each non-ASCII text blanked (spaces split words as the
+    # sample's joining space does); lowercased letters, everything else a space
+    lengths = np.diff(off)
+    for i in np.flatnonzero(lengths > SAMPLE_CHARS).tolist():
+        start, end = int(off[i]) + SAMPLE_CHARS // 2, int(off[i + 1]) - SAMPLE_CHARS // 2
+        body[start:end] = b" " * (end - start)
+    for i in others:
+        body[int(off[i]) : int(off[i + 1])] = b" " * int(lengths[i])
+    words = pa.StringArray.from_buffers(n, offsets, pa.py_buffer(body))
+    for i, lang in enumerate(_guess_ascii(words)):
+        if lang is not None:
+            out[i] = lang
     return out
 
 
-def _guess_ascii(texts: pa.StringArray) -> list[str | None]:
-    n = len(texts)
-    _, offsets, data = texts.buffers()
-    off = np.frombuffer(offsets, dtype=np.int32, count=n + 1, offset=texts.offset * 4)
-    start, end = int(off[0]), int(off[-1])
-    body = (data.to_pybytes()[start:end] if data is not None else b"").translate(_LETTERS)
-    words = pa.StringArray.from_buffers(n, pa.py_buffer((off - start).tobytes()), pa.py_buffer(body))
+def _guess_ascii(words: pa.StringArray) -> list[str | None]:
+    """The guess of each text of lowercase ASCII words and spaces."""
+    n = len(words)
     split = pc.ascii_split_whitespace(words)
     bounds = split.offsets.to_numpy()
-    sizes = np.concatenate([[0], np.cumsum(pc.binary_length(split.flatten()).to_numpy(), dtype=np.int64)])
+    flat = split.flatten()
+    sizes = np.concatenate([[0], np.cumsum(pc.binary_length(flat).to_numpy(), dtype=np.int64)])
     letters = sizes[bounds[1:]] - sizes[bounds[:-1]]
     # each word's index in the stop words (len: none), counted per text and word, then per text and language
-    found = pc.fill_null(pc.index_in(split.flatten(), value_set=_STOP_ARRAY), len(_ASCII_STOP)).to_numpy()
+    found = pc.fill_null(pc.index_in(flat, value_set=_STOP_ARRAY), len(_ASCII_STOP)).to_numpy()
     parents = np.repeat(np.arange(n, dtype=np.int64), np.diff(bounds))
     width = len(_ASCII_STOP) + 1
     per_word = np.bincount(parents * width + found, minlength=n * width).reshape(n, width)

@@ -76,15 +76,55 @@ def texts_of(llm: pa.Table) -> Texts:
     )
     for raw_in, raw_out, attrs, hint in zip(t.inputs, t.outputs, t.attributes, hinted, strict=True):
         prompt = loads(raw_in)
-        answer, reason, _ = answer_of(loads(raw_out) if raw_out is not None else None)
+        question, text = _input_texts(prompt)
+        answer, reason = _output_texts(loads(raw_out) if raw_out is not None else None)
         parsed = loads(attrs) if hint else None
         parsed = parsed if isinstance(parsed, dict) else {}
         t.answers.append(answer)
-        t.questions.append(question_of(prompt))
-        t.prompts.append("\n".join(strings(prompt)))
+        t.questions.append(question)
+        t.prompts.append(text)
         t.reasons.append(reason or finish_reason_of(parsed))
         t.wants_json.append(wants_json(parsed))
     return t
+
+
+_USERS: Final = ("user", "human")
+_SAYERS: Final = ("assistant", "model", "ai", None)
+
+
+def _input_texts(value: Any) -> tuple[str, str]:
+    """(question_of(value), every text of value joined), quickly for `{"messages": [...]}` of flat messages."""
+    messages = value.get("messages") if type(value) is dict and len(value) == 1 else None
+    if type(messages) is list:
+        texts: list[str] = []
+        question: str | None = None
+        for m in messages:
+            if type(m) is not dict:
+                break
+            for v in m.values():
+                if type(v) is not str:
+                    break
+                texts.append(v)
+            else:
+                if m.get("role") in _USERS:
+                    question = m.get("content", "")
+                continue
+            break
+        else:
+            prompt = "\n".join(texts)
+            return (prompt if question is None else question), prompt
+    return question_of(value), "\n".join(strings(value))
+
+
+def _output_texts(value: Any) -> tuple[str | None, str | None]:
+    """answer_of(value) without its tool-call flag, quickly for `{"messages": [...]}` of flat messages."""
+    messages = value.get("messages") if type(value) is dict else None
+    if type(messages) is list and all(type(m) is dict and type(m.get("content")) is str for m in messages):
+        reason = value.get("finish_reason")
+        said = "\n".join(m["content"] for m in messages if m.get("role") in _SAYERS)
+        return said, reason if isinstance(reason, str) else None
+    answer, reason, _ = answer_of(value)
+    return answer, reason
 
 
 def _positions(mask: pa.Array) -> list[int]:
@@ -146,8 +186,8 @@ def _language(
     where = _positions(rest)
     if where:
         picked = pa.array(where, pa.int64())
-        asked = guess_column(questions.take(picked))
-        said = guess_column(answers.take(picked))
+        guessed = guess_column(pa.concat_arrays([questions.take(picked), answers.take(picked)]))
+        asked, said = guessed[: len(where)], guessed[len(where) :]
         for i, one, other in zip(where, asked, said, strict=True):
             if one is None or other is None:
                 continue

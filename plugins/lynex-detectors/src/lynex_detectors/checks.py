@@ -297,7 +297,9 @@ GROUNDING_RE2: Final = (
     rf"|{_NAME_WORD_RE2}+[{_SPACE_RE2}]+(?:of|de|von|van|the|and|&)?[{_SPACE_RE2}]*{_NAME_WORD_RE2}"
 )
 CITATIONS_RE2: Final = r"\[\p{Nd}{1,3}\]|(?i:source|reference|ref|see)s?:|://"
-REFUSAL_RE2: Final = "(?i:{}|{})"  # filled below from _REFUSAL and _UNCERTAIN, lookahead dropped
+# filled below from _REFUSAL and _UNCERTAIN, lookahead dropped; Python's IGNORECASE also takes the Turkish İ and ı
+# for an i, RE2's case folding does not: an answer holding one goes to the Python detector
+REFUSAL_RE2: Final = "(?i:{}|{})|[\\x{{130}}\\x{{131}}]"
 JSON_RE2: Final = r"(?i)json"
 TRANSLATE_RE2: Final = r"(?i)translat|übersetz|tradu|in (?:english|german|french|spanish|italian|portuguese|dutch|" \
     r"chinese|japanese|russian|arabic)"  # fmt: skip

@@ -32,6 +32,7 @@ from lynex_detectors.settings import Settings
 Found = list[dict[str, tuple[float, list[str]]]]  # per LLM span: detector name -> (score, reasons)
 _BLANK_RE2: Final = rf"^[{checks._SPACE_RE2}]*$"  # nothing but what str.strip() removes
 _LENGTH_REASONS: Final = pa.array(sorted(LENGTH_REASONS), pa.string())
+COLUMNS: Final = ["trace_id", "input", "output", "tool_calls", "attributes"]  # what texts_of reads
 _ATTRIBUTE_KEYS: Final = ("finish_reason", "model_parameters")  # all that finish_reason_of and wants_json read
 
 
@@ -128,7 +129,7 @@ def _output_texts(value: Any) -> tuple[str | None, str | None]:
 
 
 def _positions(mask: pa.Array) -> list[int]:
-    found: list[int] = pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist()
+    found: list[int] = pc.indices_nonzero(pc.fill_null(mask, False) if mask.null_count else mask).to_pylist()
     return found
 
 

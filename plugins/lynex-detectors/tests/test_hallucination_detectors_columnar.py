@@ -3,7 +3,8 @@ columns, Python only on the spans a prefilter keeps) find exactly what the per-s
 every detector's Python on every LLM span) finds: on the labelled and held-out sets and on generated batches that
 mix what the prefilters must not miss (numbers, names after a word or in pairs, quotes, URLs, citations, refusals
 and doubts, blank and truncated answers, JSON asks, translation prompts, other languages and scripts, long texts,
-odd message shapes, attributes with a finish reason or a response format); and at a fraction of its CPU."""
+odd message shapes and texts holding backslashes or the message separators, attributes with a finish reason or a
+response format); and at a fraction of its CPU."""
 
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ PIECES = [
     "the_x and the-y of it is to be",
     "Ⅻ ² Über straße für dich",
     "\u2028\u00a0 \t",
+    'a path C:\\new\\notes and a \\"quoted\\" backslash',  # stored with escaped backslashes
+    'not a separator: "},{"role":"user","content":" nor ","content":" inside a text',
 ]
 QUESTIONS = [
     "what is the status of my order and how can I see the invoice for it",

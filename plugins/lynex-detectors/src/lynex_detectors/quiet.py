@@ -33,7 +33,8 @@ Found = list[dict[str, tuple[float, list[str]]]]  # per LLM span: detector name 
 _BLANK_RE2: Final = rf"^[{checks._SPACE_RE2}]*$"  # nothing but what str.strip() removes
 _LENGTH_REASONS: Final = pa.array(sorted(LENGTH_REASONS), pa.string())
 COLUMNS: Final = ["trace_id", "input", "output", "tool_calls", "attributes"]  # what texts_of reads
-_ATTRIBUTE_KEYS: Final = ("finish_reason", "model_parameters")  # all that finish_reason_of and wants_json read
+# what finish_reason_of and wants_json look for: `finish_reason(s)` keys, a `response_format` in model parameters
+_ATTRIBUTE_KEYS: Final = ("finish_reason", "response_format")
 
 
 @dataclass(slots=True)

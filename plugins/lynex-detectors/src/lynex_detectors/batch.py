@@ -1,9 +1,12 @@
 """From a pipeline batch (a pyarrow Table of the span schema) to the detectors' results per row.
 
 Arrow compute picks the rows: the LLM spans (kinds `llm`, `chat`), and the spans of their traces in this batch
-that may hold context (retriever, reranker and tool spans, or attributes naming retrieved documents). Python then
-reads only those rows. A trace's documents are seen only when its retriever span arrives in the same batch as the
-LLM span (one pipeline step); the `rag-verify` plugin checks whole traces once they complete.
+that may hold context (retriever, reranker and tool spans, or attributes naming retrieved documents). `analyse`
+reads each LLM span's texts once and runs the detectors over whole columns (quiet.py); only the spans a column
+prefilter could not clear get a `Case` (with their trace's context, read for them alone) and checks.py's Python.
+`analyse_rows`, the Python on every LLM span, is the reference it is tested against, and serves small batches.
+A trace's documents are seen only when its retriever span arrives in the same batch as the LLM span (one pipeline
+step); the `rag-verify` plugin checks whole traces once they complete.
 """
 
 from __future__ import annotations

@@ -102,9 +102,10 @@ def analyse(table: pa.Table, s: Settings) -> Results:
     found, exact = quiet.detect(texts, s)
     if any(exact.values()):
         picked = sorted({i for positions in exact.values() for i in positions})
-        traces = pa.array(sorted({texts.traces[i] for i in picked}), pa.string())
+        rows_of = {i: texts.row(i) for i in picked}
+        traces = pa.array(sorted({row["trace_id"] for row in rows_of.values()}), pa.string())
         contexts = _contexts(table, traces)
-        cases = {i: _case(texts.row(i), contexts.get(texts.traces[i])) for i in picked}
+        cases = {i: _case(row, contexts.get(row["trace_id"])) for i, row in rows_of.items()}
         for name, positions in exact.items():
             for i in positions:
                 one = run_case(cases[i], s, (name,))

@@ -41,52 +41,47 @@ _ATTRIBUTE_KEYS: Final = ("finish_reason", "response_format")
 class Texts:
     """A batch's LLM spans as the detectors read them: the stored columns, and per span its texts."""
 
-    traces: list[str]
+    columns: pa.Table  # COLUMNS of the LLM spans
     inputs: list[str | None]
     outputs: list[str | None]
-    tool_calls: list[str | None]
-    attributes: list[str | None]
     answers: list[str | None]
     questions: list[str]
     prompts: list[str]
     reasons: list[str | None]
     wants_json: list[bool]
 
+    def trace(self, i: int) -> str:
+        found: str = self.columns.column("trace_id")[i].as_py()
+        return found
+
     def row(self, i: int) -> dict[str, Any]:
         """Span `i` as batch._case reads it."""
-        return {"trace_id": self.traces[i], "input": self.inputs[i], "output": self.outputs[i],
-                "tool_calls": self.tool_calls[i], "attributes": self.attributes[i]}  # fmt: skip
+        return {"trace_id": self.trace(i), "input": self.inputs[i], "output": self.outputs[i],
+                "tool_calls": self.columns.column("tool_calls")[i].as_py(),
+                "attributes": self.columns.column("attributes")[i].as_py()}  # fmt: skip
 
 
 def texts_of(llm: pa.Table) -> Texts:
     """The texts of each LLM span, as batch._case builds them (answer, question, prompt, finish reason, JSON asked)."""
     attributes = llm.column("attributes")
-    hinted = pc.fill_null(
-        pc.or_(*(pc.match_substring(attributes, key) for key in _ATTRIBUTE_KEYS)), False
-    ).to_pylist()  # only these spans' attributes are parsed
-    t = Texts(
-        traces=llm.column("trace_id").to_pylist(),
-        inputs=llm.column("input").to_pylist(),
-        outputs=llm.column("output").to_pylist(),
-        tool_calls=llm.column("tool_calls").to_pylist(),
-        attributes=attributes.to_pylist(),
-        answers=[],
-        questions=[],
-        prompts=[],
-        reasons=[],
-        wants_json=[],
+    n = llm.num_rows
+    hinted = pc.indices_nonzero(  # only these spans' attributes are parsed
+        pc.fill_null(pc.or_(*(pc.match_substring(attributes, key) for key in _ATTRIBUTE_KEYS)), False)
     )
-    for raw_in, raw_out, attrs, hint in zip(t.inputs, t.outputs, t.attributes, hinted, strict=True):
-        prompt = loads(raw_in)
-        question, text = _input_texts(prompt)
+    parsed: list[dict[str, Any]] = [{}] * n
+    for i, text in zip(hinted.to_pylist(), attributes.take(hinted).to_pylist(), strict=True):
+        value = loads(text)
+        parsed[i] = value if isinstance(value, dict) else {}
+    t = Texts(columns=llm, inputs=llm.column("input").to_pylist(), outputs=llm.column("output").to_pylist(),
+              answers=[], questions=[], prompts=[], reasons=[], wants_json=[])  # fmt: skip
+    for raw_in, raw_out, attrs in zip(t.inputs, t.outputs, parsed, strict=True):
+        question, text = _input_texts(loads(raw_in))
         answer, reason = _output_texts(loads(raw_out) if raw_out is not None else None)
-        parsed = loads(attrs) if hint else None
-        parsed = parsed if isinstance(parsed, dict) else {}
         t.answers.append(answer)
         t.questions.append(question)
         t.prompts.append(text)
-        t.reasons.append(reason or finish_reason_of(parsed))
-        t.wants_json.append(wants_json(parsed))
+        t.reasons.append(reason or (finish_reason_of(attrs) if attrs else None))
+        t.wants_json.append(wants_json(attrs) if attrs else False)
     return t
 
 

@@ -2,9 +2,9 @@
 
 `create(config)` is the entry point (`lynex_box.plugins` group, name `detectors`), called with the
 `[plugins.detectors]` table (settings.py). Its `lynex_detectors` hook returns one detector per enabled check
-(checks.py: grounding, citations, refusal, completeness, language, json); each batch is analysed once
-(batch.py) and every detector returns its own scores and `code: excerpt` reasons, which the server merges into
-`hallucination_risk` and `attributes["lynex.detectors"]` (docs/plugins.md).
+(checks.py: grounding, citations, refusal, completeness, language, json); each batch is analysed once, over
+whole columns (batch.py, quiet.py), and every detector returns its own scores and `code: excerpt` reasons, which
+the server merges into `hallucination_risk` and the `detections` column (docs/plugins.md, docs/detectors.md).
 """
 
 from __future__ import annotations

@@ -154,6 +154,8 @@ def main() -> None:
         "--pii", default="off", choices=["off", "detect", "redact"], help="[pii] default_mode of the server"
     )
     ap.add_argument("--pii-in-request", action="store_true", help="[pii] redact_in_request = true")
+    ap.add_argument("--detectors", default="on", choices=["on", "off"],
+                    help="the built-in detectors ([plugins] builtin_detectors; on by default, as in the server)")
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="lynex-bench-"))
     port = free_port()
@@ -161,7 +163,8 @@ def main() -> None:
     # no OTLP/gRPC receiver: a bench beside a running appliance (or another bench) would find 4317 taken
     env = {**os.environ, "LYNEX_WAL_DURABILITY": args.durability, "LYNEX_RETENTION_DAYS": "0",
            "LYNEX_SERVER_OTLP_GRPC_PORT": "0", "LYNEX_PII_DEFAULT_MODE": args.pii,
-           "LYNEX_PII_REDACT_IN_REQUEST": str(args.pii_in_request).lower()}  # fmt: skip
+           "LYNEX_PII_REDACT_IN_REQUEST": str(args.pii_in_request).lower(),
+           "LYNEX_PLUGINS_BUILTIN_DETECTORS": "detectors" if args.detectors == "on" else ""}  # fmt: skip
     if args.plugin:
         site = bench_plugin(data.parent / f"{data.name}-site")
         env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
@@ -274,6 +277,7 @@ def main() -> None:
         "durability": args.durability,
         "plugin": "bench-spans (spans_stored)" if args.plugin else None,
         "pii": args.pii + (" in request" if args.pii_in_request else ""),
+        "detectors": args.detectors,
         "accepted_spans_per_s": round(accepted_rate),
         "queryable_spans_per_s": round(queryable_rate),
         "visible_spans": visible,

@@ -254,6 +254,8 @@ def main() -> None:
         "--pii", default="off", choices=["off", "detect", "redact"], help="[pii] default_mode of the server"
     )
     ap.add_argument("--pii-in-request", action="store_true", help="[pii] redact_in_request = true")
+    ap.add_argument("--detectors", default="on", choices=["on", "off"],
+                    help="the built-in detectors ([plugins] builtin_detectors; on by default, as in the server)")
     ap.add_argument("--keep-server", action="store_true", help="leave the server running at the end (prints its pid)")
     args = ap.parse_args()
     templates = [template_batch(args.batch, seed) for seed in range(8)]
@@ -264,7 +266,8 @@ def main() -> None:
     # no OTLP/gRPC receiver: a bench beside a running appliance (or another bench) would find 4317 taken
     env = {**os.environ, "LYNEX_WAL_DURABILITY": args.durability, "LYNEX_RETENTION_DAYS": "0",
            "LYNEX_SERVER_OTLP_GRPC_PORT": "0", "LYNEX_PII_DEFAULT_MODE": args.pii,
-           "LYNEX_PII_REDACT_IN_REQUEST": str(args.pii_in_request).lower()}  # fmt: skip
+           "LYNEX_PII_REDACT_IN_REQUEST": str(args.pii_in_request).lower(),
+           "LYNEX_PLUGINS_BUILTIN_DETECTORS": "detectors" if args.detectors == "on" else ""}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "lynex_box", "run", "--data-dir", str(data), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
@@ -383,6 +386,7 @@ def main() -> None:
         "clients": args.clients,
         "durability": args.durability,
         "pii": args.pii + (" in request" if args.pii_in_request else ""),
+        "detectors": args.detectors,
         "request_bytes": round(sum(map(len, templates)) / len(templates)),
         "accepted_spans_per_s": round(total / (sent_done - start)),
         "queryable_spans_per_s": round(queryable_rate),

@@ -541,6 +541,11 @@ BUILTIN_CHANNELS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+# the pipeline plugins lynex-box ships and runs by default: the hallucination-risk and quality detectors
+# (plugins/lynex-detectors, in its wheel; docs/detectors.md)
+BUILTIN_DETECTORS: tuple[str, ...] = ("detectors",)
+
+
 @dataclass(frozen=True, slots=True)
 class PiiSettings:
     """[pii]: server-side PII detection and redaction (docs/pii.md); each project chooses its mode."""
@@ -578,6 +583,7 @@ class PluginsSettings:
     project_reload_s: float = field(default=10.0, metadata=_rng(0.1, 3600))
     configs: dict[str, dict[str, Any]] = field(default_factory=dict, metadata={"tables": True})
     builtin_channels: tuple[str, ...] = BUILTIN_CHANNELS
+    builtin_detectors: tuple[str, ...] = BUILTIN_DETECTORS
 
     def __post_init__(self) -> None:
         for key in ("out_of_process", "per_project"):

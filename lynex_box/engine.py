@@ -45,6 +45,7 @@ from lynex_box.pipeline.traces import TraceTracker
 from lynex_box.plugins.events import NO_EVENTS, Events
 from lynex_box.query.engine import QueryEngine
 from lynex_box.scores.applier import ScoreApplier
+from lynex_box.scores.judges import JudgeVerdicts
 from lynex_box.scores.store import forget_applied_after
 from lynex_box.segments import encryption
 from lynex_box.segments.datakeys import DataKeys
@@ -163,7 +164,13 @@ def open_reads(
     is registered on `opened` as soon as it is open, to close in reverse. DuckDB spills to `temp_dir`."""
     hooks = QueryHooks.open(settings, meta, work_dir)
     query = QueryEngine(
-        store, settings.query, visibility=hooks.visibility, remote=hooks.cache, shared=hooks.shared, temp_dir=temp_dir
+        store,
+        settings.query,
+        visibility=hooks.visibility,
+        remote=hooks.cache,
+        shared=hooks.shared,
+        temp_dir=temp_dir,
+        verdicts=JudgeVerdicts(meta).table,
     )
     opened.callback(query.close)
     lifecycle = Lifecycle(

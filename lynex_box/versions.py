@@ -16,7 +16,7 @@ from typing import Final
 WAL_FORMAT: Final = 1
 """WAL files (docs/format/wal.md): the two digits at the end of the file magic `LNXWAL01`."""
 
-SPAN_SCHEMA_VERSION: Final = 2
+SPAN_SCHEMA_VERSION: Final = 3
 """Segment files (docs/format/segments.md): the Parquet key-value `lynex.span_schema_version`, and the catalog's
 `segments.schema_version` of each file."""
 

@@ -102,8 +102,8 @@ def lynex_detectors() -> list[Any]:
     """Called once when the plugin loads: the detectors it adds, objects with `name` (str) and `detect(table)`.
     `detect` gets each batch of spans (after the enrichers) and returns None (no opinion), or per row a score from
     0 to 1 (None/NaN: no opinion), or `(scores, reasons)` with reasons per row (a list of strings, or None). The
-    maximum over every detector lands in `hallucination_risk`; each flagged row's detections are listed under
-    `"lynex.detectors"` in its `attributes` (docs/plugins.md)."""
+    maximum over every detector lands in `hallucination_risk`; each flagged row's reasons are listed in its
+    `detections` column (docs/detectors.md)."""
 
 
 # ---- notification channels -------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The plugin host: discovers plugins, registers the enabled ones with pluggy, and delivers topics to them.
 
 Discovery: every Python entry point of the group `lynex_box.plugins` is listed; those named in `[plugins] enabled`
-are loaded, and so are the built-in channel plugins `[plugins] builtin_channels` names (plugins/lynex-channels,
-shipped in lynex-box's wheel), without being listed there. An entry point names either a plugin object (a module
+are loaded, and so are the built-in channel plugins `[plugins] builtin_channels` names (plugins/lynex-channels)
+and the built-in detectors `[plugins] builtin_detectors` names (plugins/lynex-detectors), both shipped in
+lynex-box's wheel, without being listed there. An entry point names either a plugin object (a module
 or instance with `@hookimpl` functions) or a callable that takes the plugin's table `[plugins.<name>]` (a dict) and
 returns one. A plugin that fails to load,
 to configure or to validate against hookspecs.py is logged and reported by `status()` (GET /v1/plugins) with its
@@ -86,7 +87,9 @@ class PluginHost:
         return host
 
     def load(self, found: importlib.metadata.EntryPoints) -> None:
-        enabled = set(self.settings.enabled) | set(self.settings.builtin_channels)
+        enabled = (
+            set(self.settings.enabled) | set(self.settings.builtin_channels) | set(self.settings.builtin_detectors)
+        )
         seen: set[str] = set()
         for ep in found:
             if ep.name in seen:
@@ -106,7 +109,7 @@ class PluginHost:
             log.error(
                 "plugin %s not loaded: %s; hint: pip install it, or remove it from [plugins] enabled", name, error
             )
-        self.span_hooks.order(self.settings.enabled)
+        self.span_hooks.order((*self.settings.builtin_detectors, *self.settings.enabled))
 
     def _load_one(self, record: PluginRecord, ep: importlib.metadata.EntryPoint) -> None:
         if record.name in self.settings.out_of_process:

@@ -9,15 +9,18 @@ every `LOG_EVERY`) and shown by GET /v1/plugins.
 
 Detectors are vectorised: `detect(table)` gets the whole batch and returns, per row, a score from 0 to 1 (or null:
 no opinion) and optionally reasons. Several detectors' scores are merged into the `hallucination_risk` column by
-their maximum (a score the sender reported counts too); each flagged row (score > 0 or reasons given) gets
-`{"detector", "score", "reasons"}` added to the list under `"lynex.detectors"` in its `attributes` JSON, so the
-query API shows who flagged it and why.
+their maximum (a score the sender reported counts too); each flagged row (score > 0 or reasons given) gets its
+detections in the `detections` column (span schema version 3, docs/format/segments.md): a JSON list of
+`{"detector", "code", "score", "excerpt"}`, one per reason (a reason `code: excerpt` is split there; other text is
+the excerpt of a reason coded with the detector's name), or one without an excerpt for a score given no reason.
+The query API returns that list and filters on its detectors and codes (`?detector=`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +35,9 @@ from lynex_box.schema.span import SPAN_SCHEMA
 log = logging.getLogger("lynex.plugins")
 ENRICH_HOOK: Final = "lynex_enrich_spans"
 DETECT_HOOK: Final = "lynex_detectors"
-DETECTIONS_KEY: Final = "lynex.detectors"  # the key of `attributes` a flagged span's detections go under
+DETECTIONS: Final = "detections"  # the column a flagged span's detections go in
+MAX_DETECTIONS: Final = 32  # per span: the first ones say why; a list past this is cut
+_CODE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 LOG_EVERY: Final = 100  # a hook that fails on every batch logs its first error, then one in this many
 _IDENTITY: Final = ("project_id", "trace_id", "span_id", "event_id")  # what an enricher may never change
 
@@ -210,7 +215,7 @@ def _detection(found: object, rows: int, name: str) -> tuple[pa.Array, list[Any]
 
 
 def _note(flagged: dict[int, list[dict[str, Any]]], name: str, scores: pa.Array, reasons: list[Any] | None) -> None:
-    """Record, for each row this detector flagged (score > 0, or reasons), its score and reasons."""
+    """Record, for each row this detector flagged (score > 0, or reasons), its detections."""
     hit = pc.fill_null(pc.greater(scores, 0.0), False)
     rows = set(pc.indices_nonzero(hit).to_pylist())
     if reasons is not None:
@@ -221,36 +226,41 @@ def _note(flagged: dict[int, list[dict[str, Any]]], name: str, scores: pa.Array,
     for i in sorted(rows):
         why = reasons[i] if reasons is not None and reasons[i] else []
         score = values[i]
-        flagged.setdefault(i, []).append({
-            "detector": name,
-            "score": None if score is None or math.isnan(score) else score,
-            "reasons": [str(r) for r in (why if isinstance(why, list | tuple) else [why])],
-        })  # fmt: skip
+        score = None if score is None or math.isnan(score) else score
+        texts = [str(r) for r in (why if isinstance(why, list | tuple) else [why])]
+        flagged.setdefault(i, []).extend(detection(name, text, score) for text in texts or [None])
+
+
+def detection(detector: str, reason: str | None, score: float | None) -> dict[str, Any]:
+    """One entry of the `detections` column: `code: excerpt` split, other text the excerpt of the detector's code."""
+    code, excerpt = detector, reason
+    if reason is not None:
+        head, sep, tail = reason.partition(":")
+        if sep and _CODE.fullmatch(head.strip()):
+            code, excerpt = head.strip(), tail.strip() or None
+    return {"detector": detector, "code": code, "score": score, "excerpt": excerpt}
 
 
 def _with_detections(table: pa.Table, flagged: dict[int, list[dict[str, Any]]]) -> pa.Table:
-    """`attributes` with each flagged row's detections under DETECTIONS_KEY (Python only for the flagged rows)."""
-    column = table.column("attributes").combine_chunks()
-    texts = column.to_pylist() if len(flagged) * 4 > len(column) else None
+    """`detections` with each flagged row's entries added (Python only for the flagged rows)."""
+    column = table.column(DETECTIONS).combine_chunks()
     updated: dict[int, str] = {}
     for i, found in flagged.items():
-        text = texts[i] if texts is not None else column[i].as_py()
-        attributes = _as_object(text)
-        attributes[DETECTIONS_KEY] = [*attributes.get(DETECTIONS_KEY, []), *found]
-        updated[i] = orjson.dumps(attributes).decode()
+        before = _as_list(column[i].as_py())
+        updated[i] = orjson.dumps([*before, *found][:MAX_DETECTIONS]).decode()
     positions = pa.array(sorted(updated), pa.int64())
     mask = pc.is_in(pa.array(range(len(column)), pa.int64()), value_set=positions)
     replacement = pa.array([updated[i] for i in sorted(updated)], pa.string())
     new = pc.replace_with_mask(column, mask, replacement)
-    return table.set_column(table.schema.get_field_index("attributes"), "attributes", new)
+    return table.set_column(table.schema.get_field_index(DETECTIONS), DETECTIONS, new)
 
 
-def _as_object(text: str | None) -> dict[str, Any]:
-    """The span's attributes as a dict; anything that is not a JSON object is kept under `"value"`."""
+def _as_list(text: str | None) -> list[Any]:
+    """A row's detections before these (a replay of a batch already detected, or a sender's), as a list."""
     if text is None:
-        return {}
+        return []
     try:
         found = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return {"value": text}
-    return found if isinstance(found, dict) else {"value": found}
+        return []
+    return found if isinstance(found, list) else []

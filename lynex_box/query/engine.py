@@ -30,6 +30,7 @@ from lynex_box.query import sandbox, upserts
 from lynex_box.query.pool import WorkerPool
 from lynex_box.query.shared import SharedSegments
 from lynex_box.schema.span import SPAN_SCHEMA, parquet_relation
+from lynex_box.scores import judges
 from lynex_box.segments import encryption
 from lynex_box.segments.store import Snapshot, SpanStore
 from lynex_box.sources.langfuse.upserts import fold_sql
@@ -97,6 +98,7 @@ class _Prepared:
     head: pa.Table
     encrypted: ds.Dataset | None
     files: list[Path]
+    verdicts: pa.Table | None = None  # judges' verdicts on the scope's spans, registered as `__verdicts`
 
 
 def _sql_literal(path: Path) -> str:
@@ -120,9 +122,12 @@ class QueryEngine:
         shared: SharedSegments | None = None,
         memory_limit_mb: int | None = None,
         temp_dir: Path | None = None,
+        verdicts: Callable[[str, str | None], pa.Table | None] | None = None,
     ) -> None:
-        """`memory_limit_mb` defaults to the query engine's part of the budget (`settings.queries_memory_mb`);
-        DuckDB spills to `temp_dir` (its default, `.tmp` in the working directory, when None)."""
+        """`verdicts(project_id, trace_id)` gives the judges' verdicts of a scope (scores/judges.py), folded into
+        every query's `spans` (None: no judges). `memory_limit_mb` defaults to the query engine's part of the
+        budget (`settings.queries_memory_mb`); DuckDB spills to `temp_dir` (its default, `.tmp` in the working
+        directory, when None)."""
         self.store = store
         self.settings = settings
         self.memory_limit_mb = settings.queries_memory_mb if memory_limit_mb is None else memory_limit_mb
@@ -140,6 +145,7 @@ class QueryEngine:
         self.updates = upserts.UpdateIndex()
         self.remote = remote
         self.shared = shared
+        self.verdicts = verdicts
         # Threads start with the first async query, so the CLI, which only calls `run`, never has any.
         self.pool = WorkerPool("query", settings.workers, settings.saturated_after_s)
 
@@ -218,12 +224,16 @@ class QueryEngine:
             cur.register("__head", q.head)
             if q.encrypted is not None:
                 cur.register("__encrypted", q.encrypted)
+            if q.verdicts is not None:
+                cur.register("__verdicts", q.verdicts)
             try:
                 return cur.sql(f"WITH spans AS ({q.body}) {sql}", params=q.params).to_arrow_table()
             finally:
                 cur.unregister("__head")
                 if q.encrypted is not None:
                     cur.unregister("__encrypted")
+                if q.verdicts is not None:
+                    cur.unregister("__verdicts")
 
     def run_untrusted(self, scope: SpanScope, sql: str, temp_dir: Path | None = None) -> pa.Table:
         """Run SQL a person wrote (one SELECT over `spans`) on a sandboxed connection of its own (`sandbox`).
@@ -238,6 +248,8 @@ class QueryEngine:
                 con.register("__head", q.head)
                 if q.encrypted is not None:
                     con.register("__encrypted", q.encrypted)
+                if q.verdicts is not None:
+                    con.register("__verdicts", q.verdicts)
                 # `spans` as a view of its own, so the person's SQL runs as written (a `WITH` of its own too)
                 con.sql(q.body, params=q.params).create_view("spans")
                 return con.sql(sql).to_arrow_table()
@@ -273,7 +285,10 @@ class QueryEngine:
             if encrypted:
                 assert cipher is not None
                 dataset = encryption.dataset(encrypted, cipher)
-            yield _Prepared(body, bound, head, dataset, files)
+            verdicts = self.verdicts(scope.project_id, scope.trace_id) if self.verdicts is not None else None
+            if verdicts is not None:
+                body = judges.fold_sql(body)
+            yield _Prepared(body, bound, head, dataset, files, verdicts)
 
     def _own_snapshot(
         self, project_id: str, start_us: int | None = None, end_us: int | None = None, trace_id: str | None = None

@@ -47,6 +47,7 @@ TRACE_COLUMNS: Final = {
     "session": Column(qs.TRACE_SESSION, text=True),
     "environment": Column(qs.TRACE_ENVIRONMENT, text=True),
     "trace_id": Column("trace_id", text=True),
+    "hallucination_risk": Column("max(hallucination_risk)"),  # the detectors' and judges' highest in the trace
 }
 # The columns sessions and users share (aggregates over the group's spans that match the filters).
 _GROUP_COMMON: Final = {

@@ -31,12 +31,14 @@ FILTER_STRINGS: Final = (
 )  # fmt: skip
 ATTR_OPS: Final = ("eq", "ne", "contains", "exists")  # a condition on one attribute or metadata key
 TOP_BY: Final = ("total_cost", "count", "errors")
+DETECTOR_PATTERN: Final = r"[a-z0-9][a-z0-9_.-]{0,63}"  # detector names and codes: no quote, so the match is exact
 # `fields=summary` of the span list: what a table of spans shows, without the text and attribute columns that make
 # a page of LLM calls megabytes (the trace view loads one span's every column when it is opened).
 SPAN_SUMMARY_COLUMNS: Final = (
     "event_id", "trace_id", "span_id", "parent_span_id", "name", "kind", "start_time", "end_time", "duration_ms",
     "status", "status_message", "provider", "model", "input_tokens", "output_tokens", "total_tokens", "total_cost",
     "session_id", "user_id", "environment", "release", "tags", "prompt_name", "prompt_version", "source",
+    "hallucination_risk",
 )  # fmt: skip
 
 
@@ -73,6 +75,7 @@ class Filters:
     tags_any: tuple[str, ...] = ()  # spans with any of these tags (several `tag` values)
     attrs: tuple[AttrCondition, ...] = ()  # every condition holds on the span
     trace_ids: tuple[str, ...] | None = None  # spans of these traces only (what a score filter matched)
+    detector: str | None = None  # a detector's name or a reason code in `detections` (validated: DETECTOR_PATTERN)
 
 
 def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
@@ -103,6 +106,11 @@ def where_clause(f: Filters) -> tuple[str, dict[str, Any]]:
         ("duration_ms <= $max_dur", "max_dur", f.max_duration_ms),
         ("hallucination_risk >= $min_risk", "min_risk", f.min_hallucination_risk),
     ]
+    if f.detector is not None:
+        # `detections` is JSON written by the pipeline (orjson, compact) or the judge overlay, always as
+        # `"detector":"<name>"` and `"code":"<code>"`; the value cannot hold a quote, so this finds whole values only.
+        conds.append("(contains(detections, $det_code) OR contains(detections, $det_name))")
+        params.update(det_code=f'"code":"{f.detector}"', det_name=f'"detector":"{f.detector}"')
     for cond, name, bound in bounds:
         if bound is not None:
             conds.append(cond)
@@ -222,7 +230,8 @@ def traces_sql(ids: list[str]) -> tuple[str, dict[str, Any]]:
                CASE WHEN bool_or(status = 'error') THEN 'error' ELSE 'ok' END AS status,
                coalesce({_USER}, max(user_id)) AS user_id,
                coalesce({_SESSION}, max(session_id)) AS session_id,
-               coalesce({_ENVIRONMENT}, max(environment)) AS environment
+               coalesce({_ENVIRONMENT}, max(environment)) AS environment,
+               max(hallucination_risk) AS hallucination_risk
         FROM spans WHERE trace_id IN (SELECT unnest($ids::VARCHAR[])) GROUP BY trace_id)
     SELECT *, (epoch_us(end_time) - epoch_us(start_time)) / 1000.0::DOUBLE AS duration_ms, epoch_us(start_time) AS _t
     FROM traces ORDER BY start_time DESC, trace_id DESC

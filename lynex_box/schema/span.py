@@ -93,6 +93,8 @@ SPAN_SCHEMA: Final = pa.schema(
         pa.field("request_fingerprint", pa.string()),
         pa.field("system_fingerprint", pa.string()),
         pa.field("text_sampled_out", pa.bool_()),
+        # schema version 3: the detectors' and judges' reasons behind `hallucination_risk` (JSON list)
+        pa.field("detections", pa.string()),
     ],
     metadata={SCHEMA_VERSION_KEY: str(SPAN_SCHEMA_VERSION).encode()},
 )
@@ -105,6 +107,7 @@ ADDED_COLUMNS: Final[dict[int, tuple[str, ...]]] = {
         "model_id", "model_provider", "model_family", "context_window", "modalities",
         "request_fingerprint", "system_fingerprint", "text_sampled_out",
     ),
+    3: ("detections",),
 }  # fmt: skip
 """The columns each schema version added: a file of an older version lacks them and reads them as null."""
 

@@ -26,7 +26,7 @@ HTTP_FUZZ = settings(
 ROUTES = ["traces", "spans", "sessions", "users", "metrics", "scores", "prompts"]
 PARAMS = ["cursor", "limit", "from", "to", "interval", "group_by", "top", "top_by", "min_cost", "max_cost", "q",
           "min_duration_ms", "max_duration_ms", "min_hallucination_risk", "name", "model", "tag", "status", "user_id",
-          "trace_id"]  # fmt: skip
+          "trace_id", "detector"]  # fmt: skip
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=6),

@@ -118,11 +118,11 @@ def _check(spans: dict[str, dict[str, Any]]) -> None:
     ask, plain = spans["ask"], spans["plain"]
     assert ask["release"] == "enriched-by-plugin" and plain["release"] == "v2"  # the enricher filled only nulls
     assert ask["hallucination_risk"] == 0.8 and plain["hallucination_risk"] == 0.1  # the maximum of the detectors
-    assert ask["attributes"]["lynex.detectors"] == [
-        {"detector": "refund-mentions", "score": 0.8, "reasons": ["mentions a refund"]},
-        {"detector": "baseline", "score": 0.1, "reasons": []},
+    assert ask["detections"] == [
+        {"detector": "refund-mentions", "code": "refund-mentions", "score": 0.8, "excerpt": "mentions a refund"},
+        {"detector": "baseline", "code": "baseline", "score": 0.1, "excerpt": None},
     ]
-    assert plain["attributes"]["lynex.detectors"] == [{"detector": "baseline", "score": 0.1, "reasons": []}]
+    assert plain["detections"] == [{"detector": "baseline", "code": "baseline", "score": 0.1, "excerpt": None}]
 
 
 def test_enrich_and_detector_plugins_change_spans_before_they_are_stored(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The pipeline hooks' rules (lynex_box/plugins/spanhooks.py) on real span tables: enrichers change values, never
-spans; detectors' scores merge by their maximum into `hallucination_risk`, their reasons land in `attributes`; a hook
+spans; detectors' scores merge by their maximum into `hallucination_risk`, their reasons land in `detections`; a hook
 that raises or answers nonsense leaves the batch as it was and is counted. The real server path is
 tests/plugins/test_pipeline_hooks_e2e.py."""
 
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from lynex_box.plugins.spanhooks import DETECTIONS_KEY, HookError, SpanHooks
+from lynex_box.plugins.spanhooks import HookError, SpanHooks
 from lynex_box.schema.span import SPAN_COLUMNS, SPAN_SCHEMA, spans_to_table
 
 
@@ -63,19 +63,24 @@ def test_enrichers_run_in_order_and_a_failing_one_leaves_the_batch_as_it_was() -
     assert all(s["calls"] == 1 for s in status.values())
 
 
-def test_detectors_merge_by_maximum_and_list_their_reasons_in_attributes() -> None:
+def test_detectors_merge_by_maximum_and_list_their_reasons_in_the_detections_column() -> None:
     table = _spans(4, hallucination_risk=[None, 0.5, None, None], attributes=[None, '{"user": 1}', "[1]", None])
     hooks = SpanHooks()
-    hooks.add_detectors("rag", [Detector("grounding", ([0.2, None, 0.0, None], [["no source"], None, ["weak"], None]))])
+    reasons = [["ungrounded_number: 4,200", "no source"], None, ["weak"], None]
+    hooks.add_detectors("rag", [Detector("grounding", ([0.2, None, 0.0, None], reasons))])
     hooks.add_detectors("other", [Detector("length", pa.array([0.9, 0.1, float("nan"), 7.0]))])
     out = hooks(table)
     assert out.column("hallucination_risk").to_pylist() == [0.9, 0.5, 0.0, 1.0]  # sender's 0.5 counts; clipped to 1
-    found = [orjson.loads(a) if a is not None else None for a in out.column("attributes").to_pylist()]
-    assert found[0] == {DETECTIONS_KEY: [{"detector": "grounding", "score": 0.2, "reasons": ["no source"]},
-                                         {"detector": "length", "score": 0.9, "reasons": []}]}  # fmt: skip
-    assert found[1] == {"user": 1, DETECTIONS_KEY: [{"detector": "length", "score": 0.1, "reasons": []}]}
-    assert found[2] == {"value": [1], DETECTIONS_KEY: [{"detector": "grounding", "score": 0.0, "reasons": ["weak"]}]}
-    assert found[3] == {DETECTIONS_KEY: [{"detector": "length", "score": 1.0, "reasons": []}]}
+    assert out.column("attributes").to_pylist() == [None, '{"user": 1}', "[1]", None]  # untouched
+    found = [orjson.loads(a) if a is not None else None for a in out.column("detections").to_pylist()]
+    assert found[0] == [
+        {"detector": "grounding", "code": "ungrounded_number", "score": 0.2, "excerpt": "4,200"},
+        {"detector": "grounding", "code": "grounding", "score": 0.2, "excerpt": "no source"},  # free text: excerpt
+        {"detector": "length", "code": "length", "score": 0.9, "excerpt": None},
+    ]
+    assert found[1] == [{"detector": "length", "code": "length", "score": 0.1, "excerpt": None}]
+    assert found[2] == [{"detector": "grounding", "code": "grounding", "score": 0.0, "excerpt": "weak"}]
+    assert found[3] == [{"detector": "length", "code": "length", "score": 1.0, "excerpt": None}]
 
 
 def test_a_detector_that_raises_or_answers_nonsense_is_counted_and_the_others_still_count() -> None:

@@ -12,7 +12,15 @@ from typing import Final
 from lynex_box.api import spec
 from lynex_box.api.errors import ApiError
 from lynex_box.api.params import PageLimit, bounded_int, whole_number
-from lynex_box.query.sql import ATTR_OPS, FILTER_STRINGS, GROUP_COLUMNS, TOP_BY, AttrCondition, Filters
+from lynex_box.query.sql import (
+    ATTR_OPS,
+    DETECTOR_PATTERN,
+    FILTER_STRINGS,
+    GROUP_COLUMNS,
+    TOP_BY,
+    AttrCondition,
+    Filters,
+)
 from lynex_box.schema.span import KIND_GROUPS, SPAN_KINDS
 from lynex_box.schema.timefmt import parse_time_us
 from lynex_box.scores.store import SCORE_OPS, ScoreCondition
@@ -125,6 +133,10 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
     attrs = _attr_conditions(params)
     if len(attrs) + len(_values(params, "score")) > MAX_CONDITIONS:
         raise ApiError(400, "bad_filter", f"more than {MAX_CONDITIONS} attr, meta and score conditions")
+    detector = params.get("detector") or None
+    if detector is not None and not re.fullmatch(DETECTOR_PATTERN, detector):
+        raise ApiError(400, "bad_filter", f"detector = {detector[:80]!r} is not a detector name or reason code; "
+                       "hint: lowercase letters, digits, _ . -, e.g. grounding or ungrounded_number")  # fmt: skip
     q = params.get("q") or None
     if q is not None and len(q) > 512:
         raise ApiError(400, "bad_filter", "q is longer than 512 characters")
@@ -142,6 +154,7 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
         any_of=any_of,
         tags_any=tuple(tags) if len(tags) > 1 else (),
         attrs=attrs,
+        detector=detector,
     )
 
 
@@ -218,7 +231,11 @@ FILTERS: Final = spec.query(
     ("max_cost", "USD"),
     ("min_duration_ms", "ms"),
     ("max_duration_ms", "ms"),
-    ("min_hallucination_risk", "0-1: spans whose hallucination_risk (detectors' maximum) is at least this"),
+    ("min_hallucination_risk", "0-1: spans whose hallucination_risk (detectors' and judges' maximum) is at least this"),
+    (
+        "detector",
+        "spans a detector or judge flagged: its name (grounding, a judge's) or a reason code (ungrounded_number)",
+    ),
     ("attr", "key:op[:value], op eq, ne, contains or exists: a span attribute (repeatable, all must hold)"),
     ("meta", "key:op[:value] on the event's metadata (attributes.metadata), as attr"),
     ("score", "name:op:value, op eq, ne, gt, gte, lt, lte: traces with such a score (repeatable)"),

@@ -25,7 +25,7 @@ from lynex_box.api.services import services
 from lynex_box.query.engine import SpanScope
 from lynex_box.query.sql import Filters
 
-JSON_COLUMNS = ("input", "output", "tool_calls", "attributes", "pii")
+JSON_COLUMNS = ("input", "output", "tool_calls", "attributes", "pii", "detections")
 
 
 def iso(value: Any) -> Any:

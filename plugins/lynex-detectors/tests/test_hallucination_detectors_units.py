@@ -1,7 +1,7 @@
 """The `detectors` plugin on real span tables through the server's own SpanHooks: only LLM spans are scored; a
 retriever span of the same trace in the same batch grounds the answer; OTLP-shaped outputs give the finish reason,
 `model_parameters.response_format` asks for JSON; each detector's score and `code: excerpt` reasons land in
-`hallucination_risk` and `attributes["lynex.detectors"]`; the settings are validated with the key named."""
+`hallucination_risk` and the `detections` column; the settings are validated with the key named."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from lynex_detectors import ConfigError, create, validate
 
-from lynex_box.plugins.spanhooks import DETECTIONS_KEY, SpanHooks
+from lynex_box.plugins.spanhooks import SpanHooks
 from lynex_box.schema.span import SPAN_COLUMNS, spans_to_table
 
 DOC = "The Eiffel Tower was completed in 1889 and is 330 metres tall."
@@ -34,12 +34,15 @@ def _run(table: pa.Table, config: dict[str, Any] | None = None) -> list[dict[str
     hooks.add_detectors("detectors", create(config or {}).lynex_detectors())
     out = hooks(table).to_pylist()
     for row in out:
-        row["attributes"] = orjson.loads(row["attributes"]) if row["attributes"] else {}
+        row["detections"] = orjson.loads(row["detections"]) if row["detections"] else []
     return out
 
 
 def _codes(row: dict[str, Any]) -> dict[str, list[str]]:
-    return {d["detector"]: [r.split(":")[0] for r in d["reasons"]] for d in row["attributes"].get(DETECTIONS_KEY, [])}
+    found: dict[str, list[str]] = {}
+    for d in row["detections"]:
+        found.setdefault(d["detector"], []).append(d["code"])
+    return found
 
 
 def test_an_answer_is_grounded_by_the_retriever_span_of_its_trace_in_the_same_batch() -> None:
@@ -57,11 +60,13 @@ def test_an_answer_is_grounded_by_the_retriever_span_of_its_trace_in_the_same_ba
         {"trace_id": "t4", "kind": "llm", "input": "How tall is it?", "output": "It is 412 metres tall."},
     ])  # fmt: skip
     rows = _run(table)
-    assert rows[1]["hallucination_risk"] == 0.0 and DETECTIONS_KEY not in rows[1]["attributes"]
+    assert rows[1]["hallucination_risk"] == 0.0 and rows[1]["detections"] == []
     assert rows[2]["hallucination_risk"] == 1.0  # both of its two facts are ungrounded
     assert _codes(rows[2]) == {"grounding": ["ungrounded_number", "ungrounded_entity"]}
-    detection = rows[2]["attributes"][DETECTIONS_KEY][0]
-    assert detection["reasons"] == ["ungrounded_number: 412", "ungrounded_entity: Acme Corp"]
+    assert [(d["code"], d["excerpt"]) for d in rows[2]["detections"]] == [
+        ("ungrounded_number", "412"),
+        ("ungrounded_entity", "Acme Corp"),
+    ]
     assert rows[0]["hallucination_risk"] is None and rows[4]["hallucination_risk"] is None  # not LLM calls
     assert _codes(rows[6]) == {"grounding": ["ungrounded_number"]}
 
@@ -88,7 +93,7 @@ def test_truncation_json_refusal_language_and_citations_on_llm_spans() -> None:
     assert _codes(rows[1]) == {"json": ["invalid_json"]} and rows[1]["hallucination_risk"] == 0.8
     assert _codes(rows[2]) == {"refusal": ["refusal"]} and rows[2]["hallucination_risk"] == 0.5
     assert _codes(rows[3]) == {"language": ["language_mismatch"]}
-    assert rows[3]["attributes"][DETECTIONS_KEY][0]["reasons"] == ["language_mismatch: asked in de, answered in en"]
+    assert rows[3]["detections"][0]["excerpt"] == "asked in de, answered in en"
     assert _codes(rows[4]) == {"citations": ["unknown_citation"]}
     assert _codes(rows[5]) == {} and rows[5]["hallucination_risk"] == 0.0  # tool calls, no text: not empty
     assert _codes(rows[6]) == {"completeness": ["empty"]}
@@ -100,7 +105,7 @@ def test_settings_choose_detectors_scores_and_threshold() -> None:
     assert _run(table, {"enabled": ["json"]})[0]["hallucination_risk"] is None
     assert _run(table, {"refusal_score": 0.9})[0]["hallucination_risk"] == 0.9
     quiet = _run(table, {"threshold": 0.6})[0]  # the refusal's 0.5 is under it: dropped
-    assert quiet["hallucination_risk"] == 0.0 and DETECTIONS_KEY not in quiet["attributes"]
+    assert quiet["hallucination_risk"] == 0.0 and quiet["detections"] == []
 
 
 @pytest.mark.parametrize(

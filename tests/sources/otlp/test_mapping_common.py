@@ -25,7 +25,7 @@ from lynex_box.sources.otlp.mapping import SpanRejected, map_span, map_spans, re
 from .builders import PARENT_ID, SPAN_ID, START_NS, TRACE_ID, js, loads, make_span
 
 # the columns of schema version 2 (model metadata, fingerprints, sampling) are filled by the pipeline's stages
-STORED = set(SPAN_COLUMNS) - {"project_id", "ingested_at"} - set(ADDED_COLUMNS[2])
+STORED = set(SPAN_COLUMNS) - {"project_id", "ingested_at"} - set(ADDED_COLUMNS[2]) - set(ADDED_COLUMNS[3])
 
 
 def test_row_has_exactly_the_stored_columns_plus_transient_keys() -> None:

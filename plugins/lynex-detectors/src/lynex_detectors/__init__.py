@@ -2,9 +2,9 @@
 
 `create(config)` is the entry point (`lynex_box.plugins` group, name `detectors`), called with the
 `[plugins.detectors]` table (settings.py). Its `lynex_detectors` hook returns one detector per enabled check
-(checks.py: grounding, citations, refusal, completeness, language, json); each batch is analysed once
-(batch.py) and every detector returns its own scores and `code: excerpt` reasons, which the server merges into
-`hallucination_risk` and `attributes["lynex.detectors"]` (docs/plugins.md).
+(checks.py: grounding, citations, refusal, completeness, language, json); each batch is analysed once, over
+whole columns (batch.py, quiet.py), and every detector returns its own scores and `code: excerpt` reasons, which
+the server merges into `hallucination_risk` and the `detections` column (docs/plugins.md, docs/detectors.md).
 """
 
 from __future__ import annotations
@@ -24,22 +24,44 @@ __all__ = ["CODES", "NAMES", "Case", "ConfigError", "Detectors", "Settings", "co
            "validate"]  # fmt: skip
 
 
+Columns = dict[str, tuple[list[float | None], list[list[str] | None] | None]]  # name -> (scores, reasons)
+
+
 class _Shared:
-    """One analysis per batch for all of this plugin's detectors (they are called one after the other on it)."""
+    """One analysis per batch for all of this plugin's detectors (they are called one after the other on it), split
+    into each detector's scores and reasons once."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._table: pa.Table | None = None  # kept so that its id is not reused while cached
-        self._results: Results = []
+        self._columns: Columns = {}
 
-    def results(self, table: pa.Table) -> Results:
+    def columns(self, table: pa.Table) -> Columns:
         if table is not self._table:
-            self._results = analyse(table, self.settings)
+            self._columns = _columns(analyse(table, self.settings), self.settings.enabled)
             self._table = table
-        return self._results
+        return self._columns
 
     def forget(self) -> None:
-        self._table, self._results = None, []
+        self._table, self._columns = None, {}
+
+
+def _columns(results: Results, names: tuple[str, ...]) -> Columns:
+    """Per detector, its score and reasons on each row (None: no opinion, or no reasons); reasons None for a
+    detector that gave none in this batch."""
+    n = len(results)
+    scores: dict[str, list[float | None]] = {name: [None] * n for name in names}
+    reasons: dict[str, list[list[str] | None]] = {name: [None] * n for name in names}
+    gave: set[str] = set()
+    for i, found in enumerate(results):
+        if found is None:
+            continue
+        for name, (score, why) in found.items():
+            scores[name][i] = score
+            if why:
+                reasons[name][i] = why
+                gave.add(name)
+    return {name: (scores[name], reasons[name] if name in gave else None) for name in names}
 
 
 class _Detector:
@@ -48,17 +70,11 @@ class _Detector:
         self._shared = shared
         self._last = last
 
-    def detect(self, table: pa.Table) -> tuple[list[float | None], list[list[str] | None]] | None:
-        results = self._shared.results(table)
+    def detect(self, table: pa.Table) -> tuple[list[float | None], list[list[str] | None] | None] | None:
+        found = self._shared.columns(table).get(self.name)
         if self._last:
             self._shared.forget()  # do not keep the batch alive until the next one
-        scores: list[float | None] = []
-        reasons: list[list[str] | None] = []
-        for found in results:
-            mine = found.get(self.name) if found is not None else None
-            scores.append(mine[0] if mine is not None else None)
-            reasons.append(mine[1] or None if mine is not None else None)
-        return scores, reasons
+        return found
 
 
 class Detectors:

@@ -1,9 +1,12 @@
 """From a pipeline batch (a pyarrow Table of the span schema) to the detectors' results per row.
 
 Arrow compute picks the rows: the LLM spans (kinds `llm`, `chat`), and the spans of their traces in this batch
-that may hold context (retriever, reranker and tool spans, or attributes naming retrieved documents). Python then
-reads only those rows. A trace's documents are seen only when its retriever span arrives in the same batch as the
-LLM span (one pipeline step); the `rag-verify` plugin checks whole traces once they complete.
+that may hold context (retriever, reranker and tool spans, or attributes naming retrieved documents). `analyse`
+reads each LLM span's texts once and runs the detectors over whole columns (quiet.py); only the spans a column
+prefilter could not clear get a `Case` (with their trace's context, read for them alone) and checks.py's Python.
+`analyse_rows`, the Python on every LLM span, is the reference it is tested against, and serves small batches.
+A trace's documents are seen only when its retriever span arrives in the same batch as the LLM span (one pipeline
+step); the `rag-verify` plugin checks whole traces once they complete.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lynex_box.schema.span import LLM_CALL_KINDS
+from lynex_detectors import quiet
 from lynex_detectors.case import (
     Case,
     answer_of,
@@ -30,6 +34,8 @@ from lynex_detectors.settings import Settings
 CONTEXT_KINDS: Final = ("retriever", "reranker", "tool", "retrieval", "embedding")
 _DOC_KEYS: Final = r"retrieval\.documents|reranker\.output_documents|\"documents\""
 Results = list[dict[str, tuple[float, list[str]]] | None]  # per row; None: not an LLM span
+# Below this many LLM spans a batch is cheaper per span (a batch's kernels and RE2 compilations cost about 2 ms)
+SMALL_BATCH: Final = 12
 
 
 def _mask(values: pa.Array) -> list[int]:
@@ -67,8 +73,8 @@ def _contexts(table: pa.Table, traces: pa.Array) -> dict[str, tuple[list[str], l
     return out
 
 
-def analyse(table: pa.Table, s: Settings) -> Results:
-    """Each row's detections (None for rows that are not LLM calls)."""
+def analyse_rows(table: pa.Table, s: Settings) -> Results:
+    """`analyse`, one `Case` and every detector's Python per LLM span: the reference `analyse` is held to (tests)."""
     results: Results = [None] * table.num_rows
     rows = _mask(pc.is_in(table.column("kind"), value_set=pa.array(LLM_CALL_KINDS)))
     if not rows:
@@ -78,6 +84,37 @@ def analyse(table: pa.Table, s: Settings) -> Results:
     columns = llm.select(["trace_id", "input", "output", "tool_calls", "attributes"]).to_pylist()
     for i, row in zip(rows, columns, strict=True):
         results[i] = run_case(_case(row, contexts.get(row["trace_id"])), s)
+    return results
+
+
+def analyse(table: pa.Table, s: Settings) -> Results:
+    """Each row's detections (None for rows that are not LLM calls), as `analyse_rows` finds them, at a fraction of
+    its cost: the texts are read once per LLM span (`_texts`), then each detector works over whole columns
+    (`quiet.py`); the Python detectors of checks.py run only on the spans a column prefilter could not clear."""
+    results: Results = [None] * table.num_rows
+    rows = _mask(pc.is_in(table.column("kind"), value_set=pa.array(LLM_CALL_KINDS)))
+    if not rows:
+        return results
+    if len(rows) < SMALL_BATCH:
+        return analyse_rows(table, s)
+    llm = table.select(quiet.COLUMNS).take(pa.array(rows, pa.int64()))
+    texts = quiet.texts_of(llm)
+    found, exact = quiet.detect(texts, s)
+    if any(exact.values()):
+        picked = sorted({i for positions in exact.values() for i in positions})
+        rows_of = {i: texts.row(i) for i in picked}
+        traces = pa.array(sorted({row["trace_id"] for row in rows_of.values()}), pa.string())
+        contexts = _contexts(table, traces)
+        cases = {i: _case(row, contexts.get(row["trace_id"])) for i, row in rows_of.items()}
+        for name, positions in exact.items():
+            for i in positions:
+                one = run_case(cases[i], s, (name,))
+                if name in one:
+                    found[i][name] = one[name]
+                else:
+                    found[i].pop(name, None)
+    for i, row in enumerate(rows):
+        results[row] = found[i]
     return results
 
 

@@ -189,7 +189,15 @@ _COMMON: Final = frozenset(
     ]
 )
 _DIGITS: Final = re.compile(r"[\d]+(?:[.,]\d+)*")
-_SENTENCE_START: Final = re.compile(r"(?:^|[.!?:;\n]\s*|^\W*)$")
+_ANY_DIGIT: Final = re.compile(r"\d")
+_WORD_CHAR: Final = re.compile(r"\w")
+
+
+def _sentence_start(prefix: str) -> bool:
+    """Whether a word after `prefix` opens a sentence: nothing but punctuation before it, or `.!?:;` or a line break
+    just before it. Looks at the prefix's end only (a regex search of the whole prefix per name was quadratic)."""
+    body = prefix.rstrip()
+    return not body or body[-1] in ".!?:;" or "\n" in prefix[len(body) :] or _WORD_CHAR.search(body) is None
 
 
 def _excerpt(text: str) -> str:
@@ -219,7 +227,7 @@ def _names(answer: str) -> list[str]:
     found = []
     for match in _NAME.finditer(answer):
         words = [w for w in re.split(r"\s+", match.group()) if w.lower().strip("'’") not in _COMMON]
-        if len(words) == 1 and words[0] == match.group() and _SENTENCE_START.search(answer[: match.start()]):
+        if len(words) == 1 and words[0] == match.group() and _sentence_start(answer[: match.start()]):
             continue  # one capitalised word opening a sentence is just a sentence's first word
         words = [w for w in words if (w[:1].isupper() and not w.isupper()) or (len(w) > 1 and w.isupper())]
         if words:
@@ -230,23 +238,24 @@ def _names(answer: str) -> list[str]:
 def grounding(case: Case, min_prompt_chars: int) -> Result:
     if not case.answer or not (case.documents or case.tools or len(case.prompt) >= min_prompt_chars):
         return None
-    context = "\n".join([case.prompt, *case.documents, *case.sources, *case.tools])
-    lowered, numbers = _norm(context), _number_forms(context)
-    words = set(re.findall(r"[\w'’\-]+", lowered))
-    answer = _URL.sub(" ", case.answer)
+    answer = _URL.sub(" ", case.answer) if "://" in case.answer else case.answer
     claims: list[tuple[str, str]] = []
-    for match in _DATE.finditer(answer):
-        claims.append(("ungrounded_date", match.group()))
-    dated = _DATE.sub(" ", answer)
-    for match in _NUMBER.finditer(dated):
-        claims.append(("ungrounded_number", match.group()))
+    if _ANY_DIGIT.search(answer):  # dates and numbers hold digits: most answers' regex passes are skipped
+        for match in _DATE.finditer(answer):
+            claims.append(("ungrounded_date", match.group()))
+        dated = _DATE.sub(" ", answer)
+        for match in _NUMBER.finditer(dated):
+            claims.append(("ungrounded_number", match.group()))
     for match in _QUOTE.finditer(answer):
         claims.append(("ungrounded_quote", match.group(1)))
     for name in _names(_QUOTE.sub(" ", answer)):
         claims.append(("ungrounded_entity", name))
-    missing = [(code, text) for code, text in claims if not _grounded(code, text, lowered, numbers, words)]
     if not claims:
-        return None
+        return None  # before the context is read: an answer without claims costs only the passes above
+    context = "\n".join([case.prompt, *case.documents, *case.sources, *case.tools])
+    lowered, numbers = _norm(context), _number_forms(context)
+    words = set(re.findall(r"[\w'’\-]+", lowered))
+    missing = [(code, text) for code, text in claims if not _grounded(code, text, lowered, numbers, words)]
     if not missing:
         return 0.0, []
     score = 0.5 + 0.5 * len(missing) / len(claims)
@@ -264,8 +273,36 @@ def _grounded(code: str, text: str, lowered: str, numbers: set[str], words: set[
         return bool(parts) and all(p.replace(",", "") in numbers for p in parts) and len(parts) > 1
     if code == "ungrounded_quote":
         return _norm(text) in lowered
-    return all(w.lower().strip("'’").removesuffix("'s").removesuffix("’s") in words
-               or w.lower() in lowered for w in text.split())  # fmt: skip
+    return all(_name_word_grounded(w, lowered, words) for w in text.split())
+
+
+def _name_word_grounded(word: str, lowered: str, words: set[str]) -> bool:
+    """A word of a name is grounded when the context holds it, compared as the context is (`_norm`: lowercase,
+    apostrophes dropped), with or without a possessive `'s` on either side's copy of it."""
+    bare = word.lower().strip("'’").removesuffix("'s").removesuffix("’s")
+    return bare in words or _norm(word) in words or word.lower() in lowered or _norm(bare) + "s" in words
+
+
+# ---- prefilters over whole columns (RE2, pyarrow.compute; batch.py) ----------------------------------------
+# Each matches every answer (or prompt) on which its detector's Python could find something, and a few more: a row
+# that no prefilter matches gets the detector's quiet result without any Python. They are supersets, not copies:
+# RE2 has no lookarounds and its `\b` and `\s` are ASCII, so they use wider classes (Python's `\s` and str.isspace
+# take the Unicode spaces below). Keep them in step with the patterns they stand for.
+_SPACE_RE2: Final = r"\t\n\x0b\x0c\r\x1c-\x1f\x{85}\p{Z}"  # Python's Unicode whitespace
+_NAME_WORD_RE2: Final = r"[A-Z][a-zA-Z'’\-]"
+# grounding: a digit (dates, numbers), a quote, a URL (removed before names are read), a capitalised word after
+# a word on the same line (not a sentence's first word) or two capitalised words in a row (a name at a start).
+GROUNDING_RE2: Final = (
+    rf"\p{{Nd}}|[\"“”]|://|[^.!?:;{_SPACE_RE2}][\t\x0b\x0c\r\x1c-\x1f\x{{85}}\p{{Z}}]*{_NAME_WORD_RE2}"
+    rf"|{_NAME_WORD_RE2}+[{_SPACE_RE2}]+(?:of|de|von|van|the|and|&)?[{_SPACE_RE2}]*{_NAME_WORD_RE2}"
+)
+CITATIONS_RE2: Final = r"\[\p{Nd}{1,3}\]|(?i:source|reference|ref|see)s?:|://"
+# filled below from _REFUSAL and _UNCERTAIN, lookahead dropped; Python's IGNORECASE also takes the Turkish İ and ı
+# for an i, RE2's case folding does not: an answer holding one goes to the Python detector
+REFUSAL_RE2: Final = "(?i:{}|{})|[\\x{{130}}\\x{{131}}]"
+JSON_RE2: Final = r"(?i)json"
+TRANSLATE_RE2: Final = r"(?i)translat|übersetz|tradu|in (?:english|german|french|spanish|italian|portuguese|dutch|" \
+    r"chinese|japanese|russian|arabic)"  # fmt: skip
 
 
 # ---- citations -----------------------------------------------------------------------------------------------
@@ -282,18 +319,24 @@ def citations(case: Case) -> Result:
         cited += 1
         if not 1 <= int(match.group(1)) <= len(case.documents) and match.group() not in case.prompt:
             missing.append(match.group())
-    known = _norm("\n".join([case.prompt, *case.documents, *case.sources, *case.tools]))
+    known_text: list[str] = []  # the context, normalised on the first citation that needs it
+
+    def known() -> str:
+        if not known_text:
+            known_text.append(_norm("\n".join([case.prompt, *case.documents, *case.sources, *case.tools])))
+        return known_text[0]
+
     for match in _SOURCE.finditer(case.answer):
         cited += 1
         name = match.group(1).strip().rstrip(".")
         if _URL.match(name):
             continue  # the URL is checked below
-        if _norm(name) not in known:
+        if _norm(name) not in known():
             missing.append(name)
-    for match in _URL.finditer(case.answer):
+    for match in _URL.finditer(case.answer) if "://" in case.answer else ():
         cited += 1
         url = match.group().rstrip(".,;")
-        if _norm(url) not in known and _norm(url.rstrip("/")) not in known:
+        if _norm(url) not in known() and _norm(url.rstrip("/")) not in known():
             missing.append(url)
     if not cited:
         return None
@@ -320,16 +363,31 @@ _UNCERTAIN: Final = re.compile(
 )
 
 
+# Words every alternative of _REFUSAL / _UNCERTAIN holds (lowercase): an answer with none of them is not searched
+# (a case-insensitive search of the alternation costs about 0.5 ms per answer of 1 KB). Keep them in step.
+_REFUSAL_HINTS: Final = ("can", "unable", "not able", "won", "must decline", "sorry", "apologi", "as an ai",
+                         "language model", "access", "not allowed", "not permitted", "request", "afraid")  # fmt: skip
+REFUSAL_ANY_RE2: Final = REFUSAL_RE2.format(
+    *(
+        p.replace("(?! (?:verify|confirm))", "").replace(r"\s", f"[{_SPACE_RE2}]")
+        for p in (_REFUSAL.pattern, _UNCERTAIN.pattern)
+    )
+)
+_UNCERTAIN_HINTS: Final = ("not sure", "not certain", "know", "not entirely", "wrong", "unsure", "information",
+                           "unclear", "verify", "confirm", "possibly", "i think", "i believe")  # fmt: skip
+
+
 def refusal(case: Case, refusal_score: float, uncertainty_score: float) -> Result:
     if not case.answer:
         return None
     reasons: list[str] = []
     score = 0.0
-    refused = _REFUSAL.search(case.answer)
+    lowered = case.answer.lower()
+    refused = _REFUSAL.search(case.answer) if any(h in lowered for h in _REFUSAL_HINTS) else None
     if refused:
         reasons.append(f"refusal: {_excerpt(_around(case.answer, refused))}")
         score = refusal_score
-    unsure = _UNCERTAIN.search(case.answer)
+    unsure = _UNCERTAIN.search(case.answer) if any(h in lowered for h in _UNCERTAIN_HINTS) else None
     if unsure:
         reasons.append(f"uncertainty: {_excerpt(_around(case.answer, unsure))}")
         score = max(score, uncertainty_score)
@@ -357,13 +415,21 @@ def completeness(case: Case, empty_score: float, truncated_score: float) -> Resu
 
 
 _TRANSLATE: Final = re.compile(r"\b(?:translat\w*|in (?:english|german|french|spanish|italian|portuguese|dutch|"
-                               r"chinese|japanese|russian|arabic)|übersetz\w*|tradu\w*)\b", re.IGNORECASE)  # fmt: skip
+                               r"chinese|japanese|russian|arabic)|übersetz\w*|tradu\w*)\b")  # fmt: skip
+_TRANSLATE_HINTS: Final = ("translat", "übersetz", "tradu", "in english", "in german", "in french", "in spanish",
+                           "in italian", "in portuguese", "in dutch", "in chinese", "in japanese", "in russian",
+                           "in arabic")  # fmt: skip
+# (checked as substrings of the lowered prompt first: the regex runs only on the few prompts that hold one)
 
 
 def language(case: Case, score: float) -> Result:
-    if not case.answer or not case.question or _TRANSLATE.search(case.prompt):
+    if not case.answer or not case.question:
         return None
-    asked, said = guess(case.question), guess(case.answer)
+    lowered = case.prompt.lower()
+    if any(hint in lowered for hint in _TRANSLATE_HINTS) and _TRANSLATE.search(lowered):
+        return None
+    asked = guess(case.question)
+    said = guess(case.answer) if asked is not None else None
     if asked is None or said is None:
         return None
     if asked == said:
@@ -380,7 +446,9 @@ _FENCE: Final = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL | re.IGNOR
 
 
 def json_output(case: Case, score: float) -> Result:
-    if case.answer is None or not (case.wants_json or _JSON_ASK.search(case.prompt)):
+    if case.answer is None or not (
+        case.wants_json or ("json" in case.prompt.lower() and _JSON_ASK.search(case.prompt))
+    ):
         return None
     text = case.answer.strip()
     fenced = _FENCE.match(text)

@@ -9,9 +9,9 @@ from lynex_detectors.case import Case
 from lynex_detectors.settings import Settings
 
 
-def run_case(case: Case, s: Settings) -> dict[str, tuple[float, list[str]]]:
+def run_case(case: Case, s: Settings, only: tuple[str, ...] | None = None) -> dict[str, tuple[float, list[str]]]:
     out: dict[str, tuple[float, list[str]]] = {}
-    for name in s.enabled:
+    for name in s.enabled if only is None else only:
         if name == "grounding":
             found = checks.grounding(case, s.grounding_min_prompt_chars)
         elif name == "citations":

@@ -36,6 +36,7 @@ export interface TraceRow {
   user_id: string | null
   session_id: string | null
   environment: string | null
+  hallucination_risk?: number | null
 }
 
 interface Column {
@@ -59,6 +60,7 @@ const COLUMNS: Column[] = [
   { key: 'session', label: 'Session', width: 'minmax(80px, 1fr)', text: true, render: (r) => <span className="ellipsis" title={r.session_id ?? undefined}>{r.session_id ?? '—'}</span> },
   { key: 'environment', label: 'Env', width: '80px', text: true, render: (r) => <span className="ellipsis" title={r.environment ?? undefined}>{r.environment ?? '—'}</span> },
   { key: 'trace_id', label: 'Trace id', width: '130px', text: true, render: (r) => <span className="mono small" title={r.trace_id}>{shortId(r.trace_id)}</span> },
+  { key: 'hallucination_risk', label: 'Risk', width: '64px', num: true, render: (r) => (r.hallucination_risk == null ? '—' : <span className={r.hallucination_risk >= 0.5 ? 'err' : ''} title="Hallucination risk: the highest of the trace's detectors and judges (0–1)">{r.hallucination_risk.toFixed(2)}</span>) },
 ]
 const DEFAULT_COLUMNS = ['time', 'name', 'status', 'duration', 'spans', 'tokens', 'cost', 'user', 'session']
 const PAGE = 100

@@ -13,11 +13,16 @@ from tests.ui.shots import SCREENSHOTS, shoot
 VIEWS = [
     ("overview", "/", "Overview"),
     ("traces", "/traces", "Traces"),
+    ("traces-sorted-by-cost", "/traces?sort=cost&order=desc", "Traces"),
     ("trace", "/traces/chat-005", "support-agent"),
+    ("trace-agent-graph", "/traces/chat-005?view=graph", "support-agent"),
     ("big-trace", "/traces/big-trace-30k", "bulk-pipeline"),
+    ("spans", "/spans", "Spans"),
     ("sessions", "/sessions", "Sessions"),
     ("session", "/sessions/sess-3", "sess-3"),
     ("users", "/users", "Users"),
+    ("user", "/users/user-1", "user-1"),
+    ("dashboard", "/dashboards", "Dashboard"),
     ("prompts", "/prompts", "Prompts"),
     ("alerts", "/alerts", "Alerts"),
     ("monitors", "/monitors", "Monitors"),
@@ -25,6 +30,8 @@ VIEWS = [
     ("settings-members", "/settings/members", "Settings"),
     ("settings-project", "/settings/project", "Settings"),
     ("settings-plugins", "/settings/plugins", "Settings"),
+    ("settings-audit", "/settings/audit", "Settings"),
+    ("settings-account", "/settings/account", "Settings"),
     ("get-started", "/start", "Get started"),
 ]
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 
 from tests.ui.conftest import UI
+from tests.ui.shots import shoot
 
 
 def _api_spans(ui: UI, **params: Any) -> list[dict[str, Any]]:
@@ -200,6 +201,7 @@ def test_the_traces_filters_carry_over_to_the_span_table_and_select_what_the_api
     gemini = page.get_by_test_id("facet-model").locator('[data-value="gemini-1.5"]')
     _wait(lambda: gemini.inner_text().split() == ["gemini-1.5", "1"] or gemini.inner_text(), "gemini's span count")
     assert page.get_by_test_id("facet-model").get_by_label("Model gpt-4o").is_checked()
+    shoot(page, "spans-filtered")
 
     # the span table's own kind filter: without the models, the failed tool call
     for model in ("gpt-4o", "claude-3-5-sonnet"):

@@ -57,7 +57,7 @@ export function FilterBar({ state, onChange, pid, bounds, searchRef, kinds }: Ba
   const formKey = JSON.stringify([state.single, state.multi])
   return (
     <>
-      <form className="filters" onSubmit={apply} key={formKey} aria-label="Filters" data-testid="filters">
+      <form className={kinds ? 'filters with-kind' : 'filters'} onSubmit={apply} key={formKey} aria-label="Filters" data-testid="filters">
         <input ref={searchRef} name="q" defaultValue={state.single.q ?? ''} placeholder="Search input and output…  ( / )" className="grow" aria-label="Full-text search" />
         <input name="name" defaultValue={state.single.name ?? ''} placeholder="name" aria-label="Name" />
         {kinds && (

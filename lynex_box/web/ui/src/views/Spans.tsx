@@ -64,7 +64,8 @@ const COLUMNS: Col<SpanRow>[] = [
   { key: 'environment', label: 'Env', width: '80px', render: (r) => text(r.environment) },
   { key: 'span_id', label: 'Span id', width: '130px', render: (r) => text(shortId(r.span_id), true, r.span_id) },
 ]
-const DEFAULT_COLUMNS = ['time', 'name', 'kind', 'trace', 'duration', 'model', 'tokens', 'cost', 'status', 'user', 'session']
+// the ones that fit beside the facets at 1440 px; tokens, session and the others are in the Columns menu
+const DEFAULT_COLUMNS = ['time', 'name', 'kind', 'trace', 'duration', 'model', 'cost', 'status', 'user']
 
 export function spanHref(r: { trace_id: string; span_id: string }): string {
   return `/traces/${encodeURIComponent(r.trace_id)}?span=${encodeURIComponent(r.span_id)}`

@@ -1,9 +1,15 @@
 """End to end: the span list behind the UI's span table: `fields=summary` answers the table's columns only, with
-the same rows, filters and cursor pages as the full answer, and refuses an unknown `fields` with a 400."""
+the same rows, filters and cursor pages as the full answer, and refuses an unknown `fields` with a 400; the filter
+bar's conditions (attribute, metadata, score, prompt, repeated values) select spans, not whole traces."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from typing import Any
+
 import httpx
+import pytest
 
 from tests.e2e.server import RunningServer
 from tests.e2e.test_ingest_query import get, make_trace, post, wait_visible
@@ -40,3 +46,79 @@ def test_summary_fields_give_the_same_rows_and_pages_without_text_columns(server
     )
     error = r.json()["error"]
     assert r.status_code == 400 and error["code"] == "bad_fields" and "'summary'" in error["message"]
+
+
+def _span(trace: str, kind: str, start: int, **extra: Any) -> dict[str, Any]:
+    return {"event_id": f"{trace}-{kind}", "trace_id": trace, "span_id": f"{trace}-{kind}", "name": f"{kind} step",
+            "type": kind, "start_time": 1_795_000_000_000 + start, **extra}  # fmt: skip
+
+
+# three traces of an agent, an LLM call and a tool call each; the conditions sit on single spans
+FILTERED = [
+    span
+    for i, (model, plan, failure) in enumerate(
+        [("gpt-4o", "pro", "TimeoutError"), ("claude", "free", None), ("gemini", "pro", "ValueError")]
+    )
+    for span in (
+        _span(f"bf-{i}", "agent", i * 1000, parent_span_id=None),
+        _span(
+            f"bf-{i}",
+            "llm",
+            i * 1000 + 10,
+            parent_span_id=f"bf-{i}-agent",
+            model=model,
+            metadata={"plan": plan},
+            prompt={"name": "support", "version": str(i + 1)},
+        ),
+        _span(
+            f"bf-{i}",
+            "tool",
+            i * 1000 + 20,
+            parent_span_id=f"bf-{i}-agent",
+            **({"error": {"type": failure, "message": "failed"}} if failure else {}),
+        ),
+    )
+]
+
+
+@pytest.fixture(scope="module")
+def filtered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    server = RunningServer(tmp_path_factory.mktemp("span-filters") / "data").start()
+    try:
+        assert post(server, FILTERED).status_code == 202
+        scores = [
+            {"trace_id": t, "name": "accuracy", "value": v} for t, v in (("bf-0", 0.9), ("bf-1", 0.1), ("bf-2", 0.7))
+        ]
+        base = f"{server.url}/v1/projects/{server.project}"
+        assert httpx.post(f"{base}/scores", json={"scores": scores}, headers=server.headers()).status_code == 202
+        deadline = time.monotonic() + 20
+        while len(httpx.get(f"{base}/scores", headers=server.headers()).json()["items"]) < 3:
+            assert time.monotonic() < deadline, "scores not readable"
+            time.sleep(0.05)
+        wait_visible(server, "bf-2", timeout=20)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("params", "want"),
+    [
+        ([("attr", "error.type:eq:TimeoutError")], ["bf-0-tool"]),
+        ([("attr", "error.type:exists")], ["bf-2-tool", "bf-0-tool"]),
+        ([("meta", "plan:eq:pro")], ["bf-2-llm", "bf-0-llm"]),
+        ([("model", "gpt-4o"), ("model", "claude")], ["bf-1-llm", "bf-0-llm"]),
+        ([("kind", "agent"), ("kind", "tool"), ("status", "error")], ["bf-2-tool", "bf-0-tool"]),
+        ([("kind", "llm_call"), ("kind", "tool"), ("attr", "error.type:ne:ValueError")], ["bf-0-tool"]),
+        ([("prompt_name", "support"), ("prompt_version", "2")], ["bf-1-llm"]),
+        ([("score", "accuracy:gte:0.5"), ("kind", "tool")], ["bf-2-tool", "bf-0-tool"]),
+        ([("score", "accuracy:gte:0.5"), ("meta", "plan:eq:free")], []),
+    ],
+)
+def test_the_filter_bars_conditions_select_spans(
+    filtered: RunningServer, params: list[tuple[str, str]], want: list[str]
+) -> None:
+    query = [("from", "2026-01-01T00:00:00Z"), ("fields", "summary"), ("limit", "1000"), *params]
+    r = httpx.get(f"{filtered.url}/v1/projects/{filtered.project}/spans", params=query, headers=filtered.headers())
+    assert r.status_code == 200, r.text
+    assert [s["span_id"] for s in r.json()["items"]] == want

@@ -5,6 +5,7 @@ import { api, setAuthMode, setUnauthorizedHandler, storedKeyAuth } from './lib/a
 import type { AuthMode } from './lib/api'
 import { href, match, navigate, useLocation } from './lib/router'
 import { useKeys, useStored } from './lib/hooks'
+import { carriedParams } from './lib/filterstate'
 import { roleCan, SessionContext } from './session'
 import type { Me, Session } from './session'
 import { Login } from './views/Login'
@@ -143,7 +144,7 @@ export default function App() {
         () => {
           if (gPressed.current) {
             gPressed.current = false
-            navigate(path)
+            navigate(href(path, carriedParams(loc.path, path, loc.params)))
           }
         },
       ]),
@@ -197,14 +198,14 @@ export default function App() {
             {NAV.map(([path, label, key]) => (
               <li key={path}>
                 <a
-                  href={href(path)}
+                  href={href(path, carriedParams(loc.path, path, loc.params))}
                   className={section === path || (path === '/' && loc.path === '/') ? 'active' : ''}
                   aria-current={section === path ? 'page' : undefined}
                   title={`g ${key}`}
                   onClick={(e) => {
                     if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return
                     e.preventDefault()
-                    navigate(path)
+                    navigate(href(path, carriedParams(loc.path, path, loc.params)))
                   }}
                 >
                   {label}

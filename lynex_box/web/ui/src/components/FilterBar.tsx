@@ -9,7 +9,7 @@ import { ATTR_OPS, clearFilters, OP_LABELS, SCORE_OPS, toggleValue, validKey } f
 import type { AttrOp, FilterState, MultiKey, ScoreOp, SingleKey } from '../lib/filterstate'
 import { fmtCompact } from '../lib/format'
 import { useLoad } from '../lib/hooks'
-import { LLM_CALL } from '../lib/kinds'
+import { kindLabel, LLM_CALL, SPAN_KINDS } from '../lib/kinds'
 
 interface BarProps {
   state: FilterState
@@ -18,6 +18,8 @@ interface BarProps {
   /** the range's bounds, for the key suggestions */
   bounds: { from: number; to: number }
   searchRef?: RefObject<HTMLInputElement | null>
+  /** a Kind select (the span table's): every stored kind and the LLM-call group */
+  kinds?: boolean
 }
 
 const SINGLE_LABELS: Record<SingleKey, string> = {
@@ -30,7 +32,7 @@ const MULTI_LABELS: Record<MultiKey, string> = {
 } // prettier-ignore
 
 /** The quick fields, the condition builder and the chips. */
-export function FilterBar({ state, onChange, pid, bounds, searchRef }: BarProps) {
+export function FilterBar({ state, onChange, pid, bounds, searchRef, kinds }: BarProps) {
   function apply(e: FormEvent<HTMLFormElement>) {
     e.preventDefault()
     const form = new FormData(e.currentTarget)
@@ -55,9 +57,23 @@ export function FilterBar({ state, onChange, pid, bounds, searchRef }: BarProps)
   const formKey = JSON.stringify([state.single, state.multi])
   return (
     <>
-      <form className="filters" onSubmit={apply} key={formKey} aria-label="Filters" data-testid="filters">
+      <form className={kinds ? 'filters with-kind' : 'filters'} onSubmit={apply} key={formKey} aria-label="Filters" data-testid="filters">
         <input ref={searchRef} name="q" defaultValue={state.single.q ?? ''} placeholder="Search input and output…  ( / )" className="grow" aria-label="Full-text search" />
         <input name="name" defaultValue={state.single.name ?? ''} placeholder="name" aria-label="Name" />
+        {kinds && (
+          <select
+            aria-label="Kind"
+            value={state.multi.kind?.length === 1 ? state.multi.kind[0] : ''}
+            onChange={(e) => onChange({ ...state, multi: { ...state.multi, kind: e.target.value ? [e.target.value] : [] } })}
+          >
+            <option value="">{(state.multi.kind?.length ?? 0) > 1 ? 'several kinds' : 'any kind'}</option>
+            {[LLM_CALL, ...SPAN_KINDS].map((k) => (
+              <option key={k} value={k}>
+                {kindLabel(k)}
+              </option>
+            ))}
+          </select>
+        )}
         <input name="model" defaultValue={one('model')} placeholder={many('model')} aria-label="Model" />
         <select
           aria-label="Status"
@@ -253,7 +269,7 @@ export function ActiveFilters({ state, onChange }: { state: FilterState; onChang
   )
 }
 
-const FACETS: [MultiKey, string][] = [
+export const FACETS: [MultiKey, string][] = [
   ['status', 'Status'],
   ['model', 'Model'],
   ['environment', 'Environment'],
@@ -265,23 +281,40 @@ interface FacetsResponse {
   items: { value: string; traces: number; spans: number }[]
 }
 
+interface FacetsProps {
+  pid: string
+  state: FilterState
+  onChange: (s: FilterState) => void
+  query: (without: MultiKey) => Query
+  reloadKey: string
+  /** what a value's count counts, as the list beside it does: traces (the default) or spans (the span table) */
+  count?: 'traces' | 'spans'
+  dims?: [MultiKey, string][]
+}
+
 /** Multi-select facets: each value's count under the other filters; several picked values match any of them. */
-export function Facets({ pid, state, onChange, query, reloadKey }: { pid: string; state: FilterState; onChange: (s: FilterState) => void; query: (without: MultiKey) => Query; reloadKey: string }) {
+export function Facets({ pid, state, onChange, query, reloadKey, count = 'traces', dims = FACETS }: FacetsProps) {
   return (
     <aside className="facets" aria-label="Facets">
-      {FACETS.map(([dim, label]) => (
-        <Facet key={dim} pid={pid} dim={dim} label={label} query={query(dim)} reloadKey={reloadKey} picked={state.multi[dim] ?? []} onToggle={(v) => onChange(toggleValue(state, dim, v))} />
+      {count === 'spans' && (
+        <div className="muted small" data-testid="facets-counted">
+          Counts are spans
+        </div>
+      )}
+      {dims.map(([dim, label]) => (
+        <Facet key={dim} pid={pid} dim={dim} label={label} count={count} query={query(dim)} reloadKey={reloadKey} picked={state.multi[dim] ?? []} onToggle={(v) => onChange(toggleValue(state, dim, v))} />
       ))}
     </aside>
   )
 }
 
-function Facet({ pid, dim, label, query, reloadKey, picked, onToggle }: { pid: string; dim: MultiKey; label: string; query: Query; reloadKey: string; picked: string[]; onToggle: (v: string) => void }) {
-  // Counted in traces, as the list counts: a value's count is the list's total once it is picked.
+function Facet({ pid, dim, label, count, query, reloadKey, picked, onToggle }: { pid: string; dim: MultiKey; label: string; count: 'traces' | 'spans'; query: Query; reloadKey: string; picked: string[]; onToggle: (v: string) => void }) {
+  // Counted as the list counts: a value's count is the list's total once it is picked (traces, or spans on the
+  // span table: the same answer's `spans`, the spans that match the filters and hold the value).
   const res = useLoad(`${reloadKey}|${dim}`, (signal) =>
     api<FacetsResponse>(projectPath(pid, '/trace-facets'), { query: { ...query, group_by: dim, top: 8 }, signal }),
   )
-  const groups = (res.data?.items ?? []).map((g) => ({ group: g.value, count: g.traces }))
+  const groups = (res.data?.items ?? []).map((g) => ({ group: g.value, count: count === 'spans' ? g.spans : g.traces }))
   const shown = [...groups.map((g) => ({ group: g.group, count: g.count as number | null })), ...picked.filter((p) => !groups.some((g) => g.group === p)).map((p) => ({ group: p, count: null }))]
   return (
     <div className="facet" data-testid={`facet-${dim}`}>

@@ -1,7 +1,6 @@
-// Small shared pieces: empty states, errors, the time range picker, tabs, copyable code, JSON.
+// Small shared pieces: empty states, errors, tabs, copyable code, JSON.
 import { useState } from 'react'
 import type { ReactNode } from 'react'
-import { PRESETS } from '../lib/timerange'
 import { navigate } from '../lib/router'
 
 export function EmptyState({ title, children, testId }: { title: string; children?: ReactNode; testId?: string }) {
@@ -23,21 +22,6 @@ export function ErrorBox({ error, onRetry }: { error: Error; onRetry?: () => voi
         </button>
       )}
     </div>
-  )
-}
-
-export function RangePicker({ value, onChange }: { value: string; onChange: (key: string) => void }) {
-  return (
-    <label className="range-picker">
-      <span className="sr-only">Time range</span>
-      <select value={value} onChange={(e) => onChange(e.target.value)} aria-label="Time range" data-testid="range">
-        {PRESETS.map((p) => (
-          <option key={p.key} value={p.key}>
-            {p.label}
-          </option>
-        ))}
-      </select>
-    </label>
   )
 }
 

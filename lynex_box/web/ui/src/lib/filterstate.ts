@@ -165,3 +165,13 @@ export function toggleValue(s: FilterState, key: MultiKey, value: string): Filte
 export function clearFilters(s: FilterState): FilterState {
   return { ...emptyState(), range: s.range, rest: s.rest }
 }
+
+/** The lists that read this state alike (the traces list and the span table): moving between them keeps it. */
+export const SHARED_LISTS: readonly string[] = ['/traces', '/spans']
+
+/** The URL parameters a move from page `from` to page `to` keeps: the range and filters between the shared lists
+ * (not their sort or other parameters), none otherwise. */
+export function carriedParams(from: string, to: string, params: URLSearchParams): URLSearchParams {
+  if (from === to || !SHARED_LISTS.includes(from) || !SHARED_LISTS.includes(to)) return new URLSearchParams()
+  return writeState({ ...readState(params), rest: [] })
+}

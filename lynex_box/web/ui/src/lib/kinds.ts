@@ -8,3 +8,13 @@ export const LLM_CALL_KINDS: readonly string[] = ['llm', 'chat']
 export function isLlmCall(kind: string | null | undefined): boolean {
   return !!kind && LLM_CALL_KINDS.includes(kind)
 }
+
+/** Every kind a span may be stored with (docs/format/segments.md), for the span table's kind filter. */
+export const SPAN_KINDS: readonly string[] = [
+  'llm', 'chat', 'embedding', 'tool', 'agent', 'chain', 'retriever', 'reranker', 'guardrail', 'evaluator', 'event', 'span',
+] // prettier-ignore
+
+/** How a kind filter value reads: the LLM-call group in words, a stored kind as it is. */
+export function kindLabel(kind: string): string {
+  return kind === LLM_CALL ? 'LLM calls' : kind
+}

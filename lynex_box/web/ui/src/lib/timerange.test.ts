@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { alignSeries, emptyPoint, totalsByGroup } from './metrics'
 import { bucketStarts, preset, PRESETS, rangeBounds } from './timerange'
-import { filtersKey, readFilters } from './filters'
 import { queryString } from './api'
 
 describe('time ranges', () => {
@@ -38,12 +37,7 @@ describe('metrics', () => {
   })
 })
 
-describe('filters in the URL', () => {
-  it('reads known filters and drops invalid numbers and statuses', () => {
-    const f = readFilters(new URLSearchParams('model=gpt-4o&min_cost=abc&status=weird&q=%20paris%20&max_duration_ms=500&foo=1'))
-    expect(f).toEqual({ model: 'gpt-4o', q: 'paris', max_duration_ms: '500' })
-    expect(filtersKey(f)).toBe('q=paris&model=gpt-4o&max_duration_ms=500')
-  })
+describe('query strings', () => {
   it('builds sorted query strings without empty values', () => {
     expect(queryString({ b: 2, a: 'x y', c: '', d: null, e: undefined })).toBe('?a=x%20y&b=2')
     expect(queryString({})).toBe('')

@@ -8,9 +8,11 @@ import type { Row, Segment, Side } from '../lib/diff'
 import { fmtCost, fmtDuration, fmtInt, fmtPercent, fmtTime } from '../lib/format'
 import { useLoad } from '../lib/hooks'
 import { setParams, useLocation } from '../lib/router'
-import { rangeBounds } from '../lib/timerange'
+import { boundsOf } from '../lib/timerange'
+import { rangeKey, useTimeRange } from '../lib/useRange'
 import { useSession } from '../session'
-import { EmptyState, ErrorBox, RangePicker } from '../components/ui'
+import { EmptyState, ErrorBox } from '../components/ui'
+import { TimeRangePicker } from '../components/TimeRangePicker'
 
 export interface PromptVersion {
   name: string
@@ -35,12 +37,13 @@ export interface PromptVersion {
 export function Prompts() {
   const { project, canWrite } = useSession()
   const loc = useLocation()
-  const range = loc.params.get('range') ?? '30d'
+  const { range, setRange } = useTimeRange()
+  const rkey = rangeKey(range)
   const name = loc.params.get('name')
-  const b = rangeBounds(range, Date.now())
+  const b = useMemo(() => boundsOf(range, Date.now()), [rkey]) // eslint-disable-line react-hooks/exhaustive-deps
   const pid = project.project_id
   const [tick, setTick] = useState(0)
-  const list = useLoad(`${pid}|${range}|${tick}`, (signal) =>
+  const list = useLoad(`${pid}|${rkey}|${tick}`, (signal) =>
     api<{ items: PromptVersion[] }>(projectPath(pid, '/prompts'), { query: { from: b.from, to: b.to }, signal }),
   )
   const names = useMemo(() => {
@@ -61,7 +64,7 @@ export function Prompts() {
       <header className="page-head">
         <h1>Prompts</h1>
         <div className="toolbar">
-          <RangePicker value={range} onChange={(r) => setParams({ range: r })} />
+          <TimeRangePicker value={range} onChange={setRange} />
         </div>
       </header>
       {list.error && <ErrorBox error={list.error} onRetry={list.reload} />}
@@ -95,7 +98,7 @@ export function Prompts() {
 function PromptDetail({ pid, name, from, to, onRegistered }: { pid: string; name: string; from: number; to: number; onRegistered: () => void }) {
   const { canWrite } = useSession()
   const loc = useLocation()
-  const res = useLoad(`${pid}|${name}|${from}`, (signal) =>
+  const res = useLoad(`${pid}|${name}|${from}|${to}`, (signal) =>
     api<{ items: PromptVersion[] }>(projectPath(pid, `/prompts/${encodeURIComponent(name)}/versions`), { query: { from, to }, signal }),
   )
   const versions = res.data?.items ?? []

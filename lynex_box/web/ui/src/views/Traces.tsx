@@ -20,6 +20,7 @@ import { Facets, FilterBar } from '../components/FilterBar'
 import { SavedViews } from '../components/SavedViews'
 import { TimeRangePicker } from '../components/TimeRangePicker'
 import { ExportMenu } from '../components/ExportMenu'
+import { CopyLink } from '../components/CopyLink'
 import { HeaderCell, ListTotal } from '../components/SortHeader'
 
 export interface TraceRow {
@@ -244,28 +245,6 @@ export function Traces() {
         </div>
       </div>
     </div>
-  )
-}
-
-/** Copies a link to this exact view (its project, range and filters) for someone else. */
-function CopyLink({ pid }: { pid: string }) {
-  const [copied, setCopied] = useState(false)
-  const copy = () => {
-    const params = new URLSearchParams(window.location.search)
-    params.set('project', pid)
-    const url = `${window.location.origin}${window.location.pathname}?${params.toString()}`
-    void navigator.clipboard?.writeText(url).then(
-      () => {
-        setCopied(true)
-        window.setTimeout(() => setCopied(false), 1500)
-      },
-      () => window.prompt('Copy this link', url),
-    )
-  }
-  return (
-    <button type="button" className="btn" onClick={copy} data-testid="copy-link" title="Copy a link to this view with its filters">
-      {copied ? 'Copied' : 'Copy link'}
-    </button>
   )
 }
 

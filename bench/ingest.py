@@ -154,8 +154,12 @@ def main() -> None:
         "--pii", default="off", choices=["off", "detect", "redact"], help="[pii] default_mode of the server"
     )
     ap.add_argument("--pii-in-request", action="store_true", help="[pii] redact_in_request = true")
-    ap.add_argument("--detectors", default="on", choices=["on", "off"],
-                    help="the built-in detectors ([plugins] builtin_detectors; on by default, as in the server)")
+    ap.add_argument(
+        "--detectors",
+        default="on",
+        choices=["on", "off"],
+        help="the built-in detectors ([plugins] builtin_detectors; on by default, as in the server)",
+    )
     args = ap.parse_args()
     data = Path(tempfile.mkdtemp(prefix="lynex-bench-"))
     port = free_port()

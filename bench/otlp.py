@@ -254,8 +254,12 @@ def main() -> None:
         "--pii", default="off", choices=["off", "detect", "redact"], help="[pii] default_mode of the server"
     )
     ap.add_argument("--pii-in-request", action="store_true", help="[pii] redact_in_request = true")
-    ap.add_argument("--detectors", default="on", choices=["on", "off"],
-                    help="the built-in detectors ([plugins] builtin_detectors; on by default, as in the server)")
+    ap.add_argument(
+        "--detectors",
+        default="on",
+        choices=["on", "off"],
+        help="the built-in detectors ([plugins] builtin_detectors; on by default, as in the server)",
+    )
     ap.add_argument("--keep-server", action="store_true", help="leave the server running at the end (prints its pid)")
     args = ap.parse_args()
     templates = [template_batch(args.batch, seed) for seed in range(8)]

@@ -1,28 +1,8 @@
 // A "Columns" menu of checkboxes over a table's columns; closes on Esc and on a click outside it, as menus do.
-import { useEffect, useRef } from 'react'
+import { useDismissableMenu } from '../lib/hooks'
 
 export function ColumnsMenu({ columns, value, defaults, onChange }: { columns: { key: string; label: string }[]; value: string[]; defaults: string[]; onChange: (v: string[]) => void }) {
-  const menu = useRef<HTMLDetailsElement>(null)
-  useEffect(() => {
-    const close = () => {
-      if (menu.current?.open) menu.current.open = false
-    }
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape' && menu.current?.open) {
-        close()
-        menu.current.querySelector('summary')?.focus()
-      }
-    }
-    const onDown = (e: MouseEvent) => {
-      if (menu.current && !menu.current.contains(e.target as Node)) close()
-    }
-    document.addEventListener('keydown', onKey)
-    document.addEventListener('mousedown', onDown)
-    return () => {
-      document.removeEventListener('keydown', onKey)
-      document.removeEventListener('mousedown', onDown)
-    }
-  }, [])
+  const menu = useDismissableMenu()
   return (
     <details className="menu" ref={menu} data-testid="columns-menu">
       <summary className="btn">Columns</summary>

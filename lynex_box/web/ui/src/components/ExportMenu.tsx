@@ -1,8 +1,9 @@
 // The Export menu of a list: downloads what the list's current filters select (its range, filters and search) as
 // CSV, JSON Lines or Parquet, from the list's export route (GET /v1/projects/{id}/export/traces).
-import { useEffect, useRef, useState } from 'react'
+import { useState } from 'react'
 import { projectPath } from '../lib/api'
 import { download, exportQuery } from '../lib/download'
+import { useDismissableMenu } from '../lib/hooks'
 import { fmtInt } from '../lib/format'
 
 const FORMATS: [string, string][] = [
@@ -12,24 +13,9 @@ const FORMATS: [string, string][] = [
 ]
 
 export function ExportMenu({ pid, query, list = 'traces' }: { pid: string; query: Record<string, unknown>; list?: string }) {
-  const menu = useRef<HTMLDetailsElement>(null)
+  const menu = useDismissableMenu()
   const [busy, setBusy] = useState<string | null>(null)
   const [note, setNote] = useState<{ text: string; error: boolean } | null>(null)
-  useEffect(() => {
-    const close = () => menu.current?.removeAttribute('open')
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') close()
-    }
-    const onDown = (e: MouseEvent) => {
-      if (menu.current && !menu.current.contains(e.target as Node)) close()
-    }
-    document.addEventListener('keydown', onKey)
-    document.addEventListener('mousedown', onDown)
-    return () => {
-      document.removeEventListener('keydown', onKey)
-      document.removeEventListener('mousedown', onDown)
-    }
-  }, [])
   async function run(format: string) {
     setBusy(format)
     setNote(null)

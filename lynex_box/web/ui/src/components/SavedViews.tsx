@@ -1,9 +1,9 @@
 // "Views": the signed-in user's saved filter states of this project (GET/POST/DELETE /api/projects/{id}/views).
 // Saving stores the page's current URL query string under a name; opening one puts it back in the URL.
-import { useEffect, useRef, useState } from 'react'
+import { useState } from 'react'
 import type { FormEvent } from 'react'
 import { adminPath, api } from '../lib/api'
-import { useLoad } from '../lib/hooks'
+import { useDismissableMenu, useLoad } from '../lib/hooks'
 import { navigate } from '../lib/router'
 
 export interface SavedView {
@@ -15,24 +15,10 @@ export interface SavedView {
 
 /** `query`: the current URL's query string without `?`; `path`: the page's path, e.g. /traces. */
 export function SavedViews({ pid, page, path, query }: { pid: string; page: string; path: string; query: string }) {
-  const menu = useRef<HTMLDetailsElement>(null)
+  const menu = useDismissableMenu()
   const [name, setName] = useState('')
   const [problem, setProblem] = useState<string | null>(null)
   const views = useLoad(`${pid}|views`, (signal) => api<{ items: SavedView[] }>(adminPath(pid, '/views'), { signal }))
-  useEffect(() => {
-    const onDown = (e: MouseEvent) => {
-      if (menu.current?.open && !menu.current.contains(e.target as Node)) menu.current.open = false
-    }
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape' && menu.current?.open) menu.current.open = false
-    }
-    document.addEventListener('mousedown', onDown)
-    document.addEventListener('keydown', onKey)
-    return () => {
-      document.removeEventListener('mousedown', onDown)
-      document.removeEventListener('keydown', onKey)
-    }
-  }, [])
 
   async function save(e: FormEvent) {
     e.preventDefault()

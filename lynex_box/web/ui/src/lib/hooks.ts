@@ -1,5 +1,6 @@
 // Data loading and small UI hooks shared by the views.
 import { useCallback, useEffect, useRef, useState } from 'react'
+import type { RefObject } from 'react'
 
 export interface Loaded<T> {
   data: T | null
@@ -91,4 +92,30 @@ export function useKeys(handlers: Record<string, (e: KeyboardEvent) => void>): v
     window.addEventListener('keydown', onKey)
     return () => window.removeEventListener('keydown', onKey)
   }, [])
+}
+
+/**
+ * A `<details>` menu that closes as menus do: on Esc (focus back on its summary) and on a press outside it.
+ * Returns the ref to put on the `<details>` element.
+ */
+export function useDismissableMenu(): RefObject<HTMLDetailsElement | null> {
+  const menu = useRef<HTMLDetailsElement>(null)
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && menu.current?.open) {
+        menu.current.open = false
+        menu.current.querySelector('summary')?.focus()
+      }
+    }
+    const onDown = (e: MouseEvent) => {
+      if (menu.current?.open && !menu.current.contains(e.target as Node)) menu.current.open = false
+    }
+    document.addEventListener('keydown', onKey)
+    document.addEventListener('mousedown', onDown)
+    return () => {
+      document.removeEventListener('keydown', onKey)
+      document.removeEventListener('mousedown', onDown)
+    }
+  }, [])
+  return menu
 }

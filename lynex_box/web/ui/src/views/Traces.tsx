@@ -20,6 +20,7 @@ import { Facets, FilterBar } from '../components/FilterBar'
 import { SavedViews } from '../components/SavedViews'
 import { TimeRangePicker } from '../components/TimeRangePicker'
 import { ExportMenu } from '../components/ExportMenu'
+import { ColumnsMenu } from '../components/ColumnsMenu'
 import { CopyLink } from '../components/CopyLink'
 import { HeaderCell, ListTotal } from '../components/SortHeader'
 
@@ -184,7 +185,7 @@ export function Traces() {
           <TimeRangePicker value={range} onChange={setRange} />
           <SavedViews pid={pid} page="traces" path="/traces" query={loc.params.toString()} />
           <CopyLink pid={pid} />
-          <ColumnChooser value={cols} onChange={setCols} />
+          <ColumnsMenu columns={COLUMNS} value={cols} defaults={DEFAULT_COLUMNS} onChange={setCols} />
           <ExportMenu pid={pid} query={query} />
           <button type="button" className="btn" onClick={() => setBounds(boundsOf(range, Date.now()))} aria-label="Refresh">
             ↻
@@ -248,47 +249,3 @@ export function Traces() {
   )
 }
 
-function ColumnChooser({ value, onChange }: { value: string[]; onChange: (v: string[]) => void }) {
-  const menu = useRef<HTMLDetailsElement>(null)
-  useEffect(() => {
-    // A menu closes on Esc and on a click outside it, as menus do.
-    const close = () => {
-      if (menu.current?.open) menu.current.open = false
-    }
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape' && menu.current?.open) {
-        close()
-        menu.current.querySelector('summary')?.focus()
-      }
-    }
-    const onDown = (e: MouseEvent) => {
-      if (menu.current && !menu.current.contains(e.target as Node)) close()
-    }
-    document.addEventListener('keydown', onKey)
-    document.addEventListener('mousedown', onDown)
-    return () => {
-      document.removeEventListener('keydown', onKey)
-      document.removeEventListener('mousedown', onDown)
-    }
-  }, [])
-  return (
-    <details className="menu" ref={menu} data-testid="columns-menu">
-      <summary className="btn">Columns</summary>
-      <div className="menu-body" role="group" aria-label="Columns">
-        {COLUMNS.map((c) => (
-          <label key={c.key} className="check">
-            <input
-              type="checkbox"
-              checked={value.includes(c.key)}
-              onChange={(e) => onChange(e.target.checked ? COLUMNS.map((x) => x.key).filter((k) => k === c.key || value.includes(k)) : value.filter((k) => k !== c.key))}
-            />
-            {c.label}
-          </label>
-        ))}
-        <button type="button" className="btn small" onClick={() => onChange(DEFAULT_COLUMNS)}>
-          Reset
-        </button>
-      </div>
-    </details>
-  )
-}

@@ -150,6 +150,22 @@ def project(action: str, user: str | None = "", key: str = "") -> Project:
 
 
 @dataclass(frozen=True)
+class OwnSavedView(Rule):
+    """One of the caller's saved views on P (per user: the probe's id is nobody's), so every signed-in user gets
+    404, as do users of another project or org; keys have no user (403)."""
+
+    def expect(self, who: Who, method: str) -> int:
+        if _unauthenticated(who):
+            return 401
+        if who.kind == "key" or _cross_site(who, method):
+            return 403
+        return 404
+
+
+USER_ONLY: Final = "a user's own"  # an action no key scope lists: keys get 403 on the route
+
+
+@dataclass(frozen=True)
 class Org(Rule):
     """An action on org A (from the path): users by their org role in A (none: 404); keys never (403)."""
 
@@ -297,6 +313,11 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     # no plugin of that name on the matrix's server: 400; a reset of nothing: 204
     ("PUT", f"{PA}/plugins/{{name}}"): Row(project("settings.manage"), json={"enabled": True}),
     ("DELETE", f"{PA}/plugins/{{name}}"): Row(project("settings.manage")),
+    ("GET", f"{PA}/views"): Row(project("data.read", key=USER_ONLY)),
+    ("POST", f"{PA}/views"): Row(
+        project("data.read", key=USER_ONLY), json={"name": "matrix", "page": "traces", "query": "status=error"}
+    ),
+    ("DELETE", f"{PA}/views/{{view_id}}"): Row(OwnSavedView(), ids={"view_id": "probe_view_id"}),
     ("GET", f"{PA}/dashboard"): Row(project("data.read")),
     ("PUT", f"{PA}/dashboard"): Row(project("data.annotate", key="settings.manage"), json={"charts": []}),
     ("GET", f"{PA}/keys"): Row(project("keys.read")),
@@ -317,6 +338,7 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("POST", f"{PD}/events"): Row(project("data.ingest", user=None), json={"events": [{"trace_id": "matrix"}]}),
     ("GET", f"{PD}/export"): Row(project("data.read"), params={"format": "jsonl"}),
     ("GET", f"{PD}/export/traces"): Row(project("data.read"), params={"format": "csv"}),
+    ("GET", f"{PD}/attribute-keys"): Row(project("data.read")),
     ("GET", f"{PD}/metrics"): Row(project("data.read")),
     ("GET", f"{PD}/prices"): Row(project("settings.read")),
     ("PUT", f"{PD}/prices"): Row(project("settings.manage"), json={"prices": [PRICE]}),
@@ -337,6 +359,7 @@ TABLE: Final[dict[tuple[str, str], Row]] = {
     ("DELETE", f"{PD}/sessions/{{session_id}}"): Row(project("settings.manage"), ids={"session_id": "doomed_session"}),
     ("GET", f"{PD}/spans"): Row(project("data.read")),
     ("GET", f"{PD}/traces"): Row(project("data.read")),
+    ("GET", f"{PD}/trace-facets"): Row(project("data.read")),
     ("GET", f"{PD}/traces/{{trace_id}}"): Row(project("data.read")),
     ("DELETE", f"{PD}/traces/{{trace_id}}"): Row(project("settings.manage"), ids={"trace_id": "doomed_trace"}),
     ("GET", f"{PD}/traces/{{trace_id}}/outline"): Row(project("data.read")),

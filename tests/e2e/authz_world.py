@@ -54,6 +54,7 @@ class World:
         self.current: dict[str, str] = {}
         self.trace, self.span = SPAN["trace_id"], SPAN["span_id"]
         self.doomed_trace, self.doomed_session, self.doomed_user = "doomed-trace", "doomed-session", "doomed-user"
+        self.probe_view_id = "view_matrix"  # a saved view id nobody has: views are per user (OwnSavedView)
         self.prompt_body = {"name": "matrix-prompt", "template": "Hello {{name}}"}
         self.name = self.prompt_body["name"]
         self.scim_a: str | None = None

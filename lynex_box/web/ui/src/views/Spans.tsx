@@ -2,16 +2,13 @@
 // traces list carries over here and back), plus a kind filter, over the span list API (`fields=summary`); facets
 // that count spans; the shared time range; saved views; a virtualised table paged with cursors, columns of one's
 // choice. A row opens its trace with the span selected.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
+import { useMemo, useRef } from 'react'
 import { api, projectPath } from '../lib/api'
-import { apiFilters, readState, stateKey, writeState } from '../lib/filterstate'
-import type { FilterState, MultiKey } from '../lib/filterstate'
+import type { MultiKey } from '../lib/filterstate'
 import { fmtCompact, fmtDuration, fmtInt, fmtTime, formatCost, shortId } from '../lib/format'
 import { useLoad, useStored } from '../lib/hooks'
 import type { MetricsResponse } from '../lib/metrics'
-import { href, navigate, useLocation } from '../lib/router'
-import { boundsOf } from '../lib/timerange'
-import { rangeKey, useTimeRange } from '../lib/useRange'
+import { navigate } from '../lib/router'
 import { useSession } from '../session'
 import { ColumnsMenu } from '../components/ColumnsMenu'
 import { CopyLink } from '../components/CopyLink'
@@ -20,6 +17,7 @@ import { PagedTable, usePaged } from '../components/PagedTable'
 import type { Col } from '../components/PagedTable'
 import { SavedViews } from '../components/SavedViews'
 import { TimeRangePicker } from '../components/TimeRangePicker'
+import { useListFilters } from '../components/useListFilters'
 import { Link, StatusBadge } from '../components/ui'
 
 export interface SpanRow {
@@ -74,25 +72,11 @@ export function spanHref(r: { trace_id: string; span_id: string }): string {
 const SPAN_FACETS: [MultiKey, string][] = [...FACETS, ['kind', 'Kind']]
 
 export function Spans() {
-  const { project, me, setProject } = useSession()
+  const { project } = useSession()
   const pid = project.project_id
-  const loc = useLocation()
-  const { range, setRange } = useTimeRange()
-  const filters = readState(loc.params)
-  const fkey = stateKey(filters)
-  const rkey = rangeKey(range)
-  const [bounds, setBounds] = useState(() => boundsOf(range, Date.now()))
-  useEffect(() => setBounds(boundsOf(range, Date.now())), [rkey, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
-  // a shared link names its project: open that one when the user is a member of it
-  const linkProject = loc.params.get('project')
-  useEffect(() => {
-    if (linkProject && linkProject !== project.project_id && me.projects.some((p) => p.project_id === linkProject)) setProject(linkProject)
-  }, [linkProject]) // eslint-disable-line react-hooks/exhaustive-deps
-  const setFilters = useCallback((s: FilterState) => navigate(href('/spans', writeState(s)), { replace: true }), [])
+  const { loc, range, setRange, filters, fkey, bounds, refresh, setFilters, query: filterQuery, facetQuery } = useListFilters('/spans')
   const search = useRef<HTMLInputElement>(null)
-  const filterQuery = useMemo(() => ({ from: bounds.from, to: bounds.to, ...apiFilters(filters) }), [bounds, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
   const query = useMemo(() => ({ ...filterQuery, fields: 'summary' }), [filterQuery])
-  const facetQuery = (without: MultiKey) => ({ from: bounds.from, to: bounds.to, ...apiFilters(filters, without) })
   const key = `${pid}|${bounds.from}|${bounds.to}|${fkey}`
   const paged = usePaged<SpanRow>(projectPath(pid, '/spans'), query, key)
   const [cols, setCols] = useStored<string[]>('lynex.spanColumns', DEFAULT_COLUMNS)
@@ -114,7 +98,7 @@ export function Spans() {
           <SavedViews pid={pid} page="spans" path="/spans" query={loc.params.toString()} />
           <CopyLink pid={pid} />
           <ColumnsMenu columns={COLUMNS} value={cols} defaults={DEFAULT_COLUMNS} onChange={setCols} />
-          <button type="button" className="btn" onClick={() => setBounds(boundsOf(range, Date.now()))} aria-label="Refresh">
+          <button type="button" className="btn" onClick={refresh} aria-label="Refresh">
             ↻
           </button>
         </div>

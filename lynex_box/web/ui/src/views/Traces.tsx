@@ -3,15 +3,11 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import type { ReactNode } from 'react'
 import { api, projectPath } from '../lib/api'
-import { apiFilters, readState, stateKey, writeState } from '../lib/filterstate'
-import type { FilterState, MultiKey } from '../lib/filterstate'
 import { fmtCompact, fmtDuration, fmtInt, fmtTime, formatCost, shortId } from '../lib/format'
 import { nextSort, readSort, sortParams, sortQuery } from '../lib/sort'
 import { useKeys, useStored } from '../lib/hooks'
 import { gridMinWidth } from '../lib/grid'
-import { href, navigate, setParams, useLocation } from '../lib/router'
-import { boundsOf } from '../lib/timerange'
-import { rangeKey, useTimeRange } from '../lib/useRange'
+import { navigate, setParams } from '../lib/router'
 import { useSession } from '../session'
 import { VirtualList } from '../components/VirtualList'
 import type { VirtualListHandle } from '../components/VirtualList'
@@ -19,6 +15,7 @@ import { EmptyState, ErrorBox, Link, StatusBadge } from '../components/ui'
 import { Facets, FilterBar } from '../components/FilterBar'
 import { SavedViews } from '../components/SavedViews'
 import { TimeRangePicker } from '../components/TimeRangePicker'
+import { useListFilters } from '../components/useListFilters'
 import { ExportMenu } from '../components/ExportMenu'
 import { ColumnsMenu } from '../components/ColumnsMenu'
 import { CopyLink } from '../components/CopyLink'
@@ -75,22 +72,10 @@ interface Page {
 }
 
 export function Traces() {
-  const { project, me, setProject } = useSession()
-  const loc = useLocation()
-  const { range, setRange } = useTimeRange()
-  const filters = readState(loc.params)
-  const fkey = stateKey(filters)
-  const rkey = rangeKey(range)
+  const { project } = useSession()
+  const { loc, range, setRange, filters, fkey, bounds, refresh, setFilters, query, facetQuery } = useListFilters('/traces')
   const sort = readSort(loc.params, COLUMNS.map((c) => c.key), 'time')
   const skey = `${sort.column}|${sort.order}`
-  const [bounds, setBounds] = useState(() => boundsOf(range, Date.now()))
-  useEffect(() => setBounds(boundsOf(range, Date.now())), [rkey, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
-  // a shared link names its project: open that one when the user is a member of it
-  const linkProject = loc.params.get('project')
-  useEffect(() => {
-    if (linkProject && linkProject !== project.project_id && me.projects.some((p) => p.project_id === linkProject)) setProject(linkProject)
-  }, [linkProject]) // eslint-disable-line react-hooks/exhaustive-deps
-  const setFilters = useCallback((s: FilterState) => navigate(href('/traces', writeState(s)), { replace: true }), [])
   const [cols, setCols] = useStored<string[]>('lynex.traceColumns', DEFAULT_COLUMNS)
   const columns = COLUMNS.filter((c) => cols.includes(c.key))
   const grid = columns.map((c) => c.width).join(' ')
@@ -108,8 +93,6 @@ export function Traces() {
   const gen = useRef(0)
   const pid = project.project_id
 
-  const query = useMemo(() => ({ from: bounds.from, to: bounds.to, ...apiFilters(filters) }), [bounds, fkey]) // eslint-disable-line react-hooks/exhaustive-deps
-  const facetQuery = (without: MultiKey) => ({ from: bounds.from, to: bounds.to, ...apiFilters(filters, without) })
   const ordered = useMemo(() => ({ ...query, ...sortQuery(sort, 'time') }), [query, skey]) // eslint-disable-line react-hooks/exhaustive-deps
 
   const loadPage = useCallback(
@@ -187,7 +170,7 @@ export function Traces() {
           <CopyLink pid={pid} />
           <ColumnsMenu columns={COLUMNS} value={cols} defaults={DEFAULT_COLUMNS} onChange={setCols} />
           <ExportMenu pid={pid} query={query} />
-          <button type="button" className="btn" onClick={() => setBounds(boundsOf(range, Date.now()))} aria-label="Refresh">
+          <button type="button" className="btn" onClick={refresh} aria-label="Refresh">
             ↻
           </button>
         </div>

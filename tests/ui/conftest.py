@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,15 @@ def page(browser: Any, tmp_path: Path) -> Iterator[Any]:
     pg.screenshot(path=str(tmp_path / "screenshot.png"))
     context.close()
     assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+def wait_until(check: Callable[[], Any], what: str, timeout: float = 15.0) -> None:
+    """Poll `check` until it returns True (anything else is what it saw, kept for the failure's message)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last is True:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: {last}")

@@ -7,14 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
-from collections.abc import Callable
 from contextlib import closing
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from tests.ui.conftest import UI, sync_api
+from tests.ui.conftest import UI, sync_api, wait_until
 
 MIN = dt.timedelta(minutes=1)
 
@@ -25,19 +24,8 @@ def _rows(page: Any) -> set[str]:
     return set(ids)
 
 
-def _wait(check: Callable[[], Any], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last is True:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: {last}")
-
-
 def _rows_are(page: Any, want: set[str]) -> None:
-    _wait(lambda: _rows(page) == want or (_rows(page), want), "the table's traces")
+    wait_until(lambda: _rows(page) == want or (_rows(page), want), "the table's traces")
 
 
 def _api_traces(url: str, project: str, headers: dict[str, str], params: Any) -> set[str]:
@@ -133,7 +121,7 @@ def _own_project(ui: UI) -> tuple[str, dict[str, str], list[dict[str, Any]]]:
         events.append(e)
     r = httpx.post(f"{ui.url}/v1/projects/{pid}/events", json={"events": events}, headers=headers, timeout=30)
     assert r.status_code == 202 and r.json()["rejected"] == [], r.text
-    _wait(lambda: len(_api_traces(ui.url, pid, headers, {"from": "2020-01-01T00:00:00Z"})) == 6, "ingested traces")
+    wait_until(lambda: len(_api_traces(ui.url, pid, headers, {"from": "2020-01-01T00:00:00Z"})) == 6, "ingested traces")
     return pid, headers, events
 
 
@@ -164,7 +152,7 @@ def test_builder_condition_and_multi_select_facets_match_the_api_and_a_copied_li
     # the builder suggests the metadata keys found in the data
     page.get_by_test_id("add-filter").click()
     page.get_by_test_id("filter-builder").get_by_label("Filter field").select_option("meta")
-    _wait(
+    wait_until(
         lambda: (
             {o.get_attribute("value") for o in page.get_by_test_id("key-suggestions").locator("option").all()}
             == {"plan", "team"}

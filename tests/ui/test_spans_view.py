@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from tests.ui.conftest import UI
+from tests.ui.conftest import UI, wait_until
 from tests.ui.shots import shoot
 
 
@@ -99,17 +97,6 @@ def test_the_span_table_searches_text_and_shows_chosen_columns(ui: UI, page: Any
     assert page.get_by_test_id("spans-table-row").first.get_by_title(lima[0]).count() == 1
 
 
-def _wait(check: Callable[[], Any], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last is True:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: {last}")
-
-
 def _ids(page: Any, testid: str, attr: str) -> list[str]:
     """Read in one go (rows come and go while the list reloads)."""
     return list(page.eval_on_selector_all(f'[data-testid="{testid}"]', f"rows => rows.map(r => r.{attr})"))
@@ -151,7 +138,7 @@ def _seed_failures(ui: UI) -> tuple[str, dict[str, str]]:
         ]  # fmt: skip
     r = httpx.post(f"{ui.url}/v1/projects/{pid}/events", json={"events": events}, headers=headers, timeout=30)
     assert r.status_code == 202 and r.json()["rejected"] == [], r.text
-    _wait(lambda: len(_api(ui, pid, headers, "spans", [])) == 12, "ingested spans")
+    wait_until(lambda: len(_api(ui, pid, headers, "spans", [])) == 12, "ingested spans")
     return pid, headers
 
 
@@ -184,7 +171,7 @@ def test_the_traces_filters_carry_over_to_the_span_table_and_select_what_the_api
     page.wait_for_url("**model=claude-3-5-sonnet**")
     chips = page.get_by_test_id("active-filters").inner_text()
     params = [("attr", "error.type:exists"), ("model", "gpt-4o"), ("model", "claude-3-5-sonnet")]
-    _wait(lambda: set(_ids(page, "trace-row", "dataset.traceId")) == {"sp-0", "sp-1"}, "the filtered traces")
+    wait_until(lambda: set(_ids(page, "trace-row", "dataset.traceId")) == {"sp-0", "sp-1"}, "the filtered traces")
 
     # the Spans link keeps them: the failed LLM calls of either model, as the span API answers
     page.get_by_role("link", name="Spans", exact=True).click()
@@ -193,13 +180,13 @@ def test_the_traces_filters_carry_over_to_the_span_table_and_select_what_the_api
     assert query["attr"] == ["error.type:exists"] and query["model"] == ["gpt-4o", "claude-3-5-sonnet"]
     want = _api(ui, pid, headers, "spans", params)
     assert want == ["sp-1-llm", "sp-0-llm"]
-    _wait(lambda: _span_rows(page) == want or _span_rows(page), "the span rows")
+    wait_until(lambda: _span_rows(page) == want or _span_rows(page), "the span rows")
     page.get_by_test_id("spans-total").get_by_text("2 spans match").wait_for()
     assert page.get_by_test_id("active-filters").inner_text() == chips
     # the facets count spans, and say so: the attribute condition alone leaves one failed call per model
     assert page.get_by_test_id("facets-counted").inner_text() == "Counts are spans"
     gemini = page.get_by_test_id("facet-model").locator('[data-value="gemini-1.5"]')
-    _wait(lambda: gemini.inner_text().split() == ["gemini-1.5", "1"] or gemini.inner_text(), "gemini's span count")
+    wait_until(lambda: gemini.inner_text().split() == ["gemini-1.5", "1"] or gemini.inner_text(), "gemini's span count")
     assert page.get_by_test_id("facet-model").get_by_label("Model gpt-4o").is_checked()
     shoot(page, "spans-filtered")
 
@@ -210,11 +197,11 @@ def test_the_traces_filters_carry_over_to_the_span_table_and_select_what_the_api
     page.wait_for_url("**kind=tool**")
     want = _api(ui, pid, headers, "spans", [("attr", "error.type:exists"), ("kind", "tool")])
     assert want == ["sp-0-tool"]
-    _wait(lambda: _span_rows(page) == want or _span_rows(page), "the failed tool call")
+    wait_until(lambda: _span_rows(page) == want or _span_rows(page), "the failed tool call")
     page.get_by_test_id("filters").get_by_label("Kind").select_option("llm_call")
     want = _api(ui, pid, headers, "spans", [("attr", "error.type:exists"), ("kind", "llm_call")])
     assert want == ["sp-2-llm", "sp-1-llm", "sp-0-llm"]
-    _wait(lambda: _span_rows(page) == want or _span_rows(page), "the failed LLM calls")
+    wait_until(lambda: _span_rows(page) == want or _span_rows(page), "the failed LLM calls")
 
     # a view saved here belongs to the span table, and the filters go back to the traces list
     page.get_by_test_id("saved-views").locator("summary").click()
@@ -229,7 +216,7 @@ def test_the_traces_filters_carry_over_to_the_span_table_and_select_what_the_api
     page.wait_for_url("**/ui/traces?**")
     traces = _api(ui, pid, headers, "traces", [("attr", "error.type:exists"), ("kind", "llm_call")])
     assert set(traces) == {"sp-0", "sp-1", "sp-2"}
-    _wait(lambda: set(_ids(page, "trace-row", "dataset.traceId")) == set(traces), "the traces of those spans")
+    wait_until(lambda: set(_ids(page, "trace-row", "dataset.traceId")) == set(traces), "the traces of those spans")
     page.get_by_test_id("saved-views").locator("summary").click()
     page.get_by_text("No saved views yet").wait_for()
 
@@ -238,4 +225,4 @@ def test_the_traces_filters_carry_over_to_the_span_table_and_select_what_the_api
     want = _api(ui, pid, headers, "spans", [("model", "gemini-1.5"), ("model", "gpt-4o"),
                                             ("attr", "error.type:exists")])  # fmt: skip
     assert want == ["sp-2-llm", "sp-0-llm"]
-    _wait(lambda: _span_rows(page) == want or _span_rows(page), "the spans of the opened URL")
+    wait_until(lambda: _span_rows(page) == want or _span_rows(page), "the spans of the opened URL")

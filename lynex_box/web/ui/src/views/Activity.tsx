@@ -1,7 +1,6 @@
 // A page per end user (`/users/<id>`) and per session (`/sessions/<id>`): totals (traces, LLM calls, spans,
 // tokens, cost, errors, first and last seen), their traces (linked), and the transcript of their LLM calls with the
 // turns that failed (the call, or another span of its trace) marked.
-import { useCallback, useEffect, useRef, useState } from 'react'
 import { api, projectPath } from '../lib/api'
 import type { Query } from '../lib/api'
 import { LLM_CALL } from '../lib/kinds'
@@ -128,8 +127,9 @@ function Activity({ keyName, id }: { keyName: Key; id: string }) {
 }
 
 function Transcript({ pid, scope, resetKey, failedTraces, callCount }: { pid: string; scope: Query; resetKey: string; failedTraces: Set<string>; callCount: number | null }) {
-  const calls = useTranscript(pid, scope, resetKey)
-  const turns = [...calls.items].reverse()
+  // the LLM calls (every generation-like kind: `kind=llm_call`) of the scope, newest first, a page at a time
+  const calls = usePaged<Span>(projectPath(pid, '/spans'), { ...scope, kind: LLM_CALL }, resetKey, TRANSCRIPT_PAGE)
+  const turns = [...calls.rows].reverse()
   return (
     <section className="card">
       <h2>Transcript</h2>
@@ -172,56 +172,10 @@ function Transcript({ pid, scope, resetKey, failedTraces, callCount }: { pid: st
             </div>
           )
         })}
-        {calls.loaded && turns.length === 0 && <p className="muted">No LLM calls in this range.</p>}
+        {!calls.loading && turns.length === 0 && <p className="muted">No LLM calls in this range.</p>}
       </div>
     </section>
   )
 }
 
 const TRANSCRIPT_PAGE = 200
-
-/** The LLM calls (every generation-like kind: `kind=llm_call`) of the scope, newest first, a page at a time. */
-function useTranscript(pid: string, query: Query, key: string) {
-  const [items, setItems] = useState<Span[]>([])
-  const [cursor, setCursor] = useState<string | null>(null)
-  const [loading, setLoading] = useState(true)
-  const [loaded, setLoaded] = useState(false)
-  const [error, setError] = useState<Error | null>(null)
-  const gen = useRef(0)
-  const queryRef = useRef(query)
-  queryRef.current = query
-  const load = useCallback(
-    async (after: string | null, reset: boolean) => {
-      const mine = reset ? ++gen.current : gen.current
-      setLoading(true)
-      try {
-        const q = { ...queryRef.current, kind: LLM_CALL, limit: TRANSCRIPT_PAGE, cursor: after }
-        const page = await api<{ items: Span[]; next_cursor: string | null }>(projectPath(pid, '/spans'), { query: q })
-        if (mine !== gen.current) return
-        setItems((prev) => (reset ? page.items : [...prev, ...page.items]))
-        setCursor(page.next_cursor)
-        setLoaded(true)
-        setError(null)
-      } catch (err) {
-        if (mine === gen.current) setError(err as Error)
-      } finally {
-        if (mine === gen.current) setLoading(false)
-      }
-    },
-    [pid],
-  )
-  useEffect(() => {
-    void load(null, true)
-  }, [load, key])
-  return {
-    items,
-    loading,
-    loaded,
-    error,
-    done: loaded && cursor === null,
-    more: () => {
-      if (!loading && cursor) void load(cursor, false)
-    },
-    reload: () => void load(null, true),
-  }
-}
